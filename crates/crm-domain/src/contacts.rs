@@ -1,0 +1,116 @@
+//! Contacts: people, found again by email or by phone number.
+
+use std::str::FromStr;
+
+use phonenumber::{country, Mode};
+
+use crate::Violation;
+
+text_enum! {
+    /// Where a person stands in their relationship with us.
+    LifecycleStage {
+        Prospect => "prospect",
+        Customer => "customer",
+        Former => "former",
+    }
+}
+
+/// The key under which email addresses are compared: case-insensitive, as mail providers do
+/// in practice.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A region (ISO 3166-1 alpha-2) used to read national phone numbers such as `600 123 456`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneRegion(country::Id);
+
+impl FromStr for PhoneRegion {
+    type Err = Violation;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        country::Id::from_str(&s.trim().to_uppercase())
+            .map(PhoneRegion)
+            .map_err(|_| Violation::new("phone_region", format!("`{s}` is not a known region")))
+    }
+}
+
+/// Normalises a phone number written in any common form to E.164 (`+34600123456`).
+///
+/// National numbers are read in `region`; international ones (`+34...`, `0034...` from
+/// Spain) keep their own country.
+pub fn normalize_phone(field: &str, raw: &str, region: PhoneRegion) -> Result<String, Violation> {
+    let parsed = phonenumber::parse(Some(region.0), raw.trim())
+        .map_err(|_| Violation::new(field, "is not a phone number"))?;
+    if !phonenumber::is_valid(&parsed) {
+        return Err(Violation::new(field, "is not a valid phone number"));
+    }
+    Ok(parsed.format().mode(Mode::E164).to_string())
+}
+
+/// When marketing consent was given: kept while consent stands, set now when it is newly
+/// given, cleared when it is withdrawn.
+pub fn consent_time<T: Copy>(previous: Option<T>, consent: bool, now: T) -> Option<T> {
+    match (consent, previous) {
+        (false, _) => None,
+        (true, Some(at)) => Some(at),
+        (true, None) => Some(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn es() -> PhoneRegion {
+        "ES".parse().unwrap()
+    }
+
+    #[test]
+    fn national_spanish_number_becomes_e164() {
+        assert_eq!(normalize_phone("phone", "600 123 456", es()).unwrap(), "+34600123456");
+    }
+
+    #[test]
+    fn international_forms_agree() {
+        for raw in ["+34600123456", "0034 600-123-456", "+34 (600) 12 34 56"] {
+            assert_eq!(normalize_phone("phone", raw, es()).unwrap(), "+34600123456", "{raw}");
+        }
+    }
+
+    #[test]
+    fn foreign_number_keeps_its_country() {
+        let us = normalize_phone("phone", "+1 415 555 2671", es()).unwrap();
+        assert_eq!(us, "+14155552671");
+    }
+
+    #[test]
+    fn rejects_garbage_and_impossible_numbers() {
+        assert!(normalize_phone("phone", "not a phone", es()).is_err());
+        assert!(normalize_phone("phone", "123", es()).is_err());
+    }
+
+    #[test]
+    fn unknown_region_is_rejected() {
+        assert!("XX".parse::<PhoneRegion>().is_err());
+        assert!("es".parse::<PhoneRegion>().is_ok());
+    }
+
+    #[test]
+    fn email_key_ignores_case() {
+        assert_eq!(email_key(" Ana@Example.COM "), "ana@example.com");
+    }
+
+    #[test]
+    fn consent_time_is_kept_set_and_cleared() {
+        assert_eq!(consent_time(None, true, 5), Some(5));
+        assert_eq!(consent_time(Some(1), true, 5), Some(1));
+        assert_eq!(consent_time(Some(1), false, 5), None);
+    }
+
+    #[test]
+    fn lifecycle_stage_parses() {
+        assert_eq!("former".parse::<LifecycleStage>().unwrap(), LifecycleStage::Former);
+        assert!("lead".parse::<LifecycleStage>().is_err());
+    }
+}

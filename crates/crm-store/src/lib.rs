@@ -1,0 +1,58 @@
+//! Persistence: diesel schema and rows, one module per aggregate, the pool, migrations.
+//!
+//! Store functions take a connection and run inside the caller's transaction, so that a write
+//! and its side effects commit together.
+
+pub mod api_keys;
+pub mod companies;
+pub mod contacts;
+pub mod db;
+mod error;
+pub mod idempotency;
+pub mod interactions;
+pub mod login_failures;
+pub mod pagination;
+pub mod refresh_tokens;
+pub mod schema;
+pub mod timeline;
+pub mod users;
+
+pub use db::{Backend, DatabaseUrl, DbConnection, Pool};
+pub use error::StoreError;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current time in UTC, truncated to microseconds: PostgreSQL keeps microseconds and
+/// SQLite would keep nanoseconds, and cursors must compare equal on both.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A new time-ordered id (UUIDv7), safe to generate on any node.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Tags are stored as a JSON array of strings.
+fn tags_to_json(tags: &[String]) -> String {
+    serde_json::Value::from(tags.to_vec()).to_string()
+}
+
+fn tags_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// The `LIKE` pattern that finds one tag inside the JSON array text. Tags cannot contain
+/// quotes or backslashes (see `crm_domain::tags`), so the quoted tag matches one whole element.
+fn tag_pattern(tag: &str) -> String {
+    crm_domain::text::like_contains(&format!("\"{tag}\""))
+}
+
+/// Bumps to the next version, or fails with the current version when the caller's
+/// expectation (from `If-Match`) is stale.
+fn check_version(current: i64, expected: Option<i64>) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,90 @@
+//! Keyset pagination: every list is ordered by one sort key plus the id, and a page starts
+//! strictly after the last (key, id) seen, so inserts between pages never shift or repeat rows.
+
+use chrono::NaiveDateTime;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// The sort-key value of the last row of a page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Time(NaiveDateTime),
+    Text(String),
+}
+
+/// Where the next page starts: after this key and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub key: KeyValue,
+    pub id: String,
+}
+
+impl After {
+    pub(crate) fn time(&self) -> Result<NaiveDateTime, crate::StoreError> {
+        match &self.key {
+            KeyValue::Time(t) => Ok(*t),
+            KeyValue::Text(_) => Err(invalid_cursor()),
+        }
+    }
+
+    pub(crate) fn text(&self) -> Result<String, crate::StoreError> {
+        match &self.key {
+            KeyValue::Text(t) => Ok(t.clone()),
+            KeyValue::Time(_) => Err(invalid_cursor()),
+        }
+    }
+}
+
+fn invalid_cursor() -> crate::StoreError {
+    crm_domain::Violation::new("cursor", "does not belong to this sort order").into()
+}
+
+#[derive(Debug, Clone)]
+pub struct PageRequest<S> {
+    pub sort: S,
+    pub descending: bool,
+    pub limit: i64,
+    pub after: Option<After>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Set when more rows follow.
+    pub next: Option<After>,
+}
+
+/// Cuts the `limit + 1` rows a query fetched down to a page, remembering where the next begins.
+pub(crate) fn finish<T>(mut rows: Vec<T>, limit: i64, key_of: impl Fn(&T) -> After) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(key_of) } else { None };
+    Page { items: rows, next }
+}
+
+/// Adds the keyset condition and the ordering for one sort column to a boxed query, and asks
+/// for one row more than the page so that the caller knows whether another page follows.
+macro_rules! keyset {
+    ($query:expr, $column:expr, $id:expr, $page:expr, $value:ident) => {{
+        let mut query = $query;
+        if let Some(after) = &$page.after {
+            let key = after.$value()?;
+            let id = after.id.clone();
+            query = if $page.descending {
+                query.filter($column.lt(key.clone()).or($column.eq(key).and($id.lt(id))))
+            } else {
+                query.filter($column.gt(key.clone()).or($column.eq(key).and($id.gt(id))))
+            };
+        }
+        query = if $page.descending {
+            query.order(($column.desc(), $id.desc()))
+        } else {
+            query.order(($column.asc(), $id.asc()))
+        };
+        query.limit($page.limit + 1)
+    }};
+}
+pub(crate) use keyset;

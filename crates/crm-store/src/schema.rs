@@ -1,0 +1,148 @@
+// Hand-written to the subset of types both backends share (Text, BigInt, Integer, Bool,
+// Timestamp, Binary). `tests` compares it against both migration trees.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        company_id -> Nullable<Text>,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    companies (id) {
+        id -> Text,
+        name -> Text,
+        legal_name -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        billing_line1 -> Nullable<Text>,
+        billing_line2 -> Nullable<Text>,
+        billing_city -> Nullable<Text>,
+        billing_region -> Nullable<Text>,
+        billing_postal_code -> Nullable<Text>,
+        billing_country -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        website -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        tier -> Nullable<Text>,
+        tags -> Text,
+        preferences -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        company_id -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Text,
+        email -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        title -> Nullable<Text>,
+        lifecycle_stage -> Text,
+        owner_id -> Nullable<Text>,
+        tags -> Text,
+        preferences -> Text,
+        marketing_consent -> Bool,
+        marketing_consent_at -> Nullable<Timestamp>,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    interactions (id) {
+        id -> Text,
+        contact_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        kind -> Text,
+        direction -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        body -> Nullable<Text>,
+        occurred_at -> Nullable<Timestamp>,
+        scheduled_for -> Nullable<Timestamp>,
+        timeline_at -> Timestamp,
+        user_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scopes -> Text,
+        created_by -> Nullable<Text>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        email -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idempotency_key) {
+        principal -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    companies,
+    contacts,
+    interactions,
+    refresh_tokens,
+    api_keys,
+    login_failures,
+    idempotency_keys,
+);

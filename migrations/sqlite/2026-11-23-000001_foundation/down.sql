@@ -1,0 +1,8 @@
+DROP TABLE idempotency_keys;
+DROP TABLE login_failures;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE interactions;
+DROP TABLE contacts;
+DROP TABLE companies;
+DROP TABLE users;
