@@ -14,3 +14,5 @@ pub mod timeline;
 pub mod validation;
 
 pub use validation::{Violation, Violations};
+pub mod merge_patch;
+pub mod time;

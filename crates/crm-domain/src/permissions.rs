@@ -164,7 +164,7 @@ impl FromStr for Scope {
 /// The matrix as a Markdown table, for the README and the API description.
 pub fn markdown_table() -> String {
     let mut out = String::from("| resource |");
-    for role in Role::ALL {
+    for role in Role::ALL.iter().copied() {
         out.push_str(&format!(" {role} |"));
     }
     out.push_str("\n|---|");
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn only_admins_manage_api_keys() {
-        for role in Role::ALL {
+        for role in Role::ALL.iter().copied() {
             let allowed = authorize(role, Resource::ApiKeys, Access::Write).is_ok();
             assert_eq!(allowed, role == Role::Admin, "{role}");
         }

@@ -1,1 +1,134 @@
+//! HTTP: actix-web handlers, DTOs, auth, problem+json errors, pagination, ETags,
+//! idempotency, and the OpenAPI document built from the same route registrations.
 
+pub mod api_keys;
+pub mod auth;
+pub mod companies;
+pub mod contacts;
+pub mod error;
+pub mod extract;
+mod fields;
+pub mod interactions;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+pub mod pagination;
+mod respond;
+pub mod session;
+pub mod state;
+pub mod timeline;
+pub mod users;
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{header, Method};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use utoipa::openapi::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::ApiError;
+pub use state::{AppState, HttpSettings};
+
+/// Every route, in one place. The router and the OpenAPI document are both built from it, so
+/// an endpoint cannot exist without its spec.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(
+            scope::scope("/v1")
+                .service(session::create_token)
+                .service(session::refresh)
+                .service(session::revoke)
+                .service(users::list_users)
+                .service(users::create_user)
+                .service(users::get_user)
+                .service(users::update_user)
+                .service(users::delete_user)
+                .service(api_keys::list_api_keys)
+                .service(api_keys::create_api_key)
+                .service(api_keys::get_api_key)
+                .service(api_keys::delete_api_key)
+                .service(companies::list_companies)
+                .service(companies::create_company)
+                .service(companies::get_company)
+                .service(companies::update_company)
+                .service(companies::delete_company)
+                .service(contacts::list_company_contacts)
+                .service(timeline::company_timeline)
+                .service(contacts::list_contacts)
+                .service(contacts::create_contact)
+                .service(contacts::get_contact)
+                .service(contacts::update_contact)
+                .service(contacts::delete_contact)
+                .service(timeline::contact_timeline)
+                .service(interactions::list_interactions)
+                .service(interactions::create_interaction)
+                .service(interactions::get_interaction)
+                .service(interactions::update_interaction)
+                .service(interactions::delete_interaction),
+        );
+}
+
+/// The OpenAPI document of the routes above.
+pub fn openapi() -> OpenApi {
+    let (_, mut api) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+    openapi::apply_conventions(&mut api);
+    api
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi().to_pretty_json().map(|mut s| {
+        s.push('\n');
+        s
+    })
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            middleware::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            middleware::REQUEST_ID,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// Serves the API on `listener`.
+pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+    let api = openapi();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+        app.app_data(data.clone())
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+            .wrap(from_fn(middleware::idempotency))
+            .wrap(cors(&data.settings.cors_origins))
+            .wrap(from_fn(metrics::record))
+            .wrap(from_fn(middleware::request_context))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -155,6 +155,12 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
     Ok(applied.len())
 }
 
+/// Fails unless the database answers a trivial query.
+pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
+    conn.batch_execute("SELECT 1")
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
 pub fn backend_of(conn: &DbConnection) -> Backend {
     match conn {
         DbConnection::Sqlite(_) => Backend::Sqlite,

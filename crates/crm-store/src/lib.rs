@@ -18,6 +18,7 @@ pub mod timeline;
 pub mod users;
 
 pub use db::{Backend, DatabaseUrl, DbConnection, Pool};
+pub use diesel::result::Error as DieselError;
 pub use error::StoreError;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -8,9 +8,10 @@ pub const MAX_LIMIT: i64 = 200;
 
 /// The sort-key value of the last row of a page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
 pub enum KeyValue {
+    #[serde(rename = "t")]
     Time(NaiveDateTime),
+    #[serde(rename = "s")]
     Text(String),
 }
 
@@ -88,3 +89,12 @@ macro_rules! keyset {
     }};
 }
 pub(crate) use keyset;
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! What every handler can reach: the pool, the settings, the metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use crm_domain::contacts::PhoneRegion;
+use crm_store::db::{write_transaction, DbConnection};
+use crm_store::{Pool, StoreError};
+use secrecy::SecretString;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Settings the HTTP layer needs; the binary builds them from its configuration.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub jwt_secret: SecretString,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    pub default_phone_region: PhoneRegion,
+    pub idempotency_ttl: Duration,
+    /// Failed logins for one email within `login_window` before it is locked out.
+    pub login_max_failures: i64,
+    pub login_window: Duration,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<HttpSettings>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, settings: HttpSettings) -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            metrics: Arc::new(Metrics::new(pool.clone())?),
+            db: Db(pool),
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+/// Runs diesel work on actix's blocking thread pool, never on a worker.
+#[derive(Clone)]
+pub struct Db(pub Pool);
+
+impl Db {
+    /// Runs `work` on a pooled connection outside a transaction.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.0.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
+    }
+
+    /// Runs `work` in one write transaction: all of it commits, or none of it.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(move |conn| write_transaction(conn, work)).await
+    }
+}

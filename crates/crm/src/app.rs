@@ -1,0 +1,153 @@
+//! Building and running the server, and the commands that act on the database directly.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use crm_domain::roles::Role;
+use crm_http::{AppState, ApiError};
+use crm_store::db::{build_pool, run_migrations, write_transaction};
+use crm_store::{Pool, StoreError};
+
+use crate::config::{Config, ConfigError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Api(String),
+    #[error("could not listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("metrics: {0}")]
+    Metrics(#[from] crm_http::metrics::MetricsError),
+}
+
+impl From<ApiError> for AppError {
+    fn from(error: ApiError) -> Self {
+        AppError::Api(match &error {
+            ApiError::Validation(v) => v.to_string(),
+            other => other.to_string(),
+        })
+    }
+}
+
+pub fn connect(config: &Config) -> Result<Pool, AppError> {
+    let url = config.database()?;
+    if let Some(path) = url.sqlite_path() {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(build_pool(&url, config.pool_size)?)
+}
+
+/// Applies pending migrations; returns how many ran.
+pub fn migrate(pool: &Pool) -> Result<usize, AppError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    Ok(run_migrations(&mut conn)?)
+}
+
+/// A server bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+impl Application {
+    pub fn build(config: &Config) -> Result<Self, AppError> {
+        let pool = connect(config)?;
+        if config.migrate_on_start {
+            let applied = migrate(&pool)?;
+            if applied > 0 {
+                tracing::info!(applied, "migrations applied");
+            }
+        }
+        let state = AppState::new(pool.clone(), config.http_settings()?)?;
+        let listener = TcpListener::bind(&config.bind)?;
+        let port = listener.local_addr()?.port();
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let server = crm_http::serve(listener, state, workers)?;
+        Ok(Self { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM), finishing requests in flight.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// Creates a user; returns its id. With no password given, one is generated and returned.
+pub fn create_user(
+    pool: &Pool,
+    email: &str,
+    role: Role,
+    company_id: Option<String>,
+    password: Option<String>,
+) -> Result<(String, Option<String>), AppError> {
+    let generated = password.is_none().then(crm_http::auth::random_token);
+    let password = password.or_else(|| generated.clone()).unwrap_or_default();
+    let fields = crm_http::users::new_user_fields(email, &password, role, company_id)?;
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    let user = write_transaction(&mut conn, |c| crm_store::users::create(c, fields))?;
+    Ok((user.id, generated))
+}
+
+/// On first start, with no users at all, creates an admin with a generated password, so that a
+/// fresh install can be logged into. Returns the credentials to show once.
+pub fn bootstrap_admin(pool: &Pool) -> Result<Option<(String, String)>, AppError> {
+    const EMAIL: &str = "admin@example.com";
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    if crm_store::users::count(&mut conn)? > 0 {
+        return Ok(None);
+    }
+    drop(conn);
+    match create_user(pool, EMAIL, Role::Admin, None, None) {
+        Ok((_, Some(password))) => Ok(Some((EMAIL.to_owned(), password))),
+        Ok((_, None)) => Ok(None),
+        // Another node created it first.
+        Err(AppError::Store(StoreError::Conflict { .. })) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates an API key; returns its id and the key, to be shown once.
+pub fn create_api_key(pool: &Pool, name: &str, scopes: &[String]) -> Result<(String, String), AppError> {
+    let minted = crm_http::api_keys::mint(scopes)?;
+    if name.trim().is_empty() {
+        return Err(AppError::Api("name must not be empty".into()));
+    }
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    let record = write_transaction(&mut conn, |c| {
+        crm_store::api_keys::create(
+            c,
+            crm_store::api_keys::NewApiKey {
+                name: name.trim(),
+                prefix: &minted.prefix,
+                key_hash: &minted.hash,
+                scopes: &minted.scopes,
+                created_by: None,
+            },
+        )
+    })?;
+    Ok((record.id, minted.key))
+}

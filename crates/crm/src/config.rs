@@ -1,0 +1,250 @@
+//! Configuration: defaults, then an optional TOML file, then `CRM_*` environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crm_domain::contacts::PhoneRegion;
+use crm_http::HttpSettings;
+use crm_store::{Backend, DatabaseUrl};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("could not keep the development secret in {path}: {source}")]
+    Secret {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: String,
+    /// `sqlite://PATH`, a plain path, or `postgres://...`.
+    pub database_url: String,
+    /// Where SQLite data and the development JWT secret live.
+    pub data_dir: PathBuf,
+    /// HS256 secret for access tokens. Required with PostgreSQL.
+    #[serde(serialize_with = "redacted", default)]
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl_seconds: u64,
+    pub refresh_token_ttl_seconds: u64,
+    pub pool_size: u32,
+    /// Origins allowed by CORS; a comma-separated string in the environment.
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    /// ISO 3166-1 alpha-2 region used to read national phone numbers.
+    pub default_phone_region: String,
+    pub idempotency_ttl_seconds: u64,
+    pub login_max_failures: i64,
+    pub login_window_seconds: u64,
+    /// Run pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+fn redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrString::deserialize(d)? {
+        ListOrString::List(list) => list,
+        ListOrString::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/crm.db".into(),
+            data_dir: PathBuf::from("data"),
+            jwt_secret: None,
+            access_token_ttl_seconds: 900,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+            pool_size: 10,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            default_phone_region: "ES".into(),
+            idempotency_ttl_seconds: 24 * 3600,
+            login_max_failures: 5,
+            login_window_seconds: 15 * 60,
+            migrate_on_start: true,
+            workers: 0,
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` defaults to `crm.toml` and may be absent.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = file.map_or_else(|| PathBuf::from("crm.toml"), Path::to_path_buf);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("CRM_").ignore(&["config"]))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
+        DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The JWT secret: configured, or for SQLite a development secret generated once and kept
+    /// in the data directory. PostgreSQL means production, where a generated secret would
+    /// differ between nodes, so there it must be configured.
+    pub fn jwt_secret(&self) -> Result<SecretString, ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose_secret().len() < 32 {
+                return Err(ConfigError::Invalid(
+                    "CRM_JWT_SECRET must be at least 32 characters".into(),
+                ));
+            }
+            return Ok(secret.clone());
+        }
+        if self.database()?.backend() == Backend::Postgres {
+            return Err(ConfigError::Invalid(
+                "CRM_JWT_SECRET is required with PostgreSQL: every API node must sign tokens with the same secret. Set it to a random string of 32 or more characters.".into(),
+            ));
+        }
+        let path = self.data_dir.join("jwt-secret");
+        let io = |source| ConfigError::Secret {
+            path: path.clone(),
+            source,
+        };
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim().to_owned();
+            if existing.len() >= 32 {
+                tracing::warn!(path = %path.display(), "using the development JWT secret from the data directory; set CRM_JWT_SECRET in production");
+                return Ok(SecretString::from(existing));
+            }
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(io)?;
+        let mut bytes = [0_u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = hex_encode(&bytes);
+        write_private(&path, &secret).map_err(io)?;
+        tracing::warn!(path = %path.display(), "generated a development JWT secret; set CRM_JWT_SECRET in production");
+        Ok(SecretString::from(secret))
+    }
+
+    pub fn http_settings(&self) -> Result<HttpSettings, ConfigError> {
+        let region: PhoneRegion = self
+            .default_phone_region
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("default_phone_region `{}` is not a region", self.default_phone_region)))?;
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid("body_limit_bytes must be at least 1024".into()));
+        }
+        Ok(HttpSettings {
+            jwt_secret: self.jwt_secret()?,
+            access_token_ttl: Duration::from_secs(self.access_token_ttl_seconds),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_seconds),
+            cors_origins: self.cors_origins.clone(),
+            body_limit_bytes: self.body_limit_bytes,
+            default_phone_region: region,
+            idempotency_ttl: Duration::from_secs(self.idempotency_ttl_seconds),
+            login_max_failures: self.login_max_failures,
+            login_window: Duration::from_secs(self.login_window_seconds),
+        })
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_serialized_forms_hide_the_secret() {
+        let config = Config {
+            jwt_secret: Some(SecretString::from("super-secret-value-that-is-long-enough")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("super-secret"));
+        assert!(!serde_json::to_string(&config).unwrap().contains("super-secret"));
+    }
+
+    #[test]
+    fn postgres_without_secret_refuses() {
+        let config = Config {
+            database_url: "postgres://u@localhost/db".into(),
+            ..Config::default()
+        };
+        let err = config.jwt_secret().unwrap_err().to_string();
+        assert!(err.contains("CRM_JWT_SECRET is required"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_generates_and_keeps_a_dev_secret() {
+        let dir = std::env::temp_dir().join(format!("crm-config-{}", std::process::id()));
+        let config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
+        let first = config.jwt_secret().unwrap();
+        let second = config.jwt_secret().unwrap();
+        assert_eq!(first.expose_secret(), second.expose_secret());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cors_origins_accept_a_comma_list() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CRM_CORS_ORIGINS", "https://a.example, https://b.example");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.cors_origins, vec!["https://a.example", "https://b.example"]);
+            Ok(())
+        });
+    }
+}
