@@ -1,1 +1,10 @@
+//! Black-box tests: the real server over HTTP, each test on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod companies;
+mod contacts;
+mod contract;
+mod conventions;
+mod interactions;
+mod users_and_keys;

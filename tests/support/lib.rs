@@ -1,1 +1,272 @@
+//! The harness for black-box tests: the real server on a random port with its own database,
+//! driven over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::PathBuf;
+
+use crm::app::{self, Application};
+use crm::config::Config;
+use crm_domain::roles::Role;
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{header::HeaderMap, Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::Value;
+
+pub use crm_store::Backend;
+
+/// The PostgreSQL server tests create their databases on, when configured.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("CRM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database of one test, removed when the test ends.
+pub enum TestDb {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> (TestDb, String) {
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("crm-test-{unique}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}", dir.join("crm.db").display());
+                (TestDb::Sqlite { dir }, url)
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url().expect("CRM_TEST_POSTGRES_URL");
+                let name = format!("crm_test_{unique}");
+                let mut conn = diesel::PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("PostgreSQL at CRM_TEST_POSTGRES_URL is unreachable: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                let url = with_database(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { admin_url, name } => {
+                if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    pub jwt_secret: String,
+    pub admin_token: String,
+    pub pool: crm_store::Pool,
+    _db: TestDb,
+}
+
+pub const TEST_BODY_LIMIT: usize = 64 * 1024;
+
+impl TestApp {
+    /// Starts the app on `backend`; `None` when PostgreSQL is asked for but not configured.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        if backend == Backend::Postgres && postgres_admin_url().is_none() {
+            if std::env::var("CRM_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("CRM_TEST_REQUIRE_POSTGRES=1 but CRM_TEST_POSTGRES_URL is not set");
+            }
+            return None;
+        }
+        let (db, url) = TestDb::create(backend);
+        let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7().simple());
+        let data_dir = std::env::temp_dir().join(format!("crm-test-data-{}", uuid::Uuid::now_v7().simple()));
+        let config = Config {
+            bind: "127.0.0.1:0".into(),
+            database_url: url,
+            data_dir,
+            jwt_secret: Some(SecretString::from(jwt_secret.clone())),
+            pool_size: 4,
+            workers: 1,
+            body_limit_bytes: TEST_BODY_LIMIT,
+            cors_origins: vec!["https://app.example".into()],
+            ..Config::default()
+        };
+        let application = Application::build(&config).unwrap();
+        let port = application.port();
+        let pool = application.pool().clone();
+        actix_rt::spawn(application.into_server());
+        let mut app = TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            backend,
+            client: reqwest::Client::new(),
+            jwt_secret,
+            admin_token: String::new(),
+            pool,
+            _db: db,
+        };
+        app.admin_token = app.token_for(Role::Admin, None).await;
+        Some(app)
+    }
+
+    /// Creates a user with `role` and logs it in over HTTP; returns its access token.
+    pub async fn token_for(&self, role: Role, company_id: Option<String>) -> String {
+        self.login_new_user(role, company_id).await.1
+    }
+
+    /// Creates a user and logs it in; returns (user id, access token, refresh token).
+    pub async fn login_new_user(&self, role: Role, company_id: Option<String>) -> (String, String, String) {
+        let email = format!("{}-{}@example.com", role, uuid::Uuid::now_v7().simple());
+        let password = "a long test passphrase".to_owned();
+        let pool = self.pool.clone();
+        let (id, _) = {
+            let email = email.clone();
+            let password = password.clone();
+            actix_web::web::block(move || app::create_user(&pool, &email, role, company_id, Some(password)))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let r = self
+            .request(Method::POST, "/v1/auth/token", None, Some(serde_json::json!({"email": email, "password": password})), &[])
+            .await;
+        assert_eq!(r.status, 200, "login failed: {}", r.text);
+        (
+            id,
+            r.body["access_token"].as_str().unwrap().to_owned(),
+            r.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut builder = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            builder = builder.json(&body);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        Self::read(builder.send().await.unwrap()).await
+    }
+
+    pub async fn read(response: reqwest::Response) -> Response {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response { status, headers, body, text }
+    }
+
+    /// As the bootstrap admin.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, Some(&self.admin_token.clone()), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(&self.admin_token.clone()), Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(&self.admin_token.clone()), Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path, Some(&self.admin_token.clone()), None, &[]).await
+    }
+
+    /// Creates a record and returns its body, asserting `201`.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let r = self.post(path, body).await;
+        assert_eq!(r.status, 201, "create {path}: {}", r.text);
+        r.body
+    }
+
+    /// Signs arbitrary claims with the server's secret and the given header.
+    pub fn forge_token(&self, header: jsonwebtoken::Header, claims: &Value, secret: &str) -> String {
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    }
+}
+
+/// Runs each test body against SQLite and against PostgreSQL, as `name::sqlite` and
+/// `name::postgres`. Without `CRM_TEST_POSTGRES_URL` the PostgreSQL variant says it skipped.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($app: $crate::TestApp) $body
+
+                #[actix_rt::test]
+                async fn sqlite() {
+                    run($crate::TestApp::spawn($crate::Backend::Sqlite).await.unwrap()).await;
+                }
+
+                #[actix_rt::test]
+                async fn postgres() {
+                    match $crate::TestApp::spawn($crate::Backend::Postgres).await {
+                        Some(app) => run(app).await,
+                        None => eprintln!("skipped: CRM_TEST_POSTGRES_URL is not set"),
+                    }
+                }
+            }
+        )*
+    };
+}

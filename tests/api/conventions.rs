@@ -1,0 +1,174 @@
+use crm_domain::roles::Role;
+use crm_tests::{on_both_backends, TestApp, TEST_BODY_LIMIT};
+use reqwest::Method;
+use serde_json::json;
+
+on_both_backends! {
+    async fn bad_email_gets_422_with_field_errors(app: TestApp) {
+        let r = app.post("/v1/contacts", json!({"last_name": "Ruiz", "email": "not-an-email", "phone": "12"})).await;
+        assert_eq!(r.status, 422);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert!(fields.contains(&"email"), "{fields:?}");
+        assert!(fields.contains(&"phone"), "{fields:?}");
+        assert_eq!(app.get("/v1/contacts").await.body["data"].as_array().unwrap().len(), 0, "nothing written");
+    }
+
+    async fn malformed_json_gets_400(app: TestApp) {
+        let r = app.client.post(app.url("/v1/contacts")).bearer_auth(&app.admin_token)
+            .header("content-type", "application/json").body("{\"last_name\": ").send().await.unwrap();
+        let r = TestApp::read(r).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["code"], "malformed_request");
+    }
+
+    async fn unknown_and_read_only_fields_get_422_naming_them(app: TestApp) {
+        for field in ["id", "version", "created_at", "tier", "favourite_colour"] {
+            let r = app.post("/v1/companies", json!({"name": "Acme", field: "x"})).await;
+            assert_eq!(r.status, 422, "{field}");
+            assert_eq!(r.body["errors"][0]["field"], field);
+        }
+    }
+
+    async fn wrong_content_type_gets_415(app: TestApp) {
+        let r = app.client.post(app.url("/v1/contacts")).bearer_auth(&app.admin_token)
+            .header("content-type", "text/plain").body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 415);
+    }
+
+    async fn oversized_body_gets_413(app: TestApp) {
+        let big = "x".repeat(TEST_BODY_LIMIT + 10);
+        let r = app.post("/v1/contacts", json!({"last_name": big})).await;
+        assert_eq!(r.status, 413);
+        assert_eq!(r.body["code"], "payload_too_large");
+        let r = app.request(Method::POST, "/v1/contacts", Some(&app.admin_token.clone()), Some(json!({"last_name": "x".repeat(TEST_BODY_LIMIT + 10)})), &[("Idempotency-Key", "big")]).await;
+        assert_eq!(r.status, 413, "also when the idempotency layer reads the body");
+    }
+
+    async fn stale_if_match_gets_412(app: TestApp) {
+        let r = app.post("/v1/contacts", json!({"last_name": "Vega"})).await;
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let etag = r.header("etag").unwrap().to_owned();
+        assert_eq!(etag, "\"1\"");
+        let path = format!("/v1/contacts/{id}");
+        let token = app.admin_token.clone();
+        let first = app.request(Method::PATCH, &path, Some(&token), Some(json!({"title": "CEO"})), &[("If-Match", &etag)]).await;
+        assert_eq!(first.status, 200);
+        assert_eq!(first.header("etag"), Some("\"2\""));
+        let stale = app.request(Method::PATCH, &path, Some(&token), Some(json!({"title": "CFO"})), &[("If-Match", &etag)]).await;
+        assert_eq!(stale.status, 412);
+        assert_eq!(stale.body["current_version"], 2);
+        let delete = app.request(Method::DELETE, &path, Some(&token), None, &[("If-Match", &etag)]).await;
+        assert_eq!(delete.status, 412);
+        assert_eq!(app.get(&path).await.body["title"], "CEO", "the stale write changed nothing");
+        assert_eq!(app.get(&path).await.header("etag"), Some("\"2\""));
+    }
+
+    async fn idempotency_key_replays_and_refuses_another_body(app: TestApp) {
+        let token = app.admin_token.clone();
+        let body = json!({"last_name": "Once", "email": "once@example.com"});
+        let first = app.request(Method::POST, "/v1/contacts", Some(&token), Some(body.clone()), &[("Idempotency-Key", "abc-1")]).await;
+        assert_eq!(first.status, 201);
+        let retry = app.request(Method::POST, "/v1/contacts", Some(&token), Some(body.clone()), &[("Idempotency-Key", "abc-1")]).await;
+        assert_eq!(retry.status, 201);
+        assert_eq!(retry.text, first.text, "the same body is replayed");
+        assert_eq!(retry.header("location"), first.header("location"));
+        assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+        let list = app.get("/v1/contacts?email=once@example.com").await;
+        assert_eq!(list.body["data"].as_array().unwrap().len(), 1, "exactly one contact");
+
+        let other = app.request(Method::POST, "/v1/contacts", Some(&token), Some(json!({"last_name": "Twice"})), &[("Idempotency-Key", "abc-1")]).await;
+        assert_eq!(other.status, 422);
+        assert_eq!(other.body["code"], "idempotency_key_reused");
+
+        let other_user = app.token_for(Role::Sales, None).await;
+        let theirs = app.request(Method::POST, "/v1/contacts", Some(&other_user), Some(json!({"last_name": "Theirs"})), &[("Idempotency-Key", "abc-1")]).await;
+        assert_eq!(theirs.status, 201, "keys are per principal");
+    }
+
+    async fn every_response_has_a_request_id_and_security_headers(app: TestApp) {
+        for r in [
+            app.get("/v1/contacts").await,
+            app.request(Method::GET, "/v1/contacts", None, None, &[]).await,
+            app.get("/v1/contacts/nope").await,
+            app.get("/healthz").await,
+            app.get("/no/such/route").await,
+        ] {
+            assert!(r.header("x-request-id").is_some_and(|v| !v.is_empty()), "{}", r.status);
+            assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+            assert!(r.header("server").is_none());
+        }
+        let r = app.request(Method::GET, "/healthz", None, None, &[("X-Request-Id", "trace-123")]).await;
+        assert_eq!(r.header("x-request-id"), Some("trace-123"));
+    }
+
+    async fn metrics_count_the_requests_made(app: TestApp) {
+        for _ in 0..3 {
+            app.get("/v1/contacts").await;
+        }
+        app.get("/v1/contacts/missing").await;
+        let text = app.get("/metrics").await.text;
+        let line = text.lines().find(|l| l.starts_with("crm_http_requests_total") && l.contains("route=\"/v1/contacts\"") && l.contains("status=\"200\"")).unwrap();
+        assert!(line.ends_with(" 3"), "{line}");
+        assert!(text.contains("route=\"/v1/contacts/{id}\""), "routes are patterns, not raw paths");
+        assert!(text.contains("crm_http_request_duration_seconds_bucket"));
+        assert!(text.contains("crm_db_pool_connections"));
+    }
+
+    async fn health_and_readiness(app: TestApp) {
+        assert_eq!(app.get("/healthz").await.status, 200);
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["status"], "ok");
+    }
+
+    async fn docs_are_served_offline(app: TestApp) {
+        let r = app.get("/docs/").await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("swagger"), "{}", &r.text[..200.min(r.text.len())]);
+        let asset = app.get("/docs/swagger-ui-bundle.js").await;
+        assert_eq!(asset.status, 200, "assets are vendored");
+        let spec = app.get("/openapi.json").await;
+        assert_eq!(spec.body["openapi"], "3.1.0");
+    }
+
+    async fn cors_allows_only_configured_origins(app: TestApp) {
+        let allowed = app.client.request(Method::OPTIONS, app.url("/v1/contacts"))
+            .header("Origin", "https://app.example")
+            .header("Access-Control-Request-Method", "GET").send().await.unwrap();
+        assert_eq!(allowed.headers().get("access-control-allow-origin").unwrap(), "https://app.example");
+        let denied = app.client.request(Method::OPTIONS, app.url("/v1/contacts"))
+            .header("Origin", "https://evil.example")
+            .header("Access-Control-Request-Method", "GET").send().await.unwrap();
+        assert!(denied.headers().get("access-control-allow-origin").is_none());
+    }
+
+    async fn limit_is_capped_and_bad_paging_is_422(app: TestApp) {
+        assert_eq!(app.get("/v1/contacts?limit=100000").await.status, 200);
+        assert_eq!(app.get("/v1/contacts?limit=0").await.status, 422);
+        assert_eq!(app.get("/v1/contacts?limit=abc").await.body["errors"][0]["field"], "limit");
+        assert_eq!(app.get("/v1/contacts?cursor=bogus").await.status, 422);
+        assert_eq!(app.get("/v1/contacts?sort=password").await.status, 422);
+    }
+
+    async fn hostile_input_is_refused_or_stored_faithfully(app: TestApp) {
+        let odd = "Robert'); DROP TABLE contacts;-- 🚀 ñ";
+        let c = app.create("/v1/contacts", json!({"last_name": odd, "tags": ["a_b", "50%"]})).await;
+        assert_eq!(app.get(&format!("/v1/contacts/{}", c["id"].as_str().unwrap())).await.body["last_name"], odd);
+        let r = app.get(&format!("/v1/contacts?q={}", "%27%20OR%201%3D1--")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["data"].as_array().unwrap().len(), 0);
+        assert_eq!(app.get("/v1/contacts?tag=50%25").await.body["data"].as_array().unwrap().len(), 1);
+        assert_eq!(app.get("/v1/contacts?tag=a%25").await.body["data"].as_array().unwrap().len(), 0, "wildcards in tags are literal");
+        let r = app.post("/v1/contacts", json!({"last_name": "nul\u{0}byte"})).await;
+        assert_eq!(r.status, 422);
+        let r = app.post("/v1/interactions", json!({"kind": "call", "company_id": "x", "occurred_at": "+20000-01-01T00:00:00Z"})).await;
+        assert!(r.status.is_client_error(), "{}", r.status);
+        let nested = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        let raw = app.client.post(app.url("/v1/contacts")).bearer_auth(&app.admin_token).header("content-type", "application/json").body(nested).send().await.unwrap();
+        assert!(raw.status().is_client_error());
+        let raw = app.client.post(app.url("/v1/contacts")).bearer_auth(&app.admin_token).header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}']).send().await.unwrap();
+        assert_eq!(raw.status(), 400);
+        assert_eq!(app.get("/readyz").await.status, 200, "the database is intact");
+    }
+}
