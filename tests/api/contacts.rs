@@ -5,7 +5,12 @@ use crm_tests::{on_both_backends, TestApp};
 use serde_json::{json, Value};
 
 /// Walks every page of `path` (which has no query yet) with `query`, returning the ids.
-async fn all_pages(app: &TestApp, path: &str, query: &str, between_pages: impl AsyncFn(usize)) -> Vec<Value> {
+async fn all_pages(
+    app: &TestApp,
+    path: &str,
+    query: &str,
+    between_pages: impl AsyncFn(usize),
+) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     let mut page = 0;

@@ -10,14 +10,19 @@ use diesel::sql_types::{Bool, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 
 fn repo_file(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 #[test]
 fn committed_openapi_matches_the_code() {
     let committed = std::fs::read_to_string(repo_file("openapi/openapi.json")).unwrap_or_default();
     let generated = crm_http::openapi_json().unwrap();
-    assert!(committed == generated, "openapi/openapi.json is stale: run `make openapi` and commit it");
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale: run `make openapi` and commit it"
+    );
 }
 
 #[test]
@@ -26,20 +31,41 @@ fn every_operation_is_documented_for_generated_clients() {
     let mut operation_ids = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: operationId"));
-            assert!(operation_ids.insert(id.to_owned()), "duplicate operationId {id}");
-            assert!(!op["tags"].as_array().map_or(true, Vec::is_empty), "{id}: tag");
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: operationId"));
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "duplicate operationId {id}"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{id}: tag"
+            );
             assert!(op["summary"].is_string(), "{id}: summary");
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{id}: success response");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{id}: success response"
+            );
             if path.starts_with("/v1/") {
-                assert!(responses.keys().any(|s| s.starts_with('4')), "{id}: problem responses");
+                assert!(
+                    responses.keys().any(|s| s.starts_with('4')),
+                    "{id}: problem responses"
+                );
                 assert!(responses.contains_key("422"), "{id}: 422");
             }
             if path.starts_with("/v1/") && !path.starts_with("/v1/auth/") {
-                assert!(responses.contains_key("401") && responses.contains_key("403"), "{id}: auth responses");
-                let schemes: Vec<&str> = op["security"].as_array().unwrap().iter()
-                    .flat_map(|r| r.as_object().unwrap().keys().map(String::as_str)).collect();
+                assert!(
+                    responses.contains_key("401") && responses.contains_key("403"),
+                    "{id}: auth responses"
+                );
+                let schemes: Vec<&str> = op["security"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|r| r.as_object().unwrap().keys().map(String::as_str))
+                    .collect();
                 assert_eq!(schemes, vec!["bearer_jwt", "api_key"], "{id}: security");
             }
             if path.contains('{') {
@@ -47,7 +73,16 @@ fn every_operation_is_documented_for_generated_clients() {
             }
         }
     }
-    for expected in ["listContacts", "createContact", "getContact", "updateContact", "deleteContact", "listCompanies", "getContactTimeline", "createToken"] {
+    for expected in [
+        "listContacts",
+        "createContact",
+        "getContact",
+        "updateContact",
+        "deleteContact",
+        "listCompanies",
+        "getContactTimeline",
+        "createToken",
+    ] {
         assert!(operation_ids.contains(expected), "{expected}");
     }
 }
@@ -56,7 +91,10 @@ fn every_operation_is_documented_for_generated_clients() {
 fn readme_shows_the_permission_matrix_from_code() {
     let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
     let table = crm_domain::permissions::markdown_table();
-    assert!(readme.contains(&table), "README.md must contain the permission matrix:\n{table}");
+    assert!(
+        readme.contains(&table),
+        "README.md must contain the permission matrix:\n{table}"
+    );
 }
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,7 +135,9 @@ fn migrated(backend: Backend) -> (TestDb, BTreeSet<(String, String, bool)>) {
 #[test]
 fn both_migration_trees_define_the_same_tables_and_columns() {
     let (_sqlite_db, sqlite) = migrated(Backend::Sqlite);
-    assert!(sqlite.iter().any(|(t, c, _)| t == "contacts" && c == "email_key"));
+    assert!(sqlite
+        .iter()
+        .any(|(t, c, _)| t == "contacts" && c == "email_key"));
     let Some(_) = postgres_admin_url() else {
         eprintln!("skipped the PostgreSQL half: CRM_TEST_POSTGRES_URL is not set");
         return;
@@ -105,5 +145,8 @@ fn both_migration_trees_define_the_same_tables_and_columns() {
     let (_pg_db, postgres) = migrated(Backend::Postgres);
     let only_sqlite: Vec<_> = sqlite.difference(&postgres).collect();
     let only_postgres: Vec<_> = postgres.difference(&sqlite).collect();
-    assert!(only_sqlite.is_empty() && only_postgres.is_empty(), "only in SQLite: {only_sqlite:?}\nonly in PostgreSQL: {only_postgres:?}");
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "only in SQLite: {only_sqlite:?}\nonly in PostgreSQL: {only_postgres:?}"
+    );
 }

@@ -7,7 +7,7 @@ on_both_backends! {
         let contact = app.create("/v1/contacts", json!({"last_name": "Host", "company_id": company["id"]})).await;
         let call = app.create("/v1/interactions", json!({"contact_id": contact["id"], "kind": "call", "direction": "inbound", "subject": "Delivery question", "occurred_at": "2026-11-20T10:00:00Z"})).await;
         assert_eq!(call["company_id"], company["id"], "taken from the contact");
-        assert_eq!(call["user_id"].as_str().is_some(), true, "defaults to the caller");
+        assert!(call["user_id"].as_str().is_some(), "defaults to the caller");
         let visit = app.create("/v1/interactions", json!({"company_id": company["id"], "kind": "visit", "scheduled_for": "2030-01-15T09:00:00Z"})).await;
         let upcoming = app.get("/v1/interactions?upcoming=true").await;
         let ids: Vec<&str> = upcoming.body["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();

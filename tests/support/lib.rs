@@ -40,8 +40,9 @@ impl TestDb {
             Backend::Postgres => {
                 let admin_url = postgres_admin_url().expect("CRM_TEST_POSTGRES_URL");
                 let name = format!("crm_test_{unique}");
-                let mut conn = diesel::PgConnection::establish(&admin_url)
-                    .unwrap_or_else(|e| panic!("PostgreSQL at CRM_TEST_POSTGRES_URL is unreachable: {e}"));
+                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("PostgreSQL at CRM_TEST_POSTGRES_URL is unreachable: {e}")
+                });
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .unwrap();
@@ -77,8 +78,9 @@ impl Drop for TestDb {
             }
             TestDb::Postgres { admin_url, name } => {
                 if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn);
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn);
                 }
             }
         }
@@ -121,7 +123,8 @@ impl TestApp {
         }
         let (db, url) = TestDb::create(backend);
         let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7().simple());
-        let data_dir = std::env::temp_dir().join(format!("crm-test-data-{}", uuid::Uuid::now_v7().simple()));
+        let data_dir =
+            std::env::temp_dir().join(format!("crm-test-data-{}", uuid::Uuid::now_v7().simple()));
         let config = Config {
             bind: "127.0.0.1:0".into(),
             database_url: url,
@@ -156,20 +159,32 @@ impl TestApp {
     }
 
     /// Creates a user and logs it in; returns (user id, access token, refresh token).
-    pub async fn login_new_user(&self, role: Role, company_id: Option<String>) -> (String, String, String) {
+    pub async fn login_new_user(
+        &self,
+        role: Role,
+        company_id: Option<String>,
+    ) -> (String, String, String) {
         let email = format!("{}-{}@example.com", role, uuid::Uuid::now_v7().simple());
         let password = "a long test passphrase".to_owned();
         let pool = self.pool.clone();
         let (id, _) = {
             let email = email.clone();
             let password = password.clone();
-            actix_web::web::block(move || app::create_user(&pool, &email, role, company_id, Some(password)))
-                .await
-                .unwrap()
-                .unwrap()
+            actix_web::web::block(move || {
+                app::create_user(&pool, &email, role, company_id, Some(password))
+            })
+            .await
+            .unwrap()
+            .unwrap()
         };
         let r = self
-            .request(Method::POST, "/v1/auth/token", None, Some(serde_json::json!({"email": email, "password": password})), &[])
+            .request(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(serde_json::json!({"email": email, "password": password})),
+                &[],
+            )
             .await;
         assert_eq!(r.status, 200, "login failed: {}", r.text);
         (
@@ -209,24 +224,57 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Response { status, headers, body, text }
+        Response {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// As the bootstrap admin.
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path, Some(&self.admin_token.clone()), None, &[]).await
+        self.request(
+            Method::GET,
+            path,
+            Some(&self.admin_token.clone()),
+            None,
+            &[],
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.request(Method::POST, path, Some(&self.admin_token.clone()), Some(body), &[]).await
+        self.request(
+            Method::POST,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(body),
+            &[],
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Response {
-        self.request(Method::PATCH, path, Some(&self.admin_token.clone()), Some(body), &[]).await
+        self.request(
+            Method::PATCH,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(body),
+            &[],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Response {
-        self.request(Method::DELETE, path, Some(&self.admin_token.clone()), None, &[]).await
+        self.request(
+            Method::DELETE,
+            path,
+            Some(&self.admin_token.clone()),
+            None,
+            &[],
+        )
+        .await
     }
 
     /// Creates a record and returns its body, asserting `201`.
@@ -237,8 +285,18 @@ impl TestApp {
     }
 
     /// Signs arbitrary claims with the server's secret and the given header.
-    pub fn forge_token(&self, header: jsonwebtoken::Header, claims: &Value, secret: &str) -> String {
-        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    pub fn forge_token(
+        &self,
+        header: jsonwebtoken::Header,
+        claims: &Value,
+        secret: &str,
+    ) -> String {
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 }
 

@@ -68,13 +68,20 @@ mod tests {
 
     #[test]
     fn national_spanish_number_becomes_e164() {
-        assert_eq!(normalize_phone("phone", "600 123 456", es()).unwrap(), "+34600123456");
+        assert_eq!(
+            normalize_phone("phone", "600 123 456", es()).unwrap(),
+            "+34600123456"
+        );
     }
 
     #[test]
     fn international_forms_agree() {
         for raw in ["+34600123456", "0034 600-123-456", "+34 (600) 12 34 56"] {
-            assert_eq!(normalize_phone("phone", raw, es()).unwrap(), "+34600123456", "{raw}");
+            assert_eq!(
+                normalize_phone("phone", raw, es()).unwrap(),
+                "+34600123456",
+                "{raw}"
+            );
         }
     }
 
@@ -110,7 +117,10 @@ mod tests {
 
     #[test]
     fn lifecycle_stage_parses() {
-        assert_eq!("former".parse::<LifecycleStage>().unwrap(), LifecycleStage::Former);
+        assert_eq!(
+            "former".parse::<LifecycleStage>().unwrap(),
+            LifecycleStage::Former
+        );
         assert!("lead".parse::<LifecycleStage>().is_err());
     }
 }

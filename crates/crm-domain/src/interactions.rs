@@ -55,12 +55,18 @@ mod tests {
 
     #[test]
     fn planned_interaction_sits_at_its_schedule() {
-        assert_eq!(check_subject_and_time(Some("c"), None, None, Some(7)), Ok(7));
+        assert_eq!(
+            check_subject_and_time(Some("c"), None, None, Some(7)),
+            Ok(7)
+        );
     }
 
     #[test]
     fn occurrence_wins_over_schedule() {
-        assert_eq!(check_subject_and_time(None, Some("co"), Some(3), Some(7)), Ok(3));
+        assert_eq!(
+            check_subject_and_time(None, Some("co"), Some(3), Some(7)),
+            Ok(3)
+        );
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl FromStr for Scope {
 /// The matrix as a Markdown table, for the README and the API description.
 pub fn markdown_table() -> String {
     let mut out = String::from("| resource |");
-    for role in Role::ALL.iter().copied() {
+    for role in Role::ALL {
         out.push_str(&format!(" {role} |"));
     }
     out.push_str("\n|---|");
@@ -233,6 +233,7 @@ mod tests {
     fn table_has_a_row_per_resource() {
         let table = markdown_table();
         assert_eq!(table.lines().count(), 2 + Resource::ALL.len());
-        assert!(table.contains("| companies | write | write | write | read | write | read own company |"));
+        assert!(table
+            .contains("| companies | write | write | write | read | write | read own company |"));
     }
 }

@@ -8,7 +8,10 @@ use crate::Violation;
 /// precision below a microsecond, which PostgreSQL would drop anyway.
 pub fn instant(field: &str, value: DateTime<Utc>) -> Result<NaiveDateTime, Violation> {
     if !(1000..=9999).contains(&value.year()) {
-        return Err(Violation::new(field, "must be between the years 1000 and 9999"));
+        return Err(Violation::new(
+            field,
+            "must be between the years 1000 and 9999",
+        ));
     }
     Ok(value.naive_utc().trunc_subsecs(6))
 }
@@ -21,7 +24,10 @@ mod tests {
     #[test]
     fn truncates_to_microseconds() {
         let t = Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap();
-        assert_eq!(instant("at", t).unwrap().and_utc().timestamp_subsec_nanos(), 123_456_000);
+        assert_eq!(
+            instant("at", t).unwrap().and_utc().timestamp_subsec_nanos(),
+            123_456_000
+        );
     }
 
     #[test]

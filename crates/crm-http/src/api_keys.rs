@@ -108,7 +108,8 @@ pub fn mint(scopes: &[String]) -> Result<MintedKey, ApiError> {
         }
     }
     if scopes.is_empty() {
-        c.violations.push(Violation::new("scopes", "give at least one scope"));
+        c.violations
+            .push(Violation::new("scopes", "give at least one scope"));
     }
     c.finish()?;
     let key = format!("{API_KEY_PREFIX}{}", random_token());
@@ -183,7 +184,12 @@ pub async fn create_api_key(
     let minted = mint(&body.scopes)?;
     let created_by = principal.user_id().map(str::to_owned);
     let (key, record) = {
-        let MintedKey { key, prefix, hash, scopes } = minted;
+        let MintedKey {
+            key,
+            prefix,
+            hash,
+            scopes,
+        } = minted;
         let record = state
             .db
             .write(move |conn| {
@@ -205,7 +211,11 @@ pub async fn create_api_key(
         key,
         api_key: record.into(),
     };
-    Ok(created(format!("/v1/api-keys/{}", body.api_key.id), body.api_key.version, &body))
+    Ok(created(
+        format!("/v1/api-keys/{}", body.api_key.id),
+        body.api_key.version,
+        &body,
+    ))
 }
 
 #[utoipa::path(

@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use crm_domain::permissions::{authorize, Access, Reach, Resource, Scope};
@@ -199,13 +201,14 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            ApiError::Unauthenticated(
-                "send Authorization: Bearer <access token or API key>".into(),
-            )
+            ApiError::Unauthenticated("send Authorization: Bearer <access token or API key>".into())
         })?
         .to_owned();
 

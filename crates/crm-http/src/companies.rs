@@ -309,7 +309,11 @@ fn apply_address(c: &mut Checker, address: &mut Address, patch: BillingAddressUp
         (patch.line2, &mut address.line2, "billing_address.line2"),
         (patch.city, &mut address.city, "billing_address.city"),
         (patch.region, &mut address.region, "billing_address.region"),
-        (patch.postal_code, &mut address.postal_code, "billing_address.postal_code"),
+        (
+            patch.postal_code,
+            &mut address.postal_code,
+            "billing_address.postal_code",
+        ),
     ];
     for (value, target, field) in lines {
         if let Some(v) = value {
@@ -319,7 +323,10 @@ fn apply_address(c: &mut Checker, address: &mut Address, patch: BillingAddressUp
     if let Some(v) = patch.country {
         address.country = c
             .optional("billing_address.country", v.as_deref(), 2)
-            .and_then(|raw| c.violations.check(country_code("billing_address.country", &raw)));
+            .and_then(|raw| {
+                c.violations
+                    .check(country_code("billing_address.country", &raw))
+            });
     }
 }
 
@@ -381,10 +388,12 @@ pub async fn list_companies(
     ApiQuery(query): ApiQuery<CompanyListQuery>,
 ) -> Result<web::Json<ListResponse<Company>>, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
-    let (page, sort) = SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = CompanyFilter {
-        q: c.optional("q", query.q.as_deref(), SHORT).map(|q| q.to_lowercase()),
+        q: c.optional("q", query.q.as_deref(), SHORT)
+            .map(|q| q.to_lowercase()),
         tax_id: c.optional("tax_id", query.tax_id.as_deref(), 50),
         country: query
             .country
@@ -403,7 +412,10 @@ pub async fn list_companies(
         },
     };
     c.finish()?;
-    let result = state.db.read(move |conn| store::list(conn, &filter, &page)).await?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
     Ok(web::Json(respond(result, &sort, Company::from)))
 }
 
@@ -428,8 +440,15 @@ pub async fn create_company(
         update.owner_id = Some(principal.user_id().map(str::to_owned));
     }
     update.apply(&mut fields, &state)?;
-    let company = state.db.write(move |conn| store::create(conn, fields)).await?;
-    Ok(created(format!("/v1/companies/{}", company.id), company.version, &Company::from(company)))
+    let company = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/companies/{}", company.id),
+        company.version,
+        &Company::from(company),
+    ))
 }
 
 #[utoipa::path(

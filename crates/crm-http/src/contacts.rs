@@ -285,12 +285,18 @@ async fn list(
     query: ContactListQuery,
     company_id: Option<String>,
 ) -> Result<ListResponse<Contact>, ApiError> {
-    let (page, sort) = SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = ContactFilter {
-        q: c.optional("q", query.q.as_deref(), SHORT).map(|q| q.to_lowercase()),
+        q: c.optional("q", query.q.as_deref(), SHORT)
+            .map(|q| q.to_lowercase()),
         email: c.optional("email", query.email.as_deref(), 254),
-        phone: c.phone("phone", query.phone.as_deref(), state.settings.default_phone_region),
+        phone: c.phone(
+            "phone",
+            query.phone.as_deref(),
+            state.settings.default_phone_region,
+        ),
         company_id: company_id.or(query.company_id),
         owner_id: query.owner_id,
         lifecycle_stage: query.lifecycle_stage,
@@ -303,7 +309,10 @@ async fn list(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let result = state.db.read(move |conn| store::list(conn, &filter, &page)).await?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
     Ok(respond(result, &sort, Contact::from))
 }
 
@@ -368,9 +377,17 @@ pub async fn create_contact(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Write)?;
     let mut fields = empty_fields();
-    body.into_update(principal.user_id()).apply(&mut fields, &state)?;
-    let contact = state.db.write(move |conn| store::create(conn, fields)).await?;
-    Ok(created(format!("/v1/contacts/{}", contact.id), contact.version, &Contact::from(contact)))
+    body.into_update(principal.user_id())
+        .apply(&mut fields, &state)?;
+    let contact = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/contacts/{}", contact.id),
+        contact.version,
+        &Contact::from(contact),
+    ))
 }
 
 #[utoipa::path(

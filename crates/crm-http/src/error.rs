@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn validation_problem_lists_fields() {
-        let body = body_of(ApiError::validation("email", "is not a valid email address"));
+        let body = body_of(ApiError::validation(
+            "email",
+            "is not a valid email address",
+        ));
         assert_eq!(body["status"], 422);
         assert_eq!(body["type"], "/problems/validation-failed");
         assert_eq!(body["code"], "validation_failed");
@@ -275,8 +278,7 @@ mod tests {
 
     #[test]
     fn internal_errors_say_nothing_of_their_cause() {
-        let error: ApiError =
-            StoreError::Database(diesel_free_error()).into();
+        let error: ApiError = StoreError::Database(diesel_free_error()).into();
         let body = body_of(error);
         assert_eq!(body["status"], 500);
         assert_eq!(body["detail"], "internal error");

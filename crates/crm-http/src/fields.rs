@@ -62,12 +62,18 @@ impl Checker {
         if with_scheme.validate_url() {
             Some(with_scheme)
         } else {
-            self.violations.push(Violation::new(field, "is not a valid URL"));
+            self.violations
+                .push(Violation::new(field, "is not a valid URL"));
             None
         }
     }
 
-    pub fn phone(&mut self, field: &str, value: Option<&str>, region: PhoneRegion) -> Option<String> {
+    pub fn phone(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        region: PhoneRegion,
+    ) -> Option<String> {
         let raw = self.optional(field, value, 50)?;
         self.violations.check(normalize_phone(field, &raw, region))
     }
@@ -137,6 +143,9 @@ mod tests {
     #[test]
     fn urls_get_a_scheme() {
         let mut c = Checker::default();
-        assert_eq!(c.url("website", Some("example.com")).as_deref(), Some("https://example.com"));
+        assert_eq!(
+            c.url("website", Some("example.com")).as_deref(),
+            Some("https://example.com")
+        );
     }
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use crm_domain::interactions::{Direction, InteractionKind};
 use crm_domain::permissions::{Access, Resource};
 use crm_domain::Violations;
-use crm_store::interactions::{self as store, InteractionFields, InteractionFilter, InteractionSort};
+use crm_store::interactions::{
+    self as store, InteractionFields, InteractionFilter, InteractionSort,
+};
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -237,7 +239,8 @@ pub async fn list_interactions(
     ApiQuery(query): ApiQuery<InteractionListQuery>,
 ) -> Result<web::Json<ListResponse<Interaction>>, ApiError> {
     principal.authorize(Resource::Interactions, Access::Read)?;
-    let (page, sort) = SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = InteractionFilter {
         contact_id: query.contact_id,
@@ -249,7 +252,10 @@ pub async fn list_interactions(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let result = state.db.read(move |conn| store::list(conn, &filter, &page)).await?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
     Ok(web::Json(respond(result, &sort, Interaction::from)))
 }
 
@@ -280,7 +286,10 @@ pub async fn create_interaction(
         user_id: None,
     };
     body.into_update(principal.user_id()).apply(&mut fields)?;
-    let interaction = state.db.write(move |conn| store::create(conn, fields)).await?;
+    let interaction = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
     Ok(created(
         format!("/v1/interactions/{}", interaction.id),
         interaction.version,
@@ -304,7 +313,10 @@ pub async fn get_interaction(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Interactions, Access::Read)?;
     let interaction = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(interaction.version, &Interaction::from(interaction)))
+    Ok(versioned(
+        interaction.version,
+        &Interaction::from(interaction),
+    ))
 }
 
 #[utoipa::path(
@@ -333,7 +345,10 @@ pub async fn update_interaction(
             })
         })
         .await?;
-    Ok(versioned(interaction.version, &Interaction::from(interaction)))
+    Ok(versioned(
+        interaction.version,
+        &Interaction::from(interaction),
+    ))
 }
 
 #[utoipa::path(

@@ -78,7 +78,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// The OpenAPI document of the routes above.
 pub fn openapi() -> OpenApi {
-    let (_, mut api) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .configure(routes)
+        .split_for_parts();
     openapi::apply_conventions(&mut api);
     api
 }
@@ -119,7 +122,10 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
     let api = openapi();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
-        let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .configure(routes)
+            .split_for_parts();
         app.app_data(data.clone())
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
             .wrap(from_fn(middleware::idempotency))

@@ -8,7 +8,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error};
 use crm_store::Pool;
 pub use prometheus::Error as MetricsError;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::state::AppState;
 
@@ -25,7 +27,10 @@ impl Metrics {
     pub fn new(pool: Pool) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("crm_http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "crm_http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
@@ -33,7 +38,9 @@ impl Metrics {
                 "crm_http_request_duration_seconds",
                 "HTTP request latency by method and route",
             )
-            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route"],
         )?;
         let pool_size = IntGauge::new("crm_db_pool_connections", "Open database connections")?;

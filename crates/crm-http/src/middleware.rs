@@ -66,9 +66,15 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !is_docs {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -104,7 +110,10 @@ pub async fn idempotency(
         && !req.path().starts_with("/v1/auth/");
     let key = req.headers().get(IDEMPOTENCY_KEY).cloned();
     let (true, Some(key)) = (applies, key) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let claimed = match admit(&mut req, key).await {
         Ok(Admission::Run(claimed)) => claimed,
@@ -125,7 +134,12 @@ async fn admit(req: &mut ServiceRequest, key: HeaderValue) -> Result<Admission, 
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| ApiError::validation("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?
+        .ok_or_else(|| {
+            ApiError::validation(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?
         .to_owned();
     let principal = authenticate(req.request()).await?.key();
     let state = req
@@ -153,13 +167,20 @@ async fn admit(req: &mut ServiceRequest, key: HeaderValue) -> Result<Admission, 
         Claim::Mismatch => Err(ApiError::IdempotencyMismatch),
         Claim::InProgress => Err(ApiError::IdempotencyInProgress),
         Claim::Replay(stored) => Ok(Admission::Answer(replay(stored))),
-        Claim::Claimed => Ok(Admission::Run(ClaimedKey { principal, key, state })),
+        Claim::Claimed => Ok(Admission::Run(ClaimedKey {
+            principal,
+            key,
+            state,
+        })),
     }
 }
 
 /// Stores the response for replays (server errors release the key instead, so that a retry
 /// runs again) and passes it on.
-async fn record(claimed: ClaimedKey, response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+async fn record(
+    claimed: ClaimedKey,
+    response: ServiceResponse<BoxBody>,
+) -> ServiceResponse<BoxBody> {
     let (http_request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let bytes = match body::to_bytes(body).await {
@@ -185,7 +206,11 @@ async fn record(claimed: ClaimedKey, response: ServiceResponse<BoxBody>) -> Serv
                 .collect(),
             body: bytes.to_vec(),
         };
-        let ClaimedKey { principal, key, state } = claimed;
+        let ClaimedKey {
+            principal,
+            key,
+            state,
+        } = claimed;
         let saved = state
             .db
             .read(move |conn| idempotency::complete(conn, &principal, &key, &stored))

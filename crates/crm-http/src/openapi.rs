@@ -51,8 +51,12 @@ pub fn apply_conventions(api: &mut OpenApi) {
     api.info.title = "CRM API".to_owned();
     api.info.description = Some(DESCRIPTION.to_owned());
     let components = api.components.get_or_insert_with(Default::default);
-    components.schemas.insert("Problem".into(), utoipa_schema::<Problem>());
-    components.schemas.insert("FieldError".into(), utoipa_schema::<FieldError>());
+    components
+        .schemas
+        .insert("Problem".into(), utoipa_schema::<Problem>());
+    components
+        .schemas
+        .insert("FieldError".into(), utoipa_schema::<FieldError>());
     for r in &RESPONSES {
         components.responses.insert(
             r.name.to_owned(),

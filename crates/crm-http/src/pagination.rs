@@ -54,7 +54,10 @@ impl<S: Copy> SortOptions<S> {
                 let names: Vec<&str> = self.options.iter().map(|(n, _)| *n).collect();
                 ApiError::validation(
                     "sort",
-                    format!("must be one of {} (prefix - for descending)", names.join(", ")),
+                    format!(
+                        "must be one of {} (prefix - for descending)",
+                        names.join(", ")
+                    ),
                 )
             })?;
         let canonical = format!("{}{name}", if descending { "-" } else { "" });
@@ -111,7 +114,11 @@ pub fn encode_cursor(after: &After, sort: &str) -> String {
 }
 
 /// Maps a store page to the response body.
-pub fn respond<T, D: ToSchema>(page: Page<T>, sort: &str, to_dto: impl FnMut(T) -> D) -> ListResponse<D> {
+pub fn respond<T, D: ToSchema>(
+    page: Page<T>,
+    sort: &str,
+    to_dto: impl FnMut(T) -> D,
+) -> ListResponse<D> {
     ListResponse {
         next_cursor: page.next.as_ref().map(|after| encode_cursor(after, sort)),
         data: page.items.into_iter().map(to_dto).collect(),
@@ -129,7 +136,10 @@ mod tests {
             id: "x".into(),
         };
         let cursor = encode_cursor(&after, "last_name");
-        assert_eq!(decode_cursor(Some(&cursor), "last_name").unwrap(), Some(after));
+        assert_eq!(
+            decode_cursor(Some(&cursor), "last_name").unwrap(),
+            Some(after)
+        );
         assert!(decode_cursor(Some(&cursor), "-created_at").is_err());
         assert!(decode_cursor(Some("garbage!"), "last_name").is_err());
     }

@@ -52,7 +52,11 @@ enum Login {
 }
 
 /// Issues an access token and stores a new refresh token for the user.
-fn tokens_for(state: &AppState, user: &users::User, refresh_token: String) -> Result<TokenResponse, ApiError> {
+fn tokens_for(
+    state: &AppState,
+    user: &users::User,
+    refresh_token: String,
+) -> Result<TokenResponse, ApiError> {
     Ok(TokenResponse {
         access_token: issue_access_token(&state.settings, &user.id, user.role)?,
         token_type: "Bearer".to_owned(),
@@ -62,7 +66,9 @@ fn tokens_for(state: &AppState, user: &users::User, refresh_token: String) -> Re
 }
 
 fn refresh_expiry(state: &AppState) -> chrono::NaiveDateTime {
-    now() + chrono::Duration::from_std(state.settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30))
+    now()
+        + chrono::Duration::from_std(state.settings.refresh_token_ttl)
+            .unwrap_or(chrono::Duration::days(30))
 }
 
 #[utoipa::path(
@@ -79,7 +85,8 @@ pub async fn create_token(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body.email.trim().to_lowercase();
-    let window = chrono::Duration::from_std(state.settings.login_window).unwrap_or(chrono::Duration::minutes(15));
+    let window = chrono::Duration::from_std(state.settings.login_window)
+        .unwrap_or(chrono::Duration::minutes(15));
     let max_failures = state.settings.login_max_failures;
     let refresh_token = random_token();
     let refresh_hash = secret_hash(&refresh_token);
@@ -95,7 +102,10 @@ pub async fn create_token(
                 return Ok(Login::Locked { retry_after });
             }
             let found = users::find_for_login(conn, &email)?;
-            let verified = verify_password(&body.password, found.as_ref().map(|(_, hash)| hash.as_str()));
+            let verified = verify_password(
+                &body.password,
+                found.as_ref().map(|(_, hash)| hash.as_str()),
+            );
             match found {
                 Some((user, _)) if verified && user.can_log_in() => {
                     login_failures::clear(conn, &email, since)?;
@@ -110,7 +120,9 @@ pub async fn create_token(
         })
         .await?;
     match outcome {
-        Login::Granted(user, token) => Ok(HttpResponse::Ok().json(tokens_for(&state, &user, token)?)),
+        Login::Granted(user, token) => {
+            Ok(HttpResponse::Ok().json(tokens_for(&state, &user, token)?))
+        }
         Login::Refused => Err(ApiError::Unauthenticated("wrong email or password".into())),
         Login::Locked { retry_after } => Err(ApiError::TooManyRequests {
             detail: "too many failed logins for this email; try again later".into(),
@@ -150,7 +162,11 @@ pub async fn refresh(
             Ok(Some(user))
         })
         .await?
-        .ok_or_else(|| ApiError::Unauthenticated("the refresh token is invalid, spent, expired or revoked".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthenticated(
+                "the refresh token is invalid, spent, expired or revoked".into(),
+            )
+        })?;
     Ok(HttpResponse::Ok().json(tokens_for(&state, &user, new_token)?))
 }
 

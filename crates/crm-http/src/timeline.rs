@@ -96,7 +96,9 @@ pub async fn contact_timeline(
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
     principal.authorize(Resource::Interactions, Access::Read)?;
-    Ok(web::Json(page(&state, Subject::Contact(id.into_inner()), query).await?))
+    Ok(web::Json(
+        page(&state, Subject::Contact(id.into_inner()), query).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -116,5 +118,7 @@ pub async fn company_timeline(
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
     principal.authorize(Resource::Companies, Access::Read)?;
     principal.authorize(Resource::Interactions, Access::Read)?;
-    Ok(web::Json(page(&state, Subject::Company(id.into_inner()), query).await?))
+    Ok(web::Json(
+        page(&state, Subject::Company(id.into_inner()), query).await?,
+    ))
 }

@@ -14,7 +14,7 @@ use crate::auth::{hash_password, Principal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, Patch};
-use crate::pagination::{page_limit, respond, decode_cursor, ListResponse};
+use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -279,8 +279,15 @@ pub async fn create_user(
     if let Some(active) = fields.1 {
         fields.0.active = active;
     }
-    let user = state.db.write(move |conn| store::create(conn, fields.0)).await?;
-    Ok(created(format!("/v1/users/{}", user.id), user.version, &User::from(user)))
+    let user = state
+        .db
+        .write(move |conn| store::create(conn, fields.0))
+        .await?;
+    Ok(created(
+        format!("/v1/users/{}", user.id),
+        user.version,
+        &User::from(user),
+    ))
 }
 
 #[utoipa::path(

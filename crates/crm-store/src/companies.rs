@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::schema::companies;
-use crate::{check_version, new_id, now, tag_pattern, tags_from_json, tags_to_json, users, StoreError};
+use crate::{
+    check_version, new_id, now, tag_pattern, tags_from_json, tags_to_json, users, StoreError,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = companies, treat_none_as_null = true)]
@@ -305,7 +307,9 @@ pub fn list(
     filter: &CompanyFilter,
     page: &PageRequest<CompanySort>,
 ) -> Result<Page<Company>, StoreError> {
-    let mut query = companies::table.select(CompanyRow::as_select()).into_boxed();
+    let mut query = companies::table
+        .select(CompanyRow::as_select())
+        .into_boxed();
     if !filter.include_archived {
         query = query.filter(companies::archived_at.is_null());
     }
@@ -335,9 +339,15 @@ pub fn list(
         query = query.filter(companies::id.eq(only_id.clone()));
     }
     let rows: Vec<CompanyRow> = match page.sort {
-        CompanySort::CreatedAt => keyset!(query, companies::created_at, companies::id, page, time).load(conn)?,
-        CompanySort::UpdatedAt => keyset!(query, companies::updated_at, companies::id, page, time).load(conn)?,
-        CompanySort::Name => keyset!(query, companies::name, companies::id, page, text).load(conn)?,
+        CompanySort::CreatedAt => {
+            keyset!(query, companies::created_at, companies::id, page, time).load(conn)?
+        }
+        CompanySort::UpdatedAt => {
+            keyset!(query, companies::updated_at, companies::id, page, time).load(conn)?
+        }
+        CompanySort::Name => {
+            keyset!(query, companies::name, companies::id, page, text).load(conn)?
+        }
     };
     let sort = page.sort;
     Ok(finish(rows, page.limit, |row| After {

@@ -102,7 +102,8 @@ impl ContactRow {
         self.owner_id = f.owner_id.clone();
         self.tags = tags_to_json(&f.tags);
         self.preferences = f.preferences.to_string();
-        self.marketing_consent_at = consent_time(self.marketing_consent_at, f.marketing_consent, at);
+        self.marketing_consent_at =
+            consent_time(self.marketing_consent_at, f.marketing_consent, at);
         self.marketing_consent = f.marketing_consent;
         self.search_text = [
             f.first_name.as_ref(),
@@ -355,9 +356,15 @@ pub fn list(
         query = query.filter(contacts::created_at.lt(before));
     }
     let rows: Vec<ContactRow> = match page.sort {
-        ContactSort::CreatedAt => keyset!(query, contacts::created_at, contacts::id, page, time).load(conn)?,
-        ContactSort::UpdatedAt => keyset!(query, contacts::updated_at, contacts::id, page, time).load(conn)?,
-        ContactSort::LastName => keyset!(query, contacts::last_name, contacts::id, page, text).load(conn)?,
+        ContactSort::CreatedAt => {
+            keyset!(query, contacts::created_at, contacts::id, page, time).load(conn)?
+        }
+        ContactSort::UpdatedAt => {
+            keyset!(query, contacts::updated_at, contacts::id, page, time).load(conn)?
+        }
+        ContactSort::LastName => {
+            keyset!(query, contacts::last_name, contacts::id, page, text).load(conn)?
+        }
     };
     let sort = page.sort;
     Ok(finish(rows, page.limit, |row| After {

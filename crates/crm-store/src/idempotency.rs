@@ -29,7 +29,13 @@ pub enum Claim {
     InProgress,
 }
 
-type Existing = (String, Option<i32>, Option<String>, Option<Vec<u8>>, NaiveDateTime);
+type Existing = (
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<Vec<u8>>,
+    NaiveDateTime,
+);
 
 /// Claims `key` for this request, or says what became of an earlier request with it.
 pub fn claim(
@@ -104,8 +110,9 @@ pub fn complete(
     key: &str,
     response: &StoredResponse,
 ) -> Result<(), StoreError> {
-    let headers = serde_json::to_string(&response.headers)
-        .map_err(|e| StoreError::Invalid(crm_domain::Violation::new("headers", e.to_string()).into()))?;
+    let headers = serde_json::to_string(&response.headers).map_err(|e| {
+        StoreError::Invalid(crm_domain::Violation::new("headers", e.to_string()).into())
+    })?;
     diesel::update(
         idempotency_keys::table
             .filter(idempotency_keys::principal.eq(principal))

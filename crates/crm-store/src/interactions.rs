@@ -268,8 +268,22 @@ pub fn list(
             .filter(interactions::scheduled_for.is_not_null());
     }
     let rows: Vec<InteractionRow> = match page.sort {
-        InteractionSort::At => keyset!(query, interactions::timeline_at, interactions::id, page, time).load(conn)?,
-        InteractionSort::CreatedAt => keyset!(query, interactions::created_at, interactions::id, page, time).load(conn)?,
+        InteractionSort::At => keyset!(
+            query,
+            interactions::timeline_at,
+            interactions::id,
+            page,
+            time
+        )
+        .load(conn)?,
+        InteractionSort::CreatedAt => keyset!(
+            query,
+            interactions::created_at,
+            interactions::id,
+            page,
+            time
+        )
+        .load(conn)?,
     };
     let sort = page.sort;
     Ok(finish(rows, page.limit, |row| After {
@@ -300,5 +314,12 @@ pub(crate) fn timeline_page(
             query.filter(interactions::company_id.eq(id.clone()))
         }
     };
-    Ok(keyset!(query, interactions::timeline_at, interactions::id, page, time).load(conn)?)
+    Ok(keyset!(
+        query,
+        interactions::timeline_at,
+        interactions::id,
+        page,
+        time
+    )
+    .load(conn)?)
 }

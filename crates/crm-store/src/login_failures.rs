@@ -30,11 +30,18 @@ pub fn since(
         .order(login_failures::failed_at.asc())
         .select(login_failures::failed_at)
         .load(conn)?;
-    Ok((i64::try_from(times.len()).unwrap_or(i64::MAX), times.first().copied()))
+    Ok((
+        i64::try_from(times.len()).unwrap_or(i64::MAX),
+        times.first().copied(),
+    ))
 }
 
 /// Forgets the failures of an email (after a successful login) and any older than `before`.
-pub fn clear(conn: &mut DbConnection, email: &str, before: NaiveDateTime) -> Result<(), StoreError> {
+pub fn clear(
+    conn: &mut DbConnection,
+    email: &str,
+    before: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::delete(
         login_failures::table.filter(
             login_failures::email

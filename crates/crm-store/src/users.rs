@@ -138,7 +138,9 @@ pub fn create(conn: &mut DbConnection, fields: UserFields) -> Result<User, Store
         archived_at: None,
     };
     row.set_fields(fields);
-    diesel::insert_into(users::table).values(&row).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(row.into_user())
 }
 
@@ -252,8 +254,7 @@ pub fn list(
     if !include_archived {
         query = query.filter(users::archived_at.is_null());
     }
-    let rows: Vec<UserRow> =
-        keyset!(query, users::created_at, users::id, page, time).load(conn)?;
+    let rows: Vec<UserRow> = keyset!(query, users::created_at, users::id, page, time).load(conn)?;
     Ok(finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),

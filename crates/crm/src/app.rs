@@ -4,7 +4,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use crm_domain::roles::Role;
-use crm_http::{AppState, ApiError};
+use crm_http::{ApiError, AppState};
 use crm_store::db::{build_pool, run_migrations, write_transaction};
 use crm_store::{Pool, StoreError};
 
@@ -131,7 +131,11 @@ pub fn bootstrap_admin(pool: &Pool) -> Result<Option<(String, String)>, AppError
 }
 
 /// Creates an API key; returns its id and the key, to be shown once.
-pub fn create_api_key(pool: &Pool, name: &str, scopes: &[String]) -> Result<(String, String), AppError> {
+pub fn create_api_key(
+    pool: &Pool,
+    name: &str,
+    scopes: &[String],
+) -> Result<(String, String), AppError> {
     let minted = crm_http::api_keys::mint(scopes)?;
     if name.trim().is_empty() {
         return Err(AppError::Api("name must not be empty".into()));

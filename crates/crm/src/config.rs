@@ -158,12 +158,16 @@ impl Config {
     }
 
     pub fn http_settings(&self) -> Result<HttpSettings, ConfigError> {
-        let region: PhoneRegion = self
-            .default_phone_region
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("default_phone_region `{}` is not a region", self.default_phone_region)))?;
+        let region: PhoneRegion = self.default_phone_region.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "default_phone_region `{}` is not a region",
+                self.default_phone_region
+            ))
+        })?;
         if self.body_limit_bytes < 1024 {
-            return Err(ConfigError::Invalid("body_limit_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "body_limit_bytes must be at least 1024".into(),
+            ));
         }
         Ok(HttpSettings {
             jwt_secret: self.jwt_secret()?,
@@ -212,7 +216,9 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("super-secret"));
-        assert!(!serde_json::to_string(&config).unwrap().contains("super-secret"));
+        assert!(!serde_json::to_string(&config)
+            .unwrap()
+            .contains("super-secret"));
     }
 
     #[test]
@@ -239,11 +245,15 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn cors_origins_accept_a_comma_list() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CRM_CORS_ORIGINS", "https://a.example, https://b.example");
             let config = Config::load(None).unwrap();
-            assert_eq!(config.cors_origins, vec!["https://a.example", "https://b.example"]);
+            assert_eq!(
+                config.cors_origins,
+                vec!["https://a.example", "https://b.example"]
+            );
             Ok(())
         });
     }

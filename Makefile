@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make run` and `make test`. Only the Rust toolchain is
+# required; SQLite and libpq are built from bundled sources.
+
+CARGO ?= cargo
+
+.PHONY: run test openapi openapi-check lint fmt
+
+## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
+run:
+	$(CARGO) run -p crm -- serve
+
+## Unit tests, then the black-box tests on SQLite; also on PostgreSQL when
+## CRM_TEST_POSTGRES_URL is set (for example postgres://postgres@127.0.0.1:5432/postgres).
+test:
+	$(CARGO) test --workspace
+
+## Regenerate openapi/openapi.json from the code.
+openapi:
+	$(CARGO) run -q -p crm -- openapi
+
+## Fail when openapi/openapi.json differs from the code.
+openapi-check:
+	$(CARGO) run -q -p crm -- openapi --check
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
