@@ -172,3 +172,37 @@ on_both_backends! {
         assert_eq!(app.get("/readyz").await.status, 200, "the database is intact");
     }
 }
+
+#[actix_rt::test]
+async fn readiness_is_503_while_the_database_is_unreachable() {
+    let data_dir =
+        std::env::temp_dir().join(format!("crm-test-down-{}", uuid::Uuid::now_v7().simple()));
+    let config = crm::config::Config {
+        bind: "127.0.0.1:0".into(),
+        database_url: "postgres://postgres@127.0.0.1:1/unreachable".into(),
+        jwt_secret: Some(secrecy::SecretString::from(
+            "a-secret-long-enough-for-the-check-0123",
+        )),
+        migrate_on_start: false,
+        workers: 1,
+        data_dir,
+        ..crm::config::Config::default()
+    };
+    let app = crm::app::Application::build(&config).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.into_server());
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the process is alive");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body = ready.text().await.unwrap();
+    assert!(
+        !body.contains("127.0.0.1:1"),
+        "no connection details leak: {body}"
+    );
+}

@@ -11,13 +11,6 @@ text_enum! {
     }
 }
 
-impl Role {
-    /// Staff roles see internal figures such as cost and margin; customers never do.
-    pub fn is_staff(self) -> bool {
-        !matches!(self, Role::Customer)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,10 +21,6 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The id of the request, echoed from a sane incoming `X-Request-Id` or made here.
-#[derive(Clone)]
-pub struct RequestId(pub String);
-
 fn sane_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
@@ -46,7 +42,6 @@ pub async fn request_context(
         .get(REQUEST_ID)
         .and_then(sane_request_id)
         .unwrap_or_else(crm_store::new_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let is_docs = req.path().starts_with("/docs");
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let mut response = next

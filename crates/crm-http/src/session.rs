@@ -108,7 +108,7 @@ pub async fn create_token(
             );
             match found {
                 Some((user, _)) if verified && user.can_log_in() => {
-                    login_failures::clear(conn, &email, since)?;
+                    login_failures::clear(conn, &email)?;
                     refresh_tokens::create(conn, &user.id, &refresh_hash, expires_at)?;
                     Ok(Login::Granted(Box::new(user), refresh_token))
                 }

@@ -161,13 +161,6 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
-pub fn backend_of(conn: &DbConnection) -> Backend {
-    match conn {
-        DbConnection::Sqlite(_) => Backend::Sqlite,
-        DbConnection::Postgres(_) => Backend::Postgres,
-    }
-}
-
 /// Runs `f` in a transaction that takes the write lock up front. On SQLite a deferred
 /// transaction that reads and then writes can fail at once with "database is locked" when
 /// another writer got there first; `BEGIN IMMEDIATE` waits its turn instead.

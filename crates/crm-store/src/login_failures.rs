@@ -36,19 +36,16 @@ pub fn since(
     ))
 }
 
-/// Forgets the failures of an email (after a successful login) and any older than `before`.
-pub fn clear(
-    conn: &mut DbConnection,
-    email: &str,
-    before: NaiveDateTime,
-) -> Result<(), StoreError> {
-    diesel::delete(
-        login_failures::table.filter(
-            login_failures::email
-                .eq(email)
-                .or(login_failures::failed_at.lt(before)),
-        ),
-    )
-    .execute(conn)?;
+/// Forgets the failures of an email, after a successful login.
+pub fn clear(conn: &mut DbConnection, email: &str) -> Result<(), StoreError> {
+    diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(conn)?;
     Ok(())
+}
+
+/// Deletes failures older than `before`, which no longer count; returns how many.
+pub fn purge_before(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before)))
+            .execute(conn)?,
+    )
 }

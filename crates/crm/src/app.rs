@@ -1,6 +1,7 @@
 //! Building and running the server, and the commands that act on the database directly.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use crm_domain::roles::Role;
@@ -75,6 +76,7 @@ impl Application {
             n => n,
         };
         let server = crm_http::serve(listener, state, workers)?;
+        spawn_maintenance(pool.clone(), config.login_window_seconds);
         Ok(Self { port, server, pool })
     }
 
@@ -94,6 +96,41 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// Every five minutes, deletes idempotency keys past their expiry and failed logins older than
+/// the lockout window, so that neither table grows without bound. Safe on several nodes at
+/// once: each run is a pair of idempotent deletes.
+fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
+        loop {
+            interval.tick().await;
+            let pool = pool.clone();
+            let purged = actix_web::web::block(move || -> Result<(usize, usize), StoreError> {
+                let mut conn = pool.get()?;
+                let window = chrono::Duration::seconds(
+                    i64::try_from(login_window_seconds).unwrap_or(i64::MAX / 1000),
+                );
+                let keys = crm_store::idempotency::purge_expired(&mut conn)?;
+                let failures =
+                    crm_store::login_failures::purge_before(&mut conn, crm_store::now() - window)?;
+                Ok((keys, failures))
+            })
+            .await;
+            match purged {
+                Ok(Ok((keys, failures))) => {
+                    tracing::debug!(
+                        keys,
+                        failures,
+                        "purged expired idempotency keys and login failures"
+                    )
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "maintenance failed"),
+                Err(error) => tracing::warn!(%error, "maintenance task failed"),
+            }
+        }
+    });
 }
 
 /// Creates a user; returns its id. With no password given, one is generated and returned.
