@@ -13,15 +13,23 @@ pub enum Resource {
     Companies,
     Contacts,
     Interactions,
+    Leads,
+    Products,
+    Quotes,
+    Orders,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 5] = [
+    pub const ALL: [Resource; 9] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
+        Resource::Leads,
+        Resource::Products,
+        Resource::Quotes,
+        Resource::Orders,
         Resource::Users,
         Resource::ApiKeys,
     ];
@@ -31,6 +39,10 @@ impl Resource {
             Resource::Companies => "companies",
             Resource::Contacts => "contacts",
             Resource::Interactions => "interactions",
+            Resource::Leads => "leads",
+            Resource::Products => "products",
+            Resource::Quotes => "quotes",
+            Resource::Orders => "orders",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
         }
@@ -41,6 +53,9 @@ impl Resource {
 pub enum Access {
     Read,
     Write,
+    /// Submitting web-form leads: a narrow, rate-limited channel of its own, which `write`
+    /// does not imply for API keys.
+    Intake,
 }
 
 impl Access {
@@ -48,6 +63,7 @@ impl Access {
         match self {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Intake => "intake",
         }
     }
 }
@@ -67,10 +83,14 @@ use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 5] = [
+const MATRIX: [(Resource, [Grant; 6]); 9] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
+    (Resource::Leads, [W, W, W, R, W, No]),
+    (Resource::Products, [W, W, R, R, W, No]),
+    (Resource::Quotes, [W, W, W, R, W, No]),
+    (Resource::Orders, [W, W, W, R, W, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
 ];
@@ -107,7 +127,8 @@ pub fn authorize(role: Role, resource: Resource, access: Access) -> Result<Reach
         access,
     };
     match (grant(role, resource), access) {
-        (Grant::Write, _) | (Grant::Read, Access::Read) => Ok(Reach::All),
+        (Grant::Write, Access::Intake) if resource == Resource::Leads => Ok(Reach::All),
+        (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => Ok(Reach::All),
         (Grant::ReadOwnCompany, Access::Read) => Ok(Reach::OwnCompany),
         _ => Err(denied),
     }
@@ -125,7 +146,7 @@ impl Scope {
     pub fn all() -> Vec<Scope> {
         let mut scopes = Vec::new();
         for resource in Resource::ALL {
-            for access in [Access::Read, Access::Write] {
+            for access in [Access::Read, Access::Write, Access::Intake] {
                 if authorize(Role::Integration, resource, access).is_ok() {
                     scopes.push(Scope { resource, access });
                 }
@@ -134,9 +155,10 @@ impl Scope {
         scopes
     }
 
-    /// A `write` scope also grants `read`.
+    /// A `write` scope also grants `read`, but not `intake`.
     pub fn covers(self, resource: Resource, access: Access) -> bool {
-        self.resource == resource && (self.access == access || self.access == Access::Write)
+        self.resource == resource
+            && (self.access == access || (self.access == Access::Write && access == Access::Read))
     }
 }
 
@@ -227,6 +249,23 @@ mod tests {
         assert!("users:read".parse::<Scope>().is_err());
         assert!("api_keys:write".parse::<Scope>().is_err());
         assert!("interactions:read".parse::<Scope>().is_ok());
+    }
+
+    #[test]
+    fn intake_is_its_own_scope() {
+        let intake: Scope = "leads:intake".parse().unwrap();
+        assert!(intake.covers(Resource::Leads, Access::Intake));
+        assert!(!intake.covers(Resource::Leads, Access::Read));
+        let write: Scope = "leads:write".parse().unwrap();
+        assert!(!write.covers(Resource::Leads, Access::Intake));
+        assert!("contacts:intake".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn customers_reach_no_sales_documents() {
+        for resource in [Resource::Products, Resource::Quotes, Resource::Orders, Resource::Leads] {
+            assert!(authorize(Role::Customer, resource, Access::Read).is_err());
+        }
     }
 
     #[test]
