@@ -57,6 +57,13 @@ pub fn like_contains(needle: &str) -> String {
     pattern
 }
 
+/// Escapes `%`, `_` and `\\` for a `LIKE ... ESCAPE '\\'` starts-with pattern.
+pub fn like_prefix(prefix: &str) -> String {
+    let mut pattern = like_contains(prefix);
+    pattern.remove(0);
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +89,11 @@ mod tests {
     fn blank_optional_is_none() {
         assert_eq!(optional("f", Some("   "), 5).unwrap(), None);
         assert!(required("f", "  ", 5).is_err());
+    }
+
+    #[test]
+    fn like_prefix_matches_the_start() {
+        assert_eq!(like_prefix("rate:k_1"), "rate:k\\_1%");
     }
 
     #[test]

@@ -4,5 +4,7 @@ text_enum! {
     /// Kinds of timeline entries. Quotes, orders, returns and invoices join as they land.
     TimelineKind {
         Interaction => "interaction",
+        Quote => "quote",
+        Order => "order",
     }
 }

@@ -365,3 +365,14 @@ pub fn list(
 pub fn ensure_exists(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     load(conn, id).map(|_| ())
 }
+
+/// The live company with exactly this name, if any.
+pub fn find_active_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(companies::table
+        .filter(companies::name.eq(name))
+        .filter(companies::archived_at.is_null())
+        .order(companies::created_at.asc())
+        .select(companies::id)
+        .first(conn)
+        .optional()?)
+}

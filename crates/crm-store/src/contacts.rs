@@ -377,3 +377,26 @@ pub fn list(
     })
     .map(ContactRow::into_contact))
 }
+
+/// The live contact with this email (compared case-insensitively), if any.
+pub fn find_active_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<Contact>, StoreError> {
+    let row: Option<ContactRow> = contacts::table
+        .filter(contacts::email_key.eq(email_key(email)))
+        .filter(contacts::archived_at.is_null())
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(ContactRow::into_contact))
+}
+
+/// The oldest live contact with this E.164 phone number, if any.
+pub fn find_active_by_phone(conn: &mut DbConnection, phone: &str) -> Result<Option<Contact>, StoreError> {
+    let row: Option<ContactRow> = contacts::table
+        .filter(contacts::phone.eq(phone))
+        .filter(contacts::archived_at.is_null())
+        .order(contacts::created_at.asc())
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(ContactRow::into_contact))
+}

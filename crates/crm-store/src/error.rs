@@ -1,3 +1,4 @@
+use crm_domain::transitions::IllegalTransition;
 use crm_domain::Violations;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -18,6 +19,9 @@ pub enum StoreError {
     },
     #[error("invalid input: {0}")]
     Invalid(Violations),
+    /// An action that the document's state does not allow.
+    #[error("{0}")]
+    IllegalTransition(IllegalTransition),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("configuration: {0}")]
@@ -64,5 +68,11 @@ impl From<crm_domain::Violation> for StoreError {
 impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
         StoreError::Unavailable(error.to_string())
+    }
+}
+
+impl From<IllegalTransition> for StoreError {
+    fn from(error: IllegalTransition) -> Self {
+        StoreError::IllegalTransition(error)
     }
 }

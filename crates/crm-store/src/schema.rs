@@ -136,6 +136,153 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Text,
+        sku -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        currency -> Text,
+        unit_price_minor -> BigInt,
+        unit_cost_minor -> Nullable<BigInt>,
+        tax_rate_bp -> BigInt,
+        active -> Bool,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    quotes (id) {
+        id -> Text,
+        number -> Text,
+        revision -> BigInt,
+        previous_revision_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        currency -> Text,
+        valid_until -> Nullable<Date>,
+        status -> Text,
+        reject_reason -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        subtotal_minor -> BigInt,
+        discount_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        order_id -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quote_lines (id) {
+        id -> Text,
+        quote_id -> Text,
+        position -> BigInt,
+        product_id -> Nullable<Text>,
+        description -> Text,
+        quantity_milli -> BigInt,
+        unit_price_minor -> BigInt,
+        unit_cost_minor -> Nullable<BigInt>,
+        discount_bp -> BigInt,
+        tax_rate_bp -> BigInt,
+        gross_minor -> BigInt,
+        discount_minor -> BigInt,
+        net_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        channel -> Text,
+        external_id -> Text,
+        contact_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        quote_id -> Nullable<Text>,
+        currency -> Text,
+        status -> Text,
+        ordered_at -> Timestamp,
+        salesperson_id -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
+        payload_hash -> Text,
+        subtotal_minor -> BigInt,
+        discount_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        cost_minor -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> Text,
+        order_id -> Text,
+        position -> BigInt,
+        product_id -> Nullable<Text>,
+        sku -> Nullable<Text>,
+        description -> Text,
+        quantity_milli -> BigInt,
+        unit_price_minor -> BigInt,
+        unit_cost_minor -> Nullable<BigInt>,
+        discount_bp -> BigInt,
+        tax_rate_bp -> BigInt,
+        gross_minor -> BigInt,
+        discount_minor -> BigInt,
+        net_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    leads (id) {
+        id -> Text,
+        source -> Text,
+        status -> Text,
+        owner_id -> Nullable<Text>,
+        score -> Nullable<BigInt>,
+        estimated_value_minor -> Nullable<BigInt>,
+        estimated_value_currency -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        company_name -> Nullable<Text>,
+        disqualify_reason -> Nullable<Text>,
+        converted_contact_id -> Nullable<Text>,
+        converted_company_id -> Nullable<Text>,
+        converted_quote_id -> Nullable<Text>,
+        converted_at -> Nullable<Timestamp>,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(quote_lines -> quotes (quote_id));
+diesel::joinable!(order_lines -> orders (order_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     companies,
@@ -145,4 +292,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     login_failures,
     idempotency_keys,
+    counters,
+    products,
+    quotes,
+    quote_lines,
+    orders,
+    order_lines,
+    leads,
 );
