@@ -7,4 +7,5 @@ mod contacts;
 mod contract;
 mod conventions;
 mod interactions;
+mod sales;
 mod users_and_keys;

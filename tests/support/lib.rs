@@ -134,6 +134,7 @@ impl TestApp {
             workers: 1,
             body_limit_bytes: TEST_BODY_LIMIT,
             cors_origins: vec!["https://app.example".into()],
+            intake_per_minute: 5,
             ..Config::default()
         };
         let application = Application::build(&config).unwrap();

@@ -74,14 +74,23 @@ mod tests {
 
     #[test]
     fn open_leads_can_be_qualified_or_disqualified() {
-        assert_eq!(transition(LeadStatus::New, LeadAction::Qualify).unwrap(), LeadStatus::Qualified);
-        assert_eq!(transition(LeadStatus::Working, LeadAction::Disqualify).unwrap(), LeadStatus::Unqualified);
+        assert_eq!(
+            transition(LeadStatus::New, LeadAction::Qualify).unwrap(),
+            LeadStatus::Qualified
+        );
+        assert_eq!(
+            transition(LeadStatus::Working, LeadAction::Disqualify).unwrap(),
+            LeadStatus::Unqualified
+        );
         assert!(transition(LeadStatus::Qualified, LeadAction::Disqualify).is_err());
     }
 
     #[test]
     fn open_or_qualified_leads_convert_once() {
-        assert_eq!(transition(LeadStatus::Qualified, LeadAction::Convert).unwrap(), LeadStatus::Converted);
+        assert_eq!(
+            transition(LeadStatus::Qualified, LeadAction::Convert).unwrap(),
+            LeadStatus::Converted
+        );
         assert!(transition(LeadStatus::Unqualified, LeadAction::Convert).is_err());
         let err = transition(LeadStatus::Converted, LeadAction::Convert).unwrap_err();
         assert_eq!(err.state, "converted");
@@ -94,6 +103,9 @@ mod tests {
 
     #[test]
     fn assigning_a_new_lead_starts_work() {
-        assert_eq!(transition(LeadStatus::New, LeadAction::Assign).unwrap(), LeadStatus::Working);
+        assert_eq!(
+            transition(LeadStatus::New, LeadAction::Assign).unwrap(),
+            LeadStatus::Working
+        );
     }
 }

@@ -22,7 +22,10 @@ impl FromStr for Currency {
         let known = iso_currency::Currency::from_code(s).is_some();
         match s.as_bytes() {
             [a, b, c] if known => Ok(Currency([*a, *b, *c])),
-            _ => Err(Violation::new("currency", format!("`{s}` is not an ISO 4217 currency code"))),
+            _ => Err(Violation::new(
+                "currency",
+                format!("`{s}` is not an ISO 4217 currency code"),
+            )),
         }
     }
 }
@@ -113,7 +116,10 @@ pub fn check_discount_bp(field: &str, bp: i64) -> Result<i64, Violation> {
     if (0..=BP_SCALE).contains(&bp) {
         Ok(bp)
     } else {
-        Err(Violation::new(field, "must be between 0 and 10000 basis points"))
+        Err(Violation::new(
+            field,
+            "must be between 0 and 10000 basis points",
+        ))
     }
 }
 
@@ -121,7 +127,10 @@ pub fn check_tax_rate_bp(field: &str, bp: i64) -> Result<i64, Violation> {
     if (0..=BP_SCALE).contains(&bp) {
         Ok(bp)
     } else {
-        Err(Violation::new(field, "must be between 0 and 10000 basis points"))
+        Err(Violation::new(
+            field,
+            "must be between 0 and 10000 basis points",
+        ))
     }
 }
 
@@ -156,7 +165,19 @@ mod tests {
 
     #[test]
     fn bad_quantities_are_refused() {
-        for bad in ["", "-1", "0", "0.000", "1.2345", "1e3", "1.", ".5", " 1", "abc", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "0",
+            "0.000",
+            "1.2345",
+            "1e3",
+            "1.",
+            ".5",
+            " 1",
+            "abc",
+            "99999999999999999999",
+        ] {
             assert!(Quantity::parse("q", bad).is_err(), "{bad:?}");
         }
     }

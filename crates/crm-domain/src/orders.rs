@@ -28,13 +28,19 @@ pub fn allowed_actions(status: OrderStatus) -> &'static [OrderAction] {
     }
 }
 
-pub fn transition(status: OrderStatus, action: OrderAction) -> Result<OrderStatus, IllegalTransition> {
+pub fn transition(
+    status: OrderStatus,
+    action: OrderAction,
+) -> Result<OrderStatus, IllegalTransition> {
     if !allowed_actions(status).contains(&action) {
         return Err(IllegalTransition {
             document: "order",
             action: action.as_str().to_owned(),
             state: status.as_str().to_owned(),
-            allowed: allowed_actions(status).iter().map(|a| a.as_str().to_owned()).collect(),
+            allowed: allowed_actions(status)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
         });
     }
     Ok(match action {
@@ -51,7 +57,10 @@ mod tests {
     #[test]
     fn pay_then_fulfil() {
         let s = transition(OrderStatus::Pending, OrderAction::Pay).unwrap();
-        assert_eq!(transition(s, OrderAction::Fulfil).unwrap(), OrderStatus::Fulfilled);
+        assert_eq!(
+            transition(s, OrderAction::Fulfil).unwrap(),
+            OrderStatus::Fulfilled
+        );
     }
 
     #[test]

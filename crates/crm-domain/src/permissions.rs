@@ -128,7 +128,9 @@ pub fn authorize(role: Role, resource: Resource, access: Access) -> Result<Reach
     };
     match (grant(role, resource), access) {
         (Grant::Write, Access::Intake) if resource == Resource::Leads => Ok(Reach::All),
-        (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => Ok(Reach::All),
+        (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => {
+            Ok(Reach::All)
+        }
         (Grant::ReadOwnCompany, Access::Read) => Ok(Reach::OwnCompany),
         _ => Err(denied),
     }
@@ -263,7 +265,12 @@ mod tests {
 
     #[test]
     fn customers_reach_no_sales_documents() {
-        for resource in [Resource::Products, Resource::Quotes, Resource::Orders, Resource::Leads] {
+        for resource in [
+            Resource::Products,
+            Resource::Quotes,
+            Resource::Orders,
+            Resource::Leads,
+        ] {
             assert!(authorize(Role::Customer, resource, Access::Read).is_err());
         }
     }

@@ -30,7 +30,11 @@ text_enum! {
 }
 
 /// The state a stored quote reads as on `today`.
-pub fn effective_status(stored: QuoteStatus, valid_until: Option<NaiveDate>, today: NaiveDate) -> QuoteStatus {
+pub fn effective_status(
+    stored: QuoteStatus,
+    valid_until: Option<NaiveDate>,
+    today: NaiveDate,
+) -> QuoteStatus {
     match (stored, valid_until) {
         (QuoteStatus::Sent, Some(until)) if until < today => QuoteStatus::Expired,
         (status, _) => status,
@@ -50,13 +54,19 @@ pub fn allowed_actions(status: QuoteStatus) -> &'static [QuoteAction] {
 
 /// The state after `action`, or why it is not allowed. `Revise` leaves the quote cancelled
 /// (superseded); the new revision is a separate draft.
-pub fn transition(status: QuoteStatus, action: QuoteAction) -> Result<QuoteStatus, IllegalTransition> {
+pub fn transition(
+    status: QuoteStatus,
+    action: QuoteAction,
+) -> Result<QuoteStatus, IllegalTransition> {
     if !allowed_actions(status).contains(&action) {
         return Err(IllegalTransition {
             document: "quote",
             action: action.as_str().to_owned(),
             state: status.as_str().to_owned(),
-            allowed: allowed_actions(status).iter().map(|a| a.as_str().to_owned()).collect(),
+            allowed: allowed_actions(status)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
         });
     }
     Ok(match action {
@@ -77,7 +87,10 @@ pub fn check_editable(status: QuoteStatus) -> Result<(), IllegalTransition> {
             document: "quote",
             action: "edit".to_owned(),
             state: status.as_str().to_owned(),
-            allowed: allowed_actions(status).iter().map(|a| a.as_str().to_owned()).collect(),
+            allowed: allowed_actions(status)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
         })
     }
 }
@@ -99,7 +112,10 @@ mod tests {
     fn the_happy_path() {
         let s = transition(QuoteStatus::Draft, QuoteAction::Send).unwrap();
         let s = transition(s, QuoteAction::Accept).unwrap();
-        assert_eq!(transition(s, QuoteAction::Convert).unwrap(), QuoteStatus::Converted);
+        assert_eq!(
+            transition(s, QuoteAction::Convert).unwrap(),
+            QuoteStatus::Converted
+        );
     }
 
     #[test]
@@ -109,20 +125,34 @@ mod tests {
         let err = transition(status, QuoteAction::Accept).unwrap_err();
         assert_eq!(err.state, "expired");
         assert_eq!(err.allowed, vec!["cancel", "revise"]);
-        assert_eq!(effective_status(QuoteStatus::Sent, Some(day(10)), day(10)), QuoteStatus::Sent, "valid through its last day");
-        assert_eq!(effective_status(QuoteStatus::Draft, Some(day(1)), day(11)), QuoteStatus::Draft);
+        assert_eq!(
+            effective_status(QuoteStatus::Sent, Some(day(10)), day(10)),
+            QuoteStatus::Sent,
+            "valid through its last day"
+        );
+        assert_eq!(
+            effective_status(QuoteStatus::Draft, Some(day(1)), day(11)),
+            QuoteStatus::Draft
+        );
     }
 
     #[test]
     fn only_drafts_are_editable() {
         assert!(check_editable(QuoteStatus::Draft).is_ok());
         let err = check_editable(QuoteStatus::Sent).unwrap_err();
-        assert!(err.to_string().contains("cannot edit a sent quote"), "{err}");
+        assert!(
+            err.to_string().contains("cannot edit a sent quote"),
+            "{err}"
+        );
     }
 
     #[test]
     fn final_states_allow_nothing() {
-        for s in [QuoteStatus::Rejected, QuoteStatus::Converted, QuoteStatus::Cancelled] {
+        for s in [
+            QuoteStatus::Rejected,
+            QuoteStatus::Converted,
+            QuoteStatus::Cancelled,
+        ] {
             for a in QuoteAction::ALL {
                 assert!(transition(s, *a).is_err());
             }

@@ -124,13 +124,29 @@ mod tests {
     #[test]
     fn simple_line_with_tax() {
         let t = compute(&[line("2", 1000, 0, 2100)]).unwrap();
-        assert_eq!((t.subtotal_minor, t.discount_minor, t.tax_minor, t.total_minor), (2000, 0, 420, 2420));
+        assert_eq!(
+            (
+                t.subtotal_minor,
+                t.discount_minor,
+                t.tax_minor,
+                t.total_minor
+            ),
+            (2000, 0, 420, 2420)
+        );
     }
 
     #[test]
     fn thirds_round_to_the_nearest_cent() {
-        let t = compute(&[line("0.333", 100, 0, 0), line("0.333", 100, 0, 0), line("0.334", 100, 0, 0)]).unwrap();
-        assert_eq!(t.lines.iter().map(|l| l.gross_minor).collect::<Vec<_>>(), vec![33, 33, 33]);
+        let t = compute(&[
+            line("0.333", 100, 0, 0),
+            line("0.333", 100, 0, 0),
+            line("0.334", 100, 0, 0),
+        ])
+        .unwrap();
+        assert_eq!(
+            t.lines.iter().map(|l| l.gross_minor).collect::<Vec<_>>(),
+            vec![33, 33, 33]
+        );
         assert_eq!(t.total_minor, 99);
     }
 
@@ -143,9 +159,21 @@ mod tests {
 
     #[test]
     fn half_unit_ties_round_away_from_zero() {
-        assert_eq!(compute(&[line("0.5", 1, 0, 0)]).unwrap().total_minor, 1, "0.5 -> 1");
-        assert_eq!(compute(&[line("1.5", 1, 0, 0)]).unwrap().total_minor, 2, "1.5 -> 2");
-        assert_eq!(compute(&[line("2.5", 1, 0, 0)]).unwrap().total_minor, 3, "2.5 -> 3, not banker's 2");
+        assert_eq!(
+            compute(&[line("0.5", 1, 0, 0)]).unwrap().total_minor,
+            1,
+            "0.5 -> 1"
+        );
+        assert_eq!(
+            compute(&[line("1.5", 1, 0, 0)]).unwrap().total_minor,
+            2,
+            "1.5 -> 2"
+        );
+        assert_eq!(
+            compute(&[line("2.5", 1, 0, 0)]).unwrap().total_minor,
+            3,
+            "2.5 -> 3, not banker's 2"
+        );
     }
 
     #[test]
@@ -159,7 +187,15 @@ mod tests {
     #[test]
     fn full_discount_leaves_nothing_to_tax() {
         let t = compute(&[line("3", 999, 10000, 2100)]).unwrap();
-        assert_eq!((t.subtotal_minor, t.discount_minor, t.tax_minor, t.total_minor), (2997, 2997, 0, 0));
+        assert_eq!(
+            (
+                t.subtotal_minor,
+                t.discount_minor,
+                t.tax_minor,
+                t.total_minor
+            ),
+            (2997, 2997, 0, 0)
+        );
     }
 
     #[test]
@@ -171,8 +207,15 @@ mod tests {
             line("1", 500, 0, 0),
         ])
         .unwrap();
-        let rates: Vec<(i64, i64, i64)> = t.taxes.iter().map(|x| (x.rate_bp, x.base_minor, x.tax_minor)).collect();
-        assert_eq!(rates, vec![(0, 500, 0), (1000, 1000, 100), (2100, 666, 140)]);
+        let rates: Vec<(i64, i64, i64)> = t
+            .taxes
+            .iter()
+            .map(|x| (x.rate_bp, x.base_minor, x.tax_minor))
+            .collect();
+        assert_eq!(
+            rates,
+            vec![(0, 500, 0), (1000, 1000, 100), (2100, 666, 140)]
+        );
         assert_eq!(t.tax_minor, 240);
         assert_eq!(t.total_minor, 2166 + 240);
     }
@@ -181,7 +224,12 @@ mod tests {
     fn per_rate_tax_differs_from_per_line_rounding() {
         // Per line: 0.21 * 5 = 1.05 -> 1 each, 3 in total; on the sum 15 * 0.21 = 3.15 -> 3.
         // With 7 cents: per line 1.47 -> 1 each (3); on the sum 21 * .21 = 4.41 -> 4.
-        let t = compute(&[line("1", 7, 0, 2100), line("1", 7, 0, 2100), line("1", 7, 0, 2100)]).unwrap();
+        let t = compute(&[
+            line("1", 7, 0, 2100),
+            line("1", 7, 0, 2100),
+            line("1", 7, 0, 2100),
+        ])
+        .unwrap();
         assert_eq!(t.tax_minor, 4);
     }
 
@@ -213,7 +261,10 @@ mod tests {
         assert!(compute(&[line("1000000000", i64::MAX, 0, 0)]).is_err());
         let near = line("1000000000", 9_000_000_000, 0, 0);
         assert!(compute(&[near, near]).is_err(), "the sum overflows");
-        assert!(compute(&[line("1000000000", 9_000_000_000, 0, 10000)]).is_err(), "the tax overflows");
+        assert!(
+            compute(&[line("1000000000", 9_000_000_000, 0, 10000)]).is_err(),
+            "the tax overflows"
+        );
     }
 
     #[test]

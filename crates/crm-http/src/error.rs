@@ -3,6 +3,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use crm_domain::transitions::IllegalTransition;
 use crm_domain::{Violation, Violations};
 use crm_store::StoreError;
 use serde::Serialize;
@@ -48,6 +49,12 @@ pub struct Problem {
     /// For `412`: the record's current version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For an illegal action (`409`): the state the record is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<String>,
+    /// For an illegal action (`409`): the actions its state allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +73,8 @@ pub enum ApiError {
         detail: String,
         existing_id: Option<String>,
     },
+    #[error("{0}")]
+    IllegalTransition(IllegalTransition),
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
     #[error("the record has changed; current version is {current}")]
@@ -98,6 +107,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::IllegalTransition(_) => "illegal_transition",
             ApiError::IdempotencyInProgress => "idempotency_in_progress",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -117,6 +127,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound => "Not found",
             ApiError::Conflict { .. } => "Conflict",
+            ApiError::IllegalTransition(_) => "Action not allowed in this state",
             ApiError::IdempotencyInProgress => "Request in progress",
             ApiError::PreconditionFailed { .. } => "Precondition failed",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
@@ -164,6 +175,14 @@ impl ApiError {
                 ApiError::PreconditionFailed { current } => Some(*current),
                 _ => None,
             },
+            current_state: match self {
+                ApiError::IllegalTransition(t) => Some(t.state.clone()),
+                _ => None,
+            },
+            allowed_actions: match self {
+                ApiError::IllegalTransition(t) => Some(t.allowed.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -175,7 +194,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::Conflict { .. }
+            | ApiError::IllegalTransition(_)
+            | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -220,6 +241,7 @@ impl From<StoreError> for ApiError {
                 existing_id,
             },
             StoreError::Invalid(violations) => ApiError::Validation(violations),
+            StoreError::IllegalTransition(t) => ApiError::IllegalTransition(t),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::Unavailable

@@ -5,15 +5,21 @@ pub mod api_keys;
 pub mod auth;
 pub mod companies;
 pub mod contacts;
+pub mod documents;
 pub mod error;
 pub mod extract;
 mod fields;
 pub mod interactions;
+pub mod last_prices;
+pub mod leads;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
 pub mod pagination;
+pub mod products;
+pub mod quotes;
 mod respond;
 pub mod session;
 pub mod state;
@@ -72,7 +78,41 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(interactions::create_interaction)
                 .service(interactions::get_interaction)
                 .service(interactions::update_interaction)
-                .service(interactions::delete_interaction),
+                .service(interactions::delete_interaction)
+                .service(last_prices::contact_last_prices)
+                .service(last_prices::company_last_prices)
+                .service(leads::list_leads)
+                .service(leads::create_lead)
+                .service(leads::intake_lead)
+                .service(leads::get_lead)
+                .service(leads::update_lead)
+                .service(leads::delete_lead)
+                .service(leads::assign_lead)
+                .service(leads::qualify_lead)
+                .service(leads::disqualify_lead)
+                .service(leads::convert_lead)
+                .service(products::list_products)
+                .service(products::create_product)
+                .service(products::get_product)
+                .service(products::update_product)
+                .service(products::delete_product)
+                .service(quotes::list_quotes)
+                .service(quotes::create_quote)
+                .service(quotes::get_quote)
+                .service(quotes::update_quote)
+                .service(quotes::send_quote)
+                .service(quotes::accept_quote)
+                .service(quotes::reject_quote)
+                .service(quotes::cancel_quote)
+                .service(quotes::revise_quote)
+                .service(quotes::convert_quote)
+                .service(orders::upsert_order)
+                .service(orders::import_orders)
+                .service(orders::list_orders)
+                .service(orders::get_order)
+                .service(orders::pay_order)
+                .service(orders::fulfil_order)
+                .service(orders::cancel_order),
         );
 }
 
@@ -96,7 +136,13 @@ pub fn openapi_json() -> Result<String, serde_json::Error> {
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

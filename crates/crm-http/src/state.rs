@@ -25,6 +25,8 @@ pub struct HttpSettings {
     /// Failed logins for one email within `login_window` before it is locked out.
     pub login_max_failures: i64,
     pub login_window: Duration,
+    /// Web-form lead submissions allowed per API key per minute.
+    pub intake_per_minute: i64,
 }
 
 #[derive(Clone)]

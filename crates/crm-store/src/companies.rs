@@ -367,7 +367,10 @@ pub fn ensure_exists(conn: &mut DbConnection, id: &str) -> Result<(), StoreError
 }
 
 /// The live company with exactly this name, if any.
-pub fn find_active_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreError> {
+pub fn find_active_by_name(
+    conn: &mut DbConnection,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(companies::table
         .filter(companies::name.eq(name))
         .filter(companies::archived_at.is_null())

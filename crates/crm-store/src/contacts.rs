@@ -379,7 +379,10 @@ pub fn list(
 }
 
 /// The live contact with this email (compared case-insensitively), if any.
-pub fn find_active_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<Contact>, StoreError> {
+pub fn find_active_by_email(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<Option<Contact>, StoreError> {
     let row: Option<ContactRow> = contacts::table
         .filter(contacts::email_key.eq(email_key(email)))
         .filter(contacts::archived_at.is_null())
@@ -390,7 +393,10 @@ pub fn find_active_by_email(conn: &mut DbConnection, email: &str) -> Result<Opti
 }
 
 /// The oldest live contact with this E.164 phone number, if any.
-pub fn find_active_by_phone(conn: &mut DbConnection, phone: &str) -> Result<Option<Contact>, StoreError> {
+pub fn find_active_by_phone(
+    conn: &mut DbConnection,
+    phone: &str,
+) -> Result<Option<Contact>, StoreError> {
     let row: Option<ContactRow> = contacts::table
         .filter(contacts::phone.eq(phone))
         .filter(contacts::archived_at.is_null())

@@ -15,16 +15,26 @@ pub fn next(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
     let at = now();
     for _ in 0..2 {
         let updated = diesel::update(counters::table.find(name))
-            .set((counters::value.eq(counters::value + 1), counters::updated_at.eq(at)))
+            .set((
+                counters::value.eq(counters::value + 1),
+                counters::updated_at.eq(at),
+            ))
             .execute(conn)?;
         if updated == 1 {
-            return Ok(counters::table.find(name).select(counters::value).first(conn)?);
+            return Ok(counters::table
+                .find(name)
+                .select(counters::value)
+                .first(conn)?);
         }
         // A savepoint, so that losing the race to create the row does not abort the
         // caller's transaction on PostgreSQL.
         let created = conn.transaction(|c| {
             diesel::insert_into(counters::table)
-                .values((counters::name.eq(name), counters::value.eq(1_i64), counters::updated_at.eq(at)))
+                .values((
+                    counters::name.eq(name),
+                    counters::value.eq(1_i64),
+                    counters::updated_at.eq(at),
+                ))
                 .execute(c)
         });
         match created {
@@ -40,10 +50,18 @@ pub fn next(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
 }
 
 /// Deletes counters whose names start with `prefix` and that last moved before `before`.
-pub fn purge(conn: &mut DbConnection, prefix: &str, before: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn purge(
+    conn: &mut DbConnection,
+    prefix: &str,
+    before: NaiveDateTime,
+) -> Result<usize, StoreError> {
     Ok(diesel::delete(
         counters::table
-            .filter(counters::name.like(crm_domain::text::like_prefix(prefix)).escape('\\'))
+            .filter(
+                counters::name
+                    .like(crm_domain::text::like_prefix(prefix))
+                    .escape('\\'),
+            )
             .filter(counters::updated_at.lt(before)),
     )
     .execute(conn)?)

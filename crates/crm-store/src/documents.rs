@@ -59,7 +59,10 @@ pub fn resolve_lines(
             (None, Some(sku)) => match products::find_by_sku(conn, sku)? {
                 Some(p) => Some(p),
                 None => {
-                    violations.push(Violation::new(field("sku"), format!("no product has SKU {sku}")));
+                    violations.push(Violation::new(
+                        field("sku"),
+                        format!("no product has SKU {sku}"),
+                    ));
                     continue;
                 }
             },
@@ -72,12 +75,18 @@ pub fn resolve_lines(
             (None, Some(p)) => {
                 violations.push(Violation::new(
                     field("unit_price"),
-                    format!("the product is priced in {}; give a price in {currency}", p.fields.currency),
+                    format!(
+                        "the product is priced in {}; give a price in {currency}",
+                        p.fields.currency
+                    ),
                 ));
                 continue;
             }
             (None, None) => {
-                violations.push(Violation::new(field("unit_price"), "is required for a line without a product"));
+                violations.push(Violation::new(
+                    field("unit_price"),
+                    "is required for a line without a product",
+                ));
                 continue;
             }
         };
@@ -85,7 +94,10 @@ pub fn resolve_lines(
             (Some(d), _) => d,
             (None, Some(p)) => p.fields.name.clone(),
             (None, None) => {
-                violations.push(Violation::new(field("description"), "is required for a line without a product"));
+                violations.push(Violation::new(
+                    field("description"),
+                    "is required for a line without a product",
+                ));
                 continue;
             }
         };
@@ -139,7 +151,8 @@ pub fn cost_of(lines: &[Line]) -> Result<i64, StoreError> {
             total += i128::from(amount.gross_minor);
         }
     }
-    i64::try_from(total).map_err(|_| Violation::new("lines", "the amounts are too large to compute").into())
+    i64::try_from(total)
+        .map_err(|_| Violation::new("lines", "the amounts are too large to compute").into())
 }
 
 /// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same

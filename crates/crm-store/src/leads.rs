@@ -76,7 +76,9 @@ impl LeadRow {
             source: self.source.parse().unwrap_or(LeadSource::Web),
             owner_id: self.owner_id.clone(),
             score: self.score,
-            estimated_value: self.estimated_value_minor.zip(self.estimated_value_currency.clone()),
+            estimated_value: self
+                .estimated_value_minor
+                .zip(self.estimated_value_currency.clone()),
             notes: self.notes.clone(),
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
@@ -87,12 +89,18 @@ impl LeadRow {
     }
 
     fn set_fields(&mut self, f: LeadFields) {
-        self.search_text = [&f.first_name, &f.last_name, &f.email, &f.phone, &f.company_name]
-            .into_iter()
-            .flatten()
-            .map(|s| s.to_lowercase())
-            .collect::<Vec<_>>()
-            .join(" ");
+        self.search_text = [
+            &f.first_name,
+            &f.last_name,
+            &f.email,
+            &f.phone,
+            &f.company_name,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
         self.source = f.source.as_str().to_owned();
         self.owner_id = f.owner_id;
         self.score = f.score;
@@ -129,7 +137,11 @@ fn check_write(conn: &mut DbConnection, f: &LeadFields) -> Result<(), StoreError
         users::ensure_active(conn, id, "owner_id")?;
     }
     if f.email.is_none() && f.phone.is_none() && f.last_name.is_none() && f.company_name.is_none() {
-        return Err(crm_domain::Violation::new("email", "a lead needs at least an email, a phone, a last name or a company name").into());
+        return Err(crm_domain::Violation::new(
+            "email",
+            "a lead needs at least an email, a phone, a last name or a company name",
+        )
+        .into());
     }
     Ok(())
 }
@@ -163,32 +175,52 @@ pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, Store
         archived_at: None,
     };
     row.set_fields(fields);
-    diesel::insert_into(leads::table).values(&row).execute(conn)?;
+    diesel::insert_into(leads::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(row.into_lead())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
-    Ok(leads::table.find(id).select(LeadRow::as_select()).first(conn)?)
+    Ok(leads::table
+        .find(id)
+        .select(LeadRow::as_select())
+        .first(conn)?)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {
     load(conn, id).map(LeadRow::into_lead)
 }
 
-fn save(conn: &mut DbConnection, row: &mut LeadRow, previous_version: i64) -> Result<(), StoreError> {
+fn save(
+    conn: &mut DbConnection,
+    row: &mut LeadRow,
+    previous_version: i64,
+) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
-    let updated = diesel::update(leads::table.filter(leads::id.eq(&row.id)).filter(leads::version.eq(previous_version)))
-        .set(&*row)
-        .execute(conn)?;
+    let updated = diesel::update(
+        leads::table
+            .filter(leads::id.eq(&row.id))
+            .filter(leads::version.eq(previous_version)),
+    )
+    .set(&*row)
+    .execute(conn)?;
     if updated == 0 {
-        return Err(StoreError::VersionMismatch { current: previous_version + 1 });
+        return Err(StoreError::VersionMismatch {
+            current: previous_version + 1,
+        });
     }
     Ok(())
 }
 
 /// Edits a lead; a converted lead is read-only.
-pub fn update<F>(conn: &mut DbConnection, id: &str, expected_version: Option<i64>, change: F) -> Result<Lead, StoreError>
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<Lead, StoreError>
 where
     F: FnOnce(&mut LeadFields) -> Result<(), StoreError>,
 {
@@ -289,13 +321,21 @@ pub fn convert(
     })
 }
 
-pub fn archive(conn: &mut DbConnection, id: &str, expected_version: Option<i64>) -> Result<(), StoreError> {
+pub fn archive(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
     let row = load(conn, id)?;
     check_version(row.version, expected_version)?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(leads::table.filter(leads::id.eq(id)))
-            .set((leads::archived_at.eq(Some(at)), leads::updated_at.eq(at), leads::version.eq(row.version + 1)))
+            .set((
+                leads::archived_at.eq(Some(at)),
+                leads::updated_at.eq(at),
+                leads::version.eq(row.version + 1),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -313,7 +353,11 @@ pub struct LeadFilter {
     pub include_archived: bool,
 }
 
-pub fn list(conn: &mut DbConnection, filter: &LeadFilter, page: &PageRequest<()>) -> Result<Page<Lead>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &LeadFilter,
+    page: &PageRequest<()>,
+) -> Result<Page<Lead>, StoreError> {
     let mut query = leads::table.select(LeadRow::as_select()).into_boxed();
     if !filter.include_archived {
         query = query.filter(leads::archived_at.is_null());
@@ -328,7 +372,11 @@ pub fn list(conn: &mut DbConnection, filter: &LeadFilter, page: &PageRequest<()>
         query = query.filter(leads::owner_id.eq(v.clone()));
     }
     if let Some(q) = &filter.q {
-        query = query.filter(leads::search_text.like(crm_domain::text::like_contains(q)).escape('\\'));
+        query = query.filter(
+            leads::search_text
+                .like(crm_domain::text::like_contains(q))
+                .escape('\\'),
+        );
     }
     if let Some(v) = filter.created_after {
         query = query.filter(leads::created_at.ge(v));

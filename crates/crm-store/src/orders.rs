@@ -105,7 +105,11 @@ pub enum Upserted {
     Unchanged(Order),
 }
 
-fn find_by_external(conn: &mut DbConnection, channel: &str, external_id: &str) -> Result<Option<OrderRow>, StoreError> {
+fn find_by_external(
+    conn: &mut DbConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<OrderRow>, StoreError> {
     Ok(orders::table
         .filter(orders::channel.eq(channel))
         .filter(orders::external_id.eq(external_id))
@@ -114,7 +118,12 @@ fn find_by_external(conn: &mut DbConnection, channel: &str, external_id: &str) -
         .optional()?)
 }
 
-fn write_lines(conn: &mut DbConnection, order_id: &str, lines: &[Line], totals: &Totals) -> Result<(), StoreError> {
+fn write_lines(
+    conn: &mut DbConnection,
+    order_id: &str,
+    lines: &[Line],
+    totals: &Totals,
+) -> Result<(), StoreError> {
     diesel::delete(order_lines::table.filter(order_lines::order_id.eq(order_id))).execute(conn)?;
     for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
         diesel::insert_into(order_lines::table)
@@ -155,7 +164,11 @@ struct NewOrder {
 }
 
 /// Writes an order (new, or over `existing`) with its lines and totals.
-fn save(conn: &mut DbConnection, order: NewOrder, existing: Option<OrderRow>) -> Result<String, StoreError> {
+fn save(
+    conn: &mut DbConnection,
+    order: NewOrder,
+    existing: Option<OrderRow>,
+) -> Result<String, StoreError> {
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
     }
@@ -189,10 +202,14 @@ fn save(conn: &mut DbConnection, order: NewOrder, existing: Option<OrderRow>) ->
     };
     match &existing {
         Some(_) => {
-            diesel::update(orders::table.find(&row.id)).set(&row).execute(conn)?;
+            diesel::update(orders::table.find(&row.id))
+                .set(&row)
+                .execute(conn)?;
         }
         None => {
-            diesel::insert_into(orders::table).values(&row).execute(conn)?;
+            diesel::insert_into(orders::table)
+                .values(&row)
+                .execute(conn)?;
         }
     }
     write_lines(conn, &row.id, &order.lines, &totals)?;
@@ -202,7 +219,10 @@ fn save(conn: &mut DbConnection, order: NewOrder, existing: Option<OrderRow>) ->
 /// Creates or updates the order of (`channel`, `external_id`). The same payload again writes
 /// nothing. Concurrent pushes of one order take turns, so there is only ever one.
 pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, StoreError> {
-    lock_key(conn, &format!("order:{}:{}", input.channel, input.external_id))?;
+    lock_key(
+        conn,
+        &format!("order:{}:{}", input.channel, input.external_id),
+    )?;
     let existing = find_by_external(conn, &input.channel, &input.external_id)?;
     if let Some(row) = &existing {
         if row.payload_hash == input.payload_hash {
@@ -210,7 +230,13 @@ pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, St
         }
     }
     let matched = match &input.customer {
-        Some(customer) => customers::match_or_create(conn, customer, input.company_id.clone(), false, Some(LifecycleStage::Customer))?,
+        Some(customer) => customers::match_or_create(
+            conn,
+            customer,
+            input.company_id.clone(),
+            false,
+            Some(LifecycleStage::Customer),
+        )?,
         None => customers::Matched {
             company_id: input.company_id.clone(),
             ..customers::Matched::default()
@@ -245,11 +271,18 @@ pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, St
         existing,
     )?;
     let order = get(conn, &id)?;
-    Ok(if created { Upserted::Created(order) } else { Upserted::Updated(order) })
+    Ok(if created {
+        Upserted::Created(order)
+    } else {
+        Upserted::Updated(order)
+    })
 }
 
 /// The order of an accepted quote: channel `quote`, its lines and cost snapshot copied.
-pub(crate) fn create_from_quote(conn: &mut DbConnection, quote: &Quote) -> Result<String, StoreError> {
+pub(crate) fn create_from_quote(
+    conn: &mut DbConnection,
+    quote: &Quote,
+) -> Result<String, StoreError> {
     save(
         conn,
         NewOrder {
@@ -271,7 +304,10 @@ pub(crate) fn create_from_quote(conn: &mut DbConnection, quote: &Quote) -> Resul
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OrderRow, StoreError> {
-    Ok(orders::table.find(id).select(OrderRow::as_select()).first(conn)?)
+    Ok(orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)?)
 }
 
 fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError> {
@@ -320,20 +356,31 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
     assemble(conn, row)
 }
 
-pub fn act(conn: &mut DbConnection, id: &str, expected_version: Option<i64>, action: OrderAction) -> Result<Order, StoreError> {
+pub fn act(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    action: OrderAction,
+) -> Result<Order, StoreError> {
     let row = load(conn, id)?;
     check_version(row.version, expected_version)?;
     let status: OrderStatus = row.status.parse().unwrap_or(OrderStatus::Pending);
     let next = transition(status, action)?;
-    let updated = diesel::update(orders::table.filter(orders::id.eq(id)).filter(orders::version.eq(row.version)))
-        .set((
-            orders::status.eq(next.as_str()),
-            orders::version.eq(row.version + 1),
-            orders::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        orders::table
+            .filter(orders::id.eq(id))
+            .filter(orders::version.eq(row.version)),
+    )
+    .set((
+        orders::status.eq(next.as_str()),
+        orders::version.eq(row.version + 1),
+        orders::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
     if updated == 0 {
-        return Err(StoreError::VersionMismatch { current: row.version + 1 });
+        return Err(StoreError::VersionMismatch {
+            current: row.version + 1,
+        });
     }
     get(conn, id)
 }
@@ -355,7 +402,11 @@ pub struct OrderFilter {
     pub salesperson_id: Option<String>,
 }
 
-pub fn list(conn: &mut DbConnection, filter: &OrderFilter, page: &PageRequest<OrderSort>) -> Result<Page<Order>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OrderFilter,
+    page: &PageRequest<OrderSort>,
+) -> Result<Page<Order>, StoreError> {
     let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
     if let Some(v) = &filter.contact_id {
         query = query.filter(orders::contact_id.eq(v.clone()));
@@ -379,8 +430,12 @@ pub fn list(conn: &mut DbConnection, filter: &OrderFilter, page: &PageRequest<Or
         query = query.filter(orders::salesperson_id.eq(v.clone()));
     }
     let rows: Vec<OrderRow> = match page.sort {
-        OrderSort::OrderedAt => keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?,
-        OrderSort::CreatedAt => keyset!(query, orders::created_at, orders::id, page, time).load(conn)?,
+        OrderSort::OrderedAt => {
+            keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?
+        }
+        OrderSort::CreatedAt => {
+            keyset!(query, orders::created_at, orders::id, page, time).load(conn)?
+        }
     };
     let sort = page.sort;
     let page = finish(rows, page.limit, |row| After {
@@ -394,25 +449,49 @@ pub fn list(conn: &mut DbConnection, filter: &OrderFilter, page: &PageRequest<Or
     for row in page.items {
         items.push(assemble(conn, row)?);
     }
-    Ok(Page { items, next: page.next })
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(orders::table.count().get_result(conn)?)
 }
 
-/// Summaries of the orders of a contact or company, newest first, for the timeline.
+/// The orders of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
     subject: &crate::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<(String, NaiveDateTime, String, String, String, Option<String>, Option<String>, Option<String>)>, StoreError> {
-    let mut query = orders::table
-        .select((orders::id, orders::ordered_at, orders::channel, orders::external_id, orders::status, orders::contact_id, orders::company_id, orders::salesperson_id))
-        .into_boxed();
+) -> Result<Vec<crate::timeline::TimelineEntry>, StoreError> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
     query = match subject {
         crate::timeline::Subject::Contact(id) => query.filter(orders::contact_id.eq(id.clone())),
         crate::timeline::Subject::Company(id) => query.filter(orders::company_id.eq(id.clone())),
     };
-    Ok(keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?)
+    let rows: Vec<OrderRow> =
+        keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::timeline::TimelineEntry {
+            kind: crm_domain::timeline::TimelineKind::Order,
+            summary: format!("Order {}/{}", row.channel, row.external_id),
+            detail: Some(row.status),
+            id: row.id,
+            at: row.ordered_at,
+            contact_id: row.contact_id,
+            company_id: row.company_id,
+            user_id: row.salesperson_id,
+        })
+        .collect())
+}
+
+/// The id of the order of (`channel`, `external_id`), if it exists.
+pub fn find_id(
+    conn: &mut DbConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(find_by_external(conn, channel, external_id)?.map(|r| r.id))
 }

@@ -253,7 +253,9 @@ pub fn list(
         query = query.filter(products::active.eq(active));
     }
     let rows: Vec<ProductRow> = match page.sort {
-        ProductSort::CreatedAt => keyset!(query, products::created_at, products::id, page, time).load(conn)?,
+        ProductSort::CreatedAt => {
+            keyset!(query, products::created_at, products::id, page, time).load(conn)?
+        }
         ProductSort::Name => keyset!(query, products::name, products::id, page, text).load(conn)?,
     };
     let sort = page.sort;

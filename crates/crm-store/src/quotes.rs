@@ -3,7 +3,9 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::money::Quantity;
-use crm_domain::quotes::{check_editable, effective_status, quote_number, transition, QuoteAction, QuoteStatus};
+use crm_domain::quotes::{
+    check_editable, effective_status, quote_number, transition, QuoteAction, QuoteStatus,
+};
 use crm_domain::totals::Totals;
 use diesel::prelude::*;
 
@@ -107,7 +109,11 @@ fn today() -> NaiveDate {
 
 fn check_references(conn: &mut DbConnection, f: &QuoteFields) -> Result<(), StoreError> {
     if f.company_id.is_none() && f.contact_id.is_none() {
-        return Err(crm_domain::Violation::new("company_id", "a quote needs a company_id or a contact_id").into());
+        return Err(crm_domain::Violation::new(
+            "company_id",
+            "a quote needs a company_id or a contact_id",
+        )
+        .into());
     }
     if let Some(id) = &f.company_id {
         companies::ensure_active(conn, id, "company_id")?;
@@ -135,7 +141,12 @@ pub fn resolve(conn: &mut DbConnection, draft: QuoteDraft) -> Result<QuoteFields
     })
 }
 
-fn write_lines(conn: &mut DbConnection, quote_id: &str, lines: &[Line], totals: &Totals) -> Result<(), StoreError> {
+fn write_lines(
+    conn: &mut DbConnection,
+    quote_id: &str,
+    lines: &[Line],
+    totals: &Totals,
+) -> Result<(), StoreError> {
     diesel::delete(quote_lines::table.filter(quote_lines::quote_id.eq(quote_id))).execute(conn)?;
     for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
         diesel::insert_into(quote_lines::table)
@@ -193,7 +204,9 @@ fn insert(
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(quotes::table).values(&row).execute(conn)?;
+    diesel::insert_into(quotes::table)
+        .values(&row)
+        .execute(conn)?;
     write_lines(conn, &row.id, &fields.lines, &totals)?;
     get(conn, &row.id)
 }
@@ -206,7 +219,10 @@ pub fn create(conn: &mut DbConnection, fields: QuoteFields) -> Result<Quote, Sto
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<QuoteRow, StoreError> {
-    Ok(quotes::table.find(id).select(QuoteRow::as_select()).first(conn)?)
+    Ok(quotes::table
+        .find(id)
+        .select(QuoteRow::as_select())
+        .first(conn)?)
 }
 
 fn lines_of(conn: &mut DbConnection, quote_id: &str) -> Result<Vec<Line>, StoreError> {
@@ -266,7 +282,12 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Quote, StoreError> {
 }
 
 /// Edits a draft; any other state gets an illegal-transition error.
-pub fn update<F>(conn: &mut DbConnection, id: &str, expected_version: Option<i64>, change: F) -> Result<Quote, StoreError>
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<Quote, StoreError>
 where
     F: FnOnce(&mut DbConnection, &mut QuoteFields) -> Result<(), StoreError>,
 {
@@ -278,24 +299,30 @@ where
     check_references(conn, &quote.fields)?;
     let totals = documents::totals(&quote.fields.lines)?;
     let f = &quote.fields;
-    let updated = diesel::update(quotes::table.filter(quotes::id.eq(id)).filter(quotes::version.eq(row.version)))
-        .set((
-            quotes::company_id.eq(&f.company_id),
-            quotes::contact_id.eq(&f.contact_id),
-            quotes::owner_id.eq(&f.owner_id),
-            quotes::currency.eq(&f.currency),
-            quotes::valid_until.eq(f.valid_until),
-            quotes::notes.eq(&f.notes),
-            quotes::subtotal_minor.eq(totals.subtotal_minor),
-            quotes::discount_minor.eq(totals.discount_minor),
-            quotes::tax_minor.eq(totals.tax_minor),
-            quotes::total_minor.eq(totals.total_minor),
-            quotes::version.eq(row.version + 1),
-            quotes::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        quotes::table
+            .filter(quotes::id.eq(id))
+            .filter(quotes::version.eq(row.version)),
+    )
+    .set((
+        quotes::company_id.eq(&f.company_id),
+        quotes::contact_id.eq(&f.contact_id),
+        quotes::owner_id.eq(&f.owner_id),
+        quotes::currency.eq(&f.currency),
+        quotes::valid_until.eq(f.valid_until),
+        quotes::notes.eq(&f.notes),
+        quotes::subtotal_minor.eq(totals.subtotal_minor),
+        quotes::discount_minor.eq(totals.discount_minor),
+        quotes::tax_minor.eq(totals.tax_minor),
+        quotes::total_minor.eq(totals.total_minor),
+        quotes::version.eq(row.version + 1),
+        quotes::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
     if updated == 0 {
-        return Err(StoreError::VersionMismatch { current: row.version + 1 });
+        return Err(StoreError::VersionMismatch {
+            current: row.version + 1,
+        });
     }
     write_lines(conn, id, &quote.fields.lines, &totals)?;
     get(conn, id)
@@ -322,14 +349,24 @@ pub fn act(
     let quote = assemble(conn, row.clone())?;
     let next = transition(quote.status, action)?;
     if action == QuoteAction::Send && quote.fields.lines.is_empty() {
-        return Err(crm_domain::Violation::new("lines", "a quote needs at least one line to be sent").into());
+        return Err(crm_domain::Violation::new(
+            "lines",
+            "a quote needs at least one line to be sent",
+        )
+        .into());
     }
     let at = now();
     let mut created_quote_id = None;
     let mut created_order_id = None;
     match action {
         QuoteAction::Revise => {
-            let revision = insert(conn, row.number.clone(), row.revision + 1, Some(row.id.clone()), quote.fields.clone())?;
+            let revision = insert(
+                conn,
+                row.number.clone(),
+                row.revision + 1,
+                Some(row.id.clone()),
+                quote.fields.clone(),
+            )?;
             created_quote_id = Some(revision.id);
         }
         QuoteAction::Convert => {
@@ -338,19 +375,39 @@ pub fn act(
         }
         _ => {}
     }
-    let updated = diesel::update(quotes::table.filter(quotes::id.eq(id)).filter(quotes::version.eq(row.version)))
-        .set((
-            quotes::status.eq(next.as_str()),
-            quotes::sent_at.eq(if action == QuoteAction::Send { Some(at) } else { row.sent_at }),
-            quotes::decided_at.eq(if matches!(action, QuoteAction::Accept | QuoteAction::Reject) { Some(at) } else { row.decided_at }),
-            quotes::reject_reason.eq(if action == QuoteAction::Reject { reason } else { row.reject_reason.clone() }),
-            quotes::order_id.eq(created_order_id.clone().or(row.order_id.clone())),
-            quotes::version.eq(row.version + 1),
-            quotes::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        quotes::table
+            .filter(quotes::id.eq(id))
+            .filter(quotes::version.eq(row.version)),
+    )
+    .set((
+        quotes::status.eq(next.as_str()),
+        quotes::sent_at.eq(if action == QuoteAction::Send {
+            Some(at)
+        } else {
+            row.sent_at
+        }),
+        quotes::decided_at.eq(
+            if matches!(action, QuoteAction::Accept | QuoteAction::Reject) {
+                Some(at)
+            } else {
+                row.decided_at
+            },
+        ),
+        quotes::reject_reason.eq(if action == QuoteAction::Reject {
+            reason
+        } else {
+            row.reject_reason.clone()
+        }),
+        quotes::order_id.eq(created_order_id.clone().or(row.order_id.clone())),
+        quotes::version.eq(row.version + 1),
+        quotes::updated_at.eq(at),
+    ))
+    .execute(conn)?;
     if updated == 0 {
-        return Err(StoreError::VersionMismatch { current: row.version + 1 });
+        return Err(StoreError::VersionMismatch {
+            current: row.version + 1,
+        });
     }
     Ok(ActionOutcome {
         quote: get(conn, id)?,
@@ -367,7 +424,11 @@ pub struct QuoteFilter {
     pub owner_id: Option<String>,
 }
 
-pub fn list(conn: &mut DbConnection, filter: &QuoteFilter, page: &PageRequest<()>) -> Result<Page<Quote>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &QuoteFilter,
+    page: &PageRequest<()>,
+) -> Result<Page<Quote>, StoreError> {
     let mut query = quotes::table.select(QuoteRow::as_select()).into_boxed();
     let day = today();
     if let Some(status) = filter.status {
@@ -377,7 +438,11 @@ pub fn list(conn: &mut DbConnection, filter: &QuoteFilter, page: &PageRequest<()
                 .filter(quotes::valid_until.lt(day)),
             QuoteStatus::Sent => query
                 .filter(quotes::status.eq(QuoteStatus::Sent.as_str()))
-                .filter(quotes::valid_until.is_null().or(quotes::valid_until.ge(day))),
+                .filter(
+                    quotes::valid_until
+                        .is_null()
+                        .or(quotes::valid_until.ge(day)),
+                ),
             other => query.filter(quotes::status.eq(other.as_str())),
         };
     }
@@ -390,7 +455,8 @@ pub fn list(conn: &mut DbConnection, filter: &QuoteFilter, page: &PageRequest<()
     if let Some(id) = &filter.owner_id {
         query = query.filter(quotes::owner_id.eq(id.clone()));
     }
-    let rows: Vec<QuoteRow> = keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
+    let rows: Vec<QuoteRow> =
+        keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
     let page = finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),
@@ -399,21 +465,44 @@ pub fn list(conn: &mut DbConnection, filter: &QuoteFilter, page: &PageRequest<()
     for row in page.items {
         items.push(assemble(conn, row)?);
     }
-    Ok(Page { items, next: page.next })
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
 
-/// Summaries of the quotes of a contact or company, newest first, for the timeline.
+/// The quotes of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
     subject: &crate::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<(String, NaiveDateTime, String, String, Option<String>, Option<String>, Option<String>)>, StoreError> {
-    let mut query = quotes::table
-        .select((quotes::id, quotes::created_at, quotes::number, quotes::status, quotes::contact_id, quotes::company_id, quotes::owner_id))
-        .into_boxed();
+) -> Result<Vec<crate::timeline::TimelineEntry>, StoreError> {
+    let mut query = quotes::table.select(QuoteRow::as_select()).into_boxed();
     query = match subject {
         crate::timeline::Subject::Contact(id) => query.filter(quotes::contact_id.eq(id.clone())),
         crate::timeline::Subject::Company(id) => query.filter(quotes::company_id.eq(id.clone())),
     };
-    Ok(keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?)
+    let rows: Vec<QuoteRow> =
+        keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
+    let day = today();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let stored: QuoteStatus = row.status.parse().unwrap_or(QuoteStatus::Draft);
+            crate::timeline::TimelineEntry {
+                kind: crm_domain::timeline::TimelineKind::Quote,
+                summary: format!("Quote {} rev. {}", row.number, row.revision),
+                detail: Some(
+                    effective_status(stored, row.valid_until, day)
+                        .as_str()
+                        .to_owned(),
+                ),
+                id: row.id,
+                at: row.created_at,
+                contact_id: row.contact_id,
+                company_id: row.company_id,
+                user_id: row.owner_id,
+            }
+        })
+        .collect())
 }

@@ -59,34 +59,8 @@ pub fn page(
             user_id: row.user_id,
         })
         .collect();
-    for (id, at, number, status, contact_id, company_id, owner_id) in
-        quotes::timeline_page(conn, subject, &request)?
-    {
-        entries.push(TimelineEntry {
-            kind: TimelineKind::Quote,
-            summary: format!("Quote {number}"),
-            detail: Some(status),
-            id,
-            at,
-            contact_id,
-            company_id,
-            user_id: owner_id,
-        });
-    }
-    for (id, at, channel, external_id, status, contact_id, company_id, salesperson_id) in
-        orders::timeline_page(conn, subject, &request)?
-    {
-        entries.push(TimelineEntry {
-            kind: TimelineKind::Order,
-            summary: format!("Order {channel}/{external_id}"),
-            detail: Some(status),
-            id,
-            at,
-            contact_id,
-            company_id,
-            user_id: salesperson_id,
-        });
-    }
+    entries.extend(quotes::timeline_page(conn, subject, &request)?);
+    entries.extend(orders::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

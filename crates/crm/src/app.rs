@@ -98,8 +98,8 @@ impl Application {
     }
 }
 
-/// Every five minutes, deletes idempotency keys past their expiry and failed logins older than
-/// the lockout window, so that neither table grows without bound. Safe on several nodes at
+/// Every five minutes, deletes idempotency keys past their expiry, failed logins older than
+/// the lockout window and spent rate-limit counters, so that no table grows without bound. Safe on several nodes at
 /// once: each run is a pair of idempotent deletes.
 fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
     actix_web::rt::spawn(async move {
@@ -115,6 +115,11 @@ fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
                 let keys = crm_store::idempotency::purge_expired(&mut conn)?;
                 let failures =
                     crm_store::login_failures::purge_before(&mut conn, crm_store::now() - window)?;
+                crm_store::counters::purge(
+                    &mut conn,
+                    "rate:",
+                    crm_store::now() - chrono::Duration::hours(1),
+                )?;
                 Ok((keys, failures))
             })
             .await;

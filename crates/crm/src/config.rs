@@ -48,6 +48,8 @@ pub struct Config {
     pub idempotency_ttl_seconds: u64,
     pub login_max_failures: i64,
     pub login_window_seconds: u64,
+    /// Web-form lead submissions allowed per API key per minute.
+    pub intake_per_minute: i64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -97,6 +99,7 @@ impl Default for Config {
             idempotency_ttl_seconds: 24 * 3600,
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
+            intake_per_minute: 30,
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -179,6 +182,7 @@ impl Config {
             idempotency_ttl: Duration::from_secs(self.idempotency_ttl_seconds),
             login_max_failures: self.login_max_failures,
             login_window: Duration::from_secs(self.login_window_seconds),
+            intake_per_minute: self.intake_per_minute,
         })
     }
 }
