@@ -200,6 +200,12 @@ on_both_backends! {
         no_cost["lines"][0].as_object_mut().unwrap().remove("unit_cost");
         let r = app.request(Method::PUT, "/v1/orders/by-external-id/shop-es/100235", Some(&token), Some(no_cost), &[]).await;
         assert_eq!(r.body["lines"][0]["unit_cost"], eur(600), "falls back to the product's cost");
+        let shop = app.post("/v1/api-keys", json!({"name": "Shop", "scopes": ["orders:write"]})).await.body["key"].as_str().unwrap().to_owned();
+        let mut pushed = payload.clone();
+        pushed["external_id"] = json!("100236");
+        let r = app.request(Method::PUT, "/v1/orders/by-external-id/shop-es/100236", Some(&shop), Some(pushed), &[]).await;
+        assert_eq!(r.status, 201, "an orders:write key pushes orders");
+        assert_eq!(app.request(Method::GET, "/v1/contacts", Some(&shop), None, &[]).await.status, 403, "but reads no contacts");
         let mut mismatch = payload;
         mismatch["external_id"] = json!("other");
         assert_eq!(app.request(Method::PUT, path, Some(&token), Some(mismatch), &[]).await.status, 422);
