@@ -7,5 +7,6 @@ mod contacts;
 mod contract;
 mod conventions;
 mod interactions;
+mod opportunities;
 mod sales;
 mod users_and_keys;

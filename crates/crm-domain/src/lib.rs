@@ -5,10 +5,12 @@ mod macros;
 
 pub mod companies;
 pub mod contacts;
+pub mod exchange;
 pub mod interactions;
 pub mod leads;
 pub mod merge_patch;
 pub mod money;
+pub mod opportunities;
 pub mod orders;
 pub mod permissions;
 pub mod quotes;

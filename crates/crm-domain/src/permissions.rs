@@ -17,12 +17,15 @@ pub enum Resource {
     Products,
     Quotes,
     Orders,
+    Opportunities,
+    Pipelines,
+    ExchangeRates,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 12] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -30,6 +33,9 @@ impl Resource {
         Resource::Products,
         Resource::Quotes,
         Resource::Orders,
+        Resource::Opportunities,
+        Resource::Pipelines,
+        Resource::ExchangeRates,
         Resource::Users,
         Resource::ApiKeys,
     ];
@@ -43,6 +49,9 @@ impl Resource {
             Resource::Products => "products",
             Resource::Quotes => "quotes",
             Resource::Orders => "orders",
+            Resource::Opportunities => "opportunities",
+            Resource::Pipelines => "pipelines",
+            Resource::ExchangeRates => "exchange_rates",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
         }
@@ -83,7 +92,7 @@ use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 9] = [
+const MATRIX: [(Resource, [Grant; 6]); 12] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -91,6 +100,9 @@ const MATRIX: [(Resource, [Grant; 6]); 9] = [
     (Resource::Products, [W, W, R, R, W, No]),
     (Resource::Quotes, [W, W, W, R, W, No]),
     (Resource::Orders, [W, W, W, R, W, No]),
+    (Resource::Opportunities, [W, W, W, R, W, No]),
+    (Resource::Pipelines, [W, R, R, R, R, No]),
+    (Resource::ExchangeRates, [W, W, R, R, R, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
 ];

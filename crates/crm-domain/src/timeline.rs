@@ -6,5 +6,6 @@ text_enum! {
         Interaction => "interaction",
         Quote => "quote",
         Order => "order",
+        Opportunity => "opportunity",
     }
 }

@@ -545,6 +545,26 @@ pub struct ConvertLead {
     /// Also create a draft quote for the customer with these lines. Its customer fields are
     /// filled from the conversion.
     pub quote: Option<QuoteCreate>,
+    /// Also create an opportunity for the customer's company, linked to the lead.
+    pub opportunity: Option<ConvertOpportunity>,
+}
+
+/// The opportunity a conversion creates; company, contact and lead come from the conversion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertOpportunity {
+    /// What is being sold.
+    pub name: String,
+    /// Value of the sale.
+    pub amount: Money,
+    /// When it is expected to close.
+    pub expected_close_date: chrono::NaiveDate,
+    /// Its pipeline; default the default pipeline.
+    pub pipeline_id: Option<String>,
+    /// Its stage; default the pipeline's first open stage.
+    pub stage_id: Option<String>,
+    /// Overrides the stage's probability.
+    pub probability_bp: Option<i64>,
 }
 
 /// What a conversion created or linked.
@@ -562,6 +582,8 @@ pub struct LeadConversion {
     pub company_created: bool,
     /// The draft quote, when one was asked for.
     pub quote_id: Option<String>,
+    /// The opportunity, when one was asked for.
+    pub opportunity_id: Option<String>,
 }
 
 #[utoipa::path(tag = "leads", operation_id = "convertLead", summary = "Convert a lead",
@@ -588,9 +610,38 @@ pub async fn convert_lead(
         .quote
         .map(|q| quote_draft(q, principal.user_id()))
         .transpose()?;
+    if options.opportunity.is_some() {
+        principal.authorize(Resource::Opportunities, Access::Write)?;
+    }
+    let opportunity = options
+        .opportunity
+        .map(|o| {
+            crate::opportunities::new_fields(
+                crate::opportunities::OpportunityCreate {
+                    name: o.name,
+                    company_id: String::new(),
+                    contact_id: None,
+                    owner_id: None,
+                    pipeline_id: o.pipeline_id,
+                    stage_id: o.stage_id,
+                    amount: o.amount,
+                    probability_bp: o.probability_bp,
+                    expected_close_date: o.expected_close_date,
+                    lead_id: None,
+                    campaign_id: None,
+                    next_step: None,
+                    loss_reason: None,
+                },
+                None,
+            )
+        })
+        .transpose()?;
+    let user = principal.user_id().map(str::to_owned);
     let conversion = state
         .db
-        .write(move |conn| store::convert(conn, &id, if_match.0, quote))
+        .write(move |conn| {
+            store::convert(conn, &id, if_match.0, quote, opportunity, user.as_deref())
+        })
         .await?;
     Ok(web::Json(LeadConversion {
         lead: Lead::from(conversion.lead),
@@ -599,5 +650,6 @@ pub async fn convert_lead(
         company_id: conversion.company_id,
         company_created: conversion.company_created,
         quote_id: conversion.quote_id,
+        opportunity_id: conversion.opportunity_id,
     }))
 }

@@ -7,6 +7,7 @@ pub mod companies;
 pub mod contacts;
 pub mod documents;
 pub mod error;
+pub mod exchange_rates;
 pub mod extract;
 mod fields;
 pub mod interactions;
@@ -15,9 +16,11 @@ pub mod leads;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod opportunities;
 pub mod ops;
 pub mod orders;
 pub mod pagination;
+pub mod pipelines;
 pub mod products;
 pub mod quotes;
 mod respond;
@@ -112,7 +115,24 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(orders::get_order)
                 .service(orders::pay_order)
                 .service(orders::fulfil_order)
-                .service(orders::cancel_order),
+                .service(orders::cancel_order)
+                .service(pipelines::list_pipelines)
+                .service(pipelines::create_pipeline)
+                .service(pipelines::get_pipeline)
+                .service(pipelines::update_pipeline)
+                .service(pipelines::delete_pipeline)
+                .service(pipelines::create_stage)
+                .service(pipelines::update_stage)
+                .service(opportunities::list_opportunities)
+                .service(opportunities::create_opportunity)
+                .service(opportunities::get_opportunity)
+                .service(opportunities::update_opportunity)
+                .service(opportunities::delete_opportunity)
+                .service(opportunities::opportunity_history)
+                .service(opportunities::get_forecast)
+                .service(exchange_rates::list_exchange_rates)
+                .service(exchange_rates::put_exchange_rate)
+                .service(exchange_rates::delete_exchange_rate),
         );
 }
 

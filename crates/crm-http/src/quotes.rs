@@ -27,6 +27,8 @@ const SORT: &str = "-created_at";
 pub struct Quote {
     /// Server-assigned id (UUIDv7).
     pub id: String,
+    /// The opportunity it belongs to.
+    pub opportunity_id: Option<String>,
     /// `Q-YYYY-NNNNNN`, shared by all revisions.
     pub number: String,
     /// 1 for the first version; revising makes n+1.
@@ -78,6 +80,7 @@ impl From<store::Quote> for Quote {
             totals: totals_output(&q.totals, &currency),
             margin: margin_output(&q.totals, cost, &currency),
             id: q.id,
+            opportunity_id: q.fields.opportunity_id,
             number: q.number,
             revision: q.revision,
             previous_revision_id: q.previous_revision_id,
@@ -104,6 +107,8 @@ impl From<store::Quote> for Quote {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"company_id": "0193a1b2-0000-7000-8000-000000000001", "currency": "EUR", "valid_until": "2026-12-31", "lines": [{"product_id": "0193a1b2-0000-7000-8000-0000000000aa", "quantity": "3", "discount_bp": 500}]}))]
 pub struct QuoteCreate {
+    /// The opportunity it belongs to; accepting the quote can win it.
+    pub opportunity_id: Option<String>,
     /// The customer company.
     pub company_id: Option<String>,
     /// The customer contact.
@@ -126,6 +131,9 @@ pub struct QuoteCreate {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"valid_until": "2027-01-15"}))]
 pub struct QuoteUpdate {
+    /// The opportunity it belongs to.
+    #[serde(default, deserialize_with = "patch")]
+    pub opportunity_id: Option<Option<String>>,
     /// The customer company.
     #[serde(default, deserialize_with = "patch")]
     pub company_id: Option<Option<String>>,
@@ -172,6 +180,7 @@ pub fn quote_draft(body: QuoteCreate, caller: Option<&str>) -> Result<QuoteDraft
     let valid_until = check_valid_until(&mut c, body.valid_until);
     c.finish()?;
     Ok(QuoteDraft {
+        opportunity_id: body.opportunity_id,
         company_id: body.company_id,
         contact_id: body.contact_id,
         owner_id: body.owner_id.or_else(|| caller.map(str::to_owned)),
@@ -318,6 +327,9 @@ pub async fn update_quote(
                     .lines
                     .map(|l| line_drafts(&mut c, l.unwrap_or_default(), Some(&f.currency)));
                 c.finish()?;
+                if let Some(v) = body.opportunity_id {
+                    f.opportunity_id = v;
+                }
                 if let Some(v) = body.company_id {
                     f.company_id = v;
                 }

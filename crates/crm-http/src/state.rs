@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use crm_domain::contacts::PhoneRegion;
+use crm_domain::money::Currency;
 use crm_store::db::{write_transaction, DbConnection};
 use crm_store::{Pool, StoreError};
 use secrecy::SecretString;
@@ -27,6 +28,8 @@ pub struct HttpSettings {
     pub login_window: Duration,
     /// Web-form lead submissions allowed per API key per minute.
     pub intake_per_minute: i64,
+    /// The currency figures such as the forecast are reported in.
+    pub base_currency: Currency,
 }
 
 #[derive(Clone)]

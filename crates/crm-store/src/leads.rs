@@ -267,6 +267,7 @@ pub fn act(
 
 pub struct Conversion {
     pub lead: Lead,
+    pub opportunity_id: Option<String>,
     pub contact_id: Option<String>,
     pub contact_created: bool,
     pub company_id: Option<String>,
@@ -281,6 +282,8 @@ pub fn convert(
     id: &str,
     expected_version: Option<i64>,
     quote: Option<QuoteDraft>,
+    opportunity: Option<crate::opportunities::OpportunityFields>,
+    user_id: Option<&str>,
 ) -> Result<Conversion, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
@@ -294,8 +297,24 @@ pub fn convert(
         company_name: row.company_name.clone(),
     };
     let matched = customers::match_or_create(conn, &customer, None, true, None)?;
+    let opportunity_id = match opportunity {
+        Some(mut fields) => {
+            fields.company_id = matched.company_id.clone().ok_or_else(|| {
+                StoreError::from(crm_domain::Violation::new(
+                    "opportunity",
+                    "an opportunity needs a company: give the lead a company name",
+                ))
+            })?;
+            fields.contact_id = matched.contact_id.clone();
+            fields.lead_id = Some(row.id.clone());
+            fields.owner_id = fields.owner_id.or_else(|| row.owner_id.clone());
+            Some(crate::opportunities::create(conn, fields, user_id)?.id)
+        }
+        None => None,
+    };
     let quote_id = match quote {
         Some(mut draft) => {
+            draft.opportunity_id = draft.opportunity_id.or_else(|| opportunity_id.clone());
             draft.company_id = matched.company_id.clone();
             draft.contact_id = matched.contact_id.clone();
             draft.owner_id = draft.owner_id.or_else(|| row.owner_id.clone());
@@ -313,6 +332,7 @@ pub fn convert(
     save(conn, &mut row, previous)?;
     Ok(Conversion {
         lead: row.into_lead(),
+        opportunity_id,
         contact_id: matched.contact_id,
         contact_created: matched.contact_created,
         company_id: matched.company_id,

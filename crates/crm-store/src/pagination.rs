@@ -13,6 +13,10 @@ pub enum KeyValue {
     Time(NaiveDateTime),
     #[serde(rename = "s")]
     Text(String),
+    #[serde(rename = "n")]
+    Number(i64),
+    #[serde(rename = "d")]
+    Date(chrono::NaiveDate),
 }
 
 /// Where the next page starts: after this key and id.
@@ -26,14 +30,28 @@ impl After {
     pub(crate) fn time(&self) -> Result<NaiveDateTime, crate::StoreError> {
         match &self.key {
             KeyValue::Time(t) => Ok(*t),
-            KeyValue::Text(_) => Err(invalid_cursor()),
+            _ => Err(invalid_cursor()),
         }
     }
 
     pub(crate) fn text(&self) -> Result<String, crate::StoreError> {
         match &self.key {
             KeyValue::Text(t) => Ok(t.clone()),
-            KeyValue::Time(_) => Err(invalid_cursor()),
+            _ => Err(invalid_cursor()),
+        }
+    }
+
+    pub(crate) fn number(&self) -> Result<i64, crate::StoreError> {
+        match &self.key {
+            KeyValue::Number(n) => Ok(*n),
+            _ => Err(invalid_cursor()),
+        }
+    }
+
+    pub(crate) fn date(&self) -> Result<chrono::NaiveDate, crate::StoreError> {
+        match &self.key {
+            KeyValue::Date(d) => Ok(*d),
+            _ => Err(invalid_cursor()),
         }
     }
 }

@@ -40,6 +40,7 @@ struct QuoteRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    opportunity_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -63,6 +64,7 @@ struct QuoteLineRow {
 /// What a client may write on a draft.
 #[derive(Debug, Clone)]
 pub struct QuoteFields {
+    pub opportunity_id: Option<String>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
     pub owner_id: Option<String>,
@@ -94,6 +96,7 @@ pub struct Quote {
 /// The client's side of a quote: lines still as drafts.
 #[derive(Debug, Clone)]
 pub struct QuoteDraft {
+    pub opportunity_id: Option<String>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
     pub owner_id: Option<String>,
@@ -124,6 +127,9 @@ fn check_references(conn: &mut DbConnection, f: &QuoteFields) -> Result<(), Stor
     if let Some(id) = &f.owner_id {
         users::ensure_active(conn, id, "owner_id")?;
     }
+    if let Some(id) = &f.opportunity_id {
+        crate::opportunities::ensure_exists(conn, id, "opportunity_id")?;
+    }
     Ok(())
 }
 
@@ -131,6 +137,7 @@ fn check_references(conn: &mut DbConnection, f: &QuoteFields) -> Result<(), Stor
 pub fn resolve(conn: &mut DbConnection, draft: QuoteDraft) -> Result<QuoteFields, StoreError> {
     let lines = documents::resolve_lines(conn, draft.lines, &draft.currency)?;
     Ok(QuoteFields {
+        opportunity_id: draft.opportunity_id,
         company_id: draft.company_id,
         contact_id: draft.contact_id,
         owner_id: draft.owner_id,
@@ -203,6 +210,7 @@ fn insert(
         version: 1,
         created_at: at,
         updated_at: at,
+        opportunity_id: fields.opportunity_id.clone(),
     };
     diesel::insert_into(quotes::table)
         .values(&row)
@@ -253,6 +261,7 @@ fn assemble(conn: &mut DbConnection, row: QuoteRow) -> Result<Quote, StoreError>
     Ok(Quote {
         status: effective_status(stored, row.valid_until, today()),
         fields: QuoteFields {
+            opportunity_id: row.opportunity_id,
             company_id: row.company_id,
             contact_id: row.contact_id,
             owner_id: row.owner_id,
@@ -372,6 +381,15 @@ pub fn act(
         QuoteAction::Convert => {
             let order = orders::create_from_quote(conn, &quote)?;
             created_order_id = Some(order);
+        }
+        QuoteAction::Accept => {
+            if let Some(opportunity_id) = &quote.fields.opportunity_id {
+                crate::opportunities::win_on_quote_accept(
+                    conn,
+                    opportunity_id,
+                    quote.fields.owner_id.as_deref(),
+                )?;
+            }
         }
         _ => {}
     }

@@ -187,6 +187,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        opportunity_id -> Nullable<Text>,
     }
 }
 
@@ -280,6 +281,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pipelines (id) {
+        id -> Text,
+        name -> Text,
+        is_default -> Bool,
+        won_on_quote_accept -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pipeline_stages (id) {
+        id -> Text,
+        pipeline_id -> Text,
+        name -> Text,
+        position -> BigInt,
+        probability_bp -> BigInt,
+        outcome -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    opportunities (id) {
+        id -> Text,
+        name -> Text,
+        company_id -> Text,
+        contact_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        pipeline_id -> Text,
+        stage_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        probability_bp -> Nullable<BigInt>,
+        expected_close_date -> Date,
+        lead_id -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
+        next_step -> Nullable<Text>,
+        loss_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    opportunity_stage_changes (id) {
+        id -> Text,
+        opportunity_id -> Text,
+        from_stage_id -> Nullable<Text>,
+        to_stage_id -> Text,
+        changed_by -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exchange_rates (currency, rate_date) {
+        currency -> Text,
+        rate_date -> Date,
+        rate -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(opportunities -> pipeline_stages (stage_id));
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -299,4 +372,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     leads,
+    pipelines,
+    pipeline_stages,
+    opportunities,
+    opportunity_stage_changes,
+    exchange_rates,
 );

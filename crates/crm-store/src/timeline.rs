@@ -8,7 +8,7 @@ use crm_domain::timeline::TimelineKind;
 
 use crate::db::DbConnection;
 use crate::pagination::{finish, After, KeyValue, Page, PageRequest};
-use crate::{companies, contacts, interactions, orders, quotes, StoreError};
+use crate::{companies, contacts, interactions, opportunities, orders, quotes, StoreError};
 
 pub enum Subject {
     Contact(String),
@@ -61,6 +61,7 @@ pub fn page(
         .collect();
     entries.extend(quotes::timeline_page(conn, subject, &request)?);
     entries.extend(orders::timeline_page(conn, subject, &request)?);
+    entries.extend(opportunities::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

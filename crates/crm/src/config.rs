@@ -50,6 +50,8 @@ pub struct Config {
     pub login_window_seconds: u64,
     /// Web-form lead submissions allowed per API key per minute.
     pub intake_per_minute: i64,
+    /// ISO 4217 currency that reports (such as the forecast) use.
+    pub base_currency: String,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -100,6 +102,7 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
             intake_per_minute: 30,
+            base_currency: "EUR".into(),
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -183,6 +186,12 @@ impl Config {
             login_max_failures: self.login_max_failures,
             login_window: Duration::from_secs(self.login_window_seconds),
             intake_per_minute: self.intake_per_minute,
+            base_currency: self.base_currency.parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "base_currency `{}` is not an ISO 4217 code",
+                    self.base_currency
+                ))
+            })?,
         })
     }
 }
