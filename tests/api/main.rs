@@ -7,6 +7,7 @@ mod contacts;
 mod contract;
 mod conventions;
 mod interactions;
+mod invoices;
 mod opportunities;
 mod sales;
 mod users_and_keys;

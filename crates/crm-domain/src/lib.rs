@@ -7,6 +7,7 @@ pub mod companies;
 pub mod contacts;
 pub mod exchange;
 pub mod interactions;
+pub mod invoices;
 pub mod leads;
 pub mod merge_patch;
 pub mod money;

@@ -20,12 +20,14 @@ pub enum Resource {
     Opportunities,
     Pipelines,
     ExchangeRates,
+    Invoices,
+    Settings,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 12] = [
+    pub const ALL: [Resource; 14] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -36,6 +38,8 @@ impl Resource {
         Resource::Opportunities,
         Resource::Pipelines,
         Resource::ExchangeRates,
+        Resource::Invoices,
+        Resource::Settings,
         Resource::Users,
         Resource::ApiKeys,
     ];
@@ -52,6 +56,8 @@ impl Resource {
             Resource::Opportunities => "opportunities",
             Resource::Pipelines => "pipelines",
             Resource::ExchangeRates => "exchange_rates",
+            Resource::Invoices => "invoices",
+            Resource::Settings => "settings",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
         }
@@ -92,7 +98,7 @@ use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 12] = [
+const MATRIX: [(Resource, [Grant; 6]); 14] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -103,6 +109,8 @@ const MATRIX: [(Resource, [Grant; 6]); 12] = [
     (Resource::Opportunities, [W, W, W, R, W, No]),
     (Resource::Pipelines, [W, R, R, R, R, No]),
     (Resource::ExchangeRates, [W, W, R, R, R, No]),
+    (Resource::Invoices, [W, W, R, R, R, No]),
+    (Resource::Settings, [W, R, R, R, R, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
 ];

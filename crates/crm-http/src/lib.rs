@@ -11,6 +11,7 @@ pub mod exchange_rates;
 pub mod extract;
 mod fields;
 pub mod interactions;
+pub mod invoices;
 pub mod last_prices;
 pub mod leads;
 pub mod metrics;
@@ -25,6 +26,7 @@ pub mod products;
 pub mod quotes;
 mod respond;
 pub mod session;
+pub mod settings;
 pub mod state;
 pub mod timeline;
 pub mod users;
@@ -132,7 +134,23 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(opportunities::get_forecast)
                 .service(exchange_rates::list_exchange_rates)
                 .service(exchange_rates::put_exchange_rate)
-                .service(exchange_rates::delete_exchange_rate),
+                .service(exchange_rates::delete_exchange_rate)
+                .service(settings::get_company_settings)
+                .service(settings::update_company_settings)
+                .service(invoices::list_series)
+                .service(invoices::create_series)
+                .service(invoices::get_series)
+                .service(invoices::update_series)
+                .service(invoices::verify_series)
+                .service(invoices::list_invoices)
+                .service(invoices::create_invoice)
+                .service(invoices::get_invoice)
+                .service(invoices::update_invoice)
+                .service(invoices::delete_invoice)
+                .service(invoices::issue_invoice)
+                .service(invoices::create_credit_note)
+                .service(invoices::create_payment)
+                .service(invoices::list_payments),
         );
 }
 

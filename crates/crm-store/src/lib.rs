@@ -14,6 +14,8 @@ mod error;
 pub mod exchange_rates;
 pub mod idempotency;
 pub mod interactions;
+pub mod invoice_series;
+pub mod invoices;
 pub mod last_prices;
 pub mod leads;
 pub mod login_failures;
@@ -25,6 +27,7 @@ pub mod products;
 pub mod quotes;
 pub mod refresh_tokens;
 pub mod schema;
+pub mod settings;
 pub mod timeline;
 pub mod users;
 

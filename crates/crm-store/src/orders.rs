@@ -495,3 +495,33 @@ pub fn find_id(
 ) -> Result<Option<String>, StoreError> {
     Ok(find_by_external(conn, channel, external_id)?.map(|r| r.id))
 }
+
+/// The lines of an order with their ids, for invoicing and returns.
+pub fn lines_with_ids(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Vec<(String, Line)>, StoreError> {
+    let rows: Vec<OrderLineRow> = order_lines::table
+        .filter(order_lines::order_id.eq(order_id))
+        .order(order_lines::position.asc())
+        .select(OrderLineRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                Line {
+                    product_id: r.product_id,
+                    sku: r.sku,
+                    description: r.description,
+                    quantity: Quantity::from_milli(r.quantity_milli),
+                    unit_price_minor: r.unit_price_minor,
+                    unit_cost_minor: r.unit_cost_minor,
+                    discount_bp: r.discount_bp,
+                    tax_rate_bp: r.tax_rate_bp,
+                },
+            )
+        })
+        .collect())
+}

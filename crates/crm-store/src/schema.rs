@@ -353,6 +353,111 @@ diesel::table! {
 }
 
 diesel::joinable!(opportunities -> pipeline_stages (stage_id));
+diesel::table! {
+    company_settings (id) {
+        id -> Text,
+        legal_name -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        address_city -> Nullable<Text>,
+        address_region -> Nullable<Text>,
+        address_postal_code -> Nullable<Text>,
+        address_country -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_series (id) {
+        id -> Text,
+        code -> Text,
+        prefix -> Text,
+        kind -> Text,
+        is_default -> Bool,
+        yearly_reset -> Bool,
+        current_year -> Nullable<BigInt>,
+        last_number -> BigInt,
+        last_hash -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Text,
+        kind -> Text,
+        series_id -> Text,
+        number -> Nullable<Text>,
+        sequence -> Nullable<BigInt>,
+        status -> Text,
+        company_id -> Text,
+        currency -> Text,
+        issue_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        notes -> Nullable<Text>,
+        corrects_invoice_id -> Nullable<Text>,
+        correction_reason -> Nullable<Text>,
+        agreement_id -> Nullable<Text>,
+        issuer_snapshot -> Nullable<Text>,
+        recipient_snapshot -> Nullable<Text>,
+        subtotal_minor -> BigInt,
+        discount_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        credited_minor -> BigInt,
+        paid_minor -> BigInt,
+        previous_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+        issued_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        dispute_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> Text,
+        invoice_id -> Text,
+        position -> BigInt,
+        is_credit -> Bool,
+        order_id -> Nullable<Text>,
+        order_line_id -> Nullable<Text>,
+        product_id -> Nullable<Text>,
+        description -> Text,
+        quantity_milli -> BigInt,
+        unit_price_minor -> BigInt,
+        discount_bp -> BigInt,
+        tax_rate_bp -> BigInt,
+        gross_minor -> BigInt,
+        discount_minor -> BigInt,
+        net_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        invoice_id -> Text,
+        amount_minor -> BigInt,
+        paid_on -> Date,
+        method -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -377,4 +482,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     opportunities,
     opportunity_stage_changes,
     exchange_rates,
+    company_settings,
+    invoice_series,
+    invoices,
+    invoice_lines,
+    payments,
 );

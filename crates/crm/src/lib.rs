@@ -3,4 +3,5 @@
 //! [`app::Application`].
 
 pub mod app;
+pub mod cli;
 pub mod config;

@@ -1,0 +1,151 @@
+//! `/v1/settings/company`: our legal name, tax id and address, the issuer on every invoice.
+
+use actix_web::{get, patch, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use crm_domain::companies::country_code;
+use crm_domain::permissions::{Access, Resource};
+use crm_store::settings as store;
+use crm_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::companies::{BillingAddress, BillingAddressUpdate};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, IfMatch};
+use crate::fields::{patch, Checker, SHORT};
+use crate::respond::{utc, versioned};
+use crate::state::AppState;
+
+/// Our own company's fiscal data. Issued invoices keep the version they were issued with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanySettings {
+    /// Registered legal name; required to issue invoices.
+    pub legal_name: Option<String>,
+    /// Tax identifier; required to issue invoices.
+    pub tax_id: Option<String>,
+    /// Registered address.
+    pub address: BillingAddress,
+    /// Contact email.
+    pub email: Option<String>,
+    /// Contact phone (E.164).
+    pub phone: Option<String>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Changes, as a JSON Merge Patch.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"legal_name": "Nuestra Empresa SL", "tax_id": "ESB00000000", "address": {"city": "Madrid", "country": "ES"}}))]
+pub struct CompanySettingsUpdate {
+    /// Registered legal name.
+    #[serde(default, deserialize_with = "patch")]
+    pub legal_name: Option<Option<String>>,
+    /// Tax identifier.
+    #[serde(default, deserialize_with = "patch")]
+    pub tax_id: Option<Option<String>>,
+    /// Registered address; merged field by field.
+    #[serde(default, deserialize_with = "patch")]
+    pub address: Option<Option<BillingAddressUpdate>>,
+    /// Contact email.
+    #[serde(default, deserialize_with = "patch")]
+    pub email: Option<Option<String>>,
+    /// Contact phone.
+    #[serde(default, deserialize_with = "patch")]
+    pub phone: Option<Option<String>>,
+}
+
+fn to_dto(s: store::CompanySettings) -> CompanySettings {
+    let a = s.fields.address;
+    CompanySettings {
+        legal_name: s.fields.legal_name,
+        tax_id: s.fields.tax_id,
+        address: BillingAddress {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        },
+        email: s.fields.email,
+        phone: s.fields.phone,
+        version: s.version,
+        updated_at: utc(s.updated_at),
+    }
+}
+
+#[utoipa::path(tag = "settings", operation_id = "getCompanySettings", summary = "Our company's fiscal data",
+    responses((status = 200, description = "The settings", body = CompanySettings, headers(("ETag" = String, description = "Its version")))))]
+#[get("/settings/company")]
+pub async fn get_company_settings(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Settings, Access::Read)?;
+    let settings = state.db.read(store::get).await?;
+    Ok(versioned(settings.version, &to_dto(settings)))
+}
+
+#[utoipa::path(tag = "settings", operation_id = "updateCompanySettings", summary = "Change our company's fiscal data",
+    description = "Applies to invoices issued from now on; issued ones keep their snapshot.",
+    request_body(content = CompanySettingsUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The settings", body = CompanySettings, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/settings/company")]
+pub async fn update_company_settings(
+    state: web::Data<AppState>,
+    principal: Principal,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<CompanySettingsUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Settings, Access::Write)?;
+    let region = state.settings.default_phone_region;
+    let settings = state
+        .db
+        .write(move |conn| {
+            store::update(conn, if_match.0, |f| {
+                let mut c = Checker::default();
+                if let Some(v) = body.legal_name {
+                    f.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
+                }
+                if let Some(v) = body.tax_id {
+                    f.tax_id = c.optional("tax_id", v.as_deref(), 50);
+                }
+                if let Some(a) = body.address {
+                    let a = a.unwrap_or_default();
+                    for (value, target, field) in [
+                        (a.line1, &mut f.address.line1, "address.line1"),
+                        (a.line2, &mut f.address.line2, "address.line2"),
+                        (a.city, &mut f.address.city, "address.city"),
+                        (a.region, &mut f.address.region, "address.region"),
+                        (
+                            a.postal_code,
+                            &mut f.address.postal_code,
+                            "address.postal_code",
+                        ),
+                    ] {
+                        if let Some(v) = value {
+                            *target = c.optional(field, v.as_deref(), SHORT);
+                        }
+                    }
+                    if let Some(v) = a.country {
+                        f.address.country = v.and_then(|raw| {
+                            c.violations.check(country_code("address.country", &raw))
+                        });
+                    }
+                }
+                if let Some(v) = body.email {
+                    f.email = c.email("email", v.as_deref());
+                }
+                if let Some(v) = body.phone {
+                    f.phone = c.phone("phone", v.as_deref(), region);
+                }
+                c.finish().map_err(StoreError::from)
+            })
+        })
+        .await?;
+    Ok(versioned(settings.version, &to_dto(settings)))
+}

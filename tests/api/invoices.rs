@@ -1,0 +1,335 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crm_domain::roles::Role;
+use crm_store::db::{run_migrations, write_transaction};
+use crm_store::DatabaseUrl;
+use crm_tests::{on_both_backends, postgres_admin_url, Backend, TestApp, TestDb};
+use diesel::RunQueryDsl;
+use futures_util::stream::{self, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn eur(amount: i64) -> Value {
+    json!({"amount_minor": amount, "currency": "EUR"})
+}
+
+async fn configure_issuer(app: &TestApp) {
+    let r = app.patch("/v1/settings/company", json!({"legal_name": "Nuestra Empresa SL", "tax_id": "ESB00000000", "address": {"city": "Madrid", "country": "ES"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// A company with one paid order of 2 × 10.00 EUR at 21% (24.20 EUR).
+async fn company_with_order(app: &TestApp, name: &str, external_id: &str) -> (String, String) {
+    if app.get("/v1/products?q=inv-1").await.body["data"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        app.create("/v1/products", json!({"sku": "INV-1", "name": "Widget", "unit_price": eur(1000), "unit_cost": eur(600), "tax_rate_bp": 2100})).await;
+    }
+    let company = app.create("/v1/companies", json!({"name": name, "tax_id": "ESB99999999", "billing_address": {"city": "Sevilla", "country": "ES"}})).await;
+    let cid = company["id"].as_str().unwrap().to_owned();
+    let order = json!({"ordered_at": "2026-03-01T10:00:00Z", "currency": "EUR", "status": "paid", "company_id": cid,
+        "customer": {"email": format!("{external_id}@example.com")},
+        "lines": [{"sku": "INV-1", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100}]});
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/v1/orders/by-external-id/shop/{external_id}"),
+            Some(&app.admin_token.clone()),
+            Some(order),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (cid, r.body["id"].as_str().unwrap().to_owned())
+}
+
+async fn issue(app: &TestApp, id: &str) -> crm_tests::Response {
+    app.request(
+        Method::POST,
+        &format!("/v1/invoices/{id}/issue"),
+        Some(&app.admin_token.clone()),
+        None,
+        &[],
+    )
+    .await
+}
+
+fn sequence(number: &Value) -> i64 {
+    number
+        .as_str()
+        .unwrap()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn manual_draft(app: &TestApp, company_id: &str, notes: &str) -> String {
+    let draft = app.create("/v1/invoices", json!({"company_id": company_id, "currency": "EUR", "notes": notes,
+        "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 2100}]})).await;
+    draft["id"].as_str().unwrap().to_owned()
+}
+
+on_both_backends! {
+    async fn issued_invoices_are_immutable_and_money_is_checked(app: TestApp) {
+        let (cid, order_id) = company_with_order(&app, "Cliente SL", "ORD-1").await;
+        let draft = app.create("/v1/invoices", json!({"company_id": cid, "order_ids": [order_id]})).await;
+        let id = draft["id"].as_str().unwrap().to_owned();
+        assert_eq!(draft["status"], "draft");
+        assert_eq!(draft["number"], Value::Null);
+        assert_eq!(draft["totals"]["total"], eur(2420));
+        let again = app.post("/v1/invoices", json!({"company_id": cid, "order_ids": [order_id]})).await;
+        assert_eq!(again.status, 409, "an order line is never invoiced twice");
+        assert_eq!(again.body["existing_id"], id.as_str());
+
+        let r = issue(&app, &id).await;
+        assert_eq!(r.status, 422, "our fiscal data is needed first");
+        configure_issuer(&app).await;
+        let issued = issue(&app, &id).await;
+        assert_eq!(issued.status, 200, "{}", issued.text);
+        let year = chrono::Utc::now().format("%Y").to_string();
+        assert_eq!(issued.body["number"], format!("F-{year}-000001"));
+        assert_eq!(issued.body["type_code"], "380");
+        assert_eq!(issued.body["issuer"]["legal_name"], "Nuestra Empresa SL");
+        assert_eq!(issued.body["recipient"]["tax_id"], "ESB99999999");
+        assert_eq!(issued.body["status"], "issued");
+        assert_eq!(issue(&app, &id).await.status, 409);
+        assert_eq!(app.patch(&format!("/v1/invoices/{id}"), json!({"notes": "changed"})).await.status, 409);
+        assert_eq!(app.delete(&format!("/v1/invoices/{id}")).await.status, 409);
+
+        let pay = async |amount: i64| app.post(&format!("/v1/invoices/{id}/payments"), json!({"amount": eur(amount), "paid_on": "2026-03-05"})).await;
+        let r = pay(1000).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["status"], "partially_paid");
+        assert_eq!(r.body["outstanding"], eur(1420));
+        assert_eq!(pay(1421).await.status, 422, "overpayment");
+        assert_eq!(pay(1420).await.body["status"], "paid");
+        assert_eq!(pay(1).await.status, 422);
+        assert_eq!(app.get(&format!("/v1/invoices/{id}/payments")).await.body["data"].as_array().unwrap().len(), 2);
+
+        let note = app.post(&format!("/v1/invoices/{id}/credit-notes"), json!({"reason": "One unit returned", "lines": [{"description": "Widget", "quantity": "1", "unit_price": eur(1000), "tax_rate_bp": 2100}]})).await;
+        assert_eq!(note.status, 201, "{}", note.text);
+        let note_id = note.body["id"].as_str().unwrap().to_owned();
+        let issued_note = issue(&app, &note_id).await;
+        assert_eq!(issued_note.status, 200, "{}", issued_note.text);
+        assert_eq!(issued_note.body["number"], format!("R-{year}-000001"), "credit notes have their own series");
+        assert_eq!(issued_note.body["type_code"], "381");
+        assert_eq!(issued_note.body["corrects_invoice_id"], id.as_str());
+        assert_eq!(app.get(&format!("/v1/invoices/{id}")).await.body["credited"], eur(1210));
+        let too_much = app.post(&format!("/v1/invoices/{id}/credit-notes"), json!({"reason": "Everything", "lines": [{"description": "Widget", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100}]})).await;
+        assert_eq!(too_much.status, 422, "more than remains creditable");
+    }
+
+    async fn an_overdue_invoice_reads_overdue(app: TestApp) {
+        configure_issuer(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Late payer"})).await;
+        let draft = app.create("/v1/invoices", json!({"company_id": company["id"], "currency": "EUR", "due_date": "2020-01-31",
+            "lines": [{"description": "Consulting", "quantity": "1", "unit_price": eur(5000)}]})).await;
+        let issued = issue(&app, draft["id"].as_str().unwrap()).await;
+        assert_eq!(issued.body["status"], "overdue");
+    }
+
+    async fn verify_finds_an_altered_invoice(app: TestApp) {
+        configure_issuer(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Chain Co"})).await;
+        let cid = company["id"].as_str().unwrap().to_owned();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let id = manual_draft(&app, &cid, &format!("n{i}")).await;
+            assert_eq!(issue(&app, &id).await.status, 200);
+            ids.push(id);
+        }
+        let series = app.get("/v1/invoice-series").await.body["data"][0]["id"].as_str().unwrap().to_owned();
+        let r = app.get(&format!("/v1/invoice-series/{series}/verify")).await;
+        assert_eq!(r.body["valid"], true, "{}", r.text);
+        assert_eq!(r.body["checked"], 3);
+        let mut conn = app.pool.get().unwrap();
+        diesel::sql_query(format!("UPDATE invoices SET total_minor = 1 WHERE id = '{}'", ids[1])).execute(&mut *conn).unwrap();
+        drop(conn);
+        let r = app.get(&format!("/v1/invoice-series/{series}/verify")).await;
+        assert_eq!(r.body["valid"], false);
+        assert_eq!(r.body["broken"]["invoice_id"], ids[1].as_str(), "{}", r.text);
+    }
+
+    async fn a_failed_issue_consumes_no_number(app: TestApp) {
+        configure_issuer(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Gap Co"})).await;
+        let cid = company["id"].as_str().unwrap().to_owned();
+        let first = manual_draft(&app, &cid, "ok").await;
+        assert_eq!(sequence(&issue(&app, &first).await.body["number"]), 1);
+        let trigger = match app.backend {
+            Backend::Sqlite => vec!["CREATE TRIGGER fail_issue BEFORE UPDATE OF number ON invoices WHEN NEW.notes = 'FAIL' AND NEW.number IS NOT NULL BEGIN SELECT RAISE(ABORT, 'forced failure'); END".to_owned()],
+            Backend::Postgres => vec![
+                "CREATE FUNCTION fail_issue() RETURNS trigger AS $$ BEGIN IF NEW.notes = 'FAIL' AND NEW.number IS NOT NULL THEN RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql".to_owned(),
+                "CREATE TRIGGER fail_issue BEFORE UPDATE ON invoices FOR EACH ROW EXECUTE FUNCTION fail_issue()".to_owned(),
+            ],
+        };
+        let mut conn = app.pool.get().unwrap();
+        for sql in trigger {
+            diesel::sql_query(sql).execute(&mut *conn).unwrap();
+        }
+        drop(conn);
+        let failing = manual_draft(&app, &cid, "FAIL").await;
+        let r = issue(&app, &failing).await;
+        assert_eq!(r.status, 500, "the forced failure after numbering");
+        assert!(!r.text.contains("forced failure"), "no database text leaks");
+        assert_eq!(app.get(&format!("/v1/invoices/{failing}")).await.body["status"], "draft", "rolled back");
+        let next = manual_draft(&app, &cid, "ok").await;
+        assert_eq!(sequence(&issue(&app, &next).await.body["number"]), 2, "no gap");
+    }
+}
+
+/// Kills the child process when the test ends, however it ends.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_node(database_url: &str, secret: &str) -> (Node, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-node"))
+        .arg("serve")
+        .env("CRM_BIND", "127.0.0.1:0")
+        .env("CRM_DATABASE_URL", database_url)
+        .env("CRM_JWT_SECRET", secret)
+        .env("CRM_MIGRATE_ON_START", "false")
+        .env("CRM_WORKERS", "2")
+        .env("CRM_POOL_SIZE", "8")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("crm-node starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let node = Node(child);
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("CRM API listening on "))
+        .expect("the node says where it listens");
+    let base = line
+        .trim_start_matches("CRM API listening on ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    (node, base)
+}
+
+#[actix_rt::test]
+async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
+    if postgres_admin_url().is_none() {
+        eprintln!("skipped: CRM_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let (_db, url) = TestDb::create(Backend::Postgres);
+    let mut conn = DatabaseUrl::parse(&url).unwrap().connect().unwrap();
+    run_migrations(&mut conn).unwrap();
+    let secret = format!("two-nodes-secret-{}", uuid::Uuid::now_v7().simple());
+    let pool = crm_store::db::build_pool(&DatabaseUrl::parse(&url).unwrap(), 4).unwrap();
+    let (admin_id, _) = crm::app::create_user(
+        &pool,
+        "admin@example.com",
+        Role::Admin,
+        None,
+        Some("a long test passphrase".into()),
+    )
+    .unwrap();
+    let drafts: Vec<String> = write_transaction(&mut conn, |c| {
+        crm_store::settings::update(c, None, |f| {
+            f.legal_name = Some("Nuestra Empresa SL".into());
+            f.tax_id = Some("ESB00000000".into());
+            Ok(())
+        })?;
+        let company = crm_store::customers::company_by_name(c, "Concurrent Co")?.0;
+        (0..500)
+            .map(|i| {
+                crm_store::invoices::create_draft(
+                    c,
+                    crm_store::invoices::DraftInput {
+                        company_id: company.clone(),
+                        currency: Some("EUR".into()),
+                        series_id: None,
+                        due_date: None,
+                        notes: Some(format!("#{i}")),
+                        order_ids: vec![],
+                        lines: vec![crm_store::documents::LineDraft {
+                            product_id: None,
+                            sku: None,
+                            description: Some("Service".into()),
+                            quantity: crm_domain::money::Quantity::parse("q", "1").unwrap(),
+                            unit_price_minor: Some(100 + i),
+                            unit_cost_minor: None,
+                            discount_bp: 0,
+                            tax_rate_bp: Some(2100),
+                        }],
+                    },
+                )
+                .map(|inv| inv.id)
+            })
+            .collect::<Result<Vec<_>, crm_store::StoreError>>()
+    })
+    .unwrap();
+    drop(conn);
+
+    let (_a, base_a) = start_node(&url, &secret);
+    let (_b, base_b) = start_node(&url, &secret);
+    let now = chrono::Utc::now().timestamp();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": admin_id, "role": "admin", "iat": now, "nbf": now, "exp": now + 600}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+    let results: Vec<(u16, Value)> = stream::iter(drafts.iter().enumerate())
+        .map(|(i, id)| {
+            let base = if i % 2 == 0 { &base_a } else { &base_b };
+            let request = client
+                .post(format!("{base}/v1/invoices/{id}/issue"))
+                .bearer_auth(&token)
+                .send();
+            async move {
+                let response = request.await.unwrap();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let mut sequences: Vec<i64> = results
+        .iter()
+        .map(|(_, body)| sequence(&body["number"]))
+        .collect();
+    sequences.sort_unstable();
+    assert_eq!(
+        sequences,
+        (1..=500).collect::<Vec<_>>(),
+        "exactly 1..500: no gaps, no duplicates"
+    );
+    let verify = client
+        .get(format!(
+            "{base_a}/v1/invoice-series/00000000-0000-7000-8000-0000000000f1/verify"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let verify: Value = verify.json().await.unwrap();
+    assert_eq!(verify["valid"], true, "{verify}");
+    assert_eq!(verify["checked"], 500);
+}
