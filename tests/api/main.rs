@@ -9,5 +9,6 @@ mod conventions;
 mod interactions;
 mod invoices;
 mod opportunities;
+mod returns;
 mod sales;
 mod users_and_keys;

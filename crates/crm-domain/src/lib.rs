@@ -15,6 +15,7 @@ pub mod opportunities;
 pub mod orders;
 pub mod permissions;
 pub mod quotes;
+pub mod returns;
 pub mod roles;
 pub mod tags;
 pub mod text;

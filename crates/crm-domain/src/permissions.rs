@@ -21,13 +21,14 @@ pub enum Resource {
     Pipelines,
     ExchangeRates,
     Invoices,
+    Returns,
     Settings,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 14] = [
+    pub const ALL: [Resource; 15] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -39,6 +40,7 @@ impl Resource {
         Resource::Pipelines,
         Resource::ExchangeRates,
         Resource::Invoices,
+        Resource::Returns,
         Resource::Settings,
         Resource::Users,
         Resource::ApiKeys,
@@ -57,6 +59,7 @@ impl Resource {
             Resource::Pipelines => "pipelines",
             Resource::ExchangeRates => "exchange_rates",
             Resource::Invoices => "invoices",
+            Resource::Returns => "returns",
             Resource::Settings => "settings",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
@@ -98,7 +101,7 @@ use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 14] = [
+const MATRIX: [(Resource, [Grant; 6]); 15] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -110,6 +113,7 @@ const MATRIX: [(Resource, [Grant; 6]); 14] = [
     (Resource::Pipelines, [W, R, R, R, R, No]),
     (Resource::ExchangeRates, [W, W, R, R, R, No]),
     (Resource::Invoices, [W, W, R, R, R, No]),
+    (Resource::Returns, [W, W, W, W, W, No]),
     (Resource::Settings, [W, R, R, R, R, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),

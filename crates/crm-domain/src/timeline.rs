@@ -7,5 +7,6 @@ text_enum! {
         Quote => "quote",
         Order => "order",
         Opportunity => "opportunity",
+        Return => "return",
     }
 }

@@ -136,6 +136,8 @@ pub fn line_drafts(
 /// A line as stored, with its amounts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineOutput {
+    /// The line's id, on orders: name it to return or invoice the line.
+    pub id: Option<String>,
     /// The product sold, if any.
     pub product_id: Option<String>,
     /// The product's SKU at the time, if any.
@@ -194,6 +196,7 @@ pub fn lines_output(lines: &[Line], totals: &Totals, currency: &str) -> Vec<Line
         .iter()
         .zip(&totals.lines)
         .map(|(l, a)| LineOutput {
+            id: None,
             product_id: l.product_id.clone(),
             sku: l.sku.clone(),
             description: l.description.clone(),

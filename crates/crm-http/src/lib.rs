@@ -25,6 +25,7 @@ pub mod pipelines;
 pub mod products;
 pub mod quotes;
 mod respond;
+pub mod returns;
 pub mod session;
 pub mod settings;
 pub mod state;
@@ -150,7 +151,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(invoices::issue_invoice)
                 .service(invoices::create_credit_note)
                 .service(invoices::create_payment)
-                .service(invoices::list_payments),
+                .service(invoices::list_payments)
+                .service(returns::list_returns)
+                .service(returns::create_return)
+                .service(returns::return_report)
+                .service(returns::get_return)
+                .service(returns::update_return)
+                .service(returns::approve_return)
+                .service(returns::reject_return)
+                .service(returns::receive_return)
+                .service(returns::resolve_return)
+                .service(returns::close_return)
+                .service(returns::withdraw_return),
         );
 }
 

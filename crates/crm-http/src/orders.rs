@@ -74,8 +74,12 @@ pub struct Order {
 impl From<store::Order> for Order {
     fn from(o: store::Order) -> Self {
         let currency = o.currency.clone();
+        let mut lines = lines_output(&o.lines, &o.totals, &currency);
+        for (line, id) in lines.iter_mut().zip(&o.line_ids) {
+            line.id = Some(id.clone());
+        }
         Order {
-            lines: lines_output(&o.lines, &o.totals, &currency),
+            lines,
             totals: totals_output(&o.totals, &currency),
             margin: margin_output(&o.totals, o.cost_minor, &currency),
             id: o.id,

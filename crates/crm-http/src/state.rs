@@ -30,6 +30,8 @@ pub struct HttpSettings {
     pub intake_per_minute: i64,
     /// The currency figures such as the forecast are reported in.
     pub base_currency: Currency,
+    /// Days after the order within which a return needs no manager override.
+    pub return_window_days: i64,
 }
 
 #[derive(Clone)]

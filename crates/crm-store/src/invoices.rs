@@ -658,6 +658,18 @@ pub fn create_credit_note(
             .collect(),
         None => original.lines.clone(),
     };
+    draft_credit(conn, &original, kind, &series.id, reason, credit_lines)
+}
+
+/// Drafts a credit note of `kind` in `series_id` with exactly these lines.
+fn draft_credit(
+    conn: &mut DbConnection,
+    original: &Invoice,
+    kind: InvoiceKind,
+    series_id: &str,
+    reason: String,
+    credit_lines: Vec<InvoiceLine>,
+) -> Result<Invoice, StoreError> {
     let plain: Vec<Line> = credit_lines.iter().map(|l| l.line.clone()).collect();
     let totals = documents::totals(&plain)?;
     check_credit(
@@ -667,7 +679,7 @@ pub fn create_credit_note(
     )?;
     let mut row = new_row(
         kind,
-        series.id,
+        series_id.to_owned(),
         original.company_id.clone(),
         original.currency.clone(),
         &totals,
@@ -875,4 +887,46 @@ pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, 
         checked,
         broken: None,
     })
+}
+
+/// The issued invoice (not a credit note) that invoices this order, if any.
+pub fn issued_invoice_of_order(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::order_id.eq(order_id))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoices::number.is_not_null())
+        .select(invoices::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Issues a credit note with these lines against an issued invoice, in the default credit
+/// series of its kind, inside the caller's transaction.
+pub(crate) fn credit_and_issue(
+    conn: &mut DbConnection,
+    original_id: &str,
+    reason: String,
+    lines: Vec<Line>,
+) -> Result<Invoice, StoreError> {
+    let original = get(conn, original_id)?;
+    let kind = if original.kind == InvoiceKind::SelfBilled {
+        InvoiceKind::SelfBilledCreditNote
+    } else {
+        InvoiceKind::CreditNote
+    };
+    let series = invoice_series::default_for(conn, kind)?;
+    let lines = lines
+        .into_iter()
+        .map(|line| InvoiceLine {
+            order_id: None,
+            order_line_id: None,
+            line,
+        })
+        .collect();
+    let note = draft_credit(conn, &original, kind, &series.id, reason, lines)?;
+    issue(conn, &note.id, None)
 }

@@ -26,6 +26,7 @@ pub mod pipelines;
 pub mod products;
 pub mod quotes;
 pub mod refresh_tokens;
+pub mod returns;
 pub mod schema;
 pub mod settings;
 pub mod timeline;

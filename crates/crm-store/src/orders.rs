@@ -74,6 +74,8 @@ pub struct Order {
     pub salesperson_id: Option<String>,
     pub campaign_id: Option<String>,
     pub lines: Vec<Line>,
+    /// The id of each line, in the order of `lines`.
+    pub line_ids: Vec<String>,
     pub totals: Totals,
     /// Cost of goods of the lines whose cost is known.
     pub cost_minor: i64,
@@ -316,6 +318,7 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
         .order(order_lines::position.asc())
         .select(OrderLineRow::as_select())
         .load(conn)?;
+    let line_ids: Vec<String> = line_rows.iter().map(|r| r.id.clone()).collect();
     let lines: Vec<Line> = line_rows
         .into_iter()
         .map(|r| Line {
@@ -333,6 +336,7 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
     Ok(Order {
         status: row.status.parse().unwrap_or(OrderStatus::Pending),
         lines,
+        line_ids,
         totals,
         cost_minor: row.cost_minor,
         id: row.id,

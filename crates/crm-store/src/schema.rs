@@ -458,6 +458,54 @@ diesel::table! {
 }
 
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::table! {
+    returns (id) {
+        id -> Text,
+        number -> Text,
+        order_id -> Text,
+        company_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        currency -> Text,
+        status -> Text,
+        customer_comment -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
+        root_cause_category -> Nullable<Text>,
+        root_cause_notes -> Nullable<Text>,
+        preventive_action -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        restocking_fee_minor -> BigInt,
+        concession_minor -> BigInt,
+        refund_minor -> BigInt,
+        saved_revenue_minor -> BigInt,
+        credit_note_id -> Nullable<Text>,
+        window_override_by -> Nullable<Text>,
+        window_override_at -> Nullable<Timestamp>,
+        opened_by -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    return_lines (id) {
+        id -> Text,
+        return_id -> Text,
+        position -> BigInt,
+        order_line_id -> Text,
+        product_id -> Nullable<Text>,
+        description -> Text,
+        quantity_milli -> BigInt,
+        reason_code -> Text,
+        received_quantity_milli -> Nullable<BigInt>,
+        disposition -> Nullable<Text>,
+        unit_price_minor -> BigInt,
+        discount_bp -> BigInt,
+        tax_rate_bp -> BigInt,
+    }
+}
+
+diesel::joinable!(return_lines -> returns (return_id));
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -487,4 +535,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     invoice_lines,
     payments,
+    returns,
+    return_lines,
 );

@@ -8,7 +8,9 @@ use crm_domain::timeline::TimelineKind;
 
 use crate::db::DbConnection;
 use crate::pagination::{finish, After, KeyValue, Page, PageRequest};
-use crate::{companies, contacts, interactions, opportunities, orders, quotes, StoreError};
+use crate::{
+    companies, contacts, interactions, opportunities, orders, quotes, returns, StoreError,
+};
 
 pub enum Subject {
     Contact(String),
@@ -62,6 +64,7 @@ pub fn page(
     entries.extend(quotes::timeline_page(conn, subject, &request)?);
     entries.extend(orders::timeline_page(conn, subject, &request)?);
     entries.extend(opportunities::timeline_page(conn, subject, &request)?);
+    entries.extend(returns::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

@@ -52,6 +52,8 @@ pub struct Config {
     pub intake_per_minute: i64,
     /// ISO 4217 currency that reports (such as the forecast) use.
     pub base_currency: String,
+    /// Days after the order within which a return needs no manager override.
+    pub return_window_days: i64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -103,6 +105,7 @@ impl Default for Config {
             login_window_seconds: 15 * 60,
             intake_per_minute: 30,
             base_currency: "EUR".into(),
+            return_window_days: 30,
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -186,6 +189,7 @@ impl Config {
             login_max_failures: self.login_max_failures,
             login_window: Duration::from_secs(self.login_window_seconds),
             intake_per_minute: self.intake_per_minute,
+            return_window_days: self.return_window_days,
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",
