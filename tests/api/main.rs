@@ -9,6 +9,7 @@ mod conventions;
 mod interactions;
 mod invoices;
 mod opportunities;
+mod portal;
 mod returns;
 mod sales;
 mod users_and_keys;

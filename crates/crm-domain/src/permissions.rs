@@ -23,12 +23,13 @@ pub enum Resource {
     Invoices,
     Returns,
     Settings,
+    Portal,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 15] = [
+    pub const ALL: [Resource; 16] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -42,6 +43,7 @@ impl Resource {
         Resource::Invoices,
         Resource::Returns,
         Resource::Settings,
+        Resource::Portal,
         Resource::Users,
         Resource::ApiKeys,
     ];
@@ -61,6 +63,7 @@ impl Resource {
             Resource::Invoices => "invoices",
             Resource::Returns => "returns",
             Resource::Settings => "settings",
+            Resource::Portal => "portal",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
         }
@@ -95,13 +98,15 @@ pub enum Grant {
     Write,
     /// Read only the records of the principal's own company.
     ReadOwnCompany,
+    /// Read and act on only the records of the principal's own company.
+    WriteOwnCompany,
 }
 
-use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W};
+use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 15] = [
+const MATRIX: [(Resource, [Grant; 6]); 16] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -115,6 +120,7 @@ const MATRIX: [(Resource, [Grant; 6]); 15] = [
     (Resource::Invoices, [W, W, R, R, R, No]),
     (Resource::Returns, [W, W, W, W, W, No]),
     (Resource::Settings, [W, R, R, R, R, No]),
+    (Resource::Portal, [No, No, No, No, No, OwnW]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
 ];
@@ -155,7 +161,8 @@ pub fn authorize(role: Role, resource: Resource, access: Access) -> Result<Reach
         (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => {
             Ok(Reach::All)
         }
-        (Grant::ReadOwnCompany, Access::Read) => Ok(Reach::OwnCompany),
+        (Grant::ReadOwnCompany, Access::Read)
+        | (Grant::WriteOwnCompany, Access::Read | Access::Write) => Ok(Reach::OwnCompany),
         _ => Err(denied),
     }
 }
@@ -226,6 +233,7 @@ pub fn markdown_table() -> String {
                 Grant::Read => " read |",
                 Grant::Write => " write |",
                 Grant::ReadOwnCompany => " read own company |",
+                Grant::WriteOwnCompany => " write own company |",
             });
         }
         out.push('\n');

@@ -261,6 +261,7 @@ pub async fn list_invoices(
         kind: query.kind,
         series_id: query.series_id,
         stored_status,
+        numbered_only: false,
     };
     let result = state
         .db

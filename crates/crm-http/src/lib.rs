@@ -22,6 +22,7 @@ pub mod ops;
 pub mod orders;
 pub mod pagination;
 pub mod pipelines;
+pub mod portal;
 pub mod products;
 pub mod quotes;
 mod respond;
@@ -162,7 +163,20 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(returns::receive_return)
                 .service(returns::resolve_return)
                 .service(returns::close_return)
-                .service(returns::withdraw_return),
+                .service(returns::withdraw_return)
+                .service(portal::list_portal_invoices)
+                .service(portal::get_portal_invoice)
+                .service(portal::list_portal_orders)
+                .service(portal::get_portal_order)
+                .service(portal::list_portal_quotes)
+                .service(portal::get_portal_quote)
+                .service(portal::accept_portal_quote)
+                .service(portal::reject_portal_quote)
+                .service(portal::list_portal_returns)
+                .service(portal::get_portal_return)
+                .service(portal::create_portal_return)
+                .service(portal::get_fiscal_data)
+                .service(portal::update_fiscal_data),
         );
 }
 

@@ -232,6 +232,7 @@ pub async fn list_quotes(
         company_id: query.company_id,
         contact_id: query.contact_id,
         owner_id: query.owner_id,
+        exclude_drafts: false,
     };
     let result = state
         .db

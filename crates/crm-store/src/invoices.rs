@@ -784,6 +784,8 @@ pub struct InvoiceFilter {
     /// Only drafts (`draft`) or only issued documents (`issued`); derived states are not
     /// filtered in the database.
     pub stored_status: Option<InvoiceStatus>,
+    /// Only documents with a number (no drafts).
+    pub numbered_only: bool,
 }
 
 pub fn list(
@@ -803,6 +805,9 @@ pub fn list(
     }
     if let Some(v) = filter.stored_status {
         query = query.filter(invoices::status.eq(v.as_str()));
+    }
+    if filter.numbered_only {
+        query = query.filter(invoices::number.is_not_null());
     }
     let rows: Vec<InvoiceRow> =
         keyset!(query, invoices::created_at, invoices::id, page, time).load(conn)?;

@@ -440,6 +440,8 @@ pub struct QuoteFilter {
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
     pub owner_id: Option<String>,
+    /// Leave drafts out (what a customer may see).
+    pub exclude_drafts: bool,
 }
 
 pub fn list(
@@ -472,6 +474,9 @@ pub fn list(
     }
     if let Some(id) = &filter.owner_id {
         query = query.filter(quotes::owner_id.eq(id.clone()));
+    }
+    if filter.exclude_drafts {
+        query = query.filter(quotes::status.ne(QuoteStatus::Draft.as_str()));
     }
     let rows: Vec<QuoteRow> =
         keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
