@@ -12,4 +12,5 @@ mod opportunities;
 mod portal;
 mod returns;
 mod sales;
+mod self_billing;
 mod users_and_keys;

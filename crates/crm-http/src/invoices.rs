@@ -82,6 +82,8 @@ pub struct Invoice {
     pub correction_reason: Option<String>,
     /// For self-billed documents: the agreement.
     pub agreement_id: Option<String>,
+    /// Mentions the document must carry, such as "Self-billing".
+    pub legal_mentions: Vec<String>,
     /// Our fiscal data, frozen at issue.
     #[schema(value_type = Option<Object>)]
     pub issuer: Option<serde_json::Value>,
@@ -122,7 +124,14 @@ impl From<store::Invoice> for Invoice {
         } else {
             i.totals.total_minor - i.credited_minor - i.paid_minor
         };
+        let legal_mentions = match i.kind {
+            InvoiceKind::SelfBilled | InvoiceKind::SelfBilledCreditNote => {
+                vec!["Self-billing".to_owned()]
+            }
+            _ => Vec::new(),
+        };
         Invoice {
+            legal_mentions,
             type_code: i.kind.type_code().to_owned(),
             lines: i
                 .lines

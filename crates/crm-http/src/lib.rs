@@ -27,6 +27,7 @@ pub mod products;
 pub mod quotes;
 mod respond;
 pub mod returns;
+pub mod self_billing;
 pub mod session;
 pub mod settings;
 pub mod state;
@@ -153,6 +154,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(invoices::create_credit_note)
                 .service(invoices::create_payment)
                 .service(invoices::list_payments)
+                .service(self_billing::accept_invoice)
+                .service(self_billing::dispute_invoice)
+                .service(self_billing::list_agreements)
+                .service(self_billing::create_agreement)
+                .service(self_billing::get_agreement)
+                .service(self_billing::terminate_agreement)
+                .service(self_billing::create_self_billed_invoice)
                 .service(returns::list_returns)
                 .service(returns::create_return)
                 .service(returns::return_report)

@@ -62,6 +62,9 @@ struct InvoiceLineRow {
     invoice_id: String,
     position: i64,
     is_credit: bool,
+    /// Freed for invoicing again because the invoice was fully credited; not part of the
+    /// fiscal content.
+    released: bool,
     order_id: Option<String>,
     order_line_id: Option<String>,
     product_id: Option<String>,
@@ -236,6 +239,7 @@ fn write_lines(
                 invoice_id: invoice_id.to_owned(),
                 position: i64::try_from(position).unwrap_or(i64::MAX),
                 is_credit,
+                released: false,
                 order_id: l.order_id.clone(),
                 order_line_id: l.order_line_id.clone(),
                 product_id: l.line.product_id.clone(),
@@ -314,6 +318,7 @@ fn invoice_of_order_line(
     Ok(invoice_lines::table
         .filter(invoice_lines::order_line_id.eq(order_line_id))
         .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoice_lines::released.eq(false))
         .select(invoice_lines::invoice_id)
         .first(conn)
         .optional()?)
@@ -595,6 +600,11 @@ pub(crate) fn issue_as(
                 existing_id: Some(original_id),
             });
         }
+        if original.credited_minor + row.total_minor == original.total_minor {
+            diesel::update(invoice_lines::table.filter(invoice_lines::invoice_id.eq(&original_id)))
+                .set(invoice_lines::released.eq(true))
+                .execute(conn)?;
+        }
     }
     let day = today();
     let year = day.year();
@@ -646,7 +656,7 @@ pub fn create_credit_note(
     } else {
         InvoiceKind::CreditNote
     };
-    let series = invoice_series::default_for(conn, kind)?;
+    let series_id = credit_series(conn, &original, kind)?;
     let credit_lines: Vec<InvoiceLine> = match lines {
         Some(drafts) => documents::resolve_lines(conn, drafts, &original.currency)?
             .into_iter()
@@ -658,7 +668,22 @@ pub fn create_credit_note(
             .collect(),
         None => original.lines.clone(),
     };
-    draft_credit(conn, &original, kind, &series.id, reason, credit_lines)
+    draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
+}
+
+/// Where a credit note of `original` is numbered: the agreement's credit series for a
+/// self-billed invoice, else the default series of its kind.
+fn credit_series(
+    conn: &mut DbConnection,
+    original: &Invoice,
+    kind: InvoiceKind,
+) -> Result<String, StoreError> {
+    match (&original.agreement_id, kind) {
+        (Some(agreement), InvoiceKind::SelfBilledCreditNote) => {
+            crate::self_billing::credit_series_of(conn, agreement)
+        }
+        _ => Ok(invoice_series::default_for(conn, kind)?.id),
+    }
 }
 
 /// Drafts a credit note of `kind` in `series_id` with exactly these lines.
@@ -903,6 +928,7 @@ pub fn issued_invoice_of_order(
         .inner_join(invoices::table)
         .filter(invoice_lines::order_id.eq(order_id))
         .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoice_lines::released.eq(false))
         .filter(invoices::number.is_not_null())
         .select(invoices::id)
         .first(conn)
@@ -923,7 +949,7 @@ pub(crate) fn credit_and_issue(
     } else {
         InvoiceKind::CreditNote
     };
-    let series = invoice_series::default_for(conn, kind)?;
+    let series_id = credit_series(conn, &original, kind)?;
     let lines = lines
         .into_iter()
         .map(|line| InvoiceLine {
@@ -932,6 +958,81 @@ pub(crate) fn credit_and_issue(
             line,
         })
         .collect();
-    let note = draft_credit(conn, &original, kind, &series.id, reason, lines)?;
+    let note = draft_credit(conn, &original, kind, &series_id, reason, lines)?;
     issue(conn, &note.id, None)
+}
+
+/// Accepts or disputes a self-billed invoice awaiting acceptance.
+pub(crate) fn decide(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    accept: bool,
+    reason: Option<String>,
+) -> Result<Invoice, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
+    if stored != InvoiceStatus::PendingAcceptance {
+        return Err(crm_domain::transitions::IllegalTransition {
+            document: "invoice",
+            action: if accept {
+                "accept".into()
+            } else {
+                "dispute".into()
+            },
+            state: stored.as_str().into(),
+            allowed: vec![],
+        }
+        .into());
+    }
+    let at = now();
+    row.status = if accept {
+        InvoiceStatus::Issued
+    } else {
+        InvoiceStatus::Disputed
+    }
+    .as_str()
+    .to_owned();
+    row.dispute_reason = reason;
+    row.decided_at = Some(at);
+    let previous = row.version;
+    row.version += 1;
+    row.updated_at = at;
+    let updated = diesel::update(
+        invoices::table
+            .filter(invoices::id.eq(id))
+            .filter(invoices::version.eq(previous)),
+    )
+    .set(&row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous + 1,
+        });
+    }
+    assemble(conn, row)
+}
+
+/// A self-billed invoice awaiting acceptance: its id, agreement and issue date.
+pub(crate) struct Pending {
+    pub id: String,
+    pub agreement_id: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+}
+
+/// Self-billed invoices awaiting acceptance.
+pub(crate) fn pending_acceptance(conn: &mut DbConnection) -> Result<Vec<Pending>, StoreError> {
+    let rows: Vec<(String, Option<String>, Option<NaiveDate>)> = invoices::table
+        .filter(invoices::status.eq(InvoiceStatus::PendingAcceptance.as_str()))
+        .select((invoices::id, invoices::agreement_id, invoices::issue_date))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, agreement_id, issue_date)| Pending {
+            id,
+            agreement_id,
+            issue_date,
+        })
+        .collect())
 }

@@ -28,6 +28,7 @@ pub mod quotes;
 pub mod refresh_tokens;
 pub mod returns;
 pub mod schema;
+pub mod self_billing;
 pub mod settings;
 pub mod timeline;
 pub mod users;

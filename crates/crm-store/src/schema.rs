@@ -430,6 +430,7 @@ diesel::table! {
         invoice_id -> Text,
         position -> BigInt,
         is_credit -> Bool,
+        released -> Bool,
         order_id -> Nullable<Text>,
         order_line_id -> Nullable<Text>,
         product_id -> Nullable<Text>,
@@ -506,6 +507,23 @@ diesel::table! {
 }
 
 diesel::joinable!(return_lines -> returns (return_id));
+diesel::table! {
+    self_billing_agreements (id) {
+        id -> Text,
+        company_id -> Text,
+        series_id -> Text,
+        credit_series_id -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        auto_accept_days -> Nullable<BigInt>,
+        terms -> Nullable<Text>,
+        status -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -537,4 +555,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     returns,
     return_lines,
+    self_billing_agreements,
 );

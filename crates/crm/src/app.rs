@@ -99,7 +99,8 @@ impl Application {
 }
 
 /// Every five minutes, deletes idempotency keys past their expiry, failed logins older than
-/// the lockout window and spent rate-limit counters, so that no table grows without bound. Safe on several nodes at
+/// the lockout window and spent rate-limit counters, so that no table grows without bound; and
+/// accepts self-billed invoices whose acceptance period has run out. Safe on several nodes at
 /// once: each run is a pair of idempotent deletes.
 fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
     actix_web::rt::spawn(async move {
@@ -120,6 +121,9 @@ fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
                     "rate:",
                     crm_store::now() - chrono::Duration::hours(1),
                 )?;
+                crm_store::db::write_transaction(&mut conn, |c| {
+                    crm_store::self_billing::auto_accept_due(c, crm_store::now().date())
+                })?;
                 Ok((keys, failures))
             })
             .await;

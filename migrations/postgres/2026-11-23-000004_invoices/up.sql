@@ -76,6 +76,7 @@ CREATE TABLE invoice_lines (
     invoice_id TEXT NOT NULL REFERENCES invoices(id),
     position BIGINT NOT NULL,
     is_credit BOOLEAN NOT NULL,
+    released BOOLEAN NOT NULL,
     order_id TEXT REFERENCES orders(id),
     order_line_id TEXT REFERENCES order_lines(id),
     product_id TEXT REFERENCES products(id),
@@ -89,7 +90,7 @@ CREATE TABLE invoice_lines (
     net_minor BIGINT NOT NULL
 );
 CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id, position);
-CREATE UNIQUE INDEX invoice_lines_order_line_once ON invoice_lines (order_line_id) WHERE order_line_id IS NOT NULL AND is_credit = FALSE;
+CREATE UNIQUE INDEX invoice_lines_order_line_once ON invoice_lines (order_line_id) WHERE order_line_id IS NOT NULL AND is_credit = FALSE AND released = FALSE;
 
 CREATE TABLE payments (
     id TEXT PRIMARY KEY NOT NULL,
