@@ -4,6 +4,8 @@
 
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
 };
@@ -46,10 +48,89 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
+const TAGS: [(&str, &str); 20] = [
+    ("auth", "Log in, refresh and revoke tokens."),
+    ("users", "Staff and portal accounts (admins)."),
+    (
+        "api-keys",
+        "Scoped, revocable keys for integrations (admins).",
+    ),
+    (
+        "companies",
+        "Customer accounts, their contacts, timelines and last prices.",
+    ),
+    (
+        "contacts",
+        "People, found by email or phone, with their timelines.",
+    ),
+    (
+        "interactions",
+        "Calls, emails, meetings, visits and notes, logged or planned.",
+    ),
+    (
+        "leads",
+        "Prospects, their qualification, conversion and web-form intake.",
+    ),
+    ("products", "The catalogue, with costs (staff only)."),
+    (
+        "quotes",
+        "Numbered offers with exact totals and a state machine.",
+    ),
+    (
+        "orders",
+        "Orders pushed in by shops (idempotent upsert, bulk import) or converted from quotes.",
+    ),
+    ("pipelines", "Sales pipelines and their stages."),
+    (
+        "opportunities",
+        "Sales in progress and the weighted forecast.",
+    ),
+    ("exchange-rates", "Rates into the base currency, by date."),
+    (
+        "invoices",
+        "Invoices, credit notes, payments, series and their integrity chain.",
+    ),
+    (
+        "self-billing",
+        "Agreements under which customers invoice on our behalf.",
+    ),
+    ("returns", "Returns (RMA) with their root cause."),
+    ("settings", "Our company's fiscal data."),
+    (
+        "portal",
+        "What a customer user sees and does for its own company.",
+    ),
+    ("operations", "Liveness, readiness and metrics."),
+    ("analytics", "Profit and customer analytics."),
+];
+
 /// Adds the shared conventions to a document whose paths are already collected.
 pub fn apply_conventions(api: &mut OpenApi) {
     api.info.title = "CRM API".to_owned();
     api.info.description = Some(DESCRIPTION.to_owned());
+    api.servers = Some(vec![ServerBuilder::new()
+        .url("/")
+        .description(Some("The server that serves this document"))
+        .build()]);
+    let used_tags: std::collections::BTreeSet<String> = api
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| [&item.get, &item.post, &item.put, &item.patch, &item.delete])
+        .flatten()
+        .flat_map(|op| op.tags.clone().unwrap_or_default())
+        .collect();
+    api.tags = Some(
+        TAGS.iter()
+            .filter(|(name, _)| used_tags.contains(*name))
+            .map(|(name, description)| {
+                TagBuilder::new()
+                    .name(*name)
+                    .description(Some(*description))
+                    .build()
+            })
+            .collect(),
+    );
     let components = api.components.get_or_insert_with(Default::default);
     components
         .schemas
@@ -96,6 +177,7 @@ pub fn apply_conventions(api: &mut OpenApi) {
         ),
     );
 
+    remove_unused_schemas(api);
     for (path, item) in api.paths.paths.iter_mut() {
         let secured = path.starts_with("/v1/") && !path.starts_with("/v1/auth/");
         let has_id = path.contains('{');
@@ -114,11 +196,54 @@ pub fn apply_conventions(api: &mut OpenApi) {
     }
 }
 
+/// Drops component schemas nothing refers to (generic wrappers inline their parameters).
+fn remove_unused_schemas(api: &mut OpenApi) {
+    let Ok(text) = serde_json::to_string(&api.paths) else {
+        return;
+    };
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let schemas = serde_json::to_string(&components.schemas).unwrap_or_default();
+    let responses = serde_json::to_string(&components.responses).unwrap_or_default();
+    let referenced = |name: &str| {
+        let reference = format!("\"#/components/schemas/{name}\"");
+        text.contains(&reference) || schemas.contains(&reference) || responses.contains(&reference)
+    };
+    let unused: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| !referenced(name))
+        .cloned()
+        .collect();
+    for name in unused {
+        components.schemas.remove(&name);
+    }
+}
+
 fn utoipa_schema<T: utoipa::ToSchema>() -> RefOr<utoipa::openapi::schema::Schema> {
     T::schema()
 }
 
 fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool, path: &str) {
+    if operation.description.is_none() {
+        let summary = operation.summary.clone().unwrap_or_default();
+        let is_list = serde_json::to_string(&operation.responses)
+            .is_ok_and(|r| r.contains("next_cursor") || r.contains("ListResponse"));
+        let how = match method {
+            "GET" if is_list => {
+                "Cursor-paginated: pass `next_cursor` as `cursor` for the next page."
+            }
+            "GET" => "",
+            "POST" => "Safe to retry with `Idempotency-Key`.",
+            "PATCH" => {
+                "JSON Merge Patch; send `If-Match` with the last `ETag` to avoid lost updates."
+            }
+            "DELETE" => "Send `If-Match` with the last `ETag` to avoid lost updates.",
+            _ => "",
+        };
+        operation.description = Some(format!("{summary}. {how}").trim().to_owned());
+    }
     let is_v1 = path.starts_with("/v1/");
     let has_body = operation.request_body.is_some();
     let mut statuses: Vec<&str> = Vec::new();
@@ -194,4 +319,61 @@ fn header_parameter(name: &str, description: &str) -> Parameter {
                 .max_length(Some(255)),
         ))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    use utoipa::PartialSchema;
+
+    /// The values a schema's enum lists, as JSON strings.
+    fn enum_values<T: PartialSchema>() -> Vec<String> {
+        match T::schema() {
+            RefOr::T(Schema::Object(o)) => o
+                .enum_values
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => panic!("not an enum schema"),
+        }
+    }
+
+    macro_rules! schema_matches_wire {
+        ($($t:ty),+ $(,)?) => {
+            $(
+                let wire: Vec<String> = <$t>::ALL.iter().map(|v| serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()).collect();
+                let text: Vec<String> = <$t>::ALL.iter().map(|v| v.as_str().to_owned()).collect();
+                assert_eq!(wire, text, "{} serializes as its text", stringify!($t));
+                assert_eq!(enum_values::<$t>(), text, "{} schema lists its wire values", stringify!($t));
+            )+
+        };
+    }
+
+    #[test]
+    fn every_enum_schema_lists_the_values_on_the_wire() {
+        use crm_domain::*;
+        schema_matches_wire!(
+            companies::Tier,
+            contacts::LifecycleStage,
+            interactions::InteractionKind,
+            interactions::Direction,
+            roles::Role,
+            timeline::TimelineKind,
+            quotes::QuoteStatus,
+            orders::OrderStatus,
+            leads::LeadSource,
+            leads::LeadStatus,
+            opportunities::StageOutcome,
+            opportunities::ForecastGrouping,
+            invoices::InvoiceKind,
+            invoices::InvoiceStatus,
+            returns::ReasonCode,
+            returns::RootCauseCategory,
+            returns::ReturnStatus,
+            returns::Disposition,
+            returns::Resolution,
+        );
+    }
 }
