@@ -263,7 +263,8 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
         statuses.push("409");
     }
     if has_id && matches!(method, "PATCH" | "DELETE" | "POST") {
-        statuses.push("412");
+        // A malformed If-Match is a bad request.
+        statuses.extend(["412", "400"]);
     }
     if path.starts_with("/v1/auth/") {
         statuses.push("429");

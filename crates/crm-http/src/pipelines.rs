@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, SHORT};
 use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
@@ -302,7 +302,9 @@ pub async fn update_pipeline(
 #[utoipa::path(tag = "pipelines", operation_id = "deletePipeline", summary = "Archive a pipeline",
     description = "Archives the pipeline; its opportunities keep it. The default pipeline cannot be archived (`409`).",
     params(("id" = String, Path, description = "Pipeline id")),
-    responses((status = 204, description = "Archived")))]
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 409, description = "The default pipeline cannot be archived", body = Problem, content_type = "application/problem+json")))]
 #[delete("/pipelines/{id}")]
 pub async fn delete_pipeline(
     state: web::Data<AppState>,

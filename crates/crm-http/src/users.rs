@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{hash_password, Principal};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, Patch};
 use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
@@ -347,7 +347,10 @@ pub async fn update_user(
     summary = "Archive a user",
     description = "Deactivates and archives the user and ends its sessions; records it owns keep pointing at it.",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 204, description = "Archived"))
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 409, description = "You cannot archive yourself", body = Problem, content_type = "application/problem+json")
+    )
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(
