@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test openapi openapi-check lint fmt
+.PHONY: run test openapi openapi-check lint fmt contract
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -28,3 +28,11 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Lint the spec, fuzz a live server with Schemathesis, and run the generated Python and
+## TypeScript clients (needs Node.js and Python; installs pinned tools under tests/contract).
+contract:
+	tests/contract/setup.sh
+	tests/contract/lint.sh
+	tests/contract/fuzz.sh
+	tests/clients/run.sh

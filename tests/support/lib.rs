@@ -14,11 +14,21 @@ use serde_json::Value;
 
 pub use crm_store::Backend;
 
-/// The PostgreSQL server tests create their databases on, when configured.
+/// The PostgreSQL server tests create their databases on, when configured. Without an explicit
+/// `sslmode`, tests connect without TLS: it adds nothing on a test server, and libpq's OpenSSL
+/// cleanup at process exit can race the connections of servers still running in the test
+/// process ("double free or corruption").
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("CRM_TEST_POSTGRES_URL")
+    let url = std::env::var("CRM_TEST_POSTGRES_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty())?;
+    Some(if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    })
 }
 
 /// A database of one test, removed when the test ends.
