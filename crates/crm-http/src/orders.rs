@@ -351,7 +351,10 @@ fn import_error(
 
 #[utoipa::path(tag = "orders", operation_id = "importOrders", summary = "Import orders in bulk",
     description = "Up to 1,000 orders as a JSON array (`application/json`) or one per line (`application/x-ndjson`), each with its `channel` and `external_id`. Each order is upserted on its own, atomically: a bad order gets an `error` result with a problem and never blocks or half-writes the others.",
-    request_body(content = Vec<OrderPayload>, description = "A JSON array of orders, or NDJSON", content_type = "application/json"),
+    request_body(content = Vec<OrderPayload>, description = "A JSON array of orders, or NDJSON", content_type = "application/json",
+        example = json!([{"channel": "shop-es", "external_id": "100234", "ordered_at": "2026-03-01T10:00:00Z", "currency": "EUR",
+            "customer": {"email": "ana@example.com"},
+            "lines": [{"sku": "W-1", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]}])),
     responses((status = 200, description = "One result per order, in input order", body = ImportResponse)))]
 #[post("/orders/import")]
 pub async fn import_orders(

@@ -86,6 +86,7 @@ impl From<store::Pipeline> for Pipeline {
 /// A new stage.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Contract review", "position": 5, "probability_bp": 8500}))]
 pub struct StageCreate {
     /// Name.
     pub name: String,
