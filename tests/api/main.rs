@@ -11,6 +11,7 @@ mod invoices;
 mod opportunities;
 mod portal;
 mod returns;
+mod rollups;
 mod sales;
 mod self_billing;
 mod users_and_keys;

@@ -3,6 +3,7 @@
 #[macro_use]
 mod macros;
 
+pub mod analytics;
 pub mod companies;
 pub mod contacts;
 pub mod exchange;

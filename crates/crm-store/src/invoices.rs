@@ -629,6 +629,15 @@ pub(crate) fn issue_as(
         .set(&row)
         .execute(conn)?;
     invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;
+    if kind.is_credit() {
+        let (key, figures) = crate::rollups::credit_contribution(
+            &row.company_id,
+            &row.currency,
+            day,
+            row.subtotal_minor - row.discount_minor,
+        );
+        crate::rollups::apply(conn, &key, &figures)?;
+    }
     assemble(conn, row)
 }
 

@@ -27,6 +27,7 @@ pub mod products;
 pub mod quotes;
 pub mod refresh_tokens;
 pub mod returns;
+pub mod rollups;
 pub mod schema;
 pub mod self_billing;
 pub mod settings;

@@ -179,6 +179,10 @@ fn save(
     }
     let totals = documents::totals(&order.lines)?;
     let cost_minor = documents::cost_of(&order.lines)?;
+    let before = match &existing {
+        Some(e) => crate::rollups::order_contribution(conn, &e.id)?,
+        None => None,
+    };
     let at = now();
     let row = OrderRow {
         id: existing.as_ref().map_or_else(new_id, |e| e.id.clone()),
@@ -215,6 +219,8 @@ fn save(
         }
     }
     write_lines(conn, &row.id, &order.lines, &totals)?;
+    let after = crate::rollups::order_contribution(conn, &row.id)?;
+    crate::rollups::swap(conn, before, after)?;
     Ok(row.id)
 }
 
@@ -370,6 +376,7 @@ pub fn act(
     check_version(row.version, expected_version)?;
     let status: OrderStatus = row.status.parse().unwrap_or(OrderStatus::Pending);
     let next = transition(status, action)?;
+    let before = crate::rollups::order_contribution(conn, id)?;
     let updated = diesel::update(
         orders::table
             .filter(orders::id.eq(id))
@@ -386,6 +393,8 @@ pub fn act(
             current: row.version + 1,
         });
     }
+    let after = crate::rollups::order_contribution(conn, id)?;
+    crate::rollups::swap(conn, before, after)?;
     get(conn, id)
 }
 

@@ -38,6 +38,7 @@ struct ReturnRow {
     refund_minor: i64,
     saved_revenue_minor: i64,
     credit_note_id: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
     window_override_by: Option<String>,
     window_override_at: Option<NaiveDateTime>,
     opened_by: Option<String>,
@@ -284,6 +285,7 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
         refund_minor: 0,
         saved_revenue_minor: 0,
         credit_note_id: None,
+        resolved_at: None,
         window_override_by: request.window_override_by.filter(|_| overridden),
         window_override_at: overridden.then_some(at),
         opened_by: request.opened_by,
@@ -561,6 +563,21 @@ pub fn resolve(
     row.resolution = Some(resolve.resolution.as_str().to_owned());
     row.restocking_fee_minor = resolve.restocking_fee_minor;
     row.status = next.as_str().to_owned();
+    let at = now();
+    row.resolved_at = Some(at);
+    let carried_by_credit_note = row.credit_note_id.is_some() && resolve.resolution.credits();
+    if let (Some(company), false) = (&row.company_id, carried_by_credit_note) {
+        let net = crate::rollups::returned_net(conn, &row.id)? - resolve.restocking_fee_minor;
+        let contribution = crate::rollups::return_contribution(
+            company,
+            &row.currency,
+            at.date(),
+            resolve.resolution,
+            net,
+            row.concession_minor,
+        );
+        crate::rollups::swap(conn, None, contribution)?;
+    }
     let previous = row.version;
     save(conn, &mut row, previous)?;
     assemble(conn, row)

@@ -479,6 +479,7 @@ diesel::table! {
         refund_minor -> BigInt,
         saved_revenue_minor -> BigInt,
         credit_note_id -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
         window_override_by -> Nullable<Text>,
         window_override_at -> Nullable<Timestamp>,
         opened_by -> Nullable<Text>,
@@ -524,6 +525,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customer_rollups (company_id, month, currency) {
+        company_id -> Text,
+        month -> Text,
+        currency -> Text,
+        revenue_minor -> BigInt,
+        cost_minor -> BigInt,
+        returns_minor -> BigInt,
+        concessions_minor -> BigInt,
+        orders -> BigInt,
+        units_milli -> BigInt,
+    }
+}
+
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -556,4 +571,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     returns,
     return_lines,
     self_billing_agreements,
+    customer_rollups,
 );

@@ -201,3 +201,9 @@ pub fn create_api_key(
     })?;
     Ok((record.id, minted.key))
 }
+
+/// Recomputes the analytics rollups from raw data, in one transaction.
+pub fn rebuild_rollups(pool: &Pool) -> Result<usize, AppError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    Ok(write_transaction(&mut conn, crm_store::rollups::rebuild)?)
+}

@@ -50,6 +50,17 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Maintain the analytics.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Recompute the per-customer monthly rollups from the raw orders, credit notes and returns.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +183,14 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, AppError> {
             if let Some(password) = generated {
                 println!("password (shown once): {password}");
             }
+        }
+        Command::Analytics {
+            command: AnalyticsCommand::Rebuild,
+        } => {
+            let pool = app::connect(&config)?;
+            app::migrate(&pool)?;
+            let rows = app::rebuild_rollups(&pool)?;
+            println!("rebuilt {rows} rollup row(s)");
         }
         Command::ApiKey {
             command: ApiKeyCommand::Create { name, scopes },

@@ -17,6 +17,7 @@ CREATE TABLE returns (
     refund_minor BIGINT NOT NULL,
     saved_revenue_minor BIGINT NOT NULL,
     credit_note_id TEXT REFERENCES invoices(id),
+    resolved_at TIMESTAMP,
     window_override_by TEXT,
     window_override_at TIMESTAMP,
     opened_by TEXT,

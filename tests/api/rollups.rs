@@ -1,0 +1,240 @@
+//! The maintained rollups always equal a recomputation from the raw records, whatever
+//! sequence of writes came before.
+
+use crm_domain::money::Quantity;
+use crm_domain::orders::{OrderAction, OrderStatus};
+use crm_domain::returns::{ReasonCode, Resolution, ReturnAction, RootCauseCategory};
+use crm_store::customers::CustomerRef;
+use crm_store::db::write_transaction;
+use crm_store::documents::LineDraft;
+use crm_store::orders::OrderInput;
+use crm_store::{DbConnection, StoreError};
+use crm_tests::on_both_backends;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const SEQUENCES: u64 = 200;
+
+fn order_input(
+    rng: &mut StdRng,
+    company: &str,
+    external_id: String,
+    status: OrderStatus,
+) -> OrderInput {
+    let price = rng.gen_range(100..5_000);
+    OrderInput {
+        channel: "prop".into(),
+        external_id,
+        ordered_at: chrono::NaiveDate::from_ymd_opt(
+            2026,
+            rng.gen_range(1..=6),
+            rng.gen_range(1..=28),
+        )
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap(),
+        currency: if rng.gen_bool(0.8) {
+            "EUR".into()
+        } else {
+            "USD".into()
+        },
+        status: Some(status),
+        customer: Some(CustomerRef {
+            email: Some(format!("{company}@example.com")),
+            ..CustomerRef::default()
+        }),
+        company_id: Some(company.to_owned()),
+        lines: vec![LineDraft {
+            product_id: None,
+            sku: Some("PROP-1".into()),
+            description: None,
+            quantity: Quantity::from_milli(rng.gen_range(1..=5) * 1000),
+            unit_price_minor: Some(price),
+            unit_cost_minor: Some(rng.gen_range(0..price)),
+            discount_bp: rng.gen_range(0..=2_000),
+            tax_rate_bp: Some(2_100),
+        }],
+        salesperson_id: None,
+        campaign_id: None,
+        payload_hash: format!("{}", rng.gen::<u64>()),
+    }
+}
+
+/// One random write; refusals (illegal actions, over-returns) are part of the game.
+fn random_write(
+    conn: &mut DbConnection,
+    rng: &mut StdRng,
+    companies: &[String],
+    orders: &mut Vec<String>,
+    step: u64,
+) -> Result<(), StoreError> {
+    let company = &companies[rng.gen_range(0..companies.len())];
+    match rng.gen_range(0..7) {
+        0 | 1 => {
+            let status = [
+                OrderStatus::Pending,
+                OrderStatus::Paid,
+                OrderStatus::Fulfilled,
+                OrderStatus::Cancelled,
+            ][rng.gen_range(0..4)];
+            let input = order_input(rng, company, format!("o{step}"), status);
+            let id = match crm_store::orders::upsert(conn, input)? {
+                crm_store::orders::Upserted::Created(o)
+                | crm_store::orders::Upserted::Updated(o)
+                | crm_store::orders::Upserted::Unchanged(o) => o.id,
+            };
+            orders.push(id);
+        }
+        2 if !orders.is_empty() => {
+            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let company = order.company_id.clone().unwrap_or_default();
+            let status = [
+                OrderStatus::Paid,
+                OrderStatus::Fulfilled,
+                OrderStatus::Cancelled,
+            ][rng.gen_range(0..3)];
+            crm_store::orders::upsert(conn, order_input(rng, &company, order.external_id, status))?;
+        }
+        3 if !orders.is_empty() => {
+            crm_store::orders::act(
+                conn,
+                &orders[rng.gen_range(0..orders.len())],
+                None,
+                OrderAction::Cancel,
+            )?;
+        }
+        4 if !orders.is_empty() => {
+            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let invoice = crm_store::invoices::create_draft(
+                conn,
+                crm_store::invoices::DraftInput {
+                    company_id: order.company_id.clone().unwrap_or_default(),
+                    currency: None,
+                    series_id: None,
+                    due_date: None,
+                    notes: None,
+                    order_ids: vec![order.id.clone()],
+                    lines: vec![],
+                },
+            )?;
+            let issued = crm_store::invoices::issue(conn, &invoice.id, None)?;
+            if rng.gen_bool(0.5) {
+                let line = issued.lines[0].line.clone();
+                let partial = LineDraft {
+                    product_id: None,
+                    sku: None,
+                    description: Some("credit".into()),
+                    quantity: Quantity::from_milli(1000),
+                    unit_price_minor: Some(line.unit_price_minor / 2),
+                    unit_cost_minor: None,
+                    discount_bp: 0,
+                    tax_rate_bp: Some(line.tax_rate_bp),
+                };
+                let note = crm_store::invoices::create_credit_note(
+                    conn,
+                    &issued.id,
+                    "property".into(),
+                    Some(vec![partial]),
+                )?;
+                crm_store::invoices::issue(conn, &note.id, None)?;
+            }
+        }
+        5 | 6 if !orders.is_empty() => {
+            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let ret = crm_store::returns::open(
+                conn,
+                crm_store::returns::ReturnRequest {
+                    order_id: order.id.clone(),
+                    lines: vec![crm_store::returns::LineRequest {
+                        order_line_id: order.line_ids[0].clone(),
+                        quantity: Quantity::from_milli(1000),
+                        reason: ReasonCode::Damaged,
+                    }],
+                    customer_comment: None,
+                    window_override_by: Some("property".into()),
+                    opened_by: None,
+                    window_days: 30,
+                },
+            )?;
+            crm_store::returns::act(conn, &ret.id, None, ReturnAction::Approve, None)?;
+            crm_store::returns::update(conn, &ret.id, None, |cause, _| {
+                cause.category = Some(RootCauseCategory::Shipping);
+                cause.notes = Some("n".into());
+                cause.preventive_action = Some("p".into());
+                Ok(())
+            })?;
+            let keep = rng.gen_bool(0.5);
+            if !keep {
+                let line = crm_store::returns::get(conn, &ret.id)?.lines[0].id.clone();
+                crm_store::returns::receive(
+                    conn,
+                    &ret.id,
+                    None,
+                    vec![crm_store::returns::Received {
+                        return_line_id: line,
+                        quantity: Quantity::from_milli(1000),
+                        disposition: crm_domain::returns::Disposition::Restock,
+                    }],
+                )?;
+            }
+            crm_store::returns::resolve(
+                conn,
+                &ret.id,
+                None,
+                crm_store::returns::Resolve {
+                    resolution: if keep {
+                        Resolution::RetainedWithDiscount
+                    } else {
+                        Resolution::Refund
+                    },
+                    restocking_fee_minor: if keep { 0 } else { rng.gen_range(0..50) },
+                    concession_minor: keep.then(|| rng.gen_range(0..100)),
+                },
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+on_both_backends! {
+    async fn maintained_rollups_equal_a_rebuild_after_random_writes(app: TestApp) {
+        let pool = app.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().unwrap();
+            let companies: Vec<String> = write_transaction(&mut conn, |c| {
+                crm_store::settings::update(c, None, |f| {
+                    f.legal_name = Some("Prop SL".into());
+                    f.tax_id = Some("ESB00000000".into());
+                    Ok(())
+                })?;
+                crm_store::products::create(c, crm_store::products::ProductFields {
+                    sku: "PROP-1".into(), name: "Prop".into(), description: None, currency: "EUR".into(),
+                    unit_price_minor: 1000, unit_cost_minor: Some(500), tax_rate_bp: 2100, active: true,
+                })?;
+                (0..3).map(|i| crm_store::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()
+            })
+            .unwrap();
+            let mut orders = Vec::new();
+            let mut step = 0;
+            for sequence in 0..SEQUENCES {
+                let mut rng = StdRng::seed_from_u64(sequence);
+                for _ in 0..rng.gen_range(1..8) {
+                    step += 1;
+                    let _ = write_transaction(&mut conn, |c| random_write(c, &mut rng, &companies, &mut orders, step));
+                }
+                let stored = crm_store::rollups::stored(&mut conn).unwrap();
+                let fresh = crm_store::rollups::from_scratch(&mut conn).unwrap();
+                assert_eq!(stored, fresh, "after sequence {sequence}");
+            }
+            let all = crm_store::rollups::stored(&mut conn).unwrap();
+            assert!(all.values().any(|f| f.revenue_minor > 0), "orders happened");
+            assert!(all.values().any(|f| f.returns_minor > 0), "credit notes or refunds happened");
+            assert!(all.values().any(|f| f.concessions_minor > 0), "concessions happened");
+            assert!(crm_store::rollups::rebuild(&mut conn).unwrap() > 0);
+            assert_eq!(crm_store::rollups::stored(&mut conn).unwrap(), crm_store::rollups::from_scratch(&mut conn).unwrap());
+        })
+        .await
+        .unwrap();
+    }
+}
