@@ -1,6 +1,7 @@
 //! Black-box tests: the real server over HTTP, each test on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod auth;
 mod companies;
 mod contacts;

@@ -24,12 +24,13 @@ pub enum Resource {
     Returns,
     Settings,
     Portal,
+    Analytics,
     Users,
     ApiKeys,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 16] = [
+    pub const ALL: [Resource; 17] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -44,6 +45,7 @@ impl Resource {
         Resource::Returns,
         Resource::Settings,
         Resource::Portal,
+        Resource::Analytics,
         Resource::Users,
         Resource::ApiKeys,
     ];
@@ -64,6 +66,7 @@ impl Resource {
             Resource::Returns => "returns",
             Resource::Settings => "settings",
             Resource::Portal => "portal",
+            Resource::Analytics => "analytics",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
         }
@@ -106,7 +109,7 @@ use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W, WriteOwnCo
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 16] = [
+const MATRIX: [(Resource, [Grant; 6]); 17] = [
     (Resource::Companies, [W, W, W, R, W, Own]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -121,6 +124,7 @@ const MATRIX: [(Resource, [Grant; 6]); 16] = [
     (Resource::Returns, [W, W, W, W, W, No]),
     (Resource::Settings, [W, R, R, R, R, No]),
     (Resource::Portal, [No, No, No, No, No, OwnW]),
+    (Resource::Analytics, [W, W, R, R, R, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
 ];

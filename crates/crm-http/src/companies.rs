@@ -73,8 +73,10 @@ pub struct Company {
     pub industry: Option<String>,
     /// The user who owns the account.
     pub owner_id: Option<String>,
-    /// Profit tier (A, B, C), computed from last year's profit contribution; read-only.
+    /// Profit tier (A, B, C), computed from a year's profit contribution; read-only.
     pub tier: Option<Tier>,
+    /// The year the tier was computed from; read-only.
+    pub tier_basis_year: Option<i64>,
     /// Labels.
     pub tags: Vec<String>,
     /// What this customer likes: free-form JSON object.
@@ -112,6 +114,7 @@ impl From<store::Company> for Company {
             industry: c.fields.industry,
             owner_id: c.fields.owner_id,
             tier: c.tier,
+            tier_basis_year: c.tier_basis_year,
             tags: c.fields.tags,
             preferences: c.fields.preferences,
             version: c.version,

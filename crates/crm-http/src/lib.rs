@@ -1,6 +1,7 @@
 //! HTTP: actix-web handlers, DTOs, auth, problem+json errors, pagination, ETags,
 //! idempotency, and the OpenAPI document built from the same route registrations.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod companies;
@@ -184,7 +185,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(portal::get_portal_return)
                 .service(portal::create_portal_return)
                 .service(portal::get_fiscal_data)
-                .service(portal::update_fiscal_data),
+                .service(portal::update_fiscal_data)
+                .service(analytics::customer_profit)
+                .service(analytics::rank_customers)
+                .service(analytics::recompute_tiers),
         );
 }
 

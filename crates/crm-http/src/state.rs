@@ -32,6 +32,10 @@ pub struct HttpSettings {
     pub base_currency: Currency,
     /// Days after the order within which a return needs no manager override.
     pub return_window_days: i64,
+    /// Profit tiers: A while the share of profit above a customer is below this (basis points).
+    pub tier_a_up_to_bp: i64,
+    /// Profit tiers: B while the share of profit above a customer is below this.
+    pub tier_b_up_to_bp: i64,
 }
 
 #[derive(Clone)]

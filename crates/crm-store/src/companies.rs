@@ -38,6 +38,7 @@ struct CompanyRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    tier_basis_year: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -72,6 +73,8 @@ pub struct Company {
     pub id: String,
     pub fields: CompanyFields,
     pub tier: Option<Tier>,
+    /// The year whose profit the tier was computed from.
+    pub tier_basis_year: Option<i64>,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -104,6 +107,7 @@ impl CompanyRow {
             created_at: at,
             updated_at: at,
             archived_at: None,
+            tier_basis_year: None,
         };
         row.set_fields(fields);
         row
@@ -168,6 +172,7 @@ impl CompanyRow {
         Company {
             fields: self.fields(),
             tier: self.tier.as_deref().and_then(|t| t.parse().ok()),
+            tier_basis_year: self.tier_basis_year,
             id: self.id,
             version: self.version,
             created_at: self.created_at,
@@ -378,4 +383,44 @@ pub fn find_active_by_name(
         .select(companies::id)
         .first(conn)
         .optional()?)
+}
+
+/// Writes the tier computed from `basis_year` to each company; those not named become C.
+/// Returns how many live companies were tiered.
+pub fn set_tiers(
+    conn: &mut DbConnection,
+    tiers: &[(String, Tier)],
+    basis_year: i32,
+) -> Result<usize, StoreError> {
+    let tiered = diesel::update(companies::table.filter(companies::archived_at.is_null()))
+        .set((
+            companies::tier.eq(Some(Tier::C.as_str())),
+            companies::tier_basis_year.eq(Some(i64::from(basis_year))),
+        ))
+        .execute(conn)?;
+    for (id, tier) in tiers {
+        diesel::update(companies::table.find(id))
+            .set((
+                companies::tier.eq(Some(tier.as_str())),
+                companies::tier_basis_year.eq(Some(i64::from(basis_year))),
+            ))
+            .execute(conn)?;
+    }
+    Ok(tiered)
+}
+
+/// Names of companies, by id.
+pub fn names(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, Option<String>)> = companies::table
+            .filter(companies::id.eq_any(chunk))
+            .select((companies::id, companies::name, companies::tier))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
 }

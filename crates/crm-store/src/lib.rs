@@ -3,6 +3,7 @@
 //! Store functions take a connection and run inside the caller's transaction, so that a write
 //! and its side effects commit together.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod companies;
 pub mod contacts;

@@ -41,6 +41,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        tier_basis_year -> Nullable<BigInt>,
     }
 }
 

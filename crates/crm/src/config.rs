@@ -54,6 +54,10 @@ pub struct Config {
     pub base_currency: String,
     /// Days after the order within which a return needs no manager override.
     pub return_window_days: i64,
+    /// Tier A up to this cumulative share of profit, in basis points.
+    pub tier_a_up_to_bp: i64,
+    /// Tier B up to this cumulative share of profit, in basis points.
+    pub tier_b_up_to_bp: i64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -106,6 +110,8 @@ impl Default for Config {
             intake_per_minute: 30,
             base_currency: "EUR".into(),
             return_window_days: 30,
+            tier_a_up_to_bp: 8_000,
+            tier_b_up_to_bp: 9_500,
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -173,6 +179,14 @@ impl Config {
                 self.default_phone_region
             ))
         })?;
+        if !(0..=10_000).contains(&self.tier_a_up_to_bp)
+            || !(self.tier_a_up_to_bp..=10_000).contains(&self.tier_b_up_to_bp)
+        {
+            return Err(ConfigError::Invalid(
+                "tier thresholds must satisfy 0 <= tier_a_up_to_bp <= tier_b_up_to_bp <= 10000"
+                    .into(),
+            ));
+        }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "body_limit_bytes must be at least 1024".into(),
@@ -190,6 +204,8 @@ impl Config {
             login_window: Duration::from_secs(self.login_window_seconds),
             intake_per_minute: self.intake_per_minute,
             return_window_days: self.return_window_days,
+            tier_a_up_to_bp: self.tier_a_up_to_bp,
+            tier_b_up_to_bp: self.tier_b_up_to_bp,
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",

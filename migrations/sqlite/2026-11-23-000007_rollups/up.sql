@@ -11,3 +11,4 @@ CREATE TABLE customer_rollups (
     PRIMARY KEY (company_id, month, currency)
 );
 CREATE INDEX customer_rollups_month ON customer_rollups (month);
+ALTER TABLE companies ADD COLUMN tier_basis_year BIGINT;

@@ -1,0 +1,177 @@
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use crm_domain::roles::Role;
+use crm_tests::{on_both_backends, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn money(amount: i64, currency: &str) -> Value {
+    json!({"amount_minor": amount, "currency": currency})
+}
+
+fn this_month() -> NaiveDate {
+    let today = Utc::now().date_naive();
+    NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn push(
+    app: &TestApp,
+    company: &str,
+    external_id: &str,
+    day: NaiveDate,
+    quantity: &str,
+    price: i64,
+    cost: i64,
+    discount_bp: i64,
+    currency: &str,
+) -> Value {
+    let body = json!({"ordered_at": format!("{day}T12:00:00Z"), "currency": currency, "status": "paid", "company_id": company,
+        "customer": {"email": format!("{external_id}@example.com")},
+        "lines": [{"sku": "AN-1", "quantity": quantity, "unit_price": money(price, currency), "unit_cost": money(cost, currency), "discount_bp": discount_bp, "tax_rate_bp": 2100}]});
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/v1/orders/by-external-id/shop/{external_id}"),
+            Some(&app.admin_token.clone()),
+            Some(body),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+async fn post(app: &TestApp, path: &str, body: Option<Value>) -> crm_tests::Response {
+    app.request(
+        Method::POST,
+        path,
+        Some(&app.admin_token.clone()),
+        body,
+        &[],
+    )
+    .await
+}
+
+async fn setup(app: &TestApp) {
+    app.create("/v1/products", json!({"sku": "AN-1", "name": "Widget", "unit_price": money(1000, "EUR"), "unit_cost": money(600, "EUR"), "tax_rate_bp": 2100})).await;
+    app.patch(
+        "/v1/settings/company",
+        json!({"legal_name": "Nuestra SL", "tax_id": "ESB00000000"}),
+    )
+    .await;
+}
+
+on_both_backends! {
+    async fn profit_figures_equal_the_hand_computed_values(app: TestApp) {
+        setup(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Analytics Co"})).await["id"].as_str().unwrap().to_owned();
+        let (m, p) = (this_month(), this_month() - Months::new(1));
+        // Last month: A (2 × 10.00, cost 6.00) stays; B (1 × 50.00) is cancelled.
+        let a = push(&app, &company, "AN-A", p + chrono::Days::new(9), "2", 1000, 600, 0, "EUR").await;
+        let b = push(&app, &company, "AN-B", p + chrono::Days::new(19), "1", 5000, 3000, 0, "EUR").await;
+        assert_eq!(post(&app, &format!("/v1/orders/{}/cancel", b["id"].as_str().unwrap()), None).await.status, 200);
+        // This month: C (3 × 10.00 less 10%, cost 6.00).
+        let c = push(&app, &company, "AN-C", m, "3", 1000, 600, 1000, "EUR").await;
+        // A credit note of 10.00 net on A's invoice, issued this month.
+        let invoice = app.create("/v1/invoices", json!({"company_id": company, "order_ids": [a["id"]]})).await["id"].as_str().unwrap().to_owned();
+        post(&app, &format!("/v1/invoices/{invoice}/issue"), None).await;
+        let note = app.create(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "one unit", "lines": [{"description": "Widget", "quantity": "1", "unit_price": money(1000, "EUR"), "tax_rate_bp": 2100}]})).await;
+        post(&app, &format!("/v1/invoices/{}/issue", note["id"].as_str().unwrap()), None).await;
+        // A refund of one unit of C (9.00 net) less a 1.00 restocking fee, not invoiced.
+        let ret = app.create("/v1/returns", json!({"order_id": c["id"], "lines": [{"order_line_id": c["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
+        let rid = ret["id"].as_str().unwrap();
+        post(&app, &format!("/v1/returns/{rid}/approve"), None).await;
+        post(&app, &format!("/v1/returns/{rid}/receive"), Some(json!({"lines": [{"return_line_id": ret["lines"][0]["id"], "quantity": "1", "disposition": "restock"}]}))).await;
+        app.patch(&format!("/v1/returns/{rid}"), json!({"root_cause": {"category": "shipping", "notes": "n", "preventive_action": "p"}})).await;
+        assert_eq!(post(&app, &format!("/v1/returns/{rid}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": money(100, "EUR")}))).await.status, 200);
+
+        let r = app.get(&format!("/v1/analytics/customers/{company}/profit?from={}&to={}", p.format("%Y-%m"), m.format("%Y-%m"))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let periods = r.body["periods"].as_array().unwrap();
+        let last = &periods[0];
+        assert_eq!(last["revenue"], money(2000, "EUR"));
+        assert_eq!(last["cost"], money(1200, "EUR"));
+        assert_eq!(last["gross_profit"], money(800, "EUR"));
+        assert_eq!(last["margin_bp"], 4000);
+        assert_eq!(last["orders"], 1, "the cancelled order does not count");
+        let now = &periods[1];
+        assert_eq!(now["revenue"], money(2700, "EUR"));
+        assert_eq!(now["cost"], money(1800, "EUR"));
+        assert_eq!(now["returns_and_credits"], money(1000 + 800, "EUR"));
+        assert_eq!(now["gross_profit"], money(-900, "EUR"));
+        assert_eq!(now["margin_bp"], -3333);
+        assert_eq!(now["average_order_value"], money(2700, "EUR"));
+        assert_eq!(now["gross_profit_change_vs_previous_bp"], -21250);
+        assert_eq!(now["revenue_change_vs_previous_bp"], 3500);
+        assert_eq!(now["gross_profit_change_vs_last_year_bp"], Value::Null, "no sales a year earlier");
+        let year = app.get(&format!("/v1/analytics/customers/{company}/profit?from={}&to={}&granularity=year", m.format("%Y-01"), m.format("%Y-%m"))).await;
+        if p.year() == m.year() {
+            assert_eq!(year.body["periods"][0]["gross_profit"], money(-100, "EUR"));
+        }
+    }
+
+    async fn tiers_follow_profit_and_not_volume(app: TestApp) {
+        setup(&app).await;
+        let volume = app.create("/v1/companies", json!({"name": "Volume Co"})).await["id"].as_str().unwrap().to_owned();
+        let profit = app.create("/v1/companies", json!({"name": "Profit Co"})).await["id"].as_str().unwrap().to_owned();
+        let idle = app.create("/v1/companies", json!({"name": "Idle Co"})).await["id"].as_str().unwrap().to_owned();
+        let day = this_month();
+        for i in 0..10 {
+            push(&app, &volume, &format!("V-{i}"), day, "10", 1000, 990, 0, "EUR").await;
+        }
+        push(&app, &profit, "P-1", day, "5", 10000, 2000, 0, "EUR").await;
+        let r = post(&app, &format!("/v1/analytics/tiers/recompute?basis_year={}", day.year()), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((r.body["a"].as_i64(), r.body["b"].as_i64(), r.body["c"].as_i64()), (Some(1), Some(0), Some(2)));
+        assert_eq!(app.get(&format!("/v1/companies/{profit}")).await.body["tier"], "A");
+        assert_eq!(app.get(&format!("/v1/companies/{volume}")).await.body["tier"], "C", "the high-volume, low-profit customer is not A");
+        assert_eq!(app.get(&format!("/v1/companies/{idle}")).await.body["tier"], "C");
+        assert_eq!(app.get(&format!("/v1/companies/{profit}")).await.body["tier_basis_year"], day.year());
+
+        let ranking = app.get(&format!("/v1/analytics/customers?period={}", day.year())).await;
+        assert_eq!(ranking.status, 200, "{}", ranking.text);
+        let rows = ranking.body["data"].as_array().unwrap();
+        assert_eq!(rows[0]["company_id"], profit.as_str());
+        assert_eq!(rows[0]["profit_rank"], 1);
+        assert_eq!(rows[0]["volume_rank"], 2, "volume and profit disagree");
+        assert_eq!(rows[1]["volume_rank"], 1);
+        assert_eq!(rows[0]["gross_profit"], money(40000, "EUR"));
+        assert_eq!(rows[1]["gross_profit"], money(1000, "EUR"));
+        assert_eq!(rows[0]["share_bp"], 9756);
+        assert_eq!(rows[1]["cumulative_share_bp"], 10000);
+        let paged = app.get(&format!("/v1/analytics/customers?period={}&limit=1", day.year())).await;
+        assert_eq!(paged.body["data"].as_array().unwrap().len(), 1);
+        let next = paged.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/v1/analytics/customers?period={}&limit=1&cursor={next}", day.year())).await;
+        assert_eq!(second.body["data"][0]["company_id"], volume.as_str());
+        assert_eq!(second.body["next_cursor"], Value::Null);
+        let sales = app.token_for(Role::Sales, None).await;
+        assert_eq!(app.request(Method::POST, "/v1/analytics/tiers/recompute?basis_year=2026", Some(&sales), None, &[]).await.status, 403, "managers and admins only");
+    }
+
+    async fn a_missing_rate_is_an_explicit_error(app: TestApp) {
+        setup(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Dollar Co"})).await["id"].as_str().unwrap().to_owned();
+        let m = this_month();
+        push(&app, &company, "USD-1", m, "1", 10000, 5000, 0, "USD").await;
+        let path = format!("/v1/analytics/customers/{company}/profit?from={}&to={}", m.format("%Y-%m"), m.format("%Y-%m"));
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 422);
+        let end = (m + Months::new(1)).pred_opt().unwrap();
+        let message = r.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("USD") && message.contains(&end.to_string()), "{message}");
+        app.request(Method::PUT, &format!("/v1/exchange-rates/USD/{m}"), Some(&app.admin_token.clone()), Some(json!({"rate": "0.9"})), &[]).await;
+        let r = app.get(&path).await;
+        assert_eq!(r.body["periods"][0]["revenue"], money(9000, "EUR"));
+        assert_eq!(r.body["periods"][0]["gross_profit"], money(4500, "EUR"));
+    }
+
+    async fn customers_get_403_on_analytics(app: TestApp) {
+        let company = app.create("/v1/companies", json!({"name": "Curious Co"})).await["id"].as_str().unwrap().to_owned();
+        let token = app.token_for(Role::Customer, Some(company.clone())).await;
+        for path in [format!("/v1/analytics/customers/{company}/profit?from=2026-01&to=2026-02"), "/v1/analytics/customers?period=2026".to_owned()] {
+            assert_eq!(app.request(Method::GET, &path, Some(&token), None, &[]).await.status, 403, "{path}");
+        }
+        assert_eq!(app.request(Method::POST, "/v1/analytics/tiers/recompute?basis_year=2026", Some(&token), None, &[]).await.status, 403);
+    }
+}
