@@ -175,3 +175,35 @@ on_both_backends! {
         assert_eq!(app.request(Method::POST, "/v1/analytics/tiers/recompute?basis_year=2026", Some(&token), None, &[]).await.status, 403);
     }
 }
+
+on_both_backends! {
+    async fn the_overview_answers_the_call_centre(app: TestApp) {
+        setup(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Caller Co", "preferences": {"delivery": "mornings"}})).await["id"].as_str().unwrap().to_owned();
+        let contact = app.create("/v1/contacts", json!({"last_name": "Caller", "company_id": company})).await["id"].as_str().unwrap().to_owned();
+        let order = push(&app, &company, "OV-1", this_month(), "2", 1000, 600, 0, "EUR").await;
+        let quote = app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "x", "quantity": "1", "unit_price": money(500, "EUR")}]})).await["id"].as_str().unwrap().to_owned();
+        post(&app, &format!("/v1/quotes/{quote}/send"), None).await;
+        let invoice = app.create("/v1/invoices", json!({"company_id": company, "order_ids": [order["id"]], "due_date": "2020-01-01"})).await["id"].as_str().unwrap().to_owned();
+        post(&app, &format!("/v1/invoices/{invoice}/issue"), None).await;
+        app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
+        app.create("/v1/interactions", json!({"contact_id": contact, "kind": "call", "subject": "Asked about delivery", "occurred_at": "2026-01-05T10:00:00Z"})).await;
+        app.create("/v1/interactions", json!({"contact_id": contact, "kind": "visit", "subject": "Visit", "scheduled_for": "2099-01-05T10:00:00Z"})).await;
+        let r = app.get(&format!("/v1/companies/{company}/overview")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["company"]["preferences"]["delivery"], "mornings");
+        assert_eq!(r.body["last_12_months"]["revenue"], money(2000, "EUR"));
+        assert_eq!(r.body["last_12_months"]["gross_profit"], money(800, "EUR"));
+        assert_eq!(r.body["open_quotes"][0]["id"], quote.as_str());
+        assert_eq!(r.body["recent_orders"][0]["id"], order["id"]);
+        assert_eq!(r.body["open_returns"].as_array().unwrap().len(), 1);
+        assert_eq!(r.body["receivables"][0], json!({"unpaid": money(2420, "EUR"), "overdue": money(2420, "EUR")}));
+        assert_eq!(r.body["last_interactions"][0]["subject"], "Asked about delivery");
+        assert_eq!(r.body["next_interaction"]["subject"], "Visit");
+        let by_contact = app.get(&format!("/v1/contacts/{contact}/overview")).await;
+        assert_eq!(by_contact.body["contact"]["id"], contact.as_str());
+        assert_eq!(by_contact.body["company"]["id"], company.as_str());
+        let customer = app.token_for(Role::Customer, Some(company.clone())).await;
+        assert_eq!(app.request(Method::GET, &format!("/v1/companies/{company}/overview"), Some(&customer), None, &[]).await.status, 403);
+    }
+}

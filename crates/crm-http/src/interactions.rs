@@ -249,6 +249,7 @@ pub async fn list_interactions(
         from: c.instant("from", query.from),
         to: c.instant("to", query.to),
         upcoming: query.upcoming.unwrap_or(false),
+        occurred_only: false,
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod opportunities;
 pub mod ops;
 pub mod orders;
+pub mod overview;
 pub mod pagination;
 pub mod pipelines;
 pub mod portal;
@@ -188,7 +189,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(portal::update_fiscal_data)
                 .service(analytics::customer_profit)
                 .service(analytics::rank_customers)
-                .service(analytics::recompute_tiers),
+                .service(analytics::recompute_tiers)
+                .service(overview::company_overview)
+                .service(overview::contact_overview),
         );
 }
 

@@ -233,6 +233,8 @@ pub struct InteractionFilter {
     pub to: Option<NaiveDateTime>,
     /// Only planned interactions that have not happened yet.
     pub upcoming: bool,
+    /// Only interactions that have happened.
+    pub occurred_only: bool,
     pub include_archived: bool,
 }
 
@@ -261,6 +263,9 @@ pub fn list(
     }
     if let Some(to) = filter.to {
         query = query.filter(interactions::timeline_at.lt(to));
+    }
+    if filter.occurred_only {
+        query = query.filter(interactions::occurred_at.is_not_null());
     }
     if filter.upcoming {
         query = query
