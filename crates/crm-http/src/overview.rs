@@ -161,10 +161,9 @@ async fn overview(
                 .as_deref()
                 .map(|id| crm_store::companies::get(conn, id, Reach::All, None))
                 .transpose()?;
-            let profit = match &company_id {
-                Some(id) => Some(crm_store::analytics::monthly(conn, id, &from, &to, base)),
-                None => None,
-            };
+            let profit = company_id
+                .as_ref()
+                .map(|id| crm_store::analytics::monthly(conn, id, &from, &to, base));
             let quotes = crm_store::quotes::list(
                 conn,
                 &crm_store::quotes::QuoteFilter {
