@@ -408,7 +408,7 @@ pub struct TierCounts {
 #[into_params(parameter_in = Query)]
 pub struct TierQuery {
     /// The year whose profit contribution decides the tiers.
-    #[param(example = 2025)]
+    #[param(example = 2025, minimum = 1000, maximum = 9999)]
     pub basis_year: i32,
 }
 
