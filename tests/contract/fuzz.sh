@@ -25,7 +25,7 @@ fuzz() {
   .venv/bin/st run "$ROOT/openapi/openapi.json" --url "$BASE" \
     -H "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance \
-    --max-examples "${FUZZ_MAX_EXAMPLES:-10}" --seed 20261123 --workers 2 --generation-database none \
+    --max-examples "${FUZZ_MAX_EXAMPLES:-10}" --seed 20261123 --workers 1 --generation-database none \
     --report junit --report-dir "$WORK/report" ${FUZZ_EXTRA:-} | tee "$WORK/fuzz.log"
   return "${PIPESTATUS[0]}"
 }
