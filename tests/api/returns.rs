@@ -147,6 +147,7 @@ on_both_backends! {
         assert_eq!(report.body["returns"], 1);
         assert_eq!(report.body["by_reason"][0], json!({"key": "damaged", "count": 1}));
         assert_eq!(report.body["by_root_cause"][0], json!({"key": "packaging", "count": 1}));
-        assert_eq!(report.body["saved_revenue_minor"], 1920);
+        assert_eq!(report.body["saved_revenue"], eur(1920));
+        assert_eq!(report.body["refunded"], eur(0));
     }
 }

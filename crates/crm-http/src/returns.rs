@@ -617,10 +617,10 @@ pub struct ReturnReport {
     pub by_root_cause: Vec<Count>,
     /// Returns per resolution (`unresolved` until resolved).
     pub by_resolution: Vec<Count>,
-    /// Refunded and credited, in minor units, summed across currencies.
-    pub refunded_minor: i64,
-    /// Revenue saved by concessions, in minor units, summed across currencies.
-    pub saved_revenue_minor: i64,
+    /// Refunded and credited (tax included), in the base currency.
+    pub refunded: Money,
+    /// Revenue saved by concessions, in the base currency.
+    pub saved_revenue: Money,
 }
 
 /// The report's period.
@@ -634,6 +634,7 @@ pub struct ReturnReportQuery {
 }
 
 #[utoipa::path(tag = "returns", operation_id = "getReturnReport", summary = "Report on reasons, root causes and resolutions",
+    description = "Amounts are in the base currency, each converted at the latest rate on or before the end of the month the return was resolved; a missing rate is a `422` naming the currency and the date.",
     params(ReturnReportQuery),
     responses((status = 200, description = "The report", body = ReturnReport)))]
 #[get("/returns/report")]
@@ -656,10 +657,12 @@ pub async fn return_report(
         .unwrap_or(query.to)
         .and_hms_opt(0, 0, 0)
         .unwrap_or_default();
+    let base = state.settings.base_currency;
     let r = state
         .db
-        .read(move |conn| store::report(conn, from, to))
+        .read(move |conn| store::report(conn, from, to, base))
         .await?;
+    let currency = base.to_string();
     let counts = |v: Vec<(String, i64)>| {
         v.into_iter()
             .map(|(key, count)| Count { key, count })
@@ -670,7 +673,7 @@ pub async fn return_report(
         by_reason: counts(r.by_reason),
         by_root_cause: counts(r.by_root_cause),
         by_resolution: counts(r.by_resolution),
-        refunded_minor: r.refunded_minor,
-        saved_revenue_minor: r.saved_revenue_minor,
+        refunded: Money::new(r.refunded_minor, &currency),
+        saved_revenue: Money::new(r.saved_revenue_minor, &currency),
     }))
 }

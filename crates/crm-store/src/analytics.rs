@@ -51,6 +51,21 @@ fn to_base(
     })
 }
 
+/// Converts an amount of `currency` earned in `month` (`YYYY-MM`) into the base currency.
+pub fn amount_to_base(
+    conn: &mut DbConnection,
+    amount_minor: i64,
+    currency: &str,
+    month: &str,
+    base: Currency,
+) -> Result<i64, StoreError> {
+    let figures = Figures {
+        revenue_minor: amount_minor,
+        ..Figures::default()
+    };
+    Ok(to_base(conn, &figures, currency, month, base)?.revenue_minor)
+}
+
 /// One company's figures per month over `from..=to` (`YYYY-MM`), in the base currency.
 pub fn monthly(
     conn: &mut DbConnection,

@@ -635,10 +635,13 @@ pub struct ReturnReport {
     pub saved_revenue_minor: i64,
 }
 
+/// Amounts are converted into `base` at the latest rate on or before the end of the month the
+/// return was resolved (or opened).
 pub fn report(
     conn: &mut DbConnection,
     from: NaiveDateTime,
     to: NaiveDateTime,
+    base: crm_domain::money::Currency,
 ) -> Result<ReturnReport, StoreError> {
     use std::collections::BTreeMap;
     let rows: Vec<ReturnRow> = returns::table
@@ -667,8 +670,16 @@ pub fn report(
                     .unwrap_or_else(|| "unresolved".into()),
             )
             .or_insert(0) += 1;
-        report.refunded_minor += row.refund_minor;
-        report.saved_revenue_minor += row.saved_revenue_minor;
+        let month = crate::rollups::month_of(row.resolved_at.unwrap_or(row.created_at).date());
+        report.refunded_minor +=
+            crate::analytics::amount_to_base(conn, row.refund_minor, &row.currency, &month, base)?;
+        report.saved_revenue_minor += crate::analytics::amount_to_base(
+            conn,
+            row.saved_revenue_minor,
+            &row.currency,
+            &month,
+            base,
+        )?;
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     for chunk in ids.chunks(500) {
