@@ -12,7 +12,7 @@ use crate::auth::{random_token, secret_hash, Principal, API_KEY_PREFIX};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{Checker, SHORT};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -148,12 +148,7 @@ pub async fn list_api_keys(
     ApiQuery(query): ApiQuery<ApiKeyListQuery>,
 ) -> Result<web::Json<ListResponse<ApiKey>>, ApiError> {
     principal.authorize(Resource::ApiKeys, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: false,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let include_revoked = query.include_revoked.unwrap_or(false);
     let result = state
         .db

@@ -219,7 +219,7 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
             .read(move |conn| {
                 let key = crm_store::api_keys::find_live_by_hash(conn, &hash)?;
                 if let Some(key) = &key {
-                    crm_store::api_keys::touch(conn, &key.id)?;
+                    crm_store::api_keys::touch(conn, key)?;
                 }
                 Ok(key)
             })

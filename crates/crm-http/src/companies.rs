@@ -263,7 +263,7 @@ impl CompanyUpdate {
         }
         if let Some(address) = self.billing_address {
             let a = address.unwrap_or_else(BillingAddressUpdate::cleared);
-            apply_address(&mut c, &mut fields.billing_address, a);
+            apply_address(&mut c, &mut fields.billing_address, a, "billing_address");
         }
         if let Some(v) = self.email {
             fields.email = c.email("email", v.as_deref());
@@ -306,30 +306,31 @@ impl BillingAddressUpdate {
     }
 }
 
-fn apply_address(c: &mut Checker, address: &mut Address, patch: BillingAddressUpdate) {
+/// Merges an address patch, naming each field under `prefix` (`billing_address`) in errors.
+pub(crate) fn apply_address(
+    c: &mut Checker,
+    address: &mut Address,
+    patch: BillingAddressUpdate,
+    prefix: &str,
+) {
+    let field = |name: &str| format!("{prefix}.{name}");
     let lines = [
-        (patch.line1, &mut address.line1, "billing_address.line1"),
-        (patch.line2, &mut address.line2, "billing_address.line2"),
-        (patch.city, &mut address.city, "billing_address.city"),
-        (patch.region, &mut address.region, "billing_address.region"),
-        (
-            patch.postal_code,
-            &mut address.postal_code,
-            "billing_address.postal_code",
-        ),
+        (patch.line1, &mut address.line1, "line1"),
+        (patch.line2, &mut address.line2, "line2"),
+        (patch.city, &mut address.city, "city"),
+        (patch.region, &mut address.region, "region"),
+        (patch.postal_code, &mut address.postal_code, "postal_code"),
     ];
-    for (value, target, field) in lines {
+    for (value, target, name) in lines {
         if let Some(v) = value {
-            *target = c.optional(field, v.as_deref(), SHORT);
+            *target = c.optional(&field(name), v.as_deref(), SHORT);
         }
     }
     if let Some(v) = patch.country {
+        let name = field("country");
         address.country = c
-            .optional("billing_address.country", v.as_deref(), 2)
-            .and_then(|raw| {
-                c.violations
-                    .check(country_code("billing_address.country", &raw))
-            });
+            .optional(&name, v.as_deref(), 2)
+            .and_then(|raw| c.violations.check(country_code(&name, &raw)));
     }
 }
 

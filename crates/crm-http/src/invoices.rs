@@ -16,7 +16,7 @@ use crate::documents::{line_drafts, totals_output, LineInput, Money, TotalsOutpu
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, LONG, SHORT};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -246,12 +246,7 @@ pub async fn list_invoices(
     ApiQuery(query): ApiQuery<InvoiceListQuery>,
 ) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: true,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let stored_status = match query.status {
         None => None,
         Some(
@@ -685,12 +680,7 @@ pub async fn list_series(
     ApiQuery(query): ApiQuery<SeriesListQuery>,
 ) -> Result<web::Json<ListResponse<InvoiceSeries>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: false,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), "created_at")?,
-    };
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
     let result = state
         .db
         .read(move |conn| series_store::list(conn, &page))

@@ -15,7 +15,7 @@ use crate::documents::Money;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, LONG, SHORT};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::quotes::{quote_draft, QuoteCreate};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
@@ -263,12 +263,7 @@ pub async fn list_leads(
     ApiQuery(query): ApiQuery<LeadListQuery>,
 ) -> Result<web::Json<ListResponse<Lead>>, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: true,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = LeadFilter {
         status: query.status,

@@ -73,6 +73,21 @@ impl<S: Copy> SortOptions<S> {
     }
 }
 
+/// A page of a list with one fixed order, named in its cursors as `created_at` (ascending) or
+/// `-created_at` (descending).
+pub fn fixed_order(
+    sort: &str,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<PageRequest<()>, ApiError> {
+    Ok(PageRequest {
+        sort: (),
+        descending: sort.starts_with('-'),
+        limit: page_limit(limit)?,
+        after: decode_cursor(cursor, sort)?,
+    })
+}
+
 /// `limit` defaults to 50, is capped at 200, and must be positive.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {

@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, SHORT};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -191,12 +191,7 @@ pub async fn list_pipelines(
     ApiQuery(query): ApiQuery<PipelineListQuery>,
 ) -> Result<web::Json<ListResponse<Pipeline>>, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: false,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let include_archived = query.include_archived.unwrap_or(false);
     let result = state
         .db

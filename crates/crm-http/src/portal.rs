@@ -4,7 +4,6 @@
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_domain::companies::country_code;
 use crm_domain::orders::OrderStatus;
 use crm_domain::permissions::{Access, Reach, Resource};
 use crm_domain::quotes::{QuoteAction, QuoteStatus};
@@ -16,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
-use crate::companies::{BillingAddress, BillingAddressUpdate};
+use crate::companies::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::documents::{totals_output, Money, TotalsOutput};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, SHORT};
 use crate::invoices::Invoice;
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::returns::{return_request, ReturnLineCreate};
 use crate::state::AppState;
@@ -30,7 +29,7 @@ use crate::state::AppState;
 const SORT: &str = "-created_at";
 
 /// The caller's company, if the caller is a portal user allowed `access`.
-fn own_company(principal: &Principal, access: Access) -> Result<String, ApiError> {
+pub(crate) fn own_company(principal: &Principal, access: Access) -> Result<String, ApiError> {
     match principal.authorize(Resource::Portal, access)? {
         Reach::OwnCompany => principal.company_id.clone().ok_or(ApiError::NotFound),
         Reach::All => Err(ApiError::Forbidden(
@@ -269,19 +268,6 @@ pub struct PortalListQuery {
     pub cursor: Option<String>,
 }
 
-fn page(
-    query: &PortalListQuery,
-    sort: &str,
-    descending: bool,
-) -> Result<crm_store::pagination::PageRequest<()>, ApiError> {
-    Ok(crm_store::pagination::PageRequest {
-        sort: (),
-        descending,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), sort)?,
-    })
-}
-
 #[utoipa::path(tag = "portal", operation_id = "listPortalInvoices", summary = "My invoices", description = "Issued invoices and credit notes of my company, newest first.",
     params(PortalListQuery),
     responses((status = 200, description = "A page of invoices", body = ListResponse<Invoice>)))]
@@ -292,7 +278,7 @@ pub async fn list_portal_invoices(
     ApiQuery(query): ApiQuery<PortalListQuery>,
 ) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = page(&query, SORT, true)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = crm_store::invoices::InvoiceFilter {
         company_id: Some(company),
         numbered_only: true,
@@ -340,7 +326,7 @@ pub async fn list_portal_orders(
 ) -> Result<web::Json<ListResponse<PortalOrder>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let sort = "-ordered_at";
-    let base = page(&query, sort, true)?;
+    let base = fixed_order(sort, query.limit, query.cursor.as_deref())?;
     let page = crm_store::pagination::PageRequest {
         sort: crm_store::orders::OrderSort::OrderedAt,
         descending: true,
@@ -389,7 +375,7 @@ pub async fn list_portal_quotes(
     ApiQuery(query): ApiQuery<PortalListQuery>,
 ) -> Result<web::Json<ListResponse<PortalQuote>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = page(&query, SORT, true)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = crm_store::quotes::QuoteFilter {
         company_id: Some(company),
         exclude_drafts: true,
@@ -521,7 +507,7 @@ pub async fn list_portal_returns(
     ApiQuery(query): ApiQuery<PortalListQuery>,
 ) -> Result<web::Json<ListResponse<PortalReturn>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = page(&query, SORT, true)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = crm_store::returns::ReturnFilter {
         company_id: Some(company),
         ..Default::default()
@@ -701,40 +687,12 @@ pub async fn update_fiscal_data(
                     f.email = c.email("email", v.as_deref());
                 }
                 if let Some(a) = body.billing_address {
-                    let a = a.unwrap_or_default();
-                    for (value, target, field) in [
-                        (
-                            a.line1,
-                            &mut f.billing_address.line1,
-                            "billing_address.line1",
-                        ),
-                        (
-                            a.line2,
-                            &mut f.billing_address.line2,
-                            "billing_address.line2",
-                        ),
-                        (a.city, &mut f.billing_address.city, "billing_address.city"),
-                        (
-                            a.region,
-                            &mut f.billing_address.region,
-                            "billing_address.region",
-                        ),
-                        (
-                            a.postal_code,
-                            &mut f.billing_address.postal_code,
-                            "billing_address.postal_code",
-                        ),
-                    ] {
-                        if let Some(v) = value {
-                            *target = c.optional(field, v.as_deref(), SHORT);
-                        }
-                    }
-                    if let Some(v) = a.country {
-                        f.billing_address.country = v.and_then(|raw| {
-                            c.violations
-                                .check(country_code("billing_address.country", &raw))
-                        });
-                    }
+                    apply_address(
+                        &mut c,
+                        &mut f.billing_address,
+                        a.unwrap_or_default(),
+                        "billing_address",
+                    );
                 }
                 c.finish().map_err(StoreError::from)
             })

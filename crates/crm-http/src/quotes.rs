@@ -16,7 +16,7 @@ use crate::documents::{
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, LONG};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -221,12 +221,7 @@ pub async fn list_quotes(
     ApiQuery(query): ApiQuery<QuoteListQuery>,
 ) -> Result<web::Json<ListResponse<Quote>>, ApiError> {
     principal.authorize(Resource::Quotes, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: true,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = QuoteFilter {
         status: query.status,
         company_id: query.company_id,

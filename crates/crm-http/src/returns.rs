@@ -19,7 +19,7 @@ use crate::documents::Money;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, LONG};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -268,12 +268,7 @@ pub async fn list_returns(
     ApiQuery(query): ApiQuery<ReturnListQuery>,
 ) -> Result<web::Json<ListResponse<Return>>, ApiError> {
     principal.authorize(Resource::Returns, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: true,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = ReturnFilter {
         status: query.status,
         order_id: query.order_id,

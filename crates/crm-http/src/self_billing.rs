@@ -13,7 +13,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{Checker, LONG};
 use crate::invoices::Invoice;
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, versioned};
 use crate::state::AppState;
 
@@ -104,12 +104,7 @@ pub async fn list_agreements(
     ApiQuery(query): ApiQuery<AgreementListQuery>,
 ) -> Result<web::Json<ListResponse<Agreement>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: false,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), "created_at")?,
-    };
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
     let company = query.company_id;
     let result = state
         .db
@@ -274,16 +269,7 @@ pub async fn create_self_billed_invoice(
     principal: Principal,
     ApiJson(body): ApiJson<SelfBilledInvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = match principal.authorize(Resource::Portal, Access::Write)? {
-        crm_domain::permissions::Reach::OwnCompany => {
-            principal.company_id.clone().ok_or(ApiError::NotFound)?
-        }
-        crm_domain::permissions::Reach::All => {
-            return Err(ApiError::Forbidden(
-                "the portal is for customer users".into(),
-            ))
-        }
-    };
+    let company = crate::portal::own_company(&principal, Access::Write)?;
     if body.order_ids.len() > 100 {
         return Err(ApiError::validation(
             "order_ids",

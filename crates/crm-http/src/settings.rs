@@ -2,7 +2,6 @@
 
 use actix_web::{get, patch, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use crm_domain::companies::country_code;
 use crm_domain::permissions::{Access, Resource};
 use crm_store::settings as store;
 use crm_store::StoreError;
@@ -10,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
-use crate::companies::{BillingAddress, BillingAddressUpdate};
+use crate::companies::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, IfMatch};
 use crate::fields::{patch, Checker, SHORT};
@@ -115,27 +114,7 @@ pub async fn update_company_settings(
                     f.tax_id = c.optional("tax_id", v.as_deref(), 50);
                 }
                 if let Some(a) = body.address {
-                    let a = a.unwrap_or_default();
-                    for (value, target, field) in [
-                        (a.line1, &mut f.address.line1, "address.line1"),
-                        (a.line2, &mut f.address.line2, "address.line2"),
-                        (a.city, &mut f.address.city, "address.city"),
-                        (a.region, &mut f.address.region, "address.region"),
-                        (
-                            a.postal_code,
-                            &mut f.address.postal_code,
-                            "address.postal_code",
-                        ),
-                    ] {
-                        if let Some(v) = value {
-                            *target = c.optional(field, v.as_deref(), SHORT);
-                        }
-                    }
-                    if let Some(v) = a.country {
-                        f.address.country = v.and_then(|raw| {
-                            c.violations.check(country_code("address.country", &raw))
-                        });
-                    }
+                    apply_address(&mut c, &mut f.address, a.unwrap_or_default(), "address");
                 }
                 if let Some(v) = body.email {
                     f.email = c.email("email", v.as_deref());

@@ -14,7 +14,7 @@ use crate::auth::{hash_password, Principal};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::fields::{patch, Checker, Patch};
-use crate::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::respond::{created, utc, utc_opt, versioned};
 use crate::state::AppState;
 
@@ -241,12 +241,7 @@ pub async fn list_users(
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<web::Json<ListResponse<User>>, ApiError> {
     principal.authorize(Resource::Users, Access::Read)?;
-    let page = crm_store::pagination::PageRequest {
-        sort: (),
-        descending: false,
-        limit: page_limit(query.limit)?,
-        after: decode_cursor(query.cursor.as_deref(), SORT)?,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let include_archived = query.include_archived.unwrap_or(false);
     let result = state
         .db

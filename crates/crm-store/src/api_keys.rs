@@ -105,12 +105,16 @@ pub fn find_live_by_hash(
 }
 
 /// Records use, at most once a minute per key, so that busy integrations do not turn every
-/// read into a write.
-pub fn touch(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+/// read into a write: the loaded `last_used_at` decides, and the statement is only sent when it
+/// is stale.
+pub fn touch(conn: &mut DbConnection, key: &ApiKey) -> Result<(), StoreError> {
     let at = now();
     let stale = at - Duration::minutes(1);
+    if key.last_used_at.is_some_and(|used| used >= stale) {
+        return Ok(());
+    }
     diesel::update(
-        api_keys::table.filter(api_keys::id.eq(id)).filter(
+        api_keys::table.filter(api_keys::id.eq(&key.id)).filter(
             api_keys::last_used_at
                 .is_null()
                 .or(api_keys::last_used_at.lt(stale)),
