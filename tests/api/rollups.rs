@@ -15,13 +15,42 @@ use rand::{Rng, SeedableRng};
 
 const SEQUENCES: u64 = 200;
 
+/// The products and salespeople the random orders pick from.
+struct Catalog {
+    products: Vec<String>,
+    salespeople: Vec<String>,
+}
+
 fn order_input(
     rng: &mut StdRng,
+    catalog: &Catalog,
     company: &str,
     external_id: String,
     status: OrderStatus,
 ) -> OrderInput {
     let price = rng.gen_range(100..5_000);
+    let mut lines = vec![LineDraft {
+        product_id: Some(catalog.products[rng.gen_range(0..catalog.products.len())].clone()),
+        sku: None,
+        description: None,
+        quantity: Quantity::from_milli(rng.gen_range(1..=5) * 1000),
+        unit_price_minor: Some(price),
+        unit_cost_minor: Some(rng.gen_range(0..price)),
+        discount_bp: rng.gen_range(0..=2_000),
+        tax_rate_bp: Some(2_100),
+    }];
+    if rng.gen_bool(0.3) {
+        lines.push(LineDraft {
+            product_id: None,
+            sku: None,
+            description: Some("ad hoc".into()),
+            quantity: Quantity::from_milli(rng.gen_range(1..=3_000)),
+            unit_price_minor: Some(rng.gen_range(1..900)),
+            unit_cost_minor: None,
+            discount_bp: 0,
+            tax_rate_bp: Some(1_000),
+        });
+    }
     OrderInput {
         channel: "prop".into(),
         external_id,
@@ -44,17 +73,10 @@ fn order_input(
             ..CustomerRef::default()
         }),
         company_id: Some(company.to_owned()),
-        lines: vec![LineDraft {
-            product_id: None,
-            sku: Some("PROP-1".into()),
-            description: None,
-            quantity: Quantity::from_milli(rng.gen_range(1..=5) * 1000),
-            unit_price_minor: Some(price),
-            unit_cost_minor: Some(rng.gen_range(0..price)),
-            discount_bp: rng.gen_range(0..=2_000),
-            tax_rate_bp: Some(2_100),
-        }],
-        salesperson_id: None,
+        lines,
+        salesperson_id: rng
+            .gen_bool(0.7)
+            .then(|| catalog.salespeople[rng.gen_range(0..catalog.salespeople.len())].clone()),
         campaign_id: None,
         payload_hash: format!("{}", rng.gen::<u64>()),
     }
@@ -64,6 +86,7 @@ fn order_input(
 fn random_write(
     conn: &mut DbConnection,
     rng: &mut StdRng,
+    catalog: &Catalog,
     companies: &[String],
     orders: &mut Vec<String>,
     step: u64,
@@ -77,7 +100,7 @@ fn random_write(
                 OrderStatus::Fulfilled,
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..4)];
-            let input = order_input(rng, company, format!("o{step}"), status);
+            let input = order_input(rng, catalog, company, format!("o{step}"), status);
             let id = match crm_store::orders::upsert(conn, input)? {
                 crm_store::orders::Upserted::Created(o)
                 | crm_store::orders::Upserted::Updated(o)
@@ -93,7 +116,10 @@ fn random_write(
                 OrderStatus::Fulfilled,
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..3)];
-            crm_store::orders::upsert(conn, order_input(rng, &company, order.external_id, status))?;
+            crm_store::orders::upsert(
+                conn,
+                order_input(rng, catalog, &company, order.external_id, status),
+            )?;
         }
         3 if !orders.is_empty() => {
             crm_store::orders::act(
@@ -202,17 +228,22 @@ on_both_backends! {
         let pool = app.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool.get().unwrap();
-            let companies: Vec<String> = write_transaction(&mut conn, |c| {
+            let (catalog, companies) = write_transaction(&mut conn, |c| {
                 crm_store::settings::update(c, None, |f| {
                     f.legal_name = Some("Prop SL".into());
                     f.tax_id = Some("ESB00000000".into());
                     Ok(())
                 })?;
-                crm_store::products::create(c, crm_store::products::ProductFields {
-                    sku: "PROP-1".into(), name: "Prop".into(), description: None, currency: "EUR".into(),
+                let products = (0..3).map(|i| crm_store::products::create(c, crm_store::products::ProductFields {
+                    sku: format!("PROP-{i}"), name: format!("Prop {i}"), description: None, currency: "EUR".into(),
                     unit_price_minor: 1000, unit_cost_minor: Some(500), tax_rate_bp: 2100, active: true,
-                })?;
-                (0..3).map(|i| crm_store::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()
+                }).map(|p| p.id)).collect::<Result<Vec<_>, StoreError>>()?;
+                let salespeople = (0..2).map(|i| crm_store::users::create(c, crm_store::users::UserFields {
+                    email: format!("seller{i}@example.com"), password_hash: "x".into(),
+                    role: crm_domain::roles::Role::Sales, company_id: None, active: true,
+                }).map(|u| u.id)).collect::<Result<Vec<_>, StoreError>>()?;
+                let companies = (0..3).map(|i| crm_store::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()?;
+                Ok::<_, StoreError>((Catalog { products, salespeople }, companies))
             })
             .unwrap();
             let mut orders = Vec::new();
@@ -221,16 +252,18 @@ on_both_backends! {
                 let mut rng = StdRng::seed_from_u64(sequence);
                 for _ in 0..rng.gen_range(1..8) {
                     step += 1;
-                    let _ = write_transaction(&mut conn, |c| random_write(c, &mut rng, &companies, &mut orders, step));
+                    let _ = write_transaction(&mut conn, |c| random_write(c, &mut rng, &catalog, &companies, &mut orders, step));
                 }
                 let stored = crm_store::rollups::stored(&mut conn).unwrap();
                 let fresh = crm_store::rollups::from_scratch(&mut conn).unwrap();
                 assert_eq!(stored, fresh, "after sequence {sequence}");
             }
             let all = crm_store::rollups::stored(&mut conn).unwrap();
-            assert!(all.values().any(|f| f.revenue_minor > 0), "orders happened");
-            assert!(all.values().any(|f| f.returns_minor > 0), "credit notes or refunds happened");
-            assert!(all.values().any(|f| f.concessions_minor > 0), "concessions happened");
+            assert!(all.customers.values().any(|f| f.revenue_minor > 0), "orders happened");
+            assert!(all.customers.values().any(|f| f.returns_minor > 0), "credit notes or refunds happened");
+            assert!(all.customers.values().any(|f| f.concessions_minor > 0), "concessions happened");
+            assert!(all.products.values().any(|f| f.returned_units_milli > 0), "returns happened");
+            assert!(all.products.keys().any(|k| k.0.is_empty()) && all.products.keys().any(|k| !k.1.is_empty()), "ad-hoc lines and salespeople happened");
             assert!(crm_store::rollups::rebuild(&mut conn).unwrap() > 0);
             assert_eq!(crm_store::rollups::stored(&mut conn).unwrap(), crm_store::rollups::from_scratch(&mut conn).unwrap());
         })

@@ -110,9 +110,156 @@ pub fn assign_tiers(
         .collect()
 }
 
+/// One product's figures for a period, in minor units of one currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProductFigures {
+    /// Net sales (after discounts, before tax) on orders not cancelled.
+    pub revenue_minor: i64,
+    /// Cost of goods of those lines, at the cost snapshotted on each order.
+    pub cost_minor: i64,
+    pub units_milli: i64,
+    /// Units on resolved returns, counted in the month of the resolution.
+    pub returned_units_milli: i64,
+}
+
+impl ProductFigures {
+    pub fn add(&mut self, other: &ProductFigures) {
+        self.revenue_minor += other.revenue_minor;
+        self.cost_minor += other.cost_minor;
+        self.units_milli += other.units_milli;
+        self.returned_units_milli += other.returned_units_milli;
+    }
+
+    pub fn negated(&self) -> ProductFigures {
+        ProductFigures {
+            revenue_minor: -self.revenue_minor,
+            cost_minor: -self.cost_minor,
+            units_milli: -self.units_milli,
+            returned_units_milli: -self.returned_units_milli,
+        }
+    }
+
+    pub fn gross_margin_minor(&self) -> i64 {
+        self.revenue_minor - self.cost_minor
+    }
+
+    /// Gross margin over revenue, in basis points (truncated); none without revenue.
+    pub fn margin_bp(&self) -> Option<i64> {
+        ratio_bp(self.gross_margin_minor(), self.revenue_minor)
+    }
+
+    /// Returned units over sold units, in basis points (truncated); none without sales.
+    pub fn return_rate_bp(&self) -> Option<i64> {
+        ratio_bp(self.returned_units_milli, self.units_milli)
+    }
+}
+
+fn ratio_bp(part: i64, whole: i64) -> Option<i64> {
+    (whole != 0).then(|| {
+        i64::try_from(i128::from(part) * i128::from(BP_SCALE) / i128::from(whole)).unwrap_or(0)
+    })
+}
+
+/// A product's profit tier from its margin: A from `a_from_bp` up, B from `b_from_bp` up,
+/// else C. A product without revenue in the period is C.
+pub fn product_tier(margin_bp: Option<i64>, a_from_bp: i64, b_from_bp: i64) -> Tier {
+    match margin_bp {
+        Some(m) if m >= a_from_bp => Tier::A,
+        Some(m) if m >= b_from_bp => Tier::B,
+        _ => Tier::C,
+    }
+}
+
+/// Commission rates per product profit tier, in basis points of net sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommissionRates {
+    pub a_bp: i64,
+    pub b_bp: i64,
+    pub c_bp: i64,
+}
+
+impl Default for CommissionRates {
+    fn default() -> Self {
+        CommissionRates {
+            a_bp: 500,
+            b_bp: 300,
+            c_bp: 100,
+        }
+    }
+}
+
+impl CommissionRates {
+    /// Each rate must lie in 0..=10000 (0% to 100%).
+    pub fn validate(&self) -> Result<(), crate::Violations> {
+        let mut violations = crate::Violations::default();
+        for (field, rate) in [
+            ("a_bp", self.a_bp),
+            ("b_bp", self.b_bp),
+            ("c_bp", self.c_bp),
+        ] {
+            if !(0..=BP_SCALE).contains(&rate) {
+                violations.push(crate::Violation::new(field, "must be from 0 to 10000"));
+            }
+        }
+        violations.into_result()
+    }
+
+    pub fn rate_bp(&self, tier: Tier) -> i64 {
+        match tier {
+            Tier::A => self.a_bp,
+            Tier::B => self.b_bp,
+            Tier::C => self.c_bp,
+        }
+    }
+}
+
+/// `rate_bp` of `sales_minor`, rounded half away from zero like every other amount.
+pub fn commission_minor(sales_minor: i64, rate_bp: i64) -> i64 {
+    let product = i128::from(sales_minor) * i128::from(rate_bp);
+    let scale = i128::from(BP_SCALE);
+    let rounded = (product.abs() + scale / 2) / scale * product.signum();
+    i64::try_from(rounded).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_margin_return_rate_and_tier() {
+        let f = ProductFigures {
+            revenue_minor: 20_000,
+            cost_minor: 12_000,
+            units_milli: 8_000,
+            returned_units_milli: 1_000,
+        };
+        assert_eq!(f.margin_bp(), Some(4_000));
+        assert_eq!(f.return_rate_bp(), Some(1_250));
+        assert_eq!(product_tier(f.margin_bp(), 4_000, 2_000), Tier::A);
+        assert_eq!(product_tier(Some(3_999), 4_000, 2_000), Tier::B);
+        assert_eq!(product_tier(Some(1_999), 4_000, 2_000), Tier::C);
+        assert_eq!(product_tier(None, 4_000, 2_000), Tier::C);
+        assert_eq!(ProductFigures::default().return_rate_bp(), None);
+    }
+
+    #[test]
+    fn commission_rounds_half_away_from_zero() {
+        assert_eq!(commission_minor(10_001, 500), 500);
+        assert_eq!(commission_minor(10_010, 500), 501);
+        assert_eq!(commission_minor(-10_010, 500), -501);
+        assert_eq!(commission_minor(12_345, 0), 0);
+    }
+
+    #[test]
+    fn commission_rates_are_percentages() {
+        assert!(CommissionRates::default().validate().is_ok());
+        let bad = CommissionRates {
+            a_bp: 10_001,
+            b_bp: -1,
+            c_bp: 0,
+        };
+        assert_eq!(bad.validate().unwrap_err().0.len(), 2);
+    }
 
     #[test]
     fn contribution_margin_and_aov() {

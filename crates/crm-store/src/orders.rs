@@ -181,7 +181,7 @@ fn save(
     let cost_minor = documents::cost_of(&order.lines)?;
     let before = match &existing {
         Some(e) => crate::rollups::order_contribution(conn, &e.id)?,
-        None => None,
+        None => crate::rollups::Contribution::default(),
     };
     let at = now();
     let row = OrderRow {

@@ -566,18 +566,27 @@ pub fn resolve(
     let at = now();
     row.resolved_at = Some(at);
     let carried_by_credit_note = row.credit_note_id.is_some() && resolve.resolution.credits();
-    if let (Some(company), false) = (&row.company_id, carried_by_credit_note) {
-        let net = crate::rollups::returned_net(conn, &row.id)? - resolve.restocking_fee_minor;
-        let contribution = crate::rollups::return_contribution(
-            company,
-            &row.currency,
-            at.date(),
-            resolve.resolution,
-            net,
-            row.concession_minor,
-        );
-        crate::rollups::swap(conn, None, contribution)?;
-    }
+    let customer = match (&row.company_id, carried_by_credit_note) {
+        (Some(company), false) => {
+            let net = crate::rollups::returned_net(conn, &row.id)? - resolve.restocking_fee_minor;
+            crate::rollups::return_contribution(
+                company,
+                &row.currency,
+                at.date(),
+                resolve.resolution,
+                net,
+                row.concession_minor,
+            )
+        }
+        _ => None,
+    };
+    let products =
+        crate::rollups::returned_products(conn, &row.id, &row.order_id, &row.currency, at.date())?;
+    crate::rollups::swap(
+        conn,
+        crate::rollups::Contribution::default(),
+        crate::rollups::Contribution { customer, products },
+    )?;
     let previous = row.version;
     save(conn, &mut row, previous)?;
     assemble(conn, row)

@@ -540,6 +540,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    product_rollups (product_id, salesperson_id, month, currency) {
+        product_id -> Text,
+        salesperson_id -> Text,
+        month -> Text,
+        currency -> Text,
+        revenue_minor -> BigInt,
+        cost_minor -> BigInt,
+        units_milli -> BigInt,
+        returned_units_milli -> BigInt,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+        version -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clv_fits (id) {
+        id -> Text,
+        fitted_at -> Timestamp,
+        observed_until -> Date,
+        customers -> BigInt,
+        repeat_customers -> BigInt,
+        bgnbd_r -> Double,
+        bgnbd_alpha -> Double,
+        bgnbd_a -> Double,
+        bgnbd_b -> Double,
+        gamma_gamma_p -> Double,
+        gamma_gamma_q -> Double,
+        gamma_gamma_gamma -> Double,
+    }
+}
+
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
 
@@ -573,4 +612,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     return_lines,
     self_billing_agreements,
     customer_rollups,
+    product_rollups,
+    settings,
+    clv_fits,
 );

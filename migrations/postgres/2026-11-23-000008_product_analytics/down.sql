@@ -1,0 +1,3 @@
+DROP TABLE clv_fits;
+DROP TABLE settings;
+DROP TABLE product_rollups;
