@@ -4,6 +4,7 @@
 mod macros;
 
 pub mod analytics;
+pub mod clv;
 pub mod companies;
 pub mod contacts;
 pub mod exchange;
