@@ -178,16 +178,6 @@ pub struct CommissionRates {
     pub c_bp: i64,
 }
 
-impl Default for CommissionRates {
-    fn default() -> Self {
-        CommissionRates {
-            a_bp: 500,
-            b_bp: 300,
-            c_bp: 100,
-        }
-    }
-}
-
 impl CommissionRates {
     /// Each rate must lie in 0..=10000 (0% to 100%).
     pub fn validate(&self) -> Result<(), crate::Violations> {
@@ -252,7 +242,12 @@ mod tests {
 
     #[test]
     fn commission_rates_are_percentages() {
-        assert!(CommissionRates::default().validate().is_ok());
+        let fine = CommissionRates {
+            a_bp: 10_000,
+            b_bp: 0,
+            c_bp: 100,
+        };
+        assert!(fine.validate().is_ok());
         let bad = CommissionRates {
             a_bp: 10_001,
             b_bp: -1,

@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod commission_rates;
 pub mod companies;
 pub mod contacts;
 pub mod counters;

@@ -268,3 +268,19 @@ pub fn list(
     })
     .map(ProductRow::into_product))
 }
+
+/// (id, SKU, name) of each of `ids` that exists.
+pub fn names(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, String)> = products::table
+            .filter(products::id.eq_any(chunk))
+            .select((products::id, products::sku, products::name))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

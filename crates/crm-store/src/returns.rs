@@ -664,6 +664,7 @@ pub fn report(
     };
     let (mut causes, mut resolutions, mut reasons) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut to_base = crate::analytics::ToBase::new(base);
     for row in &rows {
         *causes
             .entry(
@@ -680,15 +681,9 @@ pub fn report(
             )
             .or_insert(0) += 1;
         let month = crate::rollups::month_of(row.resolved_at.unwrap_or(row.created_at).date());
-        report.refunded_minor +=
-            crate::analytics::amount_to_base(conn, row.refund_minor, &row.currency, &month, base)?;
-        report.saved_revenue_minor += crate::analytics::amount_to_base(
-            conn,
-            row.saved_revenue_minor,
-            &row.currency,
-            &month,
-            base,
-        )?;
+        report.refunded_minor += to_base.amount(conn, row.refund_minor, &row.currency, &month)?;
+        report.saved_revenue_minor +=
+            to_base.amount(conn, row.saved_revenue_minor, &row.currency, &month)?;
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     for chunk in ids.chunks(500) {

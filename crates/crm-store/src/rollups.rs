@@ -691,21 +691,16 @@ pub fn range(
     Ok(rows.into_iter().map(customer_figures).collect())
 }
 
-/// The product rollups of months `from..=to` (`YYYY-MM`), optionally of one salesperson.
+/// The product rollups of months `from..=to` (`YYYY-MM`).
 pub fn product_range(
     conn: &mut DbConnection,
-    salesperson_id: Option<&str>,
     from: &str,
     to: &str,
 ) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
-    let mut query = product_rollups::table
+    let rows: Vec<ProductRollupRow> = product_rollups::table
         .filter(product_rollups::month.ge(from.to_owned()))
         .filter(product_rollups::month.le(to.to_owned()))
         .select(PRODUCT_COLUMNS)
-        .into_boxed();
-    if let Some(salesperson) = salesperson_id {
-        query = query.filter(product_rollups::salesperson_id.eq(salesperson.to_owned()));
-    }
-    let rows: Vec<ProductRollupRow> = query.load(conn)?;
+        .load(conn)?;
     Ok(rows.into_iter().map(product_figures).collect())
 }

@@ -21,6 +21,8 @@ CREATE TABLE settings (
     version BIGINT NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
+INSERT INTO settings (name, value, version, updated_at)
+VALUES ('commission_rates', '{"a_bp":500,"b_bp":300,"c_bp":100}', 1, CURRENT_TIMESTAMP);
 
 -- Fitted customer-lifetime-value models; the newest one is used.
 CREATE TABLE clv_fits (
