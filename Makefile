@@ -3,11 +3,16 @@
 
 CARGO ?= cargo
 
-.PHONY: run test openapi openapi-check lint fmt contract
+.PHONY: run demo test openapi openapi-check lint fmt contract
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
 	$(CARGO) run -p crm -- serve
+
+## Load a small demo sales history into the same database (200 customers, 5,000 orders over two
+## years, returns, three currencies), then `make run`. Prints the first admin's password.
+demo:
+	$(CARGO) run -p crm -- demo-data --companies 200 --orders 5000 --seed 1
 
 ## Unit tests, then the black-box tests on SQLite; also on PostgreSQL when
 ## CRM_TEST_POSTGRES_URL is set (for example postgres://postgres@127.0.0.1:5432/postgres).

@@ -108,6 +108,116 @@ on_both_backends! {
         if p.year() == m.year() {
             assert_eq!(year.body["periods"][0]["gross_profit"], money(-100, "EUR"));
         }
+
+        // The product: A's 2 units and C's 3 (B cancelled); one unit of C came back.
+        let products = app.get(&format!("/v1/analytics/products?period={}..{}", p.format("%Y-%m"), m.format("%Y-%m"))).await;
+        assert_eq!(products.status, 200, "{}", products.text);
+        let widget = &products.body["data"][0];
+        assert_eq!(products.body["data"].as_array().unwrap().len(), 1, "credit-note lines are not catalog sales");
+        assert_eq!(widget["sku"], "AN-1");
+        assert_eq!(widget["revenue"], money(2000 + 2700, "EUR"));
+        assert_eq!(widget["cost"], money(1200 + 1800, "EUR"));
+        assert_eq!(widget["gross_margin"], money(1700, "EUR"));
+        assert_eq!(widget["margin_bp"], 3617, "1700 / 4700, truncated");
+        assert_eq!(widget["units"], "5");
+        assert_eq!(widget["returned_units"], "1");
+        assert_eq!(widget["return_rate_bp"], 2000);
+        assert_eq!(widget["tier"], "B", "36% margin: B from 20%, A from 40%");
+    }
+
+    async fn commissions_follow_the_product_tier(app: TestApp) {
+        setup(&app).await;
+        app.create("/v1/products", json!({"sku": "LOW-1", "name": "Thin margin", "unit_price": money(1000, "EUR"), "unit_cost": money(950, "EUR"), "tax_rate_bp": 2100})).await;
+        let company = app.create("/v1/companies", json!({"name": "Commission Co"})).await["id"].as_str().unwrap().to_owned();
+        let (seller, _, _) = app.login_new_user(Role::Sales, None).await;
+        let (other, _, _) = app.login_new_user(Role::Sales, None).await;
+        let day = this_month();
+        let order = |salesperson: &str, sku: &str, quantity: &str, price: i64, cost: i64| json!({
+            "ordered_at": format!("{day}T12:00:00Z"), "currency": "EUR", "status": "paid", "company_id": company,
+            "salesperson_id": salesperson, "customer": {"email": "buyer@example.com"},
+            "lines": [{"sku": sku, "quantity": quantity, "unit_price": money(price, "EUR"), "unit_cost": money(cost, "EUR"), "tax_rate_bp": 2100}]});
+        for (external, salesperson, sku, quantity, price, cost) in [
+            ("CM-1", &seller, "AN-1", "3", 1001, 500),
+            ("CM-2", &seller, "LOW-1", "1", 1000, 950),
+            ("CM-3", &other, "LOW-1", "2", 1000, 950),
+        ] {
+            let r = app.request(Method::PUT, &format!("/v1/orders/by-external-id/shop/{external}"), Some(&app.admin_token.clone()), Some(order(salesperson, sku, quantity, price, cost)), &[]).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let rates = app.get("/v1/settings/commission-rates").await;
+        assert_eq!((rates.body["a_bp"].as_i64(), rates.body["b_bp"].as_i64(), rates.body["c_bp"].as_i64()), (Some(500), Some(300), Some(100)), "the defaults");
+        let etag = rates.header("etag").unwrap().to_owned();
+        let bad = app.request(Method::PUT, "/v1/settings/commission-rates", Some(&app.admin_token.clone()), Some(json!({"a_bp": 10001, "b_bp": 300, "c_bp": 100})), &[]).await;
+        assert_eq!(bad.status, 422);
+        assert_eq!(bad.body["errors"][0]["field"], "a_bp");
+        let set = app.request(Method::PUT, "/v1/settings/commission-rates", Some(&app.admin_token.clone()), Some(json!({"a_bp": 750, "b_bp": 300, "c_bp": 125})), &[("if-match", etag.as_str())]).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+        let stale = app.request(Method::PUT, "/v1/settings/commission-rates", Some(&app.admin_token.clone()), Some(json!({"a_bp": 1, "b_bp": 1, "c_bp": 1})), &[("if-match", etag.as_str())]).await;
+        assert_eq!(stale.status, 412);
+        let sales = app.token_for(Role::Sales, None).await;
+        assert_eq!(app.request(Method::PUT, "/v1/settings/commission-rates", Some(&sales), Some(json!({"a_bp": 1, "b_bp": 1, "c_bp": 1})), &[]).await.status, 403);
+
+        let r = app.get(&format!("/v1/analytics/commissions?period={}&salesperson_id={seller}", day.year())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let people = r.body["salespeople"].as_array().unwrap();
+        assert_eq!(people.len(), 1, "filtered to one salesperson");
+        let tiers = &people[0]["tiers"];
+        // AN-1: 30.03 sales at a 50% margin is A: 7.5% of 30.03 = 2.25225 -> 2.25.
+        assert_eq!(tiers[0], json!({"tier": "A", "sales": money(3003, "EUR"), "rate_bp": 750, "commission": money(225, "EUR")}));
+        assert_eq!(tiers[1]["sales"], money(0, "EUR"));
+        // LOW-1: 10.00 at a 5% margin is C: 1.25% of 10.00 = 0.125 -> 0.13 (half away from zero).
+        assert_eq!(tiers[2], json!({"tier": "C", "sales": money(1000, "EUR"), "rate_bp": 125, "commission": money(13, "EUR")}));
+        assert_eq!(people[0]["total_commission"], money(238, "EUR"));
+        let all = app.get(&format!("/v1/analytics/commissions?period={}", day.year())).await;
+        assert_eq!(all.body["salespeople"].as_array().unwrap().len(), 2);
+        let unknown = app.get(&format!("/v1/analytics/commissions?period={}&salesperson_id=nobody", day.year())).await;
+        assert_eq!(unknown.status, 404);
+    }
+
+    async fn clv_is_historical_profit_and_a_fitted_prediction(app: TestApp) {
+        setup(&app).await;
+        let before = app.get("/v1/analytics/customers/nobody/clv").await;
+        assert_eq!(before.status, 404);
+        use rand::{Rng, SeedableRng};
+        // Customers as BG/NBD sees them: each buys at its own rate until it drops out.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let today = Utc::now().date_naive();
+        let start = today - chrono::Days::new(52 * 7);
+        let mut companies = Vec::new();
+        for c in 0..40_u64 {
+            let company = app.create("/v1/companies", json!({"name": format!("CLV {c}")})).await["id"].as_str().unwrap().to_owned();
+            let weekly_rate = rng.gen_range(0.02..0.4);
+            let mut day = start + chrono::Days::new(rng.gen_range(0..120));
+            let mut p = 0;
+            while day < today {
+                let price = if c == 1 { [1100, 1200][p % 2] } else { rng.gen_range(800..2000) };
+                push(&app, &company, &format!("CLV-{c}-{p}"), day, "1", price, 600, 0, "EUR").await;
+                p += 1;
+                if c == 1 && p == 2 || rng.gen_bool(0.25) {
+                    break;
+                }
+                let gap_weeks = -(1.0 - rng.gen::<f64>()).ln() / weekly_rate;
+                day = day + chrono::Days::new(1 + (gap_weeks * 7.0) as u64);
+            }
+            companies.push(company);
+        }
+        let first = &companies[1];
+        let unfitted = app.get(&format!("/v1/analytics/customers/{first}/clv")).await;
+        assert_eq!(unfitted.status, 200, "{}", unfitted.text);
+        assert_eq!(unfitted.body["predicted_12_months"], Value::Null, "no model yet");
+        // Company 1: purchases of 11.00 and 12.00 at a cost of 6.00 each.
+        assert_eq!(unfitted.body["historical"], money(500 + 600, "EUR"));
+
+        let pool = app.pool.clone();
+        let fit = actix_web::web::block(move || crm::app::fit_clv(&pool, "EUR".parse().unwrap(), Utc::now().date_naive())).await.unwrap().unwrap();
+        assert_eq!(fit.customers, 40);
+        let r = app.get(&format!("/v1/analytics/customers/{first}/clv")).await;
+        assert_eq!(r.body["model"]["customers"], 40);
+        let predicted = r.body["predicted_12_months"]["amount_minor"].as_i64().unwrap();
+        assert!(predicted >= 0, "{predicted}");
+        let alive = r.body["probability_alive"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&alive));
+        assert_eq!(r.body["historical"], money(1100, "EUR"), "the fit does not change history");
     }
 
     async fn tiers_follow_profit_and_not_volume(app: TestApp) {
@@ -169,7 +279,7 @@ on_both_backends! {
     async fn customers_get_403_on_analytics(app: TestApp) {
         let company = app.create("/v1/companies", json!({"name": "Curious Co"})).await["id"].as_str().unwrap().to_owned();
         let token = app.token_for(Role::Customer, Some(company.clone())).await;
-        for path in [format!("/v1/analytics/customers/{company}/profit?from=2026-01&to=2026-02"), "/v1/analytics/customers?period=2026".to_owned()] {
+        for path in [format!("/v1/analytics/customers/{company}/profit?from=2026-01&to=2026-02"), format!("/v1/analytics/customers/{company}/clv"), "/v1/analytics/customers?period=2026".to_owned(), "/v1/analytics/products?period=2026".to_owned(), "/v1/analytics/commissions?period=2026".to_owned()] {
             assert_eq!(app.request(Method::GET, &path, Some(&token), None, &[]).await.status, 403, "{path}");
         }
         assert_eq!(app.request(Method::POST, "/v1/analytics/tiers/recompute?basis_year=2026", Some(&token), None, &[]).await.status, 403);

@@ -7,6 +7,7 @@ mod companies;
 mod contacts;
 mod contract;
 mod conventions;
+mod demo_data;
 mod interactions;
 mod invoices;
 mod opportunities;

@@ -433,6 +433,71 @@ fn maximise_log_likelihood<const N: usize, F: Fn(&[f64]) -> f64>(
     Ok(params)
 }
 
+/// Weeks in a year: the horizon of the 12-month prediction, in the unit histories use.
+pub const WEEKS_PER_YEAR: f64 = 365.25 / 7.0;
+
+/// What the models need of one customer: when they bought and what a repeat purchase earned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CustomerSummary {
+    /// In weeks.
+    pub history: CustomerHistory,
+    /// Mean profit contribution of the repeat purchases, in minor units (0 without any).
+    pub repeat_mean_value: f64,
+}
+
+/// Summarises a customer's purchases, given as the profit contribution (minor units) of each
+/// day they bought on. Purchases are counted per day, as BG/NBD expects: several orders on one
+/// day are one transaction. Days after `observed_until` are left out; none is no customer.
+pub fn summarise(
+    days: &std::collections::BTreeMap<chrono::NaiveDate, f64>,
+    observed_until: chrono::NaiveDate,
+) -> Option<CustomerSummary> {
+    let mut observed = days.range(..=observed_until);
+    let (first, _) = observed.next()?;
+    let repeats: Vec<(&chrono::NaiveDate, &f64)> = observed.collect();
+    let weeks = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        // Whole days, far below 2^53: exact in f64.
+        (to - from).num_days() as f64 / 7.0
+    };
+    let last = repeats.last().map_or(*first, |(day, _)| **day);
+    let frequency = u32::try_from(repeats.len()).unwrap_or(u32::MAX);
+    let repeat_mean_value = if repeats.is_empty() {
+        0.0
+    } else {
+        repeats.iter().map(|(_, v)| **v).sum::<f64>() / repeats.len() as f64
+    };
+    Some(CustomerSummary {
+        history: CustomerHistory {
+            frequency,
+            recency: weeks(*first, last),
+            age: weeks(*first, observed_until),
+        },
+        repeat_mean_value,
+    })
+}
+
+/// Expected profit contribution over the next `horizon` weeks: expected purchases (BG/NBD)
+/// times expected profit per purchase. That is the Gamma-Gamma posterior mean for a customer
+/// with positive repeat profit, the population mean for one who never bought again, and the
+/// customer's own (zero or negative) mean otherwise, since Gamma-Gamma models only positive
+/// values. Undiscounted: over one year the discounting would be smaller than the fit's error.
+pub fn predicted_value(
+    purchases: &BgNbdParams,
+    spend: &GammaGammaParams,
+    customer: &CustomerSummary,
+    horizon: f64,
+) -> f64 {
+    let x = customer.history.frequency;
+    let per_purchase = if x == 0 {
+        spend.expected_average_value(0, 0.0)
+    } else if customer.repeat_mean_value > 0.0 {
+        spend.expected_average_value(x, customer.repeat_mean_value)
+    } else {
+        customer.repeat_mean_value
+    };
+    purchases.expected_transactions(&customer.history, horizon) * per_purchase
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -760,5 +825,58 @@ mod tests {
             fit_gamma_gamma(&rows),
             Err(FitError::TooFewCustomers { needed: 10, got: 9 })
         );
+    }
+
+    #[test]
+    fn a_summary_counts_repeat_days_in_weeks() {
+        let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap_or_default();
+        let days: std::collections::BTreeMap<chrono::NaiveDate, f64> = [
+            (day(1), 100.0),
+            (day(8), 30.0),
+            (day(15), 50.0),
+            (day(31), 999.0),
+        ]
+        .into_iter()
+        .collect();
+        let s = summarise(&days, day(29)).unwrap();
+        assert_eq!(
+            s.history.frequency, 2,
+            "the first day is not a repeat; day 31 is later"
+        );
+        assert!((s.history.recency - 2.0).abs() < 1e-12);
+        assert!((s.history.age - 4.0).abs() < 1e-12);
+        assert!((s.repeat_mean_value - 40.0).abs() < 1e-12);
+        assert!(summarise(&days, chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_prediction_is_purchases_times_value() {
+        let bg = BgNbdParams {
+            r: 0.24,
+            alpha: 4.41,
+            a: 0.79,
+            b: 2.43,
+        };
+        let gg = GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+        };
+        let active = CustomerSummary {
+            history: CustomerHistory {
+                frequency: 4,
+                recency: 30.0,
+                age: 32.0,
+            },
+            repeat_mean_value: 50.0,
+        };
+        let expected = bg.expected_transactions(&active.history, WEEKS_PER_YEAR)
+            * gg.expected_average_value(4, 50.0);
+        assert!((predicted_value(&bg, &gg, &active, WEEKS_PER_YEAR) - expected).abs() < 1e-9);
+        let losing = CustomerSummary {
+            repeat_mean_value: -10.0,
+            ..active
+        };
+        assert!(predicted_value(&bg, &gg, &losing, WEEKS_PER_YEAR) < 0.0);
     }
 }

@@ -1,12 +1,17 @@
-//! `/v1/analytics`: profit contribution per customer, the customer ranking, and profit tiers.
+//! `/v1/analytics`: profit contribution per customer, the customer ranking, profit tiers,
+//! product margins and commissions.
 //! Staff only; every amount in the base currency.
 
 use std::collections::BTreeMap;
 
 use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
-use crm_domain::analytics::{assign_tiers, change_bp, Figures};
+use crm_domain::analytics::{
+    assign_tiers, change_bp, commission_minor, product_tier, Figures, ProductFigures,
+};
+use crm_domain::clv;
 use crm_domain::companies::Tier;
+use crm_domain::money::Quantity;
 use crm_domain::permissions::{Access, Resource};
 use crm_store::pagination::{After, KeyValue};
 use serde::{Deserialize, Serialize};
@@ -293,20 +298,6 @@ pub async fn rank_customers(
             "must be -gross_profit or -orders",
         ));
     }
-    let limit = usize::try_from(page_limit(query.limit)?).unwrap_or(50);
-    let offset = match decode_cursor(query.cursor.as_deref(), &sort)? {
-        Some(After {
-            key: KeyValue::Number(n),
-            ..
-        }) => usize::try_from(n).unwrap_or(0),
-        Some(_) => {
-            return Err(ApiError::validation(
-                "cursor",
-                "is not a cursor returned by this list",
-            ))
-        }
-        None => 0,
-    };
     let base = state.settings.base_currency;
     let (totals, names) = state
         .db
@@ -372,22 +363,48 @@ pub async fn rank_customers(
     if sort == "-orders" {
         rows.sort_by_key(|r| r.volume_rank);
     }
+    Ok(web::Json(page_of(
+        rows,
+        query.limit,
+        query.cursor.as_deref(),
+        &sort,
+    )?))
+}
+
+/// A page of a report computed whole: the cursor holds the offset, bound to the sort.
+fn page_of<T: ToSchema>(
+    rows: Vec<T>,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    sort: &str,
+) -> Result<ListResponse<T>, ApiError> {
+    let limit = usize::try_from(page_limit(limit)?).unwrap_or(50);
+    let offset = match decode_cursor(cursor, sort)? {
+        Some(After {
+            key: KeyValue::Number(n),
+            ..
+        }) => usize::try_from(n).unwrap_or(0),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "cursor",
+                "is not a cursor returned by this list",
+            ))
+        }
+        None => 0,
+    };
     let total = rows.len();
-    let page: Vec<RankedCustomer> = rows.into_iter().skip(offset).take(limit).collect();
-    let next = offset + page.len();
+    let data: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
+    let next = offset + data.len();
     let next_cursor = (next < total).then(|| {
         encode_cursor(
             &After {
                 key: KeyValue::Number(i64::try_from(next).unwrap_or(0)),
                 id: String::new(),
             },
-            &sort,
+            sort,
         )
     });
-    Ok(web::Json(ListResponse {
-        data: page,
-        next_cursor,
-    }))
+    Ok(ListResponse { data, next_cursor })
 }
 
 /// How many customers landed in each tier.
@@ -462,5 +479,406 @@ pub async fn recompute_tiers(
         a,
         b,
         c,
+    }))
+}
+
+/// One product's sales and margin over the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductAnalytics {
+    /// The product.
+    pub product_id: String,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Net sales (after discounts, before tax) on orders not cancelled.
+    pub revenue: Money,
+    /// Cost of goods, at the cost snapshotted on each order.
+    pub cost: Money,
+    /// revenue − cost.
+    pub gross_margin: Money,
+    /// Gross margin over revenue, in basis points.
+    pub margin_bp: Option<i64>,
+    /// Units sold, as a decimal.
+    pub units: String,
+    /// Units on returns resolved in the period, as a decimal.
+    pub returned_units: String,
+    /// Returned units over units sold, in basis points.
+    pub return_rate_bp: Option<i64>,
+    /// A from the A margin threshold up, B from the B threshold up, else C.
+    pub tier: Tier,
+}
+
+/// The period and paging of the product report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductsQuery {
+    /// `YYYY`, or `YYYY-MM..YYYY-MM`.
+    #[param(example = "2026")]
+    pub period: String,
+    /// `-gross_margin` (default), `-revenue` or `-return_rate_bp`.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Sales per (product, salesperson) over a period, in the base currency, from the rollups.
+type ProductSales = BTreeMap<(String, String), ProductFigures>;
+
+fn product_totals(sales: &ProductSales) -> BTreeMap<String, ProductFigures> {
+    let mut totals: BTreeMap<String, ProductFigures> = BTreeMap::new();
+    for ((product, _), figures) in sales {
+        totals.entry(product.clone()).or_default().add(figures);
+    }
+    totals
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "productAnalytics", summary = "Sales, margin and return rate per product",
+    description = "From the maintained product rollups, in the base currency (each month at the latest rate on or before its last day; a missing rate is a `422`). Lines without a catalog product are left out. The tier comes from the product's margin over the period and the configured thresholds (by default A from 40%, B from 20%).",
+    params(ProductsQuery),
+    responses((status = 200, description = "A page of products", body = ListResponse<ProductAnalytics>)))]
+#[get("/analytics/products")]
+pub async fn product_analytics(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ProductsQuery>,
+) -> Result<web::Json<ListResponse<ProductAnalytics>>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let (from, to) = parse_period(&query.period)?;
+    let sort = query.sort.clone().unwrap_or_else(|| "-gross_margin".into());
+    if !["-gross_margin", "-revenue", "-return_rate_bp"].contains(&sort.as_str()) {
+        return Err(ApiError::validation(
+            "sort",
+            "must be -gross_margin, -revenue or -return_rate_bp",
+        ));
+    }
+    let base = state.settings.base_currency;
+    let (totals, names) = state
+        .db
+        .read(move |conn| {
+            let sales = crm_store::analytics::by_product_and_salesperson(conn, &from, &to, base)?;
+            let mut totals = product_totals(&sales);
+            totals.remove("");
+            let ids: Vec<String> = totals.keys().cloned().collect();
+            let names = crm_store::products::names(conn, &ids)?;
+            Ok((totals, names))
+        })
+        .await?;
+    let (a_from, b_from) = (
+        state.settings.product_tier_a_from_margin_bp,
+        state.settings.product_tier_b_from_margin_bp,
+    );
+    let currency = base.to_string();
+    let mut rows: Vec<ProductAnalytics> = names
+        .into_iter()
+        .filter_map(|(id, sku, name)| {
+            let f = totals.get(&id)?;
+            Some(ProductAnalytics {
+                product_id: id,
+                sku,
+                name,
+                revenue: money(f.revenue_minor, &currency),
+                cost: money(f.cost_minor, &currency),
+                gross_margin: money(f.gross_margin_minor(), &currency),
+                margin_bp: f.margin_bp(),
+                units: Quantity::from_milli(f.units_milli).to_string(),
+                returned_units: Quantity::from_milli(f.returned_units_milli).to_string(),
+                return_rate_bp: f.return_rate_bp(),
+                tier: product_tier(f.margin_bp(), a_from, b_from),
+            })
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        let key = |r: &ProductAnalytics| match sort.as_str() {
+            "-revenue" => r.revenue.amount_minor,
+            "-return_rate_bp" => r.return_rate_bp.unwrap_or(i64::MIN),
+            _ => r.gross_margin.amount_minor,
+        };
+        key(y)
+            .cmp(&key(x))
+            .then_with(|| x.product_id.cmp(&y.product_id))
+    });
+    Ok(web::Json(page_of(
+        rows,
+        query.limit,
+        query.cursor.as_deref(),
+        &sort,
+    )?))
+}
+
+/// A salesperson's sales in one product profit tier and the commission on them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierCommission {
+    /// The product profit tier.
+    pub tier: Tier,
+    /// Net sales of products in that tier.
+    pub sales: Money,
+    /// The tier's commission rate, in basis points.
+    pub rate_bp: i64,
+    /// sales × rate, rounded half away from zero.
+    pub commission: Money,
+}
+
+/// One salesperson's commission over the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalespersonCommission {
+    /// The salesperson (a user).
+    pub salesperson_id: String,
+    /// Their email.
+    pub email: Option<String>,
+    /// Sales and commission per tier, A, B then C.
+    pub tiers: Vec<TierCommission>,
+    /// The sum of the tiers' commissions.
+    pub total_commission: Money,
+}
+
+/// The commission report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommissionReport {
+    /// First month, `YYYY-MM`.
+    pub from: String,
+    /// Last month, `YYYY-MM`.
+    pub to: String,
+    /// The base currency of every amount.
+    pub currency: String,
+    /// One entry per salesperson with sales in the period.
+    pub salespeople: Vec<SalespersonCommission>,
+}
+
+/// The commission report's period and salesperson.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommissionQuery {
+    /// `YYYY`, or `YYYY-MM..YYYY-MM`.
+    #[param(example = "2026")]
+    pub period: String,
+    /// Only this salesperson.
+    pub salesperson_id: Option<String>,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "commissions", summary = "Commission per salesperson by product profit tier",
+    description = "Each salesperson's net sales (orders not cancelled, in the base currency) split by the profit tier of the product sold, times that tier's rate from `/v1/settings/commission-rates`. A product's tier is the one `/v1/analytics/products` shows for the same period, so every salesperson is paid on the same tiering; lines without a catalog product count as tier C.",
+    params(CommissionQuery),
+    responses((status = 200, description = "The report", body = CommissionReport)))]
+#[get("/analytics/commissions")]
+pub async fn commissions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CommissionQuery>,
+) -> Result<web::Json<CommissionReport>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let (from, to) = parse_period(&query.period)?;
+    let base = state.settings.base_currency;
+    let only = query.salesperson_id.clone();
+    let (from_month, to_month) = (from.clone(), to.clone());
+    let (sales, rates, emails) = state
+        .db
+        .read(move |conn| {
+            if let Some(id) = &only {
+                crm_store::users::get(conn, id)?;
+            }
+            let sales = crm_store::analytics::by_product_and_salesperson(
+                conn,
+                &from_month,
+                &to_month,
+                base,
+            )?;
+            let rates = crm_store::commission_rates::get(conn)?.rates;
+            let ids: Vec<String> = sales
+                .keys()
+                .map(|(_, s)| s.clone())
+                .filter(|s| !s.is_empty())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let emails = crm_store::users::emails(conn, &ids)?;
+            Ok((sales, rates, emails))
+        })
+        .await?;
+    let (a_from, b_from) = (
+        state.settings.product_tier_a_from_margin_bp,
+        state.settings.product_tier_b_from_margin_bp,
+    );
+    let tiers: BTreeMap<String, Tier> = product_totals(&sales)
+        .into_iter()
+        .map(|(product, f)| {
+            let tier = if product.is_empty() {
+                Tier::C
+            } else {
+                product_tier(f.margin_bp(), a_from, b_from)
+            };
+            (product, tier)
+        })
+        .collect();
+    let mut per_person: BTreeMap<String, BTreeMap<Tier, i64>> = BTreeMap::new();
+    for ((product, salesperson), f) in &sales {
+        if salesperson.is_empty()
+            || query
+                .salesperson_id
+                .as_ref()
+                .is_some_and(|only| only != salesperson)
+        {
+            continue;
+        }
+        let tier = tiers.get(product).copied().unwrap_or(Tier::C);
+        *per_person
+            .entry(salesperson.clone())
+            .or_default()
+            .entry(tier)
+            .or_default() += f.revenue_minor;
+    }
+    let currency = base.to_string();
+    let emails: BTreeMap<String, String> = emails.into_iter().collect();
+    let salespeople = per_person
+        .into_iter()
+        .map(|(id, by_tier)| {
+            let tiers: Vec<TierCommission> = Tier::ALL
+                .iter()
+                .map(|tier| {
+                    let sales = by_tier.get(tier).copied().unwrap_or(0);
+                    let rate_bp = rates.rate_bp(*tier);
+                    TierCommission {
+                        tier: *tier,
+                        sales: money(sales, &currency),
+                        rate_bp,
+                        commission: money(commission_minor(sales, rate_bp), &currency),
+                    }
+                })
+                .collect();
+            let total = tiers.iter().map(|t| t.commission.amount_minor).sum();
+            SalespersonCommission {
+                email: emails.get(&id).cloned(),
+                salesperson_id: id,
+                tiers,
+                total_commission: money(total, &currency),
+            }
+        })
+        .collect();
+    Ok(web::Json(CommissionReport {
+        from,
+        to,
+        currency,
+        salespeople,
+    }))
+}
+
+/// The fitted models a prediction comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClvModel {
+    /// When it was fitted.
+    pub fitted_at: chrono::DateTime<chrono::Utc>,
+    /// Purchases up to this day were seen.
+    pub observed_until: NaiveDate,
+    /// Customers the BG/NBD purchase model was fitted on.
+    pub customers: i64,
+    /// Customers with repeat purchases of positive profit: the Gamma-Gamma sample.
+    pub repeat_customers: i64,
+    /// BG/NBD: purchase rates ~ Gamma(r, alpha), per week.
+    pub r: f64,
+    /// BG/NBD rate parameter, in weeks.
+    pub alpha: f64,
+    /// BG/NBD: drop-out probability ~ Beta(a, b).
+    pub a: f64,
+    /// BG/NBD drop-out parameter.
+    pub b: f64,
+    /// Gamma-Gamma: profit per purchase ~ Gamma(p, ν).
+    pub p: f64,
+    /// Gamma-Gamma: ν ~ Gamma(q, gamma) across customers.
+    pub q: f64,
+    /// Gamma-Gamma scale, in minor units of the base currency.
+    pub gamma: f64,
+}
+
+/// A customer's lifetime value: what it has earned us, and what it is expected to earn.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerLifetimeValue {
+    /// The customer.
+    pub company_id: String,
+    /// Historical CLV: cumulative gross profit contribution to date (revenue − cost − returns
+    /// and credits − concessions), from the rollups.
+    pub historical: Money,
+    /// Expected gross profit of the next 12 months: expected purchases (BG/NBD) × expected
+    /// profit per purchase (Gamma-Gamma), undiscounted. Null until a model has been fitted.
+    pub predicted_12_months: Option<Money>,
+    /// Probability that the customer is still active, 0 to 1. Null without a model.
+    pub probability_alive: Option<f64>,
+    /// Expected purchases (days with orders) in the next 12 months. Null without a model.
+    pub expected_purchases_12_months: Option<f64>,
+    /// The model used; fit it with `crm analytics fit` (the server also refits weekly).
+    pub model: Option<ClvModel>,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "getCustomerClv", summary = "A customer's historical and predicted lifetime value",
+    description = "Historical CLV is the cumulative profit contribution. The 12-month prediction uses the newest fit of a BG/NBD purchase model and a Gamma-Gamma profit model over all customers, by maximum likelihood; purchases are counted per day, with each day's profit (revenue − cost of goods) in the base currency. The method and its validation are in `docs/clv.md`.",
+    params(("company_id" = String, Path, description = "Company id")),
+    responses((status = 200, description = "The customer's lifetime value", body = CustomerLifetimeValue)))]
+#[get("/analytics/customers/{company_id}/clv")]
+pub async fn customer_clv(
+    state: web::Data<AppState>,
+    principal: Principal,
+    company_id: web::Path<String>,
+) -> Result<web::Json<CustomerLifetimeValue>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let base = state.settings.base_currency;
+    let company = company_id.into_inner();
+    let id = company.clone();
+    let (history, fit, days) = state
+        .db
+        .read(move |conn| {
+            crm_store::companies::ensure_exists(conn, &id)?;
+            let history = crm_store::analytics::monthly(conn, &id, "0000-01", "9999-12", base)?;
+            let fit = crm_store::clv::latest(conn)?;
+            let days = match &fit {
+                Some(f) => crm_store::clv::purchase_days(conn, Some(&id), f.observed_until, base)?
+                    .remove(&id),
+                None => None,
+            };
+            Ok((history, fit, days))
+        })
+        .await?;
+    let historical: i64 = history.values().map(Figures::gross_profit_minor).sum();
+    let currency = base.to_string();
+    let prediction = fit.as_ref().map(|f| {
+        match days
+            .as_ref()
+            .and_then(|d| clv::summarise(d, f.observed_until))
+        {
+            Some(summary) => (
+                clv::predicted_value(&f.purchases, &f.spend, &summary, clv::WEEKS_PER_YEAR),
+                f.purchases.probability_alive(&summary.history),
+                f.purchases
+                    .expected_transactions(&summary.history, clv::WEEKS_PER_YEAR),
+            ),
+            // No purchase before the fit: nothing observed to predict from.
+            None => (0.0, 0.0, 0.0),
+        }
+    });
+    Ok(web::Json(CustomerLifetimeValue {
+        company_id: company,
+        historical: money(historical, &currency),
+        predicted_12_months: prediction
+            .filter(|(value, _, _)| value.is_finite())
+            // Rounded to the minor unit; an estimate, far inside i64.
+            .map(|(value, _, _)| money(value.round() as i64, &currency)),
+        probability_alive: prediction
+            .map(|(_, alive, _)| alive)
+            .filter(|p| p.is_finite()),
+        expected_purchases_12_months: prediction.map(|(_, _, n)| n).filter(|n| n.is_finite()),
+        model: fit.map(|f| ClvModel {
+            fitted_at: crate::respond::utc(f.fitted_at),
+            observed_until: f.observed_until,
+            customers: f.customers,
+            repeat_customers: f.repeat_customers,
+            r: f.purchases.r,
+            alpha: f.purchases.alpha,
+            a: f.purchases.a,
+            b: f.purchases.b,
+            p: f.spend.p,
+            q: f.spend.q,
+            gamma: f.spend.gamma,
+        }),
     }))
 }

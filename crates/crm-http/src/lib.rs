@@ -142,6 +142,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(exchange_rates::delete_exchange_rate)
                 .service(settings::get_company_settings)
                 .service(settings::update_company_settings)
+                .service(settings::get_commission_rates)
+                .service(settings::set_commission_rates)
                 .service(invoices::list_series)
                 .service(invoices::create_series)
                 .service(invoices::get_series)
@@ -190,6 +192,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(analytics::customer_profit)
                 .service(analytics::rank_customers)
                 .service(analytics::recompute_tiers)
+                .service(analytics::product_analytics)
+                .service(analytics::commissions)
+                .service(analytics::customer_clv)
                 .service(overview::company_overview)
                 .service(overview::contact_overview),
         );

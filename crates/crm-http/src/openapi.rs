@@ -95,7 +95,10 @@ const TAGS: [(&str, &str); 20] = [
         "Agreements under which customers invoice on our behalf.",
     ),
     ("returns", "Returns (RMA) with their root cause."),
-    ("settings", "Our company's fiscal data."),
+    (
+        "settings",
+        "Our company's fiscal data, and commission rates.",
+    ),
     (
         "portal",
         "What a customer user sees and does for its own company.",

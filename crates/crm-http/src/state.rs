@@ -36,6 +36,10 @@ pub struct HttpSettings {
     pub tier_a_up_to_bp: i64,
     /// Profit tiers: B while the share of profit above a customer is below this.
     pub tier_b_up_to_bp: i64,
+    /// Product profit tiers: A from this margin up (basis points).
+    pub product_tier_a_from_margin_bp: i64,
+    /// Product profit tiers: B from this margin up, else C.
+    pub product_tier_b_from_margin_bp: i64,
 }
 
 #[derive(Clone)]

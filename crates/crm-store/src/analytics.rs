@@ -52,14 +52,13 @@ impl ToBase {
             Some(rate) => *rate,
             None => {
                 let day = month_end(month)?;
-                let text = exchange_rates::rate_on_or_before(conn, currency, day)?.ok_or_else(
-                    || {
+                let text =
+                    exchange_rates::rate_on_or_before(conn, currency, day)?.ok_or_else(|| {
                         StoreError::from(Violation::new(
                             "exchange_rate",
                             format!("no {currency} to {base} rate on or before {day}"),
                         ))
-                    },
-                )?;
+                    })?;
                 let rate = Rate::parse("exchange_rate", &text)?;
                 self.rates.insert(key, rate);
                 rate

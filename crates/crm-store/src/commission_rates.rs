@@ -23,7 +23,8 @@ pub fn get(conn: &mut DbConnection) -> Result<StoredRates, StoreError> {
         .find(NAME)
         .select((settings::value, settings::version, settings::updated_at))
         .first(conn)?;
-    let rates = serde_json::from_str(&value).map_err(|e| StoreError::Config(format!("setting {NAME}: {e}")))?;
+    let rates = serde_json::from_str(&value)
+        .map_err(|e| StoreError::Config(format!("setting {NAME}: {e}")))?;
     Ok(StoredRates {
         rates,
         version,
@@ -39,7 +40,8 @@ pub fn set(
     rates.validate()?;
     let current = get(conn)?;
     check_version(current.version, expected_version)?;
-    let value = serde_json::to_string(&rates).map_err(|e| StoreError::Config(format!("setting {NAME}: {e}")))?;
+    let value = serde_json::to_string(&rates)
+        .map_err(|e| StoreError::Config(format!("setting {NAME}: {e}")))?;
     diesel::update(settings::table.find(NAME))
         .set((
             settings::value.eq(value),

@@ -12,8 +12,10 @@ use crate::{
     check_version, new_id, now, tag_pattern, tags_from_json, tags_to_json, users, StoreError,
 };
 
+// `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
+// rows in one statement (`create_many`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = companies, treat_none_as_null = true)]
+#[diesel(table_name = companies, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct CompanyRow {
     id: String,
     name: String,
@@ -196,6 +198,20 @@ pub fn create(conn: &mut DbConnection, fields: CompanyFields) -> Result<Company,
         .values(&row)
         .execute(conn)?;
     Ok(row.into_company())
+}
+
+/// Inserts companies, each created at its own time, with multi-row INSERTs; returns their
+/// ids. For bulk loads (`demo`), whose caller has checked the owners.
+pub(crate) fn create_many(
+    conn: &mut DbConnection,
+    companies: &[(CompanyFields, NaiveDateTime)],
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<CompanyRow> = companies
+        .iter()
+        .map(|(fields, at)| CompanyRow::new(new_id(), fields, *at))
+        .collect();
+    crate::db::insert_batch!(conn, companies::table, rows);
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<CompanyRow, StoreError> {

@@ -49,6 +49,18 @@ pub fn next(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
     })
 }
 
+/// Takes `count` (at least one) consecutive values of the counter `name` at once; returns the
+/// first. For bulk loads that number many documents in one transaction.
+pub fn reserve(conn: &mut DbConnection, name: &str, count: i64) -> Result<i64, StoreError> {
+    let first = next(conn, name)?;
+    if count > 1 {
+        diesel::update(counters::table.find(name))
+            .set(counters::value.eq(counters::value + (count - 1)))
+            .execute(conn)?;
+    }
+    Ok(first)
+}
+
 /// Deletes counters whose names start with `prefix` and that last moved before `before`.
 pub fn purge(
     conn: &mut DbConnection,

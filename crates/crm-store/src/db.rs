@@ -145,6 +145,33 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
         .build_unchecked(ConnectionManager { url: url.clone() }))
 }
 
+/// Rows per multi-row INSERT: 1,000 rows of at most 32 columns stay under SQLite's limit of
+/// 32,766 bind parameters, and so under PostgreSQL's 65,535.
+pub(crate) const BATCH_ROWS: usize = 1_000;
+
+/// Inserts a slice of rows with multi-row INSERTs of [`BATCH_ROWS`] rows; evaluates to how
+/// many were inserted. diesel's multi-connection has no batch insert, so each backend gets its
+/// own statement. Row types must insert NULL for `None` (`treat_none_as_default_value =
+/// false`): SQLite has no DEFAULT in VALUES, and diesel would otherwise write one row per
+/// statement.
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut inserted = 0_usize;
+        for part in $rows.chunks($crate::db::BATCH_ROWS) {
+            inserted += match &mut *$conn {
+                $crate::db::DbConnection::Postgres(c) => {
+                    diesel::insert_into($table).values(part).execute(c)?
+                }
+                $crate::db::DbConnection::Sqlite(c) => {
+                    diesel::insert_into($table).values(part).execute(c)?
+                }
+            };
+        }
+        inserted
+    }};
+}
+pub(crate) use insert_batch;
+
 /// Applies the pending embedded migrations of the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let applied = match conn {

@@ -5,12 +5,14 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod clv;
 pub mod commission_rates;
 pub mod companies;
 pub mod contacts;
 pub mod counters;
 pub mod customers;
 pub mod db;
+pub mod demo;
 pub mod documents;
 mod error;
 pub mod exchange_rates;

@@ -16,48 +16,50 @@ use crate::quotes::Quote;
 use crate::schema::{order_lines, orders};
 use crate::{check_version, new_id, now, users, StoreError};
 
+// Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
+// DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = orders, treat_none_as_null = true)]
-struct OrderRow {
-    id: String,
-    channel: String,
-    external_id: String,
-    contact_id: Option<String>,
-    company_id: Option<String>,
-    quote_id: Option<String>,
-    currency: String,
-    status: String,
-    ordered_at: NaiveDateTime,
-    salesperson_id: Option<String>,
-    campaign_id: Option<String>,
-    payload_hash: String,
-    subtotal_minor: i64,
-    discount_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    cost_minor: i64,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+#[diesel(table_name = orders, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub(crate) struct OrderRow {
+    pub(crate) id: String,
+    pub(crate) channel: String,
+    pub(crate) external_id: String,
+    pub(crate) contact_id: Option<String>,
+    pub(crate) company_id: Option<String>,
+    pub(crate) quote_id: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) status: String,
+    pub(crate) ordered_at: NaiveDateTime,
+    pub(crate) salesperson_id: Option<String>,
+    pub(crate) campaign_id: Option<String>,
+    pub(crate) payload_hash: String,
+    pub(crate) subtotal_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) tax_minor: i64,
+    pub(crate) total_minor: i64,
+    pub(crate) cost_minor: i64,
+    pub(crate) version: i64,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = order_lines)]
-struct OrderLineRow {
-    id: String,
-    order_id: String,
-    position: i64,
-    product_id: Option<String>,
-    sku: Option<String>,
-    description: String,
-    quantity_milli: i64,
-    unit_price_minor: i64,
-    unit_cost_minor: Option<i64>,
-    discount_bp: i64,
-    tax_rate_bp: i64,
-    gross_minor: i64,
-    discount_minor: i64,
-    net_minor: i64,
+#[diesel(table_name = order_lines, treat_none_as_default_value = false)]
+pub(crate) struct OrderLineRow {
+    pub(crate) id: String,
+    pub(crate) order_id: String,
+    pub(crate) position: i64,
+    pub(crate) product_id: Option<String>,
+    pub(crate) sku: Option<String>,
+    pub(crate) description: String,
+    pub(crate) quantity_milli: i64,
+    pub(crate) unit_price_minor: i64,
+    pub(crate) unit_cost_minor: Option<i64>,
+    pub(crate) discount_bp: i64,
+    pub(crate) tax_rate_bp: i64,
+    pub(crate) gross_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) net_minor: i64,
 }
 
 #[derive(Debug, Clone)]

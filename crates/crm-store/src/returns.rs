@@ -17,52 +17,54 @@ use crate::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::schema::{return_lines, returns};
 use crate::{check_version, counters, invoices, new_id, now, orders, StoreError};
 
+// Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
+// DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = returns, treat_none_as_null = true)]
-struct ReturnRow {
-    id: String,
-    number: String,
-    order_id: String,
-    company_id: Option<String>,
-    contact_id: Option<String>,
-    currency: String,
-    status: String,
-    customer_comment: Option<String>,
-    reject_reason: Option<String>,
-    root_cause_category: Option<String>,
-    root_cause_notes: Option<String>,
-    preventive_action: Option<String>,
-    resolution: Option<String>,
-    restocking_fee_minor: i64,
-    concession_minor: i64,
-    refund_minor: i64,
-    saved_revenue_minor: i64,
-    credit_note_id: Option<String>,
-    resolved_at: Option<NaiveDateTime>,
-    window_override_by: Option<String>,
-    window_override_at: Option<NaiveDateTime>,
-    opened_by: Option<String>,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+#[diesel(table_name = returns, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub(crate) struct ReturnRow {
+    pub(crate) id: String,
+    pub(crate) number: String,
+    pub(crate) order_id: String,
+    pub(crate) company_id: Option<String>,
+    pub(crate) contact_id: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) status: String,
+    pub(crate) customer_comment: Option<String>,
+    pub(crate) reject_reason: Option<String>,
+    pub(crate) root_cause_category: Option<String>,
+    pub(crate) root_cause_notes: Option<String>,
+    pub(crate) preventive_action: Option<String>,
+    pub(crate) resolution: Option<String>,
+    pub(crate) restocking_fee_minor: i64,
+    pub(crate) concession_minor: i64,
+    pub(crate) refund_minor: i64,
+    pub(crate) saved_revenue_minor: i64,
+    pub(crate) credit_note_id: Option<String>,
+    pub(crate) resolved_at: Option<NaiveDateTime>,
+    pub(crate) window_override_by: Option<String>,
+    pub(crate) window_override_at: Option<NaiveDateTime>,
+    pub(crate) opened_by: Option<String>,
+    pub(crate) version: i64,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = return_lines)]
-struct ReturnLineRow {
-    id: String,
-    return_id: String,
-    position: i64,
-    order_line_id: String,
-    product_id: Option<String>,
-    description: String,
-    quantity_milli: i64,
-    reason_code: String,
-    received_quantity_milli: Option<i64>,
-    disposition: Option<String>,
-    unit_price_minor: i64,
-    discount_bp: i64,
-    tax_rate_bp: i64,
+#[diesel(table_name = return_lines, treat_none_as_default_value = false)]
+pub(crate) struct ReturnLineRow {
+    pub(crate) id: String,
+    pub(crate) return_id: String,
+    pub(crate) position: i64,
+    pub(crate) order_line_id: String,
+    pub(crate) product_id: Option<String>,
+    pub(crate) description: String,
+    pub(crate) quantity_milli: i64,
+    pub(crate) reason_code: String,
+    pub(crate) received_quantity_milli: Option<i64>,
+    pub(crate) disposition: Option<String>,
+    pub(crate) unit_price_minor: i64,
+    pub(crate) discount_bp: i64,
+    pub(crate) tax_rate_bp: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -261,3 +261,19 @@ pub fn list(
     })
     .map(UserRow::into_user))
 }
+
+/// (id, email) of each of `ids` that exists.
+pub fn emails(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::email))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use crm_domain::money::Currency;
 use crm_domain::roles::Role;
 use crm_http::{ApiError, AppState};
 use crm_store::db::{build_pool, run_migrations, write_transaction};
@@ -69,6 +70,7 @@ impl Application {
             }
         }
         let state = AppState::new(pool.clone(), config.http_settings()?)?;
+        let base_currency = state.settings.base_currency;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let workers = match config.workers {
@@ -76,7 +78,7 @@ impl Application {
             n => n,
         };
         let server = crm_http::serve(listener, state, workers)?;
-        spawn_maintenance(pool.clone(), config.login_window_seconds);
+        spawn_maintenance(pool.clone(), config.login_window_seconds, base_currency);
         Ok(Self { port, server, pool })
     }
 
@@ -100,9 +102,10 @@ impl Application {
 
 /// Every five minutes, deletes idempotency keys past their expiry, failed logins older than
 /// the lockout window and spent rate-limit counters, so that no table grows without bound; and
-/// accepts self-billed invoices whose acceptance period has run out. Safe on several nodes at
-/// once: each run is a pair of idempotent deletes.
-fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
+/// accepts self-billed invoices whose acceptance period has run out; and refits the CLV models
+/// once a week. Safe on several nodes at once: the deletes are idempotent, and two nodes
+/// refitting together only store two equal fits.
+fn spawn_maintenance(pool: Pool, login_window_seconds: u64, base_currency: Currency) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
         loop {
@@ -124,6 +127,11 @@ fn spawn_maintenance(pool: Pool, login_window_seconds: u64) {
                 crm_store::db::write_transaction(&mut conn, |c| {
                     crm_store::self_billing::auto_accept_due(c, crm_store::now().date())
                 })?;
+                crm_store::clv::refit_if_stale(
+                    &mut conn,
+                    chrono::Duration::days(7),
+                    base_currency,
+                )?;
                 Ok((keys, failures))
             })
             .await;
@@ -202,8 +210,50 @@ pub fn create_api_key(
     Ok((record.id, minted.key))
 }
 
+/// Fits the CLV models on every customer's purchases up to `observed_until` and stores them.
+pub fn fit_clv(
+    pool: &Pool,
+    base_currency: Currency,
+    observed_until: chrono::NaiveDate,
+) -> Result<crm_store::clv::Fit, AppError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    Ok(write_transaction(&mut conn, |c| {
+        crm_store::clv::fit(c, observed_until, base_currency)
+    })?)
+}
+
 /// Recomputes the analytics rollups from raw data, in one transaction.
 pub fn rebuild_rollups(pool: &Pool) -> Result<usize, AppError> {
     let mut conn = pool.get().map_err(StoreError::from)?;
     Ok(write_transaction(&mut conn, crm_store::rollups::rebuild)?)
+}
+
+/// What `crm demo-data` wrote, and how long loading and rebuilding the rollups took.
+pub struct DemoLoad {
+    pub counts: crm_store::demo::DemoCounts,
+    pub rollup_rows: usize,
+    pub load: Duration,
+    pub rebuild: Duration,
+}
+
+/// Loads demo data, then rebuilds the analytics rollups from it: the generator writes in bulk
+/// and leaves them behind.
+pub fn load_demo_data(
+    pool: &Pool,
+    spec: &crm_store::demo::DemoSpec,
+    progress: &mut dyn FnMut(&crm_store::demo::DemoCounts),
+) -> Result<DemoLoad, AppError> {
+    let started = std::time::Instant::now();
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    let counts = crm_store::demo::generate(&mut conn, spec, progress)?;
+    drop(conn);
+    let load = started.elapsed();
+    let started = std::time::Instant::now();
+    let rollup_rows = rebuild_rollups(pool)?;
+    Ok(DemoLoad {
+        counts,
+        rollup_rows,
+        load,
+        rebuild: started.elapsed(),
+    })
 }

@@ -55,12 +55,35 @@ enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// Load a reproducible demo sales history (products, customers, two years of orders,
+    /// returns, exchange rates), then rebuild the analytics.
+    DemoData {
+        /// Customers to create.
+        #[arg(long, default_value_t = 200)]
+        companies: usize,
+        /// Orders over the two years, about five lines each.
+        #[arg(long, default_value_t = 5_000)]
+        orders: usize,
+        /// The same seed (and --until) gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last day of the history, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
 enum AnalyticsCommand {
     /// Recompute the per-customer monthly rollups from the raw orders, credit notes and returns.
     Rebuild,
+    /// Fit the CLV models (BG/NBD purchases, Gamma-Gamma profit per purchase) on every
+    /// customer's purchases, and store the fit. The server also refits weekly.
+    Fit {
+        /// Use purchases up to this day (YYYY-MM-DD); defaults to today.
+        #[arg(long)]
+        observed_until: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +215,49 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, AppError> {
             let rows = app::rebuild_rollups(&pool)?;
             println!("rebuilt {rows} rollup row(s)");
         }
+        Command::Analytics {
+            command: AnalyticsCommand::Fit { observed_until },
+        } => {
+            let pool = app::connect(&config)?;
+            app::migrate(&pool)?;
+            let base = config.http_settings()?.base_currency;
+            let until = observed_until.unwrap_or_else(|| crm_store::now().date());
+            let fit = app::fit_clv(&pool, base, until)?;
+            println!(
+                "fitted on {} customers ({} with repeat purchases) up to {}",
+                fit.customers, fit.repeat_customers, fit.observed_until
+            );
+            println!(
+                "BG/NBD r={:.4} alpha={:.4} a={:.4} b={:.4}; Gamma-Gamma p={:.4} q={:.4} gamma={:.4}",
+                fit.purchases.r,
+                fit.purchases.alpha,
+                fit.purchases.a,
+                fit.purchases.b,
+                fit.spend.p,
+                fit.spend.q,
+                fit.spend.gamma
+            );
+        }
+        Command::DemoData {
+            companies,
+            orders,
+            seed,
+            until,
+        } => {
+            let until = match until {
+                Some(day) => day.and_time(chrono::NaiveTime::MIN) + chrono::Duration::days(1),
+                None => crm_store::now(),
+            };
+            demo_data(
+                &config,
+                &crm_store::demo::DemoSpec {
+                    companies,
+                    orders,
+                    seed,
+                    until,
+                },
+            )?;
+        }
         Command::ApiKey {
             command: ApiKeyCommand::Create { name, scopes },
         } => {
@@ -205,14 +271,61 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[actix_web::main]
-async fn serve(config: Config) -> Result<(), AppError> {
-    let application = Application::build(&config)?;
-    if let Some((email, password)) = app::bootstrap_admin(application.pool())? {
+/// Creates the first admin of an empty database and shows its password once.
+fn bootstrap_admin(pool: &crm_store::Pool) -> Result<(), AppError> {
+    if let Some((email, password)) = app::bootstrap_admin(pool)? {
         println!("Created the first admin user. Log in with:");
         println!("  email:    {email}");
         println!("  password: {password}   (shown once; change it with PATCH /v1/users/{{id}})");
     }
+    Ok(())
+}
+
+fn demo_data(config: &Config, spec: &crm_store::demo::DemoSpec) -> Result<(), AppError> {
+    let pool = app::connect(config)?;
+    app::migrate(&pool)?;
+    // Before the demo salespeople exist: `serve` only creates an admin in a database
+    // without users, so loading demo data first would leave nobody to log in as.
+    bootstrap_admin(&pool)?;
+    let step = (spec.orders / 10).max(1);
+    let mut next = step;
+    let loaded = app::load_demo_data(&pool, spec, &mut |counts| {
+        if counts.orders >= next && counts.orders < spec.orders {
+            println!("  {} orders, {} lines", counts.orders, counts.order_lines);
+            next = counts.orders / step * step + step;
+        }
+    })?;
+    let c = &loaded.counts;
+    println!(
+        "Loaded demo data of seed {} up to {} in {:.1} s:",
+        spec.seed,
+        spec.until.format("%Y-%m-%d %H:%M"),
+        loaded.load.as_secs_f64()
+    );
+    println!(
+        "  {} products, {} salespeople, {} companies, {} exchange rates",
+        c.products, c.salespeople, c.companies, c.exchange_rates
+    );
+    println!(
+        "  {} orders ({} cancelled), {} order lines",
+        c.orders, c.cancelled_orders, c.order_lines
+    );
+    println!(
+        "  {} returns ({} resolved), {} return lines",
+        c.returns, c.resolved_returns, c.return_lines
+    );
+    println!(
+        "Rebuilt {} rollup rows in {:.1} s",
+        loaded.rollup_rows,
+        loaded.rebuild.as_secs_f64()
+    );
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(config: Config) -> Result<(), AppError> {
+    let application = Application::build(&config)?;
+    bootstrap_admin(application.pool())?;
     let address = config.bind.replace("0.0.0.0", "127.0.0.1");
     let shown = match address.rsplit_once(':') {
         Some((host, _)) => format!("{host}:{}", application.port()),

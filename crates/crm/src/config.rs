@@ -58,6 +58,10 @@ pub struct Config {
     pub tier_a_up_to_bp: i64,
     /// Tier B up to this cumulative share of profit, in basis points.
     pub tier_b_up_to_bp: i64,
+    /// Product profit tiers: A from this margin up, in basis points.
+    pub product_tier_a_from_margin_bp: i64,
+    /// Product profit tiers: B from this margin up, else C.
+    pub product_tier_b_from_margin_bp: i64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -112,6 +116,8 @@ impl Default for Config {
             return_window_days: 30,
             tier_a_up_to_bp: 8_000,
             tier_b_up_to_bp: 9_500,
+            product_tier_a_from_margin_bp: 4_000,
+            product_tier_b_from_margin_bp: 2_000,
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -187,6 +193,15 @@ impl Config {
                     .into(),
             ));
         }
+        if !(-10_000..=10_000).contains(&self.product_tier_a_from_margin_bp)
+            || !(-10_000..=self.product_tier_a_from_margin_bp)
+                .contains(&self.product_tier_b_from_margin_bp)
+        {
+            return Err(ConfigError::Invalid(
+                "product tier thresholds must satisfy -10000 <= product_tier_b_from_margin_bp <= product_tier_a_from_margin_bp <= 10000"
+                    .into(),
+            ));
+        }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "body_limit_bytes must be at least 1024".into(),
@@ -206,6 +221,8 @@ impl Config {
             return_window_days: self.return_window_days,
             tier_a_up_to_bp: self.tier_a_up_to_bp,
             tier_b_up_to_bp: self.tier_b_up_to_bp,
+            product_tier_a_from_margin_bp: self.product_tier_a_from_margin_bp,
+            product_tier_b_from_margin_bp: self.product_tier_b_from_margin_bp,
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",
