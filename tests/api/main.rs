@@ -15,5 +15,6 @@ mod portal;
 mod returns;
 mod rollups;
 mod sales;
+mod security;
 mod self_billing;
 mod users_and_keys;

@@ -14,6 +14,19 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map_or(1024 * 1024, |s| s.settings.body_limit_bytes)
+}
+
+/// `application/json`, or a `+json` type such as `application/merge-patch+json`.
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"),
+        _ => false,
+    }
+}
+
 /// A JSON request body. Malformed JSON is `400`; a body of the wrong shape, with an unknown or
 /// read-only field, is `422` naming the field; over the size limit is `413`.
 pub struct ApiJson<T>(pub T);
@@ -23,15 +36,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1024 * 1024, |s| s.settings.body_limit_bytes);
-        let content_type_ok = match req.mime_type() {
-            Ok(Some(mime)) => {
-                mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json")
-            }
-            _ => false,
-        };
+        let (limit, content_type_ok) = (body_limit(req), is_json(req));
         let payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
@@ -41,6 +46,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let body = read_body(payload, limit).await?;
             parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// An optional JSON request body: none when the body is empty, else exactly as [`ApiJson`], so
+/// that a body with a mistake is refused rather than silently ignored.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (limit, content_type_ok) = (body_limit(req), is_json(req));
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(payload, limit).await?;
+            if body.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ));
+            }
+            parse_json(&body).map(|v| OptionalJson(Some(v)))
         })
     }
 }
@@ -81,7 +112,63 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     deserializer
         .end()
         .map_err(|e| ApiError::MalformedRequest(format!("the body is not valid JSON: {e}")))?;
+    if has_escaped_nul(body) {
+        let field = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| path_to_nul(&v, String::new()))
+            .unwrap_or_else(|| "body".to_owned());
+        return Err(ApiError::Validation(
+            Violation::new(field, NUL_MESSAGE).into(),
+        ));
+    }
     Ok(value)
+}
+
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+/// Whether a JSON text holds `\u0000`, the only way it can carry a NUL: the escape counts when
+/// an odd number of backslashes precede the `u` (an even number is escaped backslashes).
+fn has_escaped_nul(body: &[u8]) -> bool {
+    let mut backslashes = 0;
+    for (i, byte) in body.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && body[i..].starts_with(b"u0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// The path of the first string (or key) holding a NUL, such as `lines[0].description`.
+fn path_to_nul(value: &serde_json::Value, at: String) -> Option<String> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if at.is_empty() { "body".to_owned() } else { at })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| path_to_nul(v, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(k))
+            } else {
+                path_to_nul(v, join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Turns serde's wording into ours, and says why an unknown field is refused.
@@ -107,6 +194,13 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return std::future::ready(Err(ApiError::Validation(
+                Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
+            )));
+        }
         let pairs = form_urlencoded::parse(req.query_string().as_bytes());
         let deserializer = serde_urlencoded::Deserializer::new(pairs);
         let result = serde_path_to_error::deserialize(deserializer)
@@ -166,6 +260,22 @@ fn parse_etag(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_refused_naming_its_field_but_an_escaped_backslash_is_text() {
+        assert!(has_escaped_nul(br#"{"a": "x\u0000"}"#));
+        assert!(has_escaped_nul(br#"{"a": "\\\u0000"}"#));
+        assert!(
+            !has_escaped_nul(br#"{"a": "\\u0000"}"#),
+            "a backslash, then the text u0000"
+        );
+        assert!(!has_escaped_nul(br#"{"a": "u0000"}"#));
+        let err = parse_json::<serde_json::Value>(br#"{"lines": [{"description": "a\u0000"}]}"#);
+        match err {
+            Err(ApiError::Validation(v)) => assert_eq!(v.0[0].field, "lines[0].description"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

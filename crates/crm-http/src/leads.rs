@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Principal;
 use crate::documents::Money;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
 use crate::fields::{patch, Checker, LONG, SHORT};
 use crate::pagination::{fixed_order, respond, ListResponse};
 use crate::quotes::{quote_draft, QuoteCreate};
@@ -594,10 +594,10 @@ pub async fn convert_lead(
     principal: Principal,
     id: web::Path<String>,
     if_match: IfMatch,
-    body: Option<ApiJson<ConvertLead>>,
+    OptionalJson(body): OptionalJson<ConvertLead>,
 ) -> Result<web::Json<LeadConversion>, ApiError> {
     principal.authorize(Resource::Leads, Access::Write)?;
-    let options = body.map(|b| b.0).unwrap_or_default();
+    let options = body.unwrap_or_default();
     if options.quote.is_some() {
         principal.authorize(Resource::Quotes, Access::Write)?;
     }

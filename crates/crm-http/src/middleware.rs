@@ -44,11 +44,16 @@ pub async fn request_context(
         .unwrap_or_else(crm_store::new_id);
     let is_docs = req.path().starts_with("/docs");
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let mut response = next
-        .call(req)
-        .instrument(span.clone())
-        .await?
-        .map_into_boxed_body();
+    // No record's id holds a NUL, and PostgreSQL refuses one in any text: answer here.
+    let nul_in_path = req.path().to_ascii_lowercase().contains("%00");
+    let mut response = if nul_in_path {
+        req.error_response(ApiError::NotFound).map_into_boxed_body()
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
     let status = response.status();
     span.in_scope(|| {
         if status.is_server_error() {
