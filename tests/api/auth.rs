@@ -53,6 +53,11 @@ on_both_backends! {
             engine.encode(claims(&user_id, "sales", 0, 600).to_string())
         );
         assert_eq!(status_with(&app, &alg_none).await, 401, "alg none");
+        // HS/RS confusion: an RS256 header over an HMAC signature made with the shared secret.
+        let rs_header = engine.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let rs_claims = engine.encode(claims(&user_id, "sales", 0, 600).to_string());
+        let hs_of_rs = jsonwebtoken::crypto::sign(format!("{rs_header}.{rs_claims}").as_bytes(), &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()), Algorithm::HS256).unwrap();
+        assert_eq!(status_with(&app, &format!("{rs_header}.{rs_claims}.{hs_of_rs}")).await, 401, "RS256 header on an HMAC signature");
         assert_eq!(status_with(&app, "garbage").await, 401, "garbage");
     }
 
