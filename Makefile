@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run demo test openapi openapi-check lint fmt contract
+.PHONY: run demo test openapi openapi-check lint fmt contract bench-analytics
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -41,3 +41,11 @@ contract:
 	tests/contract/lint.sh
 	tests/contract/fuzz.sh
 	tests/clients/run.sh
+
+## Analytics benchmark, not in CI: the table of docs/benchmarks.md. Loads ~10M order lines into
+## a fresh PostgreSQL database (BENCH_POSTGRES_URL, default the local server) and ~1M into
+## SQLite, then measures the API over HTTP; takes a quarter of an hour or more. Sizes and
+## backends: see tests/bench/analytics.rs.
+bench-analytics:
+	$(CARGO) build --release -p crm --bin crm
+	$(CARGO) run --release -p crm-tests --bin crm-bench-analytics

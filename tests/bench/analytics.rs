@@ -1,0 +1,754 @@
+//! `make bench-analytics`: the analytics table of docs/benchmarks.md. Not a test, not in CI.
+//!
+//! For each backend: a fresh database loaded by the demo generator (release build), the release
+//! `crm` server started on it, and over HTTP with a real JWT: the 24-month profit series of 200
+//! customers picked at random, the top-100 ranking of the last full year 30 times, and the tier
+//! recompute of that year. In the same run, through a plain connection: the raw `GROUP BY` over
+//! the order lines that the ranking replaces, and the store calls of the ranking handler timed
+//! one by one, to show where its time goes. Prints a markdown table.
+//!
+//! Environment (all optional):
+//! - `BENCH_BACKENDS`: `postgres,sqlite` (default), or one of them;
+//! - `BENCH_POSTGRES_URL`: a server where databases may be created, default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`; the bench creates `crm_bench_analytics` and
+//!   drops it at the end;
+//! - `BENCH_PG_COMPANIES` / `BENCH_PG_ORDERS`: default 100,000 / 2,000,000 (about 10M lines);
+//! - `BENCH_SQLITE_COMPANIES` / `BENCH_SQLITE_ORDERS`: default 10,000 / 200,000 (about 1M lines);
+//! - `BENCH_UNTIL`: the last day of the demo history, default today;
+//! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
+
+use std::collections::HashSet;
+use std::error::Error;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Months, NaiveDate};
+use crm_domain::money::Currency;
+use crm_domain::roles::Role;
+use crm_domain::Violation;
+use crm_store::demo::DemoSpec;
+use crm_store::{DatabaseUrl, DbConnection};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+const DATABASE: &str = "crm_bench_analytics";
+const SERIES_REQUESTS: usize = 200;
+const RANKING_REQUESTS: usize = 30;
+const TIER_RUNS: usize = 3;
+const RAW_RUNS: usize = 3;
+const ADMIN_EMAIL: &str = "bench-admin@example.com";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map_err(|_| format!("{name}: cannot read `{text}`").into()),
+        _ => Ok(default),
+    }
+}
+
+/// A database made for the run, removed when it ends however it ends.
+enum Scratch {
+    Postgres { admin: String, url: String },
+    Sqlite { dir: PathBuf, url: String },
+}
+
+impl Scratch {
+    fn postgres(admin: &str) -> Result<Scratch> {
+        // Without TLS, as the test harness does: it adds nothing on a local server.
+        let admin = if admin.contains("sslmode=") {
+            admin.to_owned()
+        } else if admin.contains('?') {
+            format!("{admin}&sslmode=disable")
+        } else {
+            format!("{admin}?sslmode=disable")
+        };
+        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let url = format!("{server}/{DATABASE}?{query}");
+        let mut conn = diesel::PgConnection::establish(&admin)?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+            .execute(&mut conn)?;
+        diesel::sql_query(format!("CREATE DATABASE {DATABASE}")).execute(&mut conn)?;
+        Ok(Scratch::Postgres { admin, url })
+    }
+
+    fn sqlite() -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!(
+            "crm-bench-analytics-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}", dir.join("crm.db").display());
+        Ok(Scratch::Sqlite { dir, url })
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Scratch::Postgres { url, .. } | Scratch::Sqlite { url, .. } => url,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Scratch::Postgres { .. } => "PostgreSQL",
+            Scratch::Sqlite { .. } => "SQLite",
+        }
+    }
+
+    /// A directory for the server's data and log.
+    fn work_dir(&self) -> PathBuf {
+        match self {
+            Scratch::Postgres { .. } => std::env::temp_dir().join("crm-bench-analytics-pg"),
+            Scratch::Sqlite { dir, .. } => dir.clone(),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self {
+            Scratch::Postgres { admin, .. } => {
+                if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"
+                    ))
+                    .execute(&mut conn);
+                }
+                let _ = std::fs::remove_dir_all(self.work_dir());
+            }
+            Scratch::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+/// The `crm serve` process, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(crm: &PathBuf, scratch: &Scratch) -> Result<Server> {
+        let dir = scratch.work_dir();
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let secret = format!(
+            "bench-{}-{}",
+            uuid::Uuid::now_v7().simple(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let mut child = Command::new(crm)
+            .arg("serve")
+            // Away from any crm.toml of the checkout.
+            .current_dir(&dir)
+            .env("CRM_DATABASE_URL", scratch.url())
+            .env("CRM_BIND", "127.0.0.1:0")
+            .env("CRM_DATA_DIR", &dir)
+            .env("CRM_JWT_SECRET", secret)
+            .env("CRM_ACCESS_TOKEN_TTL_SECONDS", "7200")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout from crm serve")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let Some(line) = lines.next() else {
+                return Err(format!(
+                    "crm serve stopped; see {}",
+                    dir.join("server.log").display()
+                )
+                .into());
+            };
+            let line = line?;
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        };
+        // Nothing else is printed there, but a full pipe must never stall the server.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Server { child, base })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value at percentile `p` (nearest rank) of `samples`.
+fn percentile(samples: &[Duration], p: usize) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied().unwrap_or_default()
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    percentile(samples, 50)
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 120.0 {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let mut reversed = String::new();
+    for (i, c) in n.to_string().chars().rev().enumerate() {
+        if i > 0 && i % 3 == 0 {
+            reversed.push(',');
+        }
+        reversed.push(c);
+    }
+    reversed.chars().rev().collect()
+}
+
+/// A row of the raw query. Its revenue and cost are selected, as the ranking returns them, but
+/// only the ids are compared.
+#[derive(QueryableByName)]
+struct RawRow {
+    #[diesel(sql_type = Text)]
+    company_id: String,
+}
+
+/// What the ranking computes, straight from the order lines: each company's net sales and cost
+/// of goods over the year, top 100 by their difference. Simpler than the ranking (no exchange
+/// rates, returns or concessions, no names or tiers), so the comparison flatters it.
+fn raw_group_by(conn: &mut DbConnection, year: i32) -> Result<(Duration, Vec<RawRow>)> {
+    let sql = "SELECT o.company_id AS company_id, \
+                      CAST(SUM(l.net_minor) AS BIGINT) AS revenue, \
+                      CAST(SUM((l.quantity_milli * COALESCE(l.unit_cost_minor, 0) + 500) / 1000) AS BIGINT) AS cost \
+               FROM order_lines l JOIN orders o ON o.id = l.order_id \
+               WHERE o.status <> 'cancelled' AND o.company_id IS NOT NULL \
+                 AND o.ordered_at >= $1 AND o.ordered_at < $2 \
+               GROUP BY o.company_id \
+               ORDER BY SUM(l.net_minor) - SUM((l.quantity_milli * COALESCE(l.unit_cost_minor, 0) + 500) / 1000) DESC \
+               LIMIT 100";
+    let from = NaiveDate::from_ymd_opt(year, 1, 1).ok_or("year")?;
+    let to = NaiveDate::from_ymd_opt(year + 1, 1, 1).ok_or("year")?;
+    let started = Instant::now();
+    let rows: Vec<RawRow> = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Timestamp, _>(from.and_time(chrono::NaiveTime::MIN))
+        .bind::<diesel::sql_types::Timestamp, _>(to.and_time(chrono::NaiveTime::MIN))
+        .load(conn)?;
+    Ok((started.elapsed(), rows))
+}
+
+/// The ranking handler's store calls, timed one by one on a plain connection.
+struct Profile {
+    rollup_rows: usize,
+    companies: usize,
+    range: Duration,
+    by_company: Duration,
+    names: Duration,
+}
+
+fn profile_ranking(conn: &mut DbConnection, year: i32) -> Result<Profile> {
+    let (from, to) = (format!("{year}-01"), format!("{year}-12"));
+    let base: Currency = "EUR".parse().map_err(|e: Violation| e.message)?;
+    let (mut range, mut by_company, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rollup_rows, mut companies) = (0, 0);
+    for _ in 0..3 {
+        let started = Instant::now();
+        rollup_rows = crm_store::rollups::range(conn, None, &from, &to)?.len();
+        range.push(started.elapsed());
+        let started = Instant::now();
+        let totals = crm_store::analytics::by_company(conn, &from, &to, base)?;
+        by_company.push(started.elapsed());
+        let ids: Vec<String> = totals.keys().cloned().collect();
+        companies = ids.len();
+        let started = Instant::now();
+        crm_store::companies::names(conn, &ids)?;
+        names.push(started.elapsed());
+    }
+    Ok(Profile {
+        rollup_rows,
+        companies,
+        range: median(&range),
+        by_company: median(&by_company),
+        names: median(&names),
+    })
+}
+
+struct Run {
+    label: &'static str,
+    companies: usize,
+    orders: usize,
+    lines: usize,
+    database_bytes: u64,
+    load: Duration,
+    rebuild: Duration,
+    analyze: Option<Duration>,
+    series: Vec<Duration>,
+    ranking: Vec<Duration>,
+    tiers: Vec<Duration>,
+    raw: Vec<Duration>,
+    overlap: usize,
+    profile: Profile,
+}
+
+async fn timed_get(client: &reqwest::Client, url: &str, token: &str) -> Result<(Duration, Value)> {
+    let started = Instant::now();
+    let response = client.get(url).bearer_auth(token).send().await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    let elapsed = started.elapsed();
+    if status != 200 {
+        return Err(format!("GET {url}: {status} {}", String::from_utf8_lossy(&body)).into());
+    }
+    Ok((elapsed, serde_json::from_slice(&body)?))
+}
+
+/// The HTTP part: log in, then the series, the ranking and the tier recompute.
+async fn over_http(
+    base: &str,
+    password: &str,
+    customers: &[String],
+    window: (&str, &str),
+    year: i32,
+) -> Result<(Vec<Duration>, Vec<Duration>, Vec<Duration>, Vec<String>)> {
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await?;
+    if login.status() != 200 {
+        return Err(format!("login: {}", login.status()).into());
+    }
+    let body: Value = login.json().await?;
+    let token = body["access_token"].as_str().ok_or("no access token")?;
+    let series_url = |id: &str| {
+        format!(
+            "{base}/v1/analytics/customers/{id}/profit?from={}&to={}",
+            window.0, window.1
+        )
+    };
+    let ranking_url = format!("{base}/v1/analytics/customers?period={year}&limit=100");
+    // Warm-up, not counted: the first requests open pool connections.
+    for id in customers.iter().take(5) {
+        timed_get(&client, &series_url(id), token).await?;
+    }
+    timed_get(&client, &ranking_url, token).await?;
+    let mut series = Vec::with_capacity(customers.len());
+    for id in customers {
+        let (elapsed, body) = timed_get(&client, &series_url(id), token).await?;
+        if body["periods"].as_array().map(Vec::len) != Some(24) {
+            return Err(format!("series of {id}: not 24 periods").into());
+        }
+        series.push(elapsed);
+    }
+    let mut ranking = Vec::with_capacity(RANKING_REQUESTS);
+    let mut top = Vec::new();
+    for _ in 0..RANKING_REQUESTS {
+        let (elapsed, body) = timed_get(&client, &ranking_url, token).await?;
+        top = body["data"]
+            .as_array()
+            .ok_or("ranking without data")?
+            .iter()
+            .filter_map(|r| r["company_id"].as_str().map(str::to_owned))
+            .collect();
+        ranking.push(elapsed);
+    }
+    let mut tiers = Vec::with_capacity(TIER_RUNS);
+    for _ in 0..TIER_RUNS {
+        let started = Instant::now();
+        let response = client
+            .post(format!(
+                "{base}/v1/analytics/tiers/recompute?basis_year={year}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if status != 200 {
+            return Err(format!("tier recompute: {status} {text}").into());
+        }
+        tiers.push(started.elapsed());
+    }
+    Ok((series, ranking, tiers, top))
+}
+
+fn database_bytes(conn: &mut DbConnection, scratch: &Scratch) -> Result<u64> {
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = BigInt)]
+        bytes: i64,
+    }
+    Ok(match scratch {
+        Scratch::Postgres { .. } => {
+            let size: Size =
+                diesel::sql_query(format!("SELECT pg_database_size('{DATABASE}') AS bytes"))
+                    .get_result(conn)?;
+            u64::try_from(size.bytes)?
+        }
+        Scratch::Sqlite { dir, .. } => std::fs::metadata(dir.join("crm.db"))?.len(),
+    })
+}
+
+fn bench(
+    crm: &PathBuf,
+    scratch: &Scratch,
+    companies: usize,
+    orders: usize,
+    until: NaiveDate,
+) -> Result<Run> {
+    let label = scratch.label();
+    eprintln!("== {label}: loading {companies} companies, {orders} orders");
+    let url = DatabaseUrl::parse(scratch.url())?;
+    let pool = crm_store::db::build_pool(&url, 2)?;
+    crm::app::migrate(&pool)?;
+    let spec = DemoSpec {
+        companies,
+        orders,
+        seed: 1,
+        until: until.and_time(chrono::NaiveTime::MIN) + chrono::Duration::days(1),
+    };
+    let step = (orders / 10).max(1);
+    let mut next = step;
+    let loaded = crm::app::load_demo_data(&pool, &spec, &mut |counts| {
+        if counts.orders >= next {
+            eprintln!("   {} orders, {} lines", counts.orders, counts.order_lines);
+            next = counts.orders / step * step + step;
+        }
+    })?;
+    eprintln!(
+        "   loaded in {}, rollups rebuilt in {}",
+        secs(loaded.load),
+        secs(loaded.rebuild)
+    );
+    let password = format!("bench {}", uuid::Uuid::now_v7().simple());
+    crm::app::create_user(
+        &pool,
+        ADMIN_EMAIL,
+        Role::Admin,
+        None,
+        Some(password.clone()),
+    )?;
+    let mut conn = url.connect()?;
+    // Fresh tables have no planner statistics yet; autovacuum would gather them within
+    // minutes on a live server, so measure the steady state.
+    let analyze = match scratch {
+        Scratch::Postgres { .. } => {
+            let started = Instant::now();
+            diesel::sql_query("VACUUM ANALYZE").execute(&mut conn)?;
+            Some(started.elapsed())
+        }
+        Scratch::Sqlite { .. } => None,
+    };
+    let database_bytes = database_bytes(&mut conn, scratch)?;
+    let mut customers: Vec<String> = crm_store::schema::customer_rollups::table
+        .select(crm_store::schema::customer_rollups::company_id)
+        .distinct()
+        .load(&mut conn)?;
+    customers.sort();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let customers: Vec<String> = customers
+        .choose_multiple(&mut rng, SERIES_REQUESTS)
+        .cloned()
+        .collect();
+    let last = until.with_day(1).ok_or("until")?;
+    let first = last - Months::new(23);
+    let window = (
+        first.format("%Y-%m").to_string(),
+        last.format("%Y-%m").to_string(),
+    );
+    let year = until.year() - 1;
+
+    let server = Server::start(crm, scratch)?;
+    eprintln!("   server at {}; measuring", server.base);
+    let (series, ranking, tiers, top) = actix_rt::System::new().block_on(over_http(
+        &server.base,
+        &password,
+        &customers,
+        (&window.0, &window.1),
+        year,
+    ))?;
+    drop(server);
+
+    eprintln!("   raw GROUP BY and the ranking's store calls");
+    let mut raw = Vec::with_capacity(RAW_RUNS);
+    let mut raw_top = Vec::new();
+    for _ in 0..RAW_RUNS {
+        let (elapsed, rows) = raw_group_by(&mut conn, year)?;
+        raw.push(elapsed);
+        raw_top = rows;
+    }
+    let top: HashSet<&str> = top.iter().map(String::as_str).collect();
+    let overlap = raw_top
+        .iter()
+        .filter(|r| top.contains(r.company_id.as_str()))
+        .count();
+    let profile = profile_ranking(&mut conn, year)?;
+    Ok(Run {
+        label,
+        companies: loaded.counts.companies,
+        orders: loaded.counts.orders,
+        lines: loaded.counts.order_lines,
+        database_bytes,
+        load: loaded.load,
+        rebuild: loaded.rebuild,
+        analyze,
+        series,
+        ranking,
+        tiers,
+        raw,
+        overlap,
+        profile,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or_else(|| "?".into(), |kb| format!("{} GiB", kb / 1024 / 1024));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cores} cores ({cpu}), {memory} RAM")
+}
+
+fn postgres_settings(admin: &str) -> Result<String> {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let mut conn = diesel::PgConnection::establish(admin)?;
+    let mut values = Vec::new();
+    for query in [
+        "SELECT split_part(version(), ' ', 2) AS value",
+        "SELECT current_setting('shared_buffers') AS value",
+        "SELECT current_setting('work_mem') AS value",
+    ] {
+        let s: Setting = diesel::sql_query(query).get_result(&mut conn)?;
+        values.push(s.value);
+    }
+    Ok(format!(
+        "PostgreSQL {} (shared_buffers {}, work_mem {}, otherwise defaults)",
+        values[0], values[1], values[2]
+    ))
+}
+
+fn table(runs: &[Run]) -> String {
+    let mut out = String::new();
+    let header: Vec<&str> = runs.iter().map(|r| r.label).collect();
+    out += &format!(
+        "| | {} | target |\n|---|{}---|\n",
+        header.join(" | "),
+        "---|".repeat(runs.len())
+    );
+    let mut row = |name: &str, cell: &dyn Fn(&Run) -> String, target: &str| {
+        let cells: Vec<String> = runs.iter().map(cell).collect();
+        out += &format!("| {name} | {} | {target} |\n", cells.join(" | "));
+    };
+    row(
+        "data: companies / orders / order lines",
+        &|r| {
+            format!(
+                "{} / {} / {}",
+                thousands(r.companies),
+                thousands(r.orders),
+                thousands(r.lines)
+            )
+        },
+        "",
+    );
+    row(
+        "database size",
+        &|r| format!("{:.1} GB", r.database_bytes as f64 / 1e9),
+        "",
+    );
+    row(
+        "load (`crm demo-data`, without the rebuild)",
+        &|r| secs(r.load),
+        "",
+    );
+    row(
+        "rollup rebuild (`crm_store::rollups::rebuild`)",
+        &|r| secs(r.rebuild),
+        "",
+    );
+    row(
+        "`VACUUM ANALYZE` after the load",
+        &|r| r.analyze.map_or_else(|| "-".into(), secs),
+        "",
+    );
+    row(
+        "profit series, 24 months: p50 / p95 (n customers)",
+        &|r| {
+            format!(
+                "{} / {} (n={})",
+                ms(percentile(&r.series, 50)),
+                ms(percentile(&r.series, 95)),
+                r.series.len()
+            )
+        },
+        "p95 < 20 ms",
+    );
+    row(
+        &format!("ranking, top 100 of the year: p50 / p95 ({RANKING_REQUESTS} requests)"),
+        &|r| {
+            format!(
+                "{} / {}",
+                ms(percentile(&r.ranking, 50)),
+                ms(percentile(&r.ranking, 95))
+            )
+        },
+        "< 100 ms",
+    );
+    row(
+        &format!("tier recompute of the year ({TIER_RUNS} runs)"),
+        &|r| {
+            r.tiers
+                .iter()
+                .map(|d| ms(*d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        "",
+    );
+    row(
+        &format!("raw GROUP BY over order lines, top 100 (median of {RAW_RUNS})"),
+        &|r| ms(median(&r.raw)),
+        "",
+    );
+    row(
+        "raw GROUP BY time / ranking p50",
+        &|r| {
+            format!(
+                "{:.2}×",
+                median(&r.raw).as_secs_f64() / percentile(&r.ranking, 50).as_secs_f64()
+            )
+        },
+        "≥ 10×",
+    );
+    row(
+        "same companies in both top 100s",
+        &|r| format!("{}/100", r.overlap),
+        "",
+    );
+    row(
+        "ranking's store calls, in process: rollup rows read / companies",
+        &|r| {
+            format!(
+                "{} / {}",
+                thousands(r.profile.rollup_rows),
+                thousands(r.profile.companies)
+            )
+        },
+        "",
+    );
+    row(
+        "… read the year's rollups (`rollups::range`)",
+        &|r| ms(r.profile.range),
+        "",
+    );
+    row(
+        "… and convert and sum them (`analytics::by_company`, includes the read)",
+        &|r| ms(r.profile.by_company),
+        "",
+    );
+    row(
+        "… names of all ranked companies (`companies::names`)",
+        &|r| ms(r.profile.names),
+        "",
+    );
+    out
+}
+
+fn main() -> Result<()> {
+    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
+    let admin: String = env_or(
+        "BENCH_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+    )?;
+    let until: NaiveDate = env_or("BENCH_UNTIL", chrono::Utc::now().date_naive())?;
+    let crm = match std::env::var_os("BENCH_CRM") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or("no directory")?
+            .join("crm"),
+    };
+    if !crm.exists() {
+        return Err(format!(
+            "{} not found; build it with cargo build --release -p crm",
+            crm.display()
+        )
+        .into());
+    }
+    let mut runs = Vec::new();
+    let mut notes = vec![machine()];
+    for backend in backends.split(',').map(str::trim) {
+        match backend {
+            "postgres" => {
+                let scratch = Scratch::postgres(&admin)?;
+                notes.push(postgres_settings(&admin)?);
+                let companies = env_or("BENCH_PG_COMPANIES", 100_000)?;
+                let orders = env_or("BENCH_PG_ORDERS", 2_000_000)?;
+                runs.push(bench(&crm, &scratch, companies, orders, until)?);
+            }
+            "sqlite" => {
+                let scratch = Scratch::sqlite()?;
+                let companies = env_or("BENCH_SQLITE_COMPANIES", 10_000)?;
+                let orders = env_or("BENCH_SQLITE_ORDERS", 200_000)?;
+                runs.push(bench(&crm, &scratch, companies, orders, until)?);
+            }
+            other => return Err(format!("unknown backend `{other}`").into()),
+        }
+    }
+    println!();
+    println!("Machine: {}.", notes.join("; "));
+    println!(
+        "Demo data of seed 1 up to {until}; the server is the release `crm serve` with default \
+         settings (2 workers, pool of 10) on the same machine as the client, requests one at a \
+         time after a warm-up of 6; times are client-side, HTTP included."
+    );
+    println!();
+    print!("{}", table(&runs));
+    Ok(())
+}
