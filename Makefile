@@ -42,6 +42,11 @@ contract:
 	tests/contract/fuzz.sh
 	tests/clients/run.sh
 
+## The load table of docs/benchmarks.md: the API on PostgreSQL and SQLite under wrk, beside the
+## HTTP floor, the raw database (plain pool and pgbench) and Directus. Not in CI; takes minutes.
+bench:
+	tests/bench/load.sh
+
 ## Analytics benchmark, not in CI: the table of docs/benchmarks.md. Loads ~10M order lines into
 ## a fresh PostgreSQL database (BENCH_POSTGRES_URL, default the local server) and ~1M into
 ## SQLite, then measures the API over HTTP; takes a quarter of an hour or more. Sizes and

@@ -41,7 +41,7 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
-    state.db.read(crm_store::db::ping).await?;
+    state.db.ping(std::time::Duration::from_millis(500)).await?;
     Ok(web::Json(Health {
         status: "ok".into(),
     }))

@@ -80,6 +80,19 @@ impl Db {
         .map_err(ApiError::from)
     }
 
+    /// Whether the database answers within `timeout`: a readiness probe must answer before
+    /// the prober gives up, not after the pool's longer wait for a connection.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ApiError> {
+        let pool = self.0.clone();
+        web::block(move || {
+            let mut conn = pool.get_timeout(timeout)?;
+            crm_store::db::ping(&mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
+    }
+
     /// Runs `work` in one write transaction: all of it commits, or none of it.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where

@@ -141,7 +141,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(3))
         .build_unchecked(ConnectionManager { url: url.clone() }))
 }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The soak (run by hand; see docs/benchmarks.md): a mixed workload at a fixed rate for
+# SOAK_SECONDS (600) against the API (release build) on PostgreSQL, seeded by `crm demo-data`.
+# With SOAK_NODES=2, two API processes share the database and each takes half the rate.
+# Prints the per-minute request count, errors, p50 and p99, and the RSS of each process every
+# 30 seconds.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=../bench/products.sh
+source tests/bench/products.sh
+ROOT=$PWD
+OUT=${SOAK_OUT:-$ROOT/target/soak}
+PG_ADMIN=${SOAK_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DB=crm_soak
+URL=${PG_ADMIN%/*}/$DB
+RATE=${SOAK_RATE:?set SOAK_RATE to about 70% of the mixed peak measured by make bench}
+SECONDS_OF_LOAD=${SOAK_SECONDS:-600}
+NODES=${SOAK_NODES:-1}
+mkdir -p "$OUT"
+cargo build --release -q -p crm -p crm-tests --bin crm --bin crm-load
+CRM=$ROOT/target/release/crm
+LOAD=$ROOT/target/release/crm-load
+export CRM_DATABASE_URL=$URL RUST_LOG=warn CRM_DATA_DIR=$OUT/data
+export CRM_JWT_SECRET=soak-secret-0123456789-0123456789-abcdef
+
+psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+"$CRM" migrate >/dev/null
+"$CRM" demo-data --companies 2000 --orders 20000 --seed 1 >/dev/null
+echo "soak-password-0123456789" | "$CRM" user create --email soak@example.com --role admin --password-stdin >/dev/null
+psql -qAt "$URL" -c "SELECT id FROM contacts LIMIT 2000" >"$OUT/contacts.txt"
+psql -qAt "$URL" -c "SELECT id FROM companies LIMIT 2000" >"$OUT/companies.txt"
+PIDS=()
+for n in $(seq 1 "$NODES"); do
+  CRM_BIND=127.0.0.1:$((8093 + n)) "$CRM" serve --no-migrate &
+  PIDS+=($!)
+done
+for n in $(seq 1 "$NODES"); do
+  until curl -sf -o /dev/null "http://127.0.0.1:$((8093 + n))/readyz"; do sleep 0.05; done
+done
+TOKEN=$(curl -s -X POST "http://127.0.0.1:8094/v1/auth/token" -H 'content-type: application/json' \
+  -d '{"email": "soak@example.com", "password": "soak-password-0123456789"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+create_load_products "http://127.0.0.1:8094" "$TOKEN"
+(
+  while true; do
+    for pid in "${PIDS[@]}"; do
+      printf '{"pid": %s, "at": "%s", "rss_kb": %s}\n' "$pid" "$(date +%T)" "$(ps -o rss= -p "$pid" | tr -d ' ')"
+    done
+    sleep 30
+  done
+) >"$OUT/rss.jsonl" &
+SAMPLER=$!
+CLIENTS=()
+for n in $(seq 1 "$NODES"); do
+  "$LOAD" mixed --base "http://127.0.0.1:$((8093 + n))" --token "$TOKEN" --seconds "$SECONDS_OF_LOAD" \
+    --rate $((RATE / NODES)) --contacts "$OUT/contacts.txt" --companies "$OUT/companies.txt" >"$OUT/mixed-$n.jsonl" &
+  CLIENTS+=($!)
+done
+wait "${CLIENTS[@]}"
+kill "$SAMPLER" "${PIDS[@]}"
+wait 2>/dev/null || true
+for n in $(seq 1 "$NODES"); do
+  echo "node $n:"
+  cat "$OUT/mixed-$n.jsonl"
+done
+cat "$OUT/rss.jsonl"
+echo "orders duplicated: $(psql -qAt "$URL" -c "SELECT count(*) FROM (SELECT channel, external_id FROM orders GROUP BY 1, 2 HAVING count(*) > 1) d")"
+psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB"
