@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench-analytics
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:

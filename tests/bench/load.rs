@@ -230,7 +230,9 @@ fn rawdb(url: &str, seconds: u64, threads: usize) {
                                 .unwrap();
                         } else {
                             let id = uuid::Uuid::now_v7().to_string();
-                            diesel::sql_query(statement)
+                            // SQLite may refuse a writer at once ("database is locked")
+                            // rather than wait for the lock; try again.
+                            while diesel::sql_query(statement)
                                 .bind::<Text, _>(&id)
                                 .bind::<Text, _>("Raw")
                                 .bind::<Text, _>(format!("raw-{t}-{id}@example.com"))
@@ -238,7 +240,8 @@ fn rawdb(url: &str, seconds: u64, threads: usize) {
                                     chrono::Utc::now().naive_utc(),
                                 )
                                 .execute(&mut conn)
-                                .unwrap();
+                                .is_err()
+                            {}
                         }
                         latencies.push(began.elapsed());
                         n += 1;

@@ -31,6 +31,9 @@ export CRM_JWT_SECRET=bench-secret-0123456789-0123456789-abcdef
 export CRM_BIND=127.0.0.1:$PORT RUST_LOG=warn CRM_LOGIN_MAX_FAILURES=1000
 
 record() { tee -a "$RESULTS"; }
+SERVER=
+FLOOR=
+trap 'kill $SERVER $FLOOR 2>/dev/null || true' EXIT
 
 wrk_run() { # scenario backend url
   SCENARIO=$1 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_OP}s" -s "$WRK_DIR/scenario.lua" "$3" |
@@ -51,12 +54,23 @@ bench_api() { # backend database-url
   export CRM_DATABASE_URL=$url CRM_DATA_DIR=$OUT/data-$backend
   "$CRM" migrate >/dev/null
   "$CRM" demo-data --companies 2000 --orders 20000 --seed 1 >/dev/null
+  # Two contacts per company: the demo history has companies and orders, not people.
+  if [ "$backend" = postgres ]; then
+    psql -q "$url" -c "INSERT INTO contacts (id, company_id, first_name, last_name, email, email_key, lifecycle_stage, tags, preferences, marketing_consent, search_text, version, created_at, updated_at)
+      SELECT gen_random_uuid()::text, c.id, 'Ana', c.name, 'c' || n || '-' || c.id || '@example.com', 'c' || n || '-' || c.id || '@example.com',
+        'customer', '[]', '{}', FALSE, lower('ana ' || c.name), 1, now(), now() FROM companies c, generate_series(1, 2) n"
+  else
+    sqlite3 "${url#sqlite://}" "INSERT INTO contacts (id, company_id, first_name, last_name, email, email_key, lifecycle_stage, tags, preferences, marketing_consent, search_text, version, created_at, updated_at)
+      SELECT lower(hex(randomblob(16))), c.id, 'Ana', c.name, 'c' || n || '-' || c.id || '@example.com', 'c' || n || '-' || c.id || '@example.com',
+        'customer', '[]', '{}', 0, lower('ana ' || c.name), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM companies c, (SELECT 1 AS n UNION ALL SELECT 2)"
+  fi
   local email=bench-$backend@example.com
   echo "bench-password-0123456789" | "$CRM" user create --email "$email" --role admin --password-stdin >/dev/null
   local started
   started=$(date +%s%N)
   "$CRM" serve --no-migrate &
   local pid=$!
+  SERVER=$pid
   wait_ready "http://127.0.0.1:$PORT/readyz"
   local ready_ms=$((($(date +%s%N) - started) / 1000000))
   sleep 2

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::state::{AppState, HttpSettings};
+use crate::state::{AppState, HttpSettings, Standing};
 
 pub const API_KEY_PREFIX: &str = "crm_";
 const LEEWAY_SECONDS: u64 = 30;
@@ -234,18 +234,31 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
     }
 
     let claims = decode_access_token(&state.settings, &token)?;
-    let user_id = claims.sub.clone();
-    let user = state
-        .db
-        .read(move |conn| match crm_store::users::get(conn, &user_id) {
-            Ok(user) => Ok(Some(user)),
-            Err(crm_store::StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await?;
-    match user {
-        Some(user) if user.can_log_in() && user.role == claims.role => Ok(Principal {
-            subject: Subject::User(user.id),
+    let standing = match state.standing.get(&claims.sub) {
+        Some(standing) => Some(standing),
+        None => {
+            let user_id = claims.sub.clone();
+            let found = state
+                .db
+                .read(move |conn| match crm_store::users::get(conn, &user_id) {
+                    Ok(user) => Ok(Some(Standing {
+                        can_log_in: user.can_log_in(),
+                        role: user.role,
+                        company_id: user.company_id,
+                    })),
+                    Err(crm_store::StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await?;
+            if let (Some(standing), false) = (&found, state.settings.auth_cache_ttl.is_zero()) {
+                state.standing.insert(claims.sub.clone(), standing.clone());
+            }
+            found
+        }
+    };
+    match standing {
+        Some(user) if user.can_log_in && user.role == claims.role => Ok(Principal {
+            subject: Subject::User(claims.sub),
             role: user.role,
             company_id: user.company_id,
             scopes: None,

@@ -40,6 +40,17 @@ pub struct HttpSettings {
     pub product_tier_a_from_margin_bp: i64,
     /// Product profit tiers: B from this margin up, else C.
     pub product_tier_b_from_margin_bp: i64,
+    /// How long a user's standing (active, role, company) is trusted without asking the
+    /// database again; zero asks on every request.
+    pub auth_cache_ttl: Duration,
+}
+
+/// What authenticating a user's token needs to know of the user.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub can_log_in: bool,
+    pub role: crm_domain::roles::Role,
+    pub company_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -47,6 +58,9 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<HttpSettings>,
     pub metrics: Arc<Metrics>,
+    /// Users' standing by id, for `auth_cache_ttl`. A change through this process forgets the
+    /// user at once; other processes see it within the TTL.
+    pub standing: moka::sync::Cache<String, Standing>,
 }
 
 impl AppState {
@@ -54,6 +68,10 @@ impl AppState {
         Ok(Self {
             metrics: Arc::new(Metrics::new(pool.clone())?),
             db: Db(pool),
+            standing: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.auth_cache_ttl)
+                .build(),
             settings: Arc::new(settings),
         })
     }

@@ -333,6 +333,7 @@ pub async fn update_user(
             })
         })
         .await?;
+    state.standing.invalidate(&user.id);
     Ok(versioned(user.version, &User::from(user)))
 }
 
@@ -361,9 +362,11 @@ pub async fn delete_user(
             existing_id: None,
         });
     }
+    let archived = id.clone();
     state
         .db
         .write(move |conn| store::archive(conn, &id, if_match.0))
         .await?;
+    state.standing.invalidate(archived.as_str());
     Ok(HttpResponse::NoContent().finish())
 }

@@ -62,6 +62,8 @@ pub struct Config {
     pub product_tier_a_from_margin_bp: i64,
     /// Product profit tiers: B from this margin up, else C.
     pub product_tier_b_from_margin_bp: i64,
+    /// Seconds a user's standing (active, role) is trusted between database checks.
+    pub auth_cache_seconds: u64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// HTTP worker threads; 0 means one per core.
@@ -118,6 +120,7 @@ impl Default for Config {
             tier_b_up_to_bp: 9_500,
             product_tier_a_from_margin_bp: 4_000,
             product_tier_b_from_margin_bp: 2_000,
+            auth_cache_seconds: 2,
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
@@ -223,6 +226,7 @@ impl Config {
             tier_b_up_to_bp: self.tier_b_up_to_bp,
             product_tier_a_from_margin_bp: self.product_tier_a_from_margin_bp,
             product_tier_b_from_margin_bp: self.product_tier_b_from_margin_bp,
+            auth_cache_ttl: Duration::from_secs(self.auth_cache_seconds),
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",

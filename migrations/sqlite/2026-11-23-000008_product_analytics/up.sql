@@ -16,7 +16,7 @@ CREATE INDEX product_rollups_month ON product_rollups (month);
 
 -- Settings edited through the API, one JSON document per name.
 CREATE TABLE settings (
-    name TEXT PRIMARY KEY,
+    name TEXT NOT NULL PRIMARY KEY,
     value TEXT NOT NULL,
     version BIGINT NOT NULL,
     updated_at TIMESTAMP NOT NULL
@@ -26,7 +26,7 @@ VALUES ('commission_rates', '{"a_bp":500,"b_bp":300,"c_bp":100}', 1, CURRENT_TIM
 
 -- Fitted customer-lifetime-value models; the newest one is used.
 CREATE TABLE clv_fits (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     fitted_at TIMESTAMP NOT NULL,
     observed_until DATE NOT NULL,
     customers BIGINT NOT NULL,
