@@ -247,9 +247,20 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+/// The OpenAPI document, serialised once and shared by every worker.
+struct OpenApiJson(web::Bytes);
+
+async fn openapi_document(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.0.clone())
+}
+
 /// Serves the API on `listener`.
 pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
-    let api = openapi();
+    let document = web::Data::new(OpenApiJson(web::Bytes::from(
+        openapi().to_json().map_err(std::io::Error::other)?,
+    )));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -257,7 +268,9 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             .configure(routes)
             .split_for_parts();
         app.app_data(data.clone())
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+            .app_data(document.clone())
+            .route("/openapi.json", web::get().to(openapi_document))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
             .wrap(from_fn(middleware::idempotency))
             .wrap(cors(&data.settings.cors_origins))
             .wrap(from_fn(metrics::record))
