@@ -142,6 +142,9 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
         .max_size(max_size)
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(3))
+        // A PostgreSQL connection can die with its server and is tested before use; a SQLite
+        // one is a file handle, and the test would cost a statement parse per request.
+        .test_on_check_out(url.backend() == Backend::Postgres)
         .build_unchecked(ConnectionManager { url: url.clone() }))
 }
 
