@@ -8,8 +8,8 @@
 # Prints one JSON line per measurement; tests/bench/table.py turns them into the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# shellcheck source=products.sh
-source tests/bench/products.sh
+# shellcheck source=seed.sh
+source tests/bench/seed.sh
 ROOT=$PWD
 OUT=${BENCH_OUT:-$ROOT/target/bench}
 SECONDS_PER_OP=${BENCH_SECONDS:-15}
@@ -54,16 +54,7 @@ bench_api() { # backend database-url
   export CRM_DATABASE_URL=$url CRM_DATA_DIR=$OUT/data-$backend
   "$CRM" migrate >/dev/null
   "$CRM" demo-data --companies 2000 --orders 20000 --seed 1 >/dev/null
-  # Two contacts per company: the demo history has companies and orders, not people.
-  if [ "$backend" = postgres ]; then
-    psql -q "$url" -c "INSERT INTO contacts (id, company_id, first_name, last_name, email, email_key, lifecycle_stage, tags, preferences, marketing_consent, search_text, version, created_at, updated_at)
-      SELECT gen_random_uuid()::text, c.id, 'Ana', c.name, 'c' || n || '-' || c.id || '@example.com', 'c' || n || '-' || c.id || '@example.com',
-        'customer', '[]', '{}', FALSE, lower('ana ' || c.name), 1, now(), now() FROM companies c, generate_series(1, 2) n"
-  else
-    sqlite3 "${url#sqlite://}" "INSERT INTO contacts (id, company_id, first_name, last_name, email, email_key, lifecycle_stage, tags, preferences, marketing_consent, search_text, version, created_at, updated_at)
-      SELECT lower(hex(randomblob(16))), c.id, 'Ana', c.name, 'c' || n || '-' || c.id || '@example.com', 'c' || n || '-' || c.id || '@example.com',
-        'customer', '[]', '{}', 0, lower('ana ' || c.name), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM companies c, (SELECT 1 AS n UNION ALL SELECT 2)"
-  fi
+  seed_contacts "$backend" "$url"
   local email=bench-$backend@example.com
   echo "bench-password-0123456789" | "$CRM" user create --email "$email" --role admin --password-stdin >/dev/null
   local started

@@ -8,8 +8,8 @@
 # FAULT_DOWN_SECONDS=N, PostgreSQL is stopped for N seconds instead of restarted.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# shellcheck source=../bench/products.sh
-source tests/bench/products.sh
+# shellcheck source=../bench/seed.sh
+source tests/bench/seed.sh
 ROOT=$PWD
 OUT=${FAULT_OUT:-$ROOT/target/faults}
 PG_ADMIN=${FAULT_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
