@@ -87,6 +87,7 @@ on_both_backends! {
     async fn the_same_seed_gives_the_same_history_and_the_api_reports_on_it(app: TestApp) {
         let first = load(&app, 7).await.unwrap();
         assert_eq!((first.counts.companies, first.counts.orders), (20, 200));
+        assert!((20..=60).contains(&first.counts.contacts), "one to three people per company");
         assert_eq!(first.orders.len(), 200);
         assert_eq!(first.returns.len(), first.counts.returns);
         let currencies: std::collections::BTreeSet<&str> =

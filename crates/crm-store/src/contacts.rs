@@ -12,8 +12,10 @@ use crate::{
     StoreError,
 };
 
+// `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
+// rows in one statement (`create_many`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_null = true)]
+#[diesel(table_name = contacts, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct ContactRow {
     id: String,
     company_id: Option<String>,
@@ -202,6 +204,20 @@ pub fn create(conn: &mut DbConnection, fields: ContactFields) -> Result<Contact,
         .execute(conn)
         .map_err(map_write_error)?;
     Ok(row.into_contact())
+}
+
+/// Inserts contacts, each created at its own time, with multi-row INSERTs; returns their ids.
+/// For bulk loads (`demo`), whose caller has checked the companies, owners and emails.
+pub(crate) fn create_many(
+    conn: &mut DbConnection,
+    contacts: &[(ContactFields, NaiveDateTime)],
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<ContactRow> = contacts
+        .iter()
+        .map(|(fields, at)| ContactRow::new(new_id(), fields, *at))
+        .collect();
+    crate::db::insert_batch!(conn, contacts::table, rows);
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ContactRow, StoreError> {

@@ -3,9 +3,9 @@
 //!
 //! Two years of orders end at [`DemoSpec::until`]: a catalogue with margins from thin to fat,
 //! customers whose purchases follow a heavy tail (a few large accounts, some of them high-volume
-//! and low-margin, and a long tail of small ones), acquisition and churn, seasonality (a December
-//! peak, an August dip), USD and GBP customers beside the EUR base with a rate for every month,
-//! salespeople, cancellations and resolved returns.
+//! and low-margin, and a long tail of small ones), one to three contacts each, acquisition and
+//! churn, seasonality (a December peak, an August dip), USD and GBP customers beside the EUR base
+//! with a rate for every month, salespeople, cancellations and resolved returns.
 //!
 //! The same seed and the same `until` give the same records; only the ids (time-ordered UUIDs)
 //! differ. Every random draw comes from ChaCha8, whose output is fixed across versions of the
@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
+use crm_domain::contacts::LifecycleStage;
 use crm_domain::money::Quantity;
 use crm_domain::orders::OrderStatus;
 use crm_domain::returns::{Disposition, ReasonCode, Resolution, ReturnStatus, RootCauseCategory};
@@ -32,6 +33,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::companies::{Address, CompanyFields};
+use crate::contacts::{self, ContactFields};
 use crate::db::{insert_batch, write_transaction, DbConnection, BATCH_ROWS};
 use crate::documents::{self, Line};
 use crate::orders::{OrderLineRow, OrderRow};
@@ -72,6 +74,7 @@ pub struct DemoCounts {
     pub products: usize,
     pub salespeople: usize,
     pub companies: usize,
+    pub contacts: usize,
     pub orders: usize,
     pub cancelled_orders: usize,
     pub order_lines: usize,
@@ -87,6 +90,7 @@ enum Stream {
     Products = 2,
     Companies = 3,
     Orders = 4,
+    Contacts = 5,
 }
 
 fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
@@ -309,6 +313,8 @@ fn create_catalogue(conn: &mut DbConnection, seed: u64) -> Result<Vec<Product>, 
 
 struct Customer {
     id: String,
+    /// The buyer, who places the orders.
+    contact: String,
     /// Relative order frequency: Pareto-distributed, so a fifth of the customers place most
     /// of the orders.
     weight: f64,
@@ -371,14 +377,14 @@ fn company_name(i: usize, suffix: &str) -> String {
     }
 }
 
-/// Customers, with the months they buy in: half were customers before the history starts, the
-/// rest arrive over it, and some leave.
+/// Customers and their people, with the months they buy in: half were customers before the
+/// history starts, the rest arrive over it, and some leave.
 fn create_customers(
     conn: &mut DbConnection,
     spec: &DemoSpec,
     months: &[Month],
     salespeople: &[String],
-) -> Result<Vec<Customer>, StoreError> {
+) -> Result<(Vec<Customer>, usize), StoreError> {
     let mut rng = rng(spec.seed, Stream::Companies);
     let last = months.len() - 1;
     let mut out = Vec::with_capacity(spec.companies);
@@ -444,6 +450,7 @@ fn create_customers(
         ));
         out.push(Customer {
             id: String::new(),
+            contact: String::new(),
             weight,
             currency,
             discount_bp,
@@ -463,7 +470,83 @@ fn create_customers(
     for (customer, id) in out.iter_mut().zip(ids) {
         customer.id = id;
     }
-    Ok(out)
+    let created: Vec<NaiveDateTime> = pending.iter().map(|(_, at)| *at).collect();
+    let contacts = create_contacts(conn, spec.seed, &mut out, &created, salespeople, last)?;
+    Ok((out, contacts))
+}
+
+const FIRST_NAMES: [&str; 20] = [
+    "Ana", "Luis", "Marta", "Jorge", "Claire", "Louis", "Anna", "Felix", "Giulia", "Marco",
+    "Joana", "Rui", "Sanne", "Daan", "Emma", "James", "Olivia", "Jack", "Sophie", "Lucas",
+];
+const LAST_NAMES: [&str; 20] = [
+    "Garcia", "Ruiz", "Navarro", "Moreno", "Martin", "Bernard", "Petit", "Schulz", "Wagner",
+    "Becker", "Russo", "Greco", "Ferreira", "Oliveira", "Visser", "Smit", "Jones", "Wilson",
+    "Roberts", "Khan",
+];
+const TITLES: [&str; 3] = [
+    "Purchasing manager",
+    "Accounts payable",
+    "Operations manager",
+];
+
+/// One to three people at each customer, the first of them the buyer who places the orders.
+/// Customers who stopped buying before the last month are former customers.
+fn create_contacts(
+    conn: &mut DbConnection,
+    seed: u64,
+    customers: &mut [Customer],
+    created: &[NaiveDateTime],
+    salespeople: &[String],
+    last_month: usize,
+) -> Result<usize, StoreError> {
+    let mut rng = rng(seed, Stream::Contacts);
+    let mut pending: Vec<(ContactFields, NaiveDateTime)> = Vec::new();
+    let mut buyers = Vec::with_capacity(customers.len());
+    for (i, (customer, at)) in customers.iter().zip(created).enumerate() {
+        buyers.push(pending.len());
+        let first = rng.gen_range(0..FIRST_NAMES.len());
+        for j in 0..rng.gen_range(1..=3) {
+            // Different first names, so that the addresses differ within the company.
+            let first_name = FIRST_NAMES[(first + j) % FIRST_NAMES.len()];
+            let last_name = *pick(&mut rng, &LAST_NAMES);
+            pending.push((
+                ContactFields {
+                    company_id: Some(customer.id.clone()),
+                    first_name: Some(first_name.to_owned()),
+                    last_name: last_name.to_owned(),
+                    email: Some(format!(
+                        "{}.{}@c{}.demo{seed}.example",
+                        first_name.to_lowercase(),
+                        last_name.to_lowercase(),
+                        i + 1
+                    )),
+                    phone: None,
+                    title: Some(TITLES[j].to_owned()),
+                    lifecycle_stage: if customer.last_month < last_month {
+                        LifecycleStage::Former
+                    } else {
+                        LifecycleStage::Customer
+                    },
+                    owner_id: customer.owner.map(|o| salespeople[o].clone()),
+                    tags: vec!["demo".to_owned()],
+                    preferences: json!({}),
+                    marketing_consent: rng.gen_bool(0.4),
+                },
+                *at,
+            ));
+        }
+    }
+    let mut ids = Vec::with_capacity(pending.len());
+    for batch in pending.chunks(BATCH_ROWS) {
+        ids.extend(write_transaction(conn, |c| {
+            contacts::create_many(c, batch)
+        })?);
+    }
+    for (customer, buyer) in customers.iter_mut().zip(buyers) {
+        customer.contact = ids.get(buyer).cloned().unwrap_or_default();
+    }
+    Ok(ids.len())
 }
 
 /// Salespeople, who own accounts and are credited with their orders. Their password hash is
@@ -718,7 +801,7 @@ impl OrderMaker<'_> {
             id: new_id(),
             channel: CHANNEL.to_owned(),
             external_id: format!("{}-{n}", self.spec.seed),
-            contact_id: None,
+            contact_id: Some(customer.contact.clone()),
             company_id: Some(customer.id.clone()),
             quote_id: None,
             currency: CURRENCIES[customer.currency].to_owned(),
@@ -871,7 +954,7 @@ impl OrderMaker<'_> {
             number: String::new(),
             order_id: order.id.clone(),
             company_id: order.company_id.clone(),
-            contact_id: None,
+            contact_id: order.contact_id.clone(),
             currency: order.currency.clone(),
             status: status.as_str().to_owned(),
             customer_comment: None,
@@ -934,7 +1017,7 @@ pub fn generate(
             create_salespeople(c, spec.seed)?,
         ))
     })?;
-    let customers = create_customers(conn, spec, &months, &sellers)?;
+    let (customers, contacts) = create_customers(conn, spec, &months, &sellers)?;
     let low_margin = (0..catalogue.len())
         .filter(|&p| catalogue[p].cost_minor * 4 >= catalogue[p].price_minor * 3)
         .collect();
@@ -953,6 +1036,7 @@ pub fn generate(
             products: catalogue.len(),
             salespeople: sellers.len(),
             companies: customers.len(),
+            contacts,
             ..DemoCounts::default()
         },
     };

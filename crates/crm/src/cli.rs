@@ -303,8 +303,8 @@ fn demo_data(config: &Config, spec: &crm_store::demo::DemoSpec) -> Result<(), Ap
         loaded.load.as_secs_f64()
     );
     println!(
-        "  {} products, {} salespeople, {} companies, {} exchange rates",
-        c.products, c.salespeople, c.companies, c.exchange_rates
+        "  {} products, {} salespeople, {} companies, {} contacts, {} exchange rates",
+        c.products, c.salespeople, c.companies, c.contacts, c.exchange_rates
     );
     println!(
         "  {} orders ({} cancelled), {} order lines",
