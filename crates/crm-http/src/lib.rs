@@ -270,7 +270,10 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
         app.app_data(data.clone())
             .app_data(document.clone())
             .route("/openapi.json", web::get().to(openapi_document))
-            .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+            )
             .wrap(from_fn(middleware::idempotency))
             .wrap(cors(&data.settings.cors_origins))
             .wrap(from_fn(metrics::record))
