@@ -171,7 +171,8 @@ on_both_backends! {
         let all = app.get(&format!("/v1/analytics/commissions?period={}", day.year())).await;
         assert_eq!(all.body["salespeople"].as_array().unwrap().len(), 2);
         let unknown = app.get(&format!("/v1/analytics/commissions?period={}&salesperson_id=nobody", day.year())).await;
-        assert_eq!(unknown.status, 404);
+        assert_eq!(unknown.status, 422);
+        assert_eq!(unknown.body["errors"][0]["field"], "salesperson_id");
     }
 
     async fn clv_is_historical_profit_and_a_fitted_prediction(app: TestApp) {

@@ -459,42 +459,49 @@ async fn mixed(
     );
     let client = client();
     let started = Instant::now();
-    let minutes = std::rc::Rc::new(std::cell::RefCell::new(Vec::<(Vec<Duration>, u64)>::new()));
+    // (minute, operation, latency, succeeded) of every request.
+    let samples = std::rc::Rc::new(std::cell::RefCell::new(
+        Vec::<(usize, &str, Duration, bool)>::new(),
+    ));
+    let inflight = std::rc::Rc::new(std::cell::Cell::new(0_usize));
     let mut interval = actix_rt::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     let run = uuid::Uuid::now_v7().simple().to_string();
     let mut n: u64 = 0;
-    let mut inflight = Vec::new();
+    // Open loop: requests leave on schedule whatever the earlier ones are doing, so a slow
+    // server meets the same arrival rate instead of a client that waits for it.
     while started.elapsed() < Duration::from_secs(seconds) {
         interval.tick().await;
         n += 1;
-        let (client, base, token, contacts, companies, minutes) = (
+        let (client, base, token, contacts, companies, samples, inflight) = (
             client.clone(),
             base.clone(),
             token.clone(),
             contacts.clone(),
             companies.clone(),
-            minutes.clone(),
+            samples.clone(),
+            inflight.clone(),
         );
         let external = format!("{}-{n}", &run[run.len() - 8..]);
-        inflight.push(actix_rt::spawn(async move {
+        inflight.set(inflight.get() + 1);
+        actix_rt::spawn(async move {
             let began = Instant::now();
-            let request = match n % 10 {
-                0..=3 => client.get(format!(
+            let (op, request) = match n % 10 {
+                0..=3 => ("get contact", client.get(format!(
                     "{base}/v1/contacts/{}",
                     contacts[(n as usize * 7919) % contacts.len()]
-                )),
-                4 | 5 => client.get(format!("{base}/v1/contacts?limit=50")),
-                6 => client.get(format!("{base}/v1/contacts?q=a&limit=20")),
-                7 => client.post(format!("{base}/v1/contacts")).json(
+                ))),
+                4 | 5 => ("list contacts", client.get(format!("{base}/v1/contacts?limit=50"))),
+                6 => ("filter contacts", client.get(format!("{base}/v1/contacts?q=ana&limit=20"))),
+                7 => ("create contact", client.post(format!("{base}/v1/contacts")).json(
                     &json!({"last_name": "Soak", "email": format!("soak-{external}@example.com")}),
-                ),
-                8 => client
+                )),
+                8 => ("upsert order", client
                     .put(format!("{base}/v1/orders/by-external-id/soak/{external}"))
-                    .json(&order_body(&external)),
-                _ => client.get(format!(
+                    .json(&order_body(&external))),
+                _ => ("overview", client.get(format!(
                     "{base}/v1/companies/{}/overview",
                     companies[(n as usize * 104_729) % companies.len()]
-                )),
+                ))),
             };
             let ok = request
                 .bearer_auth(&token)
@@ -502,31 +509,43 @@ async fn mixed(
                 .await
                 .is_ok_and(|r| r.status().is_success());
             let minute = started.elapsed().as_secs() as usize / 60;
-            let mut minutes = minutes.borrow_mut();
-            if minutes.len() <= minute {
-                minutes.resize(minute + 1, (Vec::new(), 0));
-            }
-            minutes[minute].0.push(began.elapsed());
-            if !ok {
-                minutes[minute].1 += 1;
-            }
-        }));
-        if inflight.len() > 4096 {
-            for task in inflight.drain(..) {
-                task.await.unwrap();
-            }
+            samples.borrow_mut().push((minute, op, began.elapsed(), ok));
+            inflight.set(inflight.get() - 1);
+        });
+    }
+    while inflight.get() > 0 {
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let samples = samples.borrow();
+    let minutes = samples.iter().map(|s| s.0).max().map_or(0, |m| m + 1);
+    for minute in 0..minutes {
+        let of_minute: Vec<_> = samples.iter().filter(|s| s.0 == minute).collect();
+        let mut all: Vec<Duration> = of_minute.iter().map(|s| s.2).collect();
+        all.sort();
+        let errors = of_minute.iter().filter(|s| !s.3).count();
+        let mut by_op = Vec::new();
+        for op in [
+            "get contact",
+            "list contacts",
+            "filter contacts",
+            "create contact",
+            "upsert order",
+            "overview",
+        ] {
+            let mut latencies: Vec<Duration> = of_minute
+                .iter()
+                .filter(|s| s.1 == op)
+                .map(|s| s.2)
+                .collect();
+            latencies.sort();
+            by_op.push(format!("\"{op}\": {:.1}", percentile(&latencies, 99.0)));
         }
-    }
-    for task in inflight {
-        task.await.unwrap();
-    }
-    for (i, (latencies, errors)) in minutes.borrow_mut().iter_mut().enumerate() {
-        latencies.sort();
         println!(
-            "{{\"minute\": {i}, \"requests\": {}, \"errors\": {errors}, \"p50_ms\": {:.2}, \"p99_ms\": {:.2}}}",
-            latencies.len(),
-            percentile(latencies, 50.0),
-            percentile(latencies, 99.0)
+            "{{\"minute\": {minute}, \"requests\": {}, \"errors\": {errors}, \"p50_ms\": {:.2}, \"p99_ms\": {:.2}, \"p99_ms_by_operation\": {{{}}}}}",
+            all.len(),
+            percentile(&all, 50.0),
+            percentile(&all, 99.0),
+            by_op.join(", ")
         );
     }
 }

@@ -54,7 +54,6 @@ bench_api() { # backend database-url
   export CRM_DATABASE_URL=$url CRM_DATA_DIR=$OUT/data-$backend
   "$CRM" migrate >/dev/null
   "$CRM" demo-data --companies 2000 --orders 20000 --seed 1 >/dev/null
-  seed_contacts "$backend" "$url"
   local email=bench-$backend@example.com
   echo "bench-password-0123456789" | "$CRM" user create --email "$email" --role admin --password-stdin >/dev/null
   local started

@@ -26,7 +26,6 @@ export CRM_JWT_SECRET=soak-secret-0123456789-0123456789-abcdef
 psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "$CRM" migrate >/dev/null
 "$CRM" demo-data --companies 2000 --orders 20000 --seed 1 >/dev/null
-seed_contacts postgres "$URL"
 echo "soak-password-0123456789" | "$CRM" user create --email soak@example.com --role admin --password-stdin >/dev/null
 psql -qAt "$URL" -c "SELECT id FROM contacts LIMIT 2000" >"$OUT/contacts.txt"
 psql -qAt "$URL" -c "SELECT id FROM companies LIMIT 2000" >"$OUT/companies.txt"

@@ -678,7 +678,12 @@ pub async fn commissions(
         .db
         .read(move |conn| {
             if let Some(id) = &only {
-                crm_store::users::get(conn, id)?;
+                crm_store::users::get(conn, id).map_err(|e| match e {
+                    crm_store::StoreError::NotFound => {
+                        crm_domain::Violation::new("salesperson_id", "no user has this id").into()
+                    }
+                    other => other,
+                })?;
             }
             let sales = crm_store::analytics::by_product_and_salesperson(
                 conn,
