@@ -299,19 +299,10 @@ pub async fn rank_customers(
         ));
     }
     let base = state.settings.base_currency;
-    let (totals, names) = state
+    let totals = state
         .db
-        .read(move |conn| {
-            let totals = crm_store::analytics::by_company(conn, &from, &to, base)?;
-            let ids: Vec<String> = totals.keys().cloned().collect();
-            let names = crm_store::companies::names(conn, &ids)?;
-            Ok((totals, names))
-        })
+        .read(move |conn| crm_store::analytics::by_company(conn, &from, &to, base))
         .await?;
-    let names: BTreeMap<String, (String, Option<String>)> = names
-        .into_iter()
-        .map(|(id, name, tier)| (id, (name, tier)))
-        .collect();
     let mut by_profit: Vec<(&String, &Figures)> = totals.iter().collect();
     by_profit.sort_by(|a, b| {
         b.1.gross_profit_minor()
@@ -344,11 +335,10 @@ pub async fn rank_customers(
         .map(|(i, (id, f))| {
             let profit = f.gross_profit_minor();
             cumulative += i128::from(profit.max(0));
-            let (name, tier) = names.get(*id).cloned().unwrap_or_default();
             RankedCustomer {
                 company_id: (*id).clone(),
-                name,
-                tier: tier.and_then(|t| t.parse().ok()),
+                name: String::new(),
+                tier: None,
                 revenue: money(f.revenue_minor, &currency),
                 gross_profit: money(profit, &currency),
                 margin_bp: f.margin_bp(),
@@ -363,12 +353,23 @@ pub async fn rank_customers(
     if sort == "-orders" {
         rows.sort_by_key(|r| r.volume_rank);
     }
-    Ok(web::Json(page_of(
-        rows,
-        query.limit,
-        query.cursor.as_deref(),
-        &sort,
-    )?))
+    let mut page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
+    // Names and tiers of the page only: the ranking itself needs none of them.
+    let ids: Vec<String> = page.data.iter().map(|r| r.company_id.clone()).collect();
+    let names: BTreeMap<String, (String, Option<String>)> = state
+        .db
+        .read(move |conn| crm_store::companies::names(conn, &ids))
+        .await?
+        .into_iter()
+        .map(|(id, name, tier)| (id, (name, tier)))
+        .collect();
+    for row in &mut page.data {
+        if let Some((name, tier)) = names.get(&row.company_id) {
+            row.name = name.clone();
+            row.tier = tier.as_deref().and_then(|t| t.parse().ok());
+        }
+    }
+    Ok(web::Json(page))
 }
 
 /// A page of a report computed whole: the cursor holds the offset, bound to the sort.

@@ -414,13 +414,18 @@ pub fn set_tiers(
             companies::tier_basis_year.eq(Some(i64::from(basis_year))),
         ))
         .execute(conn)?;
-    for (id, tier) in tiers {
-        diesel::update(companies::table.find(id))
-            .set((
-                companies::tier.eq(Some(tier.as_str())),
-                companies::tier_basis_year.eq(Some(i64::from(basis_year))),
-            ))
-            .execute(conn)?;
+    // Everyone is C now; A and B follow in a few set-wise updates, not one per company.
+    for raised in [Tier::A, Tier::B] {
+        let ids: Vec<&String> = tiers
+            .iter()
+            .filter(|(_, tier)| *tier == raised)
+            .map(|(id, _)| id)
+            .collect();
+        for chunk in ids.chunks(500) {
+            diesel::update(companies::table.filter(companies::id.eq_any(chunk)))
+                .set(companies::tier.eq(Some(raised.as_str())))
+                .execute(conn)?;
+        }
     }
     Ok(tiered)
 }
