@@ -4,6 +4,7 @@
 //! test holds the two equal.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::{Figures, ProductFigures};
@@ -41,7 +42,8 @@ fn negate(f: &Figures) -> Figures {
 }
 
 /// `INSERT ... ON CONFLICT DO UPDATE` adding the new row's values to an existing one, so that
-/// concurrent writers of one key add up instead of racing. `$n` placeholders number the key
+/// concurrent writers of one key add up instead of racing. Callers build it once per table:
+/// it runs for every order write. `$n` placeholders number the key
 /// columns, then the value columns; SQLite reads them as the same positional parameters.
 fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
     let columns: Vec<&str> = keys.iter().chain(values).copied().collect();
@@ -64,20 +66,22 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
     if *delta == Figures::default() {
         return Ok(());
     }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        add_to_rollup_sql(
+            "customer_rollups",
+            &["company_id", "month", "currency"],
+            &[
+                "revenue_minor",
+                "cost_minor",
+                "returns_minor",
+                "concessions_minor",
+                "orders",
+                "units_milli",
+            ],
+        )
+    });
     let (company, month, currency) = key;
-    let sql = add_to_rollup_sql(
-        "customer_rollups",
-        &["company_id", "month", "currency"],
-        &[
-            "revenue_minor",
-            "cost_minor",
-            "returns_minor",
-            "concessions_minor",
-            "orders",
-            "units_milli",
-        ],
-    );
-    diesel::sql_query(sql)
+    diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(company)
         .bind::<Text, _>(month)
         .bind::<Text, _>(currency)
@@ -100,18 +104,20 @@ fn apply_product(
     if *delta == ProductFigures::default() {
         return Ok(());
     }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        add_to_rollup_sql(
+            "product_rollups",
+            &["product_id", "salesperson_id", "month", "currency"],
+            &[
+                "revenue_minor",
+                "cost_minor",
+                "units_milli",
+                "returned_units_milli",
+            ],
+        )
+    });
     let (product, salesperson, month, currency) = key;
-    let sql = add_to_rollup_sql(
-        "product_rollups",
-        &["product_id", "salesperson_id", "month", "currency"],
-        &[
-            "revenue_minor",
-            "cost_minor",
-            "units_milli",
-            "returned_units_milli",
-        ],
-    );
-    diesel::sql_query(sql)
+    diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(product)
         .bind::<Text, _>(salesperson)
         .bind::<Text, _>(month)
