@@ -1,14 +1,12 @@
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use crm_domain::roles::Role;
-use crm_store::db::{run_migrations, write_transaction};
+use crm_store::db::write_transaction;
 use crm_store::DatabaseUrl;
-use crm_tests::{on_both_backends, postgres_admin_url, Backend, TestApp, TestDb};
+use crm_tests::{on_both_backends, Backend, TestApp};
 use diesel::RunQueryDsl;
 use futures_util::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
+
+use crate::nodes::SharedDatabase;
 
 fn eur(amount: i64) -> Value {
     json!({"amount_minor": amount, "currency": "EUR"})
@@ -183,65 +181,12 @@ on_both_backends! {
     }
 }
 
-/// Kills the child process when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(database_url: &str, secret: &str) -> (Node, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-node"))
-        .arg("serve")
-        .env("CRM_BIND", "127.0.0.1:0")
-        .env("CRM_DATABASE_URL", database_url)
-        .env("CRM_JWT_SECRET", secret)
-        .env("CRM_MIGRATE_ON_START", "false")
-        .env("CRM_WORKERS", "2")
-        .env("CRM_POOL_SIZE", "8")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("crm-node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let node = Node(child);
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("CRM API listening on "))
-        .expect("the node says where it listens");
-    let base = line
-        .trim_start_matches("CRM API listening on ")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    (node, base)
-}
-
 #[actix_rt::test]
 async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
-    if postgres_admin_url().is_none() {
-        eprintln!("skipped: CRM_TEST_POSTGRES_URL is not set");
+    let Some(db) = SharedDatabase::create() else {
         return;
-    }
-    let (_db, url) = TestDb::create(Backend::Postgres);
-    let mut conn = DatabaseUrl::parse(&url).unwrap().connect().unwrap();
-    run_migrations(&mut conn).unwrap();
-    let secret = format!("two-nodes-secret-{}", uuid::Uuid::now_v7().simple());
-    let pool = crm_store::db::build_pool(&DatabaseUrl::parse(&url).unwrap(), 4).unwrap();
-    let (admin_id, _) = crm::app::create_user(
-        &pool,
-        "admin@example.com",
-        Role::Admin,
-        None,
-        Some("a long test passphrase".into()),
-    )
-    .unwrap();
+    };
+    let mut conn = DatabaseUrl::parse(&db.url).unwrap().connect().unwrap();
     let drafts: Vec<String> = write_transaction(&mut conn, |c| {
         crm_store::settings::update(c, None, |f| {
             f.legal_name = Some("Nuestra Empresa SL".into());
@@ -279,15 +224,9 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
     .unwrap();
     drop(conn);
 
-    let (_a, base_a) = start_node(&url, &secret);
-    let (_b, base_b) = start_node(&url, &secret);
-    let now = chrono::Utc::now().timestamp();
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": admin_id, "role": "admin", "iat": now, "nbf": now, "exp": now + 600}),
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap();
+    let (_a, base_a) = db.start_node();
+    let (_b, base_b) = db.start_node();
+    let token = db.admin_token();
     let client = reqwest::Client::new();
     let results: Vec<(u16, Value)> = stream::iter(drafts.iter().enumerate())
         .map(|(i, id)| {

@@ -10,6 +10,7 @@ mod conventions;
 mod demo_data;
 mod interactions;
 mod invoices;
+mod nodes;
 mod opportunities;
 mod portal;
 mod returns;

@@ -66,8 +66,9 @@ enum Command {
         acks: String,
     },
     Mixed {
-        #[arg(long)]
-        base: String,
+        /// An API node; give it more than once to spread requests over several.
+        #[arg(long = "base", required = true)]
+        bases: Vec<String>,
         #[arg(long)]
         token: String,
         #[arg(long, default_value_t = 600)]
@@ -107,15 +108,14 @@ fn main() {
             acks,
         } => actix_rt::System::new().block_on(retries(base, token, seconds, concurrency, acks)),
         Command::Mixed {
-            base,
+            bases,
             token,
             seconds,
             rate,
             contacts,
             companies,
-        } => {
-            actix_rt::System::new().block_on(mixed(base, token, seconds, rate, contacts, companies))
-        }
+        } => actix_rt::System::new()
+            .block_on(mixed(bases, token, seconds, rate, contacts, companies)),
     }
 }
 
@@ -271,6 +271,78 @@ fn order_body(external_id: &str) -> Value {
         .collect();
     json!({"ordered_at": chrono::Utc::now().to_rfc3339(), "currency": "EUR", "status": "paid",
         "customer": {"email": format!("{external_id}@example.com")}, "lines": lines})
+}
+
+/// Sends `request`; returns its operation, latency and whether it got `expected` (a 2xx
+/// expectation also accepts 200 for 201, as an upsert that updates does).
+async fn timed(
+    op: &'static str,
+    request: reqwest::RequestBuilder,
+    expected: u16,
+) -> (&'static str, Duration, bool) {
+    let began = Instant::now();
+    let ok = request.send().await.is_ok_and(|r| {
+        r.status().as_u16() == expected || (expected == 200 && r.status().as_u16() == 201)
+    });
+    (op, began.elapsed(), ok)
+}
+
+/// A create with an `Idempotency-Key` on one node, its retry on the other (which must replay the
+/// same response), an update there with `If-Match: "1"`, then the same update on the first node,
+/// which must be refused as stale.
+async fn create_across_nodes(
+    client: &reqwest::Client,
+    base: &str,
+    other: &str,
+    token: &str,
+    external: &str,
+) -> Vec<(&'static str, Duration, bool)> {
+    let body = json!({"last_name": "Soak", "email": format!("soak-{external}@example.com")});
+    let create = |node: &str| {
+        client
+            .post(format!("{node}/v1/contacts"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", format!("soak-{external}"))
+            .json(&body)
+            .send()
+    };
+    let began = Instant::now();
+    let first = match create(base).await {
+        Ok(r) if r.status().as_u16() == 201 => r.text().await.ok(),
+        _ => None,
+    };
+    let mut steps = vec![("create contact", began.elapsed(), first.is_some())];
+    let Some(first) = first else {
+        return steps;
+    };
+    let began = Instant::now();
+    let replayed = match create(other).await {
+        Ok(r) if r.status().as_u16() == 201 && r.headers().contains_key("idempotent-replayed") => {
+            r.text().await.ok().filter(|text| *text == first)
+        }
+        _ => None,
+    };
+    steps.push((
+        "replay on the other node",
+        began.elapsed(),
+        replayed.is_some(),
+    ));
+    let id = serde_json::from_str::<Value>(&first)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned));
+    let Some(id) = id else {
+        return steps;
+    };
+    let update = |node: &str| {
+        client
+            .patch(format!("{node}/v1/contacts/{id}"))
+            .bearer_auth(token)
+            .header("If-Match", "\"1\"")
+            .json(&json!({"title": format!("updated through {node}")}))
+    };
+    steps.push(timed("update on the other node", update(other), 200).await);
+    steps.push(timed("stale update", update(base), 412).await);
+    steps
 }
 
 /// Prints, per second, how many requests ended in 2xx, in 503 and otherwise, and the slowest.
@@ -438,7 +510,7 @@ async fn retries(base: String, token: String, seconds: u64, concurrency: usize, 
 }
 
 async fn mixed(
-    base: String,
+    bases: Vec<String>,
     token: String,
     seconds: u64,
     rate: u64,
@@ -457,6 +529,7 @@ async fn mixed(
         std::rc::Rc::new(read(&contacts)),
         std::rc::Rc::new(read(&companies)),
     );
+    let bases = std::rc::Rc::new(bases);
     let client = client();
     let started = Instant::now();
     // (minute, operation, latency, succeeded) of every request.
@@ -472,9 +545,9 @@ async fn mixed(
     while started.elapsed() < Duration::from_secs(seconds) {
         interval.tick().await;
         n += 1;
-        let (client, base, token, contacts, companies, samples, inflight) = (
+        let (client, bases, token, contacts, companies, samples, inflight) = (
             client.clone(),
-            base.clone(),
+            bases.clone(),
             token.clone(),
             contacts.clone(),
             companies.clone(),
@@ -484,32 +557,35 @@ async fn mixed(
         let external = format!("{}-{n}", &run[run.len() - 8..]);
         inflight.set(inflight.get() + 1);
         actix_rt::spawn(async move {
-            let began = Instant::now();
-            let (op, request) = match n % 10 {
-                0..=3 => ("get contact", client.get(format!(
+            let base = &bases[n as usize % bases.len()];
+            let steps = match n % 10 {
+                0..=3 => vec![timed("get contact", client.get(format!(
                     "{base}/v1/contacts/{}",
                     contacts[(n as usize * 7919) % contacts.len()]
-                ))),
-                4 | 5 => ("list contacts", client.get(format!("{base}/v1/contacts?limit=50"))),
-                6 => ("filter contacts", client.get(format!("{base}/v1/contacts?q=ana&limit=20"))),
-                7 => ("create contact", client.post(format!("{base}/v1/contacts")).json(
+                )).bearer_auth(&token), 200).await],
+                4 | 5 => vec![timed("list contacts", client.get(format!("{base}/v1/contacts?limit=50")).bearer_auth(&token), 200).await],
+                6 => vec![timed("filter contacts", client.get(format!("{base}/v1/contacts?q=ana&limit=20")).bearer_auth(&token), 200).await],
+                7 if bases.len() > 1 => {
+                    let other = &bases[(n as usize + 1) % bases.len()];
+                    create_across_nodes(&client, base, other, &token, &external).await
+                }
+                7 => vec![timed("create contact", client.post(format!("{base}/v1/contacts")).bearer_auth(&token).json(
                     &json!({"last_name": "Soak", "email": format!("soak-{external}@example.com")}),
-                )),
-                8 => ("upsert order", client
+                ), 201).await],
+                8 => vec![timed("upsert order", client
                     .put(format!("{base}/v1/orders/by-external-id/soak/{external}"))
-                    .json(&order_body(&external))),
-                _ => ("overview", client.get(format!(
+                    .bearer_auth(&token)
+                    .json(&order_body(&external)), 200).await],
+                _ => vec![timed("overview", client.get(format!(
                     "{base}/v1/companies/{}/overview",
                     companies[(n as usize * 104_729) % companies.len()]
-                ))),
+                )).bearer_auth(&token), 200).await],
             };
-            let ok = request
-                .bearer_auth(&token)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
             let minute = started.elapsed().as_secs() as usize / 60;
-            samples.borrow_mut().push((minute, op, began.elapsed(), ok));
+            let mut samples = samples.borrow_mut();
+            for (op, latency, ok) in steps {
+                samples.push((minute, op, latency, ok));
+            }
             inflight.set(inflight.get() - 1);
         });
     }
@@ -531,12 +607,18 @@ async fn mixed(
             "create contact",
             "upsert order",
             "overview",
+            "replay on the other node",
+            "update on the other node",
+            "stale update",
         ] {
             let mut latencies: Vec<Duration> = of_minute
                 .iter()
                 .filter(|s| s.1 == op)
                 .map(|s| s.2)
                 .collect();
+            if latencies.is_empty() {
+                continue;
+            }
             latencies.sort();
             by_op.push(format!("\"{op}\": {:.1}", percentile(&latencies, 99.0)));
         }

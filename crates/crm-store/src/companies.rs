@@ -335,11 +335,11 @@ pub fn list(
         query = query.filter(companies::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        query = query.filter(
-            companies::search_text
-                .like(crm_domain::text::like_contains(q))
-                .escape('\\'),
-        );
+        let matches = companies::search_text
+            .like(crm_domain::text::like_contains(q))
+            .escape('\\');
+        // The leading sort key too, for the reason given in `contacts::list`.
+        query = query.filter(matches.clone()).order(matches.desc());
     }
     if let Some(tax_id) = &filter.tax_id {
         query = query.filter(companies::tax_id.eq(tax_id.clone()));

@@ -341,11 +341,15 @@ pub fn list(
         query = query.filter(contacts::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        query = query.filter(
-            contacts::search_text
-                .like(crm_domain::text::like_contains(q))
-                .escape('\\'),
-        );
+        let matches = contacts::search_text
+            .like(crm_domain::text::like_contains(q))
+            .escape('\\');
+        // Also the leading sort key (true for every row kept, so the order is unchanged): it
+        // keeps PostgreSQL from walking the date index backwards and filtering as it goes,
+        // which it prefers under a LIMIT, and which reads every newer row that does not match
+        // (the soak: 40 to 120 ms once 30k non-matching contacts were newer than the matches).
+        // Sorting the matches found through the trigram index costs what they number.
+        query = query.filter(matches.clone()).order(matches.desc());
     }
     if let Some(email) = &filter.email {
         query = query.filter(contacts::email_key.eq(email_key(email)));

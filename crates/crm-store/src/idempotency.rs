@@ -4,6 +4,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 
 use crate::db::DbConnection;
 use crate::schema::idempotency_keys;
@@ -48,19 +49,21 @@ pub fn claim(
     // Two attempts: the second follows the removal of an expired claim.
     for _ in 0..2 {
         let at = now();
-        let inserted = diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::principal.eq(principal),
-                idempotency_keys::idempotency_key.eq(key),
-                idempotency_keys::request_hash.eq(request_hash),
-                idempotency_keys::created_at.eq(at),
-                idempotency_keys::expires_at.eq(at + ttl),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => return Ok(Claim::Claimed),
-            Err(e) if StoreError::is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
+        // DO NOTHING rather than catching the unique violation: every retry would otherwise
+        // be an ERROR in the PostgreSQL log. Written as SQL because diesel's upsert DSL does
+        // not reach the two-backend connection; SQLite reads `$n` as positional parameters.
+        let inserted = diesel::sql_query(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(principal)
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(request_hash)
+        .bind::<Timestamp, _>(at)
+        .bind::<Timestamp, _>(at + ttl)
+        .execute(conn)?;
+        if inserted == 1 {
+            return Ok(Claim::Claimed);
         }
         let existing: Option<Existing> = idempotency_keys::table
             .find((principal, key))

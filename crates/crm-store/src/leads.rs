@@ -392,11 +392,11 @@ pub fn list(
         query = query.filter(leads::owner_id.eq(v.clone()));
     }
     if let Some(q) = &filter.q {
-        query = query.filter(
-            leads::search_text
-                .like(crm_domain::text::like_contains(q))
-                .escape('\\'),
-        );
+        let matches = leads::search_text
+            .like(crm_domain::text::like_contains(q))
+            .escape('\\');
+        // The leading sort key too, for the reason given in `contacts::list`.
+        query = query.filter(matches.clone()).order(matches.desc());
     }
     if let Some(v) = filter.created_after {
         query = query.filter(leads::created_at.ge(v));

@@ -84,8 +84,9 @@ pub(crate) fn finish<T>(mut rows: Vec<T>, limit: i64, key_of: impl Fn(&T) -> Aft
     Page { items: rows, next }
 }
 
-/// Adds the keyset condition and the ordering for one sort column to a boxed query, and asks
-/// for one row more than the page so that the caller knows whether another page follows.
+/// Adds the keyset condition and the ordering for one sort column to a boxed query (after any
+/// ordering it already has), and asks for one row more than the page so that the caller knows
+/// whether another page follows.
 macro_rules! keyset {
     ($query:expr, $column:expr, $id:expr, $page:expr, $value:ident) => {{
         let mut query = $query;
@@ -99,9 +100,9 @@ macro_rules! keyset {
             };
         }
         query = if $page.descending {
-            query.order(($column.desc(), $id.desc()))
+            query.then_order_by(($column.desc(), $id.desc()))
         } else {
-            query.order(($column.asc(), $id.asc()))
+            query.then_order_by(($column.asc(), $id.asc()))
         };
         query.limit($page.limit + 1)
     }};

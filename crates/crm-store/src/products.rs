@@ -243,11 +243,11 @@ pub fn list(
         query = query.filter(products::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        query = query.filter(
-            products::search_text
-                .like(crm_domain::text::like_contains(q))
-                .escape('\\'),
-        );
+        let matches = products::search_text
+            .like(crm_domain::text::like_contains(q))
+            .escape('\\');
+        // The leading sort key too, for the reason given in `contacts::list`.
+        query = query.filter(matches.clone()).order(matches.desc());
     }
     if let Some(active) = filter.active {
         query = query.filter(products::active.eq(active));

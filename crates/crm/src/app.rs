@@ -236,8 +236,8 @@ pub struct DemoLoad {
     pub rebuild: Duration,
 }
 
-/// Loads demo data, then rebuilds the analytics rollups from it: the generator writes in bulk
-/// and leaves them behind.
+/// Loads demo data, then rebuilds the analytics rollups from it (the generator writes in bulk
+/// and leaves them behind) and refreshes the planner's statistics.
 pub fn load_demo_data(
     pool: &Pool,
     spec: &crm_store::demo::DemoSpec,
@@ -250,6 +250,7 @@ pub fn load_demo_data(
     let load = started.elapsed();
     let started = std::time::Instant::now();
     let rollup_rows = rebuild_rollups(pool)?;
+    crm_store::db::analyze(&mut *pool.get().map_err(StoreError::from)?)?;
     Ok(DemoLoad {
         counts,
         rollup_rows,

@@ -1,0 +1,291 @@
+//! Two API processes on one PostgreSQL database. What one process guarantees must hold across
+//! both: gapless invoice numbers (in invoices.rs), idempotency keys and ETag preconditions.
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crm_domain::roles::Role;
+use crm_store::db::run_migrations;
+use crm_store::DatabaseUrl;
+use crm_tests::{postgres_admin_url, Backend, TestDb};
+use futures_util::stream::{self, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Kills the child process when the test ends, however it ends.
+pub struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A migrated PostgreSQL database with one admin, or `None` when PostgreSQL is not configured.
+pub struct SharedDatabase {
+    _db: TestDb,
+    pub url: String,
+    pub admin_id: String,
+    pub secret: String,
+}
+
+impl SharedDatabase {
+    pub fn create() -> Option<SharedDatabase> {
+        if postgres_admin_url().is_none() {
+            eprintln!("skipped: CRM_TEST_POSTGRES_URL is not set");
+            return None;
+        }
+        let (db, url) = TestDb::create(Backend::Postgres);
+        let database_url = DatabaseUrl::parse(&url).unwrap();
+        run_migrations(&mut database_url.connect().unwrap()).unwrap();
+        let pool = crm_store::db::build_pool(&database_url, 2).unwrap();
+        let (admin_id, _) = crm::app::create_user(
+            &pool,
+            "admin@example.com",
+            Role::Admin,
+            None,
+            Some("a long test passphrase".into()),
+        )
+        .unwrap();
+        Some(SharedDatabase {
+            _db: db,
+            url,
+            admin_id,
+            secret: format!("two-nodes-secret-{}", uuid::Uuid::now_v7().simple()),
+        })
+    }
+
+    /// Starts an API process on this database; returns it with its base URL.
+    pub fn start_node(&self) -> (Node, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-node"))
+            .arg("serve")
+            .env("CRM_BIND", "127.0.0.1:0")
+            .env("CRM_DATABASE_URL", &self.url)
+            .env("CRM_JWT_SECRET", &self.secret)
+            .env("CRM_MIGRATE_ON_START", "false")
+            .env("CRM_WORKERS", "2")
+            .env("CRM_POOL_SIZE", "8")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("crm-node starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let node = Node(child);
+        let line = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("CRM API listening on "))
+            .expect("the node says where it listens");
+        let base = line
+            .trim_start_matches("CRM API listening on ")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        (node, base)
+    }
+
+    pub fn admin_token(&self) -> String {
+        let now = chrono::Utc::now().timestamp();
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({"sub": self.admin_id, "role": "admin", "iat": now, "nbf": now, "exp": now + 600}),
+            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .unwrap()
+    }
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    text: String,
+}
+
+async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: &str,
+    body: Value,
+    headers: &[(&str, String)],
+) -> Reply {
+    let mut request = client.request(method, url).bearer_auth(token).json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+#[actix_rt::test]
+async fn an_idempotency_key_sent_to_two_processes_at_once_runs_once() {
+    let Some(db) = SharedDatabase::create() else {
+        return;
+    };
+    let (_a, base_a) = db.start_node();
+    let (_b, base_b) = db.start_node();
+    let token = db.admin_token();
+    let client = reqwest::Client::new();
+    const KEYS: usize = 40;
+    // Each key goes three times to each process, all at once.
+    let attempts: Vec<(usize, &String)> = (0..KEYS)
+        .flat_map(|k| (0..6).map(move |i| (k, i)))
+        .map(|(k, i)| (k, if i % 2 == 0 { &base_a } else { &base_b }))
+        .collect();
+    let replies: Vec<(usize, Reply)> = stream::iter(attempts)
+        .map(|(k, base)| {
+            let (client, token) = (&client, &token);
+            async move {
+                let body = json!({"last_name": "Node", "email": format!("node-{k}@example.com")});
+                let key = [("Idempotency-Key", format!("two-nodes-{k}"))];
+                let url = format!("{base}/v1/contacts");
+                (k, send(client, Method::POST, url, token, body, &key).await)
+            }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+    let mut created: HashMap<usize, Vec<String>> = HashMap::new();
+    for (k, reply) in &replies {
+        match reply.status {
+            201 => created.entry(*k).or_default().push(reply.text.clone()),
+            409 => assert_eq!(
+                reply.body["code"], "idempotency_in_progress",
+                "a concurrent duplicate waits for the first, it does not run: {}",
+                reply.text
+            ),
+            _ => panic!("unexpected {}: {}", reply.status, reply.text),
+        }
+    }
+    for k in 0..KEYS {
+        let first = created.get(&k).and_then(|bodies| bodies.first()).cloned();
+        let first = match first {
+            Some(body) => body,
+            None => {
+                // Every attempt met another in flight: a retry after they end gets the result.
+                let body = json!({"last_name": "Node", "email": format!("node-{k}@example.com")});
+                let key = [("Idempotency-Key", format!("two-nodes-{k}"))];
+                let url = format!("{base_a}/v1/contacts");
+                let reply = send(&client, Method::POST, url, &token, body, &key).await;
+                assert_eq!(reply.status, 201, "{}", reply.text);
+                reply.text
+            }
+        };
+        for body in created.get(&k).into_iter().flatten() {
+            assert_eq!(body, &first, "every 201 for key {k} is the same response");
+        }
+        let body = json!({"last_name": "Node", "email": format!("node-{k}@example.com")});
+        let key = [("Idempotency-Key", format!("two-nodes-{k}"))];
+        let replay = send(
+            &client,
+            Method::POST,
+            format!("{base_b}/v1/contacts"),
+            &token,
+            body,
+            &key,
+        )
+        .await;
+        assert_eq!(replay.status, 201);
+        assert_eq!(
+            replay.text, first,
+            "the other process replays the stored response"
+        );
+        let listed = client
+            .get(format!("{base_b}/v1/contacts?email=node-{k}@example.com"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(
+            listed["data"].as_array().unwrap().len(),
+            1,
+            "key {k} made one contact"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn one_if_match_version_wins_once_across_two_processes() {
+    let Some(db) = SharedDatabase::create() else {
+        return;
+    };
+    let (_a, base_a) = db.start_node();
+    let (_b, base_b) = db.start_node();
+    let token = db.admin_token();
+    let client = reqwest::Client::new();
+    const CONTACTS: usize = 30;
+    let mut ids = Vec::new();
+    for i in 0..CONTACTS {
+        let url = format!("{base_a}/v1/contacts");
+        let reply = send(
+            &client,
+            Method::POST,
+            url,
+            &token,
+            json!({"last_name": format!("Race {i}")}),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        ids.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    // Both processes get a write for version 1 of each contact at the same moment.
+    let writes: Vec<(&String, &String)> = ids
+        .iter()
+        .flat_map(|id| [(id, &base_a), (id, &base_b)])
+        .collect();
+    let replies: Vec<(&String, &String, Reply)> = stream::iter(writes)
+        .map(|(id, base)| {
+            let (client, token) = (&client, &token);
+            async move {
+                let url = format!("{base}/v1/contacts/{id}");
+                let body = json!({"title": format!("set by {base}")});
+                let precondition = [("If-Match", "\"1\"".to_owned())];
+                (
+                    id,
+                    base,
+                    send(client, Method::PATCH, url, token, body, &precondition).await,
+                )
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for id in &ids {
+        let of_contact: Vec<_> = replies.iter().filter(|(i, _, _)| *i == id).collect();
+        let winners: Vec<_> = of_contact
+            .iter()
+            .filter(|(_, _, r)| r.status == 200)
+            .collect();
+        assert_eq!(winners.len(), 1, "exactly one write of version 1 wins");
+        let loser = of_contact.iter().find(|(_, _, r)| r.status != 200).unwrap();
+        assert_eq!(loser.2.status, 412, "{}", loser.2.text);
+        assert_eq!(loser.2.body["current_version"], 2);
+        let winner_base = winners[0].1;
+        let now = client
+            .get(format!("{base_b}/v1/contacts/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(now.headers()["etag"], "\"2\"");
+        let now: Value = now.json().await.unwrap();
+        assert_eq!(
+            now["title"],
+            format!("set by {winner_base}"),
+            "the winner's write, once"
+        );
+    }
+}
