@@ -84,6 +84,16 @@ pub(crate) fn finish<T>(mut rows: Vec<T>, limit: i64, key_of: impl Fn(&T) -> Aft
     Page { items: rows, next }
 }
 
+/// Whether a substring search for `q` should sort the matches the trigram index finds, instead
+/// of walking the sort column's index and filtering as it goes. PostgreSQL walks under a LIMIT
+/// whenever it expects matches spread evenly in time; where the newest rows do not match, each
+/// search reads all of them (the soak: 40 to 150 ms once 30k non-matching contacts were newer).
+/// Only PostgreSQL has the index, and pg_trgm needs 3 characters to use it. Shorter terms match
+/// densely, so walking stops early and is faster (`q=an`: 707 against 327 req/s).
+pub(crate) fn search_by_trigrams(conn: &crate::db::DbConnection, q: &str) -> bool {
+    matches!(conn, crate::db::DbConnection::Postgres(_)) && q.chars().count() >= 3
+}
+
 /// Adds the keyset condition and the ordering for one sort column to a boxed query (after any
 /// ordering it already has), and asks for one row more than the page so that the caller knows
 /// whether another page follows.

@@ -246,8 +246,12 @@ pub fn list(
         let matches = products::search_text
             .like(crm_domain::text::like_contains(q))
             .escape('\\');
-        // The leading sort key too, for the reason given in `contacts::list`.
-        query = query.filter(matches.clone()).order(matches.desc());
+        query = query.filter(matches.clone());
+        if crate::pagination::search_by_trigrams(conn, q) {
+            // Leading sort key, true for every row kept: the order is unchanged, but the sort
+            // column's index can no longer serve it.
+            query = query.order(matches.desc());
+        }
     }
     if let Some(active) = filter.active {
         query = query.filter(products::active.eq(active));
