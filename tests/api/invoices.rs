@@ -6,7 +6,7 @@ use futures_util::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::nodes::SharedDatabase;
+use crate::nodes::{SharedDatabase, TwoNodes};
 
 fn eur(amount: i64) -> Value {
     json!({"amount_minor": amount, "currency": "EUR"})
@@ -224,10 +224,13 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
     .unwrap();
     drop(conn);
 
-    let (_a, base_a) = db.start_node();
-    let (_b, base_b) = db.start_node();
-    let token = db.admin_token();
-    let client = reqwest::Client::new();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes();
     let results: Vec<(u16, Value)> = stream::iter(drafts.iter().enumerate())
         .map(|(i, id)| {
             let base = if i % 2 == 0 { &base_a } else { &base_b };

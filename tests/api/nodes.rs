@@ -98,6 +98,30 @@ impl SharedDatabase {
     }
 }
 
+/// Two API processes on one database, with an admin token and a client.
+pub struct TwoNodes {
+    /// Bind it (`processes: _processes`): the processes stop when it is dropped.
+    pub processes: (Node, Node),
+    pub base_a: String,
+    pub base_b: String,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+impl SharedDatabase {
+    pub fn start_two_nodes(&self) -> TwoNodes {
+        let (a, base_a) = self.start_node();
+        let (b, base_b) = self.start_node();
+        TwoNodes {
+            processes: (a, b),
+            base_a,
+            base_b,
+            token: self.admin_token(),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
 struct Reply {
     status: u16,
     body: Value,
@@ -131,10 +155,13 @@ async fn an_idempotency_key_sent_to_two_processes_at_once_runs_once() {
     let Some(db) = SharedDatabase::create() else {
         return;
     };
-    let (_a, base_a) = db.start_node();
-    let (_b, base_b) = db.start_node();
-    let token = db.admin_token();
-    let client = reqwest::Client::new();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes();
     const KEYS: usize = 40;
     // Each key goes three times to each process, all at once.
     let attempts: Vec<(usize, &String)> = (0..KEYS)
@@ -221,10 +248,13 @@ async fn one_if_match_version_wins_once_across_two_processes() {
     let Some(db) = SharedDatabase::create() else {
         return;
     };
-    let (_a, base_a) = db.start_node();
-    let (_b, base_b) = db.start_node();
-    let token = db.admin_token();
-    let client = reqwest::Client::new();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes();
     const CONTACTS: usize = 30;
     let mut ids = Vec::new();
     for i in 0..CONTACTS {

@@ -335,15 +335,7 @@ pub fn list(
         query = query.filter(companies::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        let matches = companies::search_text
-            .like(crm_domain::text::like_contains(q))
-            .escape('\\');
-        query = query.filter(matches.clone());
-        if crate::pagination::search_by_trigrams(conn, q) {
-            // Leading sort key, true for every row kept: the order is unchanged, but the sort
-            // column's index can no longer serve it.
-            query = query.order(matches.desc());
-        }
+        query = crate::pagination::substring_search!(query, conn, companies::search_text, q);
     }
     if let Some(tax_id) = &filter.tax_id {
         query = query.filter(companies::tax_id.eq(tax_id.clone()));

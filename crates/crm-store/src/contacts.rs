@@ -341,15 +341,7 @@ pub fn list(
         query = query.filter(contacts::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        let matches = contacts::search_text
-            .like(crm_domain::text::like_contains(q))
-            .escape('\\');
-        query = query.filter(matches.clone());
-        if crate::pagination::search_by_trigrams(conn, q) {
-            // Leading sort key, true for every row kept: the order is unchanged, but the sort
-            // column's index can no longer serve it.
-            query = query.order(matches.desc());
-        }
+        query = crate::pagination::substring_search!(query, conn, contacts::search_text, q);
     }
     if let Some(email) = &filter.email {
         query = query.filter(contacts::email_key.eq(email_key(email)));

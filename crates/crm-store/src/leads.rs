@@ -392,15 +392,7 @@ pub fn list(
         query = query.filter(leads::owner_id.eq(v.clone()));
     }
     if let Some(q) = &filter.q {
-        let matches = leads::search_text
-            .like(crm_domain::text::like_contains(q))
-            .escape('\\');
-        query = query.filter(matches.clone());
-        if crate::pagination::search_by_trigrams(conn, q) {
-            // Leading sort key, true for every row kept: the order is unchanged, but the sort
-            // column's index can no longer serve it.
-            query = query.order(matches.desc());
-        }
+        query = crate::pagination::substring_search!(query, conn, leads::search_text, q);
     }
     if let Some(v) = filter.created_after {
         query = query.filter(leads::created_at.ge(v));

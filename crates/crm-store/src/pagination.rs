@@ -94,6 +94,24 @@ pub(crate) fn search_by_trigrams(conn: &crate::db::DbConnection, q: &str) -> boo
     matches!(conn, crate::db::DbConnection::Postgres(_)) && q.chars().count() >= 3
 }
 
+/// Keeps the rows of a boxed query whose search text contains `q`. Where
+/// [`search_by_trigrams`] says so, the match also becomes the leading sort key: it is true for
+/// every row kept, so the order is unchanged, but the sort column's index can no longer serve it.
+macro_rules! substring_search {
+    ($query:expr, $conn:expr, $column:expr, $q:expr) => {{
+        let matches = $column
+            .like(crm_domain::text::like_contains($q))
+            .escape('\\');
+        let query = $query.filter(matches.clone());
+        if $crate::pagination::search_by_trigrams($conn, $q) {
+            query.order(matches.desc())
+        } else {
+            query
+        }
+    }};
+}
+pub(crate) use substring_search;
+
 /// Adds the keyset condition and the ordering for one sort column to a boxed query (after any
 /// ordering it already has), and asks for one row more than the page so that the caller knows
 /// whether another page follows.

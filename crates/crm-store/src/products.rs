@@ -243,15 +243,7 @@ pub fn list(
         query = query.filter(products::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        let matches = products::search_text
-            .like(crm_domain::text::like_contains(q))
-            .escape('\\');
-        query = query.filter(matches.clone());
-        if crate::pagination::search_by_trigrams(conn, q) {
-            // Leading sort key, true for every row kept: the order is unchanged, but the sort
-            // column's index can no longer serve it.
-            query = query.order(matches.desc());
-        }
+        query = crate::pagination::substring_search!(query, conn, products::search_text, q);
     }
     if let Some(active) = filter.active {
         query = query.filter(products::active.eq(active));
