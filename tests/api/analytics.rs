@@ -1,5 +1,5 @@
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use crm_tests::{on_both_backends, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};

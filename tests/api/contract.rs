@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crm_store::db::run_migrations;
+use crm_store::platform::db::run_migrations;
 use crm_store::{DatabaseUrl, DbConnection};
 use crm_tests::{postgres_admin_url, Backend, TestDb};
 use diesel::sql_types::{Bool, Text};
@@ -90,7 +90,7 @@ fn every_operation_is_documented_for_generated_clients() {
 #[test]
 fn readme_shows_the_permission_matrix_from_code() {
     let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
-    let table = crm_domain::permissions::markdown_table();
+    let table = crm_domain::access::permissions::markdown_table();
     assert!(
         readme.contains(&table),
         "README.md must contain the permission matrix:\n{table}"

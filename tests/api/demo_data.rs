@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crm_domain::analytics::Figures;
+use crm_domain::analytics::profit::Figures;
 use crm_store::demo::{DemoCounts, DemoSpec};
-use crm_store::schema::{orders, returns};
+use crm_store::platform::schema::{orders, returns};
 use crm_tests::{on_both_backends, TestApp};
 use diesel::prelude::*;
 
@@ -62,10 +62,10 @@ async fn load(app: &TestApp, seed: u64) -> Result<Fingerprint, String> {
             .order((returns::created_at, returns::refund_minor))
             .load(&mut conn)
             .unwrap();
-        let stored = crm_store::rollups::stored(&mut conn).unwrap();
+        let stored = crm_store::analytics::rollups::stored(&mut conn).unwrap();
         assert_eq!(
             stored,
-            crm_store::rollups::from_scratch(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap(),
             "the stored rollups are what the raw records add up to"
         );
         let mut rollups: BTreeMap<(String, String), Figures> = BTreeMap::new();

@@ -1,4 +1,4 @@
-use crm_store::db::write_transaction;
+use crm_store::platform::db::write_transaction;
 use crm_store::DatabaseUrl;
 use crm_tests::{on_both_backends, Backend, TestApp};
 use diesel::RunQueryDsl;
@@ -188,28 +188,29 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
     };
     let mut conn = DatabaseUrl::parse(&db.url).unwrap().connect().unwrap();
     let drafts: Vec<String> = write_transaction(&mut conn, |c| {
-        crm_store::settings::update(c, None, |f| {
+        crm_store::platform::settings::update(c, None, |f| {
             f.legal_name = Some("Nuestra Empresa SL".into());
             f.tax_id = Some("ESB00000000".into());
             Ok(())
         })?;
-        let company = crm_store::customers::company_by_name(c, "Concurrent Co")?.0;
+        let company = crm_store::parties::customers::company_by_name(c, "Concurrent Co")?.0;
         (0..500)
             .map(|i| {
-                crm_store::invoices::create_draft(
+                crm_store::billing::invoices::create_draft(
                     c,
-                    crm_store::invoices::DraftInput {
+                    crm_store::billing::invoices::DraftInput {
                         company_id: company.clone(),
                         currency: Some("EUR".into()),
                         series_id: None,
                         due_date: None,
                         notes: Some(format!("#{i}")),
                         order_ids: vec![],
-                        lines: vec![crm_store::documents::LineDraft {
+                        lines: vec![crm_store::sales::documents::LineDraft {
                             product_id: None,
                             sku: None,
                             description: Some("Service".into()),
-                            quantity: crm_domain::money::Quantity::parse("q", "1").unwrap(),
+                            quantity: crm_domain::platform::money::Quantity::parse("q", "1")
+                                .unwrap(),
                             unit_price_minor: Some(100 + i),
                             unit_cost_minor: None,
                             discount_bp: 0,

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crm_domain::roles::Role;
-use crm_store::db::run_migrations;
+use crm_domain::access::roles::Role;
+use crm_store::platform::db::run_migrations;
 use crm_store::DatabaseUrl;
 use crm_tests::{postgres_admin_url, Backend, TestDb};
 use futures_util::stream::{self, StreamExt};
@@ -39,7 +39,7 @@ impl SharedDatabase {
         let (db, url) = TestDb::create(Backend::Postgres);
         let database_url = DatabaseUrl::parse(&url).unwrap();
         run_migrations(&mut database_url.connect().unwrap()).unwrap();
-        let pool = crm_store::db::build_pool(&database_url, 2).unwrap();
+        let pool = crm_store::platform::db::build_pool(&database_url, 2).unwrap();
         let (admin_id, _) = crm::app::create_user(
             &pool,
             "admin@example.com",

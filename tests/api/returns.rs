@@ -1,4 +1,4 @@
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use crm_tests::{on_both_backends, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;

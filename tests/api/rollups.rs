@@ -1,13 +1,13 @@
 //! The maintained rollups always equal a recomputation from the raw records, whatever
 //! sequence of writes came before.
 
-use crm_domain::money::Quantity;
-use crm_domain::orders::{OrderAction, OrderStatus};
-use crm_domain::returns::{ReasonCode, Resolution, ReturnAction, RootCauseCategory};
-use crm_store::customers::CustomerRef;
-use crm_store::db::write_transaction;
-use crm_store::documents::LineDraft;
-use crm_store::orders::OrderInput;
+use crm_domain::billing::returns::{ReasonCode, Resolution, ReturnAction, RootCauseCategory};
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::orders::{OrderAction, OrderStatus};
+use crm_store::parties::customers::CustomerRef;
+use crm_store::platform::db::write_transaction;
+use crm_store::sales::documents::LineDraft;
+use crm_store::sales::orders::OrderInput;
 use crm_store::{DbConnection, StoreError};
 use crm_tests::on_both_backends;
 use rand::rngs::StdRng;
@@ -101,28 +101,29 @@ fn random_write(
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..4)];
             let input = order_input(rng, catalog, company, format!("o{step}"), status);
-            let id = match crm_store::orders::upsert(conn, input)? {
-                crm_store::orders::Upserted::Created(o)
-                | crm_store::orders::Upserted::Updated(o)
-                | crm_store::orders::Upserted::Unchanged(o) => o.id,
+            let id = match crm_store::sales::orders::upsert(conn, input)? {
+                crm_store::sales::orders::Upserted::Created(o)
+                | crm_store::sales::orders::Upserted::Updated(o)
+                | crm_store::sales::orders::Upserted::Unchanged(o) => o.id,
             };
             orders.push(id);
         }
         2 if !orders.is_empty() => {
-            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let order =
+                crm_store::sales::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
             let company = order.company_id.clone().unwrap_or_default();
             let status = [
                 OrderStatus::Paid,
                 OrderStatus::Fulfilled,
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..3)];
-            crm_store::orders::upsert(
+            crm_store::sales::orders::upsert(
                 conn,
                 order_input(rng, catalog, &company, order.external_id, status),
             )?;
         }
         3 if !orders.is_empty() => {
-            crm_store::orders::act(
+            crm_store::sales::orders::act(
                 conn,
                 &orders[rng.gen_range(0..orders.len())],
                 None,
@@ -130,10 +131,11 @@ fn random_write(
             )?;
         }
         4 if !orders.is_empty() => {
-            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
-            let invoice = crm_store::invoices::create_draft(
+            let order =
+                crm_store::sales::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let invoice = crm_store::billing::invoices::create_draft(
                 conn,
-                crm_store::invoices::DraftInput {
+                crm_store::billing::invoices::DraftInput {
                     company_id: order.company_id.clone().unwrap_or_default(),
                     currency: None,
                     series_id: None,
@@ -143,7 +145,7 @@ fn random_write(
                     lines: vec![],
                 },
             )?;
-            let issued = crm_store::invoices::issue(conn, &invoice.id, None)?;
+            let issued = crm_store::billing::invoices::issue(conn, &invoice.id, None)?;
             if rng.gen_bool(0.5) {
                 let line = issued.lines[0].line.clone();
                 let partial = LineDraft {
@@ -156,22 +158,23 @@ fn random_write(
                     discount_bp: 0,
                     tax_rate_bp: Some(line.tax_rate_bp),
                 };
-                let note = crm_store::invoices::create_credit_note(
+                let note = crm_store::billing::invoices::create_credit_note(
                     conn,
                     &issued.id,
                     "property".into(),
                     Some(vec![partial]),
                 )?;
-                crm_store::invoices::issue(conn, &note.id, None)?;
+                crm_store::billing::invoices::issue(conn, &note.id, None)?;
             }
         }
         5 | 6 if !orders.is_empty() => {
-            let order = crm_store::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
-            let ret = crm_store::returns::open(
+            let order =
+                crm_store::sales::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
+            let ret = crm_store::billing::returns::open(
                 conn,
-                crm_store::returns::ReturnRequest {
+                crm_store::billing::returns::ReturnRequest {
                     order_id: order.id.clone(),
-                    lines: vec![crm_store::returns::LineRequest {
+                    lines: vec![crm_store::billing::returns::LineRequest {
                         order_line_id: order.line_ids[0].clone(),
                         quantity: Quantity::from_milli(1000),
                         reason: ReasonCode::Damaged,
@@ -182,8 +185,8 @@ fn random_write(
                     window_days: 30,
                 },
             )?;
-            crm_store::returns::act(conn, &ret.id, None, ReturnAction::Approve, None)?;
-            crm_store::returns::update(conn, &ret.id, None, |cause, _| {
+            crm_store::billing::returns::act(conn, &ret.id, None, ReturnAction::Approve, None)?;
+            crm_store::billing::returns::update(conn, &ret.id, None, |cause, _| {
                 cause.category = Some(RootCauseCategory::Shipping);
                 cause.notes = Some("n".into());
                 cause.preventive_action = Some("p".into());
@@ -191,23 +194,25 @@ fn random_write(
             })?;
             let keep = rng.gen_bool(0.5);
             if !keep {
-                let line = crm_store::returns::get(conn, &ret.id)?.lines[0].id.clone();
-                crm_store::returns::receive(
+                let line = crm_store::billing::returns::get(conn, &ret.id)?.lines[0]
+                    .id
+                    .clone();
+                crm_store::billing::returns::receive(
                     conn,
                     &ret.id,
                     None,
-                    vec![crm_store::returns::Received {
+                    vec![crm_store::billing::returns::Received {
                         return_line_id: line,
                         quantity: Quantity::from_milli(1000),
-                        disposition: crm_domain::returns::Disposition::Restock,
+                        disposition: crm_domain::billing::returns::Disposition::Restock,
                     }],
                 )?;
             }
-            crm_store::returns::resolve(
+            crm_store::billing::returns::resolve(
                 conn,
                 &ret.id,
                 None,
-                crm_store::returns::Resolve {
+                crm_store::billing::returns::Resolve {
                     resolution: if keep {
                         Resolution::RetainedWithDiscount
                     } else {
@@ -229,20 +234,20 @@ on_both_backends! {
         actix_web::web::block(move || {
             let mut conn = pool.get().unwrap();
             let (catalog, companies) = write_transaction(&mut conn, |c| {
-                crm_store::settings::update(c, None, |f| {
+                crm_store::platform::settings::update(c, None, |f| {
                     f.legal_name = Some("Prop SL".into());
                     f.tax_id = Some("ESB00000000".into());
                     Ok(())
                 })?;
-                let products = (0..3).map(|i| crm_store::products::create(c, crm_store::products::ProductFields {
+                let products = (0..3).map(|i| crm_store::sales::products::create(c, crm_store::sales::products::ProductFields {
                     sku: format!("PROP-{i}"), name: format!("Prop {i}"), description: None, currency: "EUR".into(),
                     unit_price_minor: 1000, unit_cost_minor: Some(500), tax_rate_bp: 2100, active: true,
                 }).map(|p| p.id)).collect::<Result<Vec<_>, StoreError>>()?;
-                let salespeople = (0..2).map(|i| crm_store::users::create(c, crm_store::users::UserFields {
+                let salespeople = (0..2).map(|i| crm_store::access::users::create(c, crm_store::access::users::UserFields {
                     email: format!("seller{i}@example.com"), password_hash: "x".into(),
-                    role: crm_domain::roles::Role::Sales, company_id: None, active: true,
+                    role: crm_domain::access::roles::Role::Sales, company_id: None, active: true,
                 }).map(|u| u.id)).collect::<Result<Vec<_>, StoreError>>()?;
-                let companies = (0..3).map(|i| crm_store::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()?;
+                let companies = (0..3).map(|i| crm_store::parties::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()?;
                 Ok::<_, StoreError>((Catalog { products, salespeople }, companies))
             })
             .unwrap();
@@ -254,18 +259,18 @@ on_both_backends! {
                     step += 1;
                     let _ = write_transaction(&mut conn, |c| random_write(c, &mut rng, &catalog, &companies, &mut orders, step));
                 }
-                let stored = crm_store::rollups::stored(&mut conn).unwrap();
-                let fresh = crm_store::rollups::from_scratch(&mut conn).unwrap();
+                let stored = crm_store::analytics::rollups::stored(&mut conn).unwrap();
+                let fresh = crm_store::analytics::rollups::from_scratch(&mut conn).unwrap();
                 assert_eq!(stored, fresh, "after sequence {sequence}");
             }
-            let all = crm_store::rollups::stored(&mut conn).unwrap();
+            let all = crm_store::analytics::rollups::stored(&mut conn).unwrap();
             assert!(all.customers.values().any(|f| f.revenue_minor > 0), "orders happened");
             assert!(all.customers.values().any(|f| f.returns_minor > 0), "credit notes or refunds happened");
             assert!(all.customers.values().any(|f| f.concessions_minor > 0), "concessions happened");
             assert!(all.products.values().any(|f| f.returned_units_milli > 0), "returns happened");
             assert!(all.products.keys().any(|k| k.0.is_empty()) && all.products.keys().any(|k| !k.1.is_empty()), "ad-hoc lines and salespeople happened");
-            assert!(crm_store::rollups::rebuild(&mut conn).unwrap() > 0);
-            assert_eq!(crm_store::rollups::stored(&mut conn).unwrap(), crm_store::rollups::from_scratch(&mut conn).unwrap());
+            assert!(crm_store::analytics::rollups::rebuild(&mut conn).unwrap() > 0);
+            assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), crm_store::analytics::rollups::from_scratch(&mut conn).unwrap());
         })
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use crm_tests::{on_both_backends, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;
@@ -143,7 +143,7 @@ on_both_backends! {
         let ids: HashSet<&str> = second.body["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 200);
         let pool = app.pool.clone();
-        let count = actix_web::web::block(move || crm_store::orders::count(&mut pool.get().unwrap())).await.unwrap().unwrap();
+        let count = actix_web::web::block(move || crm_store::sales::orders::count(&mut pool.get().unwrap())).await.unwrap().unwrap();
         assert_eq!(count, 200, "exactly 200 orders in the database");
         let customers = app.get("/v1/contacts?lifecycle_stage=customer&limit=200").await;
         assert_eq!(customers.body["data"].as_array().unwrap().len(), 20, "customers matched by email, not duplicated");

@@ -5,7 +5,7 @@
 //! - API1 object-level authorization: a customer of company A gets `404` for company B's
 //!   objects on every customer-reachable operation, and never a `2xx` on any.
 //! - API5 function-level authorization: each principal's expected outcome comes from the
-//!   permission matrix in `crm_domain::permissions`; denied means `403`, allowed never `403`.
+//!   permission matrix in `crm_domain::access::permissions`; denied means `403`, allowed never `403`.
 //! - API3 property-level authorization: read-only and unknown fields in any body get `422`, and
 //!   nothing a customer can read carries a cost, margin or profit.
 //! - API8 odd input: hostile strings, numbers and bytes in every parameter and body field get a
@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use crm_domain::permissions::{authorize, Access, Resource, Scope};
-use crm_domain::roles::Role;
+use crm_domain::access::permissions::{authorize, Access, Resource, Scope};
+use crm_domain::access::roles::Role;
 use crm_tests::{on_both_backends, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Map, Value};

@@ -1,5 +1,5 @@
 use chrono::{Days, Utc};
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use crm_tests::{on_both_backends, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -174,7 +174,7 @@ on_both_backends! {
             let pool = app.pool.clone();
             actix_web::web::block(move || {
                 let mut conn = pool.get().unwrap();
-                crm_store::db::write_transaction(&mut conn, |c| crm_store::self_billing::auto_accept_due(c, day))
+                crm_store::platform::db::write_transaction(&mut conn, |c| crm_store::billing::self_billing::auto_accept_due(c, day))
             })
         };
         assert_eq!(run(today + Days::new(9)).await.unwrap().unwrap(), 0, "not yet");

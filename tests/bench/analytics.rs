@@ -25,8 +25,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
-use crm_domain::money::Currency;
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
+use crm_domain::platform::money::Currency;
 use crm_domain::Violation;
 use crm_store::demo::DemoSpec;
 use crm_store::{DatabaseUrl, DbConnection};
@@ -279,15 +279,15 @@ fn profile_ranking(conn: &mut DbConnection, year: i32) -> Result<Profile> {
     let (mut rollup_rows, mut companies) = (0, 0);
     for _ in 0..3 {
         let started = Instant::now();
-        rollup_rows = crm_store::rollups::range(conn, None, &from, &to)?.len();
+        rollup_rows = crm_store::analytics::rollups::range(conn, None, &from, &to)?.len();
         range.push(started.elapsed());
         let started = Instant::now();
-        let totals = crm_store::analytics::by_company(conn, &from, &to, base)?;
+        let totals = crm_store::analytics::profit::by_company(conn, &from, &to, base)?;
         by_company.push(started.elapsed());
         let ids: Vec<String> = totals.keys().cloned().collect();
         companies = ids.len();
         let started = Instant::now();
-        crm_store::companies::names(conn, &ids)?;
+        crm_store::parties::companies::names(conn, &ids)?;
         names.push(started.elapsed());
     }
     Ok(Profile {
@@ -428,7 +428,7 @@ fn bench(
     let label = scratch.label();
     eprintln!("== {label}: loading {companies} companies, {orders} orders");
     let url = DatabaseUrl::parse(scratch.url())?;
-    let pool = crm_store::db::build_pool(&url, 2)?;
+    let pool = crm_store::platform::db::build_pool(&url, 2)?;
     crm::app::migrate(&pool)?;
     let spec = DemoSpec {
         companies,
@@ -471,10 +471,10 @@ fn bench(
     let database_bytes = database_bytes(&mut conn, scratch)?;
     // The rebuild's first half, alone: the rest of its time is writing the rows.
     let started = Instant::now();
-    crm_store::rollups::from_scratch(&mut conn)?;
+    crm_store::analytics::rollups::from_scratch(&mut conn)?;
     let from_scratch = started.elapsed();
-    let mut customers: Vec<String> = crm_store::schema::customer_rollups::table
-        .select(crm_store::schema::customer_rollups::company_id)
+    let mut customers: Vec<String> = crm_store::platform::schema::customer_rollups::table
+        .select(crm_store::platform::schema::customer_rollups::company_id)
         .distinct()
         .load(&mut conn)?;
     customers.sort();
@@ -616,7 +616,7 @@ fn table(runs: &[Run]) -> String {
         "",
     );
     row(
-        "rollup rebuild (`crm_store::rollups::rebuild`): rows written, time",
+        "rollup rebuild (`crm_store::analytics::rollups::rebuild`): rows written, time",
         &|r| format!("{}, {}", thousands(r.rollup_rows), secs(r.rebuild)),
         "",
     );

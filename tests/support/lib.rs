@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crm::app::{self, Application};
 use crm::config::Config;
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use diesel::{Connection, RunQueryDsl};
 use reqwest::{header::HeaderMap, Method, StatusCode};
 use secrecy::SecretString;

@@ -1,40 +1,19 @@
 //! HTTP: actix-web handlers, DTOs, auth, problem+json errors, pagination, ETags,
 //! idempotency, and the OpenAPI document built from the same route registrations.
 
+pub mod access;
 pub mod analytics;
-pub mod api_keys;
-pub mod auth;
-pub mod companies;
-pub mod contacts;
-pub mod documents;
-pub mod error;
-pub mod exchange_rates;
-pub mod extract;
-mod fields;
-pub mod interactions;
-pub mod invoices;
-pub mod last_prices;
-pub mod leads;
-pub mod metrics;
-pub mod middleware;
-pub mod openapi;
-pub mod opportunities;
-pub mod ops;
-pub mod orders;
-pub mod overview;
-pub mod pagination;
-pub mod pipelines;
-pub mod portal;
-pub mod products;
-pub mod quotes;
-mod respond;
-pub mod returns;
-pub mod self_billing;
-pub mod session;
-pub mod settings;
-pub mod state;
-pub mod timeline;
-pub mod users;
+pub mod billing;
+pub mod parties;
+pub mod platform;
+pub mod sales;
+
+use access::{api_keys, session, users};
+use analytics::{overview, profit, timeline};
+use billing::{invoices, portal, returns, self_billing};
+use parties::{companies, contacts, interactions};
+use platform::{exchange_rates, metrics, middleware, ops, settings};
+use sales::{last_prices, leads, opportunities, orders, pipelines, products, quotes};
 
 use std::net::TcpListener;
 
@@ -48,8 +27,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use error::ApiError;
-pub use state::{AppState, HttpSettings};
+pub use platform::error::ApiError;
+pub use platform::state::{AppState, HttpSettings};
 
 /// Every route, in one place. The router and the OpenAPI document are both built from it, so
 /// an endpoint cannot exist without its spec.
@@ -189,12 +168,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(portal::create_portal_return)
                 .service(portal::get_fiscal_data)
                 .service(portal::update_fiscal_data)
-                .service(analytics::customer_profit)
-                .service(analytics::rank_customers)
-                .service(analytics::recompute_tiers)
-                .service(analytics::product_analytics)
-                .service(analytics::commissions)
-                .service(analytics::customer_clv)
+                .service(profit::customer_profit)
+                .service(profit::rank_customers)
+                .service(profit::recompute_tiers)
+                .service(profit::product_analytics)
+                .service(profit::commissions)
+                .service(profit::customer_clv)
                 .service(overview::company_overview)
                 .service(overview::contact_overview),
         );
@@ -206,7 +185,7 @@ pub fn openapi() -> OpenApi {
         .into_utoipa_app()
         .configure(routes)
         .split_for_parts();
-    openapi::apply_conventions(&mut api);
+    platform::openapi::apply_conventions(&mut api);
     api
 }
 

@@ -12,7 +12,7 @@
 //! crate, one stream per kind of record, so that `--orders` does not change the customers.
 //!
 //! Rows are the ones the application writes, with its amounts: line and document totals from
-//! `crm_domain::totals`, cost from [`documents::cost_of`], version 1. Orders are written in
+//! `crm_domain::sales::totals`, cost from [`documents::cost_of`], version 1. Orders are written in
 //! transactions of a few thousand, as multi-row inserts, and never all held in memory. The
 //! analytics rollups are not maintained row by row here: the caller rebuilds them afterwards
 //! (`crm demo-data` does), which is what makes a bulk load fast.
@@ -20,26 +20,31 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
-use crm_domain::contacts::LifecycleStage;
-use crm_domain::money::Quantity;
-use crm_domain::orders::OrderStatus;
-use crm_domain::returns::{Disposition, ReasonCode, Resolution, ReturnStatus, RootCauseCategory};
-use crm_domain::roles::Role;
-use crm_domain::totals::{compute, LineInput};
+use crm_domain::access::roles::Role;
+use crm_domain::billing::returns::{
+    Disposition, ReasonCode, Resolution, ReturnStatus, RootCauseCategory,
+};
+use crm_domain::parties::contacts::LifecycleStage;
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::orders::OrderStatus;
+use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
 use diesel::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::companies::{Address, CompanyFields};
-use crate::contacts::{self, ContactFields};
-use crate::db::{insert_batch, write_transaction, DbConnection, BATCH_ROWS};
-use crate::documents::{self, Line};
-use crate::orders::{OrderLineRow, OrderRow};
-use crate::returns::{ReturnLineRow, ReturnRow};
-use crate::schema::{exchange_rates, order_lines, orders, products, return_lines, returns};
-use crate::{companies, counters, new_id, now, StoreError};
+use crate::billing::returns::{ReturnLineRow, ReturnRow};
+use crate::parties::companies::CompanyFields;
+use crate::parties::contacts::{self, ContactFields};
+use crate::platform::address::Address;
+use crate::platform::db::{insert_batch, write_transaction, DbConnection, BATCH_ROWS};
+use crate::platform::schema::{
+    exchange_rates, order_lines, orders, products, return_lines, returns,
+};
+use crate::sales::documents::{self, Line};
+use crate::sales::orders::{OrderLineRow, OrderRow};
+use crate::{new_id, now, parties::companies, platform::counters, StoreError};
 
 /// The channel of every demo order, so that demo data can be told apart from real orders.
 pub const CHANNEL: &str = "demo";
@@ -285,9 +290,9 @@ fn create_catalogue(conn: &mut DbConnection, seed: u64) -> Result<Vec<Product>, 
         );
         let by_measure = rng.gen_bool(0.1);
         let sku = format!("DEMO{seed}-{:03}", i + 1);
-        let product = crate::products::create(
+        let product = crate::sales::products::create(
             conn,
-            crate::products::ProductFields {
+            crate::sales::products::ProductFields {
                 sku: sku.clone(),
                 name: name.clone(),
                 description: Some(format!("Demo product {}", i + 1)),
@@ -554,9 +559,9 @@ fn create_contacts(
 fn create_salespeople(conn: &mut DbConnection, seed: u64) -> Result<Vec<String>, StoreError> {
     (1..=SALESPEOPLE)
         .map(|i| {
-            crate::users::create(
+            crate::access::users::create(
                 conn,
-                crate::users::UserFields {
+                crate::access::users::UserFields {
                     email: format!("sales{i}.demo{seed}@example.com"),
                     password_hash: "!".into(),
                     role: Role::Sales,

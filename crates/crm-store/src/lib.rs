@@ -3,44 +3,17 @@
 //! Store functions take a connection and run inside the caller's transaction, so that a write
 //! and its side effects commit together.
 
+pub mod access;
 pub mod analytics;
-pub mod api_keys;
-pub mod clv;
-pub mod commission_rates;
-pub mod companies;
-pub mod contacts;
-pub mod counters;
-pub mod customers;
-pub mod db;
+pub mod billing;
 pub mod demo;
-pub mod documents;
-mod error;
-pub mod exchange_rates;
-pub mod idempotency;
-pub mod interactions;
-pub mod invoice_series;
-pub mod invoices;
-pub mod last_prices;
-pub mod leads;
-pub mod login_failures;
-pub mod opportunities;
-pub mod orders;
-pub mod pagination;
-pub mod pipelines;
-pub mod products;
-pub mod quotes;
-pub mod refresh_tokens;
-pub mod returns;
-pub mod rollups;
-pub mod schema;
-pub mod self_billing;
-pub mod settings;
-pub mod timeline;
-pub mod users;
+pub mod parties;
+pub mod platform;
+pub mod sales;
 
-pub use db::{Backend, DatabaseUrl, DbConnection, Pool};
 pub use diesel::result::Error as DieselError;
-pub use error::StoreError;
+pub use platform::db::{Backend, DatabaseUrl, DbConnection, Pool};
+pub use platform::error::StoreError;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 
@@ -65,9 +38,9 @@ fn tags_from_json(text: &str) -> Vec<String> {
 }
 
 /// The `LIKE` pattern that finds one tag inside the JSON array text. Tags cannot contain
-/// quotes or backslashes (see `crm_domain::tags`), so the quoted tag matches one whole element.
+/// quotes or backslashes (see `crm_domain::parties::tags`), so the quoted tag matches one whole element.
 fn tag_pattern(tag: &str) -> String {
-    crm_domain::text::like_contains(&format!("\"{tag}\""))
+    crm_domain::platform::text::like_contains(&format!("\"{tag}\""))
 }
 
 /// Bumps to the next version, or fails with the current version when the caller's

@@ -4,10 +4,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use crm_domain::money::Currency;
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
+use crm_domain::platform::money::Currency;
 use crm_http::{ApiError, AppState};
-use crm_store::db::{build_pool, run_migrations, write_transaction};
+use crm_store::platform::db::{build_pool, run_migrations, write_transaction};
 use crm_store::{Pool, StoreError};
 
 use crate::config::{Config, ConfigError};
@@ -23,7 +23,7 @@ pub enum AppError {
     #[error("could not listen: {0}")]
     Io(#[from] std::io::Error),
     #[error("metrics: {0}")]
-    Metrics(#[from] crm_http::metrics::MetricsError),
+    Metrics(#[from] crm_http::platform::metrics::MetricsError),
 }
 
 impl From<ApiError> for AppError {
@@ -116,18 +116,20 @@ fn spawn_maintenance(pool: Pool, login_window_seconds: u64, base_currency: Curre
                 let window = chrono::Duration::seconds(
                     i64::try_from(login_window_seconds).unwrap_or(i64::MAX / 1000),
                 );
-                let keys = crm_store::idempotency::purge_expired(&mut conn)?;
-                let failures =
-                    crm_store::login_failures::purge_before(&mut conn, crm_store::now() - window)?;
-                crm_store::counters::purge(
+                let keys = crm_store::platform::idempotency::purge_expired(&mut conn)?;
+                let failures = crm_store::access::login_failures::purge_before(
+                    &mut conn,
+                    crm_store::now() - window,
+                )?;
+                crm_store::platform::counters::purge(
                     &mut conn,
                     "rate:",
                     crm_store::now() - chrono::Duration::hours(1),
                 )?;
-                crm_store::db::write_transaction(&mut conn, |c| {
-                    crm_store::self_billing::auto_accept_due(c, crm_store::now().date())
+                crm_store::platform::db::write_transaction(&mut conn, |c| {
+                    crm_store::billing::self_billing::auto_accept_due(c, crm_store::now().date())
                 })?;
-                crm_store::clv::refit_if_stale(
+                crm_store::analytics::clv::refit_if_stale(
                     &mut conn,
                     chrono::Duration::days(7),
                     base_currency,
@@ -158,11 +160,13 @@ pub fn create_user(
     company_id: Option<String>,
     password: Option<String>,
 ) -> Result<(String, Option<String>), AppError> {
-    let generated = password.is_none().then(crm_http::auth::random_token);
+    let generated = password
+        .is_none()
+        .then(crm_http::platform::auth::random_token);
     let password = password.or_else(|| generated.clone()).unwrap_or_default();
-    let fields = crm_http::users::new_user_fields(email, &password, role, company_id)?;
+    let fields = crm_http::access::users::new_user_fields(email, &password, role, company_id)?;
     let mut conn = pool.get().map_err(StoreError::from)?;
-    let user = write_transaction(&mut conn, |c| crm_store::users::create(c, fields))?;
+    let user = write_transaction(&mut conn, |c| crm_store::access::users::create(c, fields))?;
     Ok((user.id, generated))
 }
 
@@ -171,7 +175,7 @@ pub fn create_user(
 pub fn bootstrap_admin(pool: &Pool) -> Result<Option<(String, String)>, AppError> {
     const EMAIL: &str = "admin@example.com";
     let mut conn = pool.get().map_err(StoreError::from)?;
-    if crm_store::users::count(&mut conn)? > 0 {
+    if crm_store::access::users::count(&mut conn)? > 0 {
         return Ok(None);
     }
     drop(conn);
@@ -190,15 +194,15 @@ pub fn create_api_key(
     name: &str,
     scopes: &[String],
 ) -> Result<(String, String), AppError> {
-    let minted = crm_http::api_keys::mint(scopes)?;
+    let minted = crm_http::access::api_keys::mint(scopes)?;
     if name.trim().is_empty() {
         return Err(AppError::Api("name must not be empty".into()));
     }
     let mut conn = pool.get().map_err(StoreError::from)?;
     let record = write_transaction(&mut conn, |c| {
-        crm_store::api_keys::create(
+        crm_store::access::api_keys::create(
             c,
-            crm_store::api_keys::NewApiKey {
+            crm_store::access::api_keys::NewApiKey {
                 name: name.trim(),
                 prefix: &minted.prefix,
                 key_hash: &minted.hash,
@@ -215,17 +219,20 @@ pub fn fit_clv(
     pool: &Pool,
     base_currency: Currency,
     observed_until: chrono::NaiveDate,
-) -> Result<crm_store::clv::Fit, AppError> {
+) -> Result<crm_store::analytics::clv::Fit, AppError> {
     let mut conn = pool.get().map_err(StoreError::from)?;
     Ok(write_transaction(&mut conn, |c| {
-        crm_store::clv::fit(c, observed_until, base_currency)
+        crm_store::analytics::clv::fit(c, observed_until, base_currency)
     })?)
 }
 
 /// Recomputes the analytics rollups from raw data, in one transaction.
 pub fn rebuild_rollups(pool: &Pool) -> Result<usize, AppError> {
     let mut conn = pool.get().map_err(StoreError::from)?;
-    Ok(write_transaction(&mut conn, crm_store::rollups::rebuild)?)
+    Ok(write_transaction(
+        &mut conn,
+        crm_store::analytics::rollups::rebuild,
+    )?)
 }
 
 /// What `crm demo-data` wrote, and how long loading and rebuilding the rollups took.
@@ -250,7 +257,7 @@ pub fn load_demo_data(
     let load = started.elapsed();
     let started = std::time::Instant::now();
     let rollup_rows = rebuild_rollups(pool)?;
-    crm_store::db::analyze(&mut *pool.get().map_err(StoreError::from)?)?;
+    crm_store::platform::db::analyze(&mut *pool.get().map_err(StoreError::from)?)?;
     Ok(DemoLoad {
         counts,
         rollup_rows,

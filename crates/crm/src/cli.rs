@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, AppError, Application};
 use crate::config::Config;
-use crm_domain::roles::Role;
+use crm_domain::access::roles::Role;
 use tracing_subscriber::EnvFilter;
 
 /// A headless CRM: REST/JSON API with a generated OpenAPI document.

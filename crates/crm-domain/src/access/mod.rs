@@ -1,0 +1,2 @@
+pub mod permissions;
+pub mod roles;

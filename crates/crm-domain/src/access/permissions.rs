@@ -1,0 +1,321 @@
+//! The permission matrix: which role may do what, as one table.
+//!
+//! API keys act as the `integration` role, further narrowed to the scopes they were given
+//! (`contacts:read`, `contacts:write`, ...). `write` includes `read`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::access::roles::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Companies,
+    Contacts,
+    Interactions,
+    Leads,
+    Products,
+    Quotes,
+    Orders,
+    Opportunities,
+    Pipelines,
+    ExchangeRates,
+    Invoices,
+    Returns,
+    Settings,
+    Portal,
+    Analytics,
+    Users,
+    ApiKeys,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 17] = [
+        Resource::Companies,
+        Resource::Contacts,
+        Resource::Interactions,
+        Resource::Leads,
+        Resource::Products,
+        Resource::Quotes,
+        Resource::Orders,
+        Resource::Opportunities,
+        Resource::Pipelines,
+        Resource::ExchangeRates,
+        Resource::Invoices,
+        Resource::Returns,
+        Resource::Settings,
+        Resource::Portal,
+        Resource::Analytics,
+        Resource::Users,
+        Resource::ApiKeys,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Companies => "companies",
+            Resource::Contacts => "contacts",
+            Resource::Interactions => "interactions",
+            Resource::Leads => "leads",
+            Resource::Products => "products",
+            Resource::Quotes => "quotes",
+            Resource::Orders => "orders",
+            Resource::Opportunities => "opportunities",
+            Resource::Pipelines => "pipelines",
+            Resource::ExchangeRates => "exchange_rates",
+            Resource::Invoices => "invoices",
+            Resource::Returns => "returns",
+            Resource::Settings => "settings",
+            Resource::Portal => "portal",
+            Resource::Analytics => "analytics",
+            Resource::Users => "users",
+            Resource::ApiKeys => "api_keys",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Read,
+    Write,
+    /// Submitting web-form leads: a narrow, rate-limited channel of its own, which `write`
+    /// does not imply for API keys.
+    Intake,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Intake => "intake",
+        }
+    }
+}
+
+/// What one role may do with one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    None,
+    Read,
+    /// Read and write (create, update, delete, actions).
+    Write,
+    /// Read only the records of the principal's own company.
+    ReadOwnCompany,
+    /// Read and act on only the records of the principal's own company.
+    WriteOwnCompany,
+}
+
+use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W, WriteOwnCompany as OwnW};
+
+/// Rows: resources. Columns: admin, manager, sales, support, integration, customer
+/// (the order of [`Role::ALL`]).
+const MATRIX: [(Resource, [Grant; 6]); 17] = [
+    (Resource::Companies, [W, W, W, R, W, Own]),
+    (Resource::Contacts, [W, W, W, W, W, No]),
+    (Resource::Interactions, [W, W, W, W, W, No]),
+    (Resource::Leads, [W, W, W, R, W, No]),
+    (Resource::Products, [W, W, R, R, W, No]),
+    (Resource::Quotes, [W, W, W, R, W, No]),
+    (Resource::Orders, [W, W, W, R, W, No]),
+    (Resource::Opportunities, [W, W, W, R, W, No]),
+    (Resource::Pipelines, [W, R, R, R, R, No]),
+    (Resource::ExchangeRates, [W, W, R, R, R, No]),
+    (Resource::Invoices, [W, W, R, R, R, No]),
+    (Resource::Returns, [W, W, W, W, W, No]),
+    (Resource::Settings, [W, R, R, R, R, No]),
+    (Resource::Portal, [No, No, No, No, No, OwnW]),
+    (Resource::Analytics, [W, W, R, R, R, No]),
+    (Resource::Users, [W, R, No, No, No, No]),
+    (Resource::ApiKeys, [W, No, No, No, No, No]),
+];
+
+pub fn grant(role: Role, resource: Resource) -> Grant {
+    let column = Role::ALL.iter().position(|r| *r == role).unwrap_or(0);
+    MATRIX
+        .iter()
+        .find(|(r, _)| *r == resource)
+        .map_or(Grant::None, |(_, grants)| grants[column])
+}
+
+/// How far an allowed access reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    All,
+    /// Only records that belong to the principal's own company.
+    OwnCompany,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("role `{role}` may not {} {}", access.as_str(), resource.as_str())]
+pub struct Denied {
+    pub role: Role,
+    pub resource: Resource,
+    pub access: Access,
+}
+
+/// Decides whether `role` may perform `access` on `resource`, and over which records.
+pub fn authorize(role: Role, resource: Resource, access: Access) -> Result<Reach, Denied> {
+    let denied = Denied {
+        role,
+        resource,
+        access,
+    };
+    match (grant(role, resource), access) {
+        (Grant::Write, Access::Intake) if resource == Resource::Leads => Ok(Reach::All),
+        (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => {
+            Ok(Reach::All)
+        }
+        (Grant::ReadOwnCompany, Access::Read)
+        | (Grant::WriteOwnCompany, Access::Read | Access::Write) => Ok(Reach::OwnCompany),
+        _ => Err(denied),
+    }
+}
+
+/// A permission an API key can carry, such as `contacts:write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub resource: Resource,
+    pub access: Access,
+}
+
+impl Scope {
+    /// Every scope an API key may be given: what the integration role may do.
+    pub fn all() -> Vec<Scope> {
+        let mut scopes = Vec::new();
+        for resource in Resource::ALL {
+            for access in [Access::Read, Access::Write, Access::Intake] {
+                if authorize(Role::Integration, resource, access).is_ok() {
+                    scopes.push(Scope { resource, access });
+                }
+            }
+        }
+        scopes
+    }
+
+    /// A `write` scope also grants `read`, but not `intake`.
+    pub fn covers(self, resource: Resource, access: Access) -> bool {
+        self.resource == resource
+            && (self.access == access || (self.access == Access::Write && access == Access::Read))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.resource.as_str(), self.access.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}`")]
+pub struct UnknownScope(pub String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::all()
+            .into_iter()
+            .find(|scope| scope.to_string() == s)
+            .ok_or_else(|| UnknownScope(s.to_owned()))
+    }
+}
+
+/// The matrix as a Markdown table, for the README and the API description.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| resource |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for (resource, grants) in MATRIX {
+        out.push_str(&format!("| {} |", resource.as_str()));
+        for g in grants {
+            out.push_str(match g {
+                Grant::None => " - |",
+                Grant::Read => " read |",
+                Grant::Write => " write |",
+                Grant::ReadOwnCompany => " read own company |",
+                Grant::WriteOwnCompany => " write own company |",
+            });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_may_not_list_contacts() {
+        assert!(authorize(Role::Customer, Resource::Contacts, Access::Read).is_err());
+    }
+
+    #[test]
+    fn customers_read_only_their_own_company() {
+        assert_eq!(
+            authorize(Role::Customer, Resource::Companies, Access::Read),
+            Ok(Reach::OwnCompany)
+        );
+        assert!(authorize(Role::Customer, Resource::Companies, Access::Write).is_err());
+    }
+
+    #[test]
+    fn write_implies_read() {
+        assert_eq!(
+            authorize(Role::Sales, Resource::Contacts, Access::Read),
+            Ok(Reach::All)
+        );
+        let scope: Scope = "contacts:write".parse().unwrap();
+        assert!(scope.covers(Resource::Contacts, Access::Read));
+        assert!(!scope.covers(Resource::Companies, Access::Read));
+    }
+
+    #[test]
+    fn only_admins_manage_api_keys() {
+        for role in Role::ALL.iter().copied() {
+            let allowed = authorize(role, Resource::ApiKeys, Access::Write).is_ok();
+            assert_eq!(allowed, role == Role::Admin, "{role}");
+        }
+    }
+
+    #[test]
+    fn api_keys_cannot_be_scoped_to_user_administration() {
+        assert!("users:read".parse::<Scope>().is_err());
+        assert!("api_keys:write".parse::<Scope>().is_err());
+        assert!("interactions:read".parse::<Scope>().is_ok());
+    }
+
+    #[test]
+    fn intake_is_its_own_scope() {
+        let intake: Scope = "leads:intake".parse().unwrap();
+        assert!(intake.covers(Resource::Leads, Access::Intake));
+        assert!(!intake.covers(Resource::Leads, Access::Read));
+        let write: Scope = "leads:write".parse().unwrap();
+        assert!(!write.covers(Resource::Leads, Access::Intake));
+        assert!("contacts:intake".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn customers_reach_no_sales_documents() {
+        for resource in [
+            Resource::Products,
+            Resource::Quotes,
+            Resource::Orders,
+            Resource::Leads,
+        ] {
+            assert!(authorize(Role::Customer, resource, Access::Read).is_err());
+        }
+    }
+
+    #[test]
+    fn table_has_a_row_per_resource() {
+        let table = markdown_table();
+        assert_eq!(table.lines().count(), 2 + Resource::ALL.len());
+        assert!(table
+            .contains("| companies | write | write | write | read | write | read own company |"));
+    }
+}

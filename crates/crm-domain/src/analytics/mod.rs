@@ -1,0 +1,2 @@
+pub mod clv;
+pub mod profit;

@@ -1,0 +1,312 @@
+//! Customer-profit analytics: contribution, margin, period changes and profit tiers.
+
+use crate::parties::companies::Tier;
+use crate::platform::money::BP_SCALE;
+
+/// One customer's figures for a period, in minor units of one currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Net sales (after discounts, before tax) of orders not cancelled.
+    pub revenue_minor: i64,
+    /// Cost of goods of those orders.
+    pub cost_minor: i64,
+    /// Credit notes and refunds (net of tax).
+    pub returns_minor: i64,
+    /// Concessions given to customers who kept returned items.
+    pub concessions_minor: i64,
+    pub orders: i64,
+    pub units_milli: i64,
+}
+
+impl Figures {
+    pub fn add(&mut self, other: &Figures) {
+        self.revenue_minor += other.revenue_minor;
+        self.cost_minor += other.cost_minor;
+        self.returns_minor += other.returns_minor;
+        self.concessions_minor += other.concessions_minor;
+        self.orders += other.orders;
+        self.units_milli += other.units_milli;
+    }
+
+    /// Profit contribution: revenue − cost of goods − returns and credits − concessions.
+    pub fn gross_profit_minor(&self) -> i64 {
+        self.revenue_minor - self.cost_minor - self.returns_minor - self.concessions_minor
+    }
+
+    /// Gross profit over revenue, in basis points (truncated); none without revenue.
+    pub fn margin_bp(&self) -> Option<i64> {
+        (self.revenue_minor != 0).then(|| {
+            i64::try_from(
+                i128::from(self.gross_profit_minor()) * i128::from(BP_SCALE)
+                    / i128::from(self.revenue_minor),
+            )
+            .unwrap_or(0)
+        })
+    }
+
+    /// Revenue per order, rounded half away from zero; none without orders.
+    pub fn average_order_value_minor(&self) -> Option<i64> {
+        (self.orders != 0).then(|| {
+            let q = self.revenue_minor / self.orders;
+            let r = self.revenue_minor % self.orders;
+            if r.abs() * 2 >= self.orders.abs() {
+                q + self.revenue_minor.signum()
+            } else {
+                q
+            }
+        })
+    }
+}
+
+/// Change from `before` to `now` in basis points of `before`; none when `before` is zero.
+pub fn change_bp(now: i64, before: i64) -> Option<i64> {
+    (before != 0).then(|| {
+        i64::try_from(
+            (i128::from(now) - i128::from(before)) * i128::from(BP_SCALE)
+                / i128::from(before).abs(),
+        )
+        .unwrap_or(0)
+    })
+}
+
+/// Profit tiers by cumulative share of the period's positive profit contribution.
+///
+/// **The rule.** Customers are ranked by gross profit, highest first (ties by id). A customer
+/// whose profit is zero or negative is C. Otherwise, with `share_before` the cumulative share of
+/// the total positive profit held by the customers ranked above it: A when `share_before` is
+/// below `a_up_to_bp` (80% by default), B when below `b_up_to_bp` (95%), else C. So A is the
+/// smallest set of top customers that together make at least 80% of the profit.
+pub fn assign_tiers(
+    customers: &[(String, i64)],
+    a_up_to_bp: i64,
+    b_up_to_bp: i64,
+) -> Vec<(String, Tier)> {
+    let mut ranked: Vec<&(String, i64)> = customers.iter().collect();
+    ranked.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    let total: i128 = ranked
+        .iter()
+        .filter(|c| c.1 > 0)
+        .map(|c| i128::from(c.1))
+        .sum();
+    let mut before: i128 = 0;
+    ranked
+        .into_iter()
+        .map(|(id, profit)| {
+            let tier = if *profit <= 0 || total == 0 {
+                Tier::C
+            } else {
+                let share_before_bp = before * i128::from(BP_SCALE) / total;
+                before += i128::from(*profit);
+                if share_before_bp < i128::from(a_up_to_bp) {
+                    Tier::A
+                } else if share_before_bp < i128::from(b_up_to_bp) {
+                    Tier::B
+                } else {
+                    Tier::C
+                }
+            };
+            (id.clone(), tier)
+        })
+        .collect()
+}
+
+/// One product's figures for a period, in minor units of one currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProductFigures {
+    /// Net sales (after discounts, before tax) on orders not cancelled.
+    pub revenue_minor: i64,
+    /// Cost of goods of those lines, at the cost snapshotted on each order.
+    pub cost_minor: i64,
+    pub units_milli: i64,
+    /// Units on resolved returns, counted in the month of the resolution.
+    pub returned_units_milli: i64,
+}
+
+impl ProductFigures {
+    pub fn add(&mut self, other: &ProductFigures) {
+        self.revenue_minor += other.revenue_minor;
+        self.cost_minor += other.cost_minor;
+        self.units_milli += other.units_milli;
+        self.returned_units_milli += other.returned_units_milli;
+    }
+
+    pub fn negated(&self) -> ProductFigures {
+        ProductFigures {
+            revenue_minor: -self.revenue_minor,
+            cost_minor: -self.cost_minor,
+            units_milli: -self.units_milli,
+            returned_units_milli: -self.returned_units_milli,
+        }
+    }
+
+    pub fn gross_margin_minor(&self) -> i64 {
+        self.revenue_minor - self.cost_minor
+    }
+
+    /// Gross margin over revenue, in basis points (truncated); none without revenue.
+    pub fn margin_bp(&self) -> Option<i64> {
+        ratio_bp(self.gross_margin_minor(), self.revenue_minor)
+    }
+
+    /// Returned units over sold units, in basis points (truncated); none without sales.
+    pub fn return_rate_bp(&self) -> Option<i64> {
+        ratio_bp(self.returned_units_milli, self.units_milli)
+    }
+}
+
+fn ratio_bp(part: i64, whole: i64) -> Option<i64> {
+    (whole != 0).then(|| {
+        i64::try_from(i128::from(part) * i128::from(BP_SCALE) / i128::from(whole)).unwrap_or(0)
+    })
+}
+
+/// A product's profit tier from its margin: A from `a_from_bp` up, B from `b_from_bp` up,
+/// else C. A product without revenue in the period is C.
+pub fn product_tier(margin_bp: Option<i64>, a_from_bp: i64, b_from_bp: i64) -> Tier {
+    match margin_bp {
+        Some(m) if m >= a_from_bp => Tier::A,
+        Some(m) if m >= b_from_bp => Tier::B,
+        _ => Tier::C,
+    }
+}
+
+/// Commission rates per product profit tier, in basis points of net sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommissionRates {
+    pub a_bp: i64,
+    pub b_bp: i64,
+    pub c_bp: i64,
+}
+
+impl CommissionRates {
+    /// Each rate must lie in 0..=10000 (0% to 100%).
+    pub fn validate(&self) -> Result<(), crate::Violations> {
+        let mut violations = crate::Violations::default();
+        for (field, rate) in [
+            ("a_bp", self.a_bp),
+            ("b_bp", self.b_bp),
+            ("c_bp", self.c_bp),
+        ] {
+            if !(0..=BP_SCALE).contains(&rate) {
+                violations.push(crate::Violation::new(field, "must be from 0 to 10000"));
+            }
+        }
+        violations.into_result()
+    }
+
+    pub fn rate_bp(&self, tier: Tier) -> i64 {
+        match tier {
+            Tier::A => self.a_bp,
+            Tier::B => self.b_bp,
+            Tier::C => self.c_bp,
+        }
+    }
+}
+
+/// `rate_bp` of `sales_minor`, rounded half away from zero like every other amount.
+pub fn commission_minor(sales_minor: i64, rate_bp: i64) -> i64 {
+    let product = i128::from(sales_minor) * i128::from(rate_bp);
+    let scale = i128::from(BP_SCALE);
+    let rounded = (product.abs() + scale / 2) / scale * product.signum();
+    i64::try_from(rounded).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_margin_return_rate_and_tier() {
+        let f = ProductFigures {
+            revenue_minor: 20_000,
+            cost_minor: 12_000,
+            units_milli: 8_000,
+            returned_units_milli: 1_000,
+        };
+        assert_eq!(f.margin_bp(), Some(4_000));
+        assert_eq!(f.return_rate_bp(), Some(1_250));
+        assert_eq!(product_tier(f.margin_bp(), 4_000, 2_000), Tier::A);
+        assert_eq!(product_tier(Some(3_999), 4_000, 2_000), Tier::B);
+        assert_eq!(product_tier(Some(1_999), 4_000, 2_000), Tier::C);
+        assert_eq!(product_tier(None, 4_000, 2_000), Tier::C);
+        assert_eq!(ProductFigures::default().return_rate_bp(), None);
+    }
+
+    #[test]
+    fn commission_rounds_half_away_from_zero() {
+        assert_eq!(commission_minor(10_001, 500), 500);
+        assert_eq!(commission_minor(10_010, 500), 501);
+        assert_eq!(commission_minor(-10_010, 500), -501);
+        assert_eq!(commission_minor(12_345, 0), 0);
+    }
+
+    #[test]
+    fn commission_rates_are_percentages() {
+        let fine = CommissionRates {
+            a_bp: 10_000,
+            b_bp: 0,
+            c_bp: 100,
+        };
+        assert!(fine.validate().is_ok());
+        let bad = CommissionRates {
+            a_bp: 10_001,
+            b_bp: -1,
+            c_bp: 0,
+        };
+        assert_eq!(bad.validate().unwrap_err().0.len(), 2);
+    }
+
+    #[test]
+    fn contribution_margin_and_aov() {
+        let f = Figures {
+            revenue_minor: 10_000,
+            cost_minor: 6_000,
+            returns_minor: 1_000,
+            concessions_minor: 500,
+            orders: 3,
+            units_milli: 0,
+        };
+        assert_eq!(f.gross_profit_minor(), 2_500);
+        assert_eq!(f.margin_bp(), Some(2_500));
+        assert_eq!(f.average_order_value_minor(), Some(3_333));
+        assert_eq!(Figures::default().margin_bp(), None);
+    }
+
+    #[test]
+    fn changes_are_relative_to_the_earlier_period() {
+        assert_eq!(change_bp(150, 100), Some(5_000));
+        assert_eq!(change_bp(50, 100), Some(-5_000));
+        assert_eq!(change_bp(50, -100), Some(15_000));
+        assert_eq!(change_bp(1, 0), None);
+    }
+
+    #[test]
+    fn tiers_follow_profit_not_volume() {
+        let customers = vec![
+            ("big-volume-low-profit".to_owned(), 1_000),
+            ("a".to_owned(), 50_000),
+            ("b".to_owned(), 30_000),
+            ("c".to_owned(), 15_000),
+            ("d".to_owned(), 4_000),
+            ("loss".to_owned(), -2_000),
+            ("zero".to_owned(), 0),
+        ];
+        let tiers: std::collections::HashMap<String, Tier> =
+            assign_tiers(&customers, 8_000, 9_500).into_iter().collect();
+        assert_eq!(tiers["a"], Tier::A, "0% before");
+        assert_eq!(tiers["b"], Tier::A, "50% before");
+        assert_eq!(tiers["c"], Tier::B, "80% before");
+        assert_eq!(tiers["d"], Tier::C, "95% before");
+        assert_eq!(tiers["big-volume-low-profit"], Tier::C);
+        assert_eq!(tiers["loss"], Tier::C);
+        assert_eq!(tiers["zero"], Tier::C);
+    }
+
+    #[test]
+    fn a_single_customer_is_a() {
+        assert_eq!(
+            assign_tiers(&[("only".into(), 5)], 8_000, 9_500)[0].1,
+            Tier::A
+        );
+    }
+}

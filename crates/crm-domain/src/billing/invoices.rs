@@ -1,0 +1,224 @@
+//! Invoices: kinds and their UBL codes, numbering, derived payment status, what may still be
+//! credited or paid, and the integrity chain.
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::platform::transitions::IllegalTransition;
+use crate::Violation;
+
+text_enum! {
+    /// What a fiscal document is.
+    InvoiceKind {
+        Invoice => "invoice",
+        CreditNote => "credit_note",
+        SelfBilled => "self_billed",
+        SelfBilledCreditNote => "self_billed_credit_note",
+    }
+}
+
+impl InvoiceKind {
+    /// The UBL document type code (UNTDID 1001).
+    pub fn type_code(self) -> &'static str {
+        match self {
+            InvoiceKind::Invoice => "380",
+            InvoiceKind::CreditNote => "381",
+            InvoiceKind::SelfBilled => "389",
+            InvoiceKind::SelfBilledCreditNote => "261",
+        }
+    }
+
+    pub fn is_credit(self) -> bool {
+        matches!(
+            self,
+            InvoiceKind::CreditNote | InvoiceKind::SelfBilledCreditNote
+        )
+    }
+}
+
+text_enum! {
+    /// The state an invoice reads as. Only `draft`, `issued`, `pending_acceptance` and
+    /// `disputed` are stored; the payment states are derived from payments and the due date.
+    InvoiceStatus {
+        Draft => "draft",
+        PendingAcceptance => "pending_acceptance",
+        Disputed => "disputed",
+        Issued => "issued",
+        PartiallyPaid => "partially_paid",
+        Paid => "paid",
+        Overdue => "overdue",
+    }
+}
+
+/// The payment state of an issued invoice: paid in full, overdue (a balance past its due
+/// date), partially paid, or issued. Credit notes are plain issued documents.
+pub fn payment_status(
+    kind: InvoiceKind,
+    total_minor: i64,
+    credited_minor: i64,
+    paid_minor: i64,
+    due_date: Option<NaiveDate>,
+    today: NaiveDate,
+) -> InvoiceStatus {
+    if kind.is_credit() {
+        return InvoiceStatus::Issued;
+    }
+    let payable = total_minor - credited_minor;
+    if paid_minor >= payable {
+        InvoiceStatus::Paid
+    } else if due_date.is_some_and(|due| due < today) {
+        InvoiceStatus::Overdue
+    } else if paid_minor > 0 {
+        InvoiceStatus::PartiallyPaid
+    } else {
+        InvoiceStatus::Issued
+    }
+}
+
+/// A payment must be positive and not exceed what is still owed.
+pub fn check_payment(
+    amount_minor: i64,
+    total_minor: i64,
+    credited_minor: i64,
+    paid_minor: i64,
+) -> Result<(), Violation> {
+    if amount_minor <= 0 {
+        return Err(Violation::new("amount", "must be greater than zero"));
+    }
+    let owed = total_minor - credited_minor - paid_minor;
+    if amount_minor > owed {
+        return Err(Violation::new(
+            "amount",
+            format!("exceeds the {owed} minor units still owed"),
+        ));
+    }
+    Ok(())
+}
+
+/// A credit note may not credit more than what is left of the original.
+pub fn check_credit(
+    credit_total_minor: i64,
+    original_total_minor: i64,
+    credited_minor: i64,
+) -> Result<(), Violation> {
+    let creditable = original_total_minor - credited_minor;
+    if credit_total_minor <= 0 {
+        return Err(Violation::new(
+            "lines",
+            "a credit note must credit something",
+        ));
+    }
+    if credit_total_minor > creditable {
+        return Err(Violation::new(
+            "lines",
+            format!(
+                "credits {credit_total_minor} but only {creditable} minor units remain creditable"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Only drafts change; an issued document is immutable.
+pub fn check_editable(status: InvoiceStatus) -> Result<(), IllegalTransition> {
+    if status == InvoiceStatus::Draft {
+        return Ok(());
+    }
+    Err(IllegalTransition {
+        document: "invoice",
+        action: "edit".to_owned(),
+        state: status.as_str().to_owned(),
+        allowed: vec!["pay".to_owned(), "credit".to_owned()],
+    })
+}
+
+/// `F-2026-000001` with a yearly reset, `F-000001` without.
+pub fn invoice_number(prefix: &str, year: Option<i32>, sequence: i64) -> String {
+    match year {
+        Some(year) => format!("{prefix}-{year}-{sequence:06}"),
+        None => format!("{prefix}-{sequence:06}"),
+    }
+}
+
+/// The link of a document in its series' chain: SHA-256 over the previous link and the
+/// document's canonical content. Changing any issued document, or removing one, breaks every
+/// later link.
+pub fn chain_hash(previous_hash: &str, canonical_content: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(previous_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_content.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn type_codes_follow_ubl() {
+        assert_eq!(InvoiceKind::Invoice.type_code(), "380");
+        assert_eq!(InvoiceKind::CreditNote.type_code(), "381");
+        assert_eq!(InvoiceKind::SelfBilled.type_code(), "389");
+        assert_eq!(InvoiceKind::SelfBilledCreditNote.type_code(), "261");
+    }
+
+    #[test]
+    fn payment_states_are_derived() {
+        let today = d("2026-03-10");
+        let status =
+            |paid, due| payment_status(InvoiceKind::Invoice, 1000, 0, paid, Some(d(due)), today);
+        assert_eq!(status(0, "2026-03-31"), InvoiceStatus::Issued);
+        assert_eq!(status(400, "2026-03-31"), InvoiceStatus::PartiallyPaid);
+        assert_eq!(status(1000, "2026-03-31"), InvoiceStatus::Paid);
+        assert_eq!(status(400, "2026-03-01"), InvoiceStatus::Overdue);
+        assert_eq!(status(1000, "2026-03-01"), InvoiceStatus::Paid);
+        assert_eq!(
+            payment_status(InvoiceKind::Invoice, 1000, 600, 400, None, today),
+            InvoiceStatus::Paid,
+            "credited part is not owed"
+        );
+    }
+
+    #[test]
+    fn overpayment_is_refused() {
+        assert!(check_payment(600, 1000, 0, 400).is_ok());
+        assert!(check_payment(601, 1000, 0, 400).is_err());
+        assert!(check_payment(1, 1000, 1000, 0).is_err());
+        assert!(check_payment(0, 1000, 0, 0).is_err());
+    }
+
+    #[test]
+    fn credit_never_exceeds_what_remains() {
+        assert!(check_credit(1000, 1000, 0).is_ok());
+        assert!(check_credit(501, 1000, 500).is_err());
+        assert!(check_credit(0, 1000, 0).is_err());
+    }
+
+    #[test]
+    fn numbers_are_padded() {
+        assert_eq!(invoice_number("F", Some(2026), 1), "F-2026-000001");
+        assert_eq!(invoice_number("R", None, 42), "R-000042");
+    }
+
+    #[test]
+    fn the_chain_changes_with_any_byte() {
+        let a = chain_hash("", "{\"n\":1}");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, chain_hash("", "{\"n\":2}"));
+        assert_ne!(chain_hash(&a, "x"), chain_hash("other", "x"));
+    }
+
+    #[test]
+    fn issued_documents_are_immutable() {
+        assert!(check_editable(InvoiceStatus::Draft).is_ok());
+        assert_eq!(
+            check_editable(InvoiceStatus::Paid).unwrap_err().state,
+            "paid"
+        );
+    }
+}

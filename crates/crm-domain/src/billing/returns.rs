@@ -1,0 +1,253 @@
+//! Returns (RMA): reasons, root causes, the state machine, and the quantity and window rules.
+
+use crate::platform::transitions::IllegalTransition;
+use crate::Violation;
+
+text_enum! {
+    ReasonCode {
+        Damaged => "damaged",
+        Defective => "defective",
+        WrongItem => "wrong_item",
+        NotAsDescribed => "not_as_described",
+        NoLongerNeeded => "no_longer_needed",
+        LateDelivery => "late_delivery",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// Where the problem behind a return started, so that it can be fixed there.
+    RootCauseCategory {
+        Supplier => "supplier",
+        Manufacturing => "manufacturing",
+        Packaging => "packaging",
+        Shipping => "shipping",
+        Picking => "picking",
+        ProductInformation => "product_information",
+        CustomerExpectation => "customer_expectation",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    ReturnStatus {
+        Requested => "requested",
+        Approved => "approved",
+        Rejected => "rejected",
+        Received => "received",
+        Resolved => "resolved",
+        Closed => "closed",
+        Withdrawn => "withdrawn",
+    }
+}
+
+text_enum! {
+    ReturnAction {
+        Approve => "approve",
+        Reject => "reject",
+        Receive => "receive",
+        Resolve => "resolve",
+        Close => "close",
+        Withdraw => "withdraw",
+    }
+}
+
+text_enum! {
+    Disposition {
+        Restock => "restock",
+        Scrap => "scrap",
+        Repair => "repair",
+    }
+}
+
+text_enum! {
+    Resolution {
+        Refund => "refund",
+        Replacement => "replacement",
+        Repair => "repair",
+        StoreCredit => "store_credit",
+        /// The customer keeps the item for a concession: the rest is revenue saved.
+        RetainedWithDiscount => "retained_with_discount",
+    }
+}
+
+impl Resolution {
+    /// Resolutions that give money back, by a credit note when the order is invoiced.
+    pub fn credits(self) -> bool {
+        matches!(self, Resolution::Refund | Resolution::StoreCredit)
+    }
+}
+
+pub fn allowed_actions(status: ReturnStatus) -> &'static [ReturnAction] {
+    use ReturnAction::*;
+    match status {
+        ReturnStatus::Requested => &[Approve, Reject, Withdraw],
+        ReturnStatus::Approved => &[Receive, Resolve, Withdraw],
+        ReturnStatus::Received => &[Resolve],
+        ReturnStatus::Resolved => &[Close],
+        ReturnStatus::Rejected | ReturnStatus::Closed | ReturnStatus::Withdrawn => &[],
+    }
+}
+
+/// The state after `action`. Resolving an approved return that was never received is only for
+/// a customer who keeps the item (`retained_with_discount`).
+pub fn transition(
+    status: ReturnStatus,
+    action: ReturnAction,
+    resolution: Option<Resolution>,
+) -> Result<ReturnStatus, IllegalTransition> {
+    let illegal = || IllegalTransition {
+        document: "return",
+        action: action.as_str().to_owned(),
+        state: status.as_str().to_owned(),
+        allowed: allowed_actions(status)
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+    };
+    if !allowed_actions(status).contains(&action) {
+        return Err(illegal());
+    }
+    if action == ReturnAction::Resolve
+        && status == ReturnStatus::Approved
+        && resolution != Some(Resolution::RetainedWithDiscount)
+    {
+        return Err(IllegalTransition {
+            action: format!(
+                "resolve (as {}) before receiving",
+                resolution.map_or("unknown", |r| r.as_str())
+            ),
+            ..illegal()
+        });
+    }
+    Ok(match action {
+        ReturnAction::Approve => ReturnStatus::Approved,
+        ReturnAction::Reject => ReturnStatus::Rejected,
+        ReturnAction::Receive => ReturnStatus::Received,
+        ReturnAction::Resolve => ReturnStatus::Resolved,
+        ReturnAction::Close => ReturnStatus::Closed,
+        ReturnAction::Withdraw => ReturnStatus::Withdrawn,
+    })
+}
+
+/// Whether a return still holds its quantities against the order.
+pub fn counts_against_order(status: ReturnStatus) -> bool {
+    !matches!(status, ReturnStatus::Rejected | ReturnStatus::Withdrawn)
+}
+
+/// A returned quantity (in thousandths) never exceeds what was sold minus what other returns
+/// already hold.
+pub fn check_quantity(
+    field: &str,
+    requested: i64,
+    sold: i64,
+    already_returned: i64,
+) -> Result<(), Violation> {
+    let left = sold - already_returned;
+    if requested > left {
+        return Err(Violation::new(
+            field,
+            format!(
+                "only {} of {} sold can still be returned",
+                format_milli(left.max(0)),
+                format_milli(sold)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn format_milli(milli: i64) -> String {
+    crate::platform::money::Quantity::from_milli(milli).to_string()
+}
+
+/// The root cause must be known before a return is resolved.
+pub fn check_root_cause(
+    category: Option<RootCauseCategory>,
+    notes: Option<&str>,
+    preventive_action: Option<&str>,
+) -> Result<(), crate::Violations> {
+    let mut v = crate::Violations::default();
+    if category.is_none() {
+        v.push(Violation::new(
+            "root_cause.category",
+            "is required before resolving",
+        ));
+    }
+    if notes.is_none_or(|n| n.trim().is_empty()) {
+        v.push(Violation::new(
+            "root_cause.notes",
+            "is required before resolving",
+        ));
+    }
+    if preventive_action.is_none_or(|n| n.trim().is_empty()) {
+        v.push(Violation::new(
+            "root_cause.preventive_action",
+            "is required before resolving",
+        ));
+    }
+    v.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usual_path() {
+        let s = transition(ReturnStatus::Requested, ReturnAction::Approve, None).unwrap();
+        let s = transition(s, ReturnAction::Receive, None).unwrap();
+        let s = transition(s, ReturnAction::Resolve, Some(Resolution::Refund)).unwrap();
+        assert_eq!(
+            transition(s, ReturnAction::Close, None).unwrap(),
+            ReturnStatus::Closed
+        );
+    }
+
+    #[test]
+    fn only_a_kept_item_is_resolved_without_receiving_it() {
+        assert!(transition(
+            ReturnStatus::Approved,
+            ReturnAction::Resolve,
+            Some(Resolution::Refund)
+        )
+        .is_err());
+        assert_eq!(
+            transition(
+                ReturnStatus::Approved,
+                ReturnAction::Resolve,
+                Some(Resolution::RetainedWithDiscount)
+            )
+            .unwrap(),
+            ReturnStatus::Resolved
+        );
+    }
+
+    #[test]
+    fn withdrawing_is_possible_until_received() {
+        assert!(transition(ReturnStatus::Approved, ReturnAction::Withdraw, None).is_ok());
+        let err = transition(ReturnStatus::Received, ReturnAction::Withdraw, None).unwrap_err();
+        assert_eq!(err.allowed, vec!["resolve"]);
+    }
+
+    #[test]
+    fn quantities_cannot_exceed_what_is_left() {
+        assert!(check_quantity("q", 1000, 2000, 1000).is_ok());
+        let err = check_quantity("q", 1500, 2000, 1000).unwrap_err();
+        assert_eq!(err.message, "only 1 of 2 sold can still be returned");
+    }
+
+    #[test]
+    fn root_cause_is_complete_before_resolving() {
+        assert_eq!(
+            check_root_cause(None, None, Some("x")).unwrap_err().0.len(),
+            2
+        );
+        assert!(check_root_cause(
+            Some(RootCauseCategory::Packaging),
+            Some("crushed box"),
+            Some("double box")
+        )
+        .is_ok());
+    }
+}

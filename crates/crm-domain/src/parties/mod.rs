@@ -1,0 +1,5 @@
+pub mod companies;
+pub mod contacts;
+pub mod interactions;
+pub mod tags;
+pub mod timeline;

@@ -1,0 +1,256 @@
+//! `/v1/api-keys`: keys for integrations, managed by admins.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Resource, Scope};
+use crm_domain::Violation;
+use crm_store::access::api_keys::{self as store, NewApiKey};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::{random_token, secret_hash, Principal, API_KEY_PREFIX};
+use crate::platform::error::ApiError;
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{Checker, SHORT};
+use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::state::AppState;
+
+const SORT: &str = "created_at";
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    /// Server-assigned id (UUIDv7).
+    pub id: String,
+    /// What the key is for.
+    pub name: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    /// What the key may do, such as `contacts:read`; `write` includes `read`.
+    pub scopes: Vec<String>,
+    /// The admin who created it.
+    pub created_by: Option<String>,
+    /// Last use, to the minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; revoked keys no longer authenticate.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::ApiKey> for ApiKey {
+    fn from(k: store::ApiKey) -> Self {
+        ApiKey {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes,
+            created_by: k.created_by,
+            last_used_at: utc_opt(k.last_used_at),
+            revoked_at: utc_opt(k.revoked_at),
+            version: k.version,
+            created_at: utc(k.created_at),
+        }
+    }
+}
+
+/// A new API key, with its secret. The secret is shown only here, once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// The key itself: send it as `Authorization: Bearer <key>`. It cannot be shown again.
+    pub key: String,
+    /// The key's record.
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+}
+
+/// A new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Shop sync", "scopes": ["contacts:write", "companies:read"]}))]
+pub struct ApiKeyCreate {
+    /// What the key is for.
+    pub name: String,
+    /// Scopes such as `contacts:read`, `contacts:write`, `companies:read`, `interactions:write`.
+    pub scopes: Vec<String>,
+}
+
+/// A key and what is stored of it.
+pub struct MintedKey {
+    pub key: String,
+    pub prefix: String,
+    pub hash: String,
+    pub scopes: Vec<String>,
+}
+
+/// Makes a new key for the given scopes, checking each. Also used by `crm api-key create`.
+pub fn mint(scopes: &[String]) -> Result<MintedKey, ApiError> {
+    let mut c = Checker::default();
+    let mut parsed: Vec<String> = Vec::new();
+    for (i, raw) in scopes.iter().enumerate() {
+        match raw.trim().parse::<Scope>() {
+            Ok(scope) => {
+                let text = scope.to_string();
+                if !parsed.contains(&text) {
+                    parsed.push(text);
+                }
+            }
+            Err(_) => {
+                let allowed: Vec<String> = Scope::all().iter().map(Scope::to_string).collect();
+                c.violations.push(Violation::new(
+                    format!("scopes[{i}]"),
+                    format!("unknown scope; expected one of {}", allowed.join(", ")),
+                ));
+            }
+        }
+    }
+    if scopes.is_empty() {
+        c.violations
+            .push(Violation::new("scopes", "give at least one scope"));
+    }
+    c.finish()?;
+    let key = format!("{API_KEY_PREFIX}{}", random_token());
+    Ok(MintedKey {
+        prefix: key.chars().take(12).collect(),
+        hash: secret_hash(&key),
+        scopes: parsed,
+        key,
+    })
+}
+
+/// Paging for the API key list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyListQuery {
+    /// Include revoked keys.
+    pub include_revoked: Option<bool>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "listApiKeys",
+    summary = "List API keys",
+    params(ApiKeyListQuery),
+    responses((status = 200, description = "A page of keys, oldest first", body = ListResponse<ApiKey>))
+)]
+#[get("/api-keys")]
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ApiKeyListQuery>,
+) -> Result<web::Json<ListResponse<ApiKey>>, ApiError> {
+    principal.authorize(Resource::ApiKeys, Access::Read)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let include_revoked = query.include_revoked.unwrap_or(false);
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, include_revoked, &page))
+        .await?;
+    Ok(web::Json(respond(result, SORT, ApiKey::from)))
+}
+
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "createApiKey",
+    summary = "Create an API key",
+    description = "Returns the key once; only its hash is stored.",
+    request_body = ApiKeyCreate,
+    responses((status = 201, description = "Created; the body holds the key", body = CreatedApiKey,
+        headers(("Location" = String, description = "URL of the new key's record"))))
+)]
+#[post("/api-keys")]
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ApiKeyCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::ApiKeys, Access::Write)?;
+    let mut c = Checker::default();
+    let name = c.required("name", &body.name, SHORT);
+    c.finish()?;
+    let minted = mint(&body.scopes)?;
+    let created_by = principal.user_id().map(str::to_owned);
+    let (key, record) = {
+        let MintedKey {
+            key,
+            prefix,
+            hash,
+            scopes,
+        } = minted;
+        let record = state
+            .db
+            .write(move |conn| {
+                store::create(
+                    conn,
+                    NewApiKey {
+                        name: &name,
+                        prefix: &prefix,
+                        key_hash: &hash,
+                        scopes: &scopes,
+                        created_by: created_by.as_deref(),
+                    },
+                )
+            })
+            .await?;
+        (key, record)
+    };
+    let body = CreatedApiKey {
+        key,
+        api_key: record.into(),
+    };
+    Ok(created(
+        format!("/v1/api-keys/{}", body.api_key.id),
+        body.api_key.version,
+        &body,
+    ))
+}
+
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "getApiKey",
+    summary = "Get an API key's record",
+    params(("id" = String, Path, description = "API key id")),
+    responses((status = 200, description = "The key's record, without the key", body = ApiKey,
+        headers(("ETag" = String, description = "Its version"))))
+)]
+#[get("/api-keys/{id}")]
+pub async fn get_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::ApiKeys, Access::Read)?;
+    let key = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(key.version, &ApiKey::from(key)))
+}
+
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "deleteApiKey",
+    summary = "Revoke an API key",
+    description = "The key stops authenticating at once; its record stays, with `revoked_at`.",
+    params(("id" = String, Path, description = "API key id")),
+    responses((status = 204, description = "Revoked"))
+)]
+#[delete("/api-keys/{id}")]
+pub async fn delete_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::ApiKeys, Access::Write)?;
+    state
+        .db
+        .write(move |conn| store::revoke(conn, &id, if_match.0))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

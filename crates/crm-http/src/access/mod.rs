@@ -1,0 +1,3 @@
+pub mod api_keys;
+pub mod session;
+pub mod users;

@@ -1,0 +1,3 @@
+pub mod overview;
+pub mod profit;
+pub mod timeline;

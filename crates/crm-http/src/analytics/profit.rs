@@ -1,0 +1,897 @@
+//! `/v1/analytics`: profit contribution per customer, the customer ranking, profit tiers,
+//! product margins and commissions.
+//! Staff only; every amount in the base currency.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, post, web};
+use chrono::{Datelike, Months, NaiveDate};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::analytics::clv;
+use crm_domain::analytics::profit::{
+    assign_tiers, change_bp, commission_minor, product_tier, Figures, ProductFigures,
+};
+use crm_domain::parties::companies::Tier;
+use crm_domain::platform::money::Quantity;
+use crm_store::platform::pagination::{After, KeyValue};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::ApiError;
+use crate::platform::extract::ApiQuery;
+use crate::platform::money::Money;
+use crate::platform::pagination::{decode_cursor, encode_cursor, page_limit, ListResponse};
+use crate::platform::state::AppState;
+
+/// How a series is grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Month,
+    Quarter,
+    Year,
+}
+
+fn parse_month(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|d| text.len() == 7 && (1000..=9999).contains(&d.year()))
+        .ok_or_else(|| ApiError::validation(field, "must be a month as YYYY-MM"))
+}
+
+fn month_text(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+/// The period a month falls in: `2026-03`, `2026-Q1` or `2026`.
+fn period_of(month: NaiveDate, g: Granularity) -> String {
+    match g {
+        Granularity::Month => month_text(month),
+        Granularity::Quarter => format!("{}-Q{}", month.year(), (month.month() - 1) / 3 + 1),
+        Granularity::Year => month.year().to_string(),
+    }
+}
+
+/// The first month of the period that contains `month`.
+fn period_start(month: NaiveDate, g: Granularity) -> NaiveDate {
+    let m = match g {
+        Granularity::Month => month.month(),
+        Granularity::Quarter => (month.month() - 1) / 3 * 3 + 1,
+        Granularity::Year => 1,
+    };
+    NaiveDate::from_ymd_opt(month.year(), m, 1).unwrap_or(month)
+}
+
+fn step(g: Granularity) -> Months {
+    Months::new(match g {
+        Granularity::Month => 1,
+        Granularity::Quarter => 3,
+        Granularity::Year => 12,
+    })
+}
+
+/// One period of a customer's profit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfitPeriod {
+    /// `YYYY-MM`, `YYYY-Qn` or `YYYY`.
+    pub period: String,
+    /// Net sales (after discounts, before tax) of orders not cancelled.
+    pub revenue: Money,
+    /// Cost of goods of those orders.
+    pub cost: Money,
+    /// Credit notes and refunds, net of tax.
+    pub returns_and_credits: Money,
+    /// Concessions to customers who kept returned items.
+    pub concessions: Money,
+    /// revenue − cost − returns and credits − concessions.
+    pub gross_profit: Money,
+    /// Gross profit over revenue, in basis points.
+    pub margin_bp: Option<i64>,
+    /// Orders placed.
+    pub orders: i64,
+    /// Revenue per order.
+    pub average_order_value: Option<Money>,
+    /// Gross profit change against the previous period, in basis points.
+    pub gross_profit_change_vs_previous_bp: Option<i64>,
+    /// Gross profit change against the same period a year earlier, in basis points.
+    pub gross_profit_change_vs_last_year_bp: Option<i64>,
+    /// Revenue change against the previous period, in basis points.
+    pub revenue_change_vs_previous_bp: Option<i64>,
+    /// Revenue change against the same period a year earlier, in basis points.
+    pub revenue_change_vs_last_year_bp: Option<i64>,
+}
+
+/// A customer's profit contribution over time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfitSeries {
+    /// The customer.
+    pub company_id: String,
+    /// The base currency of every amount.
+    pub currency: String,
+    /// How periods are grouped.
+    pub granularity: Granularity,
+    /// Oldest first.
+    pub periods: Vec<ProfitPeriod>,
+}
+
+/// The series' range.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProfitQuery {
+    /// First month, `YYYY-MM`.
+    #[param(example = "2026-01")]
+    pub from: String,
+    /// Last month, `YYYY-MM`, at most 10 years after `from`.
+    #[param(example = "2026-12")]
+    pub to: String,
+    /// `month` (default), `quarter` or `year`.
+    pub granularity: Option<Granularity>,
+}
+
+fn money(amount: i64, currency: &str) -> Money {
+    Money::new(amount, currency)
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "getCustomerProfit", summary = "A customer's profit contribution over time",
+    description = "From the maintained rollups, in the base currency: each month converts at the latest rate on or before its last day; a missing rate is a `422` naming the currency and the date.",
+    params(("company_id" = String, Path, description = "Company id"), ProfitQuery),
+    responses((status = 200, description = "The series", body = ProfitSeries)))]
+#[get("/analytics/customers/{company_id}/profit")]
+pub async fn customer_profit(
+    state: web::Data<AppState>,
+    principal: Principal,
+    company_id: web::Path<String>,
+    ApiQuery(query): ApiQuery<ProfitQuery>,
+) -> Result<web::Json<ProfitSeries>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let g = query.granularity.unwrap_or(Granularity::Month);
+    let from = period_start(parse_month("from", &query.from)?, g);
+    let to = parse_month("to", &query.to)?;
+    if to < from || to > from + Months::new(120) {
+        return Err(ApiError::validation(
+            "to",
+            "must be from 0 to 120 months after from",
+        ));
+    }
+    let fetch_from = month_text(from - Months::new(12));
+    let base = state.settings.base_currency;
+    let company = company_id.into_inner();
+    let id = company.clone();
+    let to_text = month_text(to);
+    let months = state
+        .db
+        .read(move |conn| {
+            crm_store::parties::companies::ensure_exists(conn, &id)?;
+            crm_store::analytics::profit::monthly(conn, &id, &fetch_from, &to_text, base)
+        })
+        .await?;
+    let mut grouped: BTreeMap<String, Figures> = BTreeMap::new();
+    for (month, figures) in &months {
+        let date = parse_month("month", month)?;
+        grouped.entry(period_of(date, g)).or_default().add(figures);
+    }
+    let currency = base.to_string();
+    let mut periods = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let key = period_of(start, g);
+        let now = grouped.get(&key).copied().unwrap_or_default();
+        let previous = grouped
+            .get(&period_of(start - step(g), g))
+            .copied()
+            .unwrap_or_default();
+        let last_year = grouped
+            .get(&period_of(start - Months::new(12), g))
+            .copied()
+            .unwrap_or_default();
+        periods.push(ProfitPeriod {
+            period: key,
+            revenue: money(now.revenue_minor, &currency),
+            cost: money(now.cost_minor, &currency),
+            returns_and_credits: money(now.returns_minor, &currency),
+            concessions: money(now.concessions_minor, &currency),
+            gross_profit: money(now.gross_profit_minor(), &currency),
+            margin_bp: now.margin_bp(),
+            orders: now.orders,
+            average_order_value: now.average_order_value_minor().map(|a| money(a, &currency)),
+            gross_profit_change_vs_previous_bp: change_bp(
+                now.gross_profit_minor(),
+                previous.gross_profit_minor(),
+            ),
+            gross_profit_change_vs_last_year_bp: change_bp(
+                now.gross_profit_minor(),
+                last_year.gross_profit_minor(),
+            ),
+            revenue_change_vs_previous_bp: change_bp(now.revenue_minor, previous.revenue_minor),
+            revenue_change_vs_last_year_bp: change_bp(now.revenue_minor, last_year.revenue_minor),
+        });
+        start = start + step(g);
+    }
+    Ok(web::Json(ProfitSeries {
+        company_id: company,
+        currency,
+        granularity: g,
+        periods,
+    }))
+}
+
+/// A `YYYY` or `YYYY-MM..YYYY-MM` period as its first and last month.
+fn parse_period(text: &str) -> Result<(String, String), ApiError> {
+    let invalid = || ApiError::validation("period", "must be YYYY or YYYY-MM..YYYY-MM");
+    if let Some((a, b)) = text.split_once("..") {
+        let (from, to) = (
+            parse_month("period", a).map_err(|_| invalid())?,
+            parse_month("period", b).map_err(|_| invalid())?,
+        );
+        if to < from || to > from + Months::new(120) {
+            return Err(invalid());
+        }
+        return Ok((month_text(from), month_text(to)));
+    }
+    let year: i32 = text.parse().map_err(|_| invalid())?;
+    if !(1000..=9999).contains(&year) || text.len() != 4 {
+        return Err(invalid());
+    }
+    Ok((format!("{year}-01"), format!("{year}-12")))
+}
+
+/// A customer's place in the ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankedCustomer {
+    /// The customer.
+    pub company_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its current tier.
+    pub tier: Option<Tier>,
+    /// Net sales.
+    pub revenue: Money,
+    /// Profit contribution.
+    pub gross_profit: Money,
+    /// Gross profit over revenue, in basis points.
+    pub margin_bp: Option<i64>,
+    /// Orders placed.
+    pub orders: i64,
+    /// Its share of the period's total positive profit, in basis points.
+    pub share_bp: i64,
+    /// The share of the customers ranked above it and its own, in basis points.
+    pub cumulative_share_bp: i64,
+    /// 1 for the most profitable.
+    pub profit_rank: i64,
+    /// 1 for the most orders: compare with `profit_rank` to see where volume and profit disagree.
+    pub volume_rank: i64,
+}
+
+/// The ranking's period and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankingQuery {
+    /// `YYYY`, or `YYYY-MM..YYYY-MM`.
+    #[param(example = "2026")]
+    pub period: String,
+    /// `-gross_profit` (default) or `-orders`.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "rankCustomers", summary = "Customers ranked by profit contribution",
+    description = "Each customer's share and cumulative share of the period's positive profit, its tier, and its order-volume rank beside its profit rank. Cursor-paginated.",
+    params(RankingQuery),
+    responses((status = 200, description = "A page of the ranking", body = ListResponse<RankedCustomer>)))]
+#[get("/analytics/customers")]
+pub async fn rank_customers(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<RankingQuery>,
+) -> Result<web::Json<ListResponse<RankedCustomer>>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let (from, to) = parse_period(&query.period)?;
+    let sort = query.sort.clone().unwrap_or_else(|| "-gross_profit".into());
+    if sort != "-gross_profit" && sort != "-orders" {
+        return Err(ApiError::validation(
+            "sort",
+            "must be -gross_profit or -orders",
+        ));
+    }
+    let base = state.settings.base_currency;
+    let totals = state
+        .db
+        .read(move |conn| crm_store::analytics::profit::by_company(conn, &from, &to, base))
+        .await?;
+    let mut by_profit: Vec<(&String, &Figures)> = totals.iter().collect();
+    by_profit.sort_by(|a, b| {
+        b.1.gross_profit_minor()
+            .cmp(&a.1.gross_profit_minor())
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let mut by_volume: Vec<(&String, &Figures)> = totals.iter().collect();
+    by_volume.sort_by(|a, b| b.1.orders.cmp(&a.1.orders).then_with(|| a.0.cmp(b.0)));
+    let volume_rank: BTreeMap<&String, i64> = by_volume
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i64::try_from(i).unwrap_or(0) + 1))
+        .collect();
+    let positive: i128 = by_profit
+        .iter()
+        .map(|(_, f)| i128::from(f.gross_profit_minor().max(0)))
+        .sum();
+    let share = |amount: i128| {
+        if positive == 0 {
+            0
+        } else {
+            i64::try_from(amount * 10_000 / positive).unwrap_or(0)
+        }
+    };
+    let currency = base.to_string();
+    let mut cumulative: i128 = 0;
+    let mut rows: Vec<RankedCustomer> = by_profit
+        .iter()
+        .enumerate()
+        .map(|(i, (id, f))| {
+            let profit = f.gross_profit_minor();
+            cumulative += i128::from(profit.max(0));
+            RankedCustomer {
+                company_id: (*id).clone(),
+                name: String::new(),
+                tier: None,
+                revenue: money(f.revenue_minor, &currency),
+                gross_profit: money(profit, &currency),
+                margin_bp: f.margin_bp(),
+                orders: f.orders,
+                share_bp: share(i128::from(profit.max(0))),
+                cumulative_share_bp: share(cumulative),
+                profit_rank: i64::try_from(i).unwrap_or(0) + 1,
+                volume_rank: volume_rank.get(id).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    if sort == "-orders" {
+        rows.sort_by_key(|r| r.volume_rank);
+    }
+    let mut page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
+    // Names and tiers of the page only: the ranking itself needs none of them.
+    let ids: Vec<String> = page.data.iter().map(|r| r.company_id.clone()).collect();
+    let names: BTreeMap<String, (String, Option<String>)> = state
+        .db
+        .read(move |conn| crm_store::parties::companies::names(conn, &ids))
+        .await?
+        .into_iter()
+        .map(|(id, name, tier)| (id, (name, tier)))
+        .collect();
+    for row in &mut page.data {
+        if let Some((name, tier)) = names.get(&row.company_id) {
+            row.name = name.clone();
+            row.tier = tier.as_deref().and_then(|t| t.parse().ok());
+        }
+    }
+    Ok(web::Json(page))
+}
+
+/// A page of a report computed whole: the cursor holds the offset, bound to the sort.
+fn page_of<T: ToSchema>(
+    rows: Vec<T>,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    sort: &str,
+) -> Result<ListResponse<T>, ApiError> {
+    let limit = usize::try_from(page_limit(limit)?).unwrap_or(50);
+    let offset = match decode_cursor(cursor, sort)? {
+        Some(After {
+            key: KeyValue::Number(n),
+            ..
+        }) => usize::try_from(n).unwrap_or(0),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "cursor",
+                "is not a cursor returned by this list",
+            ))
+        }
+        None => 0,
+    };
+    let total = rows.len();
+    let data: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
+    let next = offset + data.len();
+    let next_cursor = (next < total).then(|| {
+        encode_cursor(
+            &After {
+                key: KeyValue::Number(i64::try_from(next).unwrap_or(0)),
+                id: String::new(),
+            },
+            sort,
+        )
+    });
+    Ok(ListResponse { data, next_cursor })
+}
+
+/// How many customers landed in each tier.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierCounts {
+    /// The year whose profit decided.
+    pub basis_year: i32,
+    /// Customers in A.
+    pub a: i64,
+    /// Customers in B.
+    pub b: i64,
+    /// Customers in C, including those with no or negative profit.
+    pub c: i64,
+}
+
+/// Which year decides.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TierQuery {
+    /// The year whose profit contribution decides the tiers.
+    #[param(example = 2025, minimum = 1000, maximum = 9999)]
+    pub basis_year: i32,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "recomputeTiers", summary = "Recompute customer tiers from a year's profit",
+    description = "Managers and admins. Ranks customers by the basis year's profit contribution; A while the cumulative share of profit above a customer is below the A threshold (80% by default), B below the B threshold (95%), else C. Customers with zero or negative contribution, and those without sales, are C. Writes `tier` and `tier_basis_year` to every company.",
+    params(TierQuery),
+    responses((status = 200, description = "The counts per tier", body = TierCounts)))]
+#[post("/analytics/tiers/recompute")]
+pub async fn recompute_tiers(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<TierQuery>,
+) -> Result<web::Json<TierCounts>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Write)?;
+    if !(1000..=9999).contains(&query.basis_year) {
+        return Err(ApiError::validation(
+            "basis_year",
+            "must be a year between 1000 and 9999",
+        ));
+    }
+    let year = query.basis_year;
+    let base = state.settings.base_currency;
+    let (a_up_to, b_up_to) = (
+        state.settings.tier_a_up_to_bp,
+        state.settings.tier_b_up_to_bp,
+    );
+    let (tiers, tiered) = state
+        .db
+        .write(move |conn| {
+            let totals = crm_store::analytics::profit::by_company(
+                conn,
+                &format!("{year}-01"),
+                &format!("{year}-12"),
+                base,
+            )?;
+            let profits: Vec<(String, i64)> = totals
+                .into_iter()
+                .map(|(id, f)| (id, f.gross_profit_minor()))
+                .collect();
+            let tiers = assign_tiers(&profits, a_up_to, b_up_to);
+            let tiered = crm_store::parties::companies::set_tiers(conn, &tiers, year)?;
+            Ok((tiers, tiered))
+        })
+        .await?;
+    let count =
+        |t: Tier| i64::try_from(tiers.iter().filter(|(_, tier)| *tier == t).count()).unwrap_or(0);
+    let (a, b) = (count(Tier::A), count(Tier::B));
+    let c = i64::try_from(tiered).unwrap_or(0) - a - b;
+    Ok(web::Json(TierCounts {
+        basis_year: year,
+        a,
+        b,
+        c,
+    }))
+}
+
+/// One product's sales and margin over the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductAnalytics {
+    /// The product.
+    pub product_id: String,
+    /// Its SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Net sales (after discounts, before tax) on orders not cancelled.
+    pub revenue: Money,
+    /// Cost of goods, at the cost snapshotted on each order.
+    pub cost: Money,
+    /// revenue − cost.
+    pub gross_margin: Money,
+    /// Gross margin over revenue, in basis points.
+    pub margin_bp: Option<i64>,
+    /// Units sold, as a decimal.
+    pub units: String,
+    /// Units on returns resolved in the period, as a decimal.
+    pub returned_units: String,
+    /// Returned units over units sold, in basis points.
+    pub return_rate_bp: Option<i64>,
+    /// A from the A margin threshold up, B from the B threshold up, else C.
+    pub tier: Tier,
+}
+
+/// The period and paging of the product report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductsQuery {
+    /// `YYYY`, or `YYYY-MM..YYYY-MM`.
+    #[param(example = "2026")]
+    pub period: String,
+    /// `-gross_margin` (default), `-revenue` or `-return_rate_bp`.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Sales per (product, salesperson) over a period, in the base currency, from the rollups.
+type ProductSales = BTreeMap<(String, String), ProductFigures>;
+
+fn product_totals(sales: &ProductSales) -> BTreeMap<String, ProductFigures> {
+    let mut totals: BTreeMap<String, ProductFigures> = BTreeMap::new();
+    for ((product, _), figures) in sales {
+        totals.entry(product.clone()).or_default().add(figures);
+    }
+    totals
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "productAnalytics", summary = "Sales, margin and return rate per product",
+    description = "From the maintained product rollups, in the base currency (each month at the latest rate on or before its last day; a missing rate is a `422`). Lines without a catalog product are left out. The tier comes from the product's margin over the period and the configured thresholds (by default A from 40%, B from 20%).",
+    params(ProductsQuery),
+    responses((status = 200, description = "A page of products", body = ListResponse<ProductAnalytics>)))]
+#[get("/analytics/products")]
+pub async fn product_analytics(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ProductsQuery>,
+) -> Result<web::Json<ListResponse<ProductAnalytics>>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let (from, to) = parse_period(&query.period)?;
+    let sort = query.sort.clone().unwrap_or_else(|| "-gross_margin".into());
+    if !["-gross_margin", "-revenue", "-return_rate_bp"].contains(&sort.as_str()) {
+        return Err(ApiError::validation(
+            "sort",
+            "must be -gross_margin, -revenue or -return_rate_bp",
+        ));
+    }
+    let base = state.settings.base_currency;
+    let (totals, names) = state
+        .db
+        .read(move |conn| {
+            let sales =
+                crm_store::analytics::profit::by_product_and_salesperson(conn, &from, &to, base)?;
+            let mut totals = product_totals(&sales);
+            totals.remove("");
+            let ids: Vec<String> = totals.keys().cloned().collect();
+            let names = crm_store::sales::products::names(conn, &ids)?;
+            Ok((totals, names))
+        })
+        .await?;
+    let (a_from, b_from) = (
+        state.settings.product_tier_a_from_margin_bp,
+        state.settings.product_tier_b_from_margin_bp,
+    );
+    let currency = base.to_string();
+    let mut rows: Vec<ProductAnalytics> = names
+        .into_iter()
+        .filter_map(|(id, sku, name)| {
+            let f = totals.get(&id)?;
+            Some(ProductAnalytics {
+                product_id: id,
+                sku,
+                name,
+                revenue: money(f.revenue_minor, &currency),
+                cost: money(f.cost_minor, &currency),
+                gross_margin: money(f.gross_margin_minor(), &currency),
+                margin_bp: f.margin_bp(),
+                units: Quantity::from_milli(f.units_milli).to_string(),
+                returned_units: Quantity::from_milli(f.returned_units_milli).to_string(),
+                return_rate_bp: f.return_rate_bp(),
+                tier: product_tier(f.margin_bp(), a_from, b_from),
+            })
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        let key = |r: &ProductAnalytics| match sort.as_str() {
+            "-revenue" => r.revenue.amount_minor,
+            "-return_rate_bp" => r.return_rate_bp.unwrap_or(i64::MIN),
+            _ => r.gross_margin.amount_minor,
+        };
+        key(y)
+            .cmp(&key(x))
+            .then_with(|| x.product_id.cmp(&y.product_id))
+    });
+    Ok(web::Json(page_of(
+        rows,
+        query.limit,
+        query.cursor.as_deref(),
+        &sort,
+    )?))
+}
+
+/// A salesperson's sales in one product profit tier and the commission on them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierCommission {
+    /// The product profit tier.
+    pub tier: Tier,
+    /// Net sales of products in that tier.
+    pub sales: Money,
+    /// The tier's commission rate, in basis points.
+    pub rate_bp: i64,
+    /// sales × rate, rounded half away from zero.
+    pub commission: Money,
+}
+
+/// One salesperson's commission over the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalespersonCommission {
+    /// The salesperson (a user).
+    pub salesperson_id: String,
+    /// Their email.
+    pub email: Option<String>,
+    /// Sales and commission per tier, A, B then C.
+    pub tiers: Vec<TierCommission>,
+    /// The sum of the tiers' commissions.
+    pub total_commission: Money,
+}
+
+/// The commission report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommissionReport {
+    /// First month, `YYYY-MM`.
+    pub from: String,
+    /// Last month, `YYYY-MM`.
+    pub to: String,
+    /// The base currency of every amount.
+    pub currency: String,
+    /// One entry per salesperson with sales in the period.
+    pub salespeople: Vec<SalespersonCommission>,
+}
+
+/// The commission report's period and salesperson.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommissionQuery {
+    /// `YYYY`, or `YYYY-MM..YYYY-MM`.
+    #[param(example = "2026")]
+    pub period: String,
+    /// Only this salesperson.
+    pub salesperson_id: Option<String>,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "commissions", summary = "Commission per salesperson by product profit tier",
+    description = "Each salesperson's net sales (orders not cancelled, in the base currency) split by the profit tier of the product sold, times that tier's rate from `/v1/settings/commission-rates`. A product's tier is the one `/v1/analytics/products` shows for the same period, so every salesperson is paid on the same tiering; lines without a catalog product count as tier C.",
+    params(CommissionQuery),
+    responses((status = 200, description = "The report", body = CommissionReport)))]
+#[get("/analytics/commissions")]
+pub async fn commissions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CommissionQuery>,
+) -> Result<web::Json<CommissionReport>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let (from, to) = parse_period(&query.period)?;
+    let base = state.settings.base_currency;
+    let only = query.salesperson_id.clone();
+    let (from_month, to_month) = (from.clone(), to.clone());
+    let (sales, rates, emails) = state
+        .db
+        .read(move |conn| {
+            if let Some(id) = &only {
+                crm_store::access::users::get(conn, id).map_err(|e| match e {
+                    crm_store::StoreError::NotFound => {
+                        crm_domain::Violation::new("salesperson_id", "no user has this id").into()
+                    }
+                    other => other,
+                })?;
+            }
+            let sales = crm_store::analytics::profit::by_product_and_salesperson(
+                conn,
+                &from_month,
+                &to_month,
+                base,
+            )?;
+            let rates = crm_store::analytics::commission_rates::get(conn)?.rates;
+            let ids: Vec<String> = sales
+                .keys()
+                .map(|(_, s)| s.clone())
+                .filter(|s| !s.is_empty())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let emails = crm_store::access::users::emails(conn, &ids)?;
+            Ok((sales, rates, emails))
+        })
+        .await?;
+    let (a_from, b_from) = (
+        state.settings.product_tier_a_from_margin_bp,
+        state.settings.product_tier_b_from_margin_bp,
+    );
+    let tiers: BTreeMap<String, Tier> = product_totals(&sales)
+        .into_iter()
+        .map(|(product, f)| {
+            let tier = if product.is_empty() {
+                Tier::C
+            } else {
+                product_tier(f.margin_bp(), a_from, b_from)
+            };
+            (product, tier)
+        })
+        .collect();
+    let mut per_person: BTreeMap<String, BTreeMap<Tier, i64>> = BTreeMap::new();
+    for ((product, salesperson), f) in &sales {
+        if salesperson.is_empty()
+            || query
+                .salesperson_id
+                .as_ref()
+                .is_some_and(|only| only != salesperson)
+        {
+            continue;
+        }
+        let tier = tiers.get(product).copied().unwrap_or(Tier::C);
+        *per_person
+            .entry(salesperson.clone())
+            .or_default()
+            .entry(tier)
+            .or_default() += f.revenue_minor;
+    }
+    let currency = base.to_string();
+    let emails: BTreeMap<String, String> = emails.into_iter().collect();
+    let salespeople = per_person
+        .into_iter()
+        .map(|(id, by_tier)| {
+            let tiers: Vec<TierCommission> = Tier::ALL
+                .iter()
+                .map(|tier| {
+                    let sales = by_tier.get(tier).copied().unwrap_or(0);
+                    let rate_bp = rates.rate_bp(*tier);
+                    TierCommission {
+                        tier: *tier,
+                        sales: money(sales, &currency),
+                        rate_bp,
+                        commission: money(commission_minor(sales, rate_bp), &currency),
+                    }
+                })
+                .collect();
+            let total = tiers.iter().map(|t| t.commission.amount_minor).sum();
+            SalespersonCommission {
+                email: emails.get(&id).cloned(),
+                salesperson_id: id,
+                tiers,
+                total_commission: money(total, &currency),
+            }
+        })
+        .collect();
+    Ok(web::Json(CommissionReport {
+        from,
+        to,
+        currency,
+        salespeople,
+    }))
+}
+
+/// The fitted models a prediction comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClvModel {
+    /// When it was fitted.
+    pub fitted_at: chrono::DateTime<chrono::Utc>,
+    /// Purchases up to this day were seen.
+    pub observed_until: NaiveDate,
+    /// Customers the BG/NBD purchase model was fitted on.
+    pub customers: i64,
+    /// Customers with repeat purchases of positive profit: the Gamma-Gamma sample.
+    pub repeat_customers: i64,
+    /// BG/NBD: purchase rates ~ Gamma(r, alpha), per week.
+    pub r: f64,
+    /// BG/NBD rate parameter, in weeks.
+    pub alpha: f64,
+    /// BG/NBD: drop-out probability ~ Beta(a, b).
+    pub a: f64,
+    /// BG/NBD drop-out parameter.
+    pub b: f64,
+    /// Gamma-Gamma: profit per purchase ~ Gamma(p, ν).
+    pub p: f64,
+    /// Gamma-Gamma: ν ~ Gamma(q, gamma) across customers.
+    pub q: f64,
+    /// Gamma-Gamma scale, in minor units of the base currency.
+    pub gamma: f64,
+}
+
+/// A customer's lifetime value: what it has earned us, and what it is expected to earn.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerLifetimeValue {
+    /// The customer.
+    pub company_id: String,
+    /// Historical CLV: cumulative gross profit contribution to date (revenue − cost − returns
+    /// and credits − concessions), from the rollups.
+    pub historical: Money,
+    /// Expected gross profit of the next 12 months: expected purchases (BG/NBD) × expected
+    /// profit per purchase (Gamma-Gamma), undiscounted. Null until a model has been fitted.
+    pub predicted_12_months: Option<Money>,
+    /// Probability that the customer is still active, 0 to 1. Null without a model.
+    pub probability_alive: Option<f64>,
+    /// Expected purchases (days with orders) in the next 12 months. Null without a model.
+    pub expected_purchases_12_months: Option<f64>,
+    /// The model used; fit it with `crm analytics fit` (the server also refits weekly).
+    pub model: Option<ClvModel>,
+}
+
+#[utoipa::path(tag = "analytics", operation_id = "getCustomerClv", summary = "A customer's historical and predicted lifetime value",
+    description = "Historical CLV is the cumulative profit contribution. The 12-month prediction uses the newest fit of a BG/NBD purchase model and a Gamma-Gamma profit model over all customers, by maximum likelihood; purchases are counted per day, with each day's profit (revenue − cost of goods) in the base currency. The method and its validation are in `docs/clv.md`.",
+    params(("company_id" = String, Path, description = "Company id")),
+    responses((status = 200, description = "The customer's lifetime value", body = CustomerLifetimeValue)))]
+#[get("/analytics/customers/{company_id}/clv")]
+pub async fn customer_clv(
+    state: web::Data<AppState>,
+    principal: Principal,
+    company_id: web::Path<String>,
+) -> Result<web::Json<CustomerLifetimeValue>, ApiError> {
+    principal.authorize(Resource::Analytics, Access::Read)?;
+    let base = state.settings.base_currency;
+    let company = company_id.into_inner();
+    let id = company.clone();
+    let (history, fit, days) = state
+        .db
+        .read(move |conn| {
+            crm_store::parties::companies::ensure_exists(conn, &id)?;
+            let history =
+                crm_store::analytics::profit::monthly(conn, &id, "0000-01", "9999-12", base)?;
+            let fit = crm_store::analytics::clv::latest(conn)?;
+            let days = match &fit {
+                Some(f) => crm_store::analytics::clv::purchase_days(
+                    conn,
+                    Some(&id),
+                    f.observed_until,
+                    base,
+                )?
+                .remove(&id),
+                None => None,
+            };
+            Ok((history, fit, days))
+        })
+        .await?;
+    let historical: i64 = history.values().map(Figures::gross_profit_minor).sum();
+    let currency = base.to_string();
+    let prediction = fit.as_ref().map(|f| {
+        match days
+            .as_ref()
+            .and_then(|d| clv::summarise(d, f.observed_until))
+        {
+            Some(summary) => (
+                clv::predicted_value(&f.purchases, &f.spend, &summary, clv::WEEKS_PER_YEAR),
+                f.purchases.probability_alive(&summary.history),
+                f.purchases
+                    .expected_transactions(&summary.history, clv::WEEKS_PER_YEAR),
+            ),
+            // No purchase before the fit: nothing observed to predict from.
+            None => (0.0, 0.0, 0.0),
+        }
+    });
+    Ok(web::Json(CustomerLifetimeValue {
+        company_id: company,
+        historical: money(historical, &currency),
+        predicted_12_months: prediction
+            .filter(|(value, _, _)| value.is_finite())
+            // Rounded to the minor unit; an estimate, far inside i64.
+            .map(|(value, _, _)| money(value.round() as i64, &currency)),
+        probability_alive: prediction
+            .map(|(_, alive, _)| alive)
+            .filter(|p| p.is_finite()),
+        expected_purchases_12_months: prediction.map(|(_, _, n)| n).filter(|n| n.is_finite()),
+        model: fit.map(|f| ClvModel {
+            fitted_at: crate::platform::respond::utc(f.fitted_at),
+            observed_until: f.observed_until,
+            customers: f.customers,
+            repeat_customers: f.repeat_customers,
+            r: f.purchases.r,
+            alpha: f.purchases.alpha,
+            a: f.purchases.a,
+            b: f.purchases.b,
+            p: f.spend.p,
+            q: f.spend.q,
+            gamma: f.spend.gamma,
+        }),
+    }))
+}

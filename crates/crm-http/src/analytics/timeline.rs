@@ -1,0 +1,124 @@
+//! `/v1/contacts/{id}/timeline` and `/v1/companies/{id}/timeline`.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::parties::timeline::TimelineKind;
+use crm_store::analytics::timeline::{self as store, Subject};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::ApiError;
+use crate::platform::extract::ApiQuery;
+use crate::platform::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::platform::respond::utc;
+use crate::platform::state::AppState;
+
+/// The only order of a timeline: newest first.
+const SORT: &str = "-at";
+
+/// One entry of a customer's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// What kind of record this is; fetch it from its own resource by `id`.
+    pub kind: TimelineKind,
+    /// The record's id.
+    pub id: String,
+    /// When it happened (or is planned for).
+    pub at: DateTime<Utc>,
+    /// One line describing it.
+    pub summary: String,
+    /// The kind's own classification, such as `call` for an interaction.
+    pub detail: Option<String>,
+    /// The contact it concerns.
+    pub contact_id: Option<String>,
+    /// The company it concerns.
+    pub company_id: Option<String>,
+    /// The user involved.
+    pub user_id: Option<String>,
+}
+
+impl From<store::TimelineEntry> for TimelineEntry {
+    fn from(e: store::TimelineEntry) -> Self {
+        TimelineEntry {
+            kind: e.kind,
+            id: e.id,
+            at: utc(e.at),
+            summary: e.summary,
+            detail: e.detail,
+            contact_id: e.contact_id,
+            company_id: e.company_id,
+            user_id: e.user_id,
+        }
+    }
+}
+
+/// Paging for a timeline.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineQuery {
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    subject: Subject,
+    query: TimelineQuery,
+) -> Result<ListResponse<TimelineEntry>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after = decode_cursor(query.cursor.as_deref(), SORT)?;
+    let result = state
+        .db
+        .read(move |conn| store::page(conn, &subject, limit, after))
+        .await?;
+    Ok(respond(result, SORT, TimelineEntry::from))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "getContactTimeline",
+    summary = "A contact's timeline",
+    description = "Everything that touched the contact, newest first.",
+    params(("id" = String, Path, description = "Contact id"), TimelineQuery),
+    responses((status = 200, description = "A page of the timeline", body = ListResponse<TimelineEntry>))
+)]
+#[get("/contacts/{id}/timeline")]
+pub async fn contact_timeline(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiQuery(query): ApiQuery<TimelineQuery>,
+) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Read)?;
+    principal.authorize(Resource::Interactions, Access::Read)?;
+    Ok(web::Json(
+        page(&state, Subject::Contact(id.into_inner()), query).await?,
+    ))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "getCompanyTimeline",
+    summary = "A company's timeline",
+    description = "Everything that touched the company or its contacts, newest first.",
+    params(("id" = String, Path, description = "Company id"), TimelineQuery),
+    responses((status = 200, description = "A page of the timeline", body = ListResponse<TimelineEntry>))
+)]
+#[get("/companies/{id}/timeline")]
+pub async fn company_timeline(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiQuery(query): ApiQuery<TimelineQuery>,
+) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
+    principal.authorize(Resource::Companies, Access::Read)?;
+    principal.authorize(Resource::Interactions, Access::Read)?;
+    Ok(web::Json(
+        page(&state, Subject::Company(id.into_inner()), query).await?,
+    ))
+}

@@ -1,0 +1,836 @@
+//! `/v1/invoices` and `/v1/invoice-series`: fiscal documents that obey the law. Numbers are
+//! gapless per series and assigned at issue; issued documents are immutable and chained.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::billing::invoices::{InvoiceKind, InvoiceStatus};
+use crm_store::billing::invoice_series::{self as series_store, SeriesFields};
+use crm_store::billing::invoices::{self as store, DraftInput, InvoiceFilter, PaymentInput};
+use crm_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{patch, Checker, LONG, SHORT};
+use crate::platform::money::Money;
+use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::state::AppState;
+use crate::sales::documents::{line_drafts, totals_output, LineInput, TotalsOutput};
+
+const SORT: &str = "-created_at";
+
+/// A line of an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceLine {
+    /// The order it invoices, if any.
+    pub order_id: Option<String>,
+    /// The order line it invoices, if any; an order line is invoiced at most once.
+    pub order_line_id: Option<String>,
+    /// The product, if any.
+    pub product_id: Option<String>,
+    /// What is invoiced.
+    pub description: String,
+    /// Exact decimal string.
+    pub quantity: String,
+    /// Price per unit.
+    pub unit_price: Money,
+    /// Discount in basis points.
+    pub discount_bp: i64,
+    /// Tax rate in basis points.
+    pub tax_rate_bp: i64,
+    /// quantity × unit price, rounded.
+    pub gross: Money,
+    /// The line's discount, rounded.
+    pub discount: Money,
+    /// gross − discount.
+    pub net: Money,
+}
+
+/// An invoice, credit note or self-billed document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invoice {
+    /// Server-assigned id.
+    pub id: String,
+    /// What document this is.
+    pub kind: InvoiceKind,
+    /// UBL document type code: 380 invoice, 381 credit note, 389 self-billed invoice, 261
+    /// self-billed credit note.
+    pub type_code: String,
+    /// Its series.
+    pub series_id: String,
+    /// Assigned at issue, gapless within the series; null for drafts.
+    pub number: Option<String>,
+    /// draft; pending_acceptance or disputed (self-billing); issued, partially_paid, paid or
+    /// overdue (derived from payments and the due date).
+    pub status: InvoiceStatus,
+    /// The customer company.
+    pub company_id: String,
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// Set at issue.
+    pub issue_date: Option<NaiveDate>,
+    /// Payment due; 30 days after issue unless set.
+    pub due_date: Option<NaiveDate>,
+    /// Notes printed on the invoice.
+    pub notes: Option<String>,
+    /// For credit notes: the invoice corrected.
+    pub corrects_invoice_id: Option<String>,
+    /// For credit notes: why.
+    pub correction_reason: Option<String>,
+    /// For self-billed documents: the agreement.
+    pub agreement_id: Option<String>,
+    /// Mentions the document must carry, such as "Self-billing".
+    pub legal_mentions: Vec<String>,
+    /// Our fiscal data, frozen at issue.
+    #[schema(value_type = Option<Object>)]
+    pub issuer: Option<serde_json::Value>,
+    /// The customer's fiscal data, frozen at issue.
+    #[schema(value_type = Option<Object>)]
+    pub recipient: Option<serde_json::Value>,
+    /// The lines.
+    pub lines: Vec<InvoiceLine>,
+    /// Totals, with the documented rounding rule.
+    pub totals: TotalsOutput,
+    /// Credited by issued credit notes.
+    pub credited: Money,
+    /// Paid so far.
+    pub paid: Money,
+    /// Still owed: total − credited − paid (zero for credit notes).
+    pub outstanding: Money,
+    /// This document's link in its series' integrity chain.
+    pub hash: Option<String>,
+    /// When it was issued.
+    pub issued_at: Option<DateTime<Utc>>,
+    /// For self-billed invoices: when it was accepted or disputed.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// For self-billed invoices: why it was disputed.
+    pub dispute_reason: Option<String>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When the draft was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<store::Invoice> for Invoice {
+    fn from(i: store::Invoice) -> Self {
+        let c = i.currency.clone();
+        let outstanding = if i.kind.is_credit() || i.number.is_none() {
+            0
+        } else {
+            i.totals.total_minor - i.credited_minor - i.paid_minor
+        };
+        let legal_mentions = match i.kind {
+            InvoiceKind::SelfBilled | InvoiceKind::SelfBilledCreditNote => {
+                vec!["Self-billing".to_owned()]
+            }
+            _ => Vec::new(),
+        };
+        Invoice {
+            legal_mentions,
+            type_code: i.kind.type_code().to_owned(),
+            lines: i
+                .lines
+                .iter()
+                .zip(&i.totals.lines)
+                .map(|(l, a)| InvoiceLine {
+                    order_id: l.order_id.clone(),
+                    order_line_id: l.order_line_id.clone(),
+                    product_id: l.line.product_id.clone(),
+                    description: l.line.description.clone(),
+                    quantity: l.line.quantity.to_string(),
+                    unit_price: Money::new(l.line.unit_price_minor, &c),
+                    discount_bp: l.line.discount_bp,
+                    tax_rate_bp: l.line.tax_rate_bp,
+                    gross: Money::new(a.gross_minor, &c),
+                    discount: Money::new(a.discount_minor, &c),
+                    net: Money::new(a.net_minor, &c),
+                })
+                .collect(),
+            totals: totals_output(&i.totals, &c),
+            credited: Money::new(i.credited_minor, &c),
+            paid: Money::new(i.paid_minor, &c),
+            outstanding: Money::new(outstanding, &c),
+            id: i.id,
+            kind: i.kind,
+            series_id: i.series_id,
+            number: i.number,
+            status: i.status,
+            company_id: i.company_id,
+            issue_date: i.issue_date,
+            due_date: i.due_date,
+            notes: i.notes,
+            corrects_invoice_id: i.corrects_invoice_id,
+            correction_reason: i.correction_reason,
+            agreement_id: i.agreement_id,
+            issuer: i.issuer,
+            recipient: i.recipient,
+            hash: i.hash,
+            issued_at: utc_opt(i.issued_at),
+            decided_at: utc_opt(i.decided_at),
+            dispute_reason: i.dispute_reason,
+            version: i.version,
+            created_at: utc(i.created_at),
+            updated_at: utc(i.updated_at),
+            currency: c,
+        }
+    }
+}
+
+/// A new draft invoice: orders of one company and/or manual lines.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"company_id": "0193a1b2-0000-7000-8000-000000000001", "order_ids": ["0193a1b2-0000-7000-8000-0000000000aa"]}))]
+pub struct InvoiceCreate {
+    /// The customer company.
+    pub company_id: String,
+    /// Orders of that company to invoice in full; none may already be invoiced.
+    #[serde(default)]
+    pub order_ids: Vec<String>,
+    /// Manual lines.
+    #[serde(default)]
+    pub lines: Vec<LineInput>,
+    /// Required when no orders are given; otherwise the orders' currency.
+    pub currency: Option<String>,
+    /// Its series; default the default invoice series.
+    pub series_id: Option<String>,
+    /// Payment due; default 30 days after issue.
+    pub due_date: Option<NaiveDate>,
+    /// Notes printed on the invoice.
+    pub notes: Option<String>,
+}
+
+/// Changes to a draft, as a JSON Merge Patch. Issued documents are immutable.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"due_date": "2026-12-31"}))]
+pub struct InvoiceUpdate {
+    /// Payment due.
+    #[serde(default, deserialize_with = "patch")]
+    pub due_date: Option<Option<NaiveDate>>,
+    /// Notes.
+    #[serde(default, deserialize_with = "patch")]
+    pub notes: Option<Option<String>>,
+}
+
+/// Filters and paging for the invoice list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceListQuery {
+    /// Only this customer.
+    pub company_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<InvoiceKind>,
+    /// Only this series.
+    pub series_id: Option<String>,
+    /// `draft`, `issued` (whatever its payment state), `pending_acceptance` or `disputed`.
+    pub status: Option<InvoiceStatus>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "listInvoices", summary = "List invoices and credit notes", description = "Newest first.",
+    params(InvoiceListQuery),
+    responses((status = 200, description = "A page of invoices", body = ListResponse<Invoice>)))]
+#[get("/invoices")]
+pub async fn list_invoices(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<InvoiceListQuery>,
+) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let stored_status = match query.status {
+        None => None,
+        Some(
+            s @ (InvoiceStatus::Draft
+            | InvoiceStatus::Issued
+            | InvoiceStatus::PendingAcceptance
+            | InvoiceStatus::Disputed),
+        ) => Some(s),
+        Some(_) => return Err(ApiError::validation(
+            "status",
+            "filter by draft, issued, pending_acceptance or disputed; payment states are derived",
+        )),
+    };
+    let filter = InvoiceFilter {
+        company_id: query.company_id,
+        kind: query.kind,
+        series_id: query.series_id,
+        stored_status,
+        numbered_only: false,
+    };
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
+    Ok(web::Json(respond(result, SORT, Invoice::from)))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "createInvoice", summary = "Create a draft invoice",
+    description = "From orders of one company (each order line is invoiced at most once) and/or manual lines. Issue it with `POST /v1/invoices/{id}/issue`.",
+    request_body = InvoiceCreate,
+    responses(
+        (status = 201, description = "The draft", body = Invoice, headers(("Location" = String, description = "URL of the draft"), ("ETag" = String, description = "Its version"))),
+        (status = 409, description = "An order is already invoiced; `existing_id` names the invoice", body = Problem, content_type = "application/problem+json")))]
+#[post("/invoices")]
+pub async fn create_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<InvoiceCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let currency = body
+        .currency
+        .as_deref()
+        .and_then(|code| c.currency("currency", code));
+    let lines = line_drafts(&mut c, body.lines, currency.as_deref());
+    let notes = c.optional("notes", body.notes.as_deref(), LONG);
+    if body.order_ids.len() > 100 {
+        c.violations.push(crm_domain::Violation::new(
+            "order_ids",
+            "at most 100 orders per invoice",
+        ));
+    }
+    c.finish()?;
+    let input = DraftInput {
+        company_id: body.company_id,
+        currency,
+        series_id: body.series_id,
+        due_date: body.due_date,
+        notes,
+        order_ids: body.order_ids,
+        lines,
+    };
+    let invoice = state
+        .db
+        .write(move |conn| store::create_draft(conn, input))
+        .await?;
+    Ok(created(
+        format!("/v1/invoices/{}", invoice.id),
+        invoice.version,
+        &Invoice::from(invoice),
+    ))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "getInvoice", summary = "Get an invoice",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses((status = 200, description = "The invoice", body = Invoice, headers(("ETag" = String, description = "Its version")))))]
+#[get("/invoices/{id}")]
+pub async fn get_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let invoice = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "updateInvoice", summary = "Update a draft invoice",
+    description = "Only drafts change. An issued document gets `409`: correct it with a credit note.",
+    params(("id" = String, Path, description = "Invoice id")),
+    request_body(content = InvoiceUpdate, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The draft", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "The invoice is issued and immutable", body = Problem, content_type = "application/problem+json")))]
+#[patch("/invoices/{id}")]
+pub async fn update_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<InvoiceUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let notes = body.notes.map(|n| c.optional("notes", n.as_deref(), LONG));
+    c.finish()?;
+    let invoice = state
+        .db
+        .write(move |conn| store::update_draft(conn, &id, if_match.0, body.due_date, notes))
+        .await?;
+    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "deleteInvoice", summary = "Delete a draft invoice",
+    description = "Deletes a draft and frees its order lines. An issued document cannot be deleted: `409`.",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The invoice is issued and immutable", body = Problem, content_type = "application/problem+json")))]
+#[delete("/invoices/{id}")]
+pub async fn delete_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    state
+        .db
+        .write(move |conn| store::delete_draft(conn, &id, if_match.0))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "issueInvoice", summary = "Issue an invoice",
+    description = "Assigns the next gapless number of its series inside the issuing transaction, freezes the issuer, recipient, lines and totals, and links it into the series' integrity chain. A failed issue consumes no number.",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "The issued invoice", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")))]
+#[post("/invoices/{id}/issue")]
+pub async fn issue_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let invoice = state
+        .db
+        .write(move |conn| store::issue(conn, &id, if_match.0))
+        .await?;
+    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+}
+
+/// A correction of an issued invoice.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Two units returned", "lines": [{"description": "Widget (returned)", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]}))]
+pub struct CreditNoteCreate {
+    /// Why the invoice is corrected.
+    pub reason: String,
+    /// What is credited; default all of the original's lines. Never more than what remains
+    /// creditable.
+    pub lines: Option<Vec<LineInput>>,
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "createCreditNote", summary = "Draft a credit note",
+    description = "A rectifying document referencing the invoice, in the credit-note series. Issue it like an invoice; its total never exceeds what remains creditable (`422`).",
+    params(("id" = String, Path, description = "The invoice to correct")),
+    request_body = CreditNoteCreate,
+    responses((status = 201, description = "The draft credit note", body = Invoice, headers(("Location" = String, description = "URL of the credit note"), ("ETag" = String, description = "Its version")))))]
+#[post("/invoices/{id}/credit-notes")]
+pub async fn create_credit_note(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<CreditNoteCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let reason = c.required("reason", &body.reason, 2000);
+    let lines = body.lines.map(|l| line_drafts(&mut c, l, None));
+    c.finish()?;
+    let note = state
+        .db
+        .write(move |conn| store::create_credit_note(conn, &id, reason, lines))
+        .await?;
+    Ok(created(
+        format!("/v1/invoices/{}", note.id),
+        note.version,
+        &Invoice::from(note),
+    ))
+}
+
+/// A payment received.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payment {
+    /// Server-assigned id.
+    pub id: String,
+    /// The invoice paid.
+    pub invoice_id: String,
+    /// How much.
+    pub amount: Money,
+    /// When it was received.
+    pub paid_on: NaiveDate,
+    /// Transfer, card, cash...
+    pub method: Option<String>,
+    /// The bank or processor reference.
+    pub reference: Option<String>,
+    /// Who recorded it.
+    pub created_by: Option<String>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount_minor": 5000, "currency": "EUR"}, "paid_on": "2026-11-20", "method": "transfer"}))]
+pub struct PaymentCreate {
+    /// In the invoice's currency; never more than is still owed.
+    pub amount: Money,
+    /// When it was received; default today.
+    pub paid_on: Option<NaiveDate>,
+    /// Transfer, card, cash...
+    pub method: Option<String>,
+    /// The bank or processor reference.
+    pub reference: Option<String>,
+}
+
+/// The payments of an invoice, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentList {
+    /// Oldest first.
+    pub data: Vec<Payment>,
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "createPayment", summary = "Record a payment",
+    description = "Partial or full; more than is still owed gets `422`. The invoice's status follows: partially_paid, paid.",
+    params(("id" = String, Path, description = "Invoice id")),
+    request_body = PaymentCreate,
+    responses((status = 201, description = "The invoice after the payment", body = Invoice, headers(("Location" = String, description = "URL of the invoice's payments")))))]
+#[post("/invoices/{id}/payments")]
+pub async fn create_payment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<PaymentCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let method = c.optional("method", body.method.as_deref(), SHORT);
+    let reference = c.optional("reference", body.reference.as_deref(), SHORT);
+    c.currency("amount.currency", &body.amount.currency);
+    c.finish()?;
+    let created_by = principal.user_id().map(str::to_owned);
+    let invoice_id = id.into_inner();
+    let location = format!("/v1/invoices/{invoice_id}/payments");
+    let invoice = state
+        .db
+        .write(move |conn| {
+            let current = store::get(conn, &invoice_id)?;
+            if current.currency != body.amount.currency {
+                return Err(StoreError::from(crm_domain::Violation::new(
+                    "amount.currency",
+                    format!("must be {}", current.currency),
+                )));
+            }
+            store::pay(
+                conn,
+                &invoice_id,
+                PaymentInput {
+                    amount_minor: body.amount.amount_minor,
+                    paid_on: body.paid_on.unwrap_or_else(|| Utc::now().date_naive()),
+                    method,
+                    reference,
+                    created_by,
+                },
+            )
+        })
+        .await?;
+    Ok(created(location, invoice.version, &Invoice::from(invoice)))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "listPayments", summary = "An invoice's payments",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses((status = 200, description = "Oldest first", body = PaymentList)))]
+#[get("/invoices/{id}/payments")]
+pub async fn list_payments(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<PaymentList>, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let (currency, payments) = state
+        .db
+        .read(move |conn| {
+            Ok((
+                store::get(conn, &id)?.currency,
+                store::payments_of(conn, &id)?,
+            ))
+        })
+        .await?;
+    Ok(web::Json(PaymentList {
+        data: payments
+            .into_iter()
+            .map(|p| Payment {
+                amount: Money::new(p.amount_minor, &currency),
+                id: p.id,
+                invoice_id: p.invoice_id,
+                paid_on: p.paid_on,
+                method: p.method,
+                reference: p.reference,
+                created_by: p.created_by,
+                created_at: utc(p.created_at),
+            })
+            .collect(),
+    }))
+}
+
+/// An invoice series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceSeries {
+    /// Server-assigned id.
+    pub id: String,
+    /// Short code, unique.
+    pub code: String,
+    /// The prefix of its numbers (`F` gives `F-2026-000001`).
+    pub prefix: String,
+    /// The kind of document it numbers.
+    pub kind: InvoiceKind,
+    /// Used for its kind when a document names no series.
+    pub is_default: bool,
+    /// Numbering restarts every year, and numbers carry the year.
+    pub yearly_reset: bool,
+    /// The last number given (in the current year, with a yearly reset).
+    pub last_number: i64,
+    /// The year of the last number, with a yearly reset.
+    pub current_year: Option<i64>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<series_store::Series> for InvoiceSeries {
+    fn from(s: series_store::Series) -> Self {
+        InvoiceSeries {
+            id: s.id,
+            code: s.fields.code,
+            prefix: s.fields.prefix,
+            kind: s.fields.kind,
+            is_default: s.fields.is_default,
+            yearly_reset: s.fields.yearly_reset,
+            last_number: s.last_number,
+            current_year: s.current_year,
+            version: s.version,
+            created_at: utc(s.created_at),
+        }
+    }
+}
+
+/// A new series.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "W", "prefix": "W", "kind": "invoice", "yearly_reset": true}))]
+pub struct InvoiceSeriesCreate {
+    /// Short code, unique.
+    pub code: String,
+    /// The prefix of its numbers: letters, digits and `/`, up to 10.
+    pub prefix: String,
+    /// The kind of document it numbers.
+    pub kind: InvoiceKind,
+    /// Default false.
+    pub is_default: Option<bool>,
+    /// Default true.
+    pub yearly_reset: Option<bool>,
+}
+
+/// Changes to a series, as a JSON Merge Patch. Once it has numbered a document only
+/// `is_default` can change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"is_default": true}))]
+pub struct InvoiceSeriesUpdate {
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub code: Option<Option<String>>,
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub prefix: Option<Option<String>>,
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub is_default: Option<Option<bool>>,
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub yearly_reset: Option<Option<bool>>,
+}
+
+fn prefix(c: &mut Checker, value: &str) -> String {
+    let p = c.required("prefix", value, 10);
+    if !p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '/') {
+        c.violations.push(crm_domain::Violation::new(
+            "prefix",
+            "letters, digits and / only",
+        ));
+    }
+    p
+}
+
+/// Paging for the series list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesListQuery {
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "listInvoiceSeries", summary = "List invoice series",
+    params(SeriesListQuery),
+    responses((status = 200, description = "A page of series, oldest first", body = ListResponse<InvoiceSeries>)))]
+#[get("/invoice-series")]
+pub async fn list_series(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<SeriesListQuery>,
+) -> Result<web::Json<ListResponse<InvoiceSeries>>, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let result = state
+        .db
+        .read(move |conn| series_store::list(conn, &page))
+        .await?;
+    Ok(web::Json(respond(
+        result,
+        "created_at",
+        InvoiceSeries::from,
+    )))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "createInvoiceSeries", summary = "Create an invoice series", description = "Admins only.",
+    request_body = InvoiceSeriesCreate,
+    responses((status = 201, description = "Created", body = InvoiceSeries, headers(("Location" = String, description = "URL of the series"), ("ETag" = String, description = "Its version")))))]
+#[post("/invoice-series")]
+pub async fn create_series(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<InvoiceSeriesCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Settings, Access::Write)?;
+    let mut c = Checker::default();
+    let fields = SeriesFields {
+        code: c.required("code", &body.code, 20),
+        prefix: prefix(&mut c, &body.prefix),
+        kind: body.kind,
+        is_default: body.is_default.unwrap_or(false),
+        yearly_reset: body.yearly_reset.unwrap_or(true),
+    };
+    c.finish()?;
+    let series = state
+        .db
+        .write(move |conn| series_store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/invoice-series/{}", series.id),
+        series.version,
+        &InvoiceSeries::from(series),
+    ))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "getInvoiceSeries", summary = "Get an invoice series",
+    params(("id" = String, Path, description = "Series id")),
+    responses((status = 200, description = "The series", body = InvoiceSeries, headers(("ETag" = String, description = "Its version")))))]
+#[get("/invoice-series/{id}")]
+pub async fn get_series(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let series = state
+        .db
+        .read(move |conn| series_store::get(conn, &id))
+        .await?;
+    Ok(versioned(series.version, &InvoiceSeries::from(series)))
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "updateInvoiceSeries", summary = "Update an invoice series", description = "Admins only. Numbering fields are fixed once the series has issued a document (`409`).",
+    params(("id" = String, Path, description = "Series id")),
+    request_body(content = InvoiceSeriesUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The series", body = InvoiceSeries, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/invoice-series/{id}")]
+pub async fn update_series(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<InvoiceSeriesUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Settings, Access::Write)?;
+    let series = state
+        .db
+        .write(move |conn| {
+            series_store::update(conn, &id, if_match.0, |f| {
+                let mut c = Checker::default();
+                match body.code {
+                    Some(Some(v)) => f.code = c.required("code", &v, 20),
+                    Some(None) => c.not_null("code"),
+                    None => {}
+                }
+                match body.prefix {
+                    Some(Some(v)) => f.prefix = prefix(&mut c, &v),
+                    Some(None) => c.not_null("prefix"),
+                    None => {}
+                }
+                match body.is_default {
+                    Some(Some(v)) => f.is_default = v,
+                    Some(None) => c.not_null("is_default"),
+                    None => {}
+                }
+                match body.yearly_reset {
+                    Some(Some(v)) => f.yearly_reset = v,
+                    Some(None) => c.not_null("yearly_reset"),
+                    None => {}
+                }
+                c.finish().map_err(StoreError::from)
+            })
+        })
+        .await?;
+    Ok(versioned(series.version, &InvoiceSeries::from(series)))
+}
+
+/// The result of checking a series' integrity chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainVerification {
+    /// The series.
+    pub series_id: String,
+    /// True when every link holds.
+    pub valid: bool,
+    /// How many documents were checked.
+    pub checked: i64,
+    /// The first broken link, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+/// Where a chain breaks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokenLink {
+    /// The document whose link fails; null when the end of the series is missing.
+    pub invoice_id: Option<String>,
+    /// Its number.
+    pub number: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+#[utoipa::path(tag = "invoices", operation_id = "verifyInvoiceSeries", summary = "Verify a series' integrity chain",
+    description = "Recomputes every issued document's hash from its stored content and the previous link, and reports the first broken link: an altered, removed or reordered document.",
+    params(("id" = String, Path, description = "Series id")),
+    responses((status = 200, description = "The verification", body = ChainVerification)))]
+#[get("/invoice-series/{id}/verify")]
+pub async fn verify_series(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<ChainVerification>, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let series_id = id.into_inner();
+    let sid = series_id.clone();
+    let result = state.db.read(move |conn| store::verify(conn, &sid)).await?;
+    Ok(web::Json(ChainVerification {
+        series_id,
+        valid: result.broken.is_none(),
+        checked: result.checked,
+        broken: result.broken.map(|b| BrokenLink {
+            invoice_id: b.invoice_id,
+            number: b.number,
+            reason: b.reason,
+        }),
+    }))
+}

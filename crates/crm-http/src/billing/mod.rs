@@ -1,0 +1,4 @@
+pub mod invoices;
+pub mod portal;
+pub mod returns;
+pub mod self_billing;

@@ -1,0 +1,303 @@
+//! `/v1/self-billing/agreements`, accepting or disputing self-billed invoices, and the customer's
+//! `/v1/portal/self-billed-invoices`.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_store::billing::self_billing::{self as store, AgreementFields};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::billing::invoices::Invoice;
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{Checker, LONG};
+use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::respond::{created, utc, versioned};
+use crate::platform::state::AppState;
+
+/// A self-billing agreement with a customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Agreement {
+    /// Server-assigned id.
+    pub id: String,
+    /// The customer who issues invoices on our behalf.
+    pub company_id: String,
+    /// The dedicated series of its self-billed invoices (389).
+    pub series_id: String,
+    /// The dedicated series of their credit notes (261).
+    pub credit_series_id: String,
+    /// First day in force.
+    pub valid_from: NaiveDate,
+    /// Last day in force; open-ended when null.
+    pub valid_to: Option<NaiveDate>,
+    /// Invoices neither accepted nor disputed within these days are accepted.
+    pub auto_accept_days: Option<i64>,
+    /// The acceptance terms agreed.
+    pub terms: Option<String>,
+    /// `active` or `terminated`.
+    pub status: String,
+    /// The ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<store::Agreement> for Agreement {
+    fn from(a: store::Agreement) -> Self {
+        Agreement {
+            id: a.id,
+            company_id: a.company_id,
+            series_id: a.series_id,
+            credit_series_id: a.credit_series_id,
+            valid_from: a.valid_from,
+            valid_to: a.valid_to,
+            auto_accept_days: a.auto_accept_days,
+            terms: a.terms,
+            status: a.status,
+            version: a.version,
+            created_at: utc(a.created_at),
+        }
+    }
+}
+
+/// A new agreement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"company_id": "0193a1b2-0000-7000-8000-000000000001", "valid_from": "2026-01-01", "valid_to": "2026-12-31", "auto_accept_days": 15, "series_prefix": "ACME", "terms": "Invoices are accepted unless disputed within 15 days."}))]
+pub struct AgreementCreate {
+    /// The customer.
+    pub company_id: String,
+    /// First day in force.
+    pub valid_from: NaiveDate,
+    /// Last day in force.
+    pub valid_to: Option<NaiveDate>,
+    /// Auto-acceptance after these days (1 to 365); none without.
+    pub auto_accept_days: Option<i64>,
+    /// The acceptance terms.
+    pub terms: Option<String>,
+    /// Prefix of the agreement's series: letters and digits, up to 8.
+    pub series_prefix: String,
+}
+
+/// Paging for agreements.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgreementListQuery {
+    /// Only this customer.
+    pub company_id: Option<String>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "listAgreements", summary = "List self-billing agreements",
+    params(AgreementListQuery),
+    responses((status = 200, description = "A page of agreements, oldest first", body = ListResponse<Agreement>)))]
+#[get("/self-billing/agreements")]
+pub async fn list_agreements(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<AgreementListQuery>,
+) -> Result<web::Json<ListResponse<Agreement>>, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let company = query.company_id;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, company.as_deref(), &page))
+        .await?;
+    Ok(web::Json(respond(result, "created_at", Agreement::from)))
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "createAgreement", summary = "Create a self-billing agreement",
+    description = "Creates its two dedicated series. A customer has at most one active agreement for any day (`409`).",
+    request_body = AgreementCreate,
+    responses((status = 201, description = "Created", body = Agreement, headers(("Location" = String, description = "URL of the agreement"), ("ETag" = String, description = "Its version")))))]
+#[post("/self-billing/agreements")]
+pub async fn create_agreement(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<AgreementCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let prefix = c.required("series_prefix", &body.series_prefix, 8);
+    if !prefix.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        c.violations.push(crm_domain::Violation::new(
+            "series_prefix",
+            "letters and digits only",
+        ));
+    }
+    if body
+        .auto_accept_days
+        .is_some_and(|d| !(1..=365).contains(&d))
+    {
+        c.violations.push(crm_domain::Violation::new(
+            "auto_accept_days",
+            "must be between 1 and 365",
+        ));
+    }
+    let terms = c.optional("terms", body.terms.as_deref(), LONG);
+    c.finish()?;
+    let fields = AgreementFields {
+        company_id: body.company_id,
+        valid_from: body.valid_from,
+        valid_to: body.valid_to,
+        auto_accept_days: body.auto_accept_days,
+        terms,
+        series_prefix: prefix.to_uppercase(),
+    };
+    let agreement = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/self-billing/agreements/{}", agreement.id),
+        agreement.version,
+        &Agreement::from(agreement),
+    ))
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "getAgreement", summary = "Get a self-billing agreement",
+    params(("id" = String, Path, description = "Agreement id")),
+    responses((status = 200, description = "The agreement", body = Agreement, headers(("ETag" = String, description = "Its version")))))]
+#[get("/self-billing/agreements/{id}")]
+pub async fn get_agreement(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Read)?;
+    let a = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(a.version, &Agreement::from(a)))
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "terminateAgreement", summary = "Terminate a self-billing agreement",
+    params(("id" = String, Path, description = "Agreement id")),
+    responses((status = 200, description = "The agreement", body = Agreement, headers(("ETag" = String, description = "Its new version")))))]
+#[post("/self-billing/agreements/{id}/terminate")]
+pub async fn terminate_agreement(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let a = state
+        .db
+        .write(move |conn| store::terminate(conn, &id, if_match.0))
+        .await?;
+    Ok(versioned(a.version, &Agreement::from(a)))
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "acceptSelfBilledInvoice", summary = "Accept a self-billed invoice",
+    description = "pending_acceptance → issued.",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "The invoice", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "Not awaiting acceptance", body = Problem, content_type = "application/problem+json")))]
+#[post("/invoices/{id}/accept")]
+pub async fn accept_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let invoice = state
+        .db
+        .write(move |conn| store::accept(conn, &id, if_match.0))
+        .await?;
+    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+}
+
+/// Why a self-billed invoice is disputed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Unit price differs from the agreed tariff"}))]
+pub struct DisputeInvoice {
+    /// The reason.
+    pub reason: String,
+}
+
+#[utoipa::path(tag = "self-billing", operation_id = "disputeSelfBilledInvoice", summary = "Dispute a self-billed invoice",
+    description = "pending_acceptance → disputed. Correct it with a self-billed credit note (261) and a new invoice.",
+    params(("id" = String, Path, description = "Invoice id")),
+    request_body = DisputeInvoice,
+    responses(
+        (status = 200, description = "The invoice", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "Not awaiting acceptance", body = Problem, content_type = "application/problem+json")))]
+#[post("/invoices/{id}/dispute")]
+pub async fn dispute_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<DisputeInvoice>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Invoices, Access::Write)?;
+    let mut c = Checker::default();
+    let reason = c.required("reason", &body.reason, 2000);
+    c.finish()?;
+    let invoice = state
+        .db
+        .write(move |conn| store::dispute(conn, &id, if_match.0, reason))
+        .await?;
+    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+}
+
+/// Orders the customer invoices on our behalf.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"order_ids": ["0193a1b2-0000-7000-8000-0000000000aa"]}))]
+pub struct SelfBilledInvoiceCreate {
+    /// My fulfilled orders not yet invoiced.
+    pub order_ids: Vec<String>,
+}
+
+#[utoipa::path(tag = "portal", operation_id = "createSelfBilledInvoice", summary = "Issue a self-billed invoice",
+    description = "Under my company's self-billing agreement in force today: an invoice (389) for my fulfilled, not yet invoiced orders, numbered in the agreement's series and awaiting the supplier's acceptance. Refused with a 4xx naming the rule: no agreement, an expired or future one (`422`), orders that are not mine or not fulfilled (`422`), orders already invoiced (`409`).",
+    request_body = SelfBilledInvoiceCreate,
+    responses((status = 201, description = "Issued, awaiting acceptance", body = Invoice, headers(("Location" = String, description = "URL of the invoice in the portal")))))]
+#[post("/portal/self-billed-invoices")]
+pub async fn create_self_billed_invoice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SelfBilledInvoiceCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let company = crate::billing::portal::own_company(&principal, Access::Write)?;
+    if body.order_ids.len() > 100 {
+        return Err(ApiError::validation(
+            "order_ids",
+            "at most 100 orders per invoice",
+        ));
+    }
+    let today = Utc::now().date_naive();
+    let invoice = state
+        .db
+        .write(move |conn| {
+            for (i, order_id) in body.order_ids.iter().enumerate() {
+                let owner = crm_store::sales::orders::get(conn, order_id)
+                    .ok()
+                    .and_then(|o| o.company_id);
+                if owner.as_deref() != Some(company.as_str()) {
+                    return Err(crm_domain::Violation::new(
+                        format!("order_ids[{i}]"),
+                        "is not an order of your company",
+                    )
+                    .into());
+                }
+            }
+            store::issue_for_customer(conn, &company, body.order_ids, today)
+        })
+        .await?;
+    Ok(created(
+        format!("/v1/portal/invoices/{}", invoice.id),
+        invoice.version,
+        &Invoice::from(invoice),
+    ))
+}

@@ -1,0 +1,447 @@
+//! `/v1/companies`: accounts.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Reach, Resource};
+use crm_domain::parties::companies::Tier;
+use crm_domain::platform::address::country_code;
+use crm_domain::Violations;
+use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter, CompanySort};
+use crm_store::StoreError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
+use crate::platform::auth::Principal;
+use crate::platform::error::ApiError;
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{patch, Checker, SHORT};
+use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::state::AppState;
+
+const SORTS: SortOptions<CompanySort> = SortOptions {
+    options: &[
+        ("created_at", CompanySort::CreatedAt),
+        ("updated_at", CompanySort::UpdatedAt),
+        ("name", CompanySort::Name),
+    ],
+    default: "-created_at",
+};
+
+/// A company (account).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Company {
+    /// Server-assigned id (UUIDv7).
+    pub id: String,
+    /// Trading name.
+    pub name: String,
+    /// Registered legal name, for invoices.
+    pub legal_name: Option<String>,
+    /// Tax identifier (VAT number, NIF, EIN...).
+    pub tax_id: Option<String>,
+    /// Billing address.
+    pub billing_address: BillingAddress,
+    /// Main email address.
+    pub email: Option<String>,
+    /// Main phone number, in E.164.
+    pub phone: Option<String>,
+    /// Website URL.
+    pub website: Option<String>,
+    /// Industry, free text.
+    pub industry: Option<String>,
+    /// The user who owns the account.
+    pub owner_id: Option<String>,
+    /// Profit tier (A, B, C), computed from a year's profit contribution; read-only.
+    pub tier: Option<Tier>,
+    /// The year the tier was computed from; read-only.
+    pub tier_basis_year: Option<i64>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// What this customer likes: free-form JSON object.
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was archived (deleted); null while active.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::Company> for Company {
+    fn from(c: store::Company) -> Self {
+        let a = c.fields.billing_address;
+        Company {
+            id: c.id,
+            name: c.fields.name,
+            legal_name: c.fields.legal_name,
+            tax_id: c.fields.tax_id,
+            billing_address: BillingAddress {
+                line1: a.line1,
+                line2: a.line2,
+                city: a.city,
+                region: a.region,
+                postal_code: a.postal_code,
+                country: a.country,
+            },
+            email: c.fields.email,
+            phone: c.fields.phone,
+            website: c.fields.website,
+            industry: c.fields.industry,
+            owner_id: c.fields.owner_id,
+            tier: c.tier,
+            tier_basis_year: c.tier_basis_year,
+            tags: c.fields.tags,
+            preferences: c.fields.preferences,
+            version: c.version,
+            created_at: utc(c.created_at),
+            updated_at: utc(c.updated_at),
+            archived_at: utc_opt(c.archived_at),
+        }
+    }
+}
+
+/// A new company. Only `name` is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Acme Iberia", "tax_id": "ESB12345678", "billing_address": {"city": "Madrid", "country": "ES"}, "tags": ["wholesale"]}))]
+pub struct CompanyCreate {
+    /// Trading name.
+    pub name: String,
+    /// Registered legal name.
+    pub legal_name: Option<String>,
+    /// Tax identifier.
+    pub tax_id: Option<String>,
+    /// Billing address.
+    pub billing_address: Option<BillingAddress>,
+    /// Main email address.
+    pub email: Option<String>,
+    /// Main phone number, any common format; stored in E.164.
+    pub phone: Option<String>,
+    /// Website URL.
+    pub website: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Owning user; defaults to the caller.
+    pub owner_id: Option<String>,
+    /// Labels.
+    pub tags: Option<Vec<String>>,
+    /// Free-form JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+}
+
+/// Changes to a company, as a JSON Merge Patch: absent fields stay, `null` clears.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"industry": "Retail", "billing_address": {"postal_code": "28014"}}))]
+pub struct CompanyUpdate {
+    /// Trading name; cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub name: Option<Option<String>>,
+    /// Registered legal name.
+    #[serde(default, deserialize_with = "patch")]
+    pub legal_name: Option<Option<String>>,
+    /// Tax identifier.
+    #[serde(default, deserialize_with = "patch")]
+    pub tax_id: Option<Option<String>>,
+    /// Billing address; merged field by field.
+    #[serde(default, deserialize_with = "patch")]
+    pub billing_address: Option<Option<BillingAddressUpdate>>,
+    /// Main email address.
+    #[serde(default, deserialize_with = "patch")]
+    pub email: Option<Option<String>>,
+    /// Main phone number.
+    #[serde(default, deserialize_with = "patch")]
+    pub phone: Option<Option<String>>,
+    /// Website URL.
+    #[serde(default, deserialize_with = "patch")]
+    pub website: Option<Option<String>>,
+    /// Industry.
+    #[serde(default, deserialize_with = "patch")]
+    pub industry: Option<Option<String>>,
+    /// Owning user.
+    #[serde(default, deserialize_with = "patch")]
+    pub owner_id: Option<Option<String>>,
+    /// Labels; replaces the list.
+    #[serde(default, deserialize_with = "patch")]
+    pub tags: Option<Option<Vec<String>>>,
+    /// Merged into the stored preferences (RFC 7396).
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<Option<serde_json::Value>>,
+}
+
+impl CompanyCreate {
+    fn into_update(self) -> CompanyUpdate {
+        let address = self.billing_address.unwrap_or_default();
+        CompanyUpdate {
+            name: Some(Some(self.name)),
+            legal_name: Some(self.legal_name),
+            tax_id: Some(self.tax_id),
+            billing_address: Some(Some(BillingAddressUpdate {
+                line1: Some(address.line1),
+                line2: Some(address.line2),
+                city: Some(address.city),
+                region: Some(address.region),
+                postal_code: Some(address.postal_code),
+                country: Some(address.country),
+            })),
+            email: Some(self.email),
+            phone: Some(self.phone),
+            website: Some(self.website),
+            industry: Some(self.industry),
+            owner_id: Some(self.owner_id),
+            tags: Some(self.tags),
+            preferences: Some(self.preferences),
+        }
+    }
+}
+
+impl CompanyUpdate {
+    /// Applies the patch to `fields`, cleaning every value and collecting every violation.
+    fn apply(self, fields: &mut CompanyFields, state: &AppState) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        match self.name {
+            Some(Some(name)) => fields.name = c.required("name", &name, SHORT),
+            Some(None) => c.not_null("name"),
+            None => {}
+        }
+        if let Some(v) = self.legal_name {
+            fields.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.tax_id {
+            fields.tax_id = c.optional("tax_id", v.as_deref(), 50);
+        }
+        if let Some(address) = self.billing_address {
+            let a = address.unwrap_or_else(BillingAddressUpdate::cleared);
+            apply_address(&mut c, &mut fields.billing_address, a, "billing_address");
+        }
+        if let Some(v) = self.email {
+            fields.email = c.email("email", v.as_deref());
+        }
+        if let Some(v) = self.phone {
+            let region = state.settings.default_phone_region;
+            fields.phone = c.phone("phone", v.as_deref(), region);
+        }
+        if let Some(v) = self.website {
+            fields.website = c.url("website", v.as_deref());
+        }
+        if let Some(v) = self.industry {
+            fields.industry = c.optional("industry", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.owner_id {
+            fields.owner_id = v;
+        }
+        if let Some(v) = self.tags {
+            fields.tags = c.tags("tags", &v.unwrap_or_default());
+        }
+        if let Some(v) = self.preferences {
+            let mut merged = fields.preferences.clone();
+            crm_domain::platform::merge_patch::apply(&mut merged, &v.unwrap_or(json!({})));
+            fields.preferences = c.preferences("preferences", merged);
+        }
+        c.finish()
+    }
+}
+
+fn empty_fields() -> CompanyFields {
+    CompanyFields {
+        name: String::new(),
+        legal_name: None,
+        tax_id: None,
+        billing_address: Default::default(),
+        email: None,
+        phone: None,
+        website: None,
+        industry: None,
+        owner_id: None,
+        tags: Vec::new(),
+        preferences: json!({}),
+    }
+}
+
+/// Filters and paging for the company list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyListQuery {
+    /// Text to find in name, legal name, tax id, email, phone or website (case-insensitive).
+    pub q: Option<String>,
+    /// Exact tax id.
+    pub tax_id: Option<String>,
+    /// Billing country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Owning user.
+    pub owner_id: Option<String>,
+    /// Profit tier.
+    pub tier: Option<Tier>,
+    /// Only companies with this tag.
+    pub tag: Option<String>,
+    /// Include archived companies.
+    pub include_archived: Option<bool>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `created_at`, `updated_at` or `name`; prefix `-` for descending. Default `-created_at`.
+    pub sort: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "listCompanies",
+    summary = "List companies",
+    description = "Customer users see only their own company.",
+    params(CompanyListQuery),
+    responses((status = 200, description = "A page of companies", body = ListResponse<Company>))
+)]
+#[get("/companies")]
+pub async fn list_companies(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CompanyListQuery>,
+) -> Result<web::Json<ListResponse<Company>>, ApiError> {
+    let reach = principal.authorize(Resource::Companies, Access::Read)?;
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let mut c = Checker::default();
+    let filter = CompanyFilter {
+        q: c.optional("q", query.q.as_deref(), SHORT)
+            .map(|q| q.to_lowercase()),
+        tax_id: c.optional("tax_id", query.tax_id.as_deref(), 50),
+        country: query
+            .country
+            .as_deref()
+            .and_then(|raw| c.violations.check(country_code("country", raw))),
+        owner_id: query.owner_id,
+        tier: query.tier,
+        tag: query.tag.as_deref().and_then(|t| {
+            c.violations
+                .check(crm_domain::parties::tags::filter_value(t))
+        }),
+        include_archived: query.include_archived.unwrap_or(false),
+        only_id: match reach {
+            Reach::All => None,
+            Reach::OwnCompany => Some(principal.company_id.clone().unwrap_or_default()),
+        },
+    };
+    c.finish()?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
+    Ok(web::Json(respond(result, &sort, Company::from)))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "createCompany",
+    summary = "Create a company",
+    request_body = CompanyCreate,
+    responses((status = 201, description = "Created; `Location` names it", body = Company,
+        headers(("Location" = String, description = "URL of the new company"), ("ETag" = String, description = "Its version"))))
+)]
+#[post("/companies")]
+pub async fn create_company(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CompanyCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Companies, Access::Write)?;
+    let mut fields = empty_fields();
+    let mut update = body.into_update();
+    if matches!(update.owner_id, Some(None)) {
+        update.owner_id = Some(principal.user_id().map(str::to_owned));
+    }
+    update.apply(&mut fields, &state)?;
+    let company = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/companies/{}", company.id),
+        company.version,
+        &Company::from(company),
+    ))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "getCompany",
+    summary = "Get a company",
+    params(("id" = String, Path, description = "Company id")),
+    responses((status = 200, description = "The company", body = Company,
+        headers(("ETag" = String, description = "Its version"))))
+)]
+#[get("/companies/{id}")]
+pub async fn get_company(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let reach = principal.authorize(Resource::Companies, Access::Read)?;
+    let own = principal.company_id.clone();
+    let company = state
+        .db
+        .read(move |conn| store::get(conn, &id, reach, own.as_deref()))
+        .await?;
+    Ok(versioned(company.version, &Company::from(company)))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "updateCompany",
+    summary = "Update a company",
+    params(("id" = String, Path, description = "Company id")),
+    request_body(content = CompanyUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated company", body = Company,
+        headers(("ETag" = String, description = "Its new version"))))
+)]
+#[patch("/companies/{id}")]
+pub async fn update_company(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<CompanyUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Companies, Access::Write)?;
+    let app = state.get_ref().clone();
+    let company = state
+        .db
+        .write(move |conn| {
+            store::update(conn, &id, if_match.0, |fields| {
+                body.apply(fields, &app).map_err(StoreError::from)
+            })
+        })
+        .await?;
+    Ok(versioned(company.version, &Company::from(company)))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "deleteCompany",
+    summary = "Archive a company",
+    description = "Archives the company: it keeps its history, stays readable by id, and leaves lists unless `include_archived=true`.",
+    params(("id" = String, Path, description = "Company id")),
+    responses((status = 204, description = "Archived"))
+)]
+#[delete("/companies/{id}")]
+pub async fn delete_company(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Companies, Access::Write)?;
+    state
+        .db
+        .write(move |conn| store::archive(conn, &id, if_match.0))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,466 @@
+//! `/v1/contacts`: people.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::parties::contacts::LifecycleStage;
+use crm_domain::Violations;
+use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter, ContactSort};
+use crm_store::StoreError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{patch, Checker, SHORT};
+use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::state::AppState;
+
+const SORTS: SortOptions<ContactSort> = SortOptions {
+    options: &[
+        ("created_at", ContactSort::CreatedAt),
+        ("updated_at", ContactSort::UpdatedAt),
+        ("last_name", ContactSort::LastName),
+    ],
+    default: "-created_at",
+};
+
+/// A person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Contact {
+    /// Server-assigned id (UUIDv7).
+    pub id: String,
+    /// The company the person works for.
+    pub company_id: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: String,
+    /// Email address; unique among active contacts, compared case-insensitively.
+    pub email: Option<String>,
+    /// Phone number in E.164 (`+34600123456`).
+    pub phone: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Where the person stands with us.
+    pub lifecycle_stage: LifecycleStage,
+    /// The user who owns the relationship.
+    pub owner_id: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// What this person likes: free-form JSON object.
+    #[schema(value_type = Object)]
+    pub preferences: serde_json::Value,
+    /// Whether the person agreed to marketing messages.
+    pub marketing_consent: bool,
+    /// When consent was given; null without consent.
+    pub marketing_consent_at: Option<DateTime<Utc>>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was archived (deleted); null while active.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::Contact> for Contact {
+    fn from(c: store::Contact) -> Self {
+        Contact {
+            id: c.id,
+            company_id: c.fields.company_id,
+            first_name: c.fields.first_name,
+            last_name: c.fields.last_name,
+            email: c.fields.email,
+            phone: c.fields.phone,
+            title: c.fields.title,
+            lifecycle_stage: c.fields.lifecycle_stage,
+            owner_id: c.fields.owner_id,
+            tags: c.fields.tags,
+            preferences: c.fields.preferences,
+            marketing_consent: c.fields.marketing_consent,
+            marketing_consent_at: utc_opt(c.marketing_consent_at),
+            version: c.version,
+            created_at: utc(c.created_at),
+            updated_at: utc(c.updated_at),
+            archived_at: utc_opt(c.archived_at),
+        }
+    }
+}
+
+/// A new contact. Only `last_name` is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"first_name": "Ana", "last_name": "García", "email": "ana@example.com", "phone": "600 123 456", "lifecycle_stage": "prospect"}))]
+pub struct ContactCreate {
+    /// The company the person works for.
+    pub company_id: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number in any common format; national numbers are read in the server's default
+    /// region.
+    pub phone: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Default `prospect`.
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Owning user; defaults to the caller.
+    pub owner_id: Option<String>,
+    /// Labels.
+    pub tags: Option<Vec<String>>,
+    /// Free-form JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+    /// Whether the person agreed to marketing messages.
+    pub marketing_consent: Option<bool>,
+}
+
+/// Changes to a contact, as a JSON Merge Patch: absent fields stay, `null` clears.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Head of Purchasing", "tags": ["vip"]}))]
+pub struct ContactUpdate {
+    /// The company the person works for.
+    #[serde(default, deserialize_with = "patch")]
+    pub company_id: Option<Option<String>>,
+    /// Given name.
+    #[serde(default, deserialize_with = "patch")]
+    pub first_name: Option<Option<String>>,
+    /// Family name; cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub last_name: Option<Option<String>>,
+    /// Email address.
+    #[serde(default, deserialize_with = "patch")]
+    pub email: Option<Option<String>>,
+    /// Phone number in any common format.
+    #[serde(default, deserialize_with = "patch")]
+    pub phone: Option<Option<String>>,
+    /// Job title.
+    #[serde(default, deserialize_with = "patch")]
+    pub title: Option<Option<String>>,
+    /// Lifecycle stage; cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub lifecycle_stage: Option<Option<LifecycleStage>>,
+    /// Owning user.
+    #[serde(default, deserialize_with = "patch")]
+    pub owner_id: Option<Option<String>>,
+    /// Labels; replaces the list.
+    #[serde(default, deserialize_with = "patch")]
+    pub tags: Option<Option<Vec<String>>>,
+    /// Merged into the stored preferences (RFC 7396).
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<Option<serde_json::Value>>,
+    /// Marketing consent; cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub marketing_consent: Option<Option<bool>>,
+}
+
+impl ContactCreate {
+    fn into_update(self, caller: Option<&str>) -> ContactUpdate {
+        ContactUpdate {
+            company_id: Some(self.company_id),
+            first_name: Some(self.first_name),
+            last_name: Some(Some(self.last_name)),
+            email: Some(self.email),
+            phone: Some(self.phone),
+            title: Some(self.title),
+            lifecycle_stage: self.lifecycle_stage.map(Some),
+            owner_id: Some(self.owner_id.or_else(|| caller.map(str::to_owned))),
+            tags: Some(self.tags),
+            preferences: Some(self.preferences),
+            marketing_consent: self.marketing_consent.map(Some),
+        }
+    }
+}
+
+impl ContactUpdate {
+    fn apply(self, fields: &mut ContactFields, state: &AppState) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        if let Some(v) = self.company_id {
+            fields.company_id = v;
+        }
+        if let Some(v) = self.first_name {
+            fields.first_name = c.optional("first_name", v.as_deref(), SHORT);
+        }
+        match self.last_name {
+            Some(Some(v)) => fields.last_name = c.required("last_name", &v, SHORT),
+            Some(None) => c.not_null("last_name"),
+            None => {}
+        }
+        if let Some(v) = self.email {
+            fields.email = c.email("email", v.as_deref());
+        }
+        if let Some(v) = self.phone {
+            let region = state.settings.default_phone_region;
+            fields.phone = c.phone("phone", v.as_deref(), region);
+        }
+        if let Some(v) = self.title {
+            fields.title = c.optional("title", v.as_deref(), SHORT);
+        }
+        match self.lifecycle_stage {
+            Some(Some(v)) => fields.lifecycle_stage = v,
+            Some(None) => c.not_null("lifecycle_stage"),
+            None => {}
+        }
+        if let Some(v) = self.owner_id {
+            fields.owner_id = v;
+        }
+        if let Some(v) = self.tags {
+            fields.tags = c.tags("tags", &v.unwrap_or_default());
+        }
+        if let Some(v) = self.preferences {
+            let mut merged = fields.preferences.clone();
+            crm_domain::platform::merge_patch::apply(&mut merged, &v.unwrap_or(json!({})));
+            fields.preferences = c.preferences("preferences", merged);
+        }
+        match self.marketing_consent {
+            Some(Some(v)) => fields.marketing_consent = v,
+            Some(None) => c.not_null("marketing_consent"),
+            None => {}
+        }
+        c.finish()
+    }
+}
+
+fn empty_fields() -> ContactFields {
+    ContactFields {
+        company_id: None,
+        first_name: None,
+        last_name: String::new(),
+        email: None,
+        phone: None,
+        title: None,
+        lifecycle_stage: LifecycleStage::Prospect,
+        owner_id: None,
+        tags: Vec::new(),
+        preferences: json!({}),
+        marketing_consent: false,
+    }
+}
+
+/// Filters and paging for contact lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListQuery {
+    /// Text to find in the name, email or phone (case-insensitive).
+    pub q: Option<String>,
+    /// Exact email, compared case-insensitively.
+    pub email: Option<String>,
+    /// A phone number in any common format; finds the contact whose number it is.
+    pub phone: Option<String>,
+    /// Only contacts of this company.
+    pub company_id: Option<String>,
+    /// Only contacts owned by this user.
+    pub owner_id: Option<String>,
+    /// Only contacts at this lifecycle stage.
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Only contacts with this tag.
+    pub tag: Option<String>,
+    /// Created at or after this instant (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before this instant (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Include archived contacts.
+    pub include_archived: Option<bool>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `created_at`, `updated_at` or `last_name`; prefix `-` for descending. Default `-created_at`.
+    pub sort: Option<String>,
+}
+
+async fn list(
+    state: &AppState,
+    query: ContactListQuery,
+    company_id: Option<String>,
+) -> Result<ListResponse<Contact>, ApiError> {
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let mut c = Checker::default();
+    let filter = ContactFilter {
+        q: c.optional("q", query.q.as_deref(), SHORT)
+            .map(|q| q.to_lowercase()),
+        email: c.optional("email", query.email.as_deref(), 254),
+        phone: c.phone(
+            "phone",
+            query.phone.as_deref(),
+            state.settings.default_phone_region,
+        ),
+        company_id: company_id.or(query.company_id),
+        owner_id: query.owner_id,
+        lifecycle_stage: query.lifecycle_stage,
+        tag: query.tag.as_deref().and_then(|t| {
+            c.violations
+                .check(crm_domain::parties::tags::filter_value(t))
+        }),
+        created_after: c.instant("created_after", query.created_after),
+        created_before: c.instant("created_before", query.created_before),
+        include_archived: query.include_archived.unwrap_or(false),
+    };
+    c.finish()?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
+    Ok(respond(result, &sort, Contact::from))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "listContacts",
+    summary = "List contacts",
+    description = "Find a caller by number with `phone=` in any format: `+34600123456`, `0034 600-123-456` and `600 123 456` (in the default region) all match.",
+    params(ContactListQuery),
+    responses((status = 200, description = "A page of contacts", body = ListResponse<Contact>))
+)]
+#[get("/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ContactListQuery>,
+) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Read)?;
+    Ok(web::Json(list(&state, query, None).await?))
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "listCompanyContacts",
+    summary = "List a company's contacts",
+    params(("id" = String, Path, description = "Company id"), ContactListQuery),
+    responses((status = 200, description = "A page of the company's contacts", body = ListResponse<Contact>))
+)]
+#[get("/companies/{id}/contacts")]
+pub async fn list_company_contacts(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiQuery(query): ApiQuery<ContactListQuery>,
+) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Read)?;
+    let company_id = id.into_inner();
+    let check = company_id.clone();
+    state
+        .db
+        .read(move |conn| crm_store::parties::companies::ensure_exists(conn, &check))
+        .await?;
+    Ok(web::Json(list(&state, query, Some(company_id)).await?))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "createContact",
+    summary = "Create a contact",
+    request_body = ContactCreate,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = Contact,
+            headers(("Location" = String, description = "URL of the new contact"), ("ETag" = String, description = "Its version"))),
+        (status = 409, description = "An active contact already has this email; `existing_id` names it", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ContactCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Write)?;
+    let mut fields = empty_fields();
+    body.into_update(principal.user_id())
+        .apply(&mut fields, &state)?;
+    let contact = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/contacts/{}", contact.id),
+        contact.version,
+        &Contact::from(contact),
+    ))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "getContact",
+    summary = "Get a contact",
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 200, description = "The contact", body = Contact,
+        headers(("ETag" = String, description = "Its version"))))
+)]
+#[get("/contacts/{id}")]
+pub async fn get_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Read)?;
+    let contact = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(contact.version, &Contact::from(contact)))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "updateContact",
+    summary = "Update a contact",
+    params(("id" = String, Path, description = "Contact id")),
+    request_body(content = ContactUpdate, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated contact", body = Contact,
+            headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "Another active contact has this email; `existing_id` names it", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/contacts/{id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<ContactUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Write)?;
+    let app = state.get_ref().clone();
+    let contact = state
+        .db
+        .write(move |conn| {
+            store::update(conn, &id, if_match.0, |fields| {
+                body.apply(fields, &app).map_err(StoreError::from)
+            })
+        })
+        .await?;
+    Ok(versioned(contact.version, &Contact::from(contact)))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "deleteContact",
+    summary = "Archive a contact",
+    description = "Archives the contact: it keeps its history, stays readable by id, leaves lists unless `include_archived=true`, and frees its email for a new contact.",
+    params(("id" = String, Path, description = "Contact id")),
+    responses((status = 204, description = "Archived"))
+)]
+#[delete("/contacts/{id}")]
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Write)?;
+    state
+        .db
+        .write(move |conn| store::archive(conn, &id, if_match.0))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

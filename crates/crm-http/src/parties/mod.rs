@@ -1,0 +1,3 @@
+pub mod companies;
+pub mod contacts;
+pub mod interactions;

@@ -1,0 +1,325 @@
+//! Request extractors that fail with problem+json: JSON bodies, query strings, `If-Match`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use bytes::BytesMut;
+use crm_domain::Violation;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::platform::error::ApiError;
+use crate::platform::state::AppState;
+
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map_or(1024 * 1024, |s| s.settings.body_limit_bytes)
+}
+
+/// `application/json`, or a `+json` type such as `application/merge-patch+json`.
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"),
+        _ => false,
+    }
+}
+
+/// A JSON request body. Malformed JSON is `400`; a body of the wrong shape, with an unknown or
+/// read-only field, is `422` naming the field; over the size limit is `413`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (limit, content_type_ok) = (body_limit(req), is_json(req));
+        let payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ));
+            }
+            let body = read_body(payload, limit).await?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// An optional JSON request body: none when the body is empty, else exactly as [`ApiJson`], so
+/// that a body with a mistake is refused rather than silently ignored.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (limit, content_type_ok) = (body_limit(req), is_json(req));
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(payload, limit).await?;
+            if body.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ));
+            }
+            parse_json(&body).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+/// Reads a whole body, stopping as soon as it passes `limit`.
+pub async fn read_body(mut payload: Payload, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge { limit },
+            other => ApiError::MalformedRequest(format!("could not read the body: {other}")),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let message = inner.to_string();
+            let field = if path == "." {
+                unknown_field_name(&message).unwrap_or_else(|| "body".to_owned())
+            } else {
+                path
+            };
+            ApiError::Validation(Violation::new(field, describe(&message)).into())
+        } else {
+            ApiError::MalformedRequest(format!("the body is not valid JSON: {inner}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedRequest(format!("the body is not valid JSON: {e}")))?;
+    if has_escaped_nul(body) {
+        let field = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| path_to_nul(&v, String::new()))
+            .unwrap_or_else(|| "body".to_owned());
+        return Err(ApiError::Validation(
+            Violation::new(field, NUL_MESSAGE).into(),
+        ));
+    }
+    Ok(value)
+}
+
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+/// Whether a JSON text holds `\u0000`, the only way it can carry a NUL: the escape counts when
+/// an odd number of backslashes precede the `u` (an even number is escaped backslashes).
+fn has_escaped_nul(body: &[u8]) -> bool {
+    let mut backslashes = 0;
+    for (i, byte) in body.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && body[i..].starts_with(b"u0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// The path of the first string (or key) holding a NUL, such as `lines[0].description`.
+fn path_to_nul(value: &serde_json::Value, at: String) -> Option<String> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if at.is_empty() { "body".to_owned() } else { at })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| path_to_nul(v, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(k))
+            } else {
+                path_to_nul(v, join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Turns serde's wording into ours, and says why an unknown field is refused.
+fn describe(message: &str) -> String {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if message.starts_with("unknown field") {
+        "is unknown or read-only and cannot be written".to_owned()
+    } else {
+        message.to_owned()
+    }
+}
+
+fn unknown_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// Query parameters; a value of the wrong type is `422` naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return std::future::ready(Err(ApiError::Validation(
+                Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
+            )));
+        }
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        let deserializer = serde_urlencoded::Deserializer::new(pairs);
+        let result = serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let field = if field == "." {
+                    "query".to_owned()
+                } else {
+                    field
+                };
+                ApiError::Validation(Violation::new(field, message).into())
+            });
+        std::future::ready(result)
+    }
+}
+
+/// The version named by `If-Match`, if the header was sent. `*` matches any version.
+pub struct IfMatch(pub Option<i64>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(value) => {
+                let text = value.to_str().unwrap_or("").trim();
+                if text == "*" {
+                    Ok(IfMatch(None))
+                } else {
+                    parse_etag(text).map(|v| IfMatch(Some(v))).ok_or_else(|| {
+                        ApiError::MalformedRequest(
+                            "If-Match must be an ETag from a previous response, such as \"3\""
+                                .into(),
+                        )
+                    })
+                }
+            }
+        };
+        std::future::ready(result)
+    }
+}
+
+/// The ETag of a record at `version`.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn parse_etag(text: &str) -> Option<i64> {
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_is_refused_naming_its_field_but_an_escaped_backslash_is_text() {
+        assert!(has_escaped_nul(br#"{"a": "x\u0000"}"#));
+        assert!(has_escaped_nul(br#"{"a": "\\\u0000"}"#));
+        assert!(
+            !has_escaped_nul(br#"{"a": "\\u0000"}"#),
+            "a backslash, then the text u0000"
+        );
+        assert!(!has_escaped_nul(br#"{"a": "u0000"}"#));
+        let err = parse_json::<serde_json::Value>(br#"{"lines": [{"description": "a\u0000"}]}"#);
+        match err {
+            Err(ApiError::Validation(v)) => assert_eq!(v.0[0].field, "lines[0].description"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: Option<String>,
+        nested: Option<Nested>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        n: i64,
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        let err = parse_json::<Body>(b"{\"email\": ").unwrap_err();
+        assert!(matches!(err, ApiError::MalformedRequest(_)));
+        let err = parse_json::<Body>(b"{} trailing").unwrap_err();
+        assert!(matches!(err, ApiError::MalformedRequest(_)));
+    }
+
+    #[test]
+    fn unknown_field_is_422_naming_it() {
+        match parse_json::<Body>(br#"{"id": "x"}"#).unwrap_err() {
+            ApiError::Validation(v) => assert_eq!(v.0[0].field, "id"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_path() {
+        match parse_json::<Body>(br#"{"nested": {"n": "x"}}"#).unwrap_err() {
+            ApiError::Validation(v) => assert_eq!(v.0[0].field, "nested.n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn etags_parse() {
+        assert_eq!(parse_etag("\"3\""), Some(3));
+        assert_eq!(parse_etag("W/\"3\""), Some(3));
+        assert_eq!(parse_etag("3"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! Turning request fields into clean values: JSON Merge Patch presence, and the checks shared
+//! by every resource (text, email, phone, URL, timestamps), collecting every violation.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use crm_domain::parties::contacts::{normalize_phone, PhoneRegion};
+use crm_domain::{platform::text, Violation, Violations};
+use serde::{Deserialize, Deserializer};
+use validator::{ValidateEmail, ValidateUrl};
+
+/// A field of a JSON Merge Patch: absent (`None`), `null` (`Some(None)`) or a value.
+pub type Patch<T> = Option<Option<T>>;
+
+/// Deserializes a merge-patch field so that `null` and absence stay distinct.
+pub fn patch<'de, T, D>(deserializer: D) -> Result<Patch<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub const SHORT: usize = 200;
+pub const LONG: usize = 20_000;
+
+/// Collects violations while a request is turned into clean fields.
+#[derive(Default)]
+pub struct Checker {
+    pub violations: Violations,
+}
+
+impl Checker {
+    pub fn required(&mut self, field: &str, value: &str, max: usize) -> String {
+        self.violations
+            .check(text::required(field, value, max))
+            .unwrap_or_default()
+    }
+
+    pub fn optional(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        self.violations
+            .check(text::optional(field, value, max))
+            .flatten()
+    }
+
+    pub fn email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let email = self.optional(field, value, 254)?;
+        if email.validate_email() {
+            Some(email)
+        } else {
+            self.violations
+                .push(Violation::new(field, "is not a valid email address"));
+            None
+        }
+    }
+
+    pub fn url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let url = self.optional(field, value, 2000)?;
+        let with_scheme = if url.contains("://") {
+            url
+        } else {
+            format!("https://{url}")
+        };
+        if with_scheme.validate_url() {
+            Some(with_scheme)
+        } else {
+            self.violations
+                .push(Violation::new(field, "is not a valid URL"));
+            None
+        }
+    }
+
+    pub fn phone(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        region: PhoneRegion,
+    ) -> Option<String> {
+        let raw = self.optional(field, value, 50)?;
+        self.violations.check(normalize_phone(field, &raw, region))
+    }
+
+    pub fn instant(&mut self, field: &str, value: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+        self.violations
+            .check(crm_domain::platform::time::instant(field, value?))
+    }
+
+    pub fn tags(&mut self, field: &str, value: &[String]) -> Vec<String> {
+        self.violations
+            .check(crm_domain::parties::tags::normalize(field, value))
+            .unwrap_or_default()
+    }
+
+    /// A JSON object of free-form preferences, bounded in size.
+    pub fn preferences(&mut self, field: &str, value: serde_json::Value) -> serde_json::Value {
+        if !value.is_object() {
+            self.violations
+                .push(Violation::new(field, "must be a JSON object"));
+        } else if value.to_string().len() > 64 * 1024 {
+            self.violations
+                .push(Violation::new(field, "must be at most 64 KiB of JSON"));
+        }
+        value
+    }
+
+    /// Records that a field which cannot be cleared was sent as `null`.
+    pub fn not_null(&mut self, field: &str) {
+        self.violations
+            .push(Violation::new(field, "cannot be null"));
+    }
+
+    pub fn finish(self) -> Result<(), Violations> {
+        self.violations.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default, deserialize_with = "patch")]
+        a: Patch<String>,
+    }
+
+    #[test]
+    fn merge_patch_distinguishes_null_from_absent() {
+        let absent: P = serde_json::from_str("{}").unwrap();
+        let null: P = serde_json::from_str(r#"{"a":null}"#).unwrap();
+        let value: P = serde_json::from_str(r#"{"a":"x"}"#).unwrap();
+        assert_eq!(absent.a, None);
+        assert_eq!(null.a, Some(None));
+        assert_eq!(value.a, Some(Some("x".into())));
+    }
+
+    #[test]
+    fn checker_collects_every_violation() {
+        let mut c = Checker::default();
+        c.email("email", Some("not-an-email"));
+        c.required("name", "  ", 10);
+        assert_eq!(c.finish().unwrap_err().0.len(), 2);
+    }
+
+    #[test]
+    fn urls_get_a_scheme() {
+        let mut c = Checker::default();
+        assert_eq!(
+            c.url("website", Some("example.com")).as_deref(),
+            Some("https://example.com")
+        );
+    }
+}

@@ -1,0 +1,15 @@
+pub mod address;
+pub mod auth;
+pub mod error;
+pub mod exchange_rates;
+pub mod extract;
+pub(crate) mod fields;
+pub mod metrics;
+pub mod middleware;
+pub mod money;
+pub mod openapi;
+pub mod ops;
+pub mod pagination;
+pub(crate) mod respond;
+pub mod settings;
+pub mod state;

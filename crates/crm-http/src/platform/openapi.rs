@@ -1,0 +1,383 @@
+//! The OpenAPI document. Handlers declare their own success responses; the conventions every
+//! operation shares (problem responses, `Idempotency-Key`, `If-Match`, security) are added here
+//! in one pass, so that no operation can forget them.
+
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
+};
+
+use crate::platform::error::{FieldError, Problem};
+
+const DESCRIPTION: &str = "A headless CRM: companies, contacts and their interactions.
+
+**Authentication.** Send `Authorization: Bearer <token>` on every `/v1` call except
+`/v1/auth/*`. The token is either an access token (a JWT from `POST /v1/auth/token`, short-lived;
+renew it with `POST /v1/auth/refresh`) or an API key (`crm_...`, created by an admin, scoped,
+revocable).
+
+**Conventions.** Money in integer minor units; timestamps RFC 3339 UTC. Lists are cursor
+paginated (`limit` up to 200, `cursor` from `next_cursor`). Every record has a `version` and
+its reads return an `ETag`; send it back in `If-Match` on PATCH and DELETE to avoid lost updates
+(`412` when stale). POSTs accept `Idempotency-Key`: a retry with the same key and body replays the
+first response. PATCH bodies are JSON Merge Patch (RFC 7396): absent fields stay, `null` clears.
+Errors are RFC 9457 problems (`application/problem+json`). DELETE archives; archived records stay
+readable by id and hidden from lists unless `include_archived=true`. Every response carries
+`X-Request-Id`.";
+
+struct StandardResponse {
+    status: &'static str,
+    name: &'static str,
+    description: &'static str,
+}
+
+const RESPONSES: [StandardResponse; 11] = [
+    StandardResponse { status: "400", name: "BadRequest", description: "Malformed request: the body is not valid JSON, or a header is malformed." },
+    StandardResponse { status: "401", name: "Unauthorized", description: "No credentials, or invalid, expired or revoked ones." },
+    StandardResponse { status: "403", name: "Forbidden", description: "Authenticated, but the role or API key scope does not allow this." },
+    StandardResponse { status: "404", name: "NotFound", description: "No such record, or it is not visible to the caller." },
+    StandardResponse { status: "409", name: "Conflict", description: "Conflicts with an existing record (`existing_id` names it), or a request with the same Idempotency-Key is still running." },
+    StandardResponse { status: "412", name: "PreconditionFailed", description: "`If-Match` names an older version; `current_version` has the current one." },
+    StandardResponse { status: "413", name: "PayloadTooLarge", description: "The body is larger than the configured limit." },
+    StandardResponse { status: "415", name: "UnsupportedMediaType", description: "The body is not `application/json`." },
+    StandardResponse { status: "422", name: "ValidationFailed", description: "Invalid input: `errors` lists each field and what is wrong with it. Also an Idempotency-Key reused with another body." },
+    StandardResponse { status: "429", name: "TooManyRequests", description: "Rate limited; retry after `Retry-After` seconds." },
+    StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
+];
+
+const TAGS: [(&str, &str); 20] = [
+    ("auth", "Log in, refresh and revoke tokens."),
+    ("users", "Staff and portal accounts (admins)."),
+    (
+        "api-keys",
+        "Scoped, revocable keys for integrations (admins).",
+    ),
+    (
+        "companies",
+        "Customer accounts, their contacts, timelines and last prices.",
+    ),
+    (
+        "contacts",
+        "People, found by email or phone, with their timelines.",
+    ),
+    (
+        "interactions",
+        "Calls, emails, meetings, visits and notes, logged or planned.",
+    ),
+    (
+        "leads",
+        "Prospects, their qualification, conversion and web-form intake.",
+    ),
+    ("products", "The catalogue, with costs (staff only)."),
+    (
+        "quotes",
+        "Numbered offers with exact totals and a state machine.",
+    ),
+    (
+        "orders",
+        "Orders pushed in by shops (idempotent upsert, bulk import) or converted from quotes.",
+    ),
+    ("pipelines", "Sales pipelines and their stages."),
+    (
+        "opportunities",
+        "Sales in progress and the weighted forecast.",
+    ),
+    ("exchange-rates", "Rates into the base currency, by date."),
+    (
+        "invoices",
+        "Invoices, credit notes, payments, series and their integrity chain.",
+    ),
+    (
+        "self-billing",
+        "Agreements under which customers invoice on our behalf.",
+    ),
+    ("returns", "Returns (RMA) with their root cause."),
+    (
+        "settings",
+        "Our company's fiscal data, and commission rates.",
+    ),
+    (
+        "portal",
+        "What a customer user sees and does for its own company.",
+    ),
+    ("operations", "Liveness, readiness and metrics."),
+    ("analytics", "Profit and customer analytics."),
+];
+
+/// Adds the shared conventions to a document whose paths are already collected.
+pub fn apply_conventions(api: &mut OpenApi) {
+    api.info.title = "CRM API".to_owned();
+    api.info.description = Some(DESCRIPTION.to_owned());
+    api.servers = Some(vec![ServerBuilder::new()
+        .url("/")
+        .description(Some("The server that serves this document"))
+        .build()]);
+    let used_tags: std::collections::BTreeSet<String> = api
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| [&item.get, &item.post, &item.put, &item.patch, &item.delete])
+        .flatten()
+        .flat_map(|op| op.tags.clone().unwrap_or_default())
+        .collect();
+    api.tags = Some(
+        TAGS.iter()
+            .filter(|(name, _)| used_tags.contains(*name))
+            .map(|(name, description)| {
+                TagBuilder::new()
+                    .name(*name)
+                    .description(Some(*description))
+                    .build()
+            })
+            .collect(),
+    );
+    let components = api.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert("Problem".into(), utoipa_schema::<Problem>());
+    components
+        .schemas
+        .insert("FieldError".into(), utoipa_schema::<FieldError>());
+    for r in &RESPONSES {
+        components.responses.insert(
+            r.name.to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(r.description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        );
+    }
+    components.add_security_scheme(
+        "bearer_jwt",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("An access token from POST /v1/auth/token."))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("API key")
+                .description(Some(
+                    "An API key (`crm_...`). Keys act as the integration role, narrowed to their scopes, such as `contacts:read`.",
+                ))
+                .build(),
+        ),
+    );
+
+    remove_unused_schemas(api);
+    for (path, item) in api.paths.paths.iter_mut() {
+        let secured = path.starts_with("/v1/") && !path.starts_with("/v1/auth/");
+        let has_id = path.contains('{');
+        let operations = [
+            (&mut item.get, "GET"),
+            (&mut item.post, "POST"),
+            (&mut item.patch, "PATCH"),
+            (&mut item.delete, "DELETE"),
+            (&mut item.put, "PUT"),
+        ];
+        for (operation, method) in operations {
+            if let Some(operation) = operation {
+                decorate(operation, method, secured, has_id, path);
+            }
+        }
+    }
+}
+
+/// Drops component schemas nothing refers to (generic wrappers inline their parameters).
+fn remove_unused_schemas(api: &mut OpenApi) {
+    let Ok(text) = serde_json::to_string(&api.paths) else {
+        return;
+    };
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let schemas = serde_json::to_string(&components.schemas).unwrap_or_default();
+    let responses = serde_json::to_string(&components.responses).unwrap_or_default();
+    let referenced = |name: &str| {
+        let reference = format!("\"#/components/schemas/{name}\"");
+        text.contains(&reference) || schemas.contains(&reference) || responses.contains(&reference)
+    };
+    let unused: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| !referenced(name))
+        .cloned()
+        .collect();
+    for name in unused {
+        components.schemas.remove(&name);
+    }
+}
+
+fn utoipa_schema<T: utoipa::ToSchema>() -> RefOr<utoipa::openapi::schema::Schema> {
+    T::schema()
+}
+
+fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool, path: &str) {
+    if operation.description.is_none() {
+        let summary = operation.summary.clone().unwrap_or_default();
+        let is_list = serde_json::to_string(&operation.responses)
+            .is_ok_and(|r| r.contains("next_cursor") || r.contains("ListResponse"));
+        let how = match method {
+            "GET" if is_list => {
+                "Cursor-paginated: pass `next_cursor` as `cursor` for the next page."
+            }
+            "GET" => "",
+            "POST" => "Safe to retry with `Idempotency-Key`.",
+            "PATCH" => {
+                "JSON Merge Patch; send `If-Match` with the last `ETag` to avoid lost updates."
+            }
+            "DELETE" => "Send `If-Match` with the last `ETag` to avoid lost updates.",
+            _ => "",
+        };
+        operation.description = Some(format!("{summary}. {how}").trim().to_owned());
+    }
+    let is_v1 = path.starts_with("/v1/");
+    let has_body = operation.request_body.is_some();
+    let mut statuses: Vec<&str> = Vec::new();
+    if is_v1 {
+        statuses.extend(["422", "503"]);
+    }
+    if secured {
+        statuses.extend(["401", "403", "429"]);
+    }
+    if has_id {
+        statuses.push("404");
+    }
+    if has_body || method == "POST" || method == "PATCH" {
+        statuses.extend(["400", "413", "415"]);
+    }
+    if is_v1 && (method == "POST" || method == "PATCH") {
+        statuses.push("409");
+    }
+    if has_id && matches!(method, "PATCH" | "DELETE" | "POST") {
+        // A malformed If-Match is a bad request.
+        statuses.extend(["412", "400"]);
+    }
+    if path.starts_with("/v1/auth/") {
+        statuses.push("429");
+        statuses.push("401");
+    }
+    for status in statuses {
+        if let Some(r) = RESPONSES.iter().find(|r| r.status == status) {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name(r.name)));
+        }
+    }
+
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    if secured && method == "POST" {
+        parameters.push(header_parameter(
+            "Idempotency-Key",
+            "A unique key for this request (such as a UUID). A retry with the same key and body replays the first response instead of acting twice; keys expire after a day.",
+        ));
+    }
+    if has_id && matches!(method, "PATCH" | "DELETE" | "POST") && secured {
+        parameters.push(header_parameter(
+            "If-Match",
+            "The ETag from your last read. The change applies only if the record is still at that version; otherwise `412`.",
+        ));
+    }
+    if parameters.is_empty() {
+        operation.parameters = None;
+    }
+
+    if secured {
+        operation.security = Some(vec![
+            SecurityRequirement::new("bearer_jwt", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]);
+    } else {
+        operation.security = Some(vec![SecurityRequirement::default()]);
+    }
+}
+
+fn header_parameter(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255)),
+        ))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    use utoipa::PartialSchema;
+
+    /// The values a schema's enum lists, as JSON strings.
+    fn enum_values<T: PartialSchema>() -> Vec<String> {
+        match T::schema() {
+            RefOr::T(Schema::Object(o)) => o
+                .enum_values
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => panic!("not an enum schema"),
+        }
+    }
+
+    macro_rules! schema_matches_wire {
+        ($($t:ty),+ $(,)?) => {
+            $(
+                let wire: Vec<String> = <$t>::ALL.iter().map(|v| serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()).collect();
+                let text: Vec<String> = <$t>::ALL.iter().map(|v| v.as_str().to_owned()).collect();
+                assert_eq!(wire, text, "{} serializes as its text", stringify!($t));
+                assert_eq!(enum_values::<$t>(), text, "{} schema lists its wire values", stringify!($t));
+            )+
+        };
+    }
+
+    #[test]
+    fn every_enum_schema_lists_the_values_on_the_wire() {
+        use crm_domain::{access::*, billing::*, parties::*, sales::*};
+        schema_matches_wire!(
+            companies::Tier,
+            contacts::LifecycleStage,
+            interactions::InteractionKind,
+            interactions::Direction,
+            roles::Role,
+            timeline::TimelineKind,
+            quotes::QuoteStatus,
+            orders::OrderStatus,
+            leads::LeadSource,
+            leads::LeadStatus,
+            opportunities::StageOutcome,
+            opportunities::ForecastGrouping,
+            invoices::InvoiceKind,
+            invoices::InvoiceStatus,
+            returns::ReasonCode,
+            returns::RootCauseCategory,
+            returns::ReturnStatus,
+            returns::Disposition,
+            returns::Resolution,
+        );
+    }
+}

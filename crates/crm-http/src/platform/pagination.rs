@@ -1,0 +1,170 @@
+//! Cursor pagination as the API shows it: `limit`, `cursor`, `sort`, and
+//! `{"data": [...], "next_cursor": ...}`.
+
+use base64::Engine;
+use crm_store::platform::pagination::{
+    After, KeyValue, Page, PageRequest, DEFAULT_LIMIT, MAX_LIMIT,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::platform::error::ApiError;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T: ToSchema> {
+    /// The records of this page.
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorBody {
+    /// The sort the cursor was made for.
+    s: String,
+    k: KeyValue,
+    i: String,
+}
+
+/// A list's sort options: the query value (without `-`) and what it means to the store.
+pub struct SortOptions<S: 'static> {
+    pub options: &'static [(&'static str, S)],
+    /// Used when no `sort` is given, for example `-created_at`.
+    pub default: &'static str,
+}
+
+impl<S: Copy> SortOptions<S> {
+    /// Builds the store's page request from the raw query parameters.
+    pub fn request(
+        &self,
+        sort: Option<&str>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<(PageRequest<S>, String), ApiError> {
+        let raw = sort.unwrap_or(self.default);
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, raw),
+        };
+        let key = self
+            .options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.options.iter().map(|(n, _)| *n).collect();
+                ApiError::validation(
+                    "sort",
+                    format!(
+                        "must be one of {} (prefix - for descending)",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let canonical = format!("{}{name}", if descending { "-" } else { "" });
+        Ok((
+            PageRequest {
+                sort: key,
+                descending,
+                limit: page_limit(limit)?,
+                after: decode_cursor(cursor, &canonical)?,
+            },
+            canonical,
+        ))
+    }
+}
+
+/// A page of a list with one fixed order, named in its cursors as `created_at` (ascending) or
+/// `-created_at` (descending).
+pub fn fixed_order(
+    sort: &str,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<PageRequest<()>, ApiError> {
+    Ok(PageRequest {
+        sort: (),
+        descending: sort.starts_with('-'),
+        limit: page_limit(limit)?,
+        after: decode_cursor(cursor, sort)?,
+    })
+}
+
+/// `limit` defaults to 50, is capped at 200, and must be positive.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if n < 1 => Err(ApiError::validation("limit", "must be at least 1")),
+        Some(n) => Ok(n.min(MAX_LIMIT)),
+    }
+}
+
+pub fn decode_cursor(cursor: Option<&str>, sort: &str) -> Result<Option<After>, ApiError> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::validation("cursor", "is not a cursor returned by this list");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let body: CursorBody = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if body.s != sort {
+        return Err(ApiError::validation(
+            "cursor",
+            "was made for another sort order; pass the same sort as for the first page",
+        ));
+    }
+    Ok(Some(After {
+        key: body.k,
+        id: body.i,
+    }))
+}
+
+pub fn encode_cursor(after: &After, sort: &str) -> String {
+    let body = CursorBody {
+        s: sort.to_owned(),
+        k: after.key.clone(),
+        i: after.id.clone(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Maps a store page to the response body.
+pub fn respond<T, D: ToSchema>(
+    page: Page<T>,
+    sort: &str,
+    to_dto: impl FnMut(T) -> D,
+) -> ListResponse<D> {
+    ListResponse {
+        next_cursor: page.next.as_ref().map(|after| encode_cursor(after, sort)),
+        data: page.items.into_iter().map(to_dto).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_is_bound_to_its_sort() {
+        let after = After {
+            key: KeyValue::Text("2026-01-01T00:00:00".into()),
+            id: "x".into(),
+        };
+        let cursor = encode_cursor(&after, "last_name");
+        assert_eq!(
+            decode_cursor(Some(&cursor), "last_name").unwrap(),
+            Some(after)
+        );
+        assert!(decode_cursor(Some(&cursor), "-created_at").is_err());
+        assert!(decode_cursor(Some("garbage!"), "last_name").is_err());
+    }
+
+    #[test]
+    fn limit_is_capped_and_positive() {
+        assert_eq!(page_limit(None).unwrap(), 50);
+        assert_eq!(page_limit(Some(1000)).unwrap(), 200);
+        assert!(page_limit(Some(0)).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! What every handler can reach: the pool, the settings, the metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use crm_domain::parties::contacts::PhoneRegion;
+use crm_domain::platform::money::Currency;
+use crm_store::platform::db::{write_transaction, DbConnection};
+use crm_store::{Pool, StoreError};
+use secrecy::SecretString;
+
+use crate::platform::error::ApiError;
+use crate::platform::metrics::Metrics;
+
+/// Settings the HTTP layer needs; the binary builds them from its configuration.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub jwt_secret: SecretString,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    pub default_phone_region: PhoneRegion,
+    pub idempotency_ttl: Duration,
+    /// Failed logins for one email within `login_window` before it is locked out.
+    pub login_max_failures: i64,
+    pub login_window: Duration,
+    /// Web-form lead submissions allowed per API key per minute.
+    pub intake_per_minute: i64,
+    /// The currency figures such as the forecast are reported in.
+    pub base_currency: Currency,
+    /// Days after the order within which a return needs no manager override.
+    pub return_window_days: i64,
+    /// Profit tiers: A while the share of profit above a customer is below this (basis points).
+    pub tier_a_up_to_bp: i64,
+    /// Profit tiers: B while the share of profit above a customer is below this.
+    pub tier_b_up_to_bp: i64,
+    /// Product profit tiers: A from this margin up (basis points).
+    pub product_tier_a_from_margin_bp: i64,
+    /// Product profit tiers: B from this margin up, else C.
+    pub product_tier_b_from_margin_bp: i64,
+    /// How long a user's standing (active, role, company) is trusted without asking the
+    /// database again; zero asks on every request.
+    pub auth_cache_ttl: Duration,
+}
+
+/// What authenticating a user's token needs to know of the user.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub can_log_in: bool,
+    pub role: crm_domain::access::roles::Role,
+    pub company_id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<HttpSettings>,
+    pub metrics: Arc<Metrics>,
+    /// Users' standing by id, for `auth_cache_ttl`. A change through this process forgets the
+    /// user at once; other processes see it within the TTL.
+    pub standing: moka::sync::Cache<String, Standing>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, settings: HttpSettings) -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            metrics: Arc::new(Metrics::new(pool.clone())?),
+            db: Db(pool),
+            standing: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.auth_cache_ttl)
+                .build(),
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+/// Runs diesel work on actix's blocking thread pool, never on a worker.
+#[derive(Clone)]
+pub struct Db(pub Pool);
+
+impl Db {
+    /// Runs `work` on a pooled connection outside a transaction.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.0.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
+    }
+
+    /// Whether the database answers within `timeout`: a readiness probe must answer before
+    /// the prober gives up, not after the pool's longer wait for a connection.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ApiError> {
+        let pool = self.0.clone();
+        web::block(move || {
+            let mut conn = pool.get_timeout(timeout)?;
+            crm_store::platform::db::ping(&mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
+    }
+
+    /// Runs `work` in one write transaction: all of it commits, or none of it.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(move |conn| write_transaction(conn, work)).await
+    }
+}

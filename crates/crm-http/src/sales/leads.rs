@@ -1,0 +1,650 @@
+//! `/v1/leads`: prospects, their qualification, conversion, and web-form intake.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Timelike, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::sales::leads::{LeadAction, LeadSource, LeadStatus};
+use crm_domain::Violations;
+use crm_store::sales::leads::{self as store, LeadFields, LeadFilter};
+use crm_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, Problem};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
+use crate::platform::fields::{patch, Checker, LONG, SHORT};
+use crate::platform::money::Money;
+use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::state::AppState;
+use crate::sales::quotes::{quote_draft, QuoteCreate};
+
+const SORT: &str = "-created_at";
+
+/// A lead: someone who may become a customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Lead {
+    /// Server-assigned id (UUIDv7).
+    pub id: String,
+    /// Where it came from.
+    pub source: LeadSource,
+    /// `new` and `working` are open; then `qualified`, `unqualified` or `converted`.
+    pub status: LeadStatus,
+    /// The user working it.
+    pub owner_id: Option<String>,
+    /// A score, higher is hotter.
+    pub score: Option<i64>,
+    /// What it could be worth.
+    pub estimated_value: Option<Money>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone in E.164.
+    pub phone: Option<String>,
+    /// The company the person named.
+    pub company_name: Option<String>,
+    /// Why it was disqualified.
+    pub disqualify_reason: Option<String>,
+    /// What it became: the contact.
+    pub converted_contact_id: Option<String>,
+    /// What it became: the company.
+    pub converted_company_id: Option<String>,
+    /// What it became: the draft quote.
+    pub converted_quote_id: Option<String>,
+    /// When it was converted; a converted lead is read-only.
+    pub converted_at: Option<DateTime<Utc>>,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was archived (deleted); null while active.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::Lead> for Lead {
+    fn from(l: store::Lead) -> Self {
+        Lead {
+            id: l.id,
+            source: l.fields.source,
+            status: l.status,
+            owner_id: l.fields.owner_id,
+            score: l.fields.score,
+            estimated_value: l
+                .fields
+                .estimated_value
+                .map(|(amount, currency)| Money::new(amount, &currency)),
+            notes: l.fields.notes,
+            first_name: l.fields.first_name,
+            last_name: l.fields.last_name,
+            email: l.fields.email,
+            phone: l.fields.phone,
+            company_name: l.fields.company_name,
+            disqualify_reason: l.disqualify_reason,
+            converted_contact_id: l.converted_contact_id,
+            converted_company_id: l.converted_company_id,
+            converted_quote_id: l.converted_quote_id,
+            converted_at: utc_opt(l.converted_at),
+            version: l.version,
+            created_at: utc(l.created_at),
+            updated_at: utc(l.updated_at),
+            archived_at: utc_opt(l.archived_at),
+        }
+    }
+}
+
+/// A new lead: at least an email, a phone, a last name or a company name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"source": "web", "first_name": "Luis", "last_name": "Martín", "email": "luis@example.com", "company_name": "Martín Hermanos SL"}))]
+pub struct LeadCreate {
+    /// Where it came from; default `web`.
+    pub source: Option<LeadSource>,
+    /// The user working it.
+    pub owner_id: Option<String>,
+    /// A score.
+    pub score: Option<i64>,
+    /// What it could be worth.
+    pub estimated_value: Option<Money>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone in any common format.
+    pub phone: Option<String>,
+    /// Company name.
+    pub company_name: Option<String>,
+}
+
+/// Changes to an open lead, as a JSON Merge Patch.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"score": 80}))]
+pub struct LeadUpdate {
+    /// Where it came from; cannot be null.
+    #[serde(default, deserialize_with = "patch")]
+    pub source: Option<Option<LeadSource>>,
+    /// A score.
+    #[serde(default, deserialize_with = "patch")]
+    pub score: Option<Option<i64>>,
+    /// What it could be worth.
+    #[serde(default, deserialize_with = "patch")]
+    pub estimated_value: Option<Option<Money>>,
+    /// Notes.
+    #[serde(default, deserialize_with = "patch")]
+    pub notes: Option<Option<String>>,
+    /// Given name.
+    #[serde(default, deserialize_with = "patch")]
+    pub first_name: Option<Option<String>>,
+    /// Family name.
+    #[serde(default, deserialize_with = "patch")]
+    pub last_name: Option<Option<String>>,
+    /// Email.
+    #[serde(default, deserialize_with = "patch")]
+    pub email: Option<Option<String>>,
+    /// Phone in any common format.
+    #[serde(default, deserialize_with = "patch")]
+    pub phone: Option<Option<String>>,
+    /// Company name.
+    #[serde(default, deserialize_with = "patch")]
+    pub company_name: Option<Option<String>>,
+}
+
+impl LeadUpdate {
+    fn apply(self, f: &mut LeadFields, state: &AppState) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        match self.source {
+            Some(Some(v)) => f.source = v,
+            Some(None) => c.not_null("source"),
+            None => {}
+        }
+        if let Some(v) = self.score {
+            f.score = v;
+        }
+        if let Some(v) = self.estimated_value {
+            f.estimated_value = v.and_then(|m| {
+                c.money("estimated_value", &m, None)
+                    .map(|a| (a, m.currency))
+            });
+        }
+        if let Some(v) = self.notes {
+            f.notes = c.optional("notes", v.as_deref(), LONG);
+        }
+        if let Some(v) = self.first_name {
+            f.first_name = c.optional("first_name", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.last_name {
+            f.last_name = c.optional("last_name", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.email {
+            f.email = c.email("email", v.as_deref());
+        }
+        if let Some(v) = self.phone {
+            f.phone = c.phone("phone", v.as_deref(), state.settings.default_phone_region);
+        }
+        if let Some(v) = self.company_name {
+            f.company_name = c.optional("company_name", v.as_deref(), SHORT);
+        }
+        c.finish()
+    }
+}
+
+fn new_fields(body: LeadCreate, state: &AppState) -> Result<LeadFields, ApiError> {
+    let mut fields = LeadFields {
+        source: body.source.unwrap_or(LeadSource::Web),
+        owner_id: body.owner_id,
+        score: None,
+        estimated_value: None,
+        notes: None,
+        first_name: None,
+        last_name: None,
+        email: None,
+        phone: None,
+        company_name: None,
+    };
+    LeadUpdate {
+        source: None,
+        score: Some(body.score),
+        estimated_value: Some(body.estimated_value),
+        notes: Some(body.notes),
+        first_name: Some(body.first_name),
+        last_name: Some(body.last_name),
+        email: Some(body.email),
+        phone: Some(body.phone),
+        company_name: Some(body.company_name),
+    }
+    .apply(&mut fields, state)?;
+    Ok(fields)
+}
+
+/// Filters and paging for the lead list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListQuery {
+    /// Only leads in this status.
+    pub status: Option<LeadStatus>,
+    /// Only leads from this source.
+    pub source: Option<LeadSource>,
+    /// Only leads of this owner.
+    pub owner_id: Option<String>,
+    /// Text to find in the name, email, phone or company name.
+    pub q: Option<String>,
+    /// Created at or after this instant (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before this instant (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Include archived leads.
+    pub include_archived: Option<bool>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "leads", operation_id = "listLeads", summary = "List leads", description = "Newest first.",
+    params(LeadListQuery),
+    responses((status = 200, description = "A page of leads", body = ListResponse<Lead>)))]
+#[get("/leads")]
+pub async fn list_leads(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<LeadListQuery>,
+) -> Result<web::Json<ListResponse<Lead>>, ApiError> {
+    principal.authorize(Resource::Leads, Access::Read)?;
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let mut c = Checker::default();
+    let filter = LeadFilter {
+        status: query.status,
+        source: query.source,
+        owner_id: query.owner_id,
+        q: c.optional("q", query.q.as_deref(), SHORT)
+            .map(|q| q.to_lowercase()),
+        created_after: c.instant("created_after", query.created_after),
+        created_before: c.instant("created_before", query.created_before),
+        include_archived: query.include_archived.unwrap_or(false),
+    };
+    c.finish()?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
+    Ok(web::Json(respond(result, SORT, Lead::from)))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "createLead", summary = "Create a lead",
+    request_body = LeadCreate,
+    responses((status = 201, description = "Created", body = Lead, headers(("Location" = String, description = "URL of the new lead"), ("ETag" = String, description = "Its version")))))]
+#[post("/leads")]
+pub async fn create_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<LeadCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Write)?;
+    let mut fields = new_fields(body, &state)?;
+    if fields.owner_id.is_none() {
+        fields.owner_id = principal.user_id().map(str::to_owned);
+    }
+    let lead = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/leads/{}", lead.id),
+        lead.version,
+        &Lead::from(lead),
+    ))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "intakeLead", summary = "Submit a lead from a web form",
+    description = "For website forms, with an API key of scope `leads:intake`. Strictly validated, rate-limited per key (`429` with `Retry-After` over the limit), and safe to retry with `Idempotency-Key`. The lead's source is `web` unless given.",
+    request_body = LeadCreate,
+    responses(
+        (status = 201, description = "Created", body = Lead, headers(("Location" = String, description = "URL of the new lead"), ("ETag" = String, description = "Its version"))),
+        (status = 429, description = "Too many submissions with this key; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json")))]
+#[post("/leads/intake")]
+pub async fn intake_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<LeadCreate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Intake)?;
+    if body.owner_id.is_some() {
+        return Err(ApiError::validation(
+            "owner_id",
+            "cannot be set through intake",
+        ));
+    }
+    let fields = new_fields(body, &state)?;
+    let now = Utc::now();
+    let bucket = format!(
+        "rate:intake:{}:{}",
+        principal.key(),
+        now.format("%Y%m%d%H%M")
+    );
+    let limit = state.settings.intake_per_minute;
+    let used = state
+        .db
+        .write(move |conn| crm_store::platform::counters::next(conn, &bucket))
+        .await?;
+    if used > limit {
+        return Err(ApiError::TooManyRequests {
+            detail: format!("at most {limit} intake submissions per minute per key"),
+            retry_after: u64::from(60 - now.second()).max(1),
+        });
+    }
+    let lead = state
+        .db
+        .write(move |conn| store::create(conn, fields))
+        .await?;
+    Ok(created(
+        format!("/v1/leads/{}", lead.id),
+        lead.version,
+        &Lead::from(lead),
+    ))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "getLead", summary = "Get a lead",
+    params(("id" = String, Path, description = "Lead id")),
+    responses((status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its version")))))]
+#[get("/leads/{id}")]
+pub async fn get_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Read)?;
+    let lead = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(lead.version, &Lead::from(lead)))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "updateLead", summary = "Update a lead",
+    description = "A converted lead is read-only: `409`.",
+    params(("id" = String, Path, description = "Lead id")),
+    request_body(content = LeadUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated lead", body = Lead, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/leads/{id}")]
+pub async fn update_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<LeadUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Write)?;
+    let app = state.get_ref().clone();
+    let lead = state
+        .db
+        .write(move |conn| {
+            store::update(conn, &id, if_match.0, |f| {
+                body.apply(f, &app).map_err(StoreError::from)
+            })
+        })
+        .await?;
+    Ok(versioned(lead.version, &Lead::from(lead)))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "deleteLead", summary = "Archive a lead",
+    description = "Archives the lead; it stays readable by id and leaves lists unless `include_archived=true`.",
+    params(("id" = String, Path, description = "Lead id")),
+    responses((status = 204, description = "Archived")))]
+#[delete("/leads/{id}")]
+pub async fn delete_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Write)?;
+    state
+        .db
+        .write(move |conn| store::archive(conn, &id, if_match.0))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Whom to assign a lead to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"owner_id": "0193a1b2-0000-7000-8000-000000000002"}))]
+pub struct AssignLead {
+    /// The user who will work it; null to unassign.
+    pub owner_id: Option<String>,
+}
+
+/// Why a lead is disqualified.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "No budget"}))]
+pub struct DisqualifyLead {
+    /// The reason.
+    pub reason: String,
+}
+
+async fn act(
+    state: &AppState,
+    principal: &Principal,
+    id: String,
+    if_match: IfMatch,
+    action: LeadAction,
+    owner_id: Option<String>,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Write)?;
+    let lead = state
+        .db
+        .write(move |conn| store::act(conn, &id, if_match.0, action, owner_id, reason))
+        .await?;
+    Ok(versioned(lead.version, &Lead::from(lead)))
+}
+
+#[utoipa::path(tag = "leads", operation_id = "assignLead", summary = "Assign a lead",
+    description = "Sets the owner; a new lead starts being worked.",
+    params(("id" = String, Path, description = "Lead id")),
+    request_body = AssignLead,
+    responses(
+        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+#[post("/leads/{id}/assign")]
+pub async fn assign_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<AssignLead>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        LeadAction::Assign,
+        body.owner_id,
+        None,
+    )
+    .await
+}
+
+#[utoipa::path(tag = "leads", operation_id = "qualifyLead", summary = "Qualify a lead",
+    description = "new or working → qualified.",
+    params(("id" = String, Path, description = "Lead id")),
+    responses(
+        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+#[post("/leads/{id}/qualify")]
+pub async fn qualify_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        LeadAction::Qualify,
+        None,
+        None,
+    )
+    .await
+}
+
+#[utoipa::path(tag = "leads", operation_id = "disqualifyLead", summary = "Disqualify a lead",
+    description = "new or working → unqualified, with a reason.",
+    params(("id" = String, Path, description = "Lead id")),
+    request_body = DisqualifyLead,
+    responses(
+        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
+        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+#[post("/leads/{id}/disqualify")]
+pub async fn disqualify_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    ApiJson(body): ApiJson<DisqualifyLead>,
+) -> Result<HttpResponse, ApiError> {
+    let mut c = Checker::default();
+    let reason = c.required("reason", &body.reason, 2000);
+    c.finish()?;
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        LeadAction::Disqualify,
+        None,
+        Some(reason),
+    )
+    .await
+}
+
+/// Options of a conversion.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quote": {"currency": "EUR", "lines": [{"description": "Consulting", "quantity": "10", "unit_price": {"amount_minor": 9000, "currency": "EUR"}, "tax_rate_bp": 2100}]}}))]
+pub struct ConvertLead {
+    /// Also create a draft quote for the customer with these lines. Its customer fields are
+    /// filled from the conversion.
+    pub quote: Option<QuoteCreate>,
+    /// Also create an opportunity for the customer's company, linked to the lead.
+    pub opportunity: Option<ConvertOpportunity>,
+}
+
+/// The opportunity a conversion creates; company, contact and lead come from the conversion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertOpportunity {
+    /// What is being sold.
+    pub name: String,
+    /// Value of the sale.
+    pub amount: Money,
+    /// When it is expected to close.
+    pub expected_close_date: chrono::NaiveDate,
+    /// Its pipeline; default the default pipeline.
+    pub pipeline_id: Option<String>,
+    /// Its stage; default the pipeline's first open stage.
+    pub stage_id: Option<String>,
+    /// Overrides the stage's probability.
+    pub probability_bp: Option<i64>,
+}
+
+/// What a conversion created or linked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadConversion {
+    /// The lead, now converted.
+    pub lead: Lead,
+    /// The contact the lead became.
+    pub contact_id: Option<String>,
+    /// False when an existing contact with the lead's email or phone was linked.
+    pub contact_created: bool,
+    /// The company.
+    pub company_id: Option<String>,
+    /// False when an existing company was linked.
+    pub company_created: bool,
+    /// The draft quote, when one was asked for.
+    pub quote_id: Option<String>,
+    /// The opportunity, when one was asked for.
+    pub opportunity_id: Option<String>,
+}
+
+#[utoipa::path(tag = "leads", operation_id = "convertLead", summary = "Convert a lead",
+    description = "Links the contact with the lead's email or phone, or creates one (with a company when the lead names one), and optionally a draft quote. A converted lead is read-only; converting again gets `409`.",
+    params(("id" = String, Path, description = "Lead id")),
+    request_body(content = ConvertLead, description = "Optional", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was created or linked", body = LeadConversion),
+        (status = 409, description = "Already converted, or unqualified", body = Problem, content_type = "application/problem+json")))]
+#[post("/leads/{id}/convert")]
+pub async fn convert_lead(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    OptionalJson(body): OptionalJson<ConvertLead>,
+) -> Result<web::Json<LeadConversion>, ApiError> {
+    principal.authorize(Resource::Leads, Access::Write)?;
+    let options = body.unwrap_or_default();
+    if options.quote.is_some() {
+        principal.authorize(Resource::Quotes, Access::Write)?;
+    }
+    let quote = options
+        .quote
+        .map(|q| quote_draft(q, principal.user_id()))
+        .transpose()?;
+    if options.opportunity.is_some() {
+        principal.authorize(Resource::Opportunities, Access::Write)?;
+    }
+    let opportunity = options
+        .opportunity
+        .map(|o| {
+            crate::sales::opportunities::new_fields(
+                crate::sales::opportunities::OpportunityCreate {
+                    name: o.name,
+                    company_id: String::new(),
+                    contact_id: None,
+                    owner_id: None,
+                    pipeline_id: o.pipeline_id,
+                    stage_id: o.stage_id,
+                    amount: o.amount,
+                    probability_bp: o.probability_bp,
+                    expected_close_date: o.expected_close_date,
+                    lead_id: None,
+                    campaign_id: None,
+                    next_step: None,
+                    loss_reason: None,
+                },
+                None,
+            )
+        })
+        .transpose()?;
+    let user = principal.user_id().map(str::to_owned);
+    let conversion = state
+        .db
+        .write(move |conn| {
+            store::convert(conn, &id, if_match.0, quote, opportunity, user.as_deref())
+        })
+        .await?;
+    Ok(web::Json(LeadConversion {
+        lead: Lead::from(conversion.lead),
+        contact_id: conversion.contact_id,
+        contact_created: conversion.contact_created,
+        company_id: conversion.company_id,
+        company_created: conversion.company_created,
+        quote_id: conversion.quote_id,
+        opportunity_id: conversion.opportunity_id,
+    }))
+}

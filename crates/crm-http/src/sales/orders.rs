@@ -1,0 +1,566 @@
+//! `/v1/orders`: orders pushed in by shops (idempotent upsert by channel and external id, and
+//! bulk import), or converted from quotes.
+
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::sales::orders::{OrderAction, OrderStatus};
+use crm_store::parties::customers::CustomerRef;
+use crm_store::sales::documents::LineDraft;
+use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, OrderSort, Upserted};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::{ApiError, Problem};
+use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
+use crate::platform::fields::{Checker, SHORT};
+use crate::platform::money::Money;
+use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::respond::{utc, versioned};
+use crate::platform::state::AppState;
+use crate::sales::documents::{
+    lines_output, margin_output, totals_output, LineOutput, MarginOutput, TotalsOutput,
+};
+
+const SORTS: SortOptions<OrderSort> = SortOptions {
+    options: &[
+        ("ordered_at", OrderSort::OrderedAt),
+        ("created_at", OrderSort::CreatedAt),
+    ],
+    default: "-ordered_at",
+};
+const MAX_IMPORT: usize = 1000;
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    /// Server-assigned id (UUIDv7).
+    pub id: String,
+    /// Where it came from: a shop's name, `web`, `phone`, or `quote`.
+    pub channel: String,
+    /// The order's id in its channel; unique with the channel.
+    pub external_id: String,
+    /// The customer contact, matched by email or created.
+    pub contact_id: Option<String>,
+    /// The customer company.
+    pub company_id: Option<String>,
+    /// The quote it came from.
+    pub quote_id: Option<String>,
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// pending, paid, fulfilled or cancelled.
+    pub status: OrderStatus,
+    /// When the customer ordered.
+    pub ordered_at: DateTime<Utc>,
+    /// The salesperson credited.
+    pub salesperson_id: Option<String>,
+    /// The campaign credited.
+    pub campaign_id: Option<String>,
+    /// The lines, with the prices and costs of the time of sale.
+    pub lines: Vec<LineOutput>,
+    /// Totals, computed with the documented rounding rule.
+    pub totals: TotalsOutput,
+    /// Cost and margin (staff only).
+    pub margin: MarginOutput,
+    /// Incremented on every change; the ETag.
+    pub version: i64,
+    /// When it was first received.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed; an identical push leaves it alone.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<store::Order> for Order {
+    fn from(o: store::Order) -> Self {
+        let currency = o.currency.clone();
+        let mut lines = lines_output(&o.lines, &o.totals, &currency);
+        for (line, id) in lines.iter_mut().zip(&o.line_ids) {
+            line.id = Some(id.clone());
+        }
+        Order {
+            lines,
+            totals: totals_output(&o.totals, &currency),
+            margin: margin_output(&o.totals, o.cost_minor, &currency),
+            id: o.id,
+            channel: o.channel,
+            external_id: o.external_id,
+            contact_id: o.contact_id,
+            company_id: o.company_id,
+            quote_id: o.quote_id,
+            currency,
+            status: o.status,
+            ordered_at: utc(o.ordered_at),
+            salesperson_id: o.salesperson_id,
+            campaign_id: o.campaign_id,
+            version: o.version,
+            created_at: utc(o.created_at),
+            updated_at: utc(o.updated_at),
+        }
+    }
+}
+
+/// The customer who ordered: matched to a contact by email, or created.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCustomer {
+    /// Email; the key the customer is matched by.
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Phone in any common format.
+    pub phone: Option<String>,
+    /// The company of that exact name is linked, or created.
+    pub company_name: Option<String>,
+}
+
+/// An order line as a shop sends it: a product by `sku` or `product_id`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLinePayload {
+    /// The product's SKU.
+    pub sku: Option<String>,
+    /// The product's id.
+    pub product_id: Option<String>,
+    /// Defaults to the product's name.
+    pub description: Option<String>,
+    /// A decimal string with at most 3 decimals.
+    pub quantity: String,
+    /// The price charged per unit.
+    pub unit_price: Money,
+    /// The cost per unit at the time of sale; defaults to the product's cost.
+    pub unit_cost: Option<Money>,
+    /// Discount in basis points; default 0.
+    pub discount_bp: Option<i64>,
+    /// Tax rate in basis points; defaults to the product's.
+    pub tax_rate_bp: Option<i64>,
+}
+
+/// An order as a shop pushes it, for the upsert and the import.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"channel": "shop-es", "external_id": "100234", "ordered_at": "2026-03-01T10:00:00Z",
+    "currency": "EUR", "status": "paid",
+    "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "García", "phone": "+34600123456", "company_name": "Optional SL"},
+    "lines": [{"sku": "W-1", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "unit_cost": {"amount_minor": 600, "currency": "EUR"}, "discount_bp": 0, "tax_rate_bp": 2100}],
+    "salesperson_id": null, "campaign_id": null}))]
+pub struct OrderPayload {
+    /// The shop or channel; for the upsert, it must match the path when given.
+    pub channel: Option<String>,
+    /// The order's id in the channel; for the upsert, it must match the path when given.
+    pub external_id: Option<String>,
+    /// When the customer ordered.
+    pub ordered_at: DateTime<Utc>,
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// Default `pending` for a new order; the shop is trusted as the source of truth.
+    pub status: Option<OrderStatus>,
+    /// The customer.
+    pub customer: Option<OrderCustomer>,
+    /// Links an existing company instead of `customer.company_name`.
+    pub company_id: Option<String>,
+    /// At least one line.
+    pub lines: Vec<OrderLinePayload>,
+    /// The salesperson credited.
+    pub salesperson_id: Option<String>,
+    /// The campaign credited.
+    pub campaign_id: Option<String>,
+}
+
+fn payload_hash(payload: &OrderPayload) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(payload).unwrap_or_default(),
+    ))
+}
+
+/// Checks a payload for the order (`channel`, `external_id`).
+fn order_input(
+    state: &AppState,
+    payload: OrderPayload,
+    channel: String,
+    external_id: String,
+) -> Result<OrderInput, ApiError> {
+    let mut c = Checker::default();
+    let hash = payload_hash(&payload);
+    let channel = c.required("channel", &channel, 64);
+    let external_id = c.required("external_id", &external_id, 200);
+    let currency = c.currency("currency", &payload.currency);
+    let ordered_at = c.instant("ordered_at", Some(payload.ordered_at));
+    let region = state.settings.default_phone_region;
+    let customer = payload.customer.map(|cu| CustomerRef {
+        email: c.email("customer.email", Some(&cu.email)),
+        first_name: c.optional("customer.first_name", cu.first_name.as_deref(), SHORT),
+        last_name: c.optional("customer.last_name", cu.last_name.as_deref(), SHORT),
+        phone: c.phone("customer.phone", cu.phone.as_deref(), region),
+        company_name: c.optional("customer.company_name", cu.company_name.as_deref(), SHORT),
+    });
+    if payload.lines.is_empty() {
+        c.violations.push(crm_domain::Violation::new(
+            "lines",
+            "an order needs at least one line",
+        ));
+    }
+    if payload.lines.len() > 500 {
+        c.violations
+            .push(crm_domain::Violation::new("lines", "at most 500 lines"));
+    }
+    let mut lines = Vec::with_capacity(payload.lines.len());
+    for (i, line) in payload.lines.into_iter().enumerate() {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        if line.sku.is_none() && line.product_id.is_none() {
+            c.violations.push(crm_domain::Violation::new(
+                f("sku"),
+                "name the product by sku or product_id",
+            ));
+        }
+        let quantity = c.quantity(&f("quantity"), &line.quantity);
+        let price = c.money(&f("unit_price"), &line.unit_price, currency.as_deref());
+        let cost = line
+            .unit_cost
+            .as_ref()
+            .and_then(|m| c.money(&f("unit_cost"), m, currency.as_deref()));
+        let discount = c.discount_bp(&f("discount_bp"), line.discount_bp.unwrap_or(0));
+        let tax = line
+            .tax_rate_bp
+            .and_then(|bp| c.tax_rate_bp(&f("tax_rate_bp"), bp));
+        let description = c.optional(&f("description"), line.description.as_deref(), SHORT);
+        if let (Some(quantity), Some(price), Some(discount)) = (quantity, price, discount) {
+            lines.push(LineDraft {
+                product_id: line.product_id,
+                sku: line.sku,
+                description,
+                quantity,
+                unit_price_minor: Some(price),
+                unit_cost_minor: cost,
+                discount_bp: discount,
+                tax_rate_bp: tax,
+            });
+        }
+    }
+    let campaign_id = c.optional("campaign_id", payload.campaign_id.as_deref(), 200);
+    c.finish()?;
+    Ok(OrderInput {
+        channel,
+        external_id,
+        ordered_at: ordered_at.unwrap_or_default(),
+        currency: currency.unwrap_or_default(),
+        status: payload.status,
+        customer,
+        company_id: payload.company_id,
+        lines,
+        salesperson_id: payload.salesperson_id,
+        campaign_id,
+        payload_hash: hash,
+    })
+}
+
+#[utoipa::path(tag = "orders", operation_id = "upsertOrder", summary = "Create or update an order by its external id",
+    description = "Idempotent: `201` when the order is new, `200` when it changed, `200` with nothing written when the payload is identical (`updated_at` unchanged). The customer is matched by email to a contact (or created) and becomes `lifecycle_stage=customer`. Concurrent pushes of one order never create two.",
+    params(("channel" = String, Path, description = "The shop or channel"), ("external_id" = String, Path, description = "The order's id in the channel")),
+    request_body = OrderPayload,
+    responses(
+        (status = 201, description = "Created", body = Order, headers(("Location" = String, description = "URL of the order"), ("ETag" = String, description = "Its version"))),
+        (status = 200, description = "Updated, or unchanged", body = Order, headers(("ETag" = String, description = "Its version")))))]
+#[put("/orders/by-external-id/{channel}/{external_id}")]
+pub async fn upsert_order(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    if_match: IfMatch,
+    ApiJson(payload): ApiJson<OrderPayload>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Orders, Access::Write)?;
+    let (channel, external_id) = path.into_inner();
+    if payload.channel.as_ref().is_some_and(|c| *c != channel)
+        || payload
+            .external_id
+            .as_ref()
+            .is_some_and(|e| *e != external_id)
+    {
+        return Err(ApiError::validation(
+            "channel",
+            "the body's channel and external_id must match the path",
+        ));
+    }
+    let input = order_input(&state, payload, channel, external_id)?;
+    let expected = if_match.0;
+    let outcome = state
+        .db
+        .write(move |conn| {
+            if let Some(expected) = expected {
+                if let Some(existing) = store::find_id(conn, &input.channel, &input.external_id)? {
+                    let current = store::get(conn, &existing)?.version;
+                    if current != expected {
+                        return Err(crm_store::StoreError::VersionMismatch { current });
+                    }
+                }
+            }
+            store::upsert(conn, input)
+        })
+        .await?;
+    Ok(match outcome {
+        Upserted::Created(order) => crate::platform::respond::created(
+            format!("/v1/orders/{}", order.id),
+            order.version,
+            &Order::from(order),
+        ),
+        Upserted::Updated(order) | Upserted::Unchanged(order) => {
+            versioned(order.version, &Order::from(order))
+        }
+    })
+}
+
+/// The outcome of one order of an import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    /// The order's channel, as sent.
+    pub channel: Option<String>,
+    /// The order's external id, as sent.
+    pub external_id: Option<String>,
+    /// `created`, `updated`, `unchanged` or `error`.
+    #[schema(example = "created")]
+    pub status: String,
+    /// The order's id, unless `error`.
+    pub id: Option<String>,
+    /// Why the order was refused, for `error`.
+    pub problem: Option<Problem>,
+}
+
+/// One result per order, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResponse {
+    /// In the order of the input.
+    pub results: Vec<ImportResult>,
+}
+
+fn import_error(
+    channel: Option<String>,
+    external_id: Option<String>,
+    error: &ApiError,
+) -> ImportResult {
+    ImportResult {
+        channel,
+        external_id,
+        status: "error".into(),
+        id: None,
+        problem: Some(error.problem()),
+    }
+}
+
+#[utoipa::path(tag = "orders", operation_id = "importOrders", summary = "Import orders in bulk",
+    description = "Up to 1,000 orders as a JSON array (`application/json`) or one per line (`application/x-ndjson`), each with its `channel` and `external_id`. Each order is upserted on its own, atomically: a bad order gets an `error` result with a problem and never blocks or half-writes the others.",
+    request_body(content = Vec<OrderPayload>, description = "A JSON array of orders, or NDJSON", content_type = "application/json",
+        example = json!([{"channel": "shop-es", "external_id": "100234", "ordered_at": "2026-03-01T10:00:00Z", "currency": "EUR",
+            "customer": {"email": "ana@example.com"},
+            "lines": [{"sku": "W-1", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]}])),
+    responses((status = 200, description = "One result per order, in input order", body = ImportResponse)))]
+#[post("/orders/import")]
+pub async fn import_orders(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Payload,
+) -> Result<web::Json<ImportResponse>, ApiError> {
+    principal.authorize(Resource::Orders, Access::Write)?;
+    let ndjson = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/x-ndjson") || v.starts_with("application/ndjson")
+        });
+    let limit = state.settings.body_limit_bytes.saturating_mul(16);
+    let bytes = read_body(body.into_inner(), limit).await?;
+    let items: Vec<serde_json::Value> = if ndjson {
+        let mut items = Vec::new();
+        for line in bytes.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            items.push(serde_json::from_slice(line).unwrap_or(serde_json::Value::Null));
+        }
+        items
+    } else {
+        parse_json(&bytes)?
+    };
+    if items.len() > MAX_IMPORT {
+        return Err(ApiError::validation(
+            "body",
+            format!("at most {MAX_IMPORT} orders per import"),
+        ));
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let channel = item
+            .get("channel")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let external_id = item
+            .get("external_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let parsed: Result<OrderPayload, ApiError> = if item.is_object() {
+            parse_json(item.to_string().as_bytes())
+        } else {
+            Err(ApiError::MalformedRequest(
+                "each order must be a JSON object".into(),
+            ))
+        };
+        let input = parsed.and_then(|payload| match (channel.clone(), external_id.clone()) {
+            (Some(ch), Some(ext)) => order_input(&state, payload, ch, ext),
+            _ => Err(ApiError::validation(
+                "external_id",
+                "each imported order needs channel and external_id",
+            )),
+        });
+        let input = match input {
+            Ok(input) => input,
+            Err(error) => {
+                results.push(import_error(channel, external_id, &error));
+                continue;
+            }
+        };
+        let outcome = state.db.write(move |conn| store::upsert(conn, input)).await;
+        results.push(match outcome {
+            Ok(upserted) => {
+                let (status, order) = match upserted {
+                    Upserted::Created(o) => ("created", o),
+                    Upserted::Updated(o) => ("updated", o),
+                    Upserted::Unchanged(o) => ("unchanged", o),
+                };
+                ImportResult {
+                    channel,
+                    external_id,
+                    status: status.into(),
+                    id: Some(order.id),
+                    problem: None,
+                }
+            }
+            Err(error) => import_error(channel, external_id, &error),
+        });
+    }
+    Ok(web::Json(ImportResponse { results }))
+}
+
+/// Filters and paging for the order list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListQuery {
+    /// Only orders of this contact.
+    pub contact_id: Option<String>,
+    /// Only orders of this company.
+    pub company_id: Option<String>,
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Only orders of this channel.
+    pub channel: Option<String>,
+    /// Ordered at or after this instant (RFC 3339).
+    pub ordered_from: Option<DateTime<Utc>>,
+    /// Ordered before this instant (RFC 3339).
+    pub ordered_to: Option<DateTime<Utc>>,
+    /// Only orders credited to this salesperson.
+    pub salesperson_id: Option<String>,
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
+    pub sort: Option<String>,
+}
+
+#[utoipa::path(tag = "orders", operation_id = "listOrders", summary = "List orders",
+    params(OrderListQuery),
+    responses((status = 200, description = "A page of orders", body = ListResponse<Order>)))]
+#[get("/orders")]
+pub async fn list_orders(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<OrderListQuery>,
+) -> Result<web::Json<ListResponse<Order>>, ApiError> {
+    principal.authorize(Resource::Orders, Access::Read)?;
+    let (page, sort) =
+        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let mut c = Checker::default();
+    let filter = OrderFilter {
+        contact_id: query.contact_id,
+        company_id: query.company_id,
+        status: query.status,
+        channel: query.channel,
+        ordered_from: c.instant("ordered_from", query.ordered_from),
+        ordered_to: c.instant("ordered_to", query.ordered_to),
+        salesperson_id: query.salesperson_id,
+    };
+    c.finish()?;
+    let result = state
+        .db
+        .read(move |conn| store::list(conn, &filter, &page))
+        .await?;
+    Ok(web::Json(respond(result, &sort, Order::from)))
+}
+
+#[utoipa::path(tag = "orders", operation_id = "getOrder", summary = "Get an order",
+    params(("id" = String, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "Its version")))))]
+#[get("/orders/{id}")]
+pub async fn get_order(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Orders, Access::Read)?;
+    let order = state.db.read(move |conn| store::get(conn, &id)).await?;
+    Ok(versioned(order.version, &Order::from(order)))
+}
+
+macro_rules! order_action {
+    ($fn:ident, $path:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
+        #[utoipa::path(tag = "orders", operation_id = $op, summary = $summary, description = $description,
+            params(("id" = String, Path, description = "Order id")),
+            responses(
+                (status = 200, description = "The order after the action", body = Order, headers(("ETag" = String, description = "Its new version"))),
+                (status = 409, description = "The order's state does not allow this; `current_state` and `allowed_actions` say what can be done", body = Problem, content_type = "application/problem+json")))]
+        #[post($path)]
+        pub async fn $fn(
+            state: web::Data<AppState>,
+            principal: Principal,
+            id: web::Path<String>,
+            if_match: IfMatch,
+        ) -> Result<HttpResponse, ApiError> {
+            principal.authorize(Resource::Orders, Access::Write)?;
+            let order = state
+                .db
+                .write(move |conn| store::act(conn, &id, if_match.0, $action))
+                .await?;
+            Ok(versioned(order.version, &Order::from(order)))
+        }
+    };
+}
+
+order_action!(
+    pay_order,
+    "/orders/{id}/pay",
+    "payOrder",
+    "Mark an order paid",
+    "pending → paid.",
+    OrderAction::Pay
+);
+order_action!(
+    fulfil_order,
+    "/orders/{id}/fulfil",
+    "fulfilOrder",
+    "Mark an order fulfilled",
+    "pending or paid → fulfilled.",
+    OrderAction::Fulfil
+);
+order_action!(
+    cancel_order,
+    "/orders/{id}/cancel",
+    "cancelOrder",
+    "Cancel an order",
+    "pending or paid → cancelled.",
+    OrderAction::Cancel
+);

@@ -1,0 +1,164 @@
+//! API keys for integrations: random, shown once, stored as a SHA-256 hash, scoped, revocable.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::api_keys;
+use crate::{check_version, new_id, now, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+struct ApiKeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_by: Option<String>,
+    last_used_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the key, so that a person can tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_by: Option<String>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ApiKeyRow {
+    fn into_key(self) -> ApiKey {
+        ApiKey {
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            id: self.id,
+            name: self.name,
+            prefix: self.prefix,
+            created_by: self.created_by,
+            last_used_at: self.last_used_at,
+            revoked_at: self.revoked_at,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub scopes: &'a [String],
+    pub created_by: Option<&'a str>,
+}
+
+pub fn create(conn: &mut DbConnection, new: NewApiKey<'_>) -> Result<ApiKey, StoreError> {
+    let id = new_id();
+    let at = now();
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::id.eq(&id),
+            api_keys::name.eq(new.name),
+            api_keys::prefix.eq(new.prefix),
+            api_keys::key_hash.eq(new.key_hash),
+            api_keys::scopes.eq(new.scopes.join(" ")),
+            api_keys::created_by.eq(new.created_by),
+            api_keys::version.eq(1_i64),
+            api_keys::created_at.eq(at),
+            api_keys::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    get(conn, &id)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<ApiKey, StoreError> {
+    let row: ApiKeyRow = api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)?;
+    Ok(row.into_key())
+}
+
+/// The live (not revoked) key with this hash, if any.
+pub fn find_live_by_hash(
+    conn: &mut DbConnection,
+    key_hash: &str,
+) -> Result<Option<ApiKey>, StoreError> {
+    let row: Option<ApiKeyRow> = api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(ApiKeyRow::into_key))
+}
+
+/// Records use, at most once a minute per key, so that busy integrations do not turn every
+/// read into a write: the loaded `last_used_at` decides, and the statement is only sent when it
+/// is stale.
+pub fn touch(conn: &mut DbConnection, key: &ApiKey) -> Result<(), StoreError> {
+    let at = now();
+    let stale = at - Duration::minutes(1);
+    if key.last_used_at.is_some_and(|used| used >= stale) {
+        return Ok(());
+    }
+    diesel::update(
+        api_keys::table.filter(api_keys::id.eq(&key.id)).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(stale)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(Some(at)))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn revoke(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let key = get(conn, id)?;
+    check_version(key.version, expected_version)?;
+    if key.revoked_at.is_none() {
+        let at = now();
+        diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
+            .set((
+                api_keys::revoked_at.eq(Some(at)),
+                api_keys::updated_at.eq(at),
+                api_keys::version.eq(key.version + 1),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    include_revoked: bool,
+    page: &PageRequest<()>,
+) -> Result<Page<ApiKey>, StoreError> {
+    let mut query = api_keys::table.select(ApiKeyRow::as_select()).into_boxed();
+    if !include_revoked {
+        query = query.filter(api_keys::revoked_at.is_null());
+    }
+    let rows: Vec<ApiKeyRow> =
+        keyset!(query, api_keys::created_at, api_keys::id, page, time).load(conn)?;
+    Ok(finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    })
+    .map(ApiKeyRow::into_key))
+}

@@ -1,0 +1,4 @@
+pub mod api_keys;
+pub mod login_failures;
+pub mod refresh_tokens;
+pub mod users;

@@ -1,0 +1,279 @@
+//! Users: staff and portal accounts that log in with a password.
+
+use chrono::NaiveDateTime;
+use crm_domain::access::roles::Role;
+use crm_domain::Violation;
+use diesel::prelude::*;
+
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::users;
+use crate::{access::refresh_tokens, check_version, new_id, now, parties::companies, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+struct UserRow {
+    id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+    company_id: Option<String>,
+    active: bool,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+/// What an admin may write. `email` is lower-cased; `password_hash` is an argon2id PHC string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFields {
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub company_id: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub company_id: Option<String>,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+impl User {
+    /// Whether the user may authenticate at all.
+    pub fn can_log_in(&self) -> bool {
+        self.active && self.archived_at.is_none()
+    }
+}
+
+impl UserRow {
+    fn fields(&self) -> UserFields {
+        UserFields {
+            email: self.email.clone(),
+            password_hash: self.password_hash.clone(),
+            role: self.role.parse().unwrap_or(Role::Customer),
+            company_id: self.company_id.clone(),
+            active: self.active,
+        }
+    }
+
+    fn set_fields(&mut self, f: UserFields) {
+        self.email = f.email;
+        self.password_hash = f.password_hash;
+        self.role = f.role.as_str().to_owned();
+        self.company_id = f.company_id;
+        self.active = f.active;
+    }
+
+    fn into_user(self) -> User {
+        User {
+            role: self.role.parse().unwrap_or(Role::Customer),
+            id: self.id,
+            email: self.email,
+            company_id: self.company_id,
+            active: self.active,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            archived_at: self.archived_at,
+        }
+    }
+}
+
+/// A customer belongs to exactly one company; staff belong to none.
+fn check_write(conn: &mut DbConnection, f: &UserFields, own_id: &str) -> Result<(), StoreError> {
+    match (f.role, &f.company_id) {
+        (Role::Customer, None) => {
+            return Err(Violation::new("company_id", "is required for the customer role").into())
+        }
+        (Role::Customer, Some(company_id)) => {
+            companies::ensure_active(conn, company_id, "company_id")?
+        }
+        (_, Some(_)) => {
+            return Err(
+                Violation::new("company_id", "only customer users belong to a company").into(),
+            )
+        }
+        (_, None) => {}
+    }
+    let existing: Option<String> = users::table
+        .filter(users::email.eq(&f.email))
+        .filter(users::archived_at.is_null())
+        .filter(users::id.ne(own_id))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    if let Some(existing_id) = existing {
+        return Err(StoreError::Conflict {
+            message: format!("a user with email {} already exists", f.email),
+            existing_id: Some(existing_id),
+        });
+    }
+    Ok(())
+}
+
+pub fn create(conn: &mut DbConnection, fields: UserFields) -> Result<User, StoreError> {
+    let id = new_id();
+    check_write(conn, &fields, &id)?;
+    let at = now();
+    let mut row = UserRow {
+        id,
+        email: String::new(),
+        password_hash: String::new(),
+        role: String::new(),
+        company_id: None,
+        active: true,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    row.set_fields(fields);
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row.into_user())
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<UserRow, StoreError> {
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<User, StoreError> {
+    load(conn, id).map(UserRow::into_user)
+}
+
+/// The live user with this (lower-cased) email and its password hash.
+pub fn find_for_login(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<Option<(User, String)>, StoreError> {
+    let row: Option<UserRow> = users::table
+        .filter(users::email.eq(email))
+        .filter(users::archived_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| {
+        let hash = r.password_hash.clone();
+        (r.into_user(), hash)
+    }))
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(users::table.count().get_result(conn)?)
+}
+
+pub fn ensure_active(conn: &mut DbConnection, id: &str, field: &str) -> Result<(), StoreError> {
+    match load(conn, id) {
+        Ok(row) if row.active && row.archived_at.is_none() => Ok(()),
+        Ok(_) => Err(Violation::new(field, "user is not active").into()),
+        Err(StoreError::NotFound) => Err(Violation::new(field, "no such user").into()),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<User, StoreError>
+where
+    F: FnOnce(&mut UserFields) -> Result<(), StoreError>,
+{
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let mut fields = row.fields();
+    change(&mut fields)?;
+    check_write(conn, &fields, id)?;
+    let revoke_sessions = !fields.active || fields.password_hash != row.password_hash;
+    let previous_version = row.version;
+    row.set_fields(fields);
+    row.version += 1;
+    row.updated_at = now();
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::version.eq(previous_version)),
+    )
+    .set(&row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous_version + 1,
+        });
+    }
+    if revoke_sessions {
+        refresh_tokens::revoke_all_of_user(conn, id)?;
+    }
+    Ok(row.into_user())
+}
+
+/// Deactivates and archives the user and ends its sessions; its records keep pointing at it.
+pub fn archive(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    if row.archived_at.is_none() {
+        let at = now();
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((
+                users::archived_at.eq(Some(at)),
+                users::active.eq(false),
+                users::updated_at.eq(at),
+                users::version.eq(row.version + 1),
+            ))
+            .execute(conn)?;
+        refresh_tokens::revoke_all_of_user(conn, id)?;
+    }
+    Ok(())
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    include_archived: bool,
+    page: &PageRequest<()>,
+) -> Result<Page<User>, StoreError> {
+    let mut query = users::table.select(UserRow::as_select()).into_boxed();
+    if !include_archived {
+        query = query.filter(users::archived_at.is_null());
+    }
+    let rows: Vec<UserRow> = keyset!(query, users::created_at, users::id, page, time).load(conn)?;
+    Ok(finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    })
+    .map(UserRow::into_user))
+}
+
+/// (id, email) of each of `ids` that exists.
+pub fn emails(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::email))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

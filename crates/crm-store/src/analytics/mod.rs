@@ -1,0 +1,5 @@
+pub mod clv;
+pub mod commission_rates;
+pub mod profit;
+pub mod rollups;
+pub mod timeline;

@@ -1,0 +1,712 @@
+//! Per-customer, per-month rollups of what drives profit, kept in the same transaction as every
+//! write that changes them (orders, cancels, credit notes, return resolutions), so that reports
+//! never scan raw lines. [`from_scratch`] recomputes them from the raw records; the property
+//! test holds the two equal.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use crm_domain::analytics::profit::{Figures, ProductFigures};
+use crm_domain::billing::invoices::InvoiceKind;
+use crm_domain::billing::returns::Resolution;
+use crm_domain::sales::orders::OrderStatus;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::platform::db::DbConnection;
+use crate::platform::schema::{
+    customer_rollups, invoices, order_lines, orders, product_rollups, return_lines, returns,
+};
+use crate::StoreError;
+
+/// (company, `YYYY-MM`, currency).
+pub type Key = (String, String, String);
+
+/// (product, salesperson, `YYYY-MM`, currency); `""` for no catalog product or no salesperson.
+pub type ProductKey = (String, String, String, String);
+
+pub fn month_of(date: NaiveDate) -> String {
+    date.format("%Y-%m").to_string()
+}
+
+fn negate(f: &Figures) -> Figures {
+    Figures {
+        revenue_minor: -f.revenue_minor,
+        cost_minor: -f.cost_minor,
+        returns_minor: -f.returns_minor,
+        concessions_minor: -f.concessions_minor,
+        orders: -f.orders,
+        units_milli: -f.units_milli,
+    }
+}
+
+/// `INSERT ... ON CONFLICT DO UPDATE` adding the new row's values to an existing one, so that
+/// concurrent writers of one key add up instead of racing. Callers build it once per table:
+/// it runs for every order write. `$n` placeholders number the key
+/// columns, then the value columns; SQLite reads them as the same positional parameters.
+fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
+    let columns: Vec<&str> = keys.iter().chain(values).copied().collect();
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    let sums: Vec<String> = values
+        .iter()
+        .map(|v| format!("{v} = {table}.{v} + excluded.{v}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders.join(", "),
+        keys.join(", "),
+        sums.join(", ")
+    )
+}
+
+/// Adds `delta` to the rollup of `key`.
+pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Result<(), StoreError> {
+    if *delta == Figures::default() {
+        return Ok(());
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        add_to_rollup_sql(
+            "customer_rollups",
+            &["company_id", "month", "currency"],
+            &[
+                "revenue_minor",
+                "cost_minor",
+                "returns_minor",
+                "concessions_minor",
+                "orders",
+                "units_milli",
+            ],
+        )
+    });
+    let (company, month, currency) = key;
+    diesel::sql_query(SQL.as_str())
+        .bind::<Text, _>(company)
+        .bind::<Text, _>(month)
+        .bind::<Text, _>(currency)
+        .bind::<BigInt, _>(delta.revenue_minor)
+        .bind::<BigInt, _>(delta.cost_minor)
+        .bind::<BigInt, _>(delta.returns_minor)
+        .bind::<BigInt, _>(delta.concessions_minor)
+        .bind::<BigInt, _>(delta.orders)
+        .bind::<BigInt, _>(delta.units_milli)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Adds `delta` to the product rollup of `key`.
+fn apply_product(
+    conn: &mut DbConnection,
+    key: &ProductKey,
+    delta: &ProductFigures,
+) -> Result<(), StoreError> {
+    if *delta == ProductFigures::default() {
+        return Ok(());
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        add_to_rollup_sql(
+            "product_rollups",
+            &["product_id", "salesperson_id", "month", "currency"],
+            &[
+                "revenue_minor",
+                "cost_minor",
+                "units_milli",
+                "returned_units_milli",
+            ],
+        )
+    });
+    let (product, salesperson, month, currency) = key;
+    diesel::sql_query(SQL.as_str())
+        .bind::<Text, _>(product)
+        .bind::<Text, _>(salesperson)
+        .bind::<Text, _>(month)
+        .bind::<Text, _>(currency)
+        .bind::<BigInt, _>(delta.revenue_minor)
+        .bind::<BigInt, _>(delta.cost_minor)
+        .bind::<BigInt, _>(delta.units_milli)
+        .bind::<BigInt, _>(delta.returned_units_milli)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What one record adds to the customer and product rollups.
+#[derive(Debug, Default)]
+pub(crate) struct Contribution {
+    pub customer: Option<(Key, Figures)>,
+    pub products: Vec<(ProductKey, ProductFigures)>,
+}
+
+/// Replaces one contribution by another.
+pub(crate) fn swap(
+    conn: &mut DbConnection,
+    before: Contribution,
+    after: Contribution,
+) -> Result<(), StoreError> {
+    if let Some((key, figures)) = before.customer {
+        apply(conn, &key, &negate(&figures))?;
+    }
+    if let Some((key, figures)) = after.customer {
+        apply(conn, &key, &figures)?;
+    }
+    for (key, figures) in before.products {
+        apply_product(conn, &key, &figures.negated())?;
+    }
+    for (key, figures) in after.products {
+        apply_product(conn, &key, &figures)?;
+    }
+    Ok(())
+}
+
+/// An order line as the product rollups see it.
+type LineFacts = (Option<String>, i64, i64, Option<i64>);
+
+fn line_figures(
+    (_, quantity_milli, net_minor, unit_cost_minor): &LineFacts,
+) -> Result<ProductFigures, StoreError> {
+    let cost = match unit_cost_minor {
+        Some(cost) => {
+            crm_domain::sales::totals::line_amounts(&crm_domain::sales::totals::LineInput {
+                quantity: crm_domain::platform::money::Quantity::from_milli(*quantity_milli),
+                unit_price_minor: *cost,
+                discount_bp: 0,
+                tax_rate_bp: 0,
+            })?
+            .gross_minor
+        }
+        None => 0,
+    };
+    Ok(ProductFigures {
+        revenue_minor: *net_minor,
+        cost_minor: cost,
+        units_milli: *quantity_milli,
+        returned_units_milli: 0,
+    })
+}
+
+fn product_key(
+    product: Option<String>,
+    salesperson: Option<&str>,
+    month: &str,
+    currency: &str,
+) -> ProductKey {
+    (
+        product.unwrap_or_default(),
+        salesperson.unwrap_or_default().to_owned(),
+        month.to_owned(),
+        currency.to_owned(),
+    )
+}
+
+fn add_product(
+    totals: &mut BTreeMap<ProductKey, ProductFigures>,
+    key: ProductKey,
+    figures: &ProductFigures,
+) {
+    totals.entry(key).or_default().add(figures);
+}
+
+/// An order's company, date, currency, status, salesperson, subtotal, discount and cost.
+type OrderFacts = (
+    Option<String>,
+    NaiveDateTime,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+);
+
+fn order_figures(facts: &OrderFacts, units_milli: i64) -> Option<(Key, Figures)> {
+    let (company, ordered_at, currency, _, _, subtotal, discount, cost) = facts;
+    Some((
+        (
+            company.clone()?,
+            month_of(ordered_at.date()),
+            currency.clone(),
+        ),
+        Figures {
+            revenue_minor: subtotal - discount,
+            cost_minor: *cost,
+            orders: 1,
+            units_milli,
+            ..Figures::default()
+        },
+    ))
+}
+
+fn is_cancelled(facts: &OrderFacts) -> bool {
+    facts.3 == OrderStatus::Cancelled.as_str()
+}
+
+/// What an order, as stored now, contributes: nothing when cancelled; nothing to the customer
+/// rollups without a company.
+pub(crate) fn order_contribution(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Contribution, StoreError> {
+    let facts: Option<OrderFacts> = orders::table
+        .find(order_id)
+        .select((
+            orders::company_id,
+            orders::ordered_at,
+            orders::currency,
+            orders::status,
+            orders::salesperson_id,
+            orders::subtotal_minor,
+            orders::discount_minor,
+            orders::cost_minor,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(facts) = facts.filter(|f| !is_cancelled(f)) else {
+        return Ok(Contribution::default());
+    };
+    let lines: Vec<LineFacts> = order_lines::table
+        .filter(order_lines::order_id.eq(order_id))
+        .select((
+            order_lines::product_id,
+            order_lines::quantity_milli,
+            order_lines::net_minor,
+            order_lines::unit_cost_minor,
+        ))
+        .load(conn)?;
+    let month = month_of(facts.1.date());
+    let mut products = BTreeMap::new();
+    let mut units = 0;
+    for line in lines {
+        let figures = line_figures(&line)?;
+        units += figures.units_milli;
+        add_product(
+            &mut products,
+            product_key(line.0, facts.4.as_deref(), &month, &facts.2),
+            &figures,
+        );
+    }
+    Ok(Contribution {
+        customer: order_figures(&facts, units),
+        products: products.into_iter().collect(),
+    })
+}
+
+/// What an issued credit note contributes: its net amount, in the month it was issued.
+pub(crate) fn credit_contribution(
+    company_id: &str,
+    currency: &str,
+    issue_date: NaiveDate,
+    net_minor: i64,
+) -> (Key, Figures) {
+    (
+        (
+            company_id.to_owned(),
+            month_of(issue_date),
+            currency.to_owned(),
+        ),
+        Figures {
+            returns_minor: net_minor,
+            ..Figures::default()
+        },
+    )
+}
+
+/// What a resolved return contributes when no credit note carries it: the net refund (less
+/// the restocking fee) or the concession, in the month it was resolved.
+pub(crate) fn return_contribution(
+    company_id: &str,
+    currency: &str,
+    resolved: NaiveDate,
+    resolution: Resolution,
+    refund_net_minor: i64,
+    concession_minor: i64,
+) -> Option<(Key, Figures)> {
+    let key = (
+        company_id.to_owned(),
+        month_of(resolved),
+        currency.to_owned(),
+    );
+    match resolution {
+        Resolution::RetainedWithDiscount => Some((
+            key,
+            Figures {
+                concessions_minor: concession_minor,
+                ..Figures::default()
+            },
+        )),
+        r if r.credits() => Some((
+            key,
+            Figures {
+                returns_minor: refund_net_minor,
+                ..Figures::default()
+            },
+        )),
+        _ => None,
+    }
+}
+
+type RollupRow = (String, String, String, i64, i64, i64, i64, i64, i64);
+type ProductRollupRow = (String, String, String, String, i64, i64, i64, i64);
+/// A resolved return: id, order, company, currency, resolution, when, credit note, fee,
+/// concession.
+type ResolvedReturn = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+/// Both rollups, leaving out rows that net to nothing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub customers: BTreeMap<Key, Figures>,
+    pub products: BTreeMap<ProductKey, ProductFigures>,
+}
+
+impl Snapshot {
+    fn without_empty_rows(self) -> Snapshot {
+        Snapshot {
+            customers: self
+                .customers
+                .into_iter()
+                .filter(|(_, f)| *f != Figures::default())
+                .collect(),
+            products: self
+                .products
+                .into_iter()
+                .filter(|(_, f)| *f != ProductFigures::default())
+                .collect(),
+        }
+    }
+}
+
+fn customer_figures(row: RollupRow) -> (Key, Figures) {
+    let (c, m, cur, revenue, cost, ret, conc, orders, units) = row;
+    (
+        (c, m, cur),
+        Figures {
+            revenue_minor: revenue,
+            cost_minor: cost,
+            returns_minor: ret,
+            concessions_minor: conc,
+            orders,
+            units_milli: units,
+        },
+    )
+}
+
+fn product_figures(row: ProductRollupRow) -> (ProductKey, ProductFigures) {
+    let (product, salesperson, month, currency, revenue, cost, units, returned) = row;
+    (
+        (product, salesperson, month, currency),
+        ProductFigures {
+            revenue_minor: revenue,
+            cost_minor: cost,
+            units_milli: units,
+            returned_units_milli: returned,
+        },
+    )
+}
+
+const CUSTOMER_COLUMNS: (
+    customer_rollups::company_id,
+    customer_rollups::month,
+    customer_rollups::currency,
+    customer_rollups::revenue_minor,
+    customer_rollups::cost_minor,
+    customer_rollups::returns_minor,
+    customer_rollups::concessions_minor,
+    customer_rollups::orders,
+    customer_rollups::units_milli,
+) = (
+    customer_rollups::company_id,
+    customer_rollups::month,
+    customer_rollups::currency,
+    customer_rollups::revenue_minor,
+    customer_rollups::cost_minor,
+    customer_rollups::returns_minor,
+    customer_rollups::concessions_minor,
+    customer_rollups::orders,
+    customer_rollups::units_milli,
+);
+
+const PRODUCT_COLUMNS: (
+    product_rollups::product_id,
+    product_rollups::salesperson_id,
+    product_rollups::month,
+    product_rollups::currency,
+    product_rollups::revenue_minor,
+    product_rollups::cost_minor,
+    product_rollups::units_milli,
+    product_rollups::returned_units_milli,
+) = (
+    product_rollups::product_id,
+    product_rollups::salesperson_id,
+    product_rollups::month,
+    product_rollups::currency,
+    product_rollups::revenue_minor,
+    product_rollups::cost_minor,
+    product_rollups::units_milli,
+    product_rollups::returned_units_milli,
+);
+
+/// The maintained rollups.
+pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
+    let customers: Vec<RollupRow> = customer_rollups::table
+        .select(CUSTOMER_COLUMNS)
+        .load(conn)?;
+    let products: Vec<ProductRollupRow> =
+        product_rollups::table.select(PRODUCT_COLUMNS).load(conn)?;
+    Ok(Snapshot {
+        customers: customers.into_iter().map(customer_figures).collect(),
+        products: products.into_iter().map(product_figures).collect(),
+    }
+    .without_empty_rows())
+}
+
+/// The rollups recomputed from the raw orders, credit notes and returns, set by set rather
+/// than record by record, so that a rebuild of millions of lines takes seconds.
+pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+    let mut add = |entry: Option<(Key, Figures)>| {
+        if let Some((key, f)) = entry {
+            snapshot.customers.entry(key).or_default().add(&f);
+        }
+    };
+    let live_orders: Vec<(String, OrderFacts)> = orders::table
+        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+        .select((
+            orders::id,
+            (
+                orders::company_id,
+                orders::ordered_at,
+                orders::currency,
+                orders::status,
+                orders::salesperson_id,
+                orders::subtotal_minor,
+                orders::discount_minor,
+                orders::cost_minor,
+            ),
+        ))
+        .load(conn)?;
+    let lines: Vec<(String, LineFacts)> = order_lines::table
+        .inner_join(orders::table)
+        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+        .select((
+            order_lines::order_id,
+            (
+                order_lines::product_id,
+                order_lines::quantity_milli,
+                order_lines::net_minor,
+                order_lines::unit_cost_minor,
+            ),
+        ))
+        .load(conn)?;
+    let facts: BTreeMap<&str, &OrderFacts> =
+        live_orders.iter().map(|(id, f)| (id.as_str(), f)).collect();
+    let mut units: BTreeMap<&str, i64> = BTreeMap::new();
+    for (order_id, line) in &lines {
+        let Some(order) = facts.get(order_id.as_str()) else {
+            continue;
+        };
+        let figures = line_figures(line)?;
+        *units.entry(order_id.as_str()).or_default() += figures.units_milli;
+        add_product(
+            &mut snapshot.products,
+            product_key(
+                line.0.clone(),
+                order.4.as_deref(),
+                &month_of(order.1.date()),
+                &order.2,
+            ),
+            &figures,
+        );
+    }
+    for (id, order) in &live_orders {
+        add(order_figures(
+            order,
+            units.get(id.as_str()).copied().unwrap_or(0),
+        ));
+    }
+    let credits: Vec<(String, String, Option<NaiveDate>, i64, i64)> = invoices::table
+        .filter(invoices::kind.eq_any([
+            InvoiceKind::CreditNote.as_str(),
+            InvoiceKind::SelfBilledCreditNote.as_str(),
+        ]))
+        .filter(invoices::number.is_not_null())
+        .select((
+            invoices::company_id,
+            invoices::currency,
+            invoices::issue_date,
+            invoices::subtotal_minor,
+            invoices::discount_minor,
+        ))
+        .load(conn)?;
+    for (company, currency, issued, subtotal, discount) in credits {
+        if let Some(day) = issued {
+            add(Some(credit_contribution(
+                &company,
+                &currency,
+                day,
+                subtotal - discount,
+            )));
+        }
+    }
+    let resolved: Vec<ResolvedReturn> = returns::table
+        .filter(returns::resolved_at.is_not_null())
+        .select((
+            returns::id,
+            returns::order_id,
+            returns::company_id,
+            returns::currency,
+            returns::resolution,
+            returns::resolved_at,
+            returns::credit_note_id,
+            returns::restocking_fee_minor,
+            returns::concession_minor,
+        ))
+        .load(conn)?;
+    for (id, order_id, company, currency, resolution, at, credit_note, fee, concession) in resolved
+    {
+        let (Some(resolution), Some(at)) =
+            (resolution.and_then(|r| r.parse::<Resolution>().ok()), at)
+        else {
+            continue;
+        };
+        for (key, figures) in returned_products(conn, &id, &order_id, &currency, at.date())? {
+            add_product(&mut snapshot.products, key, &figures);
+        }
+        let Some(company) = company else {
+            continue;
+        };
+        if credit_note.is_some() && resolution.credits() {
+            continue;
+        }
+        let net = returned_net(conn, &id)? - fee;
+        add(return_contribution(
+            &company,
+            &currency,
+            at.date(),
+            resolution,
+            net,
+            concession,
+        ));
+    }
+    Ok(snapshot.without_empty_rows())
+}
+
+/// What a resolved return adds to the product rollups: its units (as received, when known)
+/// in the month it was resolved, credited to the salesperson of its order.
+pub(crate) fn returned_products(
+    conn: &mut DbConnection,
+    return_id: &str,
+    order_id: &str,
+    currency: &str,
+    resolved: NaiveDate,
+) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
+    let salesperson: Option<String> = orders::table
+        .find(order_id)
+        .select(orders::salesperson_id)
+        .first(conn)
+        .optional()?
+        .flatten();
+    let lines: Vec<(Option<String>, i64, Option<i64>)> = return_lines::table
+        .filter(return_lines::return_id.eq(return_id))
+        .select((
+            return_lines::product_id,
+            return_lines::quantity_milli,
+            return_lines::received_quantity_milli,
+        ))
+        .load(conn)?;
+    let month = month_of(resolved);
+    let mut products = BTreeMap::new();
+    for (product, quantity, received) in lines {
+        add_product(
+            &mut products,
+            product_key(product, salesperson.as_deref(), &month, currency),
+            &ProductFigures {
+                returned_units_milli: received.unwrap_or(quantity),
+                ..ProductFigures::default()
+            },
+        );
+    }
+    Ok(products.into_iter().collect())
+}
+
+/// The net (before tax) value of a return's lines: received quantities when known.
+pub(crate) fn returned_net(conn: &mut DbConnection, return_id: &str) -> Result<i64, StoreError> {
+    let lines: Vec<(i64, Option<i64>, i64, i64, i64)> = return_lines::table
+        .filter(return_lines::return_id.eq(return_id))
+        .select((
+            return_lines::quantity_milli,
+            return_lines::received_quantity_milli,
+            return_lines::unit_price_minor,
+            return_lines::discount_bp,
+            return_lines::tax_rate_bp,
+        ))
+        .load(conn)?;
+    let inputs: Vec<crm_domain::sales::totals::LineInput> = lines
+        .into_iter()
+        .map(
+            |(q, received, price, discount, tax)| crm_domain::sales::totals::LineInput {
+                quantity: crm_domain::platform::money::Quantity::from_milli(received.unwrap_or(q)),
+                unit_price_minor: price,
+                discount_bp: discount,
+                tax_rate_bp: tax,
+            },
+        )
+        .collect();
+    let totals = crm_domain::sales::totals::compute(&inputs)?;
+    Ok(totals.subtotal_minor - totals.discount_minor)
+}
+
+/// Replaces the maintained rollups by a recomputation; returns how many rows it wrote.
+pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let fresh = from_scratch(conn)?;
+    diesel::delete(customer_rollups::table).execute(conn)?;
+    diesel::delete(product_rollups::table).execute(conn)?;
+    for (key, figures) in &fresh.customers {
+        apply(conn, key, figures)?;
+    }
+    for (key, figures) in &fresh.products {
+        apply_product(conn, key, figures)?;
+    }
+    Ok(fresh.customers.len() + fresh.products.len())
+}
+
+/// The rollups of months `from..=to` (`YYYY-MM`), optionally of one company.
+pub fn range(
+    conn: &mut DbConnection,
+    company_id: Option<&str>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(Key, Figures)>, StoreError> {
+    let mut query = customer_rollups::table
+        .filter(customer_rollups::month.ge(from.to_owned()))
+        .filter(customer_rollups::month.le(to.to_owned()))
+        .select(CUSTOMER_COLUMNS)
+        .into_boxed();
+    if let Some(company) = company_id {
+        query = query.filter(customer_rollups::company_id.eq(company.to_owned()));
+    }
+    let rows: Vec<RollupRow> = query.load(conn)?;
+    Ok(rows.into_iter().map(customer_figures).collect())
+}
+
+/// The product rollups of months `from..=to` (`YYYY-MM`).
+pub fn product_range(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
+    let rows: Vec<ProductRollupRow> = product_rollups::table
+        .filter(product_rollups::month.ge(from.to_owned()))
+        .filter(product_rollups::month.le(to.to_owned()))
+        .select(PRODUCT_COLUMNS)
+        .load(conn)?;
+    Ok(rows.into_iter().map(product_figures).collect())
+}

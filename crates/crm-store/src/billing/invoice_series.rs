@@ -1,0 +1,278 @@
+//! Invoice series: each numbers its documents gaplessly, and chains them.
+
+use chrono::NaiveDateTime;
+use crm_domain::billing::invoices::{invoice_number, InvoiceKind};
+use crm_domain::Violation;
+use diesel::prelude::*;
+
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::{invoice_series, invoices};
+use crate::{check_version, new_id, now, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invoice_series)]
+struct SeriesRow {
+    id: String,
+    code: String,
+    prefix: String,
+    kind: String,
+    is_default: bool,
+    yearly_reset: bool,
+    current_year: Option<i64>,
+    last_number: i64,
+    last_hash: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesFields {
+    pub code: String,
+    pub prefix: String,
+    pub kind: InvoiceKind,
+    /// The series used for its kind when a document names none.
+    pub is_default: bool,
+    /// Numbering restarts at 1 each calendar year, and numbers carry the year.
+    pub yearly_reset: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub id: String,
+    pub fields: SeriesFields,
+    pub current_year: Option<i64>,
+    pub last_number: i64,
+    pub last_hash: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+fn from_row(r: SeriesRow) -> Series {
+    Series {
+        fields: SeriesFields {
+            code: r.code,
+            prefix: r.prefix,
+            kind: r.kind.parse().unwrap_or(InvoiceKind::Invoice),
+            is_default: r.is_default,
+            yearly_reset: r.yearly_reset,
+        },
+        id: r.id,
+        current_year: r.current_year,
+        last_number: r.last_number,
+        last_hash: r.last_hash,
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        archived_at: r.archived_at,
+    }
+}
+
+fn check_code(conn: &mut DbConnection, code: &str, own_id: &str) -> Result<(), StoreError> {
+    let existing: Option<String> = invoice_series::table
+        .filter(invoice_series::code.eq(code))
+        .filter(invoice_series::id.ne(own_id))
+        .select(invoice_series::id)
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(id) => Err(StoreError::Conflict {
+            message: format!("a series with code {code} already exists"),
+            existing_id: Some(id),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn clear_other_defaults(
+    conn: &mut DbConnection,
+    id: &str,
+    kind: InvoiceKind,
+) -> Result<(), StoreError> {
+    diesel::update(
+        invoice_series::table
+            .filter(invoice_series::id.ne(id))
+            .filter(invoice_series::kind.eq(kind.as_str())),
+    )
+    .set(invoice_series::is_default.eq(false))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn create(conn: &mut DbConnection, fields: SeriesFields) -> Result<Series, StoreError> {
+    let id = new_id();
+    check_code(conn, &fields.code, &id)?;
+    let at = now();
+    diesel::insert_into(invoice_series::table)
+        .values((
+            invoice_series::id.eq(&id),
+            invoice_series::code.eq(&fields.code),
+            invoice_series::prefix.eq(&fields.prefix),
+            invoice_series::kind.eq(fields.kind.as_str()),
+            invoice_series::is_default.eq(fields.is_default),
+            invoice_series::yearly_reset.eq(fields.yearly_reset),
+            invoice_series::last_number.eq(0_i64),
+            invoice_series::last_hash.eq(""),
+            invoice_series::version.eq(1_i64),
+            invoice_series::created_at.eq(at),
+            invoice_series::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    if fields.is_default {
+        clear_other_defaults(conn, &id, fields.kind)?;
+    }
+    get(conn, &id)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Series, StoreError> {
+    let row: SeriesRow = invoice_series::table
+        .find(id)
+        .select(SeriesRow::as_select())
+        .first(conn)?;
+    Ok(from_row(row))
+}
+
+/// The default live series of a kind.
+pub fn default_for(conn: &mut DbConnection, kind: InvoiceKind) -> Result<Series, StoreError> {
+    let row: Option<SeriesRow> = invoice_series::table
+        .filter(invoice_series::kind.eq(kind.as_str()))
+        .filter(invoice_series::is_default.eq(true))
+        .filter(invoice_series::archived_at.is_null())
+        .select(SeriesRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(from_row).ok_or_else(|| {
+        Violation::new(
+            "series_id",
+            format!("there is no default {} series; name one", kind.as_str()),
+        )
+        .into()
+    })
+}
+
+/// Once a series has numbered a document, its code, prefix, kind and reset rule are fixed: they
+/// are part of legal numbers.
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<Series, StoreError>
+where
+    F: FnOnce(&mut SeriesFields) -> Result<(), StoreError>,
+{
+    let series = get(conn, id)?;
+    check_version(series.version, expected_version)?;
+    let mut fields = series.fields.clone();
+    change(&mut fields)?;
+    let numbering_changed = fields.code != series.fields.code
+        || fields.prefix != series.fields.prefix
+        || fields.kind != series.fields.kind
+        || fields.yearly_reset != series.fields.yearly_reset;
+    if numbering_changed && series.last_number > 0 {
+        return Err(StoreError::Conflict {
+            message: "the series has issued documents: its code, prefix, kind and reset rule can no longer change".into(),
+            existing_id: None,
+        });
+    }
+    check_code(conn, &fields.code, id)?;
+    diesel::update(invoice_series::table.filter(invoice_series::id.eq(id)))
+        .set((
+            invoice_series::code.eq(&fields.code),
+            invoice_series::prefix.eq(&fields.prefix),
+            invoice_series::kind.eq(fields.kind.as_str()),
+            invoice_series::is_default.eq(fields.is_default),
+            invoice_series::yearly_reset.eq(fields.yearly_reset),
+            invoice_series::version.eq(series.version + 1),
+            invoice_series::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if fields.is_default {
+        clear_other_defaults(conn, id, fields.kind)?;
+    }
+    get(conn, id)
+}
+
+pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Series>, StoreError> {
+    let query = invoice_series::table
+        .select(SeriesRow::as_select())
+        .into_boxed();
+    let rows: Vec<SeriesRow> = keyset!(
+        query,
+        invoice_series::created_at,
+        invoice_series::id,
+        page,
+        time
+    )
+    .load(conn)?;
+    Ok(finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    })
+    .map(from_row))
+}
+
+/// The next number of the series for a document issued in `year`. Locks the series row until
+/// the transaction ends, so that concurrent issuers (on any node) take turns, and a rolled-back
+/// issue gives its number back.
+pub(crate) struct Numbered {
+    pub sequence: i64,
+    pub number: String,
+    pub previous_hash: String,
+}
+
+pub(crate) fn claim_number(
+    conn: &mut DbConnection,
+    series_id: &str,
+    year: i32,
+) -> Result<Numbered, StoreError> {
+    let locked = diesel::update(invoice_series::table.find(series_id))
+        .set(invoice_series::updated_at.eq(now()))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let series = get(conn, series_id)?;
+    let restart = series.fields.yearly_reset && series.current_year != Some(i64::from(year));
+    let sequence = if restart { 1 } else { series.last_number + 1 };
+    Ok(Numbered {
+        sequence,
+        number: invoice_number(
+            &series.fields.prefix,
+            series.fields.yearly_reset.then_some(year),
+            sequence,
+        ),
+        previous_hash: series.last_hash,
+    })
+}
+
+/// Records the document just numbered as the end of the series' chain.
+pub(crate) fn advance(
+    conn: &mut DbConnection,
+    series_id: &str,
+    sequence: i64,
+    year: i32,
+    hash: &str,
+) -> Result<(), StoreError> {
+    diesel::update(invoice_series::table.find(series_id))
+        .set((
+            invoice_series::last_number.eq(sequence),
+            invoice_series::current_year.eq(Some(i64::from(year))),
+            invoice_series::last_hash.eq(hash),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many documents of the series are issued.
+pub fn issued_count(conn: &mut DbConnection, series_id: &str) -> Result<i64, StoreError> {
+    Ok(invoices::table
+        .filter(invoices::series_id.eq(series_id))
+        .filter(invoices::number.is_not_null())
+        .count()
+        .get_result(conn)?)
+}

@@ -1,0 +1,1054 @@
+//! Invoices and credit notes: drafts from orders or manual lines, issuing with a gapless
+//! number, a frozen fiscal snapshot and a link in the series' integrity chain, payments, and
+//! the chain's verification.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use crm_domain::billing::invoices::{
+    chain_hash, check_credit, check_editable, check_payment, payment_status, InvoiceKind,
+    InvoiceStatus,
+};
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::totals::Totals;
+use crm_domain::Violation;
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::billing::invoice_series::{self, claim_number};
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::{invoice_lines, invoices, payments};
+use crate::sales::documents::{self, Line, LineDraft};
+use crate::{
+    check_version, new_id, now, parties::companies, platform::settings, sales::orders, StoreError,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = invoices, treat_none_as_null = true)]
+struct InvoiceRow {
+    id: String,
+    kind: String,
+    series_id: String,
+    number: Option<String>,
+    sequence: Option<i64>,
+    status: String,
+    company_id: String,
+    currency: String,
+    issue_date: Option<NaiveDate>,
+    due_date: Option<NaiveDate>,
+    notes: Option<String>,
+    corrects_invoice_id: Option<String>,
+    correction_reason: Option<String>,
+    agreement_id: Option<String>,
+    issuer_snapshot: Option<String>,
+    recipient_snapshot: Option<String>,
+    subtotal_minor: i64,
+    discount_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    credited_minor: i64,
+    paid_minor: i64,
+    previous_hash: Option<String>,
+    hash: Option<String>,
+    issued_at: Option<NaiveDateTime>,
+    decided_at: Option<NaiveDateTime>,
+    dispute_reason: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invoice_lines)]
+struct InvoiceLineRow {
+    id: String,
+    invoice_id: String,
+    position: i64,
+    is_credit: bool,
+    /// Freed for invoicing again because the invoice was fully credited; not part of the
+    /// fiscal content.
+    released: bool,
+    order_id: Option<String>,
+    order_line_id: Option<String>,
+    product_id: Option<String>,
+    description: String,
+    quantity_milli: i64,
+    unit_price_minor: i64,
+    discount_bp: i64,
+    tax_rate_bp: i64,
+    gross_minor: i64,
+    discount_minor: i64,
+    net_minor: i64,
+}
+
+/// A line of an invoice, with where it came from.
+#[derive(Debug, Clone)]
+pub struct InvoiceLine {
+    pub order_id: Option<String>,
+    pub order_line_id: Option<String>,
+    pub line: Line,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    pub id: String,
+    pub kind: InvoiceKind,
+    pub series_id: String,
+    pub number: Option<String>,
+    /// Derived for issued invoices from payments and the due date.
+    pub status: InvoiceStatus,
+    pub company_id: String,
+    pub currency: String,
+    pub issue_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub corrects_invoice_id: Option<String>,
+    pub correction_reason: Option<String>,
+    pub agreement_id: Option<String>,
+    pub issuer: Option<serde_json::Value>,
+    pub recipient: Option<serde_json::Value>,
+    pub lines: Vec<InvoiceLine>,
+    pub totals: Totals,
+    pub credited_minor: i64,
+    pub paid_minor: i64,
+    pub hash: Option<String>,
+    pub issued_at: Option<NaiveDateTime>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub dispute_reason: Option<String>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new draft: orders of one company and/or manual lines.
+#[derive(Debug, Clone)]
+pub struct DraftInput {
+    pub company_id: String,
+    pub currency: Option<String>,
+    pub series_id: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub order_ids: Vec<String>,
+    pub lines: Vec<LineDraft>,
+}
+
+fn line_rows(conn: &mut DbConnection, invoice_id: &str) -> Result<Vec<InvoiceLineRow>, StoreError> {
+    Ok(invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(invoice_id))
+        .order(invoice_lines::position.asc())
+        .select(InvoiceLineRow::as_select())
+        .load(conn)?)
+}
+
+fn line_of(r: &InvoiceLineRow) -> InvoiceLine {
+    InvoiceLine {
+        order_id: r.order_id.clone(),
+        order_line_id: r.order_line_id.clone(),
+        line: Line {
+            product_id: r.product_id.clone(),
+            sku: None,
+            description: r.description.clone(),
+            quantity: Quantity::from_milli(r.quantity_milli),
+            unit_price_minor: r.unit_price_minor,
+            unit_cost_minor: None,
+            discount_bp: r.discount_bp,
+            tax_rate_bp: r.tax_rate_bp,
+        },
+    }
+}
+
+fn today() -> NaiveDate {
+    now().date()
+}
+
+fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreError> {
+    let lines: Vec<InvoiceLine> = line_rows(conn, &row.id)?.iter().map(line_of).collect();
+    let plain: Vec<Line> = lines.iter().map(|l| l.line.clone()).collect();
+    let totals = documents::totals(&plain)?;
+    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
+    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
+    let status = match stored {
+        InvoiceStatus::Issued => payment_status(
+            kind,
+            row.total_minor,
+            row.credited_minor,
+            row.paid_minor,
+            row.due_date,
+            today(),
+        ),
+        other => other,
+    };
+    Ok(Invoice {
+        kind,
+        status,
+        issuer: row
+            .issuer_snapshot
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+        recipient: row
+            .recipient_snapshot
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+        lines,
+        totals,
+        id: row.id,
+        series_id: row.series_id,
+        number: row.number,
+        company_id: row.company_id,
+        currency: row.currency,
+        issue_date: row.issue_date,
+        due_date: row.due_date,
+        notes: row.notes,
+        corrects_invoice_id: row.corrects_invoice_id,
+        correction_reason: row.correction_reason,
+        agreement_id: row.agreement_id,
+        credited_minor: row.credited_minor,
+        paid_minor: row.paid_minor,
+        hash: row.hash,
+        issued_at: row.issued_at,
+        decided_at: row.decided_at,
+        dispute_reason: row.dispute_reason,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<InvoiceRow, StoreError> {
+    Ok(invoices::table
+        .find(id)
+        .select(InvoiceRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Invoice, StoreError> {
+    let row = load(conn, id)?;
+    assemble(conn, row)
+}
+
+fn write_lines(
+    conn: &mut DbConnection,
+    invoice_id: &str,
+    is_credit: bool,
+    lines: &[InvoiceLine],
+    totals: &Totals,
+) -> Result<(), StoreError> {
+    diesel::delete(invoice_lines::table.filter(invoice_lines::invoice_id.eq(invoice_id)))
+        .execute(conn)?;
+    for (position, (l, a)) in lines.iter().zip(&totals.lines).enumerate() {
+        let inserted = diesel::insert_into(invoice_lines::table)
+            .values(InvoiceLineRow {
+                id: new_id(),
+                invoice_id: invoice_id.to_owned(),
+                position: i64::try_from(position).unwrap_or(i64::MAX),
+                is_credit,
+                released: false,
+                order_id: l.order_id.clone(),
+                order_line_id: l.order_line_id.clone(),
+                product_id: l.line.product_id.clone(),
+                description: l.line.description.clone(),
+                quantity_milli: l.line.quantity.milli(),
+                unit_price_minor: l.line.unit_price_minor,
+                discount_bp: l.line.discount_bp,
+                tax_rate_bp: l.line.tax_rate_bp,
+                gross_minor: a.gross_minor,
+                discount_minor: a.discount_minor,
+                net_minor: a.net_minor,
+            })
+            .execute(conn);
+        match inserted {
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict {
+                    message: "an order line is already on another invoice".into(),
+                    existing_id: None,
+                })
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn new_row(
+    kind: InvoiceKind,
+    series_id: String,
+    company_id: String,
+    currency: String,
+    totals: &Totals,
+) -> InvoiceRow {
+    let at = now();
+    InvoiceRow {
+        id: new_id(),
+        kind: kind.as_str().to_owned(),
+        series_id,
+        number: None,
+        sequence: None,
+        status: InvoiceStatus::Draft.as_str().to_owned(),
+        company_id,
+        currency,
+        issue_date: None,
+        due_date: None,
+        notes: None,
+        corrects_invoice_id: None,
+        correction_reason: None,
+        agreement_id: None,
+        issuer_snapshot: None,
+        recipient_snapshot: None,
+        subtotal_minor: totals.subtotal_minor,
+        discount_minor: totals.discount_minor,
+        tax_minor: totals.tax_minor,
+        total_minor: totals.total_minor,
+        credited_minor: 0,
+        paid_minor: 0,
+        previous_hash: None,
+        hash: None,
+        issued_at: None,
+        decided_at: None,
+        dispute_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// The invoice already holding an order line, if any.
+fn invoice_of_order_line(
+    conn: &mut DbConnection,
+    order_line_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(invoice_lines::table
+        .filter(invoice_lines::order_line_id.eq(order_line_id))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoice_lines::released.eq(false))
+        .select(invoice_lines::invoice_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The lines of orders to invoice, checked: they belong to the company, are not cancelled,
+/// share one currency, and no line is on another invoice.
+pub(crate) fn order_lines_to_invoice(
+    conn: &mut DbConnection,
+    company_id: &str,
+    order_ids: &[String],
+    currency: &mut Option<String>,
+    require_fulfilled: bool,
+) -> Result<Vec<InvoiceLine>, StoreError> {
+    let mut lines = Vec::new();
+    for (i, order_id) in order_ids.iter().enumerate() {
+        let field = format!("order_ids[{i}]");
+        let order = match orders::get(conn, order_id) {
+            Ok(o) => o,
+            Err(StoreError::NotFound) => return Err(Violation::new(field, "no such order").into()),
+            Err(e) => return Err(e),
+        };
+        if order.company_id.as_deref() != Some(company_id) {
+            return Err(Violation::new(field, "the order belongs to another company").into());
+        }
+        if order.status == crm_domain::sales::orders::OrderStatus::Cancelled {
+            return Err(Violation::new(field, "the order is cancelled").into());
+        }
+        if require_fulfilled && order.status != crm_domain::sales::orders::OrderStatus::Fulfilled {
+            return Err(Violation::new(field, "the order is not fulfilled").into());
+        }
+        match currency {
+            Some(c) if *c != order.currency => {
+                return Err(Violation::new(
+                    field,
+                    format!("the order is in {}, the invoice in {c}", order.currency),
+                )
+                .into())
+            }
+            Some(_) => {}
+            None => *currency = Some(order.currency.clone()),
+        }
+        for (line_id, line) in orders::lines_with_ids(conn, order_id)? {
+            if let Some(invoice_id) = invoice_of_order_line(conn, &line_id)? {
+                return Err(StoreError::Conflict {
+                    message: format!("order {} is already invoiced", order.external_id),
+                    existing_id: Some(invoice_id),
+                });
+            }
+            lines.push(InvoiceLine {
+                order_id: Some(order_id.clone()),
+                order_line_id: Some(line_id),
+                line,
+            });
+        }
+    }
+    Ok(lines)
+}
+
+/// Creates a draft invoice in `series` (or the default invoice series).
+pub fn create_draft(conn: &mut DbConnection, input: DraftInput) -> Result<Invoice, StoreError> {
+    create_draft_of_kind(conn, input, InvoiceKind::Invoice, None, false)
+}
+
+pub(crate) fn create_draft_of_kind(
+    conn: &mut DbConnection,
+    input: DraftInput,
+    kind: InvoiceKind,
+    agreement_id: Option<String>,
+    require_fulfilled: bool,
+) -> Result<Invoice, StoreError> {
+    companies::ensure_active(conn, &input.company_id, "company_id")?;
+    let series = match &input.series_id {
+        Some(id) => invoice_series::get(conn, id).map_err(|e| match e {
+            StoreError::NotFound => Violation::new("series_id", "no such series").into(),
+            other => other,
+        })?,
+        None => invoice_series::default_for(conn, kind)?,
+    };
+    if series.fields.kind != kind {
+        return Err(Violation::new(
+            "series_id",
+            format!("is a {} series", series.fields.kind.as_str()),
+        )
+        .into());
+    }
+    let mut currency = input.currency.clone();
+    let mut lines = order_lines_to_invoice(
+        conn,
+        &input.company_id,
+        &input.order_ids,
+        &mut currency,
+        require_fulfilled,
+    )?;
+    let currency = currency.ok_or_else(|| {
+        StoreError::from(Violation::new(
+            "currency",
+            "is required when no orders are given",
+        ))
+    })?;
+    for line in documents::resolve_lines(conn, input.lines, &currency)? {
+        lines.push(InvoiceLine {
+            order_id: None,
+            order_line_id: None,
+            line,
+        });
+    }
+    if lines.is_empty() {
+        return Err(Violation::new("lines", "an invoice needs orders or lines").into());
+    }
+    let plain: Vec<Line> = lines.iter().map(|l| l.line.clone()).collect();
+    let totals = documents::totals(&plain)?;
+    let mut row = new_row(kind, series.id, input.company_id, currency, &totals);
+    row.due_date = input.due_date;
+    row.notes = input.notes;
+    row.agreement_id = agreement_id;
+    diesel::insert_into(invoices::table)
+        .values(&row)
+        .execute(conn)?;
+    write_lines(conn, &row.id, false, &lines, &totals)?;
+    get(conn, &row.id)
+}
+
+/// Changes a draft's due date and notes; anything issued is immutable.
+pub fn update_draft(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    due_date: Option<Option<NaiveDate>>,
+    notes: Option<Option<String>>,
+) -> Result<Invoice, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    check_editable(row.status.parse().unwrap_or(InvoiceStatus::Issued))?;
+    if let Some(v) = due_date {
+        row.due_date = v;
+    }
+    if let Some(v) = notes {
+        row.notes = v;
+    }
+    row.version += 1;
+    row.updated_at = now();
+    diesel::update(invoices::table.find(id))
+        .set(&row)
+        .execute(conn)?;
+    assemble(conn, row)
+}
+
+/// Deletes a draft, freeing its order lines; an issued invoice cannot be deleted.
+pub fn delete_draft(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    check_editable(row.status.parse().unwrap_or(InvoiceStatus::Issued))?;
+    diesel::delete(invoice_lines::table.filter(invoice_lines::invoice_id.eq(id))).execute(conn)?;
+    diesel::delete(invoices::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+fn issuer_snapshot(conn: &mut DbConnection) -> Result<serde_json::Value, StoreError> {
+    let s = settings::get(conn)?.fields;
+    let (Some(legal_name), Some(tax_id)) = (&s.legal_name, &s.tax_id) else {
+        return Err(Violation::new(
+            "issuer",
+            "set our legal name and tax id at /v1/settings/company before issuing",
+        )
+        .into());
+    };
+    Ok(json!({
+        "legal_name": legal_name,
+        "tax_id": tax_id,
+        "address": address_json(&s.address),
+        "email": s.email,
+        "phone": s.phone,
+    }))
+}
+
+fn address_json(a: &crate::platform::address::Address) -> serde_json::Value {
+    json!({"line1": a.line1, "line2": a.line2, "city": a.city, "region": a.region, "postal_code": a.postal_code, "country": a.country})
+}
+
+fn recipient_snapshot(
+    conn: &mut DbConnection,
+    company_id: &str,
+) -> Result<serde_json::Value, StoreError> {
+    let c = companies::get(
+        conn,
+        company_id,
+        crm_domain::access::permissions::Reach::All,
+        None,
+    )?;
+    Ok(json!({
+        "company_id": c.id,
+        "name": c.fields.name,
+        "legal_name": c.fields.legal_name,
+        "tax_id": c.fields.tax_id,
+        "address": address_json(&c.fields.billing_address),
+        "email": c.fields.email,
+    }))
+}
+
+/// The content a document's chain link covers: everything fiscal about it.
+fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> String {
+    json!({
+        "number": row.number,
+        "kind": row.kind,
+        "series_id": row.series_id,
+        "issue_date": row.issue_date.map(|d| d.to_string()),
+        "currency": row.currency,
+        "company_id": row.company_id,
+        "corrects_invoice_id": row.corrects_invoice_id,
+        "correction_reason": row.correction_reason,
+        "issuer": row.issuer_snapshot,
+        "recipient": row.recipient_snapshot,
+        "subtotal_minor": row.subtotal_minor,
+        "discount_minor": row.discount_minor,
+        "tax_minor": row.tax_minor,
+        "total_minor": row.total_minor,
+        "lines": lines.iter().map(|l| json!([
+            l.position, l.description, l.quantity_milli, l.unit_price_minor, l.discount_bp,
+            l.tax_rate_bp, l.gross_minor, l.discount_minor, l.net_minor, l.order_line_id
+        ])).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// Issues a draft: the next number of its series, the fiscal snapshot of issuer, recipient,
+/// lines and totals, and its link in the series' chain, all in the caller's transaction. A
+/// credit note also reduces what remains creditable on its original.
+pub fn issue(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<Invoice, StoreError> {
+    issue_as(conn, id, expected_version, InvoiceStatus::Issued)
+}
+
+pub(crate) fn issue_as(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    status: InvoiceStatus,
+) -> Result<Invoice, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Issued);
+    if stored != InvoiceStatus::Draft {
+        return Err(crm_domain::platform::transitions::IllegalTransition {
+            document: "invoice",
+            action: "issue".into(),
+            state: stored.as_str().into(),
+            allowed: vec![],
+        }
+        .into());
+    }
+    let lines = line_rows(conn, id)?;
+    if lines.is_empty() {
+        return Err(Violation::new("lines", "an invoice needs at least one line").into());
+    }
+    let issuer = issuer_snapshot(conn)?;
+    let recipient = recipient_snapshot(conn, &row.company_id)?;
+    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
+    if kind.is_credit() {
+        let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
+        let original = load(conn, &original_id)?;
+        check_credit(
+            row.total_minor,
+            original.total_minor,
+            original.credited_minor,
+        )?;
+        let credited = diesel::update(
+            invoices::table
+                .filter(invoices::id.eq(&original_id))
+                .filter(invoices::credited_minor.eq(original.credited_minor)),
+        )
+        .set(invoices::credited_minor.eq(original.credited_minor + row.total_minor))
+        .execute(conn)?;
+        if credited == 0 {
+            return Err(StoreError::Conflict {
+                message: "the original changed meanwhile; retry".into(),
+                existing_id: Some(original_id),
+            });
+        }
+        if original.credited_minor + row.total_minor == original.total_minor {
+            diesel::update(invoice_lines::table.filter(invoice_lines::invoice_id.eq(&original_id)))
+                .set(invoice_lines::released.eq(true))
+                .execute(conn)?;
+        }
+    }
+    let day = today();
+    let year = day.year();
+    let numbered = claim_number(conn, &row.series_id, year)?;
+    row.number = Some(numbered.number);
+    row.sequence = Some(numbered.sequence);
+    row.status = status.as_str().to_owned();
+    row.issue_date = Some(day);
+    row.due_date = row
+        .due_date
+        .or_else(|| day.checked_add_days(chrono::Days::new(30)));
+    row.issuer_snapshot = Some(issuer.to_string());
+    row.recipient_snapshot = Some(recipient.to_string());
+    row.previous_hash = Some(numbered.previous_hash.clone());
+    let hash = chain_hash(&numbered.previous_hash, &canonical(&row, &lines));
+    row.hash = Some(hash.clone());
+    let at = now();
+    row.issued_at = Some(at);
+    row.version += 1;
+    row.updated_at = at;
+    diesel::update(invoices::table.find(id))
+        .set(&row)
+        .execute(conn)?;
+    invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;
+    if kind.is_credit() {
+        let (key, figures) = crate::analytics::rollups::credit_contribution(
+            &row.company_id,
+            &row.currency,
+            day,
+            row.subtotal_minor - row.discount_minor,
+        );
+        crate::analytics::rollups::apply(conn, &key, &figures)?;
+    }
+    assemble(conn, row)
+}
+
+/// Drafts a credit note against an issued invoice, in the default credit series of its kind:
+/// the given lines, or else all of the original's.
+pub fn create_credit_note(
+    conn: &mut DbConnection,
+    original_id: &str,
+    reason: String,
+    lines: Option<Vec<LineDraft>>,
+) -> Result<Invoice, StoreError> {
+    let original = get(conn, original_id)?;
+    if original.kind.is_credit()
+        || original.number.is_none()
+        || original.status == InvoiceStatus::PendingAcceptance
+    {
+        return Err(Violation::new(
+            "corrects_invoice_id",
+            "only an issued invoice can be credited",
+        )
+        .into());
+    }
+    let kind = if original.kind == InvoiceKind::SelfBilled {
+        InvoiceKind::SelfBilledCreditNote
+    } else {
+        InvoiceKind::CreditNote
+    };
+    let series_id = credit_series(conn, &original, kind)?;
+    let credit_lines: Vec<InvoiceLine> = match lines {
+        Some(drafts) => documents::resolve_lines(conn, drafts, &original.currency)?
+            .into_iter()
+            .map(|line| InvoiceLine {
+                order_id: None,
+                order_line_id: None,
+                line,
+            })
+            .collect(),
+        None => original.lines.clone(),
+    };
+    draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
+}
+
+/// Where a credit note of `original` is numbered: the agreement's credit series for a
+/// self-billed invoice, else the default series of its kind.
+fn credit_series(
+    conn: &mut DbConnection,
+    original: &Invoice,
+    kind: InvoiceKind,
+) -> Result<String, StoreError> {
+    match (&original.agreement_id, kind) {
+        (Some(agreement), InvoiceKind::SelfBilledCreditNote) => {
+            crate::billing::self_billing::credit_series_of(conn, agreement)
+        }
+        _ => Ok(invoice_series::default_for(conn, kind)?.id),
+    }
+}
+
+/// Drafts a credit note of `kind` in `series_id` with exactly these lines.
+fn draft_credit(
+    conn: &mut DbConnection,
+    original: &Invoice,
+    kind: InvoiceKind,
+    series_id: &str,
+    reason: String,
+    credit_lines: Vec<InvoiceLine>,
+) -> Result<Invoice, StoreError> {
+    let plain: Vec<Line> = credit_lines.iter().map(|l| l.line.clone()).collect();
+    let totals = documents::totals(&plain)?;
+    check_credit(
+        totals.total_minor,
+        original.totals.total_minor,
+        original.credited_minor,
+    )?;
+    let mut row = new_row(
+        kind,
+        series_id.to_owned(),
+        original.company_id.clone(),
+        original.currency.clone(),
+        &totals,
+    );
+    row.corrects_invoice_id = Some(original.id.clone());
+    row.correction_reason = Some(reason);
+    row.agreement_id = original.agreement_id.clone();
+    diesel::insert_into(invoices::table)
+        .values(&row)
+        .execute(conn)?;
+    write_lines(conn, &row.id, true, &credit_lines, &totals)?;
+    get(conn, &row.id)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments)]
+pub struct Payment {
+    pub id: String,
+    pub invoice_id: String,
+    pub amount_minor: i64,
+    pub paid_on: NaiveDate,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub struct PaymentInput {
+    pub amount_minor: i64,
+    pub paid_on: NaiveDate,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+    pub created_by: Option<String>,
+}
+
+/// Records a payment against an issued invoice; never more than is still owed.
+pub fn pay(conn: &mut DbConnection, id: &str, input: PaymentInput) -> Result<Invoice, StoreError> {
+    let row = load(conn, id)?;
+    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
+    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
+    if kind.is_credit() || stored != InvoiceStatus::Issued {
+        return Err(crm_domain::platform::transitions::IllegalTransition {
+            document: "invoice",
+            action: "pay".into(),
+            state: stored.as_str().into(),
+            allowed: vec![],
+        }
+        .into());
+    }
+    check_payment(
+        input.amount_minor,
+        row.total_minor,
+        row.credited_minor,
+        row.paid_minor,
+    )?;
+    let updated = diesel::update(
+        invoices::table
+            .filter(invoices::id.eq(id))
+            .filter(invoices::paid_minor.eq(row.paid_minor)),
+    )
+    .set((
+        invoices::paid_minor.eq(row.paid_minor + input.amount_minor),
+        invoices::version.eq(row.version + 1),
+        invoices::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::Conflict {
+            message: "another payment was recorded meanwhile; retry".into(),
+            existing_id: None,
+        });
+    }
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(new_id()),
+            payments::invoice_id.eq(id),
+            payments::amount_minor.eq(input.amount_minor),
+            payments::paid_on.eq(input.paid_on),
+            payments::method.eq(input.method),
+            payments::reference.eq(input.reference),
+            payments::created_by.eq(input.created_by),
+            payments::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+pub fn payments_of(conn: &mut DbConnection, id: &str) -> Result<Vec<Payment>, StoreError> {
+    load(conn, id)?;
+    Ok(payments::table
+        .filter(payments::invoice_id.eq(id))
+        .order((payments::created_at.asc(), payments::id.asc()))
+        .select(Payment::as_select())
+        .load(conn)?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceFilter {
+    pub company_id: Option<String>,
+    pub kind: Option<InvoiceKind>,
+    pub series_id: Option<String>,
+    /// Only drafts (`draft`) or only issued documents (`issued`); derived states are not
+    /// filtered in the database.
+    pub stored_status: Option<InvoiceStatus>,
+    /// Only documents with a number (no drafts).
+    pub numbered_only: bool,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &InvoiceFilter,
+    page: &PageRequest<()>,
+) -> Result<Page<Invoice>, StoreError> {
+    let mut query = invoices::table.select(InvoiceRow::as_select()).into_boxed();
+    if let Some(v) = &filter.company_id {
+        query = query.filter(invoices::company_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.kind {
+        query = query.filter(invoices::kind.eq(v.as_str()));
+    }
+    if let Some(v) = &filter.series_id {
+        query = query.filter(invoices::series_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.stored_status {
+        query = query.filter(invoices::status.eq(v.as_str()));
+    }
+    if filter.numbered_only {
+        query = query.filter(invoices::number.is_not_null());
+    }
+    let rows: Vec<InvoiceRow> =
+        keyset!(query, invoices::created_at, invoices::id, page, time).load(conn)?;
+    let page = finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    });
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(assemble(conn, row)?);
+    }
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+/// The first broken link of a chain, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    pub invoice_id: Option<String>,
+    pub number: Option<String>,
+    pub reason: String,
+}
+
+pub struct Verification {
+    pub checked: i64,
+    pub broken: Option<BrokenLink>,
+}
+
+/// Walks the series in issue order, recomputing every link from the stored documents.
+pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, StoreError> {
+    let series = invoice_series::get(conn, series_id)?;
+    let rows: Vec<InvoiceRow> = invoices::table
+        .filter(invoices::series_id.eq(series_id))
+        .filter(invoices::hash.is_not_null())
+        .order((
+            invoices::issued_at.asc(),
+            invoices::sequence.asc(),
+            invoices::id.asc(),
+        ))
+        .select(InvoiceRow::as_select())
+        .load(conn)?;
+    let mut expected_previous = String::new();
+    let mut checked = 0;
+    for row in rows {
+        checked += 1;
+        let broken = |reason: &str| BrokenLink {
+            invoice_id: Some(row.id.clone()),
+            number: row.number.clone(),
+            reason: reason.to_owned(),
+        };
+        if row.previous_hash.as_deref() != Some(expected_previous.as_str()) {
+            return Ok(Verification {
+                checked,
+                broken: Some(broken(
+                    "does not follow the previous document of the series",
+                )),
+            });
+        }
+        let lines = line_rows(conn, &row.id)?;
+        let recomputed = chain_hash(&expected_previous, &canonical(&row, &lines));
+        if row.hash.as_deref() != Some(recomputed.as_str()) {
+            return Ok(Verification {
+                checked,
+                broken: Some(broken("its content no longer matches its hash")),
+            });
+        }
+        expected_previous = recomputed;
+    }
+    if series.last_hash != expected_previous {
+        return Ok(Verification {
+            checked,
+            broken: Some(BrokenLink {
+                invoice_id: None,
+                number: None,
+                reason: "the series' last document is missing".into(),
+            }),
+        });
+    }
+    Ok(Verification {
+        checked,
+        broken: None,
+    })
+}
+
+/// The issued invoice (not a credit note) that invoices this order, if any.
+pub fn issued_invoice_of_order(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::order_id.eq(order_id))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoice_lines::released.eq(false))
+        .filter(invoices::number.is_not_null())
+        .select(invoices::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Issues a credit note with these lines against an issued invoice, in the default credit
+/// series of its kind, inside the caller's transaction.
+pub(crate) fn credit_and_issue(
+    conn: &mut DbConnection,
+    original_id: &str,
+    reason: String,
+    lines: Vec<Line>,
+) -> Result<Invoice, StoreError> {
+    let original = get(conn, original_id)?;
+    let kind = if original.kind == InvoiceKind::SelfBilled {
+        InvoiceKind::SelfBilledCreditNote
+    } else {
+        InvoiceKind::CreditNote
+    };
+    let series_id = credit_series(conn, &original, kind)?;
+    let lines = lines
+        .into_iter()
+        .map(|line| InvoiceLine {
+            order_id: None,
+            order_line_id: None,
+            line,
+        })
+        .collect();
+    let note = draft_credit(conn, &original, kind, &series_id, reason, lines)?;
+    issue(conn, &note.id, None)
+}
+
+/// Accepts or disputes a self-billed invoice awaiting acceptance.
+pub(crate) fn decide(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    accept: bool,
+    reason: Option<String>,
+) -> Result<Invoice, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
+    if stored != InvoiceStatus::PendingAcceptance {
+        return Err(crm_domain::platform::transitions::IllegalTransition {
+            document: "invoice",
+            action: if accept {
+                "accept".into()
+            } else {
+                "dispute".into()
+            },
+            state: stored.as_str().into(),
+            allowed: vec![],
+        }
+        .into());
+    }
+    let at = now();
+    row.status = if accept {
+        InvoiceStatus::Issued
+    } else {
+        InvoiceStatus::Disputed
+    }
+    .as_str()
+    .to_owned();
+    row.dispute_reason = reason;
+    row.decided_at = Some(at);
+    let previous = row.version;
+    row.version += 1;
+    row.updated_at = at;
+    let updated = diesel::update(
+        invoices::table
+            .filter(invoices::id.eq(id))
+            .filter(invoices::version.eq(previous)),
+    )
+    .set(&row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous + 1,
+        });
+    }
+    assemble(conn, row)
+}
+
+/// A self-billed invoice awaiting acceptance: its id, agreement and issue date.
+pub(crate) struct Pending {
+    pub id: String,
+    pub agreement_id: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+}
+
+/// Self-billed invoices awaiting acceptance.
+pub(crate) fn pending_acceptance(conn: &mut DbConnection) -> Result<Vec<Pending>, StoreError> {
+    let rows: Vec<(String, Option<String>, Option<NaiveDate>)> = invoices::table
+        .filter(invoices::status.eq(InvoiceStatus::PendingAcceptance.as_str()))
+        .select((invoices::id, invoices::agreement_id, invoices::issue_date))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, agreement_id, issue_date)| Pending {
+            id,
+            agreement_id,
+            issue_date,
+        })
+        .collect())
+}

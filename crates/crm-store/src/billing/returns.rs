@@ -1,0 +1,745 @@
+//! Returns (RMA): against an order, never more than was sold, with a root cause, and a credit
+//! note when a refund concerns an invoiced order.
+
+use chrono::{Datelike, NaiveDateTime};
+use crm_domain::billing::returns::{
+    check_quantity, check_root_cause, counts_against_order, transition, Disposition, ReasonCode,
+    Resolution, ReturnAction, ReturnStatus, RootCauseCategory,
+};
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::totals::{compute, LineInput};
+use crm_domain::Violation;
+use diesel::prelude::*;
+
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::{return_lines, returns};
+use crate::sales::documents::{lock_key, Line};
+use crate::{
+    billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
+};
+
+// Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
+// DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = returns, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub(crate) struct ReturnRow {
+    pub(crate) id: String,
+    pub(crate) number: String,
+    pub(crate) order_id: String,
+    pub(crate) company_id: Option<String>,
+    pub(crate) contact_id: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) status: String,
+    pub(crate) customer_comment: Option<String>,
+    pub(crate) reject_reason: Option<String>,
+    pub(crate) root_cause_category: Option<String>,
+    pub(crate) root_cause_notes: Option<String>,
+    pub(crate) preventive_action: Option<String>,
+    pub(crate) resolution: Option<String>,
+    pub(crate) restocking_fee_minor: i64,
+    pub(crate) concession_minor: i64,
+    pub(crate) refund_minor: i64,
+    pub(crate) saved_revenue_minor: i64,
+    pub(crate) credit_note_id: Option<String>,
+    pub(crate) resolved_at: Option<NaiveDateTime>,
+    pub(crate) window_override_by: Option<String>,
+    pub(crate) window_override_at: Option<NaiveDateTime>,
+    pub(crate) opened_by: Option<String>,
+    pub(crate) version: i64,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = return_lines, treat_none_as_default_value = false)]
+pub(crate) struct ReturnLineRow {
+    pub(crate) id: String,
+    pub(crate) return_id: String,
+    pub(crate) position: i64,
+    pub(crate) order_line_id: String,
+    pub(crate) product_id: Option<String>,
+    pub(crate) description: String,
+    pub(crate) quantity_milli: i64,
+    pub(crate) reason_code: String,
+    pub(crate) received_quantity_milli: Option<i64>,
+    pub(crate) disposition: Option<String>,
+    pub(crate) unit_price_minor: i64,
+    pub(crate) discount_bp: i64,
+    pub(crate) tax_rate_bp: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReturnLine {
+    pub id: String,
+    pub order_line_id: String,
+    pub product_id: Option<String>,
+    pub description: String,
+    pub quantity: Quantity,
+    pub reason: ReasonCode,
+    pub received_quantity: Option<Quantity>,
+    pub disposition: Option<Disposition>,
+    pub unit_price_minor: i64,
+    pub discount_bp: i64,
+    pub tax_rate_bp: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootCause {
+    pub category: Option<RootCauseCategory>,
+    pub notes: Option<String>,
+    pub preventive_action: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Return {
+    pub id: String,
+    pub number: String,
+    pub order_id: String,
+    pub company_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub currency: String,
+    pub status: ReturnStatus,
+    pub customer_comment: Option<String>,
+    pub reject_reason: Option<String>,
+    pub root_cause: RootCause,
+    pub resolution: Option<Resolution>,
+    pub restocking_fee_minor: i64,
+    pub concession_minor: i64,
+    pub refund_minor: i64,
+    pub saved_revenue_minor: i64,
+    pub credit_note_id: Option<String>,
+    pub window_override_by: Option<String>,
+    pub window_override_at: Option<NaiveDateTime>,
+    pub lines: Vec<ReturnLine>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub struct LineRequest {
+    pub order_line_id: String,
+    pub quantity: Quantity,
+    pub reason: ReasonCode,
+}
+
+pub struct ReturnRequest {
+    pub order_id: String,
+    pub lines: Vec<LineRequest>,
+    pub customer_comment: Option<String>,
+    /// The manager who allows a return outside the window.
+    pub window_override_by: Option<String>,
+    pub opened_by: Option<String>,
+    pub window_days: i64,
+}
+
+fn assemble(conn: &mut DbConnection, row: ReturnRow) -> Result<Return, StoreError> {
+    let lines: Vec<ReturnLineRow> = return_lines::table
+        .filter(return_lines::return_id.eq(&row.id))
+        .order(return_lines::position.asc())
+        .select(ReturnLineRow::as_select())
+        .load(conn)?;
+    Ok(Return {
+        status: row.status.parse().unwrap_or(ReturnStatus::Requested),
+        root_cause: RootCause {
+            category: row
+                .root_cause_category
+                .as_deref()
+                .and_then(|c| c.parse().ok()),
+            notes: row.root_cause_notes,
+            preventive_action: row.preventive_action,
+        },
+        resolution: row.resolution.as_deref().and_then(|r| r.parse().ok()),
+        lines: lines
+            .into_iter()
+            .map(|l| ReturnLine {
+                reason: l.reason_code.parse().unwrap_or(ReasonCode::Other),
+                received_quantity: l.received_quantity_milli.map(Quantity::from_milli),
+                disposition: l.disposition.as_deref().and_then(|d| d.parse().ok()),
+                quantity: Quantity::from_milli(l.quantity_milli),
+                id: l.id,
+                order_line_id: l.order_line_id,
+                product_id: l.product_id,
+                description: l.description,
+                unit_price_minor: l.unit_price_minor,
+                discount_bp: l.discount_bp,
+                tax_rate_bp: l.tax_rate_bp,
+            })
+            .collect(),
+        id: row.id,
+        number: row.number,
+        order_id: row.order_id,
+        company_id: row.company_id,
+        contact_id: row.contact_id,
+        currency: row.currency,
+        customer_comment: row.customer_comment,
+        reject_reason: row.reject_reason,
+        restocking_fee_minor: row.restocking_fee_minor,
+        concession_minor: row.concession_minor,
+        refund_minor: row.refund_minor,
+        saved_revenue_minor: row.saved_revenue_minor,
+        credit_note_id: row.credit_note_id,
+        window_override_by: row.window_override_by,
+        window_override_at: row.window_override_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// How much of an order line other live returns already hold.
+fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64, StoreError> {
+    let held: Vec<(i64, String)> = return_lines::table
+        .inner_join(returns::table)
+        .filter(return_lines::order_line_id.eq(order_line_id))
+        .select((return_lines::quantity_milli, returns::status))
+        .load(conn)?;
+    Ok(held
+        .into_iter()
+        .filter(|(_, status)| status.parse().is_ok_and(counts_against_order))
+        .map(|(q, _)| q)
+        .sum())
+}
+
+/// Opens a return. Concurrent returns of one order take turns, so together they never exceed
+/// what was sold.
+pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, StoreError> {
+    lock_key(conn, &format!("returns-of-order:{}", request.order_id))?;
+    let order = match orders::get(conn, &request.order_id) {
+        Ok(o) => o,
+        Err(StoreError::NotFound) => return Err(Violation::new("order_id", "no such order").into()),
+        Err(e) => return Err(e),
+    };
+    if order.status == crm_domain::sales::orders::OrderStatus::Cancelled {
+        return Err(Violation::new("order_id", "the order is cancelled").into());
+    }
+    let at = now();
+    let deadline = order.ordered_at + chrono::Duration::days(request.window_days);
+    if at > deadline && request.window_override_by.is_none() {
+        return Err(Violation::new(
+            "override_window",
+            format!(
+                "the {}-day return window closed on {}; a manager must override it",
+                request.window_days,
+                deadline.date()
+            ),
+        )
+        .into());
+    }
+    if request.lines.is_empty() {
+        return Err(Violation::new("lines", "a return needs at least one line").into());
+    }
+    let order_lines = orders::lines_with_ids(conn, &order.id)?;
+    let id = new_id();
+    let mut rows = Vec::with_capacity(request.lines.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in request.lines.iter().enumerate() {
+        let field = format!("lines[{i}].order_line_id");
+        let Some((_, sold)) = order_lines
+            .iter()
+            .find(|(lid, _)| *lid == line.order_line_id)
+        else {
+            return Err(Violation::new(field, "is not a line of the order").into());
+        };
+        if !seen.insert(line.order_line_id.clone()) {
+            return Err(Violation::new(field, "appears twice").into());
+        }
+        let held = already_returned(conn, &line.order_line_id)?;
+        check_quantity(
+            &format!("lines[{i}].quantity"),
+            line.quantity.milli(),
+            sold.quantity.milli(),
+            held,
+        )?;
+        rows.push(ReturnLineRow {
+            id: new_id(),
+            return_id: id.clone(),
+            position: i64::try_from(i).unwrap_or(i64::MAX),
+            order_line_id: line.order_line_id.clone(),
+            product_id: sold.product_id.clone(),
+            description: sold.description.clone(),
+            quantity_milli: line.quantity.milli(),
+            reason_code: line.reason.as_str().to_owned(),
+            received_quantity_milli: None,
+            disposition: None,
+            unit_price_minor: sold.unit_price_minor,
+            discount_bp: sold.discount_bp,
+            tax_rate_bp: sold.tax_rate_bp,
+        });
+    }
+    let year = at.date().year();
+    let sequence = counters::next(conn, &format!("return:{year}"))?;
+    let overridden = at > deadline;
+    let row = ReturnRow {
+        id: id.clone(),
+        number: format!("RMA-{year}-{sequence:06}"),
+        order_id: order.id.clone(),
+        company_id: order.company_id.clone(),
+        contact_id: order.contact_id.clone(),
+        currency: order.currency.clone(),
+        status: ReturnStatus::Requested.as_str().to_owned(),
+        customer_comment: request.customer_comment,
+        reject_reason: None,
+        root_cause_category: None,
+        root_cause_notes: None,
+        preventive_action: None,
+        resolution: None,
+        restocking_fee_minor: 0,
+        concession_minor: 0,
+        refund_minor: 0,
+        saved_revenue_minor: 0,
+        credit_note_id: None,
+        resolved_at: None,
+        window_override_by: request.window_override_by.filter(|_| overridden),
+        window_override_at: overridden.then_some(at),
+        opened_by: request.opened_by,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    diesel::insert_into(returns::table)
+        .values(&row)
+        .execute(conn)?;
+    for line in rows {
+        diesel::insert_into(return_lines::table)
+            .values(&line)
+            .execute(conn)?;
+    }
+    get(conn, &id)
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<ReturnRow, StoreError> {
+    Ok(returns::table
+        .find(id)
+        .select(ReturnRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Return, StoreError> {
+    let row = load(conn, id)?;
+    assemble(conn, row)
+}
+
+fn save(
+    conn: &mut DbConnection,
+    row: &mut ReturnRow,
+    previous_version: i64,
+) -> Result<(), StoreError> {
+    row.version = previous_version + 1;
+    row.updated_at = now();
+    let updated = diesel::update(
+        returns::table
+            .filter(returns::id.eq(&row.id))
+            .filter(returns::version.eq(previous_version)),
+    )
+    .set(&*row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous_version + 1,
+        });
+    }
+    Ok(())
+}
+
+/// Records the root cause and the customer's comment, until the return is resolved.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: impl FnOnce(&mut RootCause, &mut Option<String>) -> Result<(), StoreError>,
+) -> Result<Return, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    if matches!(
+        status,
+        ReturnStatus::Resolved
+            | ReturnStatus::Closed
+            | ReturnStatus::Rejected
+            | ReturnStatus::Withdrawn
+    ) {
+        return Err(crm_domain::platform::transitions::IllegalTransition {
+            document: "return",
+            action: "edit".into(),
+            state: status.as_str().into(),
+            allowed: crm_domain::billing::returns::allowed_actions(status)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }
+        .into());
+    }
+    let mut cause = RootCause {
+        category: row
+            .root_cause_category
+            .as_deref()
+            .and_then(|c| c.parse().ok()),
+        notes: row.root_cause_notes.clone(),
+        preventive_action: row.preventive_action.clone(),
+    };
+    change(&mut cause, &mut row.customer_comment)?;
+    row.root_cause_category = cause.category.map(|c| c.as_str().to_owned());
+    row.root_cause_notes = cause.notes;
+    row.preventive_action = cause.preventive_action;
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    assemble(conn, row)
+}
+
+/// `approve`, `reject` (with a reason), `close` or `withdraw`.
+pub fn act(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    action: ReturnAction,
+    reason: Option<String>,
+) -> Result<Return, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    let next = transition(status, action, None)?;
+    if action == ReturnAction::Reject {
+        row.reject_reason = reason;
+    }
+    row.status = next.as_str().to_owned();
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    assemble(conn, row)
+}
+
+pub struct Received {
+    pub return_line_id: String,
+    pub quantity: Quantity,
+    pub disposition: Disposition,
+}
+
+/// Records what arrived, line by line, and what becomes of it.
+pub fn receive(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    received: Vec<Received>,
+) -> Result<Return, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    let next = transition(status, ReturnAction::Receive, None)?;
+    let current = assemble(conn, row.clone())?;
+    for (i, r) in received.iter().enumerate() {
+        let Some(line) = current.lines.iter().find(|l| l.id == r.return_line_id) else {
+            return Err(Violation::new(
+                format!("lines[{i}].return_line_id"),
+                "is not a line of this return",
+            )
+            .into());
+        };
+        if r.quantity.milli() > line.quantity.milli() {
+            return Err(Violation::new(
+                format!("lines[{i}].quantity"),
+                "is more than was requested",
+            )
+            .into());
+        }
+        diesel::update(return_lines::table.find(&r.return_line_id))
+            .set((
+                return_lines::received_quantity_milli.eq(Some(r.quantity.milli())),
+                return_lines::disposition.eq(Some(r.disposition.as_str())),
+            ))
+            .execute(conn)?;
+    }
+    row.status = next.as_str().to_owned();
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    assemble(conn, row)
+}
+
+pub struct Resolve {
+    pub resolution: Resolution,
+    pub restocking_fee_minor: i64,
+    /// For `retained_with_discount`: what the customer is given back to keep the item.
+    pub concession_minor: Option<i64>,
+}
+
+/// The value (tax included) of the returned lines: the received quantity when known.
+fn returned_value(ret: &Return) -> Result<(i64, Vec<Line>), StoreError> {
+    let lines: Vec<Line> = ret
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let quantity = l.received_quantity.unwrap_or(l.quantity);
+            (quantity.milli() > 0).then(|| Line {
+                product_id: l.product_id.clone(),
+                sku: None,
+                description: format!("Return {}: {}", ret.number, l.description),
+                quantity,
+                unit_price_minor: l.unit_price_minor,
+                unit_cost_minor: None,
+                discount_bp: l.discount_bp,
+                tax_rate_bp: l.tax_rate_bp,
+            })
+        })
+        .collect();
+    let inputs: Vec<LineInput> = lines
+        .iter()
+        .map(|l| LineInput {
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_bp: l.discount_bp,
+            tax_rate_bp: l.tax_rate_bp,
+        })
+        .collect();
+    Ok((compute(&inputs)?.total_minor, lines))
+}
+
+/// Resolves the return once its root cause is known. A refund or store credit on an invoiced
+/// order issues a credit note against the invoice in this same transaction; a customer who keeps
+/// the item for a concession records the revenue saved.
+pub fn resolve(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    resolve: Resolve,
+) -> Result<Return, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let ret = assemble(conn, row.clone())?;
+    let next = transition(ret.status, ReturnAction::Resolve, Some(resolve.resolution))?;
+    check_root_cause(
+        ret.root_cause.category,
+        ret.root_cause.notes.as_deref(),
+        ret.root_cause.preventive_action.as_deref(),
+    )?;
+    let (value, mut lines) = returned_value(&ret)?;
+    if resolve.restocking_fee_minor < 0 || resolve.restocking_fee_minor > value {
+        return Err(Violation::new(
+            "restocking_fee",
+            format!("must be between 0 and the returned value, {value}"),
+        )
+        .into());
+    }
+    match resolve.resolution {
+        Resolution::RetainedWithDiscount => {
+            let concession = resolve.concession_minor.ok_or_else(|| {
+                StoreError::from(Violation::new(
+                    "concession",
+                    "is required when the customer keeps the item",
+                ))
+            })?;
+            if concession < 0 || concession > value {
+                return Err(Violation::new(
+                    "concession",
+                    format!("must be between 0 and the returned value, {value}"),
+                )
+                .into());
+            }
+            row.concession_minor = concession;
+            row.saved_revenue_minor = value - concession;
+        }
+        r if r.credits() => {
+            row.refund_minor = value - resolve.restocking_fee_minor;
+            if row.refund_minor > 0 {
+                if let Some(invoice_id) = invoices::issued_invoice_of_order(conn, &ret.order_id)? {
+                    if resolve.restocking_fee_minor > 0 {
+                        lines.push(Line {
+                            product_id: None,
+                            sku: None,
+                            description: format!("Restocking fee, return {}", ret.number),
+                            quantity: Quantity::from_milli(1000),
+                            unit_price_minor: -resolve.restocking_fee_minor,
+                            unit_cost_minor: None,
+                            discount_bp: 0,
+                            tax_rate_bp: 0,
+                        });
+                    }
+                    let note = invoices::credit_and_issue(
+                        conn,
+                        &invoice_id,
+                        format!("Return {} ({})", ret.number, r.as_str()),
+                        lines,
+                    )?;
+                    row.credit_note_id = Some(note.id);
+                }
+            }
+        }
+        _ => {}
+    }
+    row.resolution = Some(resolve.resolution.as_str().to_owned());
+    row.restocking_fee_minor = resolve.restocking_fee_minor;
+    row.status = next.as_str().to_owned();
+    let at = now();
+    row.resolved_at = Some(at);
+    let carried_by_credit_note = row.credit_note_id.is_some() && resolve.resolution.credits();
+    let customer = match (&row.company_id, carried_by_credit_note) {
+        (Some(company), false) => {
+            let net = crate::analytics::rollups::returned_net(conn, &row.id)?
+                - resolve.restocking_fee_minor;
+            crate::analytics::rollups::return_contribution(
+                company,
+                &row.currency,
+                at.date(),
+                resolve.resolution,
+                net,
+                row.concession_minor,
+            )
+        }
+        _ => None,
+    };
+    let products = crate::analytics::rollups::returned_products(
+        conn,
+        &row.id,
+        &row.order_id,
+        &row.currency,
+        at.date(),
+    )?;
+    crate::analytics::rollups::swap(
+        conn,
+        crate::analytics::rollups::Contribution::default(),
+        crate::analytics::rollups::Contribution { customer, products },
+    )?;
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    assemble(conn, row)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReturnFilter {
+    pub status: Option<ReturnStatus>,
+    pub order_id: Option<String>,
+    pub company_id: Option<String>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ReturnFilter,
+    page: &PageRequest<()>,
+) -> Result<Page<Return>, StoreError> {
+    let mut query = returns::table.select(ReturnRow::as_select()).into_boxed();
+    if let Some(v) = filter.status {
+        query = query.filter(returns::status.eq(v.as_str()));
+    }
+    if let Some(v) = &filter.order_id {
+        query = query.filter(returns::order_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.company_id {
+        query = query.filter(returns::company_id.eq(v.clone()));
+    }
+    let rows: Vec<ReturnRow> =
+        keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
+    let page = finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    });
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(assemble(conn, row)?);
+    }
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+/// Counts and amounts for returns opened in `from..to`.
+#[derive(Debug, Clone, Default)]
+pub struct ReturnReport {
+    pub returns: i64,
+    /// Lines per reason code.
+    pub by_reason: Vec<(String, i64)>,
+    /// Returns per root-cause category (`unknown` until set).
+    pub by_root_cause: Vec<(String, i64)>,
+    /// Returns per resolution (`unresolved` until resolved).
+    pub by_resolution: Vec<(String, i64)>,
+    pub refunded_minor: i64,
+    pub saved_revenue_minor: i64,
+}
+
+/// Amounts are converted into `base` at the latest rate on or before the end of the month the
+/// return was resolved (or opened).
+pub fn report(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    base: crm_domain::platform::money::Currency,
+) -> Result<ReturnReport, StoreError> {
+    use std::collections::BTreeMap;
+    let rows: Vec<ReturnRow> = returns::table
+        .filter(returns::created_at.ge(from))
+        .filter(returns::created_at.lt(to))
+        .select(ReturnRow::as_select())
+        .load(conn)?;
+    let mut report = ReturnReport {
+        returns: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        ..ReturnReport::default()
+    };
+    let (mut causes, mut resolutions, mut reasons) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut to_base = crate::analytics::profit::ToBase::new(base);
+    for row in &rows {
+        *causes
+            .entry(
+                row.root_cause_category
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into()),
+            )
+            .or_insert(0) += 1;
+        *resolutions
+            .entry(
+                row.resolution
+                    .clone()
+                    .unwrap_or_else(|| "unresolved".into()),
+            )
+            .or_insert(0) += 1;
+        let month =
+            crate::analytics::rollups::month_of(row.resolved_at.unwrap_or(row.created_at).date());
+        report.refunded_minor += to_base.amount(conn, row.refund_minor, &row.currency, &month)?;
+        report.saved_revenue_minor +=
+            to_base.amount(conn, row.saved_revenue_minor, &row.currency, &month)?;
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    for chunk in ids.chunks(500) {
+        let codes: Vec<String> = return_lines::table
+            .filter(return_lines::return_id.eq_any(chunk))
+            .select(return_lines::reason_code)
+            .load(conn)?;
+        for code in codes {
+            *reasons.entry(code).or_insert(0) += 1;
+        }
+    }
+    report.by_reason = reasons.into_iter().collect();
+    report.by_root_cause = causes.into_iter().collect();
+    report.by_resolution = resolutions.into_iter().collect();
+    Ok(report)
+}
+
+/// The returns of a contact or company as timeline entries, newest first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &crate::analytics::timeline::Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+    let mut query = returns::table.select(ReturnRow::as_select()).into_boxed();
+    query = match subject {
+        crate::analytics::timeline::Subject::Contact(id) => {
+            query.filter(returns::contact_id.eq(id.clone()))
+        }
+        crate::analytics::timeline::Subject::Company(id) => {
+            query.filter(returns::company_id.eq(id.clone()))
+        }
+    };
+    let rows: Vec<ReturnRow> =
+        keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::analytics::timeline::TimelineEntry {
+            kind: crm_domain::parties::timeline::TimelineKind::Return,
+            summary: format!("Return {}", row.number),
+            detail: Some(row.status),
+            id: row.id,
+            at: row.created_at,
+            contact_id: row.contact_id,
+            company_id: row.company_id,
+            user_id: row.opened_by,
+        })
+        .collect())
+}

@@ -1,0 +1,4 @@
+pub mod companies;
+pub mod contacts;
+pub mod customers;
+pub mod interactions;

@@ -1,0 +1,264 @@
+//! Connections: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool whose
+//! manager picks the backend from the URL, embedded migrations per backend, and the write
+//! transaction.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL whose scheme has been read: `postgres://` or `postgresql://` for
+/// PostgreSQL; `sqlite://PATH` or a plain path for SQLite.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::Config(format!(
+                "database URL must start with postgres:// or sqlite://, or be a file path; got `{}`",
+                redact(url)
+            )));
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For SQLite, the file the database lives in.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        (self.backend == Backend::Sqlite).then_some(self.target.as_str())
+    }
+
+    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target).map(DbConnection::Postgres),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// The URL with any password replaced, safe to log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}({})", self.backend, redact(&self.target))
+    }
+}
+
+/// Connects the variant that the URL names, so that a wrong password or a refused port
+/// surfaces as itself rather than as a generic multi-connection error.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.url.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
+    // Unchecked: the server starts (and /readyz reports 503) while the database is down.
+    Ok(r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_secs(3))
+        // A PostgreSQL connection can die with its server and is tested before use; a SQLite
+        // one is a file handle, and the test would cost a statement parse per request.
+        .test_on_check_out(url.backend() == Backend::Postgres)
+        .build_unchecked(ConnectionManager { url: url.clone() }))
+}
+
+/// Rows per multi-row INSERT: 1,000 rows of at most 32 columns stay under SQLite's limit of
+/// 32,766 bind parameters, and so under PostgreSQL's 65,535.
+pub(crate) const BATCH_ROWS: usize = 1_000;
+
+/// Inserts a slice of rows with multi-row INSERTs of [`BATCH_ROWS`] rows; evaluates to how
+/// many were inserted. diesel's multi-connection has no batch insert, so each backend gets its
+/// own statement. Row types must insert NULL for `None` (`treat_none_as_default_value =
+/// false`): SQLite has no DEFAULT in VALUES, and diesel would otherwise write one row per
+/// statement.
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut inserted = 0_usize;
+        for part in $rows.chunks($crate::platform::db::BATCH_ROWS) {
+            inserted += match &mut *$conn {
+                $crate::platform::db::DbConnection::Postgres(c) => {
+                    diesel::insert_into($table).values(part).execute(c)?
+                }
+                $crate::platform::db::DbConnection::Sqlite(c) => {
+                    diesel::insert_into($table).values(part).execute(c)?
+                }
+            };
+        }
+        inserted
+    }};
+}
+pub(crate) use insert_batch;
+
+/// Applies the pending embedded migrations of the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(applied.len())
+}
+
+/// Refreshes the planner's statistics of every table. After a bulk load the tables have none
+/// until autovacuum gets to them (never, where it is off), and without them PostgreSQL guesses
+/// `archived_at IS NULL` matches 0.5% of rows and prefers a scan and sort over the index.
+pub fn analyze(conn: &mut DbConnection) -> Result<(), StoreError> {
+    conn.batch_execute("ANALYZE")?;
+    Ok(())
+}
+
+/// Fails unless the database answers a trivial query.
+pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
+    conn.batch_execute("SELECT 1")
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// Runs `f` in a transaction that takes the write lock up front. On SQLite a deferred
+/// transaction that reads and then writes can fail at once with "database is locked" when
+/// another writer got there first; `BEGIN IMMEDIATE` waits its turn instead.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Postgres(_) => conn.transaction(f),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => match DbConnection::commit_transaction(conn) {
+                    Ok(()) => Ok(value),
+                    Err(commit_error) => {
+                        if let Err(rollback_error) = DbConnection::rollback_transaction(conn) {
+                            tracing::error!(%rollback_error, "rollback after failed commit failed");
+                        }
+                        Err(commit_error.into())
+                    }
+                },
+                Err(error) => {
+                    if let Err(rollback_error) = DbConnection::rollback_transaction(conn) {
+                        tracing::error!(%rollback_error, "rollback failed");
+                    }
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_picks_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        let sqlite = DatabaseUrl::parse("sqlite://data/crm.db").unwrap();
+        assert_eq!(sqlite.sqlite_path(), Some("data/crm.db"));
+        assert_eq!(
+            DatabaseUrl::parse("/tmp/x.db").unwrap().backend(),
+            Backend::Sqlite
+        );
+    }
+
+    #[test]
+    fn mistyped_scheme_fails_loudly() {
+        assert!(DatabaseUrl::parse("postgress://u@h/db").is_err());
+        assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/crm").unwrap();
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

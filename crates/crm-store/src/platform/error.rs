@@ -1,0 +1,78 @@
+use crm_domain::platform::transitions::IllegalTransition;
+use crm_domain::Violations;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// What can go wrong in the store, in terms a caller can act on. The HTTP layer maps each
+/// variant to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// The record changed since the caller read it.
+    #[error("version mismatch; current version is {current}")]
+    VersionMismatch { current: i64 },
+    /// A uniqueness rule was broken; `existing_id` names the record already holding the value.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        existing_id: Option<String>,
+    },
+    #[error("invalid input: {0}")]
+    Invalid(Violations),
+    /// An action that the document's state does not allow.
+    #[error("{0}")]
+    IllegalTransition(IllegalTransition),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Database(DieselError),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(error: &DieselError) -> bool {
+        matches!(
+            error,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+        )
+    }
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+impl From<Violations> for StoreError {
+    fn from(violations: Violations) -> Self {
+        StoreError::Invalid(violations)
+    }
+}
+
+impl From<crm_domain::Violation> for StoreError {
+    fn from(violation: crm_domain::Violation) -> Self {
+        StoreError::Invalid(violation.into())
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+impl From<IllegalTransition> for StoreError {
+    fn from(error: IllegalTransition) -> Self {
+        StoreError::IllegalTransition(error)
+    }
+}

@@ -1,0 +1,9 @@
+pub mod address;
+pub mod counters;
+pub mod db;
+pub(crate) mod error;
+pub mod exchange_rates;
+pub mod idempotency;
+pub mod pagination;
+pub mod schema;
+pub mod settings;

@@ -1,0 +1,168 @@
+//! What quotes and orders share: lines resolved against the catalogue, exact totals, and the
+//! lock that serialises writes to one business key.
+
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::totals::{compute, LineInput, Totals};
+use crm_domain::{Violation, Violations};
+use diesel::sql_types::Text;
+use diesel::RunQueryDsl;
+
+use crate::platform::db::DbConnection;
+use crate::{sales::products, StoreError};
+
+/// A line as a client gives it; the product fills in what is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineDraft {
+    pub product_id: Option<String>,
+    pub sku: Option<String>,
+    pub description: Option<String>,
+    pub quantity: Quantity,
+    pub unit_price_minor: Option<i64>,
+    pub unit_cost_minor: Option<i64>,
+    pub discount_bp: i64,
+    pub tax_rate_bp: Option<i64>,
+}
+
+/// A line as stored: everything explicit, the cost snapshotted at the time of the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub product_id: Option<String>,
+    pub sku: Option<String>,
+    pub description: String,
+    pub quantity: Quantity,
+    pub unit_price_minor: i64,
+    pub unit_cost_minor: Option<i64>,
+    pub discount_bp: i64,
+    pub tax_rate_bp: i64,
+}
+
+/// Resolves drafts in a currency: the product (by id or SKU) supplies the description, price,
+/// tax rate and cost that the draft leaves out. Every problem is reported with its line.
+pub fn resolve_lines(
+    conn: &mut DbConnection,
+    drafts: Vec<LineDraft>,
+    currency: &str,
+) -> Result<Vec<Line>, StoreError> {
+    let mut violations = Violations::default();
+    let mut lines = Vec::with_capacity(drafts.len());
+    for (i, draft) in drafts.into_iter().enumerate() {
+        let field = |name: &str| format!("lines[{i}].{name}");
+        let product = match (&draft.product_id, &draft.sku) {
+            (Some(id), _) => match products::get(conn, id) {
+                Ok(p) => Some(p),
+                Err(StoreError::NotFound) => {
+                    violations.push(Violation::new(field("product_id"), "no such product"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            (None, Some(sku)) => match products::find_by_sku(conn, sku)? {
+                Some(p) => Some(p),
+                None => {
+                    violations.push(Violation::new(
+                        field("sku"),
+                        format!("no product has SKU {sku}"),
+                    ));
+                    continue;
+                }
+            },
+            (None, None) => None,
+        };
+        let same_currency = product.as_ref().map(|p| p.fields.currency == currency);
+        let unit_price_minor = match (draft.unit_price_minor, &product) {
+            (Some(price), _) => price,
+            (None, Some(p)) if same_currency == Some(true) => p.fields.unit_price_minor,
+            (None, Some(p)) => {
+                violations.push(Violation::new(
+                    field("unit_price"),
+                    format!(
+                        "the product is priced in {}; give a price in {currency}",
+                        p.fields.currency
+                    ),
+                ));
+                continue;
+            }
+            (None, None) => {
+                violations.push(Violation::new(
+                    field("unit_price"),
+                    "is required for a line without a product",
+                ));
+                continue;
+            }
+        };
+        let description = match (draft.description, &product) {
+            (Some(d), _) => d,
+            (None, Some(p)) => p.fields.name.clone(),
+            (None, None) => {
+                violations.push(Violation::new(
+                    field("description"),
+                    "is required for a line without a product",
+                ));
+                continue;
+            }
+        };
+        lines.push(Line {
+            product_id: product.as_ref().map(|p| p.id.clone()),
+            sku: product.as_ref().map(|p| p.fields.sku.clone()).or(draft.sku),
+            description,
+            quantity: draft.quantity,
+            unit_price_minor,
+            unit_cost_minor: draft.unit_cost_minor.or_else(|| {
+                product
+                    .as_ref()
+                    .filter(|_| same_currency == Some(true))
+                    .and_then(|p| p.fields.unit_cost_minor)
+            }),
+            discount_bp: draft.discount_bp,
+            tax_rate_bp: draft
+                .tax_rate_bp
+                .or(product.as_ref().map(|p| p.fields.tax_rate_bp))
+                .unwrap_or(0),
+        });
+    }
+    violations.into_result()?;
+    Ok(lines)
+}
+
+pub fn totals(lines: &[Line]) -> Result<Totals, StoreError> {
+    let inputs: Vec<LineInput> = lines
+        .iter()
+        .map(|l| LineInput {
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_bp: l.discount_bp,
+            tax_rate_bp: l.tax_rate_bp,
+        })
+        .collect();
+    Ok(compute(&inputs)?)
+}
+
+/// The cost of goods of lines whose cost is known, in minor units (rounded like amounts).
+pub fn cost_of(lines: &[Line]) -> Result<i64, StoreError> {
+    let mut total: i128 = 0;
+    for line in lines {
+        if let Some(cost) = line.unit_cost_minor {
+            let amount = crm_domain::sales::totals::line_amounts(&LineInput {
+                quantity: line.quantity,
+                unit_price_minor: cost,
+                discount_bp: 0,
+                tax_rate_bp: 0,
+            })?;
+            total += i128::from(amount.gross_minor);
+        }
+    }
+    i64::try_from(total)
+        .map_err(|_| Violation::new("lines", "the amounts are too large to compute").into())
+}
+
+/// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same
+/// business key (an order's external id, a customer's email) take turns. On SQLite every write
+/// transaction already holds the database's write lock.
+pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(key)
+            .execute(conn)?;
+    }
+    Ok(())
+}

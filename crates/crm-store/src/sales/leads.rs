@@ -1,0 +1,409 @@
+//! Leads: prospects not yet known as customers, until they are converted.
+
+use chrono::NaiveDateTime;
+use crm_domain::sales::leads::{transition, LeadAction, LeadSource, LeadStatus};
+use diesel::prelude::*;
+
+use crate::parties::customers::{self, CustomerRef};
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::leads;
+use crate::sales::quotes::{self, QuoteDraft};
+use crate::{access::users, check_version, new_id, now, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = leads, treat_none_as_null = true)]
+struct LeadRow {
+    id: String,
+    source: String,
+    status: String,
+    owner_id: Option<String>,
+    score: Option<i64>,
+    estimated_value_minor: Option<i64>,
+    estimated_value_currency: Option<String>,
+    notes: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company_name: Option<String>,
+    disqualify_reason: Option<String>,
+    converted_contact_id: Option<String>,
+    converted_company_id: Option<String>,
+    converted_quote_id: Option<String>,
+    converted_at: Option<NaiveDateTime>,
+    search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+/// What a client may write. `phone` is E.164; the value is (minor units, currency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadFields {
+    pub source: LeadSource,
+    pub owner_id: Option<String>,
+    pub score: Option<i64>,
+    pub estimated_value: Option<(i64, String)>,
+    pub notes: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lead {
+    pub id: String,
+    pub fields: LeadFields,
+    pub status: LeadStatus,
+    pub disqualify_reason: Option<String>,
+    pub converted_contact_id: Option<String>,
+    pub converted_company_id: Option<String>,
+    pub converted_quote_id: Option<String>,
+    pub converted_at: Option<NaiveDateTime>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+impl LeadRow {
+    fn fields(&self) -> LeadFields {
+        LeadFields {
+            source: self.source.parse().unwrap_or(LeadSource::Web),
+            owner_id: self.owner_id.clone(),
+            score: self.score,
+            estimated_value: self
+                .estimated_value_minor
+                .zip(self.estimated_value_currency.clone()),
+            notes: self.notes.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            company_name: self.company_name.clone(),
+        }
+    }
+
+    fn set_fields(&mut self, f: LeadFields) {
+        self.search_text = [
+            &f.first_name,
+            &f.last_name,
+            &f.email,
+            &f.phone,
+            &f.company_name,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+        self.source = f.source.as_str().to_owned();
+        self.owner_id = f.owner_id;
+        self.score = f.score;
+        self.estimated_value_minor = f.estimated_value.as_ref().map(|v| v.0);
+        self.estimated_value_currency = f.estimated_value.map(|v| v.1);
+        self.notes = f.notes;
+        self.first_name = f.first_name;
+        self.last_name = f.last_name;
+        self.email = f.email;
+        self.phone = f.phone;
+        self.company_name = f.company_name;
+    }
+
+    fn into_lead(self) -> Lead {
+        Lead {
+            fields: self.fields(),
+            status: self.status.parse().unwrap_or(LeadStatus::New),
+            id: self.id,
+            disqualify_reason: self.disqualify_reason,
+            converted_contact_id: self.converted_contact_id,
+            converted_company_id: self.converted_company_id,
+            converted_quote_id: self.converted_quote_id,
+            converted_at: self.converted_at,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            archived_at: self.archived_at,
+        }
+    }
+}
+
+fn check_write(conn: &mut DbConnection, f: &LeadFields) -> Result<(), StoreError> {
+    if let Some(id) = &f.owner_id {
+        users::ensure_active(conn, id, "owner_id")?;
+    }
+    if f.email.is_none() && f.phone.is_none() && f.last_name.is_none() && f.company_name.is_none() {
+        return Err(crm_domain::Violation::new(
+            "email",
+            "a lead needs at least an email, a phone, a last name or a company name",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, StoreError> {
+    check_write(conn, &fields)?;
+    let at = now();
+    let mut row = LeadRow {
+        id: new_id(),
+        source: String::new(),
+        status: LeadStatus::New.as_str().to_owned(),
+        owner_id: None,
+        score: None,
+        estimated_value_minor: None,
+        estimated_value_currency: None,
+        notes: None,
+        first_name: None,
+        last_name: None,
+        email: None,
+        phone: None,
+        company_name: None,
+        disqualify_reason: None,
+        converted_contact_id: None,
+        converted_company_id: None,
+        converted_quote_id: None,
+        converted_at: None,
+        search_text: String::new(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    row.set_fields(fields);
+    diesel::insert_into(leads::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row.into_lead())
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
+    Ok(leads::table
+        .find(id)
+        .select(LeadRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {
+    load(conn, id).map(LeadRow::into_lead)
+}
+
+fn save(
+    conn: &mut DbConnection,
+    row: &mut LeadRow,
+    previous_version: i64,
+) -> Result<(), StoreError> {
+    row.version = previous_version + 1;
+    row.updated_at = now();
+    let updated = diesel::update(
+        leads::table
+            .filter(leads::id.eq(&row.id))
+            .filter(leads::version.eq(previous_version)),
+    )
+    .set(&*row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous_version + 1,
+        });
+    }
+    Ok(())
+}
+
+/// Edits a lead; a converted lead is read-only.
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<Lead, StoreError>
+where
+    F: FnOnce(&mut LeadFields) -> Result<(), StoreError>,
+{
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    transition(status, LeadAction::Edit)?;
+    let mut fields = row.fields();
+    change(&mut fields)?;
+    check_write(conn, &fields)?;
+    let previous = row.version;
+    row.set_fields(fields);
+    save(conn, &mut row, previous)?;
+    Ok(row.into_lead())
+}
+
+/// `assign` (to `owner_id`), `qualify` or `disqualify` (with `reason`).
+pub fn act(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    action: LeadAction,
+    owner_id: Option<String>,
+    reason: Option<String>,
+) -> Result<Lead, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    let next = transition(status, action)?;
+    if action == LeadAction::Assign {
+        if let Some(owner) = &owner_id {
+            users::ensure_active(conn, owner, "owner_id")?;
+        }
+        row.owner_id = owner_id;
+    }
+    if action == LeadAction::Disqualify {
+        row.disqualify_reason = reason;
+    }
+    row.status = next.as_str().to_owned();
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    Ok(row.into_lead())
+}
+
+pub struct Conversion {
+    pub lead: Lead,
+    pub opportunity_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub contact_created: bool,
+    pub company_id: Option<String>,
+    pub company_created: bool,
+    pub quote_id: Option<String>,
+}
+
+/// Converts the lead: links the contact with its email or phone, or creates one (and a company
+/// when the lead names one), and optionally a draft quote from `quote`.
+pub fn convert(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    quote: Option<QuoteDraft>,
+    opportunity: Option<crate::sales::opportunities::OpportunityFields>,
+    user_id: Option<&str>,
+) -> Result<Conversion, StoreError> {
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    let next = transition(status, LeadAction::Convert)?;
+    let customer = CustomerRef {
+        email: row.email.clone(),
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone().or_else(|| row.company_name.clone()),
+        phone: row.phone.clone(),
+        company_name: row.company_name.clone(),
+    };
+    let matched = customers::match_or_create(conn, &customer, None, true, None)?;
+    let opportunity_id = match opportunity {
+        Some(mut fields) => {
+            fields.company_id = matched.company_id.clone().ok_or_else(|| {
+                StoreError::from(crm_domain::Violation::new(
+                    "opportunity",
+                    "an opportunity needs a company: give the lead a company name",
+                ))
+            })?;
+            fields.contact_id = matched.contact_id.clone();
+            fields.lead_id = Some(row.id.clone());
+            fields.owner_id = fields.owner_id.or_else(|| row.owner_id.clone());
+            Some(crate::sales::opportunities::create(conn, fields, user_id)?.id)
+        }
+        None => None,
+    };
+    let quote_id = match quote {
+        Some(mut draft) => {
+            draft.opportunity_id = draft.opportunity_id.or_else(|| opportunity_id.clone());
+            draft.company_id = matched.company_id.clone();
+            draft.contact_id = matched.contact_id.clone();
+            draft.owner_id = draft.owner_id.or_else(|| row.owner_id.clone());
+            let fields = quotes::resolve(conn, draft)?;
+            Some(quotes::create(conn, fields)?.id)
+        }
+        None => None,
+    };
+    row.status = next.as_str().to_owned();
+    row.converted_contact_id = matched.contact_id.clone();
+    row.converted_company_id = matched.company_id.clone();
+    row.converted_quote_id = quote_id.clone();
+    row.converted_at = Some(now());
+    let previous = row.version;
+    save(conn, &mut row, previous)?;
+    Ok(Conversion {
+        lead: row.into_lead(),
+        opportunity_id,
+        contact_id: matched.contact_id,
+        contact_created: matched.contact_created,
+        company_id: matched.company_id,
+        company_created: matched.company_created,
+        quote_id,
+    })
+}
+
+pub fn archive(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    if row.archived_at.is_none() {
+        let at = now();
+        diesel::update(leads::table.filter(leads::id.eq(id)))
+            .set((
+                leads::archived_at.eq(Some(at)),
+                leads::updated_at.eq(at),
+                leads::version.eq(row.version + 1),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    pub status: Option<LeadStatus>,
+    pub source: Option<LeadSource>,
+    pub owner_id: Option<String>,
+    /// Lower-cased text to find in the name, email, phone or company name.
+    pub q: Option<String>,
+    pub created_after: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
+    pub include_archived: bool,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &LeadFilter,
+    page: &PageRequest<()>,
+) -> Result<Page<Lead>, StoreError> {
+    let mut query = leads::table.select(LeadRow::as_select()).into_boxed();
+    if !filter.include_archived {
+        query = query.filter(leads::archived_at.is_null());
+    }
+    if let Some(v) = filter.status {
+        query = query.filter(leads::status.eq(v.as_str()));
+    }
+    if let Some(v) = filter.source {
+        query = query.filter(leads::source.eq(v.as_str()));
+    }
+    if let Some(v) = &filter.owner_id {
+        query = query.filter(leads::owner_id.eq(v.clone()));
+    }
+    if let Some(q) = &filter.q {
+        query = crate::platform::pagination::substring_search!(query, conn, leads::search_text, q);
+    }
+    if let Some(v) = filter.created_after {
+        query = query.filter(leads::created_at.ge(v));
+    }
+    if let Some(v) = filter.created_before {
+        query = query.filter(leads::created_at.lt(v));
+    }
+    let rows: Vec<LeadRow> = keyset!(query, leads::created_at, leads::id, page, time).load(conn)?;
+    Ok(finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(row.created_at),
+        id: row.id.clone(),
+    })
+    .map(LeadRow::into_lead))
+}

@@ -1,0 +1,580 @@
+//! Opportunities: sales in progress, moving through a pipeline's stages, with their history.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use crm_domain::platform::exchange::{convert, Rate};
+use crm_domain::platform::money::Currency;
+use crm_domain::sales::opportunities::{
+    check_loss_reason, effective_probability, ForecastItem, StageOutcome,
+};
+use crm_domain::Violation;
+use diesel::prelude::*;
+
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::{opportunities, opportunity_stage_changes};
+use crate::sales::pipelines::{self, Stage};
+use crate::{
+    access::users, check_version, new_id, now, parties::companies, parties::contacts,
+    platform::exchange_rates, StoreError,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = opportunities, treat_none_as_null = true)]
+struct OpportunityRow {
+    id: String,
+    name: String,
+    company_id: String,
+    contact_id: Option<String>,
+    owner_id: Option<String>,
+    pipeline_id: String,
+    stage_id: String,
+    amount_minor: i64,
+    currency: String,
+    probability_bp: Option<i64>,
+    expected_close_date: NaiveDate,
+    lead_id: Option<String>,
+    campaign_id: Option<String>,
+    next_step: Option<String>,
+    loss_reason: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+/// What a client may write. Without `pipeline_id`, the default pipeline; without `stage_id`,
+/// its first open stage. `probability_bp` overrides the stage's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpportunityFields {
+    pub name: String,
+    pub company_id: String,
+    pub contact_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub probability_bp: Option<i64>,
+    pub expected_close_date: NaiveDate,
+    pub lead_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub next_step: Option<String>,
+    pub loss_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Opportunity {
+    pub id: String,
+    pub fields: OpportunityFields,
+    pub stage: Stage,
+    /// What the forecast counts: the override, else the stage's; won 100%, lost 0%.
+    pub probability_bp: i64,
+    pub closed_at: Option<NaiveDateTime>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = opportunity_stage_changes)]
+pub struct StageChange {
+    pub id: String,
+    pub opportunity_id: String,
+    pub from_stage_id: Option<String>,
+    pub to_stage_id: String,
+    pub changed_by: Option<String>,
+    pub changed_at: NaiveDateTime,
+}
+
+impl OpportunityRow {
+    fn fields(&self) -> OpportunityFields {
+        OpportunityFields {
+            name: self.name.clone(),
+            company_id: self.company_id.clone(),
+            contact_id: self.contact_id.clone(),
+            owner_id: self.owner_id.clone(),
+            pipeline_id: Some(self.pipeline_id.clone()),
+            stage_id: Some(self.stage_id.clone()),
+            amount_minor: self.amount_minor,
+            currency: self.currency.clone(),
+            probability_bp: self.probability_bp,
+            expected_close_date: self.expected_close_date,
+            lead_id: self.lead_id.clone(),
+            campaign_id: self.campaign_id.clone(),
+            next_step: self.next_step.clone(),
+            loss_reason: self.loss_reason.clone(),
+        }
+    }
+}
+
+fn assemble(conn: &mut DbConnection, row: OpportunityRow) -> Result<Opportunity, StoreError> {
+    let stage = pipelines::stage(conn, &row.stage_id)?;
+    Ok(Opportunity {
+        fields: row.fields(),
+        probability_bp: effective_probability(
+            stage.fields.outcome,
+            row.probability_bp,
+            stage.fields.probability_bp,
+        ),
+        stage,
+        id: row.id,
+        closed_at: row.closed_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        archived_at: row.archived_at,
+    })
+}
+
+/// Resolves the pipeline and stage, checks references and the loss rule.
+fn resolve(conn: &mut DbConnection, fields: &mut OpportunityFields) -> Result<Stage, StoreError> {
+    companies::ensure_active(conn, &fields.company_id, "company_id")?;
+    if let Some(id) = &fields.contact_id {
+        contacts::ensure_active(conn, id, "contact_id")?;
+    }
+    if let Some(id) = &fields.owner_id {
+        users::ensure_active(conn, id, "owner_id")?;
+    }
+    let pipeline = match &fields.pipeline_id {
+        Some(id) => pipelines::get(conn, id).map_err(|e| match e {
+            StoreError::NotFound => Violation::new("pipeline_id", "no such pipeline").into(),
+            other => other,
+        })?,
+        None => pipelines::default_pipeline(conn)?,
+    };
+    let stage = match &fields.stage_id {
+        Some(id) => pipeline
+            .stages
+            .iter()
+            .find(|s| s.id == *id)
+            .cloned()
+            .ok_or_else(|| {
+                StoreError::from(Violation::new("stage_id", "is not a stage of the pipeline"))
+            })?,
+        None => pipeline.first_open_stage().cloned().ok_or_else(|| {
+            StoreError::from(Violation::new("stage_id", "the pipeline has no open stage"))
+        })?,
+    };
+    check_loss_reason(stage.fields.outcome, fields.loss_reason.as_deref())?;
+    fields.pipeline_id = Some(pipeline.id);
+    fields.stage_id = Some(stage.id.clone());
+    Ok(stage)
+}
+
+fn record_change(
+    conn: &mut DbConnection,
+    id: &str,
+    from: Option<&str>,
+    to: &str,
+    by: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(opportunity_stage_changes::table)
+        .values((
+            opportunity_stage_changes::id.eq(new_id()),
+            opportunity_stage_changes::opportunity_id.eq(id),
+            opportunity_stage_changes::from_stage_id.eq(from),
+            opportunity_stage_changes::to_stage_id.eq(to),
+            opportunity_stage_changes::changed_by.eq(by),
+            opportunity_stage_changes::changed_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    mut fields: OpportunityFields,
+    user_id: Option<&str>,
+) -> Result<Opportunity, StoreError> {
+    let stage = resolve(conn, &mut fields)?;
+    let at = now();
+    let row = OpportunityRow {
+        id: new_id(),
+        name: fields.name,
+        company_id: fields.company_id,
+        contact_id: fields.contact_id,
+        owner_id: fields.owner_id,
+        pipeline_id: fields.pipeline_id.unwrap_or_default(),
+        stage_id: stage.id.clone(),
+        amount_minor: fields.amount_minor,
+        currency: fields.currency,
+        probability_bp: fields.probability_bp,
+        expected_close_date: fields.expected_close_date,
+        lead_id: fields.lead_id,
+        campaign_id: fields.campaign_id,
+        next_step: fields.next_step,
+        loss_reason: fields.loss_reason,
+        closed_at: (stage.fields.outcome != StageOutcome::Open).then_some(at),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    diesel::insert_into(opportunities::table)
+        .values(&row)
+        .execute(conn)?;
+    record_change(conn, &row.id, None, &stage.id, user_id, at)?;
+    assemble(conn, row)
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<OpportunityRow, StoreError> {
+    Ok(opportunities::table
+        .find(id)
+        .select(OpportunityRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Opportunity, StoreError> {
+    let row = load(conn, id)?;
+    assemble(conn, row)
+}
+
+pub fn ensure_exists(conn: &mut DbConnection, id: &str, field: &str) -> Result<(), StoreError> {
+    match load(conn, id) {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound) => Err(Violation::new(field, "no such opportunity").into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Changes the opportunity; a stage change is recorded in its history, with who and when.
+pub fn update<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    user_id: Option<&str>,
+    change: F,
+) -> Result<Opportunity, StoreError>
+where
+    F: FnOnce(&mut OpportunityFields) -> Result<(), StoreError>,
+{
+    let mut row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let mut fields = row.fields();
+    change(&mut fields)?;
+    if fields.pipeline_id.as_deref() != Some(row.pipeline_id.as_str())
+        && fields.stage_id.as_deref() == Some(row.stage_id.as_str())
+    {
+        fields.stage_id = None;
+    }
+    let stage = resolve(conn, &mut fields)?;
+    let at = now();
+    let previous_stage = row.stage_id.clone();
+    if stage.id != previous_stage {
+        record_change(conn, id, Some(&previous_stage), &stage.id, user_id, at)?;
+        row.closed_at = (stage.fields.outcome != StageOutcome::Open).then_some(at);
+    }
+    let previous_version = row.version;
+    row.name = fields.name;
+    row.company_id = fields.company_id;
+    row.contact_id = fields.contact_id;
+    row.owner_id = fields.owner_id;
+    row.pipeline_id = fields.pipeline_id.unwrap_or_default();
+    row.stage_id = stage.id;
+    row.amount_minor = fields.amount_minor;
+    row.currency = fields.currency;
+    row.probability_bp = fields.probability_bp;
+    row.expected_close_date = fields.expected_close_date;
+    row.lead_id = fields.lead_id;
+    row.campaign_id = fields.campaign_id;
+    row.next_step = fields.next_step;
+    row.loss_reason = fields.loss_reason;
+    row.version = previous_version + 1;
+    row.updated_at = at;
+    let updated = diesel::update(
+        opportunities::table
+            .filter(opportunities::id.eq(id))
+            .filter(opportunities::version.eq(previous_version)),
+    )
+    .set(&row)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: previous_version + 1,
+        });
+    }
+    assemble(conn, row)
+}
+
+/// Moves an open opportunity to its pipeline's won stage when the pipeline says accepting a
+/// quote wins the sale.
+pub fn win_on_quote_accept(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: Option<&str>,
+) -> Result<(), StoreError> {
+    let opportunity = get(conn, id)?;
+    if opportunity.stage.fields.outcome != StageOutcome::Open {
+        return Ok(());
+    }
+    let pipeline = pipelines::get(conn, &opportunity.stage.pipeline_id)?;
+    if let (true, Some(won)) = (pipeline.fields.won_on_quote_accept, pipeline.won_stage()) {
+        let won_id = won.id.clone();
+        update(conn, id, None, user_id, |f| {
+            f.stage_id = Some(won_id);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+pub fn history(conn: &mut DbConnection, id: &str) -> Result<Vec<StageChange>, StoreError> {
+    load(conn, id)?;
+    Ok(opportunity_stage_changes::table
+        .filter(opportunity_stage_changes::opportunity_id.eq(id))
+        .order((
+            opportunity_stage_changes::changed_at.asc(),
+            opportunity_stage_changes::id.asc(),
+        ))
+        .select(StageChange::as_select())
+        .load(conn)?)
+}
+
+pub fn archive(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    if row.archived_at.is_none() {
+        let at = now();
+        diesel::update(opportunities::table.filter(opportunities::id.eq(id)))
+            .set((
+                opportunities::archived_at.eq(Some(at)),
+                opportunities::updated_at.eq(at),
+                opportunities::version.eq(row.version + 1),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpportunitySort {
+    CreatedAt,
+    Amount,
+    CloseDate,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFilter {
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub company_id: Option<String>,
+    pub close_from: Option<NaiveDate>,
+    pub close_to: Option<NaiveDate>,
+    /// Only opportunities whose stage has this outcome.
+    pub outcome: Option<StageOutcome>,
+    pub include_archived: bool,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OpportunityFilter,
+    page: &PageRequest<OpportunitySort>,
+) -> Result<Page<Opportunity>, StoreError> {
+    use crate::platform::schema::pipeline_stages;
+    let mut query = opportunities::table
+        .select(OpportunityRow::as_select())
+        .into_boxed();
+    if !filter.include_archived {
+        query = query.filter(opportunities::archived_at.is_null());
+    }
+    if let Some(v) = &filter.pipeline_id {
+        query = query.filter(opportunities::pipeline_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.stage_id {
+        query = query.filter(opportunities::stage_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.owner_id {
+        query = query.filter(opportunities::owner_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.company_id {
+        query = query.filter(opportunities::company_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.close_from {
+        query = query.filter(opportunities::expected_close_date.ge(v));
+    }
+    if let Some(v) = filter.close_to {
+        query = query.filter(opportunities::expected_close_date.le(v));
+    }
+    if let Some(outcome) = filter.outcome {
+        query = query.filter(
+            opportunities::stage_id.eq_any(
+                pipeline_stages::table
+                    .filter(pipeline_stages::outcome.eq(outcome.as_str()))
+                    .select(pipeline_stages::id),
+            ),
+        );
+    }
+    let rows: Vec<OpportunityRow> = match page.sort {
+        OpportunitySort::CreatedAt => keyset!(
+            query,
+            opportunities::created_at,
+            opportunities::id,
+            page,
+            time
+        )
+        .load(conn)?,
+        OpportunitySort::Amount => keyset!(
+            query,
+            opportunities::amount_minor,
+            opportunities::id,
+            page,
+            number
+        )
+        .load(conn)?,
+        OpportunitySort::CloseDate => keyset!(
+            query,
+            opportunities::expected_close_date,
+            opportunities::id,
+            page,
+            date
+        )
+        .load(conn)?,
+    };
+    let sort = page.sort;
+    let page = finish(rows, page.limit, |row| After {
+        key: match sort {
+            OpportunitySort::CreatedAt => KeyValue::Time(row.created_at),
+            OpportunitySort::Amount => KeyValue::Number(row.amount_minor),
+            OpportunitySort::CloseDate => KeyValue::Date(row.expected_close_date),
+        },
+        id: row.id.clone(),
+    });
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(assemble(conn, row)?);
+    }
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+/// Converts an amount into the base currency at the latest rate on or before `on`; a missing
+/// rate is a violation naming the currency and the date, never a guess.
+fn to_base(
+    conn: &mut DbConnection,
+    amount: i64,
+    currency: &str,
+    base: Currency,
+    on: NaiveDate,
+) -> Result<i64, StoreError> {
+    let from: Currency = currency.parse()?;
+    if from == base {
+        return Ok(amount);
+    }
+    let rate = exchange_rates::rate_on_or_before(conn, currency, on)?.ok_or_else(|| {
+        Violation::new(
+            "exchange_rate",
+            format!("no {currency} to {base} rate on or before {on}"),
+        )
+    })?;
+    let rate = Rate::parse("exchange_rate", &rate)?;
+    Ok(convert(amount, from, base, rate)?)
+}
+
+/// The live opportunities that matter to a forecast over `from..=to`, in the base currency:
+/// open ones expected to close in the period (at the latest rate on or before `today`), and
+/// those won or lost in it (at the rate of their closing day).
+pub fn forecast_items(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    base: Currency,
+    today: NaiveDate,
+) -> Result<Vec<ForecastItem>, StoreError> {
+    let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let end = to
+        .succ_opt()
+        .unwrap_or(to)
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default();
+    let rows: Vec<OpportunityRow> = opportunities::table
+        .filter(opportunities::archived_at.is_null())
+        .filter(
+            opportunities::expected_close_date
+                .between(from, to)
+                .or(opportunities::closed_at
+                    .ge(start)
+                    .and(opportunities::closed_at.lt(end))),
+        )
+        .select(OpportunityRow::as_select())
+        .load(conn)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let opportunity = assemble(conn, row)?;
+        let outcome = opportunity.stage.fields.outcome;
+        let closed_on = opportunity.closed_at.map(|t| t.date());
+        let rate_day = match (outcome, closed_on) {
+            (StageOutcome::Open, _) | (_, None) => today,
+            (_, Some(day)) => day,
+        };
+        items.push(ForecastItem {
+            outcome,
+            amount_minor: to_base(
+                conn,
+                opportunity.fields.amount_minor,
+                &opportunity.fields.currency,
+                base,
+                rate_day,
+            )?,
+            probability_bp: opportunity.probability_bp,
+            expected_close: opportunity.fields.expected_close_date,
+            closed_on,
+            created_on: opportunity.created_at.date(),
+            owner_id: opportunity.fields.owner_id,
+            pipeline_id: opportunity.stage.pipeline_id,
+        });
+    }
+    Ok(items)
+}
+
+/// The opportunities of a contact or company as timeline entries, newest first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &crate::analytics::timeline::Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+    let mut query = opportunities::table
+        .select(OpportunityRow::as_select())
+        .filter(opportunities::archived_at.is_null())
+        .into_boxed();
+    query = match subject {
+        crate::analytics::timeline::Subject::Contact(id) => {
+            query.filter(opportunities::contact_id.eq(id.clone()))
+        }
+        crate::analytics::timeline::Subject::Company(id) => {
+            query.filter(opportunities::company_id.eq(id.clone()))
+        }
+    };
+    let rows: Vec<OpportunityRow> = keyset!(
+        query,
+        opportunities::created_at,
+        opportunities::id,
+        page,
+        time
+    )
+    .load(conn)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stage = pipelines::stage(conn, &row.stage_id)?;
+        entries.push(crate::analytics::timeline::TimelineEntry {
+            kind: crm_domain::parties::timeline::TimelineKind::Opportunity,
+            summary: format!("Opportunity {}", row.name),
+            detail: Some(stage.fields.name),
+            id: row.id,
+            at: row.created_at,
+            contact_id: row.contact_id,
+            company_id: Some(row.company_id),
+            user_id: row.owner_id,
+        });
+    }
+    Ok(entries)
+}

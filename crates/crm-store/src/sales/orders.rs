@@ -1,0 +1,546 @@
+//! Orders: pushed in by shops (idempotent upsert by channel and external id), or converted
+//! from quotes. Lines keep the unit price and unit cost of the time of sale.
+
+use chrono::NaiveDateTime;
+use crm_domain::parties::contacts::LifecycleStage;
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::orders::{transition, OrderAction, OrderStatus};
+use crm_domain::sales::totals::Totals;
+use diesel::prelude::*;
+
+use crate::parties::customers::{self, CustomerRef};
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::schema::{order_lines, orders};
+use crate::sales::documents::{self, lock_key, Line, LineDraft};
+use crate::sales::quotes::Quote;
+use crate::{access::users, check_version, new_id, now, StoreError};
+
+// Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
+// DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = orders, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub(crate) struct OrderRow {
+    pub(crate) id: String,
+    pub(crate) channel: String,
+    pub(crate) external_id: String,
+    pub(crate) contact_id: Option<String>,
+    pub(crate) company_id: Option<String>,
+    pub(crate) quote_id: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) status: String,
+    pub(crate) ordered_at: NaiveDateTime,
+    pub(crate) salesperson_id: Option<String>,
+    pub(crate) campaign_id: Option<String>,
+    pub(crate) payload_hash: String,
+    pub(crate) subtotal_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) tax_minor: i64,
+    pub(crate) total_minor: i64,
+    pub(crate) cost_minor: i64,
+    pub(crate) version: i64,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_lines, treat_none_as_default_value = false)]
+pub(crate) struct OrderLineRow {
+    pub(crate) id: String,
+    pub(crate) order_id: String,
+    pub(crate) position: i64,
+    pub(crate) product_id: Option<String>,
+    pub(crate) sku: Option<String>,
+    pub(crate) description: String,
+    pub(crate) quantity_milli: i64,
+    pub(crate) unit_price_minor: i64,
+    pub(crate) unit_cost_minor: Option<i64>,
+    pub(crate) discount_bp: i64,
+    pub(crate) tax_rate_bp: i64,
+    pub(crate) gross_minor: i64,
+    pub(crate) discount_minor: i64,
+    pub(crate) net_minor: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: String,
+    pub channel: String,
+    pub external_id: String,
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub quote_id: Option<String>,
+    pub currency: String,
+    pub status: OrderStatus,
+    pub ordered_at: NaiveDateTime,
+    pub salesperson_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub lines: Vec<Line>,
+    /// The id of each line, in the order of `lines`.
+    pub line_ids: Vec<String>,
+    pub totals: Totals,
+    /// Cost of goods of the lines whose cost is known.
+    pub cost_minor: i64,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An order as a shop pushes it.
+#[derive(Debug, Clone)]
+pub struct OrderInput {
+    pub channel: String,
+    pub external_id: String,
+    pub ordered_at: NaiveDateTime,
+    pub currency: String,
+    pub status: Option<OrderStatus>,
+    pub customer: Option<CustomerRef>,
+    pub company_id: Option<String>,
+    pub lines: Vec<LineDraft>,
+    pub salesperson_id: Option<String>,
+    pub campaign_id: Option<String>,
+    /// A digest of the payload: the same digest again changes nothing.
+    pub payload_hash: String,
+}
+
+pub enum Upserted {
+    Created(Order),
+    Updated(Order),
+    Unchanged(Order),
+}
+
+fn find_by_external(
+    conn: &mut DbConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<OrderRow>, StoreError> {
+    Ok(orders::table
+        .filter(orders::channel.eq(channel))
+        .filter(orders::external_id.eq(external_id))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn write_lines(
+    conn: &mut DbConnection,
+    order_id: &str,
+    lines: &[Line],
+    totals: &Totals,
+) -> Result<(), StoreError> {
+    diesel::delete(order_lines::table.filter(order_lines::order_id.eq(order_id))).execute(conn)?;
+    for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
+        diesel::insert_into(order_lines::table)
+            .values(OrderLineRow {
+                id: new_id(),
+                order_id: order_id.to_owned(),
+                position: i64::try_from(position).unwrap_or(i64::MAX),
+                product_id: line.product_id.clone(),
+                sku: line.sku.clone(),
+                description: line.description.clone(),
+                quantity_milli: line.quantity.milli(),
+                unit_price_minor: line.unit_price_minor,
+                unit_cost_minor: line.unit_cost_minor,
+                discount_bp: line.discount_bp,
+                tax_rate_bp: line.tax_rate_bp,
+                gross_minor: amounts.gross_minor,
+                discount_minor: amounts.discount_minor,
+                net_minor: amounts.net_minor,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+struct NewOrder {
+    channel: String,
+    external_id: String,
+    contact_id: Option<String>,
+    company_id: Option<String>,
+    quote_id: Option<String>,
+    currency: String,
+    status: OrderStatus,
+    ordered_at: NaiveDateTime,
+    salesperson_id: Option<String>,
+    campaign_id: Option<String>,
+    payload_hash: String,
+    lines: Vec<Line>,
+}
+
+/// Writes an order (new, or over `existing`) with its lines and totals.
+fn save(
+    conn: &mut DbConnection,
+    order: NewOrder,
+    existing: Option<OrderRow>,
+) -> Result<String, StoreError> {
+    if let Some(id) = &order.salesperson_id {
+        users::ensure_active(conn, id, "salesperson_id")?;
+    }
+    if order.lines.is_empty() {
+        return Err(crm_domain::Violation::new("lines", "an order needs at least one line").into());
+    }
+    let totals = documents::totals(&order.lines)?;
+    let cost_minor = documents::cost_of(&order.lines)?;
+    let before = match &existing {
+        Some(e) => crate::analytics::rollups::order_contribution(conn, &e.id)?,
+        None => crate::analytics::rollups::Contribution::default(),
+    };
+    let at = now();
+    let row = OrderRow {
+        id: existing.as_ref().map_or_else(new_id, |e| e.id.clone()),
+        channel: order.channel,
+        external_id: order.external_id,
+        contact_id: order.contact_id,
+        company_id: order.company_id,
+        quote_id: order.quote_id,
+        currency: order.currency,
+        status: order.status.as_str().to_owned(),
+        ordered_at: order.ordered_at,
+        salesperson_id: order.salesperson_id,
+        campaign_id: order.campaign_id,
+        payload_hash: order.payload_hash,
+        subtotal_minor: totals.subtotal_minor,
+        discount_minor: totals.discount_minor,
+        tax_minor: totals.tax_minor,
+        total_minor: totals.total_minor,
+        cost_minor,
+        version: existing.as_ref().map_or(1, |e| e.version + 1),
+        created_at: existing.as_ref().map_or(at, |e| e.created_at),
+        updated_at: at,
+    };
+    match &existing {
+        Some(_) => {
+            diesel::update(orders::table.find(&row.id))
+                .set(&row)
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(orders::table)
+                .values(&row)
+                .execute(conn)?;
+        }
+    }
+    write_lines(conn, &row.id, &order.lines, &totals)?;
+    let after = crate::analytics::rollups::order_contribution(conn, &row.id)?;
+    crate::analytics::rollups::swap(conn, before, after)?;
+    Ok(row.id)
+}
+
+/// Creates or updates the order of (`channel`, `external_id`). The same payload again writes
+/// nothing. Concurrent pushes of one order take turns, so there is only ever one.
+pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, StoreError> {
+    lock_key(
+        conn,
+        &format!("order:{}:{}", input.channel, input.external_id),
+    )?;
+    let existing = find_by_external(conn, &input.channel, &input.external_id)?;
+    if let Some(row) = &existing {
+        if row.payload_hash == input.payload_hash {
+            return Ok(Upserted::Unchanged(get(conn, &row.id)?));
+        }
+    }
+    let matched = match &input.customer {
+        Some(customer) => customers::match_or_create(
+            conn,
+            customer,
+            input.company_id.clone(),
+            false,
+            Some(LifecycleStage::Customer),
+        )?,
+        None => customers::Matched {
+            company_id: input.company_id.clone(),
+            ..customers::Matched::default()
+        },
+    };
+    if let (Some(id), None) = (&input.company_id, &input.customer) {
+        crate::parties::companies::ensure_active(conn, id, "company_id")?;
+    }
+    let lines = documents::resolve_lines(conn, input.lines, &input.currency)?;
+    let status = input
+        .status
+        .or_else(|| existing.as_ref().and_then(|e| e.status.parse().ok()))
+        .unwrap_or(OrderStatus::Pending);
+    let created = existing.is_none();
+    let quote_id = existing.as_ref().and_then(|e| e.quote_id.clone());
+    let id = save(
+        conn,
+        NewOrder {
+            channel: input.channel,
+            external_id: input.external_id,
+            contact_id: matched.contact_id,
+            company_id: matched.company_id,
+            quote_id,
+            currency: input.currency,
+            status,
+            ordered_at: input.ordered_at,
+            salesperson_id: input.salesperson_id,
+            campaign_id: input.campaign_id,
+            payload_hash: input.payload_hash,
+            lines,
+        },
+        existing,
+    )?;
+    let order = get(conn, &id)?;
+    Ok(if created {
+        Upserted::Created(order)
+    } else {
+        Upserted::Updated(order)
+    })
+}
+
+/// The order of an accepted quote: channel `quote`, its lines and cost snapshot copied.
+pub(crate) fn create_from_quote(
+    conn: &mut DbConnection,
+    quote: &Quote,
+) -> Result<String, StoreError> {
+    save(
+        conn,
+        NewOrder {
+            channel: "quote".to_owned(),
+            external_id: format!("{}-{}", quote.number, quote.revision),
+            contact_id: quote.fields.contact_id.clone(),
+            company_id: quote.fields.company_id.clone(),
+            quote_id: Some(quote.id.clone()),
+            currency: quote.fields.currency.clone(),
+            status: OrderStatus::Pending,
+            ordered_at: now(),
+            salesperson_id: quote.fields.owner_id.clone(),
+            campaign_id: None,
+            payload_hash: format!("quote:{}", quote.id),
+            lines: quote.fields.lines.clone(),
+        },
+        None,
+    )
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<OrderRow, StoreError> {
+    Ok(orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)?)
+}
+
+fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError> {
+    let line_rows: Vec<OrderLineRow> = order_lines::table
+        .filter(order_lines::order_id.eq(&row.id))
+        .order(order_lines::position.asc())
+        .select(OrderLineRow::as_select())
+        .load(conn)?;
+    let line_ids: Vec<String> = line_rows.iter().map(|r| r.id.clone()).collect();
+    let lines: Vec<Line> = line_rows
+        .into_iter()
+        .map(|r| Line {
+            product_id: r.product_id,
+            sku: r.sku,
+            description: r.description,
+            quantity: Quantity::from_milli(r.quantity_milli),
+            unit_price_minor: r.unit_price_minor,
+            unit_cost_minor: r.unit_cost_minor,
+            discount_bp: r.discount_bp,
+            tax_rate_bp: r.tax_rate_bp,
+        })
+        .collect();
+    let totals = documents::totals(&lines)?;
+    Ok(Order {
+        status: row.status.parse().unwrap_or(OrderStatus::Pending),
+        lines,
+        line_ids,
+        totals,
+        cost_minor: row.cost_minor,
+        id: row.id,
+        channel: row.channel,
+        external_id: row.external_id,
+        contact_id: row.contact_id,
+        company_id: row.company_id,
+        quote_id: row.quote_id,
+        currency: row.currency,
+        ordered_at: row.ordered_at,
+        salesperson_id: row.salesperson_id,
+        campaign_id: row.campaign_id,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
+    let row = load(conn, id)?;
+    assemble(conn, row)
+}
+
+pub fn act(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    action: OrderAction,
+) -> Result<Order, StoreError> {
+    let row = load(conn, id)?;
+    check_version(row.version, expected_version)?;
+    let status: OrderStatus = row.status.parse().unwrap_or(OrderStatus::Pending);
+    let next = transition(status, action)?;
+    let before = crate::analytics::rollups::order_contribution(conn, id)?;
+    let updated = diesel::update(
+        orders::table
+            .filter(orders::id.eq(id))
+            .filter(orders::version.eq(row.version)),
+    )
+    .set((
+        orders::status.eq(next.as_str()),
+        orders::version.eq(row.version + 1),
+        orders::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: row.version + 1,
+        });
+    }
+    let after = crate::analytics::rollups::order_contribution(conn, id)?;
+    crate::analytics::rollups::swap(conn, before, after)?;
+    get(conn, id)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSort {
+    OrderedAt,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub channel: Option<String>,
+    pub ordered_from: Option<NaiveDateTime>,
+    pub ordered_to: Option<NaiveDateTime>,
+    pub salesperson_id: Option<String>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OrderFilter,
+    page: &PageRequest<OrderSort>,
+) -> Result<Page<Order>, StoreError> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    if let Some(v) = &filter.contact_id {
+        query = query.filter(orders::contact_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.company_id {
+        query = query.filter(orders::company_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.status {
+        query = query.filter(orders::status.eq(v.as_str()));
+    }
+    if let Some(v) = &filter.channel {
+        query = query.filter(orders::channel.eq(v.clone()));
+    }
+    if let Some(v) = filter.ordered_from {
+        query = query.filter(orders::ordered_at.ge(v));
+    }
+    if let Some(v) = filter.ordered_to {
+        query = query.filter(orders::ordered_at.lt(v));
+    }
+    if let Some(v) = &filter.salesperson_id {
+        query = query.filter(orders::salesperson_id.eq(v.clone()));
+    }
+    let rows: Vec<OrderRow> = match page.sort {
+        OrderSort::OrderedAt => {
+            keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?
+        }
+        OrderSort::CreatedAt => {
+            keyset!(query, orders::created_at, orders::id, page, time).load(conn)?
+        }
+    };
+    let sort = page.sort;
+    let page = finish(rows, page.limit, |row| After {
+        key: KeyValue::Time(match sort {
+            OrderSort::OrderedAt => row.ordered_at,
+            OrderSort::CreatedAt => row.created_at,
+        }),
+        id: row.id.clone(),
+    });
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(assemble(conn, row)?);
+    }
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(orders::table.count().get_result(conn)?)
+}
+
+/// The orders of a contact or company as timeline entries, newest first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &crate::analytics::timeline::Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    query = match subject {
+        crate::analytics::timeline::Subject::Contact(id) => {
+            query.filter(orders::contact_id.eq(id.clone()))
+        }
+        crate::analytics::timeline::Subject::Company(id) => {
+            query.filter(orders::company_id.eq(id.clone()))
+        }
+    };
+    let rows: Vec<OrderRow> =
+        keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::analytics::timeline::TimelineEntry {
+            kind: crm_domain::parties::timeline::TimelineKind::Order,
+            summary: format!("Order {}/{}", row.channel, row.external_id),
+            detail: Some(row.status),
+            id: row.id,
+            at: row.ordered_at,
+            contact_id: row.contact_id,
+            company_id: row.company_id,
+            user_id: row.salesperson_id,
+        })
+        .collect())
+}
+
+/// The id of the order of (`channel`, `external_id`), if it exists.
+pub fn find_id(
+    conn: &mut DbConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(find_by_external(conn, channel, external_id)?.map(|r| r.id))
+}
+
+/// The lines of an order with their ids, for invoicing and returns.
+pub fn lines_with_ids(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Vec<(String, Line)>, StoreError> {
+    let rows: Vec<OrderLineRow> = order_lines::table
+        .filter(order_lines::order_id.eq(order_id))
+        .order(order_lines::position.asc())
+        .select(OrderLineRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                Line {
+                    product_id: r.product_id,
+                    sku: r.sku,
+                    description: r.description,
+                    quantity: Quantity::from_milli(r.quantity_milli),
+                    unit_price_minor: r.unit_price_minor,
+                    unit_cost_minor: r.unit_cost_minor,
+                    discount_bp: r.discount_bp,
+                    tax_rate_bp: r.tax_rate_bp,
+                },
+            )
+        })
+        .collect())
+}
