@@ -12,7 +12,7 @@ use access::{api_keys, session, users};
 use analytics::{overview, profit, timeline};
 use billing::{invoices, portal, returns, self_billing};
 use parties::{companies, contacts, interactions};
-use platform::{exchange_rates, metrics, middleware, ops, settings};
+use platform::{exchange_rates, middleware, ops, settings};
 use sales::{last_prices, leads, opportunities, orders, pipelines, products, quotes};
 
 use std::net::TcpListener;
@@ -255,7 +255,7 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             )
             .wrap(from_fn(middleware::idempotency))
             .wrap(cors(&data.settings.cors_origins))
-            .wrap(from_fn(metrics::record))
+            .wrap(from_fn(middleware::record_metrics))
             .wrap(from_fn(middleware::request_context))
     })
     .workers(workers)

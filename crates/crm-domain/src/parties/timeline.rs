@@ -1,5 +1,7 @@
 //! The timeline of a customer: every kind of record that touched them, newest first.
 
+use chrono::NaiveDateTime;
+
 text_enum! {
     /// Kinds of timeline entries. Quotes, orders, returns and invoices join as they land.
     TimelineKind {
@@ -9,4 +11,24 @@ text_enum! {
         Opportunity => "opportunity",
         Return => "return",
     }
+}
+
+/// Whose timeline: a contact's, or a company's with all of its contacts.
+pub enum Subject {
+    Contact(String),
+    Company(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub kind: TimelineKind,
+    pub id: String,
+    pub at: NaiveDateTime,
+    /// A one-line description, such as the interaction's subject.
+    pub summary: String,
+    /// The kind's own classification, such as `call` for an interaction.
+    pub detail: Option<String>,
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub user_id: Option<String>,
 }

@@ -3,8 +3,8 @@
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::parties::timeline::TimelineKind;
-use crm_store::analytics::timeline::{self as store, Subject};
+use crm_domain::parties::timeline::{self as domain, Subject, TimelineKind};
+use crm_store::analytics::timeline as store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -39,8 +39,8 @@ pub struct TimelineEntry {
     pub user_id: Option<String>,
 }
 
-impl From<store::TimelineEntry> for TimelineEntry {
-    fn from(e: store::TimelineEntry) -> Self {
+impl From<domain::TimelineEntry> for TimelineEntry {
+    fn from(e: domain::TimelineEntry) -> Self {
         TimelineEntry {
             kind: e.kind,
             id: e.id,

@@ -1,5 +1,5 @@
-//! Cross-cutting request handling: request ids and security headers on every response, and
-//! `Idempotency-Key` on every POST.
+//! Cross-cutting request handling: request ids and security headers on every response,
+//! `Idempotency-Key` on every POST, and the request metrics.
 
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,6 +7,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
+use std::time::Instant;
+
 use chrono::Duration;
 use crm_store::platform::idempotency::{self, Claim, StoredResponse};
 use sha2::{Digest, Sha256};
@@ -242,4 +244,31 @@ fn replay(stored: StoredResponse) -> HttpResponse {
     }
     response.insert_header((IDEMPOTENT_REPLAYED, "true"));
     response.body(stored.body)
+}
+
+/// Counts each request under its route pattern (`/v1/contacts/{id}`), never its raw path, so
+/// that ids do not explode the label set.
+pub async fn record_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        metrics.observe(
+            &method,
+            &route,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
 }

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
-use crate::platform::schema::users;
-use crate::{access::refresh_tokens, check_version, new_id, now, parties::companies, StoreError};
+use crate::platform::schema::{companies, users};
+use crate::{access::refresh_tokens, check_version, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = users, treat_none_as_null = true)]
@@ -95,9 +95,7 @@ fn check_write(conn: &mut DbConnection, f: &UserFields, own_id: &str) -> Result<
         (Role::Customer, None) => {
             return Err(Violation::new("company_id", "is required for the customer role").into())
         }
-        (Role::Customer, Some(company_id)) => {
-            companies::ensure_active(conn, company_id, "company_id")?
-        }
+        (Role::Customer, Some(company_id)) => ensure_company_active(conn, company_id)?,
         (_, Some(_)) => {
             return Err(
                 Violation::new("company_id", "only customer users belong to a company").into(),
@@ -276,4 +274,19 @@ pub fn emails(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// A customer user's company must exist and be live. Read from the table directly: access sits
+/// below parties and cannot ask the company module.
+fn ensure_company_active(conn: &mut DbConnection, company_id: &str) -> Result<(), StoreError> {
+    let archived_at: Option<Option<NaiveDateTime>> = companies::table
+        .find(company_id)
+        .select(companies::archived_at)
+        .first(conn)
+        .optional()?;
+    match archived_at {
+        Some(None) => Ok(()),
+        Some(Some(_)) => Err(Violation::new("company_id", "company is archived").into()),
+        None => Err(Violation::new("company_id", "no such company").into()),
+    }
 }

@@ -12,8 +12,8 @@ use crm_domain::sales::orders::OrderStatus;
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::analytics::profit::ToBase;
 use crate::platform::db::DbConnection;
+use crate::platform::exchange_rates::ToBase;
 use crate::platform::schema::{clv_fits, orders};
 use crate::{new_id, now, StoreError};
 

@@ -3,8 +3,7 @@
 //! Each kind of record is a source that returns its own next page in (at, id) order; the
 //! pages are merged and cut. A new kind (quotes, orders, ...) adds one source.
 
-use chrono::NaiveDateTime;
-use crm_domain::parties::timeline::TimelineKind;
+use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, After, KeyValue, Page, PageRequest};
@@ -12,25 +11,6 @@ use crate::{
     billing::returns, parties::companies, parties::contacts, parties::interactions,
     sales::opportunities, sales::orders, sales::quotes, StoreError,
 };
-
-pub enum Subject {
-    Contact(String),
-    Company(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct TimelineEntry {
-    pub kind: TimelineKind,
-    pub id: String,
-    pub at: NaiveDateTime,
-    /// A one-line description, such as the interaction's subject.
-    pub summary: String,
-    /// The kind's own classification, such as `call` for an interaction.
-    pub detail: Option<String>,
-    pub contact_id: Option<String>,
-    pub company_id: Option<String>,
-    pub user_id: Option<String>,
-}
 
 /// One page of the timeline, newest first. `after` comes from the previous page.
 pub fn page(

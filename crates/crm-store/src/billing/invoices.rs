@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::billing::invoice_series::{self, claim_number};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
-use crate::platform::schema::{invoice_lines, invoices, payments};
+use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{
     check_version, new_id, now, parties::companies, platform::settings, sales::orders, StoreError,
@@ -695,9 +695,10 @@ fn credit_series(
     kind: InvoiceKind,
 ) -> Result<String, StoreError> {
     match (&original.agreement_id, kind) {
-        (Some(agreement), InvoiceKind::SelfBilledCreditNote) => {
-            crate::billing::self_billing::credit_series_of(conn, agreement)
-        }
+        (Some(agreement), InvoiceKind::SelfBilledCreditNote) => Ok(self_billing_agreements::table
+            .find(agreement)
+            .select(self_billing_agreements::credit_series_id)
+            .first(conn)?),
         _ => Ok(invoice_series::default_for(conn, kind)?.id),
     }
 }

@@ -11,10 +11,11 @@ use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
+use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{return_lines, returns};
-use crate::sales::documents::{lock_key, Line};
+use crate::sales::documents::Line;
 use crate::{
     billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
 };
@@ -674,7 +675,7 @@ pub fn report(
     };
     let (mut causes, mut resolutions, mut reasons) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    let mut to_base = crate::analytics::profit::ToBase::new(base);
+    let mut to_base = crate::platform::exchange_rates::ToBase::new(base);
     for row in &rows {
         *causes
             .entry(
@@ -715,15 +716,15 @@ pub fn report(
 /// The returns of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
-    subject: &crate::analytics::timeline::Subject,
+    subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
     let mut query = returns::table.select(ReturnRow::as_select()).into_boxed();
     query = match subject {
-        crate::analytics::timeline::Subject::Contact(id) => {
+        crm_domain::parties::timeline::Subject::Contact(id) => {
             query.filter(returns::contact_id.eq(id.clone()))
         }
-        crate::analytics::timeline::Subject::Company(id) => {
+        crm_domain::parties::timeline::Subject::Company(id) => {
             query.filter(returns::company_id.eq(id.clone()))
         }
     };
@@ -731,7 +732,7 @@ pub(crate) fn timeline_page(
         keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| crate::analytics::timeline::TimelineEntry {
+        .map(|row| crm_domain::parties::timeline::TimelineEntry {
             kind: crm_domain::parties::timeline::TimelineKind::Return,
             summary: format!("Return {}", row.number),
             detail: Some(row.status),

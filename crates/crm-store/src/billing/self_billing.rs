@@ -126,13 +126,6 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Agreement, StoreError> {
         .first(conn)?)
 }
 
-pub(crate) fn credit_series_of(
-    conn: &mut DbConnection,
-    agreement_id: &str,
-) -> Result<String, StoreError> {
-    Ok(get(conn, agreement_id)?.credit_series_id)
-}
-
 /// Ends an agreement; its invoices stay as they are.
 pub fn terminate(
     conn: &mut DbConnection,

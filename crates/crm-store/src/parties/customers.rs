@@ -6,8 +6,8 @@ use serde_json::json;
 use crate::parties::companies::{self, CompanyFields};
 use crate::parties::contacts::{self, ContactFields};
 use crate::platform::address::Address;
+use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
-use crate::sales::documents::lock_key;
 use crate::StoreError;
 
 /// The person (and company) an order or lead names. `phone` is already E.164.

@@ -306,7 +306,7 @@ pub fn list(
 /// Live interactions of a contact or company, newest first, for the timeline.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
-    subject: &crate::analytics::timeline::Subject,
+    subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<InteractionRow>, StoreError> {
     let mut query = interactions::table
@@ -314,10 +314,10 @@ pub(crate) fn timeline_page(
         .filter(interactions::archived_at.is_null())
         .into_boxed();
     query = match subject {
-        crate::analytics::timeline::Subject::Contact(id) => {
+        crm_domain::parties::timeline::Subject::Contact(id) => {
             query.filter(interactions::contact_id.eq(id.clone()))
         }
-        crate::analytics::timeline::Subject::Company(id) => {
+        crm_domain::parties::timeline::Subject::Company(id) => {
             query.filter(interactions::company_id.eq(id.clone()))
         }
     };

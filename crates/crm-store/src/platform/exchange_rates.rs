@@ -1,6 +1,11 @@
 //! Exchange rates into the base currency, by date.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::HashMap;
+
+use chrono::{Months, NaiveDate, NaiveDateTime};
+use crm_domain::platform::exchange::{convert, Rate};
+use crm_domain::platform::money::Currency;
+use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
@@ -101,4 +106,73 @@ pub fn rate_on_or_before(
         .select(exchange_rates::rate)
         .first(conn)
         .optional()?)
+}
+
+/// The last day of a `YYYY-MM` month.
+fn month_end(month: &str) -> Result<NaiveDate, StoreError> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| {
+        StoreError::from(Violation::new("month", format!("`{month}` is not a month")))
+    })?;
+    Ok((first + Months::new(1)).pred_opt().unwrap_or(first))
+}
+
+/// Converts a month's amounts into the base currency at the latest rate on or before the last
+/// day of that month; a missing rate is a violation naming the currency and the day. Each rate
+/// is looked up once per report.
+pub struct ToBase {
+    base: Currency,
+    rates: HashMap<(String, String), Rate>,
+}
+
+impl ToBase {
+    pub fn new(base: Currency) -> Self {
+        ToBase {
+            base,
+            rates: HashMap::new(),
+        }
+    }
+
+    /// A converter of amounts of `currency` earned in `month`, or none for the base currency.
+    pub(crate) fn converter(
+        &mut self,
+        conn: &mut DbConnection,
+        currency: &str,
+        month: &str,
+    ) -> Result<Option<impl Fn(i64) -> Result<i64, Violation>>, StoreError> {
+        let from: Currency = currency.parse()?;
+        let base = self.base;
+        if from == base {
+            return Ok(None);
+        }
+        let key = (currency.to_owned(), month.to_owned());
+        let rate = match self.rates.get(&key) {
+            Some(rate) => *rate,
+            None => {
+                let day = month_end(month)?;
+                let text = rate_on_or_before(conn, currency, day)?.ok_or_else(|| {
+                    StoreError::from(Violation::new(
+                        "exchange_rate",
+                        format!("no {currency} to {base} rate on or before {day}"),
+                    ))
+                })?;
+                let rate = Rate::parse("exchange_rate", &text)?;
+                self.rates.insert(key, rate);
+                rate
+            }
+        };
+        Ok(Some(move |amount: i64| convert(amount, from, base, rate)))
+    }
+
+    pub fn amount(
+        &mut self,
+        conn: &mut DbConnection,
+        amount_minor: i64,
+        currency: &str,
+        month: &str,
+    ) -> Result<i64, StoreError> {
+        match self.converter(conn, currency, month)? {
+            Some(c) => Ok(c(amount_minor)?),
+            None => Ok(amount_minor),
+        }
+    }
 }

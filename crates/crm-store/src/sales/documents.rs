@@ -4,8 +4,6 @@
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::totals::{compute, LineInput, Totals};
 use crm_domain::{Violation, Violations};
-use diesel::sql_types::Text;
-use diesel::RunQueryDsl;
 
 use crate::platform::db::DbConnection;
 use crate::{sales::products, StoreError};
@@ -153,16 +151,4 @@ pub fn cost_of(lines: &[Line]) -> Result<i64, StoreError> {
     }
     i64::try_from(total)
         .map_err(|_| Violation::new("lines", "the amounts are too large to compute").into())
-}
-
-/// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same
-/// business key (an order's external id, a customer's email) take turns. On SQLite every write
-/// transaction already holds the database's write lock.
-pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
-    if let DbConnection::Postgres(_) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(key)
-            .execute(conn)?;
-    }
-    Ok(())
 }

@@ -539,18 +539,18 @@ pub fn forecast_items(
 /// The opportunities of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
-    subject: &crate::analytics::timeline::Subject,
+    subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
     let mut query = opportunities::table
         .select(OpportunityRow::as_select())
         .filter(opportunities::archived_at.is_null())
         .into_boxed();
     query = match subject {
-        crate::analytics::timeline::Subject::Contact(id) => {
+        crm_domain::parties::timeline::Subject::Contact(id) => {
             query.filter(opportunities::contact_id.eq(id.clone()))
         }
-        crate::analytics::timeline::Subject::Company(id) => {
+        crm_domain::parties::timeline::Subject::Company(id) => {
             query.filter(opportunities::company_id.eq(id.clone()))
         }
     };
@@ -565,7 +565,7 @@ pub(crate) fn timeline_page(
     let mut entries = Vec::with_capacity(rows.len());
     for row in rows {
         let stage = pipelines::stage(conn, &row.stage_id)?;
-        entries.push(crate::analytics::timeline::TimelineEntry {
+        entries.push(crm_domain::parties::timeline::TimelineEntry {
             kind: crm_domain::parties::timeline::TimelineKind::Opportunity,
             summary: format!("Opportunity {}", row.name),
             detail: Some(stage.fields.name),

@@ -9,11 +9,11 @@ use crm_domain::sales::totals::Totals;
 use diesel::prelude::*;
 
 use crate::parties::customers::{self, CustomerRef};
+use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{order_lines, orders};
-use crate::sales::documents::{self, lock_key, Line, LineDraft};
-use crate::sales::quotes::Quote;
+use crate::sales::documents::{self, Line, LineDraft};
 use crate::{access::users, check_version, new_id, now, StoreError};
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
@@ -288,26 +288,38 @@ pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, St
     })
 }
 
+/// What an accepted quote hands over to become an order.
+pub(crate) struct QuotedOrder {
+    pub quote_id: String,
+    /// The quote's number and revision, unique per quote.
+    pub external_id: String,
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub currency: String,
+    pub salesperson_id: Option<String>,
+    pub lines: Vec<Line>,
+}
+
 /// The order of an accepted quote: channel `quote`, its lines and cost snapshot copied.
 pub(crate) fn create_from_quote(
     conn: &mut DbConnection,
-    quote: &Quote,
+    quote: QuotedOrder,
 ) -> Result<String, StoreError> {
     save(
         conn,
         NewOrder {
             channel: "quote".to_owned(),
-            external_id: format!("{}-{}", quote.number, quote.revision),
-            contact_id: quote.fields.contact_id.clone(),
-            company_id: quote.fields.company_id.clone(),
-            quote_id: Some(quote.id.clone()),
-            currency: quote.fields.currency.clone(),
+            external_id: quote.external_id,
+            contact_id: quote.contact_id,
+            company_id: quote.company_id,
+            payload_hash: format!("quote:{}", quote.quote_id),
+            quote_id: Some(quote.quote_id),
+            currency: quote.currency,
             status: OrderStatus::Pending,
             ordered_at: now(),
-            salesperson_id: quote.fields.owner_id.clone(),
+            salesperson_id: quote.salesperson_id,
             campaign_id: None,
-            payload_hash: format!("quote:{}", quote.id),
-            lines: quote.fields.lines.clone(),
+            lines: quote.lines,
         },
         None,
     )
@@ -477,15 +489,15 @@ pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
 /// The orders of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
-    subject: &crate::analytics::timeline::Subject,
+    subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
     let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
     query = match subject {
-        crate::analytics::timeline::Subject::Contact(id) => {
+        crm_domain::parties::timeline::Subject::Contact(id) => {
             query.filter(orders::contact_id.eq(id.clone()))
         }
-        crate::analytics::timeline::Subject::Company(id) => {
+        crm_domain::parties::timeline::Subject::Company(id) => {
             query.filter(orders::company_id.eq(id.clone()))
         }
     };
@@ -493,7 +505,7 @@ pub(crate) fn timeline_page(
         keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| crate::analytics::timeline::TimelineEntry {
+        .map(|row| crm_domain::parties::timeline::TimelineEntry {
             kind: crm_domain::parties::timeline::TimelineKind::Order,
             summary: format!("Order {}/{}", row.channel, row.external_id),
             detail: Some(row.status),

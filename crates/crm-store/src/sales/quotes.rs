@@ -382,7 +382,18 @@ pub fn act(
             created_quote_id = Some(revision.id);
         }
         QuoteAction::Convert => {
-            let order = orders::create_from_quote(conn, &quote)?;
+            let order = orders::create_from_quote(
+                conn,
+                orders::QuotedOrder {
+                    quote_id: quote.id.clone(),
+                    external_id: format!("{}-{}", quote.number, quote.revision),
+                    contact_id: quote.fields.contact_id.clone(),
+                    company_id: quote.fields.company_id.clone(),
+                    currency: quote.fields.currency.clone(),
+                    salesperson_id: quote.fields.owner_id.clone(),
+                    lines: quote.fields.lines.clone(),
+                },
+            )?;
             created_order_id = Some(order);
         }
         QuoteAction::Accept => {
@@ -500,15 +511,15 @@ pub fn list(
 /// The quotes of a contact or company as timeline entries, newest first.
 pub(crate) fn timeline_page(
     conn: &mut DbConnection,
-    subject: &crate::analytics::timeline::Subject,
+    subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
-) -> Result<Vec<crate::analytics::timeline::TimelineEntry>, StoreError> {
+) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
     let mut query = quotes::table.select(QuoteRow::as_select()).into_boxed();
     query = match subject {
-        crate::analytics::timeline::Subject::Contact(id) => {
+        crm_domain::parties::timeline::Subject::Contact(id) => {
             query.filter(quotes::contact_id.eq(id.clone()))
         }
-        crate::analytics::timeline::Subject::Company(id) => {
+        crm_domain::parties::timeline::Subject::Company(id) => {
             query.filter(quotes::company_id.eq(id.clone()))
         }
     };
@@ -519,7 +530,7 @@ pub(crate) fn timeline_page(
         .into_iter()
         .map(|row| {
             let stored: QuoteStatus = row.status.parse().unwrap_or(QuoteStatus::Draft);
-            crate::analytics::timeline::TimelineEntry {
+            crm_domain::parties::timeline::TimelineEntry {
                 kind: crm_domain::parties::timeline::TimelineKind::Quote,
                 summary: format!("Quote {} rev. {}", row.number, row.revision),
                 detail: Some(
