@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crm::demo::{DemoCounts, DemoSpec};
 use crm_domain::analytics::profit::Figures;
-use crm_store::demo::{DemoCounts, DemoSpec};
 use crm_store::platform::schema::{orders, returns};
 use crm_tests::{on_both_backends, TestApp};
 use diesel::prelude::*;

@@ -25,10 +25,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
+use crm::demo::DemoSpec;
 use crm_domain::access::roles::Role;
 use crm_domain::platform::money::Currency;
 use crm_domain::Violation;
-use crm_store::demo::DemoSpec;
 use crm_store::{DatabaseUrl, DbConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};

@@ -9,7 +9,7 @@ pub mod platform;
 pub mod sales;
 
 use access::{api_keys, session, users};
-use analytics::{overview, profit, timeline};
+use analytics::{commission_rates, overview, profit, timeline};
 use billing::{invoices, portal, returns, self_billing};
 use parties::{companies, contacts, interactions};
 use platform::{exchange_rates, middleware, ops, settings};
@@ -121,8 +121,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(exchange_rates::delete_exchange_rate)
                 .service(settings::get_company_settings)
                 .service(settings::update_company_settings)
-                .service(settings::get_commission_rates)
-                .service(settings::set_commission_rates)
+                .service(commission_rates::get_commission_rates)
+                .service(commission_rates::set_commission_rates)
                 .service(invoices::list_series)
                 .service(invoices::create_series)
                 .service(invoices::get_series)

@@ -6,7 +6,6 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
-pub mod demo;
 pub mod parties;
 pub mod platform;
 pub mod sales;

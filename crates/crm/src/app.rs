@@ -237,7 +237,7 @@ pub fn rebuild_rollups(pool: &Pool) -> Result<usize, AppError> {
 
 /// What `crm demo-data` wrote, and how long loading and rebuilding the rollups took.
 pub struct DemoLoad {
-    pub counts: crm_store::demo::DemoCounts,
+    pub counts: crate::demo::DemoCounts,
     pub rollup_rows: usize,
     pub load: Duration,
     pub rebuild: Duration,
@@ -247,12 +247,12 @@ pub struct DemoLoad {
 /// and leaves them behind) and refreshes the planner's statistics.
 pub fn load_demo_data(
     pool: &Pool,
-    spec: &crm_store::demo::DemoSpec,
-    progress: &mut dyn FnMut(&crm_store::demo::DemoCounts),
+    spec: &crate::demo::DemoSpec,
+    progress: &mut dyn FnMut(&crate::demo::DemoCounts),
 ) -> Result<DemoLoad, AppError> {
     let started = std::time::Instant::now();
     let mut conn = pool.get().map_err(StoreError::from)?;
-    let counts = crm_store::demo::generate(&mut conn, spec, progress)?;
+    let counts = crate::demo::generate(&mut conn, spec, progress)?;
     drop(conn);
     let load = started.elapsed();
     let started = std::time::Instant::now();

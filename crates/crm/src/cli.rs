@@ -250,7 +250,7 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, AppError> {
             };
             demo_data(
                 &config,
-                &crm_store::demo::DemoSpec {
+                &crate::demo::DemoSpec {
                     companies,
                     orders,
                     seed,
@@ -281,7 +281,7 @@ fn bootstrap_admin(pool: &crm_store::Pool) -> Result<(), AppError> {
     Ok(())
 }
 
-fn demo_data(config: &Config, spec: &crm_store::demo::DemoSpec) -> Result<(), AppError> {
+fn demo_data(config: &Config, spec: &crate::demo::DemoSpec) -> Result<(), AppError> {
     let pool = app::connect(config)?;
     app::migrate(&pool)?;
     // Before the demo salespeople exist: `serve` only creates an admin in a database

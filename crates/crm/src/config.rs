@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crm_domain::parties::contacts::PhoneRegion;
+use crm_domain::platform::phone::PhoneRegion;
 use crm_http::HttpSettings;
 use crm_store::{Backend, DatabaseUrl};
 use figment::providers::{Env, Format, Serialized, Toml};

@@ -1,11 +1,5 @@
 //! Contacts: people, found again by email or by phone number.
 
-use std::str::FromStr;
-
-use phonenumber::{country, Mode};
-
-use crate::Violation;
-
 text_enum! {
     /// Where a person stands in their relationship with us.
     LifecycleStage {
@@ -21,33 +15,6 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// A region (ISO 3166-1 alpha-2) used to read national phone numbers such as `600 123 456`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PhoneRegion(country::Id);
-
-impl FromStr for PhoneRegion {
-    type Err = Violation;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        country::Id::from_str(&s.trim().to_uppercase())
-            .map(PhoneRegion)
-            .map_err(|_| Violation::new("phone_region", format!("`{s}` is not a known region")))
-    }
-}
-
-/// Normalises a phone number written in any common form to E.164 (`+34600123456`).
-///
-/// National numbers are read in `region`; international ones (`+34...`, `0034...` from
-/// Spain) keep their own country.
-pub fn normalize_phone(field: &str, raw: &str, region: PhoneRegion) -> Result<String, Violation> {
-    let parsed = phonenumber::parse(Some(region.0), raw.trim())
-        .map_err(|_| Violation::new(field, "is not a phone number"))?;
-    if !phonenumber::is_valid(&parsed) {
-        return Err(Violation::new(field, "is not a valid phone number"));
-    }
-    Ok(parsed.format().mode(Mode::E164).to_string())
-}
-
 /// When marketing consent was given: kept while consent stands, set now when it is newly
 /// given, cleared when it is withdrawn.
 pub fn consent_time<T: Copy>(previous: Option<T>, consent: bool, now: T) -> Option<T> {
@@ -61,6 +28,7 @@ pub fn consent_time<T: Copy>(previous: Option<T>, consent: bool, now: T) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::phone::{normalize_phone, PhoneRegion};
 
     fn es() -> PhoneRegion {
         "ES".parse().unwrap()

@@ -2,6 +2,7 @@ pub mod address;
 pub mod exchange;
 pub mod merge_patch;
 pub mod money;
+pub mod phone;
 pub mod text;
 pub mod time;
 pub mod transitions;

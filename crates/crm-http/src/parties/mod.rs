@@ -1,3 +1,4 @@
 pub mod companies;
 pub mod contacts;
 pub mod interactions;
+pub mod tags;

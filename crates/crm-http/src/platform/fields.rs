@@ -2,7 +2,7 @@
 //! by every resource (text, email, phone, URL, timestamps), collecting every violation.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use crm_domain::parties::contacts::{normalize_phone, PhoneRegion};
+use crm_domain::platform::phone::{normalize_phone, PhoneRegion};
 use crm_domain::{platform::text, Violation, Violations};
 use serde::{Deserialize, Deserializer};
 use validator::{ValidateEmail, ValidateUrl};
@@ -81,12 +81,6 @@ impl Checker {
     pub fn instant(&mut self, field: &str, value: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
         self.violations
             .check(crm_domain::platform::time::instant(field, value?))
-    }
-
-    pub fn tags(&mut self, field: &str, value: &[String]) -> Vec<String> {
-        self.violations
-            .check(crm_domain::parties::tags::normalize(field, value))
-            .unwrap_or_default()
     }
 
     /// A JSON object of free-form preferences, bounded in size.

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use crm_domain::parties::contacts::PhoneRegion;
 use crm_domain::platform::money::Currency;
+use crm_domain::platform::phone::PhoneRegion;
 use crm_store::platform::db::{write_transaction, DbConnection};
 use crm_store::{Pool, StoreError};
 use secrecy::SecretString;

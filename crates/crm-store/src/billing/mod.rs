@@ -1,3 +1,4 @@
+pub mod history;
 pub mod invoice_series;
 pub mod invoices;
 pub mod returns;

@@ -193,7 +193,7 @@ pub fn create(conn: &mut DbConnection, fields: CompanyFields) -> Result<Company,
 
 /// Inserts companies, each created at its own time, with multi-row INSERTs; returns their
 /// ids. For bulk loads (`demo`), whose caller has checked the owners.
-pub(crate) fn create_many(
+pub fn create_many(
     conn: &mut DbConnection,
     companies: &[(CompanyFields, NaiveDateTime)],
 ) -> Result<Vec<String>, StoreError> {

@@ -208,7 +208,7 @@ pub fn create(conn: &mut DbConnection, fields: ContactFields) -> Result<Contact,
 
 /// Inserts contacts, each created at its own time, with multi-row INSERTs; returns their ids.
 /// For bulk loads (`demo`), whose caller has checked the companies, owners and emails.
-pub(crate) fn create_many(
+pub fn create_many(
     conn: &mut DbConnection,
     contacts: &[(ContactFields, NaiveDateTime)],
 ) -> Result<Vec<String>, StoreError> {

@@ -150,7 +150,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
 
 /// Rows per multi-row INSERT: 1,000 rows of at most 32 columns stay under SQLite's limit of
 /// 32,766 bind parameters, and so under PostgreSQL's 65,535.
-pub(crate) const BATCH_ROWS: usize = 1_000;
+pub const BATCH_ROWS: usize = 1_000;
 
 /// Inserts a slice of rows with multi-row INSERTs of [`BATCH_ROWS`] rows; evaluates to how
 /// many were inserted. diesel's multi-connection has no batch insert, so each backend gets its

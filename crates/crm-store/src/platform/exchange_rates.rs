@@ -53,6 +53,24 @@ pub fn put(
     Ok((stored, updated == 0))
 }
 
+/// Sets the rate of `currency` on `date` unless one is stored; returns whether it was new.
+pub fn put_if_absent(
+    conn: &mut DbConnection,
+    currency: &str,
+    date: NaiveDate,
+    rate: &str,
+) -> Result<bool, StoreError> {
+    let exists: i64 = exchange_rates::table
+        .find((currency, date))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    put(conn, currency, date, rate)?;
+    Ok(true)
+}
+
 pub fn delete(conn: &mut DbConnection, currency: &str, date: NaiveDate) -> Result<(), StoreError> {
     let deleted = diesel::delete(exchange_rates::table.find((currency, date))).execute(conn)?;
     if deleted == 0 {

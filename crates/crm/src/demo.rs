@@ -17,8 +17,6 @@
 //! analytics rollups are not maintained row by row here: the caller rebuilds them afterwards
 //! (`crm demo-data` does), which is what makes a bulk load fast.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
 use crm_domain::access::roles::Role;
 use crm_domain::billing::returns::{
@@ -29,22 +27,21 @@ use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::OrderStatus;
 use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
-use diesel::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::billing::returns::{ReturnLineRow, ReturnRow};
-use crate::parties::companies::CompanyFields;
-use crate::parties::contacts::{self, ContactFields};
-use crate::platform::address::Address;
-use crate::platform::db::{insert_batch, write_transaction, DbConnection, BATCH_ROWS};
-use crate::platform::schema::{
-    exchange_rates, order_lines, orders, products, return_lines, returns,
-};
-use crate::sales::documents::{self, Line};
-use crate::sales::orders::{OrderLineRow, OrderRow};
-use crate::{new_id, now, parties::companies, platform::counters, StoreError};
+use crm_store::billing::history::HistoryBatch;
+use crm_store::billing::returns::{ReturnLineRow, ReturnRow};
+use crm_store::parties::companies::CompanyFields;
+use crm_store::parties::contacts::{self, ContactFields};
+use crm_store::platform::address::Address;
+use crm_store::platform::db::{write_transaction, DbConnection, BATCH_ROWS};
+use crm_store::platform::exchange_rates;
+use crm_store::sales::documents::{self, Line};
+use crm_store::sales::orders::{OrderLineRow, OrderRow};
+use crm_store::sales::products;
+use crm_store::{new_id, parties::companies, StoreError};
 
 /// The channel of every demo order, so that demo data can be told apart from real orders.
 pub const CHANNEL: &str = "demo";
@@ -290,9 +287,9 @@ fn create_catalogue(conn: &mut DbConnection, seed: u64) -> Result<Vec<Product>, 
         );
         let by_measure = rng.gen_bool(0.1);
         let sku = format!("DEMO{seed}-{:03}", i + 1);
-        let product = crate::sales::products::create(
+        let product = products::create(
             conn,
-            crate::sales::products::ProductFields {
+            products::ProductFields {
                 sku: sku.clone(),
                 name: name.clone(),
                 description: Some(format!("Demo product {}", i + 1)),
@@ -559,9 +556,9 @@ fn create_contacts(
 fn create_salespeople(conn: &mut DbConnection, seed: u64) -> Result<Vec<String>, StoreError> {
     (1..=SALESPEOPLE)
         .map(|i| {
-            crate::access::users::create(
+            crm_store::access::users::create(
                 conn,
-                crate::access::users::UserFields {
+                crm_store::access::users::UserFields {
                     email: format!("sales{i}.demo{seed}@example.com"),
                     password_hash: "!".into(),
                     role: Role::Sales,
@@ -576,24 +573,15 @@ fn create_salespeople(conn: &mut DbConnection, seed: u64) -> Result<Vec<String>,
 
 /// A rate for each currency and month, dated the first of the month, unless one is there.
 fn store_rates(conn: &mut DbConnection, months: &[Month]) -> Result<usize, StoreError> {
-    let at = now();
     let mut written = 0;
     for month in months {
         for (currency, rate) in CURRENCIES.iter().zip(month.rates).skip(1) {
-            let exists: i64 = exchange_rates::table
-                .filter(exchange_rates::currency.eq(*currency))
-                .filter(exchange_rates::rate_date.eq(month.first_day))
-                .count()
-                .get_result(conn)?;
-            if exists == 0 {
-                diesel::insert_into(exchange_rates::table)
-                    .values((
-                        exchange_rates::currency.eq(*currency),
-                        exchange_rates::rate_date.eq(month.first_day),
-                        exchange_rates::rate.eq(format!("{rate:.4}")),
-                        exchange_rates::updated_at.eq(at),
-                    ))
-                    .execute(conn)?;
+            if exchange_rates::put_if_absent(
+                conn,
+                currency,
+                month.first_day,
+                &format!("{rate:.4}"),
+            )? {
                 written += 1;
             }
         }
@@ -615,7 +603,7 @@ const REASONS: [(ReasonCode, RootCauseCategory, &str, &str); 7] = [
         ReasonCode::Defective,
         RootCauseCategory::Manufacturing,
         "Failed within a week",
-        "Batch sent back to the supplier for testing",
+        "HistoryBatch sent back to the supplier for testing",
     ),
     (
         ReasonCode::WrongItem,
@@ -648,45 +636,6 @@ const REASONS: [(ReasonCode, RootCauseCategory, &str, &str); 7] = [
         "Account review",
     ),
 ];
-
-/// The rows of one transaction.
-#[derive(Default)]
-struct Batch {
-    orders: Vec<OrderRow>,
-    lines: Vec<OrderLineRow>,
-    returns: Vec<ReturnRow>,
-    return_lines: Vec<ReturnLineRow>,
-}
-
-impl Batch {
-    /// Numbers the returns, as `returns::open` does (`RMA-YEAR-NNNNNN` from the year's counter),
-    /// and inserts everything, in one transaction.
-    fn write(&mut self, conn: &mut DbConnection) -> Result<(), StoreError> {
-        write_transaction(conn, |c| {
-            let mut by_year: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-            for (i, r) in self.returns.iter().enumerate() {
-                by_year.entry(r.created_at.year()).or_default().push(i);
-            }
-            for (year, indices) in by_year {
-                let count = i64::try_from(indices.len()).unwrap_or(i64::MAX);
-                let first = counters::reserve(c, &format!("return:{year}"), count)?;
-                for (sequence, i) in (first..).zip(indices) {
-                    self.returns[i].number = format!("RMA-{year}-{sequence:06}");
-                }
-            }
-            insert_batch!(c, orders::table, self.orders);
-            insert_batch!(c, order_lines::table, self.lines);
-            insert_batch!(c, returns::table, self.returns);
-            insert_batch!(c, return_lines::table, self.return_lines);
-            Ok::<_, StoreError>(())
-        })?;
-        self.orders.clear();
-        self.lines.clear();
-        self.returns.clear();
-        self.return_lines.clear();
-        Ok(())
-    }
-}
 
 /// Generates the orders, their lines and returns, one random stream for all.
 struct OrderMaker<'a> {
@@ -773,7 +722,7 @@ impl OrderMaker<'_> {
     /// Writes order number `n` (1-based) of `customer` in `month` into `batch`.
     fn order(
         &mut self,
-        batch: &mut Batch,
+        batch: &mut HistoryBatch,
         n: usize,
         customer: &Customer,
         month: usize,
@@ -860,7 +809,7 @@ impl OrderMaker<'_> {
     /// that is after `until`, and none when even the opening would be.
     fn give_back(
         &mut self,
-        batch: &mut Batch,
+        batch: &mut HistoryBatch,
         order: &OrderRow,
         first_line: usize,
     ) -> Result<(), StoreError> {
@@ -1000,11 +949,7 @@ pub fn generate(
         return Err(Violation::new("companies", "must be at least 1").into());
     }
     let first_sku = format!("DEMO{}-001", spec.seed);
-    let loaded: i64 = products::table
-        .filter(products::sku.eq(&first_sku))
-        .count()
-        .get_result(conn)?;
-    if loaded > 0 {
+    if products::find_by_sku(conn, &first_sku)?.is_some() {
         return Err(StoreError::Conflict {
             message: format!(
                 "demo data of seed {} is already loaded (product {first_sku} exists); \
@@ -1045,7 +990,7 @@ pub fn generate(
             ..DemoCounts::default()
         },
     };
-    let mut batch = Batch::default();
+    let mut batch = HistoryBatch::default();
     let mut n = 0;
     for (m, count) in orders_per_month(&months, spec.orders)
         .into_iter()
