@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::platform::error::ApiError;
 use crate::platform::state::AppState;
+use crate::platform::strict_json::Strict;
 
 fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<web::Data<AppState>>()
@@ -93,25 +94,18 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<bytes::Byte
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_data() {
-            let message = inner.to_string();
-            let field = if path == "." {
-                unknown_field_name(&message).unwrap_or_else(|| "body".to_owned())
-            } else {
-                path
-            };
-            ApiError::Validation(Violation::new(field, describe(&message)).into())
-        } else {
-            ApiError::MalformedRequest(format!("the body is not valid JSON: {inner}"))
-        }
-    })?;
-    deserializer
-        .end()
+    let parsed: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::MalformedRequest(format!("the body is not valid JSON: {e}")))?;
+    let value = serde_path_to_error::deserialize(Strict(&parsed)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = if path == "." {
+            unknown_field_name(&message).unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        ApiError::Validation(Violation::new(field, describe(&message)).into())
+    })?;
     if has_escaped_nul(body) {
         let field = serde_json::from_slice::<serde_json::Value>(body)
             .ok()

@@ -13,3 +13,4 @@ pub mod pagination;
 pub(crate) mod respond;
 pub mod settings;
 pub mod state;
+pub(crate) mod strict_json;

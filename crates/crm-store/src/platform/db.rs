@@ -232,6 +232,20 @@ where
     }
 }
 
+/// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same
+/// business key (an order's external id, a customer's email) take turns. On SQLite every write
+/// transaction already holds the database's write lock.
+pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(key),
+            conn,
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,18 +275,4 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/crm").unwrap();
         assert!(!format!("{url:?}").contains("s3cret"));
     }
-}
-
-/// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same
-/// business key (an order's external id, a customer's email) take turns. On SQLite every write
-/// transaction already holds the database's write lock.
-pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
-    if let DbConnection::Postgres(_) = conn {
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(key),
-            conn,
-        )?;
-    }
-    Ok(())
 }
