@@ -50,3 +50,19 @@ fn check_version(current: i64, expected: Option<i64>) -> Result<(), StoreError> 
         _ => Ok(()),
     }
 }
+
+/// Whether a referenced row is usable, from its `archived_at` looked up by id: a missing row or
+/// an archived one is a violation of `field`, naming `what` it should have been.
+fn ensure_live(
+    archived_at: Option<Option<NaiveDateTime>>,
+    field: &str,
+    what: &str,
+) -> Result<(), StoreError> {
+    match archived_at {
+        Some(None) => Ok(()),
+        Some(Some(_)) => {
+            Err(crm_domain::Violation::new(field, format!("{what} is archived")).into())
+        }
+        None => Err(crm_domain::Violation::new(field, format!("no such {what}")).into()),
+    }
+}

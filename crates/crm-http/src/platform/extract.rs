@@ -107,10 +107,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         ApiError::Validation(Violation::new(field, describe(&message)).into())
     })?;
     if has_escaped_nul(body) {
-        let field = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| path_to_nul(&v, String::new()))
-            .unwrap_or_else(|| "body".to_owned());
+        let field = path_to_nul(&parsed, String::new()).unwrap_or_else(|| "body".to_owned());
         return Err(ApiError::Validation(
             Violation::new(field, NUL_MESSAGE).into(),
         ));

@@ -284,9 +284,5 @@ fn ensure_company_active(conn: &mut DbConnection, company_id: &str) -> Result<()
         .select(companies::archived_at)
         .first(conn)
         .optional()?;
-    match archived_at {
-        Some(None) => Ok(()),
-        Some(Some(_)) => Err(Violation::new("company_id", "company is archived").into()),
-        None => Err(Violation::new("company_id", "no such company").into()),
-    }
+    crate::ensure_live(archived_at, "company_id", "company")
 }

@@ -232,11 +232,7 @@ pub fn ensure_active(conn: &mut DbConnection, id: &str, field: &str) -> Result<(
         .select(companies::archived_at)
         .first(conn)
         .optional()?;
-    match found {
-        Some(None) => Ok(()),
-        Some(Some(_)) => Err(crm_domain::Violation::new(field, "company is archived").into()),
-        None => Err(crm_domain::Violation::new(field, "no such company").into()),
-    }
+    crate::ensure_live(found, field, "company")
 }
 
 pub fn update<F>(

@@ -60,15 +60,18 @@ pub fn put_if_absent(
     date: NaiveDate,
     rate: &str,
 ) -> Result<bool, StoreError> {
-    let exists: i64 = exchange_rates::table
-        .find((currency, date))
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Ok(false);
-    }
-    put(conn, currency, date, rate)?;
-    Ok(true)
+    // One conditional INSERT, so that two writers of the same day cannot both find it absent.
+    // SQL because diesel's upsert DSL does not reach the two-backend connection.
+    let inserted = diesel::sql_query(
+        "INSERT INTO exchange_rates (currency, rate_date, rate, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Text, _>(currency)
+    .bind::<diesel::sql_types::Date, _>(date)
+    .bind::<diesel::sql_types::Text, _>(rate)
+    .bind::<diesel::sql_types::Timestamp, _>(now())
+    .execute(conn)?;
+    Ok(inserted == 1)
 }
 
 pub fn delete(conn: &mut DbConnection, currency: &str, date: NaiveDate) -> Result<(), StoreError> {
