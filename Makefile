@@ -2,6 +2,8 @@
 # required; SQLite and libpq are built from bundled sources.
 
 CARGO ?= cargo
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics
 
@@ -15,9 +17,12 @@ demo:
 	$(CARGO) run -p crm -- demo-data --companies 200 --orders 5000 --seed 1
 
 ## Unit tests, then the black-box tests on SQLite; also on PostgreSQL when
-## CRM_TEST_POSTGRES_URL is set (for example postgres://postgres@127.0.0.1:5432/postgres).
+## CRM_TEST_POSTGRES_URL is set (for example postgres://postgres@127.0.0.1:5432/postgres);
+## without it they are reported as ignored. Ends with the count on each backend.
 test:
-	$(CARGO) test --workspace
+	@mkdir -p target
+	$(CARGO) test --workspace 2>&1 | tee target/test.log
+	@tests/summary.sh target/test.log
 
 ## Regenerate openapi/openapi.json from the code.
 openapi:

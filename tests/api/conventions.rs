@@ -206,3 +206,47 @@ async fn readiness_is_503_while_the_database_is_unreachable() {
         "no connection details leak: {body}"
     );
 }
+
+on_both_backends! {
+    async fn routing_errors_are_problems(app: TestApp) {
+        let token = app.admin_token.clone();
+        let unknown = app.get("/v1/no-such-thing").await;
+        assert_eq!(unknown.status, 404);
+        assert_eq!(unknown.header("content-type"), Some("application/problem+json"));
+        assert_eq!(unknown.body["code"], "not_found");
+
+        let bad_date = app.request(Method::DELETE, "/v1/exchange-rates/USD/not-a-date", Some(&token), None, &[]).await;
+        assert_eq!(bad_date.status, 404, "a path segment that does not parse names nothing");
+        assert_eq!(bad_date.header("content-type"), Some("application/problem+json"));
+
+        let wrong = app.request(Method::PUT, "/v1/contacts", Some(&token), Some(json!({})), &[]).await;
+        assert_eq!(wrong.status, 405);
+        assert_eq!(wrong.header("allow"), Some("GET, POST"));
+        assert_eq!(wrong.header("content-type"), Some("application/problem+json"));
+        assert_eq!(wrong.body["code"], "method_not_allowed");
+        let wrong = app.request(Method::POST, "/v1/contacts/0190aaaa-0000-7000-8000-000000000000", Some(&token), None, &[]).await;
+        assert_eq!(wrong.status, 405);
+        assert_eq!(wrong.header("allow"), Some("GET, PATCH, DELETE"));
+
+        let docs = app.client.get(app.url("/docs")).send().await.unwrap();
+        assert!(docs.status().is_success(), "{} after redirects", docs.status());
+        assert!(docs.url().path().starts_with("/docs/"), "redirected to {}", docs.url());
+    }
+}
+
+on_both_backends! {
+    async fn an_array_where_an_object_belongs_is_refused_at_any_depth(app: TestApp) {
+        assert_eq!(app.patch("/v1/settings/company", json!({"legal_name": "Ours SL", "tax_id": "ESB00000000"})).await.status, 200);
+        let r = app.patch("/v1/settings/company", json!([null, null])).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let r = app.post("/v1/products", json!({"sku": "A-1", "name": "Widget", "unit_price": [1000, "EUR"]})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], "unit_price");
+        let company = app.create("/v1/companies", json!({"name": "Acme"})).await;
+        let r = app.post("/v1/quotes", json!({"company_id": company["id"], "currency": "EUR", "lines": [{"description": "x", "quantity": "1", "unit_price": [500, "EUR"]}]})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], "lines[0].unit_price");
+        assert_eq!(app.get("/v1/products").await.body["data"].as_array().unwrap().len(), 0, "nothing written");
+        assert_eq!(app.get("/v1/settings/company").await.body["legal_name"], "Ours SL", "the array cleared nothing");
+    }
+}

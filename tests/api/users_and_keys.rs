@@ -59,3 +59,43 @@ on_both_backends! {
         assert_eq!(again.body["id"], r.body["id"]);
     }
 }
+
+on_both_backends! {
+    async fn an_admin_keeps_its_own_standing_and_the_last_admin_stays(app: TestApp) {
+        let (me, my_token, _) = app.login_new_user(Role::Admin, None).await;
+        let mine = format!("/v1/users/{me}");
+        for change in [json!({"active": false}), json!({"role": "manager"})] {
+            let r = app.request(Method::PATCH, &mine, Some(&my_token), Some(change.clone()), &[]).await;
+            assert_eq!(r.status, 409, "{change}: {}", r.text);
+        }
+        let r = app.request(Method::DELETE, &mine, Some(&my_token), None, &[]).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(app.request(Method::PATCH, &mine, Some(&my_token), Some(json!({"email": "me@example.com"})), &[]).await.status, 200, "other changes to oneself are fine");
+
+        // Two admins who remove each other at once: one wins, and the other is refused as the
+        // last active admin, on PostgreSQL as well, where the two run in parallel.
+        let (other, other_token, _) = app.login_new_user(Role::Admin, None).await;
+        let harness_admin: Vec<String> = app.get("/v1/users").await.body["data"].as_array().unwrap().iter()
+            .filter(|u| u["role"] == "admin" && u["id"] != me.as_str() && u["id"] != other.as_str())
+            .map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(app.delete(&format!("/v1/users/{}", harness_admin[0])).await.status, 409, "the harness admin cannot remove itself");
+        assert_eq!(app.request(Method::DELETE, &format!("/v1/users/{}", harness_admin[0]), Some(&my_token), None, &[]).await.status, 204);
+        let theirs = format!("/v1/users/{other}");
+        let (a, b) = futures_util::future::join(
+            app.request(Method::PATCH, &theirs, Some(&my_token), Some(json!({"active": false})), &[]),
+            app.request(Method::PATCH, &mine, Some(&other_token), Some(json!({"active": false})), &[]),
+        ).await;
+        let (won, lost) = if a.status == 200 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(won.status, 200, "{}", won.text);
+        // The loser is refused as the last admin, or, when the winner committed before it was
+        // authenticated, as a user who is no longer active.
+        match lost.status.as_u16() {
+            409 => assert!(lost.body["detail"].as_str().unwrap().contains("last active admin"), "{}", lost.text),
+            401 => {}
+            other => panic!("{other}: {}", lost.text),
+        }
+        let active_admins = app.request(Method::GET, "/v1/users", Some(if a.status == 200 { &my_token } else { &other_token }), None, &[]).await
+            .body["data"].as_array().unwrap().iter().filter(|u| u["role"] == "admin" && u["active"] == true).count();
+        assert_eq!(active_admins, 1);
+    }
+}

@@ -12,7 +12,7 @@ use access::{api_keys, session, users};
 use analytics::{commission_rates, overview, profit, timeline};
 use billing::{invoices, portal, returns, self_billing};
 use parties::{companies, contacts, interactions};
-use platform::{exchange_rates, middleware, ops, settings};
+use platform::{exchange_rates, middleware, ops, routing, settings};
 use sales::{last_prices, leads, opportunities, orders, pipelines, products, quotes};
 
 use std::net::TcpListener;
@@ -237,8 +237,10 @@ async fn openapi_document(document: web::Data<OpenApiJson>) -> actix_web::HttpRe
 
 /// Serves the API on `listener`.
 pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+    let api = openapi();
+    let known_paths = web::Data::new(routing::KnownPaths::from_document(&api));
     let document = web::Data::new(OpenApiJson(web::Bytes::from(
-        openapi().to_json().map_err(std::io::Error::other)?,
+        api.to_json().map_err(std::io::Error::other)?,
     )));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -248,11 +250,15 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             .split_for_parts();
         app.app_data(data.clone())
             .app_data(document.clone())
+            .app_data(known_paths.clone())
+            .app_data(routing::path_config())
             .route("/openapi.json", web::get().to(openapi_document))
+            .service(web::redirect("/docs", "/docs/").permanent())
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .config(utoipa_swagger_ui::Config::from("/openapi.json")),
             )
+            .default_service(web::to(routing::unmatched))
             .wrap(from_fn(middleware::idempotency))
             .wrap(cors(&data.settings.cors_origins))
             .wrap(from_fn(middleware::record_metrics))

@@ -1,2 +1,3 @@
+pub mod admins;
 pub mod permissions;
 pub mod roles;

@@ -325,10 +325,11 @@ pub async fn update_user(
     let prepared = web::block(move || body.prepare())
         .await
         .map_err(|_| ApiError::Internal)??;
+    let actor = principal.user_id().map(str::to_owned);
     let user = state
         .db
         .write(move |conn| {
-            store::update(conn, &id, if_match.0, |fields| {
+            store::update(conn, actor.as_deref(), &id, if_match.0, |fields| {
                 prepared.apply(fields).map_err(StoreError::from)
             })
         })
@@ -345,7 +346,7 @@ pub async fn update_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 204, description = "Archived"),
-        (status = 409, description = "You cannot archive yourself", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "You cannot archive yourself, nor the last active admin", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[delete("/users/{id}")]
@@ -356,16 +357,11 @@ pub async fn delete_user(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Users, Access::Write)?;
-    if principal.user_id() == Some(id.as_str()) {
-        return Err(ApiError::Conflict {
-            detail: "you cannot archive yourself".into(),
-            existing_id: None,
-        });
-    }
+    let actor = principal.user_id().map(str::to_owned);
     let archived = id.clone();
     state
         .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
+        .write(move |conn| store::archive(conn, actor.as_deref(), &id, if_match.0))
         .await?;
     state.standing.invalidate(archived.as_str());
     Ok(HttpResponse::NoContent().finish())

@@ -68,6 +68,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("this path accepts {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{detail}")]
     Conflict {
         detail: String,
@@ -106,6 +108,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::IllegalTransition(_) => "illegal_transition",
             ApiError::IdempotencyInProgress => "idempotency_in_progress",
@@ -126,6 +129,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "Authentication required",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound => "Not found",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::IllegalTransition(_) => "Action not allowed in this state",
             ApiError::IdempotencyInProgress => "Request in progress",
@@ -194,6 +198,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. }
             | ApiError::IllegalTransition(_)
             | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
@@ -221,6 +226,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub(crate) mod respond;
+pub mod routing;
 pub mod settings;
 pub mod state;
 pub(crate) mod strict_json;

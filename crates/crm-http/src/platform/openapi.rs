@@ -7,14 +7,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
+    ContentBuilder, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required,
+    ResponseBuilder, Type,
 };
 
 use crate::platform::error::{FieldError, Problem};
 
-const DESCRIPTION: &str = "A headless CRM: companies, contacts and their interactions.
-
-**Authentication.** Send `Authorization: Bearer <token>` on every `/v1` call except
+const CONVENTIONS: &str =
+    "**Authentication.** Send `Authorization: Bearer <token>` on every `/v1` call except
 `/v1/auth/*`. The token is either an access token (a JWT from `POST /v1/auth/token`, short-lived;
 renew it with `POST /v1/auth/refresh`) or an API key (`crm_...`, created by an admin, scoped,
 revocable).
@@ -26,7 +26,12 @@ its reads return an `ETag`; send it back in `If-Match` on PATCH and DELETE to av
 first response. PATCH bodies are JSON Merge Patch (RFC 7396): absent fields stay, `null` clears.
 Errors are RFC 9457 problems (`application/problem+json`). DELETE archives; archived records stay
 readable by id and hidden from lists unless `include_archived=true`. Every response carries
-`X-Request-Id`.";
+`X-Request-Id`.
+
+**References.** An id in the path that names no record (or one the caller may not see) is a
+`404`. An id in the body that names no record is a `422` whose `errors[].field` names the
+field. An unknown path is a `404`, and a method a path does not serve is a `405` whose `Allow`
+header lists the ones it does.";
 
 struct StandardResponse {
     status: &'static str,
@@ -109,8 +114,20 @@ const TAGS: [(&str, &str); 20] = [
 
 /// Adds the shared conventions to a document whose paths are already collected.
 pub fn apply_conventions(api: &mut OpenApi) {
-    api.info.title = "CRM API".to_owned();
-    api.info.description = Some(DESCRIPTION.to_owned());
+    api.info = InfoBuilder::new()
+        .title("CRM API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(format!(
+            "{}\n\n{CONVENTIONS}",
+            env!("CARGO_PKG_DESCRIPTION")
+        )))
+        .license(Some(
+            LicenseBuilder::new()
+                .name(env!("CARGO_PKG_LICENSE"))
+                .identifier(Some(env!("CARGO_PKG_LICENSE")))
+                .build(),
+        ))
+        .build();
     api.servers = Some(vec![ServerBuilder::new()
         .url("/")
         .description(Some("The server that serves this document"))
@@ -265,7 +282,8 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
     if is_v1 && (method == "POST" || method == "PATCH") {
         statuses.push("409");
     }
-    if has_id && matches!(method, "PATCH" | "DELETE" | "POST") {
+    let conditional = secured && honours_if_match(method, has_id, path);
+    if conditional {
         // A malformed If-Match is a bad request.
         statuses.extend(["412", "400"]);
     }
@@ -288,12 +306,14 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
         parameters.push(header_parameter(
             "Idempotency-Key",
             "A unique key for this request (such as a UUID). A retry with the same key and body replays the first response instead of acting twice; keys expire after a day.",
+            None,
         ));
     }
-    if has_id && matches!(method, "PATCH" | "DELETE" | "POST") && secured {
+    if conditional {
         parameters.push(header_parameter(
             "If-Match",
             "The ETag from your last read. The change applies only if the record is still at that version; otherwise `412`.",
+            Some(IF_MATCH_PATTERN),
         ));
     }
     if parameters.is_empty() {
@@ -310,7 +330,23 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
     }
 }
 
-fn header_parameter(name: &str, description: &str) -> Parameter {
+/// `*`, or an ETag as the server sends it, weak or strong.
+const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,18}")$"#;
+
+/// Singletons without an id in their path that still carry a version.
+const VERSIONED_SINGLETONS: [(&str, &str); 2] = [
+    ("PATCH", "/v1/settings/company"),
+    ("PUT", "/v1/settings/commission-rates"),
+];
+
+/// Whether the operation takes `If-Match`: every change to a record named in the path, and the
+/// versioned singletons.
+fn honours_if_match(method: &str, has_id: bool, path: &str) -> bool {
+    (has_id && matches!(method, "PATCH" | "DELETE" | "POST"))
+        || VERSIONED_SINGLETONS.contains(&(method, path))
+}
+
+fn header_parameter(name: &str, description: &str, pattern: Option<&str>) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
@@ -320,7 +356,8 @@ fn header_parameter(name: &str, description: &str) -> Parameter {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(255)),
+                .max_length(Some(255))
+                .pattern(pattern),
         ))
         .build()
 }

@@ -1,11 +1,12 @@
 //! Users: staff and portal accounts that log in with a password.
 
 use chrono::NaiveDateTime;
+use crm_domain::access::admins::StandingChange;
 use crm_domain::access::roles::Role;
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{companies, users};
 use crate::{access::refresh_tokens, check_version, new_id, now, StoreError};
@@ -183,8 +184,10 @@ pub fn ensure_active(conn: &mut DbConnection, id: &str, field: &str) -> Result<(
     }
 }
 
+/// Changes a user on behalf of `actor_id` (`None` for an API key).
 pub fn update<F>(
     conn: &mut DbConnection,
+    actor_id: Option<&str>,
     id: &str,
     expected_version: Option<i64>,
     change: F,
@@ -197,6 +200,12 @@ where
     let mut fields = row.fields();
     change(&mut fields)?;
     check_write(conn, &fields, id)?;
+    check_standing(
+        conn,
+        actor_id,
+        &row,
+        fields.active && fields.role == Role::Admin,
+    )?;
     let revoke_sessions = !fields.active || fields.password_hash != row.password_hash;
     let previous_version = row.version;
     row.set_fields(fields);
@@ -223,11 +232,13 @@ where
 /// Deactivates and archives the user and ends its sessions; its records keep pointing at it.
 pub fn archive(
     conn: &mut DbConnection,
+    actor_id: Option<&str>,
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
     let row = load(conn, id)?;
     check_version(row.version, expected_version)?;
+    check_standing(conn, actor_id, &row, false)?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(users::table.filter(users::id.eq(id)))
@@ -241,6 +252,38 @@ pub fn archive(
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }
     Ok(())
+}
+
+/// Refuses a change that leaves the API without an active admin, or an admin without its own
+/// standing. Removals queue on one lock, so that two admins demoting each other at once cannot
+/// both count the other as the one who remains.
+fn check_standing(
+    conn: &mut DbConnection,
+    actor_id: Option<&str>,
+    row: &UserRow,
+    admin_after: bool,
+) -> Result<(), StoreError> {
+    let mut change = StandingChange {
+        actor_id,
+        target_id: &row.id,
+        admin_before: row.archived_at.is_none() && row.active && row.role == Role::Admin.as_str(),
+        admin_after,
+        other_active_admins: 0,
+    };
+    if change.removes_an_admin() {
+        lock_key(conn, "active-admins")?;
+        change.other_active_admins = users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::active.eq(true))
+            .filter(users::archived_at.is_null())
+            .filter(users::id.ne(&row.id))
+            .count()
+            .get_result(conn)?;
+    }
+    change.check().map_err(|refusal| StoreError::Conflict {
+        message: refusal.to_string(),
+        existing_id: None,
+    })
 }
 
 pub fn list(

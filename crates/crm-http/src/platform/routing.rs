@@ -1,0 +1,106 @@
+//! What the server answers when no route matches: a problem+json `404` for an unknown path, and
+//! a `405` with `Allow` for a known path asked with a method it does not serve. The known paths
+//! are read from the OpenAPI document, which is built from the same route registrations, so the
+//! two cannot disagree.
+
+use actix_web::dev::ResourceDef;
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::openapi::OpenApi;
+
+use crate::platform::error::ApiError;
+
+/// Every documented path template with the methods it serves.
+pub struct KnownPaths(Vec<(ResourceDef, Vec<&'static str>)>);
+
+impl KnownPaths {
+    pub fn from_document(api: &OpenApi) -> Self {
+        let known = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, served)| served.then_some(method))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        KnownPaths(known)
+    }
+
+    /// The methods some template matching `path` serves, in a stable order, or none when no
+    /// template matches.
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        let mut methods: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(template, _)| template.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().copied())
+            .collect();
+        if methods.is_empty() {
+            return None;
+        }
+        const ORDER: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        methods.sort_by_key(|m| ORDER.iter().position(|o| o == m));
+        methods.dedup();
+        Some(methods.join(", "))
+    }
+}
+
+/// The app's default service.
+pub async fn unmatched(
+    request: HttpRequest,
+    known: web::Data<KnownPaths>,
+) -> Result<HttpResponse, ApiError> {
+    Err(match known.allowed(request.path()) {
+        Some(allow) => ApiError::MethodNotAllowed { allow },
+        None => ApiError::NotFound,
+    })
+}
+
+/// A path segment that does not parse (a date that is not a date) names no resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> KnownPaths {
+        KnownPaths(vec![
+            (ResourceDef::new("/v1/leads"), vec!["GET", "POST"]),
+            (
+                ResourceDef::new("/v1/leads/{id}"),
+                vec!["GET", "PATCH", "DELETE"],
+            ),
+            (ResourceDef::new("/v1/leads/intake"), vec!["POST"]),
+        ])
+    }
+
+    #[test]
+    fn a_known_path_lists_the_methods_of_every_template_it_matches() {
+        assert_eq!(known().allowed("/v1/leads").as_deref(), Some("GET, POST"));
+        assert_eq!(
+            known().allowed("/v1/leads/intake").as_deref(),
+            Some("GET, POST, PATCH, DELETE")
+        );
+        assert_eq!(
+            known().allowed("/v1/leads/0190").as_deref(),
+            Some("GET, PATCH, DELETE")
+        );
+    }
+
+    #[test]
+    fn an_unknown_path_has_no_methods() {
+        assert_eq!(known().allowed("/v1/leeds"), None);
+        assert_eq!(known().allowed("/v1/leads/1/2"), None);
+    }
+}
