@@ -250,3 +250,18 @@ on_both_backends! {
         assert_eq!(app.get("/v1/settings/company").await.body["legal_name"], "Ours SL", "the array cleared nothing");
     }
 }
+
+on_both_backends! {
+    async fn a_stored_value_the_code_does_not_know_is_a_loud_internal_error(app: TestApp) {
+        let lead = app.create("/v1/leads", json!({"last_name": "Ruiz", "email": "ruiz@example.com"})).await;
+        let pool = app.pool.clone();
+        actix_web::web::block(move || {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE leads SET status = 'zombie'").execute(&mut pool.get().unwrap()).unwrap()
+        }).await.unwrap();
+        let r = app.get(&format!("/v1/leads/{}", lead["id"].as_str().unwrap())).await;
+        assert_eq!(r.status, 500, "not read as a default status: {}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(!r.text.contains("zombie"), "the detail stays in the server's log");
+    }
+}

@@ -47,7 +47,7 @@ impl From<store::ApiKey> for ApiKey {
             id: k.id,
             name: k.name,
             prefix: k.prefix,
-            scopes: k.scopes,
+            scopes: k.scopes.iter().map(ToString::to_string).collect(),
             created_by: k.created_by,
             last_used_at: utc_opt(k.last_used_at),
             revoked_at: utc_opt(k.revoked_at),

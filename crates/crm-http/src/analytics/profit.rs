@@ -356,7 +356,7 @@ pub async fn rank_customers(
     let mut page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
     // Names and tiers of the page only: the ranking itself needs none of them.
     let ids: Vec<String> = page.data.iter().map(|r| r.company_id.clone()).collect();
-    let names: BTreeMap<String, (String, Option<String>)> = state
+    let names: BTreeMap<String, (String, Option<Tier>)> = state
         .db
         .read(move |conn| crm_store::parties::companies::names(conn, &ids))
         .await?
@@ -366,7 +366,7 @@ pub async fn rank_customers(
     for row in &mut page.data {
         if let Some((name, tier)) = names.get(&row.company_id) {
             row.name = name.clone();
-            row.tier = tier.as_deref().and_then(|t| t.parse().ok());
+            row.tier = *tier;
         }
     }
     Ok(web::Json(page))

@@ -14,6 +14,7 @@ use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::{ActionResponses, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -105,6 +106,10 @@ pub struct Return {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+impl StateRecord for Return {
+    const NOUN: &'static str = "return";
 }
 
 impl From<store::Return> for Return {
@@ -399,44 +404,69 @@ async fn act(
     Ok(versioned(ret.version, &Return::from(ret)))
 }
 
-macro_rules! return_action {
-    ($fn:ident, $path:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
-        #[utoipa::path(tag = "returns", operation_id = $op, summary = $summary, description = $description,
-            params(("id" = String, Path, description = "Return id")),
-            responses(
-                (status = 200, description = "The return after the action", body = Return, headers(("ETag" = String, description = "Its new version"))),
-                (status = 409, description = "The return's state does not allow this", body = Problem, content_type = "application/problem+json")))]
-        #[post($path)]
-        pub async fn $fn(state: web::Data<AppState>, principal: Principal, id: web::Path<String>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
-            act(&state, &principal, id.into_inner(), if_match, $action, None).await
-        }
-    };
+#[utoipa::path(tag = "returns", operation_id = "approveReturn", summary = "Approve a return",
+    description = "requested → approved.",
+    params(("id" = String, Path, description = "Return id")),
+    responses(ActionResponses<Return>))]
+#[post("/returns/{id}/approve")]
+pub async fn approve_return(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        ReturnAction::Approve,
+        None,
+    )
+    .await
 }
-
-return_action!(
-    approve_return,
-    "/returns/{id}/approve",
-    "approveReturn",
-    "Approve a return",
-    "requested → approved.",
-    ReturnAction::Approve
-);
-return_action!(
-    close_return,
-    "/returns/{id}/close",
-    "closeReturn",
-    "Close a return",
-    "resolved → closed.",
-    ReturnAction::Close
-);
-return_action!(
-    withdraw_return,
-    "/returns/{id}/withdraw",
-    "withdrawReturn",
-    "Withdraw a return",
-    "requested or approved → withdrawn: the customer kept it. Its quantities are free again.",
-    ReturnAction::Withdraw
-);
+#[utoipa::path(tag = "returns", operation_id = "closeReturn", summary = "Close a return",
+    description = "resolved → closed.",
+    params(("id" = String, Path, description = "Return id")),
+    responses(ActionResponses<Return>))]
+#[post("/returns/{id}/close")]
+pub async fn close_return(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        ReturnAction::Close,
+        None,
+    )
+    .await
+}
+#[utoipa::path(tag = "returns", operation_id = "withdrawReturn", summary = "Withdraw a return",
+    description = "requested or approved → withdrawn: the customer kept it. Its quantities are free again.",
+    params(("id" = String, Path, description = "Return id")),
+    responses(ActionResponses<Return>))]
+#[post("/returns/{id}/withdraw")]
+pub async fn withdraw_return(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        ReturnAction::Withdraw,
+        None,
+    )
+    .await
+}
 
 /// Why a return is rejected.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -229,7 +229,7 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
             subject: Subject::ApiKey(key.id),
             role: Role::Integration,
             company_id: None,
-            scopes: Some(key.scopes.iter().filter_map(|s| s.parse().ok()).collect()),
+            scopes: Some(key.scopes),
         });
     }
 

@@ -1,3 +1,4 @@
+pub mod actions;
 pub mod address;
 pub mod auth;
 pub mod error;

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ContentBuilder, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required,
-    ResponseBuilder, Type,
+    Contact, ContactBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi,
+    Ref, RefOr, Required, ResponseBuilder, Type,
 };
 
 use crate::platform::error::{FieldError, Problem};
@@ -121,6 +121,7 @@ pub fn apply_conventions(api: &mut OpenApi) {
             "{}\n\n{CONVENTIONS}",
             env!("CARGO_PKG_DESCRIPTION")
         )))
+        .contact(Some(maintainers()))
         .license(Some(
             LicenseBuilder::new()
                 .name(env!("CARGO_PKG_LICENSE"))
@@ -214,6 +215,19 @@ pub fn apply_conventions(api: &mut OpenApi) {
             }
         }
     }
+}
+
+/// The contact of the OpenAPI `info` block: the workspace's first author, `Name <email>`.
+fn maintainers() -> Contact {
+    let author = env!("CARGO_PKG_AUTHORS")
+        .split(':')
+        .next()
+        .unwrap_or_default();
+    let (name, email) = match author.split_once('<') {
+        Some((name, email)) => (name.trim(), Some(email.trim_end_matches('>').trim())),
+        None => (author.trim(), None),
+    };
+    ContactBuilder::new().name(Some(name)).email(email).build()
 }
 
 /// Drops component schemas nothing refers to (generic wrappers inline their parameters).

@@ -10,6 +10,7 @@ use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::{ActionResponses, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
@@ -67,6 +68,10 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl StateRecord for Lead {
+    const NOUN: &'static str = "lead";
 }
 
 impl From<store::Lead> for Lead {
@@ -454,9 +459,7 @@ async fn act(
     description = "Sets the owner; a new lead starts being worked.",
     params(("id" = String, Path, description = "Lead id")),
     request_body = AssignLead,
-    responses(
-        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
-        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+    responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/assign")]
 pub async fn assign_lead(
     state: web::Data<AppState>,
@@ -480,9 +483,7 @@ pub async fn assign_lead(
 #[utoipa::path(tag = "leads", operation_id = "qualifyLead", summary = "Qualify a lead",
     description = "new or working → qualified.",
     params(("id" = String, Path, description = "Lead id")),
-    responses(
-        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
-        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+    responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/qualify")]
 pub async fn qualify_lead(
     state: web::Data<AppState>,
@@ -506,9 +507,7 @@ pub async fn qualify_lead(
     description = "new or working → unqualified, with a reason.",
     params(("id" = String, Path, description = "Lead id")),
     request_body = DisqualifyLead,
-    responses(
-        (status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its new version"))),
-        (status = 409, description = "The lead's state does not allow this", body = Problem, content_type = "application/problem+json")))]
+    responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/disqualify")]
 pub async fn disqualify_lead(
     state: web::Data<AppState>,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::{ActionResponses, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
@@ -70,6 +71,10 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     /// When it last changed; an identical push leaves it alone.
     pub updated_at: DateTime<Utc>,
+}
+
+impl StateRecord for Order {
+    const NOUN: &'static str = "order";
 }
 
 impl From<store::Order> for Order {
@@ -516,51 +521,78 @@ pub async fn get_order(
     Ok(versioned(order.version, &Order::from(order)))
 }
 
-macro_rules! order_action {
-    ($fn:ident, $path:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
-        #[utoipa::path(tag = "orders", operation_id = $op, summary = $summary, description = $description,
-            params(("id" = String, Path, description = "Order id")),
-            responses(
-                (status = 200, description = "The order after the action", body = Order, headers(("ETag" = String, description = "Its new version"))),
-                (status = 409, description = "The order's state does not allow this; `current_state` and `allowed_actions` say what can be done", body = Problem, content_type = "application/problem+json")))]
-        #[post($path)]
-        pub async fn $fn(
-            state: web::Data<AppState>,
-            principal: Principal,
-            id: web::Path<String>,
-            if_match: IfMatch,
-        ) -> Result<HttpResponse, ApiError> {
-            principal.authorize(Resource::Orders, Access::Write)?;
-            let order = state
-                .db
-                .write(move |conn| store::act(conn, &id, if_match.0, $action))
-                .await?;
-            Ok(versioned(order.version, &Order::from(order)))
-        }
-    };
+async fn act(
+    state: &AppState,
+    principal: &Principal,
+    id: String,
+    if_match: IfMatch,
+    action: OrderAction,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Orders, Access::Write)?;
+    let order = state
+        .db
+        .write(move |conn| store::act(conn, &id, if_match.0, action))
+        .await?;
+    Ok(versioned(order.version, &Order::from(order)))
 }
 
-order_action!(
-    pay_order,
-    "/orders/{id}/pay",
-    "payOrder",
-    "Mark an order paid",
-    "pending → paid.",
-    OrderAction::Pay
-);
-order_action!(
-    fulfil_order,
-    "/orders/{id}/fulfil",
-    "fulfilOrder",
-    "Mark an order fulfilled",
-    "pending or paid → fulfilled.",
-    OrderAction::Fulfil
-);
-order_action!(
-    cancel_order,
-    "/orders/{id}/cancel",
-    "cancelOrder",
-    "Cancel an order",
-    "pending or paid → cancelled.",
-    OrderAction::Cancel
-);
+#[utoipa::path(tag = "orders", operation_id = "payOrder", summary = "Mark an order paid",
+    description = "pending → paid.",
+    params(("id" = String, Path, description = "Order id")),
+    responses(ActionResponses<Order>))]
+#[post("/orders/{id}/pay")]
+pub async fn pay_order(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        OrderAction::Pay,
+    )
+    .await
+}
+#[utoipa::path(tag = "orders", operation_id = "fulfilOrder", summary = "Mark an order fulfilled",
+    description = "pending or paid → fulfilled.",
+    params(("id" = String, Path, description = "Order id")),
+    responses(ActionResponses<Order>))]
+#[post("/orders/{id}/fulfil")]
+pub async fn fulfil_order(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        OrderAction::Fulfil,
+    )
+    .await
+}
+#[utoipa::path(tag = "orders", operation_id = "cancelOrder", summary = "Cancel an order",
+    description = "pending or paid → cancelled.",
+    params(("id" = String, Path, description = "Order id")),
+    responses(ActionResponses<Order>))]
+#[post("/orders/{id}/cancel")]
+pub async fn cancel_order(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        OrderAction::Cancel,
+    )
+    .await
+}

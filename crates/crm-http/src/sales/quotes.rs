@@ -8,6 +8,7 @@ use crm_store::sales::quotes::{self as store, QuoteDraft, QuoteFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::{ActionResponses, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -69,6 +70,10 @@ pub struct Quote {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+impl StateRecord for Quote {
+    const NOUN: &'static str = "quote";
 }
 
 impl From<store::Quote> for Quote {
@@ -376,51 +381,106 @@ async fn act(
         .await
 }
 
-macro_rules! quote_action {
-    ($fn:ident, $path:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
-        #[utoipa::path(tag = "quotes", operation_id = $op, summary = $summary, description = $description,
-            params(("id" = String, Path, description = "Quote id")),
-            responses(
-                (status = 200, description = "The quote after the action", body = Quote, headers(("ETag" = String, description = "Its new version"))),
-                (status = 409, description = "The quote's state does not allow this; `current_state` and `allowed_actions` say what can be done", body = Problem, content_type = "application/problem+json")))]
-        #[post($path)]
-        pub async fn $fn(
-            state: web::Data<AppState>,
-            principal: Principal,
-            id: web::Path<String>,
-            if_match: IfMatch,
-        ) -> Result<HttpResponse, ApiError> {
-            let outcome = act(&state, &principal, id.into_inner(), if_match, $action, None).await?;
-            Ok(versioned(outcome.quote.version, &Quote::from(outcome.quote)))
-        }
-    };
+#[utoipa::path(tag = "quotes", operation_id = "sendQuote", summary = "Send a quote",
+    description = "draft → sent. A quote needs at least one line.",
+    params(("id" = String, Path, description = "Quote id")),
+    responses(ActionResponses<Quote>))]
+#[post("/quotes/{id}/send")]
+pub async fn send_quote(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        QuoteAction::Send,
+        None,
+    )
+    .await?;
+    Ok(versioned(
+        outcome.quote.version,
+        &Quote::from(outcome.quote),
+    ))
 }
-
-quote_action!(
-    send_quote,
-    "/quotes/{id}/send",
-    "sendQuote",
-    "Send a quote",
-    "draft → sent. A quote needs at least one line.",
-    QuoteAction::Send
-);
-quote_action!(
-    accept_quote,
-    "/quotes/{id}/accept",
-    "acceptQuote",
-    "Accept a quote",
-    "sent → accepted. An expired quote cannot be accepted.",
-    QuoteAction::Accept
-);
-quote_action!(
-    cancel_quote,
-    "/quotes/{id}/cancel",
-    "cancelQuote",
-    "Cancel a quote",
-    "draft or sent → cancelled.",
-    QuoteAction::Cancel
-);
-quote_action!(convert_quote, "/quotes/{id}/convert", "convertQuote", "Convert a quote into an order", "accepted → converted. Creates an order with channel `quote`, copying the lines with their cost snapshot; `order_id` names it.", QuoteAction::Convert);
+#[utoipa::path(tag = "quotes", operation_id = "acceptQuote", summary = "Accept a quote",
+    description = "sent → accepted. An expired quote cannot be accepted.",
+    params(("id" = String, Path, description = "Quote id")),
+    responses(ActionResponses<Quote>))]
+#[post("/quotes/{id}/accept")]
+pub async fn accept_quote(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        QuoteAction::Accept,
+        None,
+    )
+    .await?;
+    Ok(versioned(
+        outcome.quote.version,
+        &Quote::from(outcome.quote),
+    ))
+}
+#[utoipa::path(tag = "quotes", operation_id = "cancelQuote", summary = "Cancel a quote",
+    description = "draft or sent → cancelled.",
+    params(("id" = String, Path, description = "Quote id")),
+    responses(ActionResponses<Quote>))]
+#[post("/quotes/{id}/cancel")]
+pub async fn cancel_quote(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        QuoteAction::Cancel,
+        None,
+    )
+    .await?;
+    Ok(versioned(
+        outcome.quote.version,
+        &Quote::from(outcome.quote),
+    ))
+}
+#[utoipa::path(tag = "quotes", operation_id = "convertQuote", summary = "Convert a quote into an order",
+    description = "accepted → converted. Creates an order with channel `quote`, copying the lines with their cost snapshot; `order_id` names it.",
+    params(("id" = String, Path, description = "Quote id")),
+    responses(ActionResponses<Quote>))]
+#[post("/quotes/{id}/convert")]
+pub async fn convert_quote(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = act(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match,
+        QuoteAction::Convert,
+        None,
+    )
+    .await?;
+    Ok(versioned(
+        outcome.quote.version,
+        &Quote::from(outcome.quote),
+    ))
+}
 
 #[utoipa::path(tag = "quotes", operation_id = "rejectQuote", summary = "Reject a quote",
     description = "sent → rejected, with the customer's reason.",

@@ -1,11 +1,13 @@
 //! API keys for integrations: random, shown once, stored as a SHA-256 hash, scoped, revocable.
 
 use chrono::{Duration, NaiveDateTime};
+use crm_domain::access::permissions::Scope;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::api_keys;
+use crate::platform::stored::stored;
 use crate::{check_version, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -29,7 +31,7 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the key, so that a person can tell keys apart.
     pub prefix: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub created_by: Option<String>,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -39,9 +41,13 @@ pub struct ApiKey {
 }
 
 impl ApiKeyRow {
-    fn into_key(self) -> ApiKey {
-        ApiKey {
-            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+    fn into_key(self) -> Result<ApiKey, StoreError> {
+        Ok(ApiKey {
+            scopes: self
+                .scopes
+                .split_whitespace()
+                .map(|scope| stored("api_keys", "scopes", scope))
+                .collect::<Result<_, _>>()?,
             id: self.id,
             name: self.name,
             prefix: self.prefix,
@@ -51,7 +57,7 @@ impl ApiKeyRow {
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
+        })
     }
 }
 
@@ -87,7 +93,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<ApiKey, StoreError> {
         .find(id)
         .select(ApiKeyRow::as_select())
         .first(conn)?;
-    Ok(row.into_key())
+    row.into_key()
 }
 
 /// The live (not revoked) key with this hash, if any.
@@ -101,7 +107,7 @@ pub fn find_live_by_hash(
         .select(ApiKeyRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(ApiKeyRow::into_key))
+    row.map(ApiKeyRow::into_key).transpose()
 }
 
 /// Records use, at most once a minute per key, so that busy integrations do not turn every
@@ -156,9 +162,9 @@ pub fn list(
     }
     let rows: Vec<ApiKeyRow> =
         keyset!(query, api_keys::created_at, api_keys::id, page, time).load(conn)?;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),
     })
-    .map(ApiKeyRow::into_key))
+    .try_map(ApiKeyRow::into_key)
 }

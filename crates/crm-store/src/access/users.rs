@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{companies, users};
+use crate::platform::stored::stored;
 use crate::{access::refresh_tokens, check_version, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -57,14 +58,14 @@ impl User {
 }
 
 impl UserRow {
-    fn fields(&self) -> UserFields {
-        UserFields {
+    fn fields(&self) -> Result<UserFields, StoreError> {
+        Ok(UserFields {
             email: self.email.clone(),
             password_hash: self.password_hash.clone(),
-            role: self.role.parse().unwrap_or(Role::Customer),
+            role: stored("users", "role", &self.role)?,
             company_id: self.company_id.clone(),
             active: self.active,
-        }
+        })
     }
 
     fn set_fields(&mut self, f: UserFields) {
@@ -75,9 +76,9 @@ impl UserRow {
         self.active = f.active;
     }
 
-    fn into_user(self) -> User {
-        User {
-            role: self.role.parse().unwrap_or(Role::Customer),
+    fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            role: stored("users", "role", &self.role)?,
             id: self.id,
             email: self.email,
             company_id: self.company_id,
@@ -86,7 +87,7 @@ impl UserRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
-        }
+        })
     }
 }
 
@@ -140,7 +141,7 @@ pub fn create(conn: &mut DbConnection, fields: UserFields) -> Result<User, Store
     diesel::insert_into(users::table)
         .values(&row)
         .execute(conn)?;
-    Ok(row.into_user())
+    row.into_user()
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<UserRow, StoreError> {
@@ -151,7 +152,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<UserRow, StoreError> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<User, StoreError> {
-    load(conn, id).map(UserRow::into_user)
+    load(conn, id)?.into_user()
 }
 
 /// The live user with this (lower-cased) email and its password hash.
@@ -165,10 +166,11 @@ pub fn find_for_login(
         .select(UserRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(|r| {
+    row.map(|r| {
         let hash = r.password_hash.clone();
-        (r.into_user(), hash)
-    }))
+        r.into_user().map(|user| (user, hash))
+    })
+    .transpose()
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
@@ -197,7 +199,7 @@ where
 {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
     check_write(conn, &fields, id)?;
     check_standing(
@@ -226,7 +228,7 @@ where
     if revoke_sessions {
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }
-    Ok(row.into_user())
+    row.into_user()
 }
 
 /// Deactivates and archives the user and ends its sessions; its records keep pointing at it.
@@ -296,11 +298,11 @@ pub fn list(
         query = query.filter(users::archived_at.is_null());
     }
     let rows: Vec<UserRow> = keyset!(query, users::created_at, users::id, page, time).load(conn)?;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),
     })
-    .map(UserRow::into_user))
+    .try_map(UserRow::into_user)
 }
 
 /// (id, email) of each of `ids` that exists.

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{invoice_series, invoices};
+use crate::platform::stored::stored;
 use crate::{check_version, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -52,12 +53,12 @@ pub struct Series {
     pub archived_at: Option<NaiveDateTime>,
 }
 
-fn from_row(r: SeriesRow) -> Series {
-    Series {
+fn from_row(r: SeriesRow) -> Result<Series, StoreError> {
+    Ok(Series {
         fields: SeriesFields {
             code: r.code,
             prefix: r.prefix,
-            kind: r.kind.parse().unwrap_or(InvoiceKind::Invoice),
+            kind: stored("invoice_series", "kind", &r.kind)?,
             is_default: r.is_default,
             yearly_reset: r.yearly_reset,
         },
@@ -69,7 +70,7 @@ fn from_row(r: SeriesRow) -> Series {
         created_at: r.created_at,
         updated_at: r.updated_at,
         archived_at: r.archived_at,
-    }
+    })
 }
 
 fn check_code(conn: &mut DbConnection, code: &str, own_id: &str) -> Result<(), StoreError> {
@@ -133,7 +134,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Series, StoreError> {
         .find(id)
         .select(SeriesRow::as_select())
         .first(conn)?;
-    Ok(from_row(row))
+    from_row(row)
 }
 
 /// The default live series of a kind.
@@ -145,13 +146,13 @@ pub fn default_for(conn: &mut DbConnection, kind: InvoiceKind) -> Result<Series,
         .select(SeriesRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(from_row).ok_or_else(|| {
-        Violation::new(
+    let row = row.ok_or_else(|| {
+        StoreError::from(Violation::new(
             "series_id",
             format!("there is no default {} series; name one", kind.as_str()),
-        )
-        .into()
-    })
+        ))
+    })?;
+    from_row(row)
 }
 
 /// Once a series has numbered a document, its code, prefix, kind and reset rule are fixed: they
@@ -209,11 +210,11 @@ pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Seri
         time
     )
     .load(conn)?;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),
     })
-    .map(from_row))
+    .try_map(from_row)
 }
 
 /// The next number of the series for a document issued in `year`. Locks the series row until

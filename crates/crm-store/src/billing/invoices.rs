@@ -17,6 +17,7 @@ use crate::billing::invoice_series::{self, claim_number};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
+use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{
     check_version, new_id, now, parties::companies, platform::settings, sales::orders, StoreError,
@@ -164,9 +165,9 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
     let lines: Vec<InvoiceLine> = line_rows(conn, &row.id)?.iter().map(line_of).collect();
     let plain: Vec<Line> = lines.iter().map(|l| l.line.clone()).collect();
     let totals = documents::totals(&plain)?;
-    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
-    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
-    let status = match stored {
+    let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
+    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
+    let status = match stored_status {
         InvoiceStatus::Issued => payment_status(
             kind,
             row.total_minor,
@@ -454,7 +455,7 @@ pub fn update_draft(
 ) -> Result<Invoice, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    check_editable(row.status.parse().unwrap_or(InvoiceStatus::Issued))?;
+    check_editable(stored("invoices", "status", &row.status)?)?;
     if let Some(v) = due_date {
         row.due_date = v;
     }
@@ -477,7 +478,7 @@ pub fn delete_draft(
 ) -> Result<(), StoreError> {
     let row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    check_editable(row.status.parse().unwrap_or(InvoiceStatus::Issued))?;
+    check_editable(stored("invoices", "status", &row.status)?)?;
     diesel::delete(invoice_lines::table.filter(invoice_lines::invoice_id.eq(id))).execute(conn)?;
     diesel::delete(invoices::table.find(id)).execute(conn)?;
     Ok(())
@@ -569,12 +570,12 @@ pub(crate) fn issue_as(
 ) -> Result<Invoice, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Issued);
-    if stored != InvoiceStatus::Draft {
+    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
+    if stored_status != InvoiceStatus::Draft {
         return Err(crm_domain::platform::transitions::IllegalTransition {
             document: "invoice",
             action: "issue".into(),
-            state: stored.as_str().into(),
+            state: stored_status.as_str().into(),
             allowed: vec![],
         }
         .into());
@@ -585,7 +586,7 @@ pub(crate) fn issue_as(
     }
     let issuer = issuer_snapshot(conn)?;
     let recipient = recipient_snapshot(conn, &row.company_id)?;
-    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
+    let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
     if kind.is_credit() {
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
         let original = load(conn, &original_id)?;
@@ -760,13 +761,13 @@ pub struct PaymentInput {
 /// Records a payment against an issued invoice; never more than is still owed.
 pub fn pay(conn: &mut DbConnection, id: &str, input: PaymentInput) -> Result<Invoice, StoreError> {
     let row = load(conn, id)?;
-    let kind: InvoiceKind = row.kind.parse().unwrap_or(InvoiceKind::Invoice);
-    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
-    if kind.is_credit() || stored != InvoiceStatus::Issued {
+    let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
+    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
+    if kind.is_credit() || stored_status != InvoiceStatus::Issued {
         return Err(crm_domain::platform::transitions::IllegalTransition {
             document: "invoice",
             action: "pay".into(),
-            state: stored.as_str().into(),
+            state: stored_status.as_str().into(),
             allowed: vec![],
         }
         .into());
@@ -989,8 +990,8 @@ pub(crate) fn decide(
 ) -> Result<Invoice, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let stored: InvoiceStatus = row.status.parse().unwrap_or(InvoiceStatus::Draft);
-    if stored != InvoiceStatus::PendingAcceptance {
+    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
+    if stored_status != InvoiceStatus::PendingAcceptance {
         return Err(crm_domain::platform::transitions::IllegalTransition {
             document: "invoice",
             action: if accept {
@@ -998,7 +999,7 @@ pub(crate) fn decide(
             } else {
                 "dispute".into()
             },
-            state: stored.as_str().into(),
+            state: stored_status.as_str().into(),
             allowed: vec![],
         }
         .into());

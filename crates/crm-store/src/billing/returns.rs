@@ -15,6 +15,7 @@ use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{return_lines, returns};
+use crate::platform::stored::{stored, stored_opt};
 use crate::sales::documents::Line;
 use crate::{
     billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
@@ -141,32 +142,39 @@ fn assemble(conn: &mut DbConnection, row: ReturnRow) -> Result<Return, StoreErro
         .select(ReturnLineRow::as_select())
         .load(conn)?;
     Ok(Return {
-        status: row.status.parse().unwrap_or(ReturnStatus::Requested),
+        status: stored("returns", "status", &row.status)?,
         root_cause: RootCause {
-            category: row
-                .root_cause_category
-                .as_deref()
-                .and_then(|c| c.parse().ok()),
+            category: stored_opt(
+                "returns",
+                "root_cause_category",
+                row.root_cause_category.as_deref(),
+            )?,
             notes: row.root_cause_notes,
             preventive_action: row.preventive_action,
         },
-        resolution: row.resolution.as_deref().and_then(|r| r.parse().ok()),
+        resolution: stored_opt("returns", "resolution", row.resolution.as_deref())?,
         lines: lines
             .into_iter()
-            .map(|l| ReturnLine {
-                reason: l.reason_code.parse().unwrap_or(ReasonCode::Other),
-                received_quantity: l.received_quantity_milli.map(Quantity::from_milli),
-                disposition: l.disposition.as_deref().and_then(|d| d.parse().ok()),
-                quantity: Quantity::from_milli(l.quantity_milli),
-                id: l.id,
-                order_line_id: l.order_line_id,
-                product_id: l.product_id,
-                description: l.description,
-                unit_price_minor: l.unit_price_minor,
-                discount_bp: l.discount_bp,
-                tax_rate_bp: l.tax_rate_bp,
+            .map(|l| {
+                Ok(ReturnLine {
+                    reason: stored("return_lines", "reason_code", &l.reason_code)?,
+                    received_quantity: l.received_quantity_milli.map(Quantity::from_milli),
+                    disposition: stored_opt(
+                        "return_lines",
+                        "disposition",
+                        l.disposition.as_deref(),
+                    )?,
+                    quantity: Quantity::from_milli(l.quantity_milli),
+                    id: l.id,
+                    order_line_id: l.order_line_id,
+                    product_id: l.product_id,
+                    description: l.description,
+                    unit_price_minor: l.unit_price_minor,
+                    discount_bp: l.discount_bp,
+                    tax_rate_bp: l.tax_rate_bp,
+                })
             })
-            .collect(),
+            .collect::<Result<_, StoreError>>()?,
         id: row.id,
         number: row.number,
         order_id: row.order_id,
@@ -352,7 +360,7 @@ pub fn update(
 ) -> Result<Return, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    let status: ReturnStatus = stored("returns", "status", &row.status)?;
     if matches!(
         status,
         ReturnStatus::Resolved
@@ -372,10 +380,11 @@ pub fn update(
         .into());
     }
     let mut cause = RootCause {
-        category: row
-            .root_cause_category
-            .as_deref()
-            .and_then(|c| c.parse().ok()),
+        category: stored_opt(
+            "returns",
+            "root_cause_category",
+            row.root_cause_category.as_deref(),
+        )?,
         notes: row.root_cause_notes.clone(),
         preventive_action: row.preventive_action.clone(),
     };
@@ -398,7 +407,7 @@ pub fn act(
 ) -> Result<Return, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    let status: ReturnStatus = stored("returns", "status", &row.status)?;
     let next = transition(status, action, None)?;
     if action == ReturnAction::Reject {
         row.reject_reason = reason;
@@ -424,7 +433,7 @@ pub fn receive(
 ) -> Result<Return, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: ReturnStatus = row.status.parse().unwrap_or(ReturnStatus::Requested);
+    let status: ReturnStatus = stored("returns", "status", &row.status)?;
     let next = transition(status, ReturnAction::Receive, None)?;
     let current = assemble(conn, row.clone())?;
     for (i, r) in received.iter().enumerate() {

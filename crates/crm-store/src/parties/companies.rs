@@ -9,6 +9,7 @@ use crate::platform::address::Address;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::companies;
+use crate::platform::stored::stored_opt;
 use crate::{
     access::users, check_version, new_id, now, tag_pattern, tags_from_json, tags_to_json,
     StoreError,
@@ -161,17 +162,17 @@ impl CompanyRow {
         }
     }
 
-    fn into_company(self) -> Company {
-        Company {
+    fn into_company(self) -> Result<Company, StoreError> {
+        Ok(Company {
             fields: self.fields(),
-            tier: self.tier.as_deref().and_then(|t| t.parse().ok()),
+            tier: stored_opt("companies", "tier", self.tier.as_deref())?,
             tier_basis_year: self.tier_basis_year,
             id: self.id,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
-        }
+        })
     }
 }
 
@@ -188,7 +189,7 @@ pub fn create(conn: &mut DbConnection, fields: CompanyFields) -> Result<Company,
     diesel::insert_into(companies::table)
         .values(&row)
         .execute(conn)?;
-    Ok(row.into_company())
+    row.into_company()
 }
 
 /// Inserts companies, each created at its own time, with multi-row INSERTs; returns their
@@ -222,7 +223,7 @@ pub fn get(
     if reach == Reach::OwnCompany && own_company != Some(id) {
         return Err(StoreError::NotFound);
     }
-    load(conn, id).map(CompanyRow::into_company)
+    load(conn, id)?.into_company()
 }
 
 /// Fails with a violation on `field` unless the company exists and is not archived.
@@ -265,7 +266,7 @@ where
             current: previous_version + 1,
         });
     }
-    Ok(row.into_company())
+    row.into_company()
 }
 
 /// Archives the company; archiving an archived company changes nothing.
@@ -355,7 +356,7 @@ pub fn list(
         }
     };
     let sort = page.sort;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: match sort {
             CompanySort::CreatedAt => KeyValue::Time(row.created_at),
             CompanySort::UpdatedAt => KeyValue::Time(row.updated_at),
@@ -363,7 +364,7 @@ pub fn list(
         },
         id: row.id.clone(),
     })
-    .map(CompanyRow::into_company))
+    .try_map(CompanyRow::into_company)
 }
 
 /// `NotFound` unless the company exists (archived or not).
@@ -418,14 +419,17 @@ pub fn set_tiers(
 pub fn names(
     conn: &mut DbConnection,
     ids: &[String],
-) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+) -> Result<Vec<(String, String, Option<Tier>)>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let rows: Vec<(String, String, Option<String>)> = companies::table
             .filter(companies::id.eq_any(chunk))
             .select((companies::id, companies::name, companies::tier))
             .load(conn)?;
-        out.extend(rows);
+        for (id, name, tier) in rows {
+            let tier = stored_opt("companies", "tier", tier.as_deref())?;
+            out.push((id, name, tier));
+        }
     }
     Ok(out)
 }

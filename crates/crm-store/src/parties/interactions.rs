@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::interactions;
+use crate::platform::stored::{stored, stored_opt};
 use crate::{
     access::users, check_version, new_id, now, parties::companies, parties::contacts, StoreError,
 };
@@ -58,18 +59,18 @@ pub struct Interaction {
 }
 
 impl InteractionRow {
-    fn fields(&self) -> InteractionFields {
-        InteractionFields {
+    fn fields(&self) -> Result<InteractionFields, StoreError> {
+        Ok(InteractionFields {
             contact_id: self.contact_id.clone(),
             company_id: self.company_id.clone(),
-            kind: self.kind.parse().unwrap_or(InteractionKind::Note),
-            direction: self.direction.as_deref().and_then(|d| d.parse().ok()),
+            kind: stored("interactions", "kind", &self.kind)?,
+            direction: stored_opt("interactions", "direction", self.direction.as_deref())?,
             subject: self.subject.clone(),
             body: self.body.clone(),
             occurred_at: self.occurred_at,
             scheduled_for: self.scheduled_for,
             user_id: self.user_id.clone(),
-        }
+        })
     }
 
     fn set_fields(&mut self, f: InteractionFields, at: NaiveDateTime) {
@@ -85,16 +86,16 @@ impl InteractionRow {
         self.timeline_at = at;
     }
 
-    fn into_interaction(self) -> Interaction {
-        Interaction {
-            fields: self.fields(),
+    fn into_interaction(self) -> Result<Interaction, StoreError> {
+        Ok(Interaction {
+            fields: self.fields()?,
             at: self.timeline_at,
             id: self.id,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
-        }
+        })
     }
 }
 
@@ -152,7 +153,7 @@ pub fn create(
     diesel::insert_into(interactions::table)
         .values(&row)
         .execute(conn)?;
-    Ok(row.into_interaction())
+    row.into_interaction()
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<InteractionRow, StoreError> {
@@ -163,7 +164,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<InteractionRow, StoreError>
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Interaction, StoreError> {
-    load(conn, id).map(InteractionRow::into_interaction)
+    load(conn, id)?.into_interaction()
 }
 
 pub fn update<F>(
@@ -177,7 +178,7 @@ where
 {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
     let at = prepare(conn, &mut fields)?;
     let previous_version = row.version;
@@ -196,7 +197,7 @@ where
             current: previous_version + 1,
         });
     }
-    Ok(row.into_interaction())
+    row.into_interaction()
 }
 
 pub fn archive(
@@ -293,14 +294,14 @@ pub fn list(
         .load(conn)?,
     };
     let sort = page.sort;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: KeyValue::Time(match sort {
             InteractionSort::At => row.timeline_at,
             InteractionSort::CreatedAt => row.created_at,
         }),
         id: row.id.clone(),
     })
-    .map(InteractionRow::into_interaction))
+    .try_map(InteractionRow::into_interaction)
 }
 
 /// Live interactions of a contact or company, newest first, for the timeline.

@@ -30,6 +30,13 @@ pub enum StoreError {
     Migration(String),
     #[error("database error: {0}")]
     Database(DieselError),
+    /// A stored value the code does not know: corrupt data, or a migration that did not run.
+    #[error("corrupt data: {table}.{column} holds {value:?}, which is not a known value")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
 }
 
 impl StoreError {

@@ -7,3 +7,4 @@ pub mod idempotency;
 pub mod pagination;
 pub mod schema;
 pub mod settings;
+pub(crate) mod stored;

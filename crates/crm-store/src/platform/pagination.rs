@@ -144,4 +144,11 @@ impl<T> Page<T> {
             next: self.next,
         }
     }
+
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, E>>()?,
+            next: self.next,
+        })
+    }
 }

@@ -8,6 +8,7 @@ use crate::parties::customers::{self, CustomerRef};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::leads;
+use crate::platform::stored::stored;
 use crate::sales::quotes::{self, QuoteDraft};
 use crate::{access::users, check_version, new_id, now, StoreError};
 
@@ -71,9 +72,9 @@ pub struct Lead {
 }
 
 impl LeadRow {
-    fn fields(&self) -> LeadFields {
-        LeadFields {
-            source: self.source.parse().unwrap_or(LeadSource::Web),
+    fn fields(&self) -> Result<LeadFields, StoreError> {
+        Ok(LeadFields {
+            source: stored("leads", "source", &self.source)?,
             owner_id: self.owner_id.clone(),
             score: self.score,
             estimated_value: self
@@ -85,7 +86,7 @@ impl LeadRow {
             email: self.email.clone(),
             phone: self.phone.clone(),
             company_name: self.company_name.clone(),
-        }
+        })
     }
 
     fn set_fields(&mut self, f: LeadFields) {
@@ -114,10 +115,10 @@ impl LeadRow {
         self.company_name = f.company_name;
     }
 
-    fn into_lead(self) -> Lead {
-        Lead {
-            fields: self.fields(),
-            status: self.status.parse().unwrap_or(LeadStatus::New),
+    fn into_lead(self) -> Result<Lead, StoreError> {
+        Ok(Lead {
+            fields: self.fields()?,
+            status: stored("leads", "status", &self.status)?,
             id: self.id,
             disqualify_reason: self.disqualify_reason,
             converted_contact_id: self.converted_contact_id,
@@ -128,7 +129,7 @@ impl LeadRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
-        }
+        })
     }
 }
 
@@ -178,7 +179,7 @@ pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, Store
     diesel::insert_into(leads::table)
         .values(&row)
         .execute(conn)?;
-    Ok(row.into_lead())
+    row.into_lead()
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
@@ -189,7 +190,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {
-    load(conn, id).map(LeadRow::into_lead)
+    load(conn, id)?.into_lead()
 }
 
 fn save(
@@ -226,15 +227,15 @@ where
 {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    let status: LeadStatus = stored("leads", "status", &row.status)?;
     transition(status, LeadAction::Edit)?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
     check_write(conn, &fields)?;
     let previous = row.version;
     row.set_fields(fields);
     save(conn, &mut row, previous)?;
-    Ok(row.into_lead())
+    row.into_lead()
 }
 
 /// `assign` (to `owner_id`), `qualify` or `disqualify` (with `reason`).
@@ -248,7 +249,7 @@ pub fn act(
 ) -> Result<Lead, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    let status: LeadStatus = stored("leads", "status", &row.status)?;
     let next = transition(status, action)?;
     if action == LeadAction::Assign {
         if let Some(owner) = &owner_id {
@@ -262,7 +263,7 @@ pub fn act(
     row.status = next.as_str().to_owned();
     let previous = row.version;
     save(conn, &mut row, previous)?;
-    Ok(row.into_lead())
+    row.into_lead()
 }
 
 pub struct Conversion {
@@ -287,7 +288,7 @@ pub fn convert(
 ) -> Result<Conversion, StoreError> {
     let mut row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: LeadStatus = row.status.parse().unwrap_or(LeadStatus::New);
+    let status: LeadStatus = stored("leads", "status", &row.status)?;
     let next = transition(status, LeadAction::Convert)?;
     let customer = CustomerRef {
         email: row.email.clone(),
@@ -331,7 +332,7 @@ pub fn convert(
     let previous = row.version;
     save(conn, &mut row, previous)?;
     Ok(Conversion {
-        lead: row.into_lead(),
+        lead: row.into_lead()?,
         opportunity_id,
         contact_id: matched.contact_id,
         contact_created: matched.contact_created,
@@ -401,9 +402,9 @@ pub fn list(
         query = query.filter(leads::created_at.lt(v));
     }
     let rows: Vec<LeadRow> = keyset!(query, leads::created_at, leads::id, page, time).load(conn)?;
-    Ok(finish(rows, page.limit, |row| After {
+    finish(rows, page.limit, |row| After {
         key: KeyValue::Time(row.created_at),
         id: row.id.clone(),
     })
-    .map(LeadRow::into_lead))
+    .try_map(LeadRow::into_lead)
 }

@@ -13,6 +13,7 @@ use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{order_lines, orders};
+use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{access::users, check_version, new_id, now, StoreError};
 
@@ -256,9 +257,13 @@ pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, St
         crate::parties::companies::ensure_active(conn, id, "company_id")?;
     }
     let lines = documents::resolve_lines(conn, input.lines, &input.currency)?;
+    let stored_status = existing
+        .as_ref()
+        .map(|e| stored("orders", "status", &e.status))
+        .transpose()?;
     let status = input
         .status
-        .or_else(|| existing.as_ref().and_then(|e| e.status.parse().ok()))
+        .or(stored_status)
         .unwrap_or(OrderStatus::Pending);
     let created = existing.is_none();
     let quote_id = existing.as_ref().and_then(|e| e.quote_id.clone());
@@ -354,7 +359,7 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
         .collect();
     let totals = documents::totals(&lines)?;
     Ok(Order {
-        status: row.status.parse().unwrap_or(OrderStatus::Pending),
+        status: stored("orders", "status", &row.status)?,
         lines,
         line_ids,
         totals,
@@ -388,7 +393,7 @@ pub fn act(
 ) -> Result<Order, StoreError> {
     let row = load(conn, id)?;
     check_version(row.version, expected_version)?;
-    let status: OrderStatus = row.status.parse().unwrap_or(OrderStatus::Pending);
+    let status: OrderStatus = stored("orders", "status", &row.status)?;
     let next = transition(status, action)?;
     let before = crate::analytics::rollups::order_contribution(conn, id)?;
     let updated = diesel::update(

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{pipeline_stages, pipelines};
+use crate::platform::stored::stored;
 use crate::{check_version, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -84,17 +85,17 @@ impl Pipeline {
     }
 }
 
-fn stage_from(row: StageRow) -> Stage {
-    Stage {
+fn stage_from(row: StageRow) -> Result<Stage, StoreError> {
+    Ok(Stage {
         id: row.id,
         pipeline_id: row.pipeline_id,
         fields: StageFields {
             name: row.name,
             position: row.position,
             probability_bp: row.probability_bp,
-            outcome: row.outcome.parse().unwrap_or(StageOutcome::Open),
+            outcome: stored("pipeline_stages", "outcome", &row.outcome)?,
         },
-    }
+    })
 }
 
 fn assemble(conn: &mut DbConnection, row: PipelineRow) -> Result<Pipeline, StoreError> {
@@ -104,7 +105,10 @@ fn assemble(conn: &mut DbConnection, row: PipelineRow) -> Result<Pipeline, Store
         .select(StageRow::as_select())
         .load(conn)?;
     Ok(Pipeline {
-        stages: stages.into_iter().map(stage_from).collect(),
+        stages: stages
+            .into_iter()
+            .map(stage_from)
+            .collect::<Result<_, _>>()?,
         fields: PipelineFields {
             name: row.name,
             is_default: row.is_default,
@@ -207,7 +211,7 @@ pub fn stage(conn: &mut DbConnection, stage_id: &str) -> Result<Stage, StoreErro
         .find(stage_id)
         .select(StageRow::as_select())
         .first(conn)?;
-    Ok(stage_from(row))
+    stage_from(row)
 }
 
 pub fn update<F>(

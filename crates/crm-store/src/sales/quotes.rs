@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::{quote_lines, quotes};
+use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{
     access::users, check_version, new_id, now, parties::companies, parties::contacts,
@@ -260,9 +261,9 @@ fn lines_of(conn: &mut DbConnection, quote_id: &str) -> Result<Vec<Line>, StoreE
 fn assemble(conn: &mut DbConnection, row: QuoteRow) -> Result<Quote, StoreError> {
     let lines = lines_of(conn, &row.id)?;
     let totals = documents::totals(&lines)?;
-    let stored: QuoteStatus = row.status.parse().unwrap_or(QuoteStatus::Draft);
+    let stored_status: QuoteStatus = stored("quotes", "status", &row.status)?;
     Ok(Quote {
-        status: effective_status(stored, row.valid_until, today()),
+        status: effective_status(stored_status, row.valid_until, today()),
         fields: QuoteFields {
             opportunity_id: row.opportunity_id,
             company_id: row.company_id,
@@ -526,15 +527,14 @@ pub(crate) fn timeline_page(
     let rows: Vec<QuoteRow> =
         keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
     let day = today();
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
-            let stored: QuoteStatus = row.status.parse().unwrap_or(QuoteStatus::Draft);
-            crm_domain::parties::timeline::TimelineEntry {
+            let stored_status: QuoteStatus = stored("quotes", "status", &row.status)?;
+            Ok(crm_domain::parties::timeline::TimelineEntry {
                 kind: crm_domain::parties::timeline::TimelineKind::Quote,
                 summary: format!("Quote {} rev. {}", row.number, row.revision),
                 detail: Some(
-                    effective_status(stored, row.valid_until, day)
+                    effective_status(stored_status, row.valid_until, day)
                         .as_str()
                         .to_owned(),
                 ),
@@ -543,7 +543,7 @@ pub(crate) fn timeline_page(
                 contact_id: row.contact_id,
                 company_id: row.company_id,
                 user_id: row.owner_id,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
