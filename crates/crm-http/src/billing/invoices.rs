@@ -50,6 +50,43 @@ pub struct InvoiceLine {
     pub net: Money,
 }
 
+/// Our fiscal data as printed on an issued document. The store keeps it as frozen JSON, which
+/// the integrity chain covers, and the response passes it on as it is: these types only describe
+/// that JSON to the OpenAPI document and are never built.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IssuerSnapshot {
+    legal_name: String,
+    tax_id: String,
+    address: SnapshotAddress,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// The customer's fiscal data as printed on an issued document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RecipientSnapshot {
+    company_id: String,
+    name: String,
+    legal_name: Option<String>,
+    tax_id: Option<String>,
+    address: SnapshotAddress,
+    email: Option<String>,
+}
+
+/// An address as frozen on a document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SnapshotAddress {
+    line1: Option<String>,
+    line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+}
+
 /// An invoice, credit note or self-billed document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Invoice {
@@ -85,11 +122,11 @@ pub struct Invoice {
     pub agreement_id: Option<String>,
     /// Mentions the document must carry, such as "Self-billing".
     pub legal_mentions: Vec<String>,
-    /// Our fiscal data, frozen at issue.
-    #[schema(value_type = Option<Object>)]
+    /// Our fiscal data, frozen at issue; `null` on a draft.
+    #[schema(value_type = Option<IssuerSnapshot>)]
     pub issuer: Option<serde_json::Value>,
-    /// The customer's fiscal data, frozen at issue.
-    #[schema(value_type = Option<Object>)]
+    /// The customer's fiscal data, frozen at issue; `null` on a draft.
+    #[schema(value_type = Option<RecipientSnapshot>)]
     pub recipient: Option<serde_json::Value>,
     /// The lines.
     pub lines: Vec<InvoiceLine>,

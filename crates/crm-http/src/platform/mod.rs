@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod money;
 pub mod openapi;
+mod openapi_tighten;
 pub mod ops;
 pub mod pagination;
 pub(crate) mod respond;

@@ -215,6 +215,7 @@ pub fn apply_conventions(api: &mut OpenApi) {
             }
         }
     }
+    tighten(api);
 }
 
 /// The contact of the OpenAPI `info` block: the workspace's first author, `Name <email>`.
@@ -228,6 +229,17 @@ fn maintainers() -> Contact {
         None => (author.trim(), None),
     };
     ContactBuilder::new().name(Some(name)).email(email).build()
+}
+
+/// Runs the passes of `openapi_tighten` over the document's JSON form.
+fn tighten(api: &mut OpenApi) {
+    let Ok(mut document) = serde_json::to_value(&*api) else {
+        return;
+    };
+    crate::platform::openapi_tighten::tighten(&mut document);
+    if let Ok(tightened) = serde_json::from_value(document) {
+        *api = tightened;
+    }
 }
 
 /// Drops component schemas nothing refers to (generic wrappers inline their parameters).
