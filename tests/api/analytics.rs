@@ -1,12 +1,8 @@
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{money, on_both_backends, Order, Product, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn money(amount: i64, currency: &str) -> Value {
-    json!({"amount_minor": amount, "currency": currency})
-}
 
 fn this_month() -> NaiveDate {
     let today = Utc::now().date_naive();
@@ -25,40 +21,18 @@ async fn push(
     discount_bp: i64,
     currency: &str,
 ) -> Value {
-    let body = json!({"ordered_at": format!("{day}T12:00:00Z"), "currency": currency, "status": "paid", "company_id": company,
-        "customer": {"email": format!("{external_id}@example.com")},
-        "lines": [{"sku": "AN-1", "quantity": quantity, "unit_price": money(price, currency), "unit_cost": money(cost, currency), "discount_bp": discount_bp, "tax_rate_bp": 2100}]});
-    let r = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{external_id}"),
-            Some(&app.admin_token.clone()),
-            Some(body),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body
-}
-
-async fn post(app: &TestApp, path: &str, body: Option<Value>) -> crm_tests::Response {
-    app.request(
-        Method::POST,
-        path,
-        Some(&app.admin_token.clone()),
-        body,
-        &[],
-    )
-    .await
+    Order::new(external_id)
+        .company(company)
+        .currency(currency)
+        .ordered_at(day.and_hms_opt(12, 0, 0).unwrap().and_utc())
+        .line_with(json!({"sku": "AN-1", "quantity": quantity, "unit_price": money(price, currency), "unit_cost": money(cost, currency), "discount_bp": discount_bp, "tax_rate_bp": 2100}))
+        .push(app)
+        .await
 }
 
 async fn setup(app: &TestApp) {
-    app.create("/v1/products", json!({"sku": "AN-1", "name": "Widget", "unit_price": money(1000, "EUR"), "unit_cost": money(600, "EUR"), "tax_rate_bp": 2100})).await;
-    app.patch(
-        "/v1/settings/company",
-        json!({"legal_name": "Nuestra SL", "tax_id": "ESB00000000"}),
-    )
-    .await;
+    Product::new("AN-1", 1000, 600).ensure(app).await;
+    app.configure_issuer().await;
 }
 
 on_both_backends! {
@@ -69,21 +43,21 @@ on_both_backends! {
         // Last month: A (2 × 10.00, cost 6.00) stays; B (1 × 50.00) is cancelled.
         let a = push(&app, &company, "AN-A", p + chrono::Days::new(9), "2", 1000, 600, 0, "EUR").await;
         let b = push(&app, &company, "AN-B", p + chrono::Days::new(19), "1", 5000, 3000, 0, "EUR").await;
-        assert_eq!(post(&app, &format!("/v1/orders/{}/cancel", b["id"].as_str().unwrap()), None).await.status, 200);
+        assert_eq!(app.act_with(&format!("/v1/orders/{}/cancel", b["id"].as_str().unwrap()), None).await.status, 200);
         // This month: C (3 × 10.00 less 10%, cost 6.00).
         let c = push(&app, &company, "AN-C", m, "3", 1000, 600, 1000, "EUR").await;
         // A credit note of 10.00 net on A's invoice, issued this month.
         let invoice = app.create("/v1/invoices", json!({"company_id": company, "order_ids": [a["id"]]})).await["id"].as_str().unwrap().to_owned();
-        post(&app, &format!("/v1/invoices/{invoice}/issue"), None).await;
+        app.act_with(&format!("/v1/invoices/{invoice}/issue"), None).await;
         let note = app.create(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "one unit", "lines": [{"description": "Widget", "quantity": "1", "unit_price": money(1000, "EUR"), "tax_rate_bp": 2100}]})).await;
-        post(&app, &format!("/v1/invoices/{}/issue", note["id"].as_str().unwrap()), None).await;
+        app.act_with(&format!("/v1/invoices/{}/issue", note["id"].as_str().unwrap()), None).await;
         // A refund of one unit of C (9.00 net) less a 1.00 restocking fee, not invoiced.
         let ret = app.create("/v1/returns", json!({"order_id": c["id"], "lines": [{"order_line_id": c["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
         let rid = ret["id"].as_str().unwrap();
-        post(&app, &format!("/v1/returns/{rid}/approve"), None).await;
-        post(&app, &format!("/v1/returns/{rid}/receive"), Some(json!({"lines": [{"return_line_id": ret["lines"][0]["id"], "quantity": "1", "disposition": "restock"}]}))).await;
+        app.act_with(&format!("/v1/returns/{rid}/approve"), None).await;
+        app.act_with(&format!("/v1/returns/{rid}/receive"), Some(json!({"lines": [{"return_line_id": ret["lines"][0]["id"], "quantity": "1", "disposition": "restock"}]}))).await;
         app.patch(&format!("/v1/returns/{rid}"), json!({"root_cause": {"category": "shipping", "notes": "n", "preventive_action": "p"}})).await;
-        assert_eq!(post(&app, &format!("/v1/returns/{rid}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": money(100, "EUR")}))).await.status, 200);
+        assert_eq!(app.act_with(&format!("/v1/returns/{rid}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": money(100, "EUR")}))).await.status, 200);
 
         let r = app.get(&format!("/v1/analytics/customers/{company}/profit?from={}&to={}", p.format("%Y-%m"), m.format("%Y-%m"))).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -231,7 +205,7 @@ on_both_backends! {
             push(&app, &volume, &format!("V-{i}"), day, "10", 1000, 990, 0, "EUR").await;
         }
         push(&app, &profit, "P-1", day, "5", 10000, 2000, 0, "EUR").await;
-        let r = post(&app, &format!("/v1/analytics/tiers/recompute?basis_year={}", day.year()), None).await;
+        let r = app.act_with(&format!("/v1/analytics/tiers/recompute?basis_year={}", day.year()), None).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!((r.body["a"].as_i64(), r.body["b"].as_i64(), r.body["c"].as_i64()), (Some(1), Some(0), Some(2)));
         assert_eq!(app.get(&format!("/v1/companies/{profit}")).await.body["tier"], "A");
@@ -294,9 +268,9 @@ on_both_backends! {
         let contact = app.create("/v1/contacts", json!({"last_name": "Caller", "company_id": company})).await["id"].as_str().unwrap().to_owned();
         let order = push(&app, &company, "OV-1", this_month(), "2", 1000, 600, 0, "EUR").await;
         let quote = app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "x", "quantity": "1", "unit_price": money(500, "EUR")}]})).await["id"].as_str().unwrap().to_owned();
-        post(&app, &format!("/v1/quotes/{quote}/send"), None).await;
+        app.act_with(&format!("/v1/quotes/{quote}/send"), None).await;
         let invoice = app.create("/v1/invoices", json!({"company_id": company, "order_ids": [order["id"]], "due_date": "2020-01-01"})).await["id"].as_str().unwrap().to_owned();
-        post(&app, &format!("/v1/invoices/{invoice}/issue"), None).await;
+        app.act_with(&format!("/v1/invoices/{invoice}/issue"), None).await;
         app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
         app.create("/v1/interactions", json!({"contact_id": contact, "kind": "call", "subject": "Asked about delivery", "occurred_at": "2026-01-05T10:00:00Z"})).await;
         app.create("/v1/interactions", json!({"contact_id": contact, "kind": "visit", "subject": "Visit", "scheduled_for": "2099-01-05T10:00:00Z"})).await;

@@ -1,58 +1,27 @@
 use crm_store::platform::db::write_transaction;
 use crm_store::DatabaseUrl;
-use crm_tests::{on_both_backends, Backend, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Backend, Order, Product, TestApp};
 use diesel::RunQueryDsl;
 use futures_util::stream::{self, StreamExt};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::nodes::{SharedDatabase, TwoNodes};
 
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
-
-async fn configure_issuer(app: &TestApp) {
-    let r = app.patch("/v1/settings/company", json!({"legal_name": "Nuestra Empresa SL", "tax_id": "ESB00000000", "address": {"city": "Madrid", "country": "ES"}})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-}
-
 /// A company with one paid order of 2 × 10.00 EUR at 21% (24.20 EUR).
 async fn company_with_order(app: &TestApp, name: &str, external_id: &str) -> (String, String) {
-    if app.get("/v1/products?q=inv-1").await.body["data"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        app.create("/v1/products", json!({"sku": "INV-1", "name": "Widget", "unit_price": eur(1000), "unit_cost": eur(600), "tax_rate_bp": 2100})).await;
-    }
-    let company = app.create("/v1/companies", json!({"name": name, "tax_id": "ESB99999999", "billing_address": {"city": "Sevilla", "country": "ES"}})).await;
-    let cid = company["id"].as_str().unwrap().to_owned();
-    let order = json!({"ordered_at": "2026-03-01T10:00:00Z", "currency": "EUR", "status": "paid", "company_id": cid,
-        "customer": {"email": format!("{external_id}@example.com")},
-        "lines": [{"sku": "INV-1", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100}]});
-    let r = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{external_id}"),
-            Some(&app.admin_token.clone()),
-            Some(order),
-            &[],
-        )
+    Product::new("INV-1", 1000, 600).ensure(app).await;
+    let company = app.company(name, json!({"tax_id": "ESB99999999", "billing_address": {"city": "Sevilla", "country": "ES"}})).await;
+    let order = Order::new(external_id)
+        .company(&id_of(&company))
+        .ordered_at("2026-03-01T10:00:00Z".parse().unwrap())
+        .line("INV-1", "2", 1000)
+        .push(app)
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (cid, r.body["id"].as_str().unwrap().to_owned())
+    (id_of(&company), id_of(&order))
 }
 
 async fn issue(app: &TestApp, id: &str) -> crm_tests::Response {
-    app.request(
-        Method::POST,
-        &format!("/v1/invoices/{id}/issue"),
-        Some(&app.admin_token.clone()),
-        None,
-        &[],
-    )
-    .await
+    app.act(&format!("/v1/invoices/{id}/issue")).await
 }
 
 fn sequence(number: &Value) -> i64 {
@@ -86,7 +55,7 @@ on_both_backends! {
 
         let r = issue(&app, &id).await;
         assert_eq!(r.status, 422, "our fiscal data is needed first");
-        configure_issuer(&app).await;
+        app.configure_issuer().await;
         let issued = issue(&app, &id).await;
         assert_eq!(issued.status, 200, "{}", issued.text);
         let year = chrono::Utc::now().format("%Y").to_string();
@@ -123,7 +92,7 @@ on_both_backends! {
     }
 
     async fn an_overdue_invoice_reads_overdue(app: TestApp) {
-        configure_issuer(&app).await;
+        app.configure_issuer().await;
         let company = app.create("/v1/companies", json!({"name": "Late payer"})).await;
         let draft = app.create("/v1/invoices", json!({"company_id": company["id"], "currency": "EUR", "due_date": "2020-01-31",
             "lines": [{"description": "Consulting", "quantity": "1", "unit_price": eur(5000)}]})).await;
@@ -132,7 +101,7 @@ on_both_backends! {
     }
 
     async fn verify_finds_an_altered_invoice(app: TestApp) {
-        configure_issuer(&app).await;
+        app.configure_issuer().await;
         let company = app.create("/v1/companies", json!({"name": "Chain Co"})).await;
         let cid = company["id"].as_str().unwrap().to_owned();
         let mut ids = Vec::new();
@@ -154,7 +123,7 @@ on_both_backends! {
     }
 
     async fn a_failed_issue_consumes_no_number(app: TestApp) {
-        configure_issuer(&app).await;
+        app.configure_issuer().await;
         let company = app.create("/v1/companies", json!({"name": "Gap Co"})).await;
         let cid = company["id"].as_str().unwrap().to_owned();
         let first = manual_draft(&app, &cid, "ok").await;

@@ -1,6 +1,6 @@
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{money, on_both_backends, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -10,10 +10,6 @@ const PROPOSAL: &str = "00000000-0000-7000-8000-000000000013";
 const NEGOTIATION: &str = "00000000-0000-7000-8000-000000000014";
 const WON: &str = "00000000-0000-7000-8000-000000000015";
 const LOST: &str = "00000000-0000-7000-8000-000000000016";
-
-fn money(amount: i64, currency: &str) -> Value {
-    json!({"amount_minor": amount, "currency": currency})
-}
 
 fn month(offset: u32) -> NaiveDate {
     let today = Utc::now().date_naive();

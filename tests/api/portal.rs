@@ -1,11 +1,6 @@
-use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
 
 struct Customer {
     company: String,
@@ -18,79 +13,41 @@ struct Customer {
 
 /// A company with a portal user, an order, an issued invoice, a sent quote and a return.
 async fn customer(app: &TestApp, name: &str) -> Customer {
-    let admin = app.admin_token.clone();
-    if app.get("/v1/products?q=por-1").await.body["data"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        app.create("/v1/products", json!({"sku": "POR-1", "name": "Lamp", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100})).await;
-        app.patch(
-            "/v1/settings/company",
-            json!({"legal_name": "Nuestra SL", "tax_id": "ESB00000000"}),
+    Product::new("POR-1", 1000, 300).ensure(app).await;
+    app.configure_issuer().await;
+    let company = id_of(
+        &app.company(
+            name,
+            json!({"legal_name": format!("{name} SL"), "tax_id": "ESB12345678"}),
         )
+        .await,
+    );
+    let order = Order::new(&name.to_lowercase())
+        .company(&company)
+        .status("fulfilled")
+        .line("POR-1", "3", 1000)
+        .push(app)
         .await;
-    }
-    let company = app
-        .create(
-            "/v1/companies",
-            json!({"name": name, "legal_name": format!("{name} SL"), "tax_id": "ESB12345678"}),
-        )
-        .await;
-    let cid = company["id"].as_str().unwrap().to_owned();
-    let body = json!({"ordered_at": chrono::Utc::now().to_rfc3339(), "currency": "EUR", "status": "fulfilled", "company_id": cid,
-        "customer": {"email": format!("{}@example.com", name.to_lowercase())},
-        "lines": [{"sku": "POR-1", "quantity": "3", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100}]});
-    let order = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{name}"),
-            Some(&admin),
-            Some(body),
-            &[],
-        )
-        .await
-        .body;
-    let invoice = app
-        .create(
+    let invoice = id_of(
+        &app.create(
             "/v1/invoices",
-            json!({"company_id": cid, "order_ids": [order["id"]]}),
+            json!({"company_id": company, "order_ids": [order["id"]]}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.request(
-        Method::POST,
-        &format!("/v1/invoices/{invoice}/issue"),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await;
-    let quote = app.create("/v1/quotes", json!({"company_id": cid, "currency": "EUR", "lines": [{"description": "Extra lamps", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await["id"].as_str().unwrap().to_owned();
-    app.request(
-        Method::POST,
-        &format!("/v1/quotes/{quote}/send"),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await;
-    let ret = app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "defective"}]})).await["id"].as_str().unwrap().to_owned();
-    let token = app.token_for(Role::Customer, Some(cid.clone())).await;
+        .await,
+    );
+    app.act(&format!("/v1/invoices/{invoice}/issue")).await;
+    let quote = id_of(&app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "Extra lamps", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await);
+    app.act(&format!("/v1/quotes/{quote}/send")).await;
+    let ret = id_of(&app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "defective"}]})).await);
+    let token = app.portal_user(&company).await;
     Customer {
-        company: cid,
+        company,
         token,
         order,
         invoice,
         quote,
         ret,
     }
-}
-
-async fn get(app: &TestApp, token: &str, path: &str) -> crm_tests::Response {
-    app.request(Method::GET, path, Some(token), None, &[]).await
 }
 
 on_both_backends! {
@@ -103,7 +60,7 @@ on_both_backends! {
             format!("/v1/portal/quotes/{}", b.quote),
             format!("/v1/portal/returns/{}", b.ret),
         ] {
-            assert_eq!(get(&app, &a.token, &path).await.status, 404, "{path}");
+            assert_eq!(app.get_as(&a.token, &path).await.status, 404, "{path}");
         }
         for (path, action) in [(format!("/v1/portal/quotes/{}/accept", b.quote), None), (format!("/v1/portal/quotes/{}/reject", b.quote), Some(json!({"reason": "x"})))] {
             assert_eq!(app.request(Method::POST, &path, Some(&a.token), action, &[]).await.status, 404, "{path}");
@@ -111,11 +68,11 @@ on_both_backends! {
         let r = app.request(Method::POST, "/v1/portal/returns", Some(&a.token), Some(json!({"order_id": b.order["id"], "lines": [{"order_line_id": b.order["lines"][0]["id"], "quantity": "1", "reason": "other"}]})), &[]).await;
         assert_eq!(r.status, 404, "another company's order");
         for list in ["/v1/portal/invoices", "/v1/portal/orders", "/v1/portal/quotes", "/v1/portal/returns"] {
-            let r = get(&app, &a.token, list).await;
+            let r = app.get_as(&a.token, list).await;
             assert_eq!(r.status, 200, "{list}: {}", r.text);
             assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{list}");
         }
-        assert_eq!(get(&app, &app.admin_token.clone(), "/v1/portal/orders").await.status, 403, "the portal is for customers");
+        assert_eq!(app.get_as(&app.admin_token.clone(), "/v1/portal/orders").await.status, 403, "the portal is for customers");
     }
 
     async fn a_customer_sees_no_cost_anywhere(app: TestApp) {
@@ -132,7 +89,7 @@ on_both_backends! {
             "/v1/portal/fiscal-data".to_owned(),
         ];
         for path in paths {
-            let r = get(&app, &a.token, &path).await;
+            let r = app.get_as(&a.token, &path).await;
             assert_eq!(r.status, 200, "{path}: {}", r.text);
             for word in ["cost", "margin", "gross_profit", "root_cause", "preventive_action"] {
                 assert!(!r.text.contains(word), "{path} shows {word}");
@@ -164,7 +121,7 @@ on_both_backends! {
         let issued = app.request(Method::POST, &format!("/v1/invoices/{}/issue", fresh["id"].as_str().unwrap()), Some(&admin), None, &[]).await;
         assert_eq!(issued.body["recipient"]["tax_id"], "ESB22222222", "new invoices use the new data");
         assert_eq!(issued.body["recipient"]["address"]["line1"], "Calle Nueva 5");
-        let old = get(&app, &a.token, &format!("/v1/portal/invoices/{}", a.invoice)).await;
+        let old = app.get_as(&a.token, &format!("/v1/portal/invoices/{}", a.invoice)).await;
         assert_eq!(old.body["recipient"]["tax_id"], "ESB12345678", "issued invoices keep their snapshot");
         assert_eq!(app.request(Method::PATCH, "/v1/portal/fiscal-data", Some(&a.token), Some(json!({"name": "Renamed"})), &[]).await.status, 422);
     }

@@ -1,44 +1,24 @@
 use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
-
 /// An order of 2 × 10.00 EUR at 21% for a new company, placed `days_ago`; returns (company,
 /// order) bodies.
 async fn order(app: &TestApp, external_id: &str, days_ago: i64) -> (Value, Value) {
-    if app.get("/v1/products?q=ret-1").await.body["data"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        app.create("/v1/products", json!({"sku": "RET-1", "name": "Vase", "unit_price": eur(1000), "unit_cost": eur(400), "tax_rate_bp": 2100})).await;
-    }
+    Product::new("RET-1", 1000, 400).ensure(app).await;
     let company = app
-        .create(
-            "/v1/companies",
-            json!({"name": format!("Buyer {external_id}")}),
-        )
+        .company(&format!("Buyer {external_id}"), json!({}))
         .await;
-    let ordered_at = (chrono::Utc::now() - chrono::Duration::days(days_ago)).to_rfc3339();
-    let body = json!({"ordered_at": ordered_at, "currency": "EUR", "status": "fulfilled", "company_id": company["id"],
-        "customer": {"email": format!("{external_id}@example.com")},
-        "lines": [{"sku": "RET-1", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100}]});
-    let r = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{external_id}"),
-            Some(&app.admin_token.clone()),
-            Some(body),
-            &[],
-        )
+    let order = Order::new(external_id)
+        .company(&id_of(&company))
+        .status("fulfilled")
+        .days_ago(days_ago)
+        .line("RET-1", "2", 1000)
+        .push(app)
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (company, r.body)
+    (company, order)
 }
 
 fn return_body(order: &Value, quantity: &str) -> Value {
@@ -46,14 +26,8 @@ fn return_body(order: &Value, quantity: &str) -> Value {
 }
 
 async fn act(app: &TestApp, id: &str, action: &str, body: Option<Value>) -> crm_tests::Response {
-    app.request(
-        Method::POST,
-        &format!("/v1/returns/{id}/{action}"),
-        Some(&app.admin_token.clone()),
-        body,
-        &[],
-    )
-    .await
+    app.act_with(&format!("/v1/returns/{id}/{action}"), body)
+        .await
 }
 
 async fn root_cause(app: &TestApp, id: &str) {
@@ -96,11 +70,11 @@ on_both_backends! {
     }
 
     async fn a_refund_on_an_invoiced_order_issues_a_credit_note(app: TestApp) {
-        app.patch("/v1/settings/company", json!({"legal_name": "Nuestra SL", "tax_id": "ESB00000000"})).await;
+        app.configure_issuer().await;
         let (company, order) = order(&app, "R-INV", 2).await;
         let invoice = app.create("/v1/invoices", json!({"company_id": company["id"], "order_ids": [order["id"]]})).await;
         let invoice_id = invoice["id"].as_str().unwrap();
-        assert_eq!(app.request(Method::POST, &format!("/v1/invoices/{invoice_id}/issue"), Some(&app.admin_token.clone()), None, &[]).await.status, 200);
+        assert_eq!(app.act(&format!("/v1/invoices/{invoice_id}/issue")).await.status, 200);
 
         let ret = app.create("/v1/returns", return_body(&order, "1")).await;
         let id = ret["id"].as_str().unwrap();

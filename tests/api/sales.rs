@@ -1,21 +1,10 @@
 use std::collections::HashSet;
 
 use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{eur, on_both_backends, Product, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
-
-async fn product(app: &TestApp, sku: &str, price: i64, cost: i64) -> String {
-    let p = app
-        .create("/v1/products", json!({"sku": sku, "name": format!("Product {sku}"), "unit_price": eur(price), "unit_cost": eur(cost), "tax_rate_bp": 2100}))
-        .await;
-    p["id"].as_str().unwrap().to_owned()
-}
 
 fn order_payload(external_id: &str, email: &str, sku: &str) -> Value {
     json!({
@@ -27,20 +16,9 @@ fn order_payload(external_id: &str, email: &str, sku: &str) -> Value {
     })
 }
 
-async fn action(app: &TestApp, path: &str) -> crm_tests::Response {
-    app.request(
-        Method::POST,
-        path,
-        Some(&app.admin_token.clone()),
-        None,
-        &[],
-    )
-    .await
-}
-
 on_both_backends! {
     async fn products_have_unique_skus(app: TestApp) {
-        let id = product(&app, "W-1", 1000, 600).await;
+        let id = Product::new("W-1", 1000, 600).ensure(&app).await;
         let r = app.post("/v1/products", json!({"sku": "W-1", "name": "Again", "unit_price": eur(5)})).await;
         assert_eq!(r.status, 409);
         assert_eq!(r.body["existing_id"], id.as_str());
@@ -52,7 +30,7 @@ on_both_backends! {
     }
 
     async fn a_quote_goes_from_draft_to_order_with_the_same_totals(app: TestApp) {
-        let widget = product(&app, "W-1", 1999, 1200).await;
+        let widget = Product::new("W-1", 1999, 1200).ensure(&app).await;
         let company = app.create("/v1/companies", json!({"name": "Buyer SL"})).await;
         let q = app.create("/v1/quotes", json!({
             "company_id": company["id"], "currency": "EUR", "valid_until": "2099-12-31",
@@ -73,15 +51,15 @@ on_both_backends! {
 
         let r = app.patch(&format!("/v1/quotes/{id}"), json!({"notes": "Thanks"})).await;
         assert_eq!(r.status, 200, "a draft is editable");
-        assert_eq!(action(&app, &format!("/v1/quotes/{id}/send")).await.status, 200);
+        assert_eq!(app.act(&format!("/v1/quotes/{id}/send")).await.status, 200);
         let r = app.patch(&format!("/v1/quotes/{id}"), json!({"notes": "changed"})).await;
         assert_eq!(r.status, 409, "a sent quote is not editable");
         assert_eq!(r.body["current_state"], "sent");
         assert!(r.body["allowed_actions"].as_array().unwrap().contains(&json!("revise")));
-        let r = action(&app, &format!("/v1/quotes/{id}/convert")).await;
+        let r = app.act(&format!("/v1/quotes/{id}/convert")).await;
         assert_eq!(r.status, 409, "not accepted yet");
-        assert_eq!(action(&app, &format!("/v1/quotes/{id}/accept")).await.status, 200);
-        let converted = action(&app, &format!("/v1/quotes/{id}/convert")).await;
+        assert_eq!(app.act(&format!("/v1/quotes/{id}/accept")).await.status, 200);
+        let converted = app.act(&format!("/v1/quotes/{id}/convert")).await;
         assert_eq!(converted.status, 200, "{}", converted.text);
         assert_eq!(converted.body["status"], "converted");
         let order = app.get(&format!("/v1/orders/{}", converted.body["order_id"].as_str().unwrap())).await;
@@ -89,7 +67,7 @@ on_both_backends! {
         assert_eq!(order.body["totals"], q["totals"], "the order's totals equal the quote's");
         assert_eq!(order.body["lines"][0]["unit_cost"], eur(1200));
         assert_eq!(order.body["quote_id"], id);
-        assert_eq!(action(&app, &format!("/v1/quotes/{id}/convert")).await.status, 409, "only once");
+        assert_eq!(app.act(&format!("/v1/quotes/{id}/convert")).await.status, 409, "only once");
     }
 
     async fn expired_quotes_cannot_be_accepted_and_sent_ones_are_revised(app: TestApp) {
@@ -97,15 +75,15 @@ on_both_backends! {
         let lines = json!([{"description": "Service", "quantity": "1", "unit_price": eur(100)}]);
         let old = app.create("/v1/quotes", json!({"company_id": company["id"], "currency": "EUR", "valid_until": "2020-01-01", "lines": lines})).await;
         let old_id = old["id"].as_str().unwrap();
-        assert_eq!(action(&app, &format!("/v1/quotes/{old_id}/send")).await.body["status"], "expired");
-        let r = action(&app, &format!("/v1/quotes/{old_id}/accept")).await;
+        assert_eq!(app.act(&format!("/v1/quotes/{old_id}/send")).await.body["status"], "expired");
+        let r = app.act(&format!("/v1/quotes/{old_id}/accept")).await;
         assert_eq!(r.status, 409);
         assert_eq!(r.body["current_state"], "expired");
 
         let q = app.create("/v1/quotes", json!({"company_id": company["id"], "currency": "EUR", "lines": lines})).await;
         let id = q["id"].as_str().unwrap();
-        action(&app, &format!("/v1/quotes/{id}/send")).await;
-        let revised = action(&app, &format!("/v1/quotes/{id}/revise")).await;
+        app.act(&format!("/v1/quotes/{id}/send")).await;
+        let revised = app.act(&format!("/v1/quotes/{id}/revise")).await;
         assert_eq!(revised.status, 201, "{}", revised.text);
         assert_eq!(revised.body["revision"], 2);
         assert_eq!(revised.body["number"], q["number"]);
@@ -131,7 +109,7 @@ on_both_backends! {
     }
 
     async fn importing_the_same_orders_twice_creates_them_once(app: TestApp) {
-        product(&app, "W-1", 1000, 600).await;
+        Product::new("W-1", 1000, 600).ensure(&app).await;
         let batch: Vec<Value> = (0..200).map(|i| order_payload(&format!("A{i:04}"), &format!("buyer{}@example.com", i % 20), "W-1")).collect();
         let first = app.post("/v1/orders/import", Value::Array(batch.clone())).await;
         assert_eq!(first.status, 200, "{}", first.text);
@@ -150,7 +128,7 @@ on_both_backends! {
     }
 
     async fn bad_orders_in_a_batch_fail_alone(app: TestApp) {
-        product(&app, "W-1", 1000, 600).await;
+        Product::new("W-1", 1000, 600).ensure(&app).await;
         let mut batch: Vec<Value> = (0..10).map(|i| order_payload(&format!("B{i}"), "b@example.com", "W-1")).collect();
         batch[2] = order_payload("B2", "b@example.com", "NO-SUCH-SKU");
         batch[5]["lines"][0]["quantity"] = json!("-3");
@@ -171,7 +149,7 @@ on_both_backends! {
     }
 
     async fn an_upsert_creates_updates_and_leaves_identical_pushes_alone(app: TestApp) {
-        product(&app, "W-1", 1000, 600).await;
+        Product::new("W-1", 1000, 600).ensure(&app).await;
         let path = "/v1/orders/by-external-id/shop-es/100234";
         let payload = order_payload("100234", "ana@example.com", "W-1");
         let token = app.admin_token.clone();
@@ -212,7 +190,7 @@ on_both_backends! {
     }
 
     async fn concurrent_upserts_of_one_order_make_one_order(app: TestApp) {
-        product(&app, "W-1", 1000, 600).await;
+        Product::new("W-1", 1000, 600).ensure(&app).await;
         let token = app.admin_token.clone();
         let pushes = (0..8).map(|i| {
             let mut payload = order_payload("RACE-1", "race@example.com", "W-1");
@@ -233,7 +211,7 @@ on_both_backends! {
     }
 
     async fn customers_never_see_costs_or_margins(app: TestApp) {
-        let product_id = product(&app, "W-1", 1000, 600).await;
+        let product_id = Product::new("W-1", 1000, 600).ensure(&app).await;
         let company = app.create("/v1/companies", json!({"name": "Portal Buyer"})).await;
         let cid = company["id"].as_str().unwrap();
         let q = app.create("/v1/quotes", json!({"company_id": cid, "currency": "EUR", "lines": [{"product_id": product_id, "quantity": "1"}]})).await;
@@ -320,7 +298,7 @@ on_both_backends! {
     }
 
     async fn last_prices_follow_quotes_and_orders(app: TestApp) {
-        let widget = product(&app, "W-1", 1000, 600).await;
+        let widget = Product::new("W-1", 1000, 600).ensure(&app).await;
         let company = app.create("/v1/companies", json!({"name": "Optional SL"})).await;
         let cid = company["id"].as_str().unwrap();
         let path = format!("/v1/companies/{cid}/last-prices?product_id={widget}");
@@ -329,7 +307,7 @@ on_both_backends! {
         assert_eq!(empty.body["last_quoted"], Value::Null);
         for price in [900, 950] {
             let q = app.create("/v1/quotes", json!({"company_id": cid, "currency": "EUR", "lines": [{"product_id": widget, "quantity": "1", "unit_price": eur(price)}]})).await;
-            action(&app, &format!("/v1/quotes/{}/send", q["id"].as_str().unwrap())).await;
+            app.act(&format!("/v1/quotes/{}/send", q["id"].as_str().unwrap())).await;
         }
         app.create("/v1/quotes", json!({"company_id": cid, "currency": "EUR", "lines": [{"product_id": widget, "quantity": "1", "unit_price": eur(1)}]})).await;
         let token = app.admin_token.clone();
@@ -352,7 +330,7 @@ on_both_backends! {
     }
 
     async fn quotes_and_orders_join_the_timeline(app: TestApp) {
-        product(&app, "W-1", 1000, 600).await;
+        Product::new("W-1", 1000, 600).ensure(&app).await;
         let mut o = order_payload("T-1", "timeline@example.com", "W-1");
         o["ordered_at"] = json!("2026-05-01T00:00:00Z");
         let order = app.request(Method::PUT, "/v1/orders/by-external-id/shop-es/T-1", Some(&app.admin_token.clone()), Some(o), &[]).await;

@@ -15,13 +15,9 @@ use std::collections::BTreeMap;
 
 use crm_domain::access::permissions::{authorize, Access, Resource, Scope};
 use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, Response, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
 
 /// One operation of the route table.
 #[derive(Debug, Clone)]
@@ -311,7 +307,6 @@ struct StaffWorld {
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
-    let admin = app.admin_token.clone();
     let company = app
         .create(
             "/v1/companies",
@@ -330,47 +325,23 @@ async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
         .as_str()
         .unwrap()
         .to_owned();
-    let body = json!({"ordered_at": chrono::Utc::now().to_rfc3339(), "currency": "EUR", "status": "fulfilled", "company_id": company,
-        "customer": {"email": format!("{}@example.com", name.to_lowercase())},
-        "lines": [{"sku": "SEC-1", "quantity": "3", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100}]});
-    let order = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{name}"),
-            Some(&admin),
-            Some(body),
-            &[],
-        )
-        .await
-        .body;
-    let invoice = app
-        .create(
+    let order = Order::new(&name.to_lowercase())
+        .company(&company)
+        .status("fulfilled")
+        .line_with(json!({"sku": "SEC-1", "quantity": "3", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100}))
+        .push(app)
+        .await;
+    let invoice = id_of(
+        &app.create(
             "/v1/invoices",
             json!({"company_id": company, "order_ids": [order["id"]]}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let issued = app
-        .request(
-            Method::POST,
-            &format!("/v1/invoices/{invoice}/issue"),
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+        .await,
+    );
+    let issued = app.act(&format!("/v1/invoices/{invoice}/issue")).await;
     assert_eq!(issued.status, 200, "{}", issued.text);
     let quote = app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "Extra", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await["id"].as_str().unwrap().to_owned();
-    app.request(
-        Method::POST,
-        &format!("/v1/quotes/{quote}/send"),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await;
+    app.act(&format!("/v1/quotes/{quote}/send")).await;
     let ret = app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "defective"}]})).await["id"].as_str().unwrap().to_owned();
     let (user, token, _) = app
         .login_new_user(Role::Customer, Some(company.clone()))
@@ -388,12 +359,8 @@ async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
 }
 
 async fn staff_world(app: &TestApp) -> StaffWorld {
-    let product = app.create("/v1/products", json!({"sku": "SEC-1", "name": "Lamp", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100})).await["id"].as_str().unwrap().to_owned();
-    app.patch(
-        "/v1/settings/company",
-        json!({"legal_name": "Nuestra SL", "tax_id": "ESB00000000"}),
-    )
-    .await;
+    let product = Product::new("SEC-1", 1000, 300).ensure(app).await;
+    app.configure_issuer().await;
     let lead = app
         .create(
             "/v1/leads",

@@ -1,12 +1,7 @@
 use chrono::{Days, Utc};
-use crm_domain::access::roles::Role;
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn eur(amount: i64) -> Value {
-    json!({"amount_minor": amount, "currency": "EUR"})
-}
 
 struct Setup {
     company: String,
@@ -14,50 +9,24 @@ struct Setup {
 }
 
 async fn setup(app: &TestApp, name: &str) -> Setup {
-    if app.get("/v1/products?q=sb-1").await.body["data"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        app.create(
-            "/v1/products",
-            json!({"sku": "SB-1", "name": "Pallet", "unit_price": eur(10000), "tax_rate_bp": 2100}),
-        )
+    Product::new("SB-1", 10000, 0)
+        .without_cost()
+        .ensure(app)
         .await;
-        app.patch(
-            "/v1/settings/company",
-            json!({"legal_name": "Proveedor SL", "tax_id": "ESB00000000"}),
-        )
-        .await;
-    }
-    let company = app
-        .create(
-            "/v1/companies",
-            json!({"name": name, "tax_id": "ESA11111111"}),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = app.token_for(Role::Customer, Some(company.clone())).await;
+    app.configure_issuer().await;
+    let company = id_of(&app.company(name, json!({"tax_id": "ESA11111111"})).await);
+    let token = app.portal_user(&company).await;
     Setup { company, token }
 }
 
 async fn order(app: &TestApp, company: &str, external_id: &str, status: &str) -> String {
-    let body = json!({"ordered_at": Utc::now().to_rfc3339(), "currency": "EUR", "status": status, "company_id": company,
-        "customer": {"email": format!("{external_id}@example.com")},
-        "lines": [{"sku": "SB-1", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 2100}]});
-    let r = app
-        .request(
-            Method::PUT,
-            &format!("/v1/orders/by-external-id/shop/{external_id}"),
-            Some(&app.admin_token.clone()),
-            Some(body),
-            &[],
-        )
+    let order = Order::new(external_id)
+        .company(company)
+        .status(status)
+        .line("SB-1", "1", 10000)
+        .push(app)
         .await;
-    assert!(r.status.is_success(), "{}", r.text);
-    r.body["id"].as_str().unwrap().to_owned()
+    id_of(&order)
 }
 
 async fn agreement(
@@ -109,7 +78,7 @@ on_both_backends! {
         let r = self_bill(&app, &s.token, &[&fulfilled]).await;
         assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("starts on"), "{}", r.text);
         assert_eq!(app.post("/v1/self-billing/agreements", json!({"company_id": s.company, "valid_from": days(40), "series_prefix": "DUP"})).await.status, 409, "one active agreement at a time");
-        app.request(Method::POST, &format!("/v1/self-billing/agreements/{}/terminate", future["id"].as_str().unwrap()), Some(&app.admin_token.clone()), None, &[]).await;
+        app.act(&format!("/v1/self-billing/agreements/{}/terminate", future["id"].as_str().unwrap())).await;
 
         agreement(&app, &s.company, "NOW", days(-1), None, None).await;
         let other = setup(&app, "Someone Else").await;

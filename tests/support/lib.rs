@@ -2,6 +2,8 @@
 //! driven over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fixtures;
+
 use std::path::PathBuf;
 
 use crm::app::{self, Application};
@@ -13,6 +15,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 pub use crm_store::Backend;
+pub use fixtures::{eur, id_of, money, Order, Product};
 
 /// The PostgreSQL server tests create their databases on, when configured. Without an explicit
 /// `sslmode`, tests connect without TLS: it adds nothing on a test server, and libpq's OpenSSL
