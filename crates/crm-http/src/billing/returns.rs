@@ -14,7 +14,7 @@ use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::platform::actions::{ActionResponses, StateRecord};
+use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -389,17 +389,14 @@ pub async fn update_return(
 }
 
 async fn act(
-    state: &AppState,
-    principal: &Principal,
-    id: String,
-    if_match: IfMatch,
+    target: ActionTarget,
     action: ReturnAction,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Returns, Access::Write)?;
-    let ret = state
-        .db
-        .write(move |conn| store::act(conn, &id, if_match.0, action, reason))
+    let ret = target
+        .write(Resource::Returns, move |conn, id, version| {
+            store::act(conn, id, version, action, reason)
+        })
         .await?;
     Ok(versioned(ret.version, &Return::from(ret)))
 }
@@ -409,63 +406,26 @@ async fn act(
     params(("id" = String, Path, description = "Return id")),
     responses(ActionResponses<Return>))]
 #[post("/returns/{id}/approve")]
-pub async fn approve_return(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        ReturnAction::Approve,
-        None,
-    )
-    .await
+pub async fn approve_return(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, ReturnAction::Approve, None).await
 }
+
 #[utoipa::path(tag = "returns", operation_id = "closeReturn", summary = "Close a return",
     description = "resolved → closed.",
     params(("id" = String, Path, description = "Return id")),
     responses(ActionResponses<Return>))]
 #[post("/returns/{id}/close")]
-pub async fn close_return(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        ReturnAction::Close,
-        None,
-    )
-    .await
+pub async fn close_return(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, ReturnAction::Close, None).await
 }
+
 #[utoipa::path(tag = "returns", operation_id = "withdrawReturn", summary = "Withdraw a return",
     description = "requested or approved → withdrawn: the customer kept it. Its quantities are free again.",
     params(("id" = String, Path, description = "Return id")),
     responses(ActionResponses<Return>))]
 #[post("/returns/{id}/withdraw")]
-pub async fn withdraw_return(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        ReturnAction::Withdraw,
-        None,
-    )
-    .await
+pub async fn withdraw_return(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, ReturnAction::Withdraw, None).await
 }
 
 /// Why a return is rejected.
@@ -485,24 +445,13 @@ pub struct RejectReturn {
         (status = 409, description = "The return's state does not allow this", body = Problem, content_type = "application/problem+json")))]
 #[post("/returns/{id}/reject")]
 pub async fn reject_return(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<RejectReturn>,
 ) -> Result<HttpResponse, ApiError> {
     let mut c = Checker::default();
     let reason = c.required("reason", &body.reason, 2000);
     c.finish()?;
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        ReturnAction::Reject,
-        Some(reason),
-    )
-    .await
+    act(target, ReturnAction::Reject, Some(reason)).await
 }
 
 /// One line as it arrived.

@@ -1,13 +1,77 @@
-//! What every state action (send a quote, approve a return, pay an order, qualify a lead)
-//! answers, described once for the OpenAPI document: the record after the action, or a `409`
-//! that says which actions its state allows.
+//! The shared part of every state action (send a quote, approve a return, pay an order,
+//! qualify a lead): what it takes from the request, and what it answers, described once for the
+//! OpenAPI document: the record after the action, or a `409` that says which actions its state
+//! allows.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{IntoResponses, ToSchema};
+
+use crm_domain::access::permissions::{Access, Resource};
+use crm_store::platform::db::DbConnection;
+use crm_store::StoreError;
+
+use crate::platform::auth::Principal;
+use crate::platform::error::ApiError;
+use crate::platform::extract::IfMatch;
+use crate::platform::state::AppState;
+
+/// What an action on `/{records}/{id}/{action}` acts on, and for whom.
+pub struct ActionTarget {
+    pub state: web::Data<AppState>,
+    pub principal: Principal,
+    pub id: String,
+    pub if_match: IfMatch,
+}
+
+impl ActionTarget {
+    /// Authorises a write of `resource` and runs `action` on the record, with the version that
+    /// `If-Match` expects, in one write transaction.
+    pub async fn write<T, F>(self, resource: Resource, action: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &str, Option<i64>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.principal.authorize(resource, Access::Write)?;
+        let (id, expected_version) = (self.id, self.if_match.0);
+        self.state
+            .db
+            .write(move |conn| action(conn, &id, expected_version))
+            .await
+    }
+}
+
+impl FromRequest for ActionTarget {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or(ApiError::Internal)?;
+            let principal = Principal::extract(&req).await?;
+            let if_match = IfMatch::extract(&req).await?;
+            let id = req.match_info().get("id").ok_or(ApiError::NotFound)?;
+            Ok(ActionTarget {
+                state,
+                principal,
+                id: id.to_owned(),
+                if_match,
+            })
+        })
+    }
+}
 
 /// A record with a state machine.
 pub trait StateRecord: ToSchema {

@@ -10,7 +10,7 @@ use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::platform::actions::{ActionResponses, StateRecord};
+use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
@@ -439,18 +439,15 @@ pub struct DisqualifyLead {
 }
 
 async fn act(
-    state: &AppState,
-    principal: &Principal,
-    id: String,
-    if_match: IfMatch,
+    target: ActionTarget,
     action: LeadAction,
     owner_id: Option<String>,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Leads, Access::Write)?;
-    let lead = state
-        .db
-        .write(move |conn| store::act(conn, &id, if_match.0, action, owner_id, reason))
+    let lead = target
+        .write(Resource::Leads, move |conn, id, version| {
+            store::act(conn, id, version, action, owner_id, reason)
+        })
         .await?;
     Ok(versioned(lead.version, &Lead::from(lead)))
 }
@@ -462,22 +459,10 @@ async fn act(
     responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/assign")]
 pub async fn assign_lead(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<AssignLead>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        LeadAction::Assign,
-        body.owner_id,
-        None,
-    )
-    .await
+    act(target, LeadAction::Assign, body.owner_id, None).await
 }
 
 #[utoipa::path(tag = "leads", operation_id = "qualifyLead", summary = "Qualify a lead",
@@ -485,22 +470,8 @@ pub async fn assign_lead(
     params(("id" = String, Path, description = "Lead id")),
     responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/qualify")]
-pub async fn qualify_lead(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        LeadAction::Qualify,
-        None,
-        None,
-    )
-    .await
+pub async fn qualify_lead(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, LeadAction::Qualify, None, None).await
 }
 
 #[utoipa::path(tag = "leads", operation_id = "disqualifyLead", summary = "Disqualify a lead",
@@ -510,25 +481,13 @@ pub async fn qualify_lead(
     responses(ActionResponses<Lead>))]
 #[post("/leads/{id}/disqualify")]
 pub async fn disqualify_lead(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<DisqualifyLead>,
 ) -> Result<HttpResponse, ApiError> {
     let mut c = Checker::default();
     let reason = c.required("reason", &body.reason, 2000);
     c.finish()?;
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        LeadAction::Disqualify,
-        None,
-        Some(reason),
-    )
-    .await
+    act(target, LeadAction::Disqualify, None, Some(reason)).await
 }
 
 /// Options of a conversion.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::platform::actions::{ActionResponses, StateRecord};
+use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
@@ -521,17 +521,11 @@ pub async fn get_order(
     Ok(versioned(order.version, &Order::from(order)))
 }
 
-async fn act(
-    state: &AppState,
-    principal: &Principal,
-    id: String,
-    if_match: IfMatch,
-    action: OrderAction,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Orders, Access::Write)?;
-    let order = state
-        .db
-        .write(move |conn| store::act(conn, &id, if_match.0, action))
+async fn act(target: ActionTarget, action: OrderAction) -> Result<HttpResponse, ApiError> {
+    let order = target
+        .write(Resource::Orders, move |conn, id, version| {
+            store::act(conn, id, version, action)
+        })
         .await?;
     Ok(versioned(order.version, &Order::from(order)))
 }
@@ -541,58 +535,24 @@ async fn act(
     params(("id" = String, Path, description = "Order id")),
     responses(ActionResponses<Order>))]
 #[post("/orders/{id}/pay")]
-pub async fn pay_order(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        OrderAction::Pay,
-    )
-    .await
+pub async fn pay_order(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, OrderAction::Pay).await
 }
+
 #[utoipa::path(tag = "orders", operation_id = "fulfilOrder", summary = "Mark an order fulfilled",
     description = "pending or paid → fulfilled.",
     params(("id" = String, Path, description = "Order id")),
     responses(ActionResponses<Order>))]
 #[post("/orders/{id}/fulfil")]
-pub async fn fulfil_order(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        OrderAction::Fulfil,
-    )
-    .await
+pub async fn fulfil_order(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, OrderAction::Fulfil).await
 }
+
 #[utoipa::path(tag = "orders", operation_id = "cancelOrder", summary = "Cancel an order",
     description = "pending or paid → cancelled.",
     params(("id" = String, Path, description = "Order id")),
     responses(ActionResponses<Order>))]
 #[post("/orders/{id}/cancel")]
-pub async fn cancel_order(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        OrderAction::Cancel,
-    )
-    .await
+pub async fn cancel_order(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, OrderAction::Cancel).await
 }

@@ -8,7 +8,7 @@ use crm_store::sales::quotes::{self as store, QuoteDraft, QuoteFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::platform::actions::{ActionResponses, StateRecord};
+use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -367,17 +367,26 @@ pub struct RejectQuote {
 }
 
 async fn act(
-    state: &AppState,
-    principal: &Principal,
-    id: String,
-    if_match: IfMatch,
+    target: ActionTarget,
+    action: QuoteAction,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = run(target, action, reason).await?;
+    Ok(versioned(
+        outcome.quote.version,
+        &Quote::from(outcome.quote),
+    ))
+}
+
+async fn run(
+    target: ActionTarget,
     action: QuoteAction,
     reason: Option<String>,
 ) -> Result<store::ActionOutcome, ApiError> {
-    principal.authorize(Resource::Quotes, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::act(conn, &id, if_match.0, action, reason))
+    target
+        .write(Resource::Quotes, move |conn, id, version| {
+            store::act(conn, id, version, action, reason)
+        })
         .await
 }
 
@@ -386,100 +395,35 @@ async fn act(
     params(("id" = String, Path, description = "Quote id")),
     responses(ActionResponses<Quote>))]
 #[post("/quotes/{id}/send")]
-pub async fn send_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Send,
-        None,
-    )
-    .await?;
-    Ok(versioned(
-        outcome.quote.version,
-        &Quote::from(outcome.quote),
-    ))
+pub async fn send_quote(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, QuoteAction::Send, None).await
 }
+
 #[utoipa::path(tag = "quotes", operation_id = "acceptQuote", summary = "Accept a quote",
     description = "sent → accepted. An expired quote cannot be accepted.",
     params(("id" = String, Path, description = "Quote id")),
     responses(ActionResponses<Quote>))]
 #[post("/quotes/{id}/accept")]
-pub async fn accept_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Accept,
-        None,
-    )
-    .await?;
-    Ok(versioned(
-        outcome.quote.version,
-        &Quote::from(outcome.quote),
-    ))
+pub async fn accept_quote(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, QuoteAction::Accept, None).await
 }
+
 #[utoipa::path(tag = "quotes", operation_id = "cancelQuote", summary = "Cancel a quote",
     description = "draft or sent → cancelled.",
     params(("id" = String, Path, description = "Quote id")),
     responses(ActionResponses<Quote>))]
 #[post("/quotes/{id}/cancel")]
-pub async fn cancel_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Cancel,
-        None,
-    )
-    .await?;
-    Ok(versioned(
-        outcome.quote.version,
-        &Quote::from(outcome.quote),
-    ))
+pub async fn cancel_quote(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, QuoteAction::Cancel, None).await
 }
+
 #[utoipa::path(tag = "quotes", operation_id = "convertQuote", summary = "Convert a quote into an order",
     description = "accepted → converted. Creates an order with channel `quote`, copying the lines with their cost snapshot; `order_id` names it.",
     params(("id" = String, Path, description = "Quote id")),
     responses(ActionResponses<Quote>))]
 #[post("/quotes/{id}/convert")]
-pub async fn convert_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Convert,
-        None,
-    )
-    .await?;
-    Ok(versioned(
-        outcome.quote.version,
-        &Quote::from(outcome.quote),
-    ))
+pub async fn convert_quote(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    act(target, QuoteAction::Convert, None).await
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "rejectQuote", summary = "Reject a quote",
@@ -491,28 +435,13 @@ pub async fn convert_quote(
         (status = 409, description = "The quote's state does not allow this", body = Problem, content_type = "application/problem+json")))]
 #[post("/quotes/{id}/reject")]
 pub async fn reject_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<RejectQuote>,
 ) -> Result<HttpResponse, ApiError> {
     let mut c = Checker::default();
     let reason = c.required("reason", &body.reason, 2000);
     c.finish()?;
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Reject,
-        Some(reason),
-    )
-    .await?;
-    Ok(versioned(
-        outcome.quote.version,
-        &Quote::from(outcome.quote),
-    ))
+    act(target, QuoteAction::Reject, Some(reason)).await
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "reviseQuote", summary = "Revise a quote",
@@ -522,21 +451,9 @@ pub async fn reject_quote(
         (status = 201, description = "The new revision", body = Quote, headers(("Location" = String, description = "URL of the new revision"), ("ETag" = String, description = "Its version"))),
         (status = 409, description = "The quote's state does not allow this", body = Problem, content_type = "application/problem+json")))]
 #[post("/quotes/{id}/revise")]
-pub async fn revise_quote(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = act(
-        &state,
-        &principal,
-        id.into_inner(),
-        if_match,
-        QuoteAction::Revise,
-        None,
-    )
-    .await?;
+pub async fn revise_quote(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let state = target.state.clone();
+    let outcome = run(target, QuoteAction::Revise, None).await?;
     let revision_id = outcome.created_quote_id.ok_or(ApiError::Internal)?;
     let revision = state
         .db
