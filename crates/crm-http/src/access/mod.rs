@@ -1,3 +1,19 @@
 pub mod api_keys;
 pub mod session;
 pub mod users;
+
+/// The context's `/v1` routes; `crate::routes` composes the contexts.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(session::create_token);
+    cfg.service(session::refresh);
+    cfg.service(session::revoke);
+    cfg.service(users::list_users);
+    cfg.service(users::create_user);
+    cfg.service(users::get_user);
+    cfg.service(users::update_user);
+    cfg.service(users::delete_user);
+    cfg.service(api_keys::list_api_keys);
+    cfg.service(api_keys::create_api_key);
+    cfg.service(api_keys::get_api_key);
+    cfg.service(api_keys::delete_api_key);
+}

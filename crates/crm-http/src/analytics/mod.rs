@@ -2,3 +2,19 @@ pub mod commission_rates;
 pub mod overview;
 pub mod profit;
 pub mod timeline;
+
+/// The context's `/v1` routes; `crate::routes` composes the contexts.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(timeline::company_timeline);
+    cfg.service(timeline::contact_timeline);
+    cfg.service(commission_rates::get_commission_rates);
+    cfg.service(commission_rates::set_commission_rates);
+    cfg.service(profit::customer_profit);
+    cfg.service(profit::rank_customers);
+    cfg.service(profit::recompute_tiers);
+    cfg.service(profit::product_analytics);
+    cfg.service(profit::commissions);
+    cfg.service(profit::customer_clv);
+    cfg.service(overview::company_overview);
+    cfg.service(overview::contact_overview);
+}

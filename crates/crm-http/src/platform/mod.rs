@@ -17,3 +17,12 @@ pub mod routing;
 pub mod settings;
 pub mod state;
 pub(crate) mod strict_json;
+
+/// The context's `/v1` routes; `crate::routes` composes the contexts.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(exchange_rates::list_exchange_rates);
+    cfg.service(exchange_rates::put_exchange_rate);
+    cfg.service(exchange_rates::delete_exchange_rate);
+    cfg.service(settings::get_company_settings);
+    cfg.service(settings::update_company_settings);
+}
