@@ -189,6 +189,27 @@ pub fn check_root_cause(
     v.into_result()
 }
 
+/// A return opens within `window_days` of the order, or later when a manager overrides the
+/// window. Answers whether the override was needed, so that the return records it only then.
+pub fn check_window(
+    ordered_at: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+    window_days: i64,
+    overridden: bool,
+) -> Result<bool, Violation> {
+    let deadline = ordered_at + chrono::Duration::days(window_days);
+    if now > deadline && !overridden {
+        return Err(Violation::new(
+            "override_window",
+            format!(
+                "the {window_days}-day return window closed on {}; a manager must override it",
+                deadline.date()
+            ),
+        ));
+    }
+    Ok(now > deadline)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +270,28 @@ mod tests {
             Some("double box")
         )
         .is_ok());
+    }
+
+    #[test]
+    fn the_window_closes_unless_overridden() {
+        let ordered = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        let inside = ordered + chrono::Duration::days(30);
+        let outside = inside + chrono::Duration::seconds(1);
+        assert_eq!(check_window(ordered, inside, 30, false), Ok(false));
+        let closed = check_window(ordered, outside, 30, false).unwrap_err();
+        assert_eq!(closed.field, "override_window");
+        assert!(
+            closed.message.contains("closed on 2026-01-31"),
+            "{}",
+            closed.message
+        );
+        assert_eq!(
+            check_window(ordered, outside, 30, true),
+            Ok(true),
+            "the override was needed"
+        );
     }
 }

@@ -25,6 +25,10 @@ pub enum Tier {
 impl Tier {
     pub const ALL: &'static [Tier] = &[Tier::A, Tier::B, Tier::C];
 
+    /// The tier of a customer, or a product, that no ranking placed higher: one without
+    /// profit in the basis period, or a line without a catalogue product.
+    pub const UNRANKED: Tier = Tier::C;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::A => "A",

@@ -100,6 +100,23 @@ pub fn quote_number(year: i32, sequence: i64) -> String {
     format!("Q-{year}-{sequence:06}")
 }
 
+/// A quote's currency changes only with its lines given again in it, unless it has none: the
+/// old prices mean nothing in the new currency.
+pub fn check_currency_change(
+    current: &str,
+    new: &str,
+    lines_given: bool,
+    has_lines: bool,
+) -> Result<(), crate::Violation> {
+    if current != new && !lines_given && has_lines {
+        return Err(crate::Violation::new(
+            "lines",
+            "give the lines again in the new currency",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +179,16 @@ mod tests {
     #[test]
     fn numbers_are_zero_padded() {
         assert_eq!(quote_number(2026, 123), "Q-2026-000123");
+    }
+
+    #[test]
+    fn a_new_currency_needs_new_lines() {
+        assert!(check_currency_change("EUR", "USD", false, true).is_err());
+        assert!(check_currency_change("EUR", "USD", true, true).is_ok());
+        assert!(
+            check_currency_change("EUR", "USD", false, false).is_ok(),
+            "no lines to reprice"
+        );
+        assert!(check_currency_change("EUR", "EUR", false, true).is_ok());
     }
 }

@@ -108,6 +108,17 @@ pub fn compute(lines: &[LineInput]) -> Result<Totals, Violation> {
     })
 }
 
+/// A quote, order, invoice or return (`document`) has at least one line.
+pub fn require_lines(document: &str, lines: usize) -> Result<(), Violation> {
+    if lines == 0 {
+        return Err(Violation::new(
+            "lines",
+            format!("a {document} needs at least one line"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +283,14 @@ mod tests {
         let lines: Vec<LineInput> = (0..1000).map(|_| line("0.001", 1, 0, 0)).collect();
         let t = compute(&lines).unwrap();
         assert_eq!(t.subtotal_minor, 0, "each 0.001 cent rounds to 0");
+    }
+
+    #[test]
+    fn a_document_needs_a_line() {
+        assert_eq!(
+            require_lines("quote", 0).unwrap_err().message,
+            "a quote needs at least one line"
+        );
+        assert!(require_lines("order", 1).is_ok());
     }
 }

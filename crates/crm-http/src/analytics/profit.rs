@@ -713,7 +713,7 @@ pub async fn commissions(
         .into_iter()
         .map(|(product, f)| {
             let tier = if product.is_empty() {
-                Tier::C
+                Tier::UNRANKED
             } else {
                 product_tier(f.margin_bp(), a_from, b_from)
             };
@@ -730,7 +730,7 @@ pub async fn commissions(
         {
             continue;
         }
-        let tier = tiers.get(product).copied().unwrap_or(Tier::C);
+        let tier = tiers.get(product).copied().unwrap_or(Tier::UNRANKED);
         *per_person
             .entry(salesperson.clone())
             .or_default()

@@ -5,6 +5,7 @@ use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::sales::orders::{OrderAction, OrderStatus};
+use crm_domain::sales::totals::require_lines;
 use crm_store::parties::customers::CustomerRef;
 use crm_store::sales::documents::LineDraft;
 use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, OrderSort, Upserted};
@@ -202,11 +203,8 @@ fn order_input(
         phone: c.phone("customer.phone", cu.phone.as_deref(), region),
         company_name: c.optional("customer.company_name", cu.company_name.as_deref(), SHORT),
     });
-    if payload.lines.is_empty() {
-        c.violations.push(crm_domain::Violation::new(
-            "lines",
-            "an order needs at least one line",
-        ));
+    if let Err(violation) = require_lines("order", payload.lines.len()) {
+        c.violations.push(violation);
     }
     if payload.lines.len() > 500 {
         c.violations

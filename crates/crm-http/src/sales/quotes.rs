@@ -3,7 +3,7 @@
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::sales::quotes::{QuoteAction, QuoteStatus};
+use crm_domain::sales::quotes::{check_currency_change, QuoteAction, QuoteStatus};
 use crm_store::sales::quotes::{self as store, QuoteDraft, QuoteFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -314,13 +314,12 @@ pub async fn update_quote(
         .write(move |conn| {
             store::update(conn, &id, if_match.0, |conn, f| {
                 if let Some(code) = currency {
-                    if code != f.currency && body.lines.is_none() && !f.lines.is_empty() {
-                        return Err(crm_domain::Violation::new(
-                            "lines",
-                            "give the lines again in the new currency",
-                        )
-                        .into());
-                    }
+                    check_currency_change(
+                        &f.currency,
+                        &code,
+                        body.lines.is_some(),
+                        !f.lines.is_empty(),
+                    )?;
                     f.currency = code;
                 }
                 let mut c = Checker::default();

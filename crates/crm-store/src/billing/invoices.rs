@@ -22,6 +22,7 @@ use crate::sales::documents::{self, Line, LineDraft};
 use crate::{
     check_version, new_id, now, parties::companies, platform::settings, sales::orders, StoreError,
 };
+use crm_domain::sales::totals::require_lines;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = invoices, treat_none_as_null = true)]
@@ -489,7 +490,7 @@ fn issuer_snapshot(conn: &mut DbConnection) -> Result<serde_json::Value, StoreEr
     let (Some(legal_name), Some(tax_id)) = (&s.legal_name, &s.tax_id) else {
         return Err(Violation::new(
             "issuer",
-            "set our legal name and tax id at /v1/settings/company before issuing",
+            "set our legal name and tax id in the company settings before issuing",
         )
         .into());
     };
@@ -581,9 +582,7 @@ pub(crate) fn issue_as(
         .into());
     }
     let lines = line_rows(conn, id)?;
-    if lines.is_empty() {
-        return Err(Violation::new("lines", "an invoice needs at least one line").into());
-    }
+    require_lines("invoice", lines.len())?;
     let issuer = issuer_snapshot(conn)?;
     let recipient = recipient_snapshot(conn, &row.company_id)?;
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;

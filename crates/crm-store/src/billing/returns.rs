@@ -20,6 +20,8 @@ use crate::sales::documents::Line;
 use crate::{
     billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
 };
+use crm_domain::billing::returns::check_window;
+use crm_domain::sales::totals::require_lines;
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
 // DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
@@ -205,9 +207,15 @@ fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64,
         .load(conn)?;
     Ok(held
         .into_iter()
-        .filter(|(_, status)| status.parse().is_ok_and(counts_against_order))
-        .map(|(q, _)| q)
-        .sum())
+        .map(|(quantity, status)| {
+            let status = stored("returns", "status", &status)?;
+            Ok(if counts_against_order(status) {
+                quantity
+            } else {
+                0
+            })
+        })
+        .sum::<Result<i64, StoreError>>()?)
 }
 
 /// Opens a return. Concurrent returns of one order take turns, so together they never exceed
@@ -223,21 +231,13 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
         return Err(Violation::new("order_id", "the order is cancelled").into());
     }
     let at = now();
-    let deadline = order.ordered_at + chrono::Duration::days(request.window_days);
-    if at > deadline && request.window_override_by.is_none() {
-        return Err(Violation::new(
-            "override_window",
-            format!(
-                "the {}-day return window closed on {}; a manager must override it",
-                request.window_days,
-                deadline.date()
-            ),
-        )
-        .into());
-    }
-    if request.lines.is_empty() {
-        return Err(Violation::new("lines", "a return needs at least one line").into());
-    }
+    let overridden = check_window(
+        order.ordered_at,
+        at,
+        request.window_days,
+        request.window_override_by.is_some(),
+    )?;
+    require_lines("return", request.lines.len())?;
     let order_lines = orders::lines_with_ids(conn, &order.id)?;
     let id = new_id();
     let mut rows = Vec::with_capacity(request.lines.len());
@@ -278,7 +278,6 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
     }
     let year = at.date().year();
     let sequence = counters::next(conn, &format!("return:{year}"))?;
-    let overridden = at > deadline;
     let row = ReturnRow {
         id: id.clone(),
         number: format!("RMA-{year}-{sequence:06}"),

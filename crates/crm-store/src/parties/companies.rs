@@ -386,7 +386,7 @@ pub fn find_active_by_name(
         .optional()?)
 }
 
-/// Writes the tier computed from `basis_year` to each company; those not named become C.
+/// Writes the tier computed from `basis_year` to each company; those not named are unranked.
 /// Returns how many live companies were tiered.
 pub fn set_tiers(
     conn: &mut DbConnection,
@@ -395,12 +395,13 @@ pub fn set_tiers(
 ) -> Result<usize, StoreError> {
     let tiered = diesel::update(companies::table.filter(companies::archived_at.is_null()))
         .set((
-            companies::tier.eq(Some(Tier::C.as_str())),
+            companies::tier.eq(Some(Tier::UNRANKED.as_str())),
             companies::tier_basis_year.eq(Some(i64::from(basis_year))),
         ))
         .execute(conn)?;
-    // Everyone is C now; A and B follow in a few set-wise updates, not one per company.
-    for raised in [Tier::A, Tier::B] {
+    // Everyone is unranked now; the others follow in a few set-wise updates, not one per
+    // company.
+    for raised in Tier::ALL.iter().copied().filter(|t| *t != Tier::UNRANKED) {
         let ids: Vec<&String> = tiers
             .iter()
             .filter(|(_, tier)| *tier == raised)

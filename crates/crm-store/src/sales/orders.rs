@@ -16,6 +16,7 @@ use crate::platform::schema::{order_lines, orders};
 use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{access::users, check_version, new_id, now, StoreError};
+use crm_domain::sales::totals::require_lines;
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
 // DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
@@ -177,9 +178,7 @@ fn save(
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
     }
-    if order.lines.is_empty() {
-        return Err(crm_domain::Violation::new("lines", "an order needs at least one line").into());
-    }
+    require_lines("order", order.lines.len())?;
     let totals = documents::totals(&order.lines)?;
     let cost_minor = documents::cost_of(&order.lines)?;
     let before = match &existing {

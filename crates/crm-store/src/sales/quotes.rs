@@ -18,6 +18,7 @@ use crate::{
     access::users, check_version, new_id, now, parties::companies, parties::contacts,
     platform::counters, sales::orders, StoreError,
 };
+use crm_domain::sales::totals::require_lines;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = quotes, treat_none_as_null = true)]
@@ -361,12 +362,8 @@ pub fn act(
     check_version(row.version, expected_version)?;
     let quote = assemble(conn, row.clone())?;
     let next = transition(quote.status, action)?;
-    if action == QuoteAction::Send && quote.fields.lines.is_empty() {
-        return Err(crm_domain::Violation::new(
-            "lines",
-            "a quote needs at least one line to be sent",
-        )
-        .into());
+    if action == QuoteAction::Send {
+        require_lines("quote", quote.fields.lines.len())?;
     }
     let at = now();
     let mut created_quote_id = None;
