@@ -205,8 +205,7 @@ fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64,
         .filter(return_lines::order_line_id.eq(order_line_id))
         .select((return_lines::quantity_milli, returns::status))
         .load(conn)?;
-    Ok(held
-        .into_iter()
+    held.into_iter()
         .map(|(quantity, status)| {
             let status = stored("returns", "status", &status)?;
             Ok(if counts_against_order(status) {
@@ -215,7 +214,7 @@ fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64,
                 0
             })
         })
-        .sum::<Result<i64, StoreError>>()?)
+        .sum()
 }
 
 /// Opens a return. Concurrent returns of one order take turns, so together they never exceed
