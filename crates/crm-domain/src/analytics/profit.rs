@@ -1,5 +1,7 @@
 //! Customer-profit analytics: contribution, margin, period changes and profit tiers.
 
+use std::collections::BTreeMap;
+
 use crate::parties::companies::Tier;
 use crate::platform::money::BP_SCALE;
 
@@ -211,6 +213,107 @@ pub fn commission_minor(sales_minor: i64, rate_bp: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(0)
 }
 
+/// Net sales per (product id, salesperson id); `""` stands for lines without a catalogue product
+/// and orders without a salesperson.
+pub type ProductSales = BTreeMap<(String, String), ProductFigures>;
+
+/// The margins from which a product is tier A or B, in basis points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductTierThresholds {
+    pub a_from_bp: i64,
+    pub b_from_bp: i64,
+}
+
+impl ProductTierThresholds {
+    pub fn tier(&self, figures: &ProductFigures) -> Tier {
+        product_tier(figures.margin_bp(), self.a_from_bp, self.b_from_bp)
+    }
+}
+
+/// Each product's figures over every salesperson.
+pub fn product_totals(sales: &ProductSales) -> BTreeMap<String, ProductFigures> {
+    let mut totals: BTreeMap<String, ProductFigures> = BTreeMap::new();
+    for ((product, _), figures) in sales {
+        totals.entry(product.clone()).or_default().add(figures);
+    }
+    totals
+}
+
+/// One tier of a salesperson's commission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierCommission {
+    pub tier: Tier,
+    pub sales_minor: i64,
+    pub rate_bp: i64,
+    pub commission_minor: i64,
+}
+
+/// A salesperson's commission, tier by tier (A, B, then C).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalespersonCommission {
+    pub salesperson_id: String,
+    pub tiers: Vec<TierCommission>,
+    pub total_minor: i64,
+}
+
+/// Every salesperson's (or only `only`'s) commission: net sales split by the tier of the
+/// product sold, times the tier's rate. A product's tier comes from its margin over all of
+/// `sales`, so that everyone is paid on the same tiering; lines without a catalogue product
+/// are unranked. Sales without a salesperson earn nobody anything.
+pub fn commissions(
+    sales: &ProductSales,
+    rates: &CommissionRates,
+    thresholds: ProductTierThresholds,
+    only: Option<&str>,
+) -> Vec<SalespersonCommission> {
+    let tiers: BTreeMap<String, Tier> = product_totals(sales)
+        .into_iter()
+        .map(|(product, figures)| {
+            let tier = if product.is_empty() {
+                Tier::UNRANKED
+            } else {
+                thresholds.tier(&figures)
+            };
+            (product, tier)
+        })
+        .collect();
+    let mut per_person: BTreeMap<&str, BTreeMap<Tier, i64>> = BTreeMap::new();
+    for ((product, salesperson), figures) in sales {
+        if salesperson.is_empty() || only.is_some_and(|only| only != salesperson) {
+            continue;
+        }
+        let tier = tiers.get(product).copied().unwrap_or(Tier::UNRANKED);
+        *per_person
+            .entry(salesperson)
+            .or_default()
+            .entry(tier)
+            .or_default() += figures.revenue_minor;
+    }
+    per_person
+        .into_iter()
+        .map(|(id, by_tier)| {
+            let tiers: Vec<TierCommission> = Tier::ALL
+                .iter()
+                .map(|tier| {
+                    let sales_minor = by_tier.get(tier).copied().unwrap_or(0);
+                    let rate_bp = rates.rate_bp(*tier);
+                    TierCommission {
+                        tier: *tier,
+                        sales_minor,
+                        rate_bp,
+                        commission_minor: commission_minor(sales_minor, rate_bp),
+                    }
+                })
+                .collect();
+            SalespersonCommission {
+                salesperson_id: id.to_owned(),
+                total_minor: tiers.iter().map(|t| t.commission_minor).sum(),
+                tiers,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +411,70 @@ mod tests {
             assign_tiers(&[("only".into(), 5)], 8_000, 9_500)[0].1,
             Tier::A
         );
+    }
+
+    #[test]
+    fn commissions_follow_the_products_tier_over_every_salesperson() {
+        let figures = |revenue_minor: i64, cost_minor: i64| ProductFigures {
+            revenue_minor,
+            cost_minor,
+            ..ProductFigures::default()
+        };
+        let sales: ProductSales = [
+            // The widget earns 50% over both salespeople: tier A for both.
+            (
+                ("widget".to_owned(), "ana".to_owned()),
+                figures(10_000, 2_000),
+            ),
+            (
+                ("widget".to_owned(), "luis".to_owned()),
+                figures(10_000, 8_000),
+            ),
+            // A line without a product is unranked.
+            ((String::new(), "ana".to_owned()), figures(1_000, 0)),
+            // Sales without a salesperson are nobody's.
+            (("widget".to_owned(), String::new()), figures(5_000, 0)),
+        ]
+        .into_iter()
+        .collect();
+        let rates = CommissionRates {
+            a_bp: 500,
+            b_bp: 300,
+            c_bp: 100,
+        };
+        let thresholds = ProductTierThresholds {
+            a_from_bp: 4_000,
+            b_from_bp: 2_000,
+        };
+        let all = commissions(&sales, &rates, thresholds, None);
+        assert_eq!(all.len(), 2);
+        let ana = &all[0];
+        assert_eq!(ana.salesperson_id, "ana");
+        assert_eq!(
+            ana.tiers[0],
+            TierCommission {
+                tier: Tier::A,
+                sales_minor: 10_000,
+                rate_bp: 500,
+                commission_minor: 500
+            }
+        );
+        assert_eq!(
+            ana.tiers[2],
+            TierCommission {
+                tier: Tier::C,
+                sales_minor: 1_000,
+                rate_bp: 100,
+                commission_minor: 10
+            }
+        );
+        assert_eq!(ana.total_minor, 510);
+        assert_eq!(
+            all[1].tiers[0].sales_minor, 10_000,
+            "luis is paid on the widget's tier, A"
+        );
+        let only = commissions(&sales, &rates, thresholds, Some("luis"));
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].total_minor, 500);
     }
 }

@@ -8,11 +8,10 @@ use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::analytics::clv;
-use crm_domain::analytics::profit::{
-    assign_tiers, change_bp, commission_minor, product_tier, Figures, ProductFigures,
-};
+use crm_domain::analytics::profit::{self, assign_tiers, change_bp, Figures};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
+use crm_store::analytics::profit as profit_store;
 use crm_store::platform::pagination::{After, KeyValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -527,16 +526,6 @@ pub struct ProductsQuery {
 }
 
 /// Sales per (product, salesperson) over a period, in the base currency, from the rollups.
-type ProductSales = BTreeMap<(String, String), ProductFigures>;
-
-fn product_totals(sales: &ProductSales) -> BTreeMap<String, ProductFigures> {
-    let mut totals: BTreeMap<String, ProductFigures> = BTreeMap::new();
-    for ((product, _), figures) in sales {
-        totals.entry(product.clone()).or_default().add(figures);
-    }
-    totals
-}
-
 #[utoipa::path(tag = "analytics", operation_id = "productAnalytics", summary = "Sales, margin and return rate per product",
     description = "From the maintained product rollups, in the base currency (each month at the latest rate on or before its last day; a missing rate is a `422`). Lines without a catalog product are left out. The tier comes from the product's margin over the period and the configured thresholds (by default A from 40%, B from 20%).",
     params(ProductsQuery),
@@ -557,40 +546,26 @@ pub async fn product_analytics(
         ));
     }
     let base = state.settings.base_currency;
-    let (totals, names) = state
+    let thresholds = state.settings.product_tiers();
+    let products = state
         .db
-        .read(move |conn| {
-            let sales =
-                crm_store::analytics::profit::by_product_and_salesperson(conn, &from, &to, base)?;
-            let mut totals = product_totals(&sales);
-            totals.remove("");
-            let ids: Vec<String> = totals.keys().cloned().collect();
-            let names = crm_store::sales::products::names(conn, &ids)?;
-            Ok((totals, names))
-        })
+        .read(move |conn| profit_store::product_report(conn, &from, &to, base))
         .await?;
-    let (a_from, b_from) = (
-        state.settings.product_tier_a_from_margin_bp,
-        state.settings.product_tier_b_from_margin_bp,
-    );
     let currency = base.to_string();
-    let mut rows: Vec<ProductAnalytics> = names
+    let mut rows: Vec<ProductAnalytics> = products
         .into_iter()
-        .filter_map(|(id, sku, name)| {
-            let f = totals.get(&id)?;
-            Some(ProductAnalytics {
-                product_id: id,
-                sku,
-                name,
-                revenue: money(f.revenue_minor, &currency),
-                cost: money(f.cost_minor, &currency),
-                gross_margin: money(f.gross_margin_minor(), &currency),
-                margin_bp: f.margin_bp(),
-                units: Quantity::from_milli(f.units_milli).to_string(),
-                returned_units: Quantity::from_milli(f.returned_units_milli).to_string(),
-                return_rate_bp: f.return_rate_bp(),
-                tier: product_tier(f.margin_bp(), a_from, b_from),
-            })
+        .map(|(id, sku, name, f)| ProductAnalytics {
+            product_id: id,
+            sku,
+            name,
+            revenue: money(f.revenue_minor, &currency),
+            cost: money(f.cost_minor, &currency),
+            gross_margin: money(f.gross_margin_minor(), &currency),
+            margin_bp: f.margin_bp(),
+            units: Quantity::from_milli(f.units_milli).to_string(),
+            returned_units: Quantity::from_milli(f.returned_units_milli).to_string(),
+            return_rate_bp: f.return_rate_bp(),
+            tier: thresholds.tier(&f),
         })
         .collect();
     rows.sort_by(|x, y| {
@@ -637,6 +612,26 @@ pub struct SalespersonCommission {
     pub total_commission: Money,
 }
 
+impl SalespersonCommission {
+    fn new(person: profit::SalespersonCommission, email: Option<String>, currency: &str) -> Self {
+        SalespersonCommission {
+            salesperson_id: person.salesperson_id,
+            email,
+            tiers: person
+                .tiers
+                .into_iter()
+                .map(|t| TierCommission {
+                    tier: t.tier,
+                    sales: money(t.sales_minor, currency),
+                    rate_bp: t.rate_bp,
+                    commission: money(t.commission_minor, currency),
+                })
+                .collect(),
+            total_commission: money(person.total_minor, currency),
+        }
+    }
+}
+
 /// The commission report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommissionReport {
@@ -674,101 +669,24 @@ pub async fn commissions(
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
     let base = state.settings.base_currency;
-    let only = query.salesperson_id.clone();
+    let thresholds = state.settings.product_tiers();
     let (from_month, to_month) = (from.clone(), to.clone());
-    let (sales, rates, emails) = state
+    let people = state
         .db
         .read(move |conn| {
-            if let Some(id) = &only {
-                crm_store::access::users::get(conn, id).map_err(|e| match e {
-                    crm_store::StoreError::NotFound => {
-                        crm_domain::Violation::new("salesperson_id", "no user has this id").into()
-                    }
-                    other => other,
-                })?;
-            }
-            let sales = crm_store::analytics::profit::by_product_and_salesperson(
-                conn,
-                &from_month,
-                &to_month,
-                base,
-            )?;
-            let rates = crm_store::analytics::commission_rates::get(conn)?.rates;
-            let ids: Vec<String> = sales
-                .keys()
-                .map(|(_, s)| s.clone())
-                .filter(|s| !s.is_empty())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let emails = crm_store::access::users::emails(conn, &ids)?;
-            Ok((sales, rates, emails))
+            let only = query.salesperson_id.as_deref();
+            profit_store::commission_report(conn, &from_month, &to_month, base, thresholds, only)
         })
         .await?;
-    let (a_from, b_from) = (
-        state.settings.product_tier_a_from_margin_bp,
-        state.settings.product_tier_b_from_margin_bp,
-    );
-    let tiers: BTreeMap<String, Tier> = product_totals(&sales)
-        .into_iter()
-        .map(|(product, f)| {
-            let tier = if product.is_empty() {
-                Tier::UNRANKED
-            } else {
-                product_tier(f.margin_bp(), a_from, b_from)
-            };
-            (product, tier)
-        })
-        .collect();
-    let mut per_person: BTreeMap<String, BTreeMap<Tier, i64>> = BTreeMap::new();
-    for ((product, salesperson), f) in &sales {
-        if salesperson.is_empty()
-            || query
-                .salesperson_id
-                .as_ref()
-                .is_some_and(|only| only != salesperson)
-        {
-            continue;
-        }
-        let tier = tiers.get(product).copied().unwrap_or(Tier::UNRANKED);
-        *per_person
-            .entry(salesperson.clone())
-            .or_default()
-            .entry(tier)
-            .or_default() += f.revenue_minor;
-    }
     let currency = base.to_string();
-    let emails: BTreeMap<String, String> = emails.into_iter().collect();
-    let salespeople = per_person
-        .into_iter()
-        .map(|(id, by_tier)| {
-            let tiers: Vec<TierCommission> = Tier::ALL
-                .iter()
-                .map(|tier| {
-                    let sales = by_tier.get(tier).copied().unwrap_or(0);
-                    let rate_bp = rates.rate_bp(*tier);
-                    TierCommission {
-                        tier: *tier,
-                        sales: money(sales, &currency),
-                        rate_bp,
-                        commission: money(commission_minor(sales, rate_bp), &currency),
-                    }
-                })
-                .collect();
-            let total = tiers.iter().map(|t| t.commission.amount_minor).sum();
-            SalespersonCommission {
-                email: emails.get(&id).cloned(),
-                salesperson_id: id,
-                tiers,
-                total_commission: money(total, &currency),
-            }
-        })
-        .collect();
     Ok(web::Json(CommissionReport {
+        salespeople: people
+            .into_iter()
+            .map(|(person, email)| SalespersonCommission::new(person, email, &currency))
+            .collect(),
         from,
         to,
         currency,
-        salespeople,
     }))
 }
 

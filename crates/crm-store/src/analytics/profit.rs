@@ -2,8 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crm_domain::analytics::profit::{Figures, ProductFigures};
+use crm_domain::analytics::profit::{
+    commissions, product_totals, Figures, ProductFigures, ProductSales, ProductTierThresholds,
+    SalespersonCommission,
+};
 use crm_domain::platform::money::Currency;
+use crm_domain::Violation;
 
 use crate::platform::db::DbConnection;
 use crate::platform::exchange_rates::ToBase;
@@ -88,7 +92,7 @@ pub fn by_product_and_salesperson(
     from: &str,
     to: &str,
     base: Currency,
-) -> Result<BTreeMap<(String, String), ProductFigures>, StoreError> {
+) -> Result<ProductSales, StoreError> {
     let mut to_base = ToBase::new(base);
     let mut sales: BTreeMap<(String, String), ProductFigures> = BTreeMap::new();
     for ((product, salesperson, month, currency), figures) in
@@ -101,4 +105,55 @@ pub fn by_product_and_salesperson(
             .add(&converted);
     }
     Ok(sales)
+}
+
+/// The commission report of `from..=to` (or of `only` salesperson): each salesperson's
+/// commission, with their email.
+pub fn commission_report(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+    base: Currency,
+    thresholds: ProductTierThresholds,
+    only: Option<&str>,
+) -> Result<Vec<(SalespersonCommission, Option<String>)>, StoreError> {
+    if let Some(id) = only {
+        crate::access::users::get(conn, id).map_err(|e| match e {
+            StoreError::NotFound => Violation::new("salesperson_id", "no user has this id").into(),
+            other => other,
+        })?;
+    }
+    let sales = by_product_and_salesperson(conn, from, to, base)?;
+    let rates = crate::analytics::commission_rates::get(conn)?.rates;
+    let people = commissions(&sales, &rates, thresholds, only);
+    let ids: Vec<String> = people.iter().map(|p| p.salesperson_id.clone()).collect();
+    let emails: BTreeMap<String, String> = crate::access::users::emails(conn, &ids)?
+        .into_iter()
+        .collect();
+    Ok(people
+        .into_iter()
+        .map(|person| {
+            let email = emails.get(&person.salesperson_id).cloned();
+            (person, email)
+        })
+        .collect())
+}
+
+/// Each catalogue product sold in `from..=to`, with its SKU, name and figures.
+pub fn product_report(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+    base: Currency,
+) -> Result<Vec<(String, String, String, ProductFigures)>, StoreError> {
+    let mut totals = product_totals(&by_product_and_salesperson(conn, from, to, base)?);
+    totals.remove("");
+    let ids: Vec<String> = totals.keys().cloned().collect();
+    Ok(crate::sales::products::names(conn, &ids)?
+        .into_iter()
+        .filter_map(|(id, sku, name)| {
+            let figures = totals.remove(&id)?;
+            Some((id, sku, name, figures))
+        })
+        .collect())
 }
