@@ -228,6 +228,10 @@ on_both_backends! {
         assert_eq!(wrong.status, 405);
         assert_eq!(wrong.header("allow"), Some("GET, PATCH, DELETE"));
 
+        let filter = app.get("/v1/contacts?company_id=not-a-uuid").await;
+        assert_eq!(filter.status, 422, "a filter by a malformed id names it");
+        assert_eq!(filter.body["errors"][0]["field"], "company_id");
+
         let docs = app.client.get(app.url("/docs")).send().await.unwrap();
         assert!(docs.status().is_success(), "{} after redirects", docs.status());
         assert!(docs.url().path().starts_with("/docs/"), "redirected to {}", docs.url());

@@ -225,6 +225,7 @@ fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
             Some("date") => "2026-01-15",
             Some("date-time") => "2026-01-15T10:00:00Z",
             Some("email") => "someone@example.com",
+            Some("uuid") => "00000000-0000-7000-8000-000000000000",
             _ => "sample",
         }),
         _ => Value::Null,

@@ -8,7 +8,9 @@ use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::analytics::clv;
-use crm_domain::analytics::profit::{self, assign_tiers, change_bp, Figures};
+use crm_domain::analytics::profit::{
+    self, assign_tiers, change_bp, Figures, ProductTierThresholds,
+};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
 use crm_store::analytics::profit as profit_store;
@@ -21,7 +23,7 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::ApiQuery;
 use crate::platform::money::Money;
 use crate::platform::pagination::{decode_cursor, encode_cursor, page_limit, ListResponse};
-use crate::platform::state::AppState;
+use crate::platform::state::{AppState, HttpSettings};
 
 /// How a series is grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -126,6 +128,13 @@ pub struct ProfitQuery {
     pub to: String,
     /// `month` (default), `quarter` or `year`.
     pub granularity: Option<Granularity>,
+}
+
+fn product_tiers(settings: &HttpSettings) -> ProductTierThresholds {
+    ProductTierThresholds {
+        a_from_bp: settings.product_tier_a_from_margin_bp,
+        b_from_bp: settings.product_tier_b_from_margin_bp,
+    }
 }
 
 fn money(amount: i64, currency: &str) -> Money {
@@ -546,7 +555,7 @@ pub async fn product_analytics(
         ));
     }
     let base = state.settings.base_currency;
-    let thresholds = state.settings.product_tiers();
+    let thresholds = product_tiers(&state.settings);
     let products = state
         .db
         .read(move |conn| profit_store::product_report(conn, &from, &to, base))
@@ -669,7 +678,7 @@ pub async fn commissions(
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
     let base = state.settings.base_currency;
-    let thresholds = state.settings.product_tiers();
+    let thresholds = product_tiers(&state.settings);
     let (from_month, to_month) = (from.clone(), to.clone());
     let people = state
         .db

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::platform::error::ApiError;
+use crate::platform::ids::{is_our_id, is_uuid};
 use crate::platform::state::AppState;
 use crate::platform::strict_json::Strict;
 
@@ -192,6 +193,11 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
                 Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
             )));
         }
+        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, v)| is_our_id(k) && !is_uuid(v))
+        {
+            return std::future::ready(Err(ApiError::validation(&name, "is not an id (a UUID)")));
+        }
         let pairs = form_urlencoded::parse(req.query_string().as_bytes());
         let deserializer = serde_urlencoded::Deserializer::new(pairs);
         let result = serde_path_to_error::deserialize(deserializer)
@@ -243,9 +249,18 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
+/// A strong or weak ETag as we send them; a bare version number is taken too, since clients
+/// and tools that drop the quotes mean the same version.
 fn parse_etag(text: &str) -> Option<i64> {
     let text = text.strip_prefix("W/").unwrap_or(text);
-    text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+    let version = match text.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"')?,
+        None => text,
+    };
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    version.parse().ok()
 }
 
 #[cfg(test)]
@@ -311,6 +326,13 @@ mod tests {
     fn etags_parse() {
         assert_eq!(parse_etag("\"3\""), Some(3));
         assert_eq!(parse_etag("W/\"3\""), Some(3));
-        assert_eq!(parse_etag("3"), None);
+        assert_eq!(
+            parse_etag("3"),
+            Some(3),
+            "the bare version, as some tools send it"
+        );
+        assert_eq!(parse_etag("\"3"), None);
+        assert_eq!(parse_etag("\"-3\""), None);
+        assert_eq!(parse_etag("\"\""), None);
     }
 }

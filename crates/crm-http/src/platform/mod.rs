@@ -5,6 +5,7 @@ pub mod error;
 pub mod exchange_rates;
 pub mod extract;
 pub(crate) mod fields;
+pub(crate) mod ids;
 pub mod metrics;
 pub mod middleware;
 pub mod money;

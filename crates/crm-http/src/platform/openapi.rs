@@ -356,8 +356,8 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
     }
 }
 
-/// `*`, or an ETag as the server sends it, weak or strong.
-const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,18}")$"#;
+/// `*`, or an ETag as the server sends it, weak or strong, or its bare version number.
+const IF_MATCH_PATTERN: &str = r#"^(\*|[0-9]{1,18}|(W/)?"[0-9]{1,18}")$"#;
 
 /// Singletons without an id in their path that still carry a version.
 const VERSIONED_SINGLETONS: [(&str, &str); 2] = [

@@ -7,8 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use serde_json::{Map, Value};
 
-/// Names ending in `_id` that are not ids of ours.
-const FOREIGN_IDS: [&str; 3] = ["external_id", "tax_id", "campaign_id"];
+use crate::platform::ids::is_our_id;
 
 /// Schemas that responses carry with fields left out when empty.
 const SPARSE_RESPONSES: [&str; 2] = ["Problem", "FieldError"];
@@ -146,11 +145,6 @@ fn require_all(schema: &mut Map<String, Value>) {
         let names: Vec<Value> = properties.keys().cloned().map(Value::from).collect();
         schema.insert("required".to_owned(), Value::Array(names));
     }
-}
-
-fn is_our_id(name: &str) -> bool {
-    (name == "id" || name.ends_with("_id") || name.ends_with("_ids"))
-        && !FOREIGN_IDS.contains(&name)
 }
 
 fn is_string(schema: &Value) -> bool {

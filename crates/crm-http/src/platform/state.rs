@@ -1,6 +1,5 @@
 //! What every handler can reach: the pool, the settings, the metrics.
 
-use crm_domain::analytics::profit::ProductTierThresholds;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,15 +43,6 @@ pub struct HttpSettings {
     /// How long a user's standing (active, role, company) is trusted without asking the
     /// database again; zero asks on every request.
     pub auth_cache_ttl: Duration,
-}
-
-impl HttpSettings {
-    pub fn product_tiers(&self) -> ProductTierThresholds {
-        ProductTierThresholds {
-            a_from_bp: self.product_tier_a_from_margin_bp,
-            b_from_bp: self.product_tier_b_from_margin_bp,
-        }
-    }
 }
 
 /// What authenticating a user's token needs to know of the user.
