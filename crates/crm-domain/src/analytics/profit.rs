@@ -314,6 +314,76 @@ pub fn commissions(
         .collect()
 }
 
+/// A customer's place in the profit ranking of a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankedCustomer {
+    pub company_id: String,
+    pub figures: Figures,
+    /// Its share of the period's total positive profit, in basis points.
+    pub share_bp: i64,
+    /// The share of the customers ranked above it and its own.
+    pub cumulative_share_bp: i64,
+    /// 1 for the most profitable.
+    pub profit_rank: i64,
+    /// 1 for the most orders.
+    pub volume_rank: i64,
+}
+
+/// The order a ranking is listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankOrder {
+    Profit,
+    Volume,
+}
+
+/// Ranks the customers of a period by profit, ties by id, with each one's share of the
+/// positive profit (losses count as none) and its rank by order volume; listed in `order`.
+pub fn rank_customers(totals: &BTreeMap<String, Figures>, order: RankOrder) -> Vec<RankedCustomer> {
+    let mut by_volume: Vec<(&String, &Figures)> = totals.iter().collect();
+    by_volume.sort_by(|a, b| b.1.orders.cmp(&a.1.orders).then_with(|| a.0.cmp(b.0)));
+    let volume_rank: BTreeMap<&String, i64> = (1..)
+        .zip(by_volume)
+        .map(|(rank, (id, _))| (id, rank))
+        .collect();
+    let mut by_profit: Vec<(&String, &Figures)> = totals.iter().collect();
+    by_profit.sort_by(|a, b| {
+        b.1.gross_profit_minor()
+            .cmp(&a.1.gross_profit_minor())
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let positive: i128 = by_profit
+        .iter()
+        .map(|(_, f)| i128::from(f.gross_profit_minor().max(0)))
+        .sum();
+    let share = |amount: i128| {
+        if positive == 0 {
+            0
+        } else {
+            i64::try_from(amount * i128::from(BP_SCALE) / positive).unwrap_or(0)
+        }
+    };
+    let mut cumulative: i128 = 0;
+    let mut ranked: Vec<RankedCustomer> = (1..)
+        .zip(by_profit)
+        .map(|(profit_rank, (id, figures))| {
+            let profit = i128::from(figures.gross_profit_minor().max(0));
+            cumulative += profit;
+            RankedCustomer {
+                company_id: id.clone(),
+                figures: *figures,
+                share_bp: share(profit),
+                cumulative_share_bp: share(cumulative),
+                profit_rank,
+                volume_rank: volume_rank.get(id).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    if order == RankOrder::Volume {
+        ranked.sort_by_key(|r| r.volume_rank);
+    }
+    ranked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +546,32 @@ mod tests {
         let only = commissions(&sales, &rates, thresholds, Some("luis"));
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].total_minor, 500);
+    }
+
+    #[test]
+    fn customers_rank_by_profit_with_shares_of_the_positive_profit() {
+        let figures = |revenue_minor: i64, cost_minor: i64, orders: i64| Figures {
+            revenue_minor,
+            cost_minor,
+            orders,
+            ..Figures::default()
+        };
+        let totals: BTreeMap<String, Figures> = [
+            ("a".to_owned(), figures(10_000, 7_000, 1)),
+            ("b".to_owned(), figures(10_000, 9_000, 5)),
+            ("c".to_owned(), figures(1_000, 2_000, 2)),
+        ]
+        .into_iter()
+        .collect();
+        let ranked = rank_customers(&totals, RankOrder::Profit);
+        let ids: Vec<&str> = ranked.iter().map(|r| r.company_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(ranked[0].share_bp, 7_500);
+        assert_eq!(ranked[1].cumulative_share_bp, 10_000);
+        assert_eq!(ranked[2].share_bp, 0, "a loss is no share");
+        assert_eq!((ranked[0].volume_rank, ranked[1].volume_rank), (3, 1));
+        let by_volume = rank_customers(&totals, RankOrder::Volume);
+        assert_eq!(by_volume[0].company_id, "b");
+        assert_eq!(by_volume[0].profit_rank, 2);
     }
 }

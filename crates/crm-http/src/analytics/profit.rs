@@ -9,7 +9,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::analytics::clv;
 use crm_domain::analytics::profit::{
-    self, assign_tiers, change_bp, Figures, ProductTierThresholds,
+    self, assign_tiers, change_bp, Figures, ProductTierThresholds, RankOrder,
 };
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
@@ -306,87 +306,57 @@ pub async fn rank_customers(
             "must be -gross_profit or -orders",
         ));
     }
-    let base = state.settings.base_currency;
-    let totals = state
-        .db
-        .read(move |conn| crm_store::analytics::profit::by_company(conn, &from, &to, base))
-        .await?;
-    let mut by_profit: Vec<(&String, &Figures)> = totals.iter().collect();
-    by_profit.sort_by(|a, b| {
-        b.1.gross_profit_minor()
-            .cmp(&a.1.gross_profit_minor())
-            .then_with(|| a.0.cmp(b.0))
-    });
-    let mut by_volume: Vec<(&String, &Figures)> = totals.iter().collect();
-    by_volume.sort_by(|a, b| b.1.orders.cmp(&a.1.orders).then_with(|| a.0.cmp(b.0)));
-    let volume_rank: BTreeMap<&String, i64> = by_volume
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, i64::try_from(i).unwrap_or(0) + 1))
-        .collect();
-    let positive: i128 = by_profit
-        .iter()
-        .map(|(_, f)| i128::from(f.gross_profit_minor().max(0)))
-        .sum();
-    let share = |amount: i128| {
-        if positive == 0 {
-            0
-        } else {
-            i64::try_from(amount * 10_000 / positive).unwrap_or(0)
-        }
+    let order = if sort == "-orders" {
+        RankOrder::Volume
+    } else {
+        RankOrder::Profit
     };
-    let currency = base.to_string();
-    let mut cumulative: i128 = 0;
-    let mut rows: Vec<RankedCustomer> = by_profit
-        .iter()
-        .enumerate()
-        .map(|(i, (id, f))| {
-            let profit = f.gross_profit_minor();
-            cumulative += i128::from(profit.max(0));
-            RankedCustomer {
-                company_id: (*id).clone(),
-                name: String::new(),
-                tier: None,
-                revenue: money(f.revenue_minor, &currency),
-                gross_profit: money(profit, &currency),
-                margin_bp: f.margin_bp(),
-                orders: f.orders,
-                share_bp: share(i128::from(profit.max(0))),
-                cumulative_share_bp: share(cumulative),
-                profit_rank: i64::try_from(i).unwrap_or(0) + 1,
-                volume_rank: volume_rank.get(id).copied().unwrap_or(0),
-            }
-        })
-        .collect();
-    if sort == "-orders" {
-        rows.sort_by_key(|r| r.volume_rank);
-    }
-    let mut page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
-    // Names and tiers of the page only: the ranking itself needs none of them.
-    let ids: Vec<String> = page.data.iter().map(|r| r.company_id.clone()).collect();
-    let names: BTreeMap<String, (String, Option<Tier>)> = state
+    let window = page_window(query.limit, query.cursor.as_deref(), &sort)?;
+    let base = state.settings.base_currency;
+    let (rows, total) = state
         .db
-        .read(move |conn| crm_store::parties::companies::names(conn, &ids))
-        .await?
+        .read(move |conn| profit_store::customer_ranking(conn, &from, &to, base, order, window))
+        .await?;
+    let currency = base.to_string();
+    let data: Vec<RankedCustomer> = rows
         .into_iter()
-        .map(|(id, name, tier)| (id, (name, tier)))
+        .map(|(ranked, name, tier)| RankedCustomer::new(ranked, name, tier, &currency))
         .collect();
-    for row in &mut page.data {
-        if let Some((name, tier)) = names.get(&row.company_id) {
-            row.name = name.clone();
-            row.tier = *tier;
-        }
-    }
-    Ok(web::Json(page))
+    let next_cursor = next_page(window.0, data.len(), total, &sort);
+    Ok(web::Json(ListResponse { data, next_cursor }))
 }
 
-/// A page of a report computed whole: the cursor holds the offset, bound to the sort.
-fn page_of<T: ToSchema>(
-    rows: Vec<T>,
+impl RankedCustomer {
+    fn new(
+        ranked: profit::RankedCustomer,
+        name: String,
+        tier: Option<Tier>,
+        currency: &str,
+    ) -> Self {
+        let f = ranked.figures;
+        RankedCustomer {
+            company_id: ranked.company_id,
+            name,
+            tier,
+            revenue: money(f.revenue_minor, currency),
+            gross_profit: money(f.gross_profit_minor(), currency),
+            margin_bp: f.margin_bp(),
+            orders: f.orders,
+            share_bp: ranked.share_bp,
+            cumulative_share_bp: ranked.cumulative_share_bp,
+            profit_rank: ranked.profit_rank,
+            volume_rank: ranked.volume_rank,
+        }
+    }
+}
+
+/// The offset and size of the page a report computed whole is asked for: the cursor holds the
+/// offset, bound to the sort.
+fn page_window(
     limit: Option<i64>,
     cursor: Option<&str>,
     sort: &str,
-) -> Result<ListResponse<T>, ApiError> {
+) -> Result<(usize, usize), ApiError> {
     let limit = usize::try_from(page_limit(limit)?).unwrap_or(50);
     let offset = match decode_cursor(cursor, sort)? {
         Some(After {
@@ -401,10 +371,13 @@ fn page_of<T: ToSchema>(
         }
         None => 0,
     };
-    let total = rows.len();
-    let data: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
-    let next = offset + data.len();
-    let next_cursor = (next < total).then(|| {
+    Ok((offset, limit))
+}
+
+/// The cursor of the page after `returned` rows from `offset`, when the report holds more.
+fn next_page(offset: usize, returned: usize, total: usize, sort: &str) -> Option<String> {
+    let next = offset + returned;
+    (next < total).then(|| {
         encode_cursor(
             &After {
                 key: KeyValue::Number(i64::try_from(next).unwrap_or(0)),
@@ -412,7 +385,20 @@ fn page_of<T: ToSchema>(
             },
             sort,
         )
-    });
+    })
+}
+
+/// A page of a report computed whole.
+fn page_of<T: ToSchema>(
+    rows: Vec<T>,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    sort: &str,
+) -> Result<ListResponse<T>, ApiError> {
+    let (offset, limit) = page_window(limit, cursor, sort)?;
+    let total = rows.len();
+    let data: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
+    let next_cursor = next_page(offset, data.len(), total, sort);
     Ok(ListResponse { data, next_cursor })
 }
 

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use crm_domain::analytics::profit::{
-    commissions, product_totals, Figures, ProductFigures, ProductSales, ProductTierThresholds,
-    SalespersonCommission,
+    commissions, product_totals, rank_customers, Figures, ProductFigures, ProductSales,
+    ProductTierThresholds, RankOrder, RankedCustomer, SalespersonCommission,
 };
+use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Currency;
 use crm_domain::Violation;
 
@@ -156,4 +157,37 @@ pub fn product_report(
             Some((id, sku, name, figures))
         })
         .collect())
+}
+
+/// A ranked customer with its name and current tier.
+pub type NamedRank = (RankedCustomer, String, Option<Tier>);
+
+/// One page of the customer ranking of `from..=to`, each customer with its name and current
+/// tier, and how many the whole ranking holds. Names are looked up for the page only: the
+/// ranking itself needs none of them.
+pub fn customer_ranking(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+    base: Currency,
+    order: RankOrder,
+    (offset, limit): (usize, usize),
+) -> Result<(Vec<NamedRank>, usize), StoreError> {
+    let ranked = rank_customers(&by_company(conn, from, to, base)?, order);
+    let total = ranked.len();
+    let page: Vec<RankedCustomer> = ranked.into_iter().skip(offset).take(limit).collect();
+    let ids: Vec<String> = page.iter().map(|r| r.company_id.clone()).collect();
+    let mut names: BTreeMap<String, (String, Option<Tier>)> =
+        crate::parties::companies::names(conn, &ids)?
+            .into_iter()
+            .map(|(id, name, tier)| (id, (name, tier)))
+            .collect();
+    let rows = page
+        .into_iter()
+        .map(|ranked| {
+            let (name, tier) = names.remove(&ranked.company_id).unwrap_or_default();
+            (ranked, name, tier)
+        })
+        .collect();
+    Ok((rows, total))
 }
