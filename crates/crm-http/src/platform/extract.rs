@@ -257,7 +257,8 @@ fn parse_etag(text: &str) -> Option<i64> {
         Some(quoted) => quoted.strip_suffix('"')?,
         None => text,
     };
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+    // At most 18 digits, as the documented pattern says: every version fits in an i64.
+    if !(1..=18).contains(&version.len()) || !version.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     version.parse().ok()
@@ -334,5 +335,6 @@ mod tests {
         assert_eq!(parse_etag("\"3"), None);
         assert_eq!(parse_etag("\"-3\""), None);
         assert_eq!(parse_etag("\"\""), None);
+        assert_eq!(parse_etag(&"0".repeat(19)), None, "longer than the pattern allows");
     }
 }
