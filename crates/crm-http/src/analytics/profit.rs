@@ -22,7 +22,9 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::ApiQuery;
 use crate::platform::money::Money;
-use crate::platform::pagination::{decode_cursor, encode_cursor, page_limit, ListResponse};
+use crate::platform::pagination::{
+    decode_cursor, encode_cursor, page_limit, sort_choices, ListResponse,
+};
 use crate::platform::state::{AppState, HttpSettings};
 
 /// How a series is grouped.
@@ -128,6 +130,17 @@ pub struct ProfitQuery {
     pub to: String,
     /// `month` (default), `quarter` or `year`.
     pub granularity: Option<Granularity>,
+}
+
+const RANKING_SORTS: [&str; 2] = ["-gross_profit", "-orders"];
+const PRODUCT_SORTS: [&str; 3] = ["-gross_margin", "-revenue", "-return_rate_bp"];
+
+fn ranking_sorts() -> utoipa::openapi::Object {
+    sort_choices(&RANKING_SORTS)
+}
+
+fn product_sorts() -> utoipa::openapi::Object {
+    sort_choices(&PRODUCT_SORTS)
 }
 
 fn product_tiers(settings: &HttpSettings) -> ProductTierThresholds {
@@ -279,6 +292,7 @@ pub struct RankingQuery {
     #[param(example = "2026")]
     pub period: String,
     /// `-gross_profit` (default) or `-orders`.
+    #[param(schema_with = ranking_sorts)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
     #[param(minimum = 1)]
@@ -300,7 +314,7 @@ pub async fn rank_customers(
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
     let sort = query.sort.clone().unwrap_or_else(|| "-gross_profit".into());
-    if sort != "-gross_profit" && sort != "-orders" {
+    if !RANKING_SORTS.contains(&sort.as_str()) {
         return Err(ApiError::validation(
             "sort",
             "must be -gross_profit or -orders",
@@ -512,6 +526,7 @@ pub struct ProductsQuery {
     #[param(example = "2026")]
     pub period: String,
     /// `-gross_margin` (default), `-revenue` or `-return_rate_bp`.
+    #[param(schema_with = product_sorts)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
     #[param(minimum = 1)]
@@ -534,7 +549,7 @@ pub async fn product_analytics(
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
     let sort = query.sort.clone().unwrap_or_else(|| "-gross_margin".into());
-    if !["-gross_margin", "-revenue", "-return_rate_bp"].contains(&sort.as_str()) {
+    if !PRODUCT_SORTS.contains(&sort.as_str()) {
         return Err(ApiError::validation(
             "sort",
             "must be -gross_margin, -revenue or -return_rate_bp",

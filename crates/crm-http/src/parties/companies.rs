@@ -30,6 +30,10 @@ const SORTS: SortOptions<CompanySort> = SortOptions {
     default: "-created_at",
 };
 
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
+
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Company {
@@ -289,6 +293,7 @@ pub struct CompanyListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `updated_at` or `name`; prefix `-` for descending. Default `-created_at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 

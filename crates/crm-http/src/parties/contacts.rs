@@ -28,6 +28,10 @@ const SORTS: SortOptions<ContactSort> = SortOptions {
     default: "-created_at",
 };
 
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
+
 /// A person.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Contact {
@@ -277,6 +281,7 @@ pub struct ContactListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `updated_at` or `last_name`; prefix `-` for descending. Default `-created_at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 

@@ -28,6 +28,10 @@ const SORTS: SortOptions<InteractionSort> = SortOptions {
     default: "-at",
 };
 
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
+
 /// A touch point with a contact or company.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Interaction {
@@ -222,6 +226,7 @@ pub struct InteractionListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `at` or `created_at`; prefix `-` for descending. Default `-at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 

@@ -335,6 +335,10 @@ mod tests {
         assert_eq!(parse_etag("\"3"), None);
         assert_eq!(parse_etag("\"-3\""), None);
         assert_eq!(parse_etag("\"\""), None);
-        assert_eq!(parse_etag(&"0".repeat(19)), None, "longer than the pattern allows");
+        assert_eq!(
+            parse_etag(&"0".repeat(19)),
+            None,
+            "longer than the pattern allows"
+        );
     }
 }

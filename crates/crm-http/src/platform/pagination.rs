@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::platform::error::ApiError;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +33,28 @@ pub struct SortOptions<S: 'static> {
     pub options: &'static [(&'static str, S)],
     /// Used when no `sort` is given, for example `-created_at`.
     pub default: &'static str,
+}
+
+impl<S> SortOptions<S> {
+    /// The `sort` parameter's schema: each option, ascending and with `-` descending.
+    pub fn schema(&self) -> Object {
+        let values = self
+            .options
+            .iter()
+            .flat_map(|(name, _)| [name.to_string(), format!("-{name}")]);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .build()
+    }
+}
+
+/// The `sort` parameter's schema of a report with fixed choices.
+pub fn sort_choices(choices: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(choices.iter().copied()))
+        .build()
 }
 
 impl<S: Copy> SortOptions<S> {

@@ -30,6 +30,10 @@ const SORTS: SortOptions<OpportunitySort> = SortOptions {
     default: "-created_at",
 };
 
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
+
 /// A sale in progress with a company.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Opportunity {
@@ -325,6 +329,7 @@ pub struct OpportunityListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `amount` or `expected_close_date`; prefix `-` for descending. Default `-created_at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 

@@ -33,6 +33,10 @@ const SORTS: SortOptions<OrderSort> = SortOptions {
     ],
     default: "-ordered_at",
 };
+
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
 const MAX_IMPORT: usize = 1000;
 
 /// An order.
@@ -472,6 +476,7 @@ pub struct OrderListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 

@@ -26,6 +26,10 @@ const SORTS: SortOptions<ProductSort> = SortOptions {
     default: "-created_at",
 };
 
+fn sort_schema() -> utoipa::openapi::Object {
+    SORTS.schema()
+}
+
 /// A product of the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Product {
@@ -183,6 +187,7 @@ pub struct ProductListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at` or `name`; prefix `-` for descending. Default `-created_at`.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
 }
 
