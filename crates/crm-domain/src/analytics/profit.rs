@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{Datelike, Months, NaiveDate};
+
 use crate::parties::companies::Tier;
 use crate::platform::money::BP_SCALE;
 
@@ -384,6 +386,112 @@ pub fn rank_customers(totals: &BTreeMap<String, Figures>, order: RankOrder) -> V
     ranked
 }
 
+/// How a profit series is grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Granularity {
+    /// The period a month falls in: `2026-03`, `2026-Q1` or `2026`.
+    pub fn period_of(self, month: NaiveDate) -> String {
+        match self {
+            Granularity::Month => month.format("%Y-%m").to_string(),
+            Granularity::Quarter => format!("{}-Q{}", month.year(), (month.month() - 1) / 3 + 1),
+            Granularity::Year => month.year().to_string(),
+        }
+    }
+
+    /// The first month of the period that contains `month`.
+    pub fn period_start(self, month: NaiveDate) -> NaiveDate {
+        let first = match self {
+            Granularity::Month => month.month(),
+            Granularity::Quarter => (month.month() - 1) / 3 * 3 + 1,
+            Granularity::Year => 1,
+        };
+        NaiveDate::from_ymd_opt(month.year(), first, 1).unwrap_or(month)
+    }
+
+    pub fn step(self) -> Months {
+        Months::new(match self {
+            Granularity::Month => 1,
+            Granularity::Quarter => 3,
+            Granularity::Year => 12,
+        })
+    }
+}
+
+/// One period of a profit series, beside the period before it and the same period a year
+/// earlier, which its changes are measured against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodFigures {
+    pub period: String,
+    pub now: Figures,
+    pub previous: Figures,
+    pub last_year: Figures,
+}
+
+impl PeriodFigures {
+    pub fn gross_profit_change_vs_previous_bp(&self) -> Option<i64> {
+        change_bp(
+            self.now.gross_profit_minor(),
+            self.previous.gross_profit_minor(),
+        )
+    }
+
+    pub fn gross_profit_change_vs_last_year_bp(&self) -> Option<i64> {
+        change_bp(
+            self.now.gross_profit_minor(),
+            self.last_year.gross_profit_minor(),
+        )
+    }
+
+    pub fn revenue_change_vs_previous_bp(&self) -> Option<i64> {
+        change_bp(self.now.revenue_minor, self.previous.revenue_minor)
+    }
+
+    pub fn revenue_change_vs_last_year_bp(&self) -> Option<i64> {
+        change_bp(self.now.revenue_minor, self.last_year.revenue_minor)
+    }
+}
+
+/// The periods from the one holding `from` to the one holding `to`, from monthly figures that
+/// reach back a year before `from` (for the comparisons). Months without figures count as zero.
+pub fn profit_series(
+    months: &[(NaiveDate, Figures)],
+    from: NaiveDate,
+    to: NaiveDate,
+    granularity: Granularity,
+) -> Vec<PeriodFigures> {
+    let mut grouped: BTreeMap<String, Figures> = BTreeMap::new();
+    for (month, figures) in months {
+        grouped
+            .entry(granularity.period_of(*month))
+            .or_default()
+            .add(figures);
+    }
+    let figures_of = |month: NaiveDate| {
+        grouped
+            .get(&granularity.period_of(month))
+            .copied()
+            .unwrap_or_default()
+    };
+    let mut periods = Vec::new();
+    let mut start = granularity.period_start(from);
+    while start <= to {
+        periods.push(PeriodFigures {
+            period: granularity.period_of(start),
+            now: figures_of(start),
+            previous: figures_of(start - granularity.step()),
+            last_year: figures_of(start - Months::new(12)),
+        });
+        start = start + granularity.step();
+    }
+    periods
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,5 +681,38 @@ mod tests {
         let by_volume = rank_customers(&totals, RankOrder::Volume);
         assert_eq!(by_volume[0].company_id, "b");
         assert_eq!(by_volume[0].profit_rank, 2);
+    }
+
+    #[test]
+    fn a_quarterly_series_compares_with_the_quarter_before_and_the_year_before() {
+        let month = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1).unwrap();
+        let sold = |revenue_minor: i64| Figures {
+            revenue_minor,
+            orders: 1,
+            ..Figures::default()
+        };
+        let months = [
+            (month(2025, 2), sold(1_000)),
+            (month(2025, 12), sold(2_000)),
+            (month(2026, 1), sold(3_000)),
+            (month(2026, 3), sold(1_000)),
+        ];
+        let series = profit_series(
+            &months,
+            month(2026, 2),
+            month(2026, 4),
+            Granularity::Quarter,
+        );
+        let periods: Vec<&str> = series.iter().map(|p| p.period.as_str()).collect();
+        assert_eq!(
+            periods,
+            ["2026-Q1", "2026-Q2"],
+            "from is widened to its quarter's start"
+        );
+        assert_eq!(series[0].now.revenue_minor, 4_000);
+        assert_eq!(series[0].previous.revenue_minor, 2_000);
+        assert_eq!(series[0].last_year.revenue_minor, 1_000);
+        assert_eq!(series[0].revenue_change_vs_previous_bp(), Some(10_000));
+        assert_eq!(series[1].now, Figures::default());
     }
 }

@@ -2,14 +2,12 @@
 //! product margins and commissions.
 //! Staff only; every amount in the base currency.
 
-use std::collections::BTreeMap;
-
 use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::analytics::clv;
 use crm_domain::analytics::profit::{
-    self, assign_tiers, change_bp, Figures, ProductTierThresholds, RankOrder,
+    self, assign_tiers, Figures, ProductTierThresholds, RankOrder,
 };
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
@@ -47,31 +45,14 @@ fn month_text(d: NaiveDate) -> String {
     d.format("%Y-%m").to_string()
 }
 
-/// The period a month falls in: `2026-03`, `2026-Q1` or `2026`.
-fn period_of(month: NaiveDate, g: Granularity) -> String {
-    match g {
-        Granularity::Month => month_text(month),
-        Granularity::Quarter => format!("{}-Q{}", month.year(), (month.month() - 1) / 3 + 1),
-        Granularity::Year => month.year().to_string(),
+impl From<Granularity> for profit::Granularity {
+    fn from(g: Granularity) -> Self {
+        match g {
+            Granularity::Month => profit::Granularity::Month,
+            Granularity::Quarter => profit::Granularity::Quarter,
+            Granularity::Year => profit::Granularity::Year,
+        }
     }
-}
-
-/// The first month of the period that contains `month`.
-fn period_start(month: NaiveDate, g: Granularity) -> NaiveDate {
-    let m = match g {
-        Granularity::Month => month.month(),
-        Granularity::Quarter => (month.month() - 1) / 3 * 3 + 1,
-        Granularity::Year => 1,
-    };
-    NaiveDate::from_ymd_opt(month.year(), m, 1).unwrap_or(month)
-}
-
-fn step(g: Granularity) -> Months {
-    Months::new(match g {
-        Granularity::Month => 1,
-        Granularity::Quarter => 3,
-        Granularity::Year => 12,
-    })
 }
 
 /// One period of a customer's profit.
@@ -166,75 +147,56 @@ pub async fn customer_profit(
     ApiQuery(query): ApiQuery<ProfitQuery>,
 ) -> Result<web::Json<ProfitSeries>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
-    let g = query.granularity.unwrap_or(Granularity::Month);
-    let from = period_start(parse_month("from", &query.from)?, g);
+    let granularity = query.granularity.unwrap_or(Granularity::Month);
+    let from = parse_month("from", &query.from)?;
     let to = parse_month("to", &query.to)?;
-    if to < from || to > from + Months::new(120) {
+    let start = profit::Granularity::from(granularity).period_start(from);
+    if to < start || to > start + Months::new(120) {
         return Err(ApiError::validation(
             "to",
             "must be from 0 to 120 months after from",
         ));
     }
-    let fetch_from = month_text(from - Months::new(12));
     let base = state.settings.base_currency;
     let company = company_id.into_inner();
     let id = company.clone();
-    let to_text = month_text(to);
-    let months = state
+    let periods = state
         .db
         .read(move |conn| {
-            crm_store::parties::companies::ensure_exists(conn, &id)?;
-            crm_store::analytics::profit::monthly(conn, &id, &fetch_from, &to_text, base)
+            profit_store::customer_profit_series(conn, &id, (from, to), granularity.into(), base)
         })
         .await?;
-    let mut grouped: BTreeMap<String, Figures> = BTreeMap::new();
-    for (month, figures) in &months {
-        let date = parse_month("month", month)?;
-        grouped.entry(period_of(date, g)).or_default().add(figures);
-    }
     let currency = base.to_string();
-    let mut periods = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let key = period_of(start, g);
-        let now = grouped.get(&key).copied().unwrap_or_default();
-        let previous = grouped
-            .get(&period_of(start - step(g), g))
-            .copied()
-            .unwrap_or_default();
-        let last_year = grouped
-            .get(&period_of(start - Months::new(12), g))
-            .copied()
-            .unwrap_or_default();
-        periods.push(ProfitPeriod {
-            period: key,
-            revenue: money(now.revenue_minor, &currency),
-            cost: money(now.cost_minor, &currency),
-            returns_and_credits: money(now.returns_minor, &currency),
-            concessions: money(now.concessions_minor, &currency),
-            gross_profit: money(now.gross_profit_minor(), &currency),
-            margin_bp: now.margin_bp(),
-            orders: now.orders,
-            average_order_value: now.average_order_value_minor().map(|a| money(a, &currency)),
-            gross_profit_change_vs_previous_bp: change_bp(
-                now.gross_profit_minor(),
-                previous.gross_profit_minor(),
-            ),
-            gross_profit_change_vs_last_year_bp: change_bp(
-                now.gross_profit_minor(),
-                last_year.gross_profit_minor(),
-            ),
-            revenue_change_vs_previous_bp: change_bp(now.revenue_minor, previous.revenue_minor),
-            revenue_change_vs_last_year_bp: change_bp(now.revenue_minor, last_year.revenue_minor),
-        });
-        start = start + step(g);
-    }
     Ok(web::Json(ProfitSeries {
         company_id: company,
+        periods: periods
+            .iter()
+            .map(|p| ProfitPeriod::new(p, &currency))
+            .collect(),
         currency,
-        granularity: g,
-        periods,
+        granularity,
     }))
+}
+
+impl ProfitPeriod {
+    fn new(p: &profit::PeriodFigures, currency: &str) -> Self {
+        let now = &p.now;
+        ProfitPeriod {
+            period: p.period.clone(),
+            revenue: money(now.revenue_minor, currency),
+            cost: money(now.cost_minor, currency),
+            returns_and_credits: money(now.returns_minor, currency),
+            concessions: money(now.concessions_minor, currency),
+            gross_profit: money(now.gross_profit_minor(), currency),
+            margin_bp: now.margin_bp(),
+            orders: now.orders,
+            average_order_value: now.average_order_value_minor().map(|a| money(a, currency)),
+            gross_profit_change_vs_previous_bp: p.gross_profit_change_vs_previous_bp(),
+            gross_profit_change_vs_last_year_bp: p.gross_profit_change_vs_last_year_bp(),
+            revenue_change_vs_previous_bp: p.revenue_change_vs_previous_bp(),
+            revenue_change_vs_last_year_bp: p.revenue_change_vs_last_year_bp(),
+        }
+    }
 }
 
 /// A `YYYY` or `YYYY-MM..YYYY-MM` period as its first and last month.

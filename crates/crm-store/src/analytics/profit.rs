@@ -2,9 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{Months, NaiveDate};
+
 use crm_domain::analytics::profit::{
-    commissions, product_totals, rank_customers, Figures, ProductFigures, ProductSales,
-    ProductTierThresholds, RankOrder, RankedCustomer, SalespersonCommission,
+    commissions, product_totals, profit_series, rank_customers, Figures, Granularity,
+    PeriodFigures, ProductFigures, ProductSales, ProductTierThresholds, RankOrder, RankedCustomer,
+    SalespersonCommission,
 };
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Currency;
@@ -190,4 +193,39 @@ pub fn customer_ranking(
         })
         .collect();
     Ok((rows, total))
+}
+
+/// A customer's profit from the period holding `from` to the one holding `to`, each period
+/// beside the one before and the same one a year earlier.
+pub fn customer_profit_series(
+    conn: &mut DbConnection,
+    company_id: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    granularity: Granularity,
+    base: Currency,
+) -> Result<Vec<PeriodFigures>, StoreError> {
+    crate::parties::companies::ensure_exists(conn, company_id)?;
+    let month_text = |d: NaiveDate| d.format("%Y-%m").to_string();
+    let reach_back = granularity.period_start(from) - Months::new(12);
+    let months = monthly(
+        conn,
+        company_id,
+        &month_text(reach_back),
+        &month_text(to),
+        base,
+    )?
+    .into_iter()
+    .map(|(month, figures)| {
+        let first_day =
+            NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| {
+                StoreError::Corrupt {
+                    table: "customer_rollups",
+                    column: "month",
+                    value: month.clone(),
+                }
+            })?;
+        Ok((first_day, figures))
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(profit_series(&months, from, to, granularity))
 }
