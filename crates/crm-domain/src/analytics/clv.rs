@@ -498,6 +498,40 @@ pub fn predicted_value(
     purchases.expected_transactions(&customer.history, horizon) * per_purchase
 }
 
+/// What the models expect of one customer over the next year. Each figure is `None` where the
+/// arithmetic did not give a finite number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YearAhead {
+    /// Expected profit, rounded to the minor unit.
+    pub value_minor: Option<i64>,
+    pub probability_alive: Option<f64>,
+    pub expected_purchases: Option<f64>,
+}
+
+/// The year ahead of a customer with these purchase days (profit per day); one without a
+/// purchase before `observed_until` has nothing to predict from, so every figure is zero.
+pub fn year_ahead(
+    purchases: &BgNbdParams,
+    spend: &GammaGammaParams,
+    days: Option<&std::collections::BTreeMap<chrono::NaiveDate, f64>>,
+    observed_until: chrono::NaiveDate,
+) -> YearAhead {
+    let (value, alive, expected) = match days.and_then(|d| summarise(d, observed_until)) {
+        Some(summary) => (
+            predicted_value(purchases, spend, &summary, WEEKS_PER_YEAR),
+            purchases.probability_alive(&summary.history),
+            purchases.expected_transactions(&summary.history, WEEKS_PER_YEAR),
+        ),
+        None => (0.0, 0.0, 0.0),
+    };
+    YearAhead {
+        // An estimate far inside i64 once finite.
+        value_minor: value.is_finite().then(|| value.round() as i64),
+        probability_alive: alive.is_finite().then_some(alive),
+        expected_purchases: expected.is_finite().then_some(expected),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,5 +912,36 @@ mod tests {
             ..active
         };
         assert!(predicted_value(&bg, &gg, &losing, WEEKS_PER_YEAR) < 0.0);
+    }
+
+    #[test]
+    fn a_customer_without_purchases_has_a_year_ahead_of_zeros() {
+        let spend = GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+        };
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let none = year_ahead(&TRUE_BG_NBD, &spend, None, day);
+        assert_eq!(
+            none,
+            YearAhead {
+                value_minor: Some(0),
+                probability_alive: Some(0.0),
+                expected_purchases: Some(0.0)
+            }
+        );
+        let days: std::collections::BTreeMap<_, _> = [
+            (day - chrono::Duration::days(300), 1_000.0),
+            (day - chrono::Duration::days(10), 2_000.0),
+        ]
+        .into_iter()
+        .collect();
+        let active = year_ahead(&TRUE_BG_NBD, &spend, Some(&days), day);
+        assert!(active.value_minor.unwrap() > 0);
+        assert!(
+            active.probability_alive.unwrap() > 0.5,
+            "a recent repeat buyer is likely alive"
+        );
     }
 }

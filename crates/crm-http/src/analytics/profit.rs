@@ -5,10 +5,7 @@
 use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::analytics::clv;
-use crm_domain::analytics::profit::{
-    self, assign_tiers, Figures, ProductTierThresholds, RankOrder,
-};
+use crm_domain::analytics::profit::{self, assign_tiers, ProductTierThresholds, RankOrder};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
 use crm_store::analytics::profit as profit_store;
@@ -722,55 +719,27 @@ pub async fn customer_clv(
     let base = state.settings.base_currency;
     let company = company_id.into_inner();
     let id = company.clone();
-    let (history, fit, days) = state
+    let (historical, model) = state
         .db
-        .read(move |conn| {
-            crm_store::parties::companies::ensure_exists(conn, &id)?;
-            let history =
-                crm_store::analytics::profit::monthly(conn, &id, "0000-01", "9999-12", base)?;
-            let fit = crm_store::analytics::clv::latest(conn)?;
-            let days = match &fit {
-                Some(f) => crm_store::analytics::clv::purchase_days(
-                    conn,
-                    Some(&id),
-                    f.observed_until,
-                    base,
-                )?
-                .remove(&id),
-                None => None,
-            };
-            Ok((history, fit, days))
-        })
+        .read(move |conn| crm_store::analytics::clv::customer_value(conn, &id, base))
         .await?;
-    let historical: i64 = history.values().map(Figures::gross_profit_minor).sum();
     let currency = base.to_string();
-    let prediction = fit.as_ref().map(|f| {
-        match days
-            .as_ref()
-            .and_then(|d| clv::summarise(d, f.observed_until))
-        {
-            Some(summary) => (
-                clv::predicted_value(&f.purchases, &f.spend, &summary, clv::WEEKS_PER_YEAR),
-                f.purchases.probability_alive(&summary.history),
-                f.purchases
-                    .expected_transactions(&summary.history, clv::WEEKS_PER_YEAR),
-            ),
-            // No purchase before the fit: nothing observed to predict from.
-            None => (0.0, 0.0, 0.0),
-        }
-    });
+    let ahead = model.as_ref().map(|(_, ahead)| *ahead);
     Ok(web::Json(CustomerLifetimeValue {
         company_id: company,
         historical: money(historical, &currency),
-        predicted_12_months: prediction
-            .filter(|(value, _, _)| value.is_finite())
-            // Rounded to the minor unit; an estimate, far inside i64.
-            .map(|(value, _, _)| money(value.round() as i64, &currency)),
-        probability_alive: prediction
-            .map(|(_, alive, _)| alive)
-            .filter(|p| p.is_finite()),
-        expected_purchases_12_months: prediction.map(|(_, _, n)| n).filter(|n| n.is_finite()),
-        model: fit.map(|f| ClvModel {
+        predicted_12_months: ahead
+            .and_then(|a| a.value_minor)
+            .map(|v| money(v, &currency)),
+        probability_alive: ahead.and_then(|a| a.probability_alive),
+        expected_purchases_12_months: ahead.and_then(|a| a.expected_purchases),
+        model: model.map(|(fit, _)| ClvModel::from(fit)),
+    }))
+}
+
+impl From<crm_store::analytics::clv::Fit> for ClvModel {
+    fn from(f: crm_store::analytics::clv::Fit) -> Self {
+        ClvModel {
             fitted_at: crate::platform::respond::utc(f.fitted_at),
             observed_until: f.observed_until,
             customers: f.customers,
@@ -782,6 +751,6 @@ pub async fn customer_clv(
             p: f.spend.p,
             q: f.spend.q,
             gamma: f.spend.gamma,
-        }),
-    }))
+        }
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::clv::{
-    fit_bg_nbd, fit_gamma_gamma, summarise, BgNbdParams, CustomerSummary, GammaGammaParams,
+    fit_bg_nbd, fit_gamma_gamma, summarise, year_ahead, BgNbdParams, CustomerSummary,
+    GammaGammaParams, YearAhead,
 };
 use crm_domain::platform::money::Currency;
 use crm_domain::sales::orders::OrderStatus;
@@ -198,4 +199,30 @@ pub fn refit_if_stale(
         Err(StoreError::Invalid(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// A customer's lifetime value: its profit contribution to date, and, once a model has been
+/// fitted, the newest fit with what it expects of the customer's next year.
+pub fn customer_value(
+    conn: &mut DbConnection,
+    company_id: &str,
+    base: Currency,
+) -> Result<(i64, Option<(Fit, YearAhead)>), StoreError> {
+    crate::parties::companies::ensure_exists(conn, company_id)?;
+    let historical =
+        crate::analytics::profit::monthly(conn, company_id, "0000-01", "9999-12", base)?
+            .values()
+            .map(|f| f.gross_profit_minor())
+            .sum();
+    let Some(fit) = latest(conn)? else {
+        return Ok((historical, None));
+    };
+    let days = purchase_days(conn, Some(company_id), fit.observed_until, base)?.remove(company_id);
+    let ahead = year_ahead(
+        &fit.purchases,
+        &fit.spend,
+        days.as_ref(),
+        fit.observed_until,
+    );
+    Ok((historical, Some((fit, ahead))))
 }
