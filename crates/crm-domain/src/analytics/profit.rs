@@ -492,6 +492,30 @@ pub fn profit_series(
     periods
 }
 
+/// How many customers a tier recompute placed in each tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierCounts {
+    pub a: i64,
+    pub b: i64,
+    pub c: i64,
+}
+
+impl TierCounts {
+    /// The counts of `assigned` among `tiered` live customers; those the ranking did not
+    /// reach are unranked.
+    pub fn of(assigned: &[(String, Tier)], tiered: usize) -> Self {
+        let count = |t: Tier| {
+            i64::try_from(assigned.iter().filter(|(_, tier)| *tier == t).count()).unwrap_or(0)
+        };
+        let (a, b) = (count(Tier::A), count(Tier::B));
+        TierCounts {
+            a,
+            b,
+            c: i64::try_from(tiered).unwrap_or(0) - a - b,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,4 +739,11 @@ mod tests {
         assert_eq!(series[0].revenue_change_vs_previous_bp(), Some(10_000));
         assert_eq!(series[1].now, Figures::default());
     }
+
+    #[test]
+    fn tier_counts_put_the_unranked_in_c() {
+        let assigned = [("a".to_owned(), Tier::A), ("b".to_owned(), Tier::B), ("c".to_owned(), Tier::C)];
+        assert_eq!(TierCounts::of(&assigned, 5), TierCounts { a: 1, b: 1, c: 3 });
+    }
+
 }

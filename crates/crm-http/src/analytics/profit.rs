@@ -5,7 +5,7 @@
 use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::analytics::profit::{self, assign_tiers, ProductTierThresholds, RankOrder};
+use crm_domain::analytics::profit::{self, ProductTierThresholds, RankOrder};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
 use crm_store::analytics::profit as profit_store;
@@ -416,37 +416,19 @@ pub async fn recompute_tiers(
     }
     let year = query.basis_year;
     let base = state.settings.base_currency;
-    let (a_up_to, b_up_to) = (
+    let thresholds = (
         state.settings.tier_a_up_to_bp,
         state.settings.tier_b_up_to_bp,
     );
-    let (tiers, tiered) = state
+    let counts = state
         .db
-        .write(move |conn| {
-            let totals = crm_store::analytics::profit::by_company(
-                conn,
-                &format!("{year}-01"),
-                &format!("{year}-12"),
-                base,
-            )?;
-            let profits: Vec<(String, i64)> = totals
-                .into_iter()
-                .map(|(id, f)| (id, f.gross_profit_minor()))
-                .collect();
-            let tiers = assign_tiers(&profits, a_up_to, b_up_to);
-            let tiered = crm_store::parties::companies::set_tiers(conn, &tiers, year)?;
-            Ok((tiers, tiered))
-        })
+        .write(move |conn| profit_store::recompute_tiers(conn, year, thresholds, base))
         .await?;
-    let count =
-        |t: Tier| i64::try_from(tiers.iter().filter(|(_, tier)| *tier == t).count()).unwrap_or(0);
-    let (a, b) = (count(Tier::A), count(Tier::B));
-    let c = i64::try_from(tiered).unwrap_or(0) - a - b;
     Ok(web::Json(TierCounts {
         basis_year: year,
-        a,
-        b,
-        c,
+        a: counts.a,
+        b: counts.b,
+        c: counts.c,
     }))
 }
 

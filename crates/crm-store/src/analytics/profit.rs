@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{Months, NaiveDate};
 
 use crm_domain::analytics::profit::{
-    commissions, product_totals, profit_series, rank_customers, Figures, Granularity,
+    assign_tiers, commissions, product_totals, profit_series, rank_customers, Figures, Granularity,
     PeriodFigures, ProductFigures, ProductSales, ProductTierThresholds, RankOrder, RankedCustomer,
-    SalespersonCommission,
+    SalespersonCommission, TierCounts,
 };
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Currency;
@@ -228,4 +228,22 @@ pub fn customer_profit_series(
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(profit_series(&months, from, to, granularity))
+}
+
+/// Tiers every live customer by its profit in `year` (the thresholds are cumulative shares of
+/// the profit, in basis points) and says how many landed in each tier.
+pub fn recompute_tiers(
+    conn: &mut DbConnection,
+    year: i32,
+    (a_up_to_bp, b_up_to_bp): (i64, i64),
+    base: Currency,
+) -> Result<TierCounts, StoreError> {
+    let profits: Vec<(String, i64)> =
+        by_company(conn, &format!("{year}-01"), &format!("{year}-12"), base)?
+            .into_iter()
+            .map(|(id, f)| (id, f.gross_profit_minor()))
+            .collect();
+    let tiers = assign_tiers(&profits, a_up_to_bp, b_up_to_bp);
+    let tiered = crate::parties::companies::set_tiers(conn, &tiers, year)?;
+    Ok(TierCounts::of(&tiers, tiered))
 }
