@@ -33,6 +33,15 @@ impl Figures {
     }
 
     /// Profit contribution: revenue − cost of goods − returns and credits − concessions.
+    /// The sum of `figures`.
+    pub fn total<'a>(figures: impl IntoIterator<Item = &'a Figures>) -> Figures {
+        let mut total = Figures::default();
+        for f in figures {
+            total.add(f);
+        }
+        total
+    }
+
     pub fn gross_profit_minor(&self) -> i64 {
         self.revenue_minor - self.cost_minor - self.returns_minor - self.concessions_minor
     }
@@ -742,8 +751,14 @@ mod tests {
 
     #[test]
     fn tier_counts_put_the_unranked_in_c() {
-        let assigned = [("a".to_owned(), Tier::A), ("b".to_owned(), Tier::B), ("c".to_owned(), Tier::C)];
-        assert_eq!(TierCounts::of(&assigned, 5), TierCounts { a: 1, b: 1, c: 3 });
+        let assigned = [
+            ("a".to_owned(), Tier::A),
+            ("b".to_owned(), Tier::B),
+            ("c".to_owned(), Tier::C),
+        ];
+        assert_eq!(
+            TierCounts::of(&assigned, 5),
+            TierCounts { a: 1, b: 1, c: 3 }
+        );
     }
-
 }

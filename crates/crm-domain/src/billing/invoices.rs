@@ -151,6 +151,37 @@ pub fn chain_hash(previous_hash: &str, canonical_content: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// What is still owed on an issued invoice: its total less its credit notes and payments.
+pub fn outstanding_minor(total_minor: i64, credited_minor: i64, paid_minor: i64) -> i64 {
+    total_minor - credited_minor - paid_minor
+}
+
+/// What a customer's invoices in one currency still owe, and how much of that is overdue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Receivable {
+    pub unpaid_minor: i64,
+    pub overdue_minor: i64,
+}
+
+/// The receivables per currency of invoices given as (currency, outstanding, due date), on
+/// `today`: an invoice is overdue the day after its due date. Currencies with nothing unpaid
+/// are left out.
+pub fn receivables<'a>(
+    invoices: impl IntoIterator<Item = (&'a str, i64, Option<NaiveDate>)>,
+    today: NaiveDate,
+) -> std::collections::BTreeMap<String, Receivable> {
+    let mut by_currency: std::collections::BTreeMap<String, Receivable> = Default::default();
+    for (currency, owed, due) in invoices {
+        let entry = by_currency.entry(currency.to_owned()).or_default();
+        entry.unpaid_minor += owed;
+        if due.is_some_and(|d| d < today) {
+            entry.overdue_minor += owed;
+        }
+    }
+    by_currency.retain(|_, r| r.unpaid_minor > 0);
+    by_currency
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +250,27 @@ mod tests {
         assert_eq!(
             check_editable(InvoiceStatus::Paid).unwrap_err().state,
             "paid"
+        );
+    }
+
+    #[test]
+    fn receivables_sum_what_is_owed_per_currency_and_what_is_overdue() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+        let owed = receivables(
+            [
+                ("EUR", outstanding_minor(12_100, 2_100, 5_000), Some(day(1))),
+                ("EUR", 1_000, Some(day(10))),
+                ("USD", 0, None),
+            ],
+            day(5),
+        );
+        assert_eq!(owed.len(), 1, "nothing unpaid in USD");
+        assert_eq!(
+            owed["EUR"],
+            Receivable {
+                unpaid_minor: 6_000,
+                overdue_minor: 5_000
+            }
         );
     }
 }

@@ -1,8 +1,6 @@
 //! `/v1/companies/{id}/overview` and `/v1/contacts/{id}/overview`: the customer 360 view, one
 //! call that answers the call centre. Staff only.
 
-use std::collections::BTreeMap;
-
 use actix_web::{get, web};
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Reach, Resource};
@@ -21,6 +19,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::money::Money;
 use crate::platform::state::AppState;
+use crm_domain::billing::invoices::{outstanding_minor, receivables};
 
 /// The last 12 months, in the base currency.
 #[derive(Debug, Serialize, ToSchema)]
@@ -243,10 +242,7 @@ async fn overview(
     let currency = base.to_string();
     let (last_12_months, profit_unavailable) = match profit {
         Some(Ok(months)) => {
-            let mut total = crm_domain::analytics::profit::Figures::default();
-            for f in months.values() {
-                total.add(f);
-            }
+            let total = crm_domain::analytics::profit::Figures::total(months.values());
             let recent = RecentProfit {
                 revenue: Money::new(total.revenue_minor, &currency),
                 gross_profit: Money::new(total.gross_profit_minor(), &currency),
@@ -261,15 +257,13 @@ async fn overview(
         Some(Err(e)) => return Err(e.into()),
         None => (None, Some("no company".into())),
     };
-    let mut receivables: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for invoice in invoices.iter().filter(|i| !i.kind.is_credit()) {
-        let owed = invoice.totals.total_minor - invoice.credited_minor - invoice.paid_minor;
-        let entry = receivables.entry(invoice.currency.clone()).or_default();
-        entry.0 += owed;
-        if invoice.due_date.is_some_and(|d| d < today) {
-            entry.1 += owed;
-        }
-    }
+    let receivables = receivables(
+        invoices.iter().filter(|i| !i.kind.is_credit()).map(|i| {
+            let owed = outstanding_minor(i.totals.total_minor, i.credited_minor, i.paid_minor);
+            (i.currency.as_str(), owed, i.due_date)
+        }),
+        today,
+    );
     Ok(Overview {
         company: company.map(Company::from),
         contact: contact.map(Contact::from),
@@ -315,10 +309,9 @@ async fn overview(
             .collect(),
         receivables: receivables
             .into_iter()
-            .filter(|(_, (unpaid, _))| *unpaid > 0)
-            .map(|(c, (unpaid, overdue))| Receivables {
-                unpaid: Money::new(unpaid, &c),
-                overdue: Money::new(overdue, &c),
+            .map(|(c, owed)| Receivables {
+                unpaid: Money::new(owed.unpaid_minor, &c),
+                overdue: Money::new(owed.overdue_minor, &c),
             })
             .collect(),
         last_interactions: last.items.into_iter().map(Interaction::from).collect(),

@@ -4,7 +4,7 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::billing::invoices::{InvoiceKind, InvoiceStatus};
+use crm_domain::billing::invoices::{outstanding_minor, InvoiceKind, InvoiceStatus};
 use crm_store::billing::invoice_series::{self as series_store, SeriesFields};
 use crm_store::billing::invoices::{self as store, DraftInput, InvoiceFilter, PaymentInput};
 use crm_store::StoreError;
@@ -160,7 +160,7 @@ impl From<store::Invoice> for Invoice {
         let outstanding = if i.kind.is_credit() || i.number.is_none() {
             0
         } else {
-            i.totals.total_minor - i.credited_minor - i.paid_minor
+            outstanding_minor(i.totals.total_minor, i.credited_minor, i.paid_minor)
         };
         let legal_mentions = match i.kind {
             InvoiceKind::SelfBilled | InvoiceKind::SelfBilledCreditNote => {
