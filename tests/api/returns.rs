@@ -37,9 +37,12 @@ async fn root_cause(app: &TestApp, id: &str) {
 
 on_both_backends! {
     async fn returns_never_exceed_what_was_sold_even_when_racing(app: TestApp) {
-        let (_, order) = order(&app, "R-1", 1).await;
+        let (company, order) = order(&app, "R-1", 1).await;
         let first = app.post("/v1/returns", return_body(&order, "1")).await;
         assert_eq!(first.status, 201, "{}", first.text);
+        let timeline = app.get(&format!("/v1/companies/{}/timeline", id_of(&company))).await;
+        let opened = timeline.body["data"].as_array().unwrap().iter().find(|e| e["kind"] == "return").unwrap();
+        assert!(uuid::Uuid::try_parse(opened["user_id"].as_str().unwrap()).is_ok(), "the user who opened it, by id: {opened}");
         assert!(first.body["number"].as_str().unwrap().starts_with("RMA-"));
         let too_many = app.post("/v1/returns", return_body(&order, "1.5")).await;
         assert_eq!(too_many.status, 422);

@@ -1,3 +1,4 @@
+pub mod actors;
 pub mod admins;
 pub mod permissions;
 pub mod roles;

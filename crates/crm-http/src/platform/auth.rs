@@ -14,6 +14,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use base64::Engine;
+use crm_domain::access::actors;
 use crm_domain::access::permissions::{authorize, Access, Reach, Resource, Scope};
 use crm_domain::access::roles::Role;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -145,8 +146,8 @@ impl Principal {
     /// A stable key for per-principal records such as idempotency keys.
     pub fn key(&self) -> String {
         match &self.subject {
-            Subject::User(id) => format!("user:{id}"),
-            Subject::ApiKey(id) => format!("key:{id}"),
+            Subject::User(id) => actors::user_key(id),
+            Subject::ApiKey(id) => actors::api_key_key(id),
         }
     }
 

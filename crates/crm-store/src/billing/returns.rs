@@ -20,6 +20,7 @@ use crate::sales::documents::Line;
 use crate::{
     billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
 };
+use crm_domain::access::actors::user_of;
 use crm_domain::billing::returns::check_window;
 use crm_domain::sales::totals::require_lines;
 
@@ -747,7 +748,11 @@ pub(crate) fn timeline_page(
             at: row.created_at,
             contact_id: row.contact_id,
             company_id: row.company_id,
-            user_id: row.opened_by,
+            user_id: row
+                .opened_by
+                .as_deref()
+                .and_then(user_of)
+                .map(str::to_owned),
         })
         .collect())
 }
