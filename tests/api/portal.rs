@@ -28,17 +28,9 @@ async fn customer(app: &TestApp, name: &str) -> Customer {
         .line("POR-1", "3", 1000)
         .push(app)
         .await;
-    let invoice = id_of(
-        &app.create(
-            "/v1/invoices",
-            json!({"company_id": company, "order_ids": [order["id"]]}),
-        )
-        .await,
-    );
-    app.act(&format!("/v1/invoices/{invoice}/issue")).await;
-    let quote = id_of(&app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "Extra lamps", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await);
-    app.act(&format!("/v1/quotes/{quote}/send")).await;
-    let ret = id_of(&app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "defective"}]})).await);
+    let invoice = app.issued_invoice(&company, &order).await;
+    let quote = app.sent_quote(&company, "Extra lamps").await;
+    let ret = app.returned_unit(&order, "defective").await;
     let token = app.portal_user(&company).await;
     Customer {
         company,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crm_domain::access::permissions::{authorize, Access, Resource, Scope};
 use crm_domain::access::roles::Role;
-use crm_tests::{eur, id_of, on_both_backends, Order, Product, Response, TestApp};
+use crm_tests::{eur, on_both_backends, Order, Product, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -332,18 +332,9 @@ async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
         .line_with(json!({"sku": "SEC-1", "quantity": "3", "unit_price": eur(1000), "unit_cost": eur(300), "tax_rate_bp": 2100}))
         .push(app)
         .await;
-    let invoice = id_of(
-        &app.create(
-            "/v1/invoices",
-            json!({"company_id": company, "order_ids": [order["id"]]}),
-        )
-        .await,
-    );
-    let issued = app.act(&format!("/v1/invoices/{invoice}/issue")).await;
-    assert_eq!(issued.status, 200, "{}", issued.text);
-    let quote = app.create("/v1/quotes", json!({"company_id": company, "currency": "EUR", "lines": [{"description": "Extra", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await["id"].as_str().unwrap().to_owned();
-    app.act(&format!("/v1/quotes/{quote}/send")).await;
-    let ret = app.create("/v1/returns", json!({"order_id": order["id"], "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": "defective"}]})).await["id"].as_str().unwrap().to_owned();
+    let invoice = app.issued_invoice(&company, &order).await;
+    let quote = app.sent_quote(&company, "Extra").await;
+    let ret = app.returned_unit(&order, "defective").await;
     let (user, token, _) = app
         .login_new_user(Role::Customer, Some(company.clone()))
         .await;

@@ -153,6 +153,36 @@ impl TestApp {
         self.create("/v1/companies", body).await
     }
 
+    /// An issued invoice of `order` for `company_id`; returns its id. Needs the issuer set.
+    pub async fn issued_invoice(&self, company_id: &str, order: &Value) -> String {
+        let invoice = id_of(
+            &self
+                .create(
+                    "/v1/invoices",
+                    json!({"company_id": company_id, "order_ids": [order["id"]]}),
+                )
+                .await,
+        );
+        let issued = self.act(&format!("/v1/invoices/{invoice}/issue")).await;
+        assert_eq!(issued.status, 200, "{}", issued.text);
+        invoice
+    }
+
+    /// A sent quote of two units at 9.00 EUR and 21%; returns its id.
+    pub async fn sent_quote(&self, company_id: &str, description: &str) -> String {
+        let quote = id_of(&self.create("/v1/quotes", json!({"company_id": company_id, "currency": "EUR",
+            "lines": [{"description": description, "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]})).await);
+        let sent = self.act(&format!("/v1/quotes/{quote}/send")).await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+        quote
+    }
+
+    /// A return of one unit of `order`'s first line; returns its id.
+    pub async fn returned_unit(&self, order: &Value, reason: &str) -> String {
+        id_of(&self.create("/v1/returns", json!({"order_id": order["id"],
+            "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": "1", "reason": reason}]})).await)
+    }
+
     /// A portal user of `company_id`, logged in; returns its access token.
     pub async fn portal_user(&self, company_id: &str) -> String {
         self.token_for(Role::Customer, Some(company_id.to_owned()))
