@@ -87,19 +87,22 @@ pub struct UserCreate {
 pub struct UserUpdate {
     /// Login email.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub email: Option<Option<String>>,
     /// A new password; write-only.
     #[serde(default, deserialize_with = "patch")]
-    #[schema(write_only)]
+    #[schema(write_only, nullable = false)]
     pub password: Option<Option<String>>,
     /// What the user may do.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub role: Option<Option<Role>>,
     /// For `customer` users: their company.
     #[serde(default, deserialize_with = "patch")]
     pub company_id: Option<Option<String>>,
     /// Inactive users cannot log in.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub active: Option<Option<bool>>,
 }
 

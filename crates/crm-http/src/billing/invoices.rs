@@ -674,15 +674,19 @@ pub struct InvoiceSeriesCreate {
 pub struct InvoiceSeriesUpdate {
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub code: Option<Option<String>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub prefix: Option<Option<String>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub is_default: Option<Option<bool>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub yearly_reset: Option<Option<bool>>,
 }
 

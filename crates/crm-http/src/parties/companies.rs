@@ -146,6 +146,7 @@ pub struct CompanyCreate {
 pub struct CompanyUpdate {
     /// Trading name; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub name: Option<Option<String>>,
     /// Registered legal name.
     #[serde(default, deserialize_with = "patch")]

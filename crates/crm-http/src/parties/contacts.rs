@@ -140,6 +140,7 @@ pub struct ContactUpdate {
     pub first_name: Option<Option<String>>,
     /// Family name; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub last_name: Option<Option<String>>,
     /// Email address.
     #[serde(default, deserialize_with = "patch")]
@@ -152,6 +153,7 @@ pub struct ContactUpdate {
     pub title: Option<Option<String>>,
     /// Lifecycle stage; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub lifecycle_stage: Option<Option<LifecycleStage>>,
     /// Owning user.
     #[serde(default, deserialize_with = "patch")]
@@ -165,6 +167,7 @@ pub struct ContactUpdate {
     pub preferences: Option<Option<serde_json::Value>>,
     /// Marketing consent; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub marketing_consent: Option<Option<bool>>,
 }
 

@@ -129,6 +129,7 @@ pub struct InteractionUpdate {
     pub company_id: Option<Option<String>>,
     /// Kind; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub kind: Option<Option<InteractionKind>>,
     /// Who reached out.
     #[serde(default, deserialize_with = "patch")]

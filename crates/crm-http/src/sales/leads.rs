@@ -139,6 +139,7 @@ pub struct LeadCreate {
 pub struct LeadUpdate {
     /// Where it came from; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub source: Option<Option<LeadSource>>,
     /// A score.
     #[serde(default, deserialize_with = "patch")]

@@ -165,12 +165,15 @@ pub struct OpportunityUpdate {
     pub owner_id: Option<Option<String>>,
     /// Another pipeline; the stage resets to its first open stage unless given. Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub pipeline_id: Option<Option<String>>,
     /// The new stage; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub stage_id: Option<Option<String>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub amount: Option<Option<Money>>,
     /// Probability override; null returns to the stage's.
     #[serde(default, deserialize_with = "patch")]

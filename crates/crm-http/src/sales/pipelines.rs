@@ -120,12 +120,15 @@ pub struct PipelineCreate {
 pub struct PipelineUpdate {
     /// Name; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub name: Option<Option<String>>,
     /// Make it the default; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub is_default: Option<Option<bool>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub won_on_quote_accept: Option<Option<bool>>,
 }
 
@@ -136,15 +139,19 @@ pub struct PipelineUpdate {
 pub struct StageUpdate {
     /// Name; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub name: Option<Option<String>>,
     /// Order; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub position: Option<Option<i64>>,
     /// Default probability; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub probability_bp: Option<Option<i64>>,
     /// Outcome; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub outcome: Option<Option<StageOutcome>>,
 }
 

@@ -107,24 +107,29 @@ pub struct ProductCreate {
 pub struct ProductUpdate {
     /// Stock-keeping unit; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub sku: Option<Option<String>>,
     /// Name; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub name: Option<Option<String>>,
     /// Longer description.
     #[serde(default, deserialize_with = "patch")]
     pub description: Option<Option<String>>,
     /// List price; cannot be null. Changing its currency changes the product's.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub unit_price: Option<Option<Money>>,
     /// Cost per unit.
     #[serde(default, deserialize_with = "patch")]
     pub unit_cost: Option<Option<Money>>,
     /// Tax rate in basis points; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub tax_rate_bp: Option<Option<i64>>,
     /// Whether it can be sold; cannot be null.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub active: Option<Option<bool>>,
 }
 

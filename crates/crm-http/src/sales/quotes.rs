@@ -150,6 +150,7 @@ pub struct QuoteUpdate {
     pub owner_id: Option<Option<String>>,
     /// Currency; cannot be null. Lines must be given in it.
     #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
     pub currency: Option<Option<String>>,
     /// Last day it can be accepted.
     #[serde(default, deserialize_with = "patch")]
