@@ -101,7 +101,7 @@ fn random_write(
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..4)];
             let input = order_input(rng, catalog, company, format!("o{step}"), status);
-            let id = match crm_store::sales::orders::upsert(conn, input)? {
+            let id = match crm_store::sales::orders::upsert(conn, input, None)? {
                 crm_store::sales::orders::Upserted::Created(o)
                 | crm_store::sales::orders::Upserted::Updated(o)
                 | crm_store::sales::orders::Upserted::Unchanged(o) => o.id,
@@ -120,6 +120,7 @@ fn random_write(
             crm_store::sales::orders::upsert(
                 conn,
                 order_input(rng, catalog, &company, order.external_id, status),
+                None,
             )?;
         }
         3 if !orders.is_empty() => {

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use crm_domain::access::roles::Role;
-use crm_tests::{eur, on_both_backends, Product, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -341,5 +341,26 @@ on_both_backends! {
         assert_eq!(kinds, vec!["quote", "order"], "{}", r.text);
         let company = app.get(&format!("/v1/companies/{}/timeline", order.body["company_id"].as_str().unwrap())).await;
         assert_eq!(company.body["data"][0]["kind"], "order");
+    }
+}
+
+on_both_backends! {
+    async fn a_push_with_if_match_changes_the_order_only_at_that_version(app: TestApp) {
+        Product::new("W-1", 1000, 600).ensure(&app).await;
+        let first = Order::new("IFM-1").line("W-1", "1", 1000);
+        let path = "/v1/orders/by-external-id/shop/IFM-1";
+        let token = app.admin_token.clone();
+        let created = first.send(&app).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let changed = Order::new("IFM-1").line("W-1", "2", 1000);
+        let r = app.request(Method::PUT, path, Some(&token), Some(changed.body().clone()), &[("If-Match", "\"1\"")]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.header("etag"), Some("\"2\""));
+        let stale = Order::new("IFM-1").line("W-1", "3", 1000);
+        let r = app.request(Method::PUT, path, Some(&token), Some(stale.body().clone()), &[("If-Match", "\"1\"")]).await;
+        assert_eq!(r.status, 412, "{}", r.text);
+        assert_eq!(r.body["current_version"], 2);
+        let order = app.get(&format!("/v1/orders/{}", id_of(&created.body))).await;
+        assert_eq!(order.body["lines"][0]["quantity"], "2", "the stale push changed nothing");
     }
 }

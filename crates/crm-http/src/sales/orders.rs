@@ -293,20 +293,9 @@ pub async fn upsert_order(
         ));
     }
     let input = order_input(&state, payload, channel, external_id)?;
-    let expected = if_match.0;
     let outcome = state
         .db
-        .write(move |conn| {
-            if let Some(expected) = expected {
-                if let Some(existing) = store::find_id(conn, &input.channel, &input.external_id)? {
-                    let current = store::get(conn, &existing)?.version;
-                    if current != expected {
-                        return Err(crm_store::StoreError::VersionMismatch { current });
-                    }
-                }
-            }
-            store::upsert(conn, input)
-        })
+        .write(move |conn| store::upsert(conn, input, if_match.0))
         .await?;
     Ok(match outcome {
         Upserted::Created(order) => crate::platform::respond::created(
@@ -430,7 +419,10 @@ pub async fn import_orders(
                 continue;
             }
         };
-        let outcome = state.db.write(move |conn| store::upsert(conn, input)).await;
+        let outcome = state
+            .db
+            .write(move |conn| store::upsert(conn, input, None))
+            .await;
         results.push(match outcome {
             Ok(upserted) => {
                 let (status, order) = match upserted {

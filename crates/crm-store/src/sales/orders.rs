@@ -228,13 +228,21 @@ fn save(
 
 /// Creates or updates the order of (`channel`, `external_id`). The same payload again writes
 /// nothing. Concurrent pushes of one order take turns, so there is only ever one.
-pub fn upsert(conn: &mut DbConnection, input: OrderInput) -> Result<Upserted, StoreError> {
+/// Creates or updates the order of (`channel`, `external_id`). With `expected_version`, an
+/// existing order changes only while it is still at that version; the check runs under the
+/// order's lock, so a concurrent push cannot slip between it and the write.
+pub fn upsert(
+    conn: &mut DbConnection,
+    input: OrderInput,
+    expected_version: Option<i64>,
+) -> Result<Upserted, StoreError> {
     lock_key(
         conn,
         &format!("order:{}:{}", input.channel, input.external_id),
     )?;
     let existing = find_by_external(conn, &input.channel, &input.external_id)?;
     if let Some(row) = &existing {
+        check_version(row.version, expected_version)?;
         if row.payload_hash == input.payload_hash {
             return Ok(Upserted::Unchanged(get(conn, &row.id)?));
         }
@@ -520,15 +528,6 @@ pub(crate) fn timeline_page(
             user_id: row.salesperson_id,
         })
         .collect())
-}
-
-/// The id of the order of (`channel`, `external_id`), if it exists.
-pub fn find_id(
-    conn: &mut DbConnection,
-    channel: &str,
-    external_id: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(find_by_external(conn, channel, external_id)?.map(|r| r.id))
 }
 
 /// The lines of an order with their ids, for invoicing and returns.
