@@ -186,17 +186,8 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
-            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
-        {
-            return std::future::ready(Err(ApiError::Validation(
-                Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
-            )));
-        }
-        if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
-            .find(|(k, v)| is_our_id(k) && !is_uuid(v))
-        {
-            return std::future::ready(Err(ApiError::validation(&name, "is not an id (a UUID)")));
+        if let Err(e) = check_query_pairs(req.query_string()) {
+            return std::future::ready(Err(e));
         }
         let pairs = form_urlencoded::parse(req.query_string().as_bytes());
         let deserializer = serde_urlencoded::Deserializer::new(pairs);
@@ -213,6 +204,26 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
                 ApiError::Validation(Violation::new(field, message).into())
             });
         std::future::ready(result)
+    }
+}
+
+/// What no query may hold, checked in one pass over its pairs: a NUL anywhere, then an id
+/// parameter whose value is not a UUID.
+fn check_query_pairs(query: &str) -> Result<(), ApiError> {
+    let mut malformed_id = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.contains('\0') || value.contains('\0') {
+            return Err(ApiError::Validation(
+                Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
+            ));
+        }
+        if malformed_id.is_none() && is_our_id(&name) && !is_uuid(&value) {
+            malformed_id = Some(name.into_owned());
+        }
+    }
+    match malformed_id {
+        Some(name) => Err(ApiError::validation(&name, "is not an id (a UUID)")),
+        None => Ok(()),
     }
 }
 

@@ -243,14 +243,25 @@ pub fn archive(
     check_standing(conn, actor_id, &row, false)?;
     if row.archived_at.is_none() {
         let at = now();
-        diesel::update(users::table.filter(users::id.eq(id)))
-            .set((
-                users::archived_at.eq(Some(at)),
-                users::active.eq(false),
-                users::updated_at.eq(at),
-                users::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        // Only the version that was read and checked is archived: a concurrent change (say, a
+        // promotion the standing check did not see) makes this a 412, not a lost update.
+        let archived = diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::version.eq(row.version)),
+        )
+        .set((
+            users::archived_at.eq(Some(at)),
+            users::active.eq(false),
+            users::updated_at.eq(at),
+            users::version.eq(row.version + 1),
+        ))
+        .execute(conn)?;
+        if archived == 0 {
+            return Err(StoreError::VersionMismatch {
+                current: row.version + 1,
+            });
+        }
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }
     Ok(())

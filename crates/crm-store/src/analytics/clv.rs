@@ -8,6 +8,7 @@ use crm_domain::analytics::clv::{
     fit_bg_nbd, fit_gamma_gamma, summarise, year_ahead, BgNbdParams, CustomerSummary,
     GammaGammaParams, YearAhead,
 };
+use crm_domain::analytics::profit::Figures;
 use crm_domain::platform::money::Currency;
 use crm_domain::sales::orders::OrderStatus;
 use crm_domain::Violation;
@@ -209,11 +210,8 @@ pub fn customer_value(
     base: Currency,
 ) -> Result<(i64, Option<(Fit, YearAhead)>), StoreError> {
     crate::parties::companies::ensure_exists(conn, company_id)?;
-    let historical =
-        crate::analytics::profit::monthly(conn, company_id, "0000-01", "9999-12", base)?
-            .values()
-            .map(|f| f.gross_profit_minor())
-            .sum();
+    let months = crate::analytics::profit::monthly(conn, company_id, "0000-01", "9999-12", base)?;
+    let historical = Figures::total(months.values()).gross_profit_minor();
     let Some(fit) = latest(conn)? else {
         return Ok((historical, None));
     };
