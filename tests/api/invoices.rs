@@ -115,7 +115,15 @@ on_both_backends! {
         assert_eq!(r.body["valid"], true, "{}", r.text);
         assert_eq!(r.body["checked"], 3);
         let mut conn = app.pool.get().unwrap();
-        diesel::sql_query(format!("UPDATE invoices SET total_minor = 1 WHERE id = '{}'", ids[1])).execute(&mut *conn).unwrap();
+        let tamper = format!("UPDATE invoices SET total_minor = 1 WHERE id = '{}'", ids[1]);
+        assert!(diesel::sql_query(&tamper).execute(&mut *conn).is_err(), "the database refuses to change an issued invoice");
+        // Someone with the rights to drop the guard can still change the row; the chain shows it.
+        let drop_guard = match app.backend {
+            Backend::Sqlite => "DROP TRIGGER invoices_issued_are_frozen",
+            Backend::Postgres => "DROP TRIGGER invoices_issued_are_frozen ON invoices",
+        };
+        diesel::sql_query(drop_guard).execute(&mut *conn).unwrap();
+        diesel::sql_query(&tamper).execute(&mut *conn).unwrap();
         drop(conn);
         let r = app.get(&format!("/v1/invoice-series/{series}/verify")).await;
         assert_eq!(r.body["valid"], false);

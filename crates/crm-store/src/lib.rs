@@ -42,15 +42,6 @@ fn tag_pattern(tag: &str) -> String {
     crm_domain::platform::text::like_contains(&format!("\"{tag}\""))
 }
 
-/// Bumps to the next version, or fails with the current version when the caller's
-/// expectation (from `If-Match`) is stale.
-fn check_version(current: i64, expected: Option<i64>) -> Result<(), StoreError> {
-    match expected {
-        Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
-        _ => Ok(()),
-    }
-}
-
 /// Whether a referenced row is usable, from its `archived_at` looked up by id: a missing row or
 /// an archived one is a violation of `field`, naming `what` it should have been.
 fn ensure_live(

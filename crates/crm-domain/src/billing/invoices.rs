@@ -47,11 +47,12 @@ text_enum! {
         PartiallyPaid => "partially_paid",
         Paid => "paid",
         Overdue => "overdue",
+        Credited => "credited",
     }
 }
 
-/// The payment state of an issued invoice: paid in full, overdue (a balance past its due
-/// date), partially paid, or issued. Credit notes are plain issued documents.
+/// The payment state of an issued invoice: credited in full with nothing paid, paid in full,
+/// overdue (a balance past its due date), partially paid, or issued. Credit notes are plain issued documents.
 pub fn payment_status(
     kind: InvoiceKind,
     total_minor: i64,
@@ -64,7 +65,9 @@ pub fn payment_status(
         return InvoiceStatus::Issued;
     }
     let payable = total_minor - credited_minor;
-    if paid_minor >= payable {
+    if payable <= 0 && paid_minor == 0 {
+        InvoiceStatus::Credited
+    } else if paid_minor >= payable {
         InvoiceStatus::Paid
     } else if due_date.is_some_and(|due| due < today) {
         InvoiceStatus::Overdue
@@ -119,16 +122,60 @@ pub fn check_credit(
     Ok(())
 }
 
-/// Only drafts change; an issued document is immutable.
-pub fn check_editable(status: InvoiceStatus) -> Result<(), IllegalTransition> {
-    if status == InvoiceStatus::Draft {
+text_enum! {
+    /// What can be done to an invoice or credit note, as the store asks before it writes.
+    InvoiceAction {
+        Edit => "edit",
+        Delete => "delete",
+        Issue => "issue",
+        Pay => "pay",
+        Credit => "credit",
+        Accept => "accept",
+        Dispute => "dispute",
+    }
+}
+
+/// The actions a document of `kind` allows in its stored `status`. A draft is edited,
+/// deleted or issued; an issued invoice is paid or credited; a self-billed invoice awaiting
+/// the customer's acceptance is accepted or disputed, and a disputed one can only be
+/// credited. A credit note, once issued, allows nothing.
+pub fn allowed_actions(kind: InvoiceKind, status: InvoiceStatus) -> Vec<InvoiceAction> {
+    use InvoiceAction::*;
+    match (status, kind.is_credit()) {
+        (InvoiceStatus::Draft, _) => vec![Edit, Delete, Issue],
+        (InvoiceStatus::PendingAcceptance, false) => vec![Accept, Dispute],
+        (InvoiceStatus::Disputed, false) => vec![Credit],
+        (
+            InvoiceStatus::Issued
+            | InvoiceStatus::PartiallyPaid
+            | InvoiceStatus::Paid
+            | InvoiceStatus::Overdue
+            | InvoiceStatus::Credited,
+            false,
+        ) => vec![Pay, Credit],
+        _ => vec![],
+    }
+}
+
+/// Whether `action` is allowed on a document of `kind` in its stored `status`.
+pub fn check_action(
+    kind: InvoiceKind,
+    status: InvoiceStatus,
+    action: InvoiceAction,
+) -> Result<(), IllegalTransition> {
+    let allowed = allowed_actions(kind, status);
+    if allowed.contains(&action) {
         return Ok(());
     }
     Err(IllegalTransition {
-        document: "invoice",
-        action: "edit".to_owned(),
+        document: if kind.is_credit() {
+            "credit note"
+        } else {
+            "invoice"
+        },
+        action: action.as_str().to_owned(),
         state: status.as_str().to_owned(),
-        allowed: vec!["pay".to_owned(), "credit".to_owned()],
+        allowed: allowed.iter().map(|a| a.as_str().to_owned()).collect(),
     })
 }
 
@@ -213,6 +260,11 @@ mod tests {
             InvoiceStatus::Paid,
             "credited part is not owed"
         );
+        assert_eq!(
+            payment_status(InvoiceKind::Invoice, 1000, 1000, 0, None, today),
+            InvoiceStatus::Credited,
+            "fully credited and unpaid is not paid"
+        );
     }
 
     #[test]
@@ -246,11 +298,21 @@ mod tests {
 
     #[test]
     fn issued_documents_are_immutable() {
-        assert!(check_editable(InvoiceStatus::Draft).is_ok());
-        assert_eq!(
-            check_editable(InvoiceStatus::Paid).unwrap_err().state,
-            "paid"
-        );
+        use InvoiceAction::*;
+        let invoice = InvoiceKind::Invoice;
+        for action in [Edit, Delete, Issue] {
+            assert!(check_action(invoice, InvoiceStatus::Draft, action).is_ok());
+            let refused = check_action(invoice, InvoiceStatus::Issued, action).unwrap_err();
+            assert_eq!(refused.state, "issued");
+            assert_eq!(refused.allowed, ["pay", "credit"]);
+        }
+        assert!(check_action(invoice, InvoiceStatus::Draft, Pay).is_err());
+        assert!(check_action(InvoiceKind::CreditNote, InvoiceStatus::Issued, Pay).is_err());
+        assert!(check_action(InvoiceKind::CreditNote, InvoiceStatus::Issued, Credit).is_err());
+        assert!(check_action(invoice, InvoiceStatus::PendingAcceptance, Pay).is_err());
+        let self_billed = InvoiceKind::SelfBilled;
+        assert!(check_action(self_billed, InvoiceStatus::PendingAcceptance, Accept).is_ok());
+        assert!(check_action(self_billed, InvoiceStatus::Disputed, Accept).is_err());
     }
 
     #[test]

@@ -6,9 +6,10 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::api_keys;
 use crate::platform::stored::stored;
-use crate::{check_version, new_id, now, StoreError};
+use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
@@ -136,8 +137,9 @@ pub fn revoke(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let key = get(conn, id)?;
-    check_version(key.version, expected_version)?;
+    let key = records::checkout(conn, Record::ApiKey, id, expected_version, get, |r| {
+        r.version
+    })?;
     if key.revoked_at.is_none() {
         let at = now();
         diesel::update(api_keys::table.filter(api_keys::id.eq(id)))

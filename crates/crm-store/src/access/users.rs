@@ -8,9 +8,10 @@ use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, users};
 use crate::platform::stored::stored;
-use crate::{access::refresh_tokens, check_version, new_id, now, StoreError};
+use crate::{access::refresh_tokens, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = users, treat_none_as_null = true)]
@@ -197,8 +198,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut UserFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::User, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields()?;
     change(&mut fields)?;
     check_write(conn, &fields, id)?;
@@ -238,8 +240,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::User, id, expected_version, load, |r| {
+        r.version
+    })?;
     check_standing(conn, actor_id, &row, false)?;
     if row.archived_at.is_none() {
         let at = now();

@@ -6,8 +6,9 @@ use crm_domain::analytics::profit::CommissionRates;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
+use crate::platform::records::{self, Record};
 use crate::platform::schema::settings;
-use crate::{check_version, now, StoreError};
+use crate::{now, StoreError};
 
 const NAME: &str = "commission_rates";
 
@@ -38,8 +39,14 @@ pub fn set(
     rates: CommissionRates,
 ) -> Result<StoredRates, StoreError> {
     rates.validate()?;
-    let current = get(conn)?;
-    check_version(current.version, expected_version)?;
+    let current = records::checkout(
+        conn,
+        Record::Setting,
+        NAME,
+        expected_version,
+        |c, _| get(c),
+        |r| r.version,
+    )?;
     let value = serde_json::to_string(&rates)
         .map_err(|e| StoreError::Config(format!("setting {NAME}: {e}")))?;
     diesel::update(settings::table.find(NAME))

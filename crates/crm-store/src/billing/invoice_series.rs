@@ -5,11 +5,12 @@ use crm_domain::billing::invoices::{invoice_number, InvoiceKind};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_series, invoices};
 use crate::platform::stored::stored;
-use crate::{check_version, new_id, now, StoreError};
+use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invoice_series)]
@@ -73,16 +74,35 @@ fn from_row(r: SeriesRow) -> Result<Series, StoreError> {
     })
 }
 
-fn check_code(conn: &mut DbConnection, code: &str, own_id: &str) -> Result<(), StoreError> {
-    let existing: Option<String> = invoice_series::table
-        .filter(invoice_series::code.eq(code))
+/// A code names one series, and so does a prefix, whatever the kind: two series with one
+/// prefix could print the same number twice. Writers of series take turns on one lock, so
+/// that two cannot both pass this check; the unique indexes stay as the last word.
+fn check_unique(
+    conn: &mut DbConnection,
+    fields: &SeriesFields,
+    own_id: &str,
+) -> Result<(), StoreError> {
+    lock_key(conn, "invoice-series-names")?;
+    let existing: Option<(String, String)> = invoice_series::table
+        .filter(
+            invoice_series::code
+                .eq(&fields.code)
+                .or(invoice_series::prefix.eq(&fields.prefix)),
+        )
         .filter(invoice_series::id.ne(own_id))
-        .select(invoice_series::id)
+        .select((invoice_series::id, invoice_series::code))
         .first(conn)
         .optional()?;
     match existing {
-        Some(id) => Err(StoreError::Conflict {
+        Some((id, code)) if code == fields.code => Err(StoreError::Conflict {
             message: format!("a series with code {code} already exists"),
+            existing_id: Some(id),
+        }),
+        Some((id, code)) => Err(StoreError::Conflict {
+            message: format!(
+                "series {code} already numbers with prefix {}",
+                fields.prefix
+            ),
             existing_id: Some(id),
         }),
         None => Ok(()),
@@ -106,7 +126,7 @@ fn clear_other_defaults(
 
 pub fn create(conn: &mut DbConnection, fields: SeriesFields) -> Result<Series, StoreError> {
     let id = new_id();
-    check_code(conn, &fields.code, &id)?;
+    check_unique(conn, &fields, &id)?;
     let at = now();
     diesel::insert_into(invoice_series::table)
         .values((
@@ -166,8 +186,14 @@ pub fn update<F>(
 where
     F: FnOnce(&mut SeriesFields) -> Result<(), StoreError>,
 {
-    let series = get(conn, id)?;
-    check_version(series.version, expected_version)?;
+    let series = records::checkout(
+        conn,
+        Record::InvoiceSeries,
+        id,
+        expected_version,
+        get,
+        |r| r.version,
+    )?;
     let mut fields = series.fields.clone();
     change(&mut fields)?;
     let numbering_changed = fields.code != series.fields.code
@@ -180,7 +206,7 @@ where
             existing_id: None,
         });
     }
-    check_code(conn, &fields.code, id)?;
+    check_unique(conn, &fields, id)?;
     diesel::update(invoice_series::table.filter(invoice_series::id.eq(id)))
         .set((
             invoice_series::code.eq(&fields.code),

@@ -4,8 +4,8 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
-    chain_hash, check_credit, check_editable, check_payment, payment_status, InvoiceKind,
-    InvoiceStatus,
+    chain_hash, check_action, check_credit, check_payment, payment_status, InvoiceAction,
+    InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::totals::Totals;
@@ -16,12 +16,11 @@ use serde_json::json;
 use crate::billing::invoice_series::{self, claim_number};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
 use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
-use crate::{
-    check_version, new_id, now, parties::companies, platform::settings, sales::orders, StoreError,
-};
+use crate::{new_id, now, parties::companies, platform::settings, sales::orders, StoreError};
 use crm_domain::sales::totals::require_lines;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -222,6 +221,44 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<InvoiceRow, StoreError> {
         .first(conn)?)
 }
 
+/// Locks the document and reads it, checked against the caller's `If-Match` and against
+/// what the domain allows `action` to do in its stored state.
+fn load_for(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    action: InvoiceAction,
+) -> Result<InvoiceRow, StoreError> {
+    let row = records::checkout(conn, Record::Invoice, id, expected_version, load, |r| {
+        r.version
+    })?;
+    check_action(
+        stored("invoices", "kind", &row.kind)?,
+        stored("invoices", "status", &row.status)?,
+        action,
+    )?;
+    Ok(row)
+}
+
+/// Writes back a row read by [`load_for`], on condition that its version is the one read.
+fn save(
+    conn: &mut DbConnection,
+    row: &mut InvoiceRow,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let read_version = row.version;
+    row.version += 1;
+    row.updated_at = at;
+    let updated = diesel::update(
+        invoices::table
+            .filter(invoices::id.eq(&row.id))
+            .filter(invoices::version.eq(read_version)),
+    )
+    .set(&*row)
+    .execute(conn)?;
+    records::written(updated, read_version)
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Invoice, StoreError> {
     let row = load(conn, id)?;
     assemble(conn, row)
@@ -340,7 +377,9 @@ pub(crate) fn order_lines_to_invoice(
     let mut lines = Vec::new();
     for (i, order_id) in order_ids.iter().enumerate() {
         let field = format!("order_ids[{i}]");
-        let order = match orders::get(conn, order_id) {
+        let order = match records::lock(conn, Record::Order, order_id)
+            .and_then(|()| orders::get(conn, order_id))
+        {
             Ok(o) => o,
             Err(StoreError::NotFound) => return Err(Violation::new(field, "no such order").into()),
             Err(e) => return Err(e),
@@ -454,20 +493,14 @@ pub fn update_draft(
     due_date: Option<Option<NaiveDate>>,
     notes: Option<Option<String>>,
 ) -> Result<Invoice, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
-    check_editable(stored("invoices", "status", &row.status)?)?;
+    let mut row = load_for(conn, id, expected_version, InvoiceAction::Edit)?;
     if let Some(v) = due_date {
         row.due_date = v;
     }
     if let Some(v) = notes {
         row.notes = v;
     }
-    row.version += 1;
-    row.updated_at = now();
-    diesel::update(invoices::table.find(id))
-        .set(&row)
-        .execute(conn)?;
+    save(conn, &mut row, now())?;
     assemble(conn, row)
 }
 
@@ -477,12 +510,15 @@ pub fn delete_draft(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
-    check_editable(stored("invoices", "status", &row.status)?)?;
+    let row = load_for(conn, id, expected_version, InvoiceAction::Delete)?;
     diesel::delete(invoice_lines::table.filter(invoice_lines::invoice_id.eq(id))).execute(conn)?;
-    diesel::delete(invoices::table.find(id)).execute(conn)?;
-    Ok(())
+    let deleted = diesel::delete(
+        invoices::table
+            .filter(invoices::id.eq(id))
+            .filter(invoices::version.eq(row.version)),
+    )
+    .execute(conn)?;
+    records::written(deleted, row.version)
 }
 
 fn issuer_snapshot(conn: &mut DbConnection) -> Result<serde_json::Value, StoreError> {
@@ -569,18 +605,7 @@ pub(crate) fn issue_as(
     expected_version: Option<i64>,
     status: InvoiceStatus,
 ) -> Result<Invoice, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
-    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
-    if stored_status != InvoiceStatus::Draft {
-        return Err(crm_domain::platform::transitions::IllegalTransition {
-            document: "invoice",
-            action: "issue".into(),
-            state: stored_status.as_str().into(),
-            allowed: vec![],
-        }
-        .into());
-    }
+    let mut row = load_for(conn, id, expected_version, InvoiceAction::Issue)?;
     let lines = line_rows(conn, id)?;
     require_lines("invoice", lines.len())?;
     let issuer = issuer_snapshot(conn)?;
@@ -588,7 +613,7 @@ pub(crate) fn issue_as(
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
     if kind.is_credit() {
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
-        let original = load(conn, &original_id)?;
+        let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
         check_credit(
             row.total_minor,
             original.total_minor,
@@ -630,11 +655,7 @@ pub(crate) fn issue_as(
     row.hash = Some(hash.clone());
     let at = now();
     row.issued_at = Some(at);
-    row.version += 1;
-    row.updated_at = at;
-    diesel::update(invoices::table.find(id))
-        .set(&row)
-        .execute(conn)?;
+    save(conn, &mut row, at)?;
     invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;
     if kind.is_credit() {
         let (key, figures) = crate::analytics::rollups::credit_contribution(
@@ -759,18 +780,7 @@ pub struct PaymentInput {
 
 /// Records a payment against an issued invoice; never more than is still owed.
 pub fn pay(conn: &mut DbConnection, id: &str, input: PaymentInput) -> Result<Invoice, StoreError> {
-    let row = load(conn, id)?;
-    let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
-    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
-    if kind.is_credit() || stored_status != InvoiceStatus::Issued {
-        return Err(crm_domain::platform::transitions::IllegalTransition {
-            document: "invoice",
-            action: "pay".into(),
-            state: stored_status.as_str().into(),
-            allowed: vec![],
-        }
-        .into());
-    }
+    let row = load_for(conn, id, None, InvoiceAction::Pay)?;
     check_payment(
         input.amount_minor,
         row.total_minor,
@@ -936,22 +946,6 @@ pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, 
     })
 }
 
-/// The issued invoice (not a credit note) that invoices this order, if any.
-pub fn issued_invoice_of_order(
-    conn: &mut DbConnection,
-    order_id: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(invoice_lines::table
-        .inner_join(invoices::table)
-        .filter(invoice_lines::order_id.eq(order_id))
-        .filter(invoice_lines::is_credit.eq(false))
-        .filter(invoice_lines::released.eq(false))
-        .filter(invoices::number.is_not_null())
-        .select(invoices::id)
-        .first(conn)
-        .optional()?)
-}
-
 /// Issues a credit note with these lines against an issued invoice, in the default credit
 /// series of its kind, inside the caller's transaction.
 pub(crate) fn credit_and_issue(
@@ -987,22 +981,12 @@ pub(crate) fn decide(
     accept: bool,
     reason: Option<String>,
 ) -> Result<Invoice, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
-    let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
-    if stored_status != InvoiceStatus::PendingAcceptance {
-        return Err(crm_domain::platform::transitions::IllegalTransition {
-            document: "invoice",
-            action: if accept {
-                "accept".into()
-            } else {
-                "dispute".into()
-            },
-            state: stored_status.as_str().into(),
-            allowed: vec![],
-        }
-        .into());
-    }
+    let action = if accept {
+        InvoiceAction::Accept
+    } else {
+        InvoiceAction::Dispute
+    };
+    let mut row = load_for(conn, id, expected_version, action)?;
     let at = now();
     row.status = if accept {
         InvoiceStatus::Issued
@@ -1013,21 +997,7 @@ pub(crate) fn decide(
     .to_owned();
     row.dispute_reason = reason;
     row.decided_at = Some(at);
-    let previous = row.version;
-    row.version += 1;
-    row.updated_at = at;
-    let updated = diesel::update(
-        invoices::table
-            .filter(invoices::id.eq(id))
-            .filter(invoices::version.eq(previous)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous + 1,
-        });
-    }
+    save(conn, &mut row, at)?;
     assemble(conn, row)
 }
 

@@ -14,12 +14,11 @@ use diesel::prelude::*;
 use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{return_lines, returns};
 use crate::platform::stored::{stored, stored_opt};
 use crate::sales::documents::Line;
-use crate::{
-    billing::invoices, check_version, new_id, now, platform::counters, sales::orders, StoreError,
-};
+use crate::{billing::invoices, new_id, now, platform::counters, sales::orders, StoreError};
 use crm_domain::access::actors::user_of;
 use crm_domain::billing::returns::check_window;
 use crm_domain::sales::totals::require_lines;
@@ -357,8 +356,9 @@ pub fn update(
     expected_version: Option<i64>,
     change: impl FnOnce(&mut RootCause, &mut Option<String>) -> Result<(), StoreError>,
 ) -> Result<Return, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Return, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: ReturnStatus = stored("returns", "status", &row.status)?;
     if matches!(
         status,
@@ -404,8 +404,9 @@ pub fn act(
     action: ReturnAction,
     reason: Option<String>,
 ) -> Result<Return, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Return, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: ReturnStatus = stored("returns", "status", &row.status)?;
     let next = transition(status, action, None)?;
     if action == ReturnAction::Reject {
@@ -430,8 +431,9 @@ pub fn receive(
     expected_version: Option<i64>,
     received: Vec<Received>,
 ) -> Result<Return, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Return, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: ReturnStatus = stored("returns", "status", &row.status)?;
     let next = transition(status, ReturnAction::Receive, None)?;
     let current = assemble(conn, row.clone())?;
@@ -510,8 +512,9 @@ pub fn resolve(
     expected_version: Option<i64>,
     resolve: Resolve,
 ) -> Result<Return, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Return, id, expected_version, load, |r| {
+        r.version
+    })?;
     let ret = assemble(conn, row.clone())?;
     let next = transition(ret.status, ReturnAction::Resolve, Some(resolve.resolution))?;
     check_root_cause(
@@ -548,7 +551,7 @@ pub fn resolve(
         r if r.credits() => {
             row.refund_minor = value - resolve.restocking_fee_minor;
             if row.refund_minor > 0 {
-                if let Some(invoice_id) = invoices::issued_invoice_of_order(conn, &ret.order_id)? {
+                if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     if resolve.restocking_fee_minor > 0 {
                         lines.push(Line {
                             product_id: None,

@@ -10,8 +10,9 @@ use crate::billing::invoice_series::{self, SeriesFields};
 use crate::billing::invoices::{self, DraftInput, Invoice};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::self_billing_agreements;
-use crate::{check_version, new_id, now, parties::companies, StoreError};
+use crate::{new_id, now, parties::companies, StoreError};
 
 const ACTIVE: &str = "active";
 const TERMINATED: &str = "terminated";
@@ -132,8 +133,9 @@ pub fn terminate(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<Agreement, StoreError> {
-    let agreement = get(conn, id)?;
-    check_version(agreement.version, expected_version)?;
+    let agreement = records::checkout(conn, Record::Agreement, id, expected_version, get, |r| {
+        r.version
+    })?;
     diesel::update(self_billing_agreements::table.find(id))
         .set((
             self_billing_agreements::status.eq(TERMINATED),

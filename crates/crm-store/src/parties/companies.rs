@@ -8,12 +8,10 @@ use diesel::prelude::*;
 use crate::platform::address::Address;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::companies;
 use crate::platform::stored::stored_opt;
-use crate::{
-    access::users, check_version, new_id, now, tag_pattern, tags_from_json, tags_to_json,
-    StoreError,
-};
+use crate::{access::users, new_id, now, tag_pattern, tags_from_json, tags_to_json, StoreError};
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -245,8 +243,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut CompanyFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields();
     change(&mut fields)?;
     check_references(conn, &fields)?;
@@ -275,8 +274,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(companies::table.filter(companies::id.eq(id)))

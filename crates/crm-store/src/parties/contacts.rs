@@ -6,10 +6,11 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
 use crate::{
-    access::users, check_version, new_id, now, parties::companies, tag_pattern, tags_from_json,
-    tags_to_json, StoreError,
+    access::users, new_id, now, parties::companies, tag_pattern, tags_from_json, tags_to_json,
+    StoreError,
 };
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
@@ -261,8 +262,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut ContactFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields();
     change(&mut fields)?;
     check_write(conn, &fields, id)?;
@@ -293,8 +295,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(contacts::table.filter(contacts::id.eq(id)))

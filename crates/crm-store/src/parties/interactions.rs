@@ -6,11 +6,10 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::interactions;
 use crate::platform::stored::{stored, stored_opt};
-use crate::{
-    access::users, check_version, new_id, now, parties::companies, parties::contacts, StoreError,
-};
+use crate::{access::users, new_id, now, parties::companies, parties::contacts, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = interactions, treat_none_as_null = true)]
@@ -176,8 +175,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut InteractionFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Interaction, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields()?;
     change(&mut fields)?;
     let at = prepare(conn, &mut fields)?;
@@ -205,8 +205,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Interaction, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(interactions::table.filter(interactions::id.eq(id)))

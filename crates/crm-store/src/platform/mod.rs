@@ -5,6 +5,7 @@ pub(crate) mod error;
 pub mod exchange_rates;
 pub mod idempotency;
 pub mod pagination;
+pub(crate) mod records;
 pub mod schema;
 pub mod settings;
 pub(crate) mod stored;

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 
 use crate::platform::address::Address;
 use crate::platform::db::DbConnection;
+use crate::platform::records::{self, Record};
 use crate::platform::schema::company_settings;
-use crate::{check_version, now, StoreError};
+use crate::{now, StoreError};
 
 const ROW: &str = "company";
 
@@ -76,8 +77,14 @@ pub fn update<F>(
 where
     F: FnOnce(&mut CompanySettingsFields) -> Result<(), StoreError>,
 {
-    let current = get(conn)?;
-    check_version(current.version, expected_version)?;
+    let current = records::checkout(
+        conn,
+        Record::CompanySettings,
+        ROW,
+        expected_version,
+        |c, _| get(c),
+        |r| r.version,
+    )?;
     let mut f = current.fields.clone();
     change(&mut f)?;
     diesel::update(company_settings::table.find(ROW))

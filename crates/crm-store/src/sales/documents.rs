@@ -34,6 +34,16 @@ pub struct Line {
     pub tax_rate_bp: i64,
 }
 
+impl Line {
+    /// Whether both lines sell the same thing on the same terms; the cost snapshot aside.
+    pub fn sells_same(&self, other: &Line) -> bool {
+        Line {
+            unit_cost_minor: other.unit_cost_minor,
+            ..self.clone()
+        } == *other
+    }
+}
+
 /// Resolves drafts in a currency: the product (by id or SKU) supplies the description, price,
 /// tax rate and cost that the draft leaves out. Every problem is reported with its line.
 pub fn resolve_lines(

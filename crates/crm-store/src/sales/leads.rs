@@ -7,10 +7,11 @@ use diesel::prelude::*;
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
 use crate::platform::stored::stored;
 use crate::sales::quotes::{self, QuoteDraft};
-use crate::{access::users, check_version, new_id, now, StoreError};
+use crate::{access::users, new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = leads, treat_none_as_null = true)]
@@ -225,8 +226,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut LeadFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Lead, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: LeadStatus = stored("leads", "status", &row.status)?;
     transition(status, LeadAction::Edit)?;
     let mut fields = row.fields()?;
@@ -247,8 +249,9 @@ pub fn act(
     owner_id: Option<String>,
     reason: Option<String>,
 ) -> Result<Lead, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Lead, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: LeadStatus = stored("leads", "status", &row.status)?;
     let next = transition(status, action)?;
     if action == LeadAction::Assign {
@@ -286,8 +289,9 @@ pub fn convert(
     opportunity: Option<crate::sales::opportunities::OpportunityFields>,
     user_id: Option<&str>,
 ) -> Result<Conversion, StoreError> {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Lead, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: LeadStatus = stored("leads", "status", &row.status)?;
     let next = transition(status, LeadAction::Convert)?;
     let customer = CustomerRef {
@@ -347,8 +351,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Lead, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(leads::table.filter(leads::id.eq(id)))

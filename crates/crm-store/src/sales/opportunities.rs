@@ -11,11 +11,12 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{opportunities, opportunity_stage_changes};
 use crate::sales::pipelines::{self, Stage};
 use crate::{
-    access::users, check_version, new_id, now, parties::companies, parties::contacts,
-    platform::exchange_rates, StoreError,
+    access::users, new_id, now, parties::companies, parties::contacts, platform::exchange_rates,
+    StoreError,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -251,8 +252,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut OpportunityFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Opportunity, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields();
     change(&mut fields)?;
     if fields.pipeline_id.as_deref() != Some(row.pipeline_id.as_str())
@@ -338,8 +340,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Opportunity, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(opportunities::table.filter(opportunities::id.eq(id)))

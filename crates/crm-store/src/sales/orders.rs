@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::money::Quantity;
-use crm_domain::sales::orders::{transition, OrderAction, OrderStatus};
+use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, OrderStatus};
 use crm_domain::sales::totals::Totals;
 use diesel::prelude::*;
 
@@ -12,10 +12,13 @@ use crate::parties::customers::{self, CustomerRef};
 use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
-use crate::platform::schema::{order_lines, orders};
+use crate::platform::records::{self, Record};
+use crate::platform::schema::{
+    invoice_lines, invoices, order_lines, orders, return_lines, returns,
+};
 use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
-use crate::{access::users, check_version, new_id, now, StoreError};
+use crate::{access::users, new_id, now, StoreError};
 use crm_domain::sales::totals::require_lines;
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
@@ -179,6 +182,11 @@ fn save(
         users::ensure_active(conn, id, "salesperson_id")?;
     }
     require_lines("order", order.lines.len())?;
+    let mut order = order;
+    let rewrite_lines = match &existing {
+        Some(e) => keep_line_history(conn, e, &mut order.lines)?,
+        None => true,
+    };
     let totals = documents::totals(&order.lines)?;
     let cost_minor = documents::cost_of(&order.lines)?;
     let before = match &existing {
@@ -209,10 +217,15 @@ fn save(
         updated_at: at,
     };
     match &existing {
-        Some(_) => {
-            diesel::update(orders::table.find(&row.id))
-                .set(&row)
-                .execute(conn)?;
+        Some(e) => {
+            let updated = diesel::update(
+                orders::table
+                    .filter(orders::id.eq(&row.id))
+                    .filter(orders::version.eq(e.version)),
+            )
+            .set(&row)
+            .execute(conn)?;
+            records::written(updated, e.version)?;
         }
         None => {
             diesel::insert_into(orders::table)
@@ -220,14 +233,100 @@ fn save(
                 .execute(conn)?;
         }
     }
-    write_lines(conn, &row.id, &order.lines, &totals)?;
+    if rewrite_lines {
+        write_lines(conn, &row.id, &order.lines, &totals)?;
+    }
     let after = crate::analytics::rollups::order_contribution(conn, &row.id)?;
     crate::analytics::rollups::swap(conn, before, after)?;
     Ok(row.id)
 }
 
-/// Creates or updates the order of (`channel`, `external_id`). The same payload again writes
-/// nothing. Concurrent pushes of one order take turns, so there is only ever one.
+/// Whether a re-push must rewrite the stored lines of `existing`; fills in the cost snapshot of
+/// every pushed line that sells the same as the stored line in its place, so that a status
+/// push in March keeps January's costs. Lines an invoice or a return refers to cannot change.
+fn keep_line_history(
+    conn: &mut DbConnection,
+    existing: &OrderRow,
+    pushed: &mut [Line],
+) -> Result<bool, StoreError> {
+    let stored: Vec<Line> = lines_with_ids(conn, &existing.id)?
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect();
+    for (line, before) in pushed.iter_mut().zip(&stored) {
+        if line.sells_same(before) {
+            line.unit_cost_minor = before.unit_cost_minor;
+        }
+    }
+    if stored.len() == pushed.len() && stored.iter().zip(pushed.iter()).all(|(a, b)| a == b) {
+        return Ok(false);
+    }
+    if let Some(document) = documents_on_lines(conn, &existing.id)? {
+        return Err(StoreError::Conflict {
+            message: format!(
+                "order {} is on {document}: its lines can no longer change; credit or resolve it first",
+                existing.external_id
+            ),
+            existing_id: None,
+        });
+    }
+    Ok(true)
+}
+
+/// What refers to the order's lines, if anything: an invoice (draft, issued or credited) or a
+/// return.
+fn documents_on_lines(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let invoice: Option<(String, Option<String>)> = invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::order_id.eq(order_id))
+        .select((invoices::id, invoices::number))
+        .first(conn)
+        .optional()?;
+    if let Some((id, number)) = invoice {
+        return Ok(Some(format!("invoice {}", number.unwrap_or(id))));
+    }
+    let returned: Option<String> = returns::table
+        .inner_join(return_lines::table)
+        .filter(returns::order_id.eq(order_id))
+        .select(returns::number)
+        .first(conn)
+        .optional()?;
+    Ok(returned.map(|number| format!("return {number}")))
+}
+
+/// The invoice, draft or issued, that holds the order's lines and has not been credited in
+/// full, if any: while there is one, the order cannot be cancelled.
+pub fn live_invoice(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::order_id.eq(order_id))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoice_lines::released.eq(false))
+        .select((invoices::id, invoices::number))
+        .first(conn)
+        .optional()?)
+}
+
+/// Refuses to cancel an order that a live invoice holds.
+fn check_cancellable(conn: &mut DbConnection, order_id: &str) -> Result<(), StoreError> {
+    match live_invoice(conn, order_id)? {
+        Some((id, number)) => Err(StoreError::Conflict {
+            message: format!(
+                "the order is on invoice {}: credit it before cancelling the order",
+                number.as_deref().unwrap_or("(draft)")
+            ),
+            existing_id: Some(id),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Creates or updates the order of (`channel`, `external_id`). With `expected_version`, an
 /// existing order changes only while it is still at that version; the check runs under the
 /// order's lock, so a concurrent push cannot slip between it and the write.
@@ -240,9 +339,18 @@ pub fn upsert(
         conn,
         &format!("order:{}:{}", input.channel, input.external_id),
     )?;
-    let existing = find_by_external(conn, &input.channel, &input.external_id)?;
+    let existing = match find_by_external(conn, &input.channel, &input.external_id)? {
+        Some(found) => Some(records::checkout(
+            conn,
+            Record::Order,
+            &found.id,
+            expected_version,
+            load,
+            |r| r.version,
+        )?),
+        None => None,
+    };
     if let Some(row) = &existing {
-        check_version(row.version, expected_version)?;
         if row.payload_hash == input.payload_hash {
             return Ok(Upserted::Unchanged(get(conn, &row.id)?));
         }
@@ -272,6 +380,12 @@ pub fn upsert(
         .status
         .or(stored_status)
         .unwrap_or(OrderStatus::Pending);
+    if let (Some(from), Some(row)) = (stored_status, &existing) {
+        check_pushed_status(from, status)?;
+        if status == OrderStatus::Cancelled && from != OrderStatus::Cancelled {
+            check_cancellable(conn, &row.id)?;
+        }
+    }
     let created = existing.is_none();
     let quote_id = existing.as_ref().and_then(|e| e.quote_id.clone());
     let id = save(
@@ -398,10 +512,14 @@ pub fn act(
     expected_version: Option<i64>,
     action: OrderAction,
 ) -> Result<Order, StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Order, id, expected_version, load, |r| {
+        r.version
+    })?;
     let status: OrderStatus = stored("orders", "status", &row.status)?;
     let next = transition(status, action)?;
+    if action == OrderAction::Cancel {
+        check_cancellable(conn, id)?;
+    }
     let before = crate::analytics::rollups::order_contribution(conn, id)?;
     let updated = diesel::update(
         orders::table
@@ -414,11 +532,7 @@ pub fn act(
         orders::updated_at.eq(now()),
     ))
     .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: row.version + 1,
-        });
-    }
+    records::written(updated, row.version)?;
     let after = crate::analytics::rollups::order_contribution(conn, id)?;
     crate::analytics::rollups::swap(conn, before, after)?;
     get(conn, id)

@@ -7,9 +7,10 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{pipeline_stages, pipelines};
 use crate::platform::stored::stored;
-use crate::{check_version, new_id, now, StoreError};
+use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pipelines)]
@@ -223,8 +224,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut PipelineFields) -> Result<(), StoreError>,
 {
-    let pipeline = get(conn, id)?;
-    check_version(pipeline.version, expected_version)?;
+    let pipeline = records::checkout(conn, Record::Pipeline, id, expected_version, get, |r| {
+        r.version
+    })?;
     let mut fields = pipeline.fields.clone();
     change(&mut fields)?;
     diesel::update(
@@ -262,8 +264,14 @@ pub fn add_stage(
     expected_version: Option<i64>,
     stage: StageFields,
 ) -> Result<Pipeline, StoreError> {
-    let pipeline = get(conn, pipeline_id)?;
-    check_version(pipeline.version, expected_version)?;
+    let pipeline = records::checkout(
+        conn,
+        Record::Pipeline,
+        pipeline_id,
+        expected_version,
+        get,
+        |r| r.version,
+    )?;
     insert_stage(conn, pipeline_id, &stage)?;
     bump(conn, &pipeline)?;
     get(conn, pipeline_id)
@@ -279,8 +287,14 @@ pub fn update_stage<F>(
 where
     F: FnOnce(&mut StageFields) -> Result<(), StoreError>,
 {
-    let pipeline = get(conn, pipeline_id)?;
-    check_version(pipeline.version, expected_version)?;
+    let pipeline = records::checkout(
+        conn,
+        Record::Pipeline,
+        pipeline_id,
+        expected_version,
+        get,
+        |r| r.version,
+    )?;
     let mut stage = pipeline
         .stages
         .iter()
@@ -313,8 +327,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let pipeline = get(conn, id)?;
-    check_version(pipeline.version, expected_version)?;
+    let pipeline = records::checkout(conn, Record::Pipeline, id, expected_version, get, |r| {
+        r.version
+    })?;
     if pipeline.fields.is_default {
         return Err(StoreError::Conflict {
             message: "the default pipeline cannot be archived; make another one the default first"

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::products;
-use crate::{check_version, new_id, now, StoreError};
+use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = products, treat_none_as_null = true)]
@@ -172,8 +173,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut ProductFields) -> Result<(), StoreError>,
 {
-    let mut row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let mut row = records::checkout(conn, Record::Product, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut fields = row.fields();
     change(&mut fields)?;
     check_sku(conn, &fields.sku, id)?;
@@ -203,8 +205,9 @@ pub fn archive(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Product, id, expected_version, load, |r| {
+        r.version
+    })?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(products::table.filter(products::id.eq(id)))

@@ -11,12 +11,13 @@ use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
 use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::{
-    access::users, check_version, new_id, now, parties::companies, parties::contacts,
-    platform::counters, sales::orders, StoreError,
+    access::users, new_id, now, parties::companies, parties::contacts, platform::counters,
+    sales::orders, StoreError,
 };
 use crm_domain::sales::totals::require_lines;
 
@@ -305,8 +306,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut DbConnection, &mut QuoteFields) -> Result<(), StoreError>,
 {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Quote, id, expected_version, load, |r| {
+        r.version
+    })?;
     let mut quote = assemble(conn, row.clone())?;
     check_editable(quote.status)?;
     change(conn, &mut quote.fields)?;
@@ -358,8 +360,9 @@ pub fn act(
     action: QuoteAction,
     reason: Option<String>,
 ) -> Result<ActionOutcome, StoreError> {
-    let row = load(conn, id)?;
-    check_version(row.version, expected_version)?;
+    let row = records::checkout(conn, Record::Quote, id, expected_version, load, |r| {
+        r.version
+    })?;
     let quote = assemble(conn, row.clone())?;
     let next = transition(quote.status, action)?;
     if action == QuoteAction::Send {

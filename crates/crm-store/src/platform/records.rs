@@ -1,0 +1,111 @@
+//! The one way a stored record changes: lock its row, read it, ask the domain, write.
+//!
+//! PostgreSQL runs READ COMMITTED, so a read followed by a check and a write can lose to a
+//! concurrent writer of the same row on another node. Every write path of an aggregate first
+//! calls [`lock`], which holds the row until the transaction ends: a concurrent writer waits,
+//! then reads what the first one committed and gets its own `409` or `412` from the domain.
+//! On SQLite every write transaction starts with `BEGIN IMMEDIATE` and so already holds the
+//! database's only write lock. `tests/architecture.rs` fails the build when a store function
+//! updates or deletes a row of an aggregate without taking this lock.
+
+use diesel::sql_types::Text;
+use diesel::RunQueryDsl;
+
+use crate::platform::db::DbConnection;
+use crate::StoreError;
+
+/// A table whose rows are records that callers change by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Record {
+    ApiKey,
+    Agreement,
+    Company,
+    CompanySettings,
+    Contact,
+    Interaction,
+    Invoice,
+    InvoiceSeries,
+    Lead,
+    Opportunity,
+    Order,
+    Pipeline,
+    Product,
+    Quote,
+    Return,
+    Setting,
+    User,
+}
+
+impl Record {
+    /// The table and its key column; both are fixed names, never input.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Record::ApiKey => ("api_keys", "id"),
+            Record::Agreement => ("self_billing_agreements", "id"),
+            Record::Company => ("companies", "id"),
+            Record::CompanySettings => ("company_settings", "id"),
+            Record::Contact => ("contacts", "id"),
+            Record::Interaction => ("interactions", "id"),
+            Record::Invoice => ("invoices", "id"),
+            Record::InvoiceSeries => ("invoice_series", "id"),
+            Record::Lead => ("leads", "id"),
+            Record::Opportunity => ("opportunities", "id"),
+            Record::Order => ("orders", "id"),
+            Record::Pipeline => ("pipelines", "id"),
+            Record::Product => ("products", "id"),
+            Record::Quote => ("quotes", "id"),
+            Record::Return => ("returns", "id"),
+            Record::Setting => ("settings", "name"),
+            Record::User => ("users", "id"),
+        }
+    }
+}
+
+/// Locks the row of `record` keyed `id` until the transaction ends, or fails with
+/// [`StoreError::NotFound`] when there is none. `FOR NO KEY UPDATE` because no write path
+/// changes a key, so inserting a row that references this one (a payment, a credit note)
+/// does not wait for it.
+pub(crate) fn lock(conn: &mut DbConnection, record: Record, id: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(_) = conn {
+        let (table, key) = record.table();
+        let locked = diesel::sql_query(format!(
+            "SELECT 1 FROM {table} WHERE {key} = $1 FOR NO KEY UPDATE"
+        ))
+        .bind::<Text, _>(id)
+        .execute(conn)?;
+        if locked == 0 {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(())
+}
+
+/// Locks the row, reads it with `read` and checks the caller's `If-Match` against its
+/// `version`: the start of every write path of a versioned record.
+pub(crate) fn checkout<R>(
+    conn: &mut DbConnection,
+    record: Record,
+    id: &str,
+    expected_version: Option<i64>,
+    read: impl FnOnce(&mut DbConnection, &str) -> Result<R, StoreError>,
+    version: impl FnOnce(&R) -> i64,
+) -> Result<R, StoreError> {
+    lock(conn, record, id)?;
+    let row = read(conn, id)?;
+    let current = version(&row);
+    match expected_version {
+        Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
+        _ => Ok(row),
+    }
+}
+
+/// Fails with the version the row moved to when a conditional write (`WHERE version = ?`)
+/// touched no row: a second line of defence behind [`lock`].
+pub(crate) fn written(rows: usize, read_version: i64) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::VersionMismatch {
+            current: read_version + 1,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+DROP TRIGGER IF EXISTS invoice_lines_issued_are_frozen ON invoice_lines;
+DROP FUNCTION IF EXISTS refuse_issued_invoice_line_change();
+DROP TRIGGER IF EXISTS invoices_issued_are_frozen ON invoices;
+DROP FUNCTION IF EXISTS refuse_issued_invoice_change();
+DROP INDEX IF EXISTS invoice_series_prefix;
