@@ -347,3 +347,121 @@ fn a_cycle_is_found() {
         vec!["crm_store: billing::invoices -> sales::orders -> sales::quotes"]
     );
 }
+
+/// Store files that write no record a caller changes by id: keys, counters, tokens and derived
+/// tables, each claimed by its own conditional write.
+const NOT_RECORDS: [&str; 6] = [
+    "platform/idempotency.rs",
+    "platform/counters.rs",
+    "platform/exchange_rates.rs",
+    "access/refresh_tokens.rs",
+    "access/login_failures.rs",
+    "analytics/rollups.rs",
+];
+
+/// Store functions that update or delete rows without going through `platform::records`
+/// themselves, and why that is safe.
+const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 10] = [
+    (
+        "sales/pipelines.rs::clear_other_defaults",
+        "its callers hold the default-pipeline lock",
+    ),
+    (
+        "sales/quotes.rs::write_lines",
+        "the lines of a quote its caller holds",
+    ),
+    (
+        "sales/orders.rs::write_lines",
+        "the lines of an order its caller holds",
+    ),
+    (
+        "billing/invoices.rs::write_lines",
+        "the lines of a draft its caller holds",
+    ),
+    (
+        "billing/invoices.rs::issue_as",
+        "load_for holds the document, and the original of a credit note",
+    ),
+    (
+        "billing/invoice_series.rs::clear_other_defaults",
+        "its callers hold the series names lock",
+    ),
+    (
+        "billing/invoice_series.rs::claim_number",
+        "its first statement locks the series row",
+    ),
+    (
+        "billing/invoice_series.rs::advance",
+        "runs under the row lock claim_number took",
+    ),
+    (
+        "parties/companies.rs::set_tiers",
+        "a derived column written set-wise, not a read-check-write",
+    ),
+    (
+        "access/api_keys.rs::touch",
+        "conditioned on the last_used_at it read",
+    ),
+];
+
+/// Every top-level function of a store file, by name, with its text.
+fn functions(source: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for line in source.lines() {
+        let header = line
+            .strip_prefix("pub(crate) fn ")
+            .or_else(|| line.strip_prefix("pub fn "))
+            .or_else(|| line.strip_prefix("fn "));
+        if let Some(rest) = header {
+            let name: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+            found.push((name, String::new()));
+        } else if let Some((_, body)) = found.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    found
+}
+
+/// The rule of `crm-store/src/platform/records.rs`: a function that updates or deletes a row of
+/// a record takes it through `records` (lock, checkout) or writes on the version it read. A new
+/// write path that does neither fails here, not in production under two nodes.
+#[test]
+fn every_store_write_of_a_record_goes_through_records() {
+    let src = workspace().join("crates/crm-store/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut unguarded = BTreeSet::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if NOT_RECORDS.contains(&relative.as_str()) || relative == "platform/records.rs" {
+            continue;
+        }
+        let source = without_comments(&std::fs::read_to_string(&file).unwrap());
+        for (name, body) in functions(&source) {
+            let writes = body.contains("diesel::update(") || body.contains("diesel::delete(");
+            let guarded = body.contains("records::") || body.contains("::version.eq(");
+            if writes && !guarded {
+                unguarded.insert(format!("{relative}::{name}"));
+            }
+        }
+    }
+    let excused: BTreeSet<String> = WRITES_UNDER_ANOTHER_LOCK
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    let new: Vec<_> = unguarded.difference(&excused).collect();
+    assert!(
+        new.is_empty(),
+        "these write without records:: or a version condition: {new:?}"
+    );
+    let stale: Vec<_> = excused.difference(&unguarded).collect();
+    assert!(
+        stale.is_empty(),
+        "no longer unguarded, drop from the list: {stale:?}"
+    );
+}

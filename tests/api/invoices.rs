@@ -114,6 +114,8 @@ on_both_backends! {
         let r = app.get(&format!("/v1/invoice-series/{series}/verify")).await;
         assert_eq!(r.body["valid"], true, "{}", r.text);
         assert_eq!(r.body["checked"], 3);
+        let issued = app.get(&format!("/v1/invoices?series_id={series}")).await.body["data"].as_array().unwrap().clone();
+        assert_eq!(chain_from_json(issued), Ok(3), "the chain, from the JSON alone");
         let mut conn = app.pool.get().unwrap();
         let tamper = format!("UPDATE invoices SET total_minor = 1 WHERE id = '{}'", ids[1]);
         assert!(diesel::sql_query(&tamper).execute(&mut *conn).is_err(), "the database refuses to change an issued invoice");
@@ -251,4 +253,97 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
     let verify: Value = verify.json().await.unwrap();
     assert_eq!(verify["valid"], true, "{verify}");
     assert_eq!(verify["checked"], 500);
+
+    let mut documents = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = client
+            .get(format!("{base_b}/v1/invoices?series_id=00000000-0000-7000-8000-0000000000f1&limit=100{cursor}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        documents.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(documents.len(), 500);
+    assert_eq!(
+        chain_from_json(documents),
+        Ok(500),
+        "the chain, recomputed from the API's JSON alone"
+    );
+}
+
+/// Verifies a series' chain as an outsider would, from the documents' JSON and the canonical
+/// form of docs/ledger.md only; how many links held, or the first that did not.
+fn chain_from_json(mut documents: Vec<Value>) -> Result<usize, String> {
+    use sha2::{Digest, Sha256};
+    documents.sort_by_key(|d| {
+        (
+            d["issue_date"].as_str().unwrap()[..4].to_owned(),
+            d["sequence"].as_i64(),
+        )
+    });
+    let minor = |money: &Value| money["amount_minor"].as_i64().unwrap();
+    let milli = |quantity: &str| -> i64 {
+        let (whole, fraction) = quantity.split_once('.').unwrap_or((quantity, ""));
+        whole.parse::<i64>().unwrap() * 1000 + format!("{fraction:0<3}").parse::<i64>().unwrap()
+    };
+    let mut previous = String::new();
+    for (checked, d) in documents.iter().enumerate() {
+        if d["previous_hash"] != previous.as_str() {
+            return Err(format!("{} does not follow the one before", d["number"]));
+        }
+        let snapshot = |v: &Value| {
+            if v.is_null() {
+                Value::Null
+            } else {
+                json!(v.to_string())
+            }
+        };
+        let lines: Vec<Value> = d["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(position, l)| {
+                json!([
+                    position,
+                    l["description"],
+                    milli(l["quantity"].as_str().unwrap()),
+                    minor(&l["unit_price"]),
+                    l["discount_bp"],
+                    l["tax_rate_bp"],
+                    minor(&l["gross"]),
+                    minor(&l["discount"]),
+                    minor(&l["net"]),
+                    l["order_line_id"]
+                ])
+            })
+            .collect();
+        let canonical = json!({
+            "number": d["number"], "kind": d["kind"], "series_id": d["series_id"], "issue_date": d["issue_date"],
+            "currency": d["currency"], "company_id": d["company_id"], "corrects_invoice_id": d["corrects_invoice_id"],
+            "correction_reason": d["correction_reason"], "issuer": snapshot(&d["issuer"]), "recipient": snapshot(&d["recipient"]),
+            "subtotal_minor": minor(&d["totals"]["subtotal"]), "discount_minor": minor(&d["totals"]["discount"]),
+            "tax_minor": minor(&d["totals"]["tax"]), "total_minor": minor(&d["totals"]["total"]), "lines": lines,
+        });
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{previous}\n{canonical}").as_bytes());
+        let hash = hex::encode(hasher.finalize());
+        if d["hash"] != hash.as_str() {
+            return Err(format!(
+                "{} does not match its hash after {checked} links",
+                d["number"]
+            ));
+        }
+        previous = hash;
+    }
+    Ok(documents.len())
 }

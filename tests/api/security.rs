@@ -510,7 +510,8 @@ async fn complete_staff_world(app: &TestApp, staff: &mut StaffWorld, owner: &Cus
     staff.agreement = app.create("/v1/self-billing/agreements", json!({"company_id": owner.company, "valid_from": "2026-01-01", "series_prefix": "SEC"})).await["id"].as_str().unwrap().to_owned();
 }
 
-/// Every text a customer can read, walked for anything that reveals cost or margin.
+/// Every text a customer can read, walked for anything that reveals cost or margin, or what we
+/// derive from them or keep for ourselves: the tier, its year, the owner, the preferences.
 fn cost_fields(value: &Value, at: &str, found: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
@@ -519,6 +520,8 @@ fn cost_fields(value: &Value, at: &str, found: &mut Vec<String>) {
                 if ["cost", "margin", "profit"]
                     .iter()
                     .any(|word| lower.contains(word))
+                    || ["tier", "tier_basis_year", "owner_id", "preferences"]
+                        .contains(&key.as_str())
                 {
                     found.push(format!("{at}.{key}"));
                 }

@@ -105,12 +105,12 @@ pub enum Grant {
     WriteOwnCompany,
 }
 
-use Grant::{None as No, Read as R, ReadOwnCompany as Own, Write as W, WriteOwnCompany as OwnW};
+use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
 const MATRIX: [(Resource, [Grant; 6]); 17] = [
-    (Resource::Companies, [W, W, W, R, W, Own]),
+    (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
     (Resource::Leads, [W, W, W, R, W, No]),
@@ -254,13 +254,15 @@ mod tests {
         assert!(authorize(Role::Customer, Resource::Contacts, Access::Read).is_err());
     }
 
+    /// A company carries its tier, owner and preferences, which are internal: a customer reads
+    /// its own company through the portal's fiscal data instead.
     #[test]
-    fn customers_read_only_their_own_company() {
+    fn customers_read_their_company_only_through_the_portal() {
+        assert!(authorize(Role::Customer, Resource::Companies, Access::Read).is_err());
         assert_eq!(
-            authorize(Role::Customer, Resource::Companies, Access::Read),
+            authorize(Role::Customer, Resource::Portal, Access::Read),
             Ok(Reach::OwnCompany)
         );
-        assert!(authorize(Role::Customer, Resource::Companies, Access::Write).is_err());
     }
 
     #[test]
@@ -315,7 +317,6 @@ mod tests {
     fn table_has_a_row_per_resource() {
         let table = markdown_table();
         assert_eq!(table.lines().count(), 2 + Resource::ALL.len());
-        assert!(table
-            .contains("| companies | write | write | write | read | write | read own company |"));
+        assert!(table.contains("| companies | write | write | write | read | write | - |"));
     }
 }

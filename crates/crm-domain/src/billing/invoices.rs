@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::platform::transitions::IllegalTransition;
+use crate::sales::totals::TaxLine;
 use crate::Violation;
 
 text_enum! {
@@ -120,6 +121,50 @@ pub fn check_credit(
         ));
     }
     Ok(())
+}
+
+/// A credit note reverses, at each VAT rate, no more taxable base and no more tax than the
+/// original still has at that rate once `credited` (the issued credit notes) is taken off: a
+/// credit of 121.00 at 0% against 100.00 + 21% VAT reverses base that was never invoiced at 0%.
+pub fn check_credit_by_rate(
+    original: &[TaxLine],
+    credited: &[TaxLine],
+    credit: &[TaxLine],
+) -> Result<(), Violation> {
+    for line in credit {
+        let rate = line.rate_bp;
+        let Some(invoiced) = original.iter().find(|o| o.rate_bp == rate) else {
+            return Err(Violation::new(
+                "lines",
+                format!("the original invoices nothing at {} VAT", percent(rate)),
+            ));
+        };
+        let taken = |amount: fn(&TaxLine) -> i64| -> i64 {
+            credited
+                .iter()
+                .filter(|c| c.rate_bp == rate)
+                .map(amount)
+                .sum()
+        };
+        let base_left = invoiced.base_minor - taken(|c| c.base_minor);
+        let tax_left = invoiced.tax_minor - taken(|c| c.tax_minor);
+        if line.base_minor > base_left || line.tax_minor > tax_left {
+            return Err(Violation::new(
+                "lines",
+                format!(
+                    "at {} VAT the credit reverses a base of {} and tax of {}, but only {base_left} and {tax_left} minor units remain",
+                    percent(rate),
+                    line.base_minor,
+                    line.tax_minor
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn percent(rate_bp: i64) -> String {
+    format!("{}.{:02}%", rate_bp / 100, rate_bp % 100)
 }
 
 text_enum! {
@@ -294,6 +339,32 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_ne!(a, chain_hash("", "{\"n\":2}"));
         assert_ne!(chain_hash(&a, "x"), chain_hash("other", "x"));
+    }
+
+    #[test]
+    fn a_credit_stays_within_each_rate() {
+        let at = |rate_bp, base_minor, tax_minor| TaxLine {
+            rate_bp,
+            base_minor,
+            tax_minor,
+        };
+        let original = [at(2100, 10000, 2100)];
+        let wrong_rate = check_credit_by_rate(&original, &[], &[at(0, 12100, 0)]).unwrap_err();
+        assert!(
+            wrong_rate.message.contains("nothing at 0.00% VAT"),
+            "{}",
+            wrong_rate.message
+        );
+        assert!(check_credit_by_rate(&original, &[], &[at(2100, 10000, 2100)]).is_ok());
+        let half = [at(2100, 5000, 1050)];
+        assert!(check_credit_by_rate(&original, &half, &half).is_ok());
+        let too_much = check_credit_by_rate(&original, &half, &[at(2100, 5001, 1050)]).unwrap_err();
+        assert!(
+            too_much.message.contains("only 5000 and 1050"),
+            "{}",
+            too_much.message
+        );
+        assert!(check_credit_by_rate(&original, &half, &[at(2100, 5000, 1051)]).is_err());
     }
 
     #[test]

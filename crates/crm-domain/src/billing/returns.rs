@@ -189,6 +189,21 @@ pub fn check_root_cause(
     v.into_result()
 }
 
+/// The net price of a restocking fee charged at `rate_bp`: the fee is what the customer bears,
+/// tax included, so the credit note reverses proportionally less VAT, never base at a rate the
+/// invoice did not carry. Rounded half away from zero.
+pub fn fee_net_minor(fee_minor: i64, rate_bp: i64) -> i64 {
+    let numerator = i128::from(fee_minor) * 10_000;
+    let denominator = i128::from(10_000 + rate_bp.max(0));
+    let quotient = numerator / denominator;
+    let rounded = if (numerator % denominator) * 2 >= denominator {
+        quotient + 1
+    } else {
+        quotient
+    };
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}
+
 /// A return opens within `window_days` of the order, or later when a manager overrides the
 /// window. Answers whether the override was needed, so that the return records it only then.
 pub fn check_window(
@@ -213,6 +228,17 @@ pub fn check_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fee_is_net_of_the_tax_it_carries() {
+        assert_eq!(
+            fee_net_minor(100, 2100),
+            83,
+            "1.00 with 21% VAT is 0.83 net"
+        );
+        assert_eq!(fee_net_minor(121, 2100), 100);
+        assert_eq!(fee_net_minor(100, 0), 100);
+    }
 
     #[test]
     fn the_usual_path() {

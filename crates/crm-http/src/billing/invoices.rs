@@ -138,7 +138,13 @@ pub struct Invoice {
     pub paid: Money,
     /// Still owed: total − credited − paid (zero for credit notes).
     pub outstanding: Money,
-    /// This document's link in its series' integrity chain.
+    /// Its place in its series' chain: the number's sequence, gapless within the series and
+    /// year. Null on a draft.
+    pub sequence: Option<i64>,
+    /// The hash of the series' previous document (`""` for the first). Null on a draft.
+    pub previous_hash: Option<String>,
+    /// This document's link in its series' integrity chain: SHA-256 of `previous_hash`, a
+    /// newline and the canonical form in docs/ledger.md, in lowercase hex.
     pub hash: Option<String>,
     /// When it was issued.
     pub issued_at: Option<DateTime<Utc>>,
@@ -207,6 +213,8 @@ impl From<store::Invoice> for Invoice {
             agreement_id: i.agreement_id,
             issuer: i.issuer,
             recipient: i.recipient,
+            sequence: i.sequence,
+            previous_hash: i.previous_hash,
             hash: i.hash,
             issued_at: utc_opt(i.issued_at),
             decided_at: utc_opt(i.decided_at),

@@ -74,6 +74,9 @@ fn from_row(r: SeriesRow) -> Result<Series, StoreError> {
     })
 }
 
+/// Held by every writer of series: codes, prefixes and the default flag span rows.
+const NAMES_LOCK: &str = "invoice-series-names";
+
 /// A code names one series, and so does a prefix, whatever the kind: two series with one
 /// prefix could print the same number twice. Writers of series take turns on one lock, so
 /// that two cannot both pass this check; the unique indexes stay as the last word.
@@ -82,7 +85,7 @@ fn check_unique(
     fields: &SeriesFields,
     own_id: &str,
 ) -> Result<(), StoreError> {
-    lock_key(conn, "invoice-series-names")?;
+    lock_key(conn, NAMES_LOCK)?;
     let existing: Option<(String, String)> = invoice_series::table
         .filter(
             invoice_series::code
@@ -186,6 +189,9 @@ pub fn update<F>(
 where
     F: FnOnce(&mut SeriesFields) -> Result<(), StoreError>,
 {
+    // The names lock before the row, as `create` takes them, so that two writers never wait
+    // on each other in opposite orders.
+    lock_key(conn, NAMES_LOCK)?;
     let series = records::checkout(
         conn,
         Record::InvoiceSeries,

@@ -4,11 +4,11 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
-    chain_hash, check_action, check_credit, check_payment, payment_status, InvoiceAction,
-    InvoiceKind, InvoiceStatus,
+    chain_hash, check_action, check_credit, check_credit_by_rate, check_payment, payment_status,
+    InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
-use crm_domain::sales::totals::Totals;
+use crm_domain::sales::totals::{TaxLine, Totals};
 use crm_domain::Violation;
 use diesel::prelude::*;
 use serde_json::json;
@@ -111,6 +111,8 @@ pub struct Invoice {
     pub totals: Totals,
     pub credited_minor: i64,
     pub paid_minor: i64,
+    pub sequence: Option<i64>,
+    pub previous_hash: Option<String>,
     pub hash: Option<String>,
     pub issued_at: Option<NaiveDateTime>,
     pub decided_at: Option<NaiveDateTime>,
@@ -204,6 +206,8 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
         agreement_id: row.agreement_id,
         credited_minor: row.credited_minor,
         paid_minor: row.paid_minor,
+        sequence: row.sequence,
+        previous_hash: row.previous_hash,
         hash: row.hash,
         issued_at: row.issued_at,
         decided_at: row.decided_at,
@@ -619,6 +623,12 @@ pub(crate) fn issue_as(
             original.total_minor,
             original.credited_minor,
         )?;
+        let credit = documents::totals(&lines.iter().map(|l| line_of(l).line).collect::<Vec<_>>())?;
+        check_credit_by_rate(
+            &get(conn, &original_id)?.totals.taxes,
+            &credited_by_rate(conn, &original_id)?,
+            &credit.taxes,
+        )?;
         let credited = diesel::update(
             invoices::table
                 .filter(invoices::id.eq(&original_id))
@@ -724,6 +734,23 @@ fn credit_series(
     }
 }
 
+/// The base and tax that the issued credit notes of `original_id` reversed, per rate.
+fn credited_by_rate(
+    conn: &mut DbConnection,
+    original_id: &str,
+) -> Result<Vec<TaxLine>, StoreError> {
+    let notes: Vec<String> = invoices::table
+        .filter(invoices::corrects_invoice_id.eq(original_id))
+        .filter(invoices::number.is_not_null())
+        .select(invoices::id)
+        .load(conn)?;
+    let mut taxes = Vec::new();
+    for note in notes {
+        taxes.extend(get(conn, &note)?.totals.taxes);
+    }
+    Ok(taxes)
+}
+
 /// Drafts a credit note of `kind` in `series_id` with exactly these lines.
 fn draft_credit(
     conn: &mut DbConnection,
@@ -739,6 +766,11 @@ fn draft_credit(
         totals.total_minor,
         original.totals.total_minor,
         original.credited_minor,
+    )?;
+    check_credit_by_rate(
+        &original.totals.taxes,
+        &credited_by_rate(conn, &original.id)?,
+        &totals.taxes,
     )?;
     let mut row = new_row(
         kind,
@@ -893,16 +925,14 @@ pub struct Verification {
 /// Walks the series in issue order, recomputing every link from the stored documents.
 pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, StoreError> {
     let series = invoice_series::get(conn, series_id)?;
-    let rows: Vec<InvoiceRow> = invoices::table
+    let mut rows: Vec<InvoiceRow> = invoices::table
         .filter(invoices::series_id.eq(series_id))
         .filter(invoices::hash.is_not_null())
-        .order((
-            invoices::issued_at.asc(),
-            invoices::sequence.asc(),
-            invoices::id.asc(),
-        ))
         .select(InvoiceRow::as_select())
         .load(conn)?;
+    // The chain runs in the order numbers were claimed: by year, then sequence (a yearly
+    // series restarts its sequence but not its chain). No node's clock decides it.
+    rows.sort_by_key(|r| (r.issue_date.map(|d| d.year()), r.sequence));
     let mut expected_previous = String::new();
     let mut checked = 0;
     for row in rows {

@@ -11,7 +11,6 @@ use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -20,7 +19,7 @@ use crate::platform::stored::{stored, stored_opt};
 use crate::sales::documents::Line;
 use crate::{billing::invoices, new_id, now, platform::counters, sales::orders, StoreError};
 use crm_domain::access::actors::user_of;
-use crm_domain::billing::returns::check_window;
+use crm_domain::billing::returns::{check_window, fee_net_minor};
 use crm_domain::sales::totals::require_lines;
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
@@ -217,11 +216,12 @@ fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64,
         .sum()
 }
 
-/// Opens a return. Concurrent returns of one order take turns, so together they never exceed
-/// what was sold.
+/// Opens a return. It holds the order's row, so concurrent returns of one order take turns and
+/// together never exceed what was sold, and a push cannot rewrite the lines being returned.
 pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, StoreError> {
-    lock_key(conn, &format!("returns-of-order:{}", request.order_id))?;
-    let order = match orders::get(conn, &request.order_id) {
+    let order = match records::lock(conn, Record::Order, &request.order_id)
+        .and_then(|()| orders::get(conn, &request.order_id))
+    {
         Ok(o) => o,
         Err(StoreError::NotFound) => return Err(Violation::new("order_id", "no such order").into()),
         Err(e) => return Err(e),
@@ -553,15 +553,19 @@ pub fn resolve(
             if row.refund_minor > 0 {
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     if resolve.restocking_fee_minor > 0 {
+                        let rate = lines
+                            .iter()
+                            .max_by_key(|l| l.unit_price_minor)
+                            .map_or(0, |l| l.tax_rate_bp);
                         lines.push(Line {
                             product_id: None,
                             sku: None,
                             description: format!("Restocking fee, return {}", ret.number),
                             quantity: Quantity::from_milli(1000),
-                            unit_price_minor: -resolve.restocking_fee_minor,
+                            unit_price_minor: -fee_net_minor(resolve.restocking_fee_minor, rate),
                             unit_cost_minor: None,
                             discount_bp: 0,
-                            tax_rate_bp: 0,
+                            tax_rate_bp: rate,
                         });
                     }
                     let note = invoices::credit_and_issue(
@@ -570,6 +574,7 @@ pub fn resolve(
                         format!("Return {} ({})", ret.number, r.as_str()),
                         lines,
                     )?;
+                    row.refund_minor = note.totals.total_minor;
                     row.credit_note_id = Some(note.id);
                 }
             }

@@ -210,6 +210,10 @@ pub fn issue_for_customer(
     order_ids: Vec<String>,
     today: NaiveDate,
 ) -> Result<Invoice, StoreError> {
+    // Read again once its row is held: a termination that committed meanwhile is seen, and one
+    // that comes later waits for this invoice.
+    let found = in_force(conn, company_id, today)?.id;
+    records::lock(conn, Record::Agreement, &found)?;
     let agreement = in_force(conn, company_id, today)?;
     if order_ids.is_empty() {
         return Err(Violation::new("order_ids", "name at least one order").into());

@@ -5,7 +5,7 @@ use crm_domain::sales::opportunities::StageOutcome;
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{pipeline_stages, pipelines};
@@ -144,6 +144,12 @@ fn insert_stage(
     Ok(())
 }
 
+/// Taken by every writer of pipelines before anything else: a pipeline made default clears the
+/// flag on the others, and two doing so at once would each miss the other.
+const DEFAULT_LOCK: &str = "default-pipeline";
+
+/// Makes `id` the only default. Callers hold [`DEFAULT_LOCK`] from before they write, so that
+/// two pipelines made default at once end with one.
 fn clear_other_defaults(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     diesel::update(
         pipelines::table
@@ -163,6 +169,7 @@ pub fn create(
     if !stages.iter().any(|s| s.outcome == StageOutcome::Open) {
         return Err(Violation::new("stages", "a pipeline needs at least one open stage").into());
     }
+    lock_key(conn, DEFAULT_LOCK)?;
     let id = new_id();
     let at = now();
     diesel::insert_into(pipelines::table)
@@ -224,6 +231,7 @@ pub fn update<F>(
 where
     F: FnOnce(&mut PipelineFields) -> Result<(), StoreError>,
 {
+    lock_key(conn, DEFAULT_LOCK)?;
     let pipeline = records::checkout(conn, Record::Pipeline, id, expected_version, get, |r| {
         r.version
     })?;

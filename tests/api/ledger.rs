@@ -1,0 +1,138 @@
+//! The ledger's cross-document rules, one test per way it was found broken (issue 14's
+//! examples); the races among them are in races.rs.
+use crm_store::platform::db::write_transaction;
+use crm_tests::{eur, id_of, on_both_backends, Backend, Order, Product, TestApp};
+use diesel::RunQueryDsl;
+use serde_json::{json, Value};
+
+/// A company with a paid order of 2 × 10.00 EUR at 21%, invoiced and issued: (company, order,
+/// invoice).
+async fn invoiced_order(app: &TestApp, external_id: &str) -> (String, Value, String) {
+    app.configure_issuer().await;
+    Product::new("LED-1", 1000, 400).ensure(app).await;
+    let company = id_of(&app.company(&format!("Ledger {external_id}"), json!({"tax_id": "ESB11111111", "billing_address": {"city": "Bilbao", "country": "ES"}})).await);
+    let order = Order::new(external_id)
+        .company(&company)
+        .line("LED-1", "2", 1000)
+        .push(app)
+        .await;
+    let invoice = app.issued_invoice(&company, &order).await;
+    (company, order, invoice)
+}
+
+/// Runs `sql` as the database owner, outside the API; whether the database took it.
+fn raw(app: &TestApp, sql: &str) -> Result<usize, diesel::result::Error> {
+    let mut conn = app.pool.get().unwrap();
+    write_transaction(&mut conn, |conn| diesel::sql_query(sql).execute(conn))
+}
+
+on_both_backends! {
+    async fn an_invoiced_order_is_not_cancelled(app: TestApp) {
+        let (_, order, invoice) = invoiced_order(&app, "LED-CANCEL").await;
+        let r = app.act(&format!("/v1/orders/{}/cancel", id_of(&order))).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(r.body["existing_id"], invoice.as_str(), "it names the invoice: {}", r.text);
+        assert!(r.text.contains("credit it"), "and says what to do: {}", r.text);
+        let pushed = Order::new("LED-CANCEL").status("cancelled").line("LED-1", "2", 1000).send(&app).await;
+        assert_eq!(pushed.status, 409, "nor by a push: {}", pushed.text);
+        assert_eq!(app.get(&format!("/v1/orders/{}", id_of(&order))).await.body["status"], "paid");
+    }
+
+    async fn a_push_may_not_change_the_lines_of_an_invoiced_order(app: TestApp) {
+        let (_, order, _) = invoiced_order(&app, "LED-PUSH").await;
+        let changed = Order::new("LED-PUSH").line("LED-1", "3", 1000).send(&app).await;
+        assert_eq!(changed.status, 409, "{}", changed.text);
+        assert!(changed.text.contains("invoice"), "it says why: {}", changed.text);
+        let fulfilled = Order::new("LED-PUSH").status("fulfilled").line("LED-1", "2", 1000).send(&app).await;
+        assert_eq!(fulfilled.status, 200, "a status change applies: {}", fulfilled.text);
+        assert_eq!(fulfilled.body["status"], "fulfilled");
+        assert_eq!(fulfilled.body["lines"][0]["id"], order["lines"][0]["id"], "the invoiced line stays");
+        let back = Order::new("LED-PUSH").status("pending").line("LED-1", "2", 1000).send(&app).await;
+        assert_eq!(back.status, 409, "a status never goes back: {}", back.text);
+    }
+
+    async fn a_repush_keeps_the_cost_of_unchanged_lines(app: TestApp) {
+        let product = Product::new("LED-COST", 1000, 400).ensure(&app).await;
+        let order = Order::new("LED-COST").status("pending").line("LED-COST", "1", 1000).push(&app).await;
+        let r = app.patch(&format!("/v1/products/{product}"), json!({"unit_cost": eur(700)})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let paid = Order::new("LED-COST").status("paid").line("LED-COST", "1", 1000).push(&app).await;
+        assert_eq!(paid["lines"][0]["unit_cost"], order["lines"][0]["unit_cost"], "January's cost, not today's");
+        assert_eq!(paid["lines"][0]["unit_cost"], eur(400));
+    }
+
+    async fn a_credit_note_reverses_no_more_than_each_rate_invoiced(app: TestApp) {
+        let company = id_of(&app.company("Rates SL", json!({"tax_id": "ESB22222222", "billing_address": {"city": "Vigo", "country": "ES"}})).await);
+        app.configure_issuer().await;
+        let draft = app.create("/v1/invoices", json!({"company_id": company, "currency": "EUR",
+            "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 2100}]})).await;
+        let invoice = id_of(&draft);
+        assert_eq!(app.act(&format!("/v1/invoices/{invoice}/issue")).await.status, 200);
+        let at_zero = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "wrong rate",
+            "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(12100), "tax_rate_bp": 0}]})).await;
+        assert_eq!(at_zero.status, 422, "{}", at_zero.text);
+        assert!(at_zero.text.contains("nothing at 0.00% VAT"), "{}", at_zero.text);
+        let half = json!({"reason": "half", "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(5000), "tax_rate_bp": 2100}]});
+        for _ in 0..2 {
+            let note = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), half.clone()).await;
+            assert_eq!(note.status, 201, "{}", note.text);
+            let issued = app.act(&format!("/v1/invoices/{}/issue", id_of(&note.body))).await;
+            assert_eq!(issued.status, 200, "{}", issued.text);
+        }
+        let credited = app.get(&format!("/v1/invoices/{invoice}")).await;
+        assert_eq!(credited.body["credited"], eur(12100));
+        assert_eq!(credited.body["status"], "credited", "fully credited and unpaid is not paid");
+        let more = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), half).await;
+        assert!(more.status == 422 || more.status == 409, "nothing is left: {}", more.text);
+    }
+
+    async fn two_series_never_share_a_prefix(app: TestApp) {
+        let first = app.post("/v1/invoice-series", json!({"code": "EXP", "prefix": "EX", "kind": "invoice"})).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        for kind in ["invoice", "credit_note"] {
+            let second = app.post("/v1/invoice-series", json!({"code": format!("EXP-{kind}"), "prefix": "EX", "kind": kind})).await;
+            assert_eq!(second.status, 409, "{kind}: {}", second.text);
+            assert_eq!(second.body["existing_id"], first.body["id"]);
+        }
+    }
+
+    async fn a_customer_never_reads_its_tier_owner_or_preferences(app: TestApp) {
+        let company = app.company("Portal Tiered", json!({"preferences": {"channel": "phone"}})).await;
+        let id = id_of(&company);
+        let token = app.portal_user(&id).await;
+        for path in [format!("/v1/companies/{id}"), "/v1/companies".to_owned()] {
+            let r = app.get_as(&token, &path).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.text);
+        }
+        let own = app.get_as(&token, "/v1/portal/fiscal-data").await;
+        assert_eq!(own.status, 200, "{}", own.text);
+        assert_eq!(own.body["name"], "Portal Tiered");
+        for internal in ["tier", "tier_basis_year", "owner_id", "preferences"] {
+            assert!(own.body.get(internal).is_none(), "{internal} shown: {}", own.text);
+        }
+    }
+
+    async fn the_database_refuses_to_change_an_issued_invoice(app: TestApp) {
+        let (_, _, invoice) = invoiced_order(&app, "LED-SQL").await;
+        let issued = app.get(&format!("/v1/invoices/{invoice}")).await.body;
+        for sql in [
+            format!("UPDATE invoices SET total_minor = 1 WHERE id = '{invoice}'"),
+            format!("UPDATE invoices SET number = 'F-1999-000001' WHERE id = '{invoice}'"),
+            format!("UPDATE invoices SET notes = 'rewritten' WHERE id = '{invoice}'"),
+            format!("UPDATE invoices SET hash = 'x' WHERE id = '{invoice}'"),
+            format!("DELETE FROM invoices WHERE id = '{invoice}'"),
+            format!("UPDATE invoice_lines SET net_minor = 1 WHERE invoice_id = '{invoice}'"),
+            format!("DELETE FROM invoice_lines WHERE invoice_id = '{invoice}'"),
+            format!("INSERT INTO invoice_lines (id, invoice_id, position, is_credit, description, quantity_milli, unit_price_minor, discount_bp, tax_rate_bp, gross_minor, discount_minor, net_minor, released)
+                     VALUES ('extra', '{invoice}', 9, {f}, 'Extra', 1000, 1, 0, 0, 1, 0, 1, {f})", f = if app.backend == Backend::Sqlite { "0" } else { "false" }),
+        ] {
+            let refused = raw(&app, &sql);
+            assert!(refused.is_err(), "the database took: {sql}");
+        }
+        assert_eq!(raw(&app, &format!("UPDATE invoices SET paid_minor = 100, version = version + 1 WHERE id = '{invoice}'")).unwrap(), 1, "a derived column may change");
+        let after = app.get(&format!("/v1/invoices/{invoice}")).await.body;
+        for printed in ["number", "issue_date", "totals", "lines", "issuer", "recipient", "hash"] {
+            assert_eq!(after[printed], issued[printed], "{printed}");
+        }
+    }
+}
