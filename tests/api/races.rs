@@ -69,6 +69,34 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "credit note",
+        get: "/v1/invoices/{id}",
+        starts: &["draft"],
+        ops: &[
+            op("issue", "POST", "/v1/invoices/{id}/issue"),
+            op("update", "PATCH", "/v1/invoices/{id}"),
+            op("delete", "DELETE", "/v1/invoices/{id}"),
+            op("issue another", "POST", "/v1/invoices/{other}/issue"),
+            op("pay original", "POST", "/v1/invoices/{original}/payments"),
+            op(
+                "credit original",
+                "POST",
+                "/v1/invoices/{original}/credit-notes",
+            ),
+        ],
+    },
+    Aggregate {
+        name: "order pair",
+        get: "/v1/orders/{id}",
+        starts: &["paid"],
+        ops: &[
+            op("invoice both", "POST", "/v1/invoices"),
+            op("invoice both reversed", "POST", "/v1/invoices"),
+            op("cancel", "POST", "/v1/orders/{id}/cancel"),
+            op("cancel other", "POST", "/v1/orders/{other}/cancel"),
+        ],
+    },
+    Aggregate {
         name: "self-billed invoice",
         get: "/v1/invoices/{id}",
         starts: &["pending_acceptance"],
@@ -202,7 +230,14 @@ fn every_write_on_a_record_is_raced_or_says_why_not() {
     let raced: BTreeSet<(String, String)> = AGGREGATES
         .iter()
         .flat_map(|a| a.ops.iter())
-        .map(|o| (o.method.to_owned(), o.route.to_owned()))
+        .map(|o| {
+            // A write on a record related to the subject is still that route's write.
+            let route = o
+                .route
+                .replace("{original}", "{id}")
+                .replace("{other}", "{id}");
+            (o.method.to_owned(), route)
+        })
         .collect();
     let excused: BTreeSet<(String, String)> = NOT_RACED
         .iter()
@@ -406,6 +441,34 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("credit note", _) => {
+                let company = self.company("credit").await;
+                let (order, external_id, _) = self.order(&company, "paid").await;
+                let original = id(&self.invoice(&company, &order, true).await);
+                let full = Some(
+                    json!({"reason": "raced", "lines": [{"description": "Raced widget", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100}]}),
+                );
+                let path = format!("/v1/invoices/{original}/credit-notes");
+                let note = self.ok("POST", &path, full.clone()).await;
+                let other = self.ok("POST", &path, full).await;
+                Subject {
+                    id: id(&note),
+                    external_id,
+                    context: json!({"original": original, "other": id(&other)}),
+                    customer: admin(),
+                }
+            }
+            ("order pair", _) => {
+                let company = self.company("pair").await;
+                let (order, external_id, _) = self.order(&company, "paid").await;
+                let (other, _, _) = self.order(&company, "paid").await;
+                Subject {
+                    id: id(&order),
+                    external_id,
+                    context: json!({"company_id": company, "other": id(&other)}),
+                    customer: admin(),
+                }
+            }
             ("self-billed invoice" | "self-billing agreement", _) => {
                 let company = self.company("self-billing").await;
                 let prefix = format!("S{}", &uuid::Uuid::now_v7().simple().to_string()[26..]);
@@ -523,6 +586,15 @@ impl World {
                 json!({"reason": "raced", "lines": full_line})
             }
             ("self-billed invoice", "dispute") => json!({"reason": "raced"}),
+            ("credit note", "update") => json!({"notes": "raced"}),
+            ("credit note", "pay original") => json!({"amount": eur(2420), "paid_on": today}),
+            ("credit note", "credit original") => json!({"reason": "raced", "lines": full_line}),
+            ("order pair", "invoice both") => {
+                json!({"company_id": subject.context["company_id"], "order_ids": [subject.id, subject.context["other"]]})
+            }
+            ("order pair", "invoice both reversed") => {
+                json!({"company_id": subject.context["company_id"], "order_ids": [subject.context["other"], subject.id]})
+            }
             ("self-billing agreement", "self-bill") => {
                 json!({"order_ids": [subject.context["order_id"]]})
             }
@@ -558,8 +630,16 @@ impl World {
     }
 
     fn path(route: &str, subject: &Subject) -> String {
+        let related = |name: &str| {
+            subject.context[name]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
         route
             .replace("{id}", &subject.id)
+            .replace("{original}", &related("original"))
+            .replace("{other}", &related("other"))
             .replace("{channel}", "shop")
             .replace("{external_id}", &subject.external_id)
     }
@@ -593,8 +673,22 @@ impl World {
                 None,
             )
             .await;
-        json!({"found": read.status, "status": read.body["status"], "version": read.body["version"],
-            "numbered": read.body["number"].is_string()})
+        let mut after = fingerprint(&read);
+        for related in ["original", "other"] {
+            if let Some(id) = subject.context[related].as_str() {
+                let read = self
+                    .send(
+                        0,
+                        "GET",
+                        &aggregate.get.replace("{id}", id),
+                        &self.token,
+                        None,
+                    )
+                    .await;
+                after[related] = fingerprint(&read);
+            }
+        }
+        after
     }
 
     /// Runs `a` then `b` on a fresh record, or both at once (one per node) when `at_once`.
@@ -764,6 +858,16 @@ impl World {
         }
         broken
     }
+}
+
+/// What a record is after a pair, as far as any serial order decides it: whether it is there,
+/// its state, version and number, its amounts and how many lines it has.
+fn fingerprint(read: &Reply) -> Value {
+    let body = &read.body;
+    json!({"found": read.status, "status": body["status"], "version": body["version"],
+        "numbered": body["number"].is_string(), "total": body["totals"]["total"],
+        "credited": body["credited"], "paid": body["paid"],
+        "lines": body["lines"].as_array().map(Vec::len)})
 }
 
 fn id(body: &Value) -> String {

@@ -137,22 +137,32 @@ pub(crate) struct Contribution {
     pub products: Vec<(ProductKey, ProductFigures)>,
 }
 
-/// Replaces one contribution by another.
+/// Replaces one contribution by another. Rows are written in key order, customer rows first,
+/// so that two transactions touching the same rollup rows lock them in the same order and
+/// never wait on each other in a cycle.
 pub(crate) fn swap(
     conn: &mut DbConnection,
     before: Contribution,
     after: Contribution,
 ) -> Result<(), StoreError> {
-    if let Some((key, figures)) = before.customer {
-        apply(conn, &key, &negate(&figures))?;
-    }
-    if let Some((key, figures)) = after.customer {
+    let mut customers: Vec<(Key, Figures)> = before
+        .customer
+        .map(|(key, figures)| (key, negate(&figures)))
+        .into_iter()
+        .chain(after.customer)
+        .collect();
+    customers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, figures) in customers {
         apply(conn, &key, &figures)?;
     }
-    for (key, figures) in before.products {
-        apply_product(conn, &key, &figures.negated())?;
-    }
-    for (key, figures) in after.products {
+    let mut products: Vec<(ProductKey, ProductFigures)> = before
+        .products
+        .into_iter()
+        .map(|(key, figures)| (key, figures.negated()))
+        .chain(after.products)
+        .collect();
+    products.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, figures) in products {
         apply_product(conn, &key, &figures)?;
     }
     Ok(())

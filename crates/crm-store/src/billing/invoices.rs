@@ -378,12 +378,21 @@ pub(crate) fn order_lines_to_invoice(
     currency: &mut Option<String>,
     require_fulfilled: bool,
 ) -> Result<Vec<InvoiceLine>, StoreError> {
+    // Every order's row is taken in id order before any is read: a draft of [A, B] racing one
+    // of [B, A] then waits instead of deadlocking.
+    let mut by_id: Vec<&String> = order_ids.iter().collect();
+    by_id.sort();
+    by_id.dedup();
+    for order_id in by_id {
+        match records::lock(conn, Record::Order, order_id) {
+            Err(StoreError::NotFound) | Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut lines = Vec::new();
     for (i, order_id) in order_ids.iter().enumerate() {
         let field = format!("order_ids[{i}]");
-        let order = match records::lock(conn, Record::Order, order_id)
-            .and_then(|()| orders::get(conn, order_id))
-        {
+        let order = match orders::get(conn, order_id) {
             Ok(o) => o,
             Err(StoreError::NotFound) => return Err(Violation::new(field, "no such order").into()),
             Err(e) => return Err(e),
@@ -632,9 +641,13 @@ pub(crate) fn issue_as(
         let credited = diesel::update(
             invoices::table
                 .filter(invoices::id.eq(&original_id))
-                .filter(invoices::credited_minor.eq(original.credited_minor)),
+                .filter(invoices::version.eq(original.version)),
         )
-        .set(invoices::credited_minor.eq(original.credited_minor + row.total_minor))
+        .set((
+            invoices::credited_minor.eq(original.credited_minor + row.total_minor),
+            invoices::version.eq(original.version + 1),
+            invoices::updated_at.eq(now()),
+        ))
         .execute(conn)?;
         if credited == 0 {
             return Err(StoreError::Conflict {

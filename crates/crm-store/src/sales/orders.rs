@@ -264,7 +264,7 @@ fn keep_line_history(
     if let Some(document) = documents_on_lines(conn, &existing.id)? {
         return Err(StoreError::Conflict {
             message: format!(
-                "order {} is on {document}: its lines can no longer change; credit or resolve it first",
+                "order {} is on {document}, which refers to its lines: they can no longer change (a change of status or customer still applies); push further items as a new order",
                 existing.external_id
             ),
             existing_id: None,
