@@ -120,6 +120,7 @@ on_both_backends! {
             format!("UPDATE invoices SET number = 'F-1999-000001' WHERE id = '{invoice}'"),
             format!("UPDATE invoices SET notes = 'rewritten' WHERE id = '{invoice}'"),
             format!("UPDATE invoices SET hash = 'x' WHERE id = '{invoice}'"),
+            format!("UPDATE invoices SET status = 'draft' WHERE id = '{invoice}'"),
             format!("DELETE FROM invoices WHERE id = '{invoice}'"),
             format!("UPDATE invoice_lines SET net_minor = 1 WHERE invoice_id = '{invoice}'"),
             format!("DELETE FROM invoice_lines WHERE invoice_id = '{invoice}'"),
@@ -133,6 +134,31 @@ on_both_backends! {
         let after = app.get(&format!("/v1/invoices/{invoice}")).await.body;
         for printed in ["number", "issue_date", "totals", "lines", "issuer", "recipient", "hash"] {
             assert_eq!(after[printed], issued[printed], "{printed}");
+        }
+    }
+
+    async fn the_issue_date_is_the_day_in_our_fiscal_time_zone(app: TestApp) {
+        app.configure_issuer().await;
+        assert_eq!(app.get("/v1/settings/company").await.body["fiscal_time_zone"], "Europe/Madrid");
+        let refused = app.patch("/v1/settings/company", json!({"fiscal_time_zone": "Mars/Olympus"})).await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "fiscal_time_zone");
+        let company = id_of(&app.company("Zoned SL", json!({})).await);
+        // Fixed offsets, no daylight saving: a day ahead of UTC and a day behind for part of it.
+        for (zone, hours) in [("Pacific/Kiritimati", 14), ("Pacific/Pago_Pago", -11)] {
+            let r = app.patch("/v1/settings/company", json!({"fiscal_time_zone": zone})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let draft = app.create("/v1/invoices", json!({"company_id": company, "currency": "EUR",
+                "lines": [{"description": "Zoned", "quantity": "1", "unit_price": eur(1000), "tax_rate_bp": 2100}]})).await;
+            let offset = chrono::FixedOffset::east_opt(hours * 3600).unwrap();
+            let before = chrono::Utc::now().with_timezone(&offset).date_naive();
+            let issued = app.act(&format!("/v1/invoices/{}/issue", id_of(&draft))).await;
+            let after = chrono::Utc::now().with_timezone(&offset).date_naive();
+            assert_eq!(issued.status, 200, "{}", issued.text);
+            let day: chrono::NaiveDate = issued.body["issue_date"].as_str().unwrap().parse().unwrap();
+            assert!(day == before || day == after, "{zone}: dated {day}, the zone's day is {before}");
+            let year = day.format("-%Y-").to_string();
+            assert!(issued.body["number"].as_str().unwrap().contains(&year), "numbered in the zone's year");
         }
     }
 }

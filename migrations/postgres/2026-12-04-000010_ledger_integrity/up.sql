@@ -1,3 +1,6 @@
+-- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
+ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
+
 -- A prefix names one series, so that no two series can print the same number.
 CREATE UNIQUE INDEX invoice_series_prefix ON invoice_series (prefix);
 
@@ -14,6 +17,10 @@ BEGIN
        IS DISTINCT FROM
        (OLD.id, OLD.kind, OLD.series_id, OLD.number, OLD.sequence, OLD.company_id, OLD.currency, OLD.issue_date, OLD.due_date, OLD.notes, OLD.corrects_invoice_id, OLD.correction_reason, OLD.agreement_id, OLD.issuer_snapshot, OLD.recipient_snapshot, OLD.subtotal_minor, OLD.discount_minor, OLD.tax_minor, OLD.total_minor, OLD.previous_hash, OLD.hash, OLD.issued_at, OLD.created_at) THEN
         RAISE EXCEPTION 'issued invoice %: its printed columns are frozen', OLD.number
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF NEW.status = 'draft' THEN
+        RAISE EXCEPTION 'issued invoice %: it cannot become a draft again', OLD.number
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN NEW;

@@ -1,3 +1,6 @@
+-- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
+ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
+
 -- A prefix names one series, so that no two series can print the same number.
 CREATE UNIQUE INDEX invoice_series_prefix ON invoice_series (prefix);
 
@@ -32,6 +35,13 @@ WHEN OLD.number IS NOT NULL AND (
      OR NEW.created_at IS NOT OLD.created_at)
 BEGIN
     SELECT RAISE(ABORT, 'issued invoice: its printed columns are frozen');
+END;
+
+CREATE TRIGGER invoices_issued_stay_issued
+BEFORE UPDATE ON invoices
+WHEN OLD.number IS NOT NULL AND NEW.status = 'draft'
+BEGIN
+    SELECT RAISE(ABORT, 'issued invoice: it cannot become a draft again');
 END;
 
 CREATE TRIGGER invoices_issued_are_kept

@@ -1,6 +1,7 @@
-//! Rules for instants a client sends.
+//! Rules for instants a client sends, and for the calendar day of an instant in a time zone.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use chrono_tz::Tz;
 
 use crate::Violation;
 
@@ -16,10 +17,44 @@ pub fn instant(field: &str, value: DateTime<Utc>) -> Result<NaiveDateTime, Viola
     Ok(value.naive_utc().trunc_subsecs(6))
 }
 
+/// The time zone our ledger dates in unless a setting says otherwise.
+pub const DEFAULT_FISCAL_TIME_ZONE: &str = "Europe/Madrid";
+
+/// An IANA time zone name, such as `Europe/Madrid`.
+pub fn time_zone(field: &str, name: &str) -> Result<Tz, Violation> {
+    name.parse::<Tz>()
+        .map_err(|_| Violation::new(field, "must be an IANA time zone, such as Europe/Madrid"))
+}
+
+/// The calendar day of the UTC instant `at` in `zone`: an invoice issued at 00:30 in Madrid on
+/// 1 January is dated 1 January, and numbered in the new year, though it is still 31 December
+/// in UTC.
+pub fn local_date(at: NaiveDateTime, zone: Tz) -> NaiveDate {
+    at.and_utc().with_timezone(&zone).date_naive()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_fiscal_day_is_the_zones() {
+        let madrid = time_zone("z", DEFAULT_FISCAL_TIME_ZONE).unwrap();
+        let new_year_in_madrid = NaiveDate::from_ymd_opt(2026, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        assert_eq!(
+            local_date(new_year_in_madrid, madrid),
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        );
+        assert_eq!(
+            local_date(new_year_in_madrid, chrono_tz::UTC),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        );
+        assert!(time_zone("z", "Mars/Olympus").is_err());
+    }
 
     #[test]
     fn truncates_to_microseconds() {

@@ -3,6 +3,7 @@
 use actix_web::{get, patch, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::time::time_zone;
 use crm_store::platform::settings as store;
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,9 @@ pub struct CompanySettings {
     pub email: Option<String>,
     /// Contact phone (E.164).
     pub phone: Option<String>,
+    /// The IANA time zone whose calendar dates and numbers our invoices (default
+    /// `Europe/Madrid`): an invoice issued at 00:30 in Madrid on 1 January carries the new year.
+    pub fiscal_time_zone: String,
     /// Incremented on every change; the ETag.
     pub version: i64,
     /// When it last changed.
@@ -57,6 +61,10 @@ pub struct CompanySettingsUpdate {
     /// Contact phone.
     #[serde(default, deserialize_with = "patch")]
     pub phone: Option<Option<String>>,
+    /// The IANA time zone whose calendar dates our invoices, such as `Europe/Madrid`.
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
+    pub fiscal_time_zone: Option<Option<String>>,
 }
 
 fn to_dto(s: store::CompanySettings) -> CompanySettings {
@@ -74,6 +82,7 @@ fn to_dto(s: store::CompanySettings) -> CompanySettings {
         },
         email: s.fields.email,
         phone: s.fields.phone,
+        fiscal_time_zone: s.fields.fiscal_time_zone,
         version: s.version,
         updated_at: utc(s.updated_at),
     }
@@ -123,6 +132,19 @@ pub async fn update_company_settings(
                 }
                 if let Some(v) = body.phone {
                     f.phone = c.phone("phone", v.as_deref(), region);
+                }
+                if let Some(v) = body.fiscal_time_zone {
+                    match v {
+                        Some(zone) => {
+                            if let Some(zone) = c
+                                .violations
+                                .check(time_zone("fiscal_time_zone", &zone).map(|z| z.name()))
+                            {
+                                f.fiscal_time_zone = zone.to_owned();
+                            }
+                        }
+                        None => c.not_null("fiscal_time_zone"),
+                    }
                 }
                 c.finish().map_err(StoreError::from)
             })

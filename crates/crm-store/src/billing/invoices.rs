@@ -8,13 +8,14 @@ use crm_domain::billing::invoices::{
     InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
+use crm_domain::platform::time::{local_date, time_zone};
 use crm_domain::sales::totals::{TaxLine, Totals};
 use crm_domain::Violation;
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::billing::invoice_series::{self, claim_number};
-use crate::platform::db::DbConnection;
+use crate::platform::db::{database_now, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
@@ -661,7 +662,11 @@ pub(crate) fn issue_as(
                 .execute(conn)?;
         }
     }
-    let day = today();
+    // One clock for the ledger: the database's, read in this transaction, on the calendar of
+    // our fiscal time zone.
+    let at = database_now(conn)?;
+    let zone = settings::get(conn)?.fields.fiscal_time_zone;
+    let day = local_date(at, time_zone("fiscal_time_zone", &zone)?);
     let year = day.year();
     let numbered = claim_number(conn, &row.series_id, year)?;
     row.number = Some(numbered.number);
@@ -676,7 +681,6 @@ pub(crate) fn issue_as(
     row.previous_hash = Some(numbered.previous_hash.clone());
     let hash = chain_hash(&numbered.previous_hash, &canonical(&row, &lines));
     row.hash = Some(hash.clone());
-    let at = now();
     row.issued_at = Some(at);
     save(conn, &mut row, at)?;
     invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;

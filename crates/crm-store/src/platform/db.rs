@@ -276,3 +276,29 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseClock {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    now: String,
+}
+
+/// The database's clock in UTC, to the microsecond: one clock for every node, so that no node's
+/// drift dates or orders a ledger entry. On PostgreSQL it is the start of the transaction, so
+/// every date one transaction writes agrees.
+pub fn database_now(conn: &mut DbConnection) -> Result<chrono::NaiveDateTime, StoreError> {
+    let clock: DatabaseClock = match conn {
+        DbConnection::Postgres(pg) => diesel::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS now",
+            ),
+            pg,
+        )?,
+        DbConnection::Sqlite(sqlite) => diesel::RunQueryDsl::get_result(
+            diesel::sql_query("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now"),
+            sqlite,
+        )?,
+    };
+    chrono::NaiveDateTime::parse_from_str(&clock.now, "%Y-%m-%d %H:%M:%S%.f")
+        .map_err(|e| StoreError::Config(format!("the database's clock said {:?}: {e}", clock.now)))
+}

@@ -369,6 +369,7 @@ diesel::table! {
         phone -> Nullable<Text>,
         version -> BigInt,
         updated_at -> Timestamp,
+        fiscal_time_zone -> Text,
     }
 }
 

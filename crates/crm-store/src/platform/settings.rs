@@ -26,6 +26,7 @@ struct SettingsRow {
     phone: Option<String>,
     version: i64,
     updated_at: NaiveDateTime,
+    fiscal_time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -35,6 +36,8 @@ pub struct CompanySettingsFields {
     pub address: Address,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The IANA zone whose calendar dates and numbers our documents.
+    pub fiscal_time_zone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +66,7 @@ pub fn get(conn: &mut DbConnection) -> Result<CompanySettings, StoreError> {
             },
             email: row.email,
             phone: row.phone,
+            fiscal_time_zone: row.fiscal_time_zone,
         },
         version: row.version,
         updated_at: row.updated_at,
@@ -99,6 +103,7 @@ where
             company_settings::address_country.eq(&f.address.country),
             company_settings::email.eq(&f.email),
             company_settings::phone.eq(&f.phone),
+            company_settings::fiscal_time_zone.eq(&f.fiscal_time_zone),
             company_settings::version.eq(current.version + 1),
             company_settings::updated_at.eq(now()),
         ))
