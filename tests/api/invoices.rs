@@ -327,13 +327,24 @@ fn chain_from_json(mut documents: Vec<Value>) -> Result<usize, String> {
                 ])
             })
             .collect();
-        let canonical = json!({
+        let mut canonical = json!({
             "number": d["number"], "kind": d["kind"], "series_id": d["series_id"], "issue_date": d["issue_date"],
             "currency": d["currency"], "company_id": d["company_id"], "corrects_invoice_id": d["corrects_invoice_id"],
             "correction_reason": d["correction_reason"], "issuer": snapshot(&d["issuer"]), "recipient": snapshot(&d["recipient"]),
             "subtotal_minor": minor(&d["totals"]["subtotal"]), "discount_minor": minor(&d["totals"]["discount"]),
             "tax_minor": minor(&d["totals"]["tax"]), "total_minor": minor(&d["totals"]["total"]), "lines": lines,
         });
+        if d["chain_format"].as_i64().unwrap() >= 2 {
+            for key in [
+                "due_date",
+                "notes",
+                "agreement_id",
+                "corrects_number",
+                "chain_format",
+            ] {
+                canonical[key] = d[key].clone();
+            }
+        }
         let mut hasher = Sha256::new();
         hasher.update(format!("{previous}\n{canonical}").as_bytes());
         let hash = hex::encode(hasher.finalize());

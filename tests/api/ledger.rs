@@ -67,7 +67,9 @@ on_both_backends! {
         let draft = app.create("/v1/invoices", json!({"company_id": company, "currency": "EUR",
             "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 2100}]})).await;
         let invoice = id_of(&draft);
-        assert_eq!(app.act(&format!("/v1/invoices/{invoice}/issue")).await.status, 200);
+        let issued_invoice = app.act(&format!("/v1/invoices/{invoice}/issue")).await;
+        assert_eq!(issued_invoice.status, 200);
+        assert_eq!(issued_invoice.body["chain_format"], 2);
         let at_zero = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "wrong rate",
             "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(12100), "tax_rate_bp": 0}]})).await;
         assert_eq!(at_zero.status, 422, "{}", at_zero.text);
@@ -78,6 +80,7 @@ on_both_backends! {
             assert_eq!(note.status, 201, "{}", note.text);
             let issued = app.act(&format!("/v1/invoices/{}/issue", id_of(&note.body))).await;
             assert_eq!(issued.status, 200, "{}", issued.text);
+            assert_eq!(issued.body["corrects_number"], issued_invoice.body["number"], "it prints the original's number");
         }
         let credited = app.get(&format!("/v1/invoices/{invoice}")).await;
         assert_eq!(credited.body["credited"], eur(12100));

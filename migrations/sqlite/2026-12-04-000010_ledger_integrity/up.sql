@@ -1,3 +1,9 @@
+-- The form a document's hash was computed in (docs/ledger.md): 1 for documents issued before
+-- the hash covered the due date, notes and agreement, 2 since. A credit note prints the
+-- number of the invoice it corrects.
+ALTER TABLE invoices ADD COLUMN chain_format BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE invoices ADD COLUMN corrects_number TEXT;
+
 -- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
 ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
 
@@ -32,7 +38,9 @@ WHEN OLD.number IS NOT NULL AND (
      OR NEW.previous_hash IS NOT OLD.previous_hash
      OR NEW.hash IS NOT OLD.hash
      OR NEW.issued_at IS NOT OLD.issued_at
-     OR NEW.created_at IS NOT OLD.created_at)
+     OR NEW.created_at IS NOT OLD.created_at
+     OR NEW.chain_format IS NOT OLD.chain_format
+     OR NEW.corrects_number IS NOT OLD.corrects_number)
 BEGIN
     SELECT RAISE(ABORT, 'issued invoice: its printed columns are frozen');
 END;

@@ -118,6 +118,8 @@ pub struct Invoice {
     pub corrects_invoice_id: Option<String>,
     /// For credit notes: why.
     pub correction_reason: Option<String>,
+    /// For issued credit notes: the number of the invoice corrected, as printed.
+    pub corrects_number: Option<String>,
     /// For self-billed documents: the agreement.
     pub agreement_id: Option<String>,
     /// Mentions the document must carry, such as "Self-billing".
@@ -146,6 +148,9 @@ pub struct Invoice {
     /// This document's link in its series' integrity chain: SHA-256 of `previous_hash`, a
     /// newline and the canonical form in docs/ledger.md, in lowercase hex.
     pub hash: Option<String>,
+    /// The canonical form `hash` was computed in (docs/ledger.md): 2 since the hash covers the
+    /// due date, notes and agreement; 1 for documents issued before.
+    pub chain_format: i64,
     /// When it was issued.
     pub issued_at: Option<DateTime<Utc>>,
     /// For self-billed invoices: when it was accepted or disputed.
@@ -216,6 +221,8 @@ impl From<store::Invoice> for Invoice {
             sequence: i.sequence,
             previous_hash: i.previous_hash,
             hash: i.hash,
+            chain_format: i.chain_format,
+            corrects_number: i.corrects_number,
             issued_at: utc_opt(i.issued_at),
             decided_at: utc_opt(i.decided_at),
             dispute_reason: i.dispute_reason,

@@ -57,6 +57,8 @@ struct InvoiceRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    chain_format: i64,
+    corrects_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -115,6 +117,8 @@ pub struct Invoice {
     pub sequence: Option<i64>,
     pub previous_hash: Option<String>,
     pub hash: Option<String>,
+    pub chain_format: i64,
+    pub corrects_number: Option<String>,
     pub issued_at: Option<NaiveDateTime>,
     pub decided_at: Option<NaiveDateTime>,
     pub dispute_reason: Option<String>,
@@ -210,6 +214,8 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
         sequence: row.sequence,
         previous_hash: row.previous_hash,
         hash: row.hash,
+        chain_format: row.chain_format,
+        corrects_number: row.corrects_number,
         issued_at: row.issued_at,
         decided_at: row.decided_at,
         dispute_reason: row.dispute_reason,
@@ -353,6 +359,8 @@ fn new_row(
         version: 1,
         created_at: at,
         updated_at: at,
+        chain_format: CHAIN_FORMAT,
+        corrects_number: None,
     }
 }
 
@@ -578,7 +586,31 @@ fn recipient_snapshot(
 }
 
 /// The content a document's chain link covers: everything fiscal about it.
+/// The form of the hash a document issued now gets; docs/ledger.md defines each.
+const CHAIN_FORMAT: i64 = 2;
+
+/// What a document's hash covers, in its chain format: format 1 as documents were first hashed,
+/// format 2 adding every other printed field (the due date, notes, the agreement, the number of
+/// the invoice a credit note corrects) and the format itself, so that it cannot be rewritten
+/// as an older one.
 fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> String {
+    let mut content = canonical_v1(row, lines);
+    if row.chain_format >= 2 {
+        if let Some(fields) = content.as_object_mut() {
+            fields.insert(
+                "due_date".into(),
+                json!(row.due_date.map(|d| d.to_string())),
+            );
+            fields.insert("notes".into(), json!(row.notes));
+            fields.insert("agreement_id".into(), json!(row.agreement_id));
+            fields.insert("corrects_number".into(), json!(row.corrects_number));
+            fields.insert("chain_format".into(), json!(row.chain_format));
+        }
+    }
+    content.to_string()
+}
+
+fn canonical_v1(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> serde_json::Value {
     json!({
         "number": row.number,
         "kind": row.kind,
@@ -599,7 +631,6 @@ fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> String {
             l.tax_rate_bp, l.gross_minor, l.discount_minor, l.net_minor, l.order_line_id
         ])).collect::<Vec<_>>(),
     })
-    .to_string()
 }
 
 /// Issues a draft: the next number of its series, the fiscal snapshot of issuer, recipient,
@@ -628,6 +659,7 @@ pub(crate) fn issue_as(
     if kind.is_credit() {
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
         let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
+        row.corrects_number = original.number.clone();
         check_credit(
             row.total_minor,
             original.total_minor,
@@ -679,6 +711,7 @@ pub(crate) fn issue_as(
     row.issuer_snapshot = Some(issuer.to_string());
     row.recipient_snapshot = Some(recipient.to_string());
     row.previous_hash = Some(numbered.previous_hash.clone());
+    row.chain_format = CHAIN_FORMAT;
     let hash = chain_hash(&numbered.previous_hash, &canonical(&row, &lines));
     row.hash = Some(hash.clone());
     row.issued_at = Some(at);

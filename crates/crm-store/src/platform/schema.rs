@@ -423,6 +423,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        chain_format -> BigInt,
+        corrects_number -> Nullable<Text>,
     }
 }
 
