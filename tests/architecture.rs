@@ -361,7 +361,7 @@ const NOT_RECORDS: [&str; 6] = [
 
 /// Store functions that update or delete rows without going through `platform::records`
 /// themselves, and why that is safe.
-const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 10] = [
+const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 9] = [
     (
         "sales/pipelines.rs::clear_other_defaults",
         "its callers hold the default-pipeline lock",

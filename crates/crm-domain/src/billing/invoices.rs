@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
+use crate::platform::money::add_minor;
 use crate::platform::transitions::IllegalTransition;
 use crate::sales::totals::TaxLine;
 use crate::Violation;
@@ -262,17 +263,17 @@ pub struct Receivable {
 pub fn receivables<'a>(
     invoices: impl IntoIterator<Item = (&'a str, i64, Option<NaiveDate>)>,
     today: NaiveDate,
-) -> std::collections::BTreeMap<String, Receivable> {
+) -> Result<std::collections::BTreeMap<String, Receivable>, Violation> {
     let mut by_currency: std::collections::BTreeMap<String, Receivable> = Default::default();
     for (currency, owed, due) in invoices {
         let entry = by_currency.entry(currency.to_owned()).or_default();
-        entry.unpaid_minor += owed;
+        entry.unpaid_minor = add_minor("receivables", entry.unpaid_minor, owed)?;
         if due.is_some_and(|d| d < today) {
-            entry.overdue_minor += owed;
+            entry.overdue_minor = add_minor("receivables", entry.overdue_minor, owed)?;
         }
     }
     by_currency.retain(|_, r| r.unpaid_minor > 0);
-    by_currency
+    Ok(by_currency)
 }
 
 #[cfg(test)]
@@ -393,6 +394,12 @@ mod tests {
     }
 
     #[test]
+    fn a_sum_past_i64_is_refused_not_wrapped() {
+        let refused = receivables([("EUR", i64::MAX, None), ("EUR", 1, None)], NaiveDate::MIN);
+        assert_eq!(refused.unwrap_err().field, "receivables");
+    }
+
+    #[test]
     fn receivables_sum_what_is_owed_per_currency_and_what_is_overdue() {
         let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
         let owed = receivables(
@@ -402,7 +409,8 @@ mod tests {
                 ("USD", 0, None),
             ],
             day(5),
-        );
+        )
+        .unwrap();
         assert_eq!(owed.len(), 1, "nothing unpaid in USD");
         assert_eq!(
             owed["EUR"],

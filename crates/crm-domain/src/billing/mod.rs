@@ -1,2 +1,3 @@
+pub mod agreements;
 pub mod invoices;
 pub mod returns;

@@ -134,6 +134,14 @@ pub fn check_tax_rate_bp(field: &str, bp: i64) -> Result<i64, Violation> {
     }
 }
 
+/// `total + amount`, or a violation of `field` when the sum leaves the range of i64: a report
+/// says it cannot add its figures up, never a wrapped number.
+pub fn add_minor(field: &str, total: i64, amount: i64) -> Result<i64, Violation> {
+    total
+        .checked_add(amount)
+        .ok_or_else(|| Violation::new(field, "the sum is too large to represent"))
+}
+
 pub fn check_amount(field: &str, amount_minor: i64) -> Result<i64, Violation> {
     if amount_minor < 0 {
         Err(Violation::new(field, "must not be negative"))

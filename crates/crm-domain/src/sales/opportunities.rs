@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::platform::money::BP_SCALE;
+use crate::platform::money::{add_minor, BP_SCALE};
 use crate::Violation;
 
 text_enum! {
@@ -121,13 +121,14 @@ fn group_key(item: &ForecastItem, grouping: ForecastGrouping, date: NaiveDate) -
 }
 
 /// Aggregates items over the days `from..=to`: open ones by expected close date, won and lost
-/// ones by closing date. Returns the figures per group and in total.
+/// ones by closing date. Returns the figures per group and in total, or a violation when a sum
+/// overflows.
 pub fn forecast(
     items: &[ForecastItem],
     from: NaiveDate,
     to: NaiveDate,
     grouping: ForecastGrouping,
-) -> (BTreeMap<String, ForecastFigures>, ForecastFigures) {
+) -> Result<(BTreeMap<String, ForecastFigures>, ForecastFigures), Violation> {
     let mut groups: BTreeMap<String, ForecastFigures> = BTreeMap::new();
     let mut total = ForecastFigures::default();
     for item in items {
@@ -142,21 +143,27 @@ pub fn forecast(
         for figures in [groups.entry(key).or_default(), &mut total] {
             match item.outcome {
                 StageOutcome::Open => {
-                    figures.open_minor += item.amount_minor;
-                    figures.weighted_minor += weighted(item.amount_minor, item.probability_bp);
-                    figures.best_case_minor += item.amount_minor;
+                    figures.open_minor = add_minor("open", figures.open_minor, item.amount_minor)?;
+                    figures.weighted_minor = add_minor(
+                        "weighted",
+                        figures.weighted_minor,
+                        weighted(item.amount_minor, item.probability_bp),
+                    )?;
+                    figures.best_case_minor =
+                        add_minor("best_case", figures.best_case_minor, item.amount_minor)?;
                     figures.open_count += 1;
                 }
                 StageOutcome::Won => {
-                    figures.won_minor += item.amount_minor;
-                    figures.best_case_minor += item.amount_minor;
+                    figures.won_minor = add_minor("won", figures.won_minor, item.amount_minor)?;
+                    figures.best_case_minor =
+                        add_minor("best_case", figures.best_case_minor, item.amount_minor)?;
                     figures.won_count += 1;
                 }
                 StageOutcome::Lost => figures.lost_count += 1,
             }
         }
     }
-    (groups, total)
+    Ok((groups, total))
 }
 
 /// Win rate and average sales cycle per owner, over opportunities closed in `from..=to`.
@@ -280,7 +287,8 @@ mod tests {
             d("2026-03-01"),
             d("2026-04-30"),
             ForecastGrouping::Month,
-        );
+        )
+        .unwrap();
         let march = &groups["2026-03"];
         assert_eq!(
             (

@@ -263,7 +263,7 @@ async fn overview(
             (i.currency.as_str(), owed, i.due_date)
         }),
         today,
-    );
+    )?;
     Ok(Overview {
         company: company.map(Company::from),
         contact: contact.map(Contact::from),

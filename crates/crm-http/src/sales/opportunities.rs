@@ -612,7 +612,7 @@ pub async fn get_forecast(
         .db
         .read(move |conn| store::forecast_items(conn, from, to, base, today))
         .await?;
-    let (groups, total) = forecast(&items, from, to, grouping);
+    let (groups, total) = forecast(&items, from, to, grouping)?;
     let currency = base.to_string();
     Ok(web::Json(Forecast {
         groups: groups

@@ -12,10 +12,9 @@ use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::self_billing_agreements;
+use crate::platform::stored::stored;
 use crate::{new_id, now, parties::companies, StoreError};
-
-const ACTIVE: &str = "active";
-const TERMINATED: &str = "terminated";
+use crm_domain::billing::agreements::{terminate as terminate_agreement, AgreementStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = self_billing_agreements)]
@@ -67,7 +66,7 @@ pub fn create(conn: &mut DbConnection, fields: AgreementFields) -> Result<Agreem
     }
     let others: Vec<Agreement> = self_billing_agreements::table
         .filter(self_billing_agreements::company_id.eq(&fields.company_id))
-        .filter(self_billing_agreements::status.eq(ACTIVE))
+        .filter(self_billing_agreements::status.eq(AgreementStatus::Active.as_str()))
         .select(Agreement::as_select())
         .load(conn)?;
     if let Some(other) = others
@@ -111,7 +110,7 @@ pub fn create(conn: &mut DbConnection, fields: AgreementFields) -> Result<Agreem
             self_billing_agreements::valid_to.eq(fields.valid_to),
             self_billing_agreements::auto_accept_days.eq(fields.auto_accept_days),
             self_billing_agreements::terms.eq(&fields.terms),
-            self_billing_agreements::status.eq(ACTIVE),
+            self_billing_agreements::status.eq(AgreementStatus::Active.as_str()),
             self_billing_agreements::version.eq(1_i64),
             self_billing_agreements::created_at.eq(at),
             self_billing_agreements::updated_at.eq(at),
@@ -136,9 +135,14 @@ pub fn terminate(
     let agreement = records::checkout(conn, Record::Agreement, id, expected_version, get, |r| {
         r.version
     })?;
+    let next = terminate_agreement(stored(
+        "self_billing_agreements",
+        "status",
+        &agreement.status,
+    )?)?;
     diesel::update(self_billing_agreements::table.find(id))
         .set((
-            self_billing_agreements::status.eq(TERMINATED),
+            self_billing_agreements::status.eq(next.as_str()),
             self_billing_agreements::version.eq(agreement.version + 1),
             self_billing_agreements::updated_at.eq(now()),
         ))
@@ -179,7 +183,7 @@ fn in_force(
 ) -> Result<Agreement, StoreError> {
     let agreements: Vec<Agreement> = self_billing_agreements::table
         .filter(self_billing_agreements::company_id.eq(company_id))
-        .filter(self_billing_agreements::status.eq(ACTIVE))
+        .filter(self_billing_agreements::status.eq(AgreementStatus::Active.as_str()))
         .order(self_billing_agreements::valid_from.asc())
         .select(Agreement::as_select())
         .load(conn)?;
@@ -267,8 +271,12 @@ pub fn auto_accept_due(conn: &mut DbConnection, today: NaiveDate) -> Result<usiz
             continue;
         };
         if issued + chrono::Duration::days(days) <= today {
-            invoices::decide(conn, &id, None, true, None)?;
-            accepted += 1;
+            match invoices::decide(conn, &id, None, true, None) {
+                Ok(_) => accepted += 1,
+                // Decided meanwhile, by the customer or by another node's sweep.
+                Err(StoreError::IllegalTransition(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(accepted)

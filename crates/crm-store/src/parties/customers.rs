@@ -85,12 +85,14 @@ pub fn match_or_create(
         (found, _) => found,
     };
     if let Some(contact) = existing {
-        let needs_company = contact.fields.company_id.is_none() && matched.company_id.is_some();
-        let needs_stage = stage.is_some_and(|s| contact.fields.lifecycle_stage != s);
-        if needs_company || needs_stage {
+        let mut company_of_contact = contact.fields.company_id.clone();
+        let may_link = contact.fields.company_id.is_none() && matched.company_id.is_some();
+        let may_stage = stage.is_some_and(|s| contact.fields.lifecycle_stage != s);
+        if may_link || may_stage {
             let company = matched.company_id.clone();
-            contacts::update(conn, &contact.id, None, |fields| {
-                if needs_company {
+            // Decided again on the contact as locked, so that a concurrent edit is kept.
+            let updated = contacts::update(conn, &contact.id, None, |fields| {
+                if fields.company_id.is_none() {
                     fields.company_id = company;
                 }
                 if let Some(stage) = stage {
@@ -98,9 +100,10 @@ pub fn match_or_create(
                 }
                 Ok(())
             })?;
+            company_of_contact = updated.fields.company_id;
         }
         if matched.company_id.is_none() {
-            matched.company_id = contact.fields.company_id.clone();
+            matched.company_id = company_of_contact;
         }
         matched.contact_id = Some(contact.id);
         return Ok(matched);

@@ -29,20 +29,14 @@ pub fn put(
     date: NaiveDate,
     rate: &str,
 ) -> Result<(ExchangeRate, bool), StoreError> {
-    let at = now();
-    let updated = diesel::update(exchange_rates::table.find((currency, date)))
-        .set((
-            exchange_rates::rate.eq(rate),
-            exchange_rates::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(exchange_rates::table)
-            .values((
-                exchange_rates::currency.eq(currency),
-                exchange_rates::rate_date.eq(date),
+    // Insert first, atomically: two first writers of one day then find the row, where an update
+    // followed by an insert would let both update nothing and one of the inserts fail.
+    let created = put_if_absent(conn, currency, date, rate)?;
+    if !created {
+        diesel::update(exchange_rates::table.find((currency, date)))
+            .set((
                 exchange_rates::rate.eq(rate),
-                exchange_rates::updated_at.eq(at),
+                exchange_rates::updated_at.eq(now()),
             ))
             .execute(conn)?;
     }
@@ -50,7 +44,7 @@ pub fn put(
         .find((currency, date))
         .select(ExchangeRate::as_select())
         .first(conn)?;
-    Ok((stored, updated == 0))
+    Ok((stored, created))
 }
 
 /// Sets the rate of `currency` on `date` unless one is stored; returns whether it was new.

@@ -308,6 +308,8 @@ pub fn win_on_quote_accept(
     id: &str,
     user_id: Option<&str>,
 ) -> Result<(), StoreError> {
+    // Held before it is read: a concurrent close or move is seen, not overwritten.
+    records::lock(conn, Record::Opportunity, id)?;
     let opportunity = get(conn, id)?;
     if opportunity.stage.fields.outcome != StageOutcome::Open {
         return Ok(());
