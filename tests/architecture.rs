@@ -379,10 +379,6 @@ const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 9] = [
         "the lines of a draft its caller holds",
     ),
     (
-        "billing/invoices.rs::issue_as",
-        "load_for holds the document, and the original of a credit note",
-    ),
-    (
         "billing/invoice_series.rs::clear_other_defaults",
         "its callers hold the series names lock",
     ),
