@@ -95,7 +95,7 @@ on_both_backends! {
         app.configure_issuer().await;
         let company = app.create("/v1/companies", json!({"name": "Late payer"})).await;
         let draft = app.create("/v1/invoices", json!({"company_id": company["id"], "currency": "EUR", "due_date": "2020-01-31",
-            "lines": [{"description": "Consulting", "quantity": "1", "unit_price": eur(5000)}]})).await;
+            "lines": [{"description": "Consulting", "quantity": "1", "unit_price": eur(5000), "tax_rate_bp": 2100}]})).await;
         let issued = issue(&app, draft["id"].as_str().unwrap()).await;
         assert_eq!(issued.body["status"], "overdue");
     }
@@ -194,6 +194,7 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
                             discount_bp: 0,
                             tax_rate_bp: Some(2100),
                         }],
+                        vat: Default::default(),
                     },
                 )
                 .map(|inv| inv.id)
@@ -340,6 +341,9 @@ fn chain_from_json(mut documents: Vec<Value>) -> Result<usize, String> {
                 "notes",
                 "agreement_id",
                 "corrects_number",
+                "exemption_reason",
+                "reverse_charge",
+                "supply_date",
                 "chain_format",
             ] {
                 canonical[key] = d[key].clone();

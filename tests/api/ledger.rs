@@ -164,4 +164,44 @@ on_both_backends! {
             assert!(issued.body["number"].as_str().unwrap().contains(&year), "numbered in the zone's year");
         }
     }
+
+    async fn an_invoice_prints_what_article_226_asks(app: TestApp) {
+        app.configure_issuer().await;
+        let untaxed = id_of(&app.company("Sin NIF SL", json!({})).await);
+        let draft = |company: &str, rate: i64, extra: Value| {
+            let mut body = json!({"company_id": company, "currency": "EUR",
+                "lines": [{"description": "Export", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": rate}]});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            body
+        };
+        let zero = id_of(&app.create("/v1/invoices", draft(&untaxed, 0, json!({}))).await);
+        let refused = app.act(&format!("/v1/invoices/{zero}/issue")).await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "exemption_reason");
+        let reason = "Exento, art. 21 LIVA (exportación)";
+        assert_eq!(app.patch(&format!("/v1/invoices/{zero}"), json!({"exemption_reason": reason})).await.status, 200);
+        let issued = app.act(&format!("/v1/invoices/{zero}/issue")).await;
+        assert_eq!(issued.status, 200, "{}", issued.text);
+        assert_eq!(issued.body["exemption_reason"], reason, "printed");
+
+        let reverse = id_of(&app.create("/v1/invoices", draft(&untaxed, 0, json!({"reverse_charge": true}))).await);
+        let refused = app.act(&format!("/v1/invoices/{reverse}/issue")).await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "recipient.tax_id", "art. 226(4)");
+        assert_eq!(app.patch(&format!("/v1/companies/{untaxed}"), json!({"tax_id": "DE123456789"})).await.status, 200);
+        let issued = app.act(&format!("/v1/invoices/{reverse}/issue")).await;
+        assert_eq!(issued.status, 200, "{}", issued.text);
+        assert!(issued.body["legal_mentions"].as_array().unwrap().contains(&json!("Reverse charge")));
+        let taxed_reverse = id_of(&app.create("/v1/invoices", draft(&untaxed, 2100, json!({"reverse_charge": true}))).await);
+        assert_eq!(app.act(&format!("/v1/invoices/{taxed_reverse}/issue")).await.body["errors"][0]["field"], "lines");
+
+        let today = chrono::Utc::now().date_naive();
+        let earlier = (today - chrono::Days::new(40)).to_string();
+        let supplied = id_of(&app.create("/v1/invoices", draft(&untaxed, 2100, json!({"supply_date": earlier}))).await);
+        let issued = app.act(&format!("/v1/invoices/{supplied}/issue")).await;
+        assert_eq!(issued.body["supply_date"], earlier.as_str(), "stored when it differs from the issue date");
+        let same_day = issued.body["issue_date"].clone();
+        let plain = id_of(&app.create("/v1/invoices", draft(&untaxed, 2100, json!({"supply_date": same_day}))).await);
+        assert_eq!(app.act(&format!("/v1/invoices/{plain}/issue")).await.body["supply_date"], Value::Null, "not printed twice");
+    }
 }

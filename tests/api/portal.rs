@@ -109,7 +109,7 @@ on_both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["tax_id"], "ESB22222222");
         let admin = app.admin_token.clone();
-        let fresh = app.create("/v1/invoices", json!({"company_id": a.company, "currency": "EUR", "lines": [{"description": "Support", "quantity": "1", "unit_price": eur(5000)}]})).await;
+        let fresh = app.create("/v1/invoices", json!({"company_id": a.company, "currency": "EUR", "lines": [{"description": "Support", "quantity": "1", "unit_price": eur(5000), "tax_rate_bp": 2100}]})).await;
         let issued = app.request(Method::POST, &format!("/v1/invoices/{}/issue", fresh["id"].as_str().unwrap()), Some(&admin), None, &[]).await;
         assert_eq!(issued.body["recipient"]["tax_id"], "ESB22222222", "new invoices use the new data");
         assert_eq!(issued.body["recipient"]["address"]["line1"], "Calle Nueva 5");

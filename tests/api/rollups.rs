@@ -144,6 +144,7 @@ fn random_write(
                     notes: None,
                     order_ids: vec![order.id.clone()],
                     lines: vec![],
+                    vat: Default::default(),
                 },
             )?;
             let issued = crm_store::billing::invoices::issue(conn, &invoice.id, None)?;

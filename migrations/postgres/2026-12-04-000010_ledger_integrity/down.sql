@@ -4,5 +4,5 @@ DROP TRIGGER IF EXISTS invoices_issued_are_frozen ON invoices;
 DROP FUNCTION IF EXISTS refuse_issued_invoice_change();
 DROP INDEX IF EXISTS invoice_series_prefix;
 ALTER TABLE company_settings DROP COLUMN fiscal_time_zone;
-ALTER TABLE invoices DROP COLUMN corrects_number;
+ALTER TABLE invoices DROP COLUMN mentions;
 ALTER TABLE invoices DROP COLUMN chain_format;

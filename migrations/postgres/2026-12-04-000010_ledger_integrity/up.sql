@@ -1,8 +1,11 @@
 -- The form a document's hash was computed in (docs/ledger.md): 1 for documents issued before
--- the hash covered the due date, notes and agreement, 2 since. A credit note prints the
--- number of the invoice it corrects.
+-- the hash covered every printed field, 2 since.
 ALTER TABLE invoices ADD COLUMN chain_format BIGINT NOT NULL DEFAULT 1;
-ALTER TABLE invoices ADD COLUMN corrects_number TEXT;
+-- What the document prints beyond its lines, as one JSON object: the number of the invoice a
+-- credit note corrects, and what art. 226 of the VAT Directive asks for (why a 0% line is
+-- exempt, whether the customer accounts for the VAT, the date of supply where it differs from
+-- the issue date).
+ALTER TABLE invoices ADD COLUMN mentions TEXT;
 
 -- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
 ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
@@ -19,9 +22,9 @@ BEGIN
         RAISE EXCEPTION 'issued invoice %: it cannot be deleted', OLD.number
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    IF (NEW.id, NEW.kind, NEW.series_id, NEW.number, NEW.sequence, NEW.company_id, NEW.currency, NEW.issue_date, NEW.due_date, NEW.notes, NEW.corrects_invoice_id, NEW.correction_reason, NEW.agreement_id, NEW.issuer_snapshot, NEW.recipient_snapshot, NEW.subtotal_minor, NEW.discount_minor, NEW.tax_minor, NEW.total_minor, NEW.previous_hash, NEW.hash, NEW.issued_at, NEW.created_at, NEW.chain_format, NEW.corrects_number)
+    IF (NEW.id, NEW.kind, NEW.series_id, NEW.number, NEW.sequence, NEW.company_id, NEW.currency, NEW.issue_date, NEW.due_date, NEW.notes, NEW.corrects_invoice_id, NEW.correction_reason, NEW.agreement_id, NEW.issuer_snapshot, NEW.recipient_snapshot, NEW.subtotal_minor, NEW.discount_minor, NEW.tax_minor, NEW.total_minor, NEW.previous_hash, NEW.hash, NEW.issued_at, NEW.created_at, NEW.chain_format, NEW.mentions)
        IS DISTINCT FROM
-       (OLD.id, OLD.kind, OLD.series_id, OLD.number, OLD.sequence, OLD.company_id, OLD.currency, OLD.issue_date, OLD.due_date, OLD.notes, OLD.corrects_invoice_id, OLD.correction_reason, OLD.agreement_id, OLD.issuer_snapshot, OLD.recipient_snapshot, OLD.subtotal_minor, OLD.discount_minor, OLD.tax_minor, OLD.total_minor, OLD.previous_hash, OLD.hash, OLD.issued_at, OLD.created_at, OLD.chain_format, OLD.corrects_number) THEN
+       (OLD.id, OLD.kind, OLD.series_id, OLD.number, OLD.sequence, OLD.company_id, OLD.currency, OLD.issue_date, OLD.due_date, OLD.notes, OLD.corrects_invoice_id, OLD.correction_reason, OLD.agreement_id, OLD.issuer_snapshot, OLD.recipient_snapshot, OLD.subtotal_minor, OLD.discount_minor, OLD.tax_minor, OLD.total_minor, OLD.previous_hash, OLD.hash, OLD.issued_at, OLD.created_at, OLD.chain_format, OLD.mentions) THEN
         RAISE EXCEPTION 'issued invoice %: its printed columns are frozen', OLD.number
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;

@@ -6,5 +6,5 @@ DROP TRIGGER IF EXISTS invoices_issued_stay_issued;
 DROP TRIGGER IF EXISTS invoices_issued_are_frozen;
 DROP INDEX IF EXISTS invoice_series_prefix;
 ALTER TABLE company_settings DROP COLUMN fiscal_time_zone;
-ALTER TABLE invoices DROP COLUMN corrects_number;
+ALTER TABLE invoices DROP COLUMN mentions;
 ALTER TABLE invoices DROP COLUMN chain_format;

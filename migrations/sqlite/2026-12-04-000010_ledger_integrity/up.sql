@@ -1,8 +1,11 @@
 -- The form a document's hash was computed in (docs/ledger.md): 1 for documents issued before
--- the hash covered the due date, notes and agreement, 2 since. A credit note prints the
--- number of the invoice it corrects.
+-- the hash covered every printed field, 2 since.
 ALTER TABLE invoices ADD COLUMN chain_format BIGINT NOT NULL DEFAULT 1;
-ALTER TABLE invoices ADD COLUMN corrects_number TEXT;
+-- What the document prints beyond its lines, as one JSON object: the number of the invoice a
+-- credit note corrects, and what art. 226 of the VAT Directive asks for (why a 0% line is
+-- exempt, whether the customer accounts for the VAT, the date of supply where it differs from
+-- the issue date).
+ALTER TABLE invoices ADD COLUMN mentions TEXT;
 
 -- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
 ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
@@ -40,7 +43,7 @@ WHEN OLD.number IS NOT NULL AND (
      OR NEW.issued_at IS NOT OLD.issued_at
      OR NEW.created_at IS NOT OLD.created_at
      OR NEW.chain_format IS NOT OLD.chain_format
-     OR NEW.corrects_number IS NOT OLD.corrects_number)
+     OR NEW.mentions IS NOT OLD.mentions)
 BEGIN
     SELECT RAISE(ABORT, 'issued invoice: its printed columns are frozen');
 END;

@@ -169,6 +169,45 @@ fn percent(rate_bp: i64) -> String {
     format!("{}.{:02}%", rate_bp / 100, rate_bp % 100)
 }
 
+/// What VAT Directive 2006/112/EC, art. 226, asks an invoice to print, checked at issue:
+/// a line at 0% needs the legal reason it is exempt (226(11)) unless the customer accounts
+/// for the VAT (reverse charge, 226(11a)); a reverse charge needs the customer's VAT number
+/// (226(4)), and puts every line at 0%.
+pub fn check_vat_mentions(
+    rates_bp: &[i64],
+    exemption_reason: Option<&str>,
+    reverse_charge: bool,
+    recipient_tax_id: Option<&str>,
+) -> Result<(), crate::Violations> {
+    let mut violations = Vec::new();
+    let has_reason = exemption_reason.is_some_and(|r| !r.trim().is_empty());
+    if !reverse_charge && !has_reason && rates_bp.contains(&0) {
+        violations.push(Violation::new(
+            "exemption_reason",
+            "a line at 0% VAT needs the legal reason for the exemption, printed on the invoice (art. 226(11))",
+        ));
+    }
+    if reverse_charge {
+        if recipient_tax_id.is_none_or(|t| t.trim().is_empty()) {
+            violations.push(Violation::new(
+                "recipient.tax_id",
+                "a reverse charge needs the customer's VAT number (art. 226(4)); set the company's tax_id",
+            ));
+        }
+        if rates_bp.iter().any(|r| *r != 0) {
+            violations.push(Violation::new(
+                "lines",
+                "under a reverse charge the customer accounts for the VAT: every line is at 0%",
+            ));
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Violations(violations))
+    }
+}
+
 text_enum! {
     /// What can be done to an invoice or credit note, as the store asks before it writes.
     InvoiceAction {
@@ -391,6 +430,29 @@ mod tests {
         let self_billed = InvoiceKind::SelfBilled;
         assert!(check_action(self_billed, InvoiceStatus::PendingAcceptance, Accept).is_ok());
         assert!(check_action(self_billed, InvoiceStatus::Disputed, Accept).is_err());
+    }
+
+    #[test]
+    fn zero_rated_lines_say_why() {
+        let fields = |r: Result<(), crate::Violations>| -> Vec<String> {
+            r.err()
+                .map_or(vec![], |v| v.0.into_iter().map(|v| v.field).collect())
+        };
+        assert_eq!(
+            fields(check_vat_mentions(&[2100, 0], None, false, None)),
+            ["exemption_reason"]
+        );
+        assert!(check_vat_mentions(&[0], Some("Art. 20.Uno.9 LIVA"), false, None).is_ok());
+        assert!(check_vat_mentions(&[2100], None, false, None).is_ok());
+        assert!(check_vat_mentions(&[0], None, true, Some("DE123456789")).is_ok());
+        assert_eq!(
+            fields(check_vat_mentions(&[0], None, true, None)),
+            ["recipient.tax_id"]
+        );
+        assert_eq!(
+            fields(check_vat_mentions(&[2100], None, true, Some("DE1"))),
+            ["lines"]
+        );
     }
 
     #[test]

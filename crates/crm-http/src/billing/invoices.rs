@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::billing::invoices::{outstanding_minor, InvoiceKind, InvoiceStatus};
 use crm_store::billing::invoice_series::{self as series_store, SeriesFields};
-use crm_store::billing::invoices::{self as store, DraftInput, InvoiceFilter, PaymentInput};
+use crm_store::billing::invoices::{
+    self as store, DraftChanges, DraftInput, InvoiceFilter, PaymentInput, VatMentions,
+};
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -120,6 +122,12 @@ pub struct Invoice {
     pub correction_reason: Option<String>,
     /// For issued credit notes: the number of the invoice corrected, as printed.
     pub corrects_number: Option<String>,
+    /// Why its lines at 0% VAT are exempt, printed (VAT Directive art. 226(11)).
+    pub exemption_reason: Option<String>,
+    /// The customer accounts for the VAT (art. 226(11a)); printed as a legal mention.
+    pub reverse_charge: bool,
+    /// The date of supply, where it differs from the issue date (art. 226(7)).
+    pub supply_date: Option<NaiveDate>,
     /// For self-billed documents: the agreement.
     pub agreement_id: Option<String>,
     /// Mentions the document must carry, such as "Self-billing".
@@ -173,12 +181,15 @@ impl From<store::Invoice> for Invoice {
         } else {
             outstanding_minor(i.totals.total_minor, i.credited_minor, i.paid_minor)
         };
-        let legal_mentions = match i.kind {
+        let mut legal_mentions = match i.kind {
             InvoiceKind::SelfBilled | InvoiceKind::SelfBilledCreditNote => {
                 vec!["Self-billing".to_owned()]
             }
             _ => Vec::new(),
         };
+        if i.vat.reverse_charge {
+            legal_mentions.push("Reverse charge".to_owned());
+        }
         Invoice {
             legal_mentions,
             type_code: i.kind.type_code().to_owned(),
@@ -223,6 +234,9 @@ impl From<store::Invoice> for Invoice {
             hash: i.hash,
             chain_format: i.chain_format,
             corrects_number: i.corrects_number,
+            exemption_reason: i.vat.exemption_reason,
+            reverse_charge: i.vat.reverse_charge,
+            supply_date: i.vat.supply_date,
             issued_at: utc_opt(i.issued_at),
             decided_at: utc_opt(i.decided_at),
             dispute_reason: i.dispute_reason,
@@ -255,6 +269,14 @@ pub struct InvoiceCreate {
     pub due_date: Option<NaiveDate>,
     /// Notes printed on the invoice.
     pub notes: Option<String>,
+    /// Why its lines at 0% VAT are exempt, as the law words it (for example "Exento, art.
+    /// 20.Uno.9 LIVA"); printed, and required to issue a document with a 0% line.
+    pub exemption_reason: Option<String>,
+    /// The customer accounts for the VAT (reverse charge): every line at 0%, and the customer
+    /// must have a VAT number (`tax_id`) to issue. Default false.
+    pub reverse_charge: Option<bool>,
+    /// When the goods or services were supplied, if not on the issue date; printed.
+    pub supply_date: Option<NaiveDate>,
 }
 
 /// Changes to a draft, as a JSON Merge Patch. Issued documents are immutable.
@@ -268,6 +290,16 @@ pub struct InvoiceUpdate {
     /// Notes.
     #[serde(default, deserialize_with = "patch")]
     pub notes: Option<Option<String>>,
+    /// Why its lines at 0% VAT are exempt.
+    #[serde(default, deserialize_with = "patch")]
+    pub exemption_reason: Option<Option<String>>,
+    /// The customer accounts for the VAT.
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
+    pub reverse_charge: Option<Option<bool>>,
+    /// When the goods or services were supplied, if not on the issue date.
+    #[serde(default, deserialize_with = "patch")]
+    pub supply_date: Option<Option<NaiveDate>>,
 }
 
 /// Filters and paging for the invoice list.
@@ -347,6 +379,7 @@ pub async fn create_invoice(
         .and_then(|code| c.currency("currency", code));
     let lines = line_drafts(&mut c, body.lines, currency.as_deref());
     let notes = c.optional("notes", body.notes.as_deref(), LONG);
+    let exemption_reason = c.optional("exemption_reason", body.exemption_reason.as_deref(), SHORT);
     if body.order_ids.len() > 100 {
         c.violations.push(crm_domain::Violation::new(
             "order_ids",
@@ -362,6 +395,11 @@ pub async fn create_invoice(
         notes,
         order_ids: body.order_ids,
         lines,
+        vat: VatMentions {
+            exemption_reason,
+            reverse_charge: body.reverse_charge.unwrap_or(false),
+            supply_date: body.supply_date,
+        },
     };
     let invoice = state
         .db
@@ -405,11 +443,25 @@ pub async fn update_invoice(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Invoices, Access::Write)?;
     let mut c = Checker::default();
-    let notes = body.notes.map(|n| c.optional("notes", n.as_deref(), LONG));
+    let changes = DraftChanges {
+        due_date: body.due_date,
+        notes: body.notes.map(|n| c.optional("notes", n.as_deref(), LONG)),
+        exemption_reason: body
+            .exemption_reason
+            .map(|r| c.optional("exemption_reason", r.as_deref(), SHORT)),
+        reverse_charge: match body.reverse_charge {
+            Some(None) => {
+                c.not_null("reverse_charge");
+                None
+            }
+            other => other.flatten(),
+        },
+        supply_date: body.supply_date,
+    };
     c.finish()?;
     let invoice = state
         .db
-        .write(move |conn| store::update_draft(conn, &id, if_match.0, body.due_date, notes))
+        .write(move |conn| store::update_draft(conn, &id, if_match.0, changes))
         .await?;
     Ok(versioned(invoice.version, &Invoice::from(invoice)))
 }

@@ -4,8 +4,8 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
-    chain_hash, check_action, check_credit, check_credit_by_rate, check_payment, payment_status,
-    InvoiceAction, InvoiceKind, InvoiceStatus,
+    chain_hash, check_action, check_credit, check_credit_by_rate, check_payment,
+    check_vat_mentions, payment_status, InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
@@ -58,7 +58,35 @@ struct InvoiceRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     chain_format: i64,
-    corrects_number: Option<String>,
+    /// [`Mentions`] as JSON.
+    mentions: Option<String>,
+}
+
+impl InvoiceRow {
+    fn mentions(&self) -> Result<Mentions, StoreError> {
+        match &self.mentions {
+            None => Ok(Mentions::default()),
+            Some(text) => serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
+                table: "invoices",
+                column: "mentions",
+                value: text.clone(),
+            }),
+        }
+    }
+
+    fn set_mentions(&mut self, mentions: &Mentions) {
+        self.mentions = (*mentions != Mentions::default()).then(|| json!(mentions).to_string());
+    }
+}
+
+/// What a document prints beyond its lines and parties.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Mentions {
+    /// On a credit note: the printed number of the invoice it corrects.
+    pub corrects_number: Option<String>,
+    #[serde(flatten)]
+    pub vat: VatMentions,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -119,6 +147,7 @@ pub struct Invoice {
     pub hash: Option<String>,
     pub chain_format: i64,
     pub corrects_number: Option<String>,
+    pub vat: VatMentions,
     pub issued_at: Option<NaiveDateTime>,
     pub decided_at: Option<NaiveDateTime>,
     pub dispute_reason: Option<String>,
@@ -137,6 +166,29 @@ pub struct DraftInput {
     pub notes: Option<String>,
     pub order_ids: Vec<String>,
     pub lines: Vec<LineDraft>,
+    pub vat: VatMentions,
+}
+
+/// What art. 226 of the VAT Directive has an invoice print beyond its lines.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct VatMentions {
+    /// Why its 0% lines are exempt, as the law words it.
+    pub exemption_reason: Option<String>,
+    /// The customer accounts for the VAT.
+    pub reverse_charge: bool,
+    /// When the goods or services were supplied, if not on the issue date.
+    pub supply_date: Option<NaiveDate>,
+}
+
+/// Changes to a draft, as a merge patch: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DraftChanges {
+    pub due_date: Option<Option<NaiveDate>>,
+    pub notes: Option<Option<String>>,
+    pub exemption_reason: Option<Option<String>>,
+    pub reverse_charge: Option<bool>,
+    pub supply_date: Option<Option<NaiveDate>>,
 }
 
 fn line_rows(conn: &mut DbConnection, invoice_id: &str) -> Result<Vec<InvoiceLineRow>, StoreError> {
@@ -172,6 +224,7 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
     let lines: Vec<InvoiceLine> = line_rows(conn, &row.id)?.iter().map(line_of).collect();
     let plain: Vec<Line> = lines.iter().map(|l| l.line.clone()).collect();
     let totals = documents::totals(&plain)?;
+    let mentions = row.mentions()?;
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
     let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
     let status = match stored_status {
@@ -215,7 +268,8 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
         previous_hash: row.previous_hash,
         hash: row.hash,
         chain_format: row.chain_format,
-        corrects_number: row.corrects_number,
+        corrects_number: mentions.corrects_number,
+        vat: mentions.vat,
         issued_at: row.issued_at,
         decided_at: row.decided_at,
         dispute_reason: row.dispute_reason,
@@ -360,7 +414,7 @@ fn new_row(
         created_at: at,
         updated_at: at,
         chain_format: CHAIN_FORMAT,
-        corrects_number: None,
+        mentions: None,
     }
 }
 
@@ -500,6 +554,10 @@ pub(crate) fn create_draft_of_kind(
     row.due_date = input.due_date;
     row.notes = input.notes;
     row.agreement_id = agreement_id;
+    row.set_mentions(&Mentions {
+        corrects_number: None,
+        vat: input.vat,
+    });
     diesel::insert_into(invoices::table)
         .values(&row)
         .execute(conn)?;
@@ -512,16 +570,26 @@ pub fn update_draft(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
-    due_date: Option<Option<NaiveDate>>,
-    notes: Option<Option<String>>,
+    changes: DraftChanges,
 ) -> Result<Invoice, StoreError> {
     let mut row = load_for(conn, id, expected_version, InvoiceAction::Edit)?;
-    if let Some(v) = due_date {
+    if let Some(v) = changes.due_date {
         row.due_date = v;
     }
-    if let Some(v) = notes {
+    if let Some(v) = changes.notes {
         row.notes = v;
     }
+    let mut mentions = row.mentions()?;
+    if let Some(v) = changes.exemption_reason {
+        mentions.vat.exemption_reason = v;
+    }
+    if let Some(v) = changes.reverse_charge {
+        mentions.vat.reverse_charge = v;
+    }
+    if let Some(v) = changes.supply_date {
+        mentions.vat.supply_date = v;
+    }
+    row.set_mentions(&mentions);
     save(conn, &mut row, now())?;
     assemble(conn, row)
 }
@@ -593,9 +661,10 @@ const CHAIN_FORMAT: i64 = 2;
 /// format 2 adding every other printed field (the due date, notes, the agreement, the number of
 /// the invoice a credit note corrects) and the format itself, so that it cannot be rewritten
 /// as an older one.
-fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> String {
+fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> Result<String, StoreError> {
     let mut content = canonical_v1(row, lines);
     if row.chain_format >= 2 {
+        let mentions = row.mentions()?;
         if let Some(fields) = content.as_object_mut() {
             fields.insert(
                 "due_date".into(),
@@ -603,11 +672,18 @@ fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> String {
             );
             fields.insert("notes".into(), json!(row.notes));
             fields.insert("agreement_id".into(), json!(row.agreement_id));
-            fields.insert("corrects_number".into(), json!(row.corrects_number));
+            fields.insert("corrects_number".into(), json!(mentions.corrects_number));
+            fields.insert(
+                "exemption_reason".into(),
+                json!(mentions.vat.exemption_reason),
+            );
+            fields.insert("reverse_charge".into(), json!(mentions.vat.reverse_charge));
+            let supplied = mentions.vat.supply_date.map(|d| d.to_string());
+            fields.insert("supply_date".into(), json!(supplied));
             fields.insert("chain_format".into(), json!(row.chain_format));
         }
     }
-    content.to_string()
+    Ok(content.to_string())
 }
 
 fn canonical_v1(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> serde_json::Value {
@@ -655,11 +731,19 @@ pub(crate) fn issue_as(
     require_lines("invoice", lines.len())?;
     let issuer = issuer_snapshot(conn)?;
     let recipient = recipient_snapshot(conn, &row.company_id)?;
+    let mut mentions = row.mentions()?;
+    let rates: Vec<i64> = lines.iter().map(|l| l.tax_rate_bp).collect();
+    check_vat_mentions(
+        &rates,
+        mentions.vat.exemption_reason.as_deref(),
+        mentions.vat.reverse_charge,
+        recipient["tax_id"].as_str(),
+    )?;
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
     if kind.is_credit() {
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
         let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
-        row.corrects_number = original.number.clone();
+        mentions.corrects_number = original.number.clone();
         check_credit(
             row.total_minor,
             original.total_minor,
@@ -705,6 +789,9 @@ pub(crate) fn issue_as(
     row.sequence = Some(numbered.sequence);
     row.status = status.as_str().to_owned();
     row.issue_date = Some(day);
+    // Printed only where it differs from the issue date.
+    mentions.vat.supply_date = mentions.vat.supply_date.filter(|supplied| *supplied != day);
+    row.set_mentions(&mentions);
     row.due_date = row
         .due_date
         .or_else(|| day.checked_add_days(chrono::Days::new(30)));
@@ -712,7 +799,7 @@ pub(crate) fn issue_as(
     row.recipient_snapshot = Some(recipient.to_string());
     row.previous_hash = Some(numbered.previous_hash.clone());
     row.chain_format = CHAIN_FORMAT;
-    let hash = chain_hash(&numbered.previous_hash, &canonical(&row, &lines));
+    let hash = chain_hash(&numbered.previous_hash, &canonical(&row, &lines)?);
     row.hash = Some(hash.clone());
     row.issued_at = Some(at);
     save(conn, &mut row, at)?;
@@ -832,6 +919,13 @@ fn draft_credit(
     row.corrects_invoice_id = Some(original.id.clone());
     row.correction_reason = Some(reason);
     row.agreement_id = original.agreement_id.clone();
+    row.set_mentions(&Mentions {
+        corrects_number: None,
+        vat: VatMentions {
+            supply_date: None,
+            ..original.vat.clone()
+        },
+    });
     diesel::insert_into(invoices::table)
         .values(&row)
         .execute(conn)?;
@@ -1001,7 +1095,7 @@ pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, 
             });
         }
         let lines = line_rows(conn, &row.id)?;
-        let recomputed = chain_hash(&expected_previous, &canonical(&row, &lines));
+        let recomputed = chain_hash(&expected_previous, &canonical(&row, &lines)?);
         if row.hash.as_deref() != Some(recomputed.as_str()) {
             return Ok(Verification {
                 checked,

@@ -7,7 +7,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::billing::invoice_series::{self, SeriesFields};
-use crate::billing::invoices::{self, DraftInput, Invoice};
+use crate::billing::invoices::{self, DraftInput, Invoice, VatMentions};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -232,6 +232,7 @@ pub fn issue_for_customer(
             notes: None,
             order_ids,
             lines: Vec::new(),
+            vat: VatMentions::default(),
         },
         InvoiceKind::SelfBilled,
         Some(agreement.id.clone()),

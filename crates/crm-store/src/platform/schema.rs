@@ -424,7 +424,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         chain_format -> BigInt,
-        corrects_number -> Nullable<Text>,
+        mentions -> Nullable<Text>,
     }
 }
 
