@@ -204,4 +204,37 @@ on_both_backends! {
         let plain = id_of(&app.create("/v1/invoices", draft(&untaxed, 2100, json!({"supply_date": same_day}))).await);
         assert_eq!(app.act(&format!("/v1/invoices/{plain}/issue")).await.body["supply_date"], Value::Null, "not printed twice");
     }
+
+    async fn a_restocked_refund_gives_back_its_cost_and_a_scrapped_one_does_not(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("LED-STOCK", 1000, 400).ensure(&app).await;
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let mut profits = Vec::new();
+        for disposition in ["restock", "scrap"] {
+            let company = id_of(&app.company(&format!("Stock {disposition}"), json!({"tax_id": "ESB3", "billing_address": {"city": "León", "country": "ES"}})).await);
+            let order = Order::new(&format!("LED-{disposition}")).company(&company).status("fulfilled").line("LED-STOCK", "2", 1000).push(&app).await;
+            app.issued_invoice(&company, &order).await;
+            let ret = app.returned_unit(&order, "damaged").await;
+            let line = app.get(&format!("/v1/returns/{ret}")).await.body["lines"][0]["id"].clone();
+            for (action, body) in [("approve", None), ("receive", Some(json!({"lines": [{"return_line_id": line, "quantity": "1", "disposition": disposition}]})))] {
+                let r = app.act_with(&format!("/v1/returns/{ret}/{action}"), body).await;
+                assert_eq!(r.status, 200, "{action}: {}", r.text);
+            }
+            let r = app.patch(&format!("/v1/returns/{ret}"), json!({"root_cause": {"category": "packaging", "notes": "Crushed", "preventive_action": "Boxes"}})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let r = app.act_with(&format!("/v1/returns/{ret}/resolve"), Some(json!({"resolution": "refund"}))).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let profit = app.get(&format!("/v1/analytics/customers/{company}/profit?from={month}&to={month}")).await;
+            assert_eq!(profit.status, 200, "{}", profit.text);
+            profits.push(profit.body["periods"][0]["gross_profit"]["amount_minor"].as_i64().unwrap());
+        }
+        // Sold 2 at 10.00 costing 4.00, one refunded (10.00 net): kept one unit.
+        assert_eq!(profits, [2000 - 800 + 400 - 1000, 2000 - 800 - 1000], "restock gives back 4.00 of cost; scrap is a loss");
+        let mut conn = app.pool.get().unwrap();
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap(),
+            "the maintained rollups equal a rebuild"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::profit::{Figures, ProductFigures};
 use crm_domain::billing::invoices::InvoiceKind;
-use crm_domain::billing::returns::Resolution;
+use crm_domain::billing::returns::{Disposition, Resolution};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -320,38 +320,59 @@ pub(crate) fn credit_contribution(
     )
 }
 
-/// What a resolved return contributes when no credit note carries it: the net refund (less
-/// the restocking fee) or the concession, in the month it was resolved.
+/// What a resolved return contributes in the month it was resolved: the net refund (less the
+/// restocking fee) unless a credit note carries it (`None`), the cost of goods of what came
+/// back into stock, which the customer did not keep, or the concession.
 pub(crate) fn return_contribution(
     company_id: &str,
     currency: &str,
     resolved: NaiveDate,
     resolution: Resolution,
-    refund_net_minor: i64,
+    refund_net_minor: Option<i64>,
     concession_minor: i64,
+    restocked_cost_minor: i64,
 ) -> Option<(Key, Figures)> {
     let key = (
         company_id.to_owned(),
         month_of(resolved),
         currency.to_owned(),
     );
-    match resolution {
-        Resolution::RetainedWithDiscount => Some((
-            key,
-            Figures {
-                concessions_minor: concession_minor,
-                ..Figures::default()
-            },
-        )),
-        r if r.credits() => Some((
-            key,
-            Figures {
-                returns_minor: refund_net_minor,
-                ..Figures::default()
-            },
-        )),
-        _ => None,
+    let figures = match resolution {
+        Resolution::RetainedWithDiscount => Figures {
+            concessions_minor: concession_minor,
+            ..Figures::default()
+        },
+        r if r.credits() => Figures {
+            returns_minor: refund_net_minor.unwrap_or(0),
+            cost_minor: -restocked_cost_minor,
+            ..Figures::default()
+        },
+        _ => return None,
+    };
+    (figures != Figures::default()).then_some((key, figures))
+}
+
+/// The cost of goods a return gives back: the units received into stock (disposition
+/// `restock`) at the cost snapshotted on their order line. Scrapped units stay a loss.
+pub(crate) fn restocked_cost(conn: &mut DbConnection, return_id: &str) -> Result<i64, StoreError> {
+    let lines: Vec<(Option<i64>, Option<i64>)> = return_lines::table
+        .inner_join(order_lines::table.on(order_lines::id.eq(return_lines::order_line_id)))
+        .filter(return_lines::return_id.eq(return_id))
+        .filter(return_lines::disposition.eq(Disposition::Restock.as_str()))
+        .select((
+            return_lines::received_quantity_milli,
+            order_lines::unit_cost_minor,
+        ))
+        .load(conn)?;
+    let mut cost: i64 = 0;
+    for (received, unit_cost) in lines {
+        let (Some(received), Some(unit_cost)) = (received, unit_cost) else {
+            continue;
+        };
+        let line = line_figures(&(None, received, 0, Some(unit_cost)))?;
+        cost = crm_domain::platform::money::add_minor("cost", cost, line.cost_minor)?;
     }
+    Ok(cost)
 }
 
 type RollupRow = (String, String, String, i64, i64, i64, i64, i64, i64);
@@ -593,10 +614,11 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         let Some(company) = company else {
             continue;
         };
-        if credit_note.is_some() && resolution.credits() {
-            continue;
-        }
-        let net = returned_net(conn, &id)? - fee;
+        let net = if credit_note.is_some() && resolution.credits() {
+            None
+        } else {
+            Some(returned_net(conn, &id)? - fee)
+        };
         add(return_contribution(
             &company,
             &currency,
@@ -604,6 +626,7 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             resolution,
             net,
             concession,
+            restocked_cost(conn, &id)?,
         ));
     }
     Ok(snapshot.without_empty_rows())

@@ -588,9 +588,15 @@ pub fn resolve(
     row.resolved_at = Some(at);
     let carried_by_credit_note = row.credit_note_id.is_some() && resolve.resolution.credits();
     let customer = match (&row.company_id, carried_by_credit_note) {
-        (Some(company), false) => {
-            let net = crate::analytics::rollups::returned_net(conn, &row.id)?
-                - resolve.restocking_fee_minor;
+        (Some(company), carried) => {
+            let net = if carried {
+                None
+            } else {
+                Some(
+                    crate::analytics::rollups::returned_net(conn, &row.id)?
+                        - resolve.restocking_fee_minor,
+                )
+            };
             crate::analytics::rollups::return_contribution(
                 company,
                 &row.currency,
@@ -598,6 +604,7 @@ pub fn resolve(
                 resolve.resolution,
                 net,
                 row.concession_minor,
+                crate::analytics::rollups::restocked_cost(conn, &row.id)?,
             )
         }
         _ => None,
