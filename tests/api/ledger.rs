@@ -237,4 +237,37 @@ on_both_backends! {
             "the maintained rollups equal a rebuild"
         );
     }
+
+    async fn a_concession_on_an_invoiced_order_is_credited_and_counted_net_of_tax(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("LED-KEEP", 1000, 400).ensure(&app).await;
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        for invoiced in [true, false] {
+            let company = id_of(&app.company(&format!("Keeper {invoiced}"), json!({"tax_id": "ESB4", "billing_address": {"city": "Cádiz", "country": "ES"}})).await);
+            let order = Order::new(&format!("LED-KEEP-{invoiced}")).company(&company).status("fulfilled").line("LED-KEEP", "2", 1000).push(&app).await;
+            let invoice = if invoiced { Some(app.issued_invoice(&company, &order).await) } else { None };
+            let ret = app.returned_unit(&order, "damaged").await;
+            assert_eq!(app.act(&format!("/v1/returns/{ret}/approve")).await.status, 200);
+            let r = app.patch(&format!("/v1/returns/{ret}"), json!({"root_cause": {"category": "packaging", "notes": "Scratched", "preventive_action": "Film"}})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let r = app.act_with(&format!("/v1/returns/{ret}/resolve"), Some(json!({"resolution": "retained_with_discount", "concession": eur(500)}))).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            match &invoice {
+                Some(invoice) => {
+                    let note = app.get(&format!("/v1/invoices/{}", r.body["credit_note_id"].as_str().unwrap())).await.body;
+                    assert_eq!(note["totals"]["total"], eur(500), "the concession, tax included");
+                    assert_eq!(note["totals"]["subtotal"], eur(413), "at the goods' 21%");
+                    assert_eq!(app.get(&format!("/v1/invoices/{invoice}")).await.body["credited"], eur(500));
+                }
+                None => assert_eq!(r.body["credit_note_id"], Value::Null, "nothing to correct"),
+            }
+            let profit = app.get(&format!("/v1/analytics/customers/{company}/profit?from={month}&to={month}")).await;
+            assert_eq!(profit.body["periods"][0]["gross_profit"], eur(2000 - 800 - 413), "invoiced {invoiced}: net of tax");
+        }
+        let mut conn = app.pool.get().unwrap();
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap()
+        );
+    }
 }

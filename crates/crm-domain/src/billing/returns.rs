@@ -189,11 +189,20 @@ pub fn check_root_cause(
     v.into_result()
 }
 
-/// The net price of a restocking fee charged at `rate_bp`: the fee is what the customer bears,
-/// tax included, so the credit note reverses proportionally less VAT, never base at a rate the
-/// invoice did not carry. Rounded half away from zero.
-pub fn fee_net_minor(fee_minor: i64, rate_bp: i64) -> i64 {
-    let numerator = i128::from(fee_minor) * 10_000;
+/// The VAT rate a restocking fee or a concession on returned lines carries, given each line's
+/// (unit price, rate): that of the dearest line.
+pub fn returned_rate(lines: impl IntoIterator<Item = (i64, i64)>) -> i64 {
+    lines
+        .into_iter()
+        .max_by_key(|(price, _)| *price)
+        .map_or(0, |(_, rate)| rate)
+}
+
+/// The part before tax of an amount that includes tax at `rate_bp`, such as a restocking fee
+/// or a concession: a credit note for it reverses proportional VAT, never base at a rate the
+/// invoice did not carry, and profit counts it net. Rounded half away from zero.
+pub fn net_of_tax_minor(gross_minor: i64, rate_bp: i64) -> i64 {
+    let numerator = i128::from(gross_minor) * 10_000;
     let denominator = i128::from(10_000 + rate_bp.max(0));
     let quotient = numerator / denominator;
     let rounded = if (numerator % denominator) * 2 >= denominator {
@@ -232,12 +241,12 @@ mod tests {
     #[test]
     fn a_fee_is_net_of_the_tax_it_carries() {
         assert_eq!(
-            fee_net_minor(100, 2100),
+            net_of_tax_minor(100, 2100),
             83,
             "1.00 with 21% VAT is 0.83 net"
         );
-        assert_eq!(fee_net_minor(121, 2100), 100);
-        assert_eq!(fee_net_minor(100, 0), 100);
+        assert_eq!(net_of_tax_minor(121, 2100), 100);
+        assert_eq!(net_of_tax_minor(100, 0), 100);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::profit::{Figures, ProductFigures};
 use crm_domain::billing::invoices::InvoiceKind;
-use crm_domain::billing::returns::{Disposition, Resolution};
+use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition, Resolution};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -614,10 +614,30 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         let Some(company) = company else {
             continue;
         };
-        let net = if credit_note.is_some() && resolution.credits() {
+        let carried = credit_note.is_some();
+        let net = if carried {
             None
         } else {
             Some(returned_net(conn, &id)? - fee)
+        };
+        let concession = if carried {
+            0
+        } else {
+            let lines: Vec<(i64, Option<i64>, i64, i64)> = return_lines::table
+                .filter(return_lines::return_id.eq(&id))
+                .select((
+                    return_lines::quantity_milli,
+                    return_lines::received_quantity_milli,
+                    return_lines::unit_price_minor,
+                    return_lines::tax_rate_bp,
+                ))
+                .load(conn)?;
+            // The lines the return values, as resolve saw them: those with units back.
+            let returned = lines
+                .into_iter()
+                .filter(|(quantity, received, _, _)| received.unwrap_or(*quantity) > 0)
+                .map(|(_, _, price, rate)| (price, rate));
+            net_of_tax_minor(concession, returned_rate(returned))
         };
         add(return_contribution(
             &company,

@@ -19,7 +19,7 @@ use crate::platform::stored::{stored, stored_opt};
 use crate::sales::documents::Line;
 use crate::{billing::invoices, new_id, now, platform::counters, sales::orders, StoreError};
 use crm_domain::access::actors::user_of;
-use crm_domain::billing::returns::{check_window, fee_net_minor};
+use crm_domain::billing::returns::{check_window, net_of_tax_minor, returned_rate};
 use crm_domain::sales::totals::require_lines;
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
@@ -523,6 +523,7 @@ pub fn resolve(
         ret.root_cause.preventive_action.as_deref(),
     )?;
     let (value, mut lines) = returned_value(&ret)?;
+    let rate_of_returned = returned_rate(lines.iter().map(|l| (l.unit_price_minor, l.tax_rate_bp)));
     if resolve.restocking_fee_minor < 0 || resolve.restocking_fee_minor > value {
         return Err(Violation::new(
             "restocking_fee",
@@ -547,22 +548,47 @@ pub fn resolve(
             }
             row.concession_minor = concession;
             row.saved_revenue_minor = value - concession;
+            if concession > 0 {
+                if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
+                    // The customer pays less than invoiced: the invoice is corrected by a credit
+                    // note for the concession, at the returned goods' VAT rate.
+                    let rate = rate_of_returned;
+                    let concession_line = Line {
+                        product_id: None,
+                        sku: None,
+                        description: format!("Concession, return {}", ret.number),
+                        quantity: Quantity::from_milli(1000),
+                        unit_price_minor: net_of_tax_minor(concession, rate),
+                        unit_cost_minor: None,
+                        discount_bp: 0,
+                        tax_rate_bp: rate,
+                    };
+                    let note = invoices::credit_and_issue(
+                        conn,
+                        &invoice_id,
+                        format!(
+                            "Return {} ({})",
+                            ret.number,
+                            Resolution::RetainedWithDiscount.as_str()
+                        ),
+                        vec![concession_line],
+                    )?;
+                    row.credit_note_id = Some(note.id);
+                }
+            }
         }
         r if r.credits() => {
             row.refund_minor = value - resolve.restocking_fee_minor;
             if row.refund_minor > 0 {
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     if resolve.restocking_fee_minor > 0 {
-                        let rate = lines
-                            .iter()
-                            .max_by_key(|l| l.unit_price_minor)
-                            .map_or(0, |l| l.tax_rate_bp);
+                        let rate = rate_of_returned;
                         lines.push(Line {
                             product_id: None,
                             sku: None,
                             description: format!("Restocking fee, return {}", ret.number),
                             quantity: Quantity::from_milli(1000),
-                            unit_price_minor: -fee_net_minor(resolve.restocking_fee_minor, rate),
+                            unit_price_minor: -net_of_tax_minor(resolve.restocking_fee_minor, rate),
                             unit_cost_minor: None,
                             discount_bp: 0,
                             tax_rate_bp: rate,
@@ -586,7 +612,7 @@ pub fn resolve(
     row.status = next.as_str().to_owned();
     let at = now();
     row.resolved_at = Some(at);
-    let carried_by_credit_note = row.credit_note_id.is_some() && resolve.resolution.credits();
+    let carried_by_credit_note = row.credit_note_id.is_some();
     let customer = match (&row.company_id, carried_by_credit_note) {
         (Some(company), carried) => {
             let net = if carried {
@@ -603,7 +629,11 @@ pub fn resolve(
                 at.date(),
                 resolve.resolution,
                 net,
-                row.concession_minor,
+                if carried {
+                    0
+                } else {
+                    net_of_tax_minor(row.concession_minor, rate_of_returned)
+                },
                 crate::analytics::rollups::restocked_cost(conn, &row.id)?,
             )
         }
