@@ -48,8 +48,8 @@ on_both_backends! {
         let c = push(&app, &company, "AN-C", m, "3", 1000, 600, 1000, "EUR").await;
         // A credit note of 10.00 net on A's invoice, issued this month.
         let invoice = app.create("/v1/invoices", json!({"company_id": company, "order_ids": [a["id"]]})).await["id"].as_str().unwrap().to_owned();
-        app.act_with(&format!("/v1/invoices/{invoice}/issue"), None).await;
-        let note = app.create(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "one unit", "lines": [{"description": "Widget", "quantity": "1", "unit_price": money(1000, "EUR"), "tax_rate_bp": 2100}]})).await;
+        let issued = app.act_with(&format!("/v1/invoices/{invoice}/issue"), None).await;
+        let note = app.create(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "one unit", "lines": [{"invoice_line_id": issued.body["lines"][0]["id"], "quantity": "1"}]})).await;
         app.act_with(&format!("/v1/invoices/{}/issue", note["id"].as_str().unwrap()), None).await;
         // A refund of one unit of C (9.00 net) less a 1.00 restocking fee, not invoiced.
         let ret = app.create("/v1/returns", json!({"order_id": c["id"], "lines": [{"order_line_id": c["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;

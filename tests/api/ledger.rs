@@ -61,7 +61,7 @@ on_both_backends! {
         assert_eq!(paid["lines"][0]["unit_cost"], eur(400));
     }
 
-    async fn a_credit_note_reverses_no_more_than_each_rate_invoiced(app: TestApp) {
+    async fn a_credit_note_credits_the_invoices_own_lines_and_no_more(app: TestApp) {
         let company = id_of(&app.company("Rates SL", json!({"tax_id": "ESB22222222", "billing_address": {"city": "Vigo", "country": "ES"}})).await);
         app.configure_issuer().await;
         let draft = app.create("/v1/invoices", json!({"company_id": company, "currency": "EUR",
@@ -70,11 +70,20 @@ on_both_backends! {
         let issued_invoice = app.act(&format!("/v1/invoices/{invoice}/issue")).await;
         assert_eq!(issued_invoice.status, 200);
         assert_eq!(issued_invoice.body["chain_format"], 2);
+        let line = issued_invoice.body["lines"][0]["id"].clone();
+        // A free line of 121.00 at 0% cannot be written: a credit line names the invoiced line,
+        // whose description and rate it takes, and never prices above it.
         let at_zero = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "wrong rate",
             "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(12100), "tax_rate_bp": 0}]})).await;
         assert_eq!(at_zero.status, 422, "{}", at_zero.text);
-        assert!(at_zero.text.contains("nothing at 0.00% VAT"), "{}", at_zero.text);
-        let half = json!({"reason": "half", "lines": [{"description": "Service", "quantity": "1", "unit_price": eur(5000), "tax_rate_bp": 2100}]});
+        let dearer = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "wrong rate",
+            "lines": [{"invoice_line_id": line, "quantity": "1", "unit_price": eur(12100)}]})).await;
+        assert_eq!(dearer.status, 422, "{}", dearer.text);
+        assert_eq!(dearer.body["errors"][0]["field"], "lines[0].unit_price");
+        let other_currency = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "x",
+            "lines": [{"invoice_line_id": line, "quantity": "1", "unit_price": {"amount_minor": 100, "currency": "USD"}}]})).await;
+        assert_eq!(other_currency.body["errors"][0]["field"], "lines[0].unit_price.currency", "the original's currency");
+        let half = json!({"reason": "half", "lines": [{"invoice_line_id": line, "quantity": "1", "unit_price": eur(5000)}]});
         for _ in 0..2 {
             let note = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), half.clone()).await;
             assert_eq!(note.status, 201, "{}", note.text);
@@ -87,6 +96,8 @@ on_both_backends! {
         assert_eq!(credited.body["status"], "credited", "fully credited and unpaid is not paid");
         let more = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), half).await;
         assert!(more.status == 422 || more.status == 409, "nothing is left: {}", more.text);
+        let notes = app.get(&format!("/v1/invoices?kind=credit_note&limit=100")).await.body["data"].as_array().unwrap().clone();
+        assert!(notes.iter().all(|n| n["lines"][0]["credits_line_id"] == line), "each names the line it credits");
     }
 
     async fn two_series_never_share_a_prefix(app: TestApp) {

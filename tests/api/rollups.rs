@@ -150,15 +150,10 @@ fn random_write(
             let issued = crm_store::billing::invoices::issue(conn, &invoice.id, None)?;
             if rng.gen_bool(0.5) {
                 let line = issued.lines[0].line.clone();
-                let partial = LineDraft {
-                    product_id: None,
-                    sku: None,
-                    description: Some("credit".into()),
-                    quantity: Quantity::from_milli(1000),
-                    unit_price_minor: Some(line.unit_price_minor / 2),
-                    unit_cost_minor: None,
-                    discount_bp: 0,
-                    tax_rate_bp: Some(line.tax_rate_bp),
+                let partial = crm_store::billing::invoices::CreditLineDraft {
+                    invoice_line_id: issued.lines[0].id.clone().unwrap(),
+                    quantity: Quantity::from_milli(line.quantity.milli().min(1000)),
+                    unit_price: Some(((line.unit_price_minor / 2).max(1), issued.currency.clone())),
                 };
                 let note = crm_store::billing::invoices::create_credit_note(
                     conn,

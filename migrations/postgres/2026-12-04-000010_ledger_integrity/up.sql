@@ -7,6 +7,10 @@ ALTER TABLE invoices ADD COLUMN chain_format BIGINT NOT NULL DEFAULT 1;
 -- the issue date).
 ALTER TABLE invoices ADD COLUMN mentions TEXT;
 
+-- A credit note's line names the line of the original it credits, so that no line is credited
+-- beyond what it invoiced.
+ALTER TABLE invoice_lines ADD COLUMN credits_line_id TEXT REFERENCES invoice_lines (id);
+
 -- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
 ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
 
@@ -50,9 +54,9 @@ BEGIN
     IF issued_number IS NULL THEN
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
     END IF;
-    IF TG_OP = 'UPDATE' AND (NEW.id, NEW.invoice_id, NEW.position, NEW.is_credit, NEW.order_id, NEW.order_line_id, NEW.product_id, NEW.description, NEW.quantity_milli, NEW.unit_price_minor, NEW.discount_bp, NEW.tax_rate_bp, NEW.gross_minor, NEW.discount_minor, NEW.net_minor)
+    IF TG_OP = 'UPDATE' AND (NEW.id, NEW.invoice_id, NEW.position, NEW.is_credit, NEW.order_id, NEW.order_line_id, NEW.product_id, NEW.description, NEW.quantity_milli, NEW.unit_price_minor, NEW.discount_bp, NEW.tax_rate_bp, NEW.gross_minor, NEW.discount_minor, NEW.net_minor, NEW.credits_line_id)
        IS NOT DISTINCT FROM
-       (OLD.id, OLD.invoice_id, OLD.position, OLD.is_credit, OLD.order_id, OLD.order_line_id, OLD.product_id, OLD.description, OLD.quantity_milli, OLD.unit_price_minor, OLD.discount_bp, OLD.tax_rate_bp, OLD.gross_minor, OLD.discount_minor, OLD.net_minor) THEN
+       (OLD.id, OLD.invoice_id, OLD.position, OLD.is_credit, OLD.order_id, OLD.order_line_id, OLD.product_id, OLD.description, OLD.quantity_milli, OLD.unit_price_minor, OLD.discount_bp, OLD.tax_rate_bp, OLD.gross_minor, OLD.discount_minor, OLD.net_minor, OLD.credits_line_id) THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'issued invoice %: its lines are frozen', issued_number

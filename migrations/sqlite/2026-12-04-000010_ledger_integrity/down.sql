@@ -7,4 +7,5 @@ DROP TRIGGER IF EXISTS invoices_issued_are_frozen;
 DROP INDEX IF EXISTS invoice_series_prefix;
 ALTER TABLE company_settings DROP COLUMN fiscal_time_zone;
 ALTER TABLE invoices DROP COLUMN mentions;
+ALTER TABLE invoice_lines DROP COLUMN credits_line_id;
 ALTER TABLE invoices DROP COLUMN chain_format;

@@ -7,6 +7,10 @@ ALTER TABLE invoices ADD COLUMN chain_format BIGINT NOT NULL DEFAULT 1;
 -- the issue date).
 ALTER TABLE invoices ADD COLUMN mentions TEXT;
 
+-- A credit note's line names the line of the original it credits, so that no line is credited
+-- beyond what it invoiced.
+ALTER TABLE invoice_lines ADD COLUMN credits_line_id TEXT REFERENCES invoice_lines (id);
+
 -- The ledger dates documents by the calendar of our fiscal time zone, not by a node's clock.
 ALTER TABLE company_settings ADD COLUMN fiscal_time_zone TEXT NOT NULL DEFAULT 'Europe/Madrid';
 
@@ -79,7 +83,8 @@ WHEN (SELECT number FROM invoices WHERE id = OLD.invoice_id) IS NOT NULL AND (
      OR NEW.tax_rate_bp IS NOT OLD.tax_rate_bp
      OR NEW.gross_minor IS NOT OLD.gross_minor
      OR NEW.discount_minor IS NOT OLD.discount_minor
-     OR NEW.net_minor IS NOT OLD.net_minor)
+     OR NEW.net_minor IS NOT OLD.net_minor
+     OR NEW.credits_line_id IS NOT OLD.credits_line_id)
 BEGIN
     SELECT RAISE(ABORT, 'issued invoice: its lines are frozen');
 END;

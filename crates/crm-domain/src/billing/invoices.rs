@@ -124,6 +124,51 @@ pub fn check_credit(
     Ok(())
 }
 
+/// One line of an invoice as credit notes see it: what was invoiced on it, and what issued
+/// credit notes already took back, in net minor units and in units (milli). Units count only
+/// credits at the invoiced price, which take goods back; a credit at a lower price corrects
+/// the price and takes amount only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreditableLine {
+    pub invoiced_milli: i64,
+    pub invoiced_net_minor: i64,
+    pub credited_milli: i64,
+    pub credited_net_minor: i64,
+}
+
+impl CreditableLine {
+    pub fn remaining_milli(&self) -> i64 {
+        self.invoiced_milli - self.credited_milli
+    }
+}
+
+/// A credit of `milli` units worth `net_minor` against one line of the original: never more
+/// units, and never more net, than the line has left. `field` names the credit line.
+pub fn check_credit_line(
+    field: &str,
+    line: CreditableLine,
+    milli: i64,
+    net_minor: i64,
+) -> Result<(), Violation> {
+    if milli > line.remaining_milli() {
+        return Err(Violation::new(
+            format!("{field}.quantity"),
+            format!(
+                "only {} of the line remain creditable",
+                crate::platform::money::Quantity::from_milli(line.remaining_milli().max(0))
+            ),
+        ));
+    }
+    let net_left = line.invoiced_net_minor - line.credited_net_minor;
+    if net_minor > net_left {
+        return Err(Violation::new(
+            format!("{field}.unit_price"),
+            format!("credits {net_minor} but only {net_left} minor units of the line remain"),
+        ));
+    }
+    Ok(())
+}
+
 /// A credit note reverses, at each VAT rate, no more taxable base than the original still has
 /// at that rate once `credited` (the issued credit notes) is taken off: a credit of 121.00 at 0%
 /// against 100.00 + 21% VAT reverses base that was never invoiced at 0%. The tax is bounded by
@@ -430,6 +475,26 @@ mod tests {
         let self_billed = InvoiceKind::SelfBilled;
         assert!(check_action(self_billed, InvoiceStatus::PendingAcceptance, Accept).is_ok());
         assert!(check_action(self_billed, InvoiceStatus::Disputed, Accept).is_err());
+    }
+
+    #[test]
+    fn a_line_is_credited_at_most_once() {
+        let line = CreditableLine {
+            invoiced_milli: 2000,
+            invoiced_net_minor: 2000,
+            credited_milli: 1000,
+            credited_net_minor: 1000,
+        };
+        assert!(check_credit_line("lines[0]", line, 1000, 1000).is_ok());
+        let units = check_credit_line("lines[0]", line, 1500, 1500).unwrap_err();
+        assert_eq!(units.field, "lines[0].quantity");
+        assert!(
+            units.message.contains("only 1 of the line"),
+            "{}",
+            units.message
+        );
+        let net = check_credit_line("lines[0]", line, 1000, 1001).unwrap_err();
+        assert_eq!(net.field, "lines[0].unit_price");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::billing::invoices::{outstanding_minor, InvoiceKind, InvoiceStatus};
 use crm_store::billing::invoice_series::{self as series_store, SeriesFields};
 use crm_store::billing::invoices::{
-    self as store, DraftChanges, DraftInput, InvoiceFilter, PaymentInput, VatMentions,
+    self as store, CreditLineDraft, DraftChanges, DraftInput, InvoiceFilter, PaymentInput,
+    VatMentions,
 };
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,10 @@ const SORT: &str = "-created_at";
 /// A line of an invoice.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceLine {
+    /// The line's id; a credit note names it to credit the line.
+    pub id: String,
+    /// On a credit note: the line of the corrected invoice it credits.
+    pub credits_line_id: Option<String>,
     /// The order it invoices, if any.
     pub order_id: Option<String>,
     /// The order line it invoices, if any; an order line is invoiced at most once.
@@ -198,6 +203,8 @@ impl From<store::Invoice> for Invoice {
                 .iter()
                 .zip(&i.totals.lines)
                 .map(|(l, a)| InvoiceLine {
+                    id: l.id.clone().unwrap_or_default(),
+                    credits_line_id: l.credits_line_id.clone(),
                     order_id: l.order_id.clone(),
                     order_line_id: l.order_line_id.clone(),
                     product_id: l.line.product_id.clone(),
@@ -511,13 +518,58 @@ pub async fn issue_invoice(
 /// A correction of an issued invoice.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "Two units returned", "lines": [{"description": "Widget (returned)", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]}))]
+#[schema(example = json!({"reason": "Two units returned", "lines": [{"invoice_line_id": "0192a7a4-4b1e-7c3a-9d1e-2f7a1c9e5b11", "quantity": "2"}]}))]
 pub struct CreditNoteCreate {
     /// Why the invoice is corrected.
     pub reason: String,
-    /// What is credited; default all of the original's lines. Never more than what remains
-    /// creditable.
-    pub lines: Option<Vec<LineInput>>,
+    /// What is credited, line by line of the invoice; default everything its lines have left.
+    /// A line is never credited beyond what it invoiced, in units or in amount.
+    pub lines: Option<Vec<CreditLineInput>>,
+}
+
+/// A line of a credit note: which line of the invoice it credits, and how much of it. The
+/// description, discount and VAT rate are the invoiced line's. At the invoiced price it takes
+/// units back, never more than the line has left; at a lower price it corrects the price, and
+/// never takes more than the line's amount left.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"invoice_line_id": "0192a7a4-4b1e-7c3a-9d1e-2f7a1c9e5b11", "quantity": "1"}))]
+pub struct CreditLineInput {
+    /// The `id` of the invoice's line credited.
+    pub invoice_line_id: String,
+    /// Units credited, exact decimal string; at most what the line has left.
+    pub quantity: String,
+    /// A lower price per unit, to correct a price rather than take goods back; default the
+    /// invoiced price, and never above it. In the invoice's currency.
+    pub unit_price: Option<Money>,
+}
+
+/// The credit lines asked for, checked for form; the store checks them against the invoice.
+fn credit_line_drafts(c: &mut Checker, lines: Vec<CreditLineInput>) -> Vec<CreditLineDraft> {
+    if lines.len() > 500 {
+        c.violations
+            .push(crm_domain::Violation::new("lines", "at most 500 lines"));
+        return Vec::new();
+    }
+    let mut drafts = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        let quantity = c.quantity(&format!("lines[{i}].quantity"), &line.quantity);
+        let unit_price = match &line.unit_price {
+            Some(m) => match c.money(&format!("lines[{i}].unit_price"), m, None) {
+                Some(minor) => Some((minor, m.currency.clone())),
+                None => continue,
+            },
+            None => None,
+        };
+        if let Some(quantity) = quantity {
+            drafts.push(CreditLineDraft {
+                invoice_line_id: line.invoice_line_id,
+                quantity,
+                unit_price,
+            });
+        }
+    }
+    drafts
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "createCreditNote", summary = "Draft a credit note",
@@ -535,7 +587,7 @@ pub async fn create_credit_note(
     principal.authorize(Resource::Invoices, Access::Write)?;
     let mut c = Checker::default();
     let reason = c.required("reason", &body.reason, 2000);
-    let lines = body.lines.map(|l| line_drafts(&mut c, l, None));
+    let lines = body.lines.map(|l| credit_line_drafts(&mut c, l));
     c.finish()?;
     let note = state
         .db

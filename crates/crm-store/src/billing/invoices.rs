@@ -2,10 +2,12 @@
 //! number, a frozen fiscal snapshot and a link in the series' integrity chain, payments, and
 //! the chain's verification.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
-    chain_hash, check_action, check_credit, check_credit_by_rate, check_payment,
-    check_vat_mentions, payment_status, InvoiceAction, InvoiceKind, InvoiceStatus,
+    chain_hash, check_action, check_credit, check_credit_by_rate, check_credit_line, check_payment,
+    check_vat_mentions, payment_status, CreditableLine, InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
@@ -110,11 +112,16 @@ struct InvoiceLineRow {
     gross_minor: i64,
     discount_minor: i64,
     net_minor: i64,
+    credits_line_id: Option<String>,
 }
 
 /// A line of an invoice, with where it came from.
 #[derive(Debug, Clone)]
 pub struct InvoiceLine {
+    /// Set once stored.
+    pub id: Option<String>,
+    /// On a credit note: the line of the original it credits.
+    pub credits_line_id: Option<String>,
     pub order_id: Option<String>,
     pub order_line_id: Option<String>,
     pub line: Line,
@@ -201,6 +208,8 @@ fn line_rows(conn: &mut DbConnection, invoice_id: &str) -> Result<Vec<InvoiceLin
 
 fn line_of(r: &InvoiceLineRow) -> InvoiceLine {
     InvoiceLine {
+        id: Some(r.id.clone()),
+        credits_line_id: r.credits_line_id.clone(),
         order_id: r.order_id.clone(),
         order_line_id: r.order_line_id.clone(),
         line: Line {
@@ -357,6 +366,7 @@ fn write_lines(
                 gross_minor: a.gross_minor,
                 discount_minor: a.discount_minor,
                 net_minor: a.net_minor,
+                credits_line_id: l.credits_line_id.clone(),
             })
             .execute(conn);
         match inserted {
@@ -488,6 +498,8 @@ pub(crate) fn order_lines_to_invoice(
                 });
             }
             lines.push(InvoiceLine {
+                id: None,
+                credits_line_id: None,
                 order_id: Some(order_id.clone()),
                 order_line_id: Some(line_id),
                 line,
@@ -540,6 +552,8 @@ pub(crate) fn create_draft_of_kind(
     })?;
     for line in documents::resolve_lines(conn, input.lines, &currency)? {
         lines.push(InvoiceLine {
+            id: None,
+            credits_line_id: None,
             order_id: None,
             order_line_id: None,
             line,
@@ -750,10 +764,17 @@ pub(crate) fn issue_as(
             original.credited_minor,
         )?;
         let credit = documents::totals(&lines.iter().map(|l| line_of(l).line).collect::<Vec<_>>())?;
+        let original_now = get(conn, &original_id)?;
         check_credit_by_rate(
-            &get(conn, &original_id)?.totals.taxes,
+            &original_now.totals.taxes,
             &credited_by_rate(conn, &original_id)?,
             &credit.taxes,
+        )?;
+        let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
+        check_credit_lines(
+            &creditable_lines(conn, &original_now)?,
+            &note_lines,
+            &credit,
         )?;
         let credited = diesel::update(
             invoices::table
@@ -818,11 +839,138 @@ pub(crate) fn issue_as(
 
 /// Drafts a credit note against an issued invoice, in the default credit series of its kind:
 /// the given lines, or else all of the original's.
+/// A line of a credit note as asked: the line of the original it credits, how many units,
+/// and a lower unit price when it corrects a price rather than returns goods.
+#[derive(Debug, Clone)]
+pub struct CreditLineDraft {
+    pub invoice_line_id: String,
+    pub quantity: Quantity,
+    /// A lower price per unit, with the currency it was given in.
+    pub unit_price: Option<(i64, String)>,
+}
+
+/// Each line of `original`, by id, with what its issued credit notes took back and its
+/// invoiced unit price.
+fn creditable_lines(
+    conn: &mut DbConnection,
+    original: &Invoice,
+) -> Result<BTreeMap<String, (CreditableLine, i64)>, StoreError> {
+    let mut lines = BTreeMap::new();
+    for (line, amounts) in original.lines.iter().zip(&original.totals.lines) {
+        if let Some(id) = &line.id {
+            lines.insert(
+                id.clone(),
+                (
+                    CreditableLine {
+                        invoiced_milli: line.line.quantity.milli(),
+                        invoiced_net_minor: amounts.net_minor,
+                        ..CreditableLine::default()
+                    },
+                    line.line.unit_price_minor,
+                ),
+            );
+        }
+    }
+    let credited: Vec<(Option<String>, i64, i64, i64)> = invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoices::corrects_invoice_id.eq(&original.id))
+        .filter(invoices::number.is_not_null())
+        .select((
+            invoice_lines::credits_line_id,
+            invoice_lines::quantity_milli,
+            invoice_lines::unit_price_minor,
+            invoice_lines::net_minor,
+        ))
+        .load(conn)?;
+    for (credits, milli, price, net) in credited {
+        if let Some((line, invoiced_price)) = credits.and_then(|id| lines.get_mut(&id)) {
+            if price == *invoiced_price {
+                line.credited_milli += milli;
+            }
+            line.credited_net_minor += net;
+        }
+    }
+    Ok(lines)
+}
+
+/// Checks the lines of a credit note against what each line of the original has left.
+fn check_credit_lines(
+    creditable: &BTreeMap<String, (CreditableLine, i64)>,
+    lines: &[InvoiceLine],
+    totals: &Totals,
+) -> Result<(), StoreError> {
+    let mut asked: BTreeMap<&str, (usize, i64, i64)> = BTreeMap::new();
+    for (i, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
+        if let Some(id) = &line.credits_line_id {
+            let invoiced_price = creditable.get(id).map(|(_, price)| *price);
+            let entry = asked.entry(id.as_str()).or_insert((i, 0, 0));
+            if invoiced_price == Some(line.line.unit_price_minor) {
+                entry.1 += line.line.quantity.milli();
+            }
+            entry.2 += amounts.net_minor;
+        }
+    }
+    for (id, (i, milli, net)) in asked {
+        let (line, _) = creditable.get(id).copied().unwrap_or_default();
+        check_credit_line(&format!("lines[{i}]"), line, milli, net)?;
+    }
+    Ok(())
+}
+
+/// The credit line for `draft`, copied from the line of `original` it names.
+fn credit_line(
+    original: &Invoice,
+    i: usize,
+    draft: CreditLineDraft,
+) -> Result<InvoiceLine, StoreError> {
+    let Some(credited) = original
+        .lines
+        .iter()
+        .find(|l| l.id.as_deref() == Some(draft.invoice_line_id.as_str()))
+    else {
+        return Err(Violation::new(
+            format!("lines[{i}].invoice_line_id"),
+            "is not a line of the invoice",
+        )
+        .into());
+    };
+    let invoiced_price = credited.line.unit_price_minor;
+    let unit_price_minor = match draft.unit_price {
+        Some((_, currency)) if currency != original.currency => {
+            return Err(Violation::new(
+                format!("lines[{i}].unit_price.currency"),
+                format!("must be {}, the invoice's currency", original.currency),
+            )
+            .into());
+        }
+        Some((price, _)) => price,
+        None => invoiced_price,
+    };
+    if unit_price_minor <= 0 || unit_price_minor > invoiced_price {
+        return Err(Violation::new(
+            format!("lines[{i}].unit_price"),
+            format!("must be above 0 and at most the invoiced {invoiced_price}"),
+        )
+        .into());
+    }
+    Ok(InvoiceLine {
+        id: None,
+        credits_line_id: Some(draft.invoice_line_id),
+        order_id: credited.order_id.clone(),
+        order_line_id: credited.order_line_id.clone(),
+        line: Line {
+            quantity: draft.quantity,
+            unit_price_minor,
+            ..credited.line.clone()
+        },
+    })
+}
+
 pub fn create_credit_note(
     conn: &mut DbConnection,
     original_id: &str,
     reason: String,
-    lines: Option<Vec<LineDraft>>,
+    lines: Option<Vec<CreditLineDraft>>,
 ) -> Result<Invoice, StoreError> {
     let original = get(conn, original_id)?;
     if original.kind.is_credit()
@@ -842,15 +990,33 @@ pub fn create_credit_note(
     };
     let series_id = credit_series(conn, &original, kind)?;
     let credit_lines: Vec<InvoiceLine> = match lines {
-        Some(drafts) => documents::resolve_lines(conn, drafts, &original.currency)?
+        Some(drafts) => drafts
             .into_iter()
-            .map(|line| InvoiceLine {
-                order_id: None,
-                order_line_id: None,
-                line,
-            })
-            .collect(),
-        None => original.lines.clone(),
+            .enumerate()
+            .map(|(i, draft)| credit_line(&original, i, draft))
+            .collect::<Result<_, _>>()?,
+        None => {
+            // Everything the original has left, line by line.
+            let creditable = creditable_lines(conn, &original)?;
+            original
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    let id = l.id.clone()?;
+                    let left = creditable.get(&id)?.0.remaining_milli();
+                    (left > 0).then(|| InvoiceLine {
+                        id: None,
+                        credits_line_id: Some(id),
+                        order_id: l.order_id.clone(),
+                        order_line_id: l.order_line_id.clone(),
+                        line: Line {
+                            quantity: Quantity::from_milli(left),
+                            ..l.line.clone()
+                        },
+                    })
+                })
+                .collect()
+        }
     };
     draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
 }
@@ -909,6 +1075,7 @@ fn draft_credit(
         &credited_by_rate(conn, &original.id)?,
         &totals.taxes,
     )?;
+    check_credit_lines(&creditable_lines(conn, original)?, &credit_lines, &totals)?;
     let mut row = new_row(
         kind,
         series_id.to_owned(),
@@ -1122,11 +1289,13 @@ pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, 
 
 /// Issues a credit note with these lines against an issued invoice, in the default credit
 /// series of its kind, inside the caller's transaction.
+/// `lines` pairs each line with the order line it returns, if any: such a line credits the
+/// original's line of that order line.
 pub(crate) fn credit_and_issue(
     conn: &mut DbConnection,
     original_id: &str,
     reason: String,
-    lines: Vec<Line>,
+    lines: Vec<(Option<String>, Line)>,
 ) -> Result<Invoice, StoreError> {
     let original = get(conn, original_id)?;
     let kind = if original.kind == InvoiceKind::SelfBilled {
@@ -1137,10 +1306,20 @@ pub(crate) fn credit_and_issue(
     let series_id = credit_series(conn, &original, kind)?;
     let lines = lines
         .into_iter()
-        .map(|line| InvoiceLine {
-            order_id: None,
-            order_line_id: None,
-            line,
+        .map(|(order_line_id, line)| {
+            let credited = order_line_id.as_ref().and_then(|ordered| {
+                original
+                    .lines
+                    .iter()
+                    .find(|l| l.order_line_id.as_ref() == Some(ordered))
+            });
+            InvoiceLine {
+                id: None,
+                credits_line_id: credited.and_then(|l| l.id.clone()),
+                order_id: None,
+                order_line_id: None,
+                line,
+            }
         })
         .collect();
     let note = draft_credit(conn, &original, kind, &series_id, reason, lines)?;

@@ -472,28 +472,37 @@ pub struct Resolve {
     pub concession_minor: Option<i64>,
 }
 
-/// The value (tax included) of the returned lines: the received quantity when known.
-fn returned_value(ret: &Return) -> Result<(i64, Vec<Line>), StoreError> {
-    let lines: Vec<Line> = ret
+/// A line to credit, with the order line it returns (none for a fee or a concession).
+type CreditLine = (Option<String>, Line);
+
+/// The value (tax included) of the returned lines: the received quantity when known. Each
+/// line comes with the order line it returns.
+fn returned_value(ret: &Return) -> Result<(i64, Vec<CreditLine>), StoreError> {
+    let lines: Vec<CreditLine> = ret
         .lines
         .iter()
         .filter_map(|l| {
             let quantity = l.received_quantity.unwrap_or(l.quantity);
-            (quantity.milli() > 0).then(|| Line {
-                product_id: l.product_id.clone(),
-                sku: None,
-                description: format!("Return {}: {}", ret.number, l.description),
-                quantity,
-                unit_price_minor: l.unit_price_minor,
-                unit_cost_minor: None,
-                discount_bp: l.discount_bp,
-                tax_rate_bp: l.tax_rate_bp,
+            (quantity.milli() > 0).then(|| {
+                (
+                    Some(l.order_line_id.clone()),
+                    Line {
+                        product_id: l.product_id.clone(),
+                        sku: None,
+                        description: format!("Return {}: {}", ret.number, l.description),
+                        quantity,
+                        unit_price_minor: l.unit_price_minor,
+                        unit_cost_minor: None,
+                        discount_bp: l.discount_bp,
+                        tax_rate_bp: l.tax_rate_bp,
+                    },
+                )
             })
         })
         .collect();
     let inputs: Vec<LineInput> = lines
         .iter()
-        .map(|l| LineInput {
+        .map(|(_, l)| LineInput {
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor,
             discount_bp: l.discount_bp,
@@ -523,7 +532,11 @@ pub fn resolve(
         ret.root_cause.preventive_action.as_deref(),
     )?;
     let (value, mut lines) = returned_value(&ret)?;
-    let rate_of_returned = returned_rate(lines.iter().map(|l| (l.unit_price_minor, l.tax_rate_bp)));
+    let rate_of_returned = returned_rate(
+        lines
+            .iter()
+            .map(|(_, l)| (l.unit_price_minor, l.tax_rate_bp)),
+    );
     if resolve.restocking_fee_minor < 0 || resolve.restocking_fee_minor > value {
         return Err(Violation::new(
             "restocking_fee",
@@ -571,7 +584,7 @@ pub fn resolve(
                             ret.number,
                             Resolution::RetainedWithDiscount.as_str()
                         ),
-                        vec![concession_line],
+                        vec![(None, concession_line)],
                     )?;
                     row.credit_note_id = Some(note.id);
                 }
@@ -583,16 +596,22 @@ pub fn resolve(
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     if resolve.restocking_fee_minor > 0 {
                         let rate = rate_of_returned;
-                        lines.push(Line {
-                            product_id: None,
-                            sku: None,
-                            description: format!("Restocking fee, return {}", ret.number),
-                            quantity: Quantity::from_milli(1000),
-                            unit_price_minor: -net_of_tax_minor(resolve.restocking_fee_minor, rate),
-                            unit_cost_minor: None,
-                            discount_bp: 0,
-                            tax_rate_bp: rate,
-                        });
+                        lines.push((
+                            None,
+                            Line {
+                                product_id: None,
+                                sku: None,
+                                description: format!("Restocking fee, return {}", ret.number),
+                                quantity: Quantity::from_milli(1000),
+                                unit_price_minor: -net_of_tax_minor(
+                                    resolve.restocking_fee_minor,
+                                    rate,
+                                ),
+                                unit_cost_minor: None,
+                                discount_bp: 0,
+                                tax_rate_bp: rate,
+                            },
+                        ));
                     }
                     let note = invoices::credit_and_issue(
                         conn,

@@ -446,6 +446,7 @@ diesel::table! {
         gross_minor -> BigInt,
         discount_minor -> BigInt,
         net_minor -> BigInt,
+        credits_line_id -> Nullable<Text>,
     }
 }
 
