@@ -96,7 +96,7 @@ on_both_backends! {
         assert_eq!(credited.body["status"], "credited", "fully credited and unpaid is not paid");
         let more = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), half).await;
         assert!(more.status == 422 || more.status == 409, "nothing is left: {}", more.text);
-        let notes = app.get(&format!("/v1/invoices?kind=credit_note&limit=100")).await.body["data"].as_array().unwrap().clone();
+        let notes = app.get("/v1/invoices?kind=credit_note&limit=100").await.body["data"].as_array().unwrap().clone();
         assert!(notes.iter().all(|n| n["lines"][0]["credits_line_id"] == line), "each names the line it credits");
     }
 
