@@ -51,7 +51,7 @@ on_both_backends! {
         let issued = app.act_with(&format!("/v1/invoices/{invoice}/issue"), None).await;
         let note = app.create(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "one unit", "lines": [{"invoice_line_id": issued.body["lines"][0]["id"], "quantity": "1"}]})).await;
         app.act_with(&format!("/v1/invoices/{}/issue", note["id"].as_str().unwrap()), None).await;
-        // A refund of one unit of C (9.00 net) less a 1.00 restocking fee, not invoiced.
+        // A refund of one unit of C (9.00 net) less a 1.00 restocking fee, VAT included, not invoiced.
         let ret = app.create("/v1/returns", json!({"order_id": c["id"], "lines": [{"order_line_id": c["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
         let rid = ret["id"].as_str().unwrap();
         app.act_with(&format!("/v1/returns/{rid}/approve"), None).await;
@@ -72,16 +72,17 @@ on_both_backends! {
         assert_eq!(now["revenue"], money(2700, "EUR"));
         // The refunded unit of C came back into stock: its 6.00 of cost is given back.
         assert_eq!(now["cost"], money(1800 - 600, "EUR"));
-        assert_eq!(now["returns_and_credits"], money(1000 + 800, "EUR"));
-        assert_eq!(now["gross_profit"], money(-300, "EUR"));
-        assert_eq!(now["margin_bp"], -1111);
+        // The 1.00 restocking fee is kept net of its 21% VAT: 0.83.
+        assert_eq!(now["returns_and_credits"], money(1000 + 900 - 83, "EUR"));
+        assert_eq!(now["gross_profit"], money(-317, "EUR"));
+        assert_eq!(now["margin_bp"], -1174);
         assert_eq!(now["average_order_value"], money(2700, "EUR"));
-        assert_eq!(now["gross_profit_change_vs_previous_bp"], -13750);
+        assert_eq!(now["gross_profit_change_vs_previous_bp"], -13962);
         assert_eq!(now["revenue_change_vs_previous_bp"], 3500);
         assert_eq!(now["gross_profit_change_vs_last_year_bp"], Value::Null, "no sales a year earlier");
         let year = app.get(&format!("/v1/analytics/customers/{company}/profit?from={}&to={}&granularity=year", m.format("%Y-01"), m.format("%Y-%m"))).await;
         if p.year() == m.year() {
-            assert_eq!(year.body["periods"][0]["gross_profit"], money(800 - 300, "EUR"));
+            assert_eq!(year.body["periods"][0]["gross_profit"], money(800 - 317, "EUR"));
         }
 
         // The product: A's 2 units and C's 3 (B cancelled); one unit of C came back.

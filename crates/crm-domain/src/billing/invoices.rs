@@ -142,15 +142,25 @@ impl CreditableLine {
     }
 }
 
-/// A credit of `milli` units worth `net_minor` against one line of the original: never more
-/// units, and never more net, than the line has left. `field` names the credit line.
+/// What a credit note asks of one line of the original: units at the invoiced price, which
+/// take goods back, and their net; and the net of price corrections at a lower price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreditAsked {
+    pub milli: i64,
+    pub net_minor: i64,
+    pub corrected_net_minor: i64,
+}
+
+/// Units at the invoiced price never exceed the units left: their net follows from the price,
+/// and rounding per document may make it differ from the line's net left by a cent. A price
+/// correction never exceeds the amount left once those units are taken. `field` names the
+/// credit line.
 pub fn check_credit_line(
     field: &str,
     line: CreditableLine,
-    milli: i64,
-    net_minor: i64,
+    asked: CreditAsked,
 ) -> Result<(), Violation> {
-    if milli > line.remaining_milli() {
+    if asked.milli > line.remaining_milli() {
         return Err(Violation::new(
             format!("{field}.quantity"),
             format!(
@@ -159,11 +169,15 @@ pub fn check_credit_line(
             ),
         ));
     }
-    let net_left = line.invoiced_net_minor - line.credited_net_minor;
-    if net_minor > net_left {
+    let net_left = line.invoiced_net_minor - line.credited_net_minor - asked.net_minor;
+    if asked.corrected_net_minor > net_left.max(0) {
         return Err(Violation::new(
             format!("{field}.unit_price"),
-            format!("credits {net_minor} but only {net_left} minor units of the line remain"),
+            format!(
+                "corrects {} but only {} minor units of the line remain",
+                asked.corrected_net_minor,
+                net_left.max(0)
+            ),
         ));
     }
     Ok(())
@@ -481,20 +495,37 @@ mod tests {
     fn a_line_is_credited_at_most_once() {
         let line = CreditableLine {
             invoiced_milli: 2000,
-            invoiced_net_minor: 2000,
+            invoiced_net_minor: 1807,
             credited_milli: 1000,
-            credited_net_minor: 1000,
+            credited_net_minor: 904,
         };
-        assert!(check_credit_line("lines[0]", line, 1000, 1000).is_ok());
-        let units = check_credit_line("lines[0]", line, 1500, 1500).unwrap_err();
-        assert_eq!(units.field, "lines[0].quantity");
+        let units = |milli, net_minor| CreditAsked {
+            milli,
+            net_minor,
+            corrected_net_minor: 0,
+        };
         assert!(
-            units.message.contains("only 1 of the line"),
-            "{}",
-            units.message
+            check_credit_line("lines[0]", line, units(1000, 904)).is_ok(),
+            "the last unit, a cent over the net left by rounding"
         );
-        let net = check_credit_line("lines[0]", line, 1000, 1001).unwrap_err();
-        assert_eq!(net.field, "lines[0].unit_price");
+        let too_many = check_credit_line("lines[0]", line, units(1500, 1356)).unwrap_err();
+        assert_eq!(too_many.field, "lines[0].quantity");
+        assert!(
+            too_many.message.contains("only 1 of the line"),
+            "{}",
+            too_many.message
+        );
+        let correction = |corrected_net_minor| CreditAsked {
+            corrected_net_minor,
+            ..CreditAsked::default()
+        };
+        assert!(check_credit_line("lines[0]", line, correction(903)).is_ok());
+        assert_eq!(
+            check_credit_line("lines[0]", line, correction(904))
+                .unwrap_err()
+                .field,
+            "lines[0].unit_price"
+        );
     }
 
     #[test]

@@ -615,29 +615,32 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             continue;
         };
         let carried = credit_note.is_some();
+        let lines: Vec<(i64, Option<i64>, i64, i64)> = return_lines::table
+            .filter(return_lines::return_id.eq(&id))
+            .order(return_lines::position.asc())
+            .select((
+                return_lines::quantity_milli,
+                return_lines::received_quantity_milli,
+                return_lines::unit_price_minor,
+                return_lines::tax_rate_bp,
+            ))
+            .load(conn)?;
+        // The rate of a fee or a concession, as resolve saw it: of the lines with units back.
+        let rate = returned_rate(
+            lines
+                .into_iter()
+                .filter(|(quantity, received, _, _)| received.unwrap_or(*quantity) > 0)
+                .map(|(_, _, price, rate)| (price, rate)),
+        );
         let net = if carried {
             None
         } else {
-            Some(returned_net(conn, &id)? - fee)
+            Some(returned_net(conn, &id)? - net_of_tax_minor(fee, rate))
         };
         let concession = if carried {
             0
         } else {
-            let lines: Vec<(i64, Option<i64>, i64, i64)> = return_lines::table
-                .filter(return_lines::return_id.eq(&id))
-                .select((
-                    return_lines::quantity_milli,
-                    return_lines::received_quantity_milli,
-                    return_lines::unit_price_minor,
-                    return_lines::tax_rate_bp,
-                ))
-                .load(conn)?;
-            // The lines the return values, as resolve saw them: those with units back.
-            let returned = lines
-                .into_iter()
-                .filter(|(quantity, received, _, _)| received.unwrap_or(*quantity) > 0)
-                .map(|(_, _, price, rate)| (price, rate));
-            net_of_tax_minor(concession, returned_rate(returned))
+            net_of_tax_minor(concession, rate)
         };
         add(return_contribution(
             &company,

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
     chain_hash, check_action, check_credit, check_credit_by_rate, check_credit_line, check_payment,
-    check_vat_mentions, payment_status, CreditableLine, InvoiceAction, InvoiceKind, InvoiceStatus,
+    check_vat_mentions, payment_status, CreditAsked, CreditableLine, InvoiceAction, InvoiceKind,
+    InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
@@ -746,14 +747,18 @@ pub(crate) fn issue_as(
     let issuer = issuer_snapshot(conn)?;
     let recipient = recipient_snapshot(conn, &row.company_id)?;
     let mut mentions = row.mentions()?;
-    let rates: Vec<i64> = lines.iter().map(|l| l.tax_rate_bp).collect();
-    check_vat_mentions(
-        &rates,
-        mentions.vat.exemption_reason.as_deref(),
-        mentions.vat.reverse_charge,
-        recipient["tax_id"].as_str(),
-    )?;
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
+    // A credit note takes its mentions from the invoice it corrects, checked when that was
+    // issued; checking them again would refuse to correct an invoice issued before the rule.
+    if !kind.is_credit() {
+        let rates: Vec<i64> = lines.iter().map(|l| l.tax_rate_bp).collect();
+        check_vat_mentions(
+            &rates,
+            mentions.vat.exemption_reason.as_deref(),
+            mentions.vat.reverse_charge,
+            recipient["tax_id"].as_str(),
+        )?;
+    }
     if kind.is_credit() {
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
         let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
@@ -799,8 +804,9 @@ pub(crate) fn issue_as(
                 .execute(conn)?;
         }
     }
-    // One clock for the ledger: the database's, read in this transaction, on the calendar of
-    // our fiscal time zone.
+    // One clock for the ledger: the database's, on the calendar of our fiscal time zone, read
+    // once the series is held, so that dates follow the order numbers are claimed in.
+    records::lock(conn, Record::InvoiceSeries, &row.series_id)?;
     let at = database_now(conn)?;
     let zone = settings::get(conn)?.fields.fiscal_time_zone;
     let day = local_date(at, time_zone("fiscal_time_zone", &zone)?);
@@ -837,8 +843,6 @@ pub(crate) fn issue_as(
     assemble(conn, row)
 }
 
-/// Drafts a credit note against an issued invoice, in the default credit series of its kind:
-/// the given lines, or else all of the original's.
 /// A line of a credit note as asked: the line of the original it credits, how many units,
 /// and a lower unit price when it corrects a price rather than returns goods.
 #[derive(Debug, Clone)]
@@ -849,26 +853,33 @@ pub struct CreditLineDraft {
     pub unit_price: Option<(i64, String)>,
 }
 
-/// Each line of `original`, by id, with what its issued credit notes took back and its
-/// invoiced unit price.
+/// A line of the original as its issued credit notes left it.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineCredits {
+    line: CreditableLine,
+    invoiced_price_minor: i64,
+    /// A credit at a lower price corrected it.
+    price_corrected: bool,
+}
+
+/// Each line of `original`, by id, as its issued credit notes left it.
 fn creditable_lines(
     conn: &mut DbConnection,
     original: &Invoice,
-) -> Result<BTreeMap<String, (CreditableLine, i64)>, StoreError> {
+) -> Result<BTreeMap<String, LineCredits>, StoreError> {
     let mut lines = BTreeMap::new();
     for (line, amounts) in original.lines.iter().zip(&original.totals.lines) {
         if let Some(id) = &line.id {
-            lines.insert(
-                id.clone(),
-                (
-                    CreditableLine {
-                        invoiced_milli: line.line.quantity.milli(),
-                        invoiced_net_minor: amounts.net_minor,
-                        ..CreditableLine::default()
-                    },
-                    line.line.unit_price_minor,
-                ),
-            );
+            let credits = LineCredits {
+                line: CreditableLine {
+                    invoiced_milli: line.line.quantity.milli(),
+                    invoiced_net_minor: amounts.net_minor,
+                    ..CreditableLine::default()
+                },
+                invoiced_price_minor: line.line.unit_price_minor,
+                price_corrected: false,
+            };
+            lines.insert(id.clone(), credits);
         }
     }
     let credited: Vec<(Option<String>, i64, i64, i64)> = invoice_lines::table
@@ -883,11 +894,13 @@ fn creditable_lines(
         ))
         .load(conn)?;
     for (credits, milli, price, net) in credited {
-        if let Some((line, invoiced_price)) = credits.and_then(|id| lines.get_mut(&id)) {
-            if price == *invoiced_price {
-                line.credited_milli += milli;
+        if let Some(entry) = credits.and_then(|id| lines.get_mut(&id)) {
+            if price == entry.invoiced_price_minor {
+                entry.line.credited_milli += milli;
+            } else {
+                entry.price_corrected = true;
             }
-            line.credited_net_minor += net;
+            entry.line.credited_net_minor += net;
         }
     }
     Ok(lines)
@@ -895,26 +908,69 @@ fn creditable_lines(
 
 /// Checks the lines of a credit note against what each line of the original has left.
 fn check_credit_lines(
-    creditable: &BTreeMap<String, (CreditableLine, i64)>,
+    creditable: &BTreeMap<String, LineCredits>,
     lines: &[InvoiceLine],
     totals: &Totals,
 ) -> Result<(), StoreError> {
-    let mut asked: BTreeMap<&str, (usize, i64, i64)> = BTreeMap::new();
+    // Per line of the original: the first credit line naming it, and all that they ask.
+    let mut asked: BTreeMap<&str, (usize, CreditAsked)> = BTreeMap::new();
     for (i, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
         if let Some(id) = &line.credits_line_id {
-            let invoiced_price = creditable.get(id).map(|(_, price)| *price);
-            let entry = asked.entry(id.as_str()).or_insert((i, 0, 0));
+            let invoiced_price = creditable.get(id).map(|c| c.invoiced_price_minor);
+            let (_, credit) = asked
+                .entry(id.as_str())
+                .or_insert((i, CreditAsked::default()));
             if invoiced_price == Some(line.line.unit_price_minor) {
-                entry.1 += line.line.quantity.milli();
+                credit.milli += line.line.quantity.milli();
+                credit.net_minor += amounts.net_minor;
+            } else {
+                credit.corrected_net_minor += amounts.net_minor;
             }
-            entry.2 += amounts.net_minor;
         }
     }
-    for (id, (i, milli, net)) in asked {
-        let (line, _) = creditable.get(id).copied().unwrap_or_default();
-        check_credit_line(&format!("lines[{i}]"), line, milli, net)?;
+    for (id, (i, credit)) in asked {
+        let line = creditable.get(id).map(|c| c.line).unwrap_or_default();
+        check_credit_line(&format!("lines[{i}]"), line, credit)?;
     }
     Ok(())
+}
+
+/// A credit of every unit the original's lines have left, at the invoiced price. A line whose
+/// price was corrected has an amount left that no number of units at that price matches, so
+/// the caller names what to credit instead.
+fn everything_left(
+    original: &Invoice,
+    creditable: &BTreeMap<String, LineCredits>,
+) -> Result<Vec<InvoiceLine>, StoreError> {
+    let mut lines = Vec::new();
+    for (i, l) in original.lines.iter().enumerate() {
+        let Some((id, credits)) = l.id.as_ref().and_then(|id| creditable.get_key_value(id)) else {
+            continue;
+        };
+        if credits.price_corrected {
+            return Err(Violation::new(
+                "lines",
+                format!(
+                    "line {i} of the invoice had its price corrected: name the lines to credit"
+                ),
+            )
+            .into());
+        }
+        let left = credits.line.remaining_milli();
+        if left > 0 {
+            lines.push(InvoiceLine {
+                id: None,
+                credits_line_id: Some(id.clone()),
+                order_id: l.order_id.clone(),
+                order_line_id: l.order_line_id.clone(),
+                line: Line {
+                    quantity: Quantity::from_milli(left),
+                    ..l.line.clone()
+                },
+            });
+        }
+    }
+    Ok(lines)
 }
 
 /// The credit line for `draft`, copied from the line of `original` it names.
@@ -966,6 +1022,8 @@ fn credit_line(
     })
 }
 
+/// Drafts a credit note against an issued invoice, in the credit series of its kind: the given
+/// lines, or else everything the original's lines have left.
 pub fn create_credit_note(
     conn: &mut DbConnection,
     original_id: &str,
@@ -995,28 +1053,7 @@ pub fn create_credit_note(
             .enumerate()
             .map(|(i, draft)| credit_line(&original, i, draft))
             .collect::<Result<_, _>>()?,
-        None => {
-            // Everything the original has left, line by line.
-            let creditable = creditable_lines(conn, &original)?;
-            original
-                .lines
-                .iter()
-                .filter_map(|l| {
-                    let id = l.id.clone()?;
-                    let left = creditable.get(&id)?.0.remaining_milli();
-                    (left > 0).then(|| InvoiceLine {
-                        id: None,
-                        credits_line_id: Some(id),
-                        order_id: l.order_id.clone(),
-                        order_line_id: l.order_line_id.clone(),
-                        line: Line {
-                            quantity: Quantity::from_milli(left),
-                            ..l.line.clone()
-                        },
-                    })
-                })
-                .collect()
-        }
+        None => everything_left(&original, &creditable_lines(conn, &original)?)?,
     };
     draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
 }

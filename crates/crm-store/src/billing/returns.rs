@@ -565,16 +565,15 @@ pub fn resolve(
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     // The customer pays less than invoiced: the invoice is corrected by a credit
                     // note for the concession, at the returned goods' VAT rate.
-                    let rate = rate_of_returned;
                     let concession_line = Line {
                         product_id: None,
                         sku: None,
                         description: format!("Concession, return {}", ret.number),
                         quantity: Quantity::from_milli(1000),
-                        unit_price_minor: net_of_tax_minor(concession, rate),
+                        unit_price_minor: net_of_tax_minor(concession, rate_of_returned),
                         unit_cost_minor: None,
                         discount_bp: 0,
-                        tax_rate_bp: rate,
+                        tax_rate_bp: rate_of_returned,
                     };
                     let note = invoices::credit_and_issue(
                         conn,
@@ -595,7 +594,6 @@ pub fn resolve(
             if row.refund_minor > 0 {
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     if resolve.restocking_fee_minor > 0 {
-                        let rate = rate_of_returned;
                         lines.push((
                             None,
                             Line {
@@ -605,11 +603,11 @@ pub fn resolve(
                                 quantity: Quantity::from_milli(1000),
                                 unit_price_minor: -net_of_tax_minor(
                                     resolve.restocking_fee_minor,
-                                    rate,
+                                    rate_of_returned,
                                 ),
                                 unit_cost_minor: None,
                                 discount_bp: 0,
-                                tax_rate_bp: rate,
+                                tax_rate_bp: rate_of_returned,
                             },
                         ));
                     }
@@ -639,7 +637,7 @@ pub fn resolve(
             } else {
                 Some(
                     crate::analytics::rollups::returned_net(conn, &row.id)?
-                        - resolve.restocking_fee_minor,
+                        - net_of_tax_minor(resolve.restocking_fee_minor, rate_of_returned),
                 )
             };
             crate::analytics::rollups::return_contribution(
