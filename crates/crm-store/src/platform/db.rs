@@ -284,13 +284,13 @@ struct DatabaseClock {
 }
 
 /// The database's clock in UTC, to the microsecond: one clock for every node, so that no node's
-/// drift dates or orders a ledger entry. On PostgreSQL it is the start of the transaction, so
-/// every date one transaction writes agrees.
+/// drift dates or orders a ledger entry. On PostgreSQL it is the start of this statement, not
+/// of the transaction, so that a caller who first takes a lock reads the time after it.
 pub fn database_now(conn: &mut DbConnection) -> Result<chrono::NaiveDateTime, StoreError> {
     let clock: DatabaseClock = match conn {
         DbConnection::Postgres(pg) => diesel::RunQueryDsl::get_result(
             diesel::sql_query(
-                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS now",
+                "SELECT to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS now",
             ),
             pg,
         )?,
