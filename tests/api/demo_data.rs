@@ -70,7 +70,11 @@ async fn load(app: &TestApp, seed: u64) -> Result<Fingerprint, String> {
         );
         let mut rollups: BTreeMap<(String, String), Figures> = BTreeMap::new();
         for ((_, month, currency), figures) in stored.customers {
-            rollups.entry((month, currency)).or_default().add(&figures);
+            rollups
+                .entry((month, currency))
+                .or_default()
+                .add(&figures)
+                .unwrap();
         }
         Ok(Fingerprint {
             counts,

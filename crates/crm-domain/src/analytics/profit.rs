@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Months, NaiveDate};
 
 use crate::parties::companies::Tier;
-use crate::platform::money::BP_SCALE;
+use crate::platform::money::{add_minor, BP_SCALE};
+use crate::Violation;
 
 /// One customer's figures for a period, in minor units of one currency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,23 +24,29 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub fn add(&mut self, other: &Figures) {
-        self.revenue_minor += other.revenue_minor;
-        self.cost_minor += other.cost_minor;
-        self.returns_minor += other.returns_minor;
-        self.concessions_minor += other.concessions_minor;
-        self.orders += other.orders;
-        self.units_milli += other.units_milli;
+    /// Adds `other`, or fails when a sum leaves the range of i64: a report says so (422)
+    /// rather than print a wrapped figure.
+    pub fn add(&mut self, other: &Figures) -> Result<(), Violation> {
+        self.revenue_minor = add_minor("revenue", self.revenue_minor, other.revenue_minor)?;
+        self.cost_minor = add_minor("cost", self.cost_minor, other.cost_minor)?;
+        self.returns_minor = add_minor("returns", self.returns_minor, other.returns_minor)?;
+        self.concessions_minor = add_minor(
+            "concessions",
+            self.concessions_minor,
+            other.concessions_minor,
+        )?;
+        self.orders = add_minor("orders", self.orders, other.orders)?;
+        self.units_milli = add_minor("units", self.units_milli, other.units_milli)?;
+        Ok(())
     }
 
-    /// Profit contribution: revenue − cost of goods − returns and credits − concessions.
     /// The sum of `figures`.
-    pub fn total<'a>(figures: impl IntoIterator<Item = &'a Figures>) -> Figures {
+    pub fn total<'a>(figures: impl IntoIterator<Item = &'a Figures>) -> Result<Figures, Violation> {
         let mut total = Figures::default();
         for f in figures {
-            total.add(f);
+            total.add(f)?;
         }
-        total
+        Ok(total)
     }
 
     pub fn gross_profit_minor(&self) -> i64 {
@@ -473,13 +480,13 @@ pub fn profit_series(
     from: NaiveDate,
     to: NaiveDate,
     granularity: Granularity,
-) -> Vec<PeriodFigures> {
+) -> Result<Vec<PeriodFigures>, Violation> {
     let mut grouped: BTreeMap<String, Figures> = BTreeMap::new();
     for (month, figures) in months {
         grouped
             .entry(granularity.period_of(*month))
             .or_default()
-            .add(figures);
+            .add(figures)?;
     }
     let figures_of = |month: NaiveDate| {
         grouped
@@ -498,7 +505,7 @@ pub fn profit_series(
         });
         start = start + granularity.step();
     }
-    periods
+    Ok(periods)
 }
 
 /// How many customers a tier recompute placed in each tier.
@@ -528,6 +535,20 @@ impl TierCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_past_i64_are_refused_not_wrapped() {
+        let huge = Figures {
+            revenue_minor: i64::MAX,
+            ..Figures::default()
+        };
+        let one = Figures {
+            revenue_minor: 1,
+            ..Figures::default()
+        };
+        assert_eq!(Figures::total([&huge, &one]).unwrap_err().field, "revenue");
+        assert_eq!(Figures::total([&one, &one]).unwrap().revenue_minor, 2);
+    }
 
     #[test]
     fn product_margin_return_rate_and_tier() {
@@ -735,7 +756,8 @@ mod tests {
             month(2026, 2),
             month(2026, 4),
             Granularity::Quarter,
-        );
+        )
+        .unwrap();
         let periods: Vec<&str> = series.iter().map(|p| p.period.as_str()).collect();
         assert_eq!(
             periods,

@@ -241,18 +241,23 @@ async fn overview(
     let (contact, company, profit, quotes, orders, returns, invoices, last, next) = data;
     let currency = base.to_string();
     let (last_12_months, profit_unavailable) = match profit {
-        Some(Ok(months)) => {
-            let total = crm_domain::analytics::profit::Figures::total(months.values());
-            let recent = RecentProfit {
-                revenue: Money::new(total.revenue_minor, &currency),
-                gross_profit: Money::new(total.gross_profit_minor(), &currency),
-                orders: total.orders,
-                average_order_value: total
-                    .average_order_value_minor()
-                    .map(|a| Money::new(a, &currency)),
-            };
-            (Some(recent), None)
-        }
+        Some(Ok(months)) => match crm_domain::analytics::profit::Figures::total(months.values()) {
+            Ok(total) => {
+                let recent = RecentProfit {
+                    revenue: Money::new(total.revenue_minor, &currency),
+                    gross_profit: Money::new(total.gross_profit_minor(), &currency),
+                    orders: total.orders,
+                    average_order_value: total
+                        .average_order_value_minor()
+                        .map(|a| Money::new(a, &currency)),
+                };
+                (Some(recent), None)
+            }
+            Err(overflow) => (
+                None,
+                Some(format!("{}: {}", overflow.field, overflow.message)),
+            ),
+        },
         Some(Err(crm_store::StoreError::Invalid(v))) => (None, Some(v.to_string())),
         Some(Err(e)) => return Err(e.into()),
         None => (None, Some("no company".into())),

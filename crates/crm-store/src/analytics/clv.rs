@@ -211,7 +211,7 @@ pub fn customer_value(
 ) -> Result<(i64, Option<(Fit, YearAhead)>), StoreError> {
     crate::parties::companies::ensure_exists(conn, company_id)?;
     let months = crate::analytics::profit::monthly(conn, company_id, "0000-01", "9999-12", base)?;
-    let historical = Figures::total(months.values()).gross_profit_minor();
+    let historical = Figures::total(months.values())?.gross_profit_minor();
     let Some(fit) = latest(conn)? else {
         return Ok((historical, None));
     };

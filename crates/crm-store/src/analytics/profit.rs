@@ -68,7 +68,7 @@ pub fn monthly(
     let mut months: BTreeMap<String, Figures> = BTreeMap::new();
     for ((_, month, currency), figures) in rollups::range(conn, Some(company_id), from, to)? {
         let converted = to_base.figures(conn, &figures, &currency, &month)?;
-        months.entry(month).or_default().add(&converted);
+        months.entry(month).or_default().add(&converted)?;
     }
     Ok(months)
 }
@@ -84,7 +84,7 @@ pub fn by_company(
     let mut companies: BTreeMap<String, Figures> = BTreeMap::new();
     for ((company, month, currency), figures) in rollups::range(conn, None, from, to)? {
         let converted = to_base.figures(conn, &figures, &currency, &month)?;
-        companies.entry(company).or_default().add(&converted);
+        companies.entry(company).or_default().add(&converted)?;
     }
     Ok(companies)
 }
@@ -227,7 +227,7 @@ pub fn customer_profit_series(
         Ok((first_day, figures))
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(profit_series(&months, from, to, granularity))
+    Ok(profit_series(&months, from, to, granularity)?)
 }
 
 /// Tiers every live customer by its profit in `year` (the thresholds are cumulative shares of

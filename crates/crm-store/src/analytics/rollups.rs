@@ -503,10 +503,11 @@ pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
 /// than record by record, so that a rebuild of millions of lines takes seconds.
 pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     let mut snapshot = Snapshot::default();
-    let mut add = |entry: Option<(Key, Figures)>| {
+    let mut add = |entry: Option<(Key, Figures)>| -> Result<(), StoreError> {
         if let Some((key, f)) = entry {
-            snapshot.customers.entry(key).or_default().add(&f);
+            snapshot.customers.entry(key).or_default().add(&f)?;
         }
+        Ok(())
     };
     let live_orders: Vec<(String, OrderFacts)> = orders::table
         .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
@@ -561,7 +562,7 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         add(order_figures(
             order,
             units.get(id.as_str()).copied().unwrap_or(0),
-        ));
+        ))?;
     }
     let credits: Vec<(String, String, Option<NaiveDate>, i64, i64)> = invoices::table
         .filter(invoices::kind.eq_any([
@@ -584,7 +585,7 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
                 &currency,
                 day,
                 subtotal - discount,
-            )));
+            )))?;
         }
     }
     let resolved: Vec<ResolvedReturn> = returns::table
@@ -650,7 +651,7 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             net,
             concession,
             restocked_cost(conn, &id)?,
-        ));
+        ))?;
     }
     Ok(snapshot.without_empty_rows())
 }
