@@ -99,7 +99,7 @@ const AGGREGATES: &[Aggregate] = &[
     Aggregate {
         name: "self-billed invoice",
         get: "/v1/invoices/{id}",
-        starts: &["pending_acceptance"],
+        starts: &["pending_acceptance", "accepted"],
         ops: &[
             op("accept", "POST", "/v1/invoices/{id}/accept"),
             op("dispute", "POST", "/v1/invoices/{id}/dispute"),
@@ -145,7 +145,7 @@ const AGGREGATES: &[Aggregate] = &[
     Aggregate {
         name: "quote",
         get: "/v1/quotes/{id}",
-        starts: &["draft", "sent"],
+        starts: &["draft", "sent", "accepted"],
         ops: &[
             op("update", "PATCH", "/v1/quotes/{id}"),
             op("send", "POST", "/v1/quotes/{id}/send"),
@@ -161,7 +161,7 @@ const AGGREGATES: &[Aggregate] = &[
     Aggregate {
         name: "return",
         get: "/v1/returns/{id}",
-        starts: &["requested", "approved", "received"],
+        starts: &["requested", "approved", "received", "resolved"],
         ops: &[
             op("update", "PATCH", "/v1/returns/{id}"),
             op("approve", "POST", "/v1/returns/{id}/approve"),
@@ -170,6 +170,48 @@ const AGGREGATES: &[Aggregate] = &[
             op("resolve", "POST", "/v1/returns/{id}/resolve"),
             op("close", "POST", "/v1/returns/{id}/close"),
             op("withdraw", "POST", "/v1/returns/{id}/withdraw"),
+        ],
+    },
+    Aggregate {
+        name: "user",
+        get: "/v1/users/{id}",
+        starts: &["active"],
+        ops: &[
+            op("update", "PATCH", "/v1/users/{id}"),
+            op("archive", "DELETE", "/v1/users/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "API key",
+        get: "/v1/api-keys/{id}",
+        starts: &["active"],
+        ops: &[op("revoke", "DELETE", "/v1/api-keys/{id}")],
+    },
+    Aggregate {
+        name: "company",
+        get: "/v1/companies/{id}",
+        starts: &["live"],
+        ops: &[
+            op("update", "PATCH", "/v1/companies/{id}"),
+            op("archive", "DELETE", "/v1/companies/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "contact",
+        get: "/v1/contacts/{id}",
+        starts: &["live"],
+        ops: &[
+            op("update", "PATCH", "/v1/contacts/{id}"),
+            op("archive", "DELETE", "/v1/contacts/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "product",
+        get: "/v1/products/{id}",
+        starts: &["live"],
+        ops: &[
+            op("update", "PATCH", "/v1/products/{id}"),
+            op("archive", "DELETE", "/v1/products/{id}"),
         ],
     },
     Aggregate {
@@ -189,26 +231,49 @@ const AGGREGATES: &[Aggregate] = &[
 
 /// Writes on an existing record that the harness does not race, and why.
 const NOT_RACED: &[(&str, &str, &str)] = &[
-    ("PATCH", "/v1/users/{id}", "configuration; If-Match compare-and-set, and the last-admin rule is raced in users_and_keys"),
-    ("DELETE", "/v1/users/{id}", "configuration; as PATCH"),
-    ("DELETE", "/v1/api-keys/{id}", "configuration; revoking twice is idempotent"),
-    ("PATCH", "/v1/companies/{id}", "no state machine; If-Match compare-and-set, raced across processes in nodes"),
-    ("DELETE", "/v1/companies/{id}", "no state machine; archiving twice is idempotent"),
-    ("PATCH", "/v1/contacts/{id}", "no state machine; raced across processes in nodes"),
-    ("DELETE", "/v1/contacts/{id}", "no state machine; archiving twice is idempotent"),
-    ("PATCH", "/v1/interactions/{id}", "no state machine; If-Match compare-and-set"),
-    ("DELETE", "/v1/interactions/{id}", "no state machine; archiving twice is idempotent"),
-    ("PATCH", "/v1/products/{id}", "no state machine; If-Match compare-and-set"),
-    ("DELETE", "/v1/products/{id}", "no state machine; archiving twice is idempotent"),
+    (
+        "PATCH",
+        "/v1/interactions/{id}",
+        "no state machine; If-Match compare-and-set",
+    ),
+    (
+        "DELETE",
+        "/v1/interactions/{id}",
+        "no state machine; archiving twice is idempotent",
+    ),
     ("PATCH", "/v1/pipelines/{id}", "configuration"),
     ("DELETE", "/v1/pipelines/{id}", "configuration"),
     ("POST", "/v1/pipelines/{id}/stages", "configuration"),
-    ("PATCH", "/v1/pipelines/{id}/stages/{stage_id}", "configuration"),
-    ("PATCH", "/v1/opportunities/{id}", "its stage moves by PATCH under If-Match; no state action"),
-    ("DELETE", "/v1/opportunities/{id}", "archiving twice is idempotent"),
-    ("PATCH", "/v1/invoice-series/{id}", "configuration; numbering fields are frozen once used"),
-    ("PUT", "/v1/exchange-rates/{currency}/{date}", "configuration; one row per currency and day"),
-    ("DELETE", "/v1/exchange-rates/{currency}/{date}", "configuration"),
+    (
+        "PATCH",
+        "/v1/pipelines/{id}/stages/{stage_id}",
+        "configuration",
+    ),
+    (
+        "PATCH",
+        "/v1/opportunities/{id}",
+        "its stage moves by PATCH under If-Match; no state action",
+    ),
+    (
+        "DELETE",
+        "/v1/opportunities/{id}",
+        "archiving twice is idempotent",
+    ),
+    (
+        "PATCH",
+        "/v1/invoice-series/{id}",
+        "configuration; numbering fields are frozen once used",
+    ),
+    (
+        "PUT",
+        "/v1/exchange-rates/{currency}/{date}",
+        "configuration; one row per currency and day",
+    ),
+    (
+        "DELETE",
+        "/v1/exchange-rates/{currency}/{date}",
+        "configuration",
+    ),
 ];
 
 /// The writes of the route table that act on an existing record: a path with a parameter.
@@ -284,6 +349,13 @@ struct Subject {
     context: Value,
     /// The customer's token, for portal writes.
     customer: String,
+}
+
+/// What racing one pair found: the runs that ended as no serial order did, and which of the
+/// two writes succeeded when run first on a fresh record.
+struct PairReport {
+    failures: Vec<String>,
+    succeeded_first: Vec<&'static str>,
 }
 
 /// How a pair ended: each write's status, and the record as read after both.
@@ -495,6 +567,14 @@ impl World {
                     )
                     .await;
                 assert_eq!(submitted.status, 201, "{}", submitted.text);
+                if start == "accepted" {
+                    self.ok(
+                        "POST",
+                        &format!("/v1/invoices/{}/accept", id(&submitted.body)),
+                        None,
+                    )
+                    .await;
+                }
                 Subject {
                     id: id(&submitted.body),
                     external_id,
@@ -523,8 +603,12 @@ impl World {
             ("quote", _) => {
                 let quote = self.ok("POST", "/v1/quotes", Some(json!({"company_id": self.quote_company, "currency": "EUR",
                     "lines": [{"description": "Raced service", "quantity": "2", "unit_price": eur(900), "tax_rate_bp": 2100}]}))).await;
-                if start == "sent" {
+                if start != "draft" {
                     self.ok("POST", &format!("/v1/quotes/{}/send", id(&quote)), None)
+                        .await;
+                }
+                if start == "accepted" {
+                    self.ok("POST", &format!("/v1/quotes/{}/accept", id(&quote)), None)
                         .await;
                 }
                 Subject {
@@ -546,14 +630,51 @@ impl World {
                     self.ok("POST", &format!("/v1/returns/{ret_id}/approve"), None)
                         .await;
                 }
-                if start == "received" {
+                if start == "received" || start == "resolved" {
                     self.ok("POST", &format!("/v1/returns/{ret_id}/receive"), Some(json!({"lines": [{"return_line_id": line, "quantity": "1", "disposition": "restock"}]}))).await;
                     self.ok("PATCH", &format!("/v1/returns/{ret_id}"), Some(json!({"root_cause": {"category": "packaging", "notes": "Crushed box", "preventive_action": "Double-wall boxes"}}))).await;
+                }
+                if start == "resolved" {
+                    self.ok(
+                        "POST",
+                        &format!("/v1/returns/{ret_id}/resolve"),
+                        Some(json!({"resolution": "refund"})),
+                    )
+                    .await;
                 }
                 Subject {
                     id: ret_id,
                     external_id,
                     context: json!({"line": line}),
+                    customer: admin(),
+                }
+            }
+            ("user" | "API key" | "company" | "contact" | "product", _) => {
+                let tag = uuid::Uuid::now_v7().simple().to_string();
+                let (path, body) = match aggregate {
+                    "user" => (
+                        "/v1/users",
+                        json!({"email": format!("user-{tag}@example.com"), "password": "a long race passphrase", "role": "sales"}),
+                    ),
+                    "API key" => (
+                        "/v1/api-keys",
+                        json!({"name": format!("Key {tag}"), "scopes": ["contacts:read"]}),
+                    ),
+                    "company" => ("/v1/companies", json!({"name": format!("Company {tag}")})),
+                    "contact" => (
+                        "/v1/contacts",
+                        json!({"last_name": format!("Contact {tag}")}),
+                    ),
+                    _ => (
+                        "/v1/products",
+                        json!({"sku": format!("P-{tag}"), "name": "Raced product", "unit_price": eur(1000), "tax_rate_bp": 2100}),
+                    ),
+                };
+                let created = self.ok("POST", path, Some(body)).await;
+                Subject {
+                    id: id(&created),
+                    external_id: String::new(),
+                    context: json!({}),
                     customer: admin(),
                 }
             }
@@ -614,13 +735,17 @@ impl World {
             }
             ("quote", "update") => json!({"notes": "raced"}),
             ("quote", "reject" | "portal reject") => json!({"reason": "raced"}),
-            ("return", "update") => json!({"notes": "raced"}),
+            ("return", "update") => json!({"customer_comment": "raced"}),
             ("return", "reject") => json!({"reason": "raced"}),
             ("return", "receive") => {
                 json!({"lines": [{"return_line_id": subject.context["line"], "quantity": "1", "disposition": "restock"}]})
             }
             ("return", "resolve") => json!({"resolution": "refund"}),
             ("lead", "update") => json!({"score": 5}),
+            ("user", "update") => json!({"role": "manager"}),
+            ("company", "update") => json!({"industry": "raced"}),
+            ("contact", "update") => json!({"title": "raced"}),
+            ("product", "update") => json!({"name": "Raced again"}),
             ("lead", "assign") => json!({"owner_id": self.admin_id}),
             ("lead", "disqualify") => json!({"reason": "raced"}),
             _ => return None,
@@ -735,12 +860,28 @@ impl World {
                 }
             }
         }
-        stream::iter(pairs)
+        let reports: Vec<PairReport> = stream::iter(pairs)
             .map(|(start, a, b)| self.race_pair(aggregate, start, a, b, repeats))
             .buffer_unordered(4)
-            .flat_map(stream::iter)
             .collect()
-            .await
+            .await;
+        let mut failures: Vec<String> = Vec::new();
+        let mut succeeded = BTreeSet::new();
+        for report in reports {
+            failures.extend(report.failures);
+            succeeded.extend(report.succeeded_first);
+        }
+        // A write that never succeeds on a fresh record has a wrong body or route, and its
+        // races would pass for nothing.
+        for op in aggregate.ops {
+            if !succeeded.contains(op.name) {
+                failures.push(format!(
+                    "{}: {} never succeeded on a fresh record from any start",
+                    aggregate.name, op.name
+                ));
+            }
+        }
+        failures
     }
 
     /// Runs `a` and `b` serially in both orders, then `repeats` times at once; returns every
@@ -752,21 +893,34 @@ impl World {
         a: &Op,
         b: &Op,
         repeats: usize,
-    ) -> Vec<String> {
+    ) -> PairReport {
         let mut failures = Vec::new();
+        let mut succeeded_first = Vec::new();
         let serial = match (
             self.run(aggregate, start, a, b, false).await,
             self.run(aggregate, start, b, a, false).await,
         ) {
-            (Ok(ab), Ok(ba)) => [
-                ab,
-                Outcome {
-                    first: ba.second,
-                    second: ba.first,
-                    after: ba.after,
-                },
-            ],
-            (Err(e), _) | (_, Err(e)) => return vec![format!("serially: {e}")],
+            (Ok(ab), Ok(ba)) => {
+                for (op, status) in [(a, ab.first), (b, ba.first)] {
+                    if (200..300).contains(&status) {
+                        succeeded_first.push(op.name);
+                    }
+                }
+                [
+                    ab,
+                    Outcome {
+                        first: ba.second,
+                        second: ba.first,
+                        after: ba.after,
+                    },
+                ]
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return PairReport {
+                    failures: vec![format!("serially: {e}")],
+                    succeeded_first,
+                }
+            }
         };
         for _ in 0..repeats {
             match self.run(aggregate, start, a, b, true).await {
@@ -778,7 +932,10 @@ impl World {
                 Err(e) => failures.push(format!("at once: {e}")),
             }
         }
-        failures
+        PairReport {
+            failures,
+            succeeded_first,
+        }
     }
 
     /// The ledger's invariants over everything written so far.
@@ -910,7 +1067,8 @@ async fn opening_races(world: &World) {
         failures.extend(
             world
                 .race_pair(invoice, "draft", named(a), named(b), repeats(12))
-                .await,
+                .await
+                .failures,
         );
     }
     failures.extend(world.invariants().await);
