@@ -202,15 +202,11 @@ pub fn returned_rate(lines: impl IntoIterator<Item = (i64, i64)>) -> i64 {
 /// or a concession: a credit note for it reverses proportional VAT, never base at a rate the
 /// invoice did not carry, and profit counts it net. Rounded half away from zero.
 pub fn net_of_tax_minor(gross_minor: i64, rate_bp: i64) -> i64 {
-    let numerator = i128::from(gross_minor) * 10_000;
-    let denominator = i128::from(10_000 + rate_bp.max(0));
-    let quotient = numerator / denominator;
-    let rounded = if (numerator % denominator) * 2 >= denominator {
-        quotient + 1
-    } else {
-        quotient
-    };
-    i64::try_from(rounded).unwrap_or(i64::MAX)
+    let net = crate::sales::totals::div_round(
+        i128::from(gross_minor) * 10_000,
+        i128::from(10_000 + rate_bp.max(0)),
+    );
+    i64::try_from(net).unwrap_or(if net < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// A return opens within `window_days` of the order, or later when a manager overrides the
@@ -247,6 +243,11 @@ mod tests {
         );
         assert_eq!(net_of_tax_minor(121, 2100), 100);
         assert_eq!(net_of_tax_minor(100, 0), 100);
+        assert_eq!(
+            net_of_tax_minor(-100, 2100),
+            -83,
+            "a fee kept rounds away from zero too"
+        );
     }
 
     #[test]

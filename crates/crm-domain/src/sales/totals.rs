@@ -49,7 +49,7 @@ pub struct Totals {
 }
 
 /// `numerator / denominator`, rounded half away from zero. `denominator` is positive.
-fn div_round(numerator: i128, denominator: i128) -> i128 {
+pub(crate) fn div_round(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator / denominator;
     let remainder = numerator % denominator;
     if remainder.abs() * 2 >= denominator {

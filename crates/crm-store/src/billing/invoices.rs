@@ -768,16 +768,18 @@ pub(crate) fn issue_as(
             original.total_minor,
             original.credited_minor,
         )?;
-        let credit = documents::totals(&lines.iter().map(|l| line_of(l).line).collect::<Vec<_>>())?;
-        let original_now = get(conn, &original_id)?;
+        let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
+        let plain: Vec<Line> = note_lines.iter().map(|l| l.line.clone()).collect();
+        let credit = documents::totals(&plain)?;
+        let original_now = assemble(conn, original.clone())?;
+        let credited = issued_credit_lines(conn, &original_id)?;
         check_credit_by_rate(
             &original_now.totals.taxes,
-            &credited_by_rate(conn, &original_id)?,
+            &credited_by_rate(&credited)?,
             &credit.taxes,
         )?;
-        let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
         check_credit_lines(
-            &creditable_lines(conn, &original_now)?,
+            &creditable_lines(&original_now, &credited),
             &note_lines,
             &credit,
         )?;
@@ -864,9 +866,9 @@ struct LineCredits {
 
 /// Each line of `original`, by id, as its issued credit notes left it.
 fn creditable_lines(
-    conn: &mut DbConnection,
     original: &Invoice,
-) -> Result<BTreeMap<String, LineCredits>, StoreError> {
+    credited: &[InvoiceLineRow],
+) -> BTreeMap<String, LineCredits> {
     let mut lines = BTreeMap::new();
     for (line, amounts) in original.lines.iter().zip(&original.totals.lines) {
         if let Some(id) = &line.id {
@@ -882,28 +884,39 @@ fn creditable_lines(
             lines.insert(id.clone(), credits);
         }
     }
-    let credited: Vec<(Option<String>, i64, i64, i64)> = invoice_lines::table
-        .inner_join(invoices::table)
-        .filter(invoices::corrects_invoice_id.eq(&original.id))
-        .filter(invoices::number.is_not_null())
-        .select((
-            invoice_lines::credits_line_id,
-            invoice_lines::quantity_milli,
-            invoice_lines::unit_price_minor,
-            invoice_lines::net_minor,
-        ))
-        .load(conn)?;
-    for (credits, milli, price, net) in credited {
-        if let Some(entry) = credits.and_then(|id| lines.get_mut(&id)) {
-            if price == entry.invoiced_price_minor {
-                entry.line.credited_milli += milli;
+    for row in credited {
+        if let Some(entry) = row
+            .credits_line_id
+            .as_ref()
+            .and_then(|id| lines.get_mut(id))
+        {
+            if row.unit_price_minor == entry.invoiced_price_minor {
+                entry.line.credited_milli += row.quantity_milli;
             } else {
                 entry.price_corrected = true;
             }
-            entry.line.credited_net_minor += net;
+            entry.line.credited_net_minor += row.net_minor;
         }
     }
-    Ok(lines)
+    lines
+}
+
+/// The lines of the credit notes issued against `original_id`, note by note: everything the
+/// checks of a new credit need, in one query.
+fn issued_credit_lines(
+    conn: &mut DbConnection,
+    original_id: &str,
+) -> Result<Vec<InvoiceLineRow>, StoreError> {
+    Ok(invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoices::corrects_invoice_id.eq(original_id))
+        .filter(invoices::number.is_not_null())
+        .order((
+            invoice_lines::invoice_id.asc(),
+            invoice_lines::position.asc(),
+        ))
+        .select(InvoiceLineRow::as_select())
+        .load(conn)?)
 }
 
 /// Checks the lines of a credit note against what each line of the original has left.
@@ -1053,7 +1066,10 @@ pub fn create_credit_note(
             .enumerate()
             .map(|(i, draft)| credit_line(&original, i, draft))
             .collect::<Result<_, _>>()?,
-        None => everything_left(&original, &creditable_lines(conn, &original)?)?,
+        None => {
+            let credited = issued_credit_lines(conn, &original.id)?;
+            everything_left(&original, &creditable_lines(&original, &credited))?
+        }
     };
     draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
 }
@@ -1075,18 +1091,18 @@ fn credit_series(
 }
 
 /// The base and tax that the issued credit notes of `original_id` reversed, per rate.
-fn credited_by_rate(
-    conn: &mut DbConnection,
-    original_id: &str,
-) -> Result<Vec<TaxLine>, StoreError> {
-    let notes: Vec<String> = invoices::table
-        .filter(invoices::corrects_invoice_id.eq(original_id))
-        .filter(invoices::number.is_not_null())
-        .select(invoices::id)
-        .load(conn)?;
+fn credited_by_rate(credited: &[InvoiceLineRow]) -> Result<Vec<TaxLine>, StoreError> {
+    // Each note's tax is rounded on its own base, as it was printed.
+    let mut by_note: BTreeMap<&str, Vec<Line>> = BTreeMap::new();
+    for row in credited {
+        by_note
+            .entry(&row.invoice_id)
+            .or_default()
+            .push(line_of(row).line);
+    }
     let mut taxes = Vec::new();
-    for note in notes {
-        taxes.extend(get(conn, &note)?.totals.taxes);
+    for lines in by_note.values() {
+        taxes.extend(documents::totals(lines)?.taxes);
     }
     Ok(taxes)
 }
@@ -1107,12 +1123,17 @@ fn draft_credit(
         original.totals.total_minor,
         original.credited_minor,
     )?;
+    let credited = issued_credit_lines(conn, &original.id)?;
     check_credit_by_rate(
         &original.totals.taxes,
-        &credited_by_rate(conn, &original.id)?,
+        &credited_by_rate(&credited)?,
         &totals.taxes,
     )?;
-    check_credit_lines(&creditable_lines(conn, original)?, &credit_lines, &totals)?;
+    check_credit_lines(
+        &creditable_lines(original, &credited),
+        &credit_lines,
+        &totals,
+    )?;
     let mut row = new_row(
         kind,
         series_id.to_owned(),

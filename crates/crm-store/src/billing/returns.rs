@@ -472,6 +472,21 @@ pub struct Resolve {
     pub concession_minor: Option<i64>,
 }
 
+/// One unit of an amount given tax included, such as a concession (credited) or a restocking
+/// fee (negative: kept), priced net of its tax at `rate_bp`.
+fn adjustment(description: String, gross_minor: i64, rate_bp: i64) -> Line {
+    Line {
+        product_id: None,
+        sku: None,
+        description,
+        quantity: Quantity::from_milli(1000),
+        unit_price_minor: net_of_tax_minor(gross_minor, rate_bp),
+        unit_cost_minor: None,
+        discount_bp: 0,
+        tax_rate_bp: rate_bp,
+    }
+}
+
 /// A line to credit, with the order line it returns (none for a fee or a concession).
 type CreditLine = (Option<String>, Line);
 
@@ -565,16 +580,11 @@ pub fn resolve(
                 if let Some((invoice_id, Some(_))) = orders::live_invoice(conn, &ret.order_id)? {
                     // The customer pays less than invoiced: the invoice is corrected by a credit
                     // note for the concession, at the returned goods' VAT rate.
-                    let concession_line = Line {
-                        product_id: None,
-                        sku: None,
-                        description: format!("Concession, return {}", ret.number),
-                        quantity: Quantity::from_milli(1000),
-                        unit_price_minor: net_of_tax_minor(concession, rate_of_returned),
-                        unit_cost_minor: None,
-                        discount_bp: 0,
-                        tax_rate_bp: rate_of_returned,
-                    };
+                    let concession_line = adjustment(
+                        format!("Concession, return {}", ret.number),
+                        concession,
+                        rate_of_returned,
+                    );
                     let note = invoices::credit_and_issue(
                         conn,
                         &invoice_id,
@@ -596,19 +606,11 @@ pub fn resolve(
                     if resolve.restocking_fee_minor > 0 {
                         lines.push((
                             None,
-                            Line {
-                                product_id: None,
-                                sku: None,
-                                description: format!("Restocking fee, return {}", ret.number),
-                                quantity: Quantity::from_milli(1000),
-                                unit_price_minor: -net_of_tax_minor(
-                                    resolve.restocking_fee_minor,
-                                    rate_of_returned,
-                                ),
-                                unit_cost_minor: None,
-                                discount_bp: 0,
-                                tax_rate_bp: rate_of_returned,
-                            },
+                            adjustment(
+                                format!("Restocking fee, return {}", ret.number),
+                                -resolve.restocking_fee_minor,
+                                rate_of_returned,
+                            ),
                         ));
                     }
                     let note = invoices::credit_and_issue(
