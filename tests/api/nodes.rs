@@ -118,21 +118,26 @@ impl SharedDatabase {
     }
 }
 
-struct Reply {
-    status: u16,
-    body: Value,
-    text: String,
+/// A response, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
 }
 
-async fn send(
+/// Sends `body` (none for a bare action) with `token` and `headers`; the whole response.
+pub async fn send(
     client: &reqwest::Client,
     method: Method,
     url: String,
     token: &str,
-    body: Value,
+    body: Option<Value>,
     headers: &[(&str, String)],
 ) -> Reply {
-    let mut request = client.request(method, url).bearer_auth(token).json(&body);
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
     for (name, value) in headers {
         request = request.header(*name, value);
     }
@@ -170,7 +175,10 @@ async fn an_idempotency_key_sent_to_two_processes_at_once_runs_once() {
                 let body = json!({"last_name": "Node", "email": format!("node-{k}@example.com")});
                 let key = [("Idempotency-Key", format!("two-nodes-{k}"))];
                 let url = format!("{base}/v1/contacts");
-                (k, send(client, Method::POST, url, token, body, &key).await)
+                (
+                    k,
+                    send(client, Method::POST, url, token, Some(body), &key).await,
+                )
             }
         })
         .buffer_unordered(24)
@@ -197,7 +205,7 @@ async fn an_idempotency_key_sent_to_two_processes_at_once_runs_once() {
                 let body = json!({"last_name": "Node", "email": format!("node-{k}@example.com")});
                 let key = [("Idempotency-Key", format!("two-nodes-{k}"))];
                 let url = format!("{base_a}/v1/contacts");
-                let reply = send(&client, Method::POST, url, &token, body, &key).await;
+                let reply = send(&client, Method::POST, url, &token, Some(body), &key).await;
                 assert_eq!(reply.status, 201, "{}", reply.text);
                 reply.text
             }
@@ -212,7 +220,7 @@ async fn an_idempotency_key_sent_to_two_processes_at_once_runs_once() {
             Method::POST,
             format!("{base_b}/v1/contacts"),
             &token,
-            body,
+            Some(body),
             &key,
         )
         .await;
@@ -258,7 +266,7 @@ async fn one_if_match_version_wins_once_across_two_processes() {
             Method::POST,
             url,
             &token,
-            json!({"last_name": format!("Race {i}")}),
+            Some(json!({"last_name": format!("Race {i}")})),
             &[],
         )
         .await;
@@ -280,7 +288,7 @@ async fn one_if_match_version_wins_once_across_two_processes() {
                 (
                     id,
                     base,
-                    send(client, Method::PATCH, url, token, body, &precondition).await,
+                    send(client, Method::PATCH, url, token, Some(body), &precondition).await,
                 )
             }
         })

@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::nodes::{SharedDatabase, TwoNodes};
+use crate::nodes::{send, Reply, SharedDatabase, TwoNodes};
 
 /// A write the harness fires, named by its operation in the route table.
 #[derive(Debug, Clone, Copy)]
@@ -336,12 +336,6 @@ struct World {
     quote_customer: String,
 }
 
-struct Reply {
-    status: u16,
-    body: Value,
-    text: String,
-}
-
 /// The record a race runs on, and what its writes need to name.
 struct Subject {
     id: String,
@@ -376,21 +370,8 @@ impl World {
         body: Option<Value>,
     ) -> Reply {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.bases[node]))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
+        let url = format!("{}{path}", self.bases[node]);
+        send(&self.client, method, url, token, body, &[]).await
     }
 
     /// A set-up write as the admin, which must succeed.
