@@ -142,13 +142,37 @@ impl CreditableLine {
     }
 }
 
-/// What a credit note asks of one line of the original: units at the invoiced price, which
+/// What credit lines ask of one line of the original: units at the invoiced price, which
 /// take goods back, and their net; and the net of price corrections at a lower price.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CreditAsked {
     pub milli: i64,
     pub net_minor: i64,
     pub corrected_net_minor: i64,
+}
+
+impl CreditAsked {
+    /// Adds a credit line of `milli` units at `unit_price_minor`, worth `net_minor`, against a
+    /// line invoiced at `invoiced_price_minor`.
+    pub fn add(
+        &mut self,
+        invoiced_price_minor: i64,
+        unit_price_minor: i64,
+        milli: i64,
+        net_minor: i64,
+    ) {
+        if unit_price_minor == invoiced_price_minor {
+            self.milli += milli;
+            self.net_minor += net_minor;
+        } else {
+            self.corrected_net_minor += net_minor;
+        }
+    }
+
+    /// Whether any of it corrected the price.
+    pub fn corrects_price(&self) -> bool {
+        self.corrected_net_minor != 0
+    }
 }
 
 /// Units at the invoiced price never exceed the units left: their net follows from the price,
@@ -520,6 +544,17 @@ mod tests {
             ..CreditAsked::default()
         };
         assert!(check_credit_line("lines[0]", line, correction(903)).is_ok());
+        let mut asked = CreditAsked::default();
+        asked.add(1000, 1000, 1000, 904);
+        asked.add(1000, 400, 1000, 361);
+        assert_eq!(
+            (asked.milli, asked.net_minor, asked.corrected_net_minor),
+            (1000, 904, 361)
+        );
+        assert!(
+            asked.corrects_price(),
+            "a lower price corrects, it takes no units back"
+        );
         assert_eq!(
             check_credit_line("lines[0]", line, correction(904))
                 .unwrap_err()

@@ -860,8 +860,8 @@ pub struct CreditLineDraft {
 struct LineCredits {
     line: CreditableLine,
     invoiced_price_minor: i64,
-    /// A credit at a lower price corrected it.
-    price_corrected: bool,
+    /// What the issued credit notes took of it.
+    taken: CreditAsked,
 }
 
 /// Each line of `original`, by id, as its issued credit notes left it.
@@ -879,7 +879,7 @@ fn creditable_lines(
                     ..CreditableLine::default()
                 },
                 invoiced_price_minor: line.line.unit_price_minor,
-                price_corrected: false,
+                taken: CreditAsked::default(),
             };
             lines.insert(id.clone(), credits);
         }
@@ -890,12 +890,14 @@ fn creditable_lines(
             .as_ref()
             .and_then(|id| lines.get_mut(id))
         {
-            if row.unit_price_minor == entry.invoiced_price_minor {
-                entry.line.credited_milli += row.quantity_milli;
-            } else {
-                entry.price_corrected = true;
-            }
-            entry.line.credited_net_minor += row.net_minor;
+            entry.taken.add(
+                entry.invoiced_price_minor,
+                row.unit_price_minor,
+                row.quantity_milli,
+                row.net_minor,
+            );
+            entry.line.credited_milli = entry.taken.milli;
+            entry.line.credited_net_minor = entry.taken.net_minor + entry.taken.corrected_net_minor;
         }
     }
     lines
@@ -928,18 +930,18 @@ fn check_credit_lines(
     // Per line of the original: the first credit line naming it, and all that they ask.
     let mut asked: BTreeMap<&str, (usize, CreditAsked)> = BTreeMap::new();
     for (i, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
-        if let Some(id) = &line.credits_line_id {
-            let invoiced_price = creditable.get(id).map(|c| c.invoiced_price_minor);
-            let (_, credit) = asked
-                .entry(id.as_str())
-                .or_insert((i, CreditAsked::default()));
-            if invoiced_price == Some(line.line.unit_price_minor) {
-                credit.milli += line.line.quantity.milli();
-                credit.net_minor += amounts.net_minor;
-            } else {
-                credit.corrected_net_minor += amounts.net_minor;
-            }
-        }
+        let Some(id) = line.credits_line_id.as_deref() else {
+            continue;
+        };
+        // A line the original does not have is checked against nothing left.
+        let credits = creditable.get(id).copied().unwrap_or_default();
+        let (_, credit) = asked.entry(id).or_insert((i, CreditAsked::default()));
+        credit.add(
+            credits.invoiced_price_minor,
+            line.line.unit_price_minor,
+            line.line.quantity.milli(),
+            amounts.net_minor,
+        );
     }
     for (id, (i, credit)) in asked {
         let line = creditable.get(id).map(|c| c.line).unwrap_or_default();
@@ -960,7 +962,7 @@ fn everything_left(
         let Some((id, credits)) = l.id.as_ref().and_then(|id| creditable.get_key_value(id)) else {
             continue;
         };
-        if credits.price_corrected {
+        if credits.taken.corrects_price() {
             return Err(Violation::new(
                 "lines",
                 format!(
