@@ -1,5 +1,6 @@
 //! The ledger's cross-document rules, one test per way it was found broken (issue 14's
 //! examples); the races among them are in races.rs.
+use crm_domain::access::roles::Role;
 use crm_store::platform::db::write_transaction;
 use crm_tests::{eur, id_of, on_both_backends, Backend, Order, Product, TestApp};
 use diesel::RunQueryDsl;
@@ -275,6 +276,60 @@ on_both_backends! {
             let profit = app.get(&format!("/v1/analytics/customers/{company}/profit?from={month}&to={month}")).await;
             assert_eq!(profit.body["periods"][0]["gross_profit"], eur(2000 - 800 - 413), "invoiced {invoiced}: net of tax");
         }
+        let mut conn = app.pool.get().unwrap();
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap()
+        );
+    }
+
+    async fn commissions_are_net_of_returns_and_credit_notes(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("NET-A", 1000, 400).ensure(&app).await;
+        let (seller, _, _) = app.login_new_user(Role::Sales, None).await;
+        let year = chrono::Utc::now().format("%Y").to_string();
+        let company = id_of(&app.company("Net Sales SL", json!({"tax_id": "ESB55555555", "billing_address": {"city": "Soria", "country": "ES"}})).await);
+        let invoiced = Order::new("NET-1").company(&company).salesperson(&seller).status("fulfilled").line("NET-A", "4", 1000).push(&app).await;
+        let invoice = app.issued_invoice(&company, &invoiced).await;
+        let plain = Order::new("NET-2").company(&company).salesperson(&seller).status("fulfilled").line("NET-A", "2", 1000).push(&app).await;
+        let refund = |order: Value, disposition: &'static str, fee: i64| {
+            let app = &app;
+            async move {
+                let ret = app.returned_unit(&order, "damaged").await;
+                let line = app.get(&format!("/v1/returns/{ret}")).await.body["lines"][0]["id"].clone();
+                for (action, body) in [("approve", None), ("receive", Some(json!({"lines": [{"return_line_id": line, "quantity": "1", "disposition": disposition}]})))] {
+                    let r = app.act_with(&format!("/v1/returns/{ret}/{action}"), body).await;
+                    assert_eq!(r.status, 200, "{action}: {}", r.text);
+                }
+                let r = app.patch(&format!("/v1/returns/{ret}"), json!({"root_cause": {"category": "packaging", "notes": "Crushed", "preventive_action": "Boxes"}})).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let r = app.act_with(&format!("/v1/returns/{ret}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": eur(fee)}))).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body
+            }
+        };
+        // One unit back into stock through a credit note, keeping a fee of 1.21 (1.00 net): 9.00.
+        let carried = refund(invoiced.clone(), "restock", 121).await;
+        assert!(carried["credit_note_id"].is_string());
+        // A price correction of 2.00 on one invoiced unit.
+        let line = app.get(&format!("/v1/invoices/{invoice}")).await.body["lines"][0]["id"].clone();
+        let note = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "price", "lines": [{"invoice_line_id": line, "quantity": "1", "unit_price": eur(200)}]})).await;
+        assert_eq!(note.status, 201, "{}", note.text);
+        assert_eq!(app.act(&format!("/v1/invoices/{}/issue", id_of(&note.body))).await.status, 200);
+        // One unit of the uninvoiced order refunded in full, and scrapped: 10.00.
+        assert_eq!(refund(plain, "scrap", 0).await["credit_note_id"], Value::Null);
+
+        // Sold 60.00 costing 24.00; 21.00 given back; one unit (4.00) back in stock.
+        let products = app.get(&format!("/v1/analytics/products?period={year}")).await;
+        assert_eq!(products.status, 200, "{}", products.text);
+        let product = &products.body["data"][0];
+        assert_eq!((&product["revenue"], &product["returns"], &product["cost"]), (&eur(6000), &eur(2100), &eur(2000)));
+        assert_eq!(product["gross_margin"], eur(1900));
+        assert_eq!(product["margin_bp"], 4871, "19.00 of 39.00 kept: still tier A");
+        let commissions = app.get(&format!("/v1/analytics/commissions?period={year}&salesperson_id={seller}")).await;
+        assert_eq!(commissions.status, 200, "{}", commissions.text);
+        assert_eq!(commissions.body["salespeople"][0]["tiers"][0]["sales"], eur(3900), "net of the refunds and the correction");
+        assert_eq!(commissions.body["salespeople"][0]["total_commission"], eur(195), "5% of 39.00");
         let mut conn = app.pool.get().unwrap();
         assert_eq!(
             crm_store::analytics::rollups::stored(&mut conn).unwrap(),

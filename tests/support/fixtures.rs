@@ -80,6 +80,10 @@ impl Order {
         self.set("company_id", json!(company_id))
     }
 
+    pub fn salesperson(self, user_id: &str) -> Self {
+        self.set("salesperson_id", json!(user_id))
+    }
+
     pub fn status(self, status: &str) -> Self {
         self.set("status", json!(status))
     }

@@ -135,19 +135,30 @@ pub fn assign_tiers(
 pub struct ProductFigures {
     /// Net sales (after discounts, before tax) on orders not cancelled.
     pub revenue_minor: i64,
-    /// Cost of goods of those lines, at the cost snapshotted on each order.
+    /// Cost of goods of those lines, at the cost snapshotted on each order, less the cost of
+    /// units that came back into stock.
     pub cost_minor: i64,
     pub units_milli: i64,
     /// Units on resolved returns, counted in the month of the resolution.
     pub returned_units_milli: i64,
+    /// What was refunded, credited or conceded on these sales (net of tax), in the month it
+    /// was, so that net sales count only what the customer kept.
+    pub returns_minor: i64,
 }
 
 impl ProductFigures {
-    pub fn add(&mut self, other: &ProductFigures) {
-        self.revenue_minor += other.revenue_minor;
-        self.cost_minor += other.cost_minor;
-        self.units_milli += other.units_milli;
-        self.returned_units_milli += other.returned_units_milli;
+    /// Adds `other`, or fails when a sum leaves the range of i64 (a report answers 422).
+    pub fn add(&mut self, other: &ProductFigures) -> Result<(), Violation> {
+        self.revenue_minor = add_minor("revenue", self.revenue_minor, other.revenue_minor)?;
+        self.cost_minor = add_minor("cost", self.cost_minor, other.cost_minor)?;
+        self.units_milli = add_minor("units", self.units_milli, other.units_milli)?;
+        self.returned_units_milli = add_minor(
+            "returned_units",
+            self.returned_units_milli,
+            other.returned_units_milli,
+        )?;
+        self.returns_minor = add_minor("returns", self.returns_minor, other.returns_minor)?;
+        Ok(())
     }
 
     pub fn negated(&self) -> ProductFigures {
@@ -156,22 +167,99 @@ impl ProductFigures {
             cost_minor: -self.cost_minor,
             units_milli: -self.units_milli,
             returned_units_milli: -self.returned_units_milli,
+            returns_minor: -self.returns_minor,
         }
     }
 
-    pub fn gross_margin_minor(&self) -> i64 {
-        self.revenue_minor - self.cost_minor
+    /// Net sales less what was refunded, credited or conceded on them.
+    pub fn net_sales_minor(&self) -> i64 {
+        self.revenue_minor - self.returns_minor
     }
 
-    /// Gross margin over revenue, in basis points (truncated); none without revenue.
+    pub fn gross_margin_minor(&self) -> i64 {
+        self.net_sales_minor() - self.cost_minor
+    }
+
+    /// Gross margin over net sales, in basis points (truncated); none without net sales.
     pub fn margin_bp(&self) -> Option<i64> {
-        ratio_bp(self.gross_margin_minor(), self.revenue_minor)
+        ratio_bp(self.gross_margin_minor(), self.net_sales_minor())
     }
 
     /// Returned units over sold units, in basis points (truncated); none without sales.
     pub fn return_rate_bp(&self) -> Option<i64> {
         ratio_bp(self.returned_units_milli, self.units_milli)
     }
+}
+
+/// Splits `amount` over `weights` in proportion, to the cent: the shares are truncated and
+/// the cents left go to the largest remainders (ties to the first), so they add up to
+/// `amount` exactly. None when the weights add up to zero.
+pub fn allocate(amount: i64, weights: &[i64]) -> Option<Vec<i64>> {
+    let total: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut shares = Vec::with_capacity(weights.len());
+    let mut remainders = Vec::with_capacity(weights.len());
+    for (i, weight) in weights.iter().enumerate() {
+        let exact = i128::from(amount) * i128::from(*weight);
+        shares.push(exact / total);
+        remainders.push(((exact % total).abs(), i));
+    }
+    let mut left = i128::from(amount) - shares.iter().sum::<i128>();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in remainders {
+        if left == 0 {
+            break;
+        }
+        let step = left.signum();
+        shares[i] += step;
+        left -= step;
+    }
+    shares.into_iter().map(|s| i64::try_from(s).ok()).collect()
+}
+
+/// Whom each amount of a credit or refund is taken from: the amounts with a key (a credit
+/// line of a sold product) go to it; the rest (a restocking fee, a concession) is spread over
+/// the keyed amounts in proportion, or over `fallback` (what the credited document sold) when
+/// none is keyed, or left to the default key when there is nothing to spread over.
+pub fn attribute<K: Clone + Ord + Default>(
+    amounts: &[(Option<K>, i64)],
+    fallback: &[(K, i64)],
+) -> Result<BTreeMap<K, i64>, Violation> {
+    let mut attributed: BTreeMap<K, i64> = BTreeMap::new();
+    let mut unkeyed: i64 = 0;
+    for (key, amount) in amounts {
+        match key {
+            Some(key) => {
+                let entry = attributed.entry(key.clone()).or_default();
+                *entry = add_minor("returns", *entry, *amount)?;
+            }
+            None => unkeyed = add_minor("returns", unkeyed, *amount)?,
+        }
+    }
+    if unkeyed == 0 {
+        return Ok(attributed);
+    }
+    let over: Vec<(K, i64)> = if attributed.values().any(|a| *a != 0) {
+        attributed.iter().map(|(k, a)| (k.clone(), *a)).collect()
+    } else {
+        fallback.to_vec()
+    };
+    let weights: Vec<i64> = over.iter().map(|(_, w)| *w).collect();
+    match allocate(unkeyed, &weights) {
+        Some(shares) => {
+            for ((key, _), share) in over.into_iter().zip(shares) {
+                let entry = attributed.entry(key).or_default();
+                *entry = add_minor("returns", *entry, share)?;
+            }
+        }
+        None => {
+            let entry = attributed.entry(K::default()).or_default();
+            *entry = add_minor("returns", *entry, unkeyed)?;
+        }
+    }
+    Ok(attributed)
 }
 
 fn ratio_bp(part: i64, whole: i64) -> Option<i64> {
@@ -249,12 +337,12 @@ impl ProductTierThresholds {
 }
 
 /// Each product's figures over every salesperson.
-pub fn product_totals(sales: &ProductSales) -> BTreeMap<String, ProductFigures> {
+pub fn product_totals(sales: &ProductSales) -> Result<BTreeMap<String, ProductFigures>, Violation> {
     let mut totals: BTreeMap<String, ProductFigures> = BTreeMap::new();
     for ((product, _), figures) in sales {
-        totals.entry(product.clone()).or_default().add(figures);
+        totals.entry(product.clone()).or_default().add(figures)?;
     }
-    totals
+    Ok(totals)
 }
 
 /// One tier of a salesperson's commission.
@@ -274,17 +362,18 @@ pub struct SalespersonCommission {
     pub total_minor: i64,
 }
 
-/// Every salesperson's (or only `only`'s) commission: net sales split by the tier of the
-/// product sold, times the tier's rate. A product's tier comes from its margin over all of
-/// `sales`, so that everyone is paid on the same tiering; lines without a catalogue product
-/// are unranked. Sales without a salesperson earn nobody anything.
+/// Every salesperson's (or only `only`'s) commission: net sales (less what was refunded,
+/// credited or conceded on them) split by the tier of the product sold, times the tier's
+/// rate. A product's tier comes from its margin over all of `sales`, so that everyone is paid
+/// on the same tiering; lines without a catalogue product are unranked. Sales without a
+/// salesperson earn nobody anything.
 pub fn commissions(
     sales: &ProductSales,
     rates: &CommissionRates,
     thresholds: ProductTierThresholds,
     only: Option<&str>,
-) -> Vec<SalespersonCommission> {
-    let tiers: BTreeMap<String, Tier> = product_totals(sales)
+) -> Result<Vec<SalespersonCommission>, Violation> {
+    let tiers: BTreeMap<String, Tier> = product_totals(sales)?
         .into_iter()
         .map(|(product, figures)| {
             let tier = if product.is_empty() {
@@ -301,11 +390,12 @@ pub fn commissions(
             continue;
         }
         let tier = tiers.get(product).copied().unwrap_or(Tier::UNRANKED);
-        *per_person
+        let sales_minor = per_person
             .entry(salesperson)
             .or_default()
             .entry(tier)
-            .or_default() += figures.revenue_minor;
+            .or_default();
+        *sales_minor = add_minor("sales", *sales_minor, figures.net_sales_minor())?;
     }
     per_person
         .into_iter()
@@ -323,11 +413,14 @@ pub fn commissions(
                     }
                 })
                 .collect();
-            SalespersonCommission {
+            let total_minor = tiers
+                .iter()
+                .try_fold(0, |sum, t| add_minor("commission", sum, t.commission_minor))?;
+            Ok(SalespersonCommission {
                 salesperson_id: id.to_owned(),
-                total_minor: tiers.iter().map(|t| t.commission_minor).sum(),
+                total_minor,
                 tiers,
-            }
+            })
         })
         .collect()
 }
@@ -557,6 +650,7 @@ mod tests {
             cost_minor: 12_000,
             units_milli: 8_000,
             returned_units_milli: 1_000,
+            returns_minor: 0,
         };
         assert_eq!(f.margin_bp(), Some(4_000));
         assert_eq!(f.return_rate_bp(), Some(1_250));
@@ -678,7 +772,7 @@ mod tests {
             a_from_bp: 4_000,
             b_from_bp: 2_000,
         };
-        let all = commissions(&sales, &rates, thresholds, None);
+        let all = commissions(&sales, &rates, thresholds, None).unwrap();
         assert_eq!(all.len(), 2);
         let ana = &all[0];
         assert_eq!(ana.salesperson_id, "ana");
@@ -705,9 +799,90 @@ mod tests {
             all[1].tiers[0].sales_minor, 10_000,
             "luis is paid on the widget's tier, A"
         );
-        let only = commissions(&sales, &rates, thresholds, Some("luis"));
+        let only = commissions(&sales, &rates, thresholds, Some("luis")).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].total_minor, 500);
+    }
+
+    #[test]
+    fn commissions_are_net_of_returns_and_returns_can_lower_the_tier() {
+        let rates = CommissionRates {
+            a_bp: 1_000,
+            b_bp: 500,
+            c_bp: 100,
+        };
+        let thresholds = ProductTierThresholds {
+            a_from_bp: 4_000,
+            b_from_bp: 2_000,
+        };
+        let sold = ProductFigures {
+            revenue_minor: 10_000,
+            cost_minor: 5_000,
+            ..ProductFigures::default()
+        };
+        let key = ("widget".to_owned(), "ana".to_owned());
+        let before: ProductSales = [(key.clone(), sold)].into_iter().collect();
+        let paid = commissions(&before, &rates, thresholds, None).unwrap();
+        assert_eq!(
+            paid[0].total_minor, 1_000,
+            "50% margin: tier A, 10% of 100.00"
+        );
+        let returned = ProductFigures {
+            returns_minor: 2_000,
+            ..sold
+        };
+        let after: ProductSales = [(key, returned)].into_iter().collect();
+        let paid = commissions(&after, &rates, thresholds, None).unwrap();
+        assert_eq!(returned.margin_bp(), Some(3_750));
+        assert_eq!(
+            paid[0].tiers[1].sales_minor, 8_000,
+            "tier B on what was kept"
+        );
+        assert_eq!(paid[0].total_minor, 400);
+    }
+
+    #[test]
+    fn product_sums_are_checked() {
+        let huge = ProductFigures {
+            returns_minor: i64::MAX,
+            ..ProductFigures::default()
+        };
+        let sales: ProductSales = [
+            (("a".to_owned(), "ana".to_owned()), huge),
+            (("a".to_owned(), "luis".to_owned()), huge),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(product_totals(&sales).unwrap_err().field, "returns");
+        let mut one = huge;
+        assert!(one.add(&huge).is_err());
+    }
+
+    #[test]
+    fn allocation_adds_up_to_the_cent() {
+        assert_eq!(allocate(100, &[1, 1, 1]), Some(vec![34, 33, 33]));
+        assert_eq!(allocate(-100, &[1, 1, 1]), Some(vec![-34, -33, -33]));
+        assert_eq!(allocate(10, &[3_000, 7_000]), Some(vec![3, 7]));
+        assert_eq!(allocate(5, &[0, 0]), None);
+        for amount in [-997, -1, 0, 1, 2, 999, 1_000_003] {
+            let shares = allocate(amount, &[7, 13, 0, 29, 1]).unwrap();
+            assert_eq!(shares.iter().sum::<i64>(), amount);
+            assert_eq!(shares[2], 0);
+        }
+    }
+
+    #[test]
+    fn unkeyed_amounts_follow_the_keyed_ones_or_the_fallback() {
+        let fee = attribute(
+            &[(Some("a"), 6_000), (Some("b"), 4_000), (None, -1_000)],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(fee, [("a", 5_400), ("b", 3_600)].into_iter().collect());
+        let concession = attribute(&[(None, 1_001)], &[("a", 1), ("b", 1)]).unwrap();
+        assert_eq!(concession, [("a", 501), ("b", 500)].into_iter().collect());
+        let nowhere = attribute(&[(None, 700)], &[]).unwrap();
+        assert_eq!(nowhere, [("", 700)].into_iter().collect());
     }
 
     #[test]

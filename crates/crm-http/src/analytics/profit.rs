@@ -443,11 +443,14 @@ pub struct ProductAnalytics {
     pub name: String,
     /// Net sales (after discounts, before tax) on orders not cancelled.
     pub revenue: Money,
-    /// Cost of goods, at the cost snapshotted on each order.
+    /// Refunded, credited or conceded on these sales in the period, net of tax.
+    pub returns: Money,
+    /// Cost of goods, at the cost snapshotted on each order, less the cost of units that came
+    /// back into stock.
     pub cost: Money,
-    /// revenue − cost.
+    /// revenue − returns − cost.
     pub gross_margin: Money,
-    /// Gross margin over revenue, in basis points.
+    /// Gross margin over revenue less returns, in basis points.
     pub margin_bp: Option<i64>,
     /// Units sold, as a decimal.
     pub units: String,
@@ -510,6 +513,7 @@ pub async fn product_analytics(
             sku,
             name,
             revenue: money(f.revenue_minor, &currency),
+            returns: money(f.returns_minor, &currency),
             cost: money(f.cost_minor, &currency),
             gross_margin: money(f.gross_margin_minor(), &currency),
             margin_bp: f.margin_bp(),
@@ -542,7 +546,7 @@ pub async fn product_analytics(
 pub struct TierCommission {
     /// The product profit tier.
     pub tier: Tier,
-    /// Net sales of products in that tier.
+    /// Net sales of products in that tier, less what was refunded, credited or conceded on them.
     pub sales: Money,
     /// The tier's commission rate, in basis points.
     pub rate_bp: i64,
@@ -608,7 +612,7 @@ pub struct CommissionQuery {
 }
 
 #[utoipa::path(tag = "analytics", operation_id = "commissions", summary = "Commission per salesperson by product profit tier",
-    description = "Each salesperson's net sales (orders not cancelled, in the base currency) split by the profit tier of the product sold, times that tier's rate from `/v1/settings/commission-rates`. A product's tier is the one `/v1/analytics/products` shows for the same period, so every salesperson is paid on the same tiering; lines without a catalog product count as tier C.",
+    description = "Each salesperson's net sales (orders not cancelled, less what was refunded, credited or conceded on them in the period, in the base currency) split by the profit tier of the product sold, times that tier's rate from `/v1/settings/commission-rates`. A product's tier is the one `/v1/analytics/products` shows for the same period, so every salesperson is paid on the same tiering; lines without a catalog product count as tier C.",
     params(CommissionQuery),
     responses((status = 200, description = "The report", body = CommissionReport)))]
 #[get("/analytics/commissions")]

@@ -51,6 +51,7 @@ impl ToBase {
         Ok(ProductFigures {
             revenue_minor: c(figures.revenue_minor)?,
             cost_minor: c(figures.cost_minor)?,
+            returns_minor: c(figures.returns_minor)?,
             ..*figures
         })
     }
@@ -106,7 +107,7 @@ pub fn by_product_and_salesperson(
         sales
             .entry((product, salesperson))
             .or_default()
-            .add(&converted);
+            .add(&converted)?;
     }
     Ok(sales)
 }
@@ -129,7 +130,7 @@ pub fn commission_report(
     }
     let sales = by_product_and_salesperson(conn, from, to, base)?;
     let rates = crate::analytics::commission_rates::get(conn)?.rates;
-    let people = commissions(&sales, &rates, thresholds, only);
+    let people = commissions(&sales, &rates, thresholds, only)?;
     let ids: Vec<String> = people.iter().map(|p| p.salesperson_id.clone()).collect();
     let emails: BTreeMap<String, String> = crate::access::users::emails(conn, &ids)?
         .into_iter()
@@ -150,7 +151,7 @@ pub fn product_report(
     to: &str,
     base: Currency,
 ) -> Result<Vec<(String, String, String, ProductFigures)>, StoreError> {
-    let mut totals = product_totals(&by_product_and_salesperson(conn, from, to, base)?);
+    let mut totals = product_totals(&by_product_and_salesperson(conn, from, to, base)?)?;
     totals.remove("");
     let ids: Vec<String> = totals.keys().cloned().collect();
     Ok(crate::sales::products::names(conn, &ids)?

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use crm_domain::analytics::profit::{Figures, ProductFigures};
+use crm_domain::analytics::profit::{attribute, Figures, ProductFigures};
 use crm_domain::billing::invoices::InvoiceKind;
 use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition, Resolution};
 use crm_domain::sales::orders::OrderStatus;
@@ -16,7 +16,8 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::platform::db::DbConnection;
 use crate::platform::schema::{
-    customer_rollups, invoices, order_lines, orders, product_rollups, return_lines, returns,
+    customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups, return_lines,
+    returns,
 };
 use crate::StoreError;
 
@@ -113,6 +114,7 @@ fn apply_product(
                 "cost_minor",
                 "units_milli",
                 "returned_units_milli",
+                "returns_minor",
             ],
         )
     });
@@ -126,6 +128,7 @@ fn apply_product(
         .bind::<BigInt, _>(delta.cost_minor)
         .bind::<BigInt, _>(delta.units_milli)
         .bind::<BigInt, _>(delta.returned_units_milli)
+        .bind::<BigInt, _>(delta.returns_minor)
         .execute(conn)?;
     Ok(())
 }
@@ -190,7 +193,7 @@ fn line_figures(
         revenue_minor: *net_minor,
         cost_minor: cost,
         units_milli: *quantity_milli,
-        returned_units_milli: 0,
+        ..ProductFigures::default()
     })
 }
 
@@ -212,8 +215,8 @@ fn add_product(
     totals: &mut BTreeMap<ProductKey, ProductFigures>,
     key: ProductKey,
     figures: &ProductFigures,
-) {
-    totals.entry(key).or_default().add(figures);
+) -> Result<(), StoreError> {
+    Ok(totals.entry(key).or_default().add(figures)?)
 }
 
 /// An order's company, date, currency, status, salesperson, subtotal, discount and cost.
@@ -292,7 +295,7 @@ pub(crate) fn order_contribution(
             &mut products,
             product_key(line.0, facts.4.as_deref(), &month, &facts.2),
             &figures,
-        );
+        )?;
     }
     Ok(Contribution {
         customer: order_figures(&facts, units),
@@ -375,8 +378,19 @@ pub(crate) fn restocked_cost(conn: &mut DbConnection, return_id: &str) -> Result
     Ok(cost)
 }
 
+/// An issued credit note: id, the invoice it corrects, company, currency, issue date,
+/// subtotal and discount.
+type CreditNoteFacts = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<NaiveDate>,
+    i64,
+    i64,
+);
 type RollupRow = (String, String, String, i64, i64, i64, i64, i64, i64);
-type ProductRollupRow = (String, String, String, String, i64, i64, i64, i64);
+type ProductRollupRow = (String, String, String, String, i64, i64, i64, i64, i64);
 /// A resolved return: id, order, company, currency, resolution, when, credit note, fee,
 /// concession.
 type ResolvedReturn = (
@@ -431,7 +445,7 @@ fn customer_figures(row: RollupRow) -> (Key, Figures) {
 }
 
 fn product_figures(row: ProductRollupRow) -> (ProductKey, ProductFigures) {
-    let (product, salesperson, month, currency, revenue, cost, units, returned) = row;
+    let (product, salesperson, month, currency, revenue, cost, units, returned, returns) = row;
     (
         (product, salesperson, month, currency),
         ProductFigures {
@@ -439,6 +453,7 @@ fn product_figures(row: ProductRollupRow) -> (ProductKey, ProductFigures) {
             cost_minor: cost,
             units_milli: units,
             returned_units_milli: returned,
+            returns_minor: returns,
         },
     )
 }
@@ -474,6 +489,7 @@ const PRODUCT_COLUMNS: (
     product_rollups::cost_minor,
     product_rollups::units_milli,
     product_rollups::returned_units_milli,
+    product_rollups::returns_minor,
 ) = (
     product_rollups::product_id,
     product_rollups::salesperson_id,
@@ -483,6 +499,7 @@ const PRODUCT_COLUMNS: (
     product_rollups::cost_minor,
     product_rollups::units_milli,
     product_rollups::returned_units_milli,
+    product_rollups::returns_minor,
 );
 
 /// The maintained rollups.
@@ -556,7 +573,7 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
                 &order.2,
             ),
             &figures,
-        );
+        )?;
     }
     for (id, order) in &live_orders {
         add(order_figures(
@@ -564,13 +581,15 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             units.get(id.as_str()).copied().unwrap_or(0),
         ))?;
     }
-    let credits: Vec<(String, String, Option<NaiveDate>, i64, i64)> = invoices::table
+    let credits: Vec<CreditNoteFacts> = invoices::table
         .filter(invoices::kind.eq_any([
             InvoiceKind::CreditNote.as_str(),
             InvoiceKind::SelfBilledCreditNote.as_str(),
         ]))
         .filter(invoices::number.is_not_null())
         .select((
+            invoices::id,
+            invoices::corrects_invoice_id,
             invoices::company_id,
             invoices::currency,
             invoices::issue_date,
@@ -578,14 +597,20 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             invoices::discount_minor,
         ))
         .load(conn)?;
-    for (company, currency, issued, subtotal, discount) in credits {
-        if let Some(day) = issued {
-            add(Some(credit_contribution(
-                &company,
-                &currency,
-                day,
-                subtotal - discount,
-            )))?;
+    for (id, corrects, company, currency, issued, subtotal, discount) in credits {
+        let Some(day) = issued else {
+            continue;
+        };
+        add(Some(credit_contribution(
+            &company,
+            &currency,
+            day,
+            subtotal - discount,
+        )))?;
+        if let Some(original) = corrects {
+            for (key, figures) in credit_products(conn, &id, &original, &currency, day)? {
+                add_product(&mut snapshot.products, key, &figures)?;
+            }
         }
     }
     let resolved: Vec<ResolvedReturn> = returns::table
@@ -604,17 +629,11 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         .load(conn)?;
     for (id, order_id, company, currency, resolution, at, credit_note, fee, concession) in resolved
     {
-        let (Some(resolution), Some(at)) =
-            (resolution.and_then(|r| r.parse::<Resolution>().ok()), at)
-        else {
+        let (Some(resolution), Some(at)) = (resolution, at) else {
             continue;
         };
-        for (key, figures) in returned_products(conn, &id, &order_id, &currency, at.date())? {
-            add_product(&mut snapshot.products, key, &figures);
-        }
-        let Some(company) = company else {
-            continue;
-        };
+        let resolution: Resolution =
+            crate::platform::stored::stored("returns", "resolution", &resolution)?;
         let carried = credit_note.is_some();
         let lines: Vec<(i64, Option<i64>, i64, i64)> = return_lines::table
             .filter(return_lines::return_id.eq(&id))
@@ -633,15 +652,31 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
                 .filter(|(quantity, received, _, _)| received.unwrap_or(*quantity) > 0)
                 .map(|(_, _, price, rate)| (price, rate)),
         );
+        let outcome = ReturnOutcome {
+            return_id: &id,
+            order_id: &order_id,
+            currency: &currency,
+            resolved: at.date(),
+            resolution,
+            carried_by_credit_note: carried,
+            fee_net_minor: net_of_tax_minor(fee, rate),
+            concession_net_minor: net_of_tax_minor(concession, rate),
+        };
+        for (key, figures) in returned_products(conn, &outcome)? {
+            add_product(&mut snapshot.products, key, &figures)?;
+        }
+        let Some(company) = company else {
+            continue;
+        };
         let net = if carried {
             None
         } else {
-            Some(returned_net(conn, &id)? - net_of_tax_minor(fee, rate))
+            Some(returned_net(conn, &id)? - outcome.fee_net_minor)
         };
         let concession = if carried {
             0
         } else {
-            net_of_tax_minor(concession, rate)
+            outcome.concession_net_minor
         };
         add(return_contribution(
             &company,
@@ -656,42 +691,201 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     Ok(snapshot.without_empty_rows())
 }
 
-/// What a resolved return adds to the product rollups: its units (as received, when known)
-/// in the month it was resolved, credited to the salesperson of its order.
+/// A product and the salesperson who sold it; `""` for none.
+type Seller = (String, String);
+
+fn seller(product: Option<String>, salesperson: Option<&str>) -> Seller {
+    (
+        product.unwrap_or_default(),
+        salesperson.unwrap_or_default().to_owned(),
+    )
+}
+
+fn in_month(
+    sellers: BTreeMap<Seller, ProductFigures>,
+    month: &str,
+    currency: &str,
+) -> Vec<(ProductKey, ProductFigures)> {
+    sellers
+        .into_iter()
+        .map(|((product, salesperson), figures)| {
+            (
+                (product, salesperson, month.to_owned(), currency.to_owned()),
+                figures,
+            )
+        })
+        .collect()
+}
+
+fn add_returns(
+    sellers: &mut BTreeMap<Seller, ProductFigures>,
+    returns: BTreeMap<Seller, i64>,
+) -> Result<(), StoreError> {
+    for (key, returns_minor) in returns {
+        sellers.entry(key).or_default().add(&ProductFigures {
+            returns_minor,
+            ..ProductFigures::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// What an issued credit note takes from the product rollups, in the month it was issued:
+/// each line from the product and salesperson of the order line it credits. A line that
+/// credits none (a restocking fee, a concession) is spread over the note's other lines, or
+/// over what the credited invoice sold; a line sold outside any order was never in the
+/// product rollups, and stays with no product and no salesperson.
+pub(crate) fn credit_products(
+    conn: &mut DbConnection,
+    note_id: &str,
+    credited_invoice_id: &str,
+    currency: &str,
+    issued: NaiveDate,
+) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
+    let sold: Vec<(String, i64, Option<String>, Option<String>)> = invoice_lines::table
+        .inner_join(
+            order_lines::table.on(order_lines::id.nullable().eq(invoice_lines::order_line_id)),
+        )
+        .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
+        .filter(invoice_lines::invoice_id.eq(credited_invoice_id))
+        .select((
+            invoice_lines::id,
+            invoice_lines::net_minor,
+            order_lines::product_id,
+            orders::salesperson_id,
+        ))
+        .load(conn)?;
+    let credited: Vec<(i64, Option<String>)> = invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(note_id))
+        .select((invoice_lines::net_minor, invoice_lines::credits_line_id))
+        .load(conn)?;
+    let sellers: BTreeMap<&str, Seller> = sold
+        .iter()
+        .map(|(id, _, product, salesperson)| {
+            (id.as_str(), seller(product.clone(), salesperson.as_deref()))
+        })
+        .collect();
+    let fallback: Vec<(Seller, i64)> = sold
+        .iter()
+        .map(|(_, net, product, salesperson)| {
+            (seller(product.clone(), salesperson.as_deref()), *net)
+        })
+        .collect();
+    let amounts: Vec<(Option<Seller>, i64)> = credited
+        .into_iter()
+        .map(|(net, credits)| {
+            let key = credits.map(|line| sellers.get(line.as_str()).cloned().unwrap_or_default());
+            (key, net)
+        })
+        .collect();
+    let mut products = BTreeMap::new();
+    add_returns(&mut products, attribute(&amounts, &fallback)?)?;
+    Ok(in_month(products, &month_of(issued), currency))
+}
+
+/// A resolved return, as the product rollups see it.
+pub(crate) struct ReturnOutcome<'a> {
+    pub return_id: &'a str,
+    pub order_id: &'a str,
+    pub currency: &'a str,
+    pub resolved: NaiveDate,
+    pub resolution: Resolution,
+    /// A credit note carries the refund or the concession, and counts it itself.
+    pub carried_by_credit_note: bool,
+    /// The restocking fee and the concession, net of tax.
+    pub fee_net_minor: i64,
+    pub concession_net_minor: i64,
+}
+
+/// What a resolved return adds to the product rollups, in the month it was resolved, for the
+/// salesperson of its order: its units (as received, when known); for a refund, the cost of
+/// the units back in stock, which the customer did not keep; and, unless a credit note
+/// carries them, the refund less the restocking fee, or the concession, spread over the
+/// returned lines by their value.
 pub(crate) fn returned_products(
     conn: &mut DbConnection,
-    return_id: &str,
-    order_id: &str,
-    currency: &str,
-    resolved: NaiveDate,
+    outcome: &ReturnOutcome,
 ) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
     let salesperson: Option<String> = orders::table
-        .find(order_id)
+        .find(outcome.order_id)
         .select(orders::salesperson_id)
         .first(conn)
         .optional()?
         .flatten();
-    let lines: Vec<(Option<String>, i64, Option<i64>)> = return_lines::table
-        .filter(return_lines::return_id.eq(return_id))
+    type ReturnedLine = (
+        Option<String>,
+        i64,
+        Option<i64>,
+        i64,
+        i64,
+        Option<String>,
+        Option<i64>,
+    );
+    let lines: Vec<ReturnedLine> = return_lines::table
+        .inner_join(order_lines::table.on(order_lines::id.eq(return_lines::order_line_id)))
+        .filter(return_lines::return_id.eq(outcome.return_id))
         .select((
             return_lines::product_id,
             return_lines::quantity_milli,
             return_lines::received_quantity_milli,
+            return_lines::unit_price_minor,
+            return_lines::discount_bp,
+            return_lines::disposition,
+            order_lines::unit_cost_minor,
         ))
         .load(conn)?;
-    let month = month_of(resolved);
-    let mut products = BTreeMap::new();
-    for (product, quantity, received) in lines {
-        add_product(
-            &mut products,
-            product_key(product, salesperson.as_deref(), &month, currency),
-            &ProductFigures {
-                returned_units_milli: received.unwrap_or(quantity),
+    let refunds = outcome.resolution.credits();
+    let mut products: BTreeMap<Seller, ProductFigures> = BTreeMap::new();
+    let mut values: Vec<(Option<Seller>, i64)> = Vec::with_capacity(lines.len() + 1);
+    for (product, quantity, received, price, discount_bp, disposition, unit_cost) in lines {
+        let units = received.unwrap_or(quantity);
+        let key = seller(product, salesperson.as_deref());
+        let restocked = disposition.as_deref() == Some(Disposition::Restock.as_str());
+        let cost_back = match received {
+            Some(received) if refunds && restocked => {
+                line_figures(&(None, received, 0, unit_cost))?.cost_minor
+            }
+            _ => 0,
+        };
+        products
+            .entry(key.clone())
+            .or_default()
+            .add(&ProductFigures {
+                returned_units_milli: units,
+                cost_minor: -cost_back,
                 ..ProductFigures::default()
-            },
-        );
+            })?;
+        let value =
+            crm_domain::sales::totals::line_amounts(&crm_domain::sales::totals::LineInput {
+                quantity: crm_domain::platform::money::Quantity::from_milli(units),
+                unit_price_minor: price,
+                discount_bp,
+                tax_rate_bp: 0,
+            })?;
+        values.push((Some(key), value.net_minor));
     }
-    Ok(products.into_iter().collect())
+    if !outcome.carried_by_credit_note {
+        let returns = match outcome.resolution {
+            Resolution::RetainedWithDiscount => {
+                let weights: Vec<(Seller, i64)> = values
+                    .iter()
+                    .filter_map(|(key, value)| Some((key.clone()?, *value)))
+                    .collect();
+                attribute(&[(None, outcome.concession_net_minor)], &weights)?
+            }
+            _ if refunds => {
+                values.push((None, -outcome.fee_net_minor));
+                attribute(&values, &[])?
+            }
+            _ => BTreeMap::new(),
+        };
+        add_returns(&mut products, returns)?;
+    }
+    Ok(in_month(
+        products,
+        &month_of(outcome.resolved),
+        outcome.currency,
+    ))
 }
 
 /// The net (before tax) value of a return's lines: received quantities when known.

@@ -833,14 +833,28 @@ pub(crate) fn issue_as(
     row.issued_at = Some(at);
     save(conn, &mut row, at)?;
     invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;
-    if kind.is_credit() {
-        let (key, figures) = crate::analytics::rollups::credit_contribution(
+    if let (true, Some(original)) = (kind.is_credit(), &row.corrects_invoice_id) {
+        let customer = crate::analytics::rollups::credit_contribution(
             &row.company_id,
             &row.currency,
             day,
             row.subtotal_minor - row.discount_minor,
         );
-        crate::analytics::rollups::apply(conn, &key, &figures)?;
+        let products = crate::analytics::rollups::credit_products(
+            conn,
+            &row.id,
+            original,
+            &row.currency,
+            day,
+        )?;
+        crate::analytics::rollups::swap(
+            conn,
+            crate::analytics::rollups::Contribution::default(),
+            crate::analytics::rollups::Contribution {
+                customer: Some(customer),
+                products,
+            },
+        )?;
     }
     assemble(conn, row)
 }

@@ -631,15 +631,23 @@ pub fn resolve(
     row.status = next.as_str().to_owned();
     let at = now();
     row.resolved_at = Some(at);
-    let carried_by_credit_note = row.credit_note_id.is_some();
-    let customer = match (&row.company_id, carried_by_credit_note) {
-        (Some(company), carried) => {
-            let net = if carried {
+    let outcome = crate::analytics::rollups::ReturnOutcome {
+        return_id: &row.id,
+        order_id: &row.order_id,
+        currency: &row.currency,
+        resolved: at.date(),
+        resolution: resolve.resolution,
+        carried_by_credit_note: row.credit_note_id.is_some(),
+        fee_net_minor: net_of_tax_minor(resolve.restocking_fee_minor, rate_of_returned),
+        concession_net_minor: net_of_tax_minor(row.concession_minor, rate_of_returned),
+    };
+    let customer = match &row.company_id {
+        Some(company) => {
+            let net = if outcome.carried_by_credit_note {
                 None
             } else {
                 Some(
-                    crate::analytics::rollups::returned_net(conn, &row.id)?
-                        - net_of_tax_minor(resolve.restocking_fee_minor, rate_of_returned),
+                    crate::analytics::rollups::returned_net(conn, &row.id)? - outcome.fee_net_minor,
                 )
             };
             crate::analytics::rollups::return_contribution(
@@ -648,23 +656,17 @@ pub fn resolve(
                 at.date(),
                 resolve.resolution,
                 net,
-                if carried {
+                if outcome.carried_by_credit_note {
                     0
                 } else {
-                    net_of_tax_minor(row.concession_minor, rate_of_returned)
+                    outcome.concession_net_minor
                 },
                 crate::analytics::rollups::restocked_cost(conn, &row.id)?,
             )
         }
-        _ => None,
+        None => None,
     };
-    let products = crate::analytics::rollups::returned_products(
-        conn,
-        &row.id,
-        &row.order_id,
-        &row.currency,
-        at.date(),
-    )?;
+    let products = crate::analytics::rollups::returned_products(conn, &outcome)?;
     crate::analytics::rollups::swap(
         conn,
         crate::analytics::rollups::Contribution::default(),

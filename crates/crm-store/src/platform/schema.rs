@@ -554,6 +554,7 @@ diesel::table! {
         cost_minor -> BigInt,
         units_milli -> BigInt,
         returned_units_milli -> BigInt,
+        returns_minor -> BigInt,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE product_rollups DROP COLUMN returns_minor;
