@@ -27,6 +27,37 @@ fn raw(app: &TestApp, sql: &str) -> Result<usize, diesel::result::Error> {
     write_transaction(&mut conn, |conn| diesel::sql_query(sql).execute(conn))
 }
 
+/// One unit of `order`'s first line returned, received with `disposition` and refunded less
+/// a restocking fee of `fee` (tax included); returns the resolved return.
+async fn refunded_unit(app: &TestApp, order: &Value, disposition: &str, fee: i64) -> Value {
+    let ret = app.returned_unit(order, "damaged").await;
+    let line = app.get(&format!("/v1/returns/{ret}")).await.body["lines"][0]["id"].clone();
+    for (action, body) in [
+        ("approve", None),
+        (
+            "receive",
+            Some(
+                json!({"lines": [{"return_line_id": line, "quantity": "1", "disposition": disposition}]}),
+            ),
+        ),
+    ] {
+        let r = app
+            .act_with(&format!("/v1/returns/{ret}/{action}"), body)
+            .await;
+        assert_eq!(r.status, 200, "{action}: {}", r.text);
+    }
+    let r = app.patch(&format!("/v1/returns/{ret}"), json!({"root_cause": {"category": "packaging", "notes": "Crushed", "preventive_action": "Boxes"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .act_with(
+            &format!("/v1/returns/{ret}/resolve"),
+            Some(json!({"resolution": "refund", "restocking_fee": eur(fee)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
 on_both_backends! {
     async fn an_invoiced_order_is_not_cancelled(app: TestApp) {
         let (_, order, invoice) = invoiced_order(&app, "LED-CANCEL").await;
@@ -292,24 +323,8 @@ on_both_backends! {
         let invoiced = Order::new("NET-1").company(&company).salesperson(&seller).status("fulfilled").line("NET-A", "4", 1000).push(&app).await;
         let invoice = app.issued_invoice(&company, &invoiced).await;
         let plain = Order::new("NET-2").company(&company).salesperson(&seller).status("fulfilled").line("NET-A", "2", 1000).push(&app).await;
-        let refund = |order: Value, disposition: &'static str, fee: i64| {
-            let app = &app;
-            async move {
-                let ret = app.returned_unit(&order, "damaged").await;
-                let line = app.get(&format!("/v1/returns/{ret}")).await.body["lines"][0]["id"].clone();
-                for (action, body) in [("approve", None), ("receive", Some(json!({"lines": [{"return_line_id": line, "quantity": "1", "disposition": disposition}]})))] {
-                    let r = app.act_with(&format!("/v1/returns/{ret}/{action}"), body).await;
-                    assert_eq!(r.status, 200, "{action}: {}", r.text);
-                }
-                let r = app.patch(&format!("/v1/returns/{ret}"), json!({"root_cause": {"category": "packaging", "notes": "Crushed", "preventive_action": "Boxes"}})).await;
-                assert_eq!(r.status, 200, "{}", r.text);
-                let r = app.act_with(&format!("/v1/returns/{ret}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": eur(fee)}))).await;
-                assert_eq!(r.status, 200, "{}", r.text);
-                r.body
-            }
-        };
         // One unit back into stock through a credit note, keeping a fee of 1.21 (1.00 net): 9.00.
-        let carried = refund(invoiced.clone(), "restock", 121).await;
+        let carried = refunded_unit(&app, &invoiced, "restock", 121).await;
         assert!(carried["credit_note_id"].is_string());
         // A price correction of 2.00 on one invoiced unit.
         let line = app.get(&format!("/v1/invoices/{invoice}")).await.body["lines"][0]["id"].clone();
@@ -317,7 +332,7 @@ on_both_backends! {
         assert_eq!(note.status, 201, "{}", note.text);
         assert_eq!(app.act(&format!("/v1/invoices/{}/issue", id_of(&note.body))).await.status, 200);
         // One unit of the uninvoiced order refunded in full, and scrapped: 10.00.
-        assert_eq!(refund(plain, "scrap", 0).await["credit_note_id"], Value::Null);
+        assert_eq!(refunded_unit(&app, &plain, "scrap", 0).await["credit_note_id"], Value::Null);
 
         // Sold 60.00 costing 24.00; 21.00 given back; one unit (4.00) back in stock.
         let products = app.get(&format!("/v1/analytics/products?period={year}")).await;
@@ -335,5 +350,33 @@ on_both_backends! {
             crm_store::analytics::rollups::stored(&mut conn).unwrap(),
             crm_store::analytics::rollups::from_scratch(&mut conn).unwrap()
         );
+    }
+
+    async fn partial_refunds_credit_the_whole_invoice_to_the_cent(app: TestApp) {
+        app.configure_issuer().await;
+        let company = id_of(&app.company("Cents SL", json!({"tax_id": "ESB66666666", "billing_address": {"city": "Teruel", "country": "ES"}})).await);
+        // 2 × 0.03 at 21% is 0.06 + 0.01; a unit alone rounds to 0.03 + 0.01, a cent too many
+        // twice. 2 × 0.02 is 0.04 + 0.01; a unit alone rounds to no tax, a cent short twice.
+        for (sku, price, invoiced, notes) in [("CENT-3", 3, 7, [4, 3]), ("CENT-2", 2, 5, [2, 3])] {
+            Product::new(sku, price, 1).ensure(&app).await;
+            let order = Order::new(sku).company(&company).status("fulfilled").line(sku, "2", price).push(&app).await;
+            let invoice = app.issued_invoice(&company, &order).await;
+            assert_eq!(app.get(&format!("/v1/invoices/{invoice}")).await.body["totals"]["total"], eur(invoiced));
+            for (i, expected) in notes.into_iter().enumerate() {
+                let resolved = refunded_unit(&app, &order, "restock", 0).await;
+                let note = app.get(&format!("/v1/invoices/{}", resolved["credit_note_id"].as_str().unwrap())).await.body;
+                assert_eq!(note["totals"]["total"], eur(expected), "{sku}, refund {}", i + 1);
+                assert_eq!(resolved["refund"], eur(expected));
+            }
+            let credited = app.get(&format!("/v1/invoices/{invoice}")).await.body;
+            assert_eq!(credited["credited"], eur(invoiced), "{sku}: the whole invoice, not a cent more or less");
+            assert_eq!(credited["status"], "credited");
+            let series = credited["series_id"].as_str().unwrap().to_owned();
+            let notes_series = app.get("/v1/invoice-series?limit=100").await.body["data"].as_array().unwrap().iter()
+                .filter_map(|s| s["id"].as_str().map(str::to_owned)).collect::<Vec<_>>();
+            for id in notes_series.iter().chain([&series]) {
+                assert_eq!(app.get(&format!("/v1/invoice-series/{id}/verify")).await.body["valid"], true, "{id}");
+            }
+        }
     }
 }

@@ -248,6 +248,40 @@ pub fn check_credit_by_rate(
     Ok(())
 }
 
+/// The tax a credit note prints, rate by rate: the rounding of its own base, except at a rate
+/// where it takes all the base that remains of the original's. There it takes exactly the tax
+/// that remains, so that a sequence of partial credits reverses the invoice's tax to the cent,
+/// where each rounding on its own would leave a cent behind or ask for one too many.
+pub fn settle_credit_taxes(
+    original: &[TaxLine],
+    credited: &[TaxLine],
+    credit: &[TaxLine],
+) -> Vec<TaxLine> {
+    credit
+        .iter()
+        .map(|line| {
+            let Some(invoiced) = original.iter().find(|o| o.rate_bp == line.rate_bp) else {
+                return *line;
+            };
+            let taken = |amount: fn(&TaxLine) -> i64| -> i64 {
+                credited
+                    .iter()
+                    .filter(|c| c.rate_bp == line.rate_bp)
+                    .map(amount)
+                    .sum()
+            };
+            if line.base_minor == invoiced.base_minor - taken(|c| c.base_minor) {
+                TaxLine {
+                    tax_minor: invoiced.tax_minor - taken(|c| c.tax_minor),
+                    ..*line
+                }
+            } else {
+                *line
+            }
+        })
+        .collect()
+}
+
 fn percent(rate_bp: i64) -> String {
     format!("{}.{:02}%", rate_bp / 100, rate_bp % 100)
 }
@@ -401,6 +435,37 @@ pub fn receivables<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tax(rate_bp: i64, base_minor: i64, tax_minor: i64) -> TaxLine {
+        TaxLine {
+            rate_bp,
+            base_minor,
+            tax_minor,
+        }
+    }
+
+    #[test]
+    fn the_last_partial_credit_takes_exactly_the_tax_left() {
+        // 2 × 0.03 at 21%: 0.06 + 0.01. Each unit alone rounds to 0.03 + 0.01.
+        let original = [tax(2100, 6, 1)];
+        let first = settle_credit_taxes(&original, &[], &[tax(2100, 3, 1)]);
+        assert_eq!(first, [tax(2100, 3, 1)], "not the last: its own rounding");
+        let last = settle_credit_taxes(&original, &first, &[tax(2100, 3, 1)]);
+        assert_eq!(last, [tax(2100, 3, 0)], "a cent too many otherwise");
+        // 2 × 0.02 at 21%: 0.04 + 0.01; each unit alone rounds to no tax at all.
+        let original = [tax(2100, 4, 1)];
+        let first = settle_credit_taxes(&original, &[], &[tax(2100, 2, 0)]);
+        let last = settle_credit_taxes(&original, &first, &[tax(2100, 2, 0)]);
+        assert_eq!(last, [tax(2100, 2, 1)], "a cent left behind otherwise");
+        let whole = settle_credit_taxes(&original, &[], &[tax(2100, 4, 1)]);
+        assert_eq!(whole, [tax(2100, 4, 1)]);
+        let other_rate = settle_credit_taxes(&original, &[], &[tax(1000, 2, 0)]);
+        assert_eq!(
+            other_rate,
+            [tax(1000, 2, 0)],
+            "refused elsewhere, left as it is"
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -29,7 +29,7 @@ pub struct LineAmounts {
     pub net_minor: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaxLine {
     pub rate_bp: i64,
     /// The sum of the line nets at this rate.
@@ -46,6 +46,26 @@ pub struct Totals {
     pub taxes: Vec<TaxLine>,
     pub tax_minor: i64,
     pub total_minor: i64,
+}
+
+impl Totals {
+    /// These totals with the tax of some rates settled at other amounts (a credit note that
+    /// takes what remains of an invoice's tax): the tax and the total follow.
+    pub fn with_taxes(mut self, settled: &[TaxLine]) -> Result<Totals, Violation> {
+        for tax in &mut self.taxes {
+            if let Some(s) = settled.iter().find(|s| s.rate_bp == tax.rate_bp) {
+                tax.tax_minor = s.tax_minor;
+            }
+        }
+        let mut tax_minor: i64 = 0;
+        for tax in &self.taxes {
+            tax_minor = crate::platform::money::add_minor("lines", tax_minor, tax.tax_minor)?;
+        }
+        let net = self.subtotal_minor - self.discount_minor;
+        self.total_minor = crate::platform::money::add_minor("lines", net, tax_minor)?;
+        self.tax_minor = tax_minor;
+        Ok(self)
+    }
 }
 
 /// `numerator / denominator`, rounded half away from zero. `denominator` is positive.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
     chain_hash, check_action, check_credit, check_credit_by_rate, check_credit_line, check_payment,
-    check_vat_mentions, payment_status, CreditAsked, CreditableLine, InvoiceAction, InvoiceKind,
-    InvoiceStatus,
+    check_vat_mentions, payment_status, settle_credit_taxes, CreditAsked, CreditableLine,
+    InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
@@ -90,6 +90,10 @@ pub struct Mentions {
     pub corrects_number: Option<String>,
     #[serde(flatten)]
     pub vat: VatMentions,
+    /// On a credit note: the rates whose tax was settled at what remained of the original's,
+    /// rather than at the rounding of the note's own base.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settled_taxes: Vec<TaxLine>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -233,8 +237,8 @@ fn today() -> NaiveDate {
 fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreError> {
     let lines: Vec<InvoiceLine> = line_rows(conn, &row.id)?.iter().map(line_of).collect();
     let plain: Vec<Line> = lines.iter().map(|l| l.line.clone()).collect();
-    let totals = documents::totals(&plain)?;
     let mentions = row.mentions()?;
+    let totals = documents::totals(&plain)?.with_taxes(&mentions.settled_taxes)?;
     let kind: InvoiceKind = stored("invoices", "kind", &row.kind)?;
     let stored_status: InvoiceStatus = stored("invoices", "status", &row.status)?;
     let status = match stored_status {
@@ -570,8 +574,8 @@ pub(crate) fn create_draft_of_kind(
     row.notes = input.notes;
     row.agreement_id = agreement_id;
     row.set_mentions(&Mentions {
-        corrects_number: None,
         vat: input.vat,
+        ..Mentions::default()
     });
     diesel::insert_into(invoices::table)
         .values(&row)
@@ -763,21 +767,23 @@ pub(crate) fn issue_as(
         let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
         let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
         mentions.corrects_number = original.number.clone();
+        let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
+        let plain: Vec<Line> = note_lines.iter().map(|l| l.line.clone()).collect();
+        let original_now = assemble(conn, original.clone())?;
+        let credited = issued_credit_lines(conn, &original_id)?;
+        let credited_taxes = credited_by_rate(conn, &original_id, &credited)?;
+        // Settled again: a note issued since this one was drafted may have taken the rest.
+        let (credit, settled_taxes) =
+            credit_totals(&original_now.totals.taxes, &credited_taxes, &plain)?;
+        mentions.settled_taxes = settled_taxes;
+        row.tax_minor = credit.tax_minor;
+        row.total_minor = credit.total_minor;
         check_credit(
             row.total_minor,
             original.total_minor,
             original.credited_minor,
         )?;
-        let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
-        let plain: Vec<Line> = note_lines.iter().map(|l| l.line.clone()).collect();
-        let credit = documents::totals(&plain)?;
-        let original_now = assemble(conn, original.clone())?;
-        let credited = issued_credit_lines(conn, &original_id)?;
-        check_credit_by_rate(
-            &original_now.totals.taxes,
-            &credited_by_rate(&credited)?,
-            &credit.taxes,
-        )?;
+        check_credit_by_rate(&original_now.totals.taxes, &credited_taxes, &credit.taxes)?;
         check_credit_lines(
             &creditable_lines(&original_now, &credited),
             &note_lines,
@@ -1107,8 +1113,17 @@ fn credit_series(
 }
 
 /// The base and tax that the issued credit notes of `original_id` reversed, per rate.
-fn credited_by_rate(credited: &[InvoiceLineRow]) -> Result<Vec<TaxLine>, StoreError> {
-    // Each note's tax is rounded on its own base, as it was printed.
+fn credited_by_rate(
+    conn: &mut DbConnection,
+    original_id: &str,
+    credited: &[InvoiceLineRow],
+) -> Result<Vec<TaxLine>, StoreError> {
+    let notes: Vec<InvoiceRow> = invoices::table
+        .filter(invoices::corrects_invoice_id.eq(original_id))
+        .filter(invoices::number.is_not_null())
+        .select(InvoiceRow::as_select())
+        .load(conn)?;
+    // Each note's tax is rounded on its own base, or settled, as it was printed.
     let mut by_note: BTreeMap<&str, Vec<Line>> = BTreeMap::new();
     for row in credited {
         by_note
@@ -1117,10 +1132,27 @@ fn credited_by_rate(credited: &[InvoiceLineRow]) -> Result<Vec<TaxLine>, StoreEr
             .push(line_of(row).line);
     }
     let mut taxes = Vec::new();
-    for lines in by_note.values() {
-        taxes.extend(documents::totals(lines)?.taxes);
+    for note in &notes {
+        let lines = by_note.remove(note.id.as_str()).unwrap_or_default();
+        let settled = note.mentions()?.settled_taxes;
+        taxes.extend(documents::totals(&lines)?.with_taxes(&settled)?.taxes);
     }
     Ok(taxes)
+}
+
+/// A credit note's totals, its tax settled at what remains of the original's where it takes
+/// the rest of a rate's base (`settle_credit_taxes`), and the rates so settled.
+fn credit_totals(
+    original: &[TaxLine],
+    credited: &[TaxLine],
+    lines: &[Line],
+) -> Result<(Totals, Vec<TaxLine>), StoreError> {
+    let own = documents::totals(lines)?;
+    let settled: Vec<TaxLine> = settle_credit_taxes(original, credited, &own.taxes)
+        .into_iter()
+        .filter(|tax| !own.taxes.contains(tax))
+        .collect();
+    Ok((own.with_taxes(&settled)?, settled))
 }
 
 /// Drafts a credit note of `kind` in `series_id` with exactly these lines.
@@ -1133,18 +1165,15 @@ fn draft_credit(
     credit_lines: Vec<InvoiceLine>,
 ) -> Result<Invoice, StoreError> {
     let plain: Vec<Line> = credit_lines.iter().map(|l| l.line.clone()).collect();
-    let totals = documents::totals(&plain)?;
+    let credited = issued_credit_lines(conn, &original.id)?;
+    let credited_taxes = credited_by_rate(conn, &original.id, &credited)?;
+    let (totals, settled_taxes) = credit_totals(&original.totals.taxes, &credited_taxes, &plain)?;
     check_credit(
         totals.total_minor,
         original.totals.total_minor,
         original.credited_minor,
     )?;
-    let credited = issued_credit_lines(conn, &original.id)?;
-    check_credit_by_rate(
-        &original.totals.taxes,
-        &credited_by_rate(&credited)?,
-        &totals.taxes,
-    )?;
+    check_credit_by_rate(&original.totals.taxes, &credited_taxes, &totals.taxes)?;
     check_credit_lines(
         &creditable_lines(original, &credited),
         &credit_lines,
@@ -1166,6 +1195,7 @@ fn draft_credit(
             supply_date: None,
             ..original.vat.clone()
         },
+        settled_taxes,
     });
     diesel::insert_into(invoices::table)
         .values(&row)
