@@ -64,6 +64,26 @@ fn days(n: i64) -> String {
 }
 
 on_both_backends! {
+    async fn a_self_billed_invoice_prints_what_article_226_asks(app: TestApp) {
+        let s = setup(&app, "Exempt Co").await;
+        agreement(&app, &s.company, "EXM", days(-1), None, None).await;
+        let exempt = id_of(&Order::new("SBX-1").company(&s.company).status("fulfilled")
+            .line_with(json!({"sku": "SB-1", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 0})).push(&app).await);
+        let send = |body: Value| app.request(Method::POST, "/v1/portal/self-billed-invoices", Some(&s.token), Some(body), &[]);
+        let bare = send(json!({"order_ids": [exempt]})).await;
+        assert_eq!(bare.status, 422, "{}", bare.text);
+        assert_eq!(bare.body["errors"][0]["field"], "exemption_reason");
+        let reason = "Exento, art. 25 LIVA";
+        let r = send(json!({"order_ids": [exempt], "exemption_reason": reason, "supply_date": days(-3)})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!((r.body["exemption_reason"].as_str(), r.body["supply_date"].as_str()), (Some(reason), Some(days(-3).as_str())));
+        let reverse = id_of(&Order::new("SBX-2").company(&s.company).status("fulfilled")
+            .line_with(json!({"sku": "SB-1", "quantity": "1", "unit_price": eur(10000), "tax_rate_bp": 0})).push(&app).await);
+        let r = send(json!({"order_ids": [reverse], "reverse_charge": true})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["reverse_charge"], true);
+    }
+
     async fn self_billing_is_refused_with_the_rule_it_breaks(app: TestApp) {
         let s = setup(&app, "Refused Co").await;
         let fulfilled = order(&app, &s.company, "SBR-1", "fulfilled").await;

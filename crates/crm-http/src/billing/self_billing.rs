@@ -4,6 +4,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_store::billing::invoices::VatMentions;
 use crm_store::billing::self_billing::{self as store, AgreementFields};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +13,7 @@ use crate::billing::invoices::Invoice;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
-use crate::platform::fields::{Checker, LONG};
+use crate::platform::fields::{Checker, LONG, SHORT};
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -255,12 +256,20 @@ pub async fn dispute_invoice(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"order_ids": ["0193a1b2-0000-7000-8000-0000000000aa"]}))]
 pub struct SelfBilledInvoiceCreate {
-    /// My fulfilled orders not yet invoiced.
+    /// My fulfilled orders not yet invoiced, at most 100.
     pub order_ids: Vec<String>,
+    /// Why its lines at 0% VAT are exempt, as the law words it; printed, and required when a
+    /// line is at 0%.
+    pub exemption_reason: Option<String>,
+    /// We, the recipient, account for the VAT (reverse charge): every line at 0%, and my
+    /// company needs a VAT number (`tax_id`). Default false.
+    pub reverse_charge: Option<bool>,
+    /// When the goods were supplied, if not on the issue date; printed.
+    pub supply_date: Option<NaiveDate>,
 }
 
 #[utoipa::path(tag = "portal", operation_id = "createSelfBilledInvoice", summary = "Issue a self-billed invoice",
-    description = "Under my company's self-billing agreement in force today: an invoice (389) for my fulfilled, not yet invoiced orders, numbered in the agreement's series and awaiting the supplier's acceptance. Refused with a 4xx naming the rule: no agreement, an expired or future one (`422`), orders that are not mine or not fulfilled (`422`), orders already invoiced (`409`).",
+    description = "Under my company's self-billing agreement in force today: an invoice (389) for my fulfilled, not yet invoiced orders, numbered in the agreement's series and awaiting the supplier's acceptance. It prints what VAT Directive art. 226 asks, as `POST /v1/invoices` does: a 0% line needs `exemption_reason` or `reverse_charge`. Refused with a 4xx naming the rule: no agreement, an expired or future one (`422`), orders that are not mine or not fulfilled (`422`), orders already invoiced (`409`).",
     request_body = SelfBilledInvoiceCreate,
     responses((status = 201, description = "Issued, awaiting acceptance", body = Invoice, headers(("Location" = String, description = "URL of the invoice in the portal")))))]
 #[post("/portal/self-billed-invoices")]
@@ -270,30 +279,24 @@ pub async fn create_self_billed_invoice(
     ApiJson(body): ApiJson<SelfBilledInvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let company = crate::billing::portal::own_company(&principal, Access::Write)?;
+    let mut c = Checker::default();
+    let exemption_reason = c.optional("exemption_reason", body.exemption_reason.as_deref(), SHORT);
     if body.order_ids.len() > 100 {
-        return Err(ApiError::validation(
+        c.violations.push(crm_domain::Violation::new(
             "order_ids",
             "at most 100 orders per invoice",
         ));
     }
+    c.finish()?;
+    let vat = VatMentions {
+        exemption_reason,
+        reverse_charge: body.reverse_charge.unwrap_or(false),
+        supply_date: body.supply_date,
+    };
     let today = Utc::now().date_naive();
     let invoice = state
         .db
-        .write(move |conn| {
-            for (i, order_id) in body.order_ids.iter().enumerate() {
-                let owner = crm_store::sales::orders::get(conn, order_id)
-                    .ok()
-                    .and_then(|o| o.company_id);
-                if owner.as_deref() != Some(company.as_str()) {
-                    return Err(crm_domain::Violation::new(
-                        format!("order_ids[{i}]"),
-                        "is not an order of your company",
-                    )
-                    .into());
-                }
-            }
-            store::issue_for_customer(conn, &company, body.order_ids, today)
-        })
+        .write(move |conn| store::issue_for_customer(conn, &company, body.order_ids, vat, today))
         .await?;
     Ok(created(
         format!("/v1/portal/invoices/{}", invoice.id),

@@ -13,7 +13,7 @@ use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageReq
 use crate::platform::records::{self, Record};
 use crate::platform::schema::self_billing_agreements;
 use crate::platform::stored::stored;
-use crate::{new_id, now, parties::companies, StoreError};
+use crate::{new_id, now, parties::companies, sales::orders, StoreError};
 use crm_domain::billing::agreements::{terminate as terminate_agreement, AgreementStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -207,13 +207,24 @@ fn in_force(
 }
 
 /// The customer issues, on our behalf, an invoice for its own fulfilled, not yet invoiced
-/// orders: numbered in the agreement's series, awaiting our acceptance.
+/// orders: numbered in the agreement's series, awaiting our acceptance. An order of another
+/// company reads as one that does not exist, so that a customer learns nothing of it.
 pub fn issue_for_customer(
     conn: &mut DbConnection,
     company_id: &str,
     order_ids: Vec<String>,
+    vat: VatMentions,
     today: NaiveDate,
 ) -> Result<Invoice, StoreError> {
+    for (i, order_id) in order_ids.iter().enumerate() {
+        if !orders::belongs_to(conn, order_id, company_id)? {
+            return Err(Violation::new(
+                format!("order_ids[{i}]"),
+                "is not an order of your company",
+            )
+            .into());
+        }
+    }
     // Read again once its row is held: a termination that committed meanwhile is seen, and one
     // that comes later waits for this invoice.
     let found = in_force(conn, company_id, today)?.id;
@@ -232,7 +243,7 @@ pub fn issue_for_customer(
             notes: None,
             order_ids,
             lines: Vec::new(),
-            vat: VatMentions::default(),
+            vat,
         },
         InvoiceKind::SelfBilled,
         Some(agreement.id.clone()),

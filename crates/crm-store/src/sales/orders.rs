@@ -501,6 +501,20 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
     })
 }
 
+/// Whether `order_id` names an order of `company_id`.
+pub fn belongs_to(
+    conn: &mut DbConnection,
+    order_id: &str,
+    company_id: &str,
+) -> Result<bool, StoreError> {
+    let found: i64 = orders::table
+        .filter(orders::id.eq(order_id))
+        .filter(orders::company_id.eq(company_id))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
     let row = load(conn, id)?;
     assemble(conn, row)
