@@ -227,52 +227,61 @@ const AGGREGATES: &[Aggregate] = &[
             op("convert", "POST", "/v1/leads/{id}/convert"),
         ],
     },
+    Aggregate {
+        name: "opportunity",
+        get: "/v1/opportunities/{id}",
+        starts: &["open"],
+        ops: &[
+            op("update", "PATCH", "/v1/opportunities/{id}"),
+            op("archive", "DELETE", "/v1/opportunities/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "interaction",
+        get: "/v1/interactions/{id}",
+        starts: &["live"],
+        ops: &[
+            op("update", "PATCH", "/v1/interactions/{id}"),
+            op("archive", "DELETE", "/v1/interactions/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "pipeline",
+        get: "/v1/pipelines/{id}",
+        starts: &["live"],
+        ops: &[
+            op("update", "PATCH", "/v1/pipelines/{id}"),
+            op("archive", "DELETE", "/v1/pipelines/{id}"),
+            op("add stage", "POST", "/v1/pipelines/{id}/stages"),
+            op(
+                "update stage",
+                "PATCH",
+                "/v1/pipelines/{id}/stages/{stage_id}",
+            ),
+        ],
+    },
+    Aggregate {
+        name: "invoice series",
+        get: "/v1/invoice-series/{id}",
+        starts: &["unused"],
+        ops: &[
+            op("update", "PATCH", "/v1/invoice-series/{id}"),
+            op("rename", "PATCH", "/v1/invoice-series/{id}"),
+        ],
+    },
 ];
 
 /// Writes on an existing record that the harness does not race, and why.
 const NOT_RACED: &[(&str, &str, &str)] = &[
     (
-        "PATCH",
-        "/v1/interactions/{id}",
-        "no state machine; If-Match compare-and-set",
-    ),
-    (
-        "DELETE",
-        "/v1/interactions/{id}",
-        "no state machine; archiving twice is idempotent",
-    ),
-    ("PATCH", "/v1/pipelines/{id}", "configuration"),
-    ("DELETE", "/v1/pipelines/{id}", "configuration"),
-    ("POST", "/v1/pipelines/{id}/stages", "configuration"),
-    (
-        "PATCH",
-        "/v1/pipelines/{id}/stages/{stage_id}",
-        "configuration",
-    ),
-    (
-        "PATCH",
-        "/v1/opportunities/{id}",
-        "its stage moves by PATCH under If-Match; no state action",
-    ),
-    (
-        "DELETE",
-        "/v1/opportunities/{id}",
-        "archiving twice is idempotent",
-    ),
-    (
-        "PATCH",
-        "/v1/invoice-series/{id}",
-        "configuration; numbering fields are frozen once used",
-    ),
-    (
         "PUT",
         "/v1/exchange-rates/{currency}/{date}",
-        "configuration; one row per currency and day",
+        "configuration with no record id: one row per currency and day, written by one upsert",
     ),
     (
         "DELETE",
         "/v1/exchange-rates/{currency}/{date}",
-        "configuration",
+        "configuration with no record id; deleting twice is idempotent",
     ),
 ];
 
@@ -659,6 +668,38 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("opportunity" | "interaction" | "pipeline" | "invoice series", _) => {
+                let tag = uuid::Uuid::now_v7().simple().to_string();
+                let (path, body) = match aggregate {
+                    "opportunity" => (
+                        "/v1/opportunities",
+                        json!({"name": format!("Deal {tag}"), "company_id": self.quote_company, "amount": eur(50000), "expected_close_date": "2027-06-30"}),
+                    ),
+                    "interaction" => (
+                        "/v1/interactions",
+                        json!({"kind": "call", "company_id": self.quote_company, "subject": format!("Call {tag}"), "occurred_at": "2026-01-05T10:00:00Z"}),
+                    ),
+                    "pipeline" => (
+                        "/v1/pipelines",
+                        json!({"name": format!("Pipeline {tag}"), "stages": [
+                            {"name": "New", "probability_bp": 1000},
+                            {"name": "Won", "probability_bp": 10000, "outcome": "won"},
+                            {"name": "Lost", "probability_bp": 0, "outcome": "lost"}]}),
+                    ),
+                    _ => (
+                        "/v1/invoice-series",
+                        json!({"code": format!("r{}", &tag[20..]), "prefix": format!("R{}", &tag[24..]).to_uppercase(), "kind": "invoice"}),
+                    ),
+                };
+                let created = self.ok("POST", path, Some(body)).await;
+                let stage = created["stages"][0]["id"].clone();
+                Subject {
+                    id: id(&created),
+                    external_id: String::new(),
+                    context: json!({"stage_id": stage}),
+                    customer: admin(),
+                }
+            }
             ("lead", _) => {
                 let tag = uuid::Uuid::now_v7().simple().to_string();
                 let lead = self.ok("POST", "/v1/leads", Some(json!({"first_name": "Race", "last_name": tag,
@@ -728,6 +769,13 @@ impl World {
             ("contact", "update") => json!({"title": "raced"}),
             ("product", "update") => json!({"name": "Raced again"}),
             ("lead", "assign") => json!({"owner_id": self.admin_id}),
+            ("opportunity", "update") => json!({"probability_bp": 5000, "next_step": "raced"}),
+            ("interaction", "update") => json!({"subject": "raced"}),
+            ("pipeline", "update") => json!({"name": "Raced pipeline"}),
+            ("pipeline", "add stage") => json!({"name": "Raced stage", "probability_bp": 5000}),
+            ("pipeline", "update stage") => json!({"name": "Raced stage name"}),
+            ("invoice series", "update") => json!({"yearly_reset": false}),
+            ("invoice series", "rename") => json!({"code": format!("x{}", &subject.id[24..])}),
             ("lead", "disqualify") => json!({"reason": "raced"}),
             _ => return None,
         })
@@ -744,6 +792,7 @@ impl World {
             .replace("{id}", &subject.id)
             .replace("{original}", &related("original"))
             .replace("{other}", &related("other"))
+            .replace("{stage_id}", &related("stage_id"))
             .replace("{channel}", "shop")
             .replace("{external_id}", &subject.external_id)
     }
@@ -1003,7 +1052,8 @@ fn fingerprint(read: &Reply) -> Value {
     json!({"found": read.status, "status": body["status"], "version": body["version"],
         "numbered": body["number"].is_string(), "total": body["totals"]["total"],
         "credited": body["credited"], "paid": body["paid"],
-        "lines": body["lines"].as_array().map(Vec::len)})
+        "lines": body["lines"].as_array().map(Vec::len),
+        "stages": body["stages"].as_array().map(Vec::len)})
 }
 
 fn id(body: &Value) -> String {
