@@ -350,6 +350,15 @@ fn chain_from_json(mut documents: Vec<Value>) -> Result<usize, String> {
                 canonical[key] = d[key].clone();
             }
         }
+        if d["chain_format"].as_i64().unwrap() >= 3 {
+            let taxes: Vec<Value> = d["totals"]["taxes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| json!([t["rate_bp"], minor(&t["base"]), minor(&t["tax"])]))
+                .collect();
+            canonical["taxes"] = json!(taxes);
+        }
         let mut hasher = Sha256::new();
         hasher.update(format!("{previous}\n{canonical}").as_bytes());
         let hash = hex::encode(hasher.finalize());

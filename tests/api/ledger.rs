@@ -101,7 +101,7 @@ on_both_backends! {
         let invoice = id_of(&draft);
         let issued_invoice = app.act(&format!("/v1/invoices/{invoice}/issue")).await;
         assert_eq!(issued_invoice.status, 200);
-        assert_eq!(issued_invoice.body["chain_format"], 2);
+        assert_eq!(issued_invoice.body["chain_format"], 3);
         let line = issued_invoice.body["lines"][0]["id"].clone();
         // A free line of 121.00 at 0% cannot be written: a credit line names the invoiced line,
         // whose description and rate it takes, and never prices above it.
@@ -378,5 +378,57 @@ on_both_backends! {
                 assert_eq!(app.get(&format!("/v1/invoice-series/{id}/verify")).await.body["valid"], true, "{id}");
             }
         }
+    }
+
+    async fn a_credited_order_counts_once_whether_cancelled_or_invoiced_again(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("ONCE-1", 1000, 400).ensure(&app).await;
+        let (seller, _, _) = app.login_new_user(Role::Sales, None).await;
+        let (other_seller, _, _) = app.login_new_user(Role::Sales, None).await;
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let profit = |company: String| {
+            let app = &app;
+            let month = month.clone();
+            async move {
+                let r = app.get(&format!("/v1/analytics/customers/{company}/profit?from={month}&to={month}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body["periods"][0]["gross_profit"]["amount_minor"].as_i64().unwrap()
+            }
+        };
+        for then in ["cancel", "invoice again"] {
+            let company = id_of(&app.company(&format!("Once {then}"), json!({"tax_id": "ESB77777777", "billing_address": {"city": "Ávila", "country": "ES"}})).await);
+            let pushed = Order::new(&format!("ONCE-{}", then.len())).company(&company).salesperson(&seller).line("ONCE-1", "2", 1000);
+            let body = pushed.body().clone();
+            let order = pushed.push(&app).await;
+            let invoice = app.issued_invoice(&company, &order).await;
+            let mut moved = body.clone();
+            moved["salesperson_id"] = json!(other_seller);
+            let r = app.request(reqwest::Method::PUT, &format!("/v1/orders/by-external-id/shop/ONCE-{}", then.len()), Some(&app.admin_token.clone()), Some(moved), &[]).await;
+            assert_eq!(r.status, 409, "an invoiced order keeps its salesperson: {}", r.text);
+            assert_eq!(profit(company.clone()).await, 2000 - 800);
+            let note = app.post(&format!("/v1/invoices/{invoice}/credit-notes"), json!({"reason": "wrong mention"})).await;
+            assert_eq!(note.status, 201, "{}", note.text);
+            assert_eq!(app.act(&format!("/v1/invoices/{}/issue", id_of(&note.body))).await.status, 200);
+            assert_eq!(profit(company.clone()).await, -800, "credited in full: the goods are still out");
+            match then {
+                "cancel" => {
+                    let r = app.act(&format!("/v1/orders/{}/cancel", id_of(&order))).await;
+                    assert_eq!(r.status, 200, "{}", r.text);
+                    assert_eq!(profit(company.clone()).await, -800, "the credit note already took the sale off: not twice");
+                }
+                _ => {
+                    app.issued_invoice(&company, &order).await;
+                    assert_eq!(profit(company.clone()).await, 2000 - 800, "billed again: the sale counts once");
+                }
+            }
+        }
+        let commissions = app.get(&format!("/v1/analytics/commissions?period={}&salesperson_id={seller}", &month[..4])).await;
+        let sales: i64 = commissions.body["salespeople"][0]["tiers"].as_array().unwrap().iter().map(|t| t["sales"]["amount_minor"].as_i64().unwrap()).sum();
+        assert_eq!(sales, 2000, "the order cancelled nets to nothing, the one invoiced again counts once");
+        let mut conn = app.pool.get().unwrap();
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap()
+        );
     }
 }

@@ -180,9 +180,12 @@ impl ProductFigures {
         self.net_sales_minor() - self.cost_minor
     }
 
-    /// Gross margin over net sales, in basis points (truncated); none without net sales.
+    /// Gross margin over net sales, in basis points (truncated); none without positive net
+    /// sales: more given back than sold is no margin at all, not a negative over a negative.
     pub fn margin_bp(&self) -> Option<i64> {
-        ratio_bp(self.gross_margin_minor(), self.net_sales_minor())
+        (self.net_sales_minor() > 0)
+            .then(|| ratio_bp(self.gross_margin_minor(), self.net_sales_minor()))
+            .flatten()
     }
 
     /// Returned units over sold units, in basis points (truncated); none without sales.
@@ -834,6 +837,12 @@ mod tests {
         let after: ProductSales = [(key, returned)].into_iter().collect();
         let paid = commissions(&after, &rates, thresholds, None).unwrap();
         assert_eq!(returned.margin_bp(), Some(3_750));
+        let all_back = ProductFigures {
+            returns_minor: 10_000,
+            cost_minor: 20_000,
+            ..sold
+        };
+        assert_eq!(all_back.margin_bp(), None, "no net sales, so tier C");
         assert_eq!(
             paid[0].tiers[1].sales_minor, 8_000,
             "tier B on what was kept"

@@ -209,10 +209,8 @@ pub fn check_credit_line(
 
 /// A credit note reverses, at each VAT rate, no more taxable base than the original still has
 /// at that rate once `credited` (the issued credit notes) is taken off: a credit of 121.00 at 0%
-/// against 100.00 + 21% VAT reverses base that was never invoiced at 0%. The tax is bounded by
-/// the total (`check_credit`), not per rate: tax is rounded on each document's base, so partial
-/// credits that together take the whole base can carry a cent more tax than the original did,
-/// and refusing the last of them would leave the invoice uncreditable.
+/// against 100.00 + 21% VAT reverses base that was never invoiced at 0%. Its tax is bounded by
+/// `settle_credit_taxes`, which never takes more than the tax left at a rate.
 pub fn check_credit_by_rate(
     original: &[TaxLine],
     credited: &[TaxLine],
@@ -226,14 +224,7 @@ pub fn check_credit_by_rate(
                 format!("the original invoices nothing at {} VAT", percent(rate)),
             ));
         };
-        let taken = |amount: fn(&TaxLine) -> i64| -> i64 {
-            credited
-                .iter()
-                .filter(|c| c.rate_bp == rate)
-                .map(amount)
-                .sum()
-        };
-        let base_left = invoiced.base_minor - taken(|c| c.base_minor);
+        let base_left = invoiced.base_minor - taken_at(credited, rate).0;
         if line.base_minor > base_left {
             return Err(Violation::new(
                 "lines",
@@ -248,10 +239,11 @@ pub fn check_credit_by_rate(
     Ok(())
 }
 
-/// The tax a credit note prints, rate by rate: the rounding of its own base, except at a rate
-/// where it takes all the base that remains of the original's. There it takes exactly the tax
-/// that remains, so that a sequence of partial credits reverses the invoice's tax to the cent,
-/// where each rounding on its own would leave a cent behind or ask for one too many.
+/// The tax a credit note prints, rate by rate: the rounding of its own base, but never more
+/// than the tax left at that rate; and, at a rate where it takes all the base that remains of
+/// the original's, exactly the tax left. So a sequence of partial credits reverses the
+/// invoice's tax to the cent, where each rounding on its own would leave a cent behind or ask
+/// for one too many, and no note ever reverses tax that was not invoiced.
 pub fn settle_credit_taxes(
     original: &[TaxLine],
     credited: &[TaxLine],
@@ -263,23 +255,29 @@ pub fn settle_credit_taxes(
             let Some(invoiced) = original.iter().find(|o| o.rate_bp == line.rate_bp) else {
                 return *line;
             };
-            let taken = |amount: fn(&TaxLine) -> i64| -> i64 {
-                credited
-                    .iter()
-                    .filter(|c| c.rate_bp == line.rate_bp)
-                    .map(amount)
-                    .sum()
-            };
-            if line.base_minor == invoiced.base_minor - taken(|c| c.base_minor) {
-                TaxLine {
-                    tax_minor: invoiced.tax_minor - taken(|c| c.tax_minor),
-                    ..*line
-                }
+            let (base_taken, tax_taken) = taken_at(credited, line.rate_bp);
+            let tax_left = (invoiced.tax_minor - tax_taken).max(0);
+            let tax_minor = if line.base_minor == invoiced.base_minor - base_taken {
+                tax_left
             } else {
-                *line
-            }
+                line.tax_minor.min(tax_left)
+            };
+            TaxLine { tax_minor, ..*line }
         })
         .collect()
+}
+
+/// The base and the tax that `credited` took at `rate_bp`.
+fn taken_at(credited: &[TaxLine], rate_bp: i64) -> (i64, i64) {
+    credited
+        .iter()
+        .filter(|c| c.rate_bp == rate_bp)
+        .fold((0, 0), |(base, tax), c| {
+            (
+                base.saturating_add(c.base_minor),
+                tax.saturating_add(c.tax_minor),
+            )
+        })
 }
 
 fn percent(rate_bp: i64) -> String {
@@ -464,6 +462,24 @@ mod tests {
             other_rate,
             [tax(1000, 2, 0)],
             "refused elsewhere, left as it is"
+        );
+    }
+
+    #[test]
+    fn no_partial_credit_takes_tax_that_is_not_left() {
+        // 5 × 0.03 at 21%: 0.15 + 0.03. One unit alone rounds to 0.03 + 0.01.
+        let original = [tax(2100, 15, 3)];
+        let mut credited = Vec::new();
+        for _ in 0..5 {
+            let note = settle_credit_taxes(&original, &credited, &[tax(2100, 3, 1)]);
+            assert!(note[0].tax_minor >= 0);
+            credited.extend(note);
+        }
+        let taxes: Vec<i64> = credited.iter().map(|t| t.tax_minor).collect();
+        assert_eq!(
+            taxes,
+            [1, 1, 1, 0, 0],
+            "the invoice's 0.03 of tax, and no more"
         );
     }
 

@@ -3,7 +3,7 @@
 //! never scan raw lines. [`from_scratch`] recomputes them from the raw records; the property
 //! test holds the two equal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -136,7 +136,7 @@ fn apply_product(
 /// What one record adds to the customer and product rollups.
 #[derive(Debug, Default)]
 pub(crate) struct Contribution {
-    pub customer: Option<(Key, Figures)>,
+    pub customers: Vec<(Key, Figures)>,
     pub products: Vec<(ProductKey, ProductFigures)>,
 }
 
@@ -149,10 +149,10 @@ pub(crate) fn swap(
     after: Contribution,
 ) -> Result<(), StoreError> {
     let mut customers: Vec<(Key, Figures)> = before
-        .customer
-        .map(|(key, figures)| (key, negate(&figures)))
+        .customers
         .into_iter()
-        .chain(after.customer)
+        .map(|(key, figures)| (key, negate(&figures)))
+        .chain(after.customers)
         .collect();
     customers.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, figures) in customers {
@@ -253,8 +253,30 @@ fn is_cancelled(facts: &OrderFacts) -> bool {
     facts.3 == OrderStatus::Cancelled.as_str()
 }
 
-/// What an order, as stored now, contributes: nothing when cancelled; nothing to the customer
-/// rollups without a company.
+/// Whether an issued invoice or a resolved return refers to the order. Such an order keeps
+/// its sales when it is cancelled: its credit notes and refunds are what reverse them, and
+/// dropping the sales as well would take them off twice.
+fn reversed_by_documents(conn: &mut DbConnection, order_id: &str) -> Result<bool, StoreError> {
+    let invoiced: i64 = invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::order_id.eq(order_id))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoices::number.is_not_null())
+        .count()
+        .get_result(conn)?;
+    if invoiced > 0 {
+        return Ok(true);
+    }
+    let resolved: i64 = returns::table
+        .filter(returns::order_id.eq(order_id))
+        .filter(returns::resolved_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(resolved > 0)
+}
+
+/// What an order, as stored now, contributes: nothing when cancelled before any invoice or
+/// refund; nothing to the customer rollups without a company.
 pub(crate) fn order_contribution(
     conn: &mut DbConnection,
     order_id: &str,
@@ -273,9 +295,12 @@ pub(crate) fn order_contribution(
         ))
         .first(conn)
         .optional()?;
-    let Some(facts) = facts.filter(|f| !is_cancelled(f)) else {
+    let Some(facts) = facts else {
         return Ok(Contribution::default());
     };
+    if is_cancelled(&facts) && !reversed_by_documents(conn, order_id)? {
+        return Ok(Contribution::default());
+    }
     let lines: Vec<LineFacts> = order_lines::table
         .filter(order_lines::order_id.eq(order_id))
         .select((
@@ -298,7 +323,7 @@ pub(crate) fn order_contribution(
         )?;
     }
     Ok(Contribution {
-        customer: order_figures(&facts, units),
+        customers: order_figures(&facts, units).into_iter().collect(),
         products: products.into_iter().collect(),
     })
 }
@@ -526,8 +551,8 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         }
         Ok(())
     };
-    let live_orders: Vec<(String, OrderFacts)> = orders::table
-        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+    let documented = documented_orders(conn)?;
+    let all_orders: Vec<(String, OrderFacts)> = orders::table
         .select((
             orders::id,
             (
@@ -542,9 +567,11 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             ),
         ))
         .load(conn)?;
+    let live_orders: Vec<(String, OrderFacts)> = all_orders
+        .into_iter()
+        .filter(|(id, facts)| !is_cancelled(facts) || documented.contains(id))
+        .collect();
     let lines: Vec<(String, LineFacts)> = order_lines::table
-        .inner_join(orders::table)
-        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
         .select((
             order_lines::order_id,
             (
@@ -612,6 +639,13 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
                 add_product(&mut snapshot.products, key, &figures)?;
             }
         }
+    }
+    let rebills = rebilled(billed_lines(conn, None)?, None)?;
+    for (key, figures) in rebills.customers {
+        add(Some((key, figures)))?;
+    }
+    for (key, figures) in rebills.products {
+        add_product(&mut snapshot.products, key, &figures)?;
     }
     let resolved: Vec<ResolvedReturn> = returns::table
         .filter(returns::resolved_at.is_not_null())
@@ -689,6 +723,131 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         ))?;
     }
     Ok(snapshot.without_empty_rows())
+}
+
+/// The orders that an issued invoice or a resolved return refers to.
+fn documented_orders(conn: &mut DbConnection) -> Result<BTreeSet<String>, StoreError> {
+    let invoiced: Vec<Option<String>> = invoice_lines::table
+        .inner_join(invoices::table)
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoices::number.is_not_null())
+        .select(invoice_lines::order_id)
+        .distinct()
+        .load(conn)?;
+    let returned: Vec<String> = returns::table
+        .filter(returns::resolved_at.is_not_null())
+        .select(returns::order_id)
+        .distinct()
+        .load(conn)?;
+    Ok(invoiced.into_iter().flatten().chain(returned).collect())
+}
+
+/// An issued invoice's line of an order line: the order line, the invoice, when it was issued,
+/// its company, currency and issue date, the line's net, and the product and salesperson.
+type BilledLine = (
+    Option<String>,
+    String,
+    Option<NaiveDateTime>,
+    String,
+    String,
+    Option<NaiveDate>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// The lines of issued invoices that bill order lines, of every order line or only of those
+/// in `order_lines`.
+fn billed_lines(
+    conn: &mut DbConnection,
+    order_lines: Option<&[String]>,
+) -> Result<Vec<BilledLine>, StoreError> {
+    let mut query = invoice_lines::table
+        .inner_join(invoices::table)
+        .inner_join(
+            order_lines::table.on(order_lines::id.nullable().eq(invoice_lines::order_line_id)),
+        )
+        .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
+        .filter(invoice_lines::is_credit.eq(false))
+        .filter(invoices::number.is_not_null())
+        .select((
+            invoice_lines::order_line_id,
+            invoices::id,
+            invoices::issued_at,
+            invoices::company_id,
+            invoices::currency,
+            invoices::issue_date,
+            invoice_lines::net_minor,
+            order_lines::product_id,
+            orders::salesperson_id,
+        ))
+        .into_boxed();
+    if let Some(ids) = order_lines {
+        query = query.filter(order_lines::id.eq_any(ids.to_vec()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// What billing order lines again adds back (of every invoice, or `only` of one): an order
+/// line is billed again only once the invoice that billed it was credited in full, and that
+/// credit took it off as returns. So each bill after the first counts its net back, in the
+/// month it was issued, and an order credited and invoiced again counts once, not zero times.
+fn rebilled(lines: Vec<BilledLine>, only: Option<&str>) -> Result<Contribution, StoreError> {
+    let mut by_order_line: BTreeMap<String, Vec<BilledLine>> = BTreeMap::new();
+    for line in lines {
+        if let Some(order_line) = line.0.clone() {
+            by_order_line.entry(order_line).or_default().push(line);
+        }
+    }
+    let mut customers: BTreeMap<Key, Figures> = BTreeMap::new();
+    let mut products: BTreeMap<ProductKey, ProductFigures> = BTreeMap::new();
+    for mut bills in by_order_line.into_values() {
+        bills.sort_by(|a, b| (a.2, &a.1).cmp(&(b.2, &b.1)));
+        for (_, invoice, _, company, currency, issued, net, product, salesperson) in
+            bills.into_iter().skip(1)
+        {
+            let (Some(day), true) = (issued, only.is_none_or(|only| only == invoice)) else {
+                continue;
+            };
+            let month = month_of(day);
+            let back = Figures {
+                returns_minor: -net,
+                ..Figures::default()
+            };
+            customers
+                .entry((company, month.clone(), currency.clone()))
+                .or_default()
+                .add(&back)?;
+            add_product(
+                &mut products,
+                product_key(product, salesperson.as_deref(), &month, &currency),
+                &ProductFigures {
+                    returns_minor: -net,
+                    ..ProductFigures::default()
+                },
+            )?;
+        }
+    }
+    Ok(Contribution {
+        customers: customers.into_iter().collect(),
+        products: products.into_iter().collect(),
+    })
+}
+
+/// What issuing `invoice_id` adds back for the order lines it bills again (see `rebilled`).
+pub(crate) fn rebilled_by(
+    conn: &mut DbConnection,
+    invoice_id: &str,
+) -> Result<Contribution, StoreError> {
+    let order_lines: Vec<Option<String>> = invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(invoice_id))
+        .select(invoice_lines::order_line_id)
+        .load(conn)?;
+    let order_lines: Vec<String> = order_lines.into_iter().flatten().collect();
+    if order_lines.is_empty() {
+        return Ok(Contribution::default());
+    }
+    rebilled(billed_lines(conn, Some(&order_lines))?, Some(invoice_id))
 }
 
 /// A product and the salesperson who sold it; `""` for none.

@@ -674,7 +674,7 @@ fn recipient_snapshot(
 
 /// The content a document's chain link covers: everything fiscal about it.
 /// The form of the hash a document issued now gets; docs/ledger.md defines each.
-const CHAIN_FORMAT: i64 = 2;
+const CHAIN_FORMAT: i64 = 3;
 
 /// What a document's hash covers, in its chain format: format 1 as documents were first hashed,
 /// format 2 adding every other printed field (the due date, notes, the agreement, the number of
@@ -700,6 +700,19 @@ fn canonical(row: &InvoiceRow, lines: &[InvoiceLineRow]) -> Result<String, Store
             let supplied = mentions.vat.supply_date.map(|d| d.to_string());
             fields.insert("supply_date".into(), json!(supplied));
             fields.insert("chain_format".into(), json!(row.chain_format));
+            if row.chain_format >= 3 {
+                // The tax per rate, as printed: a credit note's may be settled rather than
+                // follow from its lines.
+                let plain: Vec<Line> = lines.iter().map(|l| line_of(l).line).collect();
+                let taxes = documents::totals(&plain)?
+                    .with_taxes(&mentions.settled_taxes)?
+                    .taxes;
+                let taxes: Vec<[i64; 3]> = taxes
+                    .iter()
+                    .map(|t| [t.rate_bp, t.base_minor, t.tax_minor])
+                    .collect();
+                fields.insert("taxes".into(), json!(taxes));
+            }
         }
     }
     Ok(content.to_string())
@@ -839,29 +852,35 @@ pub(crate) fn issue_as(
     row.issued_at = Some(at);
     save(conn, &mut row, at)?;
     invoice_series::advance(conn, &row.series_id, numbered.sequence, year, &hash)?;
-    if let (true, Some(original)) = (kind.is_credit(), &row.corrects_invoice_id) {
+    let rollups = if kind.is_credit() {
         let customer = crate::analytics::rollups::credit_contribution(
             &row.company_id,
             &row.currency,
             day,
             row.subtotal_minor - row.discount_minor,
         );
-        let products = crate::analytics::rollups::credit_products(
-            conn,
-            &row.id,
-            original,
-            &row.currency,
-            day,
-        )?;
-        crate::analytics::rollups::swap(
-            conn,
-            crate::analytics::rollups::Contribution::default(),
-            crate::analytics::rollups::Contribution {
-                customer: Some(customer),
-                products,
-            },
-        )?;
-    }
+        let products = match &row.corrects_invoice_id {
+            Some(original) => crate::analytics::rollups::credit_products(
+                conn,
+                &row.id,
+                original,
+                &row.currency,
+                day,
+            )?,
+            None => Vec::new(),
+        };
+        crate::analytics::rollups::Contribution {
+            customers: vec![customer],
+            products,
+        }
+    } else {
+        crate::analytics::rollups::rebilled_by(conn, &row.id)?
+    };
+    crate::analytics::rollups::swap(
+        conn,
+        crate::analytics::rollups::Contribution::default(),
+        rollups,
+    )?;
     assemble(conn, row)
 }
 

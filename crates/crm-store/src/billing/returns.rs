@@ -670,7 +670,10 @@ pub fn resolve(
     crate::analytics::rollups::swap(
         conn,
         crate::analytics::rollups::Contribution::default(),
-        crate::analytics::rollups::Contribution { customer, products },
+        crate::analytics::rollups::Contribution {
+            customers: customer.into_iter().collect(),
+            products,
+        },
     )?;
     let previous = row.version;
     save(conn, &mut row, previous)?;

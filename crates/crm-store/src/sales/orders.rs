@@ -184,7 +184,10 @@ fn save(
     require_lines("order", order.lines.len())?;
     let mut order = order;
     let rewrite_lines = match &existing {
-        Some(e) => keep_line_history(conn, e, &mut order.lines)?,
+        Some(e) => {
+            keep_salesperson(conn, e, order.salesperson_id.as_deref())?;
+            keep_line_history(conn, e, &mut order.lines)?
+        }
         None => true,
     };
     let totals = documents::totals(&order.lines)?;
@@ -271,6 +274,28 @@ fn keep_line_history(
         });
     }
     Ok(true)
+}
+
+/// Refuses to change the salesperson of an order that an invoice or a return refers to: its
+/// credit notes and refunds are booked against the salesperson who sold it, in commissions.
+fn keep_salesperson(
+    conn: &mut DbConnection,
+    existing: &OrderRow,
+    pushed: Option<&str>,
+) -> Result<(), StoreError> {
+    if existing.salesperson_id.as_deref() == pushed {
+        return Ok(());
+    }
+    match documents_on_lines(conn, &existing.id)? {
+        Some(document) => Err(StoreError::Conflict {
+            message: format!(
+                "order {} is on {document}: its salesperson can no longer change, because its credits and refunds count against the one who sold it",
+                existing.external_id
+            ),
+            existing_id: None,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// What refers to the order's lines, if anything: an invoice (draft, issued or credited) or a
