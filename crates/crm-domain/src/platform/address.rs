@@ -10,6 +10,13 @@ pub fn country_code(field: &str, raw: &str) -> Result<String, Violation> {
         .map_err(|_| Violation::new(field, "must be an ISO 3166-1 alpha-2 country code"))
 }
 
+/// Every code `country_code` returns: the alpha-2 codes, upper-cased.
+pub fn country_codes() -> Vec<&'static str> {
+    isocountry::CountryCode::iter()
+        .map(|c| c.alpha2())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

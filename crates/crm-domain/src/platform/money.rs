@@ -36,6 +36,12 @@ impl fmt::Display for Currency {
     }
 }
 
+/// Every code `Currency` accepts, for the API's schema to list.
+pub fn currency_codes() -> Vec<&'static str> {
+    use iso_currency::IntoEnumIterator;
+    iso_currency::Currency::iter().map(|c| c.code()).collect()
+}
+
 /// An amount in minor units (cents) of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {

@@ -26,6 +26,14 @@ pub fn time_zone(field: &str, name: &str) -> Result<Tz, Violation> {
         .map_err(|_| Violation::new(field, "must be an IANA time zone, such as Europe/Madrid"))
 }
 
+/// Every name `time_zone` accepts.
+pub fn time_zone_names() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|zone| zone.name())
+        .collect()
+}
+
 /// The calendar day of the UTC instant `at` in `zone`: an invoice issued at 00:30 in Madrid on
 /// 1 January is dated 1 January, and numbered in the new year, though it is still 31 December
 /// in UTC.

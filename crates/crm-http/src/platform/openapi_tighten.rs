@@ -1,7 +1,7 @@
 //! Passes over the generated document that make it say exactly what the server does, where the
 //! derive cannot: list items refer to their resource's schema instead of inlining a copy, every
-//! field a response always carries is required (nullable where it can be null), and ids are
-//! marked `format: uuid`.
+//! field a response always carries is required (nullable where it can be null), ids are
+//! marked `format: uuid`, and request text says what the server refuses in it.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -16,6 +16,7 @@ pub fn tighten(document: &mut Value) {
     refer_list_items(document);
     require_response_fields(document);
     mark_uuids(document);
+    constrain_request_text(document);
 }
 
 fn schemas(document: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -96,10 +97,8 @@ fn reachable(schemas: &Map<String, Value>, roots: BTreeSet<String>) -> BTreeSet<
     seen
 }
 
-/// Serde writes every field of a response (only problems skip empty ones), so each property of
-/// a schema that only responses use is required. Schemas that requests use too keep their
-/// optional fields.
-fn require_response_fields(document: &mut Value) {
+/// The component schemas that requests reach, and those that responses reach.
+fn request_and_response_schemas(document: &mut Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut request_roots = BTreeSet::new();
     let mut response_roots = BTreeSet::new();
     if let Some(paths) = document.get("paths").and_then(Value::as_object) {
@@ -119,11 +118,23 @@ fn require_response_fields(document: &mut Value) {
             }
         }
     }
+    match schemas(document) {
+        Some(schemas) => (
+            reachable(schemas, request_roots),
+            reachable(schemas, response_roots),
+        ),
+        None => Default::default(),
+    }
+}
+
+/// Serde writes every field of a response (only problems skip empty ones), so each property of
+/// a schema that only responses use is required. Schemas that requests use too keep their
+/// optional fields.
+fn require_response_fields(document: &mut Value) {
+    let (in_requests, in_responses) = request_and_response_schemas(document);
     let Some(schemas) = schemas(document) else {
         return;
     };
-    let in_requests = reachable(schemas, request_roots);
-    let in_responses = reachable(schemas, response_roots);
     for name in in_responses.difference(&in_requests) {
         if SPARSE_RESPONSES.contains(&name.as_str()) {
             continue;
@@ -193,6 +204,137 @@ fn mark_uuids(value: &mut Value) {
     }
 }
 
+/// The characters `crm_domain::platform::text` refuses: controls other than tab, line feed and
+/// carriage return.
+const CONTROLS: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+
+/// What a request may put in a field, by the field's name, where a name means one rule.
+fn value_rule(name: &str) -> Option<Value> {
+    match name {
+        "currency" => {
+            Some(serde_json::json!({"enum": crm_domain::platform::money::currency_codes()}))
+        }
+        "country" => {
+            Some(serde_json::json!({"enum": crm_domain::platform::address::country_codes()}))
+        }
+        "fiscal_time_zone" => {
+            Some(serde_json::json!({"enum": crm_domain::platform::time::time_zone_names()}))
+        }
+        // A positive decimal with at most three decimals that fits in thousandths.
+        "quantity" => Some(serde_json::json!({"pattern":
+            r"^(0*[1-9][0-9]{0,14}(\.[0-9]{1,3})?|0+\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$"})),
+        _ => None,
+    }
+}
+
+fn text_pattern(not_blank: bool) -> Value {
+    if not_blank {
+        Value::from(format!("^[^{CONTROLS}]*[^\\s{CONTROLS}][^{CONTROLS}]*$"))
+    } else {
+        Value::from(format!("^[^{CONTROLS}]*$"))
+    }
+}
+
+/// Constrains a string schema that says nothing of its values yet: by its name's rule, or as
+/// text the server cleans.
+fn constrain_string(name: &str, schema: &mut Value, not_blank: bool) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let open = ["format", "enum", "pattern"]
+        .iter()
+        .all(|k| !map.contains_key(*k));
+    if !is_string(&Value::Object(map.clone())) || !open || name == "password" {
+        return;
+    }
+    match value_rule(name) {
+        Some(Value::Object(rule)) => {
+            let nullable =
+                matches!(map.get("type"), Some(Value::Array(t)) if t.iter().any(|t| t == "null"));
+            for (key, mut value) in rule {
+                if let (true, Some(values)) = (nullable, value.as_array_mut()) {
+                    values.push(Value::Null);
+                }
+                map.insert(key, value);
+            }
+        }
+        _ => {
+            map.insert("pattern".to_owned(), text_pattern(not_blank));
+        }
+    }
+}
+
+/// Request text says what the server refuses in it: control characters anywhere, and a blank
+/// value where a field is required. An update may leave out a field that the matching create
+/// requires, but may not blank it. Currencies, countries, time zones and quantities list or
+/// spell what they accept.
+fn constrain_request_text(document: &mut Value) {
+    let (in_requests, _) = request_and_response_schemas(document);
+    let Some(schemas) = schemas(document) else {
+        return;
+    };
+    let required_of = |schema: &Value| -> BTreeSet<String> {
+        schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let created: Vec<(String, BTreeSet<String>)> = in_requests
+        .iter()
+        .filter_map(|name| {
+            let base = name.strip_suffix("Update")?;
+            let create = schemas.get(&format!("{base}Create"))?;
+            Some((name.clone(), required_of(create)))
+        })
+        .collect();
+    for name in &in_requests {
+        let Some(schema) = schemas.get_mut(name) else {
+            continue;
+        };
+        let mut not_blank = required_of(schema);
+        if let Some((_, required)) = created.iter().find(|(update, _)| update == name) {
+            not_blank.extend(required.iter().cloned());
+        }
+        if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+            for (property, value) in properties.iter_mut() {
+                constrain_string(property, value, not_blank.contains(property));
+            }
+        }
+    }
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+        {
+            let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for parameter in parameters {
+                let name = parameter
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                if let (Some(name), Some(schema)) = (name, parameter.get_mut("schema")) {
+                    if value_rule(&name).is_some() {
+                        constrain_string(&name, schema, false);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +398,52 @@ mod tests {
             .is_none());
         assert!(document["properties"]["tax_id"].get("format").is_none());
         assert_eq!(document["parameters"][0]["schema"]["format"], "uuid");
+    }
+
+    #[test]
+    fn request_text_refuses_what_the_server_refuses() {
+        let mut document = json!({
+            "paths": {"/things": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingCreate"}}}},
+                "parameters": [{"in": "query", "name": "currency", "schema": {"type": "string"}},
+                               {"in": "query", "name": "q", "schema": {"type": "string"}}],
+                "responses": {}}},
+                "/things/{id}": {"patch": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingUpdate"}}}},
+                "responses": {}}}},
+            "components": {"schemas": {
+                "ThingCreate": {"type": "object", "required": ["name", "quantity"], "properties": {
+                    "name": {"type": "string"}, "notes": {"type": ["string", "null"]},
+                    "quantity": {"type": "string"}, "currency": {"type": ["string", "null"]},
+                    "id": {"type": "string", "format": "uuid"}, "password": {"type": "string"}}},
+                "ThingUpdate": {"type": "object", "properties": {"name": {"type": "string"}}}}}});
+        constrain_request_text(&mut document);
+        let create = &document["components"]["schemas"]["ThingCreate"]["properties"];
+        let blank_refused = text_pattern(true);
+        assert_eq!(create["name"]["pattern"], blank_refused);
+        assert_eq!(create["notes"]["pattern"], text_pattern(false));
+        assert_eq!(
+            document["components"]["schemas"]["ThingUpdate"]["properties"]["name"]["pattern"],
+            blank_refused,
+            "the create requires it"
+        );
+        assert!(create["quantity"]["pattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^(0*[1-9]"));
+        let currencies = create["currency"]["enum"].as_array().unwrap();
+        assert!(currencies.contains(&json!("EUR")) && currencies.contains(&Value::Null));
+        assert!(
+            create["id"].get("pattern").is_none() && create["password"].get("pattern").is_none()
+        );
+        let parameters = &document["paths"]["/things"]["post"]["parameters"];
+        assert!(parameters[0]["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("USD")));
+        assert!(
+            parameters[1]["schema"].get("pattern").is_none(),
+            "free query text is left alone"
+        );
     }
 }

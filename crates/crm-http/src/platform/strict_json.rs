@@ -1,7 +1,8 @@
 //! Reads a parsed JSON value into a DTO with one rule serde's derive lacks: an object is an
 //! object. Derived structs also accept a JSON array, field by position, so `[null, null]` would
 //! clear the first two fields of a settings patch. Here an array (or any other type) where a
-//! struct is expected is an error at any depth, which the extractor turns into a `422`.
+//! struct is expected is an error at any depth, which the extractor turns into a `422`. And a
+//! whole number written with a fraction (`8104.0`) is an integer, as JSON Schema counts it.
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Unexpected,
@@ -179,9 +180,59 @@ impl<'de> Deserializer<'de> for Strict<'de> {
         self.0.deserialize_unit_struct(name, visitor)
     }
 
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.integer(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
-        identifier ignored_any
+        bool i128 u128 f32 f64 char str string bytes byte_buf unit identifier ignored_any
+    }
+}
+
+/// 2^63, the first whole float outside i64.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
+impl<'de> Strict<'de> {
+    /// An integer, also when written as a float with no fraction; the visitor checks the range.
+    fn integer<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Number(n) if n.is_f64() => match n.as_f64() {
+                // Exact: f is whole and inside i64.
+                Some(f) if f.fract() == 0.0 && (-I64_BOUND..I64_BOUND).contains(&f) => {
+                    visitor.visit_i64(f as i64)
+                }
+                _ => self.0.deserialize_any(visitor),
+            },
+            other => other.deserialize_any(visitor),
+        }
     }
 }
 
@@ -244,6 +295,16 @@ mod tests {
                 .unwrap_err();
         assert!(error.starts_with("[0].unit_price: "), "{error}");
         assert!(error.contains("expected an object"), "{error}");
+    }
+
+    #[test]
+    fn a_whole_float_is_an_integer_and_a_fraction_is_not() {
+        let price: Price = read(r#"{"amount_minor": 8104.0, "currency": "EUR"}"#).unwrap();
+        assert_eq!(price.amount_minor, 8104);
+        let error = read::<Price>(r#"{"amount_minor": 8104.5, "currency": "EUR"}"#).unwrap_err();
+        assert!(error.starts_with("amount_minor: "), "{error}");
+        let error = read::<Price>(r#"{"amount_minor": 1e300, "currency": "EUR"}"#).unwrap_err();
+        assert!(error.starts_with("amount_minor: "), "{error}");
     }
 
     #[test]
