@@ -269,3 +269,31 @@ on_both_backends! {
         assert!(!r.text.contains("zombie"), "the detail stays in the server's log");
     }
 }
+
+on_both_backends! {
+    async fn exchange_rates_page_newest_first_without_gaps(app: TestApp) {
+        let days = ["2026-01-05", "2026-01-04", "2026-01-03", "2026-01-02", "2026-01-01"];
+        for (currency, day) in [("USD", days[0]), ("GBP", days[0]), ("USD", days[1]), ("USD", days[2]), ("USD", days[3]), ("USD", days[4])] {
+            let r = app.request(Method::PUT, &format!("/v1/exchange-rates/{currency}/{day}"), Some(&app.admin_token.clone()), Some(json!({"rate": "0.9"})), &[]).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let mut seen = Vec::new();
+        let mut path = "/v1/exchange-rates?limit=2".to_owned();
+        loop {
+            let page = app.get(&path).await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            for rate in page.body["data"].as_array().unwrap() {
+                seen.push(format!("{} {}", rate["rate_date"].as_str().unwrap(), rate["currency"].as_str().unwrap()));
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/exchange-rates?limit=2&cursor={cursor}"),
+                None => break,
+            }
+        }
+        let mut expected = seen.clone();
+        expected.sort_by(|a, b| b[..10].cmp(&a[..10]));
+        expected.dedup();
+        assert_eq!(seen.len(), 6, "every rate once: {seen:?}");
+        assert_eq!(seen, expected, "newest first, no repeats");
+    }
+}

@@ -1,4 +1,5 @@
 pub mod actors;
 pub mod admins;
+pub mod logins;
 pub mod permissions;
 pub mod roles;

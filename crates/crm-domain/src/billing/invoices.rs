@@ -53,6 +53,19 @@ text_enum! {
     }
 }
 
+impl InvoiceStatus {
+    /// Whether the status is stored, and so can filter a list; the payment states are derived.
+    pub fn is_stored(self) -> bool {
+        matches!(
+            self,
+            InvoiceStatus::Draft
+                | InvoiceStatus::Issued
+                | InvoiceStatus::PendingAcceptance
+                | InvoiceStatus::Disputed
+        )
+    }
+}
+
 /// The payment state of an issued invoice: credited in full with nothing paid, paid in full,
 /// overdue (a balance past its due date), partially paid, or issued. Credit notes are plain issued documents.
 pub fn payment_status(
@@ -98,6 +111,33 @@ pub fn check_payment(
         ));
     }
     Ok(())
+}
+
+/// A payment is in the currency of the invoice it pays: no conversion happens on the ledger.
+pub fn check_payment_currency(paid: &str, invoiced: &str) -> Result<(), Violation> {
+    if paid == invoiced {
+        Ok(())
+    } else {
+        Err(Violation::new(
+            "amount.currency",
+            format!("must be {invoiced}"),
+        ))
+    }
+}
+
+/// An invoice gathers at most this many orders, so that one document stays printable.
+pub const MAX_ORDERS_PER_INVOICE: usize = 100;
+
+/// Refuses a request for an invoice of more orders than [`MAX_ORDERS_PER_INVOICE`].
+pub fn check_order_count(count: usize) -> Result<(), Violation> {
+    if count > MAX_ORDERS_PER_INVOICE {
+        Err(Violation::new(
+            "order_ids",
+            "at most 100 orders per invoice",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// A credit note may not credit more than what is left of the original.
@@ -433,6 +473,16 @@ pub fn receivables<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_stored_statuses_filter_and_payments_keep_the_invoice_currency() {
+        assert!(InvoiceStatus::PendingAcceptance.is_stored());
+        assert!(!InvoiceStatus::Paid.is_stored());
+        assert!(check_payment_currency("EUR", "EUR").is_ok());
+        assert!(check_payment_currency("USD", "EUR").is_err());
+        assert!(check_order_count(100).is_ok());
+        assert!(check_order_count(101).is_err());
+    }
 
     fn tax(rate_bp: i64, base_minor: i64, tax_minor: i64) -> TaxLine {
         TaxLine {

@@ -209,6 +209,12 @@ pub fn net_of_tax_minor(gross_minor: i64, rate_bp: i64) -> i64 {
     i64::try_from(net).unwrap_or(if net < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// Whether someone of `role` may open a return after its window closed: managers and admins.
+pub fn may_override_window(role: crate::access::roles::Role) -> bool {
+    use crate::access::roles::Role;
+    matches!(role, Role::Manager | Role::Admin)
+}
+
 /// A return opens within `window_days` of the order, or later when a manager overrides the
 /// window. Answers whether the override was needed, so that the return records it only then.
 pub fn check_window(
@@ -233,6 +239,14 @@ pub fn check_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_managers_and_admins_override_the_window() {
+        use crate::access::roles::Role;
+        assert!(may_override_window(Role::Manager));
+        assert!(may_override_window(Role::Admin));
+        assert!(!may_override_window(Role::Sales));
+    }
 
     #[test]
     fn a_fee_is_net_of_the_tax_it_carries() {

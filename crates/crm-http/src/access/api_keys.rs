@@ -86,6 +86,28 @@ pub struct MintedKey {
     pub scopes: Vec<String>,
 }
 
+impl ApiKeyCreate {
+    fn checked_name(&self) -> Result<String, ApiError> {
+        let mut c = Checker::default();
+        let name = c.required("name", &self.name, SHORT);
+        c.finish()?;
+        Ok(name)
+    }
+}
+
+impl MintedKey {
+    /// What the store keeps of the key: never the key itself.
+    fn record<'a>(&'a self, name: &'a str, created_by: Option<&'a str>) -> NewApiKey<'a> {
+        NewApiKey {
+            name,
+            prefix: &self.prefix,
+            key_hash: &self.hash,
+            scopes: &self.scopes,
+            created_by,
+        }
+    }
+}
+
 /// Makes a new key for the given scopes, checking each. Also used by `crm api-key create`.
 pub fn mint(scopes: &[String]) -> Result<MintedKey, ApiError> {
     let mut c = Checker::default();
@@ -173,39 +195,19 @@ pub async fn create_api_key(
     ApiJson(body): ApiJson<ApiKeyCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::ApiKeys, Access::Write)?;
-    let mut c = Checker::default();
-    let name = c.required("name", &body.name, SHORT);
-    c.finish()?;
+    let name = body.checked_name()?;
     let minted = mint(&body.scopes)?;
     let created_by = principal.user_id().map(str::to_owned);
-    let (key, record) = {
-        let MintedKey {
-            key,
-            prefix,
-            hash,
-            scopes,
-        } = minted;
-        let record = state
-            .db
-            .write(move |conn| {
-                store::create(
-                    conn,
-                    NewApiKey {
-                        name: &name,
-                        prefix: &prefix,
-                        key_hash: &hash,
-                        scopes: &scopes,
-                        created_by: created_by.as_deref(),
-                    },
-                )
+    let body = state
+        .db
+        .write(move |conn| {
+            let record = store::create(conn, minted.record(&name, created_by.as_deref()))?;
+            Ok(CreatedApiKey {
+                key: minted.key,
+                api_key: record.into(),
             })
-            .await?;
-        (key, record)
-    };
-    let body = CreatedApiKey {
-        key,
-        api_key: record.into(),
-    };
+        })
+        .await?;
     Ok(created(
         format!("/v1/api-keys/{}", body.api_key.id),
         body.api_key.version,

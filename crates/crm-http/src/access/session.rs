@@ -1,7 +1,8 @@
 //! `/v1/auth`: log in for tokens, refresh them, revoke them.
 
 use actix_web::{post, web, HttpResponse};
-use crm_store::{access::login_failures, access::refresh_tokens, access::users, now};
+use crm_store::access::sessions::{self, Login, LoginLimit, NewRefreshToken};
+use crm_store::{access::refresh_tokens, access::users, now};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -45,30 +46,50 @@ pub struct TokenResponse {
     pub refresh_token: String,
 }
 
-enum Login {
-    Granted(Box<users::User>, String),
-    Refused,
-    Locked { retry_after: u64 },
-}
-
-/// Issues an access token and stores a new refresh token for the user.
+/// Issues an access token for the user and answers with it and the session's refresh token.
 fn tokens_for(
     state: &AppState,
     user: &users::User,
     refresh_token: String,
-) -> Result<TokenResponse, ApiError> {
-    Ok(TokenResponse {
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(TokenResponse {
         access_token: issue_access_token(&state.settings, &user.id, user.role)?,
         token_type: "Bearer".to_owned(),
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token,
-    })
+    }))
 }
 
-fn refresh_expiry(state: &AppState) -> chrono::NaiveDateTime {
-    now()
-        + chrono::Duration::from_std(state.settings.refresh_token_ttl)
-            .unwrap_or(chrono::Duration::days(30))
+/// A new refresh token: the secret for the caller, and what the store keeps of it.
+fn new_refresh_token(state: &AppState) -> (String, NewRefreshToken) {
+    let token = random_token();
+    let stored = NewRefreshToken {
+        hash: secret_hash(&token),
+        expires_at: now()
+            + chrono::Duration::from_std(state.settings.refresh_token_ttl)
+                .unwrap_or(chrono::Duration::days(30)),
+    };
+    (token, stored)
+}
+
+fn login_limit(state: &AppState) -> LoginLimit {
+    LoginLimit {
+        max_failures: state.settings.login_max_failures,
+        window: chrono::Duration::from_std(state.settings.login_window)
+            .unwrap_or(chrono::Duration::minutes(15)),
+    }
+}
+
+/// The user a login let in, or why it did not.
+fn granted(login: Login) -> Result<Box<users::User>, ApiError> {
+    match login {
+        Login::Granted(user) => Ok(user),
+        Login::Refused => Err(ApiError::Unauthenticated("wrong email or password".into())),
+        Login::Locked { retry_after } => Err(ApiError::TooManyRequests {
+            detail: "too many failed logins for this email; try again later".into(),
+            retry_after,
+        }),
+    }
 }
 
 #[utoipa::path(
@@ -85,50 +106,15 @@ pub async fn create_token(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body.email.trim().to_lowercase();
-    let window = chrono::Duration::from_std(state.settings.login_window)
-        .unwrap_or(chrono::Duration::minutes(15));
-    let max_failures = state.settings.login_max_failures;
-    let refresh_token = random_token();
-    let refresh_hash = secret_hash(&refresh_token);
-    let expires_at = refresh_expiry(&state);
-    let outcome = state
+    let limit = login_limit(&state);
+    let (refresh_token, stored) = new_refresh_token(&state);
+    let verify = move |hash: Option<&str>| verify_password(&body.password, hash);
+    let login = state
         .db
-        .read(move |conn| {
-            let since = now() - window;
-            let (failures, first) = login_failures::since(conn, &email, since)?;
-            if failures >= max_failures {
-                let unlock = first.map_or(now() + window, |f| f + window);
-                let retry_after = u64::try_from((unlock - now()).num_seconds().max(1)).unwrap_or(1);
-                return Ok(Login::Locked { retry_after });
-            }
-            let found = users::find_for_login(conn, &email)?;
-            let verified = verify_password(
-                &body.password,
-                found.as_ref().map(|(_, hash)| hash.as_str()),
-            );
-            match found {
-                Some((user, _)) if verified && user.can_log_in() => {
-                    login_failures::clear(conn, &email)?;
-                    refresh_tokens::create(conn, &user.id, &refresh_hash, expires_at)?;
-                    Ok(Login::Granted(Box::new(user), refresh_token))
-                }
-                _ => {
-                    login_failures::record(conn, &email)?;
-                    Ok(Login::Refused)
-                }
-            }
-        })
+        .read(move |conn| sessions::log_in(conn, &email, &limit, verify, stored))
         .await?;
-    match outcome {
-        Login::Granted(user, token) => {
-            Ok(HttpResponse::Ok().json(tokens_for(&state, &user, token)?))
-        }
-        Login::Refused => Err(ApiError::Unauthenticated("wrong email or password".into())),
-        Login::Locked { retry_after } => Err(ApiError::TooManyRequests {
-            detail: "too many failed logins for this email; try again later".into(),
-            retry_after,
-        }),
-    }
+    let user = granted(login)?;
+    tokens_for(&state, &user, refresh_token)
 }
 
 #[utoipa::path(
@@ -145,29 +131,17 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = secret_hash(body.refresh_token.trim());
-    let new_token = random_token();
-    let new_hash = secret_hash(&new_token);
-    let expires_at = refresh_expiry(&state);
+    let (new_token, stored) = new_refresh_token(&state);
     let user = state
         .db
-        .write(move |conn| {
-            let Some(user_id) = refresh_tokens::consume(conn, &presented)? else {
-                return Ok(None);
-            };
-            let user = users::get(conn, &user_id)?;
-            if !user.can_log_in() {
-                return Ok(None);
-            }
-            refresh_tokens::create(conn, &user.id, &new_hash, expires_at)?;
-            Ok(Some(user))
-        })
+        .write(move |conn| sessions::refresh(conn, &presented, stored))
         .await?
         .ok_or_else(|| {
             ApiError::Unauthenticated(
                 "the refresh token is invalid, spent, expired or revoked".into(),
             )
         })?;
-    Ok(HttpResponse::Ok().json(tokens_for(&state, &user, new_token)?))
+    tokens_for(&state, &user, new_token)
 }
 
 #[utoipa::path(

@@ -5,6 +5,7 @@
 use actix_web::{get, post, web};
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::analytics::clv::YearAhead;
 use crm_domain::analytics::profit::{self, ProductTierThresholds, RankOrder};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Quantity;
@@ -145,34 +146,54 @@ pub async fn customer_profit(
 ) -> Result<web::Json<ProfitSeries>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
     let granularity = query.granularity.unwrap_or(Granularity::Month);
-    let from = parse_month("from", &query.from)?;
-    let to = parse_month("to", &query.to)?;
-    let start = profit::Granularity::from(granularity).period_start(from);
-    if to < start || to > start + Months::new(120) {
-        return Err(ApiError::validation(
-            "to",
-            "must be from 0 to 120 months after from",
-        ));
-    }
+    let months = query.months(granularity)?;
     let base = state.settings.base_currency;
     let company = company_id.into_inner();
     let id = company.clone();
     let periods = state
         .db
         .read(move |conn| {
-            profit_store::customer_profit_series(conn, &id, (from, to), granularity.into(), base)
+            profit_store::customer_profit_series(conn, &id, months, granularity.into(), base)
         })
         .await?;
-    let currency = base.to_string();
-    Ok(web::Json(ProfitSeries {
-        company_id: company,
-        periods: periods
-            .iter()
-            .map(|p| ProfitPeriod::new(p, &currency))
-            .collect(),
-        currency,
-        granularity,
-    }))
+    let series = ProfitSeries::new(company, &periods, granularity, base.to_string());
+    Ok(web::Json(series))
+}
+
+impl ProfitQuery {
+    /// The first and last month, at most ten years apart counted from the start of the
+    /// period that holds `from`.
+    fn months(&self, granularity: Granularity) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        let from = parse_month("from", &self.from)?;
+        let to = parse_month("to", &self.to)?;
+        let start = profit::Granularity::from(granularity).period_start(from);
+        if to < start || to > start + Months::new(120) {
+            return Err(ApiError::validation(
+                "to",
+                "must be from 0 to 120 months after from",
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
+impl ProfitSeries {
+    fn new(
+        company_id: String,
+        periods: &[profit::PeriodFigures],
+        granularity: Granularity,
+        currency: String,
+    ) -> Self {
+        ProfitSeries {
+            company_id,
+            periods: periods
+                .iter()
+                .map(|p| ProfitPeriod::new(p, &currency))
+                .collect(),
+            currency,
+            granularity,
+        }
+    }
 }
 
 impl ProfitPeriod {
@@ -272,18 +293,7 @@ pub async fn rank_customers(
 ) -> Result<web::Json<ListResponse<RankedCustomer>>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
-    let sort = query.sort.clone().unwrap_or_else(|| "-gross_profit".into());
-    if !RANKING_SORTS.contains(&sort.as_str()) {
-        return Err(ApiError::validation(
-            "sort",
-            "must be -gross_profit or -orders",
-        ));
-    }
-    let order = if sort == "-orders" {
-        RankOrder::Volume
-    } else {
-        RankOrder::Profit
-    };
+    let (sort, order) = query.order()?;
     let window = page_window(query.limit, query.cursor.as_deref(), &sort)?;
     let base = state.settings.base_currency;
     let (rows, total) = state
@@ -297,6 +307,25 @@ pub async fn rank_customers(
         .collect();
     let next_cursor = next_page(window.0, data.len(), total, &sort);
     Ok(web::Json(ListResponse { data, next_cursor }))
+}
+
+impl RankingQuery {
+    /// The sort asked for, and the order of the ranking it means.
+    fn order(&self) -> Result<(String, RankOrder), ApiError> {
+        let sort = self.sort.clone().unwrap_or_else(|| "-gross_profit".into());
+        if !RANKING_SORTS.contains(&sort.as_str()) {
+            return Err(ApiError::validation(
+                "sort",
+                "must be -gross_profit or -orders",
+            ));
+        }
+        let order = if sort == "-orders" {
+            RankOrder::Volume
+        } else {
+            RankOrder::Profit
+        };
+        Ok((sort, order))
+    }
 }
 
 impl RankedCustomer {
@@ -408,13 +437,7 @@ pub async fn recompute_tiers(
     ApiQuery(query): ApiQuery<TierQuery>,
 ) -> Result<web::Json<TierCounts>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Write)?;
-    if !(1000..=9999).contains(&query.basis_year) {
-        return Err(ApiError::validation(
-            "basis_year",
-            "must be a year between 1000 and 9999",
-        ));
-    }
-    let year = query.basis_year;
+    let year = query.year()?;
     let base = state.settings.base_currency;
     let thresholds = (
         state.settings.tier_a_up_to_bp,
@@ -430,6 +453,18 @@ pub async fn recompute_tiers(
         b: counts.b,
         c: counts.c,
     }))
+}
+
+impl TierQuery {
+    fn year(&self) -> Result<i32, ApiError> {
+        if !(1000..=9999).contains(&self.basis_year) {
+            return Err(ApiError::validation(
+                "basis_year",
+                "must be a year between 1000 and 9999",
+            ));
+        }
+        Ok(self.basis_year)
+    }
 }
 
 /// One product's sales and margin over the period.
@@ -492,13 +527,7 @@ pub async fn product_analytics(
 ) -> Result<web::Json<ListResponse<ProductAnalytics>>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
-    let sort = query.sort.clone().unwrap_or_else(|| "-gross_margin".into());
-    if !PRODUCT_SORTS.contains(&sort.as_str()) {
-        return Err(ApiError::validation(
-            "sort",
-            "must be -gross_margin, -revenue or -return_rate_bp",
-        ));
-    }
+    let sort = query.sort()?;
     let base = state.settings.base_currency;
     let thresholds = product_tiers(&state.settings);
     let products = state
@@ -508,23 +537,56 @@ pub async fn product_analytics(
     let currency = base.to_string();
     let mut rows: Vec<ProductAnalytics> = products
         .into_iter()
-        .map(|(id, sku, name, f)| ProductAnalytics {
-            product_id: id,
+        .map(|(id, sku, name, f)| ProductAnalytics::new(id, sku, name, &f, &thresholds, &currency))
+        .collect();
+    sort_products(&mut rows, &sort);
+    let page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
+    Ok(web::Json(page))
+}
+
+impl ProductsQuery {
+    fn sort(&self) -> Result<String, ApiError> {
+        let sort = self.sort.clone().unwrap_or_else(|| "-gross_margin".into());
+        if !PRODUCT_SORTS.contains(&sort.as_str()) {
+            return Err(ApiError::validation(
+                "sort",
+                "must be -gross_margin, -revenue or -return_rate_bp",
+            ));
+        }
+        Ok(sort)
+    }
+}
+
+impl ProductAnalytics {
+    fn new(
+        product_id: String,
+        sku: String,
+        name: String,
+        f: &profit::ProductFigures,
+        thresholds: &ProductTierThresholds,
+        currency: &str,
+    ) -> Self {
+        ProductAnalytics {
+            product_id,
             sku,
             name,
-            revenue: money(f.revenue_minor, &currency),
-            returns: money(f.returns_minor, &currency),
-            cost: money(f.cost_minor, &currency),
-            gross_margin: money(f.gross_margin_minor(), &currency),
+            revenue: money(f.revenue_minor, currency),
+            returns: money(f.returns_minor, currency),
+            cost: money(f.cost_minor, currency),
+            gross_margin: money(f.gross_margin_minor(), currency),
             margin_bp: f.margin_bp(),
             units: Quantity::from_milli(f.units_milli).to_string(),
             returned_units: Quantity::from_milli(f.returned_units_milli).to_string(),
             return_rate_bp: f.return_rate_bp(),
-            tier: thresholds.tier(&f),
-        })
-        .collect();
+            tier: thresholds.tier(f),
+        }
+    }
+}
+
+/// Sorts the product report by one of `PRODUCT_SORTS`, descending, ties by product id.
+fn sort_products(rows: &mut [ProductAnalytics], sort: &str) {
     rows.sort_by(|x, y| {
-        let key = |r: &ProductAnalytics| match sort.as_str() {
+        let key = |r: &ProductAnalytics| match sort {
             "-revenue" => r.revenue.amount_minor,
             "-return_rate_bp" => r.return_rate_bp.unwrap_or(i64::MIN),
             _ => r.gross_margin.amount_minor,
@@ -533,12 +595,6 @@ pub async fn product_analytics(
             .cmp(&key(x))
             .then_with(|| x.product_id.cmp(&y.product_id))
     });
-    Ok(web::Json(page_of(
-        rows,
-        query.limit,
-        query.cursor.as_deref(),
-        &sort,
-    )?))
 }
 
 /// A salesperson's sales in one product profit tier and the commission on them.
@@ -633,16 +689,31 @@ pub async fn commissions(
             profit_store::commission_report(conn, &from_month, &to_month, base, thresholds, only)
         })
         .await?;
-    let currency = base.to_string();
-    Ok(web::Json(CommissionReport {
-        salespeople: people
-            .into_iter()
-            .map(|(person, email)| SalespersonCommission::new(person, email, &currency))
-            .collect(),
+    Ok(web::Json(CommissionReport::new(
         from,
         to,
-        currency,
-    }))
+        people,
+        base.to_string(),
+    )))
+}
+
+impl CommissionReport {
+    fn new(
+        from: String,
+        to: String,
+        people: Vec<(profit::SalespersonCommission, Option<String>)>,
+        currency: String,
+    ) -> Self {
+        CommissionReport {
+            salespeople: people
+                .into_iter()
+                .map(|(person, email)| SalespersonCommission::new(person, email, &currency))
+                .collect(),
+            from,
+            to,
+            currency,
+        }
+    }
 }
 
 /// The fitted models a prediction comes from.
@@ -709,18 +780,29 @@ pub async fn customer_clv(
         .db
         .read(move |conn| crm_store::analytics::clv::customer_value(conn, &id, base))
         .await?;
-    let currency = base.to_string();
-    let ahead = model.as_ref().map(|(_, ahead)| *ahead);
-    Ok(web::Json(CustomerLifetimeValue {
-        company_id: company,
-        historical: money(historical, &currency),
-        predicted_12_months: ahead
-            .and_then(|a| a.value_minor)
-            .map(|v| money(v, &currency)),
-        probability_alive: ahead.and_then(|a| a.probability_alive),
-        expected_purchases_12_months: ahead.and_then(|a| a.expected_purchases),
-        model: model.map(|(fit, _)| ClvModel::from(fit)),
-    }))
+    let value = CustomerLifetimeValue::new(company, historical, model, &base.to_string());
+    Ok(web::Json(value))
+}
+
+impl CustomerLifetimeValue {
+    fn new(
+        company_id: String,
+        historical: i64,
+        model: Option<(crm_store::analytics::clv::Fit, YearAhead)>,
+        currency: &str,
+    ) -> Self {
+        let ahead = model.as_ref().map(|(_, ahead)| *ahead);
+        CustomerLifetimeValue {
+            company_id,
+            historical: money(historical, currency),
+            predicted_12_months: ahead
+                .and_then(|a| a.value_minor)
+                .map(|v| money(v, currency)),
+            probability_alive: ahead.and_then(|a| a.probability_alive),
+            expected_purchases_12_months: ahead.and_then(|a| a.expected_purchases),
+            model: model.map(|(fit, _)| ClvModel::from(fit)),
+        }
+    }
 }
 
 impl From<crm_store::analytics::clv::Fit> for ClvModel {

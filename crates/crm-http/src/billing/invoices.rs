@@ -4,7 +4,10 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::billing::invoices::{outstanding_minor, InvoiceKind, InvoiceStatus};
+use crm_domain::billing::invoices::{
+    check_order_count, outstanding_minor, InvoiceKind, InvoiceStatus,
+};
+use crm_domain::Violations;
 use crm_store::billing::invoice_series::{self as series_store, SeriesFields};
 use crm_store::billing::invoices::{
     self as store, CreditLineDraft, DraftChanges, DraftInput, InvoiceFilter, PaymentInput,
@@ -286,6 +289,59 @@ pub struct InvoiceCreate {
     pub supply_date: Option<NaiveDate>,
 }
 
+/// The VAT mentions a document prints (VAT Directive art. 226), checked; shared with the
+/// self-billed invoices of the portal.
+pub(crate) fn vat_mentions(
+    c: &mut Checker,
+    exemption_reason: Option<&str>,
+    reverse_charge: Option<bool>,
+    supply_date: Option<NaiveDate>,
+) -> VatMentions {
+    VatMentions {
+        exemption_reason: c.optional("exemption_reason", exemption_reason, SHORT),
+        reverse_charge: reverse_charge.unwrap_or(false),
+        supply_date,
+    }
+}
+
+/// Records a violation when more orders are asked for than one invoice may gather; shared with
+/// the self-billed invoices of the portal.
+pub(crate) fn check_order_ids(c: &mut Checker, order_ids: &[String]) {
+    if let Err(violation) = check_order_count(order_ids.len()) {
+        c.violations.push(violation);
+    }
+}
+
+impl InvoiceCreate {
+    fn into_input(self) -> Result<DraftInput, ApiError> {
+        let mut c = Checker::default();
+        let currency = self
+            .currency
+            .as_deref()
+            .and_then(|code| c.currency("currency", code));
+        let lines = line_drafts(&mut c, self.lines, currency.as_deref());
+        let notes = c.optional("notes", self.notes.as_deref(), LONG);
+        let vat = vat_mentions(
+            &mut c,
+            self.exemption_reason.as_deref(),
+            self.reverse_charge,
+            self.supply_date,
+        );
+        check_order_ids(&mut c, &self.order_ids);
+        c.finish()?;
+        Ok(DraftInput {
+            company_id: self.company_id,
+            currency,
+            series_id: self.series_id,
+            due_date: self.due_date,
+            notes,
+            order_ids: self.order_ids,
+            lines,
+            vat,
+        })
+    }
+}
+
 /// Changes to a draft, as a JSON Merge Patch. Issued documents are immutable.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -309,6 +365,29 @@ pub struct InvoiceUpdate {
     pub supply_date: Option<Option<NaiveDate>>,
 }
 
+impl InvoiceUpdate {
+    fn into_changes(self) -> Result<DraftChanges, ApiError> {
+        let mut c = Checker::default();
+        let changes = DraftChanges {
+            due_date: self.due_date,
+            notes: self.notes.map(|n| c.optional("notes", n.as_deref(), LONG)),
+            exemption_reason: self
+                .exemption_reason
+                .map(|r| c.optional("exemption_reason", r.as_deref(), SHORT)),
+            reverse_charge: match self.reverse_charge {
+                Some(None) => {
+                    c.not_null("reverse_charge");
+                    None
+                }
+                other => other.flatten(),
+            },
+            supply_date: self.supply_date,
+        };
+        c.finish()?;
+        Ok(changes)
+    }
+}
+
 /// Filters and paging for the invoice list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -328,6 +407,24 @@ pub struct InvoiceListQuery {
     pub cursor: Option<String>,
 }
 
+impl InvoiceListQuery {
+    fn into_filter(self) -> Result<InvoiceFilter, ApiError> {
+        if self.status.is_some_and(|s| !s.is_stored()) {
+            return Err(ApiError::validation(
+                "status",
+                "filter by draft, issued, pending_acceptance or disputed; payment states are derived",
+            ));
+        }
+        Ok(InvoiceFilter {
+            company_id: self.company_id,
+            kind: self.kind,
+            series_id: self.series_id,
+            stored_status: self.status,
+            numbered_only: false,
+        })
+    }
+}
+
 #[utoipa::path(tag = "invoices", operation_id = "listInvoices", summary = "List invoices and credit notes", description = "Newest first.",
     params(InvoiceListQuery),
     responses((status = 200, description = "A page of invoices", body = ListResponse<Invoice>)))]
@@ -339,26 +436,7 @@ pub async fn list_invoices(
 ) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
     let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
-    let stored_status = match query.status {
-        None => None,
-        Some(
-            s @ (InvoiceStatus::Draft
-            | InvoiceStatus::Issued
-            | InvoiceStatus::PendingAcceptance
-            | InvoiceStatus::Disputed),
-        ) => Some(s),
-        Some(_) => return Err(ApiError::validation(
-            "status",
-            "filter by draft, issued, pending_acceptance or disputed; payment states are derived",
-        )),
-    };
-    let filter = InvoiceFilter {
-        company_id: query.company_id,
-        kind: query.kind,
-        series_id: query.series_id,
-        stored_status,
-        numbered_only: false,
-    };
+    let filter = query.into_filter()?;
     let result = state
         .db
         .read(move |conn| store::list(conn, &filter, &page))
@@ -379,35 +457,7 @@ pub async fn create_invoice(
     ApiJson(body): ApiJson<InvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Invoices, Access::Write)?;
-    let mut c = Checker::default();
-    let currency = body
-        .currency
-        .as_deref()
-        .and_then(|code| c.currency("currency", code));
-    let lines = line_drafts(&mut c, body.lines, currency.as_deref());
-    let notes = c.optional("notes", body.notes.as_deref(), LONG);
-    let exemption_reason = c.optional("exemption_reason", body.exemption_reason.as_deref(), SHORT);
-    if body.order_ids.len() > 100 {
-        c.violations.push(crm_domain::Violation::new(
-            "order_ids",
-            "at most 100 orders per invoice",
-        ));
-    }
-    c.finish()?;
-    let input = DraftInput {
-        company_id: body.company_id,
-        currency,
-        series_id: body.series_id,
-        due_date: body.due_date,
-        notes,
-        order_ids: body.order_ids,
-        lines,
-        vat: VatMentions {
-            exemption_reason,
-            reverse_charge: body.reverse_charge.unwrap_or(false),
-            supply_date: body.supply_date,
-        },
-    };
+    let input = body.into_input()?;
     let invoice = state
         .db
         .write(move |conn| store::create_draft(conn, input))
@@ -449,23 +499,7 @@ pub async fn update_invoice(
     ApiJson(body): ApiJson<InvoiceUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Invoices, Access::Write)?;
-    let mut c = Checker::default();
-    let changes = DraftChanges {
-        due_date: body.due_date,
-        notes: body.notes.map(|n| c.optional("notes", n.as_deref(), LONG)),
-        exemption_reason: body
-            .exemption_reason
-            .map(|r| c.optional("exemption_reason", r.as_deref(), SHORT)),
-        reverse_charge: match body.reverse_charge {
-            Some(None) => {
-                c.not_null("reverse_charge");
-                None
-            }
-            other => other.flatten(),
-        },
-        supply_date: body.supply_date,
-    };
-    c.finish()?;
+    let changes = body.into_changes()?;
     let invoice = state
         .db
         .write(move |conn| store::update_draft(conn, &id, if_match.0, changes))
@@ -636,11 +670,56 @@ pub struct PaymentCreate {
     pub reference: Option<String>,
 }
 
+impl PaymentCreate {
+    /// The payment's currency and what the store records; `today` is the default `paid_on`.
+    fn into_input(
+        self,
+        created_by: Option<String>,
+        today: NaiveDate,
+    ) -> Result<(String, PaymentInput), ApiError> {
+        let mut c = Checker::default();
+        let method = c.optional("method", self.method.as_deref(), SHORT);
+        let reference = c.optional("reference", self.reference.as_deref(), SHORT);
+        c.currency("amount.currency", &self.amount.currency);
+        c.finish()?;
+        let input = PaymentInput {
+            amount_minor: self.amount.amount_minor,
+            paid_on: self.paid_on.unwrap_or(today),
+            method,
+            reference,
+            created_by,
+        };
+        Ok((self.amount.currency, input))
+    }
+}
+
 /// The payments of an invoice, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentList {
     /// Oldest first.
     pub data: Vec<Payment>,
+}
+
+impl From<store::InvoicePayments> for PaymentList {
+    fn from(p: store::InvoicePayments) -> Self {
+        let currency = p.currency;
+        PaymentList {
+            data: p
+                .payments
+                .into_iter()
+                .map(|p| Payment {
+                    amount: Money::new(p.amount_minor, &currency),
+                    id: p.id,
+                    invoice_id: p.invoice_id,
+                    paid_on: p.paid_on,
+                    method: p.method,
+                    reference: p.reference,
+                    created_by: p.created_by,
+                    created_at: utc(p.created_at),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "createPayment", summary = "Record a payment",
@@ -656,36 +735,12 @@ pub async fn create_payment(
     ApiJson(body): ApiJson<PaymentCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Invoices, Access::Write)?;
-    let mut c = Checker::default();
-    let method = c.optional("method", body.method.as_deref(), SHORT);
-    let reference = c.optional("reference", body.reference.as_deref(), SHORT);
-    c.currency("amount.currency", &body.amount.currency);
-    c.finish()?;
     let created_by = principal.user_id().map(str::to_owned);
-    let invoice_id = id.into_inner();
-    let location = format!("/v1/invoices/{invoice_id}/payments");
+    let (currency, input) = body.into_input(created_by, Utc::now().date_naive())?;
+    let location = format!("/v1/invoices/{id}/payments");
     let invoice = state
         .db
-        .write(move |conn| {
-            let current = store::get(conn, &invoice_id)?;
-            if current.currency != body.amount.currency {
-                return Err(StoreError::from(crm_domain::Violation::new(
-                    "amount.currency",
-                    format!("must be {}", current.currency),
-                )));
-            }
-            store::pay(
-                conn,
-                &invoice_id,
-                PaymentInput {
-                    amount_minor: body.amount.amount_minor,
-                    paid_on: body.paid_on.unwrap_or_else(|| Utc::now().date_naive()),
-                    method,
-                    reference,
-                    created_by,
-                },
-            )
-        })
+        .write(move |conn| store::record_payment(conn, &id, &currency, input))
         .await?;
     Ok(created(location, invoice.version, &Invoice::from(invoice)))
 }
@@ -700,30 +755,11 @@ pub async fn list_payments(
     id: web::Path<String>,
 ) -> Result<web::Json<PaymentList>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let (currency, payments) = state
+    let payments = state
         .db
-        .read(move |conn| {
-            Ok((
-                store::get(conn, &id)?.currency,
-                store::payments_of(conn, &id)?,
-            ))
-        })
+        .read(move |conn| store::invoice_payments(conn, &id))
         .await?;
-    Ok(web::Json(PaymentList {
-        data: payments
-            .into_iter()
-            .map(|p| Payment {
-                amount: Money::new(p.amount_minor, &currency),
-                id: p.id,
-                invoice_id: p.invoice_id,
-                paid_on: p.paid_on,
-                method: p.method,
-                reference: p.reference,
-                created_by: p.created_by,
-                created_at: utc(p.created_at),
-            })
-            .collect(),
-    }))
+    Ok(web::Json(PaymentList::from(payments)))
 }
 
 /// An invoice series.
@@ -820,6 +856,49 @@ fn prefix(c: &mut Checker, value: &str) -> String {
     p
 }
 
+impl InvoiceSeriesCreate {
+    fn into_fields(self) -> Result<SeriesFields, ApiError> {
+        let mut c = Checker::default();
+        let fields = SeriesFields {
+            code: c.required("code", &self.code, 20),
+            prefix: prefix(&mut c, &self.prefix),
+            kind: self.kind,
+            is_default: self.is_default.unwrap_or(false),
+            yearly_reset: self.yearly_reset.unwrap_or(true),
+        };
+        c.finish()?;
+        Ok(fields)
+    }
+}
+
+impl InvoiceSeriesUpdate {
+    /// Merges the changes into the stored fields, checking each; none may be null.
+    fn apply(self, f: &mut SeriesFields) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        match self.code {
+            Some(Some(v)) => f.code = c.required("code", &v, 20),
+            Some(None) => c.not_null("code"),
+            None => {}
+        }
+        match self.prefix {
+            Some(Some(v)) => f.prefix = prefix(&mut c, &v),
+            Some(None) => c.not_null("prefix"),
+            None => {}
+        }
+        match self.is_default {
+            Some(Some(v)) => f.is_default = v,
+            Some(None) => c.not_null("is_default"),
+            None => {}
+        }
+        match self.yearly_reset {
+            Some(Some(v)) => f.yearly_reset = v,
+            Some(None) => c.not_null("yearly_reset"),
+            None => {}
+        }
+        c.finish()
+    }
+}
+
 /// Paging for the series list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -863,15 +942,7 @@ pub async fn create_series(
     ApiJson(body): ApiJson<InvoiceSeriesCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Settings, Access::Write)?;
-    let mut c = Checker::default();
-    let fields = SeriesFields {
-        code: c.required("code", &body.code, 20),
-        prefix: prefix(&mut c, &body.prefix),
-        kind: body.kind,
-        is_default: body.is_default.unwrap_or(false),
-        yearly_reset: body.yearly_reset.unwrap_or(true),
-    };
-    c.finish()?;
+    let fields = body.into_fields()?;
     let series = state
         .db
         .write(move |conn| series_store::create(conn, fields))
@@ -916,29 +987,8 @@ pub async fn update_series(
     let series = state
         .db
         .write(move |conn| {
-            series_store::update(conn, &id, if_match.0, |f| {
-                let mut c = Checker::default();
-                match body.code {
-                    Some(Some(v)) => f.code = c.required("code", &v, 20),
-                    Some(None) => c.not_null("code"),
-                    None => {}
-                }
-                match body.prefix {
-                    Some(Some(v)) => f.prefix = prefix(&mut c, &v),
-                    Some(None) => c.not_null("prefix"),
-                    None => {}
-                }
-                match body.is_default {
-                    Some(Some(v)) => f.is_default = v,
-                    Some(None) => c.not_null("is_default"),
-                    None => {}
-                }
-                match body.yearly_reset {
-                    Some(Some(v)) => f.yearly_reset = v,
-                    Some(None) => c.not_null("yearly_reset"),
-                    None => {}
-                }
-                c.finish().map_err(StoreError::from)
+            series_store::update(conn, &id, if_match.0, |fields| {
+                body.apply(fields).map_err(StoreError::from)
             })
         })
         .await?;

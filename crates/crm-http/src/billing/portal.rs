@@ -9,6 +9,9 @@ use crm_domain::billing::returns::{ReasonCode, Resolution, ReturnStatus};
 use crm_domain::sales::orders::OrderStatus;
 use crm_domain::sales::quotes::{QuoteAction, QuoteStatus};
 use crm_domain::sales::totals::Totals;
+use crm_domain::Violations;
+use crm_store::billing::returns::ReturnRequest;
+use crm_store::parties::companies::CompanyFields;
 use crm_store::sales::documents::Line;
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -556,6 +559,28 @@ pub struct PortalReturnCreate {
     pub customer_comment: Option<String>,
 }
 
+impl PortalReturnCreate {
+    /// The store's request, opened by `principal` within the window: customers cannot override it.
+    fn into_request(
+        self,
+        principal: &Principal,
+        window_days: i64,
+    ) -> Result<ReturnRequest, ApiError> {
+        let mut c = Checker::default();
+        let request = return_request(
+            &mut c,
+            self.order_id,
+            self.lines,
+            self.customer_comment,
+            None,
+            Some(principal.key()),
+            window_days,
+        );
+        c.finish()?;
+        Ok(request)
+    }
+}
+
 #[utoipa::path(tag = "portal", operation_id = "createPortalReturn", summary = "Return items of one of my orders",
     description = "Within the return window; beyond it, ask us.",
     request_body = PortalReturnCreate,
@@ -567,24 +592,10 @@ pub async fn create_portal_return(
     ApiJson(body): ApiJson<PortalReturnCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Write)?;
-    let mut c = Checker::default();
-    let request = return_request(
-        &mut c,
-        body.order_id.clone(),
-        body.lines,
-        body.customer_comment,
-        None,
-        Some(principal.key()),
-        state.settings.return_window_days,
-    );
-    c.finish()?;
+    let request = body.into_request(&principal, state.settings.return_window_days)?;
     let ret = state
         .db
-        .write(move |conn| {
-            let order = crm_store::sales::orders::get(conn, &body.order_id)?;
-            mine(order.company_id.as_deref(), &company)?;
-            crm_store::billing::returns::open(conn, request)
-        })
+        .write(move |conn| crm_store::billing::returns::open_for_customer(conn, &company, request))
         .await?;
     Ok(created(
         format!("/v1/portal/returns/{}", ret.id),
@@ -627,6 +638,31 @@ pub struct FiscalDataUpdate {
     /// Billing email.
     #[serde(default, deserialize_with = "patch")]
     pub email: Option<Option<String>>,
+}
+
+impl FiscalDataUpdate {
+    /// Merges the changes into my company's stored fields, checking each.
+    fn apply(self, f: &mut CompanyFields) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        if let Some(v) = self.legal_name {
+            f.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.tax_id {
+            f.tax_id = c.optional("tax_id", v.as_deref(), 50);
+        }
+        if let Some(v) = self.email {
+            f.email = c.email("email", v.as_deref());
+        }
+        if let Some(a) = self.billing_address {
+            apply_address(
+                &mut c,
+                &mut f.billing_address,
+                a.unwrap_or_default(),
+                "billing_address",
+            );
+        }
+        c.finish()
+    }
 }
 
 fn fiscal(c: crm_store::parties::companies::Company) -> FiscalData {
@@ -678,26 +714,8 @@ pub async fn update_fiscal_data(
     let c = state
         .db
         .write(move |conn| {
-            crm_store::parties::companies::update(conn, &company, if_match.0, |f| {
-                let mut c = Checker::default();
-                if let Some(v) = body.legal_name {
-                    f.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
-                }
-                if let Some(v) = body.tax_id {
-                    f.tax_id = c.optional("tax_id", v.as_deref(), 50);
-                }
-                if let Some(v) = body.email {
-                    f.email = c.email("email", v.as_deref());
-                }
-                if let Some(a) = body.billing_address {
-                    apply_address(
-                        &mut c,
-                        &mut f.billing_address,
-                        a.unwrap_or_default(),
-                        "billing_address",
-                    );
-                }
-                c.finish().map_err(StoreError::from)
+            crm_store::parties::companies::update(conn, &company, if_match.0, |fields| {
+                body.apply(fields).map_err(StoreError::from)
             })
         })
         .await?;

@@ -1,14 +1,15 @@
 //! `/v1/returns`: returns (RMA) against orders, with their root cause.
 
 use actix_web::{get, patch, post, web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::access::roles::Role;
 use crm_domain::billing::returns::{
-    Disposition, ReasonCode, Resolution, ReturnAction, ReturnStatus, RootCauseCategory,
+    may_override_window, Disposition, ReasonCode, Resolution, ReturnAction, ReturnStatus,
+    RootCauseCategory,
 };
+use crm_domain::Violations;
 use crm_store::billing::returns::{
-    self as store, LineRequest, Received, Resolve, ReturnFilter, ReturnRequest,
+    self as store, LineRequest, Received, Resolve, ReturnFilter, ReturnRequest, RootCause,
 };
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -186,6 +187,39 @@ pub struct ReturnCreate {
     pub override_window: Option<bool>,
 }
 
+impl ReturnCreate {
+    /// The store's request, opened by `principal`; a window override is recorded as theirs and
+    /// only managers may give one.
+    fn into_request(
+        self,
+        principal: &Principal,
+        window_days: i64,
+    ) -> Result<ReturnRequest, ApiError> {
+        let override_by = if self.override_window.unwrap_or(false) {
+            if !may_override_window(principal.role) {
+                return Err(ApiError::Forbidden(
+                    "only a manager can override the return window".into(),
+                ));
+            }
+            principal.user_id().map(str::to_owned)
+        } else {
+            None
+        };
+        let mut c = Checker::default();
+        let request = return_request(
+            &mut c,
+            self.order_id,
+            self.lines,
+            self.customer_comment,
+            override_by,
+            Some(principal.key()),
+            window_days,
+        );
+        c.finish()?;
+        Ok(request)
+    }
+}
+
 /// Builds the store's request for a new return; shared with the customer portal.
 pub fn return_request(
     c: &mut Checker,
@@ -246,6 +280,35 @@ pub struct RootCauseUpdate {
     pub preventive_action: Option<Option<String>>,
 }
 
+impl ReturnUpdate {
+    /// Merges the changes into the stored root cause and comment, checking each; a `null` root
+    /// cause clears all of it.
+    fn apply(self, cause: &mut RootCause, comment: &mut Option<String>) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        if let Some(v) = self.customer_comment {
+            *comment = c.optional("customer_comment", v.as_deref(), LONG);
+        }
+        if let Some(rc) = self.root_cause {
+            let rc = rc.unwrap_or(RootCauseUpdate {
+                category: Some(None),
+                notes: Some(None),
+                preventive_action: Some(None),
+            });
+            if let Some(v) = rc.category {
+                cause.category = v;
+            }
+            if let Some(v) = rc.notes {
+                cause.notes = c.optional("root_cause.notes", v.as_deref(), LONG);
+            }
+            if let Some(v) = rc.preventive_action {
+                cause.preventive_action =
+                    c.optional("root_cause.preventive_action", v.as_deref(), LONG);
+            }
+        }
+        c.finish()
+    }
+}
+
 /// Filters and paging for the return list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -297,27 +360,7 @@ pub async fn create_return(
     ApiJson(body): ApiJson<ReturnCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Returns, Access::Write)?;
-    let override_by = if body.override_window.unwrap_or(false) {
-        if !matches!(principal.role, Role::Manager | Role::Admin) {
-            return Err(ApiError::Forbidden(
-                "only a manager can override the return window".into(),
-            ));
-        }
-        principal.user_id().map(str::to_owned)
-    } else {
-        None
-    };
-    let mut c = Checker::default();
-    let request = return_request(
-        &mut c,
-        body.order_id,
-        body.lines,
-        body.customer_comment,
-        override_by,
-        Some(principal.key()),
-        state.settings.return_window_days,
-    );
-    c.finish()?;
+    let request = body.into_request(&principal, state.settings.return_window_days)?;
     let ret = state
         .db
         .write(move |conn| store::open(conn, request))
@@ -360,28 +403,7 @@ pub async fn update_return(
         .db
         .write(move |conn| {
             store::update(conn, &id, if_match.0, |cause, comment| {
-                let mut c = Checker::default();
-                if let Some(v) = body.customer_comment {
-                    *comment = c.optional("customer_comment", v.as_deref(), LONG);
-                }
-                if let Some(rc) = body.root_cause {
-                    let rc = rc.unwrap_or(RootCauseUpdate {
-                        category: Some(None),
-                        notes: Some(None),
-                        preventive_action: Some(None),
-                    });
-                    if let Some(v) = rc.category {
-                        cause.category = v;
-                    }
-                    if let Some(v) = rc.notes {
-                        cause.notes = c.optional("root_cause.notes", v.as_deref(), LONG);
-                    }
-                    if let Some(v) = rc.preventive_action {
-                        cause.preventive_action =
-                            c.optional("root_cause.preventive_action", v.as_deref(), LONG);
-                    }
-                }
-                c.finish().map_err(StoreError::from)
+                body.apply(cause, comment).map_err(StoreError::from)
             })
         })
         .await?;
@@ -475,6 +497,27 @@ pub struct ReceiveReturn {
     pub lines: Vec<ReceivedLine>,
 }
 
+impl ReceiveReturn {
+    fn into_received(self) -> Result<Vec<Received>, ApiError> {
+        let mut c = Checker::default();
+        let received = self
+            .lines
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                c.quantity(&format!("lines[{i}].quantity"), &l.quantity)
+                    .map(|quantity| Received {
+                        return_line_id: l.return_line_id,
+                        quantity,
+                        disposition: l.disposition,
+                    })
+            })
+            .collect();
+        c.finish()?;
+        Ok(received)
+    }
+}
+
 #[utoipa::path(tag = "returns", operation_id = "receiveReturn", summary = "Receive a return", description = "approved → received, with the quantity received and the disposition of each line.",
     params(("id" = String, Path, description = "Return id")),
     request_body = ReceiveReturn,
@@ -490,21 +533,7 @@ pub async fn receive_return(
     ApiJson(body): ApiJson<ReceiveReturn>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Returns, Access::Write)?;
-    let mut c = Checker::default();
-    let received: Vec<Received> = body
-        .lines
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            c.quantity(&format!("lines[{i}].quantity"), &l.quantity)
-                .map(|quantity| Received {
-                    return_line_id: l.return_line_id,
-                    quantity,
-                    disposition: l.disposition,
-                })
-        })
-        .collect();
-    c.finish()?;
+    let received = body.into_received()?;
     let ret = state
         .db
         .write(move |conn| store::receive(conn, &id, if_match.0, received))
@@ -523,6 +552,28 @@ pub struct ResolveReturn {
     pub restocking_fee: Option<Money>,
     /// For `retained_with_discount`: what the customer gets to keep the item.
     pub concession: Option<Money>,
+}
+
+impl ResolveReturn {
+    /// The resolution, its amounts checked against the return's `currency`.
+    fn resolve_in(self, currency: &str) -> Result<Resolve, StoreError> {
+        let mut c = Checker::default();
+        let fee = self
+            .restocking_fee
+            .as_ref()
+            .and_then(|m| c.money("restocking_fee", m, Some(currency)))
+            .unwrap_or(0);
+        let concession = self
+            .concession
+            .as_ref()
+            .and_then(|m| c.money("concession", m, Some(currency)));
+        c.finish()?;
+        Ok(Resolve {
+            resolution: self.resolution,
+            restocking_fee_minor: fee,
+            concession_minor: concession,
+        })
+    }
 }
 
 #[utoipa::path(tag = "returns", operation_id = "resolveReturn", summary = "Resolve a return",
@@ -544,28 +595,7 @@ pub async fn resolve_return(
     let ret = state
         .db
         .write(move |conn| {
-            let current = store::get(conn, &id)?;
-            let mut c = Checker::default();
-            let fee = body
-                .restocking_fee
-                .as_ref()
-                .and_then(|m| c.money("restocking_fee", m, Some(&current.currency)))
-                .unwrap_or(0);
-            let concession = body
-                .concession
-                .as_ref()
-                .and_then(|m| c.money("concession", m, Some(&current.currency)));
-            c.finish()?;
-            store::resolve(
-                conn,
-                &id,
-                if_match.0,
-                Resolve {
-                    resolution: body.resolution,
-                    restocking_fee_minor: fee,
-                    concession_minor: concession,
-                },
-            )
+            store::resolve_return(conn, &id, if_match.0, |currency| body.resolve_in(currency))
         })
         .await?;
     Ok(versioned(ret.version, &Return::from(ret)))
@@ -607,6 +637,45 @@ pub struct ReturnReportQuery {
     pub to: NaiveDate,
 }
 
+impl ReturnReportQuery {
+    /// The period as instants: from the start of `from` up to, not including, the day after `to`.
+    fn period(&self) -> Result<(NaiveDateTime, NaiveDateTime), ApiError> {
+        if self.to < self.from || (self.to - self.from).num_days() > 3660 {
+            return Err(ApiError::validation(
+                "to",
+                "must be on or after from, within ten years",
+            ));
+        }
+        let from = self.from.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let to = self
+            .to
+            .succ_opt()
+            .unwrap_or(self.to)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default();
+        Ok((from, to))
+    }
+}
+
+impl ReturnReport {
+    /// The report, its amounts in `currency`, the base currency.
+    fn in_currency(r: store::ReturnReport, currency: &str) -> Self {
+        let counts = |v: Vec<(String, i64)>| {
+            v.into_iter()
+                .map(|(key, count)| Count { key, count })
+                .collect()
+        };
+        ReturnReport {
+            returns: r.returns,
+            by_reason: counts(r.by_reason),
+            by_root_cause: counts(r.by_root_cause),
+            by_resolution: counts(r.by_resolution),
+            refunded: Money::new(r.refunded_minor, currency),
+            saved_revenue: Money::new(r.saved_revenue_minor, currency),
+        }
+    }
+}
+
 #[utoipa::path(tag = "returns", operation_id = "getReturnReport", summary = "Report on reasons, root causes and resolutions",
     description = "Amounts are in the base currency, each converted at the latest rate on or before the end of the month the return was resolved; a missing rate is a `422` naming the currency and the date.",
     params(ReturnReportQuery),
@@ -618,36 +687,11 @@ pub async fn return_report(
     ApiQuery(query): ApiQuery<ReturnReportQuery>,
 ) -> Result<web::Json<ReturnReport>, ApiError> {
     principal.authorize(Resource::Returns, Access::Read)?;
-    if query.to < query.from || (query.to - query.from).num_days() > 3660 {
-        return Err(ApiError::validation(
-            "to",
-            "must be on or after from, within ten years",
-        ));
-    }
-    let from = query.from.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let to = query
-        .to
-        .succ_opt()
-        .unwrap_or(query.to)
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default();
+    let (from, to) = query.period()?;
     let base = state.settings.base_currency;
-    let r = state
+    let report = state
         .db
         .read(move |conn| store::report(conn, from, to, base))
         .await?;
-    let currency = base.to_string();
-    let counts = |v: Vec<(String, i64)>| {
-        v.into_iter()
-            .map(|(key, count)| Count { key, count })
-            .collect()
-    };
-    Ok(web::Json(ReturnReport {
-        returns: r.returns,
-        by_reason: counts(r.by_reason),
-        by_root_cause: counts(r.by_root_cause),
-        by_resolution: counts(r.by_resolution),
-        refunded: Money::new(r.refunded_minor, &currency),
-        saved_revenue: Money::new(r.saved_revenue_minor, &currency),
-    }))
+    Ok(web::Json(ReturnReport::in_currency(report, base.as_str())))
 }

@@ -4,16 +4,17 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::billing::agreements::{check_auto_accept_days, check_series_prefix};
 use crm_store::billing::invoices::VatMentions;
 use crm_store::billing::self_billing::{self as store, AgreementFields};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::billing::invoices::Invoice;
+use crate::billing::invoices::{check_order_ids, vat_mentions, Invoice};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
-use crate::platform::fields::{Checker, LONG, SHORT};
+use crate::platform::fields::{Checker, LONG};
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -82,6 +83,31 @@ pub struct AgreementCreate {
     pub series_prefix: String,
 }
 
+impl AgreementCreate {
+    fn into_fields(self) -> Result<AgreementFields, ApiError> {
+        let mut c = Checker::default();
+        let prefix = c.required("series_prefix", &self.series_prefix, 8);
+        for rule in [
+            check_series_prefix(&prefix),
+            check_auto_accept_days(self.auto_accept_days),
+        ] {
+            if let Err(violation) = rule {
+                c.violations.push(violation);
+            }
+        }
+        let terms = c.optional("terms", self.terms.as_deref(), LONG);
+        c.finish()?;
+        Ok(AgreementFields {
+            company_id: self.company_id,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            auto_accept_days: self.auto_accept_days,
+            terms,
+            series_prefix: prefix.to_uppercase(),
+        })
+    }
+}
+
 /// Paging for agreements.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -125,33 +151,7 @@ pub async fn create_agreement(
     ApiJson(body): ApiJson<AgreementCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Invoices, Access::Write)?;
-    let mut c = Checker::default();
-    let prefix = c.required("series_prefix", &body.series_prefix, 8);
-    if !prefix.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-        c.violations.push(crm_domain::Violation::new(
-            "series_prefix",
-            "letters and digits only",
-        ));
-    }
-    if body
-        .auto_accept_days
-        .is_some_and(|d| !(1..=365).contains(&d))
-    {
-        c.violations.push(crm_domain::Violation::new(
-            "auto_accept_days",
-            "must be between 1 and 365",
-        ));
-    }
-    let terms = c.optional("terms", body.terms.as_deref(), LONG);
-    c.finish()?;
-    let fields = AgreementFields {
-        company_id: body.company_id,
-        valid_from: body.valid_from,
-        valid_to: body.valid_to,
-        auto_accept_days: body.auto_accept_days,
-        terms,
-        series_prefix: prefix.to_uppercase(),
-    };
+    let fields = body.into_fields()?;
     let agreement = state
         .db
         .write(move |conn| store::create(conn, fields))
@@ -268,6 +268,22 @@ pub struct SelfBilledInvoiceCreate {
     pub supply_date: Option<NaiveDate>,
 }
 
+impl SelfBilledInvoiceCreate {
+    /// The orders to invoice and the VAT mentions to print.
+    fn into_parts(self) -> Result<(Vec<String>, VatMentions), ApiError> {
+        let mut c = Checker::default();
+        let vat = vat_mentions(
+            &mut c,
+            self.exemption_reason.as_deref(),
+            self.reverse_charge,
+            self.supply_date,
+        );
+        check_order_ids(&mut c, &self.order_ids);
+        c.finish()?;
+        Ok((self.order_ids, vat))
+    }
+}
+
 #[utoipa::path(tag = "portal", operation_id = "createSelfBilledInvoice", summary = "Issue a self-billed invoice",
     description = "Under my company's self-billing agreement in force today: an invoice (389) for my fulfilled, not yet invoiced orders, numbered in the agreement's series and awaiting the supplier's acceptance. It prints what VAT Directive art. 226 asks, as `POST /v1/invoices` does: a 0% line needs `exemption_reason` or `reverse_charge`. Refused with a 4xx naming the rule: no agreement, an expired or future one (`422`), orders that are not mine or not fulfilled (`422`), orders already invoiced (`409`).",
     request_body = SelfBilledInvoiceCreate,
@@ -279,24 +295,11 @@ pub async fn create_self_billed_invoice(
     ApiJson(body): ApiJson<SelfBilledInvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let company = crate::billing::portal::own_company(&principal, Access::Write)?;
-    let mut c = Checker::default();
-    let exemption_reason = c.optional("exemption_reason", body.exemption_reason.as_deref(), SHORT);
-    if body.order_ids.len() > 100 {
-        c.violations.push(crm_domain::Violation::new(
-            "order_ids",
-            "at most 100 orders per invoice",
-        ));
-    }
-    c.finish()?;
-    let vat = VatMentions {
-        exemption_reason,
-        reverse_charge: body.reverse_charge.unwrap_or(false),
-        supply_date: body.supply_date,
-    };
+    let (order_ids, vat) = body.into_parts()?;
     let today = Utc::now().date_naive();
     let invoice = state
         .db
-        .write(move |conn| store::issue_for_customer(conn, &company, body.order_ids, vat, today))
+        .write(move |conn| store::issue_for_customer(conn, &company, order_ids, vat, today))
         .await?;
     Ok(created(
         format!("/v1/portal/invoices/{}", invoice.id),

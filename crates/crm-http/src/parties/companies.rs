@@ -315,33 +315,45 @@ pub async fn list_companies(
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
     let (page, sort) =
         SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
-    let mut c = Checker::default();
-    let filter = CompanyFilter {
-        q: c.optional("q", query.q.as_deref(), SHORT)
-            .map(|q| q.to_lowercase()),
-        tax_id: c.optional("tax_id", query.tax_id.as_deref(), 50),
-        country: query
-            .country
-            .as_deref()
-            .and_then(|raw| c.violations.check(country_code("country", raw))),
-        owner_id: query.owner_id,
-        tier: query.tier,
-        tag: query.tag.as_deref().and_then(|t| {
-            c.violations
-                .check(crm_domain::parties::tags::filter_value(t))
-        }),
-        include_archived: query.include_archived.unwrap_or(false),
-        only_id: match reach {
-            Reach::All => None,
-            Reach::OwnCompany => Some(principal.company_id.clone().unwrap_or_default()),
-        },
-    };
-    c.finish()?;
+    let filter = query.into_filter(reach, principal.company_id.as_deref())?;
     let result = state
         .db
         .read(move |conn| store::list(conn, &filter, &page))
         .await?;
     Ok(web::Json(respond(result, &sort, Company::from)))
+}
+
+impl CompanyListQuery {
+    /// Checks the filters; a caller who reaches only its own company sees only that one.
+    fn into_filter(
+        self,
+        reach: Reach,
+        own_company_id: Option<&str>,
+    ) -> Result<CompanyFilter, ApiError> {
+        let mut c = Checker::default();
+        let filter = CompanyFilter {
+            q: c.optional("q", self.q.as_deref(), SHORT)
+                .map(|q| q.to_lowercase()),
+            tax_id: c.optional("tax_id", self.tax_id.as_deref(), 50),
+            country: self
+                .country
+                .as_deref()
+                .and_then(|raw| c.violations.check(country_code("country", raw))),
+            owner_id: self.owner_id,
+            tier: self.tier,
+            tag: self.tag.as_deref().and_then(|t| {
+                c.violations
+                    .check(crm_domain::parties::tags::filter_value(t))
+            }),
+            include_archived: self.include_archived.unwrap_or(false),
+            only_id: match reach {
+                Reach::All => None,
+                Reach::OwnCompany => Some(own_company_id.unwrap_or_default().to_owned()),
+            },
+        };
+        c.finish()?;
+        Ok(filter)
+    }
 }
 
 #[utoipa::path(

@@ -152,6 +152,23 @@ pub struct InteractionUpdate {
 }
 
 impl InteractionCreate {
+    /// Checks a new interaction as an update of every field, so that both are checked alike.
+    fn into_fields(self, caller: Option<&str>) -> Result<InteractionFields, Violations> {
+        let mut fields = InteractionFields {
+            contact_id: None,
+            company_id: None,
+            kind: self.kind,
+            direction: None,
+            subject: None,
+            body: None,
+            occurred_at: None,
+            scheduled_for: None,
+            user_id: None,
+        };
+        self.into_update(caller).apply(&mut fields)?;
+        Ok(fields)
+    }
+
     fn into_update(self, caller: Option<&str>) -> InteractionUpdate {
         InteractionUpdate {
             contact_id: Some(self.contact_id),
@@ -247,23 +264,30 @@ pub async fn list_interactions(
     principal.authorize(Resource::Interactions, Access::Read)?;
     let (page, sort) =
         SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
-    let mut c = Checker::default();
-    let filter = InteractionFilter {
-        contact_id: query.contact_id,
-        company_id: query.company_id,
-        kind: query.kind,
-        from: c.instant("from", query.from),
-        to: c.instant("to", query.to),
-        upcoming: query.upcoming.unwrap_or(false),
-        occurred_only: false,
-        include_archived: query.include_archived.unwrap_or(false),
-    };
-    c.finish()?;
+    let filter = query.into_filter()?;
     let result = state
         .db
         .read(move |conn| store::list(conn, &filter, &page))
         .await?;
     Ok(web::Json(respond(result, &sort, Interaction::from)))
+}
+
+impl InteractionListQuery {
+    fn into_filter(self) -> Result<InteractionFilter, ApiError> {
+        let mut c = Checker::default();
+        let filter = InteractionFilter {
+            contact_id: self.contact_id,
+            company_id: self.company_id,
+            kind: self.kind,
+            from: c.instant("from", self.from),
+            to: c.instant("to", self.to),
+            upcoming: self.upcoming.unwrap_or(false),
+            occurred_only: false,
+            include_archived: self.include_archived.unwrap_or(false),
+        };
+        c.finish()?;
+        Ok(filter)
+    }
 }
 
 #[utoipa::path(
@@ -281,18 +305,7 @@ pub async fn create_interaction(
     ApiJson(body): ApiJson<InteractionCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Interactions, Access::Write)?;
-    let mut fields = InteractionFields {
-        contact_id: None,
-        company_id: None,
-        kind: body.kind,
-        direction: None,
-        subject: None,
-        body: None,
-        occurred_at: None,
-        scheduled_for: None,
-        user_id: None,
-    };
-    body.into_update(principal.user_id()).apply(&mut fields)?;
+    let fields = body.into_fields(principal.user_id())?;
     let interaction = state
         .db
         .write(move |conn| store::create(conn, fields))

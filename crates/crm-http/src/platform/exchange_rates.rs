@@ -6,7 +6,6 @@ use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::platform::exchange::Rate;
 use crm_domain::platform::money::Currency;
 use crm_store::platform::exchange_rates as store;
-use crm_store::platform::pagination::{After, KeyValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,7 +13,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::Checker;
-use crate::platform::pagination::{decode_cursor, encode_cursor, page_limit, ListResponse};
+use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
 
@@ -94,40 +93,13 @@ pub async fn list_exchange_rates(
 ) -> Result<web::Json<ListResponse<ExchangeRate>>, ApiError> {
     principal.authorize(Resource::ExchangeRates, Access::Read)?;
     let base = state.settings.base_currency;
-    let limit = page_limit(query.limit)?;
-    let after = match decode_cursor(query.cursor.as_deref(), SORT)? {
-        Some(After {
-            key: KeyValue::Date(date),
-            id,
-        }) => Some((date, id)),
-        Some(_) => {
-            return Err(ApiError::validation(
-                "cursor",
-                "is not a cursor returned by this list",
-            ))
-        }
-        None => None,
-    };
+    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let currency = query.currency;
-    let mut rows = state
+    let result = state
         .db
-        .read(move |conn| store::list(conn, currency.as_deref(), limit, after))
+        .read(move |conn| store::list(conn, currency.as_deref(), &page))
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(0);
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more.then(|| rows.last()).flatten().map(|r| {
-        encode_cursor(
-            &After {
-                key: KeyValue::Date(r.rate_date),
-                id: r.currency.clone(),
-            },
-            SORT,
-        )
-    });
-    Ok(web::Json(ListResponse {
-        data: rows.into_iter().map(|r| to_dto(r, base)).collect(),
-        next_cursor,
-    }))
+    Ok(web::Json(respond(result, SORT, |r| to_dto(r, base))))
 }
 
 #[utoipa::path(tag = "exchange-rates", operation_id = "putExchangeRate", summary = "Set an exchange rate",

@@ -3,7 +3,9 @@
 use actix_web::{get, patch, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::phone::PhoneRegion;
 use crm_domain::platform::time::time_zone;
+use crm_domain::Violations;
 use crm_store::platform::settings as store;
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -67,6 +69,45 @@ pub struct CompanySettingsUpdate {
     pub fiscal_time_zone: Option<Option<String>>,
 }
 
+impl CompanySettingsUpdate {
+    /// Merges the changes into the stored fields, checking each.
+    fn apply(
+        self,
+        f: &mut store::CompanySettingsFields,
+        region: PhoneRegion,
+    ) -> Result<(), Violations> {
+        let mut c = Checker::default();
+        if let Some(v) = self.legal_name {
+            f.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
+        }
+        if let Some(v) = self.tax_id {
+            f.tax_id = c.optional("tax_id", v.as_deref(), 50);
+        }
+        if let Some(a) = self.address {
+            apply_address(&mut c, &mut f.address, a.unwrap_or_default(), "address");
+        }
+        if let Some(v) = self.email {
+            f.email = c.email("email", v.as_deref());
+        }
+        if let Some(v) = self.phone {
+            f.phone = c.phone("phone", v.as_deref(), region);
+        }
+        match self.fiscal_time_zone {
+            Some(Some(zone)) => {
+                if let Some(zone) = c
+                    .violations
+                    .check(time_zone("fiscal_time_zone", &zone).map(|z| z.name()))
+                {
+                    f.fiscal_time_zone = zone.to_owned();
+                }
+            }
+            Some(None) => c.not_null("fiscal_time_zone"),
+            None => {}
+        }
+        c.finish()
+    }
+}
+
 fn to_dto(s: store::CompanySettings) -> CompanySettings {
     let a = s.fields.address;
     CompanySettings {
@@ -116,37 +157,8 @@ pub async fn update_company_settings(
     let settings = state
         .db
         .write(move |conn| {
-            store::update(conn, if_match.0, |f| {
-                let mut c = Checker::default();
-                if let Some(v) = body.legal_name {
-                    f.legal_name = c.optional("legal_name", v.as_deref(), SHORT);
-                }
-                if let Some(v) = body.tax_id {
-                    f.tax_id = c.optional("tax_id", v.as_deref(), 50);
-                }
-                if let Some(a) = body.address {
-                    apply_address(&mut c, &mut f.address, a.unwrap_or_default(), "address");
-                }
-                if let Some(v) = body.email {
-                    f.email = c.email("email", v.as_deref());
-                }
-                if let Some(v) = body.phone {
-                    f.phone = c.phone("phone", v.as_deref(), region);
-                }
-                if let Some(v) = body.fiscal_time_zone {
-                    match v {
-                        Some(zone) => {
-                            if let Some(zone) = c
-                                .violations
-                                .check(time_zone("fiscal_time_zone", &zone).map(|z| z.name()))
-                            {
-                                f.fiscal_time_zone = zone.to_owned();
-                            }
-                        }
-                        None => c.not_null("fiscal_time_zone"),
-                    }
-                }
-                c.finish().map_err(StoreError::from)
+            store::update(conn, if_match.0, |fields| {
+                body.apply(fields, region).map_err(StoreError::from)
             })
         })
         .await?;

@@ -5,7 +5,9 @@ use chrono::{DateTime, Timelike, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::sales::leads::{LeadAction, LeadSource, LeadStatus};
 use crm_domain::Violations;
-use crm_store::sales::leads::{self as store, LeadFields, LeadFilter};
+use crm_store::sales::leads::{self as store, Intake, LeadFields, LeadFilter};
+use crm_store::sales::opportunities::OpportunityFields;
+use crm_store::sales::quotes::QuoteDraft;
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,6 +21,7 @@ use crate::platform::money::Money;
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
+use crate::sales::opportunities::{self, OpportunityCreate};
 use crate::sales::quotes::{quote_draft, QuoteCreate};
 
 const SORT: &str = "-created_at";
@@ -327,39 +330,53 @@ pub async fn intake_lead(
     ApiJson(body): ApiJson<LeadCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Intake)?;
-    if body.owner_id.is_some() {
-        return Err(ApiError::validation(
-            "owner_id",
-            "cannot be set through intake",
-        ));
-    }
-    let fields = new_fields(body, &state)?;
+    let fields = body.into_intake(&state)?;
     let now = Utc::now();
-    let bucket = format!(
+    let bucket = intake_bucket(&principal, now);
+    let limit = state.settings.intake_per_minute;
+    let intake = state
+        .db
+        .write(move |conn| store::intake(conn, &bucket, limit, fields))
+        .await?;
+    match intake {
+        Intake::Created(lead) => Ok(created(
+            format!("/v1/leads/{}", lead.id),
+            lead.version,
+            &Lead::from(*lead),
+        )),
+        Intake::Throttled => Err(throttled(limit, now)),
+        Intake::Refused(error) => Err(error.into()),
+    }
+}
+
+/// The counter of the caller's submissions in the minute of `now`.
+fn intake_bucket(principal: &Principal, now: DateTime<Utc>) -> String {
+    format!(
         "rate:intake:{}:{}",
         principal.key(),
         now.format("%Y%m%d%H%M")
-    );
-    let limit = state.settings.intake_per_minute;
-    let used = state
-        .db
-        .write(move |conn| crm_store::platform::counters::next(conn, &bucket))
-        .await?;
-    if used > limit {
-        return Err(ApiError::TooManyRequests {
-            detail: format!("at most {limit} intake submissions per minute per key"),
-            retry_after: u64::from(60 - now.second()).max(1),
-        });
+    )
+}
+
+/// Refuses a submission over the limit until the next minute, when the count starts again.
+fn throttled(limit: i64, now: DateTime<Utc>) -> ApiError {
+    ApiError::TooManyRequests {
+        detail: format!("at most {limit} intake submissions per minute per key"),
+        retry_after: u64::from(60 - now.second()).max(1),
     }
-    let lead = state
-        .db
-        .write(move |conn| store::create(conn, fields))
-        .await?;
-    Ok(created(
-        format!("/v1/leads/{}", lead.id),
-        lead.version,
-        &Lead::from(lead),
-    ))
+}
+
+impl LeadCreate {
+    /// Checks a web-form submission, which may not pick the lead's owner.
+    fn into_intake(self, state: &AppState) -> Result<LeadFields, ApiError> {
+        if self.owner_id.is_some() {
+            return Err(ApiError::validation(
+                "owner_id",
+                "cannot be set through intake",
+            ));
+        }
+        new_fields(self, state)
+    }
 }
 
 #[utoipa::path(tag = "leads", operation_id = "getLead", summary = "Get a lead",
@@ -556,40 +573,7 @@ pub async fn convert_lead(
     OptionalJson(body): OptionalJson<ConvertLead>,
 ) -> Result<web::Json<LeadConversion>, ApiError> {
     principal.authorize(Resource::Leads, Access::Write)?;
-    let options = body.unwrap_or_default();
-    if options.quote.is_some() {
-        principal.authorize(Resource::Quotes, Access::Write)?;
-    }
-    let quote = options
-        .quote
-        .map(|q| quote_draft(q, principal.user_id()))
-        .transpose()?;
-    if options.opportunity.is_some() {
-        principal.authorize(Resource::Opportunities, Access::Write)?;
-    }
-    let opportunity = options
-        .opportunity
-        .map(|o| {
-            crate::sales::opportunities::new_fields(
-                crate::sales::opportunities::OpportunityCreate {
-                    name: o.name,
-                    company_id: String::new(),
-                    contact_id: None,
-                    owner_id: None,
-                    pipeline_id: o.pipeline_id,
-                    stage_id: o.stage_id,
-                    amount: o.amount,
-                    probability_bp: o.probability_bp,
-                    expected_close_date: o.expected_close_date,
-                    lead_id: None,
-                    campaign_id: None,
-                    next_step: None,
-                    loss_reason: None,
-                },
-                None,
-            )
-        })
-        .transpose()?;
+    let (quote, opportunity) = body.unwrap_or_default().into_extras(&principal)?;
     let user = principal.user_id().map(str::to_owned);
     let conversion = state
         .db
@@ -597,13 +581,68 @@ pub async fn convert_lead(
             store::convert(conn, &id, if_match.0, quote, opportunity, user.as_deref())
         })
         .await?;
-    Ok(web::Json(LeadConversion {
-        lead: Lead::from(conversion.lead),
-        contact_id: conversion.contact_id,
-        contact_created: conversion.contact_created,
-        company_id: conversion.company_id,
-        company_created: conversion.company_created,
-        quote_id: conversion.quote_id,
-        opportunity_id: conversion.opportunity_id,
-    }))
+    Ok(web::Json(LeadConversion::from(conversion)))
+}
+
+impl ConvertLead {
+    /// Checks the quote and the opportunity the conversion also creates, each under its own
+    /// permission.
+    fn into_extras(
+        self,
+        principal: &Principal,
+    ) -> Result<(Option<QuoteDraft>, Option<OpportunityFields>), ApiError> {
+        if self.quote.is_some() {
+            principal.authorize(Resource::Quotes, Access::Write)?;
+        }
+        let quote = self
+            .quote
+            .map(|q| quote_draft(q, principal.user_id()))
+            .transpose()?;
+        if self.opportunity.is_some() {
+            principal.authorize(Resource::Opportunities, Access::Write)?;
+        }
+        let opportunity = self
+            .opportunity
+            .map(ConvertOpportunity::into_fields)
+            .transpose()?;
+        Ok((quote, opportunity))
+    }
+}
+
+impl ConvertOpportunity {
+    /// Its company, contact and lead are left for the conversion to fill.
+    fn into_fields(self) -> Result<OpportunityFields, ApiError> {
+        opportunities::new_fields(
+            OpportunityCreate {
+                name: self.name,
+                company_id: String::new(),
+                contact_id: None,
+                owner_id: None,
+                pipeline_id: self.pipeline_id,
+                stage_id: self.stage_id,
+                amount: self.amount,
+                probability_bp: self.probability_bp,
+                expected_close_date: self.expected_close_date,
+                lead_id: None,
+                campaign_id: None,
+                next_step: None,
+                loss_reason: None,
+            },
+            None,
+        )
+    }
+}
+
+impl From<store::Conversion> for LeadConversion {
+    fn from(conversion: store::Conversion) -> Self {
+        LeadConversion {
+            lead: Lead::from(conversion.lead),
+            contact_id: conversion.contact_id,
+            contact_created: conversion.contact_created,
+            company_id: conversion.company_id,
+            company_created: conversion.company_created,
+            quote_id: conversion.quote_id,
+            opportunity_id: conversion.opportunity_id,
+        }
+    }
 }

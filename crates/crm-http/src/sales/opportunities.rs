@@ -3,7 +3,7 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::sales::opportunities::{forecast, owner_stats, ForecastGrouping, StageOutcome};
+use crm_domain::sales::opportunities::{ForecastGrouping, StageOutcome};
 use crm_domain::Violations;
 use crm_store::sales::opportunities::{
     self as store, OpportunityFields, OpportunityFilter, OpportunitySort,
@@ -596,41 +596,67 @@ pub async fn get_forecast(
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<web::Json<Forecast>, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    let from = month_start("from", &query.from)?;
-    let to_month = month_start("to", &query.to)?;
-    if to_month < from || to_month > from + Months::new(36) {
-        return Err(ApiError::validation(
-            "to",
-            "must be from 0 to 36 months after from",
-        ));
-    }
-    let to = (to_month + Months::new(1)).pred_opt().unwrap_or(to_month);
+    let period = query.period()?;
     let grouping = query.group_by.unwrap_or(ForecastGrouping::Month);
     let base = state.settings.base_currency;
     let today = Utc::now().date_naive();
-    let items = state
+    let forecast = state
         .db
-        .read(move |conn| store::forecast_items(conn, from, to, base, today))
+        .read(move |conn| store::forecast(conn, period, grouping, base, today))
         .await?;
-    let (groups, total) = forecast(&items, from, to, grouping)?;
-    let currency = base.to_string();
-    Ok(web::Json(Forecast {
-        groups: groups
-            .iter()
-            .map(|(k, f)| figures(k.clone(), f, &currency))
-            .collect(),
-        total: figures("total".into(), &total, &currency),
-        owners: owner_stats(&items, from, to)
-            .into_iter()
-            .map(|(owner_id, s)| OwnerPerformance {
-                owner_id,
-                win_rate_bp: s.win_rate_bp,
-                average_sales_cycle_days: s.average_sales_cycle_days,
-            })
-            .collect(),
-        currency,
-        from: query.from,
-        to: query.to,
-        group_by: grouping,
-    }))
+    Ok(web::Json(Forecast::new(
+        forecast,
+        query,
+        grouping,
+        &base.to_string(),
+    )))
+}
+
+impl ForecastQuery {
+    /// The first day of `from` and the last day of `to`.
+    fn period(&self) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        let from = month_start("from", &self.from)?;
+        let to_month = month_start("to", &self.to)?;
+        if to_month < from || to_month > from + Months::new(36) {
+            return Err(ApiError::validation(
+                "to",
+                "must be from 0 to 36 months after from",
+            ));
+        }
+        Ok((
+            from,
+            (to_month + Months::new(1)).pred_opt().unwrap_or(to_month),
+        ))
+    }
+}
+
+impl Forecast {
+    fn new(
+        forecast: store::Forecast,
+        query: ForecastQuery,
+        grouping: ForecastGrouping,
+        currency: &str,
+    ) -> Self {
+        Forecast {
+            groups: forecast
+                .groups
+                .iter()
+                .map(|(k, f)| figures(k.clone(), f, currency))
+                .collect(),
+            total: figures("total".into(), &forecast.total, currency),
+            owners: forecast
+                .owners
+                .into_iter()
+                .map(|(owner_id, s)| OwnerPerformance {
+                    owner_id,
+                    win_rate_bp: s.win_rate_bp,
+                    average_sales_cycle_days: s.average_sales_cycle_days,
+                })
+                .collect(),
+            currency: currency.to_owned(),
+            from: query.from,
+            to: query.to,
+            group_by: grouping,
+        }
+    }
 }

@@ -281,18 +281,7 @@ pub async fn upsert_order(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Write)?;
     let (channel, external_id) = path.into_inner();
-    if payload.channel.as_ref().is_some_and(|c| *c != channel)
-        || payload
-            .external_id
-            .as_ref()
-            .is_some_and(|e| *e != external_id)
-    {
-        return Err(ApiError::validation(
-            "channel",
-            "the body's channel and external_id must match the path",
-        ));
-    }
-    let input = order_input(&state, payload, channel, external_id)?;
+    let input = payload.into_upsert(&state, channel, external_id)?;
     let outcome = state
         .db
         .write(move |conn| store::upsert(conn, input, if_match.0))
@@ -307,6 +296,27 @@ pub async fn upsert_order(
             versioned(order.version, &Order::from(order))
         }
     })
+}
+
+impl OrderPayload {
+    /// Checks a payload pushed to the path of (`channel`, `external_id`), which the body may
+    /// repeat but not contradict.
+    fn into_upsert(
+        self,
+        state: &AppState,
+        channel: String,
+        external_id: String,
+    ) -> Result<OrderInput, ApiError> {
+        if self.channel.as_ref().is_some_and(|c| *c != channel)
+            || self.external_id.as_ref().is_some_and(|e| *e != external_id)
+        {
+            return Err(ApiError::validation(
+                "channel",
+                "the body's channel and external_id must match the path",
+            ));
+        }
+        order_input(state, self, channel, external_id)
+    }
 }
 
 /// The outcome of one order of an import.
@@ -332,18 +342,95 @@ pub struct ImportResponse {
     pub results: Vec<ImportResult>,
 }
 
-fn import_error(
+/// One order of an import, named by the `channel` and `external_id` it was sent with, before
+/// it is known to be a valid order.
+struct ImportItem {
     channel: Option<String>,
     external_id: Option<String>,
-    error: &ApiError,
-) -> ImportResult {
-    ImportResult {
-        channel,
-        external_id,
-        status: "error".into(),
-        id: None,
-        problem: Some(error.problem()),
+    item: serde_json::Value,
+}
+
+impl ImportItem {
+    fn new(item: serde_json::Value) -> Self {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        ImportItem {
+            channel: text("channel"),
+            external_id: text("external_id"),
+            item,
+        }
     }
+
+    /// Checks the item into an order; an error becomes this item's result alone.
+    fn order_input(&self, state: &AppState) -> Result<OrderInput, ApiError> {
+        let payload: OrderPayload = if self.item.is_object() {
+            parse_json(self.item.to_string().as_bytes())?
+        } else {
+            return Err(ApiError::MalformedRequest(
+                "each order must be a JSON object".into(),
+            ));
+        };
+        match (self.channel.clone(), self.external_id.clone()) {
+            (Some(channel), Some(external_id)) => order_input(state, payload, channel, external_id),
+            _ => Err(ApiError::validation(
+                "external_id",
+                "each imported order needs channel and external_id",
+            )),
+        }
+    }
+
+    fn failed(self, error: &ApiError) -> ImportResult {
+        ImportResult {
+            channel: self.channel,
+            external_id: self.external_id,
+            status: "error".into(),
+            id: None,
+            problem: Some(error.problem()),
+        }
+    }
+
+    fn result(self, outcome: Result<Upserted, ApiError>) -> ImportResult {
+        let (status, order) = match outcome {
+            Ok(Upserted::Created(o)) => ("created", o),
+            Ok(Upserted::Updated(o)) => ("updated", o),
+            Ok(Upserted::Unchanged(o)) => ("unchanged", o),
+            Err(error) => return self.failed(&error),
+        };
+        ImportResult {
+            channel: self.channel,
+            external_id: self.external_id,
+            status: status.into(),
+            id: Some(order.id),
+            problem: None,
+        }
+    }
+}
+
+/// The orders of an import body: a JSON array, or NDJSON (a line that is not JSON becomes
+/// `null`, refused as that order's result).
+fn import_items(req: &HttpRequest, bytes: &[u8]) -> Result<Vec<ImportItem>, ApiError> {
+    let ndjson = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/x-ndjson") || v.starts_with("application/ndjson")
+        });
+    let items: Vec<serde_json::Value> = if ndjson {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|line| serde_json::from_slice(line).unwrap_or(serde_json::Value::Null))
+            .collect()
+    } else {
+        parse_json(bytes)?
+    };
+    if items.len() > MAX_IMPORT {
+        return Err(ApiError::validation(
+            "body",
+            format!("at most {MAX_IMPORT} orders per import"),
+        ));
+    }
+    Ok(items.into_iter().map(ImportItem::new).collect())
 }
 
 #[utoipa::path(tag = "orders", operation_id = "importOrders", summary = "Import orders in bulk",
@@ -361,85 +448,21 @@ pub async fn import_orders(
     body: web::Payload,
 ) -> Result<web::Json<ImportResponse>, ApiError> {
     principal.authorize(Resource::Orders, Access::Write)?;
-    let ndjson = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.starts_with("application/x-ndjson") || v.starts_with("application/ndjson")
-        });
     let limit = state.settings.body_limit_bytes.saturating_mul(16);
     let bytes = read_body(body.into_inner(), limit).await?;
-    let items: Vec<serde_json::Value> = if ndjson {
-        let mut items = Vec::new();
-        for line in bytes.split(|b| *b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
+    let mut results = Vec::new();
+    for item in import_items(&req, &bytes)? {
+        let outcome = match item.order_input(&state) {
+            // One transaction per order, so that a failing order never undoes the others.
+            Ok(input) => {
+                state
+                    .db
+                    .write(move |conn| store::upsert(conn, input, None))
+                    .await
             }
-            items.push(serde_json::from_slice(line).unwrap_or(serde_json::Value::Null));
-        }
-        items
-    } else {
-        parse_json(&bytes)?
-    };
-    if items.len() > MAX_IMPORT {
-        return Err(ApiError::validation(
-            "body",
-            format!("at most {MAX_IMPORT} orders per import"),
-        ));
-    }
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let channel = item
-            .get("channel")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        let external_id = item
-            .get("external_id")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        let parsed: Result<OrderPayload, ApiError> = if item.is_object() {
-            parse_json(item.to_string().as_bytes())
-        } else {
-            Err(ApiError::MalformedRequest(
-                "each order must be a JSON object".into(),
-            ))
+            Err(error) => Err(error),
         };
-        let input = parsed.and_then(|payload| match (channel.clone(), external_id.clone()) {
-            (Some(ch), Some(ext)) => order_input(&state, payload, ch, ext),
-            _ => Err(ApiError::validation(
-                "external_id",
-                "each imported order needs channel and external_id",
-            )),
-        });
-        let input = match input {
-            Ok(input) => input,
-            Err(error) => {
-                results.push(import_error(channel, external_id, &error));
-                continue;
-            }
-        };
-        let outcome = state
-            .db
-            .write(move |conn| store::upsert(conn, input, None))
-            .await;
-        results.push(match outcome {
-            Ok(upserted) => {
-                let (status, order) = match upserted {
-                    Upserted::Created(o) => ("created", o),
-                    Upserted::Updated(o) => ("updated", o),
-                    Upserted::Unchanged(o) => ("unchanged", o),
-                };
-                ImportResult {
-                    channel,
-                    external_id,
-                    status: status.into(),
-                    id: Some(order.id),
-                    problem: None,
-                }
-            }
-            Err(error) => import_error(channel, external_id, &error),
-        });
+        results.push(item.result(outcome));
     }
     Ok(web::Json(ImportResponse { results }))
 }

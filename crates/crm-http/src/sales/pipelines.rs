@@ -4,8 +4,9 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::sales::opportunities::StageOutcome;
-use crm_store::sales::pipelines::{self as store, PipelineFields, StageFields};
-use crm_store::StoreError;
+use crm_store::sales::pipelines::{
+    self as store, PipelineChanges, PipelineFields, StageChanges, StageFields,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -155,6 +156,69 @@ pub struct StageUpdate {
     pub outcome: Option<Option<StageOutcome>>,
 }
 
+impl PipelineCreate {
+    /// Checks the pipeline and its stages, numbered in the order given unless placed.
+    fn into_fields(self) -> Result<(PipelineFields, Vec<StageFields>), ApiError> {
+        let mut c = Checker::default();
+        let fields = PipelineFields {
+            name: c.required("name", &self.name, SHORT),
+            is_default: self.is_default.unwrap_or(false),
+            won_on_quote_accept: self.won_on_quote_accept.unwrap_or(false),
+        };
+        let stages: Vec<StageFields> = self
+            .stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let position = i64::try_from(i).unwrap_or(0) + 1;
+                stage_fields(&mut c, &format!("stages[{i}]"), s, position)
+            })
+            .collect();
+        c.finish()?;
+        Ok((fields, stages))
+    }
+}
+
+impl PipelineUpdate {
+    fn into_changes(self) -> Result<PipelineChanges, ApiError> {
+        let mut c = Checker::default();
+        let changes = PipelineChanges {
+            name: not_null(&mut c, "name", self.name).map(|v| c.required("name", &v, SHORT)),
+            is_default: not_null(&mut c, "is_default", self.is_default),
+            won_on_quote_accept: not_null(&mut c, "won_on_quote_accept", self.won_on_quote_accept),
+        };
+        c.finish()?;
+        Ok(changes)
+    }
+}
+
+impl StageUpdate {
+    fn into_changes(self) -> Result<StageChanges, ApiError> {
+        let mut c = Checker::default();
+        let changes = StageChanges {
+            name: not_null(&mut c, "name", self.name).map(|v| c.required("name", &v, SHORT)),
+            position: not_null(&mut c, "position", self.position),
+            probability_bp: not_null(&mut c, "probability_bp", self.probability_bp)
+                .map(|v| probability(&mut c, "probability_bp", v)),
+            outcome: not_null(&mut c, "outcome", self.outcome),
+        };
+        c.finish()?;
+        Ok(changes)
+    }
+}
+
+/// The new value of a patched field that cannot be null.
+fn not_null<T>(c: &mut Checker, field: &str, patch: Option<Option<T>>) -> Option<T> {
+    match patch {
+        Some(Some(v)) => Some(v),
+        Some(None) => {
+            c.not_null(field);
+            None
+        }
+        None => None,
+    }
+}
+
 fn probability(c: &mut Checker, field: &str, bp: i64) -> i64 {
     c.violations
         .check(crm_domain::platform::money::check_discount_bp(field, bp))
@@ -217,26 +281,7 @@ pub async fn create_pipeline(
     ApiJson(body): ApiJson<PipelineCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Write)?;
-    let mut c = Checker::default();
-    let fields = PipelineFields {
-        name: c.required("name", &body.name, SHORT),
-        is_default: body.is_default.unwrap_or(false),
-        won_on_quote_accept: body.won_on_quote_accept.unwrap_or(false),
-    };
-    let stages: Vec<StageFields> = body
-        .stages
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            stage_fields(
-                &mut c,
-                &format!("stages[{i}]"),
-                s,
-                i64::try_from(i).unwrap_or(0) + 1,
-            )
-        })
-        .collect();
-    c.finish()?;
+    let (fields, stages) = body.into_fields()?;
     let pipeline = state
         .db
         .write(move |conn| store::create(conn, fields, stages))
@@ -275,29 +320,10 @@ pub async fn update_pipeline(
     ApiJson(body): ApiJson<PipelineUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Write)?;
+    let changes = body.into_changes()?;
     let pipeline = state
         .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |f| {
-                let mut c = Checker::default();
-                match body.name {
-                    Some(Some(v)) => f.name = c.required("name", &v, SHORT),
-                    Some(None) => c.not_null("name"),
-                    None => {}
-                }
-                match body.is_default {
-                    Some(Some(v)) => f.is_default = v,
-                    Some(None) => c.not_null("is_default"),
-                    None => {}
-                }
-                match body.won_on_quote_accept {
-                    Some(Some(v)) => f.won_on_quote_accept = v,
-                    Some(None) => c.not_null("won_on_quote_accept"),
-                    None => {}
-                }
-                c.finish().map_err(StoreError::from)
-            })
-        })
+        .write(move |conn| store::update(conn, &id, if_match.0, changes))
         .await?;
     Ok(versioned(pipeline.version, &Pipeline::from(pipeline)))
 }
@@ -364,34 +390,10 @@ pub async fn update_stage(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Write)?;
     let (id, stage_id) = path.into_inner();
+    let changes = body.into_changes()?;
     let pipeline = state
         .db
-        .write(move |conn| {
-            store::update_stage(conn, &id, &stage_id, if_match.0, |s| {
-                let mut c = Checker::default();
-                match body.name {
-                    Some(Some(v)) => s.name = c.required("name", &v, SHORT),
-                    Some(None) => c.not_null("name"),
-                    None => {}
-                }
-                match body.position {
-                    Some(Some(v)) => s.position = v,
-                    Some(None) => c.not_null("position"),
-                    None => {}
-                }
-                match body.probability_bp {
-                    Some(Some(v)) => s.probability_bp = probability(&mut c, "probability_bp", v),
-                    Some(None) => c.not_null("probability_bp"),
-                    None => {}
-                }
-                match body.outcome {
-                    Some(Some(v)) => s.outcome = v,
-                    Some(None) => c.not_null("outcome"),
-                    None => {}
-                }
-                c.finish().map_err(StoreError::from)
-            })
-        })
+        .write(move |conn| store::update_stage(conn, &id, &stage_id, if_match.0, changes))
         .await?;
     Ok(versioned(pipeline.version, &Pipeline::from(pipeline)))
 }

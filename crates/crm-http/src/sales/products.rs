@@ -235,26 +235,7 @@ pub async fn create_product(
     ApiJson(body): ApiJson<ProductCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Products, Access::Write)?;
-    let mut fields = ProductFields {
-        sku: String::new(),
-        name: String::new(),
-        description: None,
-        currency: String::new(),
-        unit_price_minor: 0,
-        unit_cost_minor: None,
-        tax_rate_bp: 0,
-        active: true,
-    };
-    ProductUpdate {
-        sku: Some(Some(body.sku)),
-        name: Some(Some(body.name)),
-        description: Some(body.description),
-        unit_price: Some(Some(body.unit_price)),
-        unit_cost: Some(body.unit_cost),
-        tax_rate_bp: Some(Some(body.tax_rate_bp.unwrap_or(0))),
-        active: Some(Some(body.active.unwrap_or(true))),
-    }
-    .apply(&mut fields)?;
+    let fields = body.into_fields()?;
     let product = state
         .db
         .write(move |conn| store::create(conn, fields))
@@ -264,6 +245,33 @@ pub async fn create_product(
         product.version,
         &Product::from(product),
     ))
+}
+
+impl ProductCreate {
+    /// Checks a new product as an update of every field, so that both are checked alike.
+    fn into_fields(self) -> Result<ProductFields, ApiError> {
+        let mut fields = ProductFields {
+            sku: String::new(),
+            name: String::new(),
+            description: None,
+            currency: String::new(),
+            unit_price_minor: 0,
+            unit_cost_minor: None,
+            tax_rate_bp: 0,
+            active: true,
+        };
+        ProductUpdate {
+            sku: Some(Some(self.sku)),
+            name: Some(Some(self.name)),
+            description: Some(self.description),
+            unit_price: Some(Some(self.unit_price)),
+            unit_cost: Some(self.unit_cost),
+            tax_rate_bp: Some(Some(self.tax_rate_bp.unwrap_or(0))),
+            active: Some(Some(self.active.unwrap_or(true))),
+        }
+        .apply(&mut fields)?;
+        Ok(fields)
+    }
 }
 
 #[utoipa::path(tag = "products", operation_id = "getProduct", summary = "Get a product",

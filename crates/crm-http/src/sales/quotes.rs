@@ -3,8 +3,8 @@
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::sales::quotes::{check_currency_change, QuoteAction, QuoteStatus};
-use crm_store::sales::quotes::{self as store, QuoteDraft, QuoteFilter};
+use crm_domain::sales::quotes::{QuoteAction, QuoteStatus};
+use crm_store::sales::quotes::{self as store, LineCheck, QuoteChanges, QuoteDraft, QuoteFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -163,6 +163,41 @@ pub struct QuoteUpdate {
     pub lines: Option<Option<Vec<LineInput>>>,
 }
 
+impl QuoteUpdate {
+    /// Checks the fields that stand alone; the lines are checked in the store, against the
+    /// currency the quote ends up in.
+    fn into_changes(self) -> Result<QuoteChanges, ApiError> {
+        let mut c = Checker::default();
+        let currency = match &self.currency {
+            Some(Some(code)) => c.currency("currency", code),
+            Some(None) => {
+                c.not_null("currency");
+                None
+            }
+            None => None,
+        };
+        let notes = self.notes.map(|n| c.optional("notes", n.as_deref(), LONG));
+        let valid_until = self.valid_until.map(|v| check_valid_until(&mut c, v));
+        c.finish()?;
+        Ok(QuoteChanges {
+            opportunity_id: self.opportunity_id,
+            company_id: self.company_id,
+            contact_id: self.contact_id,
+            owner_id: self.owner_id,
+            currency,
+            valid_until,
+            notes,
+            lines: self.lines.map(|lines| -> LineCheck {
+                Box::new(move |currency: &str| {
+                    let mut c = Checker::default();
+                    let drafts = line_drafts(&mut c, lines.unwrap_or_default(), Some(currency));
+                    c.finish().map(|()| drafts)
+                })
+            }),
+        })
+    }
+}
+
 fn check_valid_until(c: &mut Checker, date: Option<NaiveDate>) -> Option<NaiveDate> {
     use chrono::Datelike;
     match date {
@@ -256,10 +291,7 @@ pub async fn create_quote(
     let draft = quote_draft(body, principal.user_id())?;
     let quote = state
         .db
-        .write(move |conn| {
-            let fields = store::resolve(conn, draft)?;
-            store::create(conn, fields)
-        })
+        .write(move |conn| store::draft(conn, draft))
         .await?;
     Ok(created(
         format!("/v1/quotes/{}", quote.id),
@@ -298,61 +330,10 @@ pub async fn update_quote(
     ApiJson(body): ApiJson<QuoteUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Quotes, Access::Write)?;
-    let mut c = Checker::default();
-    let currency = match &body.currency {
-        Some(Some(code)) => c.currency("currency", code),
-        Some(None) => {
-            c.not_null("currency");
-            None
-        }
-        None => None,
-    };
-    let notes = body.notes.map(|n| c.optional("notes", n.as_deref(), LONG));
-    let valid_until = body.valid_until.map(|v| check_valid_until(&mut c, v));
-    c.finish()?;
+    let changes = body.into_changes()?;
     let quote = state
         .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |conn, f| {
-                if let Some(code) = currency {
-                    check_currency_change(
-                        &f.currency,
-                        &code,
-                        body.lines.is_some(),
-                        !f.lines.is_empty(),
-                    )?;
-                    f.currency = code;
-                }
-                let mut c = Checker::default();
-                let lines = body
-                    .lines
-                    .map(|l| line_drafts(&mut c, l.unwrap_or_default(), Some(&f.currency)));
-                c.finish()?;
-                if let Some(v) = body.opportunity_id {
-                    f.opportunity_id = v;
-                }
-                if let Some(v) = body.company_id {
-                    f.company_id = v;
-                }
-                if let Some(v) = body.contact_id {
-                    f.contact_id = v;
-                }
-                if let Some(v) = body.owner_id {
-                    f.owner_id = v;
-                }
-                if let Some(v) = valid_until {
-                    f.valid_until = v;
-                }
-                if let Some(v) = notes {
-                    f.notes = v;
-                }
-                if let Some(drafts) = lines {
-                    f.lines =
-                        crm_store::sales::documents::resolve_lines(conn, drafts, &f.currency)?;
-                }
-                Ok(())
-            })
-        })
+        .write(move |conn| store::update(conn, &id, if_match.0, changes))
         .await?;
     Ok(versioned(quote.version, &Quote::from(quote)))
 }

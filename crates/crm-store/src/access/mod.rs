@@ -1,4 +1,5 @@
 pub mod api_keys;
 pub mod login_failures;
 pub mod refresh_tokens;
+pub mod sessions;
 pub mod users;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{
     chain_hash, check_action, check_credit, check_credit_by_rate, check_credit_line, check_payment,
-    check_vat_mentions, payment_status, settle_credit_taxes, CreditAsked, CreditableLine,
-    InvoiceAction, InvoiceKind, InvoiceStatus,
+    check_payment_currency, check_vat_mentions, payment_status, settle_credit_taxes, CreditAsked,
+    CreditableLine, InvoiceAction, InvoiceKind, InvoiceStatus,
 };
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
@@ -1283,6 +1283,30 @@ pub fn pay(conn: &mut DbConnection, id: &str, input: PaymentInput) -> Result<Inv
         ))
         .execute(conn)?;
     get(conn, id)
+}
+
+/// Records a payment in `currency`, which must be the invoice's own.
+pub fn record_payment(
+    conn: &mut DbConnection,
+    id: &str,
+    currency: &str,
+    input: PaymentInput,
+) -> Result<Invoice, StoreError> {
+    check_payment_currency(currency, &get(conn, id)?.currency)?;
+    pay(conn, id, input)
+}
+
+/// An invoice's payments, oldest first, and the currency they are in.
+pub struct InvoicePayments {
+    pub currency: String,
+    pub payments: Vec<Payment>,
+}
+
+pub fn invoice_payments(conn: &mut DbConnection, id: &str) -> Result<InvoicePayments, StoreError> {
+    Ok(InvoicePayments {
+        currency: get(conn, id)?.currency,
+        payments: payments_of(conn, id)?,
+    })
 }
 
 pub fn payments_of(conn: &mut DbConnection, id: &str) -> Result<Vec<Payment>, StoreError> {

@@ -216,6 +216,20 @@ fn already_returned(conn: &mut DbConnection, order_line_id: &str) -> Result<i64,
         .sum()
 }
 
+/// Opens a return a customer asks for, against an order of its own company; another
+/// company's order is not found.
+pub fn open_for_customer(
+    conn: &mut DbConnection,
+    company_id: &str,
+    request: ReturnRequest,
+) -> Result<Return, StoreError> {
+    let order = orders::get(conn, &request.order_id)?;
+    if order.company_id.as_deref() != Some(company_id) {
+        return Err(StoreError::NotFound);
+    }
+    open(conn, request)
+}
+
 /// Opens a return. It holds the order's row, so concurrent returns of one order take turns and
 /// together never exceed what was sold, and a push cannot rewrite the lines being returned.
 pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, StoreError> {
@@ -525,6 +539,18 @@ fn returned_value(ret: &Return) -> Result<(i64, Vec<CreditLine>), StoreError> {
         })
         .collect();
     Ok((compute(&inputs)?.total_minor, lines))
+}
+
+/// Resolves the return with amounts given in its currency: `resolve_in` checks what the caller
+/// asked for against the return's currency and says how to resolve.
+pub fn resolve_return(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    resolve_in: impl FnOnce(&str) -> Result<Resolve, StoreError>,
+) -> Result<Return, StoreError> {
+    let asked = resolve_in(&get(conn, id)?.currency)?;
+    resolve(conn, id, expected_version, asked)
 }
 
 /// Resolves the return once its root cause is known. A refund or store credit on an invoiced

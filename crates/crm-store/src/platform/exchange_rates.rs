@@ -9,6 +9,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, After, KeyValue, Page, PageRequest};
 use crate::platform::schema::exchange_rates;
 use crate::{now, StoreError};
 
@@ -76,36 +77,42 @@ pub fn delete(conn: &mut DbConnection, currency: &str, date: NaiveDate) -> Resul
     Ok(())
 }
 
-/// Rates, newest first, optionally of one currency; at most `limit`, starting after `after`
-/// (a (date, currency) pair of the previous page).
+/// A page of rates, newest date first and by currency within a day, optionally of one
+/// currency. A page ends at a (date, currency) pair, its cursor's key and id.
 pub fn list(
     conn: &mut DbConnection,
     currency: Option<&str>,
-    limit: i64,
-    after: Option<(NaiveDate, String)>,
-) -> Result<Vec<ExchangeRate>, StoreError> {
+    page: &PageRequest<()>,
+) -> Result<Page<ExchangeRate>, StoreError> {
     let mut query = exchange_rates::table
         .select(ExchangeRate::as_select())
         .into_boxed();
     if let Some(c) = currency {
         query = query.filter(exchange_rates::currency.eq(c.to_owned()));
     }
-    if let Some((date, code)) = after {
+    if let Some(after) = &page.after {
+        let KeyValue::Date(date) = after.key else {
+            return Err(Violation::new("cursor", "is not a cursor returned by this list").into());
+        };
         query = query.filter(
             exchange_rates::rate_date
                 .lt(date)
                 .or(exchange_rates::rate_date
                     .eq(date)
-                    .and(exchange_rates::currency.gt(code))),
+                    .and(exchange_rates::currency.gt(after.id.clone()))),
         );
     }
-    Ok(query
+    let rows = query
         .order((
             exchange_rates::rate_date.desc(),
             exchange_rates::currency.asc(),
         ))
-        .limit(limit + 1)
-        .load(conn)?)
+        .limit(page.limit + 1)
+        .load(conn)?;
+    Ok(finish(rows, page.limit, |r: &ExchangeRate| After {
+        key: KeyValue::Date(r.rate_date),
+        id: r.currency.clone(),
+    }))
 }
 
 /// The latest rate of `currency` on or before `date`.

@@ -5,6 +5,7 @@ use crm_domain::sales::leads::{transition, LeadAction, LeadSource, LeadStatus};
 use diesel::prelude::*;
 
 use crate::parties::customers::{self, CustomerRef};
+use crate::platform::counters;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -277,6 +278,34 @@ pub struct Conversion {
     pub company_id: Option<String>,
     pub company_created: bool,
     pub quote_id: Option<String>,
+}
+
+/// What became of a web-form submission.
+pub enum Intake {
+    Created(Box<Lead>),
+    /// Over the limit of its minute: no lead.
+    Throttled,
+    /// Refused by a rule of the store; it still counts against the limit.
+    Refused(StoreError),
+}
+
+/// Counts a web-form submission in its rate `bucket` and, within `limit`, creates its lead.
+/// The count commits even when the lead is refused, so that bad submissions use up the limit
+/// too.
+pub fn intake(
+    conn: &mut DbConnection,
+    bucket: &str,
+    limit: i64,
+    fields: LeadFields,
+) -> Result<Intake, StoreError> {
+    if counters::next(conn, bucket)? > limit {
+        return Ok(Intake::Throttled);
+    }
+    // A savepoint, so that a refused lead rolls back alone and leaves the count.
+    Ok(match conn.transaction(|c| create(c, fields)) {
+        Ok(lead) => Intake::Created(Box::new(lead)),
+        Err(error) => Intake::Refused(error),
+    })
 }
 
 /// Converts the lead: links the contact with its email or phone, or creates one (and a company

@@ -4,10 +4,12 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::platform::exchange::{convert, Rate};
 use crm_domain::platform::money::Currency;
 use crm_domain::sales::opportunities::{
-    check_loss_reason, effective_probability, ForecastItem, StageOutcome,
+    check_loss_reason, effective_probability, forecast as forecast_figures, owner_stats,
+    ForecastFigures, ForecastGrouping, ForecastItem, OwnerStats, StageOutcome,
 };
 use crm_domain::Violation;
 use diesel::prelude::*;
+use std::collections::BTreeMap;
 
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
@@ -485,10 +487,36 @@ fn to_base(
     Ok(convert(amount, from, base, rate)?)
 }
 
+/// A sales forecast over whole months, in the base currency.
+pub struct Forecast {
+    /// Figures per group, by key.
+    pub groups: BTreeMap<String, ForecastFigures>,
+    pub total: ForecastFigures,
+    /// Win rate and sales cycle per owner.
+    pub owners: BTreeMap<String, OwnerStats>,
+}
+
+/// The forecast over `from..=to`, grouped as asked, with the record of each owner.
+pub fn forecast(
+    conn: &mut DbConnection,
+    (from, to): (NaiveDate, NaiveDate),
+    grouping: ForecastGrouping,
+    base: Currency,
+    today: NaiveDate,
+) -> Result<Forecast, StoreError> {
+    let items = forecast_items(conn, from, to, base, today)?;
+    let (groups, total) = forecast_figures(&items, from, to, grouping)?;
+    Ok(Forecast {
+        groups,
+        total,
+        owners: owner_stats(&items, from, to),
+    })
+}
+
 /// The live opportunities that matter to a forecast over `from..=to`, in the base currency:
 /// open ones expected to close in the period (at the latest rate on or before `today`), and
 /// those won or lost in it (at the rate of their closing day).
-pub fn forecast_items(
+fn forecast_items(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,

@@ -59,6 +59,54 @@ pub struct PipelineFields {
     pub won_on_quote_accept: bool,
 }
 
+/// What an edit of a pipeline changes; `None` leaves a field as it is.
+#[derive(Debug)]
+pub struct PipelineChanges {
+    pub name: Option<String>,
+    pub is_default: Option<bool>,
+    pub won_on_quote_accept: Option<bool>,
+}
+
+impl PipelineChanges {
+    fn apply(self, f: &mut PipelineFields) {
+        if let Some(v) = self.name {
+            f.name = v;
+        }
+        if let Some(v) = self.is_default {
+            f.is_default = v;
+        }
+        if let Some(v) = self.won_on_quote_accept {
+            f.won_on_quote_accept = v;
+        }
+    }
+}
+
+/// What an edit of a stage changes; `None` leaves a field as it is.
+#[derive(Debug)]
+pub struct StageChanges {
+    pub name: Option<String>,
+    pub position: Option<i64>,
+    pub probability_bp: Option<i64>,
+    pub outcome: Option<StageOutcome>,
+}
+
+impl StageChanges {
+    fn apply(self, f: &mut StageFields) {
+        if let Some(v) = self.name {
+            f.name = v;
+        }
+        if let Some(v) = self.position {
+            f.position = v;
+        }
+        if let Some(v) = self.probability_bp {
+            f.probability_bp = v;
+        }
+        if let Some(v) = self.outcome {
+            f.outcome = v;
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     pub id: String,
@@ -222,21 +270,18 @@ pub fn stage(conn: &mut DbConnection, stage_id: &str) -> Result<Stage, StoreErro
     stage_from(row)
 }
 
-pub fn update<F>(
+pub fn update(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
-    change: F,
-) -> Result<Pipeline, StoreError>
-where
-    F: FnOnce(&mut PipelineFields) -> Result<(), StoreError>,
-{
+    changes: PipelineChanges,
+) -> Result<Pipeline, StoreError> {
     lock_key(conn, DEFAULT_LOCK)?;
     let pipeline = records::checkout(conn, Record::Pipeline, id, expected_version, get, |r| {
         r.version
     })?;
     let mut fields = pipeline.fields.clone();
-    change(&mut fields)?;
+    changes.apply(&mut fields);
     diesel::update(
         pipelines::table
             .filter(pipelines::id.eq(id))
@@ -285,16 +330,13 @@ pub fn add_stage(
     get(conn, pipeline_id)
 }
 
-pub fn update_stage<F>(
+pub fn update_stage(
     conn: &mut DbConnection,
     pipeline_id: &str,
     stage_id: &str,
     expected_version: Option<i64>,
-    change: F,
-) -> Result<Pipeline, StoreError>
-where
-    F: FnOnce(&mut StageFields) -> Result<(), StoreError>,
-{
+    changes: StageChanges,
+) -> Result<Pipeline, StoreError> {
     let pipeline = records::checkout(
         conn,
         Record::Pipeline,
@@ -309,7 +351,7 @@ where
         .find(|s| s.id == stage_id)
         .cloned()
         .ok_or(StoreError::NotFound)?;
-    change(&mut stage.fields)?;
+    changes.apply(&mut stage.fields);
     let open_left = pipeline.stages.iter().any(|s| {
         s.fields.outcome == StageOutcome::Open
             && (s.id != stage_id || stage.fields.outcome == StageOutcome::Open)

@@ -4,9 +4,11 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::quotes::{
-    check_editable, effective_status, quote_number, transition, QuoteAction, QuoteStatus,
+    check_currency_change, check_editable, effective_status, quote_number, transition, QuoteAction,
+    QuoteStatus,
 };
 use crm_domain::sales::totals::Totals;
+use crm_domain::Violations;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
@@ -225,6 +227,13 @@ fn insert(
     get(conn, &row.id)
 }
 
+/// Drafts the quote a client asked for: its lines resolved against the catalogue, numbered in
+/// the current year.
+pub fn draft(conn: &mut DbConnection, draft: QuoteDraft) -> Result<Quote, StoreError> {
+    let fields = resolve(conn, draft)?;
+    create(conn, fields)
+}
+
 /// Creates a draft with the next number of the current year.
 pub fn create(conn: &mut DbConnection, fields: QuoteFields) -> Result<Quote, StoreError> {
     let year = today().year();
@@ -296,22 +305,73 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Quote, StoreError> {
     assemble(conn, row)
 }
 
+/// Checks the lines a caller sent against the currency the quote will be in, which is known
+/// only once the stored quote is read.
+pub type LineCheck = Box<dyn FnOnce(&str) -> Result<Vec<LineDraft>, Violations> + Send>;
+
+/// What an edit of a draft changes; `None` leaves a field as it is.
+pub struct QuoteChanges {
+    pub opportunity_id: Option<Option<String>>,
+    pub company_id: Option<Option<String>>,
+    pub contact_id: Option<Option<String>>,
+    pub owner_id: Option<Option<String>>,
+    pub currency: Option<String>,
+    pub valid_until: Option<Option<NaiveDate>>,
+    pub notes: Option<Option<String>>,
+    /// All lines, replacing the current ones.
+    pub lines: Option<LineCheck>,
+}
+
+impl QuoteChanges {
+    fn apply(self, conn: &mut DbConnection, f: &mut QuoteFields) -> Result<(), StoreError> {
+        if let Some(code) = self.currency {
+            check_currency_change(
+                &f.currency,
+                &code,
+                self.lines.is_some(),
+                !f.lines.is_empty(),
+            )?;
+            f.currency = code;
+        }
+        let lines = self.lines.map(|check| check(&f.currency)).transpose()?;
+        if let Some(v) = self.opportunity_id {
+            f.opportunity_id = v;
+        }
+        if let Some(v) = self.company_id {
+            f.company_id = v;
+        }
+        if let Some(v) = self.contact_id {
+            f.contact_id = v;
+        }
+        if let Some(v) = self.owner_id {
+            f.owner_id = v;
+        }
+        if let Some(v) = self.valid_until {
+            f.valid_until = v;
+        }
+        if let Some(v) = self.notes {
+            f.notes = v;
+        }
+        if let Some(drafts) = lines {
+            f.lines = documents::resolve_lines(conn, drafts, &f.currency)?;
+        }
+        Ok(())
+    }
+}
+
 /// Edits a draft; any other state gets an illegal-transition error.
-pub fn update<F>(
+pub fn update(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
-    change: F,
-) -> Result<Quote, StoreError>
-where
-    F: FnOnce(&mut DbConnection, &mut QuoteFields) -> Result<(), StoreError>,
-{
+    changes: QuoteChanges,
+) -> Result<Quote, StoreError> {
     let row = records::checkout(conn, Record::Quote, id, expected_version, load, |r| {
         r.version
     })?;
     let mut quote = assemble(conn, row.clone())?;
     check_editable(quote.status)?;
-    change(conn, &mut quote.fields)?;
+    changes.apply(conn, &mut quote.fields)?;
     check_references(conn, &quote.fields)?;
     let totals = documents::totals(&quote.fields.lines)?;
     let f = &quote.fields;
