@@ -375,7 +375,7 @@ pub async fn create_return(
 #[utoipa::path(tag = "returns", operation_id = "getReturn", summary = "Get a return",
     params(("id" = String, Path, description = "Return id")),
     responses((status = 200, description = "The return", body = Return, headers(("ETag" = String, description = "Its version")))))]
-#[get("/returns/{id}")]
+#[get("/returns/{id:[0-9a-fA-F-]+}")]
 pub async fn get_return(
     state: web::Data<AppState>,
     principal: Principal,
@@ -390,7 +390,7 @@ pub async fn get_return(
     params(("id" = String, Path, description = "Return id")),
     request_body(content = ReturnUpdate, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The return", body = Return, headers(("ETag" = String, description = "Its new version")))))]
-#[patch("/returns/{id}")]
+#[patch("/returns/{id:[0-9a-fA-F-]+}")]
 pub async fn update_return(
     state: web::Data<AppState>,
     principal: Principal,

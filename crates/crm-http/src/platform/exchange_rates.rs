@@ -94,7 +94,11 @@ pub async fn list_exchange_rates(
     principal.authorize(Resource::ExchangeRates, Access::Read)?;
     let base = state.settings.base_currency;
     let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
-    let currency = query.currency;
+    let currency = query
+        .currency
+        .map(|code| code.parse::<crm_domain::platform::money::Currency>())
+        .transpose()?
+        .map(|code| code.to_string());
     let result = state
         .db
         .read(move |conn| store::list(conn, currency.as_deref(), &page))

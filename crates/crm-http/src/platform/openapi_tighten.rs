@@ -208,6 +208,11 @@ fn mark_uuids(value: &mut Value) {
 /// carriage return.
 const CONTROLS: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
 
+/// A year the server takes: 1000 to 9999.
+const YEAR: &str = "[1-9][0-9]{3}";
+/// A month of such a year, `YYYY-MM`.
+const MONTH: &str = "[1-9][0-9]{3}-(0[1-9]|1[0-2])";
+
 /// What a request may put in a field, by the field's name, where a name means one rule.
 fn value_rule(name: &str) -> Option<Value> {
     match name {
@@ -223,7 +228,19 @@ fn value_rule(name: &str) -> Option<Value> {
         // A positive decimal with at most three decimals that fits in thousandths.
         "quantity" => Some(serde_json::json!({"pattern":
             r"^(0*[1-9][0-9]{0,14}(\.[0-9]{1,3})?|0+\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$"})),
+        // A tag, as each of `tags` and as the `tag` filter.
+        "tag" | "tags" => Some(serde_json::json!({"maxLength": 50, "pattern": text_pattern(true)})),
         _ => None,
+    }
+}
+
+/// What a query parameter may hold, by its name, where the name means one rule.
+fn parameter_rule(name: &str) -> Option<Value> {
+    match name {
+        "period" => Some(serde_json::json!({"pattern": format!(r"^{YEAR}$|^{MONTH}\.\.{MONTH}$")})),
+        "from" | "to" => Some(serde_json::json!({"pattern": format!("^{MONTH}$")})),
+        "q" => Some(serde_json::json!({"pattern": text_pattern(false)})),
+        _ => value_rule(name),
     }
 }
 
@@ -235,19 +252,20 @@ fn text_pattern(not_blank: bool) -> Value {
     }
 }
 
-/// Constrains a string schema that says nothing of its values yet: by its name's rule, or as
-/// text the server cleans.
-fn constrain_string(name: &str, schema: &mut Value, not_blank: bool) {
+/// Constrains a string schema that says nothing of its values yet: by `rule`, or as text the
+/// server cleans. Secrets are left as they are: the server compares them, it does not clean them.
+fn constrain_string(name: &str, schema: &mut Value, rule: Option<Value>, not_blank: bool) {
     let Some(map) = schema.as_object_mut() else {
         return;
     };
     let open = ["format", "enum", "pattern"]
         .iter()
         .all(|k| !map.contains_key(*k));
-    if !is_string(&Value::Object(map.clone())) || !open || name == "password" {
+    let secret = matches!(name, "password" | "refresh_token");
+    if !is_string(&Value::Object(map.clone())) || !open || secret {
         return;
     }
-    match value_rule(name) {
+    match rule {
         Some(Value::Object(rule)) => {
             let nullable =
                 matches!(map.get("type"), Some(Value::Array(t)) if t.iter().any(|t| t == "null"));
@@ -264,10 +282,23 @@ fn constrain_string(name: &str, schema: &mut Value, not_blank: bool) {
     }
 }
 
+/// Basis points in a request are a share: 0 to 10000.
+fn bound_basis_points(name: &str, schema: &mut Value) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let integer = matches!(map.get("type"), Some(Value::String(t)) if t == "integer")
+        || matches!(map.get("type"), Some(Value::Array(t)) if t.iter().any(|t| t == "integer"));
+    if name.ends_with("_bp") && integer && !map.contains_key("minimum") {
+        map.insert("minimum".to_owned(), Value::from(0));
+        map.insert("maximum".to_owned(), Value::from(10_000));
+    }
+}
+
 /// Request text says what the server refuses in it: control characters anywhere, and a blank
 /// value where a field is required. An update may leave out a field that the matching create
-/// requires, but may not blank it. Currencies, countries, time zones and quantities list or
-/// spell what they accept.
+/// requires, but may not blank it. Currencies, countries, time zones, quantities, tags,
+/// periods, months and basis points list or spell what they accept.
 fn constrain_request_text(document: &mut Value) {
     let (in_requests, _) = request_and_response_schemas(document);
     let Some(schemas) = schemas(document) else {
@@ -304,7 +335,14 @@ fn constrain_request_text(document: &mut Value) {
         }
         if let Some(Value::Object(properties)) = schema.get_mut("properties") {
             for (property, value) in properties.iter_mut() {
-                constrain_string(property, value, not_blank.contains(property));
+                let rule = value_rule(property);
+                match value.get_mut("items") {
+                    Some(items) if property == "tags" => {
+                        constrain_string(property, items, rule, true);
+                    }
+                    _ => constrain_string(property, value, rule, not_blank.contains(property)),
+                }
+                bound_basis_points(property, value);
             }
         }
     }
@@ -326,8 +364,8 @@ fn constrain_request_text(document: &mut Value) {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 if let (Some(name), Some(schema)) = (name, parameter.get_mut("schema")) {
-                    if value_rule(&name).is_some() {
-                        constrain_string(&name, schema, false);
+                    if let Some(rule) = parameter_rule(&name) {
+                        constrain_string(&name, schema, Some(rule), false);
                     }
                 }
             }
@@ -441,9 +479,44 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("USD")));
-        assert!(
-            parameters[1]["schema"].get("pattern").is_none(),
-            "free query text is left alone"
+        assert_eq!(
+            parameters[1]["schema"]["pattern"],
+            text_pattern(false),
+            "search text is cleaned too"
         );
+    }
+
+    #[test]
+    fn tags_periods_and_basis_points_say_their_bounds() {
+        let mut document = json!({
+            "paths": {"/report": {"get": {"parameters": [
+                {"in": "query", "name": "period", "schema": {"type": "string"}},
+                {"in": "query", "name": "tag", "schema": {"type": "string"}}],
+                "responses": {}}},
+                "/things": {"post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingCreate"}}}},
+                "responses": {}}}},
+            "components": {"schemas": {"ThingCreate": {"type": "object", "properties": {
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "discount_bp": {"type": "integer"}, "score": {"type": "integer"}}}}}});
+        constrain_request_text(&mut document);
+        let period = document["paths"]["/report"]["get"]["parameters"][0]["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(period.starts_with("^[1-9][0-9]{3}$|"), "{period}");
+        assert_eq!(
+            document["paths"]["/report"]["get"]["parameters"][1]["schema"]["maxLength"],
+            50
+        );
+        let thing = &document["components"]["schemas"]["ThingCreate"]["properties"];
+        assert_eq!(thing["tags"]["items"]["maxLength"], 50);
+        assert_eq!(
+            (
+                &thing["discount_bp"]["minimum"],
+                &thing["discount_bp"]["maximum"]
+            ),
+            (&json!(0), &json!(10_000))
+        );
+        assert!(thing["score"].get("maximum").is_none());
     }
 }

@@ -12,6 +12,22 @@ use crate::platform::error::ApiError;
 /// Every documented path template with the methods it serves.
 pub struct KnownPaths(Vec<(ResourceDef, Vec<&'static str>)>);
 
+/// `path` with each of our id segments (`{id}`, `{stage_id}`) matching hexadecimal and dashes
+/// only, as the routes do, so that a literal sibling (`/leads/intake`) is not also an id.
+fn ids_as_hex(path: &str) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if crate::platform::ids::is_our_id(name) => {
+                    format!("{{{name}:[0-9a-fA-F-]+}}")
+                }
+                _ => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 impl KnownPaths {
     pub fn from_document(api: &OpenApi) -> Self {
         let known = api
@@ -29,7 +45,7 @@ impl KnownPaths {
                 .into_iter()
                 .filter_map(|(method, served)| served.then_some(method))
                 .collect();
-                (ResourceDef::new(path.as_str()), methods)
+                (ResourceDef::new(ids_as_hex(path)), methods)
             })
             .collect();
         KnownPaths(known)

@@ -217,16 +217,16 @@ impl<'de> Deserializer<'de> for Strict<'de> {
     }
 }
 
-/// 2^63, the first whole float outside i64.
-const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+/// 2^53: below it every whole float is exactly the integer it was written as. A literal beyond
+/// i64 also arrives as a float, and must not round into range.
+const EXACT_BOUND: f64 = 9_007_199_254_740_992.0;
 
 impl<'de> Strict<'de> {
     /// An integer, also when written as a float with no fraction; the visitor checks the range.
     fn integer<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
             Value::Number(n) if n.is_f64() => match n.as_f64() {
-                // Exact: f is whole and inside i64.
-                Some(f) if f.fract() == 0.0 && (-I64_BOUND..I64_BOUND).contains(&f) => {
+                Some(f) if f.fract() == 0.0 && (-EXACT_BOUND..=EXACT_BOUND).contains(&f) => {
                     visitor.visit_i64(f as i64)
                 }
                 _ => self.0.deserialize_any(visitor),
@@ -305,6 +305,11 @@ mod tests {
         assert!(error.starts_with("amount_minor: "), "{error}");
         let error = read::<Price>(r#"{"amount_minor": 1e300, "currency": "EUR"}"#).unwrap_err();
         assert!(error.starts_with("amount_minor: "), "{error}");
+        let below_i64 = r#"{"amount_minor": -9223372036854775809, "currency": "EUR"}"#;
+        assert!(
+            read::<Price>(below_i64).is_err(),
+            "does not round to i64::MIN"
+        );
     }
 
     #[test]

@@ -382,7 +382,7 @@ impl LeadCreate {
 #[utoipa::path(tag = "leads", operation_id = "getLead", summary = "Get a lead",
     params(("id" = String, Path, description = "Lead id")),
     responses((status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its version")))))]
-#[get("/leads/{id}")]
+#[get("/leads/{id:[0-9a-fA-F-]+}")]
 pub async fn get_lead(
     state: web::Data<AppState>,
     principal: Principal,
@@ -398,7 +398,7 @@ pub async fn get_lead(
     params(("id" = String, Path, description = "Lead id")),
     request_body(content = LeadUpdate, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The updated lead", body = Lead, headers(("ETag" = String, description = "Its new version")))))]
-#[patch("/leads/{id}")]
+#[patch("/leads/{id:[0-9a-fA-F-]+}")]
 pub async fn update_lead(
     state: web::Data<AppState>,
     principal: Principal,
@@ -423,7 +423,7 @@ pub async fn update_lead(
     description = "Archives the lead; it stays readable by id and leaves lists unless `include_archived=true`.",
     params(("id" = String, Path, description = "Lead id")),
     responses((status = 204, description = "Archived")))]
-#[delete("/leads/{id}")]
+#[delete("/leads/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_lead(
     state: web::Data<AppState>,
     principal: Principal,

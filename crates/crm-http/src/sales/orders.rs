@@ -528,7 +528,7 @@ pub async fn list_orders(
 #[utoipa::path(tag = "orders", operation_id = "getOrder", summary = "Get an order",
     params(("id" = String, Path, description = "Order id")),
     responses((status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "Its version")))))]
-#[get("/orders/{id}")]
+#[get("/orders/{id:[0-9a-fA-F-]+}")]
 pub async fn get_order(
     state: web::Data<AppState>,
     principal: Principal,
