@@ -775,23 +775,10 @@ impl OrderMaker<'_> {
             updated_at: ordered_at,
         };
         let first_line = batch.lines.len();
-        for (position, (line, amounts)) in lines.into_iter().zip(&totals.lines).enumerate() {
-            batch.lines.push(OrderLineRow {
-                id: new_id(),
-                order_id: order.id.clone(),
-                position: i64::try_from(position).unwrap_or(i64::MAX),
-                product_id: line.product_id,
-                sku: line.sku,
-                description: line.description,
-                quantity_milli: line.quantity.milli(),
-                unit_price_minor: line.unit_price_minor,
-                unit_cost_minor: line.unit_cost_minor,
-                discount_bp: line.discount_bp,
-                tax_rate_bp: line.tax_rate_bp,
-                gross_minor: amounts.gross_minor,
-                discount_minor: amounts.discount_minor,
-                net_minor: amounts.net_minor,
-            });
+        for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
+            batch
+                .lines
+                .push(OrderLineRow::new(&order.id, position, line, amounts));
         }
         self.counts.orders += 1;
         self.counts.order_lines += batch.lines.len() - first_line;

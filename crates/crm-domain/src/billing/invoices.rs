@@ -408,16 +408,17 @@ pub fn check_action(
     if allowed.contains(&action) {
         return Ok(());
     }
-    Err(IllegalTransition {
-        document: if kind.is_credit() {
-            "credit note"
-        } else {
-            "invoice"
-        },
-        action: action.as_str().to_owned(),
-        state: status.as_str().to_owned(),
-        allowed: allowed.iter().map(|a| a.as_str().to_owned()).collect(),
-    })
+    let document = if kind.is_credit() {
+        "credit note"
+    } else {
+        "invoice"
+    };
+    Err(IllegalTransition::refused(
+        document,
+        action.as_str(),
+        status.as_str(),
+        allowed.iter().map(|a| a.as_str()),
+    ))
 }
 
 /// `F-2026-000001` with a yearly reset, `F-000001` without.

@@ -96,14 +96,13 @@ pub fn transition(
     action: ReturnAction,
     resolution: Option<Resolution>,
 ) -> Result<ReturnStatus, IllegalTransition> {
-    let illegal = || IllegalTransition {
-        document: "return",
-        action: action.as_str().to_owned(),
-        state: status.as_str().to_owned(),
-        allowed: allowed_actions(status)
-            .iter()
-            .map(|a| a.as_str().to_owned())
-            .collect(),
+    let illegal = || {
+        IllegalTransition::refused(
+            "return",
+            action.as_str(),
+            status.as_str(),
+            allowed_actions(status).iter().map(|a| a.as_str()),
+        )
     };
     if !allowed_actions(status).contains(&action) {
         return Err(illegal());

@@ -119,17 +119,15 @@ impl fmt::Display for Quantity {
 pub const BP_SCALE: i64 = 10_000;
 
 pub fn check_discount_bp(field: &str, bp: i64) -> Result<i64, Violation> {
-    if (0..=BP_SCALE).contains(&bp) {
-        Ok(bp)
-    } else {
-        Err(Violation::new(
-            field,
-            "must be between 0 and 10000 basis points",
-        ))
-    }
+    check_share_bp(field, bp)
 }
 
 pub fn check_tax_rate_bp(field: &str, bp: i64) -> Result<i64, Violation> {
+    check_share_bp(field, bp)
+}
+
+/// A share of an amount, from nothing to all of it.
+fn check_share_bp(field: &str, bp: i64) -> Result<i64, Violation> {
     if (0..=BP_SCALE).contains(&bp) {
         Ok(bp)
     } else {

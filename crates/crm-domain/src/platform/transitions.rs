@@ -8,3 +8,20 @@ pub struct IllegalTransition {
     pub state: String,
     pub allowed: Vec<String>,
 }
+
+impl IllegalTransition {
+    /// Refuses `action` on a `document` in `state`, naming the actions that state allows.
+    pub fn refused<'a>(
+        document: &'static str,
+        action: &str,
+        state: &str,
+        allowed: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        IllegalTransition {
+            document,
+            action: action.to_owned(),
+            state: state.to_owned(),
+            allowed: allowed.into_iter().map(str::to_owned).collect(),
+        }
+    }
+}

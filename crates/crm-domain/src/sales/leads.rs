@@ -48,16 +48,15 @@ pub fn allowed_actions(status: LeadStatus) -> &'static [LeadAction] {
 /// The state after `action`. Assigning an untouched lead starts work on it.
 pub fn transition(status: LeadStatus, action: LeadAction) -> Result<LeadStatus, IllegalTransition> {
     if !allowed_actions(status).contains(&action) {
-        return Err(IllegalTransition {
-            document: "lead",
-            action: action.as_str().to_owned(),
-            state: status.as_str().to_owned(),
-            allowed: allowed_actions(status)
+        return Err(IllegalTransition::refused(
+            "lead",
+            action.as_str(),
+            status.as_str(),
+            allowed_actions(status)
                 .iter()
                 .filter(|a| **a != LeadAction::Edit)
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        });
+                .map(|a| a.as_str()),
+        ));
     }
     Ok(match (action, status) {
         (LeadAction::Assign, LeadStatus::New) => LeadStatus::Working,

@@ -33,15 +33,12 @@ pub fn transition(
     action: OrderAction,
 ) -> Result<OrderStatus, IllegalTransition> {
     if !allowed_actions(status).contains(&action) {
-        return Err(IllegalTransition {
-            document: "order",
-            action: action.as_str().to_owned(),
-            state: status.as_str().to_owned(),
-            allowed: allowed_actions(status)
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        });
+        return Err(IllegalTransition::refused(
+            "order",
+            action.as_str(),
+            status.as_str(),
+            allowed_actions(status).iter().map(|a| a.as_str()),
+        ));
     }
     Ok(match action {
         OrderAction::Pay => OrderStatus::Paid,

@@ -59,15 +59,12 @@ pub fn transition(
     action: QuoteAction,
 ) -> Result<QuoteStatus, IllegalTransition> {
     if !allowed_actions(status).contains(&action) {
-        return Err(IllegalTransition {
-            document: "quote",
-            action: action.as_str().to_owned(),
-            state: status.as_str().to_owned(),
-            allowed: allowed_actions(status)
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        });
+        return Err(IllegalTransition::refused(
+            "quote",
+            action.as_str(),
+            status.as_str(),
+            allowed_actions(status).iter().map(|a| a.as_str()),
+        ));
     }
     Ok(match action {
         QuoteAction::Send => QuoteStatus::Sent,
@@ -83,15 +80,12 @@ pub fn check_editable(status: QuoteStatus) -> Result<(), IllegalTransition> {
     if status == QuoteStatus::Draft {
         Ok(())
     } else {
-        Err(IllegalTransition {
-            document: "quote",
-            action: "edit".to_owned(),
-            state: status.as_str().to_owned(),
-            allowed: allowed_actions(status)
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        })
+        Err(IllegalTransition::refused(
+            "quote",
+            "edit",
+            status.as_str(),
+            allowed_actions(status).iter().map(|a| a.as_str()),
+        ))
     }
 }
 

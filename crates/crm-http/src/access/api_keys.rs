@@ -8,9 +8,10 @@ use crm_store::access::api_keys::{self as store, NewApiKey};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::{random_token, secret_hash, Principal, API_KEY_PREFIX};
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -243,16 +244,8 @@ pub async fn get_api_key(
     responses((status = 204, description = "Revoked"))
 )]
 #[delete("/api-keys/{id}")]
-pub async fn delete_api_key(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::ApiKeys, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::revoke(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_api_key(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::ApiKeys, store::revoke)
+        .await
 }

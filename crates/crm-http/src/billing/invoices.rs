@@ -13,10 +13,10 @@ use crm_store::billing::invoices::{
     self as store, CreditLineDraft, DraftChanges, DraftInput, InvoiceFilter, PaymentInput,
     VatMentions,
 };
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -514,18 +514,10 @@ pub async fn update_invoice(
         (status = 204, description = "Deleted"),
         (status = 409, description = "The invoice is issued and immutable", body = Problem, content_type = "application/problem+json")))]
 #[delete("/invoices/{id}")]
-pub async fn delete_invoice(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::delete_draft(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_invoice(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Invoices, store::delete_draft)
+        .await
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "issueInvoice", summary = "Issue an invoice",
@@ -535,17 +527,8 @@ pub async fn delete_invoice(
         (status = 200, description = "The issued invoice", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")))]
 #[post("/invoices/{id}/issue")]
-pub async fn issue_invoice(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Write)?;
-    let invoice = state
-        .db
-        .write(move |conn| store::issue(conn, &id, if_match.0))
-        .await?;
+pub async fn issue_invoice(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let invoice = target.write(Resource::Invoices, store::issue).await?;
     Ok(versioned(invoice.version, &Invoice::from(invoice)))
 }
 
@@ -977,20 +960,15 @@ pub async fn get_series(
     responses((status = 200, description = "The series", body = InvoiceSeries, headers(("ETag" = String, description = "Its new version")))))]
 #[patch("/invoice-series/{id}")]
 pub async fn update_series(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<InvoiceSeriesUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Settings, Access::Write)?;
-    let series = state
-        .db
-        .write(move |conn| {
-            series_store::update(conn, &id, if_match.0, |fields| {
-                body.apply(fields).map_err(StoreError::from)
-            })
-        })
+    let series = target
+        .update(
+            Resource::Settings,
+            series_store::update,
+            move |fields, _| body.apply(fields),
+        )
         .await?;
     Ok(versioned(series.version, &InvoiceSeries::from(series)))
 }

@@ -666,19 +666,11 @@ impl FiscalDataUpdate {
 }
 
 fn fiscal(c: crm_store::parties::companies::Company) -> FiscalData {
-    let a = c.fields.billing_address;
     FiscalData {
         name: c.fields.name,
         legal_name: c.fields.legal_name,
         tax_id: c.fields.tax_id,
-        billing_address: BillingAddress {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            region: a.region,
-            postal_code: a.postal_code,
-            country: a.country,
-        },
+        billing_address: BillingAddress::from(c.fields.billing_address),
         email: c.fields.email,
         version: c.version,
     }

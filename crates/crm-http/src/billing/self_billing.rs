@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::billing::invoices::{check_order_ids, vat_mentions, Invoice};
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -181,18 +182,9 @@ pub async fn get_agreement(
     params(("id" = String, Path, description = "Agreement id")),
     responses((status = 200, description = "The agreement", body = Agreement, headers(("ETag" = String, description = "Its new version")))))]
 #[post("/self-billing/agreements/{id}/terminate")]
-pub async fn terminate_agreement(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Write)?;
-    let a = state
-        .db
-        .write(move |conn| store::terminate(conn, &id, if_match.0))
-        .await?;
-    Ok(versioned(a.version, &Agreement::from(a)))
+pub async fn terminate_agreement(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let agreement = target.write(Resource::Invoices, store::terminate).await?;
+    Ok(versioned(agreement.version, &Agreement::from(agreement)))
 }
 
 #[utoipa::path(tag = "self-billing", operation_id = "acceptSelfBilledInvoice", summary = "Accept a self-billed invoice",
@@ -202,17 +194,8 @@ pub async fn terminate_agreement(
         (status = 200, description = "The invoice", body = Invoice, headers(("ETag" = String, description = "Its new version"))),
         (status = 409, description = "Not awaiting acceptance", body = Problem, content_type = "application/problem+json")))]
 #[post("/invoices/{id}/accept")]
-pub async fn accept_invoice(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Write)?;
-    let invoice = state
-        .db
-        .write(move |conn| store::accept(conn, &id, if_match.0))
-        .await?;
+pub async fn accept_invoice(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let invoice = target.write(Resource::Invoices, store::accept).await?;
     Ok(versioned(invoice.version, &Invoice::from(invoice)))
 }
 

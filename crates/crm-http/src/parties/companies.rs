@@ -7,15 +7,15 @@ use crm_domain::parties::companies::Tier;
 use crm_domain::platform::address::country_code;
 use crm_domain::Violations;
 use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter, CompanySort};
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{respond, ListResponse, SortOptions};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -78,20 +78,12 @@ pub struct Company {
 
 impl From<store::Company> for Company {
     fn from(c: store::Company) -> Self {
-        let a = c.fields.billing_address;
         Company {
             id: c.id,
             name: c.fields.name,
             legal_name: c.fields.legal_name,
             tax_id: c.fields.tax_id,
-            billing_address: BillingAddress {
-                line1: a.line1,
-                line2: a.line2,
-                city: a.city,
-                region: a.region,
-                postal_code: a.postal_code,
-                country: a.country,
-            },
+            billing_address: BillingAddress::from(c.fields.billing_address),
             email: c.fields.email,
             phone: c.fields.phone,
             website: c.fields.website,
@@ -254,22 +246,6 @@ impl CompanyUpdate {
     }
 }
 
-fn empty_fields() -> CompanyFields {
-    CompanyFields {
-        name: String::new(),
-        legal_name: None,
-        tax_id: None,
-        billing_address: Default::default(),
-        email: None,
-        phone: None,
-        website: None,
-        industry: None,
-        owner_id: None,
-        tags: Vec::new(),
-        preferences: json!({}),
-    }
-}
-
 /// Filters and paging for the company list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -371,7 +347,7 @@ pub async fn create_company(
     ApiJson(body): ApiJson<CompanyCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Companies, Access::Write)?;
-    let mut fields = empty_fields();
+    let mut fields = CompanyFields::named(String::new());
     let mut update = body.into_update();
     if matches!(update.owner_id, Some(None)) {
         update.owner_id = Some(principal.user_id().map(str::to_owned));
@@ -422,20 +398,12 @@ pub async fn get_company(
 )]
 #[patch("/companies/{id}")]
 pub async fn update_company(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<CompanyUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Companies, Access::Write)?;
-    let app = state.get_ref().clone();
-    let company = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |fields| {
-                body.apply(fields, &app).map_err(StoreError::from)
-            })
+    let company = target
+        .update(Resource::Companies, store::update, move |fields, app| {
+            body.apply(fields, app)
         })
         .await?;
     Ok(versioned(company.version, &Company::from(company)))
@@ -450,16 +418,8 @@ pub async fn update_company(
     responses((status = 204, description = "Archived"))
 )]
 #[delete("/companies/{id}")]
-pub async fn delete_company(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Companies, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Companies, store::archive)
+        .await
 }

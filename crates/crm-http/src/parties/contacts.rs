@@ -6,14 +6,14 @@ use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::Violations;
 use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter, ContactSort};
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{respond, ListResponse, SortOptions};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -431,20 +431,12 @@ pub async fn get_contact(
 )]
 #[patch("/contacts/{id}")]
 pub async fn update_contact(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<ContactUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Contacts, Access::Write)?;
-    let app = state.get_ref().clone();
-    let contact = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |fields| {
-                body.apply(fields, &app).map_err(StoreError::from)
-            })
+    let contact = target
+        .update(Resource::Contacts, store::update, move |fields, app| {
+            body.apply(fields, app)
         })
         .await?;
     Ok(versioned(contact.version, &Contact::from(contact)))
@@ -459,16 +451,8 @@ pub async fn update_contact(
     responses((status = 204, description = "Archived"))
 )]
 #[delete("/contacts/{id}")]
-pub async fn delete_contact(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Contacts, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Contacts, store::archive)
+        .await
 }

@@ -8,13 +8,13 @@ use crm_domain::Violations;
 use crm_store::parties::interactions::{
     self as store, InteractionFields, InteractionFilter, InteractionSort,
 };
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::pagination::{respond, ListResponse, SortOptions};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -350,19 +350,12 @@ pub async fn get_interaction(
 )]
 #[patch("/interactions/{id}")]
 pub async fn update_interaction(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<InteractionUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Interactions, Access::Write)?;
-    let interaction = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |fields| {
-                body.apply(fields).map_err(StoreError::from)
-            })
+    let interaction = target
+        .update(Resource::Interactions, store::update, move |fields, _| {
+            body.apply(fields)
         })
         .await?;
     Ok(versioned(
@@ -380,16 +373,8 @@ pub async fn update_interaction(
     responses((status = 204, description = "Archived"))
 )]
 #[delete("/interactions/{id}")]
-pub async fn delete_interaction(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Interactions, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_interaction(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Interactions, store::archive)
+        .await
 }

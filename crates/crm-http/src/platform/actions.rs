@@ -9,13 +9,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{IntoResponses, ToSchema};
 
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::Violations;
 use crm_store::platform::db::DbConnection;
 use crm_store::StoreError;
 
@@ -24,7 +25,8 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::IfMatch;
 use crate::platform::state::AppState;
 
-/// What an action on `/{records}/{id}/{action}` acts on, and for whom.
+/// What a write to one record (`/{records}/{id}`, or an action on `/{records}/{id}/{action}`)
+/// acts on, and for whom.
 pub struct ActionTarget {
     pub state: web::Data<AppState>,
     pub principal: Principal,
@@ -47,7 +49,53 @@ impl ActionTarget {
             .write(move |conn| action(conn, &id, expected_version))
             .await
     }
+
+    /// Authorises a write of `resource` and has the store's `update` apply `change` to the
+    /// record's fields; `change` checks the request's values against the settings in `AppState`.
+    pub async fn update<Fields, T, U, C>(
+        self,
+        resource: Resource,
+        update: U,
+        change: C,
+    ) -> Result<T, ApiError>
+    where
+        U: FnOnce(
+                &mut DbConnection,
+                &str,
+                Option<i64>,
+                FieldsChange<Fields>,
+            ) -> Result<T, StoreError>
+            + Send
+            + 'static,
+        C: FnOnce(&mut Fields, &AppState) -> Result<(), Violations> + Send + 'static,
+        Fields: 'static,
+        T: Send + 'static,
+    {
+        let app = self.state.get_ref().clone();
+        self.write(resource, move |conn, id, expected_version| {
+            let change: FieldsChange<Fields> =
+                Box::new(move |fields| change(fields, &app).map_err(StoreError::from));
+            update(conn, id, expected_version, change)
+        })
+        .await
+    }
+
+    /// Runs a write that answers nothing (archive, delete): `204 No Content`.
+    pub async fn write_no_content<F>(
+        self,
+        resource: Resource,
+        action: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &str, Option<i64>) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.write(resource, action).await?;
+        Ok(HttpResponse::NoContent().finish())
+    }
 }
+
+/// A change to a record's fields, as the store's `update` functions take it.
+pub type FieldsChange<Fields> = Box<dyn FnOnce(&mut Fields) -> Result<(), StoreError>>;
 
 impl FromRequest for ActionTarget {
     type Error = ApiError;

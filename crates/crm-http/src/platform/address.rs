@@ -29,6 +29,19 @@ pub struct BillingAddress {
     pub country: Option<String>,
 }
 
+impl From<Address> for BillingAddress {
+    fn from(a: Address) -> Self {
+        BillingAddress {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+        }
+    }
+}
+
 /// Changes to an address: absent fields stay, `null` clears.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

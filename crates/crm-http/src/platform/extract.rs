@@ -41,11 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let (limit, content_type_ok) = (body_limit(req), is_json(req));
         let payload = payload.take();
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType(
-                    "send the body as application/json".into(),
-                ));
-            }
+            require_json(content_type_ok)?;
             let body = read_body(payload, limit).await?;
             parse_json(&body).map(ApiJson)
         })
@@ -68,13 +64,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             if body.is_empty() {
                 return Ok(OptionalJson(None));
             }
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType(
-                    "send the body as application/json".into(),
-                ));
-            }
+            require_json(content_type_ok)?;
             parse_json(&body).map(|v| OptionalJson(Some(v)))
         })
+    }
+}
+
+/// Refuses a body sent as anything but JSON.
+fn require_json(content_type_ok: bool) -> Result<(), ApiError> {
+    if content_type_ok {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "send the body as application/json".into(),
+        ))
     }
 }
 

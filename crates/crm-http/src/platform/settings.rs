@@ -109,18 +109,10 @@ impl CompanySettingsUpdate {
 }
 
 fn to_dto(s: store::CompanySettings) -> CompanySettings {
-    let a = s.fields.address;
     CompanySettings {
         legal_name: s.fields.legal_name,
         tax_id: s.fields.tax_id,
-        address: BillingAddress {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            region: a.region,
-            postal_code: a.postal_code,
-            country: a.country,
-        },
+        address: BillingAddress::from(s.fields.address),
         email: s.fields.email,
         phone: s.fields.phone,
         fiscal_time_zone: s.fields.fiscal_time_zone,

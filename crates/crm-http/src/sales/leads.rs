@@ -8,7 +8,6 @@ use crm_domain::Violations;
 use crm_store::sales::leads::{self as store, Intake, LeadFields, LeadFilter};
 use crm_store::sales::opportunities::OpportunityFields;
 use crm_store::sales::quotes::QuoteDraft;
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -400,20 +399,12 @@ pub async fn get_lead(
     responses((status = 200, description = "The updated lead", body = Lead, headers(("ETag" = String, description = "Its new version")))))]
 #[patch("/leads/{id:[0-9a-fA-F-]+}")]
 pub async fn update_lead(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<LeadUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Leads, Access::Write)?;
-    let app = state.get_ref().clone();
-    let lead = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |f| {
-                body.apply(f, &app).map_err(StoreError::from)
-            })
+    let lead = target
+        .update(Resource::Leads, store::update, move |fields, app| {
+            body.apply(fields, app)
         })
         .await?;
     Ok(versioned(lead.version, &Lead::from(lead)))
@@ -424,18 +415,10 @@ pub async fn update_lead(
     params(("id" = String, Path, description = "Lead id")),
     responses((status = 204, description = "Archived")))]
 #[delete("/leads/{id:[0-9a-fA-F-]+}")]
-pub async fn delete_lead(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Leads, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_lead(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Leads, store::archive)
+        .await
 }
 
 /// Whom to assign a lead to.

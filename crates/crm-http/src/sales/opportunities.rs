@@ -8,13 +8,13 @@ use crm_domain::Violations;
 use crm_store::sales::opportunities::{
     self as store, OpportunityFields, OpportunityFilter, OpportunitySort,
 };
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
 use crate::platform::pagination::{respond, ListResponse, SortOptions};
@@ -411,20 +411,17 @@ pub async fn get_opportunity(
     responses((status = 200, description = "The updated opportunity", body = Opportunity, headers(("ETag" = String, description = "Its new version")))))]
 #[patch("/opportunities/{id}")]
 pub async fn update_opportunity(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<OpportunityUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Opportunities, Access::Write)?;
-    let user = principal.user_id().map(str::to_owned);
-    let opportunity = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, user.as_deref(), |f| {
-                body.apply(f).map_err(StoreError::from)
-            })
+    // The store records who moved the opportunity between stages.
+    let user = target.principal.user_id().map(str::to_owned);
+    let update = move |conn: &mut _, id: &str, expected_version, change| {
+        store::update(conn, id, expected_version, user.as_deref(), change)
+    };
+    let opportunity = target
+        .update(Resource::Opportunities, update, move |fields, _| {
+            body.apply(fields)
         })
         .await?;
     Ok(versioned(
@@ -438,18 +435,10 @@ pub async fn update_opportunity(
     params(("id" = String, Path, description = "Opportunity id")),
     responses((status = 204, description = "Archived")))]
 #[delete("/opportunities/{id}")]
-pub async fn delete_opportunity(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Opportunities, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_opportunity(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Opportunities, store::archive)
+        .await
 }
 
 /// One move between stages.

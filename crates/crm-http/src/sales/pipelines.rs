@@ -10,6 +10,7 @@ use crm_store::sales::pipelines::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -335,18 +336,10 @@ pub async fn update_pipeline(
         (status = 204, description = "Archived"),
         (status = 409, description = "The default pipeline cannot be archived", body = Problem, content_type = "application/problem+json")))]
 #[delete("/pipelines/{id}")]
-pub async fn delete_pipeline(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Pipelines, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_pipeline(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Pipelines, store::archive)
+        .await
 }
 
 #[utoipa::path(tag = "pipelines", operation_id = "createStage", summary = "Add a stage to a pipeline",

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::Violations;
 use crm_store::sales::products::{self as store, ProductFields, ProductFilter, ProductSort};
-use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::money::Money;
 use crate::platform::pagination::{respond, ListResponse, SortOptions};
@@ -294,19 +294,12 @@ pub async fn get_product(
     responses((status = 200, description = "The updated product", body = Product, headers(("ETag" = String, description = "Its new version")))))]
 #[patch("/products/{id}")]
 pub async fn update_product(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
+    target: ActionTarget,
     ApiJson(body): ApiJson<ProductUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Products, Access::Write)?;
-    let product = state
-        .db
-        .write(move |conn| {
-            store::update(conn, &id, if_match.0, |f| {
-                body.apply(f).map_err(StoreError::from)
-            })
+    let product = target
+        .update(Resource::Products, store::update, move |fields, _| {
+            body.apply(fields)
         })
         .await?;
     Ok(versioned(product.version, &Product::from(product)))
@@ -317,16 +310,8 @@ pub async fn update_product(
     params(("id" = String, Path, description = "Product id")),
     responses((status = 204, description = "Archived")))]
 #[delete("/products/{id}")]
-pub async fn delete_product(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Products, Access::Write)?;
-    state
-        .db
-        .write(move |conn| store::archive(conn, &id, if_match.0))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_product(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .write_no_content(Resource::Products, store::archive)
+        .await
 }

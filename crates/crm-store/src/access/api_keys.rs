@@ -5,7 +5,7 @@ use crm_domain::access::permissions::Scope;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::api_keys;
 use crate::platform::stored::stored;
@@ -164,9 +164,8 @@ pub fn list(
     }
     let rows: Vec<ApiKeyRow> =
         keyset!(query, api_keys::created_at, api_keys::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     })
     .try_map(ApiKeyRow::into_key)
 }

@@ -7,7 +7,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, users};
 use crate::platform::stored::stored;
@@ -215,18 +215,16 @@ where
     row.set_fields(fields);
     row.version += 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        users::table
-            .filter(users::id.eq(id))
-            .filter(users::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        previous_version,
+    )?;
     if revoke_sessions {
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }
@@ -312,9 +310,8 @@ pub fn list(
         query = query.filter(users::archived_at.is_null());
     }
     let rows: Vec<UserRow> = keyset!(query, users::created_at, users::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     })
     .try_map(UserRow::into_user)
 }

@@ -6,7 +6,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_series, invoices};
 use crate::platform::stored::stored;
@@ -242,9 +242,8 @@ pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Seri
         time
     )
     .load(conn)?;
-    finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     })
     .try_map(from_row)
 }

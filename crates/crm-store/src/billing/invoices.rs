@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::billing::invoice_series::{self, claim_number};
 use crate::platform::db::{database_now, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
 use crate::platform::stored::stored;
@@ -1353,18 +1353,10 @@ pub fn list(
     }
     let rows: Vec<InvoiceRow> =
         keyset!(query, invoices::created_at, invoices::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    let page = finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }
 
 /// The first broken link of a chain, if any.

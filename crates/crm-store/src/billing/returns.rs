@@ -12,7 +12,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{return_lines, returns};
 use crate::platform::stored::{stored, stored_opt};
@@ -348,19 +348,16 @@ fn save(
 ) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        returns::table
-            .filter(returns::id.eq(&row.id))
-            .filter(returns::version.eq(previous_version)),
+    records::written(
+        diesel::update(
+            returns::table
+                .filter(returns::id.eq(&row.id))
+                .filter(returns::version.eq(previous_version)),
+        )
+        .set(&*row)
+        .execute(conn)?,
+        previous_version,
     )
-    .set(&*row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
-    Ok(())
 }
 
 /// Records the root cause and the customer's comment, until the return is resolved.
@@ -730,18 +727,10 @@ pub fn list(
     }
     let rows: Vec<ReturnRow> =
         keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    let page = finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }
 
 /// Counts and amounts for returns opened in `from..to`.

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use crate::billing::invoice_series::{self, SeriesFields};
 use crate::billing::invoices::{self, DraftInput, Invoice, VatMentions};
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::self_billing_agreements;
 use crate::platform::stored::stored;
@@ -169,9 +169,8 @@ pub fn list(
         time
     )
     .load(conn)?;
-    Ok(finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    Ok(finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     }))
 }
 

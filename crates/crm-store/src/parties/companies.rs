@@ -60,6 +60,25 @@ pub struct CompanyFields {
     pub preferences: serde_json::Value,
 }
 
+impl CompanyFields {
+    /// A company known only by its name, with no preferences yet: where every new company starts.
+    pub fn named(name: String) -> Self {
+        CompanyFields {
+            name,
+            legal_name: None,
+            tax_id: None,
+            billing_address: Address::default(),
+            email: None,
+            phone: None,
+            website: None,
+            industry: None,
+            owner_id: None,
+            tags: Vec::new(),
+            preferences: serde_json::json!({}),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Company {
     pub id: String,
@@ -253,18 +272,16 @@ where
     row.set_fields(&fields);
     row.version += 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        companies::table
-            .filter(companies::id.eq(id))
-            .filter(companies::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            companies::table
+                .filter(companies::id.eq(id))
+                .filter(companies::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        previous_version,
+    )?;
     row.into_company()
 }
 

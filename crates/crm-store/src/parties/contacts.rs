@@ -273,19 +273,17 @@ where
     row.set_fields(&fields, at);
     row.version += 1;
     row.updated_at = at;
-    let updated = diesel::update(
-        contacts::table
-            .filter(contacts::id.eq(id))
-            .filter(contacts::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)
-    .map_err(map_write_error)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            contacts::table
+                .filter(contacts::id.eq(id))
+                .filter(contacts::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)
+        .map_err(map_write_error)?,
+        previous_version,
+    )?;
     Ok(row.into_contact())
 }
 

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::parties::companies::{self, CompanyFields};
 use crate::parties::contacts::{self, ContactFields};
-use crate::platform::address::Address;
 use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
 use crate::StoreError;
@@ -35,22 +34,7 @@ pub fn company_by_name(conn: &mut DbConnection, name: &str) -> Result<(String, b
     if let Some(id) = companies::find_active_by_name(conn, name)? {
         return Ok((id, false));
     }
-    let company = companies::create(
-        conn,
-        CompanyFields {
-            name: name.to_owned(),
-            legal_name: None,
-            tax_id: None,
-            billing_address: Address::default(),
-            email: None,
-            phone: None,
-            website: None,
-            industry: None,
-            owner_id: None,
-            tags: Vec::new(),
-            preferences: json!({}),
-        },
-    )?;
+    let company = companies::create(conn, CompanyFields::named(name.to_owned()))?;
     Ok((company.id, true))
 }
 

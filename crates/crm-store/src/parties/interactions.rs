@@ -185,18 +185,16 @@ where
     row.set_fields(fields, at);
     row.version += 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        interactions::table
-            .filter(interactions::id.eq(id))
-            .filter(interactions::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            interactions::table
+                .filter(interactions::id.eq(id))
+                .filter(interactions::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        previous_version,
+    )?;
     row.into_interaction()
 }
 

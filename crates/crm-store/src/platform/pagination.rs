@@ -27,6 +27,14 @@ pub struct After {
 }
 
 impl After {
+    /// Where the next page starts in a list sorted by a time column.
+    pub(crate) fn at_time(key: NaiveDateTime, id: &str) -> After {
+        After {
+            key: KeyValue::Time(key),
+            id: id.to_owned(),
+        }
+    }
+
     pub(crate) fn time(&self) -> Result<NaiveDateTime, crate::StoreError> {
         match &self.key {
             KeyValue::Time(t) => Ok(*t),

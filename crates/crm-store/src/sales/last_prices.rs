@@ -53,19 +53,7 @@ pub fn last_quoted(
         Customer::Company(id) => query.filter(quotes::company_id.eq(id.clone())),
         Customer::Contact(id) => query.filter(quotes::contact_id.eq(id.clone())),
     };
-    let found: Option<Found> = query.first(conn).optional()?;
-    Ok(
-        found.and_then(|(price, currency, discount, at, id, number)| {
-            at.map(|at| PricePoint {
-                unit_price_minor: price,
-                currency,
-                discount_bp: discount,
-                at,
-                document_id: id,
-                document_ref: number,
-            })
-        }),
-    )
+    Ok(price_point(query.first(conn).optional()?))
 }
 
 /// The price on the most recent order (not cancelled) for the product.
@@ -92,17 +80,18 @@ pub fn last_sold(
         Customer::Company(id) => query.filter(orders::company_id.eq(id.clone())),
         Customer::Contact(id) => query.filter(orders::contact_id.eq(id.clone())),
     };
-    let found: Option<Found> = query.first(conn).optional()?;
-    Ok(
-        found.and_then(|(price, currency, discount, at, id, external)| {
-            at.map(|at| PricePoint {
-                unit_price_minor: price,
-                currency,
-                discount_bp: discount,
-                at,
-                document_id: id,
-                document_ref: external,
-            })
-        }),
-    )
+    Ok(price_point(query.first(conn).optional()?))
+}
+
+/// The price of the line found; a line whose document has no date yet is none.
+fn price_point(found: Option<Found>) -> Option<PricePoint> {
+    let (unit_price_minor, currency, discount_bp, at, document_id, document_ref) = found?;
+    Some(PricePoint {
+        unit_price_minor,
+        currency,
+        discount_bp,
+        at: at?,
+        document_id,
+        document_ref,
+    })
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::counters;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
 use crate::platform::stored::stored;
@@ -202,19 +202,16 @@ fn save(
 ) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        leads::table
-            .filter(leads::id.eq(&row.id))
-            .filter(leads::version.eq(previous_version)),
+    records::written(
+        diesel::update(
+            leads::table
+                .filter(leads::id.eq(&row.id))
+                .filter(leads::version.eq(previous_version)),
+        )
+        .set(&*row)
+        .execute(conn)?,
+        previous_version,
     )
-    .set(&*row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
-    Ok(())
 }
 
 /// Edits a lead; a converted lead is read-only.
@@ -436,9 +433,8 @@ pub fn list(
         query = query.filter(leads::created_at.lt(v));
     }
     let rows: Vec<LeadRow> = keyset!(query, leads::created_at, leads::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     })
     .try_map(LeadRow::into_lead)
 }

@@ -288,18 +288,16 @@ where
     row.loss_reason = fields.loss_reason;
     row.version = previous_version + 1;
     row.updated_at = at;
-    let updated = diesel::update(
-        opportunities::table
-            .filter(opportunities::id.eq(id))
-            .filter(opportunities::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            opportunities::table
+                .filter(opportunities::id.eq(id))
+                .filter(opportunities::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        previous_version,
+    )?;
     assemble(conn, row)
 }
 
@@ -454,14 +452,7 @@ pub fn list(
         },
         id: row.id.clone(),
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }
 
 /// Converts an amount into the base currency at the latest rate on or before `on`; a missing

@@ -5,13 +5,13 @@ use chrono::NaiveDateTime;
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, OrderStatus};
-use crm_domain::sales::totals::Totals;
+use crm_domain::sales::totals::{LineAmounts, Totals};
 use diesel::prelude::*;
 
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{
     invoice_lines, invoices, order_lines, orders, return_lines, returns,
@@ -127,6 +127,28 @@ fn find_by_external(
         .optional()?)
 }
 
+impl OrderLineRow {
+    /// The stored form of the `position`th line of an order, with its computed amounts.
+    pub fn new(order_id: &str, position: usize, line: &Line, amounts: &LineAmounts) -> Self {
+        OrderLineRow {
+            id: new_id(),
+            order_id: order_id.to_owned(),
+            position: i64::try_from(position).unwrap_or(i64::MAX),
+            product_id: line.product_id.clone(),
+            sku: line.sku.clone(),
+            description: line.description.clone(),
+            quantity_milli: line.quantity.milli(),
+            unit_price_minor: line.unit_price_minor,
+            unit_cost_minor: line.unit_cost_minor,
+            discount_bp: line.discount_bp,
+            tax_rate_bp: line.tax_rate_bp,
+            gross_minor: amounts.gross_minor,
+            discount_minor: amounts.discount_minor,
+            net_minor: amounts.net_minor,
+        }
+    }
+}
+
 fn write_lines(
     conn: &mut DbConnection,
     order_id: &str,
@@ -136,22 +158,7 @@ fn write_lines(
     diesel::delete(order_lines::table.filter(order_lines::order_id.eq(order_id))).execute(conn)?;
     for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
         diesel::insert_into(order_lines::table)
-            .values(OrderLineRow {
-                id: new_id(),
-                order_id: order_id.to_owned(),
-                position: i64::try_from(position).unwrap_or(i64::MAX),
-                product_id: line.product_id.clone(),
-                sku: line.sku.clone(),
-                description: line.description.clone(),
-                quantity_milli: line.quantity.milli(),
-                unit_price_minor: line.unit_price_minor,
-                unit_cost_minor: line.unit_cost_minor,
-                discount_bp: line.discount_bp,
-                tax_rate_bp: line.tax_rate_bp,
-                gross_minor: amounts.gross_minor,
-                discount_minor: amounts.discount_minor,
-                net_minor: amounts.net_minor,
-            })
+            .values(OrderLineRow::new(order_id, position, line, amounts))
             .execute(conn)?;
     }
     Ok(())
@@ -630,21 +637,14 @@ pub fn list(
         }
     };
     let sort = page.sort;
-    let page = finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(match sort {
+    let page = finish(rows, page.limit, |row| {
+        let key = match sort {
             OrderSort::OrderedAt => row.ordered_at,
             OrderSort::CreatedAt => row.created_at,
-        }),
-        id: row.id.clone(),
+        };
+        After::at_time(key, &row.id)
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {

@@ -6,7 +6,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{pipeline_stages, pipelines};
 use crate::platform::stored::stored;
@@ -413,16 +413,8 @@ pub fn list(
     }
     let rows: Vec<PipelineRow> =
         keyset!(query, pipelines::created_at, pipelines::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    let page = finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }

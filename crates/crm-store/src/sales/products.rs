@@ -183,19 +183,17 @@ where
     row.set_fields(&fields);
     row.version += 1;
     row.updated_at = now();
-    let updated = diesel::update(
-        products::table
-            .filter(products::id.eq(id))
-            .filter(products::version.eq(previous_version)),
-    )
-    .set(&row)
-    .execute(conn)
-    .map_err(map_write_error)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: previous_version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            products::table
+                .filter(products::id.eq(id))
+                .filter(products::version.eq(previous_version)),
+        )
+        .set(&row)
+        .execute(conn)
+        .map_err(map_write_error)?,
+        previous_version,
+    )?;
     Ok(row.into_product())
 }
 

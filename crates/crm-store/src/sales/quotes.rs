@@ -12,7 +12,7 @@ use crm_domain::Violations;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
 use crate::platform::stored::stored;
@@ -375,31 +375,29 @@ pub fn update(
     check_references(conn, &quote.fields)?;
     let totals = documents::totals(&quote.fields.lines)?;
     let f = &quote.fields;
-    let updated = diesel::update(
-        quotes::table
-            .filter(quotes::id.eq(id))
-            .filter(quotes::version.eq(row.version)),
-    )
-    .set((
-        quotes::company_id.eq(&f.company_id),
-        quotes::contact_id.eq(&f.contact_id),
-        quotes::owner_id.eq(&f.owner_id),
-        quotes::currency.eq(&f.currency),
-        quotes::valid_until.eq(f.valid_until),
-        quotes::notes.eq(&f.notes),
-        quotes::subtotal_minor.eq(totals.subtotal_minor),
-        quotes::discount_minor.eq(totals.discount_minor),
-        quotes::tax_minor.eq(totals.tax_minor),
-        quotes::total_minor.eq(totals.total_minor),
-        quotes::version.eq(row.version + 1),
-        quotes::updated_at.eq(now()),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: row.version + 1,
-        });
-    }
+    records::written(
+        diesel::update(
+            quotes::table
+                .filter(quotes::id.eq(id))
+                .filter(quotes::version.eq(row.version)),
+        )
+        .set((
+            quotes::company_id.eq(&f.company_id),
+            quotes::contact_id.eq(&f.contact_id),
+            quotes::owner_id.eq(&f.owner_id),
+            quotes::currency.eq(&f.currency),
+            quotes::valid_until.eq(f.valid_until),
+            quotes::notes.eq(&f.notes),
+            quotes::subtotal_minor.eq(totals.subtotal_minor),
+            quotes::discount_minor.eq(totals.discount_minor),
+            quotes::tax_minor.eq(totals.tax_minor),
+            quotes::total_minor.eq(totals.total_minor),
+            quotes::version.eq(row.version + 1),
+            quotes::updated_at.eq(now()),
+        ))
+        .execute(conn)?,
+        row.version,
+    )?;
     write_lines(conn, id, &quote.fields.lines, &totals)?;
     get(conn, id)
 }
@@ -468,40 +466,38 @@ pub fn act(
         }
         _ => {}
     }
-    let updated = diesel::update(
-        quotes::table
-            .filter(quotes::id.eq(id))
-            .filter(quotes::version.eq(row.version)),
-    )
-    .set((
-        quotes::status.eq(next.as_str()),
-        quotes::sent_at.eq(if action == QuoteAction::Send {
-            Some(at)
-        } else {
-            row.sent_at
-        }),
-        quotes::decided_at.eq(
-            if matches!(action, QuoteAction::Accept | QuoteAction::Reject) {
+    records::written(
+        diesel::update(
+            quotes::table
+                .filter(quotes::id.eq(id))
+                .filter(quotes::version.eq(row.version)),
+        )
+        .set((
+            quotes::status.eq(next.as_str()),
+            quotes::sent_at.eq(if action == QuoteAction::Send {
                 Some(at)
             } else {
-                row.decided_at
-            },
-        ),
-        quotes::reject_reason.eq(if action == QuoteAction::Reject {
-            reason
-        } else {
-            row.reject_reason.clone()
-        }),
-        quotes::order_id.eq(created_order_id.clone().or(row.order_id.clone())),
-        quotes::version.eq(row.version + 1),
-        quotes::updated_at.eq(at),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        return Err(StoreError::VersionMismatch {
-            current: row.version + 1,
-        });
-    }
+                row.sent_at
+            }),
+            quotes::decided_at.eq(
+                if matches!(action, QuoteAction::Accept | QuoteAction::Reject) {
+                    Some(at)
+                } else {
+                    row.decided_at
+                },
+            ),
+            quotes::reject_reason.eq(if action == QuoteAction::Reject {
+                reason
+            } else {
+                row.reject_reason.clone()
+            }),
+            quotes::order_id.eq(created_order_id.clone().or(row.order_id.clone())),
+            quotes::version.eq(row.version + 1),
+            quotes::updated_at.eq(at),
+        ))
+        .execute(conn)?,
+        row.version,
+    )?;
     Ok(ActionOutcome {
         quote: get(conn, id)?,
         created_quote_id,
@@ -555,18 +551,10 @@ pub fn list(
     }
     let rows: Vec<QuoteRow> =
         keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| After {
-        key: KeyValue::Time(row.created_at),
-        id: row.id.clone(),
+    let page = finish(rows, page.limit, |row| {
+        After::at_time(row.created_at, &row.id)
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(assemble(conn, row)?);
-    }
-    Ok(Page {
-        items,
-        next: page.next,
-    })
+    page.try_map(|row| assemble(conn, row))
 }
 
 /// The quotes of a contact or company as timeline entries, newest first.
