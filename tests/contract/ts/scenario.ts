@@ -5,7 +5,7 @@ import type { paths } from "./schema.js";
 
 const [base, email, password] = process.argv.slice(2);
 const run = Math.random().toString(16).slice(2, 10);
-const eur = (amount_minor: number) => ({ amount_minor, currency: "EUR" });
+const eur = (amount_minor: number) => ({ amount_minor, currency: "EUR" as const });
 
 function check(condition: boolean, message: string): asserts condition {
   if (!condition) {
@@ -57,7 +57,7 @@ const batch = [0, 1, 2].map((i) => ({
   channel: "shop-ts",
   external_id: `${run}-${i}`,
   ordered_at: order.ordered_at,
-  currency: "EUR",
+  currency: "EUR" as const,
   status: "fulfilled" as const,
   company_id: company.id,
   customer: { email: `buyer${i}-${run}@example.com` },
