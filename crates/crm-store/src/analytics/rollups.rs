@@ -10,6 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::profit::{attribute, Figures, ProductFigures};
 use crm_domain::billing::invoices::InvoiceKind;
 use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition, Resolution};
+use crm_domain::platform::money::add_minor;
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -380,29 +381,6 @@ pub(crate) fn return_contribution(
     (figures != Figures::default()).then_some((key, figures))
 }
 
-/// The cost of goods a return gives back: the units received into stock (disposition
-/// `restock`) at the cost snapshotted on their order line. Scrapped units stay a loss.
-pub(crate) fn restocked_cost(conn: &mut DbConnection, return_id: &str) -> Result<i64, StoreError> {
-    let lines: Vec<(Option<i64>, Option<i64>)> = return_lines::table
-        .inner_join(order_lines::table.on(order_lines::id.eq(return_lines::order_line_id)))
-        .filter(return_lines::return_id.eq(return_id))
-        .filter(return_lines::disposition.eq(Disposition::Restock.as_str()))
-        .select((
-            return_lines::received_quantity_milli,
-            order_lines::unit_cost_minor,
-        ))
-        .load(conn)?;
-    let mut cost: i64 = 0;
-    for (received, unit_cost) in lines {
-        let (Some(received), Some(unit_cost)) = (received, unit_cost) else {
-            continue;
-        };
-        let line = line_figures(&(None, received, 0, Some(unit_cost)))?;
-        cost = crm_domain::platform::money::add_minor("cost", cost, line.cost_minor)?;
-    }
-    Ok(cost)
-}
-
 /// An issued credit note: id, the invoice it corrects, company, currency, issue date,
 /// subtotal and discount.
 type CreditNoteFacts = (
@@ -696,31 +674,13 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             fee_net_minor: net_of_tax_minor(fee, rate),
             concession_net_minor: net_of_tax_minor(concession, rate),
         };
-        for (key, figures) in returned_products(conn, &outcome)? {
+        let contributions = return_contributions(conn, &outcome, company.as_deref())?;
+        for (key, figures) in contributions.customers {
+            add(Some((key, figures)))?;
+        }
+        for (key, figures) in contributions.products {
             add_product(&mut snapshot.products, key, &figures)?;
         }
-        let Some(company) = company else {
-            continue;
-        };
-        let net = if carried {
-            None
-        } else {
-            Some(returned_net(conn, &id)? - outcome.fee_net_minor)
-        };
-        let concession = if carried {
-            0
-        } else {
-            outcome.concession_net_minor
-        };
-        add(return_contribution(
-            &company,
-            &currency,
-            at.date(),
-            resolution,
-            net,
-            concession,
-            restocked_cost(conn, &id)?,
-        ))?;
     }
     Ok(snapshot.without_empty_rows())
 }
@@ -956,15 +916,17 @@ pub(crate) struct ReturnOutcome<'a> {
     pub concession_net_minor: i64,
 }
 
-/// What a resolved return adds to the product rollups, in the month it was resolved, for the
-/// salesperson of its order: its units (as received, when known); for a refund, the cost of
-/// the units back in stock, which the customer did not keep; and, unless a credit note
-/// carries them, the refund less the restocking fee, or the concession, spread over the
-/// returned lines by their value.
-pub(crate) fn returned_products(
+/// What a resolved return adds to the rollups, in the month it was resolved, read in one pass
+/// over its lines. To the product rollups, for the salesperson of its order: its units (as
+/// received, when known); for a refund, the cost of the units back in stock, which the
+/// customer did not keep; and, unless a credit note carries them, the refund less the
+/// restocking fee, or the concession, spread over the returned lines by their value. To the
+/// customer rollups of `company_id`: the same money in one sum (`return_contribution`).
+pub(crate) fn return_contributions(
     conn: &mut DbConnection,
     outcome: &ReturnOutcome,
-) -> Result<Vec<(ProductKey, ProductFigures)>, StoreError> {
+    company_id: Option<&str>,
+) -> Result<Contribution, StoreError> {
     let salesperson: Option<String> = orders::table
         .find(outcome.order_id)
         .select(orders::salesperson_id)
@@ -996,6 +958,7 @@ pub(crate) fn returned_products(
     let refunds = outcome.resolution.credits();
     let mut products: BTreeMap<Seller, ProductFigures> = BTreeMap::new();
     let mut values: Vec<(Option<Seller>, i64)> = Vec::with_capacity(lines.len() + 1);
+    let (mut returned_net, mut restocked_cost) = (0_i64, 0_i64);
     for (product, quantity, received, price, discount_bp, disposition, unit_cost) in lines {
         let units = received.unwrap_or(quantity);
         let key = seller(product, salesperson.as_deref());
@@ -1006,6 +969,7 @@ pub(crate) fn returned_products(
             }
             _ => 0,
         };
+        restocked_cost = add_minor("cost", restocked_cost, cost_back)?;
         products
             .entry(key.clone())
             .or_default()
@@ -1021,6 +985,7 @@ pub(crate) fn returned_products(
                 discount_bp,
                 tax_rate_bp: 0,
             })?;
+        returned_net = add_minor("returns", returned_net, value.net_minor)?;
         values.push((Some(key), value.net_minor));
     }
     if !outcome.carried_by_credit_note {
@@ -1040,38 +1005,26 @@ pub(crate) fn returned_products(
         };
         add_returns(&mut products, returns)?;
     }
-    Ok(in_month(
-        products,
-        &month_of(outcome.resolved),
-        outcome.currency,
-    ))
-}
-
-/// The net (before tax) value of a return's lines: received quantities when known.
-pub(crate) fn returned_net(conn: &mut DbConnection, return_id: &str) -> Result<i64, StoreError> {
-    let lines: Vec<(i64, Option<i64>, i64, i64, i64)> = return_lines::table
-        .filter(return_lines::return_id.eq(return_id))
-        .select((
-            return_lines::quantity_milli,
-            return_lines::received_quantity_milli,
-            return_lines::unit_price_minor,
-            return_lines::discount_bp,
-            return_lines::tax_rate_bp,
-        ))
-        .load(conn)?;
-    let inputs: Vec<crm_domain::sales::totals::LineInput> = lines
-        .into_iter()
-        .map(
-            |(q, received, price, discount, tax)| crm_domain::sales::totals::LineInput {
-                quantity: crm_domain::platform::money::Quantity::from_milli(received.unwrap_or(q)),
-                unit_price_minor: price,
-                discount_bp: discount,
-                tax_rate_bp: tax,
+    let carried = outcome.carried_by_credit_note;
+    let customer = company_id.and_then(|company| {
+        return_contribution(
+            company,
+            outcome.currency,
+            outcome.resolved,
+            outcome.resolution,
+            (!carried).then(|| returned_net - outcome.fee_net_minor),
+            if carried {
+                0
+            } else {
+                outcome.concession_net_minor
             },
+            restocked_cost,
         )
-        .collect();
-    let totals = crm_domain::sales::totals::compute(&inputs)?;
-    Ok(totals.subtotal_minor - totals.discount_minor)
+    });
+    Ok(Contribution {
+        customers: customer.into_iter().collect(),
+        products: in_month(products, &month_of(outcome.resolved), outcome.currency),
+    })
 }
 
 /// Replaces the maintained rollups by a recomputation; returns how many rows it wrote.

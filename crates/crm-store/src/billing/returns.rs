@@ -223,6 +223,9 @@ pub fn open_for_customer(
     company_id: &str,
     request: ReturnRequest,
 ) -> Result<Return, StoreError> {
+    // Held before its company is read, so that a push moving the order to another company
+    // cannot slip between this check and the return.
+    records::lock(conn, Record::Order, &request.order_id)?;
     let order = orders::get(conn, &request.order_id)?;
     if order.company_id.as_deref() != Some(company_id) {
         return Err(StoreError::NotFound);
@@ -664,39 +667,12 @@ pub fn resolve(
         fee_net_minor: net_of_tax_minor(resolve.restocking_fee_minor, rate_of_returned),
         concession_net_minor: net_of_tax_minor(row.concession_minor, rate_of_returned),
     };
-    let customer = match &row.company_id {
-        Some(company) => {
-            let net = if outcome.carried_by_credit_note {
-                None
-            } else {
-                Some(
-                    crate::analytics::rollups::returned_net(conn, &row.id)? - outcome.fee_net_minor,
-                )
-            };
-            crate::analytics::rollups::return_contribution(
-                company,
-                &row.currency,
-                at.date(),
-                resolve.resolution,
-                net,
-                if outcome.carried_by_credit_note {
-                    0
-                } else {
-                    outcome.concession_net_minor
-                },
-                crate::analytics::rollups::restocked_cost(conn, &row.id)?,
-            )
-        }
-        None => None,
-    };
-    let products = crate::analytics::rollups::returned_products(conn, &outcome)?;
+    let contributions =
+        crate::analytics::rollups::return_contributions(conn, &outcome, row.company_id.as_deref())?;
     crate::analytics::rollups::swap(
         conn,
         crate::analytics::rollups::Contribution::default(),
-        crate::analytics::rollups::Contribution {
-            customers: customer.into_iter().collect(),
-            products,
-        },
+        contributions,
     )?;
     let previous = row.version;
     save(conn, &mut row, previous)?;
