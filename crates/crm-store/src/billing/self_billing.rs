@@ -215,14 +215,10 @@ pub fn issue_for_customer(
     vat: VatMentions,
     today: NaiveDate,
 ) -> Result<Invoice, StoreError> {
-    for (i, order_id) in order_ids.iter().enumerate() {
-        if !orders::belongs_to(conn, order_id, company_id)? {
-            return Err(Violation::new(
-                format!("order_ids[{i}]"),
-                "is not an order of your company",
-            )
-            .into());
-        }
+    if let Some(i) = orders::first_not_of(conn, &order_ids, company_id)? {
+        return Err(
+            Violation::new(format!("order_ids[{i}]"), "is not an order of your company").into(),
+        );
     }
     // Read again once its row is held: a termination that committed meanwhile is seen, and one
     // that comes later waits for this invoice.

@@ -533,18 +533,21 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
     })
 }
 
-/// Whether `order_id` names an order of `company_id`.
-pub fn belongs_to(
+/// The position of the first of `order_ids` that names no order of `company_id`, if any; one
+/// query for them all.
+pub fn first_not_of(
     conn: &mut DbConnection,
-    order_id: &str,
+    order_ids: &[String],
     company_id: &str,
-) -> Result<bool, StoreError> {
-    let found: i64 = orders::table
-        .filter(orders::id.eq(order_id))
+) -> Result<Option<usize>, StoreError> {
+    let owned: std::collections::HashSet<String> = orders::table
+        .filter(orders::id.eq_any(order_ids))
         .filter(orders::company_id.eq(company_id))
-        .count()
-        .get_result(conn)?;
-    Ok(found > 0)
+        .select(orders::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    Ok(order_ids.iter().position(|id| !owned.contains(id)))
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
