@@ -290,10 +290,13 @@ on_both_backends! {
                 None => break,
             }
         }
-        let mut expected = seen.clone();
-        expected.sort_by(|a, b| b[..10].cmp(&a[..10]));
-        expected.dedup();
-        assert_eq!(seen.len(), 6, "every rate once: {seen:?}");
-        assert_eq!(seen, expected, "newest first, no repeats");
+        let dates: Vec<&str> = seen.iter().map(|s| &s[..10]).collect();
+        assert_eq!(dates, [days[0], days[0], days[1], days[2], days[3], days[4]], "newest first: {seen:?}");
+        let mut rates = seen.clone();
+        rates.sort();
+        let mut inserted: Vec<String> = [("USD", days[0]), ("GBP", days[0]), ("USD", days[1]), ("USD", days[2]), ("USD", days[3]), ("USD", days[4])]
+            .iter().map(|(currency, day)| format!("{day} {currency}")).collect();
+        inserted.sort();
+        assert_eq!(rates, inserted, "every rate exactly once");
     }
 }

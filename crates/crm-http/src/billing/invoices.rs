@@ -164,8 +164,8 @@ pub struct Invoice {
     /// This document's link in its series' integrity chain: SHA-256 of `previous_hash`, a
     /// newline and the canonical form in docs/ledger.md, in lowercase hex.
     pub hash: Option<String>,
-    /// The canonical form `hash` was computed in (docs/ledger.md): 2 since the hash covers the
-    /// due date, notes and agreement; 1 for documents issued before.
+    /// The canonical form `hash` was computed in (docs/ledger.md): 3 since it covers the tax per
+    /// rate as printed, 2 since the due date, notes and agreement, 1 before.
     pub chain_format: i64,
     /// When it was issued.
     pub issued_at: Option<DateTime<Utc>>,

@@ -777,7 +777,14 @@ pub(crate) fn issue_as(
         )?;
     }
     if kind.is_credit() {
-        let original_id = row.corrects_invoice_id.clone().unwrap_or_default();
+        let original_id = row
+            .corrects_invoice_id
+            .clone()
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "invoices",
+                column: "corrects_invoice_id",
+                value: format!("none on credit note {}", row.id),
+            })?;
         let original = load_for(conn, &original_id, None, InvoiceAction::Credit)?;
         mentions.corrects_number = original.number.clone();
         let note_lines: Vec<InvoiceLine> = lines.iter().map(line_of).collect();
