@@ -102,6 +102,18 @@ on_both_backends! {
         assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
     }
 
+    async fn parallel_wrong_passwords_never_pass_the_limit(app: TestApp) {
+        let (user_id, _, _) = app.login_new_user(Role::Sales, None).await;
+        let email = app.get(&format!("/v1/users/{user_id}")).await.body["email"].as_str().unwrap().to_owned();
+        let guesses = (0..20).map(|i| app.request(Method::POST, "/v1/auth/token", None, Some(json!({"email": email, "password": format!("wrong guess {i}")})), &[]));
+        let statuses: Vec<u16> = futures_util::future::join_all(guesses).await.iter().map(|r| r.status.as_u16()).collect();
+        let verified = statuses.iter().filter(|s| **s == 401).count();
+        assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+        assert!(verified <= 5, "at most the limit of guesses is checked, however parallel: {statuses:?}");
+        let r = app.request(Method::POST, "/v1/auth/token", None, Some(json!({"email": email, "password": "a long test passphrase"})), &[]).await;
+        assert_eq!(r.status, 429, "locked after the guesses");
+    }
+
     async fn login_returns_a_bearer_token(app: TestApp) {
         let (_, token, refresh) = app.login_new_user(Role::Manager, None).await;
         assert_eq!(token.split('.').count(), 3);

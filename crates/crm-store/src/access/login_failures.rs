@@ -7,14 +7,21 @@ use crate::platform::db::DbConnection;
 use crate::platform::schema::login_failures;
 use crate::{new_id, now, StoreError};
 
-pub fn record(conn: &mut DbConnection, email: &str) -> Result<(), StoreError> {
+pub fn record(conn: &mut DbConnection, email: &str) -> Result<String, StoreError> {
+    let id = new_id();
     diesel::insert_into(login_failures::table)
         .values((
-            login_failures::id.eq(new_id()),
+            login_failures::id.eq(&id),
             login_failures::email.eq(email),
             login_failures::failed_at.eq(now()),
         ))
         .execute(conn)?;
+    Ok(id)
+}
+
+/// Takes back one recorded attempt.
+pub fn forget(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::delete(login_failures::table.filter(login_failures::id.eq(id))).execute(conn)?;
     Ok(())
 }
 

@@ -28,8 +28,10 @@ pub enum Login {
 
 /// Logs a user in by email unless the email is locked out. `verify` checks the password
 /// against the stored hash, and is asked even when no user has the email, so that the answer
-/// takes as long either way. A failure counts against the email; a success clears its failures
-/// and stores the session's refresh token.
+/// takes as long either way. Every attempt counts against the email before it is verified, and
+/// is committed at once (this runs outside a transaction): attempts racing on several nodes
+/// each see the others, so parallel guesses cannot all pass the limit. A success clears the
+/// email's failures and stores the session's refresh token.
 pub fn log_in(
     conn: &mut DbConnection,
     email: &str,
@@ -38,8 +40,12 @@ pub fn log_in(
     token: NewRefreshToken,
 ) -> Result<Login, StoreError> {
     let at = now();
-    let (failures, first) = login_failures::since(conn, email, at - limit.window)?;
-    if let Some(retry_after) = lockout(failures, first, limit.max_failures, limit.window, at) {
+    let attempt = login_failures::record(conn, email)?;
+    let (attempts, first) = login_failures::since(conn, email, at - limit.window)?;
+    let earlier = attempts - 1;
+    if let Some(retry_after) = lockout(earlier, first, limit.max_failures, limit.window, at) {
+        // Refused unverified, so it is no failure: asking while locked does not prolong the lock.
+        login_failures::forget(conn, &attempt)?;
         return Ok(Login::Locked { retry_after });
     }
     let found = users::find_for_login(conn, email)?;
@@ -50,10 +56,7 @@ pub fn log_in(
             refresh_tokens::create(conn, &user.id, &token.hash, token.expires_at)?;
             Ok(Login::Granted(Box::new(user)))
         }
-        _ => {
-            login_failures::record(conn, email)?;
-            Ok(Login::Refused)
-        }
+        _ => Ok(Login::Refused),
     }
 }
 
