@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CONTEXTS: [&str; 6] = [
+const CONTEXTS: [&str; 8] = [
     "platform",
     "access",
     "parties",
     "sales",
     "billing",
     "analytics",
+    "events",
+    "integrations",
 ];
 
 /// The crates that hold code by context, with the name other crates import them by.
@@ -268,10 +270,11 @@ fn codemap_table() -> Table {
 }
 
 #[test]
-fn every_crate_holds_its_code_in_the_six_contexts() {
+fn every_crate_holds_its_code_in_its_contexts() {
     for (_, dir) in CRATES {
         let src = workspace().join(dir);
-        for ctx in CONTEXTS {
+        // The six first contexts are in every crate; a later one may need no store or HTTP part.
+        for ctx in &CONTEXTS[..6] {
             assert!(
                 src.join(ctx).join("mod.rs").is_file(),
                 "{dir}/{ctx}/mod.rs exists"
@@ -350,13 +353,15 @@ fn a_cycle_is_found() {
 
 /// Store files that write no record a caller changes by id: keys, counters, tokens and derived
 /// tables, each claimed by its own conditional write.
-const NOT_RECORDS: [&str; 6] = [
+const NOT_RECORDS: [&str; 8] = [
     "platform/idempotency.rs",
     "platform/counters.rs",
     "platform/exchange_rates.rs",
     "access/refresh_tokens.rs",
     "access/login_failures.rs",
     "analytics/rollups.rs",
+    "events/outbox.rs",
+    "events/deliveries.rs",
 ];
 
 /// Store functions that update or delete rows without going through `platform::records`

@@ -8,6 +8,7 @@ mod contacts;
 mod contract;
 mod conventions;
 mod demo_data;
+mod events;
 mod interactions;
 mod invoices;
 mod ledger;

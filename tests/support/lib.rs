@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixtures;
+pub mod receiver;
 
 use std::path::PathBuf;
 
@@ -157,6 +158,9 @@ impl TestApp {
             body_limit_bytes: TEST_BODY_LIMIT,
             cors_origins: vec!["https://app.example".into()],
             intake_per_minute: 5,
+            // Test receivers listen on loopback over plain HTTP.
+            webhook_allow_http: true,
+            webhook_allow_private: true,
             ..Config::default()
         };
         let application = Application::build(&config).unwrap();

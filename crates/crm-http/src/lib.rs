@@ -4,6 +4,7 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
+pub mod events;
 pub mod parties;
 pub mod platform;
 pub mod sales;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(sales::routes)
                 .configure(billing::routes)
                 .configure(analytics::routes)
+                .configure(events::routes)
                 .configure(platform::routes),
         );
 }

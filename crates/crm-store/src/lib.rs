@@ -6,6 +6,7 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
+pub mod events;
 pub mod parties;
 pub mod platform;
 pub mod sales;

@@ -44,6 +44,8 @@ pub fn connect(config: &Config) -> Result<Pool, AppError> {
             }
         }
     }
+    // Every command may write, and every write records its events with the API's rendering.
+    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
     Ok(build_pool(&url, config.pool_size)?)
 }
 
@@ -58,6 +60,13 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    webhooks: WebhookWorker,
+}
+
+/// The webhook worker of this node, and the switch that stops it.
+struct WebhookWorker {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: actix_web::rt::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -71,6 +80,13 @@ impl Application {
         }
         let state = AppState::new(pool.clone(), config.http_settings()?)?;
         let base_currency = state.settings.base_currency;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let done = actix_web::rt::spawn(crm_http::events::delivery::run(
+            pool.clone(),
+            state.settings.webhooks.clone(),
+            stopped,
+        ));
+        let retention = state.settings.webhooks.events_retention;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let workers = match config.workers {
@@ -78,8 +94,18 @@ impl Application {
             n => n,
         };
         let server = crm_http::serve(listener, state, workers)?;
-        spawn_maintenance(pool.clone(), config.login_window_seconds, base_currency);
-        Ok(Self { port, server, pool })
+        spawn_maintenance(
+            pool.clone(),
+            config.login_window_seconds,
+            base_currency,
+            retention,
+        );
+        Ok(Self {
+            port,
+            server,
+            pool,
+            webhooks: WebhookWorker { stop, done },
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -90,9 +116,14 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM), finishing requests in flight.
+    /// Serves until the process is told to stop (SIGINT/SIGTERM), finishing requests in flight;
+    /// then lets webhook attempts in flight finish for up to ten seconds and gives back the
+    /// deliveries this node claimed, for another node to send at once.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.webhooks.stop.send(true);
+        let _ = self.webhooks.done.await;
+        served
     }
 
     pub fn into_server(self) -> Server {
@@ -101,11 +132,17 @@ impl Application {
 }
 
 /// Every five minutes, deletes idempotency keys past their expiry, failed logins older than
-/// the lockout window and spent rate-limit counters, so that no table grows without bound; and
+/// the lockout window, spent rate-limit counters, and events and settled deliveries past
+/// their retention, so that no table grows without bound; and
 /// accepts self-billed invoices whose acceptance period has run out; and refits the CLV models
 /// once a week. Safe on several nodes at once: the deletes are idempotent, and two nodes
 /// refitting together only store two equal fits.
-fn spawn_maintenance(pool: Pool, login_window_seconds: u64, base_currency: Currency) {
+fn spawn_maintenance(
+    pool: Pool,
+    login_window_seconds: u64,
+    base_currency: Currency,
+    events_retention: chrono::Duration,
+) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
         loop {
@@ -129,6 +166,9 @@ fn spawn_maintenance(pool: Pool, login_window_seconds: u64, base_currency: Curre
                 crm_store::platform::db::write_transaction(&mut conn, |c| {
                     crm_store::billing::self_billing::auto_accept_due(c, crm_store::now().date())
                 })?;
+                let kept_from = crm_store::now() - events_retention;
+                crm_store::events::outbox::purge_before(&mut conn, kept_from)?;
+                crm_store::events::deliveries::purge_settled_before(&mut conn, kept_from)?;
                 crm_store::analytics::clv::refit_if_stale(
                     &mut conn,
                     chrono::Duration::days(7),

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crm_domain::events::addresses::TargetPolicy;
+use crm_domain::events::delivery::RetrySchedule;
 use crm_domain::platform::phone::PhoneRegion;
+use crm_http::events::delivery::WebhookSettings;
 use crm_http::HttpSettings;
 use crm_store::{Backend, DatabaseUrl};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -70,6 +73,25 @@ pub struct Config {
     pub workers: usize,
     /// `text` or `json`.
     pub log_format: String,
+    /// Days events are kept; a cursor older than this is `410 Gone`.
+    pub events_retention_days: i64,
+    /// Waits between webhook attempts, such as `5s,5m,30m,2h,5h,10h,10h`.
+    pub webhook_retry_schedule: String,
+    /// Days an endpoint may fail before it is disabled.
+    pub webhook_disable_after_days: i64,
+    pub webhook_timeout_seconds: u64,
+    /// Attempts in flight per node.
+    pub webhook_concurrency: usize,
+    /// Seconds a node holds a claimed delivery before another may take it.
+    pub webhook_lease_seconds: u64,
+    /// Allow `http://` receivers.
+    pub webhook_allow_http: bool,
+    /// Allow loopback and private receivers (tests, intranets).
+    pub webhook_allow_private: bool,
+    /// Hosts and CIDR networks allowed although private; a comma-separated string in the
+    /// environment.
+    #[serde(deserialize_with = "comma_list")]
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 fn redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -124,6 +146,15 @@ impl Default for Config {
             migrate_on_start: true,
             workers: 0,
             log_format: "text".into(),
+            events_retention_days: 30,
+            webhook_retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
+            webhook_disable_after_days: 5,
+            webhook_timeout_seconds: 15,
+            webhook_concurrency: 8,
+            webhook_lease_seconds: 60,
+            webhook_allow_http: false,
+            webhook_allow_private: false,
+            webhook_allow_hosts: Vec::new(),
         }
     }
 }
@@ -227,12 +258,42 @@ impl Config {
             product_tier_a_from_margin_bp: self.product_tier_a_from_margin_bp,
             product_tier_b_from_margin_bp: self.product_tier_b_from_margin_bp,
             auth_cache_ttl: Duration::from_secs(self.auth_cache_seconds),
+            webhooks: self.webhook_settings()?,
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",
                     self.base_currency
                 ))
             })?,
+        })
+    }
+}
+
+impl Config {
+    fn webhook_settings(&self) -> Result<WebhookSettings, ConfigError> {
+        let invalid = |name: &str, why: String| ConfigError::Invalid(format!("{name}: {why}"));
+        if self.events_retention_days < 1 || self.webhook_disable_after_days < 1 {
+            return Err(ConfigError::Invalid(
+                "events_retention_days and webhook_disable_after_days must be at least 1".into(),
+            ));
+        }
+        Ok(WebhookSettings {
+            policy: TargetPolicy {
+                allow_http: self.webhook_allow_http,
+                allow_private: self.webhook_allow_private,
+                allow_hosts: TargetPolicy::parse_hosts(&self.webhook_allow_hosts.join(","))
+                    .map_err(|why| invalid("webhook_allow_hosts", why))?,
+            },
+            retry: RetrySchedule::parse(&self.webhook_retry_schedule)
+                .map_err(|why| invalid("webhook_retry_schedule", why))?,
+            timeout: Duration::from_secs(self.webhook_timeout_seconds.max(1)),
+            concurrency: self.webhook_concurrency.max(1),
+            lease: Duration::from_secs(
+                self.webhook_lease_seconds
+                    .max(self.webhook_timeout_seconds + 5),
+            ),
+            disable_after: chrono::Duration::days(self.webhook_disable_after_days),
+            events_retention: chrono::Duration::days(self.events_retention_days),
         })
     }
 }

@@ -27,10 +27,12 @@ pub enum Resource {
     Analytics,
     Users,
     ApiKeys,
+    Events,
+    Webhooks,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 17] = [
+    pub const ALL: [Resource; 19] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -48,6 +50,8 @@ impl Resource {
         Resource::Analytics,
         Resource::Users,
         Resource::ApiKeys,
+        Resource::Events,
+        Resource::Webhooks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,8 @@ impl Resource {
             Resource::Analytics => "analytics",
             Resource::Users => "users",
             Resource::ApiKeys => "api_keys",
+            Resource::Events => "events",
+            Resource::Webhooks => "webhooks",
         }
     }
 }
@@ -109,7 +115,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 17] = [
+const MATRIX: [(Resource, [Grant; 6]); 19] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -127,6 +133,8 @@ const MATRIX: [(Resource, [Grant; 6]); 17] = [
     (Resource::Analytics, [W, W, R, R, R, No]),
     (Resource::Users, [W, R, No, No, No, No]),
     (Resource::ApiKeys, [W, No, No, No, No, No]),
+    (Resource::Events, [W, R, No, No, R, No]),
+    (Resource::Webhooks, [W, R, No, No, W, No]),
 ];
 
 pub fn grant(role: Role, resource: Resource) -> Grant {

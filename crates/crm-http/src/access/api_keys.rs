@@ -151,7 +151,6 @@ pub struct ApiKeyListQuery {
     /// Include revoked keys.
     pub include_revoked: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -224,7 +224,6 @@ pub struct UserListQuery {
     /// Include archived users.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

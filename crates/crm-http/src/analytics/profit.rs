@@ -275,7 +275,6 @@ pub struct RankingQuery {
     #[param(schema_with = ranking_sorts)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -508,7 +507,6 @@ pub struct ProductsQuery {
     #[param(schema_with = product_sorts)]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -59,24 +59,32 @@ impl From<domain::TimelineEntry> for TimelineEntry {
 #[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
+/// A page of the subject's timeline. It shows records of every context, so besides the subject
+/// the caller must be allowed to read its interactions.
 async fn page(
     state: &AppState,
+    principal: &Principal,
     subject: Subject,
     query: TimelineQuery,
-) -> Result<ListResponse<TimelineEntry>, ApiError> {
+) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
+    let resource = match subject {
+        Subject::Contact(_) => Resource::Contacts,
+        Subject::Company(_) => Resource::Companies,
+    };
+    principal.authorize(resource, Access::Read)?;
+    principal.authorize(Resource::Interactions, Access::Read)?;
     let limit = page_limit(query.limit)?;
     let after = decode_cursor(query.cursor.as_deref(), SORT)?;
     let result = state
         .db
         .read(move |conn| store::page(conn, &subject, limit, after))
         .await?;
-    Ok(respond(result, SORT, TimelineEntry::from))
+    Ok(web::Json(respond(result, SORT, TimelineEntry::from)))
 }
 
 #[utoipa::path(
@@ -94,11 +102,8 @@ pub async fn contact_timeline(
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<TimelineQuery>,
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
-    principal.authorize(Resource::Contacts, Access::Read)?;
-    principal.authorize(Resource::Interactions, Access::Read)?;
-    Ok(web::Json(
-        page(&state, Subject::Contact(id.into_inner()), query).await?,
-    ))
+    let subject = Subject::Contact(id.into_inner());
+    page(&state, &principal, subject, query).await
 }
 
 #[utoipa::path(
@@ -116,9 +121,6 @@ pub async fn company_timeline(
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<TimelineQuery>,
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
-    principal.authorize(Resource::Companies, Access::Read)?;
-    principal.authorize(Resource::Interactions, Access::Read)?;
-    Ok(web::Json(
-        page(&state, Subject::Company(id.into_inner()), query).await?,
-    ))
+    let subject = Subject::Company(id.into_inner());
+    page(&state, &principal, subject, query).await
 }

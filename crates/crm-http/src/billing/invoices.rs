@@ -22,7 +22,7 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{line_drafts, totals_output, LineInput, TotalsOutput};
@@ -401,7 +401,6 @@ pub struct InvoiceListQuery {
     /// `draft`, `issued` (whatever its payment state), `pending_acceptance` or `disputed`.
     pub status: Option<InvoiceStatus>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -437,11 +436,7 @@ pub async fn list_invoices(
     principal.authorize(Resource::Invoices, Access::Read)?;
     let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let filter = query.into_filter()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, Invoice::from)))
+    read_page(&state, store::list, filter, page, SORT, Invoice::from).await
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "createInvoice", summary = "Create a draft invoice",
@@ -887,7 +882,6 @@ impl InvoiceSeriesUpdate {
 #[into_params(parameter_in = Query)]
 pub struct SeriesListQuery {
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -30,7 +30,7 @@ use crate::platform::money::Money;
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
-use crate::sales::documents::{totals_output, TotalsOutput};
+use crate::sales::documents::{lines_output, totals_output, TotalsOutput};
 
 const SORT: &str = "-created_at";
 
@@ -78,27 +78,28 @@ pub struct PortalLine {
     pub net: Money,
 }
 
+/// The lines as staff see them, less what only staff see (SKU and cost), with the order's line
+/// ids where the customer may name a line to return it.
 fn portal_lines(
     lines: &[Line],
     ids: Option<&[String]>,
     totals: &Totals,
     currency: &str,
 ) -> Vec<PortalLine> {
-    lines
-        .iter()
-        .zip(&totals.lines)
+    lines_output(lines, totals, currency)
+        .into_iter()
         .enumerate()
-        .map(|(i, (l, a))| PortalLine {
+        .map(|(i, l)| PortalLine {
             id: ids.and_then(|ids| ids.get(i).cloned()),
-            product_id: l.product_id.clone(),
-            description: l.description.clone(),
-            quantity: l.quantity.to_string(),
-            unit_price: Money::new(l.unit_price_minor, currency),
+            product_id: l.product_id,
+            description: l.description,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
             discount_bp: l.discount_bp,
             tax_rate_bp: l.tax_rate_bp,
-            gross: Money::new(a.gross_minor, currency),
-            discount: Money::new(a.discount_minor, currency),
-            net: Money::new(a.net_minor, currency),
+            gross: l.gross,
+            discount: l.discount,
+            net: l.net,
         })
         .collect()
 }
@@ -268,7 +269,6 @@ impl From<crm_store::billing::returns::Return> for PortalReturn {
 #[into_params(parameter_in = Query)]
 pub struct PortalListQuery {
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -566,18 +566,14 @@ impl PortalReturnCreate {
         principal: &Principal,
         window_days: i64,
     ) -> Result<ReturnRequest, ApiError> {
-        let mut c = Checker::default();
-        let request = return_request(
-            &mut c,
+        return_request(
             self.order_id,
             self.lines,
             self.customer_comment,
             None,
-            Some(principal.key()),
+            principal,
             window_days,
-        );
-        c.finish()?;
-        Ok(request)
+        )
     }
 }
 

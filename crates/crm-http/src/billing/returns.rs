@@ -21,7 +21,7 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, LONG};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -205,31 +205,28 @@ impl ReturnCreate {
         } else {
             None
         };
-        let mut c = Checker::default();
-        let request = return_request(
-            &mut c,
+        return_request(
             self.order_id,
             self.lines,
             self.customer_comment,
             override_by,
-            Some(principal.key()),
+            principal,
             window_days,
-        );
-        c.finish()?;
-        Ok(request)
+        )
     }
 }
 
-/// Builds the store's request for a new return; shared with the customer portal.
+/// Checks a new return and builds the store's request, opened by `principal`; shared with the
+/// customer portal.
 pub fn return_request(
-    c: &mut Checker,
     order_id: String,
     lines: Vec<ReturnLineCreate>,
     comment: Option<String>,
     override_by: Option<String>,
-    opened_by: Option<String>,
+    principal: &Principal,
     window_days: i64,
-) -> ReturnRequest {
+) -> Result<ReturnRequest, ApiError> {
+    let mut c = Checker::default();
     let lines = lines
         .into_iter()
         .enumerate()
@@ -242,14 +239,16 @@ pub fn return_request(
                 })
         })
         .collect();
-    ReturnRequest {
+    let request = ReturnRequest {
         order_id,
         lines,
         customer_comment: c.optional("customer_comment", comment.as_deref(), LONG),
         window_override_by: override_by,
-        opened_by,
+        opened_by: Some(principal.key()),
         window_days,
-    }
+    };
+    c.finish()?;
+    Ok(request)
 }
 
 /// Changes, as a JSON Merge Patch, until the return is resolved.
@@ -320,7 +319,6 @@ pub struct ReturnListQuery {
     /// Only returns of this company.
     pub company_id: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -342,11 +340,7 @@ pub async fn list_returns(
         order_id: query.order_id,
         company_id: query.company_id,
     };
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, Return::from)))
+    read_page(&state, store::list, filter, page, SORT, Return::from).await
 }
 
 #[utoipa::path(tag = "returns", operation_id = "createReturn", summary = "Open a return",

@@ -116,7 +116,6 @@ pub struct AgreementListQuery {
     /// Only this customer.
     pub company_id: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

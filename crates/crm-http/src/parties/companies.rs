@@ -8,7 +8,6 @@ use crm_domain::platform::address::country_code;
 use crm_domain::Violations;
 use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter, CompanySort};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::actions::ActionTarget;
@@ -17,21 +16,19 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORTS: SortOptions<CompanySort> = SortOptions {
-    options: &[
-        ("created_at", CompanySort::CreatedAt),
-        ("updated_at", CompanySort::UpdatedAt),
-        ("name", CompanySort::Name),
-    ],
-    default: "-created_at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for CompanySort {
+    const SORTS: SortOptions<CompanySort> = SortOptions {
+        options: &[
+            ("created_at", CompanySort::CreatedAt),
+            ("updated_at", CompanySort::UpdatedAt),
+            ("name", CompanySort::Name),
+        ],
+        default: "-created_at",
+    };
 }
 
 /// A company (account).
@@ -77,26 +74,26 @@ pub struct Company {
 }
 
 impl From<store::Company> for Company {
-    fn from(c: store::Company) -> Self {
+    fn from(company: store::Company) -> Self {
         Company {
-            id: c.id,
-            name: c.fields.name,
-            legal_name: c.fields.legal_name,
-            tax_id: c.fields.tax_id,
-            billing_address: BillingAddress::from(c.fields.billing_address),
-            email: c.fields.email,
-            phone: c.fields.phone,
-            website: c.fields.website,
-            industry: c.fields.industry,
-            owner_id: c.fields.owner_id,
-            tier: c.tier,
-            tier_basis_year: c.tier_basis_year,
-            tags: c.fields.tags,
-            preferences: c.fields.preferences,
-            version: c.version,
-            created_at: utc(c.created_at),
-            updated_at: utc(c.updated_at),
-            archived_at: utc_opt(c.archived_at),
+            id: company.id,
+            name: company.fields.name,
+            legal_name: company.fields.legal_name,
+            tax_id: company.fields.tax_id,
+            billing_address: BillingAddress::from(company.fields.billing_address),
+            email: company.fields.email,
+            phone: company.fields.phone,
+            website: company.fields.website,
+            industry: company.fields.industry,
+            owner_id: company.fields.owner_id,
+            tier: company.tier,
+            tier_basis_year: company.tier_basis_year,
+            tags: company.fields.tags,
+            preferences: company.fields.preferences,
+            version: company.version,
+            created_at: utc(company.created_at),
+            updated_at: utc(company.updated_at),
+            archived_at: utc_opt(company.archived_at),
         }
     }
 }
@@ -237,11 +234,7 @@ impl CompanyUpdate {
         if let Some(v) = self.tags {
             fields.tags = c.tags("tags", &v.unwrap_or_default());
         }
-        if let Some(v) = self.preferences {
-            let mut merged = fields.preferences.clone();
-            crm_domain::platform::merge_patch::apply(&mut merged, &v.unwrap_or(json!({})));
-            fields.preferences = c.preferences("preferences", merged);
-        }
+        c.preferences(&mut fields.preferences, self.preferences);
         c.finish()
     }
 }
@@ -265,12 +258,11 @@ pub struct CompanyListQuery {
     /// Include archived companies.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `updated_at` or `name`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<CompanySort>)]
     pub sort: Option<String>,
 }
 
@@ -290,13 +282,9 @@ pub async fn list_companies(
 ) -> Result<web::Json<ListResponse<Company>>, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
     let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+        CompanySort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let filter = query.into_filter(reach, principal.company_id.as_deref())?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, &sort, Company::from)))
+    read_page(&state, store::list, filter, page, &sort, Company::from).await
 }
 
 impl CompanyListQuery {

@@ -15,21 +15,19 @@ use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORTS: SortOptions<ContactSort> = SortOptions {
-    options: &[
-        ("created_at", ContactSort::CreatedAt),
-        ("updated_at", ContactSort::UpdatedAt),
-        ("last_name", ContactSort::LastName),
-    ],
-    default: "-created_at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for ContactSort {
+    const SORTS: SortOptions<ContactSort> = SortOptions {
+        options: &[
+            ("created_at", ContactSort::CreatedAt),
+            ("updated_at", ContactSort::UpdatedAt),
+            ("last_name", ContactSort::LastName),
+        ],
+        default: "-created_at",
+    };
 }
 
 /// A person.
@@ -73,25 +71,25 @@ pub struct Contact {
 }
 
 impl From<store::Contact> for Contact {
-    fn from(c: store::Contact) -> Self {
+    fn from(contact: store::Contact) -> Self {
         Contact {
-            id: c.id,
-            company_id: c.fields.company_id,
-            first_name: c.fields.first_name,
-            last_name: c.fields.last_name,
-            email: c.fields.email,
-            phone: c.fields.phone,
-            title: c.fields.title,
-            lifecycle_stage: c.fields.lifecycle_stage,
-            owner_id: c.fields.owner_id,
-            tags: c.fields.tags,
-            preferences: c.fields.preferences,
-            marketing_consent: c.fields.marketing_consent,
-            marketing_consent_at: utc_opt(c.marketing_consent_at),
-            version: c.version,
-            created_at: utc(c.created_at),
-            updated_at: utc(c.updated_at),
-            archived_at: utc_opt(c.archived_at),
+            id: contact.id,
+            company_id: contact.fields.company_id,
+            first_name: contact.fields.first_name,
+            last_name: contact.fields.last_name,
+            email: contact.fields.email,
+            phone: contact.fields.phone,
+            title: contact.fields.title,
+            lifecycle_stage: contact.fields.lifecycle_stage,
+            owner_id: contact.fields.owner_id,
+            tags: contact.fields.tags,
+            preferences: contact.fields.preferences,
+            marketing_consent: contact.fields.marketing_consent,
+            marketing_consent_at: utc_opt(contact.marketing_consent_at),
+            version: contact.version,
+            created_at: utc(contact.created_at),
+            updated_at: utc(contact.updated_at),
+            archived_at: utc_opt(contact.archived_at),
         }
     }
 }
@@ -224,11 +222,7 @@ impl ContactUpdate {
         if let Some(v) = self.tags {
             fields.tags = c.tags("tags", &v.unwrap_or_default());
         }
-        if let Some(v) = self.preferences {
-            let mut merged = fields.preferences.clone();
-            crm_domain::platform::merge_patch::apply(&mut merged, &v.unwrap_or(json!({})));
-            fields.preferences = c.preferences("preferences", merged);
-        }
+        c.preferences(&mut fields.preferences, self.preferences);
         match self.marketing_consent {
             Some(Some(v)) => fields.marketing_consent = v,
             Some(None) => c.not_null("marketing_consent"),
@@ -279,12 +273,11 @@ pub struct ContactListQuery {
     /// Include archived contacts.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `updated_at` or `last_name`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<ContactSort>)]
     pub sort: Option<String>,
 }
 
@@ -292,9 +285,9 @@ async fn list(
     state: &AppState,
     query: ContactListQuery,
     company_id: Option<String>,
-) -> Result<ListResponse<Contact>, ApiError> {
+) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
     let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+        ContactSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = ContactFilter {
         q: c.optional("q", query.q.as_deref(), SHORT)
@@ -317,11 +310,7 @@ async fn list(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(respond(result, &sort, Contact::from))
+    read_page(state, store::list, filter, page, &sort, Contact::from).await
 }
 
 #[utoipa::path(
@@ -339,7 +328,7 @@ pub async fn list_contacts(
     ApiQuery(query): ApiQuery<ContactListQuery>,
 ) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    Ok(web::Json(list(&state, query, None).await?))
+    list(&state, query, None).await
 }
 
 #[utoipa::path(
@@ -363,7 +352,7 @@ pub async fn list_company_contacts(
         .db
         .read(move |conn| crm_store::parties::companies::ensure_exists(conn, &check))
         .await?;
-    Ok(web::Json(list(&state, query, Some(company_id)).await?))
+    list(&state, query, Some(company_id)).await
 }
 
 #[utoipa::path(

@@ -16,20 +16,18 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORTS: SortOptions<InteractionSort> = SortOptions {
-    options: &[
-        ("at", InteractionSort::At),
-        ("created_at", InteractionSort::CreatedAt),
-    ],
-    default: "-at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for InteractionSort {
+    const SORTS: SortOptions<InteractionSort> = SortOptions {
+        options: &[
+            ("at", InteractionSort::At),
+            ("created_at", InteractionSort::CreatedAt),
+        ],
+        default: "-at",
+    };
 }
 
 /// A touch point with a contact or company.
@@ -239,12 +237,11 @@ pub struct InteractionListQuery {
     /// Include archived interactions.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `at` or `created_at`; prefix `-` for descending. Default `-at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<InteractionSort>)]
     pub sort: Option<String>,
 }
 
@@ -262,14 +259,13 @@ pub async fn list_interactions(
     ApiQuery(query): ApiQuery<InteractionListQuery>,
 ) -> Result<web::Json<ListResponse<Interaction>>, ApiError> {
     principal.authorize(Resource::Interactions, Access::Read)?;
-    let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) = InteractionSort::SORTS.request(
+        query.sort.as_deref(),
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let filter = query.into_filter()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, &sort, Interaction::from)))
+    read_page(&state, store::list, filter, page, &sort, Interaction::from).await
 }
 
 impl InteractionListQuery {

@@ -79,6 +79,9 @@ pub enum ApiError {
     IllegalTransition(IllegalTransition),
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
+    /// What the request points at is no longer kept (an events cursor past retention).
+    #[error("{0}")]
+    Gone(String),
     #[error("the record has changed; current version is {current}")]
     PreconditionFailed { current: i64 },
     #[error("the request body exceeds {limit} bytes")]
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::IllegalTransition(_) => "illegal_transition",
             ApiError::IdempotencyInProgress => "idempotency_in_progress",
+            ApiError::Gone(_) => "gone",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -133,6 +137,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::IllegalTransition(_) => "Action not allowed in this state",
             ApiError::IdempotencyInProgress => "Request in progress",
+            ApiError::Gone(_) => "Gone",
             ApiError::PreconditionFailed { .. } => "Precondition failed",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
@@ -202,6 +207,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. }
             | ApiError::IllegalTransition(_)
             | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

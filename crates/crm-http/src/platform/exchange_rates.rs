@@ -75,7 +75,6 @@ pub struct ExchangeRateListQuery {
     /// Only this currency.
     pub currency: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

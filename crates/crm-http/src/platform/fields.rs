@@ -83,16 +83,27 @@ impl Checker {
             .check(crm_domain::platform::time::instant(field, value?))
     }
 
-    /// A JSON object of free-form preferences, bounded in size.
-    pub fn preferences(&mut self, field: &str, value: serde_json::Value) -> serde_json::Value {
-        if !value.is_object() {
+    /// Applies a patch of the free-form `preferences`: merged into the stored object (RFC 7396),
+    /// `null` clearing it to `{}`. The result must be a JSON object, bounded in size.
+    pub fn preferences(
+        &mut self,
+        stored: &mut serde_json::Value,
+        patch: Option<Option<serde_json::Value>>,
+    ) {
+        let Some(patch) = patch else {
+            return;
+        };
+        let patch = patch.unwrap_or_else(|| serde_json::json!({}));
+        crm_domain::platform::merge_patch::apply(stored, &patch);
+        if !stored.is_object() {
             self.violations
-                .push(Violation::new(field, "must be a JSON object"));
-        } else if value.to_string().len() > 64 * 1024 {
-            self.violations
-                .push(Violation::new(field, "must be at most 64 KiB of JSON"));
+                .push(Violation::new("preferences", "must be a JSON object"));
+        } else if stored.to_string().len() > 64 * 1024 {
+            self.violations.push(Violation::new(
+                "preferences",
+                "must be at most 64 KiB of JSON",
+            ));
         }
-        value
     }
 
     /// Records that a field which cannot be cleared was sent as `null`.

@@ -53,7 +53,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 20] = [
+const TAGS: [(&str, &str); 22] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -110,6 +110,14 @@ const TAGS: [(&str, &str); 20] = [
     ),
     ("operations", "Liveness, readiness and metrics."),
     ("analytics", "Profit and customer analytics."),
+    (
+        "events",
+        "Everything that happened, in commit order: the feed a poller resumes with a cursor.",
+    ),
+    (
+        "webhooks",
+        "Endpoints that receive events, signed with Standard Webhooks, with their deliveries.",
+    ),
 ];
 
 /// Adds the shared conventions to a document whose paths are already collected.

@@ -17,6 +17,7 @@ pub fn tighten(document: &mut Value) {
     require_response_fields(document);
     mark_uuids(document);
     constrain_request_text(document);
+    bound_page_limits(document);
 }
 
 fn schemas(document: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -346,29 +347,45 @@ fn constrain_request_text(document: &mut Value) {
             }
         }
     }
-    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-        for operation in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|item| item.values_mut())
-        {
-            let Some(parameters) = operation
+    for parameter in parameters(document) {
+        let name = parameter
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let (Some(name), Some(schema)) = (name, parameter.get_mut("schema")) {
+            if let Some(rule) = parameter_rule(&name) {
+                constrain_string(&name, schema, Some(rule), false);
+            }
+        }
+    }
+}
+
+/// Every operation's parameters.
+fn parameters(document: &mut Value) -> impl Iterator<Item = &mut Value> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| {
+            operation
                 .get_mut("parameters")
                 .and_then(Value::as_array_mut)
-            else {
-                continue;
-            };
-            for parameter in parameters {
-                let name = parameter
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                if let (Some(name), Some(schema)) = (name, parameter.get_mut("schema")) {
-                    if let Some(rule) = parameter_rule(&name) {
-                        constrain_string(&name, schema, Some(rule), false);
-                    }
-                }
-            }
+        })
+        .flatten()
+}
+
+/// Every list's `limit` is at least 1, as `pagination::page_limit` checks; said here once
+/// rather than on each list's query.
+fn bound_page_limits(document: &mut Value) {
+    for parameter in parameters(document) {
+        if parameter.get("name").and_then(Value::as_str) != Some("limit") {
+            continue;
+        }
+        if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) {
+            schema.insert("minimum".to_owned(), Value::from(1));
         }
     }
 }
@@ -484,6 +501,18 @@ mod tests {
             text_pattern(false),
             "search text is cleaned too"
         );
+    }
+
+    #[test]
+    fn every_page_limit_is_at_least_one() {
+        let mut document = json!({"paths": {"/things": {"get": {"parameters": [
+            {"in": "query", "name": "limit", "schema": {"type": "integer", "format": "int64"}},
+            {"in": "query", "name": "cursor", "schema": {"type": "string"}}],
+            "responses": {}}}}});
+        bound_page_limits(&mut document);
+        let parameters = &document["paths"]["/things"]["get"]["parameters"];
+        assert_eq!(parameters[0]["schema"]["minimum"], 1);
+        assert!(parameters[1]["schema"].get("minimum").is_none());
     }
 
     #[test]

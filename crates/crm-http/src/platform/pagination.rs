@@ -1,14 +1,18 @@
 //! Cursor pagination as the API shows it: `limit`, `cursor`, `sort`, and
 //! `{"data": [...], "next_cursor": ...}`.
 
+use actix_web::web;
 use base64::Engine;
+use crm_store::platform::db::DbConnection;
 use crm_store::platform::pagination::{
     After, KeyValue, Page, PageRequest, DEFAULT_LIMIT, MAX_LIMIT,
 };
+use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::platform::error::ApiError;
+use crate::platform::state::AppState;
 use utoipa::openapi::{Object, ObjectBuilder, Type};
 
 /// One page of a list.
@@ -47,6 +51,17 @@ impl<S> SortOptions<S> {
             .enum_values(Some(values))
             .build()
     }
+}
+
+/// A store's sort key, with the options its list offers: a list's query names its `sort`
+/// parameter's schema as `sort_schema::<ContactSort>`, with no wrapper of its own.
+pub trait Sorted: Copy + 'static {
+    const SORTS: SortOptions<Self>;
+}
+
+/// The `sort` parameter's schema of a list sorted by `S`.
+pub fn sort_schema<S: Sorted>() -> Object {
+    S::SORTS.schema()
 }
 
 /// The `sort` parameter's schema of a report with fixed choices.
@@ -163,6 +178,32 @@ pub fn respond<T, D: ToSchema>(
         next_cursor: page.next.as_ref().map(|after| encode_cursor(after, sort)),
         data: page.items.into_iter().map(to_dto).collect(),
     }
+}
+
+/// A store use case that reads one page of a list, by the list's filter.
+pub type ListFn<F, S, T> =
+    fn(&mut DbConnection, &F, &PageRequest<S>) -> Result<Page<T>, StoreError>;
+
+/// Reads one page with the store's `list` and answers it as the list's body.
+pub async fn read_page<F, S, T, D>(
+    state: &AppState,
+    list: ListFn<F, S, T>,
+    filter: F,
+    page: PageRequest<S>,
+    sort: &str,
+    to_dto: impl FnMut(T) -> D,
+) -> Result<web::Json<ListResponse<D>>, ApiError>
+where
+    F: Send + 'static,
+    S: Send + 'static,
+    T: Send + 'static,
+    D: ToSchema,
+{
+    let result = state
+        .db
+        .read(move |conn| list(conn, &filter, &page))
+        .await?;
+    Ok(web::Json(respond(result, sort, to_dto)))
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ pub struct HttpSettings {
     /// How long a user's standing (active, role, company) is trusted without asking the
     /// database again; zero asks on every request.
     pub auth_cache_ttl: Duration,
+    /// Events and webhook delivery.
+    pub webhooks: crate::events::delivery::WebhookSettings,
 }
 
 /// What authenticating a user's token needs to know of the user.

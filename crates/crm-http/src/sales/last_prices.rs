@@ -58,14 +58,18 @@ fn point(p: PricePoint) -> LastPrice {
     }
 }
 
+/// Both endpoints say what a customer was last offered, whether a company or a contact.
+const DESCRIPTION: &str = "What to quote from, so that a customer's prices stay consistent.";
+
 async fn last_prices(
     state: &AppState,
     principal: &Principal,
     customer: Customer,
-    product_id: String,
-) -> Result<LastPrices, ApiError> {
+    query: LastPricesQuery,
+) -> Result<web::Json<LastPrices>, ApiError> {
     principal.authorize(Resource::Quotes, Access::Read)?;
     principal.authorize(Resource::Orders, Access::Read)?;
+    let product_id = query.product_id;
     let product = product_id.clone();
     let (quoted, sold) = state
         .db
@@ -86,15 +90,15 @@ async fn last_prices(
             ))
         })
         .await?;
-    Ok(LastPrices {
+    Ok(web::Json(LastPrices {
         product_id,
         last_quoted: quoted.map(point),
         last_sold: sold.map(point),
-    })
+    }))
 }
 
 #[utoipa::path(tag = "companies", operation_id = "getCompanyLastPrices", summary = "Last prices quoted and sold to a company",
-    description = "What to quote from, so that a customer's prices stay consistent.",
+    description = DESCRIPTION,
     params(("id" = String, Path, description = "Company id"), LastPricesQuery),
     responses((status = 200, description = "The last prices", body = LastPrices)))]
 #[get("/companies/{id}/last-prices")]
@@ -104,19 +108,12 @@ pub async fn company_last_prices(
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<LastPricesQuery>,
 ) -> Result<web::Json<LastPrices>, ApiError> {
-    Ok(web::Json(
-        last_prices(
-            &state,
-            &principal,
-            Customer::Company(id.into_inner()),
-            query.product_id,
-        )
-        .await?,
-    ))
+    let customer = Customer::Company(id.into_inner());
+    last_prices(&state, &principal, customer, query).await
 }
 
 #[utoipa::path(tag = "contacts", operation_id = "getContactLastPrices", summary = "Last prices quoted and sold to a contact",
-    description = "What to quote from, so that a customer's prices stay consistent.",
+    description = DESCRIPTION,
     params(("id" = String, Path, description = "Contact id"), LastPricesQuery),
     responses((status = 200, description = "The last prices", body = LastPrices)))]
 #[get("/contacts/{id}/last-prices")]
@@ -126,13 +123,6 @@ pub async fn contact_last_prices(
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<LastPricesQuery>,
 ) -> Result<web::Json<LastPrices>, ApiError> {
-    Ok(web::Json(
-        last_prices(
-            &state,
-            &principal,
-            Customer::Contact(id.into_inner()),
-            query.product_id,
-        )
-        .await?,
-    ))
+    let customer = Customer::Contact(id.into_inner());
+    last_prices(&state, &principal, customer, query).await
 }

@@ -17,7 +17,7 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::opportunities::{self, OpportunityCreate};
@@ -255,7 +255,6 @@ pub struct LeadListQuery {
     /// Include archived leads.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -284,11 +283,7 @@ pub async fn list_leads(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, Lead::from)))
+    read_page(&state, store::list, filter, page, SORT, Lead::from).await
 }
 
 #[utoipa::path(tag = "leads", operation_id = "createLead", summary = "Create a lead",

@@ -17,21 +17,19 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORTS: SortOptions<OpportunitySort> = SortOptions {
-    options: &[
-        ("created_at", OpportunitySort::CreatedAt),
-        ("amount", OpportunitySort::Amount),
-        ("expected_close_date", OpportunitySort::CloseDate),
-    ],
-    default: "-created_at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for OpportunitySort {
+    const SORTS: SortOptions<OpportunitySort> = SortOptions {
+        options: &[
+            ("created_at", OpportunitySort::CreatedAt),
+            ("amount", OpportunitySort::Amount),
+            ("expected_close_date", OpportunitySort::CloseDate),
+        ],
+        default: "-created_at",
+    };
 }
 
 /// A sale in progress with a company.
@@ -327,12 +325,11 @@ pub struct OpportunityListQuery {
     /// Include archived opportunities.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at`, `amount` or `expected_close_date`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<OpportunitySort>)]
     pub sort: Option<String>,
 }
 
@@ -346,8 +343,11 @@ pub async fn list_opportunities(
     ApiQuery(query): ApiQuery<OpportunityListQuery>,
 ) -> Result<web::Json<ListResponse<Opportunity>>, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) = OpportunitySort::SORTS.request(
+        query.sort.as_deref(),
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let filter = OpportunityFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,
@@ -358,11 +358,7 @@ pub async fn list_opportunities(
         outcome: query.outcome,
         include_archived: query.include_archived.unwrap_or(false),
     };
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, &sort, Opportunity::from)))
+    read_page(&state, store::list, filter, page, &sort, Opportunity::from).await
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "createOpportunity", summary = "Create an opportunity",

@@ -19,23 +19,21 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{utc, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
     lines_output, margin_output, totals_output, LineOutput, MarginOutput, TotalsOutput,
 };
 
-const SORTS: SortOptions<OrderSort> = SortOptions {
-    options: &[
-        ("ordered_at", OrderSort::OrderedAt),
-        ("created_at", OrderSort::CreatedAt),
-    ],
-    default: "-ordered_at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for OrderSort {
+    const SORTS: SortOptions<OrderSort> = SortOptions {
+        options: &[
+            ("ordered_at", OrderSort::OrderedAt),
+            ("created_at", OrderSort::CreatedAt),
+        ],
+        default: "-ordered_at",
+    };
 }
 const MAX_IMPORT: usize = 1000;
 
@@ -486,12 +484,11 @@ pub struct OrderListQuery {
     /// Only orders credited to this salesperson.
     pub salesperson_id: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<OrderSort>)]
     pub sort: Option<String>,
 }
 
@@ -506,7 +503,7 @@ pub async fn list_orders(
 ) -> Result<web::Json<ListResponse<Order>>, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
     let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+        OrderSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = OrderFilter {
         contact_id: query.contact_id,
@@ -518,11 +515,7 @@ pub async fn list_orders(
         salesperson_id: query.salesperson_id,
     };
     c.finish()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, &sort, Order::from)))
+    read_page(&state, store::list, filter, page, &sort, Order::from).await
 }
 
 #[utoipa::path(tag = "orders", operation_id = "getOrder", summary = "Get an order",

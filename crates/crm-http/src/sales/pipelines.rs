@@ -60,13 +60,13 @@ pub struct Pipeline {
 }
 
 impl From<store::Pipeline> for Pipeline {
-    fn from(p: store::Pipeline) -> Self {
+    fn from(pipeline: store::Pipeline) -> Self {
         Pipeline {
-            id: p.id,
-            name: p.fields.name,
-            is_default: p.fields.is_default,
-            won_on_quote_accept: p.fields.won_on_quote_accept,
-            stages: p
+            id: pipeline.id,
+            name: pipeline.fields.name,
+            is_default: pipeline.fields.is_default,
+            won_on_quote_accept: pipeline.fields.won_on_quote_accept,
+            stages: pipeline
                 .stages
                 .into_iter()
                 .map(|s| Stage {
@@ -77,10 +77,10 @@ impl From<store::Pipeline> for Pipeline {
                     outcome: s.fields.outcome,
                 })
                 .collect(),
-            version: p.version,
-            created_at: utc(p.created_at),
-            updated_at: utc(p.updated_at),
-            archived_at: utc_opt(p.archived_at),
+            version: pipeline.version,
+            created_at: utc(pipeline.created_at),
+            updated_at: utc(pipeline.updated_at),
+            archived_at: utc_opt(pipeline.archived_at),
         }
     }
 }
@@ -247,7 +247,6 @@ pub struct PipelineListQuery {
     /// Include archived pipelines.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -14,20 +14,18 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{respond, ListResponse, SortOptions};
+use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORTS: SortOptions<ProductSort> = SortOptions {
-    options: &[
-        ("created_at", ProductSort::CreatedAt),
-        ("name", ProductSort::Name),
-    ],
-    default: "-created_at",
-};
-
-fn sort_schema() -> utoipa::openapi::Object {
-    SORTS.schema()
+impl Sorted for ProductSort {
+    const SORTS: SortOptions<ProductSort> = SortOptions {
+        options: &[
+            ("created_at", ProductSort::CreatedAt),
+            ("name", ProductSort::Name),
+        ],
+        default: "-created_at",
+    };
 }
 
 /// A product of the catalogue.
@@ -60,21 +58,24 @@ pub struct Product {
 }
 
 impl From<store::Product> for Product {
-    fn from(p: store::Product) -> Self {
-        let currency = p.fields.currency.clone();
+    fn from(product: store::Product) -> Self {
+        let currency = product.fields.currency.clone();
         Product {
-            id: p.id,
-            sku: p.fields.sku,
-            name: p.fields.name,
-            description: p.fields.description,
-            unit_price: Money::new(p.fields.unit_price_minor, &currency),
-            unit_cost: p.fields.unit_cost_minor.map(|c| Money::new(c, &currency)),
-            tax_rate_bp: p.fields.tax_rate_bp,
-            active: p.fields.active,
-            version: p.version,
-            created_at: utc(p.created_at),
-            updated_at: utc(p.updated_at),
-            archived_at: utc_opt(p.archived_at),
+            id: product.id,
+            sku: product.fields.sku,
+            name: product.fields.name,
+            description: product.fields.description,
+            unit_price: Money::new(product.fields.unit_price_minor, &currency),
+            unit_cost: product
+                .fields
+                .unit_cost_minor
+                .map(|c| Money::new(c, &currency)),
+            tax_rate_bp: product.fields.tax_rate_bp,
+            active: product.fields.active,
+            version: product.version,
+            created_at: utc(product.created_at),
+            updated_at: utc(product.updated_at),
+            archived_at: utc_opt(product.archived_at),
         }
     }
 }
@@ -187,12 +188,11 @@ pub struct ProductListQuery {
     /// Include archived products.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `created_at` or `name`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema)]
+    #[param(schema_with = sort_schema::<ProductSort>)]
     pub sort: Option<String>,
 }
 
@@ -207,7 +207,7 @@ pub async fn list_products(
 ) -> Result<web::Json<ListResponse<Product>>, ApiError> {
     principal.authorize(Resource::Products, Access::Read)?;
     let (page, sort) =
-        SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+        ProductSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
     let filter = ProductFilter {
         q: c.optional("q", query.q.as_deref(), SHORT)
@@ -216,11 +216,7 @@ pub async fn list_products(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, &sort, Product::from)))
+    read_page(&state, store::list, filter, page, &sort, Product::from).await
 }
 
 #[utoipa::path(tag = "products", operation_id = "createProduct", summary = "Create a product",

@@ -13,7 +13,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, LONG};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
@@ -245,7 +245,6 @@ pub struct QuoteListQuery {
     /// Only quotes of this salesperson.
     pub owner_id: Option<String>,
     /// Page size, 1 to 200 (default 50; larger values are capped).
-    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -270,11 +269,7 @@ pub async fn list_quotes(
         owner_id: query.owner_id,
         exclude_drafts: false,
     };
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, &filter, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, Quote::from)))
+    read_page(&state, store::list, filter, page, SORT, Quote::from).await
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "createQuote", summary = "Create a draft quote",

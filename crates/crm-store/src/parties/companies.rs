@@ -1,7 +1,9 @@
 //! Companies (accounts).
 
+use crate::events::outbox;
 use chrono::NaiveDateTime;
 use crm_domain::access::permissions::Reach;
+use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::companies::Tier;
 use diesel::prelude::*;
 
@@ -206,6 +208,7 @@ pub fn create(conn: &mut DbConnection, fields: CompanyFields) -> Result<Company,
     diesel::insert_into(companies::table)
         .values(&row)
         .execute(conn)?;
+    outbox::record(conn, EventType::CompanyCreated, &row.id)?;
     row.into_company()
 }
 
@@ -282,6 +285,7 @@ where
         .execute(conn)?,
         previous_version,
     )?;
+    outbox::record(conn, EventType::CompanyUpdated, id)?;
     row.into_company()
 }
 
@@ -303,6 +307,7 @@ pub fn archive(
                 companies::version.eq(row.version + 1),
             ))
             .execute(conn)?;
+        outbox::record(conn, EventType::CompanyArchived, id)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Contacts: people, unique by email among active contacts, findable by phone.
 
+use crate::events::outbox;
 use chrono::NaiveDateTime;
+use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::contacts::{consent_time, email_key, LifecycleStage};
 use diesel::prelude::*;
 
@@ -204,6 +206,7 @@ pub fn create(conn: &mut DbConnection, fields: ContactFields) -> Result<Contact,
         .values(&row)
         .execute(conn)
         .map_err(map_write_error)?;
+    outbox::record(conn, EventType::ContactCreated, &row.id)?;
     Ok(row.into_contact())
 }
 
@@ -284,6 +287,7 @@ where
         .map_err(map_write_error)?,
         previous_version,
     )?;
+    outbox::record(conn, EventType::ContactUpdated, id)?;
     Ok(row.into_contact())
 }
 
@@ -305,6 +309,7 @@ pub fn archive(
                 contacts::version.eq(row.version + 1),
             ))
             .execute(conn)?;
+        outbox::record(conn, EventType::ContactArchived, id)?;
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub(crate) enum Record {
     Return,
     Setting,
     User,
+    WebhookEndpoint,
 }
 
 impl Record {
@@ -57,6 +58,7 @@ impl Record {
             Record::Return => ("returns", "id"),
             Record::Setting => ("settings", "name"),
             Record::User => ("users", "id"),
+            Record::WebhookEndpoint => ("webhook_endpoints", "id"),
         }
     }
 }

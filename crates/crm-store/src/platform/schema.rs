@@ -353,6 +353,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (position) {
+        position -> BigInt,
+        tx -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        subject_id -> Text,
+        occurred_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        fanout_tx -> BigInt,
+        fanout_position -> BigInt,
+        failing_since -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_tx -> BigInt,
+        event_position -> BigInt,
+        status -> Text,
+        attempt_count -> Integer,
+        next_attempt_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+        response_snippet -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(opportunities -> pipeline_stages (stage_id));
 diesel::table! {
     company_settings (id) {
@@ -586,6 +648,8 @@ diesel::table! {
 
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -620,4 +684,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_rollups,
     settings,
     clv_fits,
+    events,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
 );

@@ -1,6 +1,8 @@
 //! Products: the catalogue, with a unique SKU.
 
+use crate::events::outbox;
 use chrono::NaiveDateTime;
+use crm_domain::events::catalogue::EventType;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
@@ -141,6 +143,7 @@ pub fn create(conn: &mut DbConnection, fields: ProductFields) -> Result<Product,
         .values(&row)
         .execute(conn)
         .map_err(map_write_error)?;
+    outbox::record(conn, EventType::ProductCreated, &row.id)?;
     Ok(row.into_product())
 }
 
@@ -194,6 +197,7 @@ where
         .map_err(map_write_error)?,
         previous_version,
     )?;
+    outbox::record(conn, EventType::ProductUpdated, id)?;
     Ok(row.into_product())
 }
 
@@ -216,6 +220,7 @@ pub fn archive(
                 products::version.eq(row.version + 1),
             ))
             .execute(conn)?;
+        outbox::record(conn, EventType::ProductArchived, id)?;
     }
     Ok(())
 }

@@ -1,0 +1,55 @@
+//! An event's `data`: the resource as its `GET` answers an admin, rendered inside the writing
+//! transaction with the same representation the endpoint uses, so that the two never differ.
+
+use crm_domain::access::permissions::Reach;
+use crm_domain::events::catalogue::EventResource;
+use crm_store::platform::db::DbConnection;
+use crm_store::StoreError;
+use serde::Serialize;
+
+use crate::billing::{invoices, returns, self_billing};
+use crate::events::webhook_endpoints;
+use crate::parties::{companies, contacts, interactions};
+use crate::sales::{leads, opportunities, orders, products, quotes};
+
+fn json(value: impl Serialize) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Config(format!("rendering an event: {e}")))
+}
+
+/// Installed as the store's event renderer when the application starts.
+pub fn render(
+    conn: &mut DbConnection,
+    resource: EventResource,
+    id: &str,
+) -> Result<serde_json::Value, StoreError> {
+    use crm_store::{billing, events, parties, sales};
+    match resource {
+        EventResource::Contact => json(contacts::Contact::from(parties::contacts::get(conn, id)?)),
+        EventResource::Company => json(companies::Company::from(parties::companies::get(
+            conn,
+            id,
+            Reach::All,
+            None,
+        )?)),
+        EventResource::Product => json(products::Product::from(sales::products::get(conn, id)?)),
+        EventResource::Interaction => json(interactions::Interaction::from(
+            parties::interactions::get(conn, id)?,
+        )),
+        EventResource::Lead => json(leads::Lead::from(sales::leads::get(conn, id)?)),
+        EventResource::Opportunity => json(opportunities::Opportunity::from(
+            sales::opportunities::get(conn, id)?,
+        )),
+        EventResource::Quote => json(quotes::Quote::from(sales::quotes::get(conn, id)?)),
+        EventResource::Order => json(orders::Order::from(sales::orders::get(conn, id)?)),
+        EventResource::Return => json(returns::Return::from(billing::returns::get(conn, id)?)),
+        EventResource::Invoice | EventResource::CreditNote => {
+            json(invoices::Invoice::from(billing::invoices::get(conn, id)?))
+        }
+        EventResource::SelfBillingAgreement => json(self_billing::Agreement::from(
+            billing::self_billing::get(conn, id)?,
+        )),
+        EventResource::WebhookEndpoint => json(webhook_endpoints::WebhookEndpoint::from(
+            events::endpoints::get(conn, id)?,
+        )),
+    }
+}
