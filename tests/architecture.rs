@@ -466,3 +466,53 @@ fn every_store_write_of_a_record_goes_through_records() {
         "no longer unguarded, drop from the list: {stale:?}"
     );
 }
+
+/// Every operation that writes declares the events it emits (`x-events`), or is configuration
+/// (`x-configuration`); every declared type is in the catalogue, and every type of the
+/// catalogue is declared by some operation or sent by the webhook worker.
+#[test]
+fn every_writing_operation_declares_its_events() {
+    let document: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("openapi/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let catalogue: BTreeSet<String> = document["webhooks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut undeclared = Vec::new();
+    let mut declared = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if !["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            match (&operation["x-events"], &operation["x-configuration"]) {
+                (serde_json::Value::Array(types), _) if !types.is_empty() => {
+                    for t in types {
+                        let t = t.as_str().unwrap().to_owned();
+                        assert!(
+                            catalogue.contains(&t),
+                            "{method} {path} declares unknown {t}"
+                        );
+                        declared.insert(t);
+                    }
+                }
+                (_, serde_json::Value::Bool(true)) => {}
+                _ => undeclared.push(format!("{method} {path}")),
+            }
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "writing operations that declare no events: {undeclared:?}"
+    );
+    let sent_by_the_worker = ["webhook_endpoint.disabled".to_owned()];
+    let never: Vec<_> = catalogue
+        .difference(&declared)
+        .filter(|t| !sent_by_the_worker.contains(t))
+        .collect();
+    assert!(never.is_empty(), "types no operation emits: {never:?}");
+}

@@ -54,9 +54,17 @@ pub fn openapi() -> OpenApi {
     api
 }
 
+/// The document as served and as committed in `openapi/openapi.json`: the routes' document
+/// with the `webhooks` object added.
+pub fn openapi_document() -> Result<serde_json::Value, serde_json::Error> {
+    let mut document = serde_json::to_value(openapi())?;
+    events::openapi::add_webhooks(&mut document);
+    Ok(document)
+}
+
 /// The document as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> Result<String, serde_json::Error> {
-    openapi().to_pretty_json().map(|mut s| {
+    serde_json::to_string_pretty(&openapi_document()?).map(|mut s| {
         s.push('\n');
         s
     })
@@ -94,7 +102,7 @@ fn cors(origins: &[String]) -> Cors {
 /// The OpenAPI document, serialised once and shared by every worker.
 struct OpenApiJson(web::Bytes);
 
-async fn openapi_document(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
+async fn serve_openapi(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("application/json")
         .body(document.0.clone())
@@ -105,7 +113,9 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
     let api = openapi();
     let known_paths = web::Data::new(routing::KnownPaths::from_document(&api));
     let document = web::Data::new(OpenApiJson(web::Bytes::from(
-        api.to_json().map_err(std::io::Error::other)?,
+        openapi_document()
+            .and_then(|document| serde_json::to_vec(&document))
+            .map_err(std::io::Error::other)?,
     )));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -117,7 +127,7 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             .app_data(document.clone())
             .app_data(known_paths.clone())
             .app_data(routing::path_config())
-            .route("/openapi.json", web::get().to(openapi_document))
+            .route("/openapi.json", web::get().to(serve_openapi))
             .service(web::redirect("/docs", "/docs/").permanent())
             .service(
                 SwaggerUi::new("/docs/{_:.*}")

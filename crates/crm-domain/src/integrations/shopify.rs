@@ -271,69 +271,16 @@ pub fn map_order(payload: &Value, settings: &ShopSettings) -> Result<Mapped, Map
         let path = format!("shipping_lines[{i}]");
         lines.push(shipping_line(&shop, &path, shipping, settings)?);
     }
-    let stated = |name: &str, plain: &Option<Value>, set: &Option<MoneySet>| {
-        shop.money(name, plain.as_ref(), set.as_ref())
-    };
-    let line_items_price = stated(
-        "total_line_items_price",
-        &order.total_line_items_price,
-        &order.total_line_items_price_set,
-    )?;
-    let total_discounts = stated(
-        "total_discounts",
-        &order.total_discounts,
-        &order.total_discounts_set,
-    )?;
-    let total_tax = stated("total_tax", &order.total_tax, &order.total_tax_set)?;
-    let total_price = stated("total_price", &order.total_price, &order.total_price_set)?;
-
-    let lines_of = |kind: LineKind| lines.iter().filter(move |line| line.kind == kind);
-    let products = sum(lines_of(LineKind::Product).map(|line| line.gross_minor));
-    let exponent = shop.exponent;
-    check_total(
-        "total_line_items_price",
-        "Σ price × quantity",
-        products,
-        line_items_price,
-        exponent,
-    )?;
-    // Shipping discounts are allocated on the shipping lines and counted in total_discounts.
-    let discounts = sum(lines.iter().map(|line| line.discount_minor));
-    check_total(
-        "total_discounts",
-        "Σ discount allocations",
-        discounts,
-        total_discounts,
-        exponent,
-    )?;
-    let stated_per_line = lines.iter().any(|line| !line.taxes.is_empty());
-    let order_taxes = if stated_per_line {
+    let stated = StatedTotals::of(&order, &shop)?;
+    let order_taxes = if lines.iter().any(|line| !line.taxes.is_empty()) {
         Vec::new()
     } else {
         shop.taxes("tax_lines", &order.tax_lines, settings)?
     };
-    let taxes = lines
-        .iter()
-        .flat_map(|line| &line.taxes)
-        .chain(&order_taxes)
-        .map(|tax| tax.amount_minor);
-    check_total("total_tax", "Σ tax lines", sum(taxes), total_tax, exponent)?;
     let taxes_included = order
         .taxes_included
         .unwrap_or(settings.prices_include_tax_default);
-    let shipping = sum(lines_of(LineKind::Shipping).map(|line| line.gross_minor));
-    let (charged, parts) = if taxes_included {
-        (
-            products - discounts + shipping,
-            "lines − discounts + shipping",
-        )
-    } else {
-        (
-            products - discounts + shipping + i128::from(total_tax),
-            "lines − discounts + shipping + tax",
-        )
-    };
-    check_total("total_price", parts, charged, total_price, exponent)?;
+    stated.check(&lines, &order_taxes, taxes_included, shop.exponent)?;
 
     let refunds = order
         .refunds
@@ -378,13 +325,93 @@ pub fn map_order(payload: &Value, settings: &ShopSettings) -> Result<Mapped, Map
         prices_include_tax: taxes_included,
         lines,
         order_taxes,
-        total_minor: total_price,
-        total_tax_minor: total_tax,
-        total_discount_minor: total_discounts,
+        total_minor: stated.price,
+        total_tax_minor: stated.tax,
+        total_discount_minor: stated.discounts,
         refunds,
         test,
     };
     Ok(Mapped::Order(Box::new(mapped)))
+}
+
+/// The totals an order states, in the shop's money.
+struct StatedTotals {
+    line_items_price: i64,
+    discounts: i64,
+    tax: i64,
+    price: i64,
+}
+
+impl StatedTotals {
+    fn of(order: &Order, shop: &ShopCurrency) -> Result<Self, MappingError> {
+        let stated = |name: &str, plain: &Option<Value>, set: &Option<MoneySet>| {
+            shop.money(name, plain.as_ref(), set.as_ref())
+        };
+        Ok(StatedTotals {
+            line_items_price: stated(
+                "total_line_items_price",
+                &order.total_line_items_price,
+                &order.total_line_items_price_set,
+            )?,
+            discounts: stated(
+                "total_discounts",
+                &order.total_discounts,
+                &order.total_discounts_set,
+            )?,
+            tax: stated("total_tax", &order.total_tax, &order.total_tax_set)?,
+            price: stated("total_price", &order.total_price, &order.total_price_set)?,
+        })
+    }
+
+    /// The sums INGESTION.md checks, and only those: Shopify's other aggregates
+    /// (`subtotal_price`, `discount_codes`, `current_*`) are known to disagree with its lines.
+    fn check(
+        &self,
+        lines: &[ShopLine],
+        order_taxes: &[ShopTax],
+        taxes_included: bool,
+        exponent: u32,
+    ) -> Result<(), MappingError> {
+        let lines_of = |kind: LineKind| lines.iter().filter(move |line| line.kind == kind);
+        let products = sum(lines_of(LineKind::Product).map(|line| line.gross_minor));
+        let parts = "Σ price × quantity";
+        check_total(
+            "total_line_items_price",
+            parts,
+            products,
+            self.line_items_price,
+            exponent,
+        )?;
+        // Shipping discounts are allocated on the shipping lines and counted in total_discounts.
+        let discounts = sum(lines.iter().map(|line| line.discount_minor));
+        let parts = "Σ discount allocations";
+        check_total(
+            "total_discounts",
+            parts,
+            discounts,
+            self.discounts,
+            exponent,
+        )?;
+        let taxes = lines
+            .iter()
+            .flat_map(|line| &line.taxes)
+            .chain(order_taxes)
+            .map(|tax| tax.amount_minor);
+        check_total("total_tax", "Σ tax lines", sum(taxes), self.tax, exponent)?;
+        let shipping = sum(lines_of(LineKind::Shipping).map(|line| line.gross_minor));
+        let (charged, parts) = if taxes_included {
+            (
+                products - discounts + shipping,
+                "lines − discounts + shipping",
+            )
+        } else {
+            (
+                products - discounts + shipping + i128::from(self.tax),
+                "lines − discounts + shipping + tax",
+            )
+        };
+        check_total("total_price", parts, charged, self.price, exponent)
+    }
 }
 
 fn product_line(

@@ -4,6 +4,7 @@
 pub mod delivery;
 #[allow(clippy::module_inception)]
 pub mod events;
+pub mod openapi;
 pub mod render;
 pub mod webhook_endpoints;
 

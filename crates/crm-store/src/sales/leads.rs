@@ -1,6 +1,8 @@
 //! Leads: prospects not yet known as customers, until they are converted.
 
+use crate::events::outbox;
 use chrono::NaiveDateTime;
+use crm_domain::events::catalogue::EventType;
 use crm_domain::sales::leads::{transition, LeadAction, LeadSource, LeadStatus};
 use diesel::prelude::*;
 
@@ -181,6 +183,7 @@ pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, Store
     diesel::insert_into(leads::table)
         .values(&row)
         .execute(conn)?;
+    outbox::record(conn, EventType::LeadCreated, &row.id)?;
     row.into_lead()
 }
 
@@ -235,6 +238,7 @@ where
     let previous = row.version;
     row.set_fields(fields);
     save(conn, &mut row, previous)?;
+    outbox::record(conn, EventType::LeadUpdated, id)?;
     row.into_lead()
 }
 
@@ -264,6 +268,14 @@ pub fn act(
     row.status = next.as_str().to_owned();
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    let event = match action {
+        LeadAction::Assign => EventType::LeadAssigned,
+        LeadAction::Qualify => EventType::LeadQualified,
+        LeadAction::Disqualify => EventType::LeadDisqualified,
+        LeadAction::Convert => EventType::LeadConverted,
+        LeadAction::Edit => EventType::LeadUpdated,
+    };
+    outbox::record(conn, event, id)?;
     row.into_lead()
 }
 
@@ -361,6 +373,7 @@ pub fn convert(
     row.converted_at = Some(now());
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    outbox::record(conn, EventType::LeadConverted, id)?;
     Ok(Conversion {
         lead: row.into_lead()?,
         opportunity_id,
@@ -389,6 +402,7 @@ pub fn archive(
                 leads::version.eq(row.version + 1),
             ))
             .execute(conn)?;
+        outbox::record(conn, EventType::LeadArchived, id)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Opportunities: sales in progress, moving through a pipeline's stages, with their history.
 
+use crate::events::outbox;
 use chrono::{NaiveDate, NaiveDateTime};
+use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::exchange::{convert, Rate};
 use crm_domain::platform::money::Currency;
 use crm_domain::sales::opportunities::{
@@ -220,6 +222,7 @@ pub fn create(
         .values(&row)
         .execute(conn)?;
     record_change(conn, &row.id, None, &stage.id, user_id, at)?;
+    outbox::record(conn, EventType::OpportunityCreated, &row.id)?;
     assemble(conn, row)
 }
 
@@ -298,6 +301,7 @@ where
         .execute(conn)?,
         previous_version,
     )?;
+    outbox::record(conn, EventType::OpportunityUpdated, id)?;
     assemble(conn, row)
 }
 
@@ -354,6 +358,7 @@ pub fn archive(
                 opportunities::version.eq(row.version + 1),
             ))
             .execute(conn)?;
+        outbox::record(conn, EventType::OpportunityArchived, id)?;
     }
     Ok(())
 }

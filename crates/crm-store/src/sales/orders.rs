@@ -1,7 +1,9 @@
 //! Orders: pushed in by shops (idempotent upsert by channel and external id), or converted
 //! from quotes. Lines keep the unit price and unit cost of the time of sale.
 
+use crate::events::outbox;
 use chrono::NaiveDateTime;
+use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, OrderStatus};
@@ -438,6 +440,20 @@ pub fn upsert(
         },
         existing,
     )?;
+    outbox::record(
+        conn,
+        if created {
+            EventType::OrderCreated
+        } else {
+            EventType::OrderUpdated
+        },
+        &id,
+    )?;
+    if stored_status != Some(status) {
+        if let Some(event) = status_event(status) {
+            outbox::record(conn, event, &id)?;
+        }
+    }
     let order = get(conn, &id)?;
     Ok(if created {
         Upserted::Created(order)
@@ -463,7 +479,7 @@ pub(crate) fn create_from_quote(
     conn: &mut DbConnection,
     quote: QuotedOrder,
 ) -> Result<String, StoreError> {
-    save(
+    let id = save(
         conn,
         NewOrder {
             channel: "quote".to_owned(),
@@ -480,7 +496,19 @@ pub(crate) fn create_from_quote(
             lines: quote.lines,
         },
         None,
-    )
+    )?;
+    outbox::record(conn, EventType::OrderCreated, &id)?;
+    Ok(id)
+}
+
+/// The event of an order reaching `status`; none for pending, where every order starts.
+fn status_event(status: OrderStatus) -> Option<EventType> {
+    match status {
+        OrderStatus::Pending => None,
+        OrderStatus::Paid => Some(EventType::OrderPaid),
+        OrderStatus::Fulfilled => Some(EventType::OrderFulfilled),
+        OrderStatus::Cancelled => Some(EventType::OrderCancelled),
+    }
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OrderRow, StoreError> {
@@ -584,6 +612,9 @@ pub fn act(
     records::written(updated, row.version)?;
     let after = crate::analytics::rollups::order_contribution(conn, id)?;
     crate::analytics::rollups::swap(conn, before, after)?;
+    if let Some(event) = status_event(next) {
+        outbox::record(conn, event, id)?;
+    }
     get(conn, id)
 }
 

@@ -1,7 +1,9 @@
 //! Quotes: numbered per year, lines with exact totals, a state machine, revisions, and
 //! conversion into an order.
 
+use crate::events::outbox;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::quotes::{
     check_currency_change, check_editable, effective_status, quote_number, transition, QuoteAction,
@@ -224,6 +226,7 @@ fn insert(
         .values(&row)
         .execute(conn)?;
     write_lines(conn, &row.id, &fields.lines, &totals)?;
+    outbox::record(conn, EventType::QuoteCreated, &row.id)?;
     get(conn, &row.id)
 }
 
@@ -399,6 +402,7 @@ pub fn update(
         row.version,
     )?;
     write_lines(conn, id, &quote.fields.lines, &totals)?;
+    outbox::record(conn, EventType::QuoteUpdated, id)?;
     get(conn, id)
 }
 
@@ -498,6 +502,15 @@ pub fn act(
         .execute(conn)?,
         row.version,
     )?;
+    let event = match action {
+        QuoteAction::Send => EventType::QuoteSent,
+        QuoteAction::Accept => EventType::QuoteAccepted,
+        QuoteAction::Reject => EventType::QuoteRejected,
+        QuoteAction::Cancel => EventType::QuoteCancelled,
+        QuoteAction::Revise => EventType::QuoteRevised,
+        QuoteAction::Convert => EventType::QuoteConverted,
+    };
+    outbox::record(conn, event, id)?;
     Ok(ActionOutcome {
         quote: get(conn, id)?,
         created_quote_id,
