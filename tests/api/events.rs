@@ -1,5 +1,5 @@
 use crm_tests::receiver::{Received, Receiver};
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
 use serde_json::{json, Value};
 
 /// Checks the Standard Webhooks signature with the reference library.
@@ -105,6 +105,56 @@ on_both_backends! {
         assert_eq!(listed.body["data"].as_array().unwrap().len(), 0, "nothing was stored");
     }
 
+    async fn an_invoice_issued_paid_and_credited_tells_each_step_once(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("EV-INV", 1000, 600).ensure(&app).await;
+        let company = id_of(&app.company("Evented SL", json!({"tax_id": "ESB12345678"})).await);
+        let order = Order::new("EV-ORD-1").company(&company).line("EV-INV", "2", 1000).push(&app).await;
+        let invoice = app.issued_invoice(&company, &order).await;
+        let path = format!("/v1/invoices/{invoice}");
+        let issued = app.get(&path).await.body;
+        let paid = app.post(&format!("{path}/payments"), json!({"amount": eur(2420), "paid_on": "2026-03-05"})).await;
+        assert_eq!(paid.status, 201, "{}", paid.text);
+        assert_eq!(paid.body["status"], "paid");
+        let after_payment = app.get(&path).await.body;
+        let note = app.post(&format!("{path}/credit-notes"), json!({"reason": "One unit returned",
+            "lines": [{"invoice_line_id": issued["lines"][0]["id"], "quantity": "1"}]})).await;
+        assert_eq!(note.status, 201, "{}", note.text);
+        let note_path = format!("/v1/invoices/{}", id_of(&note.body));
+        let drafted_note = app.get(&note_path).await.body;
+        let issued_note = app.act(&format!("{note_path}/issue")).await;
+        assert_eq!(issued_note.status, 200, "{}", issued_note.text);
+
+        let expected = ["invoice.created", "invoice.issued", "invoice.payment_recorded", "invoice.paid",
+            "credit_note.created", "credit_note.issued", "invoice.credited"];
+        // An event shows once no transaction that could commit before it is still running.
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            let feed = app.get("/v1/events?type=invoice.*,credit_note.*").await;
+            assert_eq!(feed.status, 200, "{}", feed.text);
+            events = feed.body["data"].as_array().unwrap().clone();
+            if events.len() >= expected.len() {
+                break;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, expected, "each step once, in order, and nothing of the order or company");
+
+        let data = |i: usize| events[i]["data"].clone();
+        assert_eq!(data(0)["id"], invoice.as_str());
+        assert_eq!(data(0)["status"], "draft", "created: the draft as it was");
+        assert_eq!(data(1), issued, "issued: the invoice as its GET answered then");
+        assert_eq!(data(2), after_payment);
+        assert_eq!(data(3), after_payment, "paid: the invoice once paid in full");
+        assert_eq!(data(4), drafted_note);
+        let (note_now, invoice_now) = (app.get(&note_path).await.body, app.get(&path).await.body);
+        assert_eq!(data(5), note_now, "the issued credit note as its GET answers now");
+        assert_eq!(data(6), invoice_now, "credited: the invoice as its GET answers now");
+        assert_eq!(invoice_now["credited"], eur(1210));
+        assert_ne!(data(6), after_payment, "crediting changed the invoice");
+    }
+
     async fn sales_and_customers_may_not_read_events_or_endpoints(app: TestApp) {
         let sales = app.token_for(crm_domain::access::roles::Role::Sales, None).await;
         for path in ["/v1/events", "/v1/webhook-endpoints"] {
@@ -112,4 +162,221 @@ on_both_backends! {
             assert_eq!(r.status, 403, "{path}");
         }
     }
+}
+
+const RECEIVER_SETTINGS: [(&str, &str); 2] = [
+    ("CRM_WEBHOOK_ALLOW_HTTP", "true"),
+    ("CRM_WEBHOOK_ALLOW_PRIVATE", "true"),
+];
+
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> crate::nodes::Reply {
+    crate::nodes::send(client, method, url, token, body, &[]).await
+}
+
+/// Reads the feed from `cursor` to its end; returns the events and where it stopped.
+async fn read_feed(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    cursor: &mut Option<String>,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        let query = cursor
+            .as_ref()
+            .map_or(String::new(), |c| format!("&cursor={c}"));
+        let url = format!("{base}/v1/events?type=contact.created&limit=200{query}");
+        let page = send(client, reqwest::Method::GET, url, token, None).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let data = page.body["data"].as_array().unwrap().clone();
+        *cursor = Some(page.body["next_cursor"].as_str().unwrap().to_owned());
+        if data.is_empty() {
+            return events;
+        }
+        events.extend(data);
+    }
+}
+
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn under_two_node_load_a_cursor_reader_sees_each_event_once() {
+    use futures_util::stream::{self, StreamExt};
+    let db = crate::nodes::SharedDatabase::create();
+    let (_a, base_a) = db.start_node_with(&RECEIVER_SETTINGS);
+    let (_b, base_b) = db.start_node_with(&RECEIVER_SETTINGS);
+    let (token, client) = (db.admin_token(), reqwest::Client::new());
+    let receiver = Receiver::start(&[]);
+    let body = json!({"url": receiver.url, "event_types": ["contact.created"]});
+    let endpoint = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{base_a}/v1/webhook-endpoints"),
+        &token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+
+    const CONTACTS: usize = 150;
+    let writes = stream::iter(0..CONTACTS)
+        .map(|i| {
+            let (client, token) = (&client, &token);
+            let base = if i % 2 == 0 { &base_a } else { &base_b };
+            async move {
+                let body = json!({"last_name": format!("Load {i}")});
+                let r = send(
+                    client,
+                    reqwest::Method::POST,
+                    format!("{base}/v1/contacts"),
+                    token,
+                    Some(body),
+                )
+                .await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                r.body["id"].as_str().unwrap().to_owned()
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<String>>();
+    // The reader polls while the writes commit, alternating between the nodes.
+    let reader = async {
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        for round in 0..400 {
+            let base = if round % 2 == 0 { &base_a } else { &base_b };
+            seen.extend(read_feed(&client, base, &token, &mut cursor).await);
+            if seen.len() >= CONTACTS {
+                break;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        seen
+    };
+    let (created, seen) = futures_util::future::join(writes, reader).await;
+    let seen_ids: Vec<&str> = seen
+        .iter()
+        .map(|e| e["data"]["id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = seen_ids.iter().copied().collect();
+    assert_eq!(seen_ids.len(), unique.len(), "no event twice");
+    let created: std::collections::BTreeSet<&str> = created.iter().map(String::as_str).collect();
+    assert_eq!(unique, created, "every event, none passed over");
+
+    let delivered = receiver.wait_for(CONTACTS, 60).await;
+    let ids: std::collections::BTreeSet<String> = delivered
+        .iter()
+        .map(|r| r.json()["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), CONTACTS, "every event reached the receiver");
+}
+
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn a_killed_node_loses_no_delivery_and_a_stopped_one_releases_its_claims_at_once() {
+    let db = crate::nodes::SharedDatabase::create();
+    let mut settings = RECEIVER_SETTINGS.to_vec();
+    settings.extend([
+        ("CRM_WEBHOOK_TIMEOUT_SECONDS", "5"),
+        ("CRM_WEBHOOK_LEASE_SECONDS", "10"),
+        ("CRM_WEBHOOK_CONCURRENCY", "2"),
+    ]);
+    let (mut first, base) = db.start_node_with(&settings);
+    let (token, client) = (db.admin_token(), reqwest::Client::new());
+    let receiver = Receiver::start_slow(&[], std::time::Duration::from_secs(2));
+    let body = json!({"url": receiver.url, "event_types": ["contact.created"]});
+    let r = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/webhook-endpoints"),
+        &token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for i in 0..6 {
+        let r = send(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/contacts"),
+            &token,
+            Some(json!({"last_name": format!("Kill {i}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+    }
+    assert!(
+        !receiver.wait_for(1, 20).await.is_empty(),
+        "the first node is delivering"
+    );
+    first.kill();
+
+    let (mut second, second_base) = db.start_node_with(&settings);
+    let endpoint_id = r.body["id"].as_str().unwrap().to_owned();
+    let deliveries = format!("{second_base}/v1/webhook-endpoints/{endpoint_id}/deliveries");
+    let mut statuses = Vec::new();
+    for _ in 0..120 {
+        let page = send(
+            &client,
+            reqwest::Method::GET,
+            deliveries.clone(),
+            &token,
+            None,
+        )
+        .await;
+        statuses = page.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap().to_owned())
+            .collect();
+        if statuses.len() == 6 && statuses.iter().all(|s| s == "succeeded") {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        statuses,
+        vec!["succeeded"; 6],
+        "the killed node's claims came back when their lease ran out"
+    );
+
+    // A node stopped with SIGTERM gives its claims back as it exits.
+    for i in 0..6 {
+        let r = send(
+            &client,
+            reqwest::Method::POST,
+            format!("{second_base}/v1/contacts"),
+            &token,
+            Some(json!({"last_name": format!("Term {i}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+    }
+    let before = receiver.received().len();
+    for _ in 0..100 {
+        if receiver.received().len() > before {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    second.terminate();
+    let pool =
+        crm_store::platform::db::build_pool(&crm_store::DatabaseUrl::parse(&db.url).unwrap(), 1)
+            .unwrap();
+    let held: i64 = {
+        use diesel::prelude::*;
+        let mut conn = pool.get().unwrap();
+        crm_store::platform::schema::webhook_deliveries::table
+            .filter(crm_store::platform::schema::webhook_deliveries::claim_token.is_not_null())
+            .count()
+            .get_result(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(held, 0, "no claim outlives the node that stopped");
 }

@@ -15,6 +15,23 @@ use serde_json::{json, Value};
 /// Kills the child process when the test ends, however it ends.
 pub struct Node(Child);
 
+impl Node {
+    /// Sends SIGTERM, as an orchestrator stopping the node does, and waits for it to exit.
+    pub fn terminate(&mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        self.0.wait().unwrap();
+    }
+
+    /// Kills the process at once, as a crash does.
+    pub fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -54,8 +71,14 @@ impl SharedDatabase {
 
     /// Starts an API process on this database; returns it with its base URL.
     pub fn start_node(&self) -> (Node, String) {
+        self.start_node_with(&[])
+    }
+
+    /// Starts an API process with more `CRM_*` settings.
+    pub fn start_node_with(&self, settings: &[(&str, &str)]) -> (Node, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crm-node"))
             .arg("serve")
+            .envs(settings.iter().copied())
             .env("CRM_BIND", "127.0.0.1:0")
             .env("CRM_DATABASE_URL", &self.url)
             .env("CRM_JWT_SECRET", &self.secret)

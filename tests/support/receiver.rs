@@ -40,6 +40,11 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver whose first answers are `answers`, then `200`.
     pub fn start(answers: &[u16]) -> Receiver {
+        Self::start_slow(answers, Duration::ZERO)
+    }
+
+    /// A receiver that takes `delay` to answer each request, keeping it as soon as it arrives.
+    pub fn start_slow(answers: &[u16], delay: Duration) -> Receiver {
         let inbox = Arc::new(Mutex::new(Inbox {
             received: Vec::new(),
             answers: answers.iter().copied().collect(),
@@ -50,24 +55,27 @@ impl Receiver {
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
                 let inbox = inbox.clone();
                 async move {
-                    let mut inbox = inbox.lock().unwrap();
-                    inbox.received.push(Received {
-                        headers: req
-                            .headers()
-                            .iter()
-                            .map(|(n, v)| {
-                                (n.to_string(), v.to_str().unwrap_or_default().to_owned())
-                            })
-                            .collect(),
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
-                    let status = inbox.answers.pop_front().unwrap_or(200);
+                    let status = {
+                        let mut inbox = inbox.lock().unwrap();
+                        inbox.received.push(Received {
+                            headers: req
+                                .headers()
+                                .iter()
+                                .map(|(n, v)| {
+                                    (n.to_string(), v.to_str().unwrap_or_default().to_owned())
+                                })
+                                .collect(),
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        });
+                        inbox.answers.pop_front().unwrap_or(200)
+                    };
+                    actix_rt::time::sleep(delay).await;
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
                         .body("ok")
                 }
             }))
         })
-        .workers(1)
+        .workers(2)
         .bind("127.0.0.1:0")
         .unwrap();
         let port = server.addrs()[0].port();

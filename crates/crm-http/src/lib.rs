@@ -140,6 +140,9 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             .wrap(from_fn(middleware::request_context))
     })
     .workers(workers)
+    // The binary handles SIGTERM and SIGINT itself, so that the webhook worker gives its
+    // claims back before the process ends; actix would stop the whole system first.
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

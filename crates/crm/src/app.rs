@@ -65,7 +65,7 @@ pub struct Application {
 
 /// The webhook worker of this node, and the switch that stops it.
 struct WebhookWorker {
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
     done: actix_web::rt::task::JoinHandle<()>,
 }
 
@@ -104,7 +104,10 @@ impl Application {
             port,
             server,
             pool,
-            webhooks: WebhookWorker { stop, done },
+            webhooks: WebhookWorker {
+                stop: std::sync::Arc::new(stop),
+                done,
+            },
         })
     }
 
@@ -120,6 +123,14 @@ impl Application {
     /// then lets webhook attempts in flight finish for up to ten seconds and gives back the
     /// deliveries this node claimed, for another node to send at once.
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let stop = self.webhooks.stop.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: webhook worker first, then the HTTP server");
+            let _ = stop.send(true);
+            handle.stop(true).await;
+        });
         let served = self.server.await;
         let _ = self.webhooks.stop.send(true);
         let _ = self.webhooks.done.await;
@@ -128,6 +139,29 @@ impl Application {
 
     pub fn into_server(self) -> Server {
         self.server
+    }
+}
+
+/// Resolves on SIGTERM (an orchestrator stopping the node) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 
