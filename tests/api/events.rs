@@ -380,3 +380,81 @@ async fn a_killed_node_loses_no_delivery_and_a_stopped_one_releases_its_claims_a
     };
     assert_eq!(held, 0, "no claim outlives the node that stopped");
 }
+
+/// The address dialled is checked when it is dialled: a receiver subscribed while private
+/// targets were allowed, whose name resolves to loopback, is not called once they are not.
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn a_name_resolving_to_loopback_is_not_called() {
+    let db = crate::nodes::SharedDatabase::create();
+    let (token, client) = (db.admin_token(), reqwest::Client::new());
+    let receiver = Receiver::start(&[]);
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let (mut permissive, base) = db.start_node_with(&RECEIVER_SETTINGS);
+    let body = json!({"url": by_name, "event_types": ["contact.created"]});
+    let endpoint = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/webhook-endpoints"),
+        &token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    permissive.terminate();
+
+    let (_strict, base) = db.start_node_with(&[("CRM_WEBHOOK_ALLOW_HTTP", "true")]);
+    let r = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/contacts"),
+        &token,
+        Some(json!({"last_name": "Rebound"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let refused = send(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/webhook-endpoints"),
+        &token,
+        Some(json!({"url": by_name, "event_types": ["*"]})),
+    )
+    .await;
+    assert_eq!(
+        refused.status, 422,
+        "subscribing it now is refused: {}",
+        refused.text
+    );
+    let deliveries = format!(
+        "{base}/v1/webhook-endpoints/{}/deliveries",
+        endpoint.body["id"].as_str().unwrap()
+    );
+    let mut attempts = Vec::new();
+    for _ in 0..60 {
+        let page = send(
+            &client,
+            reqwest::Method::GET,
+            deliveries.clone(),
+            &token,
+            None,
+        )
+        .await;
+        attempts = page.body["data"][0]["attempts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !attempts.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(!attempts.is_empty(), "the delivery was attempted");
+    assert!(attempts[0]["status_code"].is_null());
+    let error = attempts[0]["error"].as_str().unwrap();
+    assert!(error.contains("loopback or private"), "{error}");
+    assert!(
+        receiver.received().is_empty(),
+        "the receiver was never called"
+    );
+}
