@@ -23,6 +23,7 @@ pub struct Event {
     pub id: String,
     /// `<resource>.<verb>`.
     #[serde(rename = "type")]
+    #[schema(schema_with = event_type_schema)]
     pub event_type: EventType,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
@@ -40,6 +41,31 @@ impl Event {
             occurred_at: utc(event.occurred_at),
         })
     }
+}
+
+/// The catalogue as the schema of a `type`: the derived schema would spell `contact.created`
+/// as `contact_created`.
+pub fn event_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(EventType::ALL.iter().map(|t| t.as_str())))
+        .build()
+}
+
+/// The same, where an event may be unknown (retention removed it).
+pub fn optional_event_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::Type::String,
+            utoipa::openapi::Type::Null,
+        ]))
+        .enum_values(Some(
+            EventType::ALL
+                .iter()
+                .map(|t| serde_json::Value::from(t.as_str()))
+                .chain([serde_json::Value::Null]),
+        ))
+        .build()
 }
 
 /// A page of events; `next_cursor` is always set, so that a poller resumes where it stopped.

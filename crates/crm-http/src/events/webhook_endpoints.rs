@@ -292,7 +292,7 @@ pub async fn delete_webhook_endpoint(target: ActionTarget) -> Result<HttpRespons
 }
 
 /// How long the old secret keeps signing.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// Seconds during which deliveries carry a signature by each secret; default 86400, at
@@ -308,13 +308,9 @@ pub struct RotateSecret {
 #[post("/webhook-endpoints/{id}/rotate-secret")]
 pub async fn rotate_webhook_secret(
     target: ActionTarget,
-    body: Option<ApiJson<RotateSecret>>,
+    ApiJson(body): ApiJson<RotateSecret>,
 ) -> Result<HttpResponse, ApiError> {
-    let overlap = body
-        .map(|b| b.0)
-        .unwrap_or_default()
-        .overlap_seconds
-        .unwrap_or(86_400);
+    let overlap = body.overlap_seconds.unwrap_or(86_400);
     if !(0..=604_800).contains(&overlap) {
         return Err(ApiError::validation(
             "overlap_seconds",
@@ -418,7 +414,8 @@ pub struct WebhookDelivery {
     pub id: String,
     /// The event; its id is the `webhook-id` header of every attempt.
     pub event_id: String,
-    /// The event's type.
+    /// The event's type; null once retention removed the event.
+    #[schema(schema_with = crate::events::events::optional_event_type_schema)]
     pub event_type: Option<crm_domain::events::catalogue::EventType>,
     /// `pending`, `succeeded` or `failed`.
     pub status: DeliveryStatus,
@@ -478,10 +475,9 @@ pub async fn list_webhook_deliveries(
     .await
 }
 
-/// Paths of one delivery.
+/// Paths of one delivery; the endpoint's `id` is the action's target.
 #[derive(Debug, Deserialize)]
 pub struct DeliveryPath {
-    id: String,
     delivery_id: String,
 }
 
@@ -490,15 +486,14 @@ pub struct DeliveryPath {
     responses((status = 202, description = "Queued with a fresh set of retries")))]
 #[post("/webhook-endpoints/{id}/deliveries/{delivery_id}/replay")]
 pub async fn replay_webhook_delivery(
-    state: web::Data<AppState>,
-    principal: Principal,
+    target: ActionTarget,
     path: web::Path<DeliveryPath>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Webhooks, Access::Write)?;
-    let DeliveryPath { id, delivery_id } = path.into_inner();
-    state
-        .db
-        .write(move |conn| deliveries_store::replay(conn, &id, &delivery_id))
+    let delivery_id = path.into_inner().delivery_id;
+    target
+        .write(Resource::Webhooks, move |conn, id, version| {
+            deliveries_store::replay(conn, id, version, &delivery_id)
+        })
         .await?;
     Ok(HttpResponse::Accepted().finish())
 }
@@ -526,22 +521,18 @@ pub struct Replayed {
     responses((status = 202, description = "Queued", body = Replayed)))]
 #[post("/webhook-endpoints/{id}/replay")]
 pub async fn replay_webhook_events(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
+    target: ActionTarget,
     ApiJson(body): ApiJson<ReplayRange>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Webhooks, Access::Write)?;
-    let (since, until) = (
-        body.since.naive_utc(),
-        body.until.map_or_else(crm_store::now, |u| u.naive_utc()),
-    );
+    let until = body.until.map_or_else(crm_store::now, |u| u.naive_utc());
+    let since = body.since.naive_utc();
     if until < since {
         return Err(ApiError::validation("until", "must not be before since"));
     }
-    let replayed = state
-        .db
-        .write(move |conn| deliveries_store::replay_range(conn, &id, since, until))
+    let replayed = target
+        .write(Resource::Webhooks, move |conn, id, version| {
+            deliveries_store::replay_range(conn, id, version, since, until)
+        })
         .await?;
     Ok(HttpResponse::Accepted().json(Replayed { replayed }))
 }

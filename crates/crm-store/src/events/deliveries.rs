@@ -433,9 +433,17 @@ pub fn list(
 pub fn replay(
     conn: &mut DbConnection,
     endpoint_id: &str,
+    expected_version: Option<i64>,
     delivery_id: &str,
 ) -> Result<(), StoreError> {
-    records::lock(conn, Record::WebhookEndpoint, endpoint_id)?;
+    records::checkout(
+        conn,
+        Record::WebhookEndpoint,
+        endpoint_id,
+        expected_version,
+        endpoints::load,
+        |e| e.version(),
+    )?;
     let replayed = diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::id.eq(delivery_id))
@@ -478,11 +486,18 @@ pub const REPLAY_LIMIT: i64 = 10_000;
 pub fn replay_range(
     conn: &mut DbConnection,
     endpoint_id: &str,
+    expected_version: Option<i64>,
     since: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    records::lock(conn, Record::WebhookEndpoint, endpoint_id)?;
-    let endpoint = endpoints::load(conn, endpoint_id)?;
+    let endpoint = records::checkout(
+        conn,
+        Record::WebhookEndpoint,
+        endpoint_id,
+        expected_version,
+        endpoints::load,
+        |e| e.version(),
+    )?;
     let patterns = endpoint.patterns()?;
     let filter = EventFilter {
         types: Some(crm_domain::events::catalogue::EventPattern::expand(

@@ -80,6 +80,10 @@ impl EndpointRow {
         SigningSecrets(secrets)
     }
 
+    pub(crate) fn version(&self) -> i64 {
+        self.version
+    }
+
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
