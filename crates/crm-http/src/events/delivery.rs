@@ -12,7 +12,7 @@ use crm_domain::events::delivery::{
     outcome, retry_after_seconds, should_disable, snippet, DisabledReason, Outcome, RetrySchedule,
 };
 use crm_domain::events::signing::{signature_header, WebhookSecret};
-use crm_store::events::deliveries::{self, AttemptRecord, Claimed, Next};
+use crm_store::events::deliveries::{self, Attempt, Claimed, Next};
 use crm_store::events::{endpoints, outbox};
 use crm_store::platform::db::{database_now, write_transaction};
 use crm_store::{Pool, StoreError};
@@ -205,7 +205,7 @@ impl Worker {
             (result != Outcome::Succeeded)
                 .then(|| format!("the receiver answered {}", status.unwrap_or(0)))
         });
-        let attempt = AttemptRecord {
+        let attempt = Attempt {
             attempted_at,
             status_code: status.map(i32::from),
             latency_ms,
@@ -246,7 +246,7 @@ impl Worker {
     fn record(
         &self,
         delivery: &Claimed,
-        attempt: &AttemptRecord,
+        attempt: &Attempt,
         next: Next,
         gone: bool,
     ) -> Result<(), StoreError> {

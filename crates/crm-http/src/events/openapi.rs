@@ -93,7 +93,10 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("disputeSelfBilledInvoice", &[E::InvoiceDisputed]),
     ("createAgreement", &[E::SelfBillingAgreementCreated]),
     ("terminateAgreement", &[E::SelfBillingAgreementTerminated]),
-    ("createSelfBilledInvoice", &[E::InvoiceCreated]),
+    (
+        "createSelfBilledInvoice",
+        &[E::InvoiceCreated, E::InvoiceIssued],
+    ),
     ("createReturn", &[E::ReturnCreated]),
     ("updateReturn", &[E::ReturnUpdated]),
     ("approveReturn", &[E::ReturnApproved]),

@@ -10,6 +10,7 @@ use crm_domain::billing::invoices::{
     check_payment_currency, check_vat_mentions, payment_status, settle_credit_taxes, CreditAsked,
     CreditableLine, InvoiceAction, InvoiceKind, InvoiceStatus,
 };
+use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
 use crm_domain::sales::totals::{TaxLine, Totals};
@@ -18,6 +19,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::billing::invoice_series::{self, claim_number};
+use crate::events::outbox;
 use crate::platform::db::{database_now, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -516,7 +518,9 @@ pub(crate) fn order_lines_to_invoice(
 
 /// Creates a draft invoice in `series` (or the default invoice series).
 pub fn create_draft(conn: &mut DbConnection, input: DraftInput) -> Result<Invoice, StoreError> {
-    create_draft_of_kind(conn, input, InvoiceKind::Invoice, None, false)
+    let draft = create_draft_of_kind(conn, input, InvoiceKind::Invoice, None, false)?;
+    outbox::record(conn, EventType::InvoiceCreated, &draft.id)?;
+    Ok(draft)
 }
 
 pub(crate) fn create_draft_of_kind(
@@ -610,6 +614,7 @@ pub fn update_draft(
     }
     row.set_mentions(&mentions);
     save(conn, &mut row, now())?;
+    outbox::record(conn, EventType::InvoiceUpdated, id)?;
     assemble(conn, row)
 }
 
@@ -620,6 +625,8 @@ pub fn delete_draft(
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
     let row = load_for(conn, id, expected_version, InvoiceAction::Delete)?;
+    // Recorded while the draft can still be read.
+    outbox::record(conn, EventType::InvoiceDeleted, id)?;
     diesel::delete(invoice_lines::table.filter(invoice_lines::invoice_id.eq(id))).execute(conn)?;
     let deleted = diesel::delete(
         invoices::table
@@ -749,7 +756,23 @@ pub fn issue(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<Invoice, StoreError> {
-    issue_as(conn, id, expected_version, InvoiceStatus::Issued)
+    let issued = issue_as(conn, id, expected_version, InvoiceStatus::Issued)?;
+    record_issued(conn, &issued)?;
+    Ok(issued)
+}
+
+/// Records that `document` was issued: `invoice.issued`, or for a credit note
+/// `credit_note.issued` and `invoice.credited` on the invoice it corrects.
+pub(crate) fn record_issued(conn: &mut DbConnection, document: &Invoice) -> Result<(), StoreError> {
+    if document.kind.is_credit() {
+        outbox::record(conn, EventType::CreditNoteIssued, &document.id)?;
+        if let Some(original) = &document.corrects_invoice_id {
+            outbox::record(conn, EventType::InvoiceCredited, original)?;
+        }
+    } else {
+        outbox::record(conn, EventType::InvoiceIssued, &document.id)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn issue_as(
@@ -1119,7 +1142,9 @@ pub fn create_credit_note(
             everything_left(&original, &creditable_lines(&original, &credited))?
         }
     };
-    draft_credit(conn, &original, kind, &series_id, reason, credit_lines)
+    let note = draft_credit(conn, &original, kind, &series_id, reason, credit_lines)?;
+    outbox::record(conn, EventType::CreditNoteCreated, &note.id)?;
+    Ok(note)
 }
 
 /// Where a credit note of `original` is numbered: the agreement's credit series for a
@@ -1289,6 +1314,10 @@ pub fn pay(conn: &mut DbConnection, id: &str, input: PaymentInput) -> Result<Inv
             payments::created_at.eq(now()),
         ))
         .execute(conn)?;
+    outbox::record(conn, EventType::InvoicePaymentRecorded, id)?;
+    if row.paid_minor + input.amount_minor >= row.total_minor - row.credited_minor {
+        outbox::record(conn, EventType::InvoicePaid, id)?;
+    }
     get(conn, id)
 }
 
@@ -1436,7 +1465,8 @@ pub fn verify(conn: &mut DbConnection, series_id: &str) -> Result<Verification, 
 /// Issues a credit note with these lines against an issued invoice, in the default credit
 /// series of its kind, inside the caller's transaction.
 /// `lines` pairs each line with the order line it returns, if any: such a line credits the
-/// original's line of that order line.
+/// original's line of that order line. Records `credit_note.issued` and `invoice.credited`, as
+/// [`issue`] does; not `credit_note.created`, for no draft is ever seen.
 pub(crate) fn credit_and_issue(
     conn: &mut DbConnection,
     original_id: &str,
@@ -1497,6 +1527,12 @@ pub(crate) fn decide(
     row.dispute_reason = reason;
     row.decided_at = Some(at);
     save(conn, &mut row, at)?;
+    let event = if accept {
+        EventType::InvoiceAccepted
+    } else {
+        EventType::InvoiceDisputed
+    };
+    outbox::record(conn, event, id)?;
     assemble(conn, row)
 }
 

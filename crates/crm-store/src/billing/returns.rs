@@ -6,11 +6,13 @@ use crm_domain::billing::returns::{
     check_quantity, check_root_cause, counts_against_order, transition, Disposition, ReasonCode,
     Resolution, ReturnAction, ReturnStatus, RootCauseCategory,
 };
+use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
+use crate::events::outbox;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -329,6 +331,7 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
             .values(&line)
             .execute(conn)?;
     }
+    outbox::record(conn, EventType::ReturnCreated, &id)?;
     get(conn, &id)
 }
 
@@ -407,6 +410,7 @@ pub fn update(
     row.preventive_action = cause.preventive_action;
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    outbox::record(conn, EventType::ReturnUpdated, id)?;
     assemble(conn, row)
 }
 
@@ -429,7 +433,20 @@ pub fn act(
     row.status = next.as_str().to_owned();
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    outbox::record(conn, event_of(action), id)?;
     assemble(conn, row)
+}
+
+/// The event a return's action records.
+fn event_of(action: ReturnAction) -> EventType {
+    match action {
+        ReturnAction::Approve => EventType::ReturnApproved,
+        ReturnAction::Reject => EventType::ReturnRejected,
+        ReturnAction::Receive => EventType::ReturnReceived,
+        ReturnAction::Resolve => EventType::ReturnResolved,
+        ReturnAction::Close => EventType::ReturnClosed,
+        ReturnAction::Withdraw => EventType::ReturnWithdrawn,
+    }
 }
 
 pub struct Received {
@@ -476,6 +493,7 @@ pub fn receive(
     row.status = next.as_str().to_owned();
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    outbox::record(conn, event_of(ReturnAction::Receive), id)?;
     assemble(conn, row)
 }
 
@@ -676,6 +694,8 @@ pub fn resolve(
     )?;
     let previous = row.version;
     save(conn, &mut row, previous)?;
+    // A credit note issued above has recorded its own events (`invoices::issue`).
+    outbox::record(conn, event_of(ReturnAction::Resolve), id)?;
     assemble(conn, row)
 }
 

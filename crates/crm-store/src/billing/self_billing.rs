@@ -3,11 +3,13 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::billing::invoices::{InvoiceKind, InvoiceStatus};
+use crm_domain::events::catalogue::EventType;
 use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::billing::invoice_series::{self, SeriesFields};
 use crate::billing::invoices::{self, DraftInput, Invoice, VatMentions};
+use crate::events::outbox;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -116,6 +118,7 @@ pub fn create(conn: &mut DbConnection, fields: AgreementFields) -> Result<Agreem
             self_billing_agreements::updated_at.eq(at),
         ))
         .execute(conn)?;
+    outbox::record(conn, EventType::SelfBillingAgreementCreated, &id)?;
     get(conn, &id)
 }
 
@@ -147,6 +150,7 @@ pub fn terminate(
             self_billing_agreements::updated_at.eq(now()),
         ))
         .execute(conn)?;
+    outbox::record(conn, EventType::SelfBillingAgreementTerminated, id)?;
     get(conn, id)
 }
 
@@ -244,7 +248,11 @@ pub fn issue_for_customer(
         Some(agreement.id.clone()),
         true,
     )?;
-    invoices::issue_as(conn, &draft.id, None, InvoiceStatus::PendingAcceptance)
+    let issued = invoices::issue_as(conn, &draft.id, None, InvoiceStatus::PendingAcceptance)?;
+    // Drafted and issued at once: both recorded on the invoice as it now stands.
+    outbox::record(conn, EventType::InvoiceCreated, &issued.id)?;
+    invoices::record_issued(conn, &issued)?;
+    Ok(issued)
 }
 
 pub fn accept(

@@ -221,16 +221,6 @@ fn event_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Event>, Store
     }
 }
 
-/// One try at a receiver, as it is kept.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub attempted_at: NaiveDateTime,
-    pub status_code: Option<i32>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub response_snippet: Option<String>,
-}
-
 /// What becomes of the delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -245,7 +235,7 @@ pub fn record_attempt(
     conn: &mut DbConnection,
     delivery_id: &str,
     token: &str,
-    attempt: &AttemptRecord,
+    attempt: &Attempt,
     next: Next,
 ) -> Result<Option<NaiveDateTime>, StoreError> {
     diesel::insert_into(webhook_attempts::table)
@@ -317,6 +307,7 @@ pub fn release(conn: &mut DbConnection, token: &str) -> Result<usize, StoreError
     .execute(conn)?)
 }
 
+/// One try at a receiver, as it is kept.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub attempted_at: NaiveDateTime,

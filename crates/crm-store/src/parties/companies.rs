@@ -409,12 +409,14 @@ pub fn find_active_by_name(
 }
 
 /// Writes the tier computed from `basis_year` to each company; those not named are unranked.
-/// Returns how many live companies were tiered.
+/// Records `company.tier_changed` for each company whose tier this changes. Returns how many
+/// live companies were tiered.
 pub fn set_tiers(
     conn: &mut DbConnection,
     tiers: &[(String, Tier)],
     basis_year: i32,
 ) -> Result<usize, StoreError> {
+    let changed = tiers_changed_by(conn, tiers)?;
     let tiered = diesel::update(companies::table.filter(companies::archived_at.is_null()))
         .set((
             companies::tier.eq(Some(Tier::UNRANKED.as_str())),
@@ -435,7 +437,43 @@ pub fn set_tiers(
                 .execute(conn)?;
         }
     }
+    for id in &changed {
+        outbox::record(conn, EventType::CompanyTierChanged, id)?;
+    }
     Ok(tiered)
+}
+
+/// The companies, by id, whose tier `set_tiers(tiers)` changes: every live one takes its tier
+/// in `tiers` or else unranked, and one named there takes that tier even when archived. Read in
+/// one query before the writes.
+fn tiers_changed_by(
+    conn: &mut DbConnection,
+    tiers: &[(String, Tier)],
+) -> Result<Vec<String>, StoreError> {
+    let next: std::collections::HashMap<&str, Tier> = tiers
+        .iter()
+        .map(|(id, tier)| (id.as_str(), *tier))
+        .collect();
+    let stored: Vec<(String, Option<String>, bool)> = companies::table
+        .order(companies::id.asc())
+        .select((
+            companies::id,
+            companies::tier,
+            companies::archived_at.is_null(),
+        ))
+        .load(conn)?;
+    Ok(stored
+        .into_iter()
+        .filter(|(id, tier, live)| {
+            let to = match next.get(id.as_str()) {
+                Some(tier) => *tier,
+                None if *live => Tier::UNRANKED,
+                None => return false,
+            };
+            tier.as_deref() != Some(to.as_str())
+        })
+        .map(|(id, _, _)| id)
+        .collect())
 }
 
 /// Names of companies, by id.

@@ -1,9 +1,11 @@
 //! Interactions: logged or planned touch points.
 
 use chrono::NaiveDateTime;
+use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::interactions::{check_subject_and_time, Direction, InteractionKind};
 use diesel::prelude::*;
 
+use crate::events::outbox;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -152,6 +154,7 @@ pub fn create(
     diesel::insert_into(interactions::table)
         .values(&row)
         .execute(conn)?;
+    outbox::record(conn, EventType::InteractionCreated, &row.id)?;
     row.into_interaction()
 }
 
@@ -195,6 +198,7 @@ where
         .execute(conn)?,
         previous_version,
     )?;
+    outbox::record(conn, EventType::InteractionUpdated, id)?;
     row.into_interaction()
 }
 
@@ -207,6 +211,8 @@ pub fn archive(
         r.version
     })?;
     if row.archived_at.is_none() {
+        // Recorded as it was just before it leaves lists and timelines.
+        outbox::record(conn, EventType::InteractionDeleted, id)?;
         let at = now();
         diesel::update(interactions::table.filter(interactions::id.eq(id)))
             .set((
