@@ -157,8 +157,10 @@ on_both_backends! {
         let s = setup(&app, "Auto Co").await;
         agreement(&app, &s.company, "AUTO", days(-5), None, Some(10)).await;
         let o = order(&app, &s.company, "SBA-1", "fulfilled").await;
-        let id = self_bill(&app, &s.token, &[&o]).await.body["id"].as_str().unwrap().to_owned();
-        let today = Utc::now().date_naive();
+        let invoice = self_bill(&app, &s.token, &[&o]).await.body;
+        let id = invoice["id"].as_str().unwrap().to_owned();
+        // The issue date is the issuer's day, which is not the UTC day late in the evening.
+        let today: chrono::NaiveDate = invoice["issue_date"].as_str().unwrap().parse().unwrap();
         let run = |day: chrono::NaiveDate| {
             let pool = app.pool.clone();
             actix_web::web::block(move || {
