@@ -95,6 +95,25 @@ on_both_backends! {
         verify(&new_secret, &received[0]);
     }
 
+    async fn a_range_replay_sends_the_events_again(app: TestApp) {
+        let receiver = Receiver::start(&[]);
+        let (endpoint_id, _) = subscribe(&app, &receiver, json!(["*"])).await;
+        let sent = app.post(&format!("/v1/webhook-endpoints/{endpoint_id}/test"), json!({})).await;
+        assert_eq!(sent.status, 202, "{}", sent.text);
+        app.create("/v1/contacts", json!({"last_name": "Replayed"})).await;
+        assert_eq!(receiver.wait_for(2, 20).await.len(), 2);
+        let other = app.create("/v1/webhook-endpoints", json!({"url": "https://hooks.example.com/other", "event_types": ["*"]})).await;
+        let other_id = other["id"].as_str().unwrap();
+        let r = app.post(&format!("/v1/webhook-endpoints/{other_id}/replay"), json!({"since": "2000-01-01T00:00:00Z"})).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let replay = app.post(&format!("/v1/webhook-endpoints/{endpoint_id}/replay"), json!({"since": "2000-01-01T00:00:00Z"})).await;
+        assert_eq!(replay.status, 202, "{}", replay.text);
+        assert_eq!(replay.body["replayed"], 1, "the contact again; a test event is not replayed");
+        let received = receiver.wait_for(3, 20).await;
+        assert_eq!(received.len(), 3);
+        assert_eq!(received[2].json()["type"], "contact.created");
+    }
+
     async fn unknown_event_types_and_internal_targets_are_refused(app: TestApp) {
         let r = app.post("/v1/webhook-endpoints", json!({"url": "https://hooks.example.com/x", "event_types": ["order.shipped"]})).await;
         assert_eq!(r.status, 422);

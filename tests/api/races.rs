@@ -182,6 +182,25 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "webhook endpoint",
+        get: "/v1/webhook-endpoints/{id}",
+        starts: &["enabled"],
+        ops: &[
+            op("update", "PATCH", "/v1/webhook-endpoints/{id}"),
+            op("delete", "DELETE", "/v1/webhook-endpoints/{id}"),
+            op("rotate", "POST", "/v1/webhook-endpoints/{id}/rotate-secret"),
+            op("enable", "POST", "/v1/webhook-endpoints/{id}/enable"),
+            op("disable", "POST", "/v1/webhook-endpoints/{id}/disable"),
+            op("test", "POST", "/v1/webhook-endpoints/{id}/test"),
+            op("replay", "POST", "/v1/webhook-endpoints/{id}/replay"),
+            op(
+                "replay delivery",
+                "POST",
+                "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
+            ),
+        ],
+    },
+    Aggregate {
         name: "API key",
         get: "/v1/api-keys/{id}",
         starts: &["active"],
@@ -700,6 +719,33 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("webhook endpoint", _) => {
+                let endpoint = self
+                    .ok(
+                        "POST",
+                        "/v1/webhook-endpoints",
+                        Some(
+                            json!({"url": "https://hooks.example.com/race", "event_types": ["webhook_endpoint.test"]}),
+                        ),
+                    )
+                    .await;
+                let id = id(&endpoint);
+                self.ok("POST", &format!("/v1/webhook-endpoints/{id}/test"), None)
+                    .await;
+                let deliveries = self
+                    .ok(
+                        "GET",
+                        &format!("/v1/webhook-endpoints/{id}/deliveries"),
+                        None,
+                    )
+                    .await;
+                Subject {
+                    id,
+                    external_id: String::new(),
+                    context: json!({"delivery_id": deliveries["data"][0]["id"]}),
+                    customer: admin(),
+                }
+            }
             ("lead", _) => {
                 let tag = uuid::Uuid::now_v7().simple().to_string();
                 let lead = self.ok("POST", "/v1/leads", Some(json!({"first_name": "Race", "last_name": tag,
@@ -777,6 +823,9 @@ impl World {
             ("invoice series", "update") => json!({"yearly_reset": false}),
             ("invoice series", "rename") => json!({"code": format!("x{}", &subject.id[24..])}),
             ("lead", "disqualify") => json!({"reason": "raced"}),
+            ("webhook endpoint", "update") => json!({"description": "raced"}),
+            ("webhook endpoint", "rotate") => json!({"overlap_seconds": 60}),
+            ("webhook endpoint", "replay") => json!({"since": "2000-01-01T00:00:00Z"}),
             _ => return None,
         })
     }
@@ -793,6 +842,7 @@ impl World {
             .replace("{original}", &related("original"))
             .replace("{other}", &related("other"))
             .replace("{stage_id}", &related("stage_id"))
+            .replace("{delivery_id}", &related("delivery_id"))
             .replace("{channel}", "shop")
             .replace("{external_id}", &subject.external_id)
     }

@@ -67,6 +67,8 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "returns" => Resource::Returns,
         "portal" => Resource::Portal,
         "analytics" => Resource::Analytics,
+        "events" => Resource::Events,
+        "webhooks" => Resource::Webhooks,
         _ => return None,
     })
 }
@@ -305,6 +307,9 @@ struct StaffWorld {
     series: String,
     agreement: String,
     api_key: String,
+    webhook_endpoint: String,
+    delivery: String,
+    event: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -381,6 +386,31 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         .as_str()
         .unwrap()
         .to_owned();
+    let webhook_endpoint = app
+        .create(
+            "/v1/webhook-endpoints",
+            json!({"url": "https://hooks.example.com/crm", "event_types": ["*"]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = app
+        .post(
+            &format!("/v1/webhook-endpoints/{webhook_endpoint}/test"),
+            json!({}),
+        )
+        .await;
+    let event = sent.body["event_id"].as_str().unwrap().to_owned();
+    let delivery = app
+        .get(&format!(
+            "/v1/webhook-endpoints/{webhook_endpoint}/deliveries"
+        ))
+        .await
+        .body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     StaffWorld {
         product,
         lead,
@@ -391,6 +421,9 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         series,
         agreement: String::new(),
         api_key,
+        webhook_endpoint,
+        delivery,
+        event,
     }
 }
 
@@ -418,6 +451,8 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/invoice-series/") => &staff.series,
         p if p.starts_with("/v1/self-billing/agreements/") => &staff.agreement,
         p if p.starts_with("/v1/api-keys/") => &staff.api_key,
+        p if p.starts_with("/v1/webhook-endpoints/") => &staff.webhook_endpoint,
+        p if p.starts_with("/v1/events/") => &staff.event,
         p if p.starts_with("/v1/exchange-rates/") => {
             return Some(
                 p.replace("{currency}", "USD")
@@ -436,7 +471,8 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
     let filled = path
         .replace("{id}", id)
         .replace("{company_id}", id)
-        .replace("{stage_id}", &staff.stage);
+        .replace("{stage_id}", &staff.stage)
+        .replace("{delivery_id}", &staff.delivery);
     (!filled.contains('{')).then_some(filled)
 }
 
@@ -783,6 +819,8 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "returns",
         "portal",
         "analytics",
+        "events",
+        "webhooks",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

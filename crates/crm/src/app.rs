@@ -81,8 +81,10 @@ impl Application {
         let state = AppState::new(pool.clone(), config.http_settings()?)?;
         let base_currency = state.settings.base_currency;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        // A pool of its own, so that deliveries never take the connections requests need.
+        let webhook_pool = build_pool(&config.database()?, 2)?;
         let done = actix_web::rt::spawn(crm_http::events::delivery::run(
-            pool.clone(),
+            webhook_pool,
             state.settings.webhooks.clone(),
             stopped,
         ));

@@ -1,7 +1,7 @@
 -- The transactional outbox. SQLite has one writer at a time, so `position` is commit order
 -- and `tx` stays 0.
 CREATE TABLE events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     tx BIGINT NOT NULL DEFAULT 0,
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
@@ -13,7 +13,7 @@ CREATE INDEX events_in_commit_order ON events (tx, position);
 CREATE INDEX events_by_time ON events (occurred_at);
 
 CREATE TABLE webhook_endpoints (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     url TEXT NOT NULL,
     description TEXT,
     event_types TEXT NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE webhook_endpoints (
 );
 
 CREATE TABLE webhook_deliveries (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     event_id TEXT NOT NULL,
     event_tx BIGINT NOT NULL,
@@ -50,7 +50,7 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, even
 CREATE INDEX webhook_deliveries_of_endpoint ON webhook_deliveries (endpoint_id, event_tx, event_position);
 
 CREATE TABLE webhook_attempts (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
     attempted_at TIMESTAMP NOT NULL,
     status_code INTEGER,

@@ -169,11 +169,7 @@ impl Worker {
     /// Returns how many endpoints are enabled: with none there is nothing to claim.
     fn fan_out(&self) -> Result<usize, StoreError> {
         let mut conn = self.pool.get()?;
-        let enabled = endpoints::enabled_ids(&mut conn)?;
-        for id in &enabled {
-            write_transaction(&mut conn, |c| deliveries::fan_out(c, id, FAN_OUT_BATCH))?;
-        }
-        Ok(enabled.len())
+        write_transaction(&mut conn, |c| deliveries::fan_out_all(c, FAN_OUT_BATCH))
     }
 
     fn claim(&self, limit: usize) -> Result<Vec<Claimed>, StoreError> {

@@ -103,6 +103,33 @@ pub fn fan_out(
     Ok(rows.len())
 }
 
+/// Fans out to every enabled endpoint behind the newest committed event, in one transaction
+/// of the caller's, taking their row locks in id order; returns how many endpoints are enabled.
+/// An endpoint already at the newest event costs nothing but its row in one read.
+pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreError> {
+    let latest = outbox::latest(conn)?;
+    let cursors: Vec<(String, i64, i64)> = webhook_endpoints::table
+        .filter(webhook_endpoints::enabled.eq(true))
+        .order_by(webhook_endpoints::id)
+        .select((
+            webhook_endpoints::id,
+            webhook_endpoints::fanout_tx,
+            webhook_endpoints::fanout_position,
+        ))
+        .load(conn)?;
+    for (id, tx, position) in &cursors {
+        if latest.is_some_and(|l| {
+            Position {
+                tx: *tx,
+                position: *position,
+            } < l
+        }) {
+            fan_out(conn, id, batch)?;
+        }
+    }
+    Ok(cursors.len())
+}
+
 /// Sends `webhook_endpoint.test` to this endpoint alone; returns the event's id.
 pub fn send_test(conn: &mut DbConnection, endpoint_id: &str) -> Result<String, StoreError> {
     records::lock(conn, Record::WebhookEndpoint, endpoint_id)?;
@@ -238,6 +265,17 @@ pub fn record_attempt(
     attempt: &Attempt,
     next: Next,
 ) -> Result<Option<NaiveDateTime>, StoreError> {
+    let endpoint_id: Option<String> = webhook_deliveries::table
+        .find(delivery_id)
+        .select(webhook_deliveries::endpoint_id)
+        .first(conn)
+        .optional()?;
+    let Some(endpoint_id) = endpoint_id else {
+        return Ok(None);
+    };
+    // The endpoint first, then its delivery: the order of every other writer (fan-out, replay),
+    // so that two of them never wait on each other.
+    records::lock(conn, Record::WebhookEndpoint, &endpoint_id)?;
     diesel::insert_into(webhook_attempts::table)
         .values((
             webhook_attempts::id.eq(new_id()),
@@ -269,14 +307,9 @@ pub fn record_attempt(
         webhook_deliveries::updated_at.eq(at),
     ))
     .execute(conn)?;
-    let endpoint_id: Option<String> = webhook_deliveries::table
-        .find(delivery_id)
-        .select(webhook_deliveries::endpoint_id)
-        .first(conn)
-        .optional()?;
-    let Some(endpoint_id) = endpoint_id.filter(|_| moved > 0) else {
+    if moved == 0 {
         return Ok(None);
-    };
+    }
     let failing_since = if next == Next::Succeeded {
         None
     } else {

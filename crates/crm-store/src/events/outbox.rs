@@ -211,6 +211,17 @@ pub(crate) fn position_of(conn: &mut DbConnection, id: &str) -> Result<Position,
     Ok(Position { tx, position })
 }
 
+/// The position of the newest committed event, if any.
+pub fn latest(conn: &mut DbConnection) -> Result<Option<Position>, StoreError> {
+    let newest: Option<(i64, i64)> = events::table
+        .filter(committed(conn))
+        .order_by((events::tx.desc(), events::position.desc()))
+        .select((events::tx, events::position))
+        .first(conn)
+        .optional()?;
+    Ok(newest.map(|(tx, position)| Position { tx, position }))
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Event, StoreError> {
     events::table
         .select(EventRow::as_select())
