@@ -169,6 +169,9 @@ impl Worker {
     /// Returns how many endpoints are enabled: with none there is nothing to claim.
     fn fan_out(&self) -> Result<usize, StoreError> {
         let mut conn = self.pool.get()?;
+        if !deliveries::any_endpoint_behind(&mut conn)? {
+            return Ok(usize::from(!endpoints::enabled_ids(&mut conn)?.is_empty()));
+        }
         write_transaction(&mut conn, |c| deliveries::fan_out_all(c, FAN_OUT_BATCH))
     }
 
@@ -177,6 +180,10 @@ impl Worker {
         let lease = chrono::Duration::from_std(self.settings.lease)
             .unwrap_or(chrono::Duration::seconds(60));
         let limit = i64::try_from(limit).unwrap_or(1);
+        let now = database_now(&mut conn)?;
+        if !deliveries::any_due(&mut conn, now)? {
+            return Ok(Vec::new());
+        }
         write_transaction(&mut conn, |c| {
             let at = database_now(c)?;
             deliveries::claim(c, &self.token, at, lease, limit)

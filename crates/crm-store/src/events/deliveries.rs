@@ -130,6 +130,41 @@ pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreEr
     Ok(cursors.len())
 }
 
+/// Whether any enabled endpoint is behind the newest committed event, read without a lock,
+/// so that an idle worker does not take SQLite's write lock every round.
+pub fn any_endpoint_behind(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    let Some(latest) = outbox::latest(conn)? else {
+        return Ok(false);
+    };
+    let behind: i64 = webhook_endpoints::table
+        .filter(webhook_endpoints::enabled.eq(true))
+        .filter(
+            webhook_endpoints::fanout_tx
+                .lt(latest.tx)
+                .or(webhook_endpoints::fanout_tx
+                    .eq(latest.tx)
+                    .and(webhook_endpoints::fanout_position.lt(latest.position))),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(behind > 0)
+}
+
+/// Whether a delivery is due at `at`, read without a lock.
+pub fn any_due(conn: &mut DbConnection, at: NaiveDateTime) -> Result<bool, StoreError> {
+    let due: i64 = webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::next_attempt_at.le(at))
+        .filter(
+            webhook_deliveries::lease_until
+                .is_null()
+                .or(webhook_deliveries::lease_until.lt(at)),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(due > 0)
+}
+
 /// Sends `webhook_endpoint.test` to this endpoint alone; returns the event's id.
 pub fn send_test(conn: &mut DbConnection, endpoint_id: &str) -> Result<String, StoreError> {
     records::lock(conn, Record::WebhookEndpoint, endpoint_id)?;
