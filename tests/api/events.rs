@@ -198,6 +198,15 @@ async fn send(
     crate::nodes::send(client, method, url, token, body, &[]).await
 }
 
+/// Subscribes `url` to `contact.created` through the node at `base`; returns the endpoint's id.
+async fn subscribe_on(client: &reqwest::Client, base: &str, token: &str, url: &str) -> String {
+    let body = json!({"url": url, "event_types": ["contact.created"]});
+    let url = format!("{base}/v1/webhook-endpoints");
+    let endpoint = send(client, reqwest::Method::POST, url, token, Some(body)).await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    endpoint.body["id"].as_str().unwrap().to_owned()
+}
+
 /// Reads the feed from `cursor` to its end; returns the events and where it stopped.
 async fn read_feed(
     client: &reqwest::Client,
@@ -231,16 +240,7 @@ async fn under_two_node_load_a_cursor_reader_sees_each_event_once() {
     let (_b, base_b) = db.start_node_with(&RECEIVER_SETTINGS);
     let (token, client) = (db.admin_token(), reqwest::Client::new());
     let receiver = Receiver::start(&[]);
-    let body = json!({"url": receiver.url, "event_types": ["contact.created"]});
-    let endpoint = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{base_a}/v1/webhook-endpoints"),
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    subscribe_on(&client, &base_a, &token, &receiver.url).await;
 
     const CONTACTS: usize = 150;
     let writes = stream::iter(0..CONTACTS)
@@ -308,16 +308,7 @@ async fn a_killed_node_loses_no_delivery_and_a_stopped_one_releases_its_claims_a
     let (mut first, base) = db.start_node_with(&settings);
     let (token, client) = (db.admin_token(), reqwest::Client::new());
     let receiver = Receiver::start_slow(&[], std::time::Duration::from_secs(2));
-    let body = json!({"url": receiver.url, "event_types": ["contact.created"]});
-    let r = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{base}/v1/webhook-endpoints"),
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    let endpoint_id = subscribe_on(&client, &base, &token, &receiver.url).await;
     for i in 0..6 {
         let r = send(
             &client,
@@ -336,7 +327,6 @@ async fn a_killed_node_loses_no_delivery_and_a_stopped_one_releases_its_claims_a
     first.kill();
 
     let (mut second, second_base) = db.start_node_with(&settings);
-    let endpoint_id = r.body["id"].as_str().unwrap().to_owned();
     let deliveries = format!("{second_base}/v1/webhook-endpoints/{endpoint_id}/deliveries");
     let mut statuses = Vec::new();
     for _ in 0..120 {
@@ -410,16 +400,7 @@ async fn a_name_resolving_to_loopback_is_not_called() {
     let receiver = Receiver::start(&[]);
     let by_name = receiver.url.replace("127.0.0.1", "localhost");
     let (mut permissive, base) = db.start_node_with(&RECEIVER_SETTINGS);
-    let body = json!({"url": by_name, "event_types": ["contact.created"]});
-    let endpoint = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{base}/v1/webhook-endpoints"),
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    let endpoint_id = subscribe_on(&client, &base, &token, &by_name).await;
     permissive.terminate();
 
     let (_strict, base) = db.start_node_with(&[("CRM_WEBHOOK_ALLOW_HTTP", "true")]);
@@ -445,10 +426,7 @@ async fn a_name_resolving_to_loopback_is_not_called() {
         "subscribing it now is refused: {}",
         refused.text
     );
-    let deliveries = format!(
-        "{base}/v1/webhook-endpoints/{}/deliveries",
-        endpoint.body["id"].as_str().unwrap()
-    );
+    let deliveries = format!("{base}/v1/webhook-endpoints/{}/deliveries", endpoint_id);
     let mut attempts = Vec::new();
     for _ in 0..60 {
         let page = send(

@@ -7,6 +7,18 @@ use serde_json::{json, Map, Value};
 
 use EventType as E;
 
+/// A pushed order: created or changed, with the verb of its new status, and the customer the
+/// push matched or made.
+const ORDER_PUSH: &[EventType] = &[
+    E::OrderCreated,
+    E::OrderUpdated,
+    E::OrderPaid,
+    E::OrderFulfilled,
+    E::OrderCancelled,
+    E::ContactCreated,
+    E::CompanyCreated,
+];
+
 /// What each writing operation emits; the route-table test holds every writing operation to
 /// this list or to [`CONFIGURATION`].
 pub const EMITS: &[(&str, &[EventType])] = &[
@@ -47,30 +59,8 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("cancelQuote", &[E::QuoteCancelled]),
     ("reviseQuote", &[E::QuoteRevised, E::QuoteCreated]),
     ("convertQuote", &[E::QuoteConverted, E::OrderCreated]),
-    (
-        "upsertOrder",
-        &[
-            E::OrderCreated,
-            E::OrderUpdated,
-            E::OrderPaid,
-            E::OrderFulfilled,
-            E::OrderCancelled,
-            E::ContactCreated,
-            E::CompanyCreated,
-        ],
-    ),
-    (
-        "importOrders",
-        &[
-            E::OrderCreated,
-            E::OrderUpdated,
-            E::OrderPaid,
-            E::OrderFulfilled,
-            E::OrderCancelled,
-            E::ContactCreated,
-            E::CompanyCreated,
-        ],
-    ),
+    ("upsertOrder", ORDER_PUSH),
+    ("importOrders", ORDER_PUSH),
     ("payOrder", &[E::OrderPaid]),
     ("fulfilOrder", &[E::OrderFulfilled]),
     ("cancelOrder", &[E::OrderCancelled]),
@@ -197,30 +187,24 @@ fn resource_schema(resource: EventResource) -> &'static str {
     }
 }
 
-fn event_schema_name(resource: EventResource) -> String {
-    let words: String = resource
-        .as_str()
-        .split('_')
-        .map(|w| {
-            let mut chars = w.chars();
+/// `self_billing_agreement.created` as `SelfBillingAgreementCreated`.
+fn pascal_case(text: &str) -> String {
+    text.split(['.', '_'])
+        .map(|word| {
+            let mut chars = word.chars();
             chars.next().map_or_else(String::new, |c| {
                 c.to_ascii_uppercase().to_string() + chars.as_str()
             })
         })
-        .collect();
-    format!("{words}Event")
+        .collect()
+}
+
+fn event_schema_name(resource: EventResource) -> String {
+    format!("{}Event", pascal_case(resource.as_str()))
 }
 
 fn operation_id(event: EventType) -> String {
-    let mut id = String::from("on");
-    for word in event.as_str().split(['.', '_']) {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            id.push(first.to_ascii_uppercase());
-            id.push_str(chars.as_str());
-        }
-    }
-    id
+    format!("on{}", pascal_case(event.as_str()))
 }
 
 fn header(name: &str, description: &str) -> Value {
