@@ -38,6 +38,7 @@ fn order_input(
         unit_cost_minor: Some(rng.gen_range(0..price)),
         discount_bp: rng.gen_range(0..=2_000),
         tax_rate_bp: Some(2_100),
+        ..LineDraft::new(Quantity::from_milli(1000))
     }];
     if rng.gen_bool(0.3) {
         lines.push(LineDraft {
@@ -49,6 +50,7 @@ fn order_input(
             unit_cost_minor: None,
             discount_bp: 0,
             tax_rate_bp: Some(1_000),
+            ..LineDraft::new(Quantity::from_milli(1000))
         });
     }
     OrderInput {
@@ -79,6 +81,8 @@ fn order_input(
             .then(|| catalog.salespeople[rng.gen_range(0..catalog.salespeople.len())].clone()),
         campaign_id: None,
         payload_hash: format!("{}", rng.gen::<u64>()),
+        prices_include_tax: false,
+        origin: Default::default(),
     }
 }
 
@@ -180,6 +184,7 @@ fn random_write(
                     window_override_by: Some("property".into()),
                     opened_by: None,
                     window_days: 30,
+                    shop_refund: false,
                 },
             )?;
             crm_store::billing::returns::act(conn, &ret.id, None, ReturnAction::Approve, None)?;
@@ -217,6 +222,7 @@ fn random_write(
                     },
                     restocking_fee_minor: if keep { 0 } else { rng.gen_range(0..50) },
                     concession_minor: keep.then(|| rng.gen_range(0..100)),
+                    shop_refund: false,
                 },
             )?;
         }

@@ -24,7 +24,7 @@ use crm_domain::billing::returns::{
 };
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::money::Quantity;
-use crm_domain::sales::orders::OrderStatus;
+use crm_domain::sales::orders::{LineKind, OrderStatus};
 use crm_domain::sales::totals::{compute, LineInput};
 use crm_domain::Violation;
 use rand::{Rng, SeedableRng};
@@ -714,6 +714,8 @@ impl OrderMaker<'_> {
                     } else {
                         0
                     },
+                    kind: LineKind::Product,
+                    stated: None,
                 }
             })
             .collect()
@@ -773,6 +775,10 @@ impl OrderMaker<'_> {
             version: 1,
             created_at: ordered_at,
             updated_at: ordered_at,
+            prices_include_tax: false,
+            connection_id: None,
+            shop_number: None,
+            shop_updated_at: None,
         };
         let first_line = batch.lines.len();
         for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
@@ -871,6 +877,7 @@ impl OrderMaker<'_> {
                 unit_price_minor: l.unit_price_minor,
                 discount_bp: l.discount_bp,
                 tax_rate_bp: l.tax_rate_bp,
+                stated: None,
             })
             .collect();
         let value = compute(&inputs)?.total_minor;

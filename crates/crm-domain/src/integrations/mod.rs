@@ -3,6 +3,7 @@
 //! payload arrives parsed, and what the CRM stored before is passed in.
 
 mod fields;
+pub mod lines;
 pub mod shopify;
 pub mod signature;
 pub mod woocommerce;
@@ -46,13 +47,7 @@ text_enum! {
     }
 }
 
-text_enum! {
-    LineKind {
-        Product => "product",
-        Shipping => "shipping",
-        Fee => "fee",
-    }
-}
+pub use crate::sales::orders::LineKind;
 
 /// An order as the shop charged it, in the shop's currency.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,15 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an order line charges for: goods, or a shop's shipping or fee.
+    LineKind {
+        Product => "product",
+        Shipping => "shipping",
+        Fee => "fee",
+    }
+}
+
+text_enum! {
     OrderAction {
         Pay => "pay",
         Fulfil => "fulfil",

@@ -20,6 +20,46 @@ pub struct LineInput {
     pub unit_price_minor: i64,
     pub discount_bp: i64,
     pub tax_rate_bp: i64,
+    /// Amounts a shop charged, kept as stated instead of computed from the price and rates.
+    pub stated: Option<StatedAmounts>,
+}
+
+/// A line's amounts as a shop charged them, net of tax: its rounding per line and its exact
+/// discounts (stacked ones included) are kept, so that the document adds up to the cent of what
+/// the shop charged. `tax_minor` is the line's tax at its rate, never recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatedAmounts {
+    pub gross_minor: i64,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+}
+
+impl StatedAmounts {
+    pub fn net_minor(&self) -> i64 {
+        self.gross_minor - self.discount_minor
+    }
+
+    /// The share of these amounts that `part` of a line of `whole` carries (a return of some
+    /// of its units), each amount rounded half away from zero.
+    pub fn portion(&self, part: Quantity, whole: Quantity) -> Result<StatedAmounts, Violation> {
+        if whole.milli() == 0 || part == whole {
+            return Ok(*self);
+        }
+        let share = |amount: i64| {
+            fits(
+                "lines",
+                div_round(
+                    i128::from(amount) * i128::from(part.milli()),
+                    i128::from(whole.milli()),
+                ),
+            )
+        };
+        Ok(StatedAmounts {
+            gross_minor: share(self.gross_minor)?,
+            discount_minor: share(self.discount_minor)?,
+            tax_minor: share(self.tax_minor)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +124,16 @@ fn fits(field: &str, value: i128) -> Result<i64, Violation> {
 }
 
 pub fn line_amounts(line: &LineInput) -> Result<LineAmounts, Violation> {
+    if let Some(stated) = line.stated {
+        return Ok(LineAmounts {
+            gross_minor: stated.gross_minor,
+            discount_minor: stated.discount_minor,
+            net_minor: fits(
+                "lines",
+                i128::from(stated.gross_minor) - i128::from(stated.discount_minor),
+            )?,
+        });
+    }
     let gross = div_round(
         i128::from(line.quantity.milli()) * i128::from(line.unit_price_minor),
         1000,
@@ -96,21 +146,43 @@ pub fn line_amounts(line: &LineInput) -> Result<LineAmounts, Violation> {
     })
 }
 
+/// What the lines at one tax rate add up to: all their nets, the nets whose tax is computed, and
+/// the tax the stated lines carry.
+#[derive(Default)]
+struct RateBase {
+    base: i128,
+    computed_base: i128,
+    stated_tax: i128,
+}
+
 pub fn compute(lines: &[LineInput]) -> Result<Totals, Violation> {
     let mut amounts = Vec::with_capacity(lines.len());
-    let mut bases: std::collections::BTreeMap<i64, i128> = std::collections::BTreeMap::new();
+    let mut bases: std::collections::BTreeMap<i64, RateBase> = std::collections::BTreeMap::new();
     let (mut subtotal, mut discount) = (0_i128, 0_i128);
     for line in lines {
         let a = line_amounts(line)?;
         subtotal += i128::from(a.gross_minor);
         discount += i128::from(a.discount_minor);
-        *bases.entry(line.tax_rate_bp).or_default() += i128::from(a.net_minor);
+        let base = bases.entry(line.tax_rate_bp).or_default();
+        base.base += i128::from(a.net_minor);
+        match line.stated {
+            Some(stated) => base.stated_tax += i128::from(stated.tax_minor),
+            None => base.computed_base += i128::from(a.net_minor),
+        }
         amounts.push(a);
     }
     let mut taxes = Vec::with_capacity(bases.len());
     let mut tax_total = 0_i128;
-    for (rate_bp, base) in bases {
-        let tax = div_round(base * i128::from(rate_bp), i128::from(BP_SCALE));
+    for (
+        rate_bp,
+        RateBase {
+            base,
+            computed_base,
+            stated_tax,
+        },
+    ) in bases
+    {
+        let tax = div_round(computed_base * i128::from(rate_bp), i128::from(BP_SCALE)) + stated_tax;
         tax_total += tax;
         taxes.push(TaxLine {
             rate_bp,
@@ -149,7 +221,48 @@ mod tests {
             unit_price_minor: price,
             discount_bp,
             tax_rate_bp,
+            stated: None,
         }
+    }
+
+    #[test]
+    fn stated_lines_keep_their_amounts_and_tax_beside_computed_ones() {
+        let stated = LineInput {
+            stated: Some(StatedAmounts {
+                gross_minor: 1000,
+                discount_minor: 333,
+                tax_minor: 141,
+            }),
+            ..line("3", 1, 0, 2100)
+        };
+        let t = compute(&[stated, line("1", 1000, 0, 2100)]).unwrap();
+        assert_eq!(t.lines[0].net_minor, 667);
+        // 141 as stated, plus 21% of the computed line's 1000.
+        assert_eq!(t.taxes[0].tax_minor, 141 + 210);
+        assert_eq!(t.taxes[0].base_minor, 1667);
+        assert_eq!(t.total_minor, 2000 - 333 + 351);
+    }
+
+    #[test]
+    fn a_portion_of_stated_amounts_rounds_each_half_away_from_zero() {
+        let whole = StatedAmounts {
+            gross_minor: 1000,
+            discount_minor: 333,
+            tax_minor: 141,
+        };
+        let third = whole
+            .portion(Quantity::from_milli(1000), Quantity::from_milli(3000))
+            .unwrap();
+        assert_eq!(
+            (third.gross_minor, third.discount_minor, third.tax_minor),
+            (333, 111, 47)
+        );
+        assert_eq!(
+            whole
+                .portion(Quantity::from_milli(3000), Quantity::from_milli(3000))
+                .unwrap(),
+            whole
+        );
     }
 
     #[test]

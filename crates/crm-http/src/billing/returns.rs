@@ -246,6 +246,7 @@ pub fn return_request(
         window_override_by: override_by,
         opened_by: Some(principal.key()),
         window_days,
+        shop_refund: false,
     };
     c.finish()?;
     Ok(request)
@@ -566,6 +567,7 @@ impl ResolveReturn {
             resolution: self.resolution,
             restocking_fee_minor: fee,
             concession_minor: concession,
+            shop_refund: false,
         })
     }
 }

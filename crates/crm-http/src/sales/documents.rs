@@ -1,5 +1,6 @@
 //! What quote and order endpoints share: money, lines in and out, totals.
 
+use crm_domain::sales::orders::LineKind;
 use crm_domain::sales::totals::Totals;
 use crm_domain::Violation;
 use crm_store::sales::documents::{Line, LineDraft};
@@ -65,6 +66,7 @@ pub fn line_drafts(
                 unit_cost_minor: None,
                 discount_bp,
                 tax_rate_bp,
+                ..LineDraft::new(quantity)
             });
         }
     }
@@ -98,6 +100,11 @@ pub struct LineOutput {
     pub discount: Money,
     /// gross − discount.
     pub net: Money,
+    /// `product`, or a shop's `shipping` or `fee`; lines of quotes and invoices are `product`.
+    pub kind: LineKind,
+    /// Whether a shop stated the line's amounts: its gross, discount and tax are then what the
+    /// shop charged, net of tax, rather than computed from the price and rates.
+    pub amounts_stated: bool,
 }
 
 /// Tax of one rate.
@@ -107,7 +114,7 @@ pub struct TaxOutput {
     pub rate_bp: i64,
     /// The sum of the line nets at this rate.
     pub base: Money,
-    /// base × rate, rounded.
+    /// base × rate, rounded; the lines whose amounts a shop stated add their own tax instead.
     pub tax: Money,
 }
 
@@ -146,6 +153,8 @@ pub fn lines_output(lines: &[Line], totals: &Totals, currency: &str) -> Vec<Line
             gross: Money::new(a.gross_minor, currency),
             discount: Money::new(a.discount_minor, currency),
             net: Money::new(a.net_minor, currency),
+            kind: l.kind,
+            amounts_stated: l.stated.is_some(),
         })
         .collect()
 }

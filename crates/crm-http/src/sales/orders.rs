@@ -62,6 +62,13 @@ pub struct Order {
     pub salesperson_id: Option<String>,
     /// The campaign credited.
     pub campaign_id: Option<String>,
+    /// The shop connection that pushed it, for orders received by shop webhook.
+    pub connection_id: Option<String>,
+    /// The number the shop shows its customer, such as `#1001`.
+    pub shop_number: Option<String>,
+    /// Whether the shop's prices included tax. The amounts are net of tax either way, so the
+    /// total is subtotal − discount + tax in both cases.
+    pub prices_include_tax: bool,
     /// The lines, with the prices and costs of the time of sale.
     pub lines: Vec<LineOutput>,
     /// Totals, computed with the documented rounding rule.
@@ -102,6 +109,9 @@ impl From<store::Order> for Order {
             ordered_at: utc(o.ordered_at),
             salesperson_id: o.salesperson_id,
             campaign_id: o.campaign_id,
+            connection_id: o.origin.connection_id,
+            shop_number: o.origin.shop_number,
+            prices_include_tax: o.prices_include_tax,
             version: o.version,
             created_at: utc(o.created_at),
             updated_at: utc(o.updated_at),
@@ -242,6 +252,7 @@ fn order_input(
                 unit_cost_minor: cost,
                 discount_bp: discount,
                 tax_rate_bp: tax,
+                ..LineDraft::new(quantity)
             });
         }
     }
@@ -259,6 +270,8 @@ fn order_input(
         salesperson_id: payload.salesperson_id,
         campaign_id,
         payload_hash: hash,
+        prices_include_tax: false,
+        origin: store::ShopOrigin::default(),
     })
 }
 

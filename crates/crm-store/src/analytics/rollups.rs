@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::profit::{attribute, Figures, ProductFigures};
 use crm_domain::billing::invoices::InvoiceKind;
 use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition, Resolution};
-use crm_domain::platform::money::add_minor;
+use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -185,6 +185,7 @@ fn line_figures(
                 unit_price_minor: *cost,
                 discount_bp: 0,
                 tax_rate_bp: 0,
+                stated: None,
             })?
             .gross_minor
         }
@@ -941,6 +942,7 @@ pub(crate) fn return_contributions(
         i64,
         Option<String>,
         Option<i64>,
+        (i64, i64, i64, Option<i64>),
     );
     let lines: Vec<ReturnedLine> = return_lines::table
         .inner_join(order_lines::table.on(order_lines::id.eq(return_lines::order_line_id)))
@@ -953,13 +955,19 @@ pub(crate) fn return_contributions(
             return_lines::discount_bp,
             return_lines::disposition,
             order_lines::unit_cost_minor,
+            (
+                order_lines::quantity_milli,
+                order_lines::gross_minor,
+                order_lines::discount_minor,
+                order_lines::stated_tax_minor,
+            ),
         ))
         .load(conn)?;
     let refunds = outcome.resolution.credits();
     let mut products: BTreeMap<Seller, ProductFigures> = BTreeMap::new();
     let mut values: Vec<(Option<Seller>, i64)> = Vec::with_capacity(lines.len() + 1);
     let (mut returned_net, mut restocked_cost) = (0_i64, 0_i64);
-    for (product, quantity, received, price, discount_bp, disposition, unit_cost) in lines {
+    for (product, quantity, received, price, discount_bp, disposition, unit_cost, sold) in lines {
         let units = received.unwrap_or(quantity);
         let key = seller(product, salesperson.as_deref());
         let restocked = disposition.as_deref() == Some(Disposition::Restock.as_str());
@@ -978,12 +986,22 @@ pub(crate) fn return_contributions(
                 cost_minor: -cost_back,
                 ..ProductFigures::default()
             })?;
+        let (sold_quantity, sold_gross, sold_discount, sold_tax) = sold;
+        let stated = crate::sales::documents::stated_of(sold_tax, sold_gross, sold_discount)
+            .map(|s| {
+                s.portion(
+                    Quantity::from_milli(units),
+                    Quantity::from_milli(sold_quantity),
+                )
+            })
+            .transpose()?;
         let value =
             crm_domain::sales::totals::line_amounts(&crm_domain::sales::totals::LineInput {
-                quantity: crm_domain::platform::money::Quantity::from_milli(units),
+                quantity: Quantity::from_milli(units),
                 unit_price_minor: price,
                 discount_bp,
                 tax_rate_bp: 0,
+                stated,
             })?;
         returned_net = add_minor("returns", returned_net, value.net_minor)?;
         values.push((Some(key), value.net_minor));

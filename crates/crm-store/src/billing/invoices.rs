@@ -13,6 +13,7 @@ use crm_domain::billing::invoices::{
 use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
 use crm_domain::platform::time::{local_date, time_zone};
+use crm_domain::sales::orders::LineKind;
 use crm_domain::sales::totals::{TaxLine, Totals};
 use crm_domain::Violation;
 use diesel::prelude::*;
@@ -120,6 +121,7 @@ struct InvoiceLineRow {
     discount_minor: i64,
     net_minor: i64,
     credits_line_id: Option<String>,
+    stated_tax_minor: Option<i64>,
 }
 
 /// A line of an invoice, with where it came from.
@@ -228,6 +230,8 @@ fn line_of(r: &InvoiceLineRow) -> InvoiceLine {
             unit_cost_minor: None,
             discount_bp: r.discount_bp,
             tax_rate_bp: r.tax_rate_bp,
+            kind: LineKind::Product,
+            stated: documents::stated_of(r.stated_tax_minor, r.gross_minor, r.discount_minor),
         },
     }
 }
@@ -374,6 +378,7 @@ fn write_lines(
                 discount_minor: a.discount_minor,
                 net_minor: a.net_minor,
                 credits_line_id: l.credits_line_id.clone(),
+                stated_tax_minor: l.line.stated.map(|s| s.tax_minor),
             })
             .execute(conn);
         match inserted {
@@ -1049,6 +1054,11 @@ fn everything_left(
                 order_line_id: l.order_line_id.clone(),
                 line: Line {
                     quantity: Quantity::from_milli(left),
+                    stated: l
+                        .line
+                        .stated
+                        .map(|s| s.portion(Quantity::from_milli(left), l.line.quantity))
+                        .transpose()?,
                     ..l.line.clone()
                 },
             });
@@ -1101,6 +1111,14 @@ fn credit_line(
         line: Line {
             quantity: draft.quantity,
             unit_price_minor,
+            // A stated line credited at its invoiced price credits its share of what was
+            // charged; at a corrected price, the amounts follow from that price.
+            stated: match credited.line.stated {
+                Some(s) if unit_price_minor == invoiced_price => {
+                    Some(s.portion(draft.quantity, credited.line.quantity)?)
+                }
+                _ => None,
+            },
             ..credited.line.clone()
         },
     })

@@ -136,6 +136,8 @@ pub struct ReturnRequest {
     pub window_override_by: Option<String>,
     pub opened_by: Option<String>,
     pub window_days: i64,
+    /// A refund the shop already made: it is recorded whatever the window.
+    pub shop_refund: bool,
 }
 
 fn assemble(conn: &mut DbConnection, row: ReturnRow) -> Result<Return, StoreError> {
@@ -249,12 +251,13 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
         return Err(Violation::new("order_id", "the order is cancelled").into());
     }
     let at = now();
-    let overridden = check_window(
-        order.ordered_at,
-        at,
-        request.window_days,
-        request.window_override_by.is_some(),
-    )?;
+    let overridden = !request.shop_refund
+        && check_window(
+            order.ordered_at,
+            at,
+            request.window_days,
+            request.window_override_by.is_some(),
+        )?;
     require_lines("return", request.lines.len())?;
     let order_lines = orders::lines_with_ids(conn, &order.id)?;
     let id = new_id();
@@ -502,20 +505,20 @@ pub struct Resolve {
     pub restocking_fee_minor: i64,
     /// For `retained_with_discount`: what the customer is given back to keep the item.
     pub concession_minor: Option<i64>,
+    /// A refund the shop made resolves with its root cause still pending.
+    pub shop_refund: bool,
 }
 
 /// One unit of an amount given tax included, such as a concession (credited) or a restocking
 /// fee (negative: kept), priced net of its tax at `rate_bp`.
 fn adjustment(description: String, gross_minor: i64, rate_bp: i64) -> Line {
     Line {
-        product_id: None,
-        sku: None,
-        description,
-        quantity: Quantity::from_milli(1000),
-        unit_price_minor: net_of_tax_minor(gross_minor, rate_bp),
-        unit_cost_minor: None,
-        discount_bp: 0,
         tax_rate_bp: rate_bp,
+        ..Line::computed(
+            description,
+            Quantity::from_milli(1000),
+            net_of_tax_minor(gross_minor, rate_bp),
+        )
     }
 }
 
@@ -523,39 +526,39 @@ fn adjustment(description: String, gross_minor: i64, rate_bp: i64) -> Line {
 type CreditLine = (Option<String>, Line);
 
 /// The value (tax included) of the returned lines: the received quantity when known. Each
-/// line comes with the order line it returns.
-fn returned_value(ret: &Return) -> Result<(i64, Vec<CreditLine>), StoreError> {
-    let lines: Vec<CreditLine> = ret
-        .lines
-        .iter()
-        .filter_map(|l| {
-            let quantity = l.received_quantity.unwrap_or(l.quantity);
-            (quantity.milli() > 0).then(|| {
-                (
-                    Some(l.order_line_id.clone()),
-                    Line {
-                        product_id: l.product_id.clone(),
-                        sku: None,
-                        description: format!("Return {}: {}", ret.number, l.description),
-                        quantity,
-                        unit_price_minor: l.unit_price_minor,
-                        unit_cost_minor: None,
-                        discount_bp: l.discount_bp,
-                        tax_rate_bp: l.tax_rate_bp,
-                    },
+/// line comes with the order line it returns; a line whose amounts the shop stated returns its
+/// share of them.
+fn returned_value(
+    ret: &Return,
+    sold: &[(String, Line)],
+) -> Result<(i64, Vec<CreditLine>), StoreError> {
+    let mut lines: Vec<CreditLine> = Vec::with_capacity(ret.lines.len());
+    for l in &ret.lines {
+        let quantity = l.received_quantity.unwrap_or(l.quantity);
+        if quantity.milli() <= 0 {
+            continue;
+        }
+        let stated = sold
+            .iter()
+            .find(|(id, _)| *id == l.order_line_id)
+            .and_then(|(_, line)| line.stated.map(|s| s.portion(quantity, line.quantity)))
+            .transpose()?;
+        lines.push((
+            Some(l.order_line_id.clone()),
+            Line {
+                product_id: l.product_id.clone(),
+                discount_bp: l.discount_bp,
+                tax_rate_bp: l.tax_rate_bp,
+                stated,
+                ..Line::computed(
+                    format!("Return {}: {}", ret.number, l.description),
+                    quantity,
+                    l.unit_price_minor,
                 )
-            })
-        })
-        .collect();
-    let inputs: Vec<LineInput> = lines
-        .iter()
-        .map(|(_, l)| LineInput {
-            quantity: l.quantity,
-            unit_price_minor: l.unit_price_minor,
-            discount_bp: l.discount_bp,
-            tax_rate_bp: l.tax_rate_bp,
-        })
-        .collect();
+            },
+        ));
+    }
+    let inputs: Vec<LineInput> = lines.iter().map(|(_, l)| l.input()).collect();
     Ok((compute(&inputs)?.total_minor, lines))
 }
 
@@ -585,12 +588,15 @@ pub fn resolve(
     })?;
     let ret = assemble(conn, row.clone())?;
     let next = transition(ret.status, ReturnAction::Resolve, Some(resolve.resolution))?;
-    check_root_cause(
-        ret.root_cause.category,
-        ret.root_cause.notes.as_deref(),
-        ret.root_cause.preventive_action.as_deref(),
-    )?;
-    let (value, mut lines) = returned_value(&ret)?;
+    if !resolve.shop_refund {
+        check_root_cause(
+            ret.root_cause.category,
+            ret.root_cause.notes.as_deref(),
+            ret.root_cause.preventive_action.as_deref(),
+        )?;
+    }
+    let sold = orders::lines_with_ids(conn, &ret.order_id)?;
+    let (value, mut lines) = returned_value(&ret, &sold)?;
     let rate_of_returned = returned_rate(
         lines
             .iter()

@@ -232,6 +232,10 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        prices_include_tax -> Bool,
+        connection_id -> Nullable<Text>,
+        shop_number -> Nullable<Text>,
+        shop_updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -251,6 +255,8 @@ diesel::table! {
         gross_minor -> BigInt,
         discount_minor -> BigInt,
         net_minor -> BigInt,
+        kind -> Text,
+        stated_tax_minor -> Nullable<BigInt>,
     }
 }
 
@@ -509,6 +515,7 @@ diesel::table! {
         discount_minor -> BigInt,
         net_minor -> BigInt,
         credits_line_id -> Nullable<Text>,
+        stated_tax_minor -> Nullable<BigInt>,
     }
 }
 
@@ -648,11 +655,57 @@ diesel::table! {
 
 diesel::joinable!(quote_lines -> quotes (quote_id));
 diesel::joinable!(order_lines -> orders (order_id));
+diesel::table! {
+    integration_connections (id) {
+        id -> Text,
+        platform -> Text,
+        name -> Text,
+        channel -> Text,
+        secret -> Text,
+        shop_domain -> Nullable<Text>,
+        site_url -> Nullable<Text>,
+        prices_include_tax -> Bool,
+        default_tax_rate_bp -> BigInt,
+        accept_test_orders -> Bool,
+        enabled -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    integration_ingestions (id) {
+        id -> Text,
+        connection_id -> Text,
+        webhook_id -> Text,
+        topic -> Text,
+        status -> Text,
+        order_id -> Nullable<Text>,
+        unknown_skus -> Text,
+        problem -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    integration_refunds (connection_id, refund_id) {
+        connection_id -> Text,
+        refund_id -> Text,
+        order_id -> Text,
+        return_id -> Nullable<Text>,
+        applied_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    integration_connections,
+    integration_ingestions,
+    integration_refunds,
     companies,
     contacts,
     interactions,

@@ -2,7 +2,8 @@
 //! lock that serialises writes to one business key.
 
 use crm_domain::platform::money::Quantity;
-use crm_domain::sales::totals::{compute, LineInput, Totals};
+use crm_domain::sales::orders::LineKind;
+use crm_domain::sales::totals::{compute, LineInput, StatedAmounts, Totals};
 use crm_domain::{Violation, Violations};
 
 use crate::platform::db::DbConnection;
@@ -19,6 +20,30 @@ pub struct LineDraft {
     pub unit_cost_minor: Option<i64>,
     pub discount_bp: i64,
     pub tax_rate_bp: Option<i64>,
+    pub kind: LineKind,
+    pub stated: Option<StatedAmounts>,
+    /// A shop's line keeps a SKU that names no product, without a product, rather than being
+    /// refused: the shop has charged for it.
+    pub keep_unknown_sku: bool,
+}
+
+impl LineDraft {
+    /// A line of a product named by id or SKU, or of a description and price.
+    pub fn new(quantity: Quantity) -> Self {
+        LineDraft {
+            product_id: None,
+            sku: None,
+            description: None,
+            quantity,
+            unit_price_minor: None,
+            unit_cost_minor: None,
+            discount_bp: 0,
+            tax_rate_bp: None,
+            kind: LineKind::Product,
+            stated: None,
+            keep_unknown_sku: false,
+        }
+    }
 }
 
 /// A line as stored: everything explicit, the cost snapshotted at the time of the document.
@@ -32,9 +57,38 @@ pub struct Line {
     pub unit_cost_minor: Option<i64>,
     pub discount_bp: i64,
     pub tax_rate_bp: i64,
+    pub kind: LineKind,
+    /// Amounts a shop charged, kept as stated rather than computed.
+    pub stated: Option<StatedAmounts>,
 }
 
 impl Line {
+    /// A line of goods whose amounts are computed from its price and rates.
+    pub fn computed(description: String, quantity: Quantity, unit_price_minor: i64) -> Self {
+        Line {
+            product_id: None,
+            sku: None,
+            description,
+            quantity,
+            unit_price_minor,
+            unit_cost_minor: None,
+            discount_bp: 0,
+            tax_rate_bp: 0,
+            kind: LineKind::Product,
+            stated: None,
+        }
+    }
+
+    pub fn input(&self) -> LineInput {
+        LineInput {
+            quantity: self.quantity,
+            unit_price_minor: self.unit_price_minor,
+            discount_bp: self.discount_bp,
+            tax_rate_bp: self.tax_rate_bp,
+            stated: self.stated,
+        }
+    }
+
     /// Whether both lines sell the same thing on the same terms; the cost snapshot aside.
     pub fn sells_same(&self, other: &Line) -> bool {
         Line {
@@ -42,6 +96,20 @@ impl Line {
             ..self.clone()
         } == *other
     }
+}
+
+/// The stated amounts of a stored line: its tax column is set only when its amounts are the
+/// shop's, and its gross and discount columns hold them.
+pub fn stated_of(
+    stated_tax_minor: Option<i64>,
+    gross_minor: i64,
+    discount_minor: i64,
+) -> Option<StatedAmounts> {
+    stated_tax_minor.map(|tax_minor| StatedAmounts {
+        gross_minor,
+        discount_minor,
+        tax_minor,
+    })
 }
 
 /// Resolves drafts in a currency: the product (by id or SKU) supplies the description, price,
@@ -66,6 +134,7 @@ pub fn resolve_lines(
             },
             (None, Some(sku)) => match products::find_by_sku(conn, sku)? {
                 Some(p) => Some(p),
+                None if draft.keep_unknown_sku => None,
                 None => {
                     violations.push(Violation::new(
                         field("sku"),
@@ -126,6 +195,8 @@ pub fn resolve_lines(
                 .tax_rate_bp
                 .or(product.as_ref().map(|p| p.fields.tax_rate_bp))
                 .unwrap_or(0),
+            kind: draft.kind,
+            stated: draft.stated,
         });
     }
     violations.into_result()?;
@@ -133,15 +204,7 @@ pub fn resolve_lines(
 }
 
 pub fn totals(lines: &[Line]) -> Result<Totals, StoreError> {
-    let inputs: Vec<LineInput> = lines
-        .iter()
-        .map(|l| LineInput {
-            quantity: l.quantity,
-            unit_price_minor: l.unit_price_minor,
-            discount_bp: l.discount_bp,
-            tax_rate_bp: l.tax_rate_bp,
-        })
-        .collect();
+    let inputs: Vec<LineInput> = lines.iter().map(Line::input).collect();
     Ok(compute(&inputs)?)
 }
 
@@ -155,6 +218,7 @@ pub fn cost_of(lines: &[Line]) -> Result<i64, StoreError> {
                 unit_price_minor: cost,
                 discount_bp: 0,
                 tax_rate_bp: 0,
+                stated: None,
             })?;
             total += i128::from(amount.gross_minor);
         }

@@ -48,6 +48,20 @@ pub struct OrderRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub prices_include_tax: bool,
+    pub connection_id: Option<String>,
+    pub shop_number: Option<String>,
+    pub shop_updated_at: Option<NaiveDateTime>,
+}
+
+/// Where a shop connection's order came from, for timelines, the 360 view and staleness.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShopOrigin {
+    pub connection_id: Option<String>,
+    /// The number the shop shows its customer, such as `#1001`.
+    pub shop_number: Option<String>,
+    /// When the shop last changed the order: an older payload is stale.
+    pub shop_updated_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -67,6 +81,8 @@ pub struct OrderLineRow {
     pub gross_minor: i64,
     pub discount_minor: i64,
     pub net_minor: i64,
+    pub kind: String,
+    pub stated_tax_minor: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +104,9 @@ pub struct Order {
     pub totals: Totals,
     /// Cost of goods of the lines whose cost is known.
     pub cost_minor: i64,
+    /// Whether the shop's prices included tax; the stored amounts are net of it either way.
+    pub prices_include_tax: bool,
+    pub origin: ShopOrigin,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -108,6 +127,8 @@ pub struct OrderInput {
     pub campaign_id: Option<String>,
     /// A digest of the payload: the same digest again changes nothing.
     pub payload_hash: String,
+    pub prices_include_tax: bool,
+    pub origin: ShopOrigin,
 }
 
 pub enum Upserted {
@@ -130,6 +151,25 @@ fn find_by_external(
 }
 
 impl OrderLineRow {
+    fn into_line(self) -> Result<Line, StoreError> {
+        Ok(Line {
+            kind: stored("order_lines", "kind", &self.kind)?,
+            stated: documents::stated_of(
+                self.stated_tax_minor,
+                self.gross_minor,
+                self.discount_minor,
+            ),
+            product_id: self.product_id,
+            sku: self.sku,
+            description: self.description,
+            quantity: Quantity::from_milli(self.quantity_milli),
+            unit_price_minor: self.unit_price_minor,
+            unit_cost_minor: self.unit_cost_minor,
+            discount_bp: self.discount_bp,
+            tax_rate_bp: self.tax_rate_bp,
+        })
+    }
+
     /// The stored form of the `position`th line of an order, with its computed amounts.
     pub fn new(order_id: &str, position: usize, line: &Line, amounts: &LineAmounts) -> Self {
         OrderLineRow {
@@ -147,6 +187,8 @@ impl OrderLineRow {
             gross_minor: amounts.gross_minor,
             discount_minor: amounts.discount_minor,
             net_minor: amounts.net_minor,
+            kind: line.kind.as_str().to_owned(),
+            stated_tax_minor: line.stated.map(|s| s.tax_minor),
         }
     }
 }
@@ -179,6 +221,8 @@ struct NewOrder {
     campaign_id: Option<String>,
     payload_hash: String,
     lines: Vec<Line>,
+    prices_include_tax: bool,
+    origin: ShopOrigin,
 }
 
 /// Writes an order (new, or over `existing`) with its lines and totals.
@@ -227,6 +271,10 @@ fn save(
         version: existing.as_ref().map_or(1, |e| e.version + 1),
         created_at: existing.as_ref().map_or(at, |e| e.created_at),
         updated_at: at,
+        prices_include_tax: order.prices_include_tax,
+        connection_id: order.origin.connection_id,
+        shop_number: order.origin.shop_number,
+        shop_updated_at: order.origin.shop_updated_at,
     };
     match &existing {
         Some(e) => {
@@ -437,6 +485,8 @@ pub fn upsert(
             campaign_id: input.campaign_id,
             payload_hash: input.payload_hash,
             lines,
+            prices_include_tax: input.prices_include_tax,
+            origin: input.origin,
         },
         existing,
     )?;
@@ -494,6 +544,8 @@ pub(crate) fn create_from_quote(
             salesperson_id: quote.salesperson_id,
             campaign_id: None,
             lines: quote.lines,
+            prices_include_tax: false,
+            origin: ShopOrigin::default(),
         },
         None,
     )?;
@@ -527,17 +579,8 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
     let line_ids: Vec<String> = line_rows.iter().map(|r| r.id.clone()).collect();
     let lines: Vec<Line> = line_rows
         .into_iter()
-        .map(|r| Line {
-            product_id: r.product_id,
-            sku: r.sku,
-            description: r.description,
-            quantity: Quantity::from_milli(r.quantity_milli),
-            unit_price_minor: r.unit_price_minor,
-            unit_cost_minor: r.unit_cost_minor,
-            discount_bp: r.discount_bp,
-            tax_rate_bp: r.tax_rate_bp,
-        })
-        .collect();
+        .map(OrderLineRow::into_line)
+        .collect::<Result<_, _>>()?;
     let totals = documents::totals(&lines)?;
     Ok(Order {
         status: stored("orders", "status", &row.status)?,
@@ -545,6 +588,12 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
         line_ids,
         totals,
         cost_minor: row.cost_minor,
+        prices_include_tax: row.prices_include_tax,
+        origin: ShopOrigin {
+            connection_id: row.connection_id,
+            shop_number: row.shop_number,
+            shop_updated_at: row.shop_updated_at,
+        },
         id: row.id,
         channel: row.channel,
         external_id: row.external_id,
@@ -729,20 +778,6 @@ pub fn lines_with_ids(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            (
-                r.id,
-                Line {
-                    product_id: r.product_id,
-                    sku: r.sku,
-                    description: r.description,
-                    quantity: Quantity::from_milli(r.quantity_milli),
-                    unit_price_minor: r.unit_price_minor,
-                    unit_cost_minor: r.unit_cost_minor,
-                    discount_bp: r.discount_bp,
-                    tax_rate_bp: r.tax_rate_bp,
-                },
-            )
-        })
-        .collect())
+        .map(|r| Ok((r.id.clone(), r.into_line()?)))
+        .collect::<Result<_, StoreError>>()?)
 }

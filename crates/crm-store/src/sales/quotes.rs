@@ -5,6 +5,7 @@ use crate::events::outbox;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
+use crm_domain::sales::orders::LineKind;
 use crm_domain::sales::quotes::{
     check_currency_change, check_editable, effective_status, quote_number, transition, QuoteAction,
     QuoteStatus,
@@ -268,6 +269,8 @@ fn lines_of(conn: &mut DbConnection, quote_id: &str) -> Result<Vec<Line>, StoreE
             unit_cost_minor: r.unit_cost_minor,
             discount_bp: r.discount_bp,
             tax_rate_bp: r.tax_rate_bp,
+            kind: LineKind::Product,
+            stated: None,
         })
         .collect())
 }

@@ -1,0 +1,10 @@
+ALTER TABLE invoice_lines DROP COLUMN stated_tax_minor;
+ALTER TABLE order_lines DROP COLUMN stated_tax_minor;
+ALTER TABLE order_lines DROP COLUMN kind;
+ALTER TABLE orders DROP COLUMN shop_updated_at;
+ALTER TABLE orders DROP COLUMN shop_number;
+ALTER TABLE orders DROP COLUMN connection_id;
+ALTER TABLE orders DROP COLUMN prices_include_tax;
+DROP TABLE integration_refunds;
+DROP TABLE integration_ingestions;
+DROP TABLE integration_connections;
