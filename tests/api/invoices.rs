@@ -196,6 +196,7 @@ async fn two_api_processes_issue_500_invoices_with_gapless_numbers() {
                             tax_rate_bp: Some(2100),
                             kind: crm_domain::sales::orders::LineKind::Product,
                             stated: None,
+                            external_id: None,
                             keep_unknown_sku: false,
                         }],
                         vat: Default::default(),

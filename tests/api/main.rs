@@ -9,6 +9,7 @@ mod contract;
 mod conventions;
 mod demo_data;
 mod events;
+mod integrations;
 mod interactions;
 mod invoices;
 mod ledger;

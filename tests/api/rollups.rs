@@ -179,6 +179,7 @@ fn random_write(
                         order_line_id: order.line_ids[0].clone(),
                         quantity: Quantity::from_milli(1000),
                         reason: ReasonCode::Damaged,
+                        stated: None,
                     }],
                     customer_comment: None,
                     window_override_by: Some("property".into()),

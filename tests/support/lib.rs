@@ -304,6 +304,26 @@ impl TestApp {
         .await
     }
 
+    /// A POST of `body` exactly as given, without a token: what a shop's webhook sends, whose
+    /// signature covers the raw bytes.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut builder = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        Self::read(builder.send().await.unwrap()).await
+    }
+
     /// Creates a record and returns its body, asserting `201`.
     pub async fn create(&self, path: &str, body: Value) -> Value {
         let r = self.post(path, body).await;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod analytics;
 pub mod billing;
 pub mod events;
+pub mod integrations;
 pub mod parties;
 pub mod platform;
 pub mod sales;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(billing::routes)
                 .configure(analytics::routes)
                 .configure(events::routes)
+                .configure(integrations::routes)
                 .configure(platform::routes),
         );
 }

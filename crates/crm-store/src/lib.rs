@@ -7,6 +7,7 @@ pub mod access;
 pub mod analytics;
 pub mod billing;
 pub mod events;
+pub mod integrations;
 pub mod parties;
 pub mod platform;
 pub mod sales;

@@ -716,6 +716,7 @@ impl OrderMaker<'_> {
                     },
                     kind: LineKind::Product,
                     stated: None,
+                    external_id: None,
                 }
             })
             .collect()
@@ -865,6 +866,9 @@ impl OrderMaker<'_> {
                 unit_price_minor: line.unit_price_minor,
                 discount_bp: line.discount_bp,
                 tax_rate_bp: line.tax_rate_bp,
+                stated_gross_minor: None,
+                stated_discount_minor: None,
+                stated_tax_minor: None,
             });
         }
         // The returned value, tax included, as `returns::resolve` computes it.

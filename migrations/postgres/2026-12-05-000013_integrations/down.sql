@@ -1,4 +1,8 @@
+ALTER TABLE return_lines DROP COLUMN stated_tax_minor;
+ALTER TABLE return_lines DROP COLUMN stated_discount_minor;
+ALTER TABLE return_lines DROP COLUMN stated_gross_minor;
 ALTER TABLE invoice_lines DROP COLUMN stated_tax_minor;
+ALTER TABLE order_lines DROP COLUMN external_id;
 ALTER TABLE order_lines DROP COLUMN stated_tax_minor;
 ALTER TABLE order_lines DROP COLUMN kind;
 ALTER TABLE orders DROP COLUMN shop_updated_at;

@@ -18,7 +18,7 @@ CREATE TABLE integration_connections (
 );
 
 -- One row per webhook received. A webhook id is applied once: the unique index covers every
--- row but the `duplicate` ones, which log the repeats.
+-- row but the repeats (`duplicate`) and the refusals (`rejected`), which the shop may send again.
 CREATE TABLE integration_ingestions (
     id TEXT NOT NULL PRIMARY KEY,
     connection_id TEXT NOT NULL REFERENCES integration_connections (id) ON DELETE CASCADE,
@@ -31,7 +31,7 @@ CREATE TABLE integration_ingestions (
     received_at TIMESTAMP NOT NULL
 );
 CREATE UNIQUE INDEX integration_ingestions_once ON integration_ingestions (connection_id, webhook_id)
-    WHERE status <> 'duplicate';
+    WHERE status NOT IN ('duplicate', 'rejected');
 CREATE INDEX integration_ingestions_newest ON integration_ingestions (connection_id, received_at, id);
 
 -- A shop refund is applied once, whichever webhook carries it.
@@ -52,4 +52,9 @@ ALTER TABLE orders ADD COLUMN shop_number TEXT;
 ALTER TABLE orders ADD COLUMN shop_updated_at TIMESTAMP;
 ALTER TABLE order_lines ADD COLUMN kind TEXT NOT NULL DEFAULT 'product';
 ALTER TABLE order_lines ADD COLUMN stated_tax_minor BIGINT;
+ALTER TABLE order_lines ADD COLUMN external_id TEXT;
 ALTER TABLE invoice_lines ADD COLUMN stated_tax_minor BIGINT;
+-- A shop's refund states what it gave back for each line: the credit follows the shop.
+ALTER TABLE return_lines ADD COLUMN stated_gross_minor BIGINT;
+ALTER TABLE return_lines ADD COLUMN stated_discount_minor BIGINT;
+ALTER TABLE return_lines ADD COLUMN stated_tax_minor BIGINT;

@@ -29,10 +29,11 @@ pub enum Resource {
     ApiKeys,
     Events,
     Webhooks,
+    Integrations,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 19] = [
+    pub const ALL: [Resource; 20] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -52,6 +53,7 @@ impl Resource {
         Resource::ApiKeys,
         Resource::Events,
         Resource::Webhooks,
+        Resource::Integrations,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +77,7 @@ impl Resource {
             Resource::ApiKeys => "api_keys",
             Resource::Events => "events",
             Resource::Webhooks => "webhooks",
+            Resource::Integrations => "integrations",
         }
     }
 }
@@ -115,7 +118,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 19] = [
+const MATRIX: [(Resource, [Grant; 6]); 20] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -135,6 +138,8 @@ const MATRIX: [(Resource, [Grant; 6]); 19] = [
     (Resource::ApiKeys, [W, No, No, No, No, No]),
     (Resource::Events, [W, R, No, No, R, No]),
     (Resource::Webhooks, [W, R, No, No, W, No]),
+    // Shop connections hold the secrets that let a shop write orders: admins only.
+    (Resource::Integrations, [W, No, No, No, No, No]),
 ];
 
 pub fn grant(role: Role, resource: Resource) -> Grant {

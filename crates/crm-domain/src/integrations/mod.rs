@@ -41,9 +41,33 @@ pub enum Mapped {
 }
 
 text_enum! {
+    /// The shop platform a connection receives webhooks from.
+    Platform {
+        Shopify => "shopify",
+        WooCommerce => "woocommerce",
+    }
+}
+
+text_enum! {
+    /// What became of one webhook, in the ingestion log.
+    IngestionStatus {
+        Applied => "applied",
+        Unchanged => "unchanged",
+        Duplicate => "duplicate",
+        Stale => "stale",
+        Ignored => "ignored",
+        Rejected => "rejected",
+    }
+}
+
+text_enum! {
     IgnoredReason {
         TestOrder => "test_order",
         CheckoutDraft => "checkout_draft",
+        /// A refund of an order the CRM never stored: answered so that the shop stops retrying.
+        UnknownOrder => "unknown_order",
+        UnknownTopic => "unknown_topic",
+        ConnectionDisabled => "connection_disabled",
     }
 }
 
@@ -80,6 +104,21 @@ pub struct ShopOrder {
 }
 
 impl ShopOrder {
+    /// A digest of what the order says, its times and refunds aside: a payload with the same
+    /// digest as the one stored changes nothing.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let content = ShopOrder {
+            updated_at: None,
+            refunds: Vec::new(),
+            ..self.clone()
+        };
+        Sha256::digest(format!("{content:?}").as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
     /// Product lines kept by their title, without a product: the log's `lines_without_sku`.
     pub fn lines_without_sku(&self) -> usize {
         self.lines

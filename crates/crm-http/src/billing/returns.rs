@@ -236,6 +236,7 @@ pub fn return_request(
                     order_line_id: l.order_line_id,
                     quantity,
                     reason: l.reason,
+                    stated: None,
                 })
         })
         .collect();

@@ -19,6 +19,26 @@ const ORDER_PUSH: &[EventType] = &[
     E::CompanyCreated,
 ];
 
+/// A shop's webhook: its order pushed, and its refunds recorded as returns, credited when the
+/// order is invoiced.
+const SHOP_WEBHOOK: &[EventType] = &[
+    E::OrderCreated,
+    E::OrderUpdated,
+    E::OrderPaid,
+    E::OrderFulfilled,
+    E::OrderCancelled,
+    E::ContactCreated,
+    E::CompanyCreated,
+    E::ReturnCreated,
+    E::ReturnUpdated,
+    E::ReturnApproved,
+    E::ReturnReceived,
+    E::ReturnResolved,
+    E::CreditNoteCreated,
+    E::CreditNoteIssued,
+    E::InvoiceCredited,
+];
+
 /// What each writing operation emits; the route-table test holds every writing operation to
 /// this list or to [`CONFIGURATION`].
 pub const EMITS: &[(&str, &[EventType])] = &[
@@ -61,6 +81,8 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("convertQuote", &[E::QuoteConverted, E::OrderCreated]),
     ("upsertOrder", ORDER_PUSH),
     ("importOrders", ORDER_PUSH),
+    ("receiveShopifyWebhook", SHOP_WEBHOOK),
+    ("receiveWooCommerceWebhook", SHOP_WEBHOOK),
     ("payOrder", &[E::OrderPaid]),
     ("fulfilOrder", &[E::OrderFulfilled]),
     ("cancelOrder", &[E::OrderCancelled]),
@@ -138,6 +160,9 @@ pub const CONFIGURATION: &[&str] = &[
     "disableWebhookEndpoint",
     "replayWebhookDelivery",
     "replayWebhookEvents",
+    "createConnection",
+    "updateConnection",
+    "deleteConnection",
 ];
 
 /// Marks each operation of the document with the events it emits (`x-events`), or as

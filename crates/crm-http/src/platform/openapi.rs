@@ -53,7 +53,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 22] = [
+const TAGS: [(&str, &str); 23] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -117,6 +117,10 @@ const TAGS: [(&str, &str); 22] = [
     (
         "webhooks",
         "Endpoints that receive events, signed with Standard Webhooks, with their deliveries.",
+    ),
+    (
+        "integrations",
+        "Shopify and WooCommerce stores that push their orders and refunds by signed webhooks.",
     ),
 ];
 

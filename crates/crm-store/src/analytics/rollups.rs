@@ -943,6 +943,7 @@ pub(crate) fn return_contributions(
         Option<String>,
         Option<i64>,
         (i64, i64, i64, Option<i64>),
+        (Option<i64>, Option<i64>, Option<i64>),
     );
     let lines: Vec<ReturnedLine> = return_lines::table
         .inner_join(order_lines::table.on(order_lines::id.eq(return_lines::order_line_id)))
@@ -961,13 +962,20 @@ pub(crate) fn return_contributions(
                 order_lines::discount_minor,
                 order_lines::stated_tax_minor,
             ),
+            (
+                return_lines::stated_gross_minor,
+                return_lines::stated_discount_minor,
+                return_lines::stated_tax_minor,
+            ),
         ))
         .load(conn)?;
     let refunds = outcome.resolution.credits();
     let mut products: BTreeMap<Seller, ProductFigures> = BTreeMap::new();
     let mut values: Vec<(Option<Seller>, i64)> = Vec::with_capacity(lines.len() + 1);
     let (mut returned_net, mut restocked_cost) = (0_i64, 0_i64);
-    for (product, quantity, received, price, discount_bp, disposition, unit_cost, sold) in lines {
+    for (product, quantity, received, price, discount_bp, disposition, unit_cost, sold, refunded) in
+        lines
+    {
         let units = received.unwrap_or(quantity);
         let key = seller(product, salesperson.as_deref());
         let restocked = disposition.as_deref() == Some(Disposition::Restock.as_str());
@@ -987,14 +995,21 @@ pub(crate) fn return_contributions(
                 ..ProductFigures::default()
             })?;
         let (sold_quantity, sold_gross, sold_discount, sold_tax) = sold;
-        let stated = crate::sales::documents::stated_of(sold_tax, sold_gross, sold_discount)
-            .map(|s| {
+        // The shop's own figures for what its refund gave back, else the line's share of what
+        // was sold.
+        let stated = match refunded {
+            (Some(gross), Some(discount), tax) => {
+                crate::sales::documents::stated_of(tax, gross, discount)
+                    .map(|s| s.portion(Quantity::from_milli(units), Quantity::from_milli(quantity)))
+            }
+            _ => crate::sales::documents::stated_of(sold_tax, sold_gross, sold_discount).map(|s| {
                 s.portion(
                     Quantity::from_milli(units),
                     Quantity::from_milli(sold_quantity),
                 )
-            })
-            .transpose()?;
+            }),
+        }
+        .transpose()?;
         let value =
             crm_domain::sales::totals::line_amounts(&crm_domain::sales::totals::LineInput {
                 quantity: Quantity::from_milli(units),

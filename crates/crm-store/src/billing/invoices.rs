@@ -232,6 +232,7 @@ fn line_of(r: &InvoiceLineRow) -> InvoiceLine {
             tax_rate_bp: r.tax_rate_bp,
             kind: LineKind::Product,
             stated: documents::stated_of(r.stated_tax_minor, r.gross_minor, r.discount_minor),
+            external_id: None,
         },
     }
 }

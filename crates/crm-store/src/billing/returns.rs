@@ -8,7 +8,7 @@ use crm_domain::billing::returns::{
 };
 use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::money::Quantity;
-use crm_domain::sales::totals::{compute, LineInput};
+use crm_domain::sales::totals::{compute, LineInput, StatedAmounts};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
@@ -72,6 +72,9 @@ pub struct ReturnLineRow {
     pub unit_price_minor: i64,
     pub discount_bp: i64,
     pub tax_rate_bp: i64,
+    pub stated_gross_minor: Option<i64>,
+    pub stated_discount_minor: Option<i64>,
+    pub stated_tax_minor: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,8 @@ pub struct ReturnLine {
     pub unit_price_minor: i64,
     pub discount_bp: i64,
     pub tax_rate_bp: i64,
+    /// What a shop's refund gave back for the line, net of tax, when it said.
+    pub stated: Option<StatedAmounts>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +131,8 @@ pub struct LineRequest {
     pub order_line_id: String,
     pub quantity: Quantity,
     pub reason: ReasonCode,
+    /// What the shop's refund gave back for the line; else its share of the order line.
+    pub stated: Option<StatedAmounts>,
 }
 
 pub struct ReturnRequest {
@@ -177,6 +184,15 @@ fn assemble(conn: &mut DbConnection, row: ReturnRow) -> Result<Return, StoreErro
                     unit_price_minor: l.unit_price_minor,
                     discount_bp: l.discount_bp,
                     tax_rate_bp: l.tax_rate_bp,
+                    stated: l
+                        .stated_gross_minor
+                        .zip(l.stated_discount_minor)
+                        .zip(l.stated_tax_minor)
+                        .map(|((gross_minor, discount_minor), tax_minor)| StatedAmounts {
+                            gross_minor,
+                            discount_minor,
+                            tax_minor,
+                        }),
                 })
             })
             .collect::<Result<_, StoreError>>()?,
@@ -295,6 +311,9 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
             unit_price_minor: sold.unit_price_minor,
             discount_bp: sold.discount_bp,
             tax_rate_bp: sold.tax_rate_bp,
+            stated_gross_minor: line.stated.map(|s| s.gross_minor),
+            stated_discount_minor: line.stated.map(|s| s.discount_minor),
+            stated_tax_minor: line.stated.map(|s| s.tax_minor),
         });
     }
     let year = at.date().year();
@@ -538,11 +557,14 @@ fn returned_value(
         if quantity.milli() <= 0 {
             continue;
         }
-        let stated = sold
-            .iter()
-            .find(|(id, _)| *id == l.order_line_id)
-            .and_then(|(_, line)| line.stated.map(|s| s.portion(quantity, line.quantity)))
-            .transpose()?;
+        let stated = match l.stated {
+            Some(refunded) => Some(refunded.portion(quantity, l.quantity)?),
+            None => sold
+                .iter()
+                .find(|(id, _)| *id == l.order_line_id)
+                .and_then(|(_, line)| line.stated.map(|s| s.portion(quantity, line.quantity)))
+                .transpose()?,
+        };
         lines.push((
             Some(l.order_line_id.clone()),
             Line {
@@ -560,6 +582,13 @@ fn returned_value(
     }
     let inputs: Vec<LineInput> = lines.iter().map(|(_, l)| l.input()).collect();
     Ok((compute(&inputs)?.total_minor, lines))
+}
+
+/// The value, tax included, that resolving the return now would credit before any fee.
+pub(crate) fn returned_total(conn: &mut DbConnection, id: &str) -> Result<i64, StoreError> {
+    let ret = get(conn, id)?;
+    let sold = orders::lines_with_ids(conn, &ret.order_id)?;
+    Ok(returned_value(&ret, &sold)?.0)
 }
 
 /// Resolves the return with amounts given in its currency: `resolve_in` checks what the caller

@@ -257,6 +257,7 @@ diesel::table! {
         net_minor -> BigInt,
         kind -> Text,
         stated_tax_minor -> Nullable<BigInt>,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -578,6 +579,9 @@ diesel::table! {
         unit_price_minor -> BigInt,
         discount_bp -> BigInt,
         tax_rate_bp -> BigInt,
+        stated_gross_minor -> Nullable<BigInt>,
+        stated_discount_minor -> Nullable<BigInt>,
+        stated_tax_minor -> Nullable<BigInt>,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct LineDraft {
     pub tax_rate_bp: Option<i64>,
     pub kind: LineKind,
     pub stated: Option<StatedAmounts>,
+    /// The shop's id of the line, which its refunds name.
+    pub external_id: Option<String>,
     /// A shop's line keeps a SKU that names no product, without a product, rather than being
     /// refused: the shop has charged for it.
     pub keep_unknown_sku: bool,
@@ -41,6 +43,7 @@ impl LineDraft {
             tax_rate_bp: None,
             kind: LineKind::Product,
             stated: None,
+            external_id: None,
             keep_unknown_sku: false,
         }
     }
@@ -60,6 +63,8 @@ pub struct Line {
     pub kind: LineKind,
     /// Amounts a shop charged, kept as stated rather than computed.
     pub stated: Option<StatedAmounts>,
+    /// The shop's id of an order line.
+    pub external_id: Option<String>,
 }
 
 impl Line {
@@ -76,6 +81,7 @@ impl Line {
             tax_rate_bp: 0,
             kind: LineKind::Product,
             stated: None,
+            external_id: None,
         }
     }
 
@@ -197,6 +203,7 @@ pub fn resolve_lines(
                 .unwrap_or(0),
             kind: draft.kind,
             stated: draft.stated,
+            external_id: draft.external_id,
         });
     }
     violations.into_result()?;

@@ -83,6 +83,7 @@ pub struct OrderLineRow {
     pub net_minor: i64,
     pub kind: String,
     pub stated_tax_minor: Option<i64>,
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +138,7 @@ pub enum Upserted {
     Unchanged(Order),
 }
 
-fn find_by_external(
+pub(crate) fn find_by_external(
     conn: &mut DbConnection,
     channel: &str,
     external_id: &str,
@@ -167,6 +168,7 @@ impl OrderLineRow {
             unit_cost_minor: self.unit_cost_minor,
             discount_bp: self.discount_bp,
             tax_rate_bp: self.tax_rate_bp,
+            external_id: self.external_id,
         })
     }
 
@@ -189,6 +191,7 @@ impl OrderLineRow {
             net_minor: amounts.net_minor,
             kind: line.kind.as_str().to_owned(),
             stated_tax_minor: line.stated.map(|s| s.tax_minor),
+            external_id: line.external_id.clone(),
         }
     }
 }
@@ -776,8 +779,7 @@ pub fn lines_with_ids(
         .order(order_lines::position.asc())
         .select(OrderLineRow::as_select())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| Ok((r.id.clone(), r.into_line()?)))
-        .collect::<Result<_, StoreError>>()?)
+        .collect()
 }

@@ -271,6 +271,7 @@ fn lines_of(conn: &mut DbConnection, quote_id: &str) -> Result<Vec<Line>, StoreE
             tax_rate_bp: r.tax_rate_bp,
             kind: LineKind::Product,
             stated: None,
+            external_id: None,
         })
         .collect())
 }

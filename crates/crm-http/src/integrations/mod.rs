@@ -1,0 +1,17 @@
+//! Shop integrations: connections to Shopify and WooCommerce stores, and the webhooks they
+//! push orders and refunds through.
+
+pub mod connections;
+pub mod webhooks;
+
+/// The context's `/v1` routes; `crate::routes` composes the contexts.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(connections::list_connections);
+    cfg.service(connections::create_connection);
+    cfg.service(connections::get_connection);
+    cfg.service(connections::update_connection);
+    cfg.service(connections::delete_connection);
+    cfg.service(connections::list_ingestions);
+    cfg.service(webhooks::receive_shopify_webhook);
+    cfg.service(webhooks::receive_woocommerce_webhook);
+}
