@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -39,12 +39,14 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Lint the spec, fuzz a live server with Schemathesis, and run the generated Python and
+## Lint the spec, fuzz a live server with Schemathesis, check its webhooks at a loopback
+## receiver (signatures, the spec's `webhooks` schemas), and run the generated Python and
 ## TypeScript clients (needs Node.js and Python; installs pinned tools under tests/contract).
 contract:
 	tests/contract/setup.sh
 	tests/contract/lint.sh
 	tests/contract/fuzz.sh
+	tests/contract/webhooks.sh
 	tests/clients/run.sh
 
 ## The load table of docs/benchmarks.md: the API on PostgreSQL and SQLite under wrk, beside the
@@ -59,3 +61,11 @@ bench:
 bench-analytics:
 	$(CARGO) build --release -p crm --bin crm
 	$(CARGO) run --release -p crm-tests --bin crm-bench-analytics
+
+## Events benchmark, not in CI: the webhooks table of docs/benchmarks.md. On PostgreSQL
+## (BENCH_POSTGRES_URL, default the local server) and SQLite, each on fresh databases: deliveries
+## per second to a loopback receiver with 1, 10 and 50 endpoints, and the order import with 10
+## endpoints against none. Takes a few minutes; sizes and backends: see tests/bench/events.rs.
+bench-events:
+	$(CARGO) build --release -p crm --bin crm
+	$(CARGO) run --release -p crm-tests --bin crm-bench-events

@@ -604,6 +604,12 @@ on_both_backends! {
         let contact = app.get(&format!("/v1/contacts/{}", stored["contact_id"].as_str().unwrap())).await.body;
         assert_eq!((&contact["email"], &contact["lifecycle_stage"]), (&json!("marta.ruiz@example.es"), &json!("customer")));
         assert!(stored["company_id"].is_string(), "billing_address.company names the company");
+        let contact_id = stored["contact_id"].as_str().unwrap();
+        let overview = app.get(&format!("/v1/contacts/{contact_id}/overview")).await.body;
+        assert_eq!((&overview["recent_orders"][0]["shop_number"], &overview["recent_orders"][0]["connection_id"]), (&json!("#1001"), &json!(shop.id)), "the 360 view names the shop's number");
+        let timeline = app.get(&format!("/v1/contacts/{contact_id}/timeline")).await.body;
+        let entry = timeline["data"].as_array().unwrap().iter().find(|e| e["kind"] == "order").unwrap();
+        assert!(entry["summary"].as_str().unwrap().contains("#1001"), "and so does the timeline: {entry}");
 
         let log = shop.ingestions(&app).await;
         assert_eq!(log.len(), 1);
@@ -805,5 +811,216 @@ on_both_backends! {
         rotated.expect(&app, "orders/create", "x6", &payload, "applied").await;
         assert_eq!(app.delete(&format!("{CONNECTIONS}/{}", lisboa.id)).await.status, 204);
         assert_unauthorized(&lisboa.deliver(&app, "orders/create", "x7", &payload).await, "a deleted connection");
+    }
+}
+
+/// Posts a signed Shopify delivery to one node of a shared database.
+async fn deliver_to(
+    client: &reqwest::Client,
+    base: &str,
+    connection_id: &str,
+    secret: &str,
+    topic: &str,
+    delivery_id: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let response = client
+        .post(format!(
+            "{base}/v1/integrations/shopify/{connection_id}/webhooks"
+        ))
+        .header("content-type", "application/json")
+        .header("X-Shopify-Hmac-Sha256", sign(secret, &bytes))
+        .header("X-Shopify-Topic", topic)
+        .header("X-Shopify-Webhook-Id", delivery_id)
+        .header("X-Shopify-Shop-Domain", "demo.myshopify.com")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Shops retry, and a load balancer may hand the retry to another node while the first is
+/// still at work: on two processes, one delivery id applies once, one order is stored once,
+/// and one refund makes one return, whichever node each copy reaches.
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn copies_of_a_webhook_at_two_processes_apply_once() {
+    use crate::nodes::{send, SharedDatabase, TwoNodes};
+    use futures_util::stream::{self, StreamExt};
+    let db = SharedDatabase::create();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes();
+    let secret = "a shared shop secret";
+    let created = send(
+        &client,
+        Method::POST,
+        format!("{base_a}{CONNECTIONS}"),
+        &token,
+        Some(
+            json!({"platform": "shopify", "name": "Race", "channel": "shopify-race",
+            "secret": secret, "shop_domain": "demo.myshopify.com"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let connection = created.body["id"].as_str().unwrap().to_owned();
+    const ORDERS: u64 = 12;
+    let order_ids: Vec<u64> = (0..ORDERS).map(|i| SHOPIFY_ORDER_ID + i).collect();
+
+    // Each order twice with one delivery id, and twice more with an id per node, all at once.
+    let deliveries: Vec<(String, u64, String)> = order_ids
+        .iter()
+        .flat_map(|&id| {
+            [
+                (base_a.clone(), id, format!("same-{id}")),
+                (base_b.clone(), id, format!("same-{id}")),
+                (base_a.clone(), id, format!("a-{id}")),
+                (base_b.clone(), id, format!("b-{id}")),
+            ]
+        })
+        .collect();
+    let answers: Vec<(u64, String, u16, Value)> = stream::iter(deliveries)
+        .map(|(base, id, delivery)| {
+            let (client, connection) = (&client, &connection);
+            async move {
+                let body = shopify_order(id, "2026-03-02T10:16:30+01:00");
+                let (status, answer) = deliver_to(
+                    client,
+                    &base,
+                    connection,
+                    secret,
+                    "orders/create",
+                    &delivery,
+                    &body,
+                )
+                .await;
+                (id, delivery, status, answer)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for id in &order_ids {
+        let of_order: Vec<&(u64, String, u16, Value)> =
+            answers.iter().filter(|(i, ..)| i == id).collect();
+        assert!(
+            of_order.iter().all(|(_, _, status, _)| *status == 200),
+            "{of_order:?}"
+        );
+        let statuses = |prefix: &str| -> Vec<String> {
+            let mut s: Vec<String> = of_order
+                .iter()
+                .filter(|(_, d, ..)| d.starts_with(prefix))
+                .map(|(.., a)| a["status"].as_str().unwrap().to_owned())
+                .collect();
+            s.sort();
+            s
+        };
+        let applied: usize = of_order
+            .iter()
+            .filter(|(.., a)| a["status"] == "applied")
+            .count();
+        assert_eq!(
+            applied, 1,
+            "one of four copies of order {id} applies: {of_order:?}"
+        );
+        let same = statuses("same-");
+        assert!(
+            same == ["applied", "duplicate"] || same == ["duplicate", "unchanged"],
+            "one delivery id is taken once: {of_order:?}"
+        );
+    }
+    let orders = send(
+        &client,
+        Method::GET,
+        format!("{base_b}/v1/orders?channel=shopify-race&limit=100"),
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        orders.body["data"].as_array().unwrap().len(),
+        ORDERS as usize,
+        "one order per shop order"
+    );
+
+    // One refund of each order, in two deliveries at once, one per node.
+    let refunds: Vec<(String, u64, String)> = order_ids
+        .iter()
+        .flat_map(|&id| {
+            [
+                (base_a.clone(), id, format!("refund-a-{id}")),
+                (base_b.clone(), id, format!("refund-b-{id}")),
+            ]
+        })
+        .collect();
+    let refunded: Vec<(u64, u16, Value)> = stream::iter(refunds)
+        .map(|(base, id, delivery)| {
+            let (client, connection) = (&client, &connection);
+            async move {
+                let body = shopify_refund(900_000 + id, id);
+                let (status, answer) = deliver_to(
+                    client,
+                    &base,
+                    connection,
+                    secret,
+                    "refunds/create",
+                    &delivery,
+                    &body,
+                )
+                .await;
+                (id, status, answer)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for id in &order_ids {
+        let mut statuses: Vec<String> = refunded
+            .iter()
+            .filter(|(i, ..)| i == id)
+            .map(|(_, status, answer)| {
+                assert_eq!(*status, 200, "{answer}");
+                answer["status"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            ["applied", "unchanged"],
+            "refund of order {id} applies once"
+        );
+        let order_id = answers
+            .iter()
+            .find(|(i, .., a)| i == id && a["status"] == "applied")
+            .unwrap()
+            .3["order_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let returns = send(
+            &client,
+            Method::GET,
+            format!("{base_a}/v1/returns?order_id={order_id}"),
+            &token,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            returns.body["data"].as_array().unwrap().len(),
+            1,
+            "one return per shop refund"
+        );
     }
 }

@@ -201,6 +201,16 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "shop connection",
+        get: "/v1/integrations/connections/{id}",
+        starts: &["enabled"],
+        ops: &[
+            op("update", "PATCH", "/v1/integrations/connections/{id}"),
+            op("rename", "PATCH", "/v1/integrations/connections/{id}"),
+            op("delete", "DELETE", "/v1/integrations/connections/{id}"),
+        ],
+    },
+    Aggregate {
         name: "API key",
         get: "/v1/api-keys/{id}",
         starts: &["active"],
@@ -292,6 +302,16 @@ const AGGREGATES: &[Aggregate] = &[
 
 /// Writes on an existing record that the harness does not race, and why.
 const NOT_RACED: &[(&str, &str, &str)] = &[
+    (
+        "POST",
+        "/v1/integrations/shopify/{connection_id}/webhooks",
+        "signed by a shop, not an action on the connection: integrations.rs races its copies on two processes",
+    ),
+    (
+        "POST",
+        "/v1/integrations/woocommerce/{connection_id}/webhooks",
+        "signed by a shop, not an action on the connection: the same code path as Shopify's, raced there",
+    ),
     (
         "PUT",
         "/v1/exchange-rates/{currency}/{date}",
@@ -746,6 +766,23 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("shop connection", _) => {
+                let tag = uuid::Uuid::now_v7().simple().to_string();
+                let connection = self
+                    .ok(
+                        "POST",
+                        "/v1/integrations/connections",
+                        Some(json!({"platform": "shopify", "name": "Race", "channel": format!("race-{tag}"),
+                            "secret": "a race secret", "shop_domain": "race.myshopify.com"})),
+                    )
+                    .await;
+                Subject {
+                    id: id(&connection),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
             ("lead", _) => {
                 let tag = uuid::Uuid::now_v7().simple().to_string();
                 let lead = self.ok("POST", "/v1/leads", Some(json!({"first_name": "Race", "last_name": tag,
@@ -824,6 +861,8 @@ impl World {
             ("invoice series", "rename") => json!({"code": format!("x{}", &subject.id[24..])}),
             ("lead", "disqualify") => json!({"reason": "raced"}),
             ("webhook endpoint", "update") => json!({"description": "raced"}),
+            ("shop connection", "update") => json!({"enabled": false, "secret": "another secret"}),
+            ("shop connection", "rename") => json!({"name": "Renamed"}),
             ("webhook endpoint", "rotate") => json!({"overlap_seconds": 60}),
             ("webhook endpoint", "replay") => json!({"since": "2000-01-01T00:00:00Z"}),
             _ => return None,

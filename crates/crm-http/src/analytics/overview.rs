@@ -58,6 +58,10 @@ pub struct OrderSummary {
     pub channel: String,
     /// Its reference there.
     pub external_id: String,
+    /// The number its shop shows the customer (`#1001`), for orders a shop connection pushed.
+    pub shop_number: Option<String>,
+    /// The shop connection that pushed it.
+    pub connection_id: Option<String>,
     /// Its status.
     pub status: crm_domain::sales::orders::OrderStatus,
     /// When it was placed.
@@ -293,6 +297,8 @@ async fn overview(
                 id: o.id,
                 channel: o.channel,
                 external_id: o.external_id,
+                shop_number: o.origin.shop_number,
+                connection_id: o.origin.connection_id,
                 status: o.status,
                 ordered_at: o.ordered_at.and_utc(),
             })

@@ -88,6 +88,7 @@ fn take_order(
     connection: &Connection,
     shop: ShopOrder,
 ) -> Result<Outcome, StoreError> {
+    orders::lock_external(conn, &connection.channel, &shop.external_id)?;
     let stored = orders::find_by_external(conn, &connection.channel, &shop.external_id)?;
     if let Some(row) = &stored {
         if is_stale(row.shop_updated_at.map(|t| t.and_utc()), shop.updated_at) {

@@ -138,6 +138,16 @@ pub enum Upserted {
     Unchanged(Order),
 }
 
+/// Holds the order of (`channel`, `external_id`), stored or not, until the transaction ends: a
+/// push reads what it overwrites under it, so that two pushes of one order take turns.
+pub(crate) fn lock_external(
+    conn: &mut DbConnection,
+    channel: &str,
+    external_id: &str,
+) -> Result<(), StoreError> {
+    lock_key(conn, &format!("order:{channel}:{external_id}"))
+}
+
 pub(crate) fn find_by_external(
     conn: &mut DbConnection,
     channel: &str,
@@ -420,10 +430,7 @@ pub fn upsert(
     input: OrderInput,
     expected_version: Option<i64>,
 ) -> Result<Upserted, StoreError> {
-    lock_key(
-        conn,
-        &format!("order:{}:{}", input.channel, input.external_id),
-    )?;
+    lock_external(conn, &input.channel, &input.external_id)?;
     let existing = match find_by_external(conn, &input.channel, &input.external_id)? {
         Some(found) => Some(records::checkout(
             conn,
@@ -758,7 +765,10 @@ pub(crate) fn timeline_page(
         .into_iter()
         .map(|row| crm_domain::parties::timeline::TimelineEntry {
             kind: crm_domain::parties::timeline::TimelineKind::Order,
-            summary: format!("Order {}/{}", row.channel, row.external_id),
+            summary: match &row.shop_number {
+                Some(number) => format!("Order {}/{} ({number})", row.channel, row.external_id),
+                None => format!("Order {}/{}", row.channel, row.external_id),
+            },
             detail: Some(row.status),
             id: row.id,
             at: row.ordered_at,
