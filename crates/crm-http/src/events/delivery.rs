@@ -106,6 +106,12 @@ pub async fn run(pool: Pool, settings: WebhookSettings, mut stop: watch::Receive
     });
     worker.slots.add_permits(worker.settings.concurrency.max(1));
     while !*stop.borrow() {
+        // A busy worker waits for a slot to free rather than for the idle poll, so that the
+        // next delivery starts as soon as one ends.
+        tokio::select! {
+            slot = worker.slots.clone().acquire_owned() => drop(slot),
+            _ = stop.changed() => continue,
+        }
         let found = match worker.clone().round().await {
             Ok(found) => found,
             Err(error) => {
