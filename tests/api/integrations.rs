@@ -641,7 +641,9 @@ on_both_backends! {
         cancelled["closed_at"] = json!("2026-03-03T08:05:00+01:00");
         shop.expect(&app, "orders/cancelled", "7a9c1e55-0b2d-4f63-8e17-c4d5a6b7e8f9", &cancelled, "applied").await;
         assert_eq!(order(&app, &answer).await["status"], "cancelled");
-        assert_eq!(shop.statuses(&app).await, ["applied", "stale", "unchanged", "duplicate", "applied"]);
+        let refund = shop.expect(&app, "refunds/create", "refund-of-cancelled", &shopify_refund(929_361_001, SHOPIFY_ORDER_ID), "ignored").await;
+        assert_eq!(refund["problem"], "order_cancelled", "a cancelled order counts for nothing: no return to make");
+        assert_eq!(shop.statuses(&app).await, ["ignored", "applied", "stale", "unchanged", "duplicate", "applied"]);
     }
 
     async fn shopify_prices_with_tax_included_add_no_tax_on_top(app: TestApp) {

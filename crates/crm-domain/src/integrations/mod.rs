@@ -66,6 +66,9 @@ text_enum! {
         CheckoutDraft => "checkout_draft",
         /// A refund of an order the CRM never stored: answered so that the shop stops retrying.
         UnknownOrder => "unknown_order",
+        /// A refund of a cancelled order: a cancelled order counts for nothing, so there is
+        /// nothing to return or credit (Shopify refunds what it cancels).
+        OrderCancelled => "order_cancelled",
         UnknownTopic => "unknown_topic",
         ConnectionDisabled => "connection_disabled",
     }

@@ -148,7 +148,12 @@ fn take_order(
         Upserted::Unchanged(order) => (IngestionStatus::Unchanged, order),
     };
     let mut problems = Vec::new();
-    for refund in &shop.refunds {
+    let refunds = if order.status == OrderStatus::Cancelled {
+        &[][..]
+    } else {
+        &shop.refunds[..]
+    };
+    for refund in refunds {
         // Each refund in a savepoint of its own: one the returns rules refuse is noted, and the
         // order and the other refunds still apply.
         match diesel::Connection::transaction(conn, |conn| {
@@ -190,6 +195,12 @@ fn take_refund(
             Outcome::of(IngestionStatus::Ignored).because(IgnoredReason::UnknownOrder.as_str())
         );
     };
+    if row.status == OrderStatus::Cancelled.as_str() {
+        return Ok(Outcome {
+            order_id: Some(row.id),
+            ..Outcome::of(IngestionStatus::Ignored).because(IgnoredReason::OrderCancelled.as_str())
+        });
+    }
     let currency = row.currency.parse().map_err(|_| StoreError::Corrupt {
         table: "orders",
         column: "currency",
