@@ -166,6 +166,22 @@ pub(crate) fn load(conn: &mut DbConnection, id: &str) -> Result<EndpointRow, Sto
         .first(conn)?)
 }
 
+/// Locks the endpoint and checks `If-Match`: the start of its every write.
+fn checkout(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<EndpointRow, StoreError> {
+    records::checkout(
+        conn,
+        Record::WebhookEndpoint,
+        id,
+        expected_version,
+        load,
+        |r| r.version,
+    )
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Endpoint, StoreError> {
     load(conn, id)?.into_endpoint()
 }
@@ -194,14 +210,7 @@ fn change(
     expected_version: Option<i64>,
     change: impl FnOnce(&mut EndpointRow, &mut DbConnection) -> Result<(), StoreError>,
 ) -> Result<Endpoint, StoreError> {
-    let mut row = records::checkout(
-        conn,
-        Record::WebhookEndpoint,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
-    )?;
+    let mut row = checkout(conn, id, expected_version)?;
     let previous_version = row.version;
     change(&mut row, conn)?;
     row.version += 1;
@@ -280,15 +289,16 @@ pub fn delete(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    records::checkout(
-        conn,
-        Record::WebhookEndpoint,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
+    let row = checkout(conn, id, expected_version)?;
+    records::written(
+        diesel::delete(
+            webhook_endpoints::table
+                .filter(webhook_endpoints::id.eq(id))
+                .filter(webhook_endpoints::version.eq(row.version)),
+        )
+        .execute(conn)?,
+        row.version,
     )?;
-    diesel::delete(webhook_endpoints::table.filter(webhook_endpoints::id.eq(id))).execute(conn)?;
     Ok(())
 }
 

@@ -153,6 +153,22 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<ConnectionRow, StoreError> 
         .first(conn)?)
 }
 
+/// Locks the connection and checks `If-Match`: the start of its every write.
+fn checkout(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<ConnectionRow, StoreError> {
+    records::checkout(
+        conn,
+        Record::IntegrationConnection,
+        id,
+        expected_version,
+        load,
+        |r| r.version,
+    )
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Connection, StoreError> {
     load(conn, id)?.into_connection()
 }
@@ -191,14 +207,7 @@ pub fn update(
     secret: Option<String>,
     edit: impl FnOnce(&Platform, &mut ConnectionFields) -> Result<(), StoreError>,
 ) -> Result<Connection, StoreError> {
-    let mut row = records::checkout(
-        conn,
-        Record::IntegrationConnection,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
-    )?;
+    let mut row = checkout(conn, id, expected_version)?;
     let previous_version = row.version;
     let platform = stored("integration_connections", "platform", &row.platform)?;
     let mut fields = row.fields();
@@ -228,15 +237,15 @@ pub fn delete(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    records::checkout(
-        conn,
-        Record::IntegrationConnection,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
+    let row = checkout(conn, id, expected_version)?;
+    records::written(
+        diesel::delete(
+            integration_connections::table
+                .filter(integration_connections::id.eq(id))
+                .filter(integration_connections::version.eq(row.version)),
+        )
+        .execute(conn)?,
+        row.version,
     )?;
-    diesel::delete(integration_connections::table.filter(integration_connections::id.eq(id)))
-        .execute(conn)?;
     Ok(())
 }
