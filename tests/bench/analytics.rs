@@ -18,10 +18,7 @@
 //! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
 
 use std::collections::HashSet;
-use std::error::Error;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -36,7 +33,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+mod common;
+
+use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
 
 const DATABASE: &str = "crm_bench_analytics";
 const SERIES_REQUESTS: usize = 200;
@@ -45,158 +44,13 @@ const TIER_RUNS: usize = 3;
 const RAW_RUNS: usize = 3;
 const ADMIN_EMAIL: &str = "bench-admin@example.com";
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(text) if !text.is_empty() => text
-            .parse()
-            .map_err(|_| format!("{name}: cannot read `{text}`").into()),
-        _ => Ok(default),
-    }
-}
-
-/// A database made for the run, removed when it ends however it ends.
-enum Scratch {
-    Postgres { admin: String, url: String },
-    Sqlite { dir: PathBuf, url: String },
-}
-
 impl Scratch {
-    fn postgres(admin: &str) -> Result<Scratch> {
-        // Without TLS, as the test harness does: it adds nothing on a local server.
-        let admin = if admin.contains("sslmode=") {
-            admin.to_owned()
-        } else if admin.contains('?') {
-            format!("{admin}&sslmode=disable")
-        } else {
-            format!("{admin}?sslmode=disable")
-        };
-        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
-        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        let url = format!("{server}/{DATABASE}?{query}");
-        let mut conn = diesel::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-            .execute(&mut conn)?;
-        diesel::sql_query(format!("CREATE DATABASE {DATABASE}")).execute(&mut conn)?;
-        Ok(Scratch::Postgres { admin, url })
-    }
-
-    fn sqlite() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!(
-            "crm-bench-analytics-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let url = format!("sqlite://{}", dir.join("crm.db").display());
-        Ok(Scratch::Sqlite { dir, url })
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Scratch::Postgres { url, .. } | Scratch::Sqlite { url, .. } => url,
-        }
-    }
-
     fn label(&self) -> &'static str {
         match self {
             Scratch::Postgres { .. } => "PostgreSQL",
             Scratch::Sqlite { .. } => "SQLite",
         }
     }
-
-    /// A directory for the server's data and log.
-    fn work_dir(&self) -> PathBuf {
-        match self {
-            Scratch::Postgres { .. } => std::env::temp_dir().join("crm-bench-analytics-pg"),
-            Scratch::Sqlite { dir, .. } => dir.clone(),
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match self {
-            Scratch::Postgres { admin, .. } => {
-                if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
-                    let _ = diesel::sql_query(format!(
-                        "DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"
-                    ))
-                    .execute(&mut conn);
-                }
-                let _ = std::fs::remove_dir_all(self.work_dir());
-            }
-            Scratch::Sqlite { dir, .. } => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
-}
-
-/// The `crm serve` process, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(crm: &PathBuf, scratch: &Scratch) -> Result<Server> {
-        let dir = scratch.work_dir();
-        std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let secret = format!(
-            "bench-{}-{}",
-            uuid::Uuid::now_v7().simple(),
-            uuid::Uuid::now_v7().simple()
-        );
-        let mut child = Command::new(crm)
-            .arg("serve")
-            // Away from any crm.toml of the checkout.
-            .current_dir(&dir)
-            .env("CRM_DATABASE_URL", scratch.url())
-            .env("CRM_BIND", "127.0.0.1:0")
-            .env("CRM_DATA_DIR", &dir)
-            .env("CRM_JWT_SECRET", secret)
-            .env("CRM_ACCESS_TOKEN_TTL_SECONDS", "7200")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout from crm serve")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let Some(line) = lines.next() else {
-                return Err(format!(
-                    "crm serve stopped; see {}",
-                    dir.join("server.log").display()
-                )
-                .into());
-            };
-            let line = line?;
-            if let Some((_, rest)) = line.split_once("listening on ") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        };
-        // Nothing else is printed there, but a full pipe must never stall the server.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Server { child, base })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value at percentile `p` (nearest rank) of `samples`.
-fn percentile(samples: &[Duration], p: usize) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied().unwrap_or_default()
 }
 
 fn median(samples: &[Duration]) -> Duration {
@@ -209,15 +63,6 @@ fn ms(d: Duration) -> String {
         format!("{ms:.1} ms")
     } else {
         format!("{ms:.0} ms")
-    }
-}
-
-fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 120.0 {
-        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!("{s:.1} s")
     }
 }
 
@@ -419,7 +264,7 @@ fn database_bytes(conn: &mut DbConnection, scratch: &Scratch) -> Result<u64> {
 }
 
 fn bench(
-    crm: &PathBuf,
+    crm: &Path,
     scratch: &Scratch,
     companies: usize,
     orders: usize,
@@ -491,7 +336,7 @@ fn bench(
     );
     let year = until.year() - 1;
 
-    let server = Server::start(crm, scratch)?;
+    let server = Server::start(crm, scratch, &[])?;
     eprintln!("   server at {}; measuring", server.base);
     let (series, ranking, tiers, top) = actix_rt::System::new().block_on(over_http(
         &server.base,
@@ -534,51 +379,6 @@ fn bench(
         overlap,
         profile,
     })
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or_else(|| "?".into(), |kb| format!("{} GiB", kb / 1024 / 1024));
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    format!("{cores} cores ({cpu}), {memory} RAM")
-}
-
-fn postgres_settings(admin: &str) -> Result<String> {
-    #[derive(QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        value: String,
-    }
-    let mut conn = diesel::PgConnection::establish(admin)?;
-    let mut values = Vec::new();
-    for query in [
-        "SELECT split_part(version(), ' ', 2) AS value",
-        "SELECT current_setting('shared_buffers') AS value",
-        "SELECT current_setting('work_mem') AS value",
-    ] {
-        let s: Setting = diesel::sql_query(query).get_result(&mut conn)?;
-        values.push(s.value);
-    }
-    Ok(format!(
-        "PostgreSQL {} (shared_buffers {}, work_mem {}, otherwise defaults)",
-        values[0], values[1], values[2]
-    ))
 }
 
 fn table(runs: &[Run]) -> String {
@@ -739,14 +539,14 @@ fn main() -> Result<()> {
     for backend in backends.split(',').map(str::trim) {
         match backend {
             "postgres" => {
-                let scratch = Scratch::postgres(&admin)?;
-                notes.push(postgres_settings(&admin)?);
+                let scratch = Scratch::new("postgres", &admin, "analytics")?;
+                notes.push(postgres_settings(&admin, "work_mem")?);
                 let companies = env_or("BENCH_PG_COMPANIES", 100_000)?;
                 let orders = env_or("BENCH_PG_ORDERS", 2_000_000)?;
                 runs.push(bench(&crm, &scratch, companies, orders, until)?);
             }
             "sqlite" => {
-                let scratch = Scratch::sqlite()?;
+                let scratch = Scratch::new("sqlite", &admin, "analytics")?;
                 let companies = env_or("BENCH_SQLITE_COMPANIES", 10_000)?;
                 let orders = env_or("BENCH_SQLITE_ORDERS", 200_000)?;
                 runs.push(bench(&crm, &scratch, companies, orders, until)?);

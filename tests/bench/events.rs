@@ -40,9 +40,7 @@
 
 use std::collections::HashSet;
 use std::error::Error;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -51,13 +49,13 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use crm_domain::access::roles::Role;
 use crm_store::DatabaseUrl;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+mod common;
 
-const DATABASE: &str = "crm_bench_events";
+use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+
 const ADMIN_EMAIL: &str = "bench-admin@example.com";
 /// No new delivery for this long means something is broken, not slow.
 const STALL: Duration = Duration::from_secs(60);
@@ -66,161 +64,6 @@ const LINGER: Duration = Duration::from_millis(1500);
 const SKUS: [&str; 3] = ["BENCH-1", "BENCH-2", "BENCH-3"];
 /// Distinct customers of the imported orders: each is created by its first order, then matched.
 const CUSTOMERS: usize = 1000;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(text) if !text.is_empty() => text
-            .parse()
-            .map_err(|_| format!("{name}: cannot read `{text}`").into()),
-        _ => Ok(default),
-    }
-}
-
-/// A database made for one measurement, removed when it ends however it ends.
-enum Scratch {
-    Postgres { admin: String, url: String },
-    Sqlite { dir: PathBuf, url: String },
-}
-
-impl Scratch {
-    fn new(backend: &str, admin: &str) -> Result<Scratch> {
-        match backend {
-            "postgres" => Scratch::postgres(admin),
-            "sqlite" => Scratch::sqlite(),
-            other => Err(format!("unknown backend `{other}`").into()),
-        }
-    }
-
-    fn postgres(admin: &str) -> Result<Scratch> {
-        // Without TLS, as the test harness does: it adds nothing on a local server.
-        let admin = if admin.contains("sslmode=") {
-            admin.to_owned()
-        } else if admin.contains('?') {
-            format!("{admin}&sslmode=disable")
-        } else {
-            format!("{admin}?sslmode=disable")
-        };
-        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
-        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        let url = format!("{server}/{DATABASE}?{query}");
-        let mut conn = diesel::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-            .execute(&mut conn)?;
-        diesel::sql_query(format!("CREATE DATABASE {DATABASE}")).execute(&mut conn)?;
-        Ok(Scratch::Postgres { admin, url })
-    }
-
-    fn sqlite() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!(
-            "crm-bench-events-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let url = format!("sqlite://{}", dir.join("crm.db").display());
-        Ok(Scratch::Sqlite { dir, url })
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Scratch::Postgres { url, .. } | Scratch::Sqlite { url, .. } => url,
-        }
-    }
-
-    /// A directory for the server's data and log.
-    fn work_dir(&self) -> PathBuf {
-        match self {
-            Scratch::Postgres { .. } => std::env::temp_dir().join("crm-bench-events-pg"),
-            Scratch::Sqlite { dir, .. } => dir.clone(),
-        }
-    }
-
-    /// The last lines of the server's log, for an error message.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.work_dir().join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match self {
-            Scratch::Postgres { admin, .. } => {
-                if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
-                    let _ = diesel::sql_query(format!(
-                        "DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"
-                    ))
-                    .execute(&mut conn);
-                }
-                let _ = std::fs::remove_dir_all(self.work_dir());
-            }
-            Scratch::Sqlite { dir, .. } => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
-}
-
-/// The `crm serve` process, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(crm: &Path, scratch: &Scratch) -> Result<Server> {
-        let dir = scratch.work_dir();
-        std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let secret = format!(
-            "bench-{}-{}",
-            uuid::Uuid::now_v7().simple(),
-            uuid::Uuid::now_v7().simple()
-        );
-        let mut child = Command::new(crm)
-            .arg("serve")
-            // Away from any crm.toml of the checkout.
-            .current_dir(&dir)
-            .env("CRM_DATABASE_URL", scratch.url())
-            .env("CRM_BIND", "127.0.0.1:0")
-            .env("CRM_DATA_DIR", &dir)
-            .env("CRM_JWT_SECRET", secret)
-            .env("CRM_ACCESS_TOKEN_TTL_SECONDS", "7200")
-            // The receiver is on loopback, over plain HTTP.
-            .env("CRM_WEBHOOK_ALLOW_HTTP", "true")
-            .env("CRM_WEBHOOK_ALLOW_PRIVATE", "true")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout from crm serve")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let Some(line) = lines.next() else {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("crm serve stopped:\n{}", scratch.log_tail()).into());
-            };
-            let line = line?;
-            if let Some((_, rest)) = line.split_once("listening on ") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        };
-        // Nothing else is printed there, but a full pipe must never stall the server.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Server { child, base })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What the receiver has counted since the current phase began.
 #[derive(Default)]
@@ -366,7 +209,7 @@ struct Session {
 
 impl Session {
     async fn start(ctx: &Ctx, backend: &str) -> Result<Session> {
-        let scratch = Scratch::new(backend, &ctx.admin)?;
+        let scratch = Scratch::new(backend, &ctx.admin, "events")?;
         let url = DatabaseUrl::parse(scratch.url())?;
         let pool = crm_store::platform::db::build_pool(&url, 2)?;
         crm::app::migrate(&pool)?;
@@ -379,7 +222,15 @@ impl Session {
             Some(password.clone()),
         )?;
         drop(pool);
-        let server = Server::start(&ctx.crm, &scratch)?;
+        let server = Server::start(
+            &ctx.crm,
+            &scratch,
+            // The receiver is on loopback, over plain HTTP.
+            &[
+                ("CRM_WEBHOOK_ALLOW_HTTP", "true"),
+                ("CRM_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ],
+        )?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
             .build()?;
@@ -739,22 +590,6 @@ async fn run_backend(
 }
 
 /// The value at percentile `p` (nearest rank) of `samples`.
-fn percentile(samples: &[Duration], p: usize) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
-
-fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 120.0 {
-        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!("{s:.1} s")
-    }
-}
-
 /// Milliseconds below a second, else seconds.
 fn span(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
@@ -865,51 +700,6 @@ fn table(run: &Run) -> String {
     out
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or_else(|| "?".into(), |kb| format!("{} GiB", kb / 1024 / 1024));
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    format!("{cores} cores ({cpu}), {memory} RAM")
-}
-
-fn postgres_settings(admin: &str) -> Result<String> {
-    #[derive(QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        value: String,
-    }
-    let mut conn = diesel::PgConnection::establish(admin)?;
-    let mut values = Vec::new();
-    for query in [
-        "SELECT split_part(version(), ' ', 2) AS value",
-        "SELECT current_setting('shared_buffers') AS value",
-        "SELECT current_setting('synchronous_commit') AS value",
-    ] {
-        let s: Setting = diesel::sql_query(query).get_result(&mut conn)?;
-        values.push(s.value);
-    }
-    Ok(format!(
-        "PostgreSQL {} (shared_buffers {}, synchronous_commit {}, otherwise defaults)",
-        values[0], values[1], values[2]
-    ))
-}
-
 fn list(name: &str, default: &str) -> Result<Vec<usize>> {
     let text: String = env_or(name, default.to_owned())?;
     text.split(',')
@@ -967,7 +757,7 @@ async fn bench() -> Result<()> {
     let mut runs = Vec::new();
     for backend in backends.split(',').map(str::trim) {
         if backend == "postgres" {
-            notes.push(postgres_settings(&admin)?);
+            notes.push(postgres_settings(&admin, "synchronous_commit")?);
         }
         runs.push(run_backend(&ctx, backend, &endpoint_counts, import_endpoints).await?);
     }
