@@ -1,6 +1,7 @@
 //! A shop's order as the lines the CRM stores: each line's amounts as the shop charged them, net
 //! of tax, so that the stored order adds up to the shop's total to the cent.
 
+use super::fields::round_to_total;
 use super::{LineKind, MappingError, ShopLine, ShopOrder, ShopTax};
 use crate::platform::money::Quantity;
 use crate::sales::orders::{check_pushed_status, OrderStatus};
@@ -109,21 +110,14 @@ fn share_order_taxes(lines: &[ShopLine], taxes: &[ShopTax]) -> Vec<Option<(i64, 
         return shares;
     }
     let exact: Vec<i128> = weights.iter().map(|w| w * total).collect();
-    let mut shares: Vec<i128> = exact.iter().map(|e| e / weight_total).collect();
-    let mut missing = total - shares.iter().sum::<i128>();
-    let mut order: Vec<usize> = (0..lines.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(exact[i] % weight_total));
-    for i in order.into_iter().cycle().take(lines.len() * 2) {
-        if missing == 0 {
-            break;
-        }
-        shares[i] += missing.signum();
-        missing -= missing.signum();
+    // Σ exact is exactly total × weight_total, so the rounding always reaches the total.
+    match i64::try_from(total)
+        .ok()
+        .and_then(|total| round_to_total(&exact, weight_total, total))
+    {
+        Some(shares) => shares.into_iter().map(|s| Some((s, rate))).collect(),
+        None => vec![None; lines.len()],
     }
-    shares
-        .into_iter()
-        .map(|s| i64::try_from(s).ok().map(|s| (s, rate)))
-        .collect()
 }
 
 /// The status an order takes from a payload: the shop's, where the state machine reaches it

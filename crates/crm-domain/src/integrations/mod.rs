@@ -232,6 +232,85 @@ impl From<MappingError> for Violation {
     }
 }
 
+/// How a shop refund resolves its return, once the goods it gives back are valued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundPlan {
+    pub resolution: crate::billing::returns::Resolution,
+    /// The part of the goods' value the money did not give back: the money wins.
+    pub restocking_fee_minor: i64,
+    pub concession_minor: Option<i64>,
+    /// The money refunded differs from what the return can credit.
+    pub amount_mismatch: bool,
+}
+
+impl ShopRefund {
+    /// The plan for this refund's return, whose goods are worth `value_minor` (tax included).
+    /// `whole_order`: money with no lines, returned over every line of goods; a refund that
+    /// reaches `order_total_minor` is then a full return. Goods all kept (`no_restock`), or
+    /// money alone short of the total, are a concession; else a refund, less what the money
+    /// did not cover.
+    pub fn plan(
+        &self,
+        value_minor: i64,
+        order_total_minor: i64,
+        whole_order: bool,
+        restocks: bool,
+    ) -> RefundPlan {
+        use crate::billing::returns::Resolution;
+        let full_return = whole_order && self.amount_minor >= order_total_minor;
+        let keeps_goods = !full_return && (whole_order || (!self.lines.is_empty() && !restocks));
+        if keeps_goods && self.amount_minor > 0 {
+            let concession = self.amount_minor.min(value_minor);
+            return RefundPlan {
+                resolution: Resolution::RetainedWithDiscount,
+                restocking_fee_minor: 0,
+                concession_minor: Some(concession),
+                amount_mismatch: self.amount_mismatch() || concession < self.amount_minor,
+            };
+        }
+        RefundPlan {
+            resolution: Resolution::Refund,
+            restocking_fee_minor: (value_minor - self.amount_minor).max(0),
+            concession_minor: None,
+            amount_mismatch: self.amount_mismatch() || self.amount_minor > value_minor,
+        }
+    }
+}
+
+impl ShopRefundLine {
+    /// The line's value as the shop refunded it, net of tax like every stored amount.
+    pub fn stated(&self, tax_included: bool) -> crate::sales::totals::StatedAmounts {
+        crate::sales::totals::StatedAmounts {
+            gross_minor: if tax_included {
+                self.subtotal_minor - self.tax_minor
+            } else {
+                self.subtotal_minor
+            },
+            discount_minor: 0,
+            tax_minor: self.tax_minor,
+        }
+    }
+}
+
+/// Whether the origin a shop's webhook names (`X-Shopify-Shop-Domain`, `X-WC-Webhook-Source`)
+/// is the connection's: case and a trailing slash aside.
+pub fn same_origin(stated: &str, expected: &str) -> bool {
+    stated
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(expected.trim_end_matches('/'))
+}
+
+/// A connection's signing secret: 8 to 500 characters, not blank.
+pub fn check_secret(secret: &str) -> Result<(), crate::Violation> {
+    if secret.trim().len() < 8 || secret.len() > 500 {
+        return Err(crate::Violation::new(
+            "secret",
+            "must be 8 to 500 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// How far along a shop's signals put an order: cancelled over fulfilled over paid over
 /// pending. A payload that is both paid and fulfilled is fulfilled; a cancelled one is
 /// cancelled whatever else it says.
@@ -301,6 +380,60 @@ mod tests {
             subtotal_minor,
             tax_minor,
         }
+    }
+
+    #[test]
+    fn a_refund_plans_its_return_and_the_money_wins() {
+        use crate::billing::returns::Resolution;
+        // Goods back in stock, less money than their value: the rest is kept.
+        let back = refund(vec![returned(1000, 210)], 1100, 0).plan(1210, 5000, false, true);
+        assert_eq!(
+            (
+                back.resolution,
+                back.restocking_fee_minor,
+                back.amount_mismatch
+            ),
+            (Resolution::Refund, 110, true)
+        );
+        // Goods kept: a concession, at most their value.
+        let mut kept = refund(vec![returned(1000, 210)], 1500, 0);
+        kept.lines[0].restock = false;
+        let plan = kept.plan(1210, 5000, false, false);
+        assert_eq!(
+            (plan.resolution, plan.concession_minor, plan.amount_mismatch),
+            (Resolution::RetainedWithDiscount, Some(1210), true)
+        );
+        // Money alone: a concession, or a full return once it reaches the order's total.
+        let money = refund(vec![], 500, 0).plan(4000, 5000, true, false);
+        assert_eq!(
+            (money.resolution, money.concession_minor),
+            (Resolution::RetainedWithDiscount, Some(500))
+        );
+        let all = refund(vec![], 5000, 0).plan(4000, 5000, true, false);
+        assert_eq!(
+            (all.resolution, all.restocking_fee_minor),
+            (Resolution::Refund, 0)
+        );
+        // Shipping alone is credited on its line, not a concession.
+        assert_eq!(
+            refund(vec![], 500, 500)
+                .plan(500, 5000, false, false)
+                .resolution,
+            Resolution::Refund
+        );
+    }
+
+    #[test]
+    fn an_origin_matches_in_any_case_with_or_without_its_trailing_slash() {
+        assert!(same_origin(
+            "https://Shop.example.com/",
+            "https://shop.example.com"
+        ));
+        assert!(!same_origin(
+            "https://other.example.com",
+            "https://shop.example.com"
+        ));
+        assert!(check_secret("short").is_err() && check_secret("long enough").is_ok());
     }
 
     #[test]

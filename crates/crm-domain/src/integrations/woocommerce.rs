@@ -152,6 +152,14 @@ impl Lines {
 }
 
 /// Reads an order webhook. Refused (`422`) where its figures do not add up to its totals.
+/// WooCommerce pings a new webhook with an unsigned form body `webhook_id=<n>`.
+pub fn is_ping(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|text| {
+        text.strip_prefix("webhook_id=")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 pub fn map_order(payload: &Value, settings: &ShopSettings) -> Result<Mapped, MappingError> {
     // The block checkout's cart, not yet an order, which may lack what an order has.
     if payload.get("status").and_then(Value::as_str) == Some("checkout-draft") {

@@ -11,14 +11,14 @@ use crm_store::events::deliveries as deliveries_store;
 use crm_store::events::endpoints::{self as store, EndpointFields};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -207,24 +207,14 @@ pub async fn create_webhook_endpoint(
     ))
 }
 
-/// Paging for endpoints and deliveries.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct WebhookListQuery {
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[utoipa::path(tag = "webhooks", operation_id = "listWebhookEndpoints", summary = "List webhook endpoints",
-    params(WebhookListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of endpoints, oldest first", body = ListResponse<WebhookEndpoint>)))]
 #[get("/webhook-endpoints")]
 pub async fn list_webhook_endpoints(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<WebhookListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<WebhookEndpoint>>, ApiError> {
     principal.authorize(Resource::Webhooks, Access::Read)?;
     let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
@@ -452,14 +442,14 @@ impl From<deliveries_store::Delivery> for WebhookDelivery {
 }
 
 #[utoipa::path(tag = "webhooks", operation_id = "listWebhookDeliveries", summary = "List an endpoint's deliveries",
-    params(("id" = String, Path, description = "Endpoint id"), WebhookListQuery),
+    params(("id" = String, Path, description = "Endpoint id"), PageQuery),
     responses((status = 200, description = "A page of deliveries, newest first", body = ListResponse<WebhookDelivery>)))]
 #[get("/webhook-endpoints/{id}/deliveries")]
 pub async fn list_webhook_deliveries(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<WebhookListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<WebhookDelivery>>, ApiError> {
     principal.authorize(Resource::Webhooks, Access::Read)?;
     let page = fixed_order("-created_at", query.limit, query.cursor.as_deref())?;

@@ -3,19 +3,18 @@
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::integrations::{IngestionStatus, Platform};
+use crm_domain::integrations::{check_secret, IngestionStatus, Platform};
 use crm_store::integrations::connections::{self as store, ConnectionFields};
 use crm_store::integrations::ingestions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::events::webhook_endpoints::WebhookListQuery;
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -142,14 +141,9 @@ pub struct ConnectionUpdate {
 }
 
 fn checked_secret(c: &mut Checker, secret: &str) -> Option<String> {
-    if secret.trim().len() < 8 || secret.len() > 500 {
-        c.violations.push(crm_domain::Violation::new(
-            "secret",
-            "must be 8 to 500 characters",
-        ));
-        return None;
-    }
-    Some(secret.to_owned())
+    c.violations
+        .check(check_secret(secret))
+        .map(|()| secret.to_owned())
 }
 
 impl ConnectionUpdate {
@@ -270,14 +264,14 @@ pub async fn create_connection(
 }
 
 #[utoipa::path(tag = "integrations", operation_id = "listConnections", summary = "List shop connections",
-    params(WebhookListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of connections, oldest first", body = ListResponse<Connection>)))]
 #[get("/integrations/connections")]
 pub async fn list_connections(
     state: web::Data<AppState>,
     principal: Principal,
     request: HttpRequest,
-    ApiQuery(query): ApiQuery<WebhookListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Connection>>, ApiError> {
     principal.authorize(Resource::Integrations, Access::Read)?;
     let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
@@ -393,14 +387,14 @@ impl From<ingestions::Ingestion> for Ingestion {
 }
 
 #[utoipa::path(tag = "integrations", operation_id = "listIngestions", summary = "List what a connection's webhooks did",
-    params(("id" = String, Path, description = "Connection id"), WebhookListQuery),
+    params(("id" = String, Path, description = "Connection id"), PageQuery),
     responses((status = 200, description = "A page of webhooks, newest first", body = ListResponse<Ingestion>)))]
 #[get("/integrations/connections/{id}/ingestions")]
 pub async fn list_ingestions(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<WebhookListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Ingestion>>, ApiError> {
     principal.authorize(Resource::Integrations, Access::Read)?;
     let page = fixed_order("-received_at", query.limit, query.cursor.as_deref())?;

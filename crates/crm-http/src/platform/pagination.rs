@@ -9,7 +9,7 @@ use crm_store::platform::pagination::{
 };
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::error::ApiError;
 use crate::platform::state::AppState;
@@ -111,6 +111,16 @@ impl<S: Copy> SortOptions<S> {
             canonical,
         ))
     }
+}
+
+/// Paging alone, for lists with one fixed order and no filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// A page of a list with one fixed order, named in its cursors as `created_at` (ascending) or

@@ -2,7 +2,7 @@
 //! webhook id is taken once; what it did is logged in the same transaction.
 
 use chrono::Utc;
-use crm_domain::billing::returns::{Disposition, ReasonCode, Resolution, RootCauseCategory};
+use crm_domain::billing::returns::{Disposition, ReasonCode, RootCauseCategory};
 use crm_domain::integrations::lines::{next_status, stated_lines};
 use crm_domain::integrations::{
     is_stale, shopify, IgnoredReason, IngestionStatus, ShopOrder, ShopRefund,
@@ -222,19 +222,6 @@ fn take_refund(
     })
 }
 
-/// A refunded line's value as the shop reckons it, net of tax like every stored amount.
-fn refunded_share(subtotal_minor: i64, tax_minor: i64, tax_included: bool) -> StatedAmounts {
-    StatedAmounts {
-        gross_minor: if tax_included {
-            subtotal_minor - tax_minor
-        } else {
-            subtotal_minor
-        },
-        discount_minor: 0,
-        tax_minor,
-    }
-}
-
 enum RefundApplied {
     /// Applied now, with what was odd about it (`amount_mismatch`).
     Now(Option<String>),
@@ -289,11 +276,7 @@ fn apply_refund(
             order_line_id: order.line_ids[position].clone(),
             quantity,
             reason: ReasonCode::Other,
-            stated: Some(refunded_share(
-                line.subtotal_minor,
-                line.tax_minor,
-                order.prices_include_tax,
-            )),
+            stated: Some(line.stated(order.prices_include_tax)),
         });
     }
     let shipping = refund.shipping_minor + refund.shipping_tax_minor;
@@ -373,35 +356,20 @@ fn apply_refund(
         current = returns::receive(conn, &current.id, None, received)?;
     }
     let value = returns::returned_total(conn, &current.id)?;
-    let full_return = whole_order && refund.amount_minor >= order.totals.total_minor;
-    let keeps_goods =
-        !full_return && (whole_order || (!refund.lines.is_empty() && restocked.is_empty()));
-    let mut note = refund
-        .amount_mismatch()
-        .then(|| "amount_mismatch".to_owned());
-    let resolve = if keeps_goods && refund.amount_minor > 0 {
-        let concession = refund.amount_minor.min(value);
-        if concession < refund.amount_minor {
-            note = Some("amount_mismatch".to_owned());
-        }
-        returns::Resolve {
-            resolution: Resolution::RetainedWithDiscount,
-            restocking_fee_minor: 0,
-            concession_minor: Some(concession),
-            shop_refund: true,
-        }
-    } else {
-        if refund.amount_minor > value {
-            note = Some("amount_mismatch".to_owned());
-        }
-        returns::Resolve {
-            resolution: Resolution::Refund,
-            restocking_fee_minor: (value - refund.amount_minor).max(0),
-            concession_minor: None,
-            shop_refund: true,
-        }
+    let plan = refund.plan(
+        value,
+        order.totals.total_minor,
+        whole_order,
+        !restocked.is_empty(),
+    );
+    let resolve = returns::Resolve {
+        resolution: plan.resolution,
+        restocking_fee_minor: plan.restocking_fee_minor,
+        concession_minor: plan.concession_minor,
+        shop_refund: true,
     };
     let resolved = returns::resolve(conn, &current.id, None, resolve)?;
+    let note = plan.amount_mismatch.then(|| "amount_mismatch".to_owned());
     diesel::insert_into(integration_refunds::table)
         .values((
             integration_refunds::connection_id.eq(&connection.id),
