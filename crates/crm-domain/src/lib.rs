@@ -11,5 +11,6 @@ pub mod integrations;
 pub mod parties;
 pub mod platform;
 pub mod sales;
+pub mod service;
 
 pub use platform::validation::{Violation, Violations};

@@ -1,0 +1,5 @@
+//! The service desk: cases, their SLAs in business time, and the rules of replies and states.
+
+pub mod calendar;
+pub mod cases;
+pub mod sla;
