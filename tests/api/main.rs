@@ -22,4 +22,5 @@ mod rollups;
 mod sales;
 mod security;
 mod self_billing;
+mod service;
 mod users_and_keys;

@@ -249,7 +249,7 @@ on_both_backends! {
                 }).map(|p| p.id)).collect::<Result<Vec<_>, StoreError>>()?;
                 let salespeople = (0..2).map(|i| crm_store::access::users::create(c, crm_store::access::users::UserFields {
                     email: format!("seller{i}@example.com"), password_hash: "x".into(),
-                    role: crm_domain::access::roles::Role::Sales, company_id: None, active: true,
+                    role: crm_domain::access::roles::Role::Sales, company_id: None, active: true, manager_id: None,
                 }).map(|u| u.id)).collect::<Result<Vec<_>, StoreError>>()?;
                 let companies = (0..3).map(|i| crm_store::parties::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()?;
                 Ok::<_, StoreError>((Catalog { products, salespeople }, companies))

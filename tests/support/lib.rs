@@ -140,9 +140,19 @@ fn init_test_log() {
 }
 
 impl TestApp {
-    /// Starts the app on `backend`. With `TEST_LOG=1` the server's logs go to the test's output
+    /// Starts the app on `backend`, with the test clock (`/v1/admin/clock`) that tests set the
+    /// service desk's time with. With `TEST_LOG=1` the server's logs go to the test's output
     /// (shown when it fails, or always with `--nocapture`); `RUST_LOG` filters them.
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::start(backend, true).await
+    }
+
+    /// As `spawn`, but as in production: without the test clock.
+    pub async fn spawn_without_test_clock(backend: Backend) -> TestApp {
+        Self::start(backend, false).await
+    }
+
+    async fn start(backend: Backend, test_clock: bool) -> TestApp {
         init_test_log();
         let (db, url) = TestDb::create(backend);
         let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7().simple());
@@ -161,6 +171,10 @@ impl TestApp {
             // Test receivers listen on loopback over plain HTTP.
             webhook_allow_http: true,
             webhook_allow_private: true,
+            test_clock,
+            // The SLA sweep runs when a test asks (`POST /v1/admin/maintenance/run`), never on
+            // its own while a test moves the clock.
+            sla_sweep_seconds: 24 * 3600,
             ..Config::default()
         };
         let application = Application::build(&config).unwrap();

@@ -9,6 +9,7 @@ pub mod integrations;
 pub mod parties;
 pub mod platform;
 pub mod sales;
+pub mod service;
 
 use platform::{middleware, ops, routing};
 
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(analytics::routes)
                 .configure(events::routes)
                 .configure(integrations::routes)
+                .configure(service::routes)
                 .configure(platform::routes),
         );
 }

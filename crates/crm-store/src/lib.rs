@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod parties;
 pub mod platform;
 pub mod sales;
+pub mod service;
 
 pub use diesel::result::Error as DieselError;
 pub use platform::db::{Backend, DatabaseUrl, DbConnection, Pool};

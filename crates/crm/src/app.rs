@@ -1,5 +1,7 @@
 //! Building and running the server, and the commands that act on the database directly.
 
+use crm_store::platform::clock::Clock;
+use crm_store::service::sweep::SweepReport;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -80,6 +82,7 @@ impl Application {
         }
         let state = AppState::new(pool.clone(), config.http_settings()?)?;
         let base_currency = state.settings.base_currency;
+        let clock = state.settings.clock;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // A pool of its own, so that deliveries never take the connections requests need.
         let webhook_pool = build_pool(&config.database()?, 2)?;
@@ -101,6 +104,11 @@ impl Application {
             config.login_window_seconds,
             base_currency,
             retention,
+        );
+        spawn_sla_sweep(
+            pool.clone(),
+            clock,
+            Duration::from_secs(config.sla_sweep_seconds.max(1)),
         );
         Ok(Self {
             port,
@@ -223,6 +231,37 @@ fn spawn_maintenance(
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "maintenance failed"),
                 Err(error) => tracing::warn!(%error, "maintenance task failed"),
+            }
+        }
+    });
+}
+
+/// Every `every`, records SLA breaches and escalates them, and closes resolved cases past their
+/// reopen window. Nodes may all run it: one sweeps at a time, and each change is conditional.
+fn spawn_sla_sweep(pool: Pool, clock: Clock, every: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let pool = pool.clone();
+            let swept = actix_web::web::block(move || {
+                let mut conn = pool.get()?;
+                crm_store::service::sweep::sweep(&mut conn, clock)
+            })
+            .await;
+            match swept {
+                Ok(Ok(report)) if report != SweepReport::default() => {
+                    tracing::info!(
+                        breached = report.breached,
+                        escalated = report.escalated,
+                        closed = report.closed,
+                        "SLA sweep"
+                    )
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "SLA sweep failed"),
+                Err(error) => tracing::warn!(%error, "SLA sweep task failed"),
             }
         }
     });

@@ -8,6 +8,7 @@ use crm_domain::events::delivery::RetrySchedule;
 use crm_domain::platform::phone::PhoneRegion;
 use crm_http::events::delivery::WebhookSettings;
 use crm_http::HttpSettings;
+use crm_store::platform::clock::Clock;
 use crm_store::{Backend, DatabaseUrl};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -92,6 +93,10 @@ pub struct Config {
     /// environment.
     #[serde(deserialize_with = "comma_list")]
     pub webhook_allow_hosts: Vec<String>,
+    /// Let admins freeze the service clock (`PUT /v1/admin/clock`): for test deployments only.
+    pub test_clock: bool,
+    /// Seconds between SLA sweeps (breaches, escalations, closing resolved cases).
+    pub sla_sweep_seconds: u64,
 }
 
 fn redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -155,6 +160,8 @@ impl Default for Config {
             webhook_allow_http: false,
             webhook_allow_private: false,
             webhook_allow_hosts: Vec::new(),
+            test_clock: false,
+            sla_sweep_seconds: 60,
         }
     }
 }
@@ -259,6 +266,11 @@ impl Config {
             product_tier_b_from_margin_bp: self.product_tier_b_from_margin_bp,
             auth_cache_ttl: Duration::from_secs(self.auth_cache_seconds),
             webhooks: self.webhook_settings()?,
+            clock: if self.test_clock {
+                Clock::Test
+            } else {
+                Clock::Real
+            },
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",

@@ -564,6 +564,7 @@ fn create_salespeople(conn: &mut DbConnection, seed: u64) -> Result<Vec<String>,
                     role: Role::Sales,
                     company_id: None,
                     active: true,
+                    manager_id: None,
                 },
             )
             .map(|u| u.id)

@@ -39,9 +39,6 @@ CREATE TABLE teams (
 );
 CREATE INDEX teams_created ON teams (created_at, id);
 
--- A case keeps its SLA as instants, so that lists filter by SLA status with plain comparisons
--- at request time: due and at-risk instants while the clocks run, the business seconds spent
--- paused, and the instants a target was honoured or missed.
 CREATE TABLE cases (
     id TEXT NOT NULL PRIMARY KEY,
     number TEXT NOT NULL UNIQUE,
@@ -63,6 +60,27 @@ CREATE TABLE cases (
     root_cause_category TEXT,
     root_cause_notes TEXT,
     preventive_action TEXT,
+    escalation_level BIGINT NOT NULL,
+    escalated_to_id TEXT REFERENCES users (id),
+    escalated_at TIMESTAMP,
+    csat_flagged BOOLEAN NOT NULL,
+    opened_by TEXT,
+    closed_at TIMESTAMP,
+    search_text TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX cases_created ON cases (created_at, id);
+CREATE INDEX cases_company ON cases (company_id, created_at, id);
+CREATE INDEX cases_assignee ON cases (assignee_id, created_at, id);
+CREATE INDEX cases_status ON cases (status, created_at, id);
+
+-- A case's SLA, one row per case, kept as instants so that lists filter by SLA status with
+-- plain comparisons at request time: due and at-risk instants (computed in business time),
+-- the business seconds spent paused, and the instants a target was honoured or missed.
+CREATE TABLE case_slas (
+    case_id TEXT NOT NULL PRIMARY KEY REFERENCES cases (id),
     sla_policy_id TEXT REFERENCES sla_policies (id),
     calendar_id TEXT REFERENCES business_calendars (id),
     first_response_target_seconds BIGINT,
@@ -77,33 +95,24 @@ CREATE TABLE cases (
     resolution_due_at TIMESTAMP,
     resolution_at_risk_at TIMESTAMP,
     resolved_at TIMESTAMP,
-    resolution_breached_at TIMESTAMP,
-    escalation_level BIGINT NOT NULL,
-    escalated_to_id TEXT REFERENCES users (id),
-    escalated_at TIMESTAMP,
-    survey_token_hash TEXT,
-    survey_expires_at TIMESTAMP,
-    csat_rating BIGINT,
-    csat_comment TEXT,
-    csat_answered_at TIMESTAMP,
-    csat_flagged BOOLEAN NOT NULL,
-    opened_by TEXT,
-    closed_at TIMESTAMP,
-    version BIGINT NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    resolution_breached_at TIMESTAMP
 );
-CREATE INDEX cases_created ON cases (created_at, id);
-CREATE INDEX cases_company ON cases (company_id, created_at, id);
-CREATE INDEX cases_assignee ON cases (assignee_id, created_at, id);
-CREATE INDEX cases_status ON cases (status, created_at, id);
-CREATE UNIQUE INDEX cases_survey_token ON cases (survey_token_hash) WHERE survey_token_hash IS NOT NULL;
 -- The sweep's two questions: which running targets fell due, and which resolved cases to close.
-CREATE INDEX cases_first_response_due ON cases (first_response_due_at)
+CREATE INDEX case_slas_first_response_due ON case_slas (first_response_due_at)
     WHERE first_responded_at IS NULL AND first_response_breached_at IS NULL AND paused_at IS NULL;
-CREATE INDEX cases_resolution_due ON cases (resolution_due_at)
+CREATE INDEX case_slas_resolution_due ON case_slas (resolution_due_at)
     WHERE resolution_breached_at IS NULL AND paused_at IS NULL;
-CREATE INDEX cases_resolved ON cases (resolved_at) WHERE status = 'resolved';
+CREATE INDEX case_slas_resolved ON case_slas (resolved_at);
+
+-- A satisfaction survey per resolution: the token is stored hashed and answered once.
+CREATE TABLE case_surveys (
+    case_id TEXT NOT NULL PRIMARY KEY REFERENCES cases (id),
+    token_hash TEXT NOT NULL UNIQUE,
+    expires_at TIMESTAMP NOT NULL,
+    rating BIGINT,
+    comment TEXT,
+    answered_at TIMESTAMP
+);
 
 CREATE TABLE case_comments (
     id TEXT NOT NULL PRIMARY KEY,
@@ -125,3 +134,6 @@ CREATE TABLE case_events (
     data TEXT NOT NULL
 );
 CREATE INDEX case_events_case ON case_events (case_id, at, id);
+
+INSERT INTO settings (name, value, version, updated_at)
+VALUES ('service', '{"reopen_window_days":7,"survey_valid_days":14,"low_csat_threshold":2,"low_csat_action":"flag","at_risk_from_bp":7500,"default_locale":"es"}', 1, CURRENT_TIMESTAMP);

@@ -1,5 +1,8 @@
+DELETE FROM settings WHERE name IN ('service', 'test_clock');
 DROP TABLE case_events;
 DROP TABLE case_comments;
+DROP TABLE case_surveys;
+DROP TABLE case_slas;
 DROP TABLE cases;
 DROP TABLE teams;
 DROP TABLE sla_policies;

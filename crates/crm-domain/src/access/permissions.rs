@@ -30,10 +30,13 @@ pub enum Resource {
     Events,
     Webhooks,
     Integrations,
+    Cases,
+    KnowledgeBase,
+    ServiceSettings,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 20] = [
+    pub const ALL: [Resource; 23] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -54,6 +57,9 @@ impl Resource {
         Resource::Events,
         Resource::Webhooks,
         Resource::Integrations,
+        Resource::Cases,
+        Resource::KnowledgeBase,
+        Resource::ServiceSettings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +84,9 @@ impl Resource {
             Resource::Events => "events",
             Resource::Webhooks => "webhooks",
             Resource::Integrations => "integrations",
+            Resource::Cases => "cases",
+            Resource::KnowledgeBase => "knowledge_base",
+            Resource::ServiceSettings => "service_settings",
         }
     }
 }
@@ -118,7 +127,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 20] = [
+const MATRIX: [(Resource, [Grant; 6]); 23] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -140,6 +149,11 @@ const MATRIX: [(Resource, [Grant; 6]); 20] = [
     (Resource::Webhooks, [W, R, No, No, W, No]),
     // Shop connections hold the secrets that let a shop write orders: admins only.
     (Resource::Integrations, [W, No, No, No, No, No]),
+    // Customers use the portal's case routes instead.
+    (Resource::Cases, [W, W, W, W, W, No]),
+    (Resource::KnowledgeBase, [W, W, R, W, R, No]),
+    // Calendars, SLA policies, teams and the desk's settings.
+    (Resource::ServiceSettings, [W, W, R, R, R, No]),
 ];
 
 pub fn grant(role: Role, resource: Resource) -> Grant {

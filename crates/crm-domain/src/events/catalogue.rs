@@ -18,6 +18,7 @@ text_enum! {
         CreditNote => "credit_note",
         SelfBillingAgreement => "self_billing_agreement",
         WebhookEndpoint => "webhook_endpoint",
+        Case => "case",
     }
 }
 
@@ -83,6 +84,16 @@ text_enum! {
         SelfBillingAgreementTerminated => "self_billing_agreement.terminated",
         WebhookEndpointTest => "webhook_endpoint.test",
         WebhookEndpointDisabled => "webhook_endpoint.disabled",
+        CaseCreated => "case.created",
+        CaseUpdated => "case.updated",
+        CaseAssigned => "case.assigned",
+        CaseOpened => "case.opened",
+        CasePended => "case.pended",
+        CaseResolved => "case.resolved",
+        CaseReopened => "case.reopened",
+        CaseClosed => "case.closed",
+        CaseCommented => "case.commented",
+        CaseEscalated => "case.escalated",
     }
 }
 

@@ -40,11 +40,24 @@ impl WeekdayName {
 }
 
 /// One opening period as a client writes it: `{"weekday": "mon", "start": "09:00", "end": "17:00"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OpeningPeriod {
     pub weekday: WeekdayName,
+    /// Local time, `HH:MM`.
+    #[schema(example = "09:00")]
     pub start: String,
+    /// Local time, `HH:MM`, after `start`; `24:00` for the end of the day.
+    #[schema(example = "17:00")]
     pub end: String,
+}
+
+/// A day the calendar is closed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holiday {
+    pub date: NaiveDate,
+    pub name: String,
 }
 
 /// A calendar checked and ready to count business time.

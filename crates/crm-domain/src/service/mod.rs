@@ -2,4 +2,5 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod settings;
 pub mod sla;

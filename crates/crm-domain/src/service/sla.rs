@@ -32,14 +32,20 @@ text_enum! {
 /// The share of a target after which a case is at risk, unless settings say otherwise.
 pub const DEFAULT_AT_RISK_FROM_BP: i64 = 7_500;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The targets for cases of one priority, and optionally one tier of company.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SlaRule {
     pub priority: CasePriority,
-    /// The company's tier this rule is for; `None` for any.
+    /// The company's tier this rule is for; absent or null for any.
+    #[serde(default)]
     pub tier: Option<Tier>,
+    /// Business minutes to the first public reply.
     pub first_response_minutes: i64,
+    /// Business minutes to the resolution.
     pub resolution_minutes: i64,
     /// The priority a case takes when it breaches.
+    #[serde(default)]
     pub breach_priority: Option<CasePriority>,
 }
 

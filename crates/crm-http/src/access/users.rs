@@ -43,6 +43,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while it exists.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Staff: whom their breached cases escalate to.
+    pub manager_id: Option<String>,
 }
 
 impl From<store::User> for User {
@@ -57,6 +59,7 @@ impl From<store::User> for User {
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             archived_at: utc_opt(u.archived_at),
+            manager_id: u.manager_id,
         }
     }
 }
@@ -104,6 +107,9 @@ pub struct UserUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[schema(nullable = false)]
     pub active: Option<Option<bool>>,
+    /// Staff: whom their breached cases escalate to; another active staff user.
+    #[serde(default, deserialize_with = "patch")]
+    pub manager_id: Option<Option<String>>,
 }
 
 fn check_password(password: &str) -> Result<(), Violation> {
@@ -137,6 +143,7 @@ pub fn new_user_fields(
         role,
         company_id,
         active: true,
+        manager_id: None,
     })
 }
 
@@ -184,6 +191,7 @@ impl UserUpdate {
             role,
             company_id: self.company_id,
             active,
+            manager_id: self.manager_id,
         })
     }
 }
@@ -194,6 +202,7 @@ struct PreparedUserUpdate {
     role: Option<Role>,
     company_id: Patch<String>,
     active: Option<bool>,
+    manager_id: Patch<String>,
 }
 
 impl PreparedUserUpdate {
@@ -212,6 +221,9 @@ impl PreparedUserUpdate {
         }
         if let Some(v) = self.active {
             fields.active = v;
+        }
+        if let Some(v) = self.manager_id {
+            fields.manager_id = v;
         }
         Ok(())
     }

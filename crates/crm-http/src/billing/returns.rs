@@ -290,23 +290,36 @@ impl ReturnUpdate {
             *comment = c.optional("customer_comment", v.as_deref(), LONG);
         }
         if let Some(rc) = self.root_cause {
-            let rc = rc.unwrap_or(RootCauseUpdate {
-                category: Some(None),
-                notes: Some(None),
-                preventive_action: Some(None),
-            });
-            if let Some(v) = rc.category {
-                cause.category = v;
-            }
-            if let Some(v) = rc.notes {
-                cause.notes = c.optional("root_cause.notes", v.as_deref(), LONG);
-            }
-            if let Some(v) = rc.preventive_action {
-                cause.preventive_action =
-                    c.optional("root_cause.preventive_action", v.as_deref(), LONG);
-            }
+            rc.unwrap_or_else(RootCauseUpdate::clear)
+                .merge(&mut c, cause);
         }
         c.finish()
+    }
+}
+
+impl RootCauseUpdate {
+    /// Merges the changes into a stored root cause field by field; `null` for the whole root
+    /// cause (an update of `None`s set to `Some(None)`) clears it.
+    pub fn merge(self, c: &mut Checker, cause: &mut RootCause) {
+        if let Some(v) = self.category {
+            cause.category = v;
+        }
+        if let Some(v) = self.notes {
+            cause.notes = c.optional("root_cause.notes", v.as_deref(), LONG);
+        }
+        if let Some(v) = self.preventive_action {
+            cause.preventive_action =
+                c.optional("root_cause.preventive_action", v.as_deref(), LONG);
+        }
+    }
+
+    /// The update that clears a root cause, for a `null` in its place.
+    pub fn clear() -> Self {
+        RootCauseUpdate {
+            category: Some(None),
+            notes: Some(None),
+            preventive_action: Some(None),
+        }
     }
 }
 

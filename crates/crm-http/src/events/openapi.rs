@@ -129,6 +129,16 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("updateFiscalData", &[E::CompanyUpdated]),
     ("recomputeTiers", &[E::CompanyTierChanged]),
     ("testWebhookEndpoint", &[E::WebhookEndpointTest]),
+    ("createCase", &[E::CaseCreated]),
+    ("updateCase", &[E::CaseUpdated]),
+    ("assignCase", &[E::CaseAssigned]),
+    ("openCase", &[E::CaseOpened]),
+    ("pendCase", &[E::CasePended, E::CaseEscalated]),
+    ("resolveCase", &[E::CaseResolved, E::CaseEscalated]),
+    ("reopenCase", &[E::CaseReopened]),
+    ("closeCase", &[E::CaseClosed]),
+    ("createCaseComment", &[E::CaseCommented, E::CaseEscalated]),
+    ("runMaintenance", &[E::CaseEscalated, E::CaseClosed]),
 ];
 
 /// Writing operations that change configuration, not business records: they emit nothing.
@@ -163,6 +173,18 @@ pub const CONFIGURATION: &[&str] = &[
     "createConnection",
     "updateConnection",
     "deleteConnection",
+    "createBusinessCalendar",
+    "updateBusinessCalendar",
+    "deleteBusinessCalendar",
+    "createSlaPolicy",
+    "updateSlaPolicy",
+    "deleteSlaPolicy",
+    "createTeam",
+    "updateTeam",
+    "deleteTeam",
+    "updateServiceSettings",
+    "freezeServiceClock",
+    "resumeServiceClock",
 ];
 
 /// Marks each operation of the document with the events it emits (`x-events`), or as
@@ -209,6 +231,7 @@ fn resource_schema(resource: EventResource) -> &'static str {
         EventResource::Invoice | EventResource::CreditNote => "Invoice",
         EventResource::SelfBillingAgreement => "Agreement",
         EventResource::WebhookEndpoint => "WebhookEndpoint",
+        EventResource::Case => "Case",
     }
 }
 

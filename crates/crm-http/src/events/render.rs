@@ -11,6 +11,8 @@ use crate::billing::{invoices, returns, self_billing};
 use crate::events::webhook_endpoints;
 use crate::parties::{companies, contacts, interactions};
 use crate::sales::{leads, opportunities, orders, products, quotes};
+use crate::service::cases;
+use crm_store::platform::clock::Clock;
 
 fn json(value: impl Serialize) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Config(format!("rendering an event: {e}")))
@@ -22,7 +24,7 @@ pub fn render(
     resource: EventResource,
     id: &str,
 ) -> Result<serde_json::Value, StoreError> {
-    use crm_store::{billing, events, parties, sales};
+    use crm_store::{billing, events, parties, sales, service};
     match resource {
         EventResource::Contact => json(contacts::Contact::from(parties::contacts::get(conn, id)?)),
         EventResource::Company => json(companies::Company::from(parties::companies::get(
@@ -51,5 +53,12 @@ pub fn render(
         EventResource::WebhookEndpoint => json(webhook_endpoints::WebhookEndpoint::from(
             events::endpoints::get(conn, id)?,
         )),
+        // The frozen test clock when an admin froze one, else real time: the instant the
+        // writing transaction took as now.
+        EventResource::Case => json(cases::Case::from(service::cases::get(
+            conn,
+            Clock::Test,
+            id,
+        )?)),
     }
 }

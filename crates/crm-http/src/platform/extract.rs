@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::platform::error::ApiError;
-use crate::platform::ids::{is_our_id, is_uuid};
+use crate::platform::ids::{id_keywords, is_our_id, is_uuid};
 use crate::platform::state::AppState;
 use crate::platform::strict_json::Strict;
 
@@ -220,7 +220,11 @@ fn check_query_pairs(query: &str) -> Result<(), ApiError> {
                 Violation::new(name.replace('\0', ""), NUL_MESSAGE).into(),
             ));
         }
-        if malformed_id.is_none() && is_our_id(&name) && !is_uuid(&value) {
+        if malformed_id.is_none()
+            && is_our_id(&name)
+            && !is_uuid(&value)
+            && !id_keywords(&name).contains(&value.as_ref())
+        {
             malformed_id = Some(name.into_owned());
         }
     }

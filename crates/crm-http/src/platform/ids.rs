@@ -9,6 +9,14 @@ pub fn is_our_id(name: &str) -> bool {
         && !FOREIGN_IDS.contains(&name)
 }
 
+/// Query parameters that take a word as well as an id: `assignee_id=me`, `assignee_id=none`.
+pub fn id_keywords(name: &str) -> &'static [&'static str] {
+    match name {
+        "assignee_id" => &["me", "none"],
+        _ => &[],
+    }
+}
+
 pub fn is_uuid(value: &str) -> bool {
     uuid::Uuid::try_parse(value).is_ok()
 }

@@ -1,6 +1,7 @@
 pub mod actions;
 pub mod address;
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod exchange_rates;
 pub mod extract;
@@ -26,4 +27,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(exchange_rates::delete_exchange_rate);
     cfg.service(settings::get_company_settings);
     cfg.service(settings::update_company_settings);
+    cfg.service(clock::get_clock);
+    cfg.service(clock::freeze_clock);
+    cfg.service(clock::resume_clock);
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use serde_json::{Map, Value};
 
-use crate::platform::ids::is_our_id;
+use crate::platform::ids::{id_keywords, is_our_id};
 
 /// Schemas that responses carry with fields left out when empty.
 const SPARSE_RESPONSES: [&str; 2] = ["Problem", "FieldError"];
@@ -194,7 +194,7 @@ fn mark_uuids(value: &mut Value) {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             if let (Some(name), Some(schema)) = (parameter_name, map.get_mut("schema")) {
-                if is_our_id(&name) {
+                if is_our_id(&name) && id_keywords(&name).is_empty() {
                     mark_uuid(schema);
                 }
             }

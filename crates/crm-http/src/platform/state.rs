@@ -45,6 +45,8 @@ pub struct HttpSettings {
     pub auth_cache_ttl: Duration,
     /// Events and webhook delivery.
     pub webhooks: crate::events::delivery::WebhookSettings,
+    /// Where service-desk times come from; `Test` lets admins freeze it.
+    pub clock: crm_store::platform::clock::Clock,
 }
 
 /// What authenticating a user's token needs to know of the user.

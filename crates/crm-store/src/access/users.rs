@@ -26,6 +26,7 @@ struct UserRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    manager_id: Option<String>,
 }
 
 /// What an admin may write. `email` is lower-cased; `password_hash` is an argon2id PHC string.
@@ -36,6 +37,8 @@ pub struct UserFields {
     pub role: Role,
     pub company_id: Option<String>,
     pub active: bool,
+    /// Staff: whom breached cases of theirs escalate to.
+    pub manager_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +52,7 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub archived_at: Option<NaiveDateTime>,
+    pub manager_id: Option<String>,
 }
 
 impl User {
@@ -66,6 +70,7 @@ impl UserRow {
             role: stored("users", "role", &self.role)?,
             company_id: self.company_id.clone(),
             active: self.active,
+            manager_id: self.manager_id.clone(),
         })
     }
 
@@ -75,6 +80,7 @@ impl UserRow {
         self.role = f.role.as_str().to_owned();
         self.company_id = f.company_id;
         self.active = f.active;
+        self.manager_id = f.manager_id;
     }
 
     fn into_user(self) -> Result<User, StoreError> {
@@ -88,6 +94,7 @@ impl UserRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
+            manager_id: self.manager_id,
         })
     }
 }
@@ -105,6 +112,16 @@ fn check_write(conn: &mut DbConnection, f: &UserFields, own_id: &str) -> Result<
             )
         }
         (_, None) => {}
+    }
+    if let Some(manager_id) = &f.manager_id {
+        if manager_id == own_id || f.role == Role::Customer {
+            return Err(Violation::new(
+                "manager_id",
+                "is another staff user, and only staff have one",
+            )
+            .into());
+        }
+        ensure_staff(conn, manager_id, "manager_id")?;
     }
     let existing: Option<String> = users::table
         .filter(users::email.eq(&f.email))
@@ -137,6 +154,7 @@ pub fn create(conn: &mut DbConnection, fields: UserFields) -> Result<User, Store
         created_at: at,
         updated_at: at,
         archived_at: None,
+        manager_id: None,
     };
     row.set_fields(fields);
     diesel::insert_into(users::table)
@@ -185,6 +203,16 @@ pub fn ensure_active(conn: &mut DbConnection, id: &str, field: &str) -> Result<(
         Err(StoreError::NotFound) => Err(Violation::new(field, "no such user").into()),
         Err(e) => Err(e),
     }
+}
+
+/// An active user who is not a customer: someone cases may be assigned or escalated to.
+pub fn ensure_staff(conn: &mut DbConnection, id: &str, field: &str) -> Result<(), StoreError> {
+    ensure_active(conn, id, field)?;
+    let role: Role = stored("users", "role", &load(conn, id)?.role)?;
+    if role == Role::Customer {
+        return Err(Violation::new(field, "is a customer, not staff").into());
+    }
+    Ok(())
 }
 
 /// Changes a user on behalf of `actor_id` (`None` for an API key).

@@ -246,6 +246,30 @@ pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Takes the lock on `key` until the transaction ends if no other transaction holds it, and
+/// says whether it did: work that one node of a cluster does at a time, and that another node
+/// may skip. Transaction-scoped, so safe behind PgBouncer in transaction mode.
+pub fn try_lock_key(conn: &mut DbConnection, key: &str) -> Result<bool, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    match conn {
+        DbConnection::Postgres(_) => {
+            let row: Taken = diesel::RunQueryDsl::get_result(
+                diesel::sql_query(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS taken",
+                )
+                .bind::<diesel::sql_types::Text, _>(key),
+                conn,
+            )?;
+            Ok(row.taken)
+        }
+        DbConnection::Sqlite(_) => Ok(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

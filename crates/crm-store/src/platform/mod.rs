@@ -1,4 +1,5 @@
 pub mod address;
+pub mod clock;
 pub mod counters;
 pub mod db;
 pub(crate) mod error;

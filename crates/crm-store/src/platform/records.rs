@@ -19,6 +19,8 @@ use crate::StoreError;
 pub(crate) enum Record {
     ApiKey,
     Agreement,
+    BusinessCalendar,
+    Case,
     Company,
     CompanySettings,
     Contact,
@@ -34,6 +36,8 @@ pub(crate) enum Record {
     Quote,
     Return,
     Setting,
+    SlaPolicy,
+    Team,
     User,
     WebhookEndpoint,
 }
@@ -44,6 +48,8 @@ impl Record {
         match self {
             Record::ApiKey => ("api_keys", "id"),
             Record::Agreement => ("self_billing_agreements", "id"),
+            Record::BusinessCalendar => ("business_calendars", "id"),
+            Record::Case => ("cases", "id"),
             Record::Company => ("companies", "id"),
             Record::CompanySettings => ("company_settings", "id"),
             Record::Contact => ("contacts", "id"),
@@ -59,6 +65,8 @@ impl Record {
             Record::Quote => ("quotes", "id"),
             Record::Return => ("returns", "id"),
             Record::Setting => ("settings", "name"),
+            Record::SlaPolicy => ("sla_policies", "id"),
+            Record::Team => ("teams", "id"),
             Record::User => ("users", "id"),
             Record::WebhookEndpoint => ("webhook_endpoints", "id"),
         }

@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        manager_id -> Nullable<Text>,
     }
 }
 
@@ -705,7 +706,149 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 
+diesel::table! {
+    business_calendars (id) {
+        id -> Text,
+        name -> Text,
+        time_zone -> Text,
+        hours -> Text,
+        holidays -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> Text,
+        name -> Text,
+        calendar_id -> Text,
+        position -> BigInt,
+        categories -> Text,
+        active -> Bool,
+        rules -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        name -> Text,
+        member_ids -> Text,
+        escalation_user_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        number -> Text,
+        subject -> Text,
+        description -> Nullable<Text>,
+        company_id -> Text,
+        contact_id -> Nullable<Text>,
+        locale -> Text,
+        tags -> Text,
+        order_id -> Nullable<Text>,
+        return_id -> Nullable<Text>,
+        invoice_id -> Nullable<Text>,
+        channel -> Text,
+        priority -> Text,
+        category -> Text,
+        status -> Text,
+        assignee_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        root_cause_category -> Nullable<Text>,
+        root_cause_notes -> Nullable<Text>,
+        preventive_action -> Nullable<Text>,
+        escalation_level -> BigInt,
+        escalated_to_id -> Nullable<Text>,
+        escalated_at -> Nullable<Timestamp>,
+        csat_flagged -> Bool,
+        opened_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_slas (case_id) {
+        case_id -> Text,
+        sla_policy_id -> Nullable<Text>,
+        calendar_id -> Nullable<Text>,
+        first_response_target_seconds -> Nullable<BigInt>,
+        resolution_target_seconds -> Nullable<BigInt>,
+        breach_priority -> Nullable<Text>,
+        paused_seconds -> BigInt,
+        paused_at -> Nullable<Timestamp>,
+        first_response_due_at -> Nullable<Timestamp>,
+        first_response_at_risk_at -> Nullable<Timestamp>,
+        first_responded_at -> Nullable<Timestamp>,
+        first_response_breached_at -> Nullable<Timestamp>,
+        resolution_due_at -> Nullable<Timestamp>,
+        resolution_at_risk_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        resolution_breached_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    case_surveys (case_id) {
+        case_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        rating -> Nullable<BigInt>,
+        comment -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(case_slas -> cases (case_id));
+diesel::joinable!(case_surveys -> cases (case_id));
+
+diesel::table! {
+    case_comments (id) {
+        id -> Text,
+        case_id -> Text,
+        author_id -> Nullable<Text>,
+        body -> Text,
+        public -> Bool,
+        from_customer -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_events (id) {
+        id -> Text,
+        case_id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    business_calendars,
+    sla_policies,
+    teams,
+    cases,
+    case_slas,
+    case_surveys,
+    case_comments,
+    case_events,
     users,
     integration_connections,
     integration_ingestions,

@@ -25,6 +25,24 @@ pub fn stored_opt<T: FromStr>(
     value.map(|v| stored(table, column, v)).transpose()
 }
 
+/// A JSON document the store wrote (hours, rules, ids), read back into its type.
+pub fn stored_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|_| StoreError::Corrupt {
+        table,
+        column,
+        value: value.to_owned(),
+    })
+}
+
+/// The JSON text of a document the store writes; the types it is used with always serialize.
+pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

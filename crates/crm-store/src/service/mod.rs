@@ -1,0 +1,8 @@
+//! The service desk: calendars, SLA policies, teams, cases, and the sweep that escalates.
+
+pub mod calendars;
+pub mod cases;
+pub mod policies;
+pub mod settings;
+pub mod sweep;
+pub mod teams;

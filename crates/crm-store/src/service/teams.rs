@@ -1,0 +1,166 @@
+//! Teams: who works a queue of cases, and whom its breached cases escalate to.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::access::users::ensure_staff;
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::records::{self, Record};
+use crate::platform::schema::{cases, teams};
+use crate::platform::stored::{stored_json, to_json};
+use crate::{new_id, now, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamFields {
+    pub name: String,
+    pub member_ids: Vec<String>,
+    /// Whom a breached case escalates to when its assignee has no manager.
+    pub escalation_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub fields: TeamFields,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = teams, treat_none_as_null = true)]
+struct TeamRow {
+    id: String,
+    name: String,
+    member_ids: String,
+    escalation_user_id: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl TeamRow {
+    fn new(id: String, fields: &TeamFields, version: i64, created_at: NaiveDateTime) -> Self {
+        TeamRow {
+            id,
+            name: fields.name.clone(),
+            member_ids: to_json(&fields.member_ids),
+            escalation_user_id: fields.escalation_user_id.clone(),
+            version,
+            created_at,
+            updated_at: now(),
+        }
+    }
+
+    fn into_team(self) -> Result<Team, StoreError> {
+        Ok(Team {
+            fields: TeamFields {
+                member_ids: stored_json("teams", "member_ids", &self.member_ids)?,
+                name: self.name,
+                escalation_user_id: self.escalation_user_id,
+            },
+            id: self.id,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Members and the escalation user are active staff.
+fn check(conn: &mut DbConnection, fields: &mut TeamFields) -> Result<(), StoreError> {
+    fields.member_ids.dedup();
+    for (i, member) in fields.member_ids.iter().enumerate() {
+        ensure_staff(conn, member, &format!("member_ids[{i}]"))?;
+    }
+    if let Some(user) = &fields.escalation_user_id {
+        ensure_staff(conn, user, "escalation_user_id")?;
+    }
+    Ok(())
+}
+
+pub fn create(conn: &mut DbConnection, mut fields: TeamFields) -> Result<Team, StoreError> {
+    check(conn, &mut fields)?;
+    let row = TeamRow::new(new_id(), &fields, 1, now());
+    diesel::insert_into(teams::table)
+        .values(&row)
+        .execute(conn)?;
+    row.into_team()
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<TeamRow, StoreError> {
+    Ok(teams::table
+        .find(id)
+        .select(TeamRow::as_select())
+        .first(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Team, StoreError> {
+    load(conn, id)?.into_team()
+}
+
+pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Team>, StoreError> {
+    let query = teams::table.select(TeamRow::as_select()).into_boxed();
+    let rows: Vec<TeamRow> = keyset!(query, teams::created_at, teams::id, page, time).load(conn)?;
+    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id)).try_map(TeamRow::into_team)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    edit: impl FnOnce(&mut TeamFields) -> Result<(), StoreError>,
+) -> Result<Team, StoreError> {
+    let current = records::checkout(conn, Record::Team, id, expected_version, load, |r| {
+        r.version
+    })?
+    .into_team()?;
+    let mut fields = current.fields;
+    edit(&mut fields)?;
+    check(conn, &mut fields)?;
+    let row = TeamRow::new(current.id, &fields, current.version + 1, current.created_at);
+    records::written(
+        diesel::update(
+            teams::table
+                .filter(teams::id.eq(id))
+                .filter(teams::version.eq(current.version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        current.version,
+    )?;
+    row.into_team()
+}
+
+/// Deletes a team that no case is queued in (else `409`).
+pub fn delete(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let row = records::checkout(conn, Record::Team, id, expected_version, load, |r| {
+        r.version
+    })?;
+    let queued: Option<String> = cases::table
+        .filter(cases::team_id.eq(id))
+        .select(cases::id)
+        .first(conn)
+        .optional()?;
+    if let Some(case_id) = queued {
+        return Err(StoreError::Conflict {
+            message: "cases are queued in this team".to_owned(),
+            existing_id: Some(case_id),
+        });
+    }
+    records::written(
+        diesel::delete(
+            teams::table
+                .filter(teams::id.eq(id))
+                .filter(teams::version.eq(row.version)),
+        )
+        .execute(conn)?,
+        row.version,
+    )?;
+    Ok(())
+}
