@@ -70,6 +70,8 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "events" => Resource::Events,
         "webhooks" => Resource::Webhooks,
         "integrations" => Resource::Integrations,
+        "cases" => Resource::Cases,
+        "service" => Resource::ServiceSettings,
         _ => return None,
     })
 }
@@ -93,6 +95,8 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // Running maintenance and freezing the test clock are the admin's.
+        (_, p) if p.starts_with("/v1/admin/") => Some(vec![(Resource::Settings, Write)]),
         ("POST" | "PATCH", p) if p.starts_with("/v1/invoice-series") => {
             Some(vec![(Resource::Settings, Write)])
         }
@@ -316,6 +320,10 @@ struct StaffWorld {
     delivery: String,
     event: String,
     connection: String,
+    calendar: String,
+    policy: String,
+    team: String,
+    case: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -427,8 +435,36 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         .as_str()
         .unwrap()
         .to_owned();
+    let calendar = app
+        .create(
+            "/v1/business-calendars",
+            json!({"name": "Security", "time_zone": "Europe/Madrid",
+                "hours": [{"weekday": "mon", "start": "09:00", "end": "17:00"}]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = app
+        .create(
+            "/v1/sla-policies",
+            json!({"name": "Security", "calendar_id": calendar, "position": 1,
+                "rules": [{"priority": "high", "first_response_minutes": 60, "resolution_minutes": 240}]}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team = app.create("/v1/teams", json!({"name": "Security"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     StaffWorld {
         connection,
+        calendar,
+        policy,
+        team,
+        case: String::new(),
         product,
         lead,
         opportunity: String::new(),
@@ -471,6 +507,10 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/webhook-endpoints/") => &staff.webhook_endpoint,
         p if p.starts_with("/v1/events/") => &staff.event,
         p if p.starts_with("/v1/integrations/connections/") => &staff.connection,
+        p if p.starts_with("/v1/cases/") => &staff.case,
+        p if p.starts_with("/v1/business-calendars/") => &staff.calendar,
+        p if p.starts_with("/v1/sla-policies/") => &staff.policy,
+        p if p.starts_with("/v1/teams/") => &staff.team,
         p if p.starts_with("/v1/integrations/") => {
             return Some(p.replace("{connection_id}", &staff.connection))
         }
@@ -559,6 +599,16 @@ async fn complete_staff_world(app: &TestApp, staff: &mut StaffWorld, owner: &Cus
         .create(
             "/v1/interactions",
             json!({"contact_id": owner.contact, "kind": "call", "subject": "Hello", "occurred_at": "2026-01-05T10:00:00Z"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    staff.case = app
+        .create(
+            "/v1/cases",
+            json!({"subject": "Security", "company_id": owner.company, "channel": "email",
+                "priority": "high", "category": "question"}),
         )
         .await["id"]
         .as_str()
@@ -847,6 +897,8 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "events",
         "webhooks",
         "integrations",
+        "cases",
+        "service",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))
