@@ -90,6 +90,8 @@ fn requirement(op: &Operation) -> Option<Requirement> {
     let special: Option<Vec<(Resource, Access)>> = match (op.method.as_str(), path) {
         (_, p) if p.starts_with("/v1/auth/") => return Some(Requirement::Public),
         (_, "/healthz" | "/readyz" | "/metrics") => return Some(Requirement::Public),
+        // The survey token is the credential.
+        (_, p) if p.starts_with("/v1/csat/") => return Some(Requirement::Public),
         // Signed by the shop, not called with a token: `integrations.rs` covers their 401s.
         ("POST", p) if p.starts_with("/v1/integrations/") && p.ends_with("/webhooks") => {
             return Some(Requirement::Public)
@@ -507,7 +509,8 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/webhook-endpoints/") => &staff.webhook_endpoint,
         p if p.starts_with("/v1/events/") => &staff.event,
         p if p.starts_with("/v1/integrations/connections/") => &staff.connection,
-        p if p.starts_with("/v1/cases/") => &staff.case,
+        p if p.starts_with("/v1/cases/") || p.starts_with("/v1/portal/cases/") => &staff.case,
+        p if p.starts_with("/v1/csat/") => return Some(p.replace("{token}", "not-a-survey-token")),
         p if p.starts_with("/v1/business-calendars/") => &staff.calendar,
         p if p.starts_with("/v1/sla-policies/") => &staff.policy,
         p if p.starts_with("/v1/teams/") => &staff.team,

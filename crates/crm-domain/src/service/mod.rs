@@ -2,5 +2,6 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod reports;
 pub mod settings;
 pub mod sla;

@@ -139,6 +139,10 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("closeCase", &[E::CaseClosed]),
     ("createCaseComment", &[E::CaseCommented, E::CaseEscalated]),
     ("runMaintenance", &[E::CaseEscalated, E::CaseClosed]),
+    ("answerSurvey", &[E::CaseUpdated]),
+    ("answerPortalSurvey", &[E::CaseUpdated]),
+    ("createPortalCase", &[E::CaseCreated]),
+    ("createPortalCaseComment", &[E::CaseCommented]),
 ];
 
 /// Writing operations that change configuration, not business records: they emit nothing.

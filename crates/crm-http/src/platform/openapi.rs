@@ -212,7 +212,9 @@ pub fn apply_conventions(api: &mut OpenApi) {
 
     remove_unused_schemas(api);
     for (path, item) in api.paths.paths.iter_mut() {
-        let secured = path.starts_with("/v1/") && !path.starts_with("/v1/auth/");
+        let secured = path.starts_with("/v1/")
+            && !path.starts_with("/v1/auth/")
+            && !path.starts_with("/v1/csat/");
         let has_id = path.contains('{');
         let operations = [
             (&mut item.get, "GET"),

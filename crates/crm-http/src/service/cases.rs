@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::billing::returns::{RootCauseDto, RootCauseUpdate};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
-use crate::platform::auth::Principal;
+use crate::platform::auth::{random_token, secret_hash, Principal};
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
@@ -80,6 +80,9 @@ pub struct Case {
     pub escalated_at: Option<DateTime<Utc>>,
     /// A low satisfaction rating flagged it.
     pub csat_flagged: bool,
+    /// Only in the answer of `resolve`, once: the token of the satisfaction survey the
+    /// resolution opened, for `GET|POST /v1/csat/{token}`. Stored hashed; null everywhere else.
+    pub survey_token: Option<String>,
     /// What its state allows next.
     pub allowed_actions: Vec<CaseAction>,
     /// Incremented on every change; the ETag.
@@ -140,6 +143,7 @@ impl From<store::Case> for Case {
             escalated_to_id: c.escalated_to_id,
             escalated_at: utc_opt(c.escalated_at),
             csat_flagged: c.csat_flagged,
+            survey_token: None,
             version: c.version,
             created_at: utc(c.created_at),
             updated_at: utc(c.updated_at),
@@ -460,12 +464,25 @@ pub async fn assign_case(
 async fn act(target: ActionTarget, action: CaseAction) -> Result<HttpResponse, ApiError> {
     let clock = target.state.settings.clock;
     let actor = target.principal.user_id().map(str::to_owned);
-    let case = target
+    let survey_token = (action == CaseAction::Resolve).then(random_token);
+    let survey_token_hash = survey_token.as_deref().map(secret_hash);
+    let acted = target
         .write(Resource::Cases, move |conn, id, version| {
-            store::act(conn, clock, id, version, actor.as_deref(), action)
+            store::act(
+                conn,
+                clock,
+                id,
+                version,
+                actor.as_deref(),
+                action,
+                survey_token_hash,
+            )
         })
         .await?;
-    Ok(versioned(case.version, &Case::from(case)))
+    let version = acted.case.version;
+    let mut case = Case::from(acted.case);
+    case.survey_token = survey_token.filter(|_| acted.survey_opened);
+    Ok(versioned(version, &case))
 }
 
 #[utoipa::path(tag = "cases", operation_id = "openCase", summary = "Open a case",
@@ -487,7 +504,7 @@ pub async fn pend_case(target: ActionTarget) -> Result<HttpResponse, ApiError> {
 }
 
 #[utoipa::path(tag = "cases", operation_id = "resolveCase", summary = "Resolve a case",
-    description = "new, open or pending → resolved. A complaint needs `root_cause.category` (`422`).",
+    description = "new, open or pending → resolved. A complaint needs `root_cause.category` (`422`). Opens the case's satisfaction survey, valid `survey_valid_days`, and answers its `survey_token` once (none when the case's survey was already answered).",
     params(("id" = String, Path, description = "Case id")),
     responses(ActionResponses<Case>))]
 #[post("/cases/{id}/resolve")]
@@ -585,7 +602,7 @@ pub async fn create_comment(
     let actor = target.principal.user_id().map(str::to_owned);
     let comment = target
         .write(Resource::Cases, move |conn, id, _| {
-            store::comment(conn, clock, id, actor.as_deref(), author, text)
+            store::comment(conn, clock, id, None, actor.as_deref(), author, text)
         })
         .await?;
     Ok(created(
@@ -615,7 +632,7 @@ pub async fn list_comments(
     principal.authorize(Resource::Cases, Access::Read)?;
     let comments = state
         .db
-        .read(move |conn| store::comments(conn, &id, true))
+        .read(move |conn| store::comments(conn, &id, None))
         .await?;
     Ok(web::Json(CommentList {
         data: comments.into_iter().map(Comment::from).collect(),

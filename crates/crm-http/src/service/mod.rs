@@ -1,12 +1,17 @@
 pub mod calendars;
 pub mod cases;
+pub mod csat;
 pub mod maintenance;
+pub mod portal;
+pub mod reports;
 pub mod settings;
 pub mod sla_policies;
 pub mod teams;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(reports::get_csat_report);
+    cfg.service(reports::get_case_report);
     cfg.service(cases::list_cases);
     cfg.service(cases::create_case);
     cfg.service(cases::get_case);
@@ -38,4 +43,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(settings::get_service_settings);
     cfg.service(settings::update_service_settings);
     cfg.service(maintenance::run_maintenance);
+    cfg.service(csat::get_survey);
+    cfg.service(csat::answer_survey);
+    cfg.service(portal::list_portal_cases);
+    cfg.service(portal::create_portal_case);
+    cfg.service(portal::get_portal_case);
+    cfg.service(portal::list_portal_case_comments);
+    cfg.service(portal::create_portal_case_comment);
+    cfg.service(csat::answer_portal_survey);
 }

@@ -26,8 +26,8 @@ use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, substring_search, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{
-    case_comments, case_events, case_slas, cases, companies, contacts, invoices, orders, returns,
-    teams, users,
+    case_comments, case_events, case_slas, case_surveys, cases, companies, contacts, invoices,
+    orders, returns, teams, users,
 };
 use crate::platform::stored::{stored, stored_opt};
 use crate::service::{calendars, policies, settings};
@@ -863,7 +863,9 @@ fn within_reopen_window(
         .is_some_and(|at| now < at + chrono::Duration::days(days)))
 }
 
-/// A state action: `open`, `pend`, `resolve`, `reopen` or `close`.
+/// A state action: `open`, `pend`, `resolve`, `reopen` or `close`. A resolution opens a
+/// satisfaction survey under `survey_token_hash` unless the case's survey was answered already;
+/// `Acted::survey_opened` says whether it did.
 pub fn act(
     conn: &mut DbConnection,
     clock: Clock,
@@ -871,7 +873,8 @@ pub fn act(
     expected_version: Option<i64>,
     actor_id: Option<&str>,
     action: CaseAction,
-) -> Result<Case, StoreError> {
+    survey_token_hash: Option<String>,
+) -> Result<Acted, StoreError> {
     let now = clock.now(conn)?;
     let (mut row, mut sla) = checkout(conn, id, expected_version)?;
     let status: CaseStatus = stored("cases", "status", &row.status)?;
@@ -883,8 +886,49 @@ pub fn act(
     }
     let breaches = move_to(conn, &mut row, &mut sla, to, &Actor { id: actor_id, now })?;
     save(conn, &mut row, &sla, now)?;
+    let survey_opened = match (action, survey_token_hash) {
+        (CaseAction::Resolve, Some(token_hash)) => open_survey(conn, id, &token_hash, now)?,
+        _ => false,
+    };
     announce(conn, id, breaches, Some(event_of(action)))?;
-    assemble(conn, &mut Calendars::default(), row, &sla, now)
+    Ok(Acted {
+        case: assemble(conn, &mut Calendars::default(), row, &sla, now)?,
+        survey_opened,
+    })
+}
+
+/// Opens the case's survey under a new token, unless it was answered: one answer per case.
+/// Returns whether it opened one.
+pub(crate) fn open_survey(
+    conn: &mut DbConnection,
+    case_id: &str,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let answered: Option<Option<NaiveDateTime>> = case_surveys::table
+        .find(case_id)
+        .select(case_surveys::answered_at)
+        .first(conn)
+        .optional()?;
+    if matches!(answered, Some(Some(_))) {
+        return Ok(false);
+    }
+    let days = settings::get(conn)?.settings.survey_valid_days;
+    diesel::delete(case_surveys::table.find(case_id)).execute(conn)?;
+    diesel::insert_into(case_surveys::table)
+        .values((
+            case_surveys::case_id.eq(case_id),
+            case_surveys::token_hash.eq(token_hash),
+            case_surveys::expires_at.eq(now + chrono::Duration::days(days)),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// A case after a state action, and whether its resolution opened a survey.
+pub struct Acted {
+    pub case: Case,
+    pub survey_opened: bool,
 }
 
 /// Changes what `edit` changes. A staff priority change sets the targets again; a change of
@@ -971,14 +1015,17 @@ pub struct Comment {
 
 /// Adds a comment and moves the case as the reply rules say: the first public staff reply
 /// opens a new case and honours the first-response target; a customer's reply reopens.
+/// `company_id` restricts a portal user to its company's cases.
 pub fn comment(
     conn: &mut DbConnection,
     clock: Clock,
     id: &str,
+    company_id: Option<&str>,
     author_id: Option<&str>,
     author: Author,
     body: String,
 ) -> Result<Comment, StoreError> {
+    ensure_visible(conn, id, company_id)?;
     let now = clock.now(conn)?;
     let (mut row, mut sla) = checkout(conn, id, None)?;
     let status: CaseStatus = stored("cases", "status", &row.status)?;
@@ -1022,21 +1069,31 @@ pub fn comment(
     Ok(comment)
 }
 
-fn ensure_exists(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
-    cases::table
+/// Finds the case, and when `company_id` is given (a portal user), only among its cases.
+fn ensure_visible(
+    conn: &mut DbConnection,
+    id: &str,
+    company_id: Option<&str>,
+) -> Result<(), StoreError> {
+    let owner: String = cases::table
         .find(id)
-        .select(cases::id)
-        .first::<String>(conn)?;
+        .select(cases::company_id)
+        .first(conn)?;
+    if company_id.is_some_and(|company| company != owner) {
+        return Err(StoreError::NotFound);
+    }
     Ok(())
 }
 
-/// A case's comments, oldest first; internal notes only for staff.
+/// A case's comments, oldest first. For a portal user (`company_id`), only its company's
+/// case and only public comments: internal notes never leave staff endpoints.
 pub fn comments(
     conn: &mut DbConnection,
     id: &str,
-    with_internal: bool,
+    company_id: Option<&str>,
 ) -> Result<Vec<Comment>, StoreError> {
-    ensure_exists(conn, id)?;
+    ensure_visible(conn, id, company_id)?;
+    let with_internal = company_id.is_none();
     let mut query = case_comments::table
         .filter(case_comments::case_id.eq(id))
         .order((case_comments::created_at.asc(), case_comments::id.asc()))
@@ -1059,7 +1116,7 @@ pub struct CaseEvent {
 
 /// A case's event log, oldest first.
 pub fn events(conn: &mut DbConnection, id: &str) -> Result<Vec<CaseEvent>, StoreError> {
-    ensure_exists(conn, id)?;
+    ensure_visible(conn, id, None)?;
     let rows: Vec<(String, String, NaiveDateTime, Option<String>, String)> = case_events::table
         .filter(case_events::case_id.eq(id))
         .order((case_events::at.asc(), case_events::id.asc()))

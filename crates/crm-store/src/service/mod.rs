@@ -2,7 +2,9 @@
 
 pub mod calendars;
 pub mod cases;
+pub mod csat;
 pub mod policies;
+pub mod reports;
 pub mod settings;
 pub mod sweep;
 pub mod teams;
