@@ -124,6 +124,7 @@ fn requirement(op: &Operation) -> Option<Requirement> {
                 Resource::Invoices,
                 Resource::Interactions,
                 Resource::Analytics,
+                Resource::Cases,
             ]
             .into_iter()
             .map(|r| (r, Read))

@@ -10,6 +10,8 @@ text_enum! {
         Order => "order",
         Opportunity => "opportunity",
         Return => "return",
+        /// A change of a support case; `detail` is its event type, such as `status_changed`.
+        Case => "case",
     }
 }
 

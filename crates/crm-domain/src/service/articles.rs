@@ -339,14 +339,14 @@ impl TermMatcher {
 
 /// Escapes text for HTML, quotes included.
 fn escape_into(out: &mut String, text: &[char]) {
-    for c in text {
+    for &c in text {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c => out.push(*c),
+            other => out.push(other),
         }
     }
 }
@@ -359,7 +359,10 @@ pub fn snippet(text: &str, matches: impl Fn(&str) -> bool, max_chars: usize) -> 
     let chars: Vec<char> = text.chars().collect();
     let spans = word_spans(&chars);
     let word_at = |(s, e): (usize, usize)| -> String {
-        chars.get(s..e).map(|w| w.iter().collect()).unwrap_or_default()
+        chars
+            .get(s..e)
+            .map(|w| w.iter().collect())
+            .unwrap_or_default()
     };
     let hits: Vec<bool> = spans.iter().map(|span| matches(&word_at(*span))).collect();
     let anchor = spans
@@ -437,9 +440,15 @@ mod tests {
         assert_eq!(transition(Published, Archive), Ok(Archived));
         assert_eq!(transition(Archived, Restore), Ok(Draft));
         let refused = transition(Published, Publish).unwrap_err();
-        assert_eq!((refused.document, refused.state.as_str()), ("article", "published"));
+        assert_eq!(
+            (refused.document, refused.state.as_str()),
+            ("article", "published")
+        );
         assert_eq!(refused.allowed, ["archive"]);
-        assert_eq!(transition(Archived, Publish).unwrap_err().allowed, ["restore"]);
+        assert_eq!(
+            transition(Archived, Publish).unwrap_err().allowed,
+            ["restore"]
+        );
         assert!(transition(Draft, Restore).is_err());
     }
 
@@ -462,7 +471,10 @@ mod tests {
         assert!(share_a_term(Locale::Es, "devolucio\u{301}n", "devolucion"));
         assert!(share_a_term(Locale::Pt, "informação", "informacao"));
         assert!(share_a_term(Locale::Pt, "devoluções", "devolucoes"));
-        assert_eq!(unaccent("Ñandú, façade, Straße, Œuvre"), "Nandu, facade, Strasse, OEuvre");
+        assert_eq!(
+            unaccent("Ñandú, façade, Straße, Œuvre"),
+            "Nandu, facade, Strasse, OEuvre"
+        );
         assert_eq!(unaccent("plain ascii"), "plain ascii");
     }
 
@@ -483,41 +495,60 @@ mod tests {
         for hostile in ["\"", "*", "NEAR(", ") OR (", "'; DROP", "", "\u{0}"] {
             let words = query_words(Locale::En, hostile);
             assert!(
-                words
-                    .iter()
-                    .all(|w| w.word.chars().all(is_word_char)
-                        && w.terms.iter().all(|t| t.chars().all(is_word_char))),
+                words.iter().all(|w| w.word.chars().all(is_word_char)
+                    && w.terms.iter().all(|t| t.chars().all(is_word_char))),
                 "{hostile:?}: {words:?}"
             );
         }
         let words = query_words(Locale::Es, "Reembolso, reembolso; DEVOLUCIÓN");
         let spelled: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
         assert_eq!(spelled, ["reembolso", "devolución"]);
-        assert_eq!(words[1].terms.len(), 2, "the stem of the word and of its plain spelling");
+        assert_eq!(
+            words[1].terms.len(),
+            2,
+            "the stem of the word and of its plain spelling"
+        );
         let long = "a".repeat(MAX_WORD_CHARS + 1);
         assert!(query_words(Locale::Es, &long).is_empty());
         let many: Vec<String> = (0..40).map(|i| format!("palabra{i}")).collect();
-        assert_eq!(query_words(Locale::Es, &many.join(" ")).len(), MAX_QUERY_WORDS);
+        assert_eq!(
+            query_words(Locale::Es, &many.join(" ")).len(),
+            MAX_QUERY_WORDS
+        );
     }
 
     #[test]
     fn snippets_mark_matches_and_escape_the_rest() {
         let query = query_words(Locale::Es, "reembolso");
         let matcher = TermMatcher::new(Locale::Es, &query);
-        let text = "Para pedir un reembolso <script>alert(1)</script> escriba a \"soporte\" & espere.";
+        let text =
+            "Para pedir un reembolso <script>alert(1)</script> escriba a \"soporte\" & espere.";
         let shown = snippet(text, |w| matcher.matches(w), 200);
         assert!(shown.contains("<mark>reembolso</mark>"), "{shown}");
-        assert!(shown.contains("&lt;script&gt;") && !shown.contains("<script>"), "{shown}");
-        assert!(shown.contains("&quot;soporte&quot; &amp; espere"), "{shown}");
+        assert!(
+            shown.contains("&lt;script&gt;") && !shown.contains("<script>"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("&quot;soporte&quot; &amp; espere"),
+            "{shown}"
+        );
         assert!(!shown.starts_with('…') && !shown.ends_with('…'), "{shown}");
 
-        let long = format!("{} Los reembolsos tardan cinco días. {}", "palabra ".repeat(50), "otra ".repeat(50));
+        let long = format!(
+            "{} Los reembolsos tardan cinco días. {}",
+            "palabra ".repeat(50),
+            "otra ".repeat(50)
+        );
         let shown = snippet(&long, |w| matcher.matches(w), 60);
         assert!(shown.contains("<mark>reembolsos</mark>"), "{shown}");
         assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
         let visible = shown.replace("<mark>", "").replace("</mark>", "");
         assert!(visible.chars().count() <= 62, "{shown}");
-        assert!(!shown.contains("palab…") && !shown.contains("…alabra"), "no word is cut: {shown}");
+        assert!(
+            !shown.contains("palab…") && !shown.contains("…alabra"),
+            "no word is cut: {shown}"
+        );
 
         let none = snippet("Nada que ver <b>aquí</b>", |w| matcher.matches(w), 10);
         assert!(!none.contains("<mark>") && !none.contains("<b>"), "{none}");
@@ -526,12 +557,20 @@ mod tests {
 
     #[test]
     fn markdown_renders_safely() {
-        let html = render_markdown("**bold** and [a link](https://example.com)\n\n<script>alert(1)</script>");
+        let html = render_markdown(
+            "**bold** and [a link](https://example.com)\n\n<script>alert(1)</script>",
+        );
         assert!(html.contains("<strong>bold</strong>"), "{html}");
         assert!(html.contains("href=\"https://example.com\""), "{html}");
-        assert!(!html.contains("<script") && !html.contains("alert(1)"), "{html}");
+        assert!(
+            !html.contains("<script") && !html.contains("alert(1)"),
+            "{html}"
+        );
         let html = render_markdown("[x](javascript:alert(1)) <img src=x onerror=alert(1)>");
-        assert!(!html.contains("javascript:") && !html.contains("onerror"), "{html}");
+        assert!(
+            !html.contains("javascript:") && !html.contains("onerror"),
+            "{html}"
+        );
         assert_eq!(
             plain_text("# Title\n\nSome **bold** text and `code`, **re**embolso.\n\n- one\n- two"),
             "Title Some bold text and code, reembolso. one two"

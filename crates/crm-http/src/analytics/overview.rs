@@ -7,6 +7,7 @@ use crm_domain::access::permissions::{Access, Reach, Resource};
 use crm_domain::billing::invoices::InvoiceStatus;
 use crm_domain::billing::returns::ReturnStatus;
 use crm_domain::sales::quotes::QuoteStatus;
+use crm_domain::service::cases::{CasePriority, CaseStatus};
 use crm_store::parties::interactions::{InteractionFilter, InteractionSort};
 use crm_store::platform::pagination::PageRequest;
 use serde::Serialize;
@@ -115,6 +116,32 @@ pub struct Overview {
     pub last_interactions: Vec<Interaction>,
     /// The next planned interaction.
     pub next_interaction: Option<Interaction>,
+    /// Cases new, open or pending.
+    pub open_cases_count: i64,
+    /// The ten newest of them.
+    pub open_cases: Vec<CaseSummary>,
+    /// The company's last satisfaction rating.
+    pub last_csat: Option<LastCsat>,
+}
+
+/// An open case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub subject: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// A satisfaction rating.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastCsat {
+    /// 1 to 5.
+    pub rating: i64,
+    pub case_id: String,
+    pub answered_at: chrono::DateTime<Utc>,
 }
 
 fn page<S>(sort: S, descending: bool, limit: i64) -> PageRequest<S> {
@@ -141,6 +168,7 @@ async fn overview(
         Resource::Invoices,
         Resource::Interactions,
         Resource::Analytics,
+        Resource::Cases,
     ] {
         if principal.authorize(resource, Access::Read)? != Reach::All {
             return Err(ApiError::Forbidden("the overview is for staff".into()));
@@ -237,12 +265,36 @@ async fn overview(
                 &upcoming,
                 &page(InteractionSort::At, false, 1),
             )?;
+            let cases = crm_store::service::cases::open_cases(
+                conn,
+                company_id.as_deref(),
+                contact_id.as_deref(),
+                10,
+            )?;
+            let last_csat = company_id
+                .as_deref()
+                .map(|id| crm_store::service::csat::last_of_company(conn, id))
+                .transpose()?
+                .flatten();
             Ok((
-                contact, company, profit, quotes, orders, returns, invoices, last, next,
+                contact, company, profit, quotes, orders, returns, invoices, last, next, cases,
+                last_csat,
             ))
         })
         .await?;
-    let (contact, company, profit, quotes, orders, returns, invoices, last, next) = data;
+    let (
+        contact,
+        company,
+        profit,
+        quotes,
+        orders,
+        returns,
+        invoices,
+        last,
+        next,
+        (open_cases_count, open_cases),
+        last_csat,
+    ) = data;
     let currency = base.to_string();
     let (last_12_months, profit_unavailable) = match profit {
         Some(Ok(months)) => match crm_domain::analytics::profit::Figures::total(months.values()) {
@@ -327,11 +379,28 @@ async fn overview(
             .collect(),
         last_interactions: last.items.into_iter().map(Interaction::from).collect(),
         next_interaction: next.items.into_iter().next().map(Interaction::from),
+        open_cases_count,
+        open_cases: open_cases
+            .into_iter()
+            .map(|c| CaseSummary {
+                id: c.id,
+                number: c.number,
+                subject: c.subject,
+                status: c.status,
+                priority: c.priority,
+                created_at: c.created_at.and_utc(),
+            })
+            .collect(),
+        last_csat: last_csat.map(|(rating, case_id, at)| LastCsat {
+            rating,
+            case_id,
+            answered_at: at.and_utc(),
+        }),
     })
 }
 
 #[utoipa::path(tag = "companies", operation_id = "getCompanyOverview", summary = "A company's 360 view",
-    description = "Who they are, their tier and preferences, the last 12 months of profit, open quotes, recent orders, open returns, unpaid and overdue invoices, the last interactions and the next one planned. Staff only.",
+    description = "Who they are, their tier and preferences, the last 12 months of profit, open quotes, recent orders, open returns, unpaid and overdue invoices, the last interactions and the next one planned, open support cases and the last satisfaction rating. Staff only.",
     params(("id" = String, Path, description = "Company id")),
     responses((status = 200, description = "The overview", body = Overview)))]
 #[get("/companies/{id}/overview")]

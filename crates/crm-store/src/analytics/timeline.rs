@@ -9,7 +9,7 @@ use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, After, KeyValue, Page, PageRequest};
 use crate::{
     billing::returns, parties::companies, parties::contacts, parties::interactions,
-    sales::opportunities, sales::orders, sales::quotes, StoreError,
+    sales::opportunities, sales::orders, sales::quotes, service::cases, StoreError,
 };
 
 /// One page of the timeline, newest first. `after` comes from the previous page.
@@ -46,6 +46,7 @@ pub fn page(
     entries.extend(orders::timeline_page(conn, subject, &request)?);
     entries.extend(opportunities::timeline_page(conn, subject, &request)?);
     entries.extend(returns::timeline_page(conn, subject, &request)?);
+    entries.extend(cases::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

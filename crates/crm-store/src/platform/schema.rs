@@ -815,6 +815,8 @@ diesel::table! {
 
 diesel::joinable!(case_slas -> cases (case_id));
 diesel::joinable!(case_surveys -> cases (case_id));
+diesel::joinable!(case_events -> cases (case_id));
+diesel::joinable!(case_comments -> cases (case_id));
 
 diesel::table! {
     case_comments (id) {

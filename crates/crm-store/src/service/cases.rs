@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::companies::Tier;
+use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 use crm_domain::service::calendar::BusinessCalendar;
 use crm_domain::service::cases::{
     after_comment, allowed_actions, case_number, check_commentable, check_resolvable, transition,
@@ -1263,4 +1264,120 @@ pub fn list(
         After::at_time(r.created_at, &r.id)
     })
     .try_map(|(row, sla)| assemble(conn, &mut calendars, row, &sla, now))
+}
+
+/// An open case, as the 360 lists it.
+#[derive(Debug, Clone)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub subject: String,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
+    pub created_at: NaiveDateTime,
+}
+
+/// How many cases of a company (or of one contact) are open (new, open, pending), and the
+/// newest `limit` of them.
+pub fn open_cases(
+    conn: &mut DbConnection,
+    company_id: Option<&str>,
+    contact_id: Option<&str>,
+    limit: i64,
+) -> Result<(i64, Vec<CaseSummary>), StoreError> {
+    let open: Vec<&str> = CaseStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
+    let scoped = || {
+        let mut query = cases::table
+            .filter(cases::status.eq_any(open.clone()))
+            .into_boxed();
+        if let Some(contact) = contact_id {
+            query = query.filter(cases::contact_id.eq(contact.to_owned()));
+        } else if let Some(company) = company_id {
+            query = query.filter(cases::company_id.eq(company.to_owned()));
+        }
+        query
+    };
+    let count: i64 = scoped().count().get_result(conn)?;
+    let rows: Vec<(String, String, String, String, String, NaiveDateTime)> = scoped()
+        .order((cases::created_at.desc(), cases::id.desc()))
+        .limit(limit)
+        .select((
+            cases::id,
+            cases::number,
+            cases::subject,
+            cases::status,
+            cases::priority,
+            cases::created_at,
+        ))
+        .load(conn)?;
+    let summaries = rows
+        .into_iter()
+        .map(|(id, number, subject, status, priority, created_at)| {
+            Ok(CaseSummary {
+                status: stored("cases", "status", &status)?,
+                priority: stored("cases", "priority", &priority)?,
+                id,
+                number,
+                subject,
+                created_at,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok((count, summaries))
+}
+
+/// The events of a contact's or company's cases as timeline entries, newest first.
+pub fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut query = case_events::table
+        .inner_join(cases::table)
+        .select((
+            case_events::id,
+            case_events::event_type,
+            case_events::at,
+            case_events::actor_id,
+            cases::number,
+            cases::subject,
+            cases::contact_id,
+            cases::company_id,
+        ))
+        .into_boxed();
+    query = match subject {
+        Subject::Contact(id) => query.filter(cases::contact_id.eq(id.clone())),
+        Subject::Company(id) => query.filter(cases::company_id.eq(id.clone())),
+    };
+    let rows: Vec<TimelineRow> =
+        keyset!(query, case_events::at, case_events::id, page, time).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TimelineEntry {
+            kind: TimelineKind::Case,
+            summary: format!("{}: {}", row.number, row.subject),
+            detail: Some(row.event_type),
+            id: row.id,
+            at: row.at,
+            contact_id: row.contact_id,
+            company_id: Some(row.company_id),
+            user_id: row.actor_id,
+        })
+        .collect())
+}
+
+#[derive(Queryable)]
+struct TimelineRow {
+    id: String,
+    event_type: String,
+    at: NaiveDateTime,
+    actor_id: Option<String>,
+    number: String,
+    subject: String,
+    contact_id: Option<String>,
+    company_id: String,
 }
