@@ -211,6 +211,51 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "case",
+        get: "/v1/cases/{id}",
+        starts: &["new", "pending", "resolved"],
+        ops: &[
+            op("update", "PATCH", "/v1/cases/{id}"),
+            op("assign", "POST", "/v1/cases/{id}/assign"),
+            op("open", "POST", "/v1/cases/{id}/open"),
+            op("pend", "POST", "/v1/cases/{id}/pend"),
+            op("resolve", "POST", "/v1/cases/{id}/resolve"),
+            op("reopen", "POST", "/v1/cases/{id}/reopen"),
+            op("close", "POST", "/v1/cases/{id}/close"),
+            op("reply", "POST", "/v1/cases/{id}/comments"),
+            portal("customer reply", "POST", "/v1/portal/cases/{id}/comments"),
+            portal("portal rating", "POST", "/v1/portal/cases/{id}/csat"),
+            op("survey rating", "POST", "/v1/csat/{token}"),
+        ],
+    },
+    Aggregate {
+        name: "business calendar",
+        get: "/v1/business-calendars/{id}",
+        starts: &["unused"],
+        ops: &[
+            op("update", "PATCH", "/v1/business-calendars/{id}"),
+            op("delete", "DELETE", "/v1/business-calendars/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "SLA policy",
+        get: "/v1/sla-policies/{id}",
+        starts: &["unused"],
+        ops: &[
+            op("update", "PATCH", "/v1/sla-policies/{id}"),
+            op("delete", "DELETE", "/v1/sla-policies/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "team",
+        get: "/v1/teams/{id}",
+        starts: &["empty"],
+        ops: &[
+            op("update", "PATCH", "/v1/teams/{id}"),
+            op("delete", "DELETE", "/v1/teams/{id}"),
+        ],
+    },
+    Aggregate {
         name: "API key",
         get: "/v1/api-keys/{id}",
         starts: &["active"],
@@ -783,6 +828,72 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("case", _) => {
+                let case = self
+                    .ok(
+                        "POST",
+                        "/v1/cases",
+                        Some(
+                            json!({"subject": "Raced case", "company_id": self.quote_company,
+                    "channel": "email", "priority": "high", "category": "question"}),
+                        ),
+                    )
+                    .await;
+                let id = id(&case);
+                let mut token = Value::Null;
+                match start {
+                    "pending" => {
+                        self.ok("POST", &format!("/v1/cases/{id}/pend"), None).await;
+                    }
+                    "resolved" => {
+                        let resolved = self
+                            .ok("POST", &format!("/v1/cases/{id}/resolve"), None)
+                            .await;
+                        token = resolved["survey_token"].clone();
+                    }
+                    _ => {}
+                }
+                Subject {
+                    id,
+                    external_id: String::new(),
+                    context: json!({"token": token}),
+                    customer: self.quote_customer.clone(),
+                }
+            }
+            ("business calendar" | "SLA policy", _) => {
+                let calendar = self
+                    .ok(
+                        "POST",
+                        "/v1/business-calendars",
+                        Some(json!({"name": "Raced", "time_zone": "Europe/Madrid",
+                    "hours": [{"weekday": "mon", "start": "09:00", "end": "17:00"}]})),
+                    )
+                    .await;
+                let subject = if aggregate == "SLA policy" {
+                    self.ok("POST", "/v1/sla-policies", Some(json!({"name": "Raced", "calendar_id": calendar["id"], "position": 100,
+                        "categories": ["other"], "active": false,
+                        "rules": [{"priority": "low", "first_response_minutes": 60, "resolution_minutes": 600}]}))).await
+                } else {
+                    calendar
+                };
+                Subject {
+                    id: id(&subject),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
+            ("team", _) => {
+                let team = self
+                    .ok("POST", "/v1/teams", Some(json!({"name": "Raced team"})))
+                    .await;
+                Subject {
+                    id: id(&team),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
             ("lead", _) => {
                 let tag = uuid::Uuid::now_v7().simple().to_string();
                 let lead = self.ok("POST", "/v1/leads", Some(json!({"first_name": "Race", "last_name": tag,
@@ -847,6 +958,16 @@ impl World {
             }
             ("return", "resolve") => json!({"resolution": "refund"}),
             ("lead", "update") => json!({"score": 5}),
+            ("case", "update") => json!({"subject": "Raced again", "priority": "urgent"}),
+            ("case", "assign") => json!({"assignee_id": self.admin_id}),
+            ("case", "reply") => json!({"body": "Raced reply", "public": true}),
+            ("case", "customer reply") => json!({"body": "Raced answer"}),
+            ("case", "portal rating" | "survey rating") => json!({"rating": 4}),
+            ("business calendar", "update") => {
+                json!({"holidays": [{"date": "2026-12-25", "name": "Navidad"}]})
+            }
+            ("SLA policy", "update") => json!({"position": 101}),
+            ("team", "update") => json!({"name": "Renamed team"}),
             ("user", "update") => json!({"role": "manager"}),
             ("company", "update") => json!({"industry": "raced"}),
             ("contact", "update") => json!({"title": "raced"}),
@@ -882,6 +1003,7 @@ impl World {
             .replace("{other}", &related("other"))
             .replace("{stage_id}", &related("stage_id"))
             .replace("{delivery_id}", &related("delivery_id"))
+            .replace("{token}", &related("token"))
             .replace("{channel}", "shop")
             .replace("{external_id}", &subject.external_id)
     }

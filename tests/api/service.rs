@@ -494,3 +494,124 @@ on_both_backends! {
         assert_eq!(app.get(CLOCK).await.body["frozen"], false, "real time again");
     }
 }
+
+/// Two processes on one PostgreSQL database, each sweeping every second: each breach is dated
+/// at its due instant and escalated exactly once, whichever node finds it.
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn two_nodes_sweeping_every_second_escalate_each_breach_once() {
+    use crate::nodes::{send, SharedDatabase};
+    let db = SharedDatabase::create();
+    let settings = [("CRM_TEST_CLOCK", "true"), ("CRM_SLA_SWEEP_SECONDS", "1")];
+    let (_a, base_a) = db.start_node_with(&settings);
+    let (_b, base_b) = db.start_node_with(&settings);
+    let token = db.admin_token();
+    let client = reqwest::Client::new();
+    let call = |base: &str, method: Method, path: &str, body: Option<Value>| {
+        send(&client, method, format!("{base}{path}"), &token, body, &[])
+    };
+    let ok = |reply: crate::nodes::Reply| {
+        assert!(
+            (200..300).contains(&reply.status),
+            "{} {}",
+            reply.status,
+            reply.text
+        );
+        reply.body
+    };
+    ok(call(
+        &base_a,
+        Method::PUT,
+        CLOCK,
+        Some(json!({"now": "2026-03-02T08:00:00Z"})),
+    )
+    .await);
+    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|day| json!({"weekday": day, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let calendar = ok(call(
+        &base_a,
+        Method::POST,
+        "/v1/business-calendars",
+        Some(json!({"name": "24/7", "time_zone": "UTC", "hours": hours})),
+    )
+    .await);
+    ok(call(&base_a, Method::POST, "/v1/sla-policies", Some(json!({"name": "Urgent", "calendar_id": calendar["id"], "position": 1,
+        "rules": [{"priority": "urgent", "first_response_minutes": 10, "resolution_minutes": 600}]}))).await);
+    let company = ok(call(
+        &base_a,
+        Method::POST,
+        "/v1/companies",
+        Some(json!({"name": "Dos Nodos SL"})),
+    )
+    .await);
+    let mut cases = Vec::new();
+    for i in 0..20 {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let case = ok(call(
+            base,
+            Method::POST,
+            "/v1/cases",
+            Some(
+                json!({"subject": format!("Caso {i}"), "company_id": company["id"],
+            "channel": "phone", "priority": "urgent", "category": "incident"}),
+            ),
+        )
+        .await);
+        assert_eq!(case["first_response_due_at"], "2026-03-02T08:10:00Z");
+        cases.push(id_of(&case));
+    }
+    // Twenty minutes later, as both nodes see it: every first response is ten minutes overdue.
+    ok(call(
+        &base_b,
+        Method::PUT,
+        CLOCK,
+        Some(json!({"now": "2026-03-02T08:20:00Z"})),
+    )
+    .await);
+    let mut waited = 0;
+    loop {
+        let mut breached = 0;
+        for id in &cases {
+            let case = ok(call(&base_a, Method::GET, &format!("/v1/cases/{id}"), None).await);
+            breached += usize::from(case["first_response_breached_at"].is_string());
+        }
+        if breached == cases.len() {
+            break;
+        }
+        waited += 1;
+        assert!(
+            waited < 100,
+            "the sweeps recorded {breached} of {} breaches in 10 s",
+            cases.len()
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Three more sweeps on each node.
+    actix_rt::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    for id in &cases {
+        let case = ok(call(&base_b, Method::GET, &format!("/v1/cases/{id}"), None).await);
+        assert_eq!(
+            case["first_response_breached_at"], "2026-03-02T08:10:00Z",
+            "dated at the due instant"
+        );
+        assert_eq!(case["escalation_level"], 1, "{case}");
+        let log = ok(call(
+            &base_a,
+            Method::GET,
+            &format!("/v1/cases/{id}/events"),
+            None,
+        )
+        .await);
+        let count = |kind: &str| {
+            log["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == kind)
+                .count()
+        };
+        assert_eq!((count("sla_breached"), count("escalated")), (1, 1), "{log}");
+    }
+}
