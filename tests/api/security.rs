@@ -72,6 +72,7 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "integrations" => Resource::Integrations,
         "cases" => Resource::Cases,
         "service" => Resource::ServiceSettings,
+        "knowledge-base" => Resource::KnowledgeBase,
         _ => return None,
     })
 }
@@ -97,6 +98,16 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // Whoever may read an article may say whether it helped.
+        ("POST", "/v1/kb/articles/{id}/feedback") => Some(vec![(Resource::KnowledgeBase, Read)]),
+        ("POST", "/v1/cases/{id}/articles") => Some(vec![
+            (Resource::Cases, Write),
+            (Resource::KnowledgeBase, Read),
+        ]),
+        ("GET", "/v1/cases/{id}/suggested-articles") => Some(vec![
+            (Resource::Cases, Read),
+            (Resource::KnowledgeBase, Read),
+        ]),
         // Running maintenance and freezing the test clock are the admin's.
         (_, p) if p.starts_with("/v1/admin/") => Some(vec![(Resource::Settings, Write)]),
         ("POST" | "PATCH", p) if p.starts_with("/v1/invoice-series") => {
@@ -327,6 +338,8 @@ struct StaffWorld {
     policy: String,
     team: String,
     case: String,
+    article: String,
+    kb_draft: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -462,7 +475,24 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         .as_str()
         .unwrap()
         .to_owned();
+    let mut articles = Vec::new();
+    for title in ["Security", "Security draft"] {
+        articles.push(
+            app.create(
+                "/v1/kb/articles",
+                json!({"title": title, "body": "Security article", "locale": "en"}),
+            )
+            .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let kb_draft = articles.pop().unwrap();
+    let article = articles.pop().unwrap();
     StaffWorld {
+        article,
+        kb_draft,
         connection,
         calendar,
         policy,
@@ -515,6 +545,8 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/business-calendars/") => &staff.calendar,
         p if p.starts_with("/v1/sla-policies/") => &staff.policy,
         p if p.starts_with("/v1/teams/") => &staff.team,
+        p if p.starts_with("/v1/kb/articles/") => &staff.article,
+        p if p.starts_with("/v1/portal/kb/articles/") => &staff.kb_draft,
         p if p.starts_with("/v1/integrations/") => {
             return Some(p.replace("{connection_id}", &staff.connection))
         }
@@ -903,6 +935,7 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "integrations",
         "cases",
         "service",
+        "knowledge-base",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

@@ -31,11 +31,12 @@ pub enum Resource {
     Webhooks,
     Integrations,
     Cases,
+    KnowledgeBase,
     ServiceSettings,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 22] = [
+    pub const ALL: [Resource; 23] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -57,6 +58,7 @@ impl Resource {
         Resource::Webhooks,
         Resource::Integrations,
         Resource::Cases,
+        Resource::KnowledgeBase,
         Resource::ServiceSettings,
     ];
 
@@ -83,6 +85,7 @@ impl Resource {
             Resource::Webhooks => "webhooks",
             Resource::Integrations => "integrations",
             Resource::Cases => "cases",
+            Resource::KnowledgeBase => "knowledge_base",
             Resource::ServiceSettings => "service_settings",
         }
     }
@@ -124,7 +127,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 22] = [
+const MATRIX: [(Resource, [Grant; 6]); 23] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -148,6 +151,7 @@ const MATRIX: [(Resource, [Grant; 6]); 22] = [
     (Resource::Integrations, [W, No, No, No, No, No]),
     // Customers use the portal's case routes instead.
     (Resource::Cases, [W, W, W, W, W, No]),
+    (Resource::KnowledgeBase, [W, W, R, W, R, No]),
     // Calendars, SLA policies, teams and the desk's settings.
     (Resource::ServiceSettings, [W, W, R, R, R, No]),
 ];

@@ -1,5 +1,6 @@
 //! The service desk: cases, their SLAs in business time, and the rules of replies and states.
 
+pub mod articles;
 pub mod calendar;
 pub mod cases;
 pub mod reports;

@@ -189,6 +189,13 @@ pub const CONFIGURATION: &[&str] = &[
     "updateServiceSettings",
     "freezeServiceClock",
     "resumeServiceClock",
+    "createKbArticle",
+    "updateKbArticle",
+    "publishKbArticle",
+    "archiveKbArticle",
+    "restoreKbArticle",
+    "rateKbArticle",
+    "linkCaseArticle",
 ];
 
 /// Marks each operation of the document with the events it emits (`x-events`), or as

@@ -53,7 +53,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 23] = [
+const TAGS: [(&str, &str); 28] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -122,6 +122,23 @@ const TAGS: [(&str, &str); 23] = [
         "integrations",
         "Shopify and WooCommerce stores that push their orders and refunds by signed webhooks.",
     ),
+    (
+        "cases",
+        "Support cases: states, replies and internal notes, an SLA in business time, escalation, and the reports.",
+    ),
+    (
+        "service",
+        "The desk's set-up: business calendars, SLA policies, teams, settings, and the maintenance run.",
+    ),
+    (
+        "knowledge-base",
+        "Articles that answer customers' questions: revisions, publication, votes, and search in Spanish, Portuguese and English by stem and without accents.",
+    ),
+    (
+        "csat",
+        "Satisfaction surveys answered by whoever holds the token a resolution issued.",
+    ),
+    ("admin", "The test clock of a test deployment."),
 ];
 
 /// Adds the shared conventions to a document whose paths are already collected.

@@ -1,8 +1,10 @@
+pub mod articles;
 pub mod calendars;
 pub mod cases;
 pub mod csat;
 pub mod maintenance;
 pub mod portal;
+pub mod portal_kb;
 pub mod reports;
 pub mod settings;
 pub mod sla_policies;
@@ -51,4 +53,18 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(portal::list_portal_case_comments);
     cfg.service(portal::create_portal_case_comment);
     cfg.service(csat::answer_portal_survey);
+    cfg.service(articles::list_articles);
+    cfg.service(articles::create_article);
+    cfg.service(articles::search_articles);
+    cfg.service(articles::get_article);
+    cfg.service(articles::update_article);
+    cfg.service(articles::publish_article);
+    cfg.service(articles::archive_article);
+    cfg.service(articles::restore_article);
+    cfg.service(articles::list_revisions);
+    cfg.service(articles::rate_article);
+    cfg.service(articles::link_case_article);
+    cfg.service(articles::suggested_articles);
+    cfg.service(portal_kb::get_portal_article);
+    cfg.service(portal_kb::search_portal_articles);
 }

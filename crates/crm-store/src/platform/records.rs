@@ -19,6 +19,7 @@ use crate::StoreError;
 pub(crate) enum Record {
     ApiKey,
     Agreement,
+    Article,
     BusinessCalendar,
     Case,
     Company,
@@ -48,6 +49,7 @@ impl Record {
         match self {
             Record::ApiKey => ("api_keys", "id"),
             Record::Agreement => ("self_billing_agreements", "id"),
+            Record::Article => ("kb_articles", "id"),
             Record::BusinessCalendar => ("business_calendars", "id"),
             Record::Case => ("cases", "id"),
             Record::Company => ("companies", "id"),

@@ -842,7 +842,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    kb_articles (id) {
+        id -> Text,
+        title -> Text,
+        body -> Text,
+        locale -> Text,
+        tags -> Text,
+        status -> Text,
+        search_terms -> Text,
+        revision -> BigInt,
+        solved_cases_count -> BigInt,
+        helpful_count -> BigInt,
+        not_helpful_count -> BigInt,
+        published_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_revisions (article_id, revision) {
+        article_id -> Text,
+        revision -> BigInt,
+        title -> Text,
+        body -> Text,
+        locale -> Text,
+        tags -> Text,
+        edited_by -> Nullable<Text>,
+        edited_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_feedback (article_id, user_id) {
+        article_id -> Text,
+        user_id -> Text,
+        helpful -> Bool,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_articles (case_id, article_id) {
+        case_id -> Text,
+        article_id -> Text,
+        relation -> Text,
+        linked_by -> Nullable<Text>,
+        linked_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    kb_articles,
+    kb_revisions,
+    kb_feedback,
+    case_articles,
     business_calendars,
     sla_policies,
     teams,

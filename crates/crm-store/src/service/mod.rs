@@ -1,5 +1,6 @@
 //! The service desk: calendars, SLA policies, teams, cases, and the sweep that escalates.
 
+pub mod articles;
 pub mod calendars;
 pub mod cases;
 pub mod csat;
