@@ -65,7 +65,7 @@ pub struct Case {
     pub first_response_remaining_seconds: Option<i64>,
     /// Business seconds to the resolution due time; negative once overdue.
     pub resolution_remaining_seconds: Option<i64>,
-    /// The first public staff reply.
+    /// The first public staff reply, or the resolution when none came before it.
     pub first_responded_at: Option<DateTime<Utc>>,
     /// The due instant the first response was missed at.
     pub first_response_breached_at: Option<DateTime<Utc>>,

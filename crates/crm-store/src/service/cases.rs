@@ -809,7 +809,14 @@ pub(crate) fn move_to(
         sla.resolved_at = None;
     }
     match to {
-        CaseStatus::Resolved => sla.resolved_at = Some(now),
+        CaseStatus::Resolved => {
+            sla.resolved_at = Some(now);
+            // A resolution answers the customer: a case resolved before any public reply has
+            // had its first response then, and its target is settled.
+            if sla.first_responded_at.is_none() {
+                sla.first_responded_at = Some(now);
+            }
+        }
         CaseStatus::Closed => row.closed_at = Some(now),
         _ => {}
     }
