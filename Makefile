@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -69,3 +69,11 @@ bench-analytics:
 bench-events:
 	$(CARGO) build --release -p crm --bin crm
 	$(CARGO) run --release -p crm-tests --bin crm-bench-events
+
+## Service-desk benchmark, not in CI. On PostgreSQL (BENCH_POSTGRES_URL, default the local
+## server) and SQLite, each on a fresh database: the case list by sla_status and assignee_id over
+## 100k cases and the knowledge-base search over 50k articles, over HTTP and as the same raw SQL,
+## with their ratio. Takes several minutes; sizes and backends: see tests/bench/service.rs.
+bench-service:
+	$(CARGO) build --release -p crm --bin crm
+	$(CARGO) run --release -p crm-tests --bin crm-bench-service

@@ -229,6 +229,19 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "article",
+        get: "/v1/kb/articles/{id}",
+        starts: &["draft", "published", "archived"],
+        ops: &[
+            op("update", "PATCH", "/v1/kb/articles/{id}"),
+            op("publish", "POST", "/v1/kb/articles/{id}/publish"),
+            op("archive", "POST", "/v1/kb/articles/{id}/archive"),
+            op("restore", "POST", "/v1/kb/articles/{id}/restore"),
+            op("vote", "POST", "/v1/kb/articles/{id}/feedback"),
+            op("link to a case", "POST", "/v1/cases/{id}/articles"),
+        ],
+    },
+    Aggregate {
         name: "business calendar",
         get: "/v1/business-calendars/{id}",
         starts: &["unused"],
@@ -860,6 +873,42 @@ impl World {
                     customer: self.quote_customer.clone(),
                 }
             }
+            ("article", _) => {
+                let article = self
+                    .ok(
+                        "POST",
+                        "/v1/kb/articles",
+                        Some(json!({"title": "Raced article",
+                    "body": "Cómo pedir un reembolso", "locale": "es"})),
+                    )
+                    .await;
+                let id = id(&article);
+                if start != "draft" {
+                    let action = if start == "published" {
+                        "publish"
+                    } else {
+                        "archive"
+                    };
+                    self.ok("POST", &format!("/v1/kb/articles/{id}/{action}"), None)
+                        .await;
+                }
+                let case = self
+                    .ok(
+                        "POST",
+                        "/v1/cases",
+                        Some(
+                            json!({"subject": "Raced link", "company_id": self.quote_company,
+                    "channel": "email", "priority": "low", "category": "question"}),
+                        ),
+                    )
+                    .await;
+                Subject {
+                    id,
+                    external_id: String::new(),
+                    context: json!({"case": case["id"]}),
+                    customer: admin(),
+                }
+            }
             ("business calendar" | "SLA policy", _) => {
                 let calendar = self
                     .ok(
@@ -963,6 +1012,11 @@ impl World {
             ("case", "reply") => json!({"body": "Raced reply", "public": true}),
             ("case", "customer reply") => json!({"body": "Raced answer"}),
             ("case", "portal rating" | "survey rating") => json!({"rating": 4}),
+            ("article", "update") => json!({"title": "Raced title"}),
+            ("article", "vote") => json!({"helpful": true}),
+            ("article", "link to a case") => {
+                json!({"article_id": subject.id, "relation": "solved_with"})
+            }
             ("business calendar", "update") => {
                 json!({"holidays": [{"date": "2026-12-25", "name": "Navidad"}]})
             }
@@ -996,6 +1050,12 @@ impl World {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()
+        };
+        // A write on the subject made through another record's route, such as linking an
+        // article to a case, names that record in the context.
+        let route = match subject.context["case"].as_str() {
+            Some(case) => route.replace("/v1/cases/{id}", &format!("/v1/cases/{case}")),
+            None => route.to_owned(),
         };
         route
             .replace("{id}", &subject.id)

@@ -97,6 +97,8 @@ pub struct Config {
     pub test_clock: bool,
     /// Seconds between SLA sweeps (breaches, escalations, closing resolved cases).
     pub sla_sweep_seconds: u64,
+    /// Survey reads and answers by token allowed per client address per minute.
+    pub survey_per_minute: i64,
 }
 
 fn redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -162,6 +164,7 @@ impl Default for Config {
             webhook_allow_hosts: Vec::new(),
             test_clock: false,
             sla_sweep_seconds: 60,
+            survey_per_minute: 30,
         }
     }
 }
@@ -259,6 +262,7 @@ impl Config {
             login_max_failures: self.login_max_failures,
             login_window: Duration::from_secs(self.login_window_seconds),
             intake_per_minute: self.intake_per_minute,
+            survey_per_minute: self.survey_per_minute,
             return_window_days: self.return_window_days,
             tier_a_up_to_bp: self.tier_a_up_to_bp,
             tier_b_up_to_bp: self.tier_b_up_to_bp,

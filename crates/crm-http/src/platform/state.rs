@@ -28,6 +28,8 @@ pub struct HttpSettings {
     pub login_window: Duration,
     /// Web-form lead submissions allowed per API key per minute.
     pub intake_per_minute: i64,
+    /// Survey reads and answers by token allowed per client address per minute.
+    pub survey_per_minute: i64,
     /// The currency figures such as the forecast are reported in.
     pub base_currency: Currency,
     /// Days after the order within which a return needs no manager override.

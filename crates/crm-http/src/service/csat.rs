@@ -16,9 +16,6 @@ use crate::platform::fields::{Checker, LONG};
 use crate::platform::respond::{utc, utc_opt};
 use crate::platform::state::AppState;
 
-/// Tries per address and minute on the token routes.
-const TRIES_PER_MINUTE: i64 = 30;
-
 /// A satisfaction survey.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Survey {
@@ -66,7 +63,8 @@ fn outcome(outcome: SurveyOutcome) -> Result<web::Json<Survey>, ApiError> {
         }),
         SurveyOutcome::Expired => Err(ApiError::Gone("this survey has expired".to_owned())),
         SurveyOutcome::Throttled => Err(ApiError::TooManyRequests {
-            detail: format!("at most {TRIES_PER_MINUTE} survey requests per minute"),
+            detail: "too many survey requests from this address; wait for the next minute"
+                .to_owned(),
             retry_after: u64::from(60 - Utc::now().second()).max(1),
         }),
     }
@@ -88,7 +86,7 @@ fn comment(text: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 #[utoipa::path(tag = "csat", operation_id = "getSurvey", summary = "Read a satisfaction survey",
-    description = "No login: the token is the credential. `404` for an unknown token, `410` once expired, `429` over 30 tries a minute from one address.",
+    description = "No login: the token is the credential. `404` for an unknown token, `410` once expired, `429` over `CRM_SURVEY_PER_MINUTE` (30) tries a minute from one address.",
     params(("token" = String, Path, description = "The `survey_token` that resolving the case answered")),
     responses((status = 200, description = "The survey", body = Survey)))]
 #[get("/csat/{token}")]
@@ -98,9 +96,10 @@ pub async fn get_survey(
     token: web::Path<String>,
 ) -> Result<web::Json<Survey>, ApiError> {
     let (clock, bucket, hash) = (state.settings.clock, bucket(&request), secret_hash(&token));
+    let limit = state.settings.survey_per_minute;
     let found = state
         .db
-        .write(move |conn| store::survey_by_token(conn, clock, &bucket, TRIES_PER_MINUTE, &hash))
+        .write(move |conn| store::survey_by_token(conn, clock, &bucket, limit, &hash))
         .await?;
     outcome(found)
 }
@@ -119,18 +118,11 @@ pub async fn answer_survey(
 ) -> Result<web::Json<Survey>, ApiError> {
     let comment = comment(body.comment)?;
     let (clock, bucket, hash) = (state.settings.clock, bucket(&request), secret_hash(&token));
+    let limit = state.settings.survey_per_minute;
     let answered = state
         .db
         .write(move |conn| {
-            store::answer_by_token(
-                conn,
-                clock,
-                &bucket,
-                TRIES_PER_MINUTE,
-                &hash,
-                body.rating,
-                comment,
-            )
+            store::answer_by_token(conn, clock, &bucket, limit, &hash, body.rating, comment)
         })
         .await?;
     outcome(answered)
