@@ -354,4 +354,18 @@ mod tests {
             "onSelfBillingAgreementCreated"
         );
     }
+
+    /// An event schema named like a schema of the routes would replace it in the document.
+    #[test]
+    fn event_schemas_take_no_name_of_the_routes() {
+        let routes = serde_json::to_value(crate::openapi()).unwrap();
+        let taken = routes["components"]["schemas"].as_object().unwrap();
+        for resource in EventResource::ALL {
+            let name = event_schema_name(*resource);
+            assert!(
+                !taken.contains_key(&name),
+                "{name} is a schema of the routes"
+            );
+        }
+    }
 }

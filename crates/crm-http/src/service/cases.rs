@@ -641,7 +641,7 @@ pub async fn list_comments(
 
 /// One change of a case.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CaseEvent {
+pub struct CaseChange {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: CaseEventType,
@@ -656,26 +656,26 @@ pub struct CaseEvent {
 
 /// A case's event log.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CaseEventList {
+pub struct CaseChangeList {
     /// Oldest first.
-    pub data: Vec<CaseEvent>,
+    pub data: Vec<CaseChange>,
 }
 
 #[utoipa::path(tag = "cases", operation_id = "listCaseEvents", summary = "A case's event log",
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 200, description = "Every change, oldest first", body = CaseEventList)))]
+    responses((status = 200, description = "Every change, oldest first", body = CaseChangeList)))]
 #[get("/cases/{id}/events")]
 pub async fn list_case_events(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-) -> Result<web::Json<CaseEventList>, ApiError> {
+) -> Result<web::Json<CaseChangeList>, ApiError> {
     principal.authorize(Resource::Cases, Access::Read)?;
     let events = state.db.read(move |conn| store::events(conn, &id)).await?;
-    Ok(web::Json(CaseEventList {
+    Ok(web::Json(CaseChangeList {
         data: events
             .into_iter()
-            .map(|e| CaseEvent {
+            .map(|e| CaseChange {
                 id: e.id,
                 event_type: e.event_type,
                 at: utc(e.at),

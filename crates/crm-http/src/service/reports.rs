@@ -81,6 +81,7 @@ pub struct CsatReportQuery {
     /// Last day answered, inclusive.
     pub to: NaiveDate,
     /// Default `month`.
+    #[param(inline)]
     pub group_by: Option<CsatGroupBy>,
 }
 
