@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
+use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::ApiJson;
 use crate::platform::fields::Checker;
 use crate::platform::respond::utc;
@@ -50,7 +50,8 @@ async fn read(state: &AppState) -> Result<web::Json<ServiceClock>, ApiError> {
 
 #[utoipa::path(tag = "admin", operation_id = "getServiceClock", summary = "Read the service clock",
     description = "Only with `CRM_TEST_CLOCK=true`; else `404`.",
-    responses((status = 200, description = "The clock", body = ServiceClock)))]
+    responses((status = 200, description = "The clock", body = ServiceClock),
+        (status = 404, description = "Not a test deployment", body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/clock")]
 pub async fn get_clock(
     state: web::Data<AppState>,
@@ -63,7 +64,8 @@ pub async fn get_clock(
 #[utoipa::path(tag = "admin", operation_id = "freezeServiceClock", summary = "Freeze the service clock",
     description = "Only with `CRM_TEST_CLOCK=true`; else `404`. Every node takes `now` as the time of service-desk work (cases, SLAs, surveys, the sweep); sign-in tokens keep real time.",
     request_body = ClockSetting,
-    responses((status = 200, description = "The clock", body = ServiceClock)))]
+    responses((status = 200, description = "The clock", body = ServiceClock),
+        (status = 404, description = "Not a test deployment", body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/clock")]
 pub async fn freeze_clock(
     state: web::Data<AppState>,
@@ -82,7 +84,8 @@ pub async fn freeze_clock(
 
 #[utoipa::path(tag = "admin", operation_id = "resumeServiceClock", summary = "Let the service clock run",
     description = "Only with `CRM_TEST_CLOCK=true`; else `404`.",
-    responses((status = 204, description = "Real time again")))]
+    responses((status = 204, description = "Real time again"),
+        (status = 404, description = "Not a test deployment", body = Problem, content_type = "application/problem+json")))]
 #[delete("/admin/clock")]
 pub async fn resume_clock(
     state: web::Data<AppState>,

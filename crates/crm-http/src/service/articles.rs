@@ -352,11 +352,15 @@ pub struct ArticleFeedback {
     responses((status = 200, description = "The article with its votes counted", body = Article, headers(("ETag" = String, description = "Its version")))))]
 #[post("/kb/articles/{id}/feedback")]
 pub async fn rate_article(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
+    target: ActionTarget,
     ApiJson(body): ApiJson<ArticleFeedback>,
 ) -> Result<HttpResponse, ApiError> {
+    let ActionTarget {
+        state,
+        principal,
+        id,
+        if_match,
+    } = target;
     principal.authorize(Resource::KnowledgeBase, Access::Read)?;
     let user = principal
         .user_id()
@@ -364,7 +368,7 @@ pub async fn rate_article(
         .to_owned();
     let article = state
         .db
-        .write(move |conn| store::feedback(conn, &id, &user, body.helpful))
+        .write(move |conn| store::feedback(conn, &id, if_match.0, &user, body.helpful))
         .await?;
     Ok(versioned(article.version, &Article::from(article)))
 }

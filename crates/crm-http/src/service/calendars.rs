@@ -65,7 +65,7 @@ pub struct CalendarInput {
 }
 
 /// Changes: each given field replaces the stored one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarUpdate {
     pub name: Option<String>,
@@ -177,6 +177,8 @@ pub async fn update_calendar(
     target: ActionTarget,
     ApiJson(body): ApiJson<CalendarUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked before the record is read, so that a bad body is a 422 whatever `If-Match` says.
+    body.clone().apply(&mut Default::default())?;
     let calendar = target
         .write(Resource::ServiceSettings, move |conn, id, version| {
             store::update(conn, id, version, |fields| Ok(body.apply(fields)?))

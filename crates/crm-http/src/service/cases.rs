@@ -388,7 +388,7 @@ pub async fn list_cases(
 #[utoipa::path(tag = "cases", operation_id = "getCase", summary = "Get a case",
     params(("id" = String, Path, description = "Case id")),
     responses((status = 200, description = "The case, its SLA as of now", body = Case, headers(("ETag" = String, description = "Its version")))))]
-#[get("/cases/{id}")]
+#[get("/cases/{id:[0-9a-fA-F-]+}")]
 pub async fn get_case(
     state: web::Data<AppState>,
     principal: Principal,
@@ -408,7 +408,7 @@ pub async fn get_case(
     params(("id" = String, Path, description = "Case id")),
     request_body(content = CaseUpdate, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The updated case", body = Case, headers(("ETag" = String, description = "Its new version")))))]
-#[patch("/cases/{id}")]
+#[patch("/cases/{id:[0-9a-fA-F-]+}")]
 pub async fn update_case(
     target: ActionTarget,
     ApiJson(body): ApiJson<CaseUpdate>,
@@ -601,8 +601,17 @@ pub async fn create_comment(
     let clock = target.state.settings.clock;
     let actor = target.principal.user_id().map(str::to_owned);
     let comment = target
-        .write(Resource::Cases, move |conn, id, _| {
-            store::comment(conn, clock, id, None, actor.as_deref(), author, text)
+        .write(Resource::Cases, move |conn, id, version| {
+            store::comment(
+                conn,
+                clock,
+                id,
+                version,
+                None,
+                actor.as_deref(),
+                author,
+                text,
+            )
         })
         .await?;
     Ok(created(

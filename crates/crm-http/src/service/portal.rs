@@ -225,6 +225,7 @@ pub async fn create_portal_case_comment(
                 conn,
                 clock,
                 &id,
+                None,
                 Some(&company),
                 user.as_deref(),
                 Author::Customer,

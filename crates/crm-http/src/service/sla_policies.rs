@@ -76,7 +76,7 @@ pub struct SlaPolicyInput {
 }
 
 /// Changes: each given field replaces the stored one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicyUpdate {
     pub name: Option<String>,
@@ -199,6 +199,8 @@ pub async fn update_policy(
     target: ActionTarget,
     ApiJson(body): ApiJson<SlaPolicyUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked before the record is read, so that a bad body is a 422 whatever `If-Match` says.
+    body.clone().apply(&mut Default::default())?;
     let policy = target
         .write(Resource::ServiceSettings, move |conn, id, version| {
             store::update(conn, id, version, |fields| Ok(body.apply(fields)?))

@@ -12,6 +12,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
+use crate::platform::ids::is_uuid;
 use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -57,11 +58,13 @@ pub struct TeamInput {
 }
 
 /// Changes, as a JSON Merge Patch.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamUpdate {
     pub name: Option<String>,
-    pub member_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    #[schema(nullable = false)]
+    pub member_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "patch")]
     pub escalation_user_id: Option<Option<String>>,
 }
@@ -72,10 +75,28 @@ impl TeamUpdate {
         if let Some(name) = self.name {
             f.name = c.required("name", &name, SHORT);
         }
-        if let Some(members) = self.member_ids {
-            f.member_ids = members;
+        match self.member_ids {
+            Some(Some(members)) => {
+                for (i, member) in members.iter().enumerate() {
+                    if !is_uuid(member) {
+                        c.violations.push(crm_domain::Violation::new(
+                            format!("member_ids[{i}]"),
+                            "is not an id (a UUID)",
+                        ));
+                    }
+                }
+                f.member_ids = members;
+            }
+            Some(None) => c.not_null("member_ids"),
+            None => {}
         }
         if let Some(user) = self.escalation_user_id {
+            if user.as_deref().is_some_and(|id| !is_uuid(id)) {
+                c.violations.push(crm_domain::Violation::new(
+                    "escalation_user_id",
+                    "is not an id (a UUID)",
+                ));
+            }
             f.escalation_user_id = user;
         }
         c.finish()
@@ -99,7 +120,7 @@ pub async fn create_team(
     };
     TeamUpdate {
         name: Some(body.name),
-        member_ids: Some(body.member_ids),
+        member_ids: Some(Some(body.member_ids)),
         escalation_user_id: Some(body.escalation_user_id),
     }
     .apply(&mut fields)?;
@@ -159,6 +180,8 @@ pub async fn update_team(
     target: ActionTarget,
     ApiJson(body): ApiJson<TeamUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked before the record is read, so that a bad body is a 422 whatever `If-Match` says.
+    body.clone().apply(&mut Default::default())?;
     let team = target
         .write(Resource::ServiceSettings, move |conn, id, version| {
             store::update(conn, id, version, |fields| Ok(body.apply(fields)?))

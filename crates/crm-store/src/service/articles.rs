@@ -413,10 +413,13 @@ pub fn revisions(conn: &mut DbConnection, id: &str) -> Result<Vec<Revision>, Sto
 pub fn feedback(
     conn: &mut DbConnection,
     id: &str,
+    expected_version: Option<i64>,
     user_id: &str,
     helpful: bool,
 ) -> Result<Article, StoreError> {
-    let mut row = records::checkout(conn, Record::Article, id, None, load, |r| r.version)?;
+    let mut row = records::checkout(conn, Record::Article, id, expected_version, load, |r| {
+        r.version
+    })?;
     diesel::delete(kb_feedback::table.find((id, user_id))).execute(conn)?;
     diesel::insert_into(kb_feedback::table)
         .values((

@@ -1024,10 +1024,12 @@ pub struct Comment {
 /// Adds a comment and moves the case as the reply rules say: the first public staff reply
 /// opens a new case and honours the first-response target; a customer's reply reopens.
 /// `company_id` restricts a portal user to its company's cases.
+#[allow(clippy::too_many_arguments)]
 pub fn comment(
     conn: &mut DbConnection,
     clock: Clock,
     id: &str,
+    expected_version: Option<i64>,
     company_id: Option<&str>,
     author_id: Option<&str>,
     author: Author,
@@ -1035,7 +1037,7 @@ pub fn comment(
 ) -> Result<Comment, StoreError> {
     ensure_visible(conn, id, company_id)?;
     let now = clock.now(conn)?;
-    let (mut row, mut sla) = checkout(conn, id, None)?;
+    let (mut row, mut sla) = checkout(conn, id, expected_version)?;
     let status: CaseStatus = stored("cases", "status", &row.status)?;
     check_commentable(status).map_err(StoreError::IllegalTransition)?;
     let actor = Actor { id: author_id, now };

@@ -14,7 +14,7 @@ use crate::platform::schema::{business_calendars, case_slas, sla_policies};
 use crate::platform::stored::{stored_json, to_json};
 use crate::{new_id, now, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PolicyFields {
     pub name: String,
     pub calendar_id: String,

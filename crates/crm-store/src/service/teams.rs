@@ -11,7 +11,7 @@ use crate::platform::schema::{cases, teams};
 use crate::platform::stored::{stored_json, to_json};
 use crate::{new_id, now, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TeamFields {
     pub name: String,
     pub member_ids: Vec<String>,
