@@ -65,7 +65,7 @@ text_enum! {
 
 text_enum! {
     /// What happened to a case, in its event log.
-    CaseEventType {
+    CaseChangeType {
         Created => "created",
         Assigned => "assigned",
         StatusChanged => "status_changed",

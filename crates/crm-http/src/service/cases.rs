@@ -4,7 +4,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::service::cases::{
-    Author, CaseAction, CaseCategory, CaseChannel, CaseEventType, CasePriority, CaseStatus, Locale,
+    Author, CaseAction, CaseCategory, CaseChangeType, CaseChannel, CasePriority, CaseStatus, Locale,
 };
 use crm_domain::service::sla::SlaStatus;
 use crm_domain::Violations;
@@ -653,7 +653,7 @@ pub async fn list_comments(
 pub struct CaseChange {
     pub id: String,
     #[serde(rename = "type")]
-    pub event_type: CaseEventType,
+    pub event_type: CaseChangeType,
     pub at: DateTime<Utc>,
     /// The user who did it; null for the sweep or an API key.
     pub actor_id: Option<String>,

@@ -12,7 +12,7 @@ use crm_domain::service::articles::{
     allowed_actions, plain_text, query_words, search_terms, snippet, transition, ArticleAction,
     ArticleRelation, ArticleStatus, QueryWord, TermMatcher,
 };
-use crm_domain::service::cases::{CaseEventType, Locale};
+use crm_domain::service::cases::{CaseChangeType, Locale};
 use crm_domain::Violation;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double, Text};
@@ -518,7 +518,7 @@ pub fn link_case(
     case_store::log(
         conn,
         case_id,
-        CaseEventType::ArticleLinked,
+        CaseChangeType::ArticleLinked,
         at,
         actor_id,
         json!({"article_id": article_id, "relation": relation.as_str()}),

@@ -10,7 +10,8 @@ use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 use crm_domain::service::calendar::BusinessCalendar;
 use crm_domain::service::cases::{
     after_comment, allowed_actions, case_number, check_commentable, check_resolvable, transition,
-    Author, CaseAction, CaseCategory, CaseChannel, CaseEventType, CasePriority, CaseStatus, Locale,
+    Author, CaseAction, CaseCategory, CaseChangeType, CaseChannel, CasePriority, CaseStatus,
+    Locale,
 };
 use crm_domain::service::sla::{schedule, status, SlaStatus, SlaTarget, TargetState};
 use crm_domain::Violation;
@@ -457,7 +458,7 @@ fn check_assignment(
 pub(crate) fn log(
     conn: &mut DbConnection,
     case_id: &str,
-    event: CaseEventType,
+    event: CaseChangeType,
     at: NaiveDateTime,
     actor_id: Option<&str>,
     data: Value,
@@ -605,7 +606,7 @@ pub fn open_case(
     log(
         conn,
         &row.id,
-        CaseEventType::Created,
+        CaseChangeType::Created,
         now,
         actor,
         json!({"priority": row.priority, "category": row.category, "channel": row.channel}),
@@ -614,7 +615,7 @@ pub fn open_case(
         log(
             conn,
             &row.id,
-            CaseEventType::Assigned,
+            CaseChangeType::Assigned,
             now,
             actor,
             json!({"assignee_id": row.assignee_id, "team_id": row.team_id}),
@@ -710,7 +711,7 @@ pub(crate) fn breach(
     log(
         conn,
         &row.id,
-        CaseEventType::SlaBreached,
+        CaseChangeType::SlaBreached,
         now,
         None,
         json!({"target": target.as_str(), "due_at": due.and_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)}),
@@ -746,7 +747,7 @@ pub(crate) fn breach(
     log(
         conn,
         &row.id,
-        CaseEventType::Escalated,
+        CaseChangeType::Escalated,
         now,
         None,
         json!({"to_id": to, "level": row.escalation_level, "priority": row.priority}),
@@ -755,7 +756,7 @@ pub(crate) fn breach(
         log(
             conn,
             &row.id,
-            CaseEventType::PriorityChanged,
+            CaseChangeType::PriorityChanged,
             now,
             None,
             json!({"from": from_priority, "to": row.priority}),
@@ -824,7 +825,7 @@ pub(crate) fn move_to(
     log(
         conn,
         &row.id,
-        CaseEventType::StatusChanged,
+        CaseChangeType::StatusChanged,
         now,
         actor.id,
         json!({"from": from.as_str(), "to": to.as_str()}),
@@ -970,7 +971,7 @@ pub fn update(
         log(
             conn,
             id,
-            CaseEventType::PriorityChanged,
+            CaseChangeType::PriorityChanged,
             now,
             actor_id,
             json!({"from": before.priority.as_str(), "to": fields.priority.as_str()}),
@@ -999,7 +1000,7 @@ pub fn assign(
     log(
         conn,
         id,
-        CaseEventType::Assigned,
+        CaseChangeType::Assigned,
         now,
         actor_id,
         json!({"assignee_id": row.assignee_id, "team_id": row.team_id}),
@@ -1069,7 +1070,7 @@ pub fn comment(
     log(
         conn,
         id,
-        CaseEventType::Commented,
+        CaseChangeType::Commented,
         now,
         author_id,
         json!({"comment_id": comment.id, "public": comment.public, "from_customer": comment.from_customer}),
@@ -1118,7 +1119,7 @@ pub fn comments(
 #[derive(Debug, Clone)]
 pub struct CaseEvent {
     pub id: String,
-    pub event_type: CaseEventType,
+    pub event_type: CaseChangeType,
     pub at: NaiveDateTime,
     pub actor_id: Option<String>,
     pub data: Value,

@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
-use crm_domain::service::cases::{CaseEventType, CaseStatus};
+use crm_domain::service::cases::{CaseChangeType, CaseStatus};
 use crm_domain::service::reports::{check_rating, CsatFigures};
 use crm_domain::service::settings::LowCsatAction;
 use diesel::prelude::*;
@@ -189,7 +189,7 @@ fn answer(
     log(
         conn,
         case_id,
-        CaseEventType::CsatReceived,
+        CaseChangeType::CsatReceived,
         now,
         user_id,
         json!({"rating": rating, "comment": comment}),
