@@ -1,6 +1,7 @@
 //! The desk's settings: how long a resolved case may reopen, how long a survey stays open,
 //! what a low rating does, when a case is at risk, and the default language.
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::service::cases::Locale;
@@ -39,6 +40,20 @@ impl Default for ServiceSettings {
 }
 
 impl ServiceSettings {
+    /// Whether a case resolved at `resolved_at` may still reopen at `now`.
+    pub fn within_reopen_window(
+        &self,
+        resolved_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> bool {
+        resolved_at.is_some_and(|at| now < at + chrono::Duration::days(self.reopen_window_days))
+    }
+
+    /// What a rating does to its case: `None` unless it is at or below the threshold.
+    pub fn low_rating_action(&self, rating: i64) -> Option<LowCsatAction> {
+        (rating <= self.low_csat_threshold).then_some(self.low_csat_action)
+    }
+
     pub fn validate(&self) -> Result<(), Violations> {
         let mut violations = Violations::default();
         let mut within = |field: &str, value: i64, low: i64, high: i64| {
@@ -77,5 +92,19 @@ mod tests {
             .map(|v| v.field)
             .collect();
         assert_eq!(fields, ["reopen_window_days", "at_risk_from_bp"]);
+    }
+
+    #[test]
+    fn the_reopen_window_and_low_ratings() {
+        let desk = ServiceSettings::default();
+        let resolved = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        assert!(desk.within_reopen_window(Some(resolved), resolved + chrono::Duration::days(6)));
+        assert!(!desk.within_reopen_window(Some(resolved), resolved + chrono::Duration::days(7)));
+        assert!(!desk.within_reopen_window(None, resolved));
+        assert_eq!(desk.low_rating_action(2), Some(LowCsatAction::Flag));
+        assert_eq!(desk.low_rating_action(3), None);
     }
 }

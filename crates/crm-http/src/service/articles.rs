@@ -5,9 +5,7 @@
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::service::articles::{
-    render_markdown, ArticleAction, ArticleRelation, ArticleStatus,
-};
+use crm_domain::service::articles::{ArticleAction, ArticleRelation, ArticleStatus};
 use crm_domain::service::cases::Locale;
 use crm_domain::{Violation, Violations};
 use crm_store::service::articles::{self as store, ArticleFields, ArticleFilter};
@@ -64,7 +62,7 @@ impl From<store::Article> for Article {
     fn from(a: store::Article) -> Self {
         Article {
             allowed_actions: a.allowed_actions().to_vec(),
-            body_html: render_markdown(&a.fields.body),
+            body_html: a.body_html,
             id: a.id,
             title: a.fields.title,
             body: a.fields.body,

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{lock_key, DbConnection};
 use crate::platform::schema::settings;
 use crate::platform::stored::{stored_json, to_json};
 use crate::{now, StoreError};
@@ -47,6 +47,8 @@ pub fn frozen(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, StoreErr
 
 /// Freezes the clock of every node at `at`; run in a write transaction.
 pub fn freeze(conn: &mut DbConnection, at: NaiveDateTime) -> Result<(), StoreError> {
+    // Two freezes at once would both find no row and both insert one.
+    lock_key(conn, NAME)?;
     resume(conn)?;
     diesel::insert_into(settings::table)
         .values((

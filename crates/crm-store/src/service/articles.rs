@@ -9,8 +9,8 @@
 
 use chrono::NaiveDateTime;
 use crm_domain::service::articles::{
-    allowed_actions, plain_text, query_words, search_terms, snippet, transition, ArticleAction,
-    ArticleRelation, ArticleStatus, QueryWord, TermMatcher,
+    allowed_actions, plain_text, query_words, render_markdown, search_terms, snippet, transition,
+    ArticleAction, ArticleRelation, ArticleStatus, QueryWord, TermMatcher,
 };
 use crm_domain::service::cases::{CaseChangeType, Locale};
 use crm_domain::Violation;
@@ -41,6 +41,9 @@ pub struct ArticleFields {
 pub struct Article {
     pub id: String,
     pub fields: ArticleFields,
+    /// The body rendered and sanitised, worked out on the database thread so that no HTTP
+    /// worker renders markdown.
+    pub body_html: String,
     pub status: ArticleStatus,
     /// 1 when created, one more on every edit.
     pub revision: i64,
@@ -126,8 +129,10 @@ impl ArticleRow {
     }
 
     fn into_article(self) -> Result<Article, StoreError> {
+        let fields = self.fields()?;
         Ok(Article {
-            fields: self.fields()?,
+            body_html: render_markdown(&fields.body),
+            fields,
             status: stored("kb_articles", "status", &self.status)?,
             id: self.id,
             revision: self.revision,

@@ -866,10 +866,9 @@ fn within_reopen_window(
     sla: &SlaRow,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let days = settings::get(conn)?.settings.reopen_window_days;
-    Ok(sla
-        .resolved_at
-        .is_some_and(|at| now < at + chrono::Duration::days(days)))
+    Ok(settings::get(conn)?
+        .settings
+        .within_reopen_window(sla.resolved_at, now))
 }
 
 /// A state action: `open`, `pend`, `resolve`, `reopen` or `close`. A resolution opens a
@@ -1036,9 +1035,11 @@ pub fn comment(
     author: Author,
     body: String,
 ) -> Result<Comment, StoreError> {
-    ensure_visible(conn, id, company_id)?;
     let now = clock.now(conn)?;
     let (mut row, mut sla) = checkout(conn, id, expected_version)?;
+    if company_id.is_some_and(|company| company != row.company_id) {
+        return Err(StoreError::NotFound);
+    }
     let status: CaseStatus = stored("cases", "status", &row.status)?;
     check_commentable(status).map_err(StoreError::IllegalTransition)?;
     let actor = Actor { id: author_id, now };

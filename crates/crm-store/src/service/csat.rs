@@ -194,10 +194,9 @@ fn answer(
         user_id,
         json!({"rating": rating, "comment": comment}),
     )?;
-    let desk = settings::get(conn)?.settings;
-    if rating <= desk.low_csat_threshold {
+    if let Some(action) = settings::get(conn)?.settings.low_rating_action(rating) {
         let status: CaseStatus = stored("cases", "status", &row.status)?;
-        match desk.low_csat_action {
+        match action {
             LowCsatAction::Reopen if status == CaseStatus::Resolved => {
                 move_to(
                     conn,

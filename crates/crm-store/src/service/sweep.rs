@@ -63,11 +63,12 @@ fn sweep_batch(conn: &mut DbConnection, clock: Clock) -> Result<SweepReport, Sto
             announce(conn, &id, breaches, None)?;
         }
     }
-    let window = chrono::Duration::days(settings::get(conn)?.settings.reopen_window_days);
+    let desk = settings::get(conn)?.settings;
+    let window = chrono::Duration::days(desk.reopen_window_days);
     for id in past_reopen_window(conn, now - window)? {
         let (mut row, mut sla) = checkout(conn, &id, None)?;
         let status: CaseStatus = stored("cases", "status", &row.status)?;
-        if status != CaseStatus::Resolved || sla.resolved_at.is_none_or(|at| at + window > now) {
+        if status != CaseStatus::Resolved || desk.within_reopen_window(sla.resolved_at, now) {
             continue;
         }
         move_to(
