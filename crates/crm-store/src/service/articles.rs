@@ -599,7 +599,10 @@ fn fts5_query(words: &[QueryWord], any: bool) -> String {
 fn filters(search: &Search, placeholder: &mut dyn FnMut() -> String) -> String {
     let mut sql = format!(" AND a.locale = {}", placeholder());
     if search.published_only {
-        sql.push_str(" AND a.status = 'published'");
+        sql.push_str(&format!(
+            " AND a.status = '{}'",
+            ArticleStatus::Published.as_str()
+        ));
     }
     if search.tag.is_some() {
         sql.push_str(&format!(" AND a.tags LIKE {} ESCAPE '\\'", placeholder()));

@@ -118,7 +118,7 @@ pub fn answer_by_token(
     }
     let case_id = case_of_token(conn, token_hash)?;
     // A savepoint, so that a refused answer rolls back alone and leaves the count.
-    conn.transaction(|c| answer(c, clock, &case_id, None, rating, comment))
+    conn.transaction(|c| answer(c, clock, &case_id, None, None, rating, comment))
 }
 
 /// Answers the survey of a case of `company_id` (the portal); another company's is `404`.
@@ -131,41 +131,44 @@ pub fn answer_for_company(
     rating: i64,
     comment: Option<String>,
 ) -> Result<SurveyOutcome, StoreError> {
-    let owner: String = cases::table
-        .find(case_id)
-        .select(cases::company_id)
-        .first(conn)?;
-    if owner != company_id {
-        return Err(StoreError::NotFound);
-    }
-    let open: Option<String> = case_surveys::table
-        .find(case_id)
-        .select(case_surveys::case_id)
-        .first(conn)
-        .optional()?;
-    if open.is_none() {
-        return Err(crm_domain::Violation::new(
-            "rating",
-            "the case has no survey until it is resolved",
-        )
-        .into());
-    }
-    answer(conn, clock, case_id, user_id, rating, comment)
+    answer(
+        conn,
+        clock,
+        case_id,
+        Some(company_id),
+        user_id,
+        rating,
+        comment,
+    )
 }
 
 /// Records the answer once, logs it, and flags or reopens the case on a low rating.
+/// `company_id` restricts a portal user to its company's cases.
 fn answer(
     conn: &mut DbConnection,
     clock: Clock,
     case_id: &str,
+    company_id: Option<&str>,
     user_id: Option<&str>,
     rating: i64,
     comment: Option<String>,
 ) -> Result<SurveyOutcome, StoreError> {
-    let rating = check_rating(rating)?;
     let now = clock.now(conn)?;
     let (mut row, mut sla) = checkout(conn, case_id, None)?;
-    let current = survey(conn, case_id)?;
+    if company_id.is_some_and(|company| company != row.company_id) {
+        return Err(StoreError::NotFound);
+    }
+    let rating = check_rating(rating)?;
+    let current = match survey(conn, case_id) {
+        Err(StoreError::NotFound) => {
+            return Err(crm_domain::Violation::new(
+                "rating",
+                "the case has no survey until it is resolved",
+            )
+            .into())
+        }
+        other => other?,
+    };
     if current.answered_at.is_some() {
         return Ok(SurveyOutcome::AlreadyAnswered);
     }
