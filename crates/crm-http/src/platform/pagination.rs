@@ -140,10 +140,16 @@ pub fn fixed_order(
 
 /// `limit` defaults to 50, is capped at 200, and must be positive.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    limit_within(limit, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// `limit` defaults to `default`, is capped at `max`, and must be positive: for lists shorter
+/// than a page, such as search hits.
+pub fn limit_within(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
     match limit {
-        None => Ok(DEFAULT_LIMIT),
+        None => Ok(default),
         Some(n) if n < 1 => Err(ApiError::validation("limit", "must be at least 1")),
-        Some(n) => Ok(n.min(MAX_LIMIT)),
+        Some(n) => Ok(n.min(max)),
     }
 }
 

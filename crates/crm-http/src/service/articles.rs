@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::service::articles::{ArticleAction, ArticleRelation, ArticleStatus};
 use crm_domain::service::cases::Locale;
-use crm_domain::{Violation, Violations};
+use crm_domain::Violations;
 use crm_store::service::articles::{self as store, ArticleFields, ArticleFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, LONG, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, limit_within, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -400,7 +400,7 @@ pub(crate) struct Search {
 const MAX_HITS: i64 = 50;
 
 impl ArticleSearchQuery {
-    pub(crate) fn check(self) -> Result<Search, Violations> {
+    pub(crate) fn check(self) -> Result<Search, ApiError> {
         let mut c = Checker::default();
         let q = c
             .violations
@@ -410,16 +410,8 @@ impl ArticleSearchQuery {
             c.violations
                 .check(crm_domain::parties::tags::filter_value(t))
         });
-        let limit = match self.limit {
-            None => 10,
-            Some(n) if n < 1 => {
-                c.violations
-                    .push(Violation::new("limit", "must be at least 1"));
-                10
-            }
-            Some(n) => n.min(MAX_HITS),
-        };
         c.finish()?;
+        let limit = limit_within(self.limit, 10, MAX_HITS)?;
         Ok(Search {
             q,
             locale: self.locale,
@@ -563,11 +555,7 @@ pub async fn suggested_articles(
 ) -> Result<web::Json<ArticleSearchResults>, ApiError> {
     principal.authorize(Resource::Cases, Access::Read)?;
     principal.authorize(Resource::KnowledgeBase, Access::Read)?;
-    let limit = match query.limit {
-        None => 5,
-        Some(n) if n < 1 => return Err(ApiError::validation("limit", "must be at least 1")),
-        Some(n) => n.min(MAX_HITS),
-    };
+    let limit = limit_within(query.limit, 5, MAX_HITS)?;
     let hits = state
         .db
         .read(move |conn| store::suggested(conn, &id, limit))
