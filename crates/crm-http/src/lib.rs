@@ -95,6 +95,9 @@ fn cors(origins: &[String]) -> Cors {
             header::LOCATION,
             header::RETRY_AFTER,
             middleware::REQUEST_ID,
+            middleware::RATE_LIMIT_LIMIT,
+            middleware::RATE_LIMIT_REMAINING,
+            middleware::RATE_LIMIT_RESET,
         ])
         .max_age(3600);
     for origin in origins {
@@ -139,11 +142,18 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
             )
             .default_service(web::to(routing::unmatched))
             .wrap(from_fn(middleware::idempotency))
+            // Inside CORS, so that a `429` carries the CORS headers too; outside idempotency,
+            // so that a refused request claims no key.
+            .wrap(from_fn(middleware::rate_limit))
             .wrap(cors(&data.settings.cors_origins))
             .wrap(from_fn(middleware::record_metrics))
             .wrap(from_fn(middleware::request_context))
     })
     .workers(workers)
+    // Longer than the idle timeout of the clients and load balancers in front (60 s on the
+    // common ones), so the server never closes a kept-alive connection that a client is about to
+    // reuse; actix's 5 s default made busy clients see requests dropped mid-send.
+    .keep_alive(std::time::Duration::from_secs(75))
     // The binary handles SIGTERM and SIGINT itself, so that the webhook worker gives its
     // claims back before the process ends; actix would stop the whole system first.
     .disable_signals()

@@ -1,5 +1,7 @@
 pub mod address;
+pub mod custom_fields;
 pub mod exchange;
+pub mod filter;
 pub mod merge_patch;
 pub mod money;
 pub mod phone;
