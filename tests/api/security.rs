@@ -46,6 +46,9 @@ enum Requirement {
     Public,
     /// Every one of these grants.
     All(Vec<(Resource, Access)>),
+    /// At least one of these grants: a read across kinds that skips those the caller may not
+    /// read, and refuses a caller who may read none.
+    Any(Vec<(Resource, Access)>),
 }
 
 fn resource_of_tag(tag: &str) -> Option<Resource> {
@@ -90,6 +93,22 @@ fn requirement(op: &Operation) -> Option<Requirement> {
     let path = op.path.as_str();
     let special: Option<Vec<(Resource, Access)>> = match (op.method.as_str(), path) {
         (_, p) if p.starts_with("/v1/auth/") => return Some(Requirement::Public),
+        ("GET", "/v1/search") => {
+            return Some(Requirement::Any(
+                [
+                    Resource::Contacts,
+                    Resource::Companies,
+                    Resource::Leads,
+                    Resource::Opportunities,
+                    Resource::Quotes,
+                    Resource::Orders,
+                    Resource::Invoices,
+                ]
+                .into_iter()
+                .map(|r| (r, Read))
+                .collect(),
+            ))
+        }
         (_, "/healthz" | "/readyz" | "/metrics") => return Some(Requirement::Public),
         // The survey token is the credential.
         (_, p) if p.starts_with("/v1/csat/") => return Some(Requirement::Public),
@@ -163,14 +182,21 @@ impl Caller {
     fn allowed(&self, requirement: &Requirement) -> bool {
         match requirement {
             Requirement::Public => true,
-            Requirement::All(grants) => grants.iter().all(|(resource, access)| {
-                authorize(self.role, *resource, *access).is_ok()
-                    && self
-                        .scopes
-                        .as_ref()
-                        .is_none_or(|s| s.iter().any(|s| s.covers(*resource, *access)))
-            }),
+            Requirement::All(grants) => grants
+                .iter()
+                .all(|(resource, access)| self.granted(*resource, *access)),
+            Requirement::Any(grants) => grants
+                .iter()
+                .any(|(resource, access)| self.granted(*resource, *access)),
         }
+    }
+
+    fn granted(&self, resource: Resource, access: Access) -> bool {
+        authorize(self.role, resource, access).is_ok()
+            && self
+                .scopes
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|s| s.covers(resource, access)))
     }
 }
 

@@ -143,6 +143,8 @@ impl Server {
             .env("CRM_DATA_DIR", &dir)
             .env("CRM_JWT_SECRET", secret)
             .env("CRM_ACCESS_TOKEN_TTL_SECONDS", "7200")
+            // A bench measures the API, not its rate limit.
+            .env("CRM_RATE_LIMIT_PER_MINUTE", "0")
             .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)

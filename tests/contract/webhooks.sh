@@ -12,7 +12,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 BASE=http://127.0.0.1:$PORT
 export CRM_DATABASE_URL=$DATABASE_URL CRM_DATA_DIR=$WORK CRM_BIND=127.0.0.1:$PORT
 export CRM_JWT_SECRET=webhooks-secret-that-is-long-enough-0123456789 RUST_LOG=warn
-export CRM_WEBHOOK_ALLOW_HTTP=true CRM_WEBHOOK_ALLOW_PRIVATE=true
+export CRM_WEBHOOK_ALLOW_HTTP=true CRM_WEBHOOK_ALLOW_PRIVATE=true CRM_RATE_LIMIT_PER_MINUTE=0
 
 # CRM_BIN runs a binary already built instead of building target/debug/crm.
 if [ -n "${CRM_BIN:-}" ]; then CRM=$CRM_BIN; else (cd "$ROOT" && cargo build -q -p crm); CRM=$ROOT/target/debug/crm; fi

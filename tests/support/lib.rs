@@ -143,16 +143,23 @@ impl TestApp {
     /// Starts the app on `backend`, with the test clock (`/v1/admin/clock`) that tests set the
     /// service desk's time with. With `TEST_LOG=1` the server's logs go to the test's output
     /// (shown when it fails, or always with `--nocapture`); `RUST_LOG` filters them.
+    /// Rate limits are off (`CRM_RATE_LIMIT_PER_MINUTE=0`): tests make many calls as one user
+    /// from one address.
     pub async fn spawn(backend: Backend) -> TestApp {
-        Self::start(backend, true).await
+        Self::start(backend, true, 0).await
     }
 
     /// As `spawn`, but as in production: without the test clock.
     pub async fn spawn_without_test_clock(backend: Backend) -> TestApp {
-        Self::start(backend, false).await
+        Self::start(backend, false, 0).await
     }
 
-    async fn start(backend: Backend, test_clock: bool) -> TestApp {
+    /// As `spawn`, with a rate limit of `per_minute` requests per caller.
+    pub async fn spawn_with_rate_limit(backend: Backend, per_minute: u64) -> TestApp {
+        Self::start(backend, true, per_minute).await
+    }
+
+    async fn start(backend: Backend, test_clock: bool, rate_limit_per_minute: u64) -> TestApp {
         init_test_log();
         let (db, url) = TestDb::create(backend);
         let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7().simple());
@@ -171,6 +178,7 @@ impl TestApp {
             // Every test client calls from loopback: the race harness alone rates hundreds of
             // surveys a minute.
             survey_per_minute: 100_000,
+            rate_limit_per_minute,
             // Test receivers listen on loopback over plain HTTP.
             webhook_allow_http: true,
             webhook_allow_private: true,

@@ -323,6 +323,7 @@ pub fn create_api_key(
                 key_hash: &minted.hash,
                 scopes: &minted.scopes,
                 created_by: None,
+                rate_limit_per_minute: None,
             },
         )
     })?;

@@ -99,6 +99,9 @@ pub struct Config {
     pub sla_sweep_seconds: u64,
     /// Survey reads and answers by token allowed per client address per minute.
     pub survey_per_minute: i64,
+    /// `/v1` requests per user or API key (per client address before login) per minute, on
+    /// each node; an API key's `rate_limit_per_minute` replaces it for that key. 0 is off.
+    pub rate_limit_per_minute: u64,
 }
 
 fn redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -165,6 +168,7 @@ impl Default for Config {
             test_clock: false,
             sla_sweep_seconds: 60,
             survey_per_minute: 30,
+            rate_limit_per_minute: 6_000,
         }
     }
 }
@@ -263,6 +267,7 @@ impl Config {
             login_window: Duration::from_secs(self.login_window_seconds),
             intake_per_minute: self.intake_per_minute,
             survey_per_minute: self.survey_per_minute,
+            rate_limit_per_minute: self.rate_limit_per_minute,
             return_window_days: self.return_window_days,
             tier_a_up_to_bp: self.tier_a_up_to_bp,
             tier_b_up_to_bp: self.tier_b_up_to_bp,
@@ -373,6 +378,17 @@ mod tests {
         let second = config.jwt_secret().unwrap();
         assert_eq!(first.expose_secret(), second.expose_secret());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_rate_limit_defaults_to_6000_a_minute_and_0_turns_it_off() {
+        assert_eq!(Config::default().rate_limit_per_minute, 6_000);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CRM_RATE_LIMIT_PER_MINUTE", "0");
+            assert_eq!(Config::load(None).unwrap().rate_limit_per_minute, 0);
+            Ok(())
+        });
     }
 
     #[test]

@@ -1,2 +1,3 @@
 pub mod clv;
 pub mod profit;
+pub mod search;

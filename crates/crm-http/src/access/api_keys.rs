@@ -36,6 +36,9 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked; revoked keys no longer authenticate.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Requests per minute the key may make; `null` takes the server's budget
+    /// (`CRM_RATE_LIMIT_PER_MINUTE`). Over it, `429` with `Retry-After`.
+    pub rate_limit_per_minute: Option<i64>,
     /// Incremented on every change; the ETag.
     pub version: i64,
     /// When it was created.
@@ -52,6 +55,7 @@ impl From<store::ApiKey> for ApiKey {
             created_by: k.created_by,
             last_used_at: utc_opt(k.last_used_at),
             revoked_at: utc_opt(k.revoked_at),
+            rate_limit_per_minute: k.rate_limit_per_minute,
             version: k.version,
             created_at: utc(k.created_at),
         }
@@ -71,12 +75,16 @@ pub struct CreatedApiKey {
 /// A new API key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Shop sync", "scopes": ["contacts:write", "companies:read"]}))]
+#[schema(example = json!({"name": "Shop sync", "scopes": ["contacts:write", "companies:read"], "rate_limit_per_minute": 600}))]
 pub struct ApiKeyCreate {
     /// What the key is for.
     pub name: String,
     /// Scopes such as `contacts:read`, `contacts:write`, `companies:read`, `interactions:write`.
     pub scopes: Vec<String>,
+    /// Requests per minute the key may make, counted on each API node; absent or `null` takes
+    /// the server's budget (`CRM_RATE_LIMIT_PER_MINUTE`).
+    #[schema(minimum = 1)]
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// A key and what is stored of it.
@@ -91,6 +99,12 @@ impl ApiKeyCreate {
     fn checked_name(&self) -> Result<String, ApiError> {
         let mut c = Checker::default();
         let name = c.required("name", &self.name, SHORT);
+        if self.rate_limit_per_minute.is_some_and(|limit| limit < 1) {
+            c.violations.push(Violation::new(
+                "rate_limit_per_minute",
+                "must be at least 1; leave it out or send null for the server's budget",
+            ));
+        }
         c.finish()?;
         Ok(name)
     }
@@ -98,13 +112,19 @@ impl ApiKeyCreate {
 
 impl MintedKey {
     /// What the store keeps of the key: never the key itself.
-    fn record<'a>(&'a self, name: &'a str, created_by: Option<&'a str>) -> NewApiKey<'a> {
+    fn record<'a>(
+        &'a self,
+        name: &'a str,
+        created_by: Option<&'a str>,
+        rate_limit_per_minute: Option<i64>,
+    ) -> NewApiKey<'a> {
         NewApiKey {
             name,
             prefix: &self.prefix,
             key_hash: &self.hash,
             scopes: &self.scopes,
             created_by,
+            rate_limit_per_minute,
         }
     }
 }
@@ -198,10 +218,14 @@ pub async fn create_api_key(
     let name = body.checked_name()?;
     let minted = mint(&body.scopes)?;
     let created_by = principal.user_id().map(str::to_owned);
+    let rate_limit = body.rate_limit_per_minute;
     let body = state
         .db
         .write(move |conn| {
-            let record = store::create(conn, minted.record(&name, created_by.as_deref()))?;
+            let record = store::create(
+                conn,
+                minted.record(&name, created_by.as_deref(), rate_limit),
+            )?;
             Ok(CreatedApiKey {
                 key: minted.key,
                 api_key: record.into(),

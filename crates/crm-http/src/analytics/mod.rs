@@ -1,6 +1,7 @@
 pub mod commission_rates;
 pub mod overview;
 pub mod profit;
+pub mod search;
 pub mod timeline;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
@@ -17,4 +18,5 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(profit::customer_clv);
     cfg.service(overview::company_overview);
     cfg.service(overview::contact_overview);
+    cfg.service(search::search);
 }

@@ -140,6 +140,8 @@ pub struct Principal {
     pub company_id: Option<String>,
     /// For API keys: what the key may do.
     pub scopes: Option<Vec<Scope>>,
+    /// For API keys with a budget of their own: requests per minute.
+    pub rate_limit_per_minute: Option<u64>,
 }
 
 impl Principal {
@@ -230,6 +232,9 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
             subject: Subject::ApiKey(key.id),
             role: Role::Integration,
             company_id: None,
+            rate_limit_per_minute: key
+                .rate_limit_per_minute
+                .and_then(|limit| u64::try_from(limit).ok()),
             scopes: Some(key.scopes),
         });
     }
@@ -265,6 +270,7 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
             role: user.role,
             company_id: user.company_id,
             scopes: None,
+            rate_limit_per_minute: None,
         }),
         _ => Err(ApiError::Unauthenticated(
             "the token's user is unknown, disabled, or has another role now".into(),

@@ -1,5 +1,5 @@
-//! Cross-cutting request handling: request ids and security headers on every response,
-//! `Idempotency-Key` on every POST, and the request metrics.
+//! Cross-cutting request handling: request ids and security headers on every response, rate
+//! limits on every `/v1` request, `Idempotency-Key` on every POST, and the request metrics.
 
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,9 +17,14 @@ use tracing::Instrument;
 use crate::platform::auth::authenticate;
 use crate::platform::error::ApiError;
 use crate::platform::extract::read_body;
+use crate::platform::rate_limit::Quota;
 use crate::platform::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The rate-limit headers of draft-ietf-httpapi-ratelimit-headers, up to its revision 06.
+pub const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+pub const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -85,6 +90,71 @@ pub async fn request_context(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(response)
+}
+
+/// Counts every `/v1` request against its caller's budget for the minute and says where the
+/// caller stands in the `RateLimit-*` headers; over the budget the answer is `429` with
+/// `Retry-After`, and the request does not run. The caller is the user or API key (the
+/// principal that authentication establishes here, once, for the handler too), or the client
+/// address when the request carries no valid credential. With `rate_limit_per_minute` at 0
+/// nothing is counted and no header is sent.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|state| state.settings.rate_limit_per_minute > 0)
+        .filter(|_| req.path().starts_with("/v1/"))
+        .cloned();
+    let Some(state) = state else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let (caller, limit) = rate_limited_caller(&req, &state).await;
+    let quota = state.rate_limits.hit(&caller, limit, Instant::now());
+    let mut response = if quota.allowed {
+        next.call(req).await?.map_into_boxed_body()
+    } else {
+        let refused = ApiError::TooManyRequests {
+            detail: format!(
+                "this caller has made its {limit} requests of this minute; retry after {} seconds",
+                quota.reset_seconds
+            ),
+            retry_after: quota.reset_seconds,
+        };
+        req.into_response(refused.error_response())
+    };
+    set_rate_limit_headers(response.headers_mut(), &quota);
+    Ok(response)
+}
+
+/// Whom a request counts against, and that caller's budget: its API key's own, else the
+/// server's.
+async fn rate_limited_caller(req: &ServiceRequest, state: &AppState) -> (String, u64) {
+    let budget = state.settings.rate_limit_per_minute;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        if let Ok(principal) = authenticate(req.request()).await {
+            let limit = principal.rate_limit_per_minute.unwrap_or(budget);
+            return (principal.key(), limit);
+        }
+    }
+    let address = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    (format!("address:{address}"), budget)
+}
+
+fn set_rate_limit_headers(headers: &mut header::HeaderMap, quota: &Quota) {
+    for (name, value) in [
+        (RATE_LIMIT_LIMIT, quota.limit),
+        (RATE_LIMIT_REMAINING, quota.remaining),
+        (RATE_LIMIT_RESET, quota.reset_seconds),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
 }
 
 /// A claimed key, to be completed with the response.

@@ -14,6 +14,7 @@ pub mod openapi;
 mod openapi_tighten;
 pub mod ops;
 pub mod pagination;
+pub mod rate_limit;
 pub(crate) mod respond;
 pub mod routing;
 pub mod settings;

@@ -2,6 +2,7 @@
 //! operation shares (problem responses, `Idempotency-Key`, `If-Match`, security) are added here
 //! in one pass, so that no operation can forget them.
 
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::server::ServerBuilder;
@@ -31,7 +32,14 @@ readable by id and hidden from lists unless `include_archived=true`. Every respo
 **References.** An id in the path that names no record (or one the caller may not see) is a
 `404`. An id in the body that names no record is a `422` whose `errors[].field` names the
 field. An unknown path is a `404`, and a method a path does not serve is a `405` whose `Allow`
-header lists the ones it does.";
+header lists the ones it does.
+
+**Rate limits.** Every `/v1` response carries `RateLimit-Limit`, `RateLimit-Remaining` and
+`RateLimit-Reset` (draft-ietf-httpapi-ratelimit-headers, up to revision 06): the caller's budget
+for a one-minute window, what is left of it, and the seconds until the window ends. The caller
+is the user or API key, or the client address without valid credentials. Over the budget the
+answer is `429` with `Retry-After`, and the request does nothing. Each API node counts on its
+own. A server with rate limits off sends none of these headers.";
 
 struct StandardResponse {
     status: &'static str,
@@ -53,7 +61,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 28] = [
+const TAGS: [(&str, &str); 29] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -71,6 +79,10 @@ const TAGS: [(&str, &str); 28] = [
     (
         "interactions",
         "Calls, emails, meetings, visits and notes, logged or planned.",
+    ),
+    (
+        "search",
+        "One search over contacts, companies, leads, opportunities, quotes, orders and invoices.",
     ),
     (
         "leads",
@@ -189,20 +201,20 @@ pub fn apply_conventions(api: &mut OpenApi) {
         .schemas
         .insert("FieldError".into(), utoipa_schema::<FieldError>());
     for r in &RESPONSES {
-        components.responses.insert(
-            r.name.to_owned(),
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(r.description)
-                    .content(
-                        "application/problem+json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("Problem")))
-                            .build(),
-                    )
+        // Only `/v1` operations refer to these, and every `/v1` response is rate limited.
+        let mut response = ResponseBuilder::new()
+            .description(r.description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
                     .build(),
-            ),
-        );
+            )
+            .build();
+        add_rate_limit_headers(r.status, &mut response.headers);
+        components
+            .responses
+            .insert(r.name.to_owned(), RefOr::T(response));
     }
     components.add_security_scheme(
         "bearer_jwt",
@@ -325,10 +337,10 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
     let has_body = operation.request_body.is_some();
     let mut statuses: Vec<&str> = Vec::new();
     if is_v1 {
-        statuses.extend(["422", "503"]);
+        statuses.extend(["422", "429", "503"]);
     }
     if secured {
-        statuses.extend(["401", "403", "429"]);
+        statuses.extend(["401", "403"]);
     }
     if has_id {
         statuses.push("404");
@@ -345,7 +357,6 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
         statuses.extend(["412", "400"]);
     }
     if path.starts_with("/v1/auth/") {
-        statuses.push("429");
         statuses.push("401");
     }
     for status in statuses {
@@ -355,6 +366,14 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
                 .responses
                 .entry(status.to_owned())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(r.name)));
+        }
+    }
+    if is_v1 {
+        // The shared responses have them already; these are the operation's own.
+        for (status, response) in operation.responses.responses.iter_mut() {
+            if let RefOr::T(response) = response {
+                add_rate_limit_headers(status, &mut response.headers);
+            }
         }
     }
 
@@ -384,6 +403,41 @@ fn decorate(operation: &mut Operation, method: &str, secured: bool, has_id: bool
         ]);
     } else {
         operation.security = Some(vec![SecurityRequirement::default()]);
+    }
+}
+
+/// The headers every `/v1` response carries while rate limits are on.
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    (
+        "RateLimit-Limit",
+        "Requests the caller may make in the current one-minute window: its API key's `rate_limit_per_minute`, else the server's `CRM_RATE_LIMIT_PER_MINUTE`. Absent when the server has rate limits off.",
+    ),
+    (
+        "RateLimit-Remaining",
+        "Requests the caller has left in the current window.",
+    ),
+    (
+        "RateLimit-Reset",
+        "Seconds until the current window ends and the budget is whole again.",
+    ),
+];
+
+/// Adds the rate-limit headers to a `/v1` response, and to a `429` the `Retry-After` it
+/// always carries.
+fn add_rate_limit_headers(status: &str, headers: &mut std::collections::BTreeMap<String, Header>) {
+    let retry_after =
+        (status == "429").then_some(("Retry-After", "Seconds to wait before trying again."));
+    for (name, description) in RATE_LIMIT_HEADERS.into_iter().chain(retry_after) {
+        headers.entry(name.to_owned()).or_insert_with(|| {
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some(description))
+                .build()
+        });
     }
 }
 
@@ -447,6 +501,39 @@ mod tests {
                 assert_eq!(enum_values::<$t>(), text, "{} schema lists its wire values", stringify!($t));
             )+
         };
+    }
+
+    #[test]
+    fn every_v1_response_declares_the_rate_limit_headers() {
+        let document = serde_json::to_value(crate::openapi()).unwrap();
+        let shared = &document["components"]["responses"];
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let Some(responses) = item[method]["responses"].as_object() else {
+                    continue;
+                };
+                assert!(responses.contains_key("429"), "{method} {path}: 429");
+                for (status, response) in responses {
+                    let response = match response["$ref"].as_str() {
+                        Some(name) => &shared[name.trim_start_matches("#/components/responses/")],
+                        None => response,
+                    };
+                    let mut expected = super::RATE_LIMIT_HEADERS.map(|(name, _)| name).to_vec();
+                    if status == "429" {
+                        expected.push("Retry-After");
+                    }
+                    for header in expected {
+                        assert_eq!(
+                            response["headers"][header]["schema"]["type"], "integer",
+                            "{method} {path} {status}: {header}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

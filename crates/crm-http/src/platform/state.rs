@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use crate::platform::error::ApiError;
 use crate::platform::metrics::Metrics;
+use crate::platform::rate_limit::RateLimiter;
 
 /// Settings the HTTP layer needs; the binary builds them from its configuration.
 #[derive(Clone)]
@@ -30,6 +31,9 @@ pub struct HttpSettings {
     pub intake_per_minute: i64,
     /// Survey reads and answers by token allowed per client address per minute.
     pub survey_per_minute: i64,
+    /// `/v1` requests allowed per user, API key (unless the key has its own budget) or, before
+    /// login, client address, per minute and per node; 0 turns rate limiting off.
+    pub rate_limit_per_minute: u64,
     /// The currency figures such as the forecast are reported in.
     pub base_currency: Currency,
     /// Days after the order within which a return needs no manager override.
@@ -67,6 +71,8 @@ pub struct AppState {
     /// Users' standing by id, for `auth_cache_ttl`. A change through this process forgets the
     /// user at once; other processes see it within the TTL.
     pub standing: moka::sync::Cache<String, Standing>,
+    /// Each caller's current rate-limit window in this process.
+    pub rate_limits: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -78,6 +84,7 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_live(settings.auth_cache_ttl)
                 .build(),
+            rate_limits: Arc::new(RateLimiter::default()),
             settings: Arc::new(settings),
         })
     }

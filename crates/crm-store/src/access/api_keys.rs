@@ -24,6 +24,7 @@ struct ApiKeyRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    rate_limit_per_minute: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct ApiKey {
     pub created_by: Option<String>,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// Requests per minute the key may make; `None` takes the server's default.
+    pub rate_limit_per_minute: Option<i64>,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -55,6 +58,7 @@ impl ApiKeyRow {
             created_by: self.created_by,
             last_used_at: self.last_used_at,
             revoked_at: self.revoked_at,
+            rate_limit_per_minute: self.rate_limit_per_minute,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -68,6 +72,8 @@ pub struct NewApiKey<'a> {
     pub key_hash: &'a str,
     pub scopes: &'a [String],
     pub created_by: Option<&'a str>,
+    /// At least 1, or `None` for the server's default.
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 pub fn create(conn: &mut DbConnection, new: NewApiKey<'_>) -> Result<ApiKey, StoreError> {
@@ -81,6 +87,7 @@ pub fn create(conn: &mut DbConnection, new: NewApiKey<'_>) -> Result<ApiKey, Sto
             api_keys::key_hash.eq(new.key_hash),
             api_keys::scopes.eq(new.scopes.join(" ")),
             api_keys::created_by.eq(new.created_by),
+            api_keys::rate_limit_per_minute.eq(new.rate_limit_per_minute),
             api_keys::version.eq(1_i64),
             api_keys::created_at.eq(at),
             api_keys::updated_at.eq(at),

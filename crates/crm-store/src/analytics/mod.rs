@@ -2,4 +2,5 @@ pub mod clv;
 pub mod commission_rates;
 pub mod profit;
 pub mod rollups;
+pub mod search;
 pub mod timeline;
