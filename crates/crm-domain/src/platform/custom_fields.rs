@@ -15,6 +15,17 @@ use crate::platform::filter::{self, Kind};
 use crate::platform::money::{check_amount, Currency};
 use crate::{Violation, Violations};
 
+text_enum! {
+    /// The objects that take custom fields.
+    CustomObject {
+        Contacts => "contacts",
+        Companies => "companies",
+        Leads => "leads",
+        Opportunities => "opportunities",
+        Orders => "orders",
+    }
+}
+
 /// The most custom fields one object may have, archived ones included.
 pub const MAX_FIELDS: usize = 100;
 const MAX_TEXT: usize = 2_000;
@@ -104,9 +115,7 @@ impl FromStr for CustomFieldType {
     }
 }
 
-#[derive(
-    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldOption {
     /// What is stored and filtered on.
@@ -142,16 +151,10 @@ pub fn check_key(key: &str, built_in: &[&str]) -> Result<(), Violation> {
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !well_formed {
-        return Err(Violation::new(
-            "key",
-            "must match ^[a-z][a-z0-9_]{0,62}$",
-        ));
+        return Err(Violation::new("key", "must match ^[a-z][a-z0-9_]{0,62}$"));
     }
     if built_in.contains(&key) || filter::Op::ALL.iter().any(|op| op.as_str() == key) {
-        return Err(Violation::new(
-            "key",
-            format!("`{key}` is a built-in name"),
-        ));
+        return Err(Violation::new("key", format!("`{key}` is a built-in name")));
     }
     Ok(())
 }
@@ -176,7 +179,10 @@ impl CustomField {
         }
         if self.field_type.has_options() {
             if self.options.is_empty() {
-                violations.push(Violation::new("options", "an enum needs at least one option"));
+                violations.push(Violation::new(
+                    "options",
+                    "an enum needs at least one option",
+                ));
             }
             for (i, option) in self.options.iter().enumerate() {
                 if option.value.is_empty() || option.value.len() > 100 {
@@ -193,7 +199,10 @@ impl CustomField {
                 }
             }
         } else if !self.options.is_empty() {
-            violations.push(Violation::new("options", "apply to enum and multi_enum only"));
+            violations.push(Violation::new(
+                "options",
+                "apply to enum and multi_enum only",
+            ));
         }
         if self.unique && !self.field_type.can_be_unique() {
             violations.push(Violation::new(
@@ -373,7 +382,11 @@ impl CustomField {
             (T::Money, T::Money) => Some(stored.clone()),
             (T::MultiEnum, T::MultiEnum) => to.read(stored).ok(),
             (T::MultiEnum, T::Text) => {
-                let items: Vec<&str> = stored.as_array()?.iter().filter_map(Value::as_str).collect();
+                let items: Vec<&str> = stored
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
                 to.read_text(&items.join(", ")).ok()
             }
             (T::Money | T::MultiEnum, _) | (_, T::Money) => None,
@@ -381,7 +394,9 @@ impl CustomField {
                 let scaled = stored.as_i64()?;
                 let (from, to) = (self.scale(), to.scale());
                 if to >= from {
-                    scaled.checked_mul(10i64.checked_pow(to - from)?).map(Value::from)
+                    scaled
+                        .checked_mul(10i64.checked_pow(to - from)?)
+                        .map(Value::from)
                 } else {
                     let factor = 10i64.checked_pow(from - to)?;
                     (scaled % factor == 0).then(|| Value::from(scaled / factor))
@@ -463,7 +478,10 @@ pub fn apply(
     };
     for (key, value) in written.into_iter().flatten() {
         let Some(field) = fields.iter().find(|f| &f.key == key) else {
-            violations.push(Violation::new(path(key), "is not a custom field of this object"));
+            violations.push(Violation::new(
+                path(key),
+                "is not a custom field of this object",
+            ));
             continue;
         };
         if field.archived {
@@ -552,16 +570,39 @@ mod tests {
     fn keys_are_lower_snake_and_not_built_in() {
         assert!(check_key("segment", &["email"]).is_ok());
         assert!(check_key("a1_b", &[]).is_ok());
-        for bad in ["", "Segment", "1a", "a-b", "email", "eq", "is", &"a".repeat(64)] {
-            assert_eq!(check_key(bad, &["email"]).unwrap_err().field, "key", "{bad}");
+        for bad in [
+            "",
+            "Segment",
+            "1a",
+            "a-b",
+            "email",
+            "eq",
+            "is",
+            &"a".repeat(64),
+        ] {
+            assert_eq!(
+                check_key(bad, &["email"]).unwrap_err().field,
+                "key",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn values_are_stored_canonically_and_shown_back() {
         let cases = [
-            (CustomFieldType::Decimal, json!("12.5"), json!(1250), json!("12.50")),
-            (CustomFieldType::Decimal, json!(3), json!(300), json!("3.00")),
+            (
+                CustomFieldType::Decimal,
+                json!("12.5"),
+                json!(1250),
+                json!("12.50"),
+            ),
+            (
+                CustomFieldType::Decimal,
+                json!(3),
+                json!(300),
+                json!("3.00"),
+            ),
             (
                 CustomFieldType::Datetime,
                 json!("2026-03-01T10:00:00+01:00"),
@@ -580,7 +621,12 @@ mod tests {
                 json!({"amount_minor": 1050, "currency": "EUR"}),
                 json!({"amount_minor": 1050, "currency": "EUR"}),
             ),
-            (CustomFieldType::Date, json!("2026-02-28"), json!("2026-02-28"), json!("2026-02-28")),
+            (
+                CustomFieldType::Date,
+                json!("2026-02-28"),
+                json!("2026-02-28"),
+                json!("2026-02-28"),
+            ),
         ];
         for (field_type, written, stored, shown) in cases {
             let f = field("x", field_type);
@@ -592,15 +638,27 @@ mod tests {
     #[test]
     fn bad_values_say_why() {
         let cases = [
-            (CustomFieldType::Enum, json!("wholesale"), "is not one of retail, food"),
+            (
+                CustomFieldType::Enum,
+                json!("wholesale"),
+                "is not one of retail, food",
+            ),
             (CustomFieldType::Number, json!(1.5), "integer"),
             (CustomFieldType::Number, json!("3"), "integer"),
-            (CustomFieldType::Decimal, json!("1.234"), "at most 2 decimals"),
+            (
+                CustomFieldType::Decimal,
+                json!("1.234"),
+                "at most 2 decimals",
+            ),
             (CustomFieldType::Date, json!("2026-02-30"), "date"),
             (CustomFieldType::Url, json!("ftp://x.org"), "http"),
             (CustomFieldType::Email, json!("ana@"), "email"),
             (CustomFieldType::Boolean, json!("yes"), "boolean"),
-            (CustomFieldType::Money, json!({"amount_minor": 1, "currency": "XXX1"}), ""),
+            (
+                CustomFieldType::Money,
+                json!({"amount_minor": 1, "currency": "XXX1"}),
+                "",
+            ),
         ];
         for (field_type, written, needle) in cases {
             let error = field("x", field_type).read(&written).unwrap_err();
@@ -628,12 +686,25 @@ mod tests {
         named.sort();
         assert_eq!(
             named,
-            ["custom_fields.old", "custom_fields.segment", "custom_fields.unknown"]
+            [
+                "custom_fields.old",
+                "custom_fields.segment",
+                "custom_fields.unknown"
+            ]
         );
         let missing = apply(&fields, &Map::new(), None, true).unwrap_err();
         assert_eq!(missing.0[0].field, "custom_fields.segment");
-        let values = apply(&fields, &Map::new(), Some(&json!({"segment": "food"})), true).unwrap();
-        assert_eq!(Value::Object(values.clone()), json!({"segment": "food", "size": 10}));
+        let values = apply(
+            &fields,
+            &Map::new(),
+            Some(&json!({"segment": "food"})),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(values.clone()),
+            json!({"segment": "food", "size": 10})
+        );
         let cleared = apply(&fields, &values, Some(&json!({"size": null})), false).unwrap();
         assert_eq!(Value::Object(cleared), json!({"segment": "food"}));
         assert!(apply(&fields, &values, Some(&json!({"segment": null})), false).is_err());
@@ -654,7 +725,10 @@ mod tests {
             Value::Object(visible(&fields, stored, false)),
             json!({"public": "p", "internal": "i"})
         );
-        assert_eq!(Value::Object(visible(&fields, stored, true)), json!({"public": "p"}));
+        assert_eq!(
+            Value::Object(visible(&fields, stored, true)),
+            json!({"public": "p"})
+        );
     }
 
     #[test]
@@ -672,7 +746,10 @@ mod tests {
         assert_eq!(text.convert(&json!("food"), &choice), Some(json!("food")));
         assert_eq!(text.convert(&json!("meat"), &choice), None);
         assert_eq!(choice.convert(&json!("food"), &many), Some(json!(["food"])));
-        assert_eq!(many.convert(&json!(["food", "retail"]), &text), Some(json!("food, retail")));
+        assert_eq!(
+            many.convert(&json!(["food", "retail"]), &text),
+            Some(json!("food, retail"))
+        );
         let mut fewer = choice.clone();
         fewer.options.retain(|o| o.value == "retail");
         assert_eq!(choice.convert(&json!("food"), &fewer), None);

@@ -481,10 +481,7 @@ pub fn check(
                 (Op::Is, Some(Literal::One(v))) if v == "null" => Condition::IsNull(field),
                 (Op::Is, _) => return Err(violation(format!("`{path}.is` takes only `null`"))),
                 (_, None) => {
-                    return Err(violation(format!(
-                        "`{path}.{}` needs a value",
-                        op.as_str()
-                    )))
+                    return Err(violation(format!("`{path}.{}` needs a value", op.as_str())))
                 }
                 (Op::In, Some(literal)) => {
                     let items = match literal {
@@ -644,7 +641,8 @@ pub fn parse_sort(
     Ok(sort)
 }
 
-/// Orders two records by `sort` with nulls last, then by id: the order the lists page in.
+/// Orders two records by `sort` with nulls last, then by id in the first key's direction: the
+/// order the lists page in.
 pub fn order(
     sort: &[SortKey],
     a: (&str, &[FieldValue]),
@@ -670,7 +668,12 @@ pub fn order(
             return ordering;
         }
     }
-    a.0.cmp(b.0)
+    let by_id = a.0.cmp(b.0);
+    if sort.first().is_some_and(|k| k.descending) {
+        by_id.reverse()
+    } else {
+        by_id
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 pub mod address;
 pub mod clock;
 pub mod counters;
+pub mod custom_fields;
 pub mod db;
 pub(crate) mod error;
 pub mod exchange_rates;
 pub mod idempotency;
 pub mod pagination;
+pub mod query;
 pub(crate) mod records;
 pub mod schema;
 pub mod settings;

@@ -43,6 +43,7 @@ diesel::table! {
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
         tier_basis_year -> Nullable<BigInt>,
+        custom_fields -> Text,
     }
 }
 
@@ -67,6 +68,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        custom_fields -> Text,
     }
 }
 
@@ -114,6 +116,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        rate_limit_per_minute -> Nullable<BigInt>,
     }
 }
 
@@ -237,6 +240,7 @@ diesel::table! {
         connection_id -> Nullable<Text>,
         shop_number -> Nullable<Text>,
         shop_updated_at -> Nullable<Timestamp>,
+        custom_fields -> Text,
     }
 }
 
@@ -287,6 +291,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        custom_fields -> Text,
     }
 }
 
@@ -338,6 +343,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        custom_fields -> Text,
     }
 }
 
@@ -948,3 +954,39 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
 );
+
+diesel::table! {
+    field_definitions (object, key) {
+        object -> Text,
+        key -> Text,
+        label -> Text,
+        field_type -> Text,
+        scale -> Nullable<BigInt>,
+        options -> Text,
+        required -> Bool,
+        is_unique -> Bool,
+        default_value -> Nullable<Text>,
+        indexed -> Bool,
+        portal_visible -> Bool,
+        archived_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    saved_views (id) {
+        id -> Text,
+        owner_id -> Text,
+        name -> Text,
+        object -> Text,
+        filter -> Nullable<Text>,
+        sort -> Nullable<Text>,
+        column_paths -> Text,
+        shared -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
