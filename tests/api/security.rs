@@ -117,6 +117,9 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // A list with its filter in a body.
+        ("POST", "/v1/contacts/search") => Some(vec![(Resource::Contacts, Read)]),
+        ("POST", "/v1/companies/search") => Some(vec![(Resource::Companies, Read)]),
         // Whoever may read an article may say whether it helped.
         ("POST", "/v1/kb/articles/{id}/feedback") => Some(vec![(Resource::KnowledgeBase, Read)]),
         ("POST", "/v1/cases/{id}/articles") => Some(vec![

@@ -447,6 +447,8 @@ fn create_customers(
                 owner_id: owner.map(|o| salespeople[o].clone()),
                 tags: vec!["demo".to_owned()],
                 preferences: json!({}),
+                custom_fields: serde_json::Map::new(),
+                custom_written: None,
             },
             created_at,
         ));
@@ -533,6 +535,8 @@ fn create_contacts(
                     owner_id: customer.owner.map(|o| salespeople[o].clone()),
                     tags: vec!["demo".to_owned()],
                     preferences: json!({}),
+                    custom_fields: serde_json::Map::new(),
+                    custom_written: None,
                     marketing_consent: rng.gen_bool(0.4),
                 },
                 *at,

@@ -145,8 +145,17 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("createPortalCaseComment", &[E::CaseCommented]),
 ];
 
-/// Writing operations that change configuration, not business records: they emit nothing.
+/// Writing operations that change configuration, not business records, and searches sent as a
+/// `POST` body: they emit nothing.
 pub const CONFIGURATION: &[&str] = &[
+    "searchContacts",
+    "searchCompanies",
+    "createCustomField",
+    "updateCustomField",
+    "deleteCustomField",
+    "createView",
+    "updateView",
+    "deleteView",
     "createToken",
     "refreshToken",
     "revokeToken",

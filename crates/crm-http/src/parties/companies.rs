@@ -6,8 +6,10 @@ use crm_domain::access::permissions::{Access, Reach, Resource};
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::address::country_code;
 use crm_domain::Violations;
-use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter, CompanySort};
+use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter};
+use crm_store::parties::related::{Expand, Related};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::actions::ActionTarget;
@@ -16,20 +18,36 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
-impl Sorted for CompanySort {
-    const SORTS: SortOptions<CompanySort> = SortOptions {
-        options: &[
-            ("created_at", CompanySort::CreatedAt),
-            ("updated_at", CompanySort::UpdatedAt),
-            ("name", CompanySort::Name),
-        ],
-        default: "-created_at",
-    };
-}
+/// The keys of a company, which `fields=` may name.
+const KEYS: &[&str] = &[
+    "id",
+    "name",
+    "legal_name",
+    "tax_id",
+    "billing_address",
+    "email",
+    "phone",
+    "website",
+    "industry",
+    "owner_id",
+    "tier",
+    "tier_basis_year",
+    "tags",
+    "preferences",
+    "version",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "custom_fields",
+];
+
+/// The relations `expand=` may embed.
+const RELATIONS: &[&str] = &["owner"];
 
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,6 +89,9 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Values of the fields admins added (`GET /v1/schema/companies`), by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 impl From<store::Company> for Company {
@@ -94,6 +115,7 @@ impl From<store::Company> for Company {
             created_at: utc(company.created_at),
             updated_at: utc(company.updated_at),
             archived_at: utc_opt(company.archived_at),
+            custom_fields: company.custom_fields,
         }
     }
 }
@@ -126,6 +148,9 @@ pub struct CompanyCreate {
     /// Free-form JSON object.
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
+    /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 /// Changes to a company, as a JSON Merge Patch: absent fields stay, `null` clears.
@@ -168,6 +193,9 @@ pub struct CompanyUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<Option<serde_json::Value>>,
+    /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 impl CompanyCreate {
@@ -192,6 +220,7 @@ impl CompanyCreate {
             owner_id: Some(self.owner_id),
             tags: Some(self.tags),
             preferences: Some(self.preferences),
+            custom_fields: self.custom_fields,
         }
     }
 }
@@ -235,12 +264,13 @@ impl CompanyUpdate {
             fields.tags = c.tags("tags", &v.unwrap_or_default());
         }
         c.preferences(&mut fields.preferences, self.preferences);
+        fields.custom_written = self.custom_fields;
         c.finish()
     }
 }
 
 /// Filters and paging for the company list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CompanyListQuery {
     /// Text to find in name, legal name, tax id, email, phone or website (case-insensitive).
@@ -261,9 +291,58 @@ pub struct CompanyListQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// `created_at`, `updated_at` or `name`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema::<CompanySort>)]
+    /// Up to 3 sortable paths (`GET /v1/schema/companies`), custom ones too, comma-separated;
+    /// prefix `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
+    /// A condition in the filter language (see the API description), ANDed with the other
+    /// parameters: `and(tier.eq.A,custom.segment.in.(retail,food))`.
+    pub filter: Option<String>,
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `owner`.
+    pub expand: Option<String>,
+}
+
+/// `fields` and `expand` of a single read.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyReadQuery {
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `owner`.
+    pub expand: Option<String>,
+}
+
+/// The shape a caller asked for; customers may not expand (they do not see users).
+fn shape_of(fields: Option<&str>, expand: Option<&str>, reach: Reach) -> Result<Shape, ApiError> {
+    let shape = Shape::parse(fields, expand, KEYS, RELATIONS)?;
+    if reach == Reach::OwnCompany && shape.expands("owner") {
+        return Err(ApiError::Forbidden(
+            "customers cannot expand the users behind a record".into(),
+        ));
+    }
+    Ok(shape)
+}
+
+fn expand_of(shape: &Shape) -> Expand {
+    Expand {
+        owner: shape.expands("owner"),
+        ..Expand::default()
+    }
+}
+
+/// A company as the caller shaped it.
+fn shaped(company: store::Company, shape: &Shape, related: &Related) -> Value {
+    let owner_id = company.fields.owner_id.clone();
+    let mut value = serde_json::to_value(Company::from(company)).unwrap_or(Value::Null);
+    if shape.expands("owner") {
+        embed(
+            &mut value,
+            "owner",
+            crate::parties::contacts::user(owner_id.as_deref(), related),
+        );
+    }
+    shape.project(value)
 }
 
 #[utoipa::path(
@@ -279,12 +358,39 @@ pub async fn list_companies(
     state: web::Data<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<CompanyListQuery>,
-) -> Result<web::Json<ListResponse<Company>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    list_companies_by(&state, &principal, query).await
+}
+
+async fn list_companies_by(
+    state: &AppState,
+    principal: &Principal,
+    query: CompanyListQuery,
+) -> Result<HttpResponse, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
-    let (page, sort) =
-        CompanySort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let shape = shape_of(query.fields.as_deref(), query.expand.as_deref(), reach)?;
+    let list = list_query(
+        query.filter.as_deref(),
+        query.sort.as_deref(),
+        "-created_at",
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
+    let raw_filter = query.filter.clone();
     let filter = query.into_filter(reach, principal.company_id.as_deref())?;
-    read_page(&state, store::list, filter, page, &sort, Company::from).await
+    let expand = expand_of(&shape);
+    let request = list.clone();
+    let (page, related) = state
+        .db
+        .read(move |conn| store::list_expanded(conn, &filter, &request, expand))
+        .await?;
+    let next_cursor = next_cursor(page.next, &list, raw_filter.as_deref());
+    let data: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|company| shaped(company, &shape, &related))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor})))
 }
 
 impl CompanyListQuery {
@@ -318,6 +424,23 @@ impl CompanyListQuery {
         c.finish()?;
         Ok(filter)
     }
+}
+
+#[utoipa::path(
+    tag = "companies",
+    operation_id = "searchCompanies",
+    summary = "Search companies",
+    description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/companies`.",
+    request_body = CompanySearch,
+    responses((status = 200, description = "A page of companies", body = ListResponse<Company>))
+)]
+#[post("/companies/search")]
+pub async fn search_companies(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CompanySearch>,
+) -> Result<HttpResponse, ApiError> {
+    list_companies_by(&state, &principal, body.into_query()).await
 }
 
 #[utoipa::path(
@@ -356,7 +479,7 @@ pub async fn create_company(
     tag = "companies",
     operation_id = "getCompany",
     summary = "Get a company",
-    params(("id" = String, Path, description = "Company id")),
+    params(("id" = String, Path, description = "Company id"), CompanyReadQuery),
     responses((status = 200, description = "The company", body = Company,
         headers(("ETag" = String, description = "Its version"))))
 )]
@@ -365,14 +488,18 @@ pub async fn get_company(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<CompanyReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
+    let shape = shape_of(query.fields.as_deref(), query.expand.as_deref(), reach)?;
     let own = principal.company_id.clone();
-    let company = state
+    let expand = expand_of(&shape);
+    let (company, related) = state
         .db
-        .read(move |conn| store::get(conn, &id, reach, own.as_deref()))
+        .read(move |conn| store::get_expanded(conn, &id, reach, own.as_deref(), expand))
         .await?;
-    Ok(versioned(company.version, &Company::from(company)))
+    let version = company.version;
+    Ok(versioned(version, &shaped(company, &shape, &related)))
 }
 
 #[utoipa::path(
@@ -410,4 +537,37 @@ pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiErr
     target
         .write_no_content(Resource::Companies, store::archive)
         .await
+}
+
+/// A search of companies in the filter language, sent as a body: for filters too long for a URL.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"filter": "and(created_at.gte.2026-01-01,not(email.is.null))", "sort": "-created_at", "fields": ["id", "email"], "limit": 100}))]
+pub struct CompanySearch {
+    /// A condition in the filter language.
+    pub filter: Option<String>,
+    /// Up to 3 sortable paths, comma-separated; prefix `-` for descending.
+    pub sort: Option<String>,
+    /// Only these keys (and `id`); `custom.<key>` for custom fields.
+    pub fields: Option<Vec<String>>,
+    /// Related records to embed.
+    pub expand: Option<Vec<String>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+impl CompanySearch {
+    fn into_query(self) -> CompanyListQuery {
+        CompanyListQuery {
+            filter: self.filter,
+            sort: self.sort,
+            fields: self.fields.map(|f| f.join(",")),
+            expand: self.expand.map(|e| e.join(",")),
+            cursor: self.cursor,
+            limit: self.limit,
+            ..CompanyListQuery::default()
+        }
+    }
 }

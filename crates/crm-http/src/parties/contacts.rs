@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::Violations;
-use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter, ContactSort};
+use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter};
+use crm_store::parties::related::{Expand, Related};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::actions::ActionTarget;
@@ -15,20 +16,35 @@ use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
-impl Sorted for ContactSort {
-    const SORTS: SortOptions<ContactSort> = SortOptions {
-        options: &[
-            ("created_at", ContactSort::CreatedAt),
-            ("updated_at", ContactSort::UpdatedAt),
-            ("last_name", ContactSort::LastName),
-        ],
-        default: "-created_at",
-    };
-}
+/// The keys of a contact, which `fields=` may name.
+const KEYS: &[&str] = &[
+    "id",
+    "company_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "lifecycle_stage",
+    "owner_id",
+    "tags",
+    "preferences",
+    "marketing_consent",
+    "marketing_consent_at",
+    "version",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "custom_fields",
+];
+
+/// The relations `expand=` may embed.
+const RELATIONS: &[&str] = &["company", "owner", "company.owner"];
 
 /// A person.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,6 +84,9 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Values of the fields admins added (`GET /v1/schema/contacts`), by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 impl From<store::Contact> for Contact {
@@ -90,6 +109,7 @@ impl From<store::Contact> for Contact {
             created_at: utc(contact.created_at),
             updated_at: utc(contact.updated_at),
             archived_at: utc_opt(contact.archived_at),
+            custom_fields: contact.custom_fields,
         }
     }
 }
@@ -123,6 +143,9 @@ pub struct ContactCreate {
     pub preferences: Option<serde_json::Value>,
     /// Whether the person agreed to marketing messages.
     pub marketing_consent: Option<bool>,
+    /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 /// Changes to a contact, as a JSON Merge Patch: absent fields stay, `null` clears.
@@ -167,6 +190,9 @@ pub struct ContactUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[schema(nullable = false)]
     pub marketing_consent: Option<Option<bool>>,
+    /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 impl ContactCreate {
@@ -183,6 +209,7 @@ impl ContactCreate {
             tags: Some(self.tags),
             preferences: Some(self.preferences),
             marketing_consent: self.marketing_consent.map(Some),
+            custom_fields: self.custom_fields,
         }
     }
 }
@@ -228,6 +255,7 @@ impl ContactUpdate {
             Some(None) => c.not_null("marketing_consent"),
             None => {}
         }
+        fields.custom_written = self.custom_fields;
         c.finish()
     }
 }
@@ -245,6 +273,8 @@ fn empty_fields() -> ContactFields {
         tags: Vec::new(),
         preferences: json!({}),
         marketing_consent: false,
+        custom_fields: Map::new(),
+        custom_written: None,
     }
 }
 
@@ -276,18 +306,86 @@ pub struct ContactListQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// `created_at`, `updated_at` or `last_name`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema::<ContactSort>)]
+    /// Up to 3 sortable paths (`GET /v1/schema/contacts`), custom ones too, comma-separated;
+    /// prefix `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
+    /// A condition in the filter language (see the API description), ANDed with the other
+    /// parameters: `and(lifecycle_stage.eq.customer,custom.segment.in.(retail,food))`.
+    pub filter: Option<String>,
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `company`, `owner`, `company.owner`.
+    pub expand: Option<String>,
+}
+
+/// `fields` and `expand` of a single read.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactReadQuery {
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `company`, `owner`, `company.owner`.
+    pub expand: Option<String>,
+}
+
+fn expand_of(shape: &Shape) -> Expand {
+    Expand {
+        company: shape.expands("company") || shape.expands("company.owner"),
+        owner: shape.expands("owner"),
+        company_owner: shape.expands("company.owner"),
+    }
+}
+
+/// A contact as the caller shaped it: embedded relations, then only the asked fields.
+fn shaped(contact: store::Contact, shape: &Shape, related: &Related) -> Value {
+    let company_id = contact.fields.company_id.clone();
+    let owner_id = contact.fields.owner_id.clone();
+    let mut value = serde_json::to_value(Contact::from(contact)).unwrap_or(Value::Null);
+    if shape.expands("company") || shape.expands("company.owner") {
+        let company = company_id
+            .and_then(|id| related.companies.get(&id))
+            .map(|company| {
+                let owner = company.fields.owner_id.clone();
+                let mut embedded =
+                    serde_json::to_value(crate::parties::companies::Company::from(company.clone()))
+                        .unwrap_or(Value::Null);
+                if shape.expands("company.owner") {
+                    embed(&mut embedded, "owner", user(owner.as_deref(), related));
+                }
+                embedded
+            });
+        embed(&mut value, "company", company);
+    }
+    if shape.expands("owner") {
+        embed(&mut value, "owner", user(owner_id.as_deref(), related));
+    }
+    shape.project(value)
+}
+
+/// A user as an expansion shows it: `id`, `email` and `role`.
+pub fn user(id: Option<&str>, related: &Related) -> Option<Value> {
+    let user = related.users.get(id?)?;
+    Some(json!({"id": user.id, "email": user.email, "role": user.role}))
 }
 
 async fn list(
     state: &AppState,
     query: ContactListQuery,
     company_id: Option<String>,
-) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
-    let (page, sort) =
-        ContactSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+) -> Result<HttpResponse, ApiError> {
+    let shape = Shape::parse(
+        query.fields.as_deref(),
+        query.expand.as_deref(),
+        KEYS,
+        RELATIONS,
+    )?;
+    let list = list_query(
+        query.filter.as_deref(),
+        query.sort.as_deref(),
+        "-created_at",
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let mut c = Checker::default();
     let filter = ContactFilter {
         q: c.optional("q", query.q.as_deref(), SHORT)
@@ -310,7 +408,19 @@ async fn list(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    read_page(state, store::list, filter, page, &sort, Contact::from).await
+    let expand = expand_of(&shape);
+    let request = list.clone();
+    let (page, related) = state
+        .db
+        .read(move |conn| store::list_expanded(conn, &filter, &request, expand))
+        .await?;
+    let next_cursor = next_cursor(page.next, &list, query.filter.as_deref());
+    let data: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|contact| shaped(contact, &shape, &related))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor})))
 }
 
 #[utoipa::path(
@@ -326,7 +436,7 @@ pub async fn list_contacts(
     state: web::Data<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<ContactListQuery>,
-) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
     list(&state, query, None).await
 }
@@ -344,7 +454,7 @@ pub async fn list_company_contacts(
     principal: Principal,
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<ContactListQuery>,
-) -> Result<web::Json<ListResponse<Contact>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
     let company_id = id.into_inner();
     let check = company_id.clone();
@@ -353,6 +463,24 @@ pub async fn list_company_contacts(
         .read(move |conn| crm_store::parties::companies::ensure_exists(conn, &check))
         .await?;
     list(&state, query, Some(company_id)).await
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    operation_id = "searchContacts",
+    summary = "Search contacts",
+    description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/contacts`.",
+    request_body = ContactSearch,
+    responses((status = 200, description = "A page of contacts", body = ListResponse<Contact>))
+)]
+#[post("/contacts/search")]
+pub async fn search_contacts(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ContactSearch>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Contacts, Access::Read)?;
+    list(&state, body.into_query(), None).await
 }
 
 #[utoipa::path(
@@ -391,7 +519,7 @@ pub async fn create_contact(
     tag = "contacts",
     operation_id = "getContact",
     summary = "Get a contact",
-    params(("id" = String, Path, description = "Contact id")),
+    params(("id" = String, Path, description = "Contact id"), ContactReadQuery),
     responses((status = 200, description = "The contact", body = Contact,
         headers(("ETag" = String, description = "Its version"))))
 )]
@@ -400,10 +528,22 @@ pub async fn get_contact(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<ContactReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    let contact = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(contact.version, &Contact::from(contact)))
+    let shape = Shape::parse(
+        query.fields.as_deref(),
+        query.expand.as_deref(),
+        KEYS,
+        RELATIONS,
+    )?;
+    let expand = expand_of(&shape);
+    let (contact, related) = state
+        .db
+        .read(move |conn| store::get_expanded(conn, &id, expand))
+        .await?;
+    let version = contact.version;
+    Ok(versioned(version, &shaped(contact, &shape, &related)))
 }
 
 #[utoipa::path(
@@ -444,4 +584,37 @@ pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiErr
     target
         .write_no_content(Resource::Contacts, store::archive)
         .await
+}
+
+/// A search of contacts in the filter language, sent as a body: for filters too long for a URL.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"filter": "and(created_at.gte.2026-01-01,not(email.is.null))", "sort": "-created_at", "fields": ["id", "email"], "limit": 100}))]
+pub struct ContactSearch {
+    /// A condition in the filter language.
+    pub filter: Option<String>,
+    /// Up to 3 sortable paths, comma-separated; prefix `-` for descending.
+    pub sort: Option<String>,
+    /// Only these keys (and `id`); `custom.<key>` for custom fields.
+    pub fields: Option<Vec<String>>,
+    /// Related records to embed.
+    pub expand: Option<Vec<String>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+impl ContactSearch {
+    fn into_query(self) -> ContactListQuery {
+        ContactListQuery {
+            filter: self.filter,
+            sort: self.sort,
+            fields: self.fields.map(|f| f.join(",")),
+            expand: self.expand.map(|e| e.join(",")),
+            cursor: self.cursor,
+            limit: self.limit,
+            ..ContactListQuery::default()
+        }
+    }
 }

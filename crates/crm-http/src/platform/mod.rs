@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub(crate) mod respond;
 pub mod routing;
 pub mod settings;
+pub mod shape;
 pub mod state;
 pub(crate) mod strict_json;
 

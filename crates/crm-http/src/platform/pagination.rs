@@ -7,6 +7,7 @@ use crm_store::platform::db::DbConnection;
 use crm_store::platform::pagination::{
     After, KeyValue, Page, PageRequest, DEFAULT_LIMIT, MAX_LIMIT,
 };
+use crm_store::platform::query::{ListQuery, Position};
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -220,6 +221,82 @@ where
         .read(move |conn| list(conn, &filter, &page))
         .await?;
     Ok(web::Json(respond(result, sort, to_dto)))
+}
+
+/// The cursor of a list in the filter language: where the page ended, bound to the filter and
+/// sort it was made for.
+#[derive(Serialize, Deserialize)]
+struct FilteredCursor {
+    /// A digest of the filter and sort.
+    h: String,
+    p: Position,
+}
+
+fn digest(filter: Option<&str>, sort: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{}\n{sort}", filter.unwrap_or("")));
+    hex::encode(&digest[..12])
+}
+
+/// The store's query for a list that takes `filter=`: parsed here (a syntax error is a `422`
+/// naming `filter`), checked by the store against the object's fields.
+pub fn list_query(
+    filter: Option<&str>,
+    sort: Option<&str>,
+    default_sort: &str,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<ListQuery, ApiError> {
+    let filter = filter.map(str::trim).filter(|f| !f.is_empty());
+    let sort = sort
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default_sort);
+    let parsed = filter
+        .map(crm_domain::platform::filter::parse)
+        .transpose()
+        .map_err(|v| ApiError::Validation(v.into()))?;
+    let after = match cursor.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => {
+            let invalid =
+                || ApiError::validation("cursor", "is not a cursor returned by this list");
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(cursor)
+                .map_err(|_| invalid())?;
+            let body: FilteredCursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+            if body.h != digest(filter, sort) {
+                return Err(ApiError::validation(
+                    "cursor",
+                    "was made for another filter or sort; pass the same filter and sort as for the first page",
+                ));
+            }
+            Some(body.p)
+        }
+    };
+    Ok(ListQuery {
+        filter: parsed,
+        sort: sort.to_owned(),
+        after,
+        limit: page_limit(limit)?,
+    })
+}
+
+/// The `next_cursor` of a page of a list in the filter language.
+pub fn next_cursor(
+    next: Option<Position>,
+    query: &ListQuery,
+    filter: Option<&str>,
+) -> Option<String> {
+    let filter = filter.map(str::trim).filter(|f| !f.is_empty());
+    next.map(|p| {
+        let body = FilteredCursor {
+            h: digest(filter, &query.sort),
+            p,
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&body).unwrap_or_default())
+    })
 }
 
 #[cfg(test)]

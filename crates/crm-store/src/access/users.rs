@@ -360,6 +360,31 @@ pub fn emails(
     Ok(out)
 }
 
+/// Who a record points at, as an expansion shows it.
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// The users among `ids`, in one query.
+pub fn summaries(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<UserSummary>, StoreError> {
+    let rows: Vec<(String, String, String)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::email, users::role))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, email, role)| {
+            Ok(UserSummary {
+                id,
+                email,
+                role: stored("users", "role", &role)?,
+            })
+        })
+        .collect()
+}
+
 /// A customer user's company must exist and be live. Read from the table directly: access sits
 /// below parties and cannot ask the company module.
 fn ensure_company_active(conn: &mut DbConnection, company_id: &str) -> Result<(), StoreError> {

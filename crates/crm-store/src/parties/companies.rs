@@ -7,13 +7,20 @@ use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::companies::Tier;
 use diesel::prelude::*;
 
+use crate::parties::related::{self, Expand, Related};
 use crate::platform::address::Address;
+use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::query::{
+    custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::companies;
 use crate::platform::stored::stored_opt;
 use crate::{access::users, new_id, now, tag_pattern, tags_from_json, tags_to_json, StoreError};
+use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
+use crm_domain::platform::filter::{FieldValue, Scalar};
+use serde_json::{Map, Value};
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -44,6 +51,13 @@ struct CompanyRow {
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
     tier_basis_year: Option<i64>,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(companies.custom_fields AS TEXT)"),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        skip_insertion,
+        skip_update
+    )]
+    custom_fields: String,
 }
 
 /// What a client may write.
@@ -60,6 +74,10 @@ pub struct CompanyFields {
     pub owner_id: Option<String>,
     pub tags: Vec<String>,
     pub preferences: serde_json::Value,
+    /// Stored custom values, in canonical form.
+    pub custom_fields: Map<String, Value>,
+    /// What the client wrote under `custom_fields`, applied by the write.
+    pub custom_written: Option<Value>,
 }
 
 impl CompanyFields {
@@ -77,6 +95,8 @@ impl CompanyFields {
             owner_id: None,
             tags: Vec::new(),
             preferences: serde_json::json!({}),
+            custom_fields: Map::new(),
+            custom_written: None,
         }
     }
 }
@@ -85,6 +105,8 @@ impl CompanyFields {
 pub struct Company {
     pub id: String,
     pub fields: CompanyFields,
+    /// The custom values clients see.
+    pub custom_fields: Map<String, Value>,
     pub tier: Option<Tier>,
     /// The year whose profit the tier was computed from.
     pub tier_basis_year: Option<i64>,
@@ -121,6 +143,7 @@ impl CompanyRow {
             updated_at: at,
             archived_at: None,
             tier_basis_year: None,
+            custom_fields: String::new(),
         };
         row.set_fields(fields);
         row
@@ -143,6 +166,7 @@ impl CompanyRow {
         self.owner_id = f.owner_id.clone();
         self.tags = tags_to_json(&f.tags);
         self.preferences = f.preferences.to_string();
+        self.custom_fields = Value::Object(f.custom_fields.clone()).to_string();
         self.search_text = [
             Some(&f.name),
             f.legal_name.as_ref(),
@@ -158,8 +182,8 @@ impl CompanyRow {
         .join(" ");
     }
 
-    fn fields(&self) -> CompanyFields {
-        CompanyFields {
+    fn fields(&self) -> Result<CompanyFields, StoreError> {
+        Ok(CompanyFields {
             name: self.name.clone(),
             legal_name: self.legal_name.clone(),
             tax_id: self.tax_id.clone(),
@@ -178,12 +202,16 @@ impl CompanyRow {
             owner_id: self.owner_id.clone(),
             tags: tags_from_json(&self.tags),
             preferences: serde_json::from_str(&self.preferences).unwrap_or_default(),
-        }
+            custom_fields: custom::stored_values("companies", &self.custom_fields)?,
+            custom_written: None,
+        })
     }
 
-    fn into_company(self) -> Result<Company, StoreError> {
+    fn into_company(self, defs: &[CustomField]) -> Result<Company, StoreError> {
+        let fields = self.fields()?;
         Ok(Company {
-            fields: self.fields(),
+            custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
+            fields,
             tier: stored_opt("companies", "tier", self.tier.as_deref())?,
             tier_basis_year: self.tier_basis_year,
             id: self.id,
@@ -193,23 +221,201 @@ impl CompanyRow {
             archived_at: self.archived_at,
         })
     }
+
+    /// What the filter language reads at `path`.
+    fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
+        };
+        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
+        match path {
+            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
+            "name" => FieldValue::One(Scalar::Text(self.name.clone())),
+            "legal_name" => text(&self.legal_name),
+            "tax_id" => text(&self.tax_id),
+            "billing_address.city" => text(&self.billing_city),
+            "billing_address.region" => text(&self.billing_region),
+            "billing_address.postal_code" => text(&self.billing_postal_code),
+            "billing_address.country" => text(&self.billing_country),
+            "email" => text(&self.email),
+            "phone" => text(&self.phone),
+            "website" => text(&self.website),
+            "industry" => text(&self.industry),
+            "owner_id" => text(&self.owner_id),
+            "tier" => text(&self.tier),
+            "created_at" => time(self.created_at),
+            "updated_at" => time(self.updated_at),
+            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "tags" => FieldValue::Many(
+                tags_from_json(&self.tags)
+                    .into_iter()
+                    .map(Scalar::Text)
+                    .collect(),
+            ),
+            _ => custom::stored_values("companies", &self.custom_fields)
+                .ok()
+                .and_then(|values| custom_path_value(path, defs, &values))
+                .unwrap_or(FieldValue::Null),
+        }
+    }
 }
 
-fn check_references(conn: &mut DbConnection, fields: &CompanyFields) -> Result<(), StoreError> {
+fn tiers() -> Vec<String> {
+    Tier::ALL.iter().map(|t| t.as_str().to_owned()).collect()
+}
+
+const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
+    Column {
+        path,
+        sql,
+        kind,
+        nullable: true,
+        sortable: false,
+        indexed: false,
+        required: false,
+    }
+}
+
+/// What lists of companies filter and sort on.
+pub const TABLE: Table = Table {
+    object: "companies",
+    columns: &[
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("id", "id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..column("name", "name", ColumnKind::Text)
+        },
+        column("legal_name", "legal_name", ColumnKind::Text),
+        Column {
+            indexed: true,
+            ..column("tax_id", "tax_id", ColumnKind::Text)
+        },
+        column("billing_address.city", "billing_city", ColumnKind::Text),
+        column("billing_address.region", "billing_region", ColumnKind::Text),
+        column(
+            "billing_address.postal_code",
+            "billing_postal_code",
+            ColumnKind::Text,
+        ),
+        Column {
+            sortable: true,
+            ..column(
+                "billing_address.country",
+                "billing_country",
+                ColumnKind::Text,
+            )
+        },
+        column("email", "email", ColumnKind::Text),
+        column("phone", "phone", ColumnKind::Text),
+        column("website", "website", ColumnKind::Text),
+        column("industry", "industry", ColumnKind::Text),
+        Column {
+            indexed: true,
+            ..column("owner_id", "owner_id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..column("tier", "tier", ColumnKind::Choice(tiers))
+        },
+        Column {
+            nullable: false,
+            ..column("tags", "tags", ColumnKind::Tags)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("created_at", "created_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("updated_at", "updated_at", ColumnKind::Instant)
+        },
+        column("archived_at", "archived_at", ColumnKind::Instant),
+        Column {
+            sortable: true,
+            ..column(
+                "last_order_at",
+                "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)",
+                ColumnKind::Instant,
+            )
+        },
+    ],
+};
+
+/// The built-in names custom field keys may not take.
+pub fn built_in_names() -> Vec<&'static str> {
+    TABLE
+        .columns
+        .iter()
+        .map(|c| c.path)
+        .chain([
+            "billing_address",
+            "preferences",
+            "version",
+            "custom_fields",
+            "tier_basis_year",
+        ])
+        .collect()
+}
+
+fn check_write(
+    conn: &mut DbConnection,
+    fields: &mut CompanyFields,
+    own_id: &str,
+    creating: bool,
+) -> Result<(), StoreError> {
     if let Some(owner_id) = &fields.owner_id {
         users::ensure_active(conn, owner_id, "owner_id")?;
     }
-    Ok(())
+    let defs = custom::fields_for_write(conn, CustomObject::Companies)?;
+    fields.custom_fields = custom_values::apply(
+        &defs,
+        &fields.custom_fields,
+        fields.custom_written.take().as_ref(),
+        creating,
+    )?;
+    custom::check_unique(
+        conn,
+        CustomObject::Companies,
+        &defs,
+        &fields.custom_fields,
+        own_id,
+    )
 }
 
-pub fn create(conn: &mut DbConnection, fields: CompanyFields) -> Result<Company, StoreError> {
-    check_references(conn, &fields)?;
-    let row = CompanyRow::new(new_id(), &fields, now());
+/// Maps the unique index of a custom field, which the check above cannot see for a concurrent
+/// write, to the same conflict.
+fn map_write_error(error: diesel::result::Error) -> StoreError {
+    if StoreError::is_unique_violation(&error) {
+        custom::unique_conflict("(unique field)", None)
+    } else {
+        error.into()
+    }
+}
+
+pub fn create(conn: &mut DbConnection, mut fields: CompanyFields) -> Result<Company, StoreError> {
+    let id = new_id();
+    check_write(conn, &mut fields, &id, true)?;
+    let row = CompanyRow::new(id, &fields, now());
+    let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(companies::table)
-        .values(&row)
-        .execute(conn)?;
+        .values((&row, companies::custom_fields.eq(custom_fields)))
+        .execute(conn)
+        .map_err(map_write_error)?;
     outbox::record(conn, EventType::CompanyCreated, &row.id)?;
-    row.into_company()
+    row.into_company(&custom::fields(conn, CustomObject::Companies)?)
 }
 
 /// Inserts companies, each created at its own time, with multi-row INSERTs; returns their
@@ -243,7 +449,16 @@ pub fn get(
     if reach == Reach::OwnCompany && own_company != Some(id) {
         return Err(StoreError::NotFound);
     }
-    load(conn, id)?.into_company()
+    let row = load(conn, id)?;
+    let defs = custom::fields(conn, CustomObject::Companies)?;
+    row.into_company(&readable(defs, reach == Reach::OwnCompany))
+}
+
+/// The fields a caller may read: a customer only those shown in the portal.
+fn readable(defs: Vec<CustomField>, customer: bool) -> Vec<CustomField> {
+    defs.into_iter()
+        .filter(|d| !customer || d.portal_visible)
+        .collect()
 }
 
 /// Fails with a violation on `field` unless the company exists and is not archived.
@@ -268,9 +483,9 @@ where
     let mut row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
         r.version
     })?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
-    check_references(conn, &fields)?;
+    check_write(conn, &mut fields, id, false)?;
     let previous_version = row.version;
     row.set_fields(&fields);
     row.version += 1;
@@ -281,12 +496,16 @@ where
                 .filter(companies::id.eq(id))
                 .filter(companies::version.eq(previous_version)),
         )
-        .set(&row)
-        .execute(conn)?,
+        .set((
+            &row,
+            companies::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
+        ))
+        .execute(conn)
+        .map_err(map_write_error)?,
         previous_version,
     )?;
     outbox::record(conn, EventType::CompanyUpdated, id)?;
-    row.into_company()
+    row.into_company(&custom::fields(conn, CustomObject::Companies)?)
 }
 
 /// Archives the company; archiving an archived company changes nothing.
@@ -312,13 +531,6 @@ pub fn archive(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompanySort {
-    CreatedAt,
-    UpdatedAt,
-    Name,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct CompanyFilter {
     /// Lower-cased text to find in name, legal name, tax id, email, phone or website.
@@ -336,57 +548,124 @@ pub struct CompanyFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &CompanyFilter,
-    page: &PageRequest<CompanySort>,
-) -> Result<Page<Company>, StoreError> {
-    let mut query = companies::table
+    query: &ListQuery,
+) -> Result<Listed<Company>, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Companies)?;
+    let defs = readable(defs, filter.only_id.is_some());
+    list_with(conn, &defs, filter, query)
+}
+
+fn list_with(
+    conn: &mut DbConnection,
+    defs: &[CustomField],
+    filter: &CompanyFilter,
+    query: &ListQuery,
+) -> Result<Listed<Company>, StoreError> {
+    let plan = TABLE.plan(Dialect::of(conn), defs, query)?;
+    let mut rows = companies::table
         .select(CompanyRow::as_select())
         .into_boxed();
     if !filter.include_archived {
-        query = query.filter(companies::archived_at.is_null());
+        rows = rows.filter(companies::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        query =
-            crate::platform::pagination::substring_search!(query, conn, companies::search_text, q);
+        rows =
+            crate::platform::pagination::substring_search!(rows, conn, companies::search_text, q);
     }
     if let Some(tax_id) = &filter.tax_id {
-        query = query.filter(companies::tax_id.eq(tax_id.clone()));
+        rows = rows.filter(companies::tax_id.eq(tax_id.clone()));
     }
     if let Some(country) = &filter.country {
-        query = query.filter(companies::billing_country.eq(country.clone()));
+        rows = rows.filter(companies::billing_country.eq(country.clone()));
     }
     if let Some(owner_id) = &filter.owner_id {
-        query = query.filter(companies::owner_id.eq(owner_id.clone()));
+        rows = rows.filter(companies::owner_id.eq(owner_id.clone()));
     }
     if let Some(tier) = filter.tier {
-        query = query.filter(companies::tier.eq(tier.as_str()));
+        rows = rows.filter(companies::tier.eq(tier.as_str()));
     }
     if let Some(tag) = &filter.tag {
-        query = query.filter(companies::tags.like(tag_pattern(tag)).escape('\\'));
+        rows = rows.filter(companies::tags.like(tag_pattern(tag)).escape('\\'));
     }
     if let Some(only_id) = &filter.only_id {
-        query = query.filter(companies::id.eq(only_id.clone()));
+        rows = rows.filter(companies::id.eq(only_id.clone()));
     }
-    let rows: Vec<CompanyRow> = match page.sort {
-        CompanySort::CreatedAt => {
-            keyset!(query, companies::created_at, companies::id, page, time).load(conn)?
-        }
-        CompanySort::UpdatedAt => {
-            keyset!(query, companies::updated_at, companies::id, page, time).load(conn)?
-        }
-        CompanySort::Name => {
-            keyset!(query, companies::name, companies::id, page, text).load(conn)?
-        }
-    };
-    let sort = page.sort;
-    finish(rows, page.limit, |row| After {
-        key: match sort {
-            CompanySort::CreatedAt => KeyValue::Time(row.created_at),
-            CompanySort::UpdatedAt => KeyValue::Time(row.updated_at),
-            CompanySort::Name => KeyValue::Text(row.name.clone()),
-        },
-        id: row.id.clone(),
+    if let Some(condition) = plan.condition.clone() {
+        rows = rows.filter(condition);
+    }
+    if let Some(after) = plan.after.clone() {
+        rows = rows.filter(after);
+    }
+    let rows: Vec<CompanyRow> = rows
+        .then_order_by(plan.order.clone())
+        .limit(plan.limit + 1)
+        .load(conn)?;
+    let page = plan.page(
+        rows,
+        |row, path| row.value(path, defs),
+        |row| row.id.clone(),
+    );
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| row.into_company(defs))
+        .collect::<Result<_, _>>()?;
+    Ok(Listed {
+        items,
+        next: page.next,
     })
-    .try_map(CompanyRow::into_company)
+}
+
+/// The companies among `ids`, in one query.
+pub fn by_ids(
+    conn: &mut DbConnection,
+    ids: &[String],
+    defs: &[CustomField],
+) -> Result<Vec<Company>, StoreError> {
+    let rows: Vec<CompanyRow> = companies::table
+        .filter(companies::id.eq_any(ids))
+        .select(CompanyRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|row| row.into_company(defs)).collect()
+}
+
+/// A page of companies with the records it points at.
+pub fn list_expanded(
+    conn: &mut DbConnection,
+    filter: &CompanyFilter,
+    query: &ListQuery,
+    expand: Expand,
+) -> Result<(Listed<Company>, Related), StoreError> {
+    let defs = custom::fields(conn, CustomObject::Companies)?;
+    let defs = readable(defs, filter.only_id.is_some());
+    let page = list_with(conn, &defs, filter, query)?;
+    let owners = page
+        .items
+        .iter()
+        .filter_map(|c| c.fields.owner_id.clone())
+        .collect();
+    let related = related::load(conn, expand, Vec::new(), owners, &[])?;
+    Ok((page, related))
+}
+
+/// One company with the records it points at; a customer reaching beyond its own company gets
+/// `NotFound`.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    reach: Reach,
+    own_company: Option<&str>,
+    expand: Expand,
+) -> Result<(Company, Related), StoreError> {
+    let company = get(conn, id, reach, own_company)?;
+    let related = related::load(
+        conn,
+        expand,
+        Vec::new(),
+        company.fields.owner_id.clone().into_iter().collect(),
+        &[],
+    )?;
+    Ok((company, related))
 }
 
 /// `NotFound` unless the company exists (archived or not).

@@ -6,14 +6,21 @@ use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::contacts::{consent_time, email_key, LifecycleStage};
 use diesel::prelude::*;
 
+use crate::parties::related::{self, Expand, Related};
+use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::query::{
+    custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
 use crate::{
     access::users, new_id, now, parties::companies, tag_pattern, tags_from_json, tags_to_json,
     StoreError,
 };
+use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
+use crm_domain::platform::filter::{FieldValue, Scalar};
+use serde_json::{Map, Value};
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -39,6 +46,13 @@ struct ContactRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(contacts.custom_fields AS TEXT)"),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        skip_insertion,
+        skip_update
+    )]
+    custom_fields: String,
 }
 
 /// What a client may write. `phone` is already in E.164.
@@ -55,12 +69,18 @@ pub struct ContactFields {
     pub tags: Vec<String>,
     pub preferences: serde_json::Value,
     pub marketing_consent: bool,
+    /// Stored custom values, in canonical form.
+    pub custom_fields: Map<String, Value>,
+    /// What the client wrote under `custom_fields`, applied by the write.
+    pub custom_written: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Contact {
     pub id: String,
     pub fields: ContactFields,
+    /// The custom values clients see.
+    pub custom_fields: Map<String, Value>,
     pub marketing_consent_at: Option<NaiveDateTime>,
     pub version: i64,
     pub created_at: NaiveDateTime,
@@ -90,6 +110,7 @@ impl ContactRow {
             created_at: at,
             updated_at: at,
             archived_at: None,
+            custom_fields: String::new(),
         };
         row.set_fields(fields, at);
         row
@@ -110,6 +131,7 @@ impl ContactRow {
         self.marketing_consent_at =
             consent_time(self.marketing_consent_at, f.marketing_consent, at);
         self.marketing_consent = f.marketing_consent;
+        self.custom_fields = Value::Object(f.custom_fields.clone()).to_string();
         self.search_text = [
             f.first_name.as_ref(),
             Some(&f.last_name),
@@ -123,8 +145,8 @@ impl ContactRow {
         .join(" ");
     }
 
-    fn fields(&self) -> ContactFields {
-        ContactFields {
+    fn fields(&self) -> Result<ContactFields, StoreError> {
+        Ok(ContactFields {
             company_id: self.company_id.clone(),
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
@@ -139,28 +161,194 @@ impl ContactRow {
             tags: tags_from_json(&self.tags),
             preferences: serde_json::from_str(&self.preferences).unwrap_or_default(),
             marketing_consent: self.marketing_consent,
-        }
+            custom_fields: custom::stored_values("contacts", &self.custom_fields)?,
+            custom_written: None,
+        })
     }
 
-    fn into_contact(self) -> Contact {
-        Contact {
-            fields: self.fields(),
+    fn into_contact(self, defs: &[CustomField]) -> Result<Contact, StoreError> {
+        let fields = self.fields()?;
+        Ok(Contact {
+            custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
+            fields,
             id: self.id,
             marketing_consent_at: self.marketing_consent_at,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
+        })
+    }
+
+    /// What the filter language reads at `path`.
+    fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
+        };
+        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
+        match path {
+            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
+            "first_name" => text(&self.first_name),
+            "last_name" => FieldValue::One(Scalar::Text(self.last_name.clone())),
+            "email" => text(&self.email),
+            "phone" => text(&self.phone),
+            "title" => text(&self.title),
+            "company_id" => text(&self.company_id),
+            "owner_id" => text(&self.owner_id),
+            "lifecycle_stage" => FieldValue::One(Scalar::Text(self.lifecycle_stage.clone())),
+            "marketing_consent" => FieldValue::One(Scalar::Boolean(self.marketing_consent)),
+            "created_at" => time(self.created_at),
+            "updated_at" => time(self.updated_at),
+            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "tags" => FieldValue::Many(
+                tags_from_json(&self.tags)
+                    .into_iter()
+                    .map(Scalar::Text)
+                    .collect(),
+            ),
+            _ => custom::stored_values("contacts", &self.custom_fields)
+                .ok()
+                .and_then(|values| custom_path_value(path, defs, &values))
+                .unwrap_or(FieldValue::Null),
         }
     }
+}
+
+fn lifecycle_stages() -> Vec<String> {
+    LifecycleStage::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
+    Column {
+        path,
+        sql,
+        kind,
+        nullable: true,
+        sortable: false,
+        indexed: false,
+        required: false,
+    }
+}
+
+/// What lists of contacts filter and sort on.
+pub const TABLE: Table = Table {
+    object: "contacts",
+    columns: &[
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("id", "id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..column("first_name", "first_name", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..column("last_name", "last_name", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            ..column("email", "email", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            ..column("phone", "phone", ColumnKind::Text)
+        },
+        column("title", "title", ColumnKind::Text),
+        Column {
+            indexed: true,
+            ..column("company_id", "company_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            ..column("owner_id", "owner_id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..column(
+                "lifecycle_stage",
+                "lifecycle_stage",
+                ColumnKind::Choice(lifecycle_stages),
+            )
+        },
+        Column {
+            nullable: false,
+            ..column("tags", "tags", ColumnKind::Tags)
+        },
+        Column {
+            nullable: false,
+            ..column(
+                "marketing_consent",
+                "marketing_consent",
+                ColumnKind::Boolean,
+            )
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("created_at", "created_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..column("updated_at", "updated_at", ColumnKind::Instant)
+        },
+        column("archived_at", "archived_at", ColumnKind::Instant),
+        Column {
+            sortable: true,
+            ..column(
+                "last_order_at",
+                "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)",
+                ColumnKind::Instant,
+            )
+        },
+    ],
+};
+
+/// The built-in names custom field keys may not take.
+pub fn built_in_names() -> Vec<&'static str> {
+    TABLE
+        .columns
+        .iter()
+        .map(|c| c.path)
+        .chain(["preferences", "version", "custom_fields"])
+        .collect()
 }
 
 /// Checks the references and the unique email of a contact about to be written.
 fn check_write(
     conn: &mut DbConnection,
-    fields: &ContactFields,
+    fields: &mut ContactFields,
     own_id: &str,
+    creating: bool,
 ) -> Result<(), StoreError> {
+    let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
+    fields.custom_fields = custom_values::apply(
+        &defs,
+        &fields.custom_fields,
+        fields.custom_written.take().as_ref(),
+        creating,
+    )?;
+    custom::check_unique(
+        conn,
+        CustomObject::Contacts,
+        &defs,
+        &fields.custom_fields,
+        own_id,
+    )?;
     if let Some(company_id) = &fields.company_id {
         companies::ensure_active(conn, company_id, "company_id")?;
     }
@@ -198,16 +386,17 @@ fn map_write_error(error: diesel::result::Error) -> StoreError {
     }
 }
 
-pub fn create(conn: &mut DbConnection, fields: ContactFields) -> Result<Contact, StoreError> {
+pub fn create(conn: &mut DbConnection, mut fields: ContactFields) -> Result<Contact, StoreError> {
     let id = new_id();
-    check_write(conn, &fields, &id)?;
+    check_write(conn, &mut fields, &id, true)?;
     let row = ContactRow::new(id, &fields, now());
+    let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(contacts::table)
-        .values(&row)
+        .values((&row, contacts::custom_fields.eq(custom_fields)))
         .execute(conn)
         .map_err(map_write_error)?;
     outbox::record(conn, EventType::ContactCreated, &row.id)?;
-    Ok(row.into_contact())
+    row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }
 
 /// Inserts contacts, each created at its own time, with multi-row INSERTs; returns their ids.
@@ -232,7 +421,8 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<ContactRow, StoreError> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Contact, StoreError> {
-    load(conn, id).map(ContactRow::into_contact)
+    let row = load(conn, id)?;
+    row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }
 
 /// The company of a contact, if it exists; `NotFound` when the contact does not.
@@ -268,9 +458,9 @@ where
     let mut row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
         r.version
     })?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
-    check_write(conn, &fields, id)?;
+    check_write(conn, &mut fields, id, false)?;
     let previous_version = row.version;
     let at = now();
     row.set_fields(&fields, at);
@@ -282,13 +472,16 @@ where
                 .filter(contacts::id.eq(id))
                 .filter(contacts::version.eq(previous_version)),
         )
-        .set(&row)
+        .set((
+            &row,
+            contacts::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
+        ))
         .execute(conn)
         .map_err(map_write_error)?,
         previous_version,
     )?;
     outbox::record(conn, EventType::ContactUpdated, id)?;
-    Ok(row.into_contact())
+    row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }
 
 /// Archives the contact, which frees its email for a new contact.
@@ -314,13 +507,6 @@ pub fn archive(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContactSort {
-    CreatedAt,
-    UpdatedAt,
-    LastName,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
     /// Lower-cased text to find in the name, email or phone.
@@ -340,61 +526,130 @@ pub struct ContactFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &ContactFilter,
-    page: &PageRequest<ContactSort>,
-) -> Result<Page<Contact>, StoreError> {
-    let mut query = contacts::table.select(ContactRow::as_select()).into_boxed();
+    query: &ListQuery,
+) -> Result<Listed<Contact>, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Contacts)?;
+    list_with(conn, &defs, filter, query)
+}
+
+/// The custom fields of contacts, and of companies when they are embedded, in one query.
+fn field_sets(
+    conn: &mut DbConnection,
+    expand: Expand,
+) -> Result<(Vec<CustomField>, Vec<CustomField>), StoreError> {
+    if !expand.company {
+        return Ok((custom::fields(conn, CustomObject::Contacts)?, Vec::new()));
+    }
+    let mut sets = custom::fields_of(conn, &[CustomObject::Contacts, CustomObject::Companies])?;
+    Ok((
+        sets.remove(&CustomObject::Contacts).unwrap_or_default(),
+        sets.remove(&CustomObject::Companies).unwrap_or_default(),
+    ))
+}
+
+/// A page of contacts with the records it points at.
+pub fn list_expanded(
+    conn: &mut DbConnection,
+    filter: &ContactFilter,
+    query: &ListQuery,
+    expand: Expand,
+) -> Result<(Listed<Contact>, Related), StoreError> {
+    let (defs, company_defs) = field_sets(conn, expand)?;
+    let page = list_with(conn, &defs, filter, query)?;
+    let companies = page
+        .items
+        .iter()
+        .filter_map(|c| c.fields.company_id.clone())
+        .collect();
+    let owners = page
+        .items
+        .iter()
+        .filter_map(|c| c.fields.owner_id.clone())
+        .collect();
+    let related = related::load(conn, expand, companies, owners, &company_defs)?;
+    Ok((page, related))
+}
+
+/// One contact with the records it points at.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    expand: Expand,
+) -> Result<(Contact, Related), StoreError> {
+    let (defs, company_defs) = field_sets(conn, expand)?;
+    let contact = load(conn, id)?.into_contact(&defs)?;
+    let related = related::load(
+        conn,
+        expand,
+        contact.fields.company_id.clone().into_iter().collect(),
+        contact.fields.owner_id.clone().into_iter().collect(),
+        &company_defs,
+    )?;
+    Ok((contact, related))
+}
+
+fn list_with(
+    conn: &mut DbConnection,
+    defs: &[CustomField],
+    filter: &ContactFilter,
+    query: &ListQuery,
+) -> Result<Listed<Contact>, StoreError> {
+    let plan = TABLE.plan(Dialect::of(conn), defs, query)?;
+    let mut rows = contacts::table.select(ContactRow::as_select()).into_boxed();
     if !filter.include_archived {
-        query = query.filter(contacts::archived_at.is_null());
+        rows = rows.filter(contacts::archived_at.is_null());
     }
     if let Some(q) = &filter.q {
-        query =
-            crate::platform::pagination::substring_search!(query, conn, contacts::search_text, q);
+        rows = crate::platform::pagination::substring_search!(rows, conn, contacts::search_text, q);
     }
     if let Some(email) = &filter.email {
-        query = query.filter(contacts::email_key.eq(email_key(email)));
+        rows = rows.filter(contacts::email_key.eq(email_key(email)));
     }
     if let Some(phone) = &filter.phone {
-        query = query.filter(contacts::phone.eq(phone.clone()));
+        rows = rows.filter(contacts::phone.eq(phone.clone()));
     }
     if let Some(company_id) = &filter.company_id {
-        query = query.filter(contacts::company_id.eq(company_id.clone()));
+        rows = rows.filter(contacts::company_id.eq(company_id.clone()));
     }
     if let Some(owner_id) = &filter.owner_id {
-        query = query.filter(contacts::owner_id.eq(owner_id.clone()));
+        rows = rows.filter(contacts::owner_id.eq(owner_id.clone()));
     }
     if let Some(stage) = filter.lifecycle_stage {
-        query = query.filter(contacts::lifecycle_stage.eq(stage.as_str()));
+        rows = rows.filter(contacts::lifecycle_stage.eq(stage.as_str()));
     }
     if let Some(tag) = &filter.tag {
-        query = query.filter(contacts::tags.like(tag_pattern(tag)).escape('\\'));
+        rows = rows.filter(contacts::tags.like(tag_pattern(tag)).escape('\\'));
     }
     if let Some(after) = filter.created_after {
-        query = query.filter(contacts::created_at.ge(after));
+        rows = rows.filter(contacts::created_at.ge(after));
     }
     if let Some(before) = filter.created_before {
-        query = query.filter(contacts::created_at.lt(before));
+        rows = rows.filter(contacts::created_at.lt(before));
     }
-    let rows: Vec<ContactRow> = match page.sort {
-        ContactSort::CreatedAt => {
-            keyset!(query, contacts::created_at, contacts::id, page, time).load(conn)?
-        }
-        ContactSort::UpdatedAt => {
-            keyset!(query, contacts::updated_at, contacts::id, page, time).load(conn)?
-        }
-        ContactSort::LastName => {
-            keyset!(query, contacts::last_name, contacts::id, page, text).load(conn)?
-        }
-    };
-    let sort = page.sort;
-    Ok(finish(rows, page.limit, |row| After {
-        key: match sort {
-            ContactSort::CreatedAt => KeyValue::Time(row.created_at),
-            ContactSort::UpdatedAt => KeyValue::Time(row.updated_at),
-            ContactSort::LastName => KeyValue::Text(row.last_name.clone()),
-        },
-        id: row.id.clone(),
+    if let Some(condition) = plan.condition.clone() {
+        rows = rows.filter(condition);
+    }
+    if let Some(after) = plan.after.clone() {
+        rows = rows.filter(after);
+    }
+    let rows: Vec<ContactRow> = rows
+        .then_order_by(plan.order.clone())
+        .limit(plan.limit + 1)
+        .load(conn)?;
+    let page = plan.page(
+        rows,
+        |row, path| row.value(path, defs),
+        |row| row.id.clone(),
+    );
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| row.into_contact(defs))
+        .collect::<Result<_, _>>()?;
+    Ok(Listed {
+        items,
+        next: page.next,
     })
-    .map(ContactRow::into_contact))
 }
 
 /// The live contact with this email (compared case-insensitively), if any.
@@ -408,7 +663,8 @@ pub fn find_active_by_email(
         .select(ContactRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(ContactRow::into_contact))
+    let defs = custom::fields(conn, CustomObject::Contacts)?;
+    row.map(|row| row.into_contact(&defs)).transpose()
 }
 
 /// The oldest live contact with this E.164 phone number, if any.
@@ -423,5 +679,6 @@ pub fn find_active_by_phone(
         .select(ContactRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(ContactRow::into_contact))
+    let defs = custom::fields(conn, CustomObject::Contacts)?;
+    row.map(|row| row.into_contact(&defs)).transpose()
 }

@@ -154,6 +154,29 @@ pub fn fields(
     Ok(list(conn, object)?.into_iter().map(|d| d.field).collect())
 }
 
+/// The fields of several objects in one query, for a read that shows records of each.
+pub fn fields_of(
+    conn: &mut DbConnection,
+    objects: &[CustomObject],
+) -> Result<std::collections::HashMap<CustomObject, Vec<CustomField>>, StoreError> {
+    let names: Vec<&str> = objects.iter().map(|o| o.as_str()).collect();
+    let rows: Vec<DefinitionRow> = field_definitions::table
+        .filter(field_definitions::object.eq_any(names))
+        .order((
+            field_definitions::created_at.asc(),
+            field_definitions::key.asc(),
+        ))
+        .select(DefinitionRow::as_select())
+        .load(conn)?;
+    let mut sets: std::collections::HashMap<CustomObject, Vec<CustomField>> =
+        objects.iter().map(|o| (*o, Vec::new())).collect();
+    for row in rows {
+        let object: CustomObject = stored("field_definitions", "object", &row.object)?;
+        sets.entry(object).or_default().push(row.field()?);
+    }
+    Ok(sets)
+}
+
 /// The fields of `object`, to write a record with: on PostgreSQL the definitions stay as read
 /// until the write commits.
 pub fn fields_for_write(

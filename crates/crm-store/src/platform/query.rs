@@ -193,6 +193,11 @@ impl<ST: sql_types::SqlType + diesel::expression::TypedExpressionType> Expressio
 
 impl<ST, QS> AppearsOnTable<QS> for Fragment<ST> where Fragment<ST>: Expression {}
 
+impl<ST, QS> diesel::expression::SelectableExpression<QS> for Fragment<ST> where
+    Fragment<ST>: AppearsOnTable<QS>
+{
+}
+
 impl<ST> ValidGrouping<()> for Fragment<ST> {
     type IsAggregate = is_aggregate::Never;
 }
@@ -637,4 +642,125 @@ pub fn json_text(dialect: Dialect, json: String) -> Fragment<sql_types::Text> {
         Dialect::Sqlite => out.bind(Bind::Text(json)),
     }
     out
+}
+
+/// A page of a list in the filter language: the filter as parsed (checked here, against the
+/// object's fields as they are now), the sort, and where the previous page ended.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<crm_domain::platform::filter::Expr>,
+    /// `custom.segment,-created_at`.
+    pub sort: String,
+    pub after: Option<Position>,
+    pub limit: i64,
+}
+
+/// Where a page ended: its last row's sort keys and id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub keys: Vec<Option<Scalar>>,
+    pub id: String,
+}
+
+/// One page; `next` is set when more rows follow.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub next: Option<Position>,
+}
+
+impl<T> Listed<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listed<U> {
+        Listed {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
+/// A list query compiled for one table.
+pub struct Plan {
+    pub condition: Option<Fragment<sql_types::Bool>>,
+    pub after: Option<Fragment<sql_types::Bool>>,
+    pub order: Fragment<sql_types::Text>,
+    pub sort: Vec<SortKey>,
+    pub limit: i64,
+}
+
+impl Table {
+    /// Checks `query` against this table and the object's `custom` fields, and compiles it.
+    pub fn plan(
+        &self,
+        dialect: Dialect,
+        custom: &[CustomField],
+        query: &ListQuery,
+    ) -> Result<Plan, crate::StoreError> {
+        let lookup = |path: &str| self.field(path, custom);
+        let condition = query
+            .filter
+            .as_ref()
+            .map(|expr| crm_domain::platform::filter::check(expr, &lookup))
+            .transpose()?;
+        let sort = crm_domain::platform::filter::parse_sort(&query.sort, &lookup)?;
+        let compiler = Compiler {
+            dialect,
+            table: self,
+            custom,
+        };
+        let after = match &query.after {
+            Some(position) if position.keys.len() == sort.len() => {
+                let values: Vec<FieldValue> = position
+                    .keys
+                    .iter()
+                    .map(|k| k.clone().map_or(FieldValue::Null, FieldValue::One))
+                    .collect();
+                Some(compiler.after(&sort, &values, &position.id, "id"))
+            }
+            Some(_) => {
+                return Err(crm_domain::Violation::new(
+                    "cursor",
+                    "was made for another sort order; pass the same sort as for the first page",
+                )
+                .into())
+            }
+            None => None,
+        };
+        Ok(Plan {
+            condition: condition.map(|c| compiler.condition(&c)),
+            after,
+            order: compiler.order(&sort, "id"),
+            sort,
+            limit: query.limit,
+        })
+    }
+}
+
+impl Plan {
+    /// Cuts the `limit + 1` rows fetched down to a page, remembering where the next begins.
+    pub fn page<R>(
+        &self,
+        mut rows: Vec<R>,
+        value_of: impl Fn(&R, &str) -> FieldValue,
+        id_of: impl Fn(&R) -> String,
+    ) -> Listed<R> {
+        let limit = usize::try_from(self.limit).unwrap_or(0);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|row| Position {
+                keys: self
+                    .sort
+                    .iter()
+                    .map(|key| match value_of(row, &key.field.path) {
+                        FieldValue::One(value) => Some(value),
+                        _ => None,
+                    })
+                    .collect(),
+                id: id_of(row),
+            })
+        } else {
+            None
+        };
+        Listed { items: rows, next }
+    }
 }
