@@ -6,6 +6,7 @@ mod auth;
 mod companies;
 mod contacts;
 mod contract;
+mod custom_fields;
 mod conventions;
 mod demo_data;
 mod events;

@@ -117,6 +117,17 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // Field definitions are read by whoever reads the object and changed by admins.
+        ("GET", p) if p.starts_with("/v1/schema/") => Some(vec![(Resource::Contacts, Read)]),
+        (_, p) if p.starts_with("/v1/schema/") => Some(vec![(Resource::Settings, Write)]),
+        // Whoever reads contacts or companies keeps views of them (the suite's views list
+        // contacts).
+        (_, p) if p.starts_with("/v1/views") => {
+            return Some(Requirement::Any(vec![
+                (Resource::Contacts, Read),
+                (Resource::Companies, Read),
+            ]))
+        }
         // A list with its filter in a body.
         ("POST", "/v1/contacts/search") => Some(vec![(Resource::Contacts, Read)]),
         ("POST", "/v1/companies/search") => Some(vec![(Resource::Companies, Read)]),
@@ -571,6 +582,13 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/integrations/connections/") => &staff.connection,
         p if p.starts_with("/v1/cases/") || p.starts_with("/v1/portal/cases/") => &staff.case,
         p if p.starts_with("/v1/csat/") => return Some(p.replace("{token}", "not-a-survey-token")),
+        p if p.starts_with("/v1/schema/") => {
+            return Some(
+                p.replace("{object}", "contacts")
+                    .replace("{key}", "security_suite"),
+            )
+        }
+        p if p.starts_with("/v1/views/") => return Some(p.replace("{id}", "no-such-view")),
         p if p.starts_with("/v1/business-calendars/") => &staff.calendar,
         p if p.starts_with("/v1/sla-policies/") => &staff.policy,
         p if p.starts_with("/v1/teams/") => &staff.team,

@@ -32,7 +32,7 @@ CREATE INDEX orders_custom_fields ON orders USING gin (custom_fields jsonb_path_
 
 CREATE TABLE saved_views (
     id TEXT PRIMARY KEY,
-    owner_id TEXT NOT NULL REFERENCES users (id),
+    owner_id TEXT NOT NULL,
     name TEXT NOT NULL,
     object TEXT NOT NULL,
     filter TEXT,

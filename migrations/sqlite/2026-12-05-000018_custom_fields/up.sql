@@ -27,7 +27,7 @@ ALTER TABLE orders ADD COLUMN custom_fields TEXT NOT NULL DEFAULT '{}';
 
 CREATE TABLE saved_views (
     id TEXT PRIMARY KEY,
-    owner_id TEXT NOT NULL REFERENCES users (id),
+    owner_id TEXT NOT NULL,
     name TEXT NOT NULL,
     object TEXT NOT NULL,
     filter TEXT,

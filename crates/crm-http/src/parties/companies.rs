@@ -4,6 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Reach, Resource};
 use crm_domain::parties::companies::Tier;
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::platform::address::country_code;
 use crm_domain::Violations;
 use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter};
@@ -20,6 +21,7 @@ use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::parties::views::Applied;
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
@@ -199,7 +201,7 @@ pub struct CompanyUpdate {
 }
 
 impl CompanyCreate {
-    fn into_update(self) -> CompanyUpdate {
+    pub(crate) fn into_update(self) -> CompanyUpdate {
         let address = self.billing_address.unwrap_or_default();
         CompanyUpdate {
             name: Some(Some(self.name)),
@@ -227,7 +229,11 @@ impl CompanyCreate {
 
 impl CompanyUpdate {
     /// Applies the patch to `fields`, cleaning every value and collecting every violation.
-    fn apply(self, fields: &mut CompanyFields, state: &AppState) -> Result<(), Violations> {
+    pub(crate) fn apply(
+        self,
+        fields: &mut CompanyFields,
+        state: &AppState,
+    ) -> Result<(), Violations> {
         let mut c = Checker::default();
         match self.name {
             Some(Some(name)) => fields.name = c.required("name", &name, SHORT),
@@ -297,6 +303,9 @@ pub struct CompanyListQuery {
     /// A condition in the filter language (see the API description), ANDed with the other
     /// parameters: `and(tier.eq.A,custom.segment.in.(retail,food))`.
     pub filter: Option<String>,
+    /// A saved view (`/v1/views`) to apply: its filter is ANDed with `filter`, its sort and
+    /// columns apply unless `sort` and `fields` are given.
+    pub view: Option<String>,
     /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
     pub fields: Option<String>,
     /// Related records to embed: `owner`.
@@ -365,9 +374,24 @@ pub async fn list_companies(
 async fn list_companies_by(
     state: &AppState,
     principal: &Principal,
-    query: CompanyListQuery,
+    mut query: CompanyListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
+    let applied = crate::parties::views::apply(
+        state,
+        principal,
+        CustomObject::Companies,
+        query.view.take(),
+        Applied {
+            filter: query.filter.take(),
+            sort: query.sort.take(),
+            fields: query.fields.take(),
+        },
+    )
+    .await?;
+    query.filter = applied.filter;
+    query.sort = applied.sort;
+    query.fields = applied.fields;
     let shape = shape_of(query.fields.as_deref(), query.expand.as_deref(), reach)?;
     let list = list_query(
         query.filter.as_deref(),

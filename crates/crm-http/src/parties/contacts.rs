@@ -4,6 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::contacts::LifecycleStage;
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::Violations;
 use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter};
 use crm_store::parties::related::{Expand, Related};
@@ -18,6 +19,7 @@ use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::parties::views::Applied;
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
@@ -196,7 +198,7 @@ pub struct ContactUpdate {
 }
 
 impl ContactCreate {
-    fn into_update(self, caller: Option<&str>) -> ContactUpdate {
+    pub(crate) fn into_update(self, caller: Option<&str>) -> ContactUpdate {
         ContactUpdate {
             company_id: Some(self.company_id),
             first_name: Some(self.first_name),
@@ -215,7 +217,11 @@ impl ContactCreate {
 }
 
 impl ContactUpdate {
-    fn apply(self, fields: &mut ContactFields, state: &AppState) -> Result<(), Violations> {
+    pub(crate) fn apply(
+        self,
+        fields: &mut ContactFields,
+        state: &AppState,
+    ) -> Result<(), Violations> {
         let mut c = Checker::default();
         if let Some(v) = self.company_id {
             fields.company_id = v;
@@ -260,7 +266,7 @@ impl ContactUpdate {
     }
 }
 
-fn empty_fields() -> ContactFields {
+pub(crate) fn empty_fields() -> ContactFields {
     ContactFields {
         company_id: None,
         first_name: None,
@@ -312,6 +318,9 @@ pub struct ContactListQuery {
     /// A condition in the filter language (see the API description), ANDed with the other
     /// parameters: `and(lifecycle_stage.eq.customer,custom.segment.in.(retail,food))`.
     pub filter: Option<String>,
+    /// A saved view (`/v1/views`) to apply: its filter is ANDed with `filter`, its sort and
+    /// columns apply unless `sort` and `fields` are given.
+    pub view: Option<String>,
     /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
     pub fields: Option<String>,
     /// Related records to embed: `company`, `owner`, `company.owner`.
@@ -370,9 +379,25 @@ pub fn user(id: Option<&str>, related: &Related) -> Option<Value> {
 
 async fn list(
     state: &AppState,
-    query: ContactListQuery,
+    principal: &Principal,
+    mut query: ContactListQuery,
     company_id: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let applied = crate::parties::views::apply(
+        state,
+        principal,
+        CustomObject::Contacts,
+        query.view.take(),
+        Applied {
+            filter: query.filter.take(),
+            sort: query.sort.take(),
+            fields: query.fields.take(),
+        },
+    )
+    .await?;
+    query.filter = applied.filter;
+    query.sort = applied.sort;
+    query.fields = applied.fields;
     let shape = Shape::parse(
         query.fields.as_deref(),
         query.expand.as_deref(),
@@ -438,7 +463,7 @@ pub async fn list_contacts(
     ApiQuery(query): ApiQuery<ContactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    list(&state, query, None).await
+    list(&state, &principal, query, None).await
 }
 
 #[utoipa::path(
@@ -462,7 +487,7 @@ pub async fn list_company_contacts(
         .db
         .read(move |conn| crm_store::parties::companies::ensure_exists(conn, &check))
         .await?;
-    list(&state, query, Some(company_id)).await
+    list(&state, &principal, query, Some(company_id)).await
 }
 
 #[utoipa::path(
@@ -480,7 +505,7 @@ pub async fn search_contacts(
     ApiJson(body): ApiJson<ContactSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    list(&state, body.into_query(), None).await
+    list(&state, &principal, body.into_query(), None).await
 }
 
 #[utoipa::path(

@@ -1,7 +1,9 @@
 pub mod companies;
 pub mod contacts;
 pub mod interactions;
+pub mod schema;
 pub mod tags;
+pub mod views;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -18,6 +20,17 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(contacts::get_contact);
     cfg.service(contacts::update_contact);
     cfg.service(contacts::delete_contact);
+    cfg.service(schema::get_object_schema);
+    cfg.service(schema::list_custom_fields);
+    cfg.service(schema::create_custom_field);
+    cfg.service(schema::get_custom_field);
+    cfg.service(schema::update_custom_field);
+    cfg.service(schema::delete_custom_field);
+    cfg.service(views::list_views);
+    cfg.service(views::create_view);
+    cfg.service(views::get_view);
+    cfg.service(views::update_view);
+    cfg.service(views::delete_view);
     cfg.service(interactions::list_interactions);
     cfg.service(interactions::create_interaction);
     cfg.service(interactions::get_interaction);

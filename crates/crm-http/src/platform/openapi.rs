@@ -39,7 +39,26 @@ header lists the ones it does.
 for a one-minute window, what is left of it, and the seconds until the window ends. The caller
 is the user or API key, or the client address without valid credentials. Over the budget the
 answer is `429` with `Retry-After`, and the request does nothing. Each API node counts on its
-own. A server with rate limits off sends none of these headers.";
+own. A server with rate limits off sends none of these headers.
+
+**Filters.** Lists of contacts and companies take `filter=` (and `POST /v1/{object}/search` takes
+it in a body), ANDed with their other parameters. `GET /v1/schema/{object}` lists every path,
+built-in and custom (`custom.<key>`), with its operators.
+
+```text
+expr  = (\"and\"|\"or\") \"(\" expr (\",\" expr)* \")\" | \"not(\" expr \")\" | path \".\" op [\".\" value]
+op    = eq|neq|lt|lte|gt|gte|in|contains|starts_with|is      (is takes null)
+value = bare | '\"' (char|'\\\"'|'\\\\')* '\"' | \"(\" value (\",\" value)* \")\"
+```
+
+A bare value runs to the next `,` or `)`; quote values holding those. A comparison with null is
+false, `neq` too, and `not(c)` is true when `c` is false. `contains` and `starts_with` ignore
+case; on tags and multi-enums `contains` means has the element. Money filters by
+`.amount_minor`. An unknown path, an operator the field does not take or a bad value is a `422`
+whose `errors[].field` is `filter`. Values are always bound parameters. `sort` takes up to 3
+paths (`-` for descending), nulls last; a cursor is bound to its filter and sort. `fields=`
+returns only the named keys (and `id`), and `expand=` embeds related records (at most two hops,
+such as `company.owner`).";
 
 struct StandardResponse {
     status: &'static str,
@@ -61,7 +80,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 29] = [
+const TAGS: [(&str, &str); 31] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -79,6 +98,14 @@ const TAGS: [(&str, &str); 29] = [
     (
         "interactions",
         "Calls, emails, meetings, visits and notes, logged or planned.",
+    ),
+    (
+        "schema",
+        "Custom fields admins add to records, and every field lists filter and sort on.",
+    ),
+    (
+        "views",
+        "Saved filters, sorts and columns of lists, private or shared.",
     ),
     (
         "search",

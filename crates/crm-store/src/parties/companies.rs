@@ -280,6 +280,7 @@ const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Colu
 /// What lists of companies filter and sort on.
 pub const TABLE: Table = Table {
     object: "companies",
+    relations: &[("owner", "owner_id", "users")],
     columns: &[
         Column {
             sortable: true,

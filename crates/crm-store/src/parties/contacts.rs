@@ -237,6 +237,7 @@ const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Colu
 /// What lists of contacts filter and sort on.
 pub const TABLE: Table = Table {
     object: "contacts",
+    relations: &[("company", "company_id", "companies"), ("owner", "owner_id", "users")],
     columns: &[
         Column {
             sortable: true,

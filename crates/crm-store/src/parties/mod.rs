@@ -1,5 +1,7 @@
 pub mod companies;
 pub mod contacts;
 pub mod customers;
+pub mod fields;
 pub mod interactions;
 pub mod related;
+pub mod views;

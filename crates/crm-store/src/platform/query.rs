@@ -80,6 +80,8 @@ pub struct Column {
 pub struct Table {
     pub object: &'static str,
     pub columns: &'static [Column],
+    /// What `expand=` embeds: (name, the id field pointing at it, the object it is).
+    pub relations: &'static [(&'static str, &'static str, &'static str)],
 }
 
 /// Where a checked path reads from.

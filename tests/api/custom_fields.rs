@@ -1,0 +1,421 @@
+//! Custom fields, the filter language, sorts by any field, saved views, sparse fieldsets and
+//! expansions, on contacts and companies.
+use std::collections::BTreeSet;
+
+use crm_domain::access::roles::Role;
+use crm_domain::platform::filter::{self, FieldValue, Scalar};
+use crm_tests::{on_both_backends, TestApp};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+fn ids(r: &crm_tests::Response) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"].as_array().unwrap().iter().map(id).collect()
+}
+
+fn set(ids: &[String]) -> BTreeSet<String> {
+    ids.iter().cloned().collect()
+}
+
+async fn field(app: &TestApp, object: &str, body: Value) -> Value {
+    app.create(&format!("/v1/schema/{object}/fields"), body).await
+}
+
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every id of `/v1/contacts` matching `filter` (and `extra` parameters), all pages.
+async fn filtered(app: &TestApp, filter: &str, extra: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app
+            .get(&format!(
+                "/v1/contacts?limit=200&filter={}{extra}{cursor}",
+                enc(filter)
+            ))
+            .await;
+        found.extend(ids(&r));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return found,
+        }
+    }
+}
+
+async fn segment_field(app: &TestApp) {
+    field(
+        app,
+        "contacts",
+        json!({"key": "segment", "label": "Segment", "type": "enum",
+            "options": [{"value": "retail", "label": "Retail"}, {"value": "food", "label": "Food"}, {"value": "wholesale", "label": "Wholesale"}]}),
+    )
+    .await;
+}
+
+on_both_backends! {
+    async fn an_enum_value_is_stored_a_bad_one_is_named_and_the_schema_lists_every_field(app: TestApp) {
+        segment_field(&app).await;
+        let ana = app.create("/v1/contacts", json!({"last_name": "García", "custom_fields": {"segment": "retail"}})).await;
+        assert_eq!(ana["custom_fields"], json!({"segment": "retail"}));
+        let read = app.get(&format!("/v1/contacts/{}", id(&ana))).await;
+        assert_eq!(read.body["custom_fields"]["segment"], "retail");
+
+        let before = app.get("/v1/contacts").await.body["data"].as_array().unwrap().len();
+        let r = app.post("/v1/contacts", json!({"last_name": "Bad", "custom_fields": {"segment": "online", "nope": 1}})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let named: BTreeSet<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(named, BTreeSet::from(["custom_fields.segment", "custom_fields.nope"]));
+        assert_eq!(app.get("/v1/contacts").await.body["data"].as_array().unwrap().len(), before, "nothing written");
+        let r = app.patch(&format!("/v1/contacts/{}", id(&ana)), json!({"custom_fields": {"segment": 3}})).await;
+        assert_eq!(r.status, 422);
+        assert_eq!(r.body["errors"][0]["field"], "custom_fields.segment");
+
+        let schema = app.get("/v1/schema/contacts").await;
+        assert_eq!(schema.status, 200, "{}", schema.text);
+        let fields = schema.body["fields"].as_array().unwrap();
+        let path = |p: &str| fields.iter().find(|f| f["path"] == p).cloned().unwrap_or(Value::Null);
+        assert_eq!(path("email")["custom"], false);
+        assert_eq!(path("email")["indexed"], true);
+        assert_eq!(path("custom.segment")["type"], "enum");
+        assert_eq!(path("custom.segment")["custom"], true);
+        assert_eq!(path("custom.segment")["options"][1]["value"], "food");
+        assert!(path("custom.segment")["operators"].as_array().unwrap().contains(&json!("in")));
+        assert!(schema.body["relations"].as_array().unwrap().iter().any(|r| r["name"] == "company"));
+
+        let r = app.post("/v1/schema/contacts/fields", json!({"key": "email", "label": "x", "type": "text"})).await;
+        assert_eq!(r.status, 422, "a built-in name");
+        let r = app.post("/v1/schema/contacts/fields", json!({"key": "segment", "label": "x", "type": "text"})).await;
+        assert_eq!(r.status, 409, "a key taken");
+        let sales = app.token_for(Role::Sales, None).await;
+        let r = app.request(reqwest::Method::POST, "/v1/schema/contacts/fields", Some(&sales), Some(json!({"key": "x", "label": "x", "type": "text"})), &[]).await;
+        assert_eq!(r.status, 403, "admins manage fields");
+    }
+
+    async fn a_type_change_converts_every_value_or_none_and_a_deleted_field_refuses_writes(app: TestApp) {
+        field(&app, "contacts", json!({"key": "size", "label": "Size", "type": "text"})).await;
+        let a = app.create("/v1/contacts", json!({"last_name": "A", "custom_fields": {"size": "42"}})).await;
+        let b = app.create("/v1/contacts", json!({"last_name": "B", "custom_fields": {"size": "big"}})).await;
+        let r = app.patch("/v1/schema/contacts/fields/size", json!({"type": "number"})).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert!(r.text.contains(&id(&b)), "names the record: {}", r.text);
+        let a_now = app.get(&format!("/v1/contacts/{}", id(&a))).await;
+        assert_eq!(a_now.body["custom_fields"]["size"], "42", "nothing converted");
+        assert_eq!(a_now.body["version"], a["version"]);
+
+        app.patch(&format!("/v1/contacts/{}", id(&b)), json!({"custom_fields": {"size": "7"}})).await;
+        let r = app.patch("/v1/schema/contacts/fields/size", json!({"type": "number"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["type"], "number");
+        let a_now = app.get(&format!("/v1/contacts/{}", id(&a))).await;
+        assert_eq!(a_now.body["custom_fields"]["size"], 42);
+        let found = filtered(&app, "custom.size.gt.10", "").await;
+        assert_eq!(found, vec![id(&a)], "numbers compare as numbers");
+
+        field(&app, "contacts", json!({"key": "tier", "label": "Tier", "type": "enum",
+            "options": [{"value": "gold", "label": "Gold"}, {"value": "silver", "label": "Silver"}]})).await;
+        app.patch(&format!("/v1/contacts/{}", id(&a)), json!({"custom_fields": {"tier": "silver"}})).await;
+        let r = app.patch("/v1/schema/contacts/fields/tier", json!({"options": [{"value": "gold", "label": "Gold"}]})).await;
+        assert_eq!(r.status, 409, "removing a used option: {}", r.text);
+
+        assert_eq!(app.delete("/v1/schema/contacts/fields/size").await.status, 204);
+        let read = app.get(&format!("/v1/contacts/{}", id(&a))).await;
+        assert!(read.body["custom_fields"].get("size").is_none(), "archived values stop showing");
+        let r = app.patch(&format!("/v1/contacts/{}", id(&a)), json!({"custom_fields": {"size": 1}})).await;
+        assert_eq!(r.status, 422);
+        assert_eq!(r.body["errors"][0]["field"], "custom_fields.size");
+        assert_eq!(app.get("/v1/contacts?filter=custom.size.eq.1").await.status, 422, "nor filter");
+        let listed = app.get("/v1/schema/contacts/fields").await;
+        assert_eq!(listed.body["data"][0]["archived"], true);
+    }
+
+    async fn filters_combine_built_in_and_custom_paths_and_values_stay_values(app: TestApp) {
+        segment_field(&app).await;
+        field(&app, "contacts", json!({"key": "visits", "label": "Visits", "type": "number"})).await;
+        let company = app.create("/v1/companies", json!({"name": "Acme"})).await;
+        let a = app.create("/v1/contacts", json!({"last_name": "A", "email": "a@example.com", "company_id": id(&company),
+            "lifecycle_stage": "customer", "tags": ["vip"], "custom_fields": {"segment": "retail", "visits": 5}})).await;
+        let b = app.create("/v1/contacts", json!({"last_name": "B", "lifecycle_stage": "customer",
+            "custom_fields": {"segment": "food", "visits": 1}})).await;
+        let c = app.create("/v1/contacts", json!({"last_name": "C", "email": "c@example.com", "custom_fields": {"segment": "wholesale"}})).await;
+        let d = app.create("/v1/contacts", json!({"last_name": "x' OR '1'='1", "title": "it's"})).await;
+        let by_company = format!("company_id.eq.{}", id(&company));
+        let cases: Vec<(&str, Vec<&Value>)> = vec![
+            ("and(lifecycle_stage.eq.customer,custom.segment.in.(retail,food))", vec![&a, &b]),
+            ("or(email.is.null,custom.visits.gte.5)", vec![&a, &b, &d]),
+            ("not(custom.visits.gt.1)", vec![&b, &c, &d]),
+            ("custom.visits.neq.1", vec![&a]),
+            ("and(not(email.is.null),tags.contains.vip)", vec![&a]),
+            ("custom.segment.is.null", vec![&d]),
+            ("last_name.eq.\"x' OR '1'='1\"", vec![&d]),
+            ("last_name.eq.x' OR '1'='1", vec![&d]),
+            ("title.eq.it's", vec![&d]),
+            ("email.contains.EXAMPLE", vec![&a, &c]),
+            ("email.starts_with.c@", vec![&c]),
+            (&by_company, vec![&a]),
+        ];
+        for (filter, expected) in cases {
+            let found = filtered(&app, filter, "").await;
+            assert_eq!(set(&found), set(&expected.iter().map(|v| id(v)).collect::<Vec<_>>()), "{filter}");
+        }
+        let found = filtered(&app, "custom.segment.in.(retail,food)", "&lifecycle_stage=customer&q=a").await;
+        assert_eq!(found, vec![id(&a)], "old parameters are ANDed");
+        for (bad, named) in [("nope.eq.1", "nope"), ("custom.segment.eq.online", "custom.segment"),
+            ("custom.visits.contains.1", "custom.visits"), ("and(email.is.null", "`)`")] {
+            let r = app.get(&format!("/v1/contacts?filter={}", enc(bad))).await;
+            assert_eq!(r.status, 422, "{bad}");
+            assert_eq!(r.body["errors"][0]["field"], "filter", "{bad}");
+            assert!(r.text.contains(named), "{bad}: {}", r.text);
+        }
+        let searched = app.post("/v1/contacts/search", json!({"filter": "custom.segment.eq.food", "fields": ["last_name"]})).await;
+        assert_eq!(searched.status, 200, "{}", searched.text);
+        assert_eq!(searched.body["data"], json!([{"id": id(&b), "last_name": "B"}]));
+    }
+
+    async fn random_filters_match_the_pure_evaluator(app: TestApp) {
+        segment_field(&app).await;
+        field(&app, "contacts", json!({"key": "visits", "label": "Visits", "type": "number"})).await;
+        field(&app, "contacts", json!({"key": "rate", "label": "Rate", "type": "decimal", "scale": 2})).await;
+        field(&app, "contacts", json!({"key": "active", "label": "Active", "type": "boolean"})).await;
+        field(&app, "contacts", json!({"key": "since", "label": "Since", "type": "date"})).await;
+        field(&app, "contacts", json!({"key": "channels", "label": "Channels", "type": "multi_enum",
+            "options": [{"value": "web", "label": "Web"}, {"value": "shop", "label": "Shop"}]})).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(19);
+        let names = ["Ana", "Bea", "anabel", "Carlos", "O'Brien"];
+        let segments = ["retail", "food", "wholesale"];
+        let mut records = Vec::new();
+        for i in 0..36 {
+            let mut custom = serde_json::Map::new();
+            if rng.gen_bool(0.8) { custom.insert("segment".into(), json!(segments[rng.gen_range(0..3)])); }
+            if rng.gen_bool(0.7) { custom.insert("visits".into(), json!(rng.gen_range(0..6))); }
+            if rng.gen_bool(0.7) { custom.insert("rate".into(), json!(format!("{}.{:02}", rng.gen_range(0..3), rng.gen_range(0..100)))); }
+            if rng.gen_bool(0.7) { custom.insert("active".into(), json!(rng.gen_bool(0.5))); }
+            if rng.gen_bool(0.7) { custom.insert("since".into(), json!(format!("2026-0{}-1{}", rng.gen_range(1..4), rng.gen_range(0..3)))); }
+            if rng.gen_bool(0.6) {
+                let all = ["web", "shop"];
+                let picked: Vec<&str> = all.iter().copied().filter(|_| rng.gen_bool(0.6)).collect();
+                if !picked.is_empty() { custom.insert("channels".into(), json!(picked)); }
+            }
+            let stage = ["prospect", "customer", "former"][rng.gen_range(0..3)];
+            let mut body = json!({"last_name": format!("{}{i}", names[rng.gen_range(0..names.len())]),
+                "lifecycle_stage": stage,
+                "custom_fields": custom});
+            if rng.gen_bool(0.6) { body["email"] = json!(format!("p{i}@example.com")); }
+            if rng.gen_bool(0.4) { body["tags"] = json!(["vip"]); }
+            records.push(app.create("/v1/contacts", body).await);
+        }
+        let schema = app.get("/v1/schema/contacts").await;
+        let specs: Vec<filter::FieldSpec> = records_specs(&schema.body);
+        let lookup = |path: &str| specs.iter().find(|s| s.path == path).cloned();
+        for round in 0..60 {
+            let text = random_filter(&mut rng, 0);
+            let condition = filter::compile(&text, &lookup).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            let mut expected: Vec<String> = records
+                .iter()
+                .filter(|r| filter::evaluate(&condition, &|path: &str| value_at(r, path)))
+                .map(id)
+                .collect();
+            expected.sort();
+            let mut found = filtered(&app, &text, "").await;
+            found.sort();
+            assert_eq!(found, expected, "round {round}: {text}");
+        }
+    }
+
+    async fn a_cursor_walk_by_a_custom_field_returns_each_row_once_nulls_last(app: TestApp) {
+        segment_field(&app).await;
+        field(&app, "contacts", json!({"key": "visits", "label": "Visits", "type": "number"})).await;
+        let mut created = Vec::new();
+        for i in 0..45 {
+            let mut custom = json!({});
+            if i % 4 != 0 { custom["visits"] = json!(i % 5); }
+            if i % 3 != 0 { custom["segment"] = json!(if i % 2 == 0 { "retail" } else { "food" }); }
+            created.push(app.create("/v1/contacts", json!({"last_name": format!("n{i:02}"), "custom_fields": custom})).await);
+        }
+        for sort in ["custom.visits,-custom.segment", "-custom.visits", "custom.segment,last_name"] {
+            let mut seen = Vec::new();
+            let mut cursor = String::new();
+            let mut pages = 0;
+            loop {
+                let r = app.get(&format!("/v1/contacts?limit=7&sort={sort}{cursor}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                seen.extend(r.body["data"].as_array().unwrap().iter().cloned());
+                pages += 1;
+                if pages == 2 {
+                    app.create("/v1/contacts", json!({"last_name": "late", "custom_fields": {"visits": 2}})).await;
+                }
+                match r.body["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => break,
+                }
+            }
+            let unique: BTreeSet<String> = seen.iter().map(id).collect();
+            assert_eq!(unique.len(), seen.len(), "{sort}: a row came twice");
+            for original in &created {
+                assert!(unique.contains(&id(original)), "{sort}: a row was skipped");
+            }
+            let first_key = sort.split(',').next().unwrap().trim_start_matches('-').trim_start_matches("custom.");
+            let nulls_from = seen.iter().position(|c| c["custom_fields"].get(first_key).is_none()).unwrap();
+            assert!(seen[nulls_from..].iter().all(|c| c["custom_fields"].get(first_key).is_none()), "{sort}: nulls last");
+            let values: Vec<Value> = seen[..nulls_from].iter().map(|c| c["custom_fields"][first_key].clone()).collect();
+            let mut ordered = values.clone();
+            ordered.sort_by(|a, b| match (a, b) {
+                (Value::Number(x), Value::Number(y)) => x.as_i64().cmp(&y.as_i64()),
+                _ => a.as_str().cmp(&b.as_str()),
+            });
+            if sort.starts_with('-') { ordered.reverse(); }
+            assert_eq!(values, ordered, "{sort}: in order");
+        }
+        let first = app.get("/v1/contacts?limit=5&sort=custom.visits").await;
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let r = app.get(&format!("/v1/contacts?limit=5&sort=-custom.visits&cursor={cursor}")).await;
+        assert_eq!(r.status, 422, "a cursor is bound to its sort");
+        let r = app.get(&format!("/v1/contacts?limit=5&sort=custom.visits&filter=custom.visits.gt.1&cursor={cursor}")).await;
+        assert_eq!(r.status, 422, "and to its filter");
+        assert_eq!(r.body["errors"][0]["field"], "cursor");
+        assert_eq!(app.get("/v1/contacts?sort=a,b,c,d").await.status, 422);
+    }
+
+    async fn views_apply_their_filter_sort_and_columns_and_private_ones_stay_private(app: TestApp) {
+        segment_field(&app).await;
+        let a = app.create("/v1/contacts", json!({"last_name": "A", "email": "a@example.com", "custom_fields": {"segment": "retail"}})).await;
+        app.create("/v1/contacts", json!({"last_name": "B", "custom_fields": {"segment": "food"}})).await;
+        let c = app.create("/v1/contacts", json!({"last_name": "C", "custom_fields": {"segment": "retail"}})).await;
+        let view = app.create("/v1/views", json!({"name": "Retail", "object": "contacts",
+            "filter": "custom.segment.eq.retail", "sort": "-last_name", "columns": ["last_name", "custom.segment"]})).await;
+        let r = app.get(&format!("/v1/contacts?view={}", id(&view))).await;
+        assert_eq!(r.body["data"], json!([
+            {"id": id(&c), "last_name": "C", "custom_fields": {"segment": "retail"}},
+            {"id": id(&a), "last_name": "A", "custom_fields": {"segment": "retail"}},
+        ]));
+        let r = app.get(&format!("/v1/contacts?view={}&filter=email.is.null&fields=email", id(&view))).await;
+        assert_eq!(r.body["data"], json!([{"id": id(&c), "email": null}]), "a filter is ANDed, fields win");
+        let bad = app.post("/v1/views", json!({"name": "Bad", "object": "contacts", "filter": "nope.eq.1"})).await;
+        assert_eq!(bad.status, 422);
+
+        let other = app.token_for(Role::Sales, None).await;
+        let r = app.request(reqwest::Method::GET, &format!("/v1/views/{}", id(&view)), Some(&other), None, &[]).await;
+        assert_eq!(r.status, 404, "a private view is another's secret");
+        let r = app.request(reqwest::Method::GET, &format!("/v1/contacts?view={}", id(&view)), Some(&other), None, &[]).await;
+        assert_eq!(r.status, 404);
+        app.patch(&format!("/v1/views/{}", id(&view)), json!({"shared": true})).await;
+        let r = app.request(reqwest::Method::GET, &format!("/v1/contacts?view={}", id(&view)), Some(&other), None, &[]).await;
+        assert_eq!(r.status, 200, "a shared one applies for all");
+        let r = app.request(reqwest::Method::PATCH, &format!("/v1/views/{}", id(&view)), Some(&other), Some(json!({"name": "Mine"})), &[]).await;
+        assert_eq!(r.status, 404, "only its owner changes it");
+        let listed = app.request(reqwest::Method::GET, "/v1/views", Some(&other), None, &[]).await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+    }
+
+    async fn fields_return_only_the_asked_keys_and_expand_embeds_related_records(app: TestApp) {
+        segment_field(&app).await;
+        let (owner_id, _, _) = app.login_new_user(Role::Manager, None).await;
+        let company = app.create("/v1/companies", json!({"name": "Acme", "owner_id": owner_id})).await;
+        let contact = app.create("/v1/contacts", json!({"last_name": "García", "email": "g@example.com",
+            "company_id": id(&company), "custom_fields": {"segment": "food"}})).await;
+        let r = app.get(&format!("/v1/contacts/{}?fields=last_name,custom.segment", id(&contact))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"id": id(&contact), "last_name": "García", "custom_fields": {"segment": "food"}}));
+        assert!(r.headers.get("etag").is_some());
+        let r = app.get("/v1/contacts?fields=email&expand=company.owner").await;
+        let item = &r.body["data"][0];
+        assert_eq!(item["email"], "g@example.com");
+        assert_eq!(item["company"]["name"], "Acme");
+        assert_eq!(item["company"]["owner"]["id"], owner_id.as_str());
+        assert_eq!(item["company"]["owner"]["role"], "manager");
+        assert!(item["company"]["owner"].get("password_hash").is_none());
+        assert!(item.get("last_name").is_none());
+        let r = app.get(&format!("/v1/contacts/{}?expand=company", id(&contact))).await;
+        assert_eq!(r.body["company"]["id"], id(&company).as_str());
+        assert_eq!(r.body["company_id"], id(&company).as_str());
+        for bad in ["expand=company.owner.company", "expand=pipeline", "fields=nope"] {
+            let r = app.get(&format!("/v1/contacts?{bad}")).await;
+            assert_eq!(r.status, 422, "{bad}");
+        }
+        let r = app.get(&format!("/v1/companies/{}?fields=name,custom.segment&expand=owner", id(&company))).await;
+        assert_eq!(r.body, json!({"id": id(&company), "name": "Acme", "owner": {"id": owner_id, "email": r.body["owner"]["email"], "role": "manager"}, "custom_fields": {}}));
+    }
+}
+
+/// The filter language's view of the contact fields the random test uses, from the schema.
+fn records_specs(schema: &Value) -> Vec<filter::FieldSpec> {
+    let wanted = [
+        "last_name", "email", "lifecycle_stage", "tags", "custom.segment", "custom.visits",
+        "custom.rate", "custom.active", "custom.since", "custom.channels",
+    ];
+    schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| wanted.contains(&f["path"].as_str().unwrap()))
+        .map(|f| {
+            let options = || f["options"].as_array().unwrap().iter().map(|o| o["value"].as_str().unwrap().to_owned()).collect();
+            let kind = match (f["path"].as_str().unwrap(), f["type"].as_str().unwrap()) {
+                ("tags", _) => filter::Kind::Set(Vec::new()),
+                (_, "enum") => filter::Kind::Choice(options()),
+                (_, "multi_enum") => filter::Kind::Set(options()),
+                (_, "number") => filter::Kind::Integer,
+                (_, "decimal") => filter::Kind::Decimal(2),
+                (_, "boolean") => filter::Kind::Boolean,
+                (_, "date") => filter::Kind::Date,
+                _ => filter::Kind::Text,
+            };
+            filter::FieldSpec { path: f["path"].as_str().unwrap().to_owned(), kind, sortable: true }
+        })
+        .collect()
+}
+
+/// What a contact, as the API returned it, holds at `path`.
+fn value_at(record: &Value, path: &str) -> FieldValue {
+    let raw = match path.strip_prefix("custom.") {
+        Some(key) => &record["custom_fields"][key],
+        None => &record[path],
+    };
+    let text = |s: &str| Scalar::Text(s.to_owned());
+    match (path, raw) {
+        (_, Value::Null) => FieldValue::Null,
+        (_, Value::Array(items)) => FieldValue::Many(items.iter().map(|i| text(i.as_str().unwrap())).collect()),
+        ("custom.rate", Value::String(s)) => FieldValue::One(Scalar::Integer(filter::parse_scaled(s, 2).unwrap())),
+        ("custom.since", Value::String(s)) => FieldValue::One(Scalar::Date(s.parse().unwrap())),
+        (_, Value::String(s)) => FieldValue::One(text(s)),
+        (_, Value::Number(n)) => FieldValue::One(Scalar::Integer(n.as_i64().unwrap())),
+        (_, Value::Bool(b)) => FieldValue::One(Scalar::Boolean(*b)),
+        _ => FieldValue::Null,
+    }
+}
+
+fn random_filter(rng: &mut impl Rng, depth: usize) -> String {
+    if depth < 2 && rng.gen_bool(0.45) {
+        let items: Vec<String> = (0..rng.gen_range(1..4)).map(|_| random_filter(rng, depth + 1)).collect();
+        return match rng.gen_range(0..3) {
+            0 => format!("and({})", items.join(",")),
+            1 => format!("or({})", items.join(",")),
+            _ => format!("not({})", items[0]),
+        };
+    }
+    let pick = |rng: &mut dyn rand::RngCore, options: &[&str]| options[rng.gen_range(0..options.len())].to_owned();
+    match rng.gen_range(0..10) {
+        0 => format!("last_name.{}.{}", pick(rng, &["contains", "starts_with"]), pick(rng, &["an", "AN", "bea", "o'b", "1"])),
+        1 => format!("email.{}", pick(rng, &["is.null", "contains.p1", "eq.p3@example.com"])),
+        2 => format!("lifecycle_stage.{}", pick(rng, &["eq.customer", "neq.former", "in.(prospect,former)"])),
+        3 => format!("tags.{}", pick(rng, &["contains.vip", "is.null"])),
+        4 => format!("custom.segment.{}", pick(rng, &["eq.retail", "neq.food", "in.(food,wholesale)", "is.null"])),
+        5 => format!("custom.visits.{}.{}", pick(rng, &["eq", "neq", "lt", "lte", "gt", "gte"]), rng.gen_range(0..6)),
+        6 => format!("custom.rate.{}.{}", pick(rng, &["lt", "gte", "eq"]), pick(rng, &["1", "1.5", "0.99", "2.10"])),
+        7 => format!("custom.active.{}", pick(rng, &["eq.true", "neq.true", "eq.false", "is.null"])),
+        8 => format!("custom.since.{}", pick(rng, &["lt.2026-02-11", "gte.2026-03-10", "eq.2026-01-12", "is.null"])),
+        _ => format!("custom.channels.{}", pick(rng, &["contains.web", "in.(shop)", "is.null"])),
+    }
+}
