@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crm_domain::access::roles::Role;
 use crm_domain::platform::filter::{self, FieldValue, Scalar};
-use crm_tests::{on_both_backends, TestApp};
+use crm_tests::{on_both_backends, Order, Product, TestApp};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -346,6 +346,31 @@ on_both_backends! {
         }
         let r = app.get(&format!("/v1/companies/{}?fields=name,custom.segment&expand=owner", id(&company))).await;
         assert_eq!(r.body, json!({"id": id(&company), "name": "Acme", "owner": {"id": owner_id, "email": r.body["owner"]["email"], "role": "manager"}, "custom_fields": {}}));
+    }
+
+    async fn expanded_products_show_their_cost_to_staff_and_never_to_customers(app: TestApp) {
+        let company = app.company("Frutas Ana", json!({})).await;
+        Product::new("EXP-1", 1000, 600).ensure(&app).await;
+        let order = Order::new("expand-1").company(&id(&company)).line("EXP-1", "2", 1000).push(&app).await;
+        let staff = app.get(&format!("/v1/orders/{}?expand=lines.product", id(&order))).await;
+        assert_eq!(staff.status, 200, "{}", staff.text);
+        assert_eq!(staff.body["lines"][0]["product"]["sku"], "EXP-1");
+        assert_eq!(staff.body["lines"][0]["product"]["unit_cost"]["amount_minor"], 600);
+        let listed = app.get("/v1/orders?expand=lines.product").await;
+        assert_eq!(listed.body["data"][0]["lines"][0]["product"]["unit_cost"]["amount_minor"], 600);
+        let plain = app.get(&format!("/v1/orders/{}", id(&order))).await;
+        assert!(plain.body["lines"][0].get("product").is_none(), "only when asked");
+
+        let customer = app.portal_user(&id(&company)).await;
+        for path in [format!("/v1/portal/orders/{}?expand=lines.product", id(&order)), "/v1/portal/orders?expand=lines.product".to_owned()] {
+            let r = app.get_as(&customer, &path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let line = if r.body.get("data").is_some() { &r.body["data"][0]["lines"][0] } else { &r.body["lines"][0] };
+            assert_eq!(line["product"]["sku"], "EXP-1", "{path}");
+            assert!(line["product"].get("unit_cost").is_none(), "{path}: {}", r.text);
+            assert!(!r.text.contains("unit_cost"), "{path}");
+        }
+        assert_eq!(app.get_as(&customer, "/v1/portal/orders?expand=owner").await.status, 422);
     }
 }
 

@@ -30,6 +30,7 @@ use crate::platform::money::Money;
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
+use crate::sales::documents::{embed_products, expands_products};
 use crate::sales::documents::{lines_output, totals_output, TotalsOutput};
 
 const SORT: &str = "-created_at";
@@ -321,16 +322,29 @@ pub async fn get_portal_invoice(
     Ok(web::Json(Invoice::from(invoice)))
 }
 
+/// Paging of my orders, and what to embed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PortalOrderListQuery {
+    /// Page size, 1 to 200 (default 50; larger values are capped).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `lines.product` embeds each line's product (without its cost).
+    pub expand: Option<String>,
+}
+
 #[utoipa::path(tag = "portal", operation_id = "listPortalOrders", summary = "My orders", description = "Newest first.",
-    params(PortalListQuery),
+    params(PortalOrderListQuery),
     responses((status = 200, description = "A page of orders", body = ListResponse<PortalOrder>)))]
 #[get("/portal/orders")]
 pub async fn list_portal_orders(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalListQuery>,
-) -> Result<web::Json<ListResponse<PortalOrder>>, ApiError> {
+    ApiQuery(query): ApiQuery<PortalOrderListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
+    let products = expands_products(query.expand.as_deref())?;
     let sort = "-ordered_at";
     let base = fixed_order(sort, query.limit, query.cursor.as_deref())?;
     let page = crm_store::platform::pagination::PageRequest {
@@ -343,32 +357,45 @@ pub async fn list_portal_orders(
         company_id: Some(company),
         ..Default::default()
     };
-    let result = state
+    let (orders, sold) = state
         .db
-        .read(move |conn| crm_store::sales::orders::list(conn, &filter, &page))
+        .read(move |conn| crm_store::sales::orders::list_expanded(conn, &filter, &page, products))
         .await?;
-    Ok(web::Json(respond(result, sort, PortalOrder::from)))
+    let listed = respond(orders, sort, |order| {
+        let mut value = serde_json::to_value(PortalOrder::from(order)).unwrap_or_default();
+        if products {
+            embed_products(&mut value, &sold, true);
+        }
+        value
+    });
+    Ok(HttpResponse::Ok().json(serde_json::json!({"data": listed.data, "next_cursor": listed.next_cursor})))
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalOrder", summary = "One of my orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"), crate::sales::orders::DocumentReadQuery),
     responses((status = 200, description = "The order", body = PortalOrder)))]
 #[get("/portal/orders/{id}")]
 pub async fn get_portal_order(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-) -> Result<web::Json<PortalOrder>, ApiError> {
+    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
+) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let order = state
+    let products = expands_products(query.expand.as_deref())?;
+    let (order, sold) = state
         .db
         .read(move |conn| {
-            let order = crm_store::sales::orders::get(conn, &id)?;
+            let (order, sold) = crm_store::sales::orders::get_expanded(conn, &id, products)?;
             mine(order.company_id.as_deref(), &company)?;
-            Ok(order)
+            Ok((order, sold))
         })
         .await?;
-    Ok(web::Json(PortalOrder::from(order)))
+    let mut value = serde_json::to_value(PortalOrder::from(order)).unwrap_or_default();
+    if products {
+        embed_products(&mut value, &sold, true);
+    }
+    Ok(HttpResponse::Ok().json(value))
 }
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalQuotes", summary = "My quotes", description = "Quotes sent to my company, newest first.",

@@ -197,3 +197,62 @@ pub fn margin_output(totals: &Totals, cost_minor: i64, currency: &str) -> Margin
         margin_bp: (net != 0).then(|| i64::try_from(profit * 10_000 / net).unwrap_or(0)),
     }
 }
+
+/// A product as a customer sees it in an expanded line: no cost.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortalProduct {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub unit_price: Money,
+    pub tax_rate_bp: i64,
+}
+
+impl From<crm_store::sales::products::Product> for PortalProduct {
+    fn from(product: crm_store::sales::products::Product) -> Self {
+        PortalProduct {
+            unit_price: Money::new(product.fields.unit_price_minor, &product.fields.currency),
+            id: product.id,
+            sku: product.fields.sku,
+            name: product.fields.name,
+            description: product.fields.description,
+            tax_rate_bp: product.fields.tax_rate_bp,
+        }
+    }
+}
+
+/// Whether a read asked for `expand=lines.product`, the one relation documents embed.
+pub fn expands_products(expand: Option<&str>) -> Result<bool, crate::platform::error::ApiError> {
+    let shape = crate::platform::shape::Shape::parse(None, expand, &[], &["lines.product"])?;
+    Ok(shape.expands("lines.product"))
+}
+
+/// Puts each line's product beside its `product_id` in a serialized document: as staff see
+/// products, or for a customer without cost.
+pub fn embed_products(
+    document: &mut serde_json::Value,
+    products: &[crm_store::sales::products::Product],
+    customer: bool,
+) {
+    let Some(lines) = document
+        .get_mut("lines")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for line in lines {
+        let product = line["product_id"]
+            .as_str()
+            .and_then(|id| products.iter().find(|p| p.id == id))
+            .map(|p| {
+                if customer {
+                    serde_json::to_value(PortalProduct::from(p.clone()))
+                } else {
+                    serde_json::to_value(crate::sales::products::Product::from(p.clone()))
+                }
+                .unwrap_or(serde_json::Value::Null)
+            });
+        crate::platform::shape::embed(line, "product", product);
+    }
+}

@@ -10,6 +10,7 @@ use crm_store::parties::customers::CustomerRef;
 use crm_store::sales::documents::LineDraft;
 use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, OrderSort, Upserted};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,10 +20,11 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::{respond, sort_schema, ListResponse, SortOptions, Sorted};
 use crate::platform::respond::{utc, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
+    embed_products, expands_products,
     lines_output, margin_output, totals_output, LineOutput, MarginOutput, TotalsOutput,
 };
 
@@ -503,6 +505,16 @@ pub struct OrderListQuery {
     /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
     #[param(schema_with = sort_schema::<OrderSort>)]
     pub sort: Option<String>,
+    /// `lines.product` embeds each line's product.
+    pub expand: Option<String>,
+}
+
+/// What a single read embeds.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentReadQuery {
+    /// `lines.product` embeds each line's product.
+    pub expand: Option<String>,
 }
 
 #[utoipa::path(tag = "orders", operation_id = "listOrders", summary = "List orders",
@@ -513,8 +525,9 @@ pub async fn list_orders(
     state: web::Data<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<OrderListQuery>,
-) -> Result<web::Json<ListResponse<Order>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
+    let products = expands_products(query.expand.as_deref())?;
     let (page, sort) =
         OrderSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
     let mut c = Checker::default();
@@ -528,21 +541,42 @@ pub async fn list_orders(
         salesperson_id: query.salesperson_id,
     };
     c.finish()?;
-    read_page(&state, store::list, filter, page, &sort, Order::from).await
+    let (orders, sold) = state
+        .db
+        .read(move |conn| store::list_expanded(conn, &filter, &page, products))
+        .await?;
+    let listed = respond(orders, &sort, |order| {
+        let mut value = serde_json::to_value(Order::from(order)).unwrap_or_default();
+        if products {
+            embed_products(&mut value, &sold, false);
+        }
+        value
+    });
+    Ok(HttpResponse::Ok().json(json!({"data": listed.data, "next_cursor": listed.next_cursor})))
 }
 
 #[utoipa::path(tag = "orders", operation_id = "getOrder", summary = "Get an order",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"), DocumentReadQuery),
     responses((status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "Its version")))))]
 #[get("/orders/{id:[0-9a-fA-F-]+}")]
 pub async fn get_order(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
-    let order = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(order.version, &Order::from(order)))
+    let products = expands_products(query.expand.as_deref())?;
+    let (order, sold) = state
+        .db
+        .read(move |conn| store::get_expanded(conn, &id, products))
+        .await?;
+    let version = order.version;
+    let mut value = serde_json::to_value(Order::from(order)).unwrap_or_default();
+    if products {
+        embed_products(&mut value, &sold, false);
+    }
+    Ok(versioned(version, &value))
 }
 
 async fn act(target: ActionTarget, action: OrderAction) -> Result<HttpResponse, ApiError> {

@@ -642,6 +642,33 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
     assemble(conn, row)
 }
 
+/// An order with the products its lines sell, when `products` is asked.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    products: bool,
+) -> Result<(Order, Vec<crate::sales::products::Product>), StoreError> {
+    let order = get(conn, id)?;
+    let sold = crate::sales::products::of_lines(conn, order.lines.iter(), products)?;
+    Ok((order, sold))
+}
+
+/// A page of orders with the products their lines sell, when `products` is asked.
+pub fn list_expanded(
+    conn: &mut DbConnection,
+    filter: &OrderFilter,
+    page: &PageRequest<OrderSort>,
+    products: bool,
+) -> Result<(Page<Order>, Vec<crate::sales::products::Product>), StoreError> {
+    let orders = list(conn, filter, page)?;
+    let sold = crate::sales::products::of_lines(
+        conn,
+        orders.items.iter().flat_map(|o| o.lines.iter()),
+        products,
+    )?;
+    Ok((orders, sold))
+}
+
 pub fn act(
     conn: &mut DbConnection,
     id: &str,
