@@ -348,6 +348,50 @@ on_both_backends! {
         assert_eq!(r.body, json!({"id": id(&company), "name": "Acme", "owner": {"id": owner_id, "email": r.body["owner"]["email"], "role": "manager"}, "custom_fields": {}}));
     }
 
+    async fn an_expansion_costs_one_query_per_relation_for_the_whole_page(app: TestApp) {
+        let (owner_id, _, _) = app.login_new_user(Role::Manager, None).await;
+        for i in 0..30 {
+            let company = app.create("/v1/companies", json!({"name": format!("Co {i}"), "owner_id": owner_id})).await;
+            app.create("/v1/contacts", json!({"last_name": format!("P{i}"), "company_id": id(&company), "owner_id": owner_id})).await;
+        }
+        let pool = app.pool.clone();
+        let counts = actix_web::web::block(move || {
+            use crm_store::parties::contacts::{list_expanded, ContactFilter};
+            use crm_store::parties::related::Expand;
+            use crm_store::platform::query::ListQuery;
+            use diesel::connection::{Connection, InstrumentationEvent};
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            use std::sync::Arc;
+            let mut conn = pool.get().unwrap();
+            let queries = Arc::new(AtomicUsize::new(0));
+            let counter = queries.clone();
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let query = ListQuery { filter: None, sort: "-created_at".into(), after: None, limit: 100 };
+            let mut count = |expand: Expand| {
+                let before = queries.load(Ordering::SeqCst);
+                let (page, related) = list_expanded(&mut conn, &ContactFilter::default(), &query, expand).unwrap();
+                assert_eq!(page.items.len(), 30);
+                (queries.load(Ordering::SeqCst) - before, related.companies.len(), related.users.len())
+            };
+            [
+                count(Expand::default()),
+                count(Expand { company: true, ..Expand::default() }),
+                count(Expand { owner: true, ..Expand::default() }),
+                count(Expand { company: true, owner: true, company_owner: true }),
+            ]
+        })
+        .await
+        .unwrap();
+        let base = counts[0].0;
+        assert_eq!(counts[1], (base + 1, 30, 0), "companies: one query");
+        assert_eq!(counts[2], (base + 1, 0, 1), "owners: one query");
+        assert_eq!(counts[3], (base + 2, 30, 1), "companies and every owner: two queries");
+    }
+
     async fn expanded_products_show_their_cost_to_staff_and_never_to_customers(app: TestApp) {
         let company = app.company("Frutas Ana", json!({})).await;
         Product::new("EXP-1", 1000, 600).ensure(&app).await;
