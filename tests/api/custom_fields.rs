@@ -22,7 +22,8 @@ fn set(ids: &[String]) -> BTreeSet<String> {
 }
 
 async fn field(app: &TestApp, object: &str, body: Value) -> Value {
-    app.create(&format!("/v1/schema/{object}/fields"), body).await
+    app.create(&format!("/v1/schema/{object}/fields"), body)
+        .await
 }
 
 fn enc(text: &str) -> String {
@@ -357,7 +358,7 @@ on_both_backends! {
         let pool = app.pool.clone();
         let counts = actix_web::web::block(move || {
             use crm_store::parties::contacts::{list_expanded, ContactFilter};
-            use crm_store::parties::related::Expand;
+            use crm_store::parties::companies::Expand;
             use crm_store::platform::query::ListQuery;
             use diesel::connection::{Connection, InstrumentationEvent};
             use std::sync::atomic::{AtomicUsize, Ordering};
@@ -421,8 +422,16 @@ on_both_backends! {
 /// The filter language's view of the contact fields the random test uses, from the schema.
 fn records_specs(schema: &Value) -> Vec<filter::FieldSpec> {
     let wanted = [
-        "last_name", "email", "lifecycle_stage", "tags", "custom.segment", "custom.visits",
-        "custom.rate", "custom.active", "custom.since", "custom.channels",
+        "last_name",
+        "email",
+        "lifecycle_stage",
+        "tags",
+        "custom.segment",
+        "custom.visits",
+        "custom.rate",
+        "custom.active",
+        "custom.since",
+        "custom.channels",
     ];
     schema["fields"]
         .as_array()
@@ -430,7 +439,14 @@ fn records_specs(schema: &Value) -> Vec<filter::FieldSpec> {
         .iter()
         .filter(|f| wanted.contains(&f["path"].as_str().unwrap()))
         .map(|f| {
-            let options = || f["options"].as_array().unwrap().iter().map(|o| o["value"].as_str().unwrap().to_owned()).collect();
+            let options = || {
+                f["options"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["value"].as_str().unwrap().to_owned())
+                    .collect()
+            };
             let kind = match (f["path"].as_str().unwrap(), f["type"].as_str().unwrap()) {
                 ("tags", _) => filter::Kind::Set(Vec::new()),
                 (_, "enum") => filter::Kind::Choice(options()),
@@ -441,7 +457,11 @@ fn records_specs(schema: &Value) -> Vec<filter::FieldSpec> {
                 (_, "date") => filter::Kind::Date,
                 _ => filter::Kind::Text,
             };
-            filter::FieldSpec { path: f["path"].as_str().unwrap().to_owned(), kind, sortable: true }
+            filter::FieldSpec {
+                path: f["path"].as_str().unwrap().to_owned(),
+                kind,
+                sortable: true,
+            }
         })
         .collect()
 }
@@ -455,8 +475,12 @@ fn value_at(record: &Value, path: &str) -> FieldValue {
     let text = |s: &str| Scalar::Text(s.to_owned());
     match (path, raw) {
         (_, Value::Null) => FieldValue::Null,
-        (_, Value::Array(items)) => FieldValue::Many(items.iter().map(|i| text(i.as_str().unwrap())).collect()),
-        ("custom.rate", Value::String(s)) => FieldValue::One(Scalar::Integer(filter::parse_scaled(s, 2).unwrap())),
+        (_, Value::Array(items)) => {
+            FieldValue::Many(items.iter().map(|i| text(i.as_str().unwrap())).collect())
+        }
+        ("custom.rate", Value::String(s)) => {
+            FieldValue::One(Scalar::Integer(filter::parse_scaled(s, 2).unwrap()))
+        }
         ("custom.since", Value::String(s)) => FieldValue::One(Scalar::Date(s.parse().unwrap())),
         (_, Value::String(s)) => FieldValue::One(text(s)),
         (_, Value::Number(n)) => FieldValue::One(Scalar::Integer(n.as_i64().unwrap())),
@@ -467,24 +491,69 @@ fn value_at(record: &Value, path: &str) -> FieldValue {
 
 fn random_filter(rng: &mut impl Rng, depth: usize) -> String {
     if depth < 2 && rng.gen_bool(0.45) {
-        let items: Vec<String> = (0..rng.gen_range(1..4)).map(|_| random_filter(rng, depth + 1)).collect();
+        let items: Vec<String> = (0..rng.gen_range(1..4))
+            .map(|_| random_filter(rng, depth + 1))
+            .collect();
         return match rng.gen_range(0..3) {
             0 => format!("and({})", items.join(",")),
             1 => format!("or({})", items.join(",")),
             _ => format!("not({})", items[0]),
         };
     }
-    let pick = |rng: &mut dyn rand::RngCore, options: &[&str]| options[rng.gen_range(0..options.len())].to_owned();
+    let pick = |rng: &mut dyn rand::RngCore, options: &[&str]| {
+        options[rng.gen_range(0..options.len())].to_owned()
+    };
     match rng.gen_range(0..10) {
-        0 => format!("last_name.{}.{}", pick(rng, &["contains", "starts_with"]), pick(rng, &["an", "AN", "bea", "o'b", "1"])),
-        1 => format!("email.{}", pick(rng, &["is.null", "contains.p1", "eq.p3@example.com"])),
-        2 => format!("lifecycle_stage.{}", pick(rng, &["eq.customer", "neq.former", "in.(prospect,former)"])),
+        0 => format!(
+            "last_name.{}.{}",
+            pick(rng, &["contains", "starts_with"]),
+            pick(rng, &["an", "AN", "bea", "o'b", "1"])
+        ),
+        1 => format!(
+            "email.{}",
+            pick(rng, &["is.null", "contains.p1", "eq.p3@example.com"])
+        ),
+        2 => format!(
+            "lifecycle_stage.{}",
+            pick(rng, &["eq.customer", "neq.former", "in.(prospect,former)"])
+        ),
         3 => format!("tags.{}", pick(rng, &["contains.vip", "is.null"])),
-        4 => format!("custom.segment.{}", pick(rng, &["eq.retail", "neq.food", "in.(food,wholesale)", "is.null"])),
-        5 => format!("custom.visits.{}.{}", pick(rng, &["eq", "neq", "lt", "lte", "gt", "gte"]), rng.gen_range(0..6)),
-        6 => format!("custom.rate.{}.{}", pick(rng, &["lt", "gte", "eq"]), pick(rng, &["1", "1.5", "0.99", "2.10"])),
-        7 => format!("custom.active.{}", pick(rng, &["eq.true", "neq.true", "eq.false", "is.null"])),
-        8 => format!("custom.since.{}", pick(rng, &["lt.2026-02-11", "gte.2026-03-10", "eq.2026-01-12", "is.null"])),
-        _ => format!("custom.channels.{}", pick(rng, &["contains.web", "in.(shop)", "is.null"])),
+        4 => format!(
+            "custom.segment.{}",
+            pick(
+                rng,
+                &["eq.retail", "neq.food", "in.(food,wholesale)", "is.null"]
+            )
+        ),
+        5 => format!(
+            "custom.visits.{}.{}",
+            pick(rng, &["eq", "neq", "lt", "lte", "gt", "gte"]),
+            rng.gen_range(0..6)
+        ),
+        6 => format!(
+            "custom.rate.{}.{}",
+            pick(rng, &["lt", "gte", "eq"]),
+            pick(rng, &["1", "1.5", "0.99", "2.10"])
+        ),
+        7 => format!(
+            "custom.active.{}",
+            pick(rng, &["eq.true", "neq.true", "eq.false", "is.null"])
+        ),
+        8 => format!(
+            "custom.since.{}",
+            pick(
+                rng,
+                &[
+                    "lt.2026-02-11",
+                    "gte.2026-03-10",
+                    "eq.2026-01-12",
+                    "is.null"
+                ]
+            )
+        ),
+        _ => format!(
+            "custom.channels.{}",
+            pick(rng, &["contains.web", "in.(shop)", "is.null"])
+        ),
     }
 }

@@ -3,11 +3,12 @@
 
 mod analytics;
 mod auth;
+mod batch_upsert;
 mod companies;
 mod contacts;
 mod contract;
-mod custom_fields;
 mod conventions;
+mod custom_fields;
 mod demo_data;
 mod events;
 mod global_search;
@@ -16,6 +17,7 @@ mod interactions;
 mod invoices;
 mod knowledge_base;
 mod ledger;
+mod merges;
 mod nodes;
 mod opportunities;
 mod portal;

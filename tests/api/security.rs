@@ -84,7 +84,7 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
 /// otherwise, except where an operation reads across resources or is configuration. `None`
 /// means the operation is not covered, which fails the suite.
 fn requirement(op: &Operation) -> Option<Requirement> {
-    use Access::{Intake, Read, Write};
+    use Access::{Intake, Merge, Read, Write};
     let access = if op.method == Method::GET {
         Read
     } else {
@@ -117,11 +117,15 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // Merging rewrites other records' history: admins, managers and `merge` scopes.
+        ("POST", "/v1/contacts/{id}/merge") => Some(vec![(Resource::Contacts, Merge)]),
+        ("POST", "/v1/companies/{id}/merge") => Some(vec![(Resource::Companies, Merge)]),
         // Field definitions are read by whoever reads the object and changed by admins.
         ("GET", p) if p.starts_with("/v1/schema/") => Some(vec![(Resource::Contacts, Read)]),
         (_, p) if p.starts_with("/v1/schema/") => Some(vec![(Resource::Settings, Write)]),
-        // Whoever reads contacts or companies keeps views of them (the suite's views list
-        // contacts).
+        // A view of companies (the example the suite sends) needs their read.
+        ("POST", "/v1/views") => Some(vec![(Resource::Companies, Read)]),
+        // Whoever reads contacts or companies keeps views of them.
         (_, p) if p.starts_with("/v1/views") => {
             return Some(Requirement::Any(vec![
                 (Resource::Contacts, Read),
@@ -746,7 +750,7 @@ on_both_backends! {
             callers.push(Caller { name: role.to_string(), role, scopes: None, token: app.token_for(role, None).await });
         }
         callers.push(Caller { name: "customer of Alpha".into(), role: Role::Customer, scopes: None, token: mine.token.clone() });
-        for scopes in [vec!["contacts:read"], vec!["orders:write", "leads:intake"]] {
+        for scopes in [vec!["contacts:read"], vec!["orders:write", "leads:intake"], vec!["contacts:merge", "companies:merge"]] {
             let key = app.create("/v1/api-keys", json!({"name": "suite", "scopes": scopes})).await["key"].as_str().unwrap().to_owned();
             callers.push(Caller {
                 name: format!("API key {scopes:?}"),

@@ -312,6 +312,9 @@ try:
                     "billing_address": {"country": "ES"}}, emits=["company.created"])
     write("PATCH", "/v1/companies/{id}", {"id": company["id"]}, {"industry": "Retail"}, emits=["company.updated"])
     gone = write("POST", "/v1/companies", body={"name": "Gone Co"}, emits=["company.created"])
+    twin_co = write("POST", "/v1/companies", body={"name": "Gone Co twin"}, emits=["company.created"])
+    write("POST", "/v1/companies/{id}/merge", {"id": gone["id"]}, {"from": [twin_co["id"]]},
+          emits=["company.merged", "company.updated"])
     write("DELETE", "/v1/companies/{id}", {"id": gone["id"]}, emits=["company.archived"])
 
     # The acceptance item: a new contact, its GET taken before anything else can touch it.
@@ -332,6 +335,10 @@ try:
     other = write("POST", "/v1/contacts", body={"last_name": "Other", "email": f"other-{run}@example.com"},
                   emits=["contact.created"])
     write("PATCH", "/v1/contacts/{id}", {"id": other["id"]}, {"title": "Buyer"}, emits=["contact.updated"])
+    twin = write("POST", "/v1/contacts", body={"last_name": "Other twin", "email": f"other+twin-{run}@example.com"},
+                 emits=["contact.created"])
+    write("POST", "/v1/contacts/{id}/merge", {"id": other["id"]}, {"from": [twin["id"]]},
+          emits=["contact.merged", "contact.updated"])
     write("DELETE", "/v1/contacts/{id}", {"id": other["id"]}, emits=["contact.archived"])
 
     call = write("POST", "/v1/interactions", body={"contact_id": contact_id, "kind": "call", "direction": "inbound",

@@ -2,6 +2,10 @@
 //!
 //! API keys act as the `integration` role, further narrowed to the scopes they were given
 //! (`contacts:read`, `contacts:write`, ...). `write` includes `read`.
+//!
+//! Merging contacts or companies (`merge`) is more than writing them: it rewrites the history
+//! of other records. Admins and managers may; an API key needs its own `contacts:merge` or
+//! `companies:merge` scope, which `write` does not imply.
 
 use std::fmt;
 use std::str::FromStr;
@@ -98,6 +102,8 @@ pub enum Access {
     /// Submitting web-form leads: a narrow, rate-limited channel of its own, which `write`
     /// does not imply for API keys.
     Intake,
+    /// Merging duplicates of contacts or companies into one record.
+    Merge,
 }
 
 impl Access {
@@ -106,9 +112,16 @@ impl Access {
             Access::Read => "read",
             Access::Write => "write",
             Access::Intake => "intake",
+            Access::Merge => "merge",
         }
     }
 }
+
+/// The resources whose duplicates can be merged.
+const MERGEABLE: [Resource; 2] = [Resource::Contacts, Resource::Companies];
+
+/// The roles that may merge, besides integrations through their `merge` scope.
+const MERGERS: [Role; 3] = [Role::Admin, Role::Manager, Role::Integration];
 
 /// What one role may do with one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +202,11 @@ pub fn authorize(role: Role, resource: Resource, access: Access) -> Result<Reach
     };
     match (grant(role, resource), access) {
         (Grant::Write, Access::Intake) if resource == Resource::Leads => Ok(Reach::All),
+        (Grant::Write, Access::Merge)
+            if MERGEABLE.contains(&resource) && MERGERS.contains(&role) =>
+        {
+            Ok(Reach::All)
+        }
         (Grant::Write, Access::Read | Access::Write) | (Grant::Read, Access::Read) => {
             Ok(Reach::All)
         }
@@ -210,7 +228,7 @@ impl Scope {
     pub fn all() -> Vec<Scope> {
         let mut scopes = Vec::new();
         for resource in Resource::ALL {
-            for access in [Access::Read, Access::Write, Access::Intake] {
+            for access in [Access::Read, Access::Write, Access::Intake, Access::Merge] {
                 if authorize(Role::Integration, resource, access).is_ok() {
                     scopes.push(Scope { resource, access });
                 }
@@ -219,7 +237,7 @@ impl Scope {
         scopes
     }
 
-    /// A `write` scope also grants `read`, but not `intake`.
+    /// A `write` scope also grants `read`, but not `intake` or `merge`.
     pub fn covers(self, resource: Resource, access: Access) -> bool {
         self.resource == resource
             && (self.access == access || (self.access == Access::Write && access == Access::Read))
@@ -338,6 +356,24 @@ mod tests {
         ] {
             assert!(authorize(Role::Customer, resource, Access::Read).is_err());
         }
+    }
+
+    #[test]
+    fn only_admins_managers_and_merge_scoped_keys_merge() {
+        for role in Role::ALL.iter().copied() {
+            let allowed = authorize(role, Resource::Contacts, Access::Merge).is_ok();
+            let expected = matches!(role, Role::Admin | Role::Manager | Role::Integration);
+            assert_eq!(allowed, expected, "{role}");
+        }
+        assert!(authorize(Role::Sales, Resource::Companies, Access::Merge).is_err());
+        assert!(authorize(Role::Admin, Resource::Orders, Access::Merge).is_err());
+        let merge: Scope = "contacts:merge".parse().unwrap();
+        assert!(merge.covers(Resource::Contacts, Access::Merge));
+        assert!(!merge.covers(Resource::Contacts, Access::Write));
+        let write: Scope = "contacts:write".parse().unwrap();
+        assert!(!write.covers(Resource::Contacts, Access::Merge));
+        assert!("companies:merge".parse::<Scope>().is_ok());
+        assert!("orders:merge".parse::<Scope>().is_err());
     }
 
     #[test]

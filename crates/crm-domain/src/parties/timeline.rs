@@ -12,6 +12,9 @@ text_enum! {
         Return => "return",
         /// A change of a support case; `detail` is its event type, such as `status_changed`.
         Case => "case",
+        /// Another record merged into this one; `id` is the merge's, listed under `/merges`,
+        /// and `detail` the merged record's id.
+        Merge => "merge",
     }
 }
 

@@ -368,7 +368,8 @@ pub async fn list_portal_orders(
         }
         value
     });
-    Ok(HttpResponse::Ok().json(serde_json::json!({"data": listed.data, "next_cursor": listed.next_cursor})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"data": listed.data, "next_cursor": listed.next_cursor})))
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalOrder", summary = "One of my orders",

@@ -48,6 +48,16 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("createContact", &[E::ContactCreated]),
     ("updateContact", &[E::ContactUpdated]),
     ("deleteContact", &[E::ContactArchived]),
+    ("mergeContacts", &[E::ContactMerged, E::ContactUpdated]),
+    ("mergeCompanies", &[E::CompanyMerged, E::CompanyUpdated]),
+    (
+        "batchUpsertCompanies",
+        &[E::CompanyCreated, E::CompanyUpdated],
+    ),
+    (
+        "batchUpsertContacts",
+        &[E::ContactCreated, E::ContactUpdated],
+    ),
     ("createInteraction", &[E::InteractionCreated]),
     ("updateInteraction", &[E::InteractionUpdated]),
     ("deleteInteraction", &[E::InteractionDeleted]),
@@ -150,6 +160,8 @@ pub const EMITS: &[(&str, &[EventType])] = &[
 pub const CONFIGURATION: &[&str] = &[
     "searchContacts",
     "searchCompanies",
+    "dismissContactDuplicates",
+    "dismissCompanyDuplicates",
     "createCustomField",
     "updateCustomField",
     "deleteCustomField",

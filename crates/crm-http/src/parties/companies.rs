@@ -4,24 +4,25 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Reach, Resource};
 use crm_domain::parties::companies::Tier;
-use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::platform::address::country_code;
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::Violations;
 use crm_store::parties::companies::{self as store, CompanyFields, CompanyFilter};
-use crm_store::parties::related::{Expand, Related};
+use crm_store::parties::companies::{Expand, Related};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::parties::merged::{merged_redirect, MergedInto};
+use crate::parties::views::Applied;
 use crate::platform::actions::ActionTarget;
 use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
+use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
-use crate::parties::views::Applied;
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
@@ -45,6 +46,7 @@ const KEYS: &[&str] = &[
     "created_at",
     "updated_at",
     "archived_at",
+    "merged_into_id",
     "custom_fields",
 ];
 
@@ -91,6 +93,9 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// The company this one was merged into (`POST /v1/companies/{id}/merge`); null unless
+    /// merged. A merged company is archived, its `GET` redirects there and it takes no writes.
+    pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/companies`), by key.
     #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
@@ -117,6 +122,7 @@ impl From<store::Company> for Company {
             created_at: utc(company.created_at),
             updated_at: utc(company.updated_at),
             archived_at: utc_opt(company.archived_at),
+            merged_into_id: company.merged_into_id,
             custom_fields: company.custom_fields,
         }
     }
@@ -340,16 +346,18 @@ fn expand_of(shape: &Shape) -> Expand {
     }
 }
 
+/// A user as an expansion shows it: `id`, `email` and `role`.
+pub fn user(id: Option<&str>, related: &Related) -> Option<Value> {
+    let user = related.users.get(id?)?;
+    Some(json!({"id": user.id, "email": user.email, "role": user.role}))
+}
+
 /// A company as the caller shaped it.
 fn shaped(company: store::Company, shape: &Shape, related: &Related) -> Value {
     let owner_id = company.fields.owner_id.clone();
     let mut value = serde_json::to_value(Company::from(company)).unwrap_or(Value::Null);
     if shape.expands("owner") {
-        embed(
-            &mut value,
-            "owner",
-            crate::parties::contacts::user(owner_id.as_deref(), related),
-        );
+        embed(&mut value, "owner", user(owner_id.as_deref(), related));
     }
     shape.project(value)
 }
@@ -505,7 +513,10 @@ pub async fn create_company(
     summary = "Get a company",
     params(("id" = String, Path, description = "Company id"), CompanyReadQuery),
     responses((status = 200, description = "The company", body = Company,
-        headers(("ETag" = String, description = "Its version"))))
+        headers(("ETag" = String, description = "Its version"))),
+        (status = 308, description = "The company was merged into another: `Location` is that one's URL, and `merged_into` its id", body = MergedInto,
+            headers(("Location" = String, description = "URL of the company it was merged into")))
+    )
 )]
 #[get("/companies/{id}")]
 pub async fn get_company(
@@ -522,6 +533,9 @@ pub async fn get_company(
         .db
         .read(move |conn| store::get_expanded(conn, &id, reach, own.as_deref(), expand))
         .await?;
+    if let Some(survivor) = &company.merged_into_id {
+        return Ok(merged_redirect("companies", survivor));
+    }
     let version = company.version;
     Ok(versioned(version, &shaped(company, &shape, &related)))
 }
@@ -554,7 +568,10 @@ pub async fn update_company(
     summary = "Archive a company",
     description = "Archives the company: it keeps its history, stays readable by id, and leaves lists unless `include_archived=true`.",
     params(("id" = String, Path, description = "Company id")),
-    responses((status = 204, description = "Archived"))
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 409, description = "The company was merged into another; `merged_into` names it", body = Problem, content_type = "application/problem+json")
+    )
 )]
 #[delete("/companies/{id}")]
 pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiError> {

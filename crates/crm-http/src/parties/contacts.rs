@@ -6,12 +6,14 @@ use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::Violations;
+use crm_store::parties::companies::{Expand, Related};
 use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter};
-use crm_store::parties::related::{Expand, Related};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::parties::merged::{merged_redirect, MergedInto};
+use crate::parties::views::Applied;
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
@@ -19,7 +21,6 @@ use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{list_query, next_cursor, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
-use crate::parties::views::Applied;
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
 
@@ -42,6 +43,7 @@ const KEYS: &[&str] = &[
     "created_at",
     "updated_at",
     "archived_at",
+    "merged_into_id",
     "custom_fields",
 ];
 
@@ -86,6 +88,9 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// The contact this one was merged into (`POST /v1/contacts/{id}/merge`); null unless
+    /// merged. A merged contact is archived, its `GET` redirects there and it takes no writes.
+    pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/contacts`), by key.
     #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
@@ -111,6 +116,7 @@ impl From<store::Contact> for Contact {
             created_at: utc(contact.created_at),
             updated_at: utc(contact.updated_at),
             archived_at: utc_opt(contact.archived_at),
+            merged_into_id: contact.merged_into_id,
             custom_fields: contact.custom_fields,
         }
     }
@@ -359,22 +365,24 @@ fn shaped(contact: store::Contact, shape: &Shape, related: &Related) -> Value {
                     serde_json::to_value(crate::parties::companies::Company::from(company.clone()))
                         .unwrap_or(Value::Null);
                 if shape.expands("company.owner") {
-                    embed(&mut embedded, "owner", user(owner.as_deref(), related));
+                    embed(
+                        &mut embedded,
+                        "owner",
+                        crate::parties::companies::user(owner.as_deref(), related),
+                    );
                 }
                 embedded
             });
         embed(&mut value, "company", company);
     }
     if shape.expands("owner") {
-        embed(&mut value, "owner", user(owner_id.as_deref(), related));
+        embed(
+            &mut value,
+            "owner",
+            crate::parties::companies::user(owner_id.as_deref(), related),
+        );
     }
     shape.project(value)
-}
-
-/// A user as an expansion shows it: `id`, `email` and `role`.
-pub fn user(id: Option<&str>, related: &Related) -> Option<Value> {
-    let user = related.users.get(id?)?;
-    Some(json!({"id": user.id, "email": user.email, "role": user.role}))
 }
 
 async fn list(
@@ -546,7 +554,10 @@ pub async fn create_contact(
     summary = "Get a contact",
     params(("id" = String, Path, description = "Contact id"), ContactReadQuery),
     responses((status = 200, description = "The contact", body = Contact,
-        headers(("ETag" = String, description = "Its version"))))
+        headers(("ETag" = String, description = "Its version"))),
+        (status = 308, description = "The contact was merged into another: `Location` is that one's URL, and `merged_into` its id", body = MergedInto,
+            headers(("Location" = String, description = "URL of the contact it was merged into")))
+    )
 )]
 #[get("/contacts/{id}")]
 pub async fn get_contact(
@@ -567,6 +578,9 @@ pub async fn get_contact(
         .db
         .read(move |conn| store::get_expanded(conn, &id, expand))
         .await?;
+    if let Some(survivor) = &contact.merged_into_id {
+        return Ok(merged_redirect("contacts", survivor));
+    }
     let version = contact.version;
     Ok(versioned(version, &shaped(contact, &shape, &related)))
 }
@@ -580,7 +594,7 @@ pub async fn get_contact(
     responses(
         (status = 200, description = "The updated contact", body = Contact,
             headers(("ETag" = String, description = "Its new version"))),
-        (status = 409, description = "Another active contact has this email; `existing_id` names it", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "Another active contact has this email (`existing_id` names it), or this one was merged into another (`merged_into` names it)", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[patch("/contacts/{id}")]
@@ -602,7 +616,10 @@ pub async fn update_contact(
     summary = "Archive a contact",
     description = "Archives the contact: it keeps its history, stays readable by id, leaves lists unless `include_archived=true`, and frees its email for a new contact.",
     params(("id" = String, Path, description = "Contact id")),
-    responses((status = 204, description = "Archived"))
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 409, description = "The contact was merged into another; `merged_into` names it", body = Problem, content_type = "application/problem+json")
+    )
 )]
 #[delete("/contacts/{id}")]
 pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiError> {

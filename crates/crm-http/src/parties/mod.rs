@@ -1,18 +1,30 @@
+pub mod batch;
 pub mod companies;
 pub mod contacts;
 pub mod interactions;
+pub mod merged;
+pub mod merges;
 pub mod schema;
 pub mod tags;
 pub mod views;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    // Before the `/{id}` routes, which would take `batch` or `duplicates` for an id.
+    cfg.service(batch::batch_upsert_companies);
+    cfg.service(batch::batch_upsert_contacts);
+    cfg.service(merges::list_company_duplicates);
+    cfg.service(merges::dismiss_company_duplicates);
+    cfg.service(merges::list_contact_duplicates);
+    cfg.service(merges::dismiss_contact_duplicates);
     cfg.service(companies::list_companies);
     cfg.service(companies::search_companies);
     cfg.service(companies::create_company);
     cfg.service(companies::get_company);
     cfg.service(companies::update_company);
     cfg.service(companies::delete_company);
+    cfg.service(merges::merge_companies);
+    cfg.service(merges::list_company_merges);
     cfg.service(contacts::list_company_contacts);
     cfg.service(contacts::list_contacts);
     cfg.service(contacts::search_contacts);
@@ -20,6 +32,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(contacts::get_contact);
     cfg.service(contacts::update_contact);
     cfg.service(contacts::delete_contact);
+    cfg.service(merges::merge_contacts);
+    cfg.service(merges::list_contact_merges);
     cfg.service(schema::get_object_schema);
     cfg.service(schema::list_custom_fields);
     cfg.service(schema::create_custom_field);

@@ -357,10 +357,7 @@ pub async fn list_custom_fields(
 ) -> Result<web::Json<CustomFieldList>, ApiError> {
     let object = object_of(&object)?;
     principal.authorize(resource_of(object), Access::Read)?;
-    let definitions = state
-        .db
-        .read(move |conn| store::list(conn, object))
-        .await?;
+    let definitions = state.db.read(move |conn| store::list(conn, object)).await?;
     Ok(web::Json(CustomFieldList {
         data: definitions
             .into_iter()
@@ -421,10 +418,7 @@ pub async fn create_custom_field(
         .write(move |conn| store::create(conn, object, field))
         .await?;
     Ok(created(
-        format!(
-            "/v1/schema/{object}/fields/{}",
-            definition.field.key
-        ),
+        format!("/v1/schema/{object}/fields/{}", definition.field.key),
         definition.version,
         &CustomFieldDefinition::from(definition),
     ))
@@ -483,9 +477,7 @@ pub async fn update_custom_field(
     principal.authorize(Resource::Settings, Access::Write)?;
     let definition = state
         .db
-        .write(move |conn| {
-            store::update(conn, object, &key, if_match.0, |field| body.apply(field))
-        })
+        .write(move |conn| store::update(conn, object, &key, if_match.0, |field| body.apply(field)))
         .await?;
     Ok(versioned(
         definition.version,

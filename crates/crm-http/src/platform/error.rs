@@ -55,6 +55,9 @@ pub struct Problem {
     /// For an illegal action (`409`): the actions its state allows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<String>>,
+    /// For a write to a merged record (`409`): the record it was merged into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     IllegalTransition(IllegalTransition),
+    /// A write to a record that was merged into another.
+    #[error("this record was merged into {merged_into}; write to that one instead")]
+    Merged { merged_into: String },
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
     /// What the request points at is no longer kept (an events cursor past retention).
@@ -114,6 +120,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::IllegalTransition(_) => "illegal_transition",
+            ApiError::Merged { .. } => "merged",
             ApiError::IdempotencyInProgress => "idempotency_in_progress",
             ApiError::Gone(_) => "gone",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
@@ -136,6 +143,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::IllegalTransition(_) => "Action not allowed in this state",
+            ApiError::Merged { .. } => "Merged into another record",
             ApiError::IdempotencyInProgress => "Request in progress",
             ApiError::Gone(_) => "Gone",
             ApiError::PreconditionFailed { .. } => "Precondition failed",
@@ -192,6 +200,10 @@ impl ApiError {
                 ApiError::IllegalTransition(t) => Some(t.allowed.clone()),
                 _ => None,
             },
+            merged_into: match self {
+                ApiError::Merged { merged_into } => Some(merged_into.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -206,6 +218,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. }
             | ApiError::IllegalTransition(_)
+            | ApiError::Merged { .. }
             | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -256,6 +269,7 @@ impl From<StoreError> for ApiError {
             },
             StoreError::Invalid(violations) => ApiError::Validation(violations),
             StoreError::IllegalTransition(t) => ApiError::IllegalTransition(t),
+            StoreError::Merged { merged_into } => ApiError::Merged { merged_into },
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::Unavailable
@@ -310,6 +324,19 @@ mod tests {
         });
         assert_eq!(body["status"], 409);
         assert_eq!(body["existing_id"], "abc");
+    }
+
+    #[test]
+    fn a_write_to_a_merged_record_names_where_it_went() {
+        let body = body_of(
+            StoreError::Merged {
+                merged_into: "survivor".into(),
+            }
+            .into(),
+        );
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["code"], "merged");
+        assert_eq!(body["merged_into"], "survivor");
     }
 
     #[test]

@@ -24,8 +24,8 @@ use crate::platform::pagination::{respond, sort_schema, ListResponse, SortOption
 use crate::platform::respond::{utc, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
-    embed_products, expands_products,
-    lines_output, margin_output, totals_output, LineOutput, MarginOutput, TotalsOutput,
+    embed_products, expands_products, lines_output, margin_output, totals_output, LineOutput,
+    MarginOutput, TotalsOutput,
 };
 
 impl Sorted for OrderSort {

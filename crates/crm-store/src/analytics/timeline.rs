@@ -1,7 +1,7 @@
 //! The timeline of a contact or a company: entries of every kind, newest first.
 //!
 //! Each kind of record is a source that returns its own next page in (at, id) order; the
-//! pages are merged and cut. A new kind (quotes, orders, ...) adds one source.
+//! pages are merged and cut. A new kind (quotes, orders, merges, ...) adds one source.
 
 use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 
@@ -9,7 +9,8 @@ use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, After, KeyValue, Page, PageRequest};
 use crate::{
     billing::returns, parties::companies, parties::contacts, parties::interactions,
-    sales::opportunities, sales::orders, sales::quotes, service::cases, StoreError,
+    parties::merges, sales::opportunities, sales::orders, sales::quotes, service::cases,
+    StoreError,
 };
 
 /// One page of the timeline, newest first. `after` comes from the previous page.
@@ -47,6 +48,7 @@ pub fn page(
     entries.extend(opportunities::timeline_page(conn, subject, &request)?);
     entries.extend(returns::timeline_page(conn, subject, &request)?);
     entries.extend(cases::timeline_page(conn, subject, &request)?);
+    entries.extend(merges::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

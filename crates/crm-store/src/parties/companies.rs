@@ -5,9 +5,11 @@ use chrono::NaiveDateTime;
 use crm_domain::access::permissions::Reach;
 use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::companies::Tier;
+use crm_domain::parties::duplicates::{domain_key, fold, tax_key};
 use diesel::prelude::*;
+use std::collections::HashMap;
 
-use crate::parties::related::{self, Expand, Related};
+use crate::access::users::UserSummary;
 use crate::platform::address::Address;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
@@ -51,6 +53,12 @@ struct CompanyRow {
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
     tier_basis_year: Option<i64>,
+    /// The company this one was merged into: it takes no more writes, and its `GET` redirects.
+    merged_into_id: Option<String>,
+    /// Duplicate keys (`crm_domain::parties::duplicates`), kept on every write.
+    tax_key: Option<String>,
+    domain_key: Option<String>,
+    name_key: Option<String>,
     #[diesel(
         select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(companies.custom_fields AS TEXT)"),
         select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
@@ -114,6 +122,8 @@ pub struct Company {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub archived_at: Option<NaiveDateTime>,
+    /// The company this one was merged into.
+    pub merged_into_id: Option<String>,
 }
 
 impl CompanyRow {
@@ -143,6 +153,10 @@ impl CompanyRow {
             updated_at: at,
             archived_at: None,
             tier_basis_year: None,
+            merged_into_id: None,
+            tax_key: None,
+            domain_key: None,
+            name_key: None,
             custom_fields: String::new(),
         };
         row.set_fields(fields);
@@ -153,6 +167,9 @@ impl CompanyRow {
         self.name = f.name.clone();
         self.legal_name = f.legal_name.clone();
         self.tax_id = f.tax_id.clone();
+        self.tax_key = f.tax_id.as_deref().and_then(tax_key);
+        self.domain_key = f.website.as_deref().and_then(domain_key);
+        self.name_key = fold(&f.name);
         self.billing_line1 = f.billing_address.line1.clone();
         self.billing_line2 = f.billing_address.line2.clone();
         self.billing_city = f.billing_address.city.clone();
@@ -219,6 +236,7 @@ impl CompanyRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
+            merged_into_id: self.merged_into_id,
         })
     }
 
@@ -374,15 +392,15 @@ pub fn built_in_names() -> Vec<&'static str> {
 fn check_write(
     conn: &mut DbConnection,
     fields: &mut CompanyFields,
+    defs: &[CustomField],
     own_id: &str,
     creating: bool,
 ) -> Result<(), StoreError> {
     if let Some(owner_id) = &fields.owner_id {
         users::ensure_active(conn, owner_id, "owner_id")?;
     }
-    let defs = custom::fields_for_write(conn, CustomObject::Companies)?;
     fields.custom_fields = custom_values::apply(
-        &defs,
+        defs,
         &fields.custom_fields,
         fields.custom_written.take().as_ref(),
         creating,
@@ -390,7 +408,7 @@ fn check_write(
     custom::check_unique(
         conn,
         CustomObject::Companies,
-        &defs,
+        defs,
         &fields.custom_fields,
         own_id,
     )
@@ -408,7 +426,8 @@ fn map_write_error(error: diesel::result::Error) -> StoreError {
 
 pub fn create(conn: &mut DbConnection, mut fields: CompanyFields) -> Result<Company, StoreError> {
     let id = new_id();
-    check_write(conn, &mut fields, &id, true)?;
+    let defs = custom::fields_for_write(conn, CustomObject::Companies)?;
+    check_write(conn, &mut fields, &defs, &id, true)?;
     let row = CompanyRow::new(id, &fields, now());
     let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(companies::table)
@@ -481,12 +500,49 @@ pub fn update<F>(
 where
     F: FnOnce(&mut CompanyFields) -> Result<(), StoreError>,
 {
+    write(conn, id, expected_version, change)
+}
+
+/// The survivor of a merge takes `fields`; its caller holds the lock.
+pub(crate) fn absorb(
+    conn: &mut DbConnection,
+    id: &str,
+    fields: CompanyFields,
+) -> Result<Company, StoreError> {
+    write(conn, id, None, move |stored| {
+        *stored = fields;
+        Ok(())
+    })
+}
+
+/// A merged company takes no more writes: the error names the company it went into.
+fn refuse_merged(row: &CompanyRow) -> Result<(), StoreError> {
+    match &row.merged_into_id {
+        Some(into) => Err(StoreError::Merged {
+            merged_into: into.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn write<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+) -> Result<Company, StoreError>
+where
+    F: FnOnce(&mut CompanyFields) -> Result<(), StoreError>,
+{
+    // The definitions before the record, in the order a change of definition takes them.
+    let defs = custom::fields_for_write(conn, CustomObject::Companies)?;
     let mut row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
         r.version
     })?;
+    refuse_merged(&row)?;
     let mut fields = row.fields()?;
     change(&mut fields)?;
-    check_write(conn, &mut fields, id, false)?;
+    check_write(conn, &mut fields, &defs, id, false)?;
     let previous_version = row.version;
     row.set_fields(&fields);
     row.version += 1;
@@ -518,6 +574,7 @@ pub fn archive(
     let row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
         r.version
     })?;
+    refuse_merged(&row)?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(companies::table.filter(companies::id.eq(id)))
@@ -645,7 +702,7 @@ pub fn list_expanded(
         .iter()
         .filter_map(|c| c.fields.owner_id.clone())
         .collect();
-    let related = related::load(conn, expand, Vec::new(), owners, &[])?;
+    let related = load_related(conn, expand, Vec::new(), owners, &[])?;
     Ok((page, related))
 }
 
@@ -659,7 +716,7 @@ pub fn get_expanded(
     expand: Expand,
 ) -> Result<(Company, Related), StoreError> {
     let company = get(conn, id, reach, own_company)?;
-    let related = related::load(
+    let related = load_related(
         conn,
         expand,
         Vec::new(),
@@ -773,4 +830,55 @@ pub fn names(
         }
     }
     Ok(out)
+}
+
+// Records shown beside the ids that point at them (`expand=`): one query per relation for a
+// whole page.
+
+/// Which relations a read embeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expand {
+    pub company: bool,
+    pub owner: bool,
+    /// The owner of each embedded company.
+    pub company_owner: bool,
+}
+
+/// The records a page points at, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Related {
+    pub companies: HashMap<String, Company>,
+    pub users: HashMap<String, UserSummary>,
+}
+
+/// Loads the companies and users a page points at: the companies in one query, then every user
+/// (owners of records and of those companies) in one more.
+pub fn load_related(
+    conn: &mut DbConnection,
+    expand: Expand,
+    company_ids: Vec<String>,
+    mut user_ids: Vec<String>,
+    company_fields: &[CustomField],
+) -> Result<Related, StoreError> {
+    let mut related = Related::default();
+    if expand.company && !company_ids.is_empty() {
+        for company in by_ids(conn, &dedup(company_ids), company_fields)? {
+            if expand.company_owner {
+                user_ids.extend(company.fields.owner_id.clone());
+            }
+            related.companies.insert(company.id.clone(), company);
+        }
+    }
+    if (expand.owner || expand.company_owner) && !user_ids.is_empty() {
+        for user in users::summaries(conn, &dedup(user_ids))? {
+            related.users.insert(user.id.clone(), user);
+        }
+    }
+    Ok(related)
+}
+
+fn dedup(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids.dedup();
+    ids
 }

@@ -4,9 +4,10 @@ use crate::events::outbox;
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::contacts::{consent_time, email_key, LifecycleStage};
+use crm_domain::parties::duplicates::{email_base, name_key};
 use diesel::prelude::*;
 
-use crate::parties::related::{self, Expand, Related};
+use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
 use crate::platform::query::{
@@ -46,6 +47,11 @@ struct ContactRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    /// The contact this one was merged into: it takes no more writes, and its `GET` redirects.
+    merged_into_id: Option<String>,
+    /// Duplicate keys (`crm_domain::parties::duplicates`), kept on every write.
+    email_base: Option<String>,
+    name_key: Option<String>,
     #[diesel(
         select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(contacts.custom_fields AS TEXT)"),
         select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
@@ -86,6 +92,8 @@ pub struct Contact {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub archived_at: Option<NaiveDateTime>,
+    /// The contact this one was merged into.
+    pub merged_into_id: Option<String>,
 }
 
 impl ContactRow {
@@ -110,6 +118,9 @@ impl ContactRow {
             created_at: at,
             updated_at: at,
             archived_at: None,
+            merged_into_id: None,
+            email_base: None,
+            name_key: None,
             custom_fields: String::new(),
         };
         row.set_fields(fields, at);
@@ -122,6 +133,8 @@ impl ContactRow {
         self.last_name = f.last_name.clone();
         self.email = f.email.clone();
         self.email_key = f.email.as_deref().map(email_key);
+        self.email_base = f.email.as_deref().map(email_base);
+        self.name_key = name_key(f.first_name.as_deref(), &f.last_name);
         self.phone = f.phone.clone();
         self.title = f.title.clone();
         self.lifecycle_stage = f.lifecycle_stage.as_str().to_owned();
@@ -177,6 +190,7 @@ impl ContactRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
+            merged_into_id: self.merged_into_id,
         })
     }
 
@@ -237,7 +251,10 @@ const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Colu
 /// What lists of contacts filter and sort on.
 pub const TABLE: Table = Table {
     object: "contacts",
-    relations: &[("company", "company_id", "companies"), ("owner", "owner_id", "users")],
+    relations: &[
+        ("company", "company_id", "companies"),
+        ("owner", "owner_id", "users"),
+    ],
     columns: &[
         Column {
             sortable: true,
@@ -333,12 +350,12 @@ pub fn built_in_names() -> Vec<&'static str> {
 fn check_write(
     conn: &mut DbConnection,
     fields: &mut ContactFields,
+    defs: &[CustomField],
     own_id: &str,
     creating: bool,
 ) -> Result<(), StoreError> {
-    let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
     fields.custom_fields = custom_values::apply(
-        &defs,
+        defs,
         &fields.custom_fields,
         fields.custom_written.take().as_ref(),
         creating,
@@ -346,7 +363,7 @@ fn check_write(
     custom::check_unique(
         conn,
         CustomObject::Contacts,
-        &defs,
+        defs,
         &fields.custom_fields,
         own_id,
     )?;
@@ -389,7 +406,8 @@ fn map_write_error(error: diesel::result::Error) -> StoreError {
 
 pub fn create(conn: &mut DbConnection, mut fields: ContactFields) -> Result<Contact, StoreError> {
     let id = new_id();
-    check_write(conn, &mut fields, &id, true)?;
+    let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
+    check_write(conn, &mut fields, &defs, &id, true)?;
     let row = ContactRow::new(id, &fields, now());
     let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(contacts::table)
@@ -456,12 +474,61 @@ pub fn update<F>(
 where
     F: FnOnce(&mut ContactFields) -> Result<(), StoreError>,
 {
+    write(conn, id, expected_version, change, None)
+}
+
+/// The survivor of a merge takes `fields`, and with them the consent time of the record whose
+/// email it keeps (`consent_at`); its caller holds the lock.
+pub(crate) fn absorb(
+    conn: &mut DbConnection,
+    id: &str,
+    fields: ContactFields,
+    consent_at: Option<NaiveDateTime>,
+) -> Result<Contact, StoreError> {
+    write(
+        conn,
+        id,
+        None,
+        move |stored| {
+            *stored = fields;
+            Ok(())
+        },
+        Some(consent_at),
+    )
+}
+
+/// A merged contact takes no more writes: the error names the contact it went into.
+fn refuse_merged(row: &ContactRow) -> Result<(), StoreError> {
+    match &row.merged_into_id {
+        Some(into) => Err(StoreError::Merged {
+            merged_into: into.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn write<F>(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    change: F,
+    consent_at: Option<Option<NaiveDateTime>>,
+) -> Result<Contact, StoreError>
+where
+    F: FnOnce(&mut ContactFields) -> Result<(), StoreError>,
+{
+    // The definitions before the record, in the order a change of definition takes them.
+    let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
     let mut row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
         r.version
     })?;
+    refuse_merged(&row)?;
+    if let Some(at) = consent_at {
+        row.marketing_consent_at = at;
+    }
     let mut fields = row.fields()?;
     change(&mut fields)?;
-    check_write(conn, &mut fields, id, false)?;
+    check_write(conn, &mut fields, &defs, id, false)?;
     let previous_version = row.version;
     let at = now();
     row.set_fields(&fields, at);
@@ -494,6 +561,7 @@ pub fn archive(
     let row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
         r.version
     })?;
+    refuse_merged(&row)?;
     if row.archived_at.is_none() {
         let at = now();
         diesel::update(contacts::table.filter(contacts::id.eq(id)))
@@ -567,7 +635,7 @@ pub fn list_expanded(
         .iter()
         .filter_map(|c| c.fields.owner_id.clone())
         .collect();
-    let related = related::load(conn, expand, companies, owners, &company_defs)?;
+    let related = load_related(conn, expand, companies, owners, &company_defs)?;
     Ok((page, related))
 }
 
@@ -579,7 +647,7 @@ pub fn get_expanded(
 ) -> Result<(Contact, Related), StoreError> {
     let (defs, company_defs) = field_sets(conn, expand)?;
     let contact = load(conn, id)?.into_contact(&defs)?;
-    let related = related::load(
+    let related = load_related(
         conn,
         expand,
         contact.fields.company_id.clone().into_iter().collect(),

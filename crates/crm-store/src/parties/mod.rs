@@ -1,7 +1,8 @@
+pub mod batch;
 pub mod companies;
 pub mod contacts;
 pub mod customers;
 pub mod fields;
 pub mod interactions;
-pub mod related;
+pub mod merges;
 pub mod views;

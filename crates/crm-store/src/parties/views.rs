@@ -11,6 +11,7 @@ use crate::parties::{companies, contacts};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
 use crate::platform::query::Table;
+use crate::platform::records::{self, Record};
 use crate::platform::schema::saved_views;
 use crate::platform::stored::{stored, stored_json, to_json};
 use crate::{new_id, now, StoreError};
@@ -233,7 +234,10 @@ pub fn delete(
     Ok(())
 }
 
+/// Locks the view and reads it for its owner; a concurrent change or delete waits, and then
+/// sees what the first one left.
 fn owned(conn: &mut DbConnection, id: &str, viewer: &str) -> Result<ViewRow, StoreError> {
+    records::lock(conn, Record::View, id)?;
     let row: ViewRow = saved_views::table
         .find(id)
         .select(ViewRow::as_select())

@@ -1,9 +1,10 @@
 //! Custom field definitions, and what a change to one does to the records holding its values.
 //!
-//! A record's write reads its object's definitions `FOR SHARE` (on PostgreSQL), and a change of
-//! definition updates the definition's row before it converts values: so a write validated
-//! against the old type either commits before the conversion reads the records, or waits and
-//! validates against the new type.
+//! A record's write reads its object's definitions `FOR SHARE` (on PostgreSQL) before it locks
+//! the record, and a change of definition updates the definition's row before it converts
+//! values: so a write validated against the old type either commits before the conversion reads
+//! the records, or waits and validates against the new type. Both take the definition first and
+//! the records second, so neither waits for the other in a circle.
 
 use chrono::NaiveDateTime;
 use crm_domain::platform::custom_fields::{
@@ -256,6 +257,7 @@ pub fn update(
     expected_version: Option<i64>,
     change: impl FnOnce(&mut CustomField) -> Result<(), StoreError>,
 ) -> Result<Definition, StoreError> {
+    lock_definition(conn, object, key)?;
     let mut row: DefinitionRow = field_definitions::table
         .find((object.as_str(), key))
         .select(DefinitionRow::as_select())
@@ -308,9 +310,19 @@ pub fn update(
     row.into_definition()
 }
 
+/// Makes changes of one definition take turns, so that each reads what the last one wrote.
+fn lock_definition(
+    conn: &mut DbConnection,
+    object: CustomObject,
+    key: &str,
+) -> Result<(), StoreError> {
+    crate::platform::db::lock_key(conn, &format!("field-definition:{object}:{key}"))
+}
+
 /// Archives a field: its values stop showing and writes of it are refused, at once on every
 /// node, since each request reads the definitions.
 pub fn archive(conn: &mut DbConnection, object: CustomObject, key: &str) -> Result<(), StoreError> {
+    lock_definition(conn, object, key)?;
     let definition = get(conn, object, key)?;
     if definition.field.archived {
         return Ok(());

@@ -17,6 +17,9 @@ pub enum StoreError {
         message: String,
         existing_id: Option<String>,
     },
+    /// The record was merged into another (`merged_into`) and takes no more writes.
+    #[error("this record was merged into {merged_into}")]
+    Merged { merged_into: String },
     #[error("invalid input: {0}")]
     Invalid(Violations),
     /// An action that the document's state does not allow.

@@ -40,6 +40,7 @@ pub(crate) enum Record {
     SlaPolicy,
     Team,
     User,
+    View,
     WebhookEndpoint,
 }
 
@@ -70,6 +71,7 @@ impl Record {
             Record::SlaPolicy => ("sla_policies", "id"),
             Record::Team => ("teams", "id"),
             Record::User => ("users", "id"),
+            Record::View => ("saved_views", "id"),
             Record::WebhookEndpoint => ("webhook_endpoints", "id"),
         }
     }

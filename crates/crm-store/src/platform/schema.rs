@@ -44,6 +44,10 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
         tier_basis_year -> Nullable<BigInt>,
         custom_fields -> Text,
+        merged_into_id -> Nullable<Text>,
+        tax_key -> Nullable<Text>,
+        domain_key -> Nullable<Text>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -69,6 +73,9 @@ diesel::table! {
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
         custom_fields -> Text,
+        merged_into_id -> Nullable<Text>,
+        email_base -> Nullable<Text>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -988,5 +995,27 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    duplicate_dismissals (object, first_id, second_id) {
+        object -> Text,
+        first_id -> Text,
+        second_id -> Text,
+        dismissed_by -> Text,
+        dismissed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    merges (id) {
+        id -> Text,
+        object -> Text,
+        survivor_id -> Text,
+        merged_id -> Text,
+        actor -> Text,
+        merged_at -> Timestamp,
+        old_values -> Text,
     }
 }

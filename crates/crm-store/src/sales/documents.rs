@@ -233,3 +233,21 @@ pub fn cost_of(lines: &[Line]) -> Result<i64, StoreError> {
     i64::try_from(total)
         .map_err(|_| Violation::new("lines", "the amounts are too large to compute").into())
 }
+
+/// The products the lines of `documents` sell, in one query (none when not `wanted`).
+pub fn products_of<'a>(
+    conn: &mut DbConnection,
+    lines: impl Iterator<Item = &'a Line>,
+    wanted: bool,
+) -> Result<Vec<crate::sales::products::Product>, StoreError> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<String> = lines.filter_map(|l| l.product_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::sales::products::by_ids(conn, &ids)
+}

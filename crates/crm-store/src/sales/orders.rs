@@ -649,7 +649,7 @@ pub fn get_expanded(
     products: bool,
 ) -> Result<(Order, Vec<crate::sales::products::Product>), StoreError> {
     let order = get(conn, id)?;
-    let sold = crate::sales::products::of_lines(conn, order.lines.iter(), products)?;
+    let sold = documents::products_of(conn, order.lines.iter(), products)?;
     Ok((order, sold))
 }
 
@@ -661,7 +661,7 @@ pub fn list_expanded(
     products: bool,
 ) -> Result<(Page<Order>, Vec<crate::sales::products::Product>), StoreError> {
     let orders = list(conn, filter, page)?;
-    let sold = crate::sales::products::of_lines(
+    let sold = documents::products_of(
         conn,
         orders.items.iter().flat_map(|o| o.lines.iter()),
         products,

@@ -167,24 +167,6 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Product>, S
     Ok(rows.into_iter().map(ProductRow::into_product).collect())
 }
 
-/// The products the lines of `documents` sell, in one query (none when not `wanted`).
-pub fn of_lines<'a>(
-    conn: &mut DbConnection,
-    lines: impl Iterator<Item = &'a crate::sales::documents::Line>,
-    wanted: bool,
-) -> Result<Vec<Product>, StoreError> {
-    if !wanted {
-        return Ok(Vec::new());
-    }
-    let mut ids: Vec<String> = lines.filter_map(|l| l.product_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    by_ids(conn, &ids)
-}
-
 pub fn find_by_sku(conn: &mut DbConnection, sku: &str) -> Result<Option<Product>, StoreError> {
     let row: Option<ProductRow> = products::table
         .filter(products::sku.eq(sku))

@@ -1,0 +1,14 @@
+DROP TABLE merges;
+DROP TABLE duplicate_dismissals;
+DROP INDEX companies_name_key;
+DROP INDEX companies_domain_key;
+DROP INDEX companies_tax_key;
+DROP INDEX contacts_name_key;
+DROP INDEX contacts_email_base;
+ALTER TABLE companies DROP COLUMN name_key;
+ALTER TABLE companies DROP COLUMN domain_key;
+ALTER TABLE companies DROP COLUMN tax_key;
+ALTER TABLE contacts DROP COLUMN name_key;
+ALTER TABLE contacts DROP COLUMN email_base;
+ALTER TABLE companies DROP COLUMN merged_into_id;
+ALTER TABLE contacts DROP COLUMN merged_into_id;
