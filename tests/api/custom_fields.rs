@@ -341,6 +341,11 @@ on_both_backends! {
         let r = app.get(&format!("/v1/contacts/{}?expand=company", id(&contact))).await;
         assert_eq!(r.body["company"]["id"], id(&company).as_str());
         assert_eq!(r.body["company_id"], id(&company).as_str());
+        let key = app.create("/v1/api-keys", json!({"name": "contacts only", "scopes": ["contacts:read"]})).await;
+        let secret = key["key"].as_str().unwrap().to_owned();
+        let r = app.get_as(&secret, "/v1/contacts?expand=company").await;
+        assert_eq!(r.status, 403, "an embedded company needs its read: {}", r.text);
+        assert_eq!(app.get_as(&secret, "/v1/contacts?fields=email").await.status, 200);
         for bad in ["expand=company.owner.company", "expand=pipeline", "fields=nope"] {
             let r = app.get(&format!("/v1/contacts?{bad}")).await;
             assert_eq!(r.status, 422, "{bad}");
@@ -403,6 +408,21 @@ on_both_backends! {
         assert_eq!(staff.body["lines"][0]["product"]["unit_cost"]["amount_minor"], 600);
         let listed = app.get("/v1/orders?expand=lines.product").await;
         assert_eq!(listed.body["data"][0]["lines"][0]["product"]["unit_cost"]["amount_minor"], 600);
+        let read = app.get(&format!("/v1/companies/{}", id(&company))).await;
+        let ordered_at: chrono::DateTime<chrono::Utc> = order["ordered_at"].as_str().unwrap().parse().unwrap();
+        let last: chrono::DateTime<chrono::Utc> = read.body["last_order_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(last, ordered_at, "last_order_at is the newest order's");
+        let idle = app.company("Sin pedidos", json!({})).await;
+        assert!(app.get(&format!("/v1/companies/{}", id(&idle))).await.body["last_order_at"].is_null());
+        let pages: Vec<String> = {
+            let first = app.get("/v1/companies?limit=1&sort=-last_order_at").await;
+            let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+            let second = app.get(&format!("/v1/companies?limit=1&sort=-last_order_at&cursor={cursor}")).await;
+            [ids(&first), ids(&second)].concat()
+        };
+        assert_eq!(pages, vec![id(&company), id(&idle)], "sorted by last_order_at, nulls last, across pages");
+        let r = app.get("/v1/companies?filter=last_order_at.is.null").await;
+        assert_eq!(ids(&r), vec![id(&idle)]);
         let plain = app.get(&format!("/v1/orders/{}", id(&order))).await;
         assert!(plain.body["lines"][0].get("product").is_none(), "only when asked");
 

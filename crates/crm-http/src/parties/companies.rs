@@ -47,6 +47,7 @@ const KEYS: &[&str] = &[
     "updated_at",
     "archived_at",
     "merged_into_id",
+    "last_order_at",
     "custom_fields",
 ];
 
@@ -93,11 +94,13 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// When its newest order was placed; read-only, null without orders.
+    pub last_order_at: Option<DateTime<Utc>>,
     /// The company this one was merged into (`POST /v1/companies/{id}/merge`); null unless
     /// merged. A merged company is archived, its `GET` redirects there and it takes no writes.
     pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/companies`), by key.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -122,6 +125,7 @@ impl From<store::Company> for Company {
             created_at: utc(company.created_at),
             updated_at: utc(company.updated_at),
             archived_at: utc_opt(company.archived_at),
+            last_order_at: utc_opt(company.last_order_at),
             merged_into_id: company.merged_into_id,
             custom_fields: company.custom_fields,
         }
@@ -157,7 +161,7 @@ pub struct CompanyCreate {
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -202,7 +206,7 @@ pub struct CompanyUpdate {
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<Option<serde_json::Value>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub custom_fields: Option<Value>,
 }
 

@@ -44,6 +44,7 @@ const KEYS: &[&str] = &[
     "updated_at",
     "archived_at",
     "merged_into_id",
+    "last_order_at",
     "custom_fields",
 ];
 
@@ -88,11 +89,13 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// When its newest order was placed; read-only, null without orders.
+    pub last_order_at: Option<DateTime<Utc>>,
     /// The contact this one was merged into (`POST /v1/contacts/{id}/merge`); null unless
     /// merged. A merged contact is archived, its `GET` redirects there and it takes no writes.
     pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/contacts`), by key.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -116,6 +119,7 @@ impl From<store::Contact> for Contact {
             created_at: utc(contact.created_at),
             updated_at: utc(contact.updated_at),
             archived_at: utc_opt(contact.archived_at),
+            last_order_at: utc_opt(contact.last_order_at),
             merged_into_id: contact.merged_into_id,
             custom_fields: contact.custom_fields,
         }
@@ -152,7 +156,7 @@ pub struct ContactCreate {
     /// Whether the person agreed to marketing messages.
     pub marketing_consent: Option<bool>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -199,7 +203,7 @@ pub struct ContactUpdate {
     #[schema(nullable = false)]
     pub marketing_consent: Option<Option<bool>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -343,6 +347,20 @@ pub struct ContactReadQuery {
     pub expand: Option<String>,
 }
 
+/// The shape a caller asked for: an embedded company is read as the company itself would be,
+/// so it needs the caller's read of companies.
+fn shape_of(
+    principal: &Principal,
+    fields: Option<&str>,
+    expand: Option<&str>,
+) -> Result<Shape, ApiError> {
+    let shape = Shape::parse(fields, expand, KEYS, RELATIONS)?;
+    if shape.expands("company") || shape.expands("company.owner") {
+        principal.authorize(Resource::Companies, Access::Read)?;
+    }
+    Ok(shape)
+}
+
 fn expand_of(shape: &Shape) -> Expand {
     Expand {
         company: shape.expands("company") || shape.expands("company.owner"),
@@ -406,12 +424,7 @@ async fn list(
     query.filter = applied.filter;
     query.sort = applied.sort;
     query.fields = applied.fields;
-    let shape = Shape::parse(
-        query.fields.as_deref(),
-        query.expand.as_deref(),
-        KEYS,
-        RELATIONS,
-    )?;
+    let shape = shape_of(principal, query.fields.as_deref(), query.expand.as_deref())?;
     let list = list_query(
         query.filter.as_deref(),
         query.sort.as_deref(),
@@ -567,12 +580,7 @@ pub async fn get_contact(
     ApiQuery(query): ApiQuery<ContactReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    let shape = Shape::parse(
-        query.fields.as_deref(),
-        query.expand.as_deref(),
-        KEYS,
-        RELATIONS,
-    )?;
+    let shape = shape_of(&principal, query.fields.as_deref(), query.expand.as_deref())?;
     let expand = expand_of(&shape);
     let (contact, related) = state
         .db

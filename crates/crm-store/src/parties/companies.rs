@@ -66,6 +66,15 @@ struct CompanyRow {
         skip_update
     )]
     custom_fields: String,
+    /// Read, never written: the newest order's time, one probe of the orders' (company_id,
+    /// ordered_at) index.
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(LAST_ORDER_AT),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        skip_insertion,
+        skip_update
+    )]
+    last_order_at: Option<NaiveDateTime>,
 }
 
 /// What a client may write.
@@ -112,6 +121,8 @@ impl CompanyFields {
 #[derive(Debug, Clone)]
 pub struct Company {
     pub id: String,
+    /// When the newest order was placed; read-only.
+    pub last_order_at: Option<NaiveDateTime>,
     pub fields: CompanyFields,
     /// The custom values clients see.
     pub custom_fields: Map<String, Value>,
@@ -158,6 +169,7 @@ impl CompanyRow {
             domain_key: None,
             name_key: None,
             custom_fields: String::new(),
+            last_order_at: None,
         };
         row.set_fields(fields);
         row
@@ -227,6 +239,7 @@ impl CompanyRow {
     fn into_company(self, defs: &[CustomField]) -> Result<Company, StoreError> {
         let fields = self.fields()?;
         Ok(Company {
+            last_order_at: self.last_order_at,
             custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
             fields,
             tier: stored_opt("companies", "tier", self.tier.as_deref())?,
@@ -265,6 +278,7 @@ impl CompanyRow {
             "created_at" => time(self.created_at),
             "updated_at" => time(self.updated_at),
             "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "last_order_at" => self.last_order_at.map_or(FieldValue::Null, time),
             "tags" => FieldValue::Many(
                 tags_from_json(&self.tags)
                     .into_iter()
@@ -282,6 +296,10 @@ impl CompanyRow {
 fn tiers() -> Vec<String> {
     Tier::ALL.iter().map(|t| t.as_str().to_owned()).collect()
 }
+
+/// When the newest order was placed.
+const LAST_ORDER_AT: &str =
+    "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)";
 
 const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
     Column {
@@ -364,11 +382,7 @@ pub const TABLE: Table = Table {
         column("archived_at", "archived_at", ColumnKind::Instant),
         Column {
             sortable: true,
-            ..column(
-                "last_order_at",
-                "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)",
-                ColumnKind::Instant,
-            )
+            ..column("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
     ],
 };

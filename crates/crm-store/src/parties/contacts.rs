@@ -59,6 +59,15 @@ struct ContactRow {
         skip_update
     )]
     custom_fields: String,
+    /// Read, never written: the newest order's time, one probe of the orders' (contact_id,
+    /// ordered_at) index.
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(LAST_ORDER_AT),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        skip_insertion,
+        skip_update
+    )]
+    last_order_at: Option<NaiveDateTime>,
 }
 
 /// What a client may write. `phone` is already in E.164.
@@ -84,6 +93,8 @@ pub struct ContactFields {
 #[derive(Debug, Clone)]
 pub struct Contact {
     pub id: String,
+    /// When the newest order was placed; read-only.
+    pub last_order_at: Option<NaiveDateTime>,
     pub fields: ContactFields,
     /// The custom values clients see.
     pub custom_fields: Map<String, Value>,
@@ -122,6 +133,7 @@ impl ContactRow {
             email_base: None,
             name_key: None,
             custom_fields: String::new(),
+            last_order_at: None,
         };
         row.set_fields(fields, at);
         row
@@ -182,6 +194,7 @@ impl ContactRow {
     fn into_contact(self, defs: &[CustomField]) -> Result<Contact, StoreError> {
         let fields = self.fields()?;
         Ok(Contact {
+            last_order_at: self.last_order_at,
             custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
             fields,
             id: self.id,
@@ -215,6 +228,7 @@ impl ContactRow {
             "created_at" => time(self.created_at),
             "updated_at" => time(self.updated_at),
             "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "last_order_at" => self.last_order_at.map_or(FieldValue::Null, time),
             "tags" => FieldValue::Many(
                 tags_from_json(&self.tags)
                     .into_iter()
@@ -235,6 +249,10 @@ fn lifecycle_stages() -> Vec<String> {
         .map(|s| s.as_str().to_owned())
         .collect()
 }
+
+/// When the newest order was placed.
+const LAST_ORDER_AT: &str =
+    "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)";
 
 const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
     Column {
@@ -327,11 +345,7 @@ pub const TABLE: Table = Table {
         column("archived_at", "archived_at", ColumnKind::Instant),
         Column {
             sortable: true,
-            ..column(
-                "last_order_at",
-                "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)",
-                ColumnKind::Instant,
-            )
+            ..column("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
     ],
 };
