@@ -106,7 +106,7 @@ on_both_backends! {
         for _ in 0..3 {
             app.get("/v1/contacts").await;
         }
-        app.get("/v1/contacts/missing").await;
+        app.get("/v1/contacts/0000dead-0000-7000-8000-000000000000").await;
         let text = app.get("/metrics").await.text;
         let line = text.lines().find(|l| l.starts_with("crm_http_requests_total") && l.contains("route=\"/v1/contacts\"") && l.contains("status=\"200\"")).unwrap();
         assert!(line.ends_with(" 3"), "{line}");

@@ -310,7 +310,8 @@ on_both_backends! {
         let r = app.request(reqwest::Method::GET, &format!("/v1/views/{}", id(&view)), Some(&other), None, &[]).await;
         assert_eq!(r.status, 404, "a private view is another's secret");
         let r = app.request(reqwest::Method::GET, &format!("/v1/contacts?view={}", id(&view)), Some(&other), None, &[]).await;
-        assert_eq!(r.status, 404);
+        assert_eq!(r.status, 422, "a view another keeps private names nothing for them");
+        assert_eq!(r.body["errors"][0]["field"], "view");
         app.patch(&format!("/v1/views/{}", id(&view)), json!({"shared": true})).await;
         let r = app.request(reqwest::Method::GET, &format!("/v1/contacts?view={}", id(&view)), Some(&other), None, &[]).await;
         assert_eq!(r.status, 200, "a shared one applies for all");

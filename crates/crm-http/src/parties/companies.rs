@@ -100,7 +100,7 @@ pub struct Company {
     /// merged. A merged company is archived, its `GET` redirects there and it takes no writes.
     pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/companies`), by key.
-    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
+    #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -161,7 +161,7 @@ pub struct CompanyCreate {
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
-    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -206,7 +206,7 @@ pub struct CompanyUpdate {
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<Option<serde_json::Value>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
-    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -522,7 +522,7 @@ pub async fn create_company(
             headers(("Location" = String, description = "URL of the company it was merged into")))
     )
 )]
-#[get("/companies/{id}")]
+#[get("/companies/{id:[0-9a-fA-F-]+}")]
 pub async fn get_company(
     state: web::Data<AppState>,
     principal: Principal,
@@ -553,7 +553,7 @@ pub async fn get_company(
     responses((status = 200, description = "The updated company", body = Company,
         headers(("ETag" = String, description = "Its new version"))))
 )]
-#[patch("/companies/{id}")]
+#[patch("/companies/{id:[0-9a-fA-F-]+}")]
 pub async fn update_company(
     target: ActionTarget,
     ApiJson(body): ApiJson<CompanyUpdate>,
@@ -577,7 +577,7 @@ pub async fn update_company(
         (status = 409, description = "The company was merged into another; `merged_into` names it", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[delete("/companies/{id}")]
+#[delete("/companies/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     target
         .write_no_content(Resource::Companies, store::archive)

@@ -95,7 +95,7 @@ pub struct Contact {
     /// merged. A merged contact is archived, its `GET` redirects there and it takes no writes.
     pub merged_into_id: Option<String>,
     /// Values of the fields admins added (`GET /v1/schema/contacts`), by key.
-    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
+    #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -156,7 +156,7 @@ pub struct ContactCreate {
     /// Whether the person agreed to marketing messages.
     pub marketing_consent: Option<bool>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
-    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -203,7 +203,7 @@ pub struct ContactUpdate {
     #[schema(nullable = false)]
     pub marketing_consent: Option<Option<bool>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
-    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
 }
 
@@ -572,7 +572,7 @@ pub async fn create_contact(
             headers(("Location" = String, description = "URL of the contact it was merged into")))
     )
 )]
-#[get("/contacts/{id}")]
+#[get("/contacts/{id:[0-9a-fA-F-]+}")]
 pub async fn get_contact(
     state: web::Data<AppState>,
     principal: Principal,
@@ -605,7 +605,7 @@ pub async fn get_contact(
         (status = 409, description = "Another active contact has this email (`existing_id` names it), or this one was merged into another (`merged_into` names it)", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[patch("/contacts/{id}")]
+#[patch("/contacts/{id:[0-9a-fA-F-]+}")]
 pub async fn update_contact(
     target: ActionTarget,
     ApiJson(body): ApiJson<ContactUpdate>,
@@ -629,7 +629,7 @@ pub async fn update_contact(
         (status = 409, description = "The contact was merged into another; `merged_into` names it", body = Problem, content_type = "application/problem+json")
     )
 )]
-#[delete("/contacts/{id}")]
+#[delete("/contacts/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     target
         .write_no_content(Resource::Contacts, store::archive)

@@ -304,14 +304,19 @@ pub async fn apply(
     id: Option<String>,
     asked: Applied,
 ) -> Result<Applied, ApiError> {
-    let Some(id) = id else {
+    let Some(id) = id.filter(|id| !id.trim().is_empty()) else {
         return Ok(asked);
     };
     let viewer = principal.key();
+    // A view named in a query is a reference in the request: a missing one is a `422`.
     let view = state
         .db
         .read(move |conn| store::get(conn, &id, &viewer))
-        .await?;
+        .await
+        .map_err(|error| match error {
+            ApiError::NotFound => ApiError::validation("view", "no such view, or not yours"),
+            other => other,
+        })?;
     if view.fields.object != object {
         return Err(ApiError::validation(
             "view",

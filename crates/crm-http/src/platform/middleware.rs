@@ -316,6 +316,21 @@ fn replay(stored: StoredResponse) -> HttpResponse {
     response.body(stored.body)
 }
 
+/// A route pattern as the API documents it: `/v1/contacts/{id}`, not the
+/// `{id:[0-9a-fA-F-]+}` the router matches with.
+fn without_regexes(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(
+            |segment| match (segment.strip_prefix('{'), segment.split_once(':')) {
+                (Some(_), Some((name, _))) => format!("{name}}}"),
+                _ => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Counts each request under its route pattern (`/v1/contacts/{id}`), never its raw path, so
 /// that ids do not explode the label set.
 pub async fn record_metrics(
@@ -332,7 +347,7 @@ pub async fn record_metrics(
         let route = response
             .request()
             .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+            .map_or_else(|| "unmatched".to_owned(), |p| without_regexes(&p));
         metrics.observe(
             &method,
             &route,

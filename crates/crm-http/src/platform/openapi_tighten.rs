@@ -18,6 +18,96 @@ pub fn tighten(document: &mut Value) {
     mark_uuids(document);
     constrain_request_text(document);
     bound_page_limits(document);
+    allow_sparse_records(document);
+    open_custom_fields(document);
+}
+
+/// `custom_fields` holds whatever keys admins define: an open object.
+fn open_custom_fields(document: &mut Value) {
+    let Some(schemas) = schemas(document) else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        if let Some(Value::Object(custom)) = schema.pointer_mut("/properties/custom_fields") {
+            custom.insert("additionalProperties".to_owned(), Value::Bool(true));
+        }
+    }
+}
+
+/// The record a read cut down with `fields=` answers: its `id` and the fields named.
+fn sparse_record() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "description": "A record cut down by `fields=`: its `id` and the fields named, custom ones under `custom_fields`, and any relation `expand=` embedded.",
+        "required": ["id"],
+        "properties": {"id": {"type": "string", "format": "uuid"}},
+        "additionalProperties": true,
+    })
+}
+
+/// A read that takes `fields=` (as a query parameter, or in a search body) answers its record
+/// whole or cut down: its schema, and a list's items, become `anyOf` the record and
+/// `SparseRecord`.
+fn allow_sparse_records(document: &mut Value) {
+    let mut whole: BTreeSet<String> = BTreeSet::new();
+    let mut lists: BTreeSet<String> = BTreeSet::new();
+    let paths: Vec<String> = document["paths"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for path in paths {
+        for method in ["get", "post"] {
+            let Some(operation) = document.pointer_mut(&format!(
+                "/paths/{}/{method}",
+                path.replace('~', "~0").replace('/', "~1")
+            )) else {
+                continue;
+            };
+            let takes_fields = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "fields"))
+                || operation["operationId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("search"));
+            if !takes_fields {
+                continue;
+            }
+            let Some(schema) =
+                operation.pointer_mut("/responses/200/content/application~1json/schema")
+            else {
+                continue;
+            };
+            let Some(target) = schema["$ref"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            let name = target
+                .trim_start_matches("#/components/schemas/")
+                .to_owned();
+            if name.starts_with("ListResponse_") {
+                lists.insert(name);
+            } else {
+                *schema = serde_json::json!({"anyOf": [{"$ref": target}, {"$ref": "#/components/schemas/SparseRecord"}]});
+                whole.insert(name);
+            }
+        }
+    }
+    let Some(schemas) = schemas(document) else {
+        return;
+    };
+    if whole.is_empty() && lists.is_empty() {
+        return;
+    }
+    schemas.insert("SparseRecord".to_owned(), sparse_record());
+    for list in lists {
+        if let Some(items) = schemas
+            .get_mut(&list)
+            .and_then(|s| s.pointer_mut("/properties/data/items"))
+        {
+            let item = std::mem::take(items);
+            *items =
+                serde_json::json!({"anyOf": [item, {"$ref": "#/components/schemas/SparseRecord"}]});
+        }
+    }
 }
 
 fn schemas(document: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -547,5 +637,27 @@ mod tests {
             (&json!(0), &json!(10_000))
         );
         assert!(thing["score"].get("maximum").is_none());
+    }
+}
+
+#[cfg(test)]
+mod round_trip {
+    /// The passes run on JSON read back into utoipa's types; JSON those types cannot read makes
+    /// the whole tightening fall away silently, which this catches.
+    #[test]
+    fn the_tightened_document_reads_back() {
+        let document = crate::openapi_document().unwrap_or_default();
+        assert!(
+            document
+                .pointer("/components/schemas/SparseRecord")
+                .is_some(),
+            "a pass wrote JSON utoipa cannot read back, so no pass applied"
+        );
+        assert_eq!(
+            document.pointer(
+                "/components/schemas/ListResponse_Contact/properties/data/items/anyOf/0/$ref"
+            ),
+            Some(&serde_json::json!("#/components/schemas/Contact"))
+        );
     }
 }
