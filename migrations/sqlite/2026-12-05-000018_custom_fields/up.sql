@@ -26,7 +26,7 @@ ALTER TABLE opportunities ADD COLUMN custom_fields TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE orders ADD COLUMN custom_fields TEXT NOT NULL DEFAULT '{}';
 
 CREATE TABLE saved_views (
-    id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY NOT NULL,
     owner_id TEXT NOT NULL,
     name TEXT NOT NULL,
     object TEXT NOT NULL,
