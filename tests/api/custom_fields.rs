@@ -437,6 +437,16 @@ on_both_backends! {
             assert!(!r.text.contains("unit_cost"), "{path}");
         }
         assert_eq!(app.get_as(&customer, "/v1/portal/orders?expand=owner").await.status, 422);
+
+        let product_id = Product::new("EXP-1", 1000, 600).ensure(&app).await;
+        let quote = app.create("/v1/quotes", json!({"company_id": id(&company), "currency": "EUR",
+            "lines": [{"product_id": product_id, "quantity": "1"}]})).await;
+        assert_eq!(app.act(&format!("/v1/quotes/{}/send", id(&quote))).await.status, 200);
+        let staff = app.get(&format!("/v1/quotes/{}?expand=lines.product", id(&quote))).await;
+        assert_eq!(staff.body["lines"][0]["product"]["unit_cost"]["amount_minor"], 600, "{}", staff.text);
+        let portal = app.get_as(&customer, &format!("/v1/portal/quotes/{}?expand=lines.product", id(&quote))).await;
+        assert_eq!(portal.body["lines"][0]["product"]["sku"], "EXP-1", "{}", portal.text);
+        assert!(!portal.text.contains("unit_cost"));
     }
 }
 

@@ -436,20 +436,35 @@ fn own_quote(
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalQuote", summary = "One of my quotes",
-    params(("id" = String, Path, description = "Quote id")),
+    params(("id" = String, Path, description = "Quote id"), crate::sales::orders::DocumentReadQuery),
     responses((status = 200, description = "The quote", body = PortalQuote, headers(("ETag" = String, description = "Its version")))))]
 #[get("/portal/quotes/{id}")]
 pub async fn get_portal_quote(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let quote = state
+    let products = expands_products(query.expand.as_deref())?;
+    let (quote, sold) = state
         .db
-        .read(move |conn| own_quote(conn, &id, &company))
+        .read(move |conn| {
+            let quote = own_quote(conn, &id, &company)?;
+            let sold = crm_store::sales::documents::products_of(
+                conn,
+                quote.fields.lines.iter(),
+                products,
+            )?;
+            Ok((quote, sold))
+        })
         .await?;
-    Ok(versioned(quote.version, &PortalQuote::from(quote)))
+    let version = quote.version;
+    let mut value = serde_json::to_value(PortalQuote::from(quote)).unwrap_or_default();
+    if products {
+        embed_products(&mut value, &sold, true);
+    }
+    Ok(versioned(version, &value))
 }
 
 /// An answer to a quote.

@@ -17,8 +17,8 @@ use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
-    line_drafts, lines_output, margin_output, totals_output, LineInput, LineOutput, MarginOutput,
-    TotalsOutput,
+    embed_products, expands_products, line_drafts, lines_output, margin_output, totals_output,
+    LineInput, LineOutput, MarginOutput, TotalsOutput,
 };
 
 const SORT: &str = "-created_at";
@@ -296,17 +296,27 @@ pub async fn create_quote(
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "getQuote", summary = "Get a quote",
-    params(("id" = String, Path, description = "Quote id")),
+    params(("id" = String, Path, description = "Quote id"), crate::sales::orders::DocumentReadQuery),
     responses((status = 200, description = "The quote", body = Quote, headers(("ETag" = String, description = "Its version")))))]
 #[get("/quotes/{id}")]
 pub async fn get_quote(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Quotes, Access::Read)?;
-    let quote = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(quote.version, &Quote::from(quote)))
+    let products = expands_products(query.expand.as_deref())?;
+    let (quote, sold) = state
+        .db
+        .read(move |conn| store::get_expanded(conn, &id, products))
+        .await?;
+    let version = quote.version;
+    let mut value = serde_json::to_value(Quote::from(quote)).unwrap_or_default();
+    if products {
+        embed_products(&mut value, &sold, false);
+    }
+    Ok(versioned(version, &value))
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "updateQuote", summary = "Update a draft quote",

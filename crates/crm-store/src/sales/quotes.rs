@@ -312,6 +312,17 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Quote, StoreError> {
     assemble(conn, row)
 }
 
+/// A quote with the products its lines sell, when `products` is asked.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    products: bool,
+) -> Result<(Quote, Vec<crate::sales::products::Product>), StoreError> {
+    let quote = get(conn, id)?;
+    let sold = documents::products_of(conn, quote.fields.lines.iter(), products)?;
+    Ok((quote, sold))
+}
+
 /// Checks the lines a caller sent against the currency the quote will be in, which is known
 /// only once the stored quote is read.
 pub type LineCheck = Box<dyn FnOnce(&str) -> Result<Vec<LineDraft>, Violations> + Send>;
