@@ -373,14 +373,14 @@ pub async fn list_portal_orders(
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalOrder", summary = "One of my orders",
-    params(("id" = String, Path, description = "Order id"), crate::sales::orders::DocumentReadQuery),
+    params(("id" = String, Path, description = "Order id"), crate::sales::documents::DocumentReadQuery),
     responses((status = 200, description = "The order", body = PortalOrder)))]
 #[get("/portal/orders/{id}")]
 pub async fn get_portal_order(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
+    ApiQuery(query): ApiQuery<crate::sales::documents::DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;
@@ -428,34 +428,36 @@ fn own_quote(
     company: &str,
 ) -> Result<crm_store::sales::quotes::Quote, StoreError> {
     let quote = crm_store::sales::quotes::get(conn, id)?;
+    visible_quote(&quote, company)?;
+    Ok(quote)
+}
+
+/// A customer sees its company's quotes once sent, never a draft.
+fn visible_quote(quote: &crm_store::sales::quotes::Quote, company: &str) -> Result<(), StoreError> {
     mine(quote.fields.company_id.as_deref(), company)?;
     if quote.status == QuoteStatus::Draft {
         return Err(StoreError::NotFound);
     }
-    Ok(quote)
+    Ok(())
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalQuote", summary = "One of my quotes",
-    params(("id" = String, Path, description = "Quote id"), crate::sales::orders::DocumentReadQuery),
+    params(("id" = String, Path, description = "Quote id"), crate::sales::documents::DocumentReadQuery),
     responses((status = 200, description = "The quote", body = PortalQuote, headers(("ETag" = String, description = "Its version")))))]
 #[get("/portal/quotes/{id}")]
 pub async fn get_portal_quote(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
+    ApiQuery(query): ApiQuery<crate::sales::documents::DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;
     let (quote, sold) = state
         .db
         .read(move |conn| {
-            let quote = own_quote(conn, &id, &company)?;
-            let sold = crm_store::sales::documents::products_of(
-                conn,
-                quote.fields.lines.iter(),
-                products,
-            )?;
+            let (quote, sold) = crm_store::sales::quotes::get_expanded(conn, &id, products)?;
+            visible_quote(&quote, &company)?;
             Ok((quote, sold))
         })
         .await?;

@@ -222,6 +222,14 @@ impl From<crm_store::sales::products::Product> for PortalProduct {
     }
 }
 
+/// What a single read of a quote or order embeds.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentReadQuery {
+    /// `lines.product` embeds each line's product.
+    pub expand: Option<String>,
+}
+
 /// Whether a read asked for `expand=lines.product`, the one relation documents embed.
 pub fn expands_products(expand: Option<&str>) -> Result<bool, crate::platform::error::ApiError> {
     let shape = crate::platform::shape::Shape::parse(None, expand, &[], &["lines.product"])?;

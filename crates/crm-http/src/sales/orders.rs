@@ -24,8 +24,8 @@ use crate::platform::pagination::{respond, sort_schema, ListResponse, SortOption
 use crate::platform::respond::{utc, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
-    embed_products, expands_products, lines_output, margin_output, totals_output, LineOutput,
-    MarginOutput, TotalsOutput,
+    embed_products, expands_products, lines_output, margin_output, totals_output,
+    DocumentReadQuery, LineOutput, MarginOutput, TotalsOutput,
 };
 
 impl Sorted for OrderSort {
@@ -505,14 +505,6 @@ pub struct OrderListQuery {
     /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
     #[param(schema_with = sort_schema::<OrderSort>)]
     pub sort: Option<String>,
-    /// `lines.product` embeds each line's product.
-    pub expand: Option<String>,
-}
-
-/// What a single read embeds.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DocumentReadQuery {
     /// `lines.product` embeds each line's product.
     pub expand: Option<String>,
 }

@@ -18,7 +18,7 @@ use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
     embed_products, expands_products, line_drafts, lines_output, margin_output, totals_output,
-    LineInput, LineOutput, MarginOutput, TotalsOutput,
+    DocumentReadQuery, LineInput, LineOutput, MarginOutput, TotalsOutput,
 };
 
 const SORT: &str = "-created_at";
@@ -296,14 +296,14 @@ pub async fn create_quote(
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "getQuote", summary = "Get a quote",
-    params(("id" = String, Path, description = "Quote id"), crate::sales::orders::DocumentReadQuery),
+    params(("id" = String, Path, description = "Quote id"), DocumentReadQuery),
     responses((status = 200, description = "The quote", body = Quote, headers(("ETag" = String, description = "Its version")))))]
 #[get("/quotes/{id}")]
 pub async fn get_quote(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<crate::sales::orders::DocumentReadQuery>,
+    ApiQuery(query): ApiQuery<DocumentReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Quotes, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;

@@ -662,16 +662,7 @@ fn list_with(
     if let Some(only_id) = &filter.only_id {
         rows = rows.filter(companies::id.eq(only_id.clone()));
     }
-    if let Some(condition) = plan.condition.clone() {
-        rows = rows.filter(condition);
-    }
-    if let Some(after) = plan.after.clone() {
-        rows = rows.filter(after);
-    }
-    let rows: Vec<CompanyRow> = rows
-        .then_order_by(plan.order.clone())
-        .limit(plan.limit + 1)
-        .load(conn)?;
+    let rows: Vec<CompanyRow> = crate::platform::query::planned!(rows, plan).load(conn)?;
     let page = plan.page(
         rows,
         |row, path| row.value(path, defs),

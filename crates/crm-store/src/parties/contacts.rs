@@ -709,16 +709,7 @@ fn list_with(
     if let Some(before) = filter.created_before {
         rows = rows.filter(contacts::created_at.lt(before));
     }
-    if let Some(condition) = plan.condition.clone() {
-        rows = rows.filter(condition);
-    }
-    if let Some(after) = plan.after.clone() {
-        rows = rows.filter(after);
-    }
-    let rows: Vec<ContactRow> = rows
-        .then_order_by(plan.order.clone())
-        .limit(plan.limit + 1)
-        .load(conn)?;
+    let rows: Vec<ContactRow> = crate::platform::query::planned!(rows, plan).load(conn)?;
     let page = plan.page(
         rows,
         |row, path| row.value(path, defs),

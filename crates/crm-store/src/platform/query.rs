@@ -766,3 +766,20 @@ impl Plan {
         Listed { items: rows, next }
     }
 }
+
+/// A boxed list query with a [`Plan`] applied: its condition, the keyset position, its order and
+/// one row more than the page.
+macro_rules! planned {
+    ($rows:expr, $plan:expr) => {{
+        let mut rows = $rows;
+        if let Some(condition) = $plan.condition.clone() {
+            rows = rows.filter(condition);
+        }
+        if let Some(after) = $plan.after.clone() {
+            rows = rows.filter(after);
+        }
+        rows.then_order_by($plan.order.clone())
+            .limit($plan.limit + 1)
+    }};
+}
+pub(crate) use planned;
