@@ -588,3 +588,119 @@ fn random_filter(rng: &mut impl Rng, depth: usize) -> String {
         ),
     }
 }
+
+/// The ids `path` lists with `filter` and `sort`, one page.
+async fn listed(app: &TestApp, path: &str, filter: &str, sort: &str) -> Vec<String> {
+    ids(&app
+        .get(&format!(
+            "{path}?limit=200&filter={}&sort={}",
+            enc(filter),
+            enc(sort)
+        ))
+        .await)
+}
+
+async fn region_field(app: &TestApp, object: &str, portal_visible: bool) {
+    field(
+        app,
+        object,
+        json!({"key": "region", "label": "Region", "type": "enum", "portal_visible": portal_visible,
+            "options": [{"value": "north", "label": "North"}, {"value": "south", "label": "South"}]}),
+    )
+    .await;
+}
+
+on_both_backends! {
+    async fn leads_opportunities_and_orders_take_custom_fields_filters_sorts_and_views(app: TestApp) {
+        for object in ["leads", "opportunities", "orders"] {
+            region_field(&app, object, object == "orders").await;
+            let schema = app.get(&format!("/v1/schema/{object}")).await;
+            assert_eq!(schema.status, 200, "{}", schema.text);
+            let paths: Vec<&str> = schema.body["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+            assert!(paths.contains(&"custom.region") && paths.contains(&"created_at"), "{object}: {paths:?}");
+            let clash = app.post(&format!("/v1/schema/{object}/fields"), json!({"key": "status", "label": "S", "type": "text"})).await;
+            let built_in_status = object != "opportunities";
+            assert_eq!(clash.status == 422, built_in_status, "{object}: {}", clash.text);
+        }
+
+        // Leads.
+        let north = app.create("/v1/leads", json!({"last_name": "Norte", "score": 10, "custom_fields": {"region": "north"}})).await;
+        assert_eq!(north["custom_fields"], json!({"region": "north"}));
+        let south = app.create("/v1/leads", json!({"last_name": "Sur", "score": 90, "custom_fields": {"region": "south"}})).await;
+        let bare = app.create("/v1/leads", json!({"last_name": "Nadie", "score": 50})).await;
+        let bad = app.post("/v1/leads", json!({"last_name": "Mal", "custom_fields": {"region": "east"}})).await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+        assert_eq!(bad.body["errors"][0]["field"], "custom_fields.region");
+        assert_eq!(listed(&app, "/v1/leads", "custom.region.eq.north", "-created_at").await, vec![id(&north)]);
+        assert_eq!(listed(&app, "/v1/leads", "or(custom.region.eq.south,not(custom.region.is.null))", "score").await, vec![id(&north), id(&south)]);
+        assert_eq!(listed(&app, "/v1/leads", "score.gte.0", "-custom.region").await, vec![id(&south), id(&north), id(&bare)]);
+        assert_eq!(app.get("/v1/leads?filter=nope.eq.1").await.status, 422);
+        let patched = app.patch(&format!("/v1/leads/{}", id(&bare)), json!({"custom_fields": {"region": "south"}})).await;
+        assert_eq!(patched.body["custom_fields"]["region"], "south", "{}", patched.text);
+        let sparse = app.get(&format!("/v1/leads/{}?fields=last_name,custom.region", id(&north))).await;
+        assert_eq!(sparse.body, json!({"id": id(&north), "last_name": "Norte", "custom_fields": {"region": "north"}}));
+        let view = app.create("/v1/views", json!({"name": "South", "object": "leads", "filter": "custom.region.eq.south", "sort": "score", "columns": ["score"]})).await;
+        let through_view = app.get(&format!("/v1/leads?view={}", id(&view))).await;
+        assert_eq!(ids(&through_view), vec![id(&bare), id(&south)]);
+        assert_eq!(through_view.body["data"][0], json!({"id": id(&bare), "score": 50}));
+
+        // Opportunities.
+        let company = app.company("Oportunidades SL", json!({})).await;
+        let opportunity = |name: &str, amount: i64, region: Option<&str>| {
+            let mut body = json!({"name": name, "company_id": id(&company), "amount": {"amount_minor": amount, "currency": "EUR"}, "expected_close_date": "2027-01-31"});
+            if let Some(region) = region {
+                body["custom_fields"] = json!({"region": region});
+            }
+            body
+        };
+        let big = app.create("/v1/opportunities", opportunity("Big", 900_000, Some("north"))).await;
+        let small = app.create("/v1/opportunities", opportunity("Small", 1_000, Some("north"))).await;
+        app.create("/v1/opportunities", opportunity("Other", 5_000, Some("south"))).await;
+        assert_eq!(listed(&app, "/v1/opportunities", "and(custom.region.eq.north,amount.amount_minor.gte.500)", "-amount").await, vec![id(&big), id(&small)]);
+        assert_eq!(app.post("/v1/opportunities", opportunity("Bad", 1, Some("west"))).await.status, 422);
+
+        // Orders, pushed by a shop, and the portal shows portal-visible values only.
+        field(&app, "orders", json!({"key": "gift_note", "label": "Gift note", "type": "text"})).await;
+        Product::new("CF-1", 1000, 600).ensure(&app).await;
+        let first = Order::new("cf-1").company(&id(&company)).line("CF-1", "1", 1000)
+            .custom_fields(json!({"region": "north", "gift_note": "Happy birthday"})).push(&app).await;
+        assert_eq!(first["custom_fields"], json!({"region": "north", "gift_note": "Happy birthday"}));
+        let second = Order::new("cf-2").company(&id(&company)).line("CF-1", "5", 1000)
+            .custom_fields(json!({"region": "south"})).push(&app).await;
+        let refused = Order::new("cf-3").line("CF-1", "1", 1000).custom_fields(json!({"region": 7})).send(&app).await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "custom_fields.region");
+        assert_eq!(listed(&app, "/v1/orders", "custom.region.in.(north,south)", "-total.amount_minor").await, vec![id(&second), id(&first)]);
+        assert_eq!(listed(&app, "/v1/orders", "and(custom.region.eq.north,total.amount_minor.lt.5000)", "ordered_at").await, vec![id(&first)]);
+
+        // Expansions: the company, contact and user beside their ids, one query per kind.
+        let contact = app.create("/v1/contacts", json!({"last_name": "Contacto", "company_id": id(&company)})).await;
+        app.patch(&format!("/v1/opportunities/{}", id(&big)), json!({"contact_id": id(&contact)})).await;
+        let expanded = app.get(&format!("/v1/opportunities/{}?expand=company,contact,owner&fields=name", id(&big))).await;
+        assert_eq!(expanded.status, 200, "{}", expanded.text);
+        assert_eq!(expanded.body["company"]["name"], "Oportunidades SL");
+        assert_eq!(expanded.body["contact"]["last_name"], "Contacto");
+        assert_eq!(expanded.body["owner"]["role"], "admin", "{}", expanded.text);
+        assert!(expanded.body.get("amount").is_none());
+        let page = app.get("/v1/opportunities?expand=company&filter=custom.region.eq.north").await;
+        assert!(page.body["data"].as_array().unwrap().iter().all(|o| o["company"]["id"] == id(&company)), "{}", page.text);
+        let lead_owner = app.get("/v1/leads?expand=owner&filter=custom.region.eq.north").await;
+        assert_eq!(lead_owner.body["data"][0]["owner"]["role"], "admin", "{}", lead_owner.text);
+        let order = app.get(&format!("/v1/orders/{}?expand=company,contact,lines.product", id(&first))).await;
+        assert_eq!(order.body["company"]["id"], id(&company).as_str(), "{}", order.text);
+        assert_eq!(order.body["contact"]["email"], "cf-1@example.com");
+        assert_eq!(order.body["lines"][0]["product"]["sku"], "CF-1");
+        assert_eq!(app.get("/v1/orders?expand=pipeline").await.status, 422);
+        let key = app.create("/v1/api-keys", json!({"name": "orders only", "scopes": ["orders:read"]})).await;
+        let secret = key["key"].as_str().unwrap().to_owned();
+        assert_eq!(app.get_as(&secret, "/v1/orders?expand=company").await.status, 403);
+        assert_eq!(app.get_as(&secret, "/v1/orders?expand=salesperson,lines.product").await.status, 200);
+
+        let customer = app.portal_user(&id(&company)).await;
+        let portal = app.get_as(&customer, &format!("/v1/portal/orders/{}", id(&first))).await;
+        assert_eq!(portal.body["custom_fields"], json!({"region": "north"}), "{}", portal.text);
+        let portal_list = app.get_as(&customer, "/v1/portal/orders").await;
+        assert!(!portal_list.text.contains("Happy birthday"));
+        assert_eq!(portal_list.body["data"].as_array().unwrap().len(), 2);
+    }
+}

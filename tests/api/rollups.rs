@@ -54,6 +54,7 @@ fn order_input(
         });
     }
     OrderInput {
+        custom_written: None,
         channel: "prop".into(),
         external_id,
         ordered_at: chrono::NaiveDate::from_ymd_opt(

@@ -125,11 +125,14 @@ fn requirement(op: &Operation) -> Option<Requirement> {
         (_, p) if p.starts_with("/v1/schema/") => Some(vec![(Resource::Settings, Write)]),
         // A view of companies (the example the suite sends) needs their read.
         ("POST", "/v1/views") => Some(vec![(Resource::Companies, Read)]),
-        // Whoever reads contacts or companies keeps views of them.
+        // Whoever reads an object with custom fields keeps views of it.
         (_, p) if p.starts_with("/v1/views") => {
             return Some(Requirement::Any(vec![
                 (Resource::Contacts, Read),
                 (Resource::Companies, Read),
+                (Resource::Leads, Read),
+                (Resource::Opportunities, Read),
+                (Resource::Orders, Read),
             ]))
         }
         // A list with its filter in a body.

@@ -96,6 +96,10 @@ impl Order {
         self.set("ordered_at", json!(at.to_rfc3339()))
     }
 
+    pub fn custom_fields(self, values: Value) -> Self {
+        self.set("custom_fields", values)
+    }
+
     pub fn days_ago(self, days: i64) -> Self {
         self.ordered_at(Utc::now() - Duration::days(days))
     }

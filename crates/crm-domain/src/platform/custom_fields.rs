@@ -26,6 +26,20 @@ text_enum! {
     }
 }
 
+impl CustomObject {
+    /// The object as the permission matrix names it: reading its schema or views needs its read.
+    pub fn resource(self) -> crate::access::permissions::Resource {
+        use crate::access::permissions::Resource;
+        match self {
+            CustomObject::Contacts => Resource::Contacts,
+            CustomObject::Companies => Resource::Companies,
+            CustomObject::Leads => Resource::Leads,
+            CustomObject::Opportunities => Resource::Opportunities,
+            CustomObject::Orders => Resource::Orders,
+        }
+    }
+}
+
 /// The most custom fields one object may have, archived ones included.
 pub const MAX_FIELDS: usize = 100;
 const MAX_TEXT: usize = 2_000;
@@ -520,6 +534,15 @@ pub fn apply(
         }
     }
     violations.into_result().map(|()| values)
+}
+
+/// The values of a record nobody wrote custom values for: the defaults of the live fields.
+pub fn defaults(fields: &[CustomField]) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|f| !f.archived)
+        .filter_map(|f| f.default.clone().map(|d| (f.key.clone(), d)))
+        .collect()
 }
 
 /// The values clients see: live fields only, and for a customer only portal-visible ones.

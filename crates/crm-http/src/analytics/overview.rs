@@ -212,7 +212,12 @@ async fn overview(
                     contact_id: contact_id.clone(),
                     ..Default::default()
                 },
-                &page(crm_store::sales::orders::OrderSort::OrderedAt, true, 5),
+                &crm_store::platform::query::ListQuery {
+                    filter: None,
+                    sort: "-ordered_at".to_owned(),
+                    after: None,
+                    limit: 5,
+                },
             )?;
             let returns = match &company_id {
                 Some(id) => {

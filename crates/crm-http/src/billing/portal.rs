@@ -13,6 +13,7 @@ use crm_domain::Violations;
 use crm_store::billing::returns::ReturnRequest;
 use crm_store::parties::companies::CompanyFields;
 use crm_store::sales::documents::Line;
+use crm_store::sales::related::Embed;
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,7 +28,7 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, list_query, next_cursor, respond, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{embed_products, expands_products};
@@ -124,6 +125,9 @@ pub struct PortalOrder {
     pub lines: Vec<PortalLine>,
     /// Totals.
     pub totals: TotalsOutput,
+    /// The values of the custom fields shown to customers, by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl From<crm_store::sales::orders::Order> for PortalOrder {
@@ -137,6 +141,7 @@ impl From<crm_store::sales::orders::Order> for PortalOrder {
             status: o.status,
             ordered_at: utc(o.ordered_at),
             currency: o.currency,
+            custom_fields: o.portal_custom_fields,
         }
     }
 }
@@ -345,31 +350,39 @@ pub async fn list_portal_orders(
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;
-    let sort = "-ordered_at";
-    let base = fixed_order(sort, query.limit, query.cursor.as_deref())?;
-    let page = crm_store::platform::pagination::PageRequest {
-        sort: crm_store::sales::orders::OrderSort::OrderedAt,
-        descending: true,
-        limit: base.limit,
-        after: base.after,
-    };
+    let list = list_query(
+        None,
+        None,
+        "-ordered_at",
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let filter = crm_store::sales::orders::OrderFilter {
         company_id: Some(company),
         ..Default::default()
     };
-    let (orders, sold) = state
+    let request = list.clone();
+    let embed = Embed {
+        products,
+        ..Embed::default()
+    };
+    let (orders, embedded) = state
         .db
-        .read(move |conn| crm_store::sales::orders::list_expanded(conn, &filter, &page, products))
+        .read(move |conn| crm_store::sales::orders::list_expanded(conn, &filter, &request, embed))
         .await?;
-    let listed = respond(orders, sort, |order| {
-        let mut value = serde_json::to_value(PortalOrder::from(order)).unwrap_or_default();
-        if products {
-            embed_products(&mut value, &sold, true);
-        }
-        value
-    });
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"data": listed.data, "next_cursor": listed.next_cursor})))
+    let next_cursor = next_cursor(orders.next, &list, None);
+    let data: Vec<serde_json::Value> = orders
+        .items
+        .into_iter()
+        .map(|order| {
+            let mut value = serde_json::to_value(PortalOrder::from(order)).unwrap_or_default();
+            if products {
+                embed_products(&mut value, &embedded.products, true);
+            }
+            value
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"data": data, "next_cursor": next_cursor})))
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalOrder", summary = "One of my orders",
@@ -384,17 +397,21 @@ pub async fn get_portal_order(
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;
-    let (order, sold) = state
+    let embed = Embed {
+        products,
+        ..Embed::default()
+    };
+    let (order, embedded) = state
         .db
         .read(move |conn| {
-            let (order, sold) = crm_store::sales::orders::get_expanded(conn, &id, products)?;
+            let (order, embedded) = crm_store::sales::orders::get_expanded(conn, &id, embed)?;
             mine(order.company_id.as_deref(), &company)?;
-            Ok((order, sold))
+            Ok((order, embedded))
         })
         .await?;
     let mut value = serde_json::to_value(PortalOrder::from(order)).unwrap_or_default();
     if products {
-        embed_products(&mut value, &sold, true);
+        embed_products(&mut value, &embedded.products, true);
     }
     Ok(HttpResponse::Ok().json(value))
 }

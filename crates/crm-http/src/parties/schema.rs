@@ -216,19 +216,9 @@ impl CustomFieldUpdate {
     }
 }
 
-/// The object named in the path: contacts or companies (others have no fields to describe).
+/// The object named in the path (others have no fields to describe).
 fn object_of(name: &str) -> Result<CustomObject, ApiError> {
-    match name.parse::<CustomObject>() {
-        Ok(object @ (CustomObject::Contacts | CustomObject::Companies)) => Ok(object),
-        _ => Err(ApiError::NotFound),
-    }
-}
-
-fn resource_of(object: CustomObject) -> Resource {
-    match object {
-        CustomObject::Companies => Resource::Companies,
-        _ => Resource::Contacts,
-    }
+    name.parse::<CustomObject>().map_err(|_| ApiError::NotFound)
 }
 
 fn describe(table: &Table, definitions: Vec<Definition>) -> ObjectSchema {
@@ -317,8 +307,8 @@ fn describe(table: &Table, definitions: Vec<Definition>) -> ObjectSchema {
     tag = "schema",
     operation_id = "getObjectSchema",
     summary = "Describe an object's fields",
-    description = "Every field of `contacts` or `companies`, built-in and custom, with the operators its filters take, and the relations `expand=` embeds.",
-    params(("object" = String, Path, description = "`contacts` or `companies`")),
+    description = "Every field of an object, built-in and custom, with the operators its filters take, and the relations `expand=` embeds.",
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`")),
     responses((status = 200, description = "The fields and relations", body = ObjectSchema))
 )]
 #[get("/schema/{object}")]
@@ -328,7 +318,7 @@ pub async fn get_object_schema(
     object: web::Path<String>,
 ) -> Result<web::Json<ObjectSchema>, ApiError> {
     let object = object_of(&object)?;
-    principal.authorize(resource_of(object), Access::Read)?;
+    principal.authorize(object.resource(), Access::Read)?;
     let (table, definitions) = state
         .db
         .read(move |conn| store::describe(conn, object))
@@ -346,7 +336,7 @@ pub struct CustomFieldList {
     tag = "schema",
     operation_id = "listCustomFields",
     summary = "List custom fields",
-    params(("object" = String, Path, description = "`contacts` or `companies`")),
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`")),
     responses((status = 200, description = "The custom fields, archived ones included", body = CustomFieldList))
 )]
 #[get("/schema/{object}/fields")]
@@ -356,7 +346,7 @@ pub async fn list_custom_fields(
     object: web::Path<String>,
 ) -> Result<web::Json<CustomFieldList>, ApiError> {
     let object = object_of(&object)?;
-    principal.authorize(resource_of(object), Access::Read)?;
+    principal.authorize(object.resource(), Access::Read)?;
     let definitions = state.db.read(move |conn| store::list(conn, object)).await?;
     Ok(web::Json(CustomFieldList {
         data: definitions
@@ -371,7 +361,7 @@ pub async fn list_custom_fields(
     operation_id = "createCustomField",
     summary = "Add a custom field",
     description = "Admins only. `indexed` and `unique` fields get an index; a `unique` field whose stored values clash is a `409`.",
-    params(("object" = String, Path, description = "`contacts` or `companies`")),
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`")),
     request_body = CustomFieldCreate,
     responses(
         (status = 201, description = "Added", body = CustomFieldDefinition,
@@ -428,7 +418,7 @@ pub async fn create_custom_field(
     tag = "schema",
     operation_id = "getCustomField",
     summary = "Get a custom field",
-    params(("object" = String, Path, description = "`contacts` or `companies`"), ("key" = String, Path, description = "Field key")),
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`"), ("key" = String, Path, description = "Field key")),
     responses((status = 200, description = "The field", body = CustomFieldDefinition,
         headers(("ETag" = String, description = "Its version"))))
 )]
@@ -440,7 +430,7 @@ pub async fn get_custom_field(
 ) -> Result<HttpResponse, ApiError> {
     let (object, key) = path.into_inner();
     let object = object_of(&object)?;
-    principal.authorize(resource_of(object), Access::Read)?;
+    principal.authorize(object.resource(), Access::Read)?;
     let definition = state
         .db
         .read(move |conn| store::get(conn, object, &key))
@@ -456,7 +446,7 @@ pub async fn get_custom_field(
     operation_id = "updateCustomField",
     summary = "Change a custom field",
     description = "Admins only. A type, scale or options change converts every stored value in one transaction, or is a `409` naming a record whose value cannot convert (as is removing an option in use).",
-    params(("object" = String, Path, description = "`contacts` or `companies`"), ("key" = String, Path, description = "Field key")),
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`"), ("key" = String, Path, description = "Field key")),
     request_body(content = CustomFieldUpdate, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed field", body = CustomFieldDefinition,
@@ -490,7 +480,7 @@ pub async fn update_custom_field(
     operation_id = "deleteCustomField",
     summary = "Archive a custom field",
     description = "Admins only. Its values stop showing at once on every node, and writes of it are a `422`.",
-    params(("object" = String, Path, description = "`contacts` or `companies`"), ("key" = String, Path, description = "Field key")),
+    params(("object" = String, Path, description = "`contacts`, `companies`, `leads`, `opportunities` or `orders`"), ("key" = String, Path, description = "Field key")),
     responses((status = 204, description = "Archived"))
 )]
 #[delete("/schema/{object}/fields/{key}")]

@@ -1,4 +1,4 @@
-//! `/v1/views`: saved filters, sorts and columns over contacts or companies.
+//! `/v1/views`: saved filters, sorts and columns over the lists of objects with custom fields.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -14,8 +14,12 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
+use crate::platform::pagination::{list_query, next_cursor};
 use crate::platform::respond::{created, utc, versioned};
+use crate::platform::shape::Shape;
 use crate::platform::state::AppState;
+use crm_store::platform::query::{ListQuery, Listed};
+use serde_json::{json, Value};
 
 /// A saved view of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,7 +28,7 @@ pub struct View {
     /// Who saved it: `user:<id>` or `api_key:<id>`.
     pub owner: String,
     pub name: String,
-    /// `contacts` or `companies`.
+    /// The object listed.
     pub object: CustomObject,
     /// A condition in the filter language.
     pub filter: Option<String>,
@@ -115,20 +119,18 @@ impl ViewUpdate {
     }
 }
 
-/// The object a view lists, as the permission matrix names it.
-fn resource_of(object: CustomObject) -> Resource {
-    match object {
-        CustomObject::Companies => Resource::Companies,
-        _ => Resource::Contacts,
-    }
-}
-
-/// Whoever reads contacts or companies may keep views of them.
+/// Whoever reads an object with views may keep views of it.
 fn authorize_any(principal: &Principal) -> Result<(), ApiError> {
-    principal
-        .authorize(Resource::Contacts, Access::Read)
-        .or_else(|_| principal.authorize(Resource::Companies, Access::Read))
-        .map(|_| ())
+    let reads_one = CustomObject::ALL
+        .iter()
+        .any(|object| principal.authorize(object.resource(), Access::Read).is_ok());
+    if reads_one {
+        Ok(())
+    } else {
+        principal
+            .authorize(Resource::Contacts, Access::Read)
+            .map(|_| ())
+    }
 }
 
 /// Which views to list.
@@ -185,7 +187,7 @@ pub async fn create_view(
     principal: Principal,
     ApiJson(body): ApiJson<ViewCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(resource_of(body.object), Access::Read)?;
+    principal.authorize(body.object.resource(), Access::Read)?;
     let mut fields = ViewFields {
         name: String::new(),
         object: body.object,
@@ -333,4 +335,76 @@ pub async fn apply(
         sort: asked.sort.or(view.fields.sort),
         fields: asked.fields.or(columns),
     })
+}
+
+/// What a list in the filter language was asked for, before a saved view applies.
+#[derive(Debug, Default)]
+pub struct Asked {
+    pub view: Option<String>,
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub fields: Option<String>,
+    pub expand: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A list's request with its saved view applied: the store's query and the shape of its rows.
+pub struct Listing {
+    pub query: ListQuery,
+    pub shape: Shape,
+    /// The filter as applied, which the next cursor is bound to.
+    filter: Option<String>,
+}
+
+/// Applies the saved view `asked` names, and reads the filter, sort, `fields` and `expand` of a
+/// list of `object`, whose records have `keys` and `relations`.
+pub async fn listing(
+    state: &AppState,
+    principal: &Principal,
+    object: CustomObject,
+    mut asked: Asked,
+    default_sort: &str,
+    keys: &[&str],
+    relations: &[&str],
+) -> Result<Listing, ApiError> {
+    let applied = apply(
+        state,
+        principal,
+        object,
+        asked.view.take(),
+        Applied {
+            filter: asked.filter,
+            sort: asked.sort,
+            fields: asked.fields,
+        },
+    )
+    .await?;
+    let shape = Shape::parse(
+        applied.fields.as_deref(),
+        asked.expand.as_deref(),
+        keys,
+        relations,
+    )?;
+    let query = list_query(
+        applied.filter.as_deref(),
+        applied.sort.as_deref(),
+        default_sort,
+        asked.limit,
+        asked.cursor.as_deref(),
+    )?;
+    Ok(Listing {
+        query,
+        shape,
+        filter: applied.filter,
+    })
+}
+
+impl Listing {
+    /// The page as the list's body, each record as `to_body` shapes it.
+    pub fn respond<T>(&self, page: Listed<T>, to_body: impl FnMut(T) -> Value) -> HttpResponse {
+        let next_cursor = next_cursor(page.next, &self.query, self.filter.as_deref());
+        let data: Vec<Value> = page.items.into_iter().map(to_body).collect();
+        HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor}))
+    }
 }

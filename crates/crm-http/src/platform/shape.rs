@@ -1,9 +1,22 @@
 //! What a read returns when the caller shapes it: `fields=` (sparse fieldsets) and `expand=`
 //! (related records inline, at most two hops).
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::IntoParams;
 
 use crate::platform::error::ApiError;
+
+/// `fields` and `expand` of a single read.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadQuery {
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed beside their ids, comma-separated (`GET /v1/schema/{object}`
+    /// lists an object's relations).
+    pub expand: Option<String>,
+}
 
 /// The most relations one `expand` path crosses.
 const MAX_HOPS: usize = 2;

@@ -3,13 +3,19 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Timelike, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::sales::leads::{LeadAction, LeadSource, LeadStatus};
 use crm_domain::Violations;
 use crm_store::sales::leads::{self as store, Intake, LeadFields, LeadFilter};
 use crm_store::sales::opportunities::OpportunityFields;
 use crm_store::sales::quotes::QuoteDraft;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::parties::views::{listing, Asked};
+use crate::platform::shape::{ReadQuery, Shape};
+use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
@@ -17,13 +23,46 @@ use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::ListResponse;
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::opportunities::{self, OpportunityCreate};
 use crate::sales::quotes::{quote_draft, QuoteCreate};
 
 const SORT: &str = "-created_at";
+
+/// What `expand=` embeds.
+const RELATIONS: &[Relation] = &[Relation {
+    name: "owner",
+    kind: Kind::User,
+    via: "owner_id",
+}];
+
+/// The keys of a lead, which `fields=` may name.
+const KEYS: &[&str] = &[
+    "id",
+    "source",
+    "status",
+    "owner_id",
+    "score",
+    "estimated_value",
+    "notes",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company_name",
+    "disqualify_reason",
+    "converted_contact_id",
+    "converted_company_id",
+    "converted_quote_id",
+    "converted_at",
+    "version",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "custom_fields",
+];
 
 /// A lead: someone who may become a customer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +109,9 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
     /// When it was archived (deleted); null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Values of the fields admins added (`GET /v1/schema/leads`), by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 impl StateRecord for Lead {
@@ -103,6 +145,7 @@ impl From<store::Lead> for Lead {
             created_at: utc(l.created_at),
             updated_at: utc(l.updated_at),
             archived_at: utc_opt(l.archived_at),
+            custom_fields: l.custom_fields,
         }
     }
 }
@@ -132,6 +175,9 @@ pub struct LeadCreate {
     pub phone: Option<String>,
     /// Company name.
     pub company_name: Option<String>,
+    /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 /// Changes to an open lead, as a JSON Merge Patch.
@@ -167,6 +213,9 @@ pub struct LeadUpdate {
     /// Company name.
     #[serde(default, deserialize_with = "patch")]
     pub company_name: Option<Option<String>>,
+    /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 impl LeadUpdate {
@@ -204,6 +253,7 @@ impl LeadUpdate {
         if let Some(v) = self.company_name {
             f.company_name = c.optional("company_name", v.as_deref(), SHORT);
         }
+        f.custom_written = self.custom_fields;
         c.finish()
     }
 }
@@ -220,6 +270,8 @@ fn new_fields(body: LeadCreate, state: &AppState) -> Result<LeadFields, ApiError
         email: None,
         phone: None,
         company_name: None,
+        custom_fields: Map::new(),
+        custom_written: None,
     };
     LeadUpdate {
         source: None,
@@ -231,6 +283,7 @@ fn new_fields(body: LeadCreate, state: &AppState) -> Result<LeadFields, ApiError
         email: Some(body.email),
         phone: Some(body.phone),
         company_name: Some(body.company_name),
+        custom_fields: body.custom_fields,
     }
     .apply(&mut fields, state)?;
     Ok(fields)
@@ -258,9 +311,21 @@ pub struct LeadListQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Up to 3 sortable paths (`GET /v1/schema/leads`), custom ones too, comma-separated;
+    /// prefix `-` for descending; nulls last. Default `-created_at`.
+    pub sort: Option<String>,
+    /// A condition in the filter language (see the API description), ANDed with the other
+    /// parameters: `and(status.in.(new,working),score.gte.50)`.
+    pub filter: Option<String>,
+    /// A saved view (`/v1/views`) of leads to apply.
+    pub view: Option<String>,
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `owner`.
+    pub expand: Option<String>,
 }
 
-#[utoipa::path(tag = "leads", operation_id = "listLeads", summary = "List leads", description = "Newest first.",
+#[utoipa::path(tag = "leads", operation_id = "listLeads", summary = "List leads", description = "Newest first unless `sort` says otherwise.",
     params(LeadListQuery),
     responses((status = 200, description = "A page of leads", body = ListResponse<Lead>)))]
 #[get("/leads")]
@@ -268,9 +333,27 @@ pub async fn list_leads(
     state: web::Data<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<LeadListQuery>,
-) -> Result<web::Json<ListResponse<Lead>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let listing = listing(
+        &state,
+        &principal,
+        CustomObject::Leads,
+        Asked {
+            view: query.view,
+            filter: query.filter,
+            sort: query.sort,
+            fields: query.fields,
+            expand: query.expand,
+            limit: query.limit,
+            cursor: query.cursor,
+        },
+        SORT,
+        KEYS,
+        &names(RELATIONS, false),
+    )
+    .await?;
+    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
     let mut c = Checker::default();
     let filter = LeadFilter {
         status: query.status,
@@ -283,7 +366,14 @@ pub async fn list_leads(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    read_page(&state, store::list, filter, page, SORT, Lead::from).await
+    let request = listing.query.clone();
+    let (page, embedded) = state
+        .db
+        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
+        .await?;
+    Ok(listing.respond(page, |lead| {
+        shaped(Lead::from(lead), &listing.shape, RELATIONS, &embedded)
+    }))
 }
 
 #[utoipa::path(tag = "leads", operation_id = "createLead", summary = "Create a lead",
@@ -374,17 +464,31 @@ impl LeadCreate {
 }
 
 #[utoipa::path(tag = "leads", operation_id = "getLead", summary = "Get a lead",
-    params(("id" = String, Path, description = "Lead id")),
+    params(("id" = String, Path, description = "Lead id"), ReadQuery),
     responses((status = 200, description = "The lead", body = Lead, headers(("ETag" = String, description = "Its version")))))]
 #[get("/leads/{id:[0-9a-fA-F-]+}")]
 pub async fn get_lead(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
-    let lead = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(lead.version, &Lead::from(lead)))
+    let shape = Shape::parse(
+        query.fields.as_deref(),
+        query.expand.as_deref(),
+        KEYS,
+        &names(RELATIONS, false),
+    )?;
+    let embed = embed_of(&principal, &shape, RELATIONS)?;
+    let (lead, embedded) = state
+        .db
+        .read(move |conn| store::get_expanded(conn, &id, embed))
+        .await?;
+    Ok(versioned(
+        lead.version,
+        &shaped(Lead::from(lead), &shape, RELATIONS, &embedded),
+    ))
 }
 
 #[utoipa::path(tag = "leads", operation_id = "updateLead", summary = "Update a lead",
@@ -592,6 +696,7 @@ impl ConvertOpportunity {
     fn into_fields(self) -> Result<OpportunityFields, ApiError> {
         opportunities::new_fields(
             OpportunityCreate {
+                custom_fields: None,
                 name: self.name,
                 company_id: String::new(),
                 contact_id: None,

@@ -6,6 +6,7 @@ pub mod orders;
 pub mod pipelines;
 pub mod products;
 pub mod quotes;
+pub mod related;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -3,13 +3,17 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::sales::opportunities::{ForecastGrouping, StageOutcome};
 use crm_domain::Violations;
-use crm_store::sales::opportunities::{
-    self as store, OpportunityFields, OpportunityFilter, OpportunitySort,
-};
+use crm_store::sales::opportunities::{self as store, OpportunityFields, OpportunityFilter};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::parties::views::{listing, Asked};
+use crate::platform::shape::{ReadQuery, Shape};
+use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
@@ -17,19 +21,68 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::ListResponse;
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-impl Sorted for OpportunitySort {
-    const SORTS: SortOptions<OpportunitySort> = SortOptions {
-        options: &[
-            ("created_at", OpportunitySort::CreatedAt),
-            ("amount", OpportunitySort::Amount),
-            ("expected_close_date", OpportunitySort::CloseDate),
-        ],
-        default: "-created_at",
-    };
+/// What `expand=` embeds.
+const RELATIONS: &[Relation] = &[
+    Relation {
+        name: "company",
+        kind: Kind::Company,
+        via: "company_id",
+    },
+    Relation {
+        name: "contact",
+        kind: Kind::Contact,
+        via: "contact_id",
+    },
+    Relation {
+        name: "owner",
+        kind: Kind::User,
+        via: "owner_id",
+    },
+];
+
+/// The keys of an opportunity, which `fields=` may name.
+const KEYS: &[&str] = &[
+    "id",
+    "name",
+    "company_id",
+    "contact_id",
+    "owner_id",
+    "pipeline_id",
+    "stage_id",
+    "stage_name",
+    "outcome",
+    "amount",
+    "probability_bp",
+    "probability_override_bp",
+    "expected_close_date",
+    "lead_id",
+    "campaign_id",
+    "next_step",
+    "loss_reason",
+    "closed_at",
+    "version",
+    "created_at",
+    "updated_at",
+    "archived_at",
+    "custom_fields",
+];
+
+/// The sort of older clients, `amount`, is the amount in minor units.
+fn sort_paths(sort: Option<String>) -> Option<String> {
+    sort.map(|sort| {
+        sort.split(',')
+            .map(|key| match key.trim() {
+                "amount" => "amount.amount_minor",
+                "-amount" => "-amount.amount_minor",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    })
 }
 
 /// A sale in progress with a company.
@@ -79,6 +132,9 @@ pub struct Opportunity {
     pub updated_at: DateTime<Utc>,
     /// When it was archived; null while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Values of the fields admins added (`GET /v1/schema/opportunities`), by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 impl From<store::Opportunity> for Opportunity {
@@ -106,6 +162,7 @@ impl From<store::Opportunity> for Opportunity {
             created_at: utc(o.created_at),
             updated_at: utc(o.updated_at),
             archived_at: utc_opt(o.archived_at),
+            custom_fields: o.custom_fields,
         }
     }
 }
@@ -141,6 +198,9 @@ pub struct OpportunityCreate {
     pub next_step: Option<String>,
     /// Required when the stage is a lost one.
     pub loss_reason: Option<String>,
+    /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 /// Changes to an opportunity, as a JSON Merge Patch. Changing `stage_id` records the move in the
@@ -188,6 +248,9 @@ pub struct OpportunityUpdate {
     /// Why it was lost.
     #[serde(default, deserialize_with = "patch")]
     pub loss_reason: Option<Option<String>>,
+    /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 fn close_date(c: &mut Checker, date: NaiveDate) -> NaiveDate {
@@ -261,6 +324,7 @@ impl OpportunityUpdate {
         if let Some(v) = self.loss_reason {
             f.loss_reason = c.optional("loss_reason", v.as_deref(), LONG);
         }
+        f.custom_written = self.custom_fields;
         c.finish()
     }
 }
@@ -285,6 +349,8 @@ pub fn new_fields(
         campaign_id: None,
         next_step: None,
         loss_reason: None,
+        custom_fields: Map::new(),
+        custom_written: None,
     };
     OpportunityUpdate {
         name: Some(Some(body.name)),
@@ -299,6 +365,7 @@ pub fn new_fields(
         campaign_id: Some(body.campaign_id),
         next_step: Some(body.next_step),
         loss_reason: Some(body.loss_reason),
+        custom_fields: body.custom_fields,
     }
     .apply(&mut fields)?;
     Ok(fields)
@@ -328,9 +395,19 @@ pub struct OpportunityListQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// `created_at`, `amount` or `expected_close_date`; prefix `-` for descending. Default `-created_at`.
-    #[param(schema_with = sort_schema::<OpportunitySort>)]
+    /// Up to 3 sortable paths (`GET /v1/schema/opportunities`), such as `created_at`,
+    /// `amount.amount_minor` or `expected_close_date`, custom ones too, comma-separated; prefix
+    /// `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
+    /// A condition in the filter language (see the API description), ANDed with the other
+    /// parameters: `and(amount.amount_minor.gte.100000,custom.region.eq.north)`.
+    pub filter: Option<String>,
+    /// A saved view (`/v1/views`) of opportunities to apply.
+    pub view: Option<String>,
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `company`, `contact`, `owner`.
+    pub expand: Option<String>,
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "listOpportunities", summary = "List opportunities",
@@ -341,13 +418,27 @@ pub async fn list_opportunities(
     state: web::Data<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<OpportunityListQuery>,
-) -> Result<web::Json<ListResponse<Opportunity>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    let (page, sort) = OpportunitySort::SORTS.request(
-        query.sort.as_deref(),
-        query.limit,
-        query.cursor.as_deref(),
-    )?;
+    let listing = listing(
+        &state,
+        &principal,
+        CustomObject::Opportunities,
+        Asked {
+            view: query.view,
+            filter: query.filter,
+            sort: sort_paths(query.sort),
+            fields: query.fields,
+            expand: query.expand,
+            limit: query.limit,
+            cursor: query.cursor,
+        },
+        "-created_at",
+        KEYS,
+        &names(RELATIONS, false),
+    )
+    .await?;
+    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
     let filter = OpportunityFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,
@@ -358,7 +449,19 @@ pub async fn list_opportunities(
         outcome: query.outcome,
         include_archived: query.include_archived.unwrap_or(false),
     };
-    read_page(&state, store::list, filter, page, &sort, Opportunity::from).await
+    let request = listing.query.clone();
+    let (page, embedded) = state
+        .db
+        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
+        .await?;
+    Ok(listing.respond(page, |opportunity| {
+        shaped(
+            Opportunity::from(opportunity),
+            &listing.shape,
+            RELATIONS,
+            &embedded,
+        )
+    }))
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "createOpportunity", summary = "Create an opportunity",
@@ -385,19 +488,30 @@ pub async fn create_opportunity(
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "getOpportunity", summary = "Get an opportunity",
-    params(("id" = String, Path, description = "Opportunity id")),
+    params(("id" = String, Path, description = "Opportunity id"), ReadQuery),
     responses((status = 200, description = "The opportunity", body = Opportunity, headers(("ETag" = String, description = "Its version")))))]
 #[get("/opportunities/{id}")]
 pub async fn get_opportunity(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    let opportunity = state.db.read(move |conn| store::get(conn, &id)).await?;
+    let shape = Shape::parse(
+        query.fields.as_deref(),
+        query.expand.as_deref(),
+        KEYS,
+        &names(RELATIONS, false),
+    )?;
+    let embed = embed_of(&principal, &shape, RELATIONS)?;
+    let (opportunity, embedded) = state
+        .db
+        .read(move |conn| store::get_expanded(conn, &id, embed))
+        .await?;
     Ok(versioned(
         opportunity.version,
-        &Opportunity::from(opportunity),
+        &shaped(Opportunity::from(opportunity), &shape, RELATIONS, &embedded),
     ))
 }
 

@@ -4,40 +4,78 @@
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::sales::orders::{OrderAction, OrderStatus};
 use crm_domain::sales::totals::require_lines;
 use crm_store::parties::customers::CustomerRef;
 use crm_store::sales::documents::LineDraft;
-use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, OrderSort, Upserted};
+use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, Upserted};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::parties::views::{listing, Asked};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{respond, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::ListResponse;
 use crate::platform::respond::{utc, versioned};
+use crate::platform::shape::{ReadQuery, Shape};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
-    embed_products, expands_products, lines_output, margin_output, totals_output,
-    DocumentReadQuery, LineOutput, MarginOutput, TotalsOutput,
+    lines_output, margin_output, totals_output, LineOutput, MarginOutput, TotalsOutput,
 };
+use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 
-impl Sorted for OrderSort {
-    const SORTS: SortOptions<OrderSort> = SortOptions {
-        options: &[
-            ("ordered_at", OrderSort::OrderedAt),
-            ("created_at", OrderSort::CreatedAt),
-        ],
-        default: "-ordered_at",
-    };
-}
 const MAX_IMPORT: usize = 1000;
+
+/// What `expand=` embeds, besides `lines.product`.
+const RELATIONS: &[Relation] = &[
+    Relation {
+        name: "company",
+        kind: Kind::Company,
+        via: "company_id",
+    },
+    Relation {
+        name: "contact",
+        kind: Kind::Contact,
+        via: "contact_id",
+    },
+    Relation {
+        name: "salesperson",
+        kind: Kind::User,
+        via: "salesperson_id",
+    },
+];
+
+/// The keys of an order, which `fields=` may name.
+const KEYS: &[&str] = &[
+    "id",
+    "channel",
+    "external_id",
+    "contact_id",
+    "company_id",
+    "quote_id",
+    "currency",
+    "status",
+    "ordered_at",
+    "salesperson_id",
+    "campaign_id",
+    "connection_id",
+    "shop_number",
+    "prices_include_tax",
+    "lines",
+    "totals",
+    "margin",
+    "version",
+    "created_at",
+    "updated_at",
+    "custom_fields",
+];
 
 /// An order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,6 +121,9 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     /// When it last changed; an identical push leaves it alone.
     pub updated_at: DateTime<Utc>,
+    /// Values of the fields admins added (`GET /v1/schema/orders`), by key.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 impl StateRecord for Order {
@@ -117,6 +158,7 @@ impl From<store::Order> for Order {
             version: o.version,
             created_at: utc(o.created_at),
             updated_at: utc(o.updated_at),
+            custom_fields: o.custom_fields,
         }
     }
 }
@@ -188,6 +230,11 @@ pub struct OrderPayload {
     pub salesperson_id: Option<String>,
     /// The campaign credited.
     pub campaign_id: Option<String>,
+    /// Values of custom fields (`GET /v1/schema/orders`), by key, merged into the stored ones:
+    /// `null` clears a field. A new order must have the required ones; defaults fill the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
 }
 
 fn payload_hash(payload: &OrderPayload) -> String {
@@ -274,6 +321,7 @@ fn order_input(
         payload_hash: hash,
         prices_include_tax: false,
         origin: store::ShopOrigin::default(),
+        custom_written: payload.custom_fields,
     })
 }
 
@@ -502,10 +550,18 @@ pub struct OrderListQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// `ordered_at` or `created_at`; prefix `-` for descending. Default `-ordered_at`.
-    #[param(schema_with = sort_schema::<OrderSort>)]
+    /// Up to 3 sortable paths (`GET /v1/schema/orders`), such as `ordered_at`,
+    /// `total.amount_minor` or a custom field, comma-separated; prefix `-` for descending; nulls
+    /// last. Default `-ordered_at`.
     pub sort: Option<String>,
-    /// `lines.product` embeds each line's product.
+    /// A condition in the filter language (see the API description), ANDed with the other
+    /// parameters: `and(status.in.(paid,fulfilled),total.amount_minor.gte.10000)`.
+    pub filter: Option<String>,
+    /// A saved view (`/v1/views`) of orders to apply.
+    pub view: Option<String>,
+    /// Only these keys (and `id`), comma-separated; `custom.<key>` for custom fields.
+    pub fields: Option<String>,
+    /// Related records to embed: `company`, `contact`, `salesperson`, `lines.product`.
     pub expand: Option<String>,
 }
 
@@ -519,9 +575,25 @@ pub async fn list_orders(
     ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
-    let products = expands_products(query.expand.as_deref())?;
-    let (page, sort) =
-        OrderSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let listing = listing(
+        &state,
+        &principal,
+        CustomObject::Orders,
+        Asked {
+            view: query.view,
+            filter: query.filter,
+            sort: query.sort,
+            fields: query.fields,
+            expand: query.expand,
+            limit: query.limit,
+            cursor: query.cursor,
+        },
+        "-ordered_at",
+        KEYS,
+        &names(RELATIONS, true),
+    )
+    .await?;
+    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
     let mut c = Checker::default();
     let filter = OrderFilter {
         contact_id: query.contact_id,
@@ -533,42 +605,42 @@ pub async fn list_orders(
         salesperson_id: query.salesperson_id,
     };
     c.finish()?;
-    let (orders, sold) = state
+    let request = listing.query.clone();
+    let (orders, embedded) = state
         .db
-        .read(move |conn| store::list_expanded(conn, &filter, &page, products))
+        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
         .await?;
-    let listed = respond(orders, &sort, |order| {
-        let mut value = serde_json::to_value(Order::from(order)).unwrap_or_default();
-        if products {
-            embed_products(&mut value, &sold, false);
-        }
-        value
-    });
-    Ok(HttpResponse::Ok().json(json!({"data": listed.data, "next_cursor": listed.next_cursor})))
+    Ok(listing.respond(orders, |order| {
+        shaped(Order::from(order), &listing.shape, RELATIONS, &embedded)
+    }))
 }
 
 #[utoipa::path(tag = "orders", operation_id = "getOrder", summary = "Get an order",
-    params(("id" = String, Path, description = "Order id"), DocumentReadQuery),
+    params(("id" = String, Path, description = "Order id"), ReadQuery),
     responses((status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "Its version")))))]
 #[get("/orders/{id:[0-9a-fA-F-]+}")]
 pub async fn get_order(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<DocumentReadQuery>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
-    let products = expands_products(query.expand.as_deref())?;
-    let (order, sold) = state
+    let shape = Shape::parse(
+        query.fields.as_deref(),
+        query.expand.as_deref(),
+        KEYS,
+        &names(RELATIONS, true),
+    )?;
+    let embed = embed_of(&principal, &shape, RELATIONS)?;
+    let (order, embedded) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, products))
+        .read(move |conn| store::get_expanded(conn, &id, embed))
         .await?;
-    let version = order.version;
-    let mut value = serde_json::to_value(Order::from(order)).unwrap_or_default();
-    if products {
-        embed_products(&mut value, &sold, false);
-    }
-    Ok(versioned(version, &value))
+    Ok(versioned(
+        order.version,
+        &shaped(Order::from(order), &shape, RELATIONS, &embedded),
+    ))
 }
 
 async fn act(target: ActionTarget, action: OrderAction) -> Result<HttpResponse, ApiError> {

@@ -119,6 +119,7 @@ fn take_order(
         })
         .collect();
     let input = OrderInput {
+        custom_written: None,
         channel: connection.channel.clone(),
         external_id: shop.external_id.clone(),
         ordered_at: shop.ordered_at.unwrap_or_else(Utc::now).naive_utc(),

@@ -301,18 +301,6 @@ fn tiers() -> Vec<String> {
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)";
 
-const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
-    Column {
-        path,
-        sql,
-        kind,
-        nullable: true,
-        sortable: false,
-        indexed: false,
-        required: false,
-    }
-}
-
 /// What lists of companies filter and sort on.
 pub const TABLE: Table = Table {
     object: "companies",
@@ -322,67 +310,67 @@ pub const TABLE: Table = Table {
             sortable: true,
             indexed: true,
             nullable: false,
-            ..column("id", "id", ColumnKind::Text)
+            ..Column::new("id", "id", ColumnKind::Text)
         },
         Column {
             sortable: true,
             indexed: true,
             nullable: false,
             required: true,
-            ..column("name", "name", ColumnKind::Text)
+            ..Column::new("name", "name", ColumnKind::Text)
         },
-        column("legal_name", "legal_name", ColumnKind::Text),
+        Column::new("legal_name", "legal_name", ColumnKind::Text),
         Column {
             indexed: true,
-            ..column("tax_id", "tax_id", ColumnKind::Text)
+            ..Column::new("tax_id", "tax_id", ColumnKind::Text)
         },
-        column("billing_address.city", "billing_city", ColumnKind::Text),
-        column("billing_address.region", "billing_region", ColumnKind::Text),
-        column(
+        Column::new("billing_address.city", "billing_city", ColumnKind::Text),
+        Column::new("billing_address.region", "billing_region", ColumnKind::Text),
+        Column::new(
             "billing_address.postal_code",
             "billing_postal_code",
             ColumnKind::Text,
         ),
         Column {
             sortable: true,
-            ..column(
+            ..Column::new(
                 "billing_address.country",
                 "billing_country",
                 ColumnKind::Text,
             )
         },
-        column("email", "email", ColumnKind::Text),
-        column("phone", "phone", ColumnKind::Text),
-        column("website", "website", ColumnKind::Text),
-        column("industry", "industry", ColumnKind::Text),
+        Column::new("email", "email", ColumnKind::Text),
+        Column::new("phone", "phone", ColumnKind::Text),
+        Column::new("website", "website", ColumnKind::Text),
+        Column::new("industry", "industry", ColumnKind::Text),
         Column {
             indexed: true,
-            ..column("owner_id", "owner_id", ColumnKind::Text)
+            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
         },
         Column {
             sortable: true,
-            ..column("tier", "tier", ColumnKind::Choice(tiers))
+            ..Column::new("tier", "tier", ColumnKind::Choice(tiers))
         },
         Column {
             nullable: false,
-            ..column("tags", "tags", ColumnKind::Tags)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..column("created_at", "created_at", ColumnKind::Instant)
+            ..Column::new("tags", "tags", ColumnKind::Tags)
         },
         Column {
             sortable: true,
             indexed: true,
             nullable: false,
-            ..column("updated_at", "updated_at", ColumnKind::Instant)
+            ..Column::new("created_at", "created_at", ColumnKind::Instant)
         },
-        column("archived_at", "archived_at", ColumnKind::Instant),
         Column {
             sortable: true,
-            ..column("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
+            indexed: true,
+            nullable: false,
+            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
+        },
+        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+        Column {
+            sortable: true,
+            ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
     ],
 };

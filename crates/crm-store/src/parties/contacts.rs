@@ -254,18 +254,6 @@ fn lifecycle_stages() -> Vec<String> {
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)";
 
-const fn column(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
-    Column {
-        path,
-        sql,
-        kind,
-        nullable: true,
-        sortable: false,
-        indexed: false,
-        required: false,
-    }
-}
-
 /// What lists of contacts filter and sort on.
 pub const TABLE: Table = Table {
     object: "contacts",
@@ -278,41 +266,41 @@ pub const TABLE: Table = Table {
             sortable: true,
             indexed: true,
             nullable: false,
-            ..column("id", "id", ColumnKind::Text)
+            ..Column::new("id", "id", ColumnKind::Text)
         },
         Column {
             sortable: true,
-            ..column("first_name", "first_name", ColumnKind::Text)
+            ..Column::new("first_name", "first_name", ColumnKind::Text)
         },
         Column {
             sortable: true,
             indexed: true,
             nullable: false,
             required: true,
-            ..column("last_name", "last_name", ColumnKind::Text)
+            ..Column::new("last_name", "last_name", ColumnKind::Text)
         },
         Column {
             sortable: true,
             indexed: true,
-            ..column("email", "email", ColumnKind::Text)
+            ..Column::new("email", "email", ColumnKind::Text)
         },
         Column {
             indexed: true,
-            ..column("phone", "phone", ColumnKind::Text)
+            ..Column::new("phone", "phone", ColumnKind::Text)
         },
-        column("title", "title", ColumnKind::Text),
+        Column::new("title", "title", ColumnKind::Text),
         Column {
             indexed: true,
-            ..column("company_id", "company_id", ColumnKind::Text)
+            ..Column::new("company_id", "company_id", ColumnKind::Text)
         },
         Column {
             indexed: true,
-            ..column("owner_id", "owner_id", ColumnKind::Text)
+            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
         },
         Column {
             sortable: true,
             nullable: false,
-            ..column(
+            ..Column::new(
                 "lifecycle_stage",
                 "lifecycle_stage",
                 ColumnKind::Choice(lifecycle_stages),
@@ -320,11 +308,11 @@ pub const TABLE: Table = Table {
         },
         Column {
             nullable: false,
-            ..column("tags", "tags", ColumnKind::Tags)
+            ..Column::new("tags", "tags", ColumnKind::Tags)
         },
         Column {
             nullable: false,
-            ..column(
+            ..Column::new(
                 "marketing_consent",
                 "marketing_consent",
                 ColumnKind::Boolean,
@@ -334,18 +322,18 @@ pub const TABLE: Table = Table {
             sortable: true,
             indexed: true,
             nullable: false,
-            ..column("created_at", "created_at", ColumnKind::Instant)
+            ..Column::new("created_at", "created_at", ColumnKind::Instant)
         },
         Column {
             sortable: true,
             indexed: true,
             nullable: false,
-            ..column("updated_at", "updated_at", ColumnKind::Instant)
+            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
         },
-        column("archived_at", "archived_at", ColumnKind::Instant),
+        Column::new("archived_at", "archived_at", ColumnKind::Instant),
         Column {
             sortable: true,
-            ..column("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
+            ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
     ],
 };
@@ -724,6 +712,19 @@ fn list_with(
         items,
         next: page.next,
     })
+}
+
+/// The contacts among `ids`, in one query.
+pub fn by_ids(
+    conn: &mut DbConnection,
+    ids: &[String],
+    defs: &[CustomField],
+) -> Result<Vec<Contact>, StoreError> {
+    let rows: Vec<ContactRow> = contacts::table
+        .filter(contacts::id.eq_any(ids))
+        .select(ContactRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|row| row.into_contact(defs)).collect()
 }
 
 /// The live contact with this email (compared case-insensitively), if any.

@@ -1,4 +1,4 @@
-//! The fields of contacts and companies: built-in columns and custom fields, as the schema
+//! The fields of the objects that take custom fields: built-in columns and custom fields, as the schema
 //! endpoint describes them and admins change them.
 
 use crm_domain::platform::custom_fields::{CustomField, CustomObject};
@@ -9,6 +9,7 @@ use crate::parties::{companies, contacts};
 use crate::platform::custom_fields::{self as custom, Definition};
 use crate::platform::db::DbConnection;
 use crate::platform::query::Table;
+use crate::sales::{leads, opportunities, orders};
 use crate::StoreError;
 
 /// An object's built-in columns and its custom fields, archived ones included.
@@ -24,7 +25,9 @@ fn built_in(object: CustomObject) -> Result<Vec<&'static str>, StoreError> {
     match object {
         CustomObject::Contacts => Ok(contacts::built_in_names()),
         CustomObject::Companies => Ok(companies::built_in_names()),
-        _ => Err(StoreError::NotFound),
+        CustomObject::Leads => Ok(leads::built_in_names()),
+        CustomObject::Opportunities => Ok(opportunities::built_in_names()),
+        CustomObject::Orders => Ok(orders::built_in_names()),
     }
 }
 

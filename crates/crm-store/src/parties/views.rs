@@ -14,6 +14,7 @@ use crate::platform::query::Table;
 use crate::platform::records::{self, Record};
 use crate::platform::schema::saved_views;
 use crate::platform::stored::{stored, stored_json, to_json};
+use crate::sales::{leads, opportunities, orders};
 use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -87,7 +88,9 @@ pub fn table_of(object: CustomObject) -> Result<&'static Table, StoreError> {
     match object {
         CustomObject::Contacts => Ok(&contacts::TABLE),
         CustomObject::Companies => Ok(&companies::TABLE),
-        _ => Err(Violation::new("object", "views list contacts or companies").into()),
+        CustomObject::Leads => Ok(&leads::TABLE),
+        CustomObject::Opportunities => Ok(&opportunities::TABLE),
+        CustomObject::Orders => Ok(&orders::TABLE),
     }
 }
 

@@ -48,20 +48,6 @@ impl After {
             _ => Err(invalid_cursor()),
         }
     }
-
-    pub(crate) fn number(&self) -> Result<i64, crate::StoreError> {
-        match &self.key {
-            KeyValue::Number(n) => Ok(*n),
-            _ => Err(invalid_cursor()),
-        }
-    }
-
-    pub(crate) fn date(&self) -> Result<chrono::NaiveDate, crate::StoreError> {
-        match &self.key {
-            KeyValue::Date(d) => Ok(*d),
-            _ => Err(invalid_cursor()),
-        }
-    }
 }
 
 fn invalid_cursor() -> crate::StoreError {

@@ -76,6 +76,21 @@ pub struct Column {
     pub required: bool,
 }
 
+impl Column {
+    /// A filterable column that may be null, neither sorted on nor indexed nor required.
+    pub const fn new(path: &'static str, sql: &'static str, kind: ColumnKind) -> Column {
+        Column {
+            path,
+            sql,
+            kind,
+            nullable: true,
+            sortable: false,
+            indexed: false,
+            required: false,
+        }
+    }
+}
+
 /// An object's filterable table: its built-in columns, and whether it has custom fields.
 pub struct Table {
     pub object: &'static str,

@@ -8,13 +8,20 @@ use diesel::prelude::*;
 
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::counters;
+use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::query::{
+    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
 use crate::platform::stored::stored;
 use crate::sales::quotes::{self, QuoteDraft};
+use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
+use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
+use crm_domain::platform::filter::{FieldValue, Scalar};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = leads, treat_none_as_null = true)]
@@ -42,6 +49,13 @@ struct LeadRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(leads.custom_fields AS TEXT)"),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        skip_insertion,
+        skip_update
+    )]
+    custom_fields: String,
 }
 
 /// What a client may write. `phone` is E.164; the value is (minor units, currency).
@@ -57,12 +71,18 @@ pub struct LeadFields {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company_name: Option<String>,
+    /// Stored custom values, in canonical form.
+    pub custom_fields: Map<String, Value>,
+    /// What the client wrote under `custom_fields`, applied by the write.
+    pub custom_written: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Lead {
     pub id: String,
     pub fields: LeadFields,
+    /// The custom values clients see.
+    pub custom_fields: Map<String, Value>,
     pub status: LeadStatus,
     pub disqualify_reason: Option<String>,
     pub converted_contact_id: Option<String>,
@@ -90,6 +110,8 @@ impl LeadRow {
             email: self.email.clone(),
             phone: self.phone.clone(),
             company_name: self.company_name.clone(),
+            custom_fields: custom::stored_values("leads", &self.custom_fields)?,
+            custom_written: None,
         })
     }
 
@@ -117,11 +139,14 @@ impl LeadRow {
         self.email = f.email;
         self.phone = f.phone;
         self.company_name = f.company_name;
+        self.custom_fields = Value::Object(f.custom_fields).to_string();
     }
 
-    fn into_lead(self) -> Result<Lead, StoreError> {
+    fn into_lead(self, defs: &[CustomField]) -> Result<Lead, StoreError> {
+        let fields = self.fields()?;
         Ok(Lead {
-            fields: self.fields()?,
+            custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
+            fields,
             status: stored("leads", "status", &self.status)?,
             id: self.id,
             disqualify_reason: self.disqualify_reason,
@@ -135,9 +160,168 @@ impl LeadRow {
             archived_at: self.archived_at,
         })
     }
+
+    /// What the filter language reads at `path`.
+    fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
+        };
+        let integer =
+            |v: Option<i64>| v.map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Integer(v)));
+        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
+        match path {
+            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
+            "source" => FieldValue::One(Scalar::Text(self.source.clone())),
+            "status" => FieldValue::One(Scalar::Text(self.status.clone())),
+            "owner_id" => text(&self.owner_id),
+            "score" => integer(self.score),
+            "estimated_value.amount_minor" => integer(self.estimated_value_minor),
+            "estimated_value.currency" => text(&self.estimated_value_currency),
+            "first_name" => text(&self.first_name),
+            "last_name" => text(&self.last_name),
+            "email" => text(&self.email),
+            "phone" => text(&self.phone),
+            "company_name" => text(&self.company_name),
+            "converted_at" => self.converted_at.map_or(FieldValue::Null, time),
+            "created_at" => time(self.created_at),
+            "updated_at" => time(self.updated_at),
+            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            _ => custom::stored_values("leads", &self.custom_fields)
+                .ok()
+                .and_then(|values| custom_path_value(path, defs, &values))
+                .unwrap_or(FieldValue::Null),
+        }
+    }
 }
 
-fn check_write(conn: &mut DbConnection, f: &LeadFields) -> Result<(), StoreError> {
+fn statuses() -> Vec<String> {
+    LeadStatus::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+fn sources() -> Vec<String> {
+    LeadSource::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+/// What lists of leads filter and sort on.
+pub const TABLE: Table = Table {
+    object: "leads",
+    relations: &[("owner", "owner_id", "users")],
+    columns: &[
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("id", "id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("source", "source", ColumnKind::Choice(sources))
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("status", "status", ColumnKind::Choice(statuses))
+        },
+        Column {
+            indexed: true,
+            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..Column::new("score", "score", ColumnKind::Integer)
+        },
+        Column {
+            sortable: true,
+            ..Column::new(
+                "estimated_value.amount_minor",
+                "estimated_value_minor",
+                ColumnKind::Integer,
+            )
+        },
+        Column::new(
+            "estimated_value.currency",
+            "estimated_value_currency",
+            ColumnKind::Text,
+        ),
+        Column {
+            sortable: true,
+            ..Column::new("first_name", "first_name", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..Column::new("last_name", "last_name", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..Column::new("email", "email", ColumnKind::Text)
+        },
+        Column::new("phone", "phone", ColumnKind::Text),
+        Column {
+            sortable: true,
+            ..Column::new("company_name", "company_name", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..Column::new("converted_at", "converted_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("created_at", "created_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
+        },
+        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+    ],
+};
+
+/// The built-in names custom field keys may not take.
+pub fn built_in_names() -> Vec<&'static str> {
+    TABLE
+        .columns
+        .iter()
+        .map(|c| c.path)
+        .chain([
+            "estimated_value",
+            "notes",
+            "disqualify_reason",
+            "converted_contact_id",
+            "converted_company_id",
+            "converted_quote_id",
+            "version",
+            "custom_fields",
+        ])
+        .collect()
+}
+
+/// Checks the owner and the custom values of a lead about to be written.
+fn check_write(
+    conn: &mut DbConnection,
+    f: &mut LeadFields,
+    defs: &[CustomField],
+    own_id: &str,
+    creating: bool,
+) -> Result<(), StoreError> {
+    f.custom_fields = custom_values::apply(
+        defs,
+        &f.custom_fields,
+        f.custom_written.take().as_ref(),
+        creating,
+    )?;
+    custom::check_unique(conn, CustomObject::Leads, defs, &f.custom_fields, own_id)?;
     if let Some(id) = &f.owner_id {
         users::ensure_active(conn, id, "owner_id")?;
     }
@@ -151,11 +335,13 @@ fn check_write(conn: &mut DbConnection, f: &LeadFields) -> Result<(), StoreError
     Ok(())
 }
 
-pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, StoreError> {
-    check_write(conn, &fields)?;
+pub fn create(conn: &mut DbConnection, mut fields: LeadFields) -> Result<Lead, StoreError> {
+    let id = new_id();
+    let defs = custom::fields_for_write(conn, CustomObject::Leads)?;
+    check_write(conn, &mut fields, &defs, &id, true)?;
     let at = now();
     let mut row = LeadRow {
-        id: new_id(),
+        id,
         source: String::new(),
         status: LeadStatus::New.as_str().to_owned(),
         owner_id: None,
@@ -178,13 +364,25 @@ pub fn create(conn: &mut DbConnection, fields: LeadFields) -> Result<Lead, Store
         created_at: at,
         updated_at: at,
         archived_at: None,
+        custom_fields: String::new(),
     };
     row.set_fields(fields);
+    let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(leads::table)
-        .values(&row)
-        .execute(conn)?;
+        .values((&row, leads::custom_fields.eq(custom_fields)))
+        .execute(conn)
+        .map_err(map_write_error)?;
     outbox::record(conn, EventType::LeadCreated, &row.id)?;
-    row.into_lead()
+    row.into_lead(&defs)
+}
+
+/// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
+fn map_write_error(error: diesel::result::Error) -> StoreError {
+    if StoreError::is_unique_violation(&error) {
+        custom::unique_conflict("custom_fields", None)
+    } else {
+        error.into()
+    }
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
@@ -195,7 +393,8 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {
-    load(conn, id)?.into_lead()
+    let row = load(conn, id)?;
+    row.into_lead(&custom::fields(conn, CustomObject::Leads)?)
 }
 
 fn save(
@@ -211,8 +410,12 @@ fn save(
                 .filter(leads::id.eq(&row.id))
                 .filter(leads::version.eq(previous_version)),
         )
-        .set(&*row)
-        .execute(conn)?,
+        .set((
+            &*row,
+            leads::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
+        ))
+        .execute(conn)
+        .map_err(map_write_error)?,
         previous_version,
     )
 }
@@ -227,6 +430,8 @@ pub fn update<F>(
 where
     F: FnOnce(&mut LeadFields) -> Result<(), StoreError>,
 {
+    // The definitions before the record, in the order a change of definition takes them.
+    let defs = custom::fields_for_write(conn, CustomObject::Leads)?;
     let mut row = records::checkout(conn, Record::Lead, id, expected_version, load, |r| {
         r.version
     })?;
@@ -234,12 +439,12 @@ where
     transition(status, LeadAction::Edit)?;
     let mut fields = row.fields()?;
     change(&mut fields)?;
-    check_write(conn, &fields)?;
+    check_write(conn, &mut fields, &defs, id, false)?;
     let previous = row.version;
     row.set_fields(fields);
     save(conn, &mut row, previous)?;
     outbox::record(conn, EventType::LeadUpdated, id)?;
-    row.into_lead()
+    row.into_lead(&defs)
 }
 
 /// `assign` (to `owner_id`), `qualify` or `disqualify` (with `reason`).
@@ -276,7 +481,7 @@ pub fn act(
         LeadAction::Edit => EventType::LeadUpdated,
     };
     outbox::record(conn, event, id)?;
-    row.into_lead()
+    row.into_lead(&custom::fields(conn, CustomObject::Leads)?)
 }
 
 pub struct Conversion {
@@ -375,7 +580,7 @@ pub fn convert(
     save(conn, &mut row, previous)?;
     outbox::record(conn, EventType::LeadConverted, id)?;
     Ok(Conversion {
-        lead: row.into_lead()?,
+        lead: row.into_lead(&custom::fields(conn, CustomObject::Leads)?)?,
         opportunity_id,
         contact_id: matched.contact_id,
         contact_created: matched.contact_created,
@@ -422,33 +627,76 @@ pub struct LeadFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &LeadFilter,
-    page: &PageRequest<()>,
-) -> Result<Page<Lead>, StoreError> {
-    let mut query = leads::table.select(LeadRow::as_select()).into_boxed();
+    query: &ListQuery,
+) -> Result<Listed<Lead>, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Leads)?;
+    let plan = TABLE.plan(Dialect::of(conn), &defs, query)?;
+    let mut rows = leads::table.select(LeadRow::as_select()).into_boxed();
     if !filter.include_archived {
-        query = query.filter(leads::archived_at.is_null());
+        rows = rows.filter(leads::archived_at.is_null());
     }
     if let Some(v) = filter.status {
-        query = query.filter(leads::status.eq(v.as_str()));
+        rows = rows.filter(leads::status.eq(v.as_str()));
     }
     if let Some(v) = filter.source {
-        query = query.filter(leads::source.eq(v.as_str()));
+        rows = rows.filter(leads::source.eq(v.as_str()));
     }
     if let Some(v) = &filter.owner_id {
-        query = query.filter(leads::owner_id.eq(v.clone()));
+        rows = rows.filter(leads::owner_id.eq(v.clone()));
     }
     if let Some(q) = &filter.q {
-        query = crate::platform::pagination::substring_search!(query, conn, leads::search_text, q);
+        rows = crate::platform::pagination::substring_search!(rows, conn, leads::search_text, q);
     }
     if let Some(v) = filter.created_after {
-        query = query.filter(leads::created_at.ge(v));
+        rows = rows.filter(leads::created_at.ge(v));
     }
     if let Some(v) = filter.created_before {
-        query = query.filter(leads::created_at.lt(v));
+        rows = rows.filter(leads::created_at.lt(v));
     }
-    let rows: Vec<LeadRow> = keyset!(query, leads::created_at, leads::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
+    let rows: Vec<LeadRow> = planned!(rows, plan).load(conn)?;
+    let page = plan.page(
+        rows,
+        |row, path| row.value(path, &defs),
+        |row| row.id.clone(),
+    );
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| row.into_lead(&defs))
+        .collect::<Result<_, _>>()?;
+    Ok(Listed {
+        items,
+        next: page.next,
     })
-    .try_map(LeadRow::into_lead)
+}
+
+fn pointers_of<'a>(leads: impl Iterator<Item = &'a Lead>) -> Pointers {
+    let mut pointers = Pointers::default();
+    for lead in leads {
+        pointers.add(None, None, lead.fields.owner_id.as_deref());
+    }
+    pointers
+}
+
+/// A lead with the records `embed` asks for.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    embed: Embed,
+) -> Result<(Lead, Embedded), StoreError> {
+    let lead = get(conn, id)?;
+    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&lead)))?;
+    Ok((lead, embedded))
+}
+
+/// A page of leads with the records `embed` asks for.
+pub fn list_expanded(
+    conn: &mut DbConnection,
+    filter: &LeadFilter,
+    query: &ListQuery,
+    embed: Embed,
+) -> Result<(Listed<Lead>, Embedded), StoreError> {
+    let page = list(conn, filter, query)?;
+    let embedded = related::load(conn, embed, pointers_of(page.items.iter()))?;
+    Ok((page, embedded))
 }

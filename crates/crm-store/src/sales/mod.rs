@@ -6,3 +6,4 @@ pub mod orders;
 pub mod pipelines;
 pub mod products;
 pub mod quotes;
+pub mod related;

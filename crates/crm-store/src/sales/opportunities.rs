@@ -13,15 +13,23 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
+use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{keyset, PageRequest};
+use crate::platform::query::{
+    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{opportunities, opportunity_stage_changes};
 use crate::sales::pipelines::{self, Stage};
+use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{
     access::users, new_id, now, parties::companies, parties::contacts, platform::exchange_rates,
     StoreError,
 };
+use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
+use crm_domain::platform::filter::{FieldValue, Scalar};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = opportunities, treat_none_as_null = true)]
@@ -46,6 +54,13 @@ struct OpportunityRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(opportunities.custom_fields AS TEXT)"),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        skip_insertion,
+        skip_update
+    )]
+    custom_fields: String,
 }
 
 /// What a client may write. Without `pipeline_id`, the default pipeline; without `stage_id`,
@@ -66,12 +81,18 @@ pub struct OpportunityFields {
     pub campaign_id: Option<String>,
     pub next_step: Option<String>,
     pub loss_reason: Option<String>,
+    /// Stored custom values, in canonical form.
+    pub custom_fields: Map<String, Value>,
+    /// What the client wrote under `custom_fields`, applied by the write.
+    pub custom_written: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Opportunity {
     pub id: String,
     pub fields: OpportunityFields,
+    /// The custom values clients see.
+    pub custom_fields: Map<String, Value>,
     pub stage: Stage,
     /// What the forecast counts: the override, else the stage's; won 100%, lost 0%.
     pub probability_bp: i64,
@@ -94,8 +115,8 @@ pub struct StageChange {
 }
 
 impl OpportunityRow {
-    fn fields(&self) -> OpportunityFields {
-        OpportunityFields {
+    fn fields(&self) -> Result<OpportunityFields, StoreError> {
+        Ok(OpportunityFields {
             name: self.name.clone(),
             company_id: self.company_id.clone(),
             contact_id: self.contact_id.clone(),
@@ -110,14 +131,162 @@ impl OpportunityRow {
             campaign_id: self.campaign_id.clone(),
             next_step: self.next_step.clone(),
             loss_reason: self.loss_reason.clone(),
+            custom_fields: custom::stored_values("opportunities", &self.custom_fields)?,
+            custom_written: None,
+        })
+    }
+
+    /// What the filter language reads at `path`.
+    fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
+        };
+        let one = |v: &String| FieldValue::One(Scalar::Text(v.clone()));
+        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
+        match path {
+            "id" => one(&self.id),
+            "name" => one(&self.name),
+            "company_id" => one(&self.company_id),
+            "contact_id" => text(&self.contact_id),
+            "owner_id" => text(&self.owner_id),
+            "pipeline_id" => one(&self.pipeline_id),
+            "stage_id" => one(&self.stage_id),
+            "amount.amount_minor" => FieldValue::One(Scalar::Integer(self.amount_minor)),
+            "amount.currency" => one(&self.currency),
+            "probability_bp" => self
+                .probability_bp
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Integer(v))),
+            "expected_close_date" => FieldValue::One(Scalar::Date(self.expected_close_date)),
+            "lead_id" => text(&self.lead_id),
+            "campaign_id" => text(&self.campaign_id),
+            "closed_at" => self.closed_at.map_or(FieldValue::Null, time),
+            "created_at" => time(self.created_at),
+            "updated_at" => time(self.updated_at),
+            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            _ => custom::stored_values("opportunities", &self.custom_fields)
+                .ok()
+                .and_then(|values| custom_path_value(path, defs, &values))
+                .unwrap_or(FieldValue::Null),
         }
     }
 }
 
-fn assemble(conn: &mut DbConnection, row: OpportunityRow) -> Result<Opportunity, StoreError> {
+/// What lists of opportunities filter and sort on.
+pub const TABLE: Table = Table {
+    object: "opportunities",
+    relations: &[
+        ("company", "company_id", "companies"),
+        ("contact", "contact_id", "contacts"),
+        ("owner", "owner_id", "users"),
+    ],
+    columns: &[
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("id", "id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            required: true,
+            ..Column::new("name", "name", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..Column::new("company_id", "company_id", ColumnKind::Text)
+        },
+        Column::new("contact_id", "contact_id", ColumnKind::Text),
+        Column {
+            indexed: true,
+            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            nullable: false,
+            ..Column::new("pipeline_id", "pipeline_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            nullable: false,
+            ..Column::new("stage_id", "stage_id", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            required: true,
+            ..Column::new("amount.amount_minor", "amount_minor", ColumnKind::Integer)
+        },
+        Column {
+            nullable: false,
+            required: true,
+            ..Column::new("amount.currency", "currency", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            ..Column::new("probability_bp", "probability_bp", ColumnKind::Integer)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            required: true,
+            ..Column::new(
+                "expected_close_date",
+                "expected_close_date",
+                ColumnKind::Date,
+            )
+        },
+        Column::new("lead_id", "lead_id", ColumnKind::Text),
+        Column::new("campaign_id", "campaign_id", ColumnKind::Text),
+        Column {
+            sortable: true,
+            ..Column::new("closed_at", "closed_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("created_at", "created_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
+        },
+        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+    ],
+};
+
+/// The built-in names custom field keys may not take.
+pub fn built_in_names() -> Vec<&'static str> {
+    TABLE
+        .columns
+        .iter()
+        .map(|c| c.path)
+        .chain([
+            "amount",
+            "stage",
+            "next_step",
+            "loss_reason",
+            "version",
+            "custom_fields",
+        ])
+        .collect()
+}
+
+fn assemble(
+    conn: &mut DbConnection,
+    row: OpportunityRow,
+    defs: &[CustomField],
+) -> Result<Opportunity, StoreError> {
     let stage = pipelines::stage(conn, &row.stage_id)?;
+    let fields = row.fields()?;
     Ok(Opportunity {
-        fields: row.fields(),
+        custom_fields: custom_values::visible(defs, &fields.custom_fields, false),
+        fields,
         probability_bp: effective_probability(
             stage.fields.outcome,
             row.probability_bp,
@@ -133,8 +302,27 @@ fn assemble(conn: &mut DbConnection, row: OpportunityRow) -> Result<Opportunity,
     })
 }
 
-/// Resolves the pipeline and stage, checks references and the loss rule.
-fn resolve(conn: &mut DbConnection, fields: &mut OpportunityFields) -> Result<Stage, StoreError> {
+/// Resolves the pipeline and stage, checks references, custom values and the loss rule.
+fn resolve(
+    conn: &mut DbConnection,
+    fields: &mut OpportunityFields,
+    defs: &[CustomField],
+    own_id: &str,
+    creating: bool,
+) -> Result<Stage, StoreError> {
+    fields.custom_fields = custom_values::apply(
+        defs,
+        &fields.custom_fields,
+        fields.custom_written.take().as_ref(),
+        creating,
+    )?;
+    custom::check_unique(
+        conn,
+        CustomObject::Opportunities,
+        defs,
+        &fields.custom_fields,
+        own_id,
+    )?;
     companies::ensure_active(conn, &fields.company_id, "company_id")?;
     if let Some(id) = &fields.contact_id {
         contacts::ensure_active(conn, id, "contact_id")?;
@@ -194,10 +382,12 @@ pub fn create(
     mut fields: OpportunityFields,
     user_id: Option<&str>,
 ) -> Result<Opportunity, StoreError> {
-    let stage = resolve(conn, &mut fields)?;
+    let id = new_id();
+    let defs = custom::fields_for_write(conn, CustomObject::Opportunities)?;
+    let stage = resolve(conn, &mut fields, &defs, &id, true)?;
     let at = now();
     let row = OpportunityRow {
-        id: new_id(),
+        id,
         name: fields.name,
         company_id: fields.company_id,
         contact_id: fields.contact_id,
@@ -217,13 +407,25 @@ pub fn create(
         created_at: at,
         updated_at: at,
         archived_at: None,
+        custom_fields: Value::Object(fields.custom_fields).to_string(),
     };
+    let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
     diesel::insert_into(opportunities::table)
-        .values(&row)
-        .execute(conn)?;
+        .values((&row, opportunities::custom_fields.eq(custom_fields)))
+        .execute(conn)
+        .map_err(map_write_error)?;
     record_change(conn, &row.id, None, &stage.id, user_id, at)?;
     outbox::record(conn, EventType::OpportunityCreated, &row.id)?;
-    assemble(conn, row)
+    assemble(conn, row, &defs)
+}
+
+/// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
+fn map_write_error(error: diesel::result::Error) -> StoreError {
+    if StoreError::is_unique_violation(&error) {
+        custom::unique_conflict("custom_fields", None)
+    } else {
+        error.into()
+    }
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OpportunityRow, StoreError> {
@@ -235,7 +437,8 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<OpportunityRow, StoreError>
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Opportunity, StoreError> {
     let row = load(conn, id)?;
-    assemble(conn, row)
+    let defs = custom::fields(conn, CustomObject::Opportunities)?;
+    assemble(conn, row, &defs)
 }
 
 pub fn ensure_exists(conn: &mut DbConnection, id: &str, field: &str) -> Result<(), StoreError> {
@@ -257,17 +460,19 @@ pub fn update<F>(
 where
     F: FnOnce(&mut OpportunityFields) -> Result<(), StoreError>,
 {
+    // The definitions before the record, in the order a change of definition takes them.
+    let defs = custom::fields_for_write(conn, CustomObject::Opportunities)?;
     let mut row = records::checkout(conn, Record::Opportunity, id, expected_version, load, |r| {
         r.version
     })?;
-    let mut fields = row.fields();
+    let mut fields = row.fields()?;
     change(&mut fields)?;
     if fields.pipeline_id.as_deref() != Some(row.pipeline_id.as_str())
         && fields.stage_id.as_deref() == Some(row.stage_id.as_str())
     {
         fields.stage_id = None;
     }
-    let stage = resolve(conn, &mut fields)?;
+    let stage = resolve(conn, &mut fields, &defs, id, false)?;
     let at = now();
     let previous_stage = row.stage_id.clone();
     if stage.id != previous_stage {
@@ -289,6 +494,7 @@ where
     row.campaign_id = fields.campaign_id;
     row.next_step = fields.next_step;
     row.loss_reason = fields.loss_reason;
+    row.custom_fields = Value::Object(fields.custom_fields).to_string();
     row.version = previous_version + 1;
     row.updated_at = at;
     records::written(
@@ -297,12 +503,17 @@ where
                 .filter(opportunities::id.eq(id))
                 .filter(opportunities::version.eq(previous_version)),
         )
-        .set(&row)
-        .execute(conn)?,
+        .set((
+            &row,
+            opportunities::custom_fields
+                .eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
+        ))
+        .execute(conn)
+        .map_err(map_write_error)?,
         previous_version,
     )?;
     outbox::record(conn, EventType::OpportunityUpdated, id)?;
-    assemble(conn, row)
+    assemble(conn, row, &defs)
 }
 
 /// Moves an open opportunity to its pipeline's won stage when the pipeline says accepting a
@@ -363,13 +574,6 @@ pub fn archive(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpportunitySort {
-    CreatedAt,
-    Amount,
-    CloseDate,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct OpportunityFilter {
     pub pipeline_id: Option<String>,
@@ -386,35 +590,37 @@ pub struct OpportunityFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &OpportunityFilter,
-    page: &PageRequest<OpportunitySort>,
-) -> Result<Page<Opportunity>, StoreError> {
+    query: &ListQuery,
+) -> Result<Listed<Opportunity>, StoreError> {
     use crate::platform::schema::pipeline_stages;
-    let mut query = opportunities::table
+    let defs = custom::fields(conn, CustomObject::Opportunities)?;
+    let plan = TABLE.plan(Dialect::of(conn), &defs, query)?;
+    let mut rows = opportunities::table
         .select(OpportunityRow::as_select())
         .into_boxed();
     if !filter.include_archived {
-        query = query.filter(opportunities::archived_at.is_null());
+        rows = rows.filter(opportunities::archived_at.is_null());
     }
     if let Some(v) = &filter.pipeline_id {
-        query = query.filter(opportunities::pipeline_id.eq(v.clone()));
+        rows = rows.filter(opportunities::pipeline_id.eq(v.clone()));
     }
     if let Some(v) = &filter.stage_id {
-        query = query.filter(opportunities::stage_id.eq(v.clone()));
+        rows = rows.filter(opportunities::stage_id.eq(v.clone()));
     }
     if let Some(v) = &filter.owner_id {
-        query = query.filter(opportunities::owner_id.eq(v.clone()));
+        rows = rows.filter(opportunities::owner_id.eq(v.clone()));
     }
     if let Some(v) = &filter.company_id {
-        query = query.filter(opportunities::company_id.eq(v.clone()));
+        rows = rows.filter(opportunities::company_id.eq(v.clone()));
     }
     if let Some(v) = filter.close_from {
-        query = query.filter(opportunities::expected_close_date.ge(v));
+        rows = rows.filter(opportunities::expected_close_date.ge(v));
     }
     if let Some(v) = filter.close_to {
-        query = query.filter(opportunities::expected_close_date.le(v));
+        rows = rows.filter(opportunities::expected_close_date.le(v));
     }
     if let Some(outcome) = filter.outcome {
-        query = query.filter(
+        rows = rows.filter(
             opportunities::stage_id.eq_any(
                 pipeline_stages::table
                     .filter(pipeline_stages::outcome.eq(outcome.as_str()))
@@ -422,42 +628,56 @@ pub fn list(
             ),
         );
     }
-    let rows: Vec<OpportunityRow> = match page.sort {
-        OpportunitySort::CreatedAt => keyset!(
-            query,
-            opportunities::created_at,
-            opportunities::id,
-            page,
-            time
-        )
-        .load(conn)?,
-        OpportunitySort::Amount => keyset!(
-            query,
-            opportunities::amount_minor,
-            opportunities::id,
-            page,
-            number
-        )
-        .load(conn)?,
-        OpportunitySort::CloseDate => keyset!(
-            query,
-            opportunities::expected_close_date,
-            opportunities::id,
-            page,
-            date
-        )
-        .load(conn)?,
-    };
-    let sort = page.sort;
-    let page = finish(rows, page.limit, |row| After {
-        key: match sort {
-            OpportunitySort::CreatedAt => KeyValue::Time(row.created_at),
-            OpportunitySort::Amount => KeyValue::Number(row.amount_minor),
-            OpportunitySort::CloseDate => KeyValue::Date(row.expected_close_date),
-        },
-        id: row.id.clone(),
-    });
-    page.try_map(|row| assemble(conn, row))
+    let rows: Vec<OpportunityRow> = planned!(rows, plan).load(conn)?;
+    let page = plan.page(
+        rows,
+        |row, path| row.value(path, &defs),
+        |row| row.id.clone(),
+    );
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| assemble(conn, row, &defs))
+        .collect::<Result<_, _>>()?;
+    Ok(Listed {
+        items,
+        next: page.next,
+    })
+}
+
+fn pointers_of<'a>(opportunities: impl Iterator<Item = &'a Opportunity>) -> Pointers {
+    let mut pointers = Pointers::default();
+    for o in opportunities {
+        pointers.add(
+            Some(&o.fields.company_id),
+            o.fields.contact_id.as_deref(),
+            o.fields.owner_id.as_deref(),
+        );
+    }
+    pointers
+}
+
+/// An opportunity with the records `embed` asks for.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    id: &str,
+    embed: Embed,
+) -> Result<(Opportunity, Embedded), StoreError> {
+    let opportunity = get(conn, id)?;
+    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&opportunity)))?;
+    Ok((opportunity, embedded))
+}
+
+/// A page of opportunities with the records `embed` asks for.
+pub fn list_expanded(
+    conn: &mut DbConnection,
+    filter: &OpportunityFilter,
+    query: &ListQuery,
+    embed: Embed,
+) -> Result<(Listed<Opportunity>, Embedded), StoreError> {
+    let page = list(conn, filter, query)?;
+    let embedded = related::load(conn, embed, pointers_of(page.items.iter()))?;
+    Ok((page, embedded))
 }
 
 /// Converts an amount into the base currency at the latest rate on or before `on`; a missing
@@ -538,7 +758,7 @@ fn forecast_items(
         .load(conn)?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        let opportunity = assemble(conn, row)?;
+        let opportunity = assemble(conn, row, &[])?;
         let outcome = opportunity.stage.fields.outcome;
         let closed_on = opportunity.closed_at.map(|t| t.date());
         let rate_day = match (outcome, closed_on) {

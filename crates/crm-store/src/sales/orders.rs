@@ -11,17 +11,25 @@ use crm_domain::sales::totals::{LineAmounts, Totals};
 use diesel::prelude::*;
 
 use crate::parties::customers::{self, CustomerRef};
+use crate::platform::custom_fields as custom;
 use crate::platform::db::lock_key;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{keyset, PageRequest};
+use crate::platform::query::{
+    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{
     invoice_lines, invoices, order_lines, orders, return_lines, returns,
 };
 use crate::platform::stored::stored;
 use crate::sales::documents::{self, Line, LineDraft};
+use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
+use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
+use crm_domain::platform::filter::{FieldValue, Scalar};
 use crm_domain::sales::totals::require_lines;
+use serde_json::{Map, Value};
 
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
 // DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
@@ -52,6 +60,13 @@ pub struct OrderRow {
     pub connection_id: Option<String>,
     pub shop_number: Option<String>,
     pub shop_updated_at: Option<NaiveDateTime>,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(orders.custom_fields AS TEXT)"),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        skip_insertion,
+        skip_update
+    )]
+    pub custom_fields: String,
 }
 
 /// Where a shop connection's order came from, for timelines, the 360 view and staleness.
@@ -108,6 +123,10 @@ pub struct Order {
     /// Whether the shop's prices included tax; the stored amounts are net of it either way.
     pub prices_include_tax: bool,
     pub origin: ShopOrigin,
+    /// The custom values staff see.
+    pub custom_fields: Map<String, Value>,
+    /// The custom values its customer sees in the portal.
+    pub portal_custom_fields: Map<String, Value>,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -130,6 +149,8 @@ pub struct OrderInput {
     pub payload_hash: String,
     pub prices_include_tax: bool,
     pub origin: ShopOrigin,
+    /// What the client wrote under `custom_fields`, merged into the stored values.
+    pub custom_written: Option<Value>,
 }
 
 pub enum Upserted {
@@ -236,6 +257,8 @@ struct NewOrder {
     lines: Vec<Line>,
     prices_include_tax: bool,
     origin: ShopOrigin,
+    /// Checked custom values, in canonical form.
+    custom_fields: Map<String, Value>,
 }
 
 /// Writes an order (new, or over `existing`) with its lines and totals.
@@ -288,7 +311,10 @@ fn save(
         connection_id: order.origin.connection_id,
         shop_number: order.origin.shop_number,
         shop_updated_at: order.origin.shop_updated_at,
+        custom_fields: Value::Object(order.custom_fields).to_string(),
     };
+    let custom_fields =
+        orders::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone()));
     match &existing {
         Some(e) => {
             let updated = diesel::update(
@@ -296,14 +322,16 @@ fn save(
                     .filter(orders::id.eq(&row.id))
                     .filter(orders::version.eq(e.version)),
             )
-            .set(&row)
-            .execute(conn)?;
+            .set((&row, custom_fields))
+            .execute(conn)
+            .map_err(map_write_error)?;
             records::written(updated, e.version)?;
         }
         None => {
             diesel::insert_into(orders::table)
-                .values(&row)
-                .execute(conn)?;
+                .values((&row, custom_fields))
+                .execute(conn)
+                .map_err(map_write_error)?;
         }
     }
     if rewrite_lines {
@@ -312,6 +340,15 @@ fn save(
     let after = crate::analytics::rollups::order_contribution(conn, &row.id)?;
     crate::analytics::rollups::swap(conn, before, after)?;
     Ok(row.id)
+}
+
+/// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
+fn map_write_error(error: diesel::result::Error) -> StoreError {
+    if StoreError::is_unique_violation(&error) {
+        custom::unique_conflict("custom_fields", None)
+    } else {
+        error.into()
+    }
 }
 
 /// Whether a re-push must rewrite the stored lines of `existing`; fills in the cost snapshot of
@@ -430,6 +467,8 @@ pub fn upsert(
     input: OrderInput,
     expected_version: Option<i64>,
 ) -> Result<Upserted, StoreError> {
+    // The definitions before the record, in the order a change of definition takes them.
+    let defs = custom::fields_for_write(conn, CustomObject::Orders)?;
     lock_external(conn, &input.channel, &input.external_id)?;
     let existing = match find_by_external(conn, &input.channel, &input.external_id)? {
         Some(found) => Some(records::checkout(
@@ -479,6 +518,23 @@ pub fn upsert(
         }
     }
     let created = existing.is_none();
+    let stored_custom = match &existing {
+        Some(row) => custom::stored_values("orders", &row.custom_fields)?,
+        None => Map::new(),
+    };
+    let custom_fields = custom_values::apply(
+        &defs,
+        &stored_custom,
+        input.custom_written.as_ref(),
+        created,
+    )?;
+    custom::check_unique(
+        conn,
+        CustomObject::Orders,
+        &defs,
+        &custom_fields,
+        existing.as_ref().map_or("", |e| e.id.as_str()),
+    )?;
     let quote_id = existing.as_ref().and_then(|e| e.quote_id.clone());
     let id = save(
         conn,
@@ -497,6 +553,7 @@ pub fn upsert(
             lines,
             prices_include_tax: input.prices_include_tax,
             origin: input.origin,
+            custom_fields,
         },
         existing,
     )?;
@@ -539,6 +596,7 @@ pub(crate) fn create_from_quote(
     conn: &mut DbConnection,
     quote: QuotedOrder,
 ) -> Result<String, StoreError> {
+    let defs = custom::fields_for_write(conn, CustomObject::Orders)?;
     let id = save(
         conn,
         NewOrder {
@@ -556,6 +614,8 @@ pub(crate) fn create_from_quote(
             lines: quote.lines,
             prices_include_tax: false,
             origin: ShopOrigin::default(),
+            // Nobody writes the values of a quote's order: it takes the defaults.
+            custom_fields: custom_values::defaults(&defs),
         },
         None,
     )?;
@@ -580,7 +640,11 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<OrderRow, StoreError> {
         .first(conn)?)
 }
 
-fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError> {
+fn assemble(
+    conn: &mut DbConnection,
+    row: OrderRow,
+    defs: &[CustomField],
+) -> Result<Order, StoreError> {
     let line_rows: Vec<OrderLineRow> = order_lines::table
         .filter(order_lines::order_id.eq(&row.id))
         .order(order_lines::position.asc())
@@ -592,7 +656,10 @@ fn assemble(conn: &mut DbConnection, row: OrderRow) -> Result<Order, StoreError>
         .map(OrderLineRow::into_line)
         .collect::<Result<_, _>>()?;
     let totals = documents::totals(&lines)?;
+    let custom_stored = custom::stored_values("orders", &row.custom_fields)?;
     Ok(Order {
+        custom_fields: custom_values::visible(defs, &custom_stored, false),
+        portal_custom_fields: custom_values::visible(defs, &custom_stored, true),
         status: stored("orders", "status", &row.status)?,
         lines,
         line_ids,
@@ -639,34 +706,47 @@ pub fn first_not_of(
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
     let row = load(conn, id)?;
-    assemble(conn, row)
+    let defs = custom::fields(conn, CustomObject::Orders)?;
+    assemble(conn, row, &defs)
 }
 
-/// An order with the products its lines sell, when `products` is asked.
+/// What an order points at, for `expand=`.
+fn pointers_of<'a>(orders: impl Iterator<Item = &'a Order>) -> Pointers {
+    let mut pointers = Pointers::default();
+    for order in orders {
+        pointers.add(
+            order.company_id.as_deref(),
+            order.contact_id.as_deref(),
+            order.salesperson_id.as_deref(),
+        );
+        pointers
+            .products
+            .extend(order.lines.iter().filter_map(|l| l.product_id.clone()));
+    }
+    pointers
+}
+
+/// An order with the records `embed` asks for.
 pub fn get_expanded(
     conn: &mut DbConnection,
     id: &str,
-    products: bool,
-) -> Result<(Order, Vec<crate::sales::products::Product>), StoreError> {
+    embed: Embed,
+) -> Result<(Order, Embedded), StoreError> {
     let order = get(conn, id)?;
-    let sold = documents::products_of(conn, order.lines.iter(), products)?;
-    Ok((order, sold))
+    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&order)))?;
+    Ok((order, embedded))
 }
 
-/// A page of orders with the products their lines sell, when `products` is asked.
+/// A page of orders with the records `embed` asks for.
 pub fn list_expanded(
     conn: &mut DbConnection,
     filter: &OrderFilter,
-    page: &PageRequest<OrderSort>,
-    products: bool,
-) -> Result<(Page<Order>, Vec<crate::sales::products::Product>), StoreError> {
-    let orders = list(conn, filter, page)?;
-    let sold = documents::products_of(
-        conn,
-        orders.items.iter().flat_map(|o| o.lines.iter()),
-        products,
-    )?;
-    Ok((orders, sold))
+    query: &ListQuery,
+    embed: Embed,
+) -> Result<(Listed<Order>, Embedded), StoreError> {
+    let orders = list(conn, filter, query)?;
+    let embedded = related::load(conn, embed, pointers_of(orders.items.iter()))?;
+    Ok((orders, embedded))
 }
 
 pub fn act(
@@ -704,12 +784,6 @@ pub fn act(
     get(conn, id)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderSort {
-    OrderedAt,
-    CreatedAt,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub contact_id: Option<String>,
@@ -724,47 +798,204 @@ pub struct OrderFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &OrderFilter,
-    page: &PageRequest<OrderSort>,
-) -> Result<Page<Order>, StoreError> {
-    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    query: &ListQuery,
+) -> Result<Listed<Order>, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Orders)?;
+    let plan = TABLE.plan(Dialect::of(conn), &defs, query)?;
+    let mut rows = orders::table.select(OrderRow::as_select()).into_boxed();
     if let Some(v) = &filter.contact_id {
-        query = query.filter(orders::contact_id.eq(v.clone()));
+        rows = rows.filter(orders::contact_id.eq(v.clone()));
     }
     if let Some(v) = &filter.company_id {
-        query = query.filter(orders::company_id.eq(v.clone()));
+        rows = rows.filter(orders::company_id.eq(v.clone()));
     }
     if let Some(v) = filter.status {
-        query = query.filter(orders::status.eq(v.as_str()));
+        rows = rows.filter(orders::status.eq(v.as_str()));
     }
     if let Some(v) = &filter.channel {
-        query = query.filter(orders::channel.eq(v.clone()));
+        rows = rows.filter(orders::channel.eq(v.clone()));
     }
     if let Some(v) = filter.ordered_from {
-        query = query.filter(orders::ordered_at.ge(v));
+        rows = rows.filter(orders::ordered_at.ge(v));
     }
     if let Some(v) = filter.ordered_to {
-        query = query.filter(orders::ordered_at.lt(v));
+        rows = rows.filter(orders::ordered_at.lt(v));
     }
     if let Some(v) = &filter.salesperson_id {
-        query = query.filter(orders::salesperson_id.eq(v.clone()));
+        rows = rows.filter(orders::salesperson_id.eq(v.clone()));
     }
-    let rows: Vec<OrderRow> = match page.sort {
-        OrderSort::OrderedAt => {
-            keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?
-        }
-        OrderSort::CreatedAt => {
-            keyset!(query, orders::created_at, orders::id, page, time).load(conn)?
-        }
-    };
-    let sort = page.sort;
-    let page = finish(rows, page.limit, |row| {
-        let key = match sort {
-            OrderSort::OrderedAt => row.ordered_at,
-            OrderSort::CreatedAt => row.created_at,
+    let rows: Vec<OrderRow> = planned!(rows, plan).load(conn)?;
+    let page = plan.page(
+        rows,
+        |row, path| row.value(path, &defs),
+        |row| row.id.clone(),
+    );
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| assemble(conn, row, &defs))
+        .collect::<Result<_, _>>()?;
+    Ok(Listed {
+        items,
+        next: page.next,
+    })
+}
+
+impl OrderRow {
+    /// What the filter language reads at `path`.
+    fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
         };
-        After::at_time(key, &row.id)
-    });
-    page.try_map(|row| assemble(conn, row))
+        let one = |v: &String| FieldValue::One(Scalar::Text(v.clone()));
+        let integer = |v: i64| FieldValue::One(Scalar::Integer(v));
+        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
+        match path {
+            "id" => one(&self.id),
+            "channel" => one(&self.channel),
+            "external_id" => one(&self.external_id),
+            "contact_id" => text(&self.contact_id),
+            "company_id" => text(&self.company_id),
+            "quote_id" => text(&self.quote_id),
+            "currency" => one(&self.currency),
+            "status" => one(&self.status),
+            "ordered_at" => time(self.ordered_at),
+            "salesperson_id" => text(&self.salesperson_id),
+            "campaign_id" => text(&self.campaign_id),
+            "subtotal.amount_minor" => integer(self.subtotal_minor),
+            "tax.amount_minor" => integer(self.tax_minor),
+            "total.amount_minor" => integer(self.total_minor),
+            "shop_number" => text(&self.shop_number),
+            "created_at" => time(self.created_at),
+            "updated_at" => time(self.updated_at),
+            _ => custom::stored_values("orders", &self.custom_fields)
+                .ok()
+                .and_then(|values| custom_path_value(path, defs, &values))
+                .unwrap_or(FieldValue::Null),
+        }
+    }
+}
+
+fn statuses() -> Vec<String> {
+    OrderStatus::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+/// What lists of orders filter and sort on.
+pub const TABLE: Table = Table {
+    object: "orders",
+    relations: &[
+        ("company", "company_id", "companies"),
+        ("contact", "contact_id", "contacts"),
+        ("salesperson", "salesperson_id", "users"),
+    ],
+    columns: &[
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("id", "id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..Column::new("channel", "channel", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..Column::new("external_id", "external_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            ..Column::new("contact_id", "contact_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            ..Column::new("company_id", "company_id", ColumnKind::Text)
+        },
+        Column::new("quote_id", "quote_id", ColumnKind::Text),
+        Column {
+            nullable: false,
+            required: true,
+            ..Column::new("currency", "currency", ColumnKind::Text)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("status", "status", ColumnKind::Choice(statuses))
+        },
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            required: true,
+            ..Column::new("ordered_at", "ordered_at", ColumnKind::Instant)
+        },
+        Column {
+            indexed: true,
+            ..Column::new("salesperson_id", "salesperson_id", ColumnKind::Text)
+        },
+        Column::new("campaign_id", "campaign_id", ColumnKind::Text),
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new(
+                "subtotal.amount_minor",
+                "subtotal_minor",
+                ColumnKind::Integer,
+            )
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("tax.amount_minor", "tax_minor", ColumnKind::Integer)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("total.amount_minor", "total_minor", ColumnKind::Integer)
+        },
+        Column::new("shop_number", "shop_number", ColumnKind::Text),
+        Column {
+            sortable: true,
+            indexed: true,
+            nullable: false,
+            ..Column::new("created_at", "created_at", ColumnKind::Instant)
+        },
+        Column {
+            sortable: true,
+            nullable: false,
+            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
+        },
+    ],
+};
+
+/// The built-in names custom field keys may not take.
+pub fn built_in_names() -> Vec<&'static str> {
+    TABLE
+        .columns
+        .iter()
+        .map(|c| c.path)
+        .chain([
+            "subtotal",
+            "discount",
+            "tax",
+            "total",
+            "cost",
+            "lines",
+            "customer",
+            "prices_include_tax",
+            "shop",
+            "version",
+            "custom_fields",
+        ])
+        .collect()
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
