@@ -691,6 +691,14 @@ on_both_backends! {
         assert_eq!(order.body["contact"]["email"], "cf-1@example.com");
         assert_eq!(order.body["lines"][0]["product"]["sku"], "CF-1");
         assert_eq!(app.get("/v1/orders?expand=pipeline").await.status, 422);
+        let searched = app.post("/v1/orders/search", json!({"filter": "custom.region.eq.north", "fields": ["external_id"], "expand": ["company"]})).await;
+        assert_eq!(searched.body["data"], json!([{"id": id(&first), "external_id": "cf-1", "company": searched.body["data"][0]["company"]}]), "{}", searched.text);
+        assert_eq!(searched.body["data"][0]["company"]["name"], "Oportunidades SL");
+        let searched = app.post("/v1/leads/search", json!({"filter": "custom.region.eq.north"})).await;
+        assert_eq!(ids(&searched), vec![id(&north)]);
+        let searched = app.post("/v1/opportunities/search", json!({"filter": "custom.region.eq.south", "fields": ["name"]})).await;
+        assert_eq!(searched.body["data"][0]["name"], "Other", "{}", searched.text);
+        assert_eq!(app.post("/v1/opportunities/search", json!({"filter": "nope.eq.1"})).await.status, 422);
         let key = app.create("/v1/api-keys", json!({"name": "orders only", "scopes": ["orders:read"]})).await;
         let secret = key["key"].as_str().unwrap().to_owned();
         assert_eq!(app.get_as(&secret, "/v1/orders?expand=company").await.status, 403);

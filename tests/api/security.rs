@@ -138,6 +138,9 @@ fn requirement(op: &Operation) -> Option<Requirement> {
         // A list with its filter in a body.
         ("POST", "/v1/contacts/search") => Some(vec![(Resource::Contacts, Read)]),
         ("POST", "/v1/companies/search") => Some(vec![(Resource::Companies, Read)]),
+        ("POST", "/v1/leads/search") => Some(vec![(Resource::Leads, Read)]),
+        ("POST", "/v1/opportunities/search") => Some(vec![(Resource::Opportunities, Read)]),
+        ("POST", "/v1/orders/search") => Some(vec![(Resource::Orders, Read)]),
         // Whoever may read an article may say whether it helped.
         ("POST", "/v1/kb/articles/{id}/feedback") => Some(vec![(Resource::KnowledgeBase, Read)]),
         ("POST", "/v1/cases/{id}/articles") => Some(vec![

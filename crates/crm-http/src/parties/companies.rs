@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::parties::merged::{merged_redirect, MergedInto};
-use crate::parties::views::Applied;
+use crate::parties::views::{Applied, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::platform::auth::Principal;
@@ -467,16 +467,16 @@ impl CompanyListQuery {
     operation_id = "searchCompanies",
     summary = "Search companies",
     description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/companies`.",
-    request_body = CompanySearch,
+    request_body = ListSearch,
     responses((status = 200, description = "A page of companies", body = ListResponse<Company>))
 )]
 #[post("/companies/search")]
 pub async fn search_companies(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiJson(body): ApiJson<CompanySearch>,
+    ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
-    list_companies_by(&state, &principal, body.into_query()).await
+    list_companies_by(&state, &principal, body.into_query()?).await
 }
 
 #[utoipa::path(
@@ -582,37 +582,4 @@ pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiErr
     target
         .write_no_content(Resource::Companies, store::archive)
         .await
-}
-
-/// A search of companies in the filter language, sent as a body: for filters too long for a URL.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"filter": "and(created_at.gte.2026-01-01,not(email.is.null))", "sort": "-created_at", "fields": ["id", "email"], "limit": 100}))]
-pub struct CompanySearch {
-    /// A condition in the filter language.
-    pub filter: Option<String>,
-    /// Up to 3 sortable paths, comma-separated; prefix `-` for descending.
-    pub sort: Option<String>,
-    /// Only these keys (and `id`); `custom.<key>` for custom fields.
-    pub fields: Option<Vec<String>>,
-    /// Related records to embed.
-    pub expand: Option<Vec<String>>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-}
-
-impl CompanySearch {
-    fn into_query(self) -> CompanyListQuery {
-        CompanyListQuery {
-            filter: self.filter,
-            sort: self.sort,
-            fields: self.fields.map(|f| f.join(",")),
-            expand: self.expand.map(|e| e.join(",")),
-            cursor: self.cursor,
-            limit: self.limit,
-            ..CompanyListQuery::default()
-        }
-    }
 }

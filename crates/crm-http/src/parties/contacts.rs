@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::parties::merged::{merged_redirect, MergedInto};
-use crate::parties::views::Applied;
+use crate::parties::views::{Applied, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
@@ -516,17 +516,17 @@ pub async fn list_company_contacts(
     operation_id = "searchContacts",
     summary = "Search contacts",
     description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/contacts`.",
-    request_body = ContactSearch,
+    request_body = ListSearch,
     responses((status = 200, description = "A page of contacts", body = ListResponse<Contact>))
 )]
 #[post("/contacts/search")]
 pub async fn search_contacts(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiJson(body): ApiJson<ContactSearch>,
+    ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    list(&state, &principal, body.into_query(), None).await
+    list(&state, &principal, body.into_query()?, None).await
 }
 
 #[utoipa::path(
@@ -634,37 +634,4 @@ pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiErr
     target
         .write_no_content(Resource::Contacts, store::archive)
         .await
-}
-
-/// A search of contacts in the filter language, sent as a body: for filters too long for a URL.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"filter": "and(created_at.gte.2026-01-01,not(email.is.null))", "sort": "-created_at", "fields": ["id", "email"], "limit": 100}))]
-pub struct ContactSearch {
-    /// A condition in the filter language.
-    pub filter: Option<String>,
-    /// Up to 3 sortable paths, comma-separated; prefix `-` for descending.
-    pub sort: Option<String>,
-    /// Only these keys (and `id`); `custom.<key>` for custom fields.
-    pub fields: Option<Vec<String>>,
-    /// Related records to embed.
-    pub expand: Option<Vec<String>>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-}
-
-impl ContactSearch {
-    fn into_query(self) -> ContactListQuery {
-        ContactListQuery {
-            filter: self.filter,
-            sort: self.sort,
-            fields: self.fields.map(|f| f.join(",")),
-            expand: self.expand.map(|e| e.join(",")),
-            cursor: self.cursor,
-            limit: self.limit,
-            ..ContactListQuery::default()
-        }
-    }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::parties::views::{listing, Asked};
+use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::shape::{ReadQuery, Shape};
 use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 
@@ -335,9 +335,31 @@ pub async fn list_leads(
     ApiQuery(query): ApiQuery<LeadListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
+    list(&state, &principal, query).await
+}
+
+#[utoipa::path(tag = "leads", operation_id = "searchLeads", summary = "Search leads",
+    description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/leads`.",
+    request_body = ListSearch,
+    responses((status = 200, description = "A page of leads", body = ListResponse<Lead>)))]
+#[post("/leads/search")]
+pub async fn search_leads(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ListSearch>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Leads, Access::Read)?;
+    list(&state, &principal, body.into_query()?).await
+}
+
+async fn list(
+    state: &AppState,
+    principal: &Principal,
+    query: LeadListQuery,
+) -> Result<HttpResponse, ApiError> {
     let listing = listing(
-        &state,
-        &principal,
+        state,
+        principal,
         CustomObject::Leads,
         Asked {
             view: query.view,
@@ -353,7 +375,7 @@ pub async fn list_leads(
         &names(RELATIONS, false),
     )
     .await?;
-    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
+    let embed = embed_of(principal, &listing.shape, RELATIONS)?;
     let mut c = Checker::default();
     let filter = LeadFilter {
         status: query.status,

@@ -13,6 +13,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(last_prices::contact_last_prices);
     cfg.service(last_prices::company_last_prices);
     cfg.service(leads::list_leads);
+    cfg.service(leads::search_leads);
     cfg.service(leads::create_lead);
     cfg.service(leads::intake_lead);
     cfg.service(leads::get_lead);
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(orders::upsert_order);
     cfg.service(orders::import_orders);
     cfg.service(orders::list_orders);
+    cfg.service(orders::search_orders);
     cfg.service(orders::get_order);
     cfg.service(orders::pay_order);
     cfg.service(orders::fulfil_order);
@@ -52,6 +54,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(pipelines::create_stage);
     cfg.service(pipelines::update_stage);
     cfg.service(opportunities::list_opportunities);
+    cfg.service(opportunities::search_opportunities);
     cfg.service(opportunities::create_opportunity);
     cfg.service(opportunities::get_opportunity);
     cfg.service(opportunities::update_opportunity);

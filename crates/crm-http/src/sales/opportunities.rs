@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::parties::views::{listing, Asked};
+use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::shape::{ReadQuery, Shape};
 use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 
@@ -420,9 +420,31 @@ pub async fn list_opportunities(
     ApiQuery(query): ApiQuery<OpportunityListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
+    list(&state, &principal, query).await
+}
+
+#[utoipa::path(tag = "opportunities", operation_id = "searchOpportunities", summary = "Search opportunities",
+    description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/opportunities`.",
+    request_body = ListSearch,
+    responses((status = 200, description = "A page of opportunities", body = ListResponse<Opportunity>)))]
+#[post("/opportunities/search")]
+pub async fn search_opportunities(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ListSearch>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Opportunities, Access::Read)?;
+    list(&state, &principal, body.into_query()?).await
+}
+
+async fn list(
+    state: &AppState,
+    principal: &Principal,
+    query: OpportunityListQuery,
+) -> Result<HttpResponse, ApiError> {
     let listing = listing(
-        &state,
-        &principal,
+        state,
+        principal,
         CustomObject::Opportunities,
         Asked {
             view: query.view,
@@ -438,7 +460,7 @@ pub async fn list_opportunities(
         &names(RELATIONS, false),
     )
     .await?;
-    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
+    let embed = embed_of(principal, &listing.shape, RELATIONS)?;
     let filter = OpportunityFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::parties::views::{listing, Asked};
+use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
@@ -575,9 +575,31 @@ pub async fn list_orders(
     ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
+    list(&state, &principal, query).await
+}
+
+#[utoipa::path(tag = "orders", operation_id = "searchOrders", summary = "Search orders",
+    description = "The list with its filter, sort, fields and expansions in a body, for filters too long for a URL; answers as `GET /v1/orders`.",
+    request_body = ListSearch,
+    responses((status = 200, description = "A page of orders", body = ListResponse<Order>)))]
+#[post("/orders/search")]
+pub async fn search_orders(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ListSearch>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Orders, Access::Read)?;
+    list(&state, &principal, body.into_query()?).await
+}
+
+async fn list(
+    state: &AppState,
+    principal: &Principal,
+    query: OrderListQuery,
+) -> Result<HttpResponse, ApiError> {
     let listing = listing(
-        &state,
-        &principal,
+        state,
+        principal,
         CustomObject::Orders,
         Asked {
             view: query.view,
@@ -593,7 +615,7 @@ pub async fn list_orders(
         &names(RELATIONS, true),
     )
     .await?;
-    let embed = embed_of(&principal, &listing.shape, RELATIONS)?;
+    let embed = embed_of(principal, &listing.shape, RELATIONS)?;
     let mut c = Checker::default();
     let filter = OrderFilter {
         contact_id: query.contact_id,
