@@ -712,3 +712,15 @@ on_both_backends! {
         assert_eq!(portal_list.body["data"].as_array().unwrap().len(), 2);
     }
 }
+
+on_both_backends! {
+    async fn a_parameter_a_list_does_not_take_is_refused_not_ignored(app: TestApp) {
+        for path in ["/v1/quotes?filter=status.eq.sent", "/v1/contacts?lifecycle=customer", "/v1/invoices?limit=5&sorting=number"] {
+            let r = app.get(path).await;
+            assert_eq!(r.status, 422, "{path}: {}", r.text);
+            let named = r.body["errors"][0]["field"].as_str().unwrap();
+            assert!(path.contains(&format!("{named}=")), "{path} names {named}");
+        }
+        assert_eq!(app.get("/v1/contacts?lifecycle_stage=customer").await.status, 200);
+    }
+}

@@ -552,8 +552,14 @@ impl World {
             .await;
         let product = json!({"sku": "RACE-1", "name": "Raced widget", "unit_price": eur(1000), "unit_cost": eur(400), "tax_rate_bp": 2100});
         world.ok("POST", "/v1/products", Some(product)).await;
-        let users = world.ok("GET", "/v1/users?role=admin", None).await;
-        world.admin_id = users["data"][0]["id"].as_str().unwrap().to_owned();
+        let users = world.ok("GET", "/v1/users", None).await;
+        let admin = users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["role"] == "admin")
+            .unwrap();
+        world.admin_id = admin["id"].as_str().unwrap().to_owned();
         world.quote_company = world.company("quotes").await;
         world.quote_customer = world.customer(&world.quote_company).await;
         world

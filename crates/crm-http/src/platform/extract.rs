@@ -194,18 +194,30 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
         }
         let pairs = form_urlencoded::parse(req.query_string().as_bytes());
         let deserializer = serde_urlencoded::Deserializer::new(pairs);
-        let result = serde_path_to_error::deserialize(deserializer)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let field = if field == "." {
-                    "query".to_owned()
-                } else {
-                    field
-                };
-                ApiError::Validation(Violation::new(field, message).into())
-            });
+        // A parameter the endpoint does not take is refused, not ignored: a `filter` or a
+        // misspelt `status` must never return the unfiltered list.
+        let mut unknown: Option<String> = None;
+        let mut note_unknown = |path: serde_ignored::Path| {
+            unknown.get_or_insert_with(|| path.to_string());
+        };
+        let checked = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
+        let result: Result<T, _> = serde_path_to_error::deserialize(checked);
+        if let (Ok(_), Some(name)) = (&result, unknown) {
+            return std::future::ready(Err(ApiError::validation(
+                &name,
+                "is not a parameter of this endpoint",
+            )));
+        }
+        let result = result.map(ApiQuery).map_err(|e| {
+            let field = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let field = if field == "." {
+                "query".to_owned()
+            } else {
+                field
+            };
+            ApiError::Validation(Violation::new(field, message).into())
+        });
         std::future::ready(result)
     }
 }
