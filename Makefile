@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service bench-filters
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service bench-filters bench-idle
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -86,3 +86,8 @@ bench-service:
 bench-filters:
 	$(CARGO) build --release -p crm --bin crm
 	$(CARGO) run --release -p crm-tests --bin crm-bench-filters
+
+## Start to ready and idle RSS of the release binary on an empty SQLite database.
+bench-idle:
+	$(CARGO) build --release -p crm --bin crm
+	tests/bench/idle.sh

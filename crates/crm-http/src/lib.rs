@@ -61,7 +61,11 @@ pub fn openapi() -> OpenApi {
 /// The document as served and as committed in `openapi/openapi.json`: the routes' document
 /// with the `webhooks` object added.
 pub fn openapi_document() -> Result<serde_json::Value, serde_json::Error> {
-    let mut document = serde_json::to_value(openapi())?;
+    document_of(&openapi())
+}
+
+fn document_of(api: &OpenApi) -> Result<serde_json::Value, serde_json::Error> {
+    let mut document = serde_json::to_value(api)?;
     events::openapi::add_webhooks(&mut document);
     Ok(document)
 }
@@ -120,16 +124,20 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
     let api = openapi();
     let known_paths = web::Data::new(routing::KnownPaths::from_document(&api));
     let document = web::Data::new(OpenApiJson(web::Bytes::from(
-        openapi_document()
+        document_of(&api)
             .and_then(|document| serde_json::to_vec(&document))
             .map_err(std::io::Error::other)?,
     )));
+    drop(api);
+    platform::memory::release_freed();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
             .configure(routes)
             .split_for_parts();
+        // Each worker builds the routes' document beside its router, and drops it here.
+        platform::memory::release_freed();
         app.app_data(data.clone())
             .app_data(document.clone())
             .app_data(known_paths.clone())

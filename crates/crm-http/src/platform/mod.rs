@@ -7,6 +7,7 @@ pub mod exchange_rates;
 pub mod extract;
 pub(crate) mod fields;
 pub(crate) mod ids;
+pub(crate) mod memory;
 pub mod metrics;
 pub mod middleware;
 pub mod money;
