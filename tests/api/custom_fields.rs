@@ -724,3 +724,32 @@ on_both_backends! {
         assert_eq!(app.get("/v1/contacts?lifecycle_stage=customer").await.status, 200);
     }
 }
+
+on_both_backends! {
+    async fn concurrent_writers_of_a_unique_value_and_of_the_last_field_leave_one_winner(app: TestApp) {
+        field(&app, "contacts", json!({"key": "external_ref", "label": "Ref", "type": "text", "unique": true})).await;
+        let racers = (0..8).map(|i| {
+            app.post("/v1/contacts", json!({"last_name": format!("Racer {i}"), "custom_fields": {"external_ref": "X-1"}}))
+        });
+        let results = futures_util::future::join_all(racers).await;
+        assert_eq!(results.iter().filter(|r| r.status == 201).count(), 1);
+        for r in results.iter().filter(|r| r.status != 201) {
+            assert_eq!(r.status, 409, "{}", r.text);
+            assert!(r.text.contains("custom_fields.external_ref"), "the conflict names the field: {}", r.text);
+        }
+        let holders = app.get("/v1/contacts?filter=custom.external_ref.eq.X-1").await;
+        assert_eq!(ids(&holders).len(), 1);
+
+        for i in 1..99 {
+            field(&app, "contacts", json!({"key": format!("filler_{i}"), "label": "Filler", "type": "text"})).await;
+        }
+        let racers = (0..4).map(|i| {
+            app.post("/v1/schema/contacts/fields", json!({"key": format!("last_{i}"), "label": "Last", "type": "text"}))
+        });
+        let results = futures_util::future::join_all(racers).await;
+        assert_eq!(results.iter().filter(|r| r.status == 201).count(), 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+        assert!(results.iter().all(|r| r.status == 201 || r.status == 422));
+        let defined = app.get("/v1/schema/contacts/fields").await;
+        assert_eq!(defined.body["data"].as_array().unwrap().len(), 100);
+    }
+}

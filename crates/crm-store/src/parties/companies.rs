@@ -418,12 +418,9 @@ fn check_write(
 
 /// Maps the unique index of a custom field, which the check above cannot see for a concurrent
 /// write, to the same conflict.
-fn map_write_error(error: diesel::result::Error) -> StoreError {
-    if StoreError::is_unique_violation(&error) {
-        custom::unique_conflict("(unique field)", None)
-    } else {
-        error.into()
-    }
+fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreError {
+    custom::unique_index_conflict(CustomObject::Companies, defs, &error)
+        .unwrap_or_else(|| error.into())
 }
 
 pub fn create(conn: &mut DbConnection, mut fields: CompanyFields) -> Result<Company, StoreError> {
@@ -435,7 +432,7 @@ pub fn create(conn: &mut DbConnection, mut fields: CompanyFields) -> Result<Comp
     diesel::insert_into(companies::table)
         .values((&row, companies::custom_fields.eq(custom_fields)))
         .execute(conn)
-        .map_err(map_write_error)?;
+        .map_err(|e| map_write_error(e, &defs))?;
     outbox::record(conn, EventType::CompanyCreated, &row.id)?;
     row.into_company(&custom::fields(conn, CustomObject::Companies)?)
 }
@@ -560,7 +557,7 @@ where
             companies::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
         ))
         .execute(conn)
-        .map_err(map_write_error)?,
+        .map_err(|e| map_write_error(e, &defs))?,
         previous_version,
     )?;
     outbox::record(conn, EventType::CompanyUpdated, id)?;

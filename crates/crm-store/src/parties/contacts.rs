@@ -395,8 +395,10 @@ fn check_write(
 
 /// Maps the unique-index error of a concurrent duplicate (which the check above cannot see)
 /// to the same conflict.
-fn map_write_error(error: diesel::result::Error) -> StoreError {
-    if StoreError::is_unique_violation(&error) {
+fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreError {
+    if let Some(conflict) = custom::unique_index_conflict(CustomObject::Contacts, defs, &error) {
+        conflict
+    } else if StoreError::is_unique_violation(&error) {
         StoreError::Conflict {
             message: "a contact with this email already exists".into(),
             existing_id: None,
@@ -415,7 +417,7 @@ pub fn create(conn: &mut DbConnection, mut fields: ContactFields) -> Result<Cont
     diesel::insert_into(contacts::table)
         .values((&row, contacts::custom_fields.eq(custom_fields)))
         .execute(conn)
-        .map_err(map_write_error)?;
+        .map_err(|e| map_write_error(e, &defs))?;
     outbox::record(conn, EventType::ContactCreated, &row.id)?;
     row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }
@@ -547,7 +549,7 @@ where
             contacts::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
         ))
         .execute(conn)
-        .map_err(map_write_error)?,
+        .map_err(|e| map_write_error(e, &defs))?,
         previous_version,
     )?;
     outbox::record(conn, EventType::ContactUpdated, id)?;

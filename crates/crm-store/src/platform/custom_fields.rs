@@ -216,6 +216,9 @@ pub fn create(
 ) -> Result<Definition, StoreError> {
     check_key(&field.key, built_in)?;
     field.check()?;
+    // Held until the transaction ends, so that two nodes adding fields at once count each
+    // other's: the cap holds under concurrency.
+    crate::platform::db::lock_key(conn, &format!("field-definitions:{object}"))?;
     let existing = list(conn, object)?;
     if existing.iter().any(|d| d.field.key == field.key) {
         return Err(StoreError::Conflict {
@@ -530,6 +533,29 @@ pub fn unique_conflict(key: &str, existing_id: Option<String>) -> StoreError {
         message: format!("another record holds this value of `custom_fields.{key}`"),
         existing_id,
     }
+}
+
+/// The conflict a failed write of a record of `object` stands for when the index it violated
+/// is the unique index of one of `fields`: a concurrent write took the value after the check.
+pub fn unique_index_conflict(
+    object: CustomObject,
+    fields: &[CustomField],
+    error: &diesel::result::Error,
+) -> Option<StoreError> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = error else {
+        return None;
+    };
+    // PostgreSQL names the index; SQLite says `UNIQUE constraint failed: index '<name>'` for an
+    // expression index.
+    let index = info.constraint_name().map(str::to_owned).or_else(|| {
+        let quoted = info.message().split("index '").nth(1)?;
+        quoted.split('\'').next().map(str::to_owned)
+    })?;
+    fields
+        .iter()
+        .find(|f| f.unique && index_name(object, &f.key, true) == index)
+        .map(|f| unique_conflict(&f.key, None))
 }
 
 /// Reads the stored values of a record.

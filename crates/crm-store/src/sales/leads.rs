@@ -371,18 +371,14 @@ pub fn create(conn: &mut DbConnection, mut fields: LeadFields) -> Result<Lead, S
     diesel::insert_into(leads::table)
         .values((&row, leads::custom_fields.eq(custom_fields)))
         .execute(conn)
-        .map_err(map_write_error)?;
+        .map_err(|e| map_write_error(e, &defs))?;
     outbox::record(conn, EventType::LeadCreated, &row.id)?;
     row.into_lead(&defs)
 }
 
 /// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
-fn map_write_error(error: diesel::result::Error) -> StoreError {
-    if StoreError::is_unique_violation(&error) {
-        custom::unique_conflict("custom_fields", None)
-    } else {
-        error.into()
-    }
+fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreError {
+    custom::unique_index_conflict(CustomObject::Leads, defs, &error).unwrap_or_else(|| error.into())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
@@ -401,6 +397,7 @@ fn save(
     conn: &mut DbConnection,
     row: &mut LeadRow,
     previous_version: i64,
+    defs: &[CustomField],
 ) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
@@ -415,7 +412,7 @@ fn save(
             leads::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
         ))
         .execute(conn)
-        .map_err(map_write_error)?,
+        .map_err(|e| map_write_error(e, defs))?,
         previous_version,
     )
 }
@@ -442,7 +439,7 @@ where
     check_write(conn, &mut fields, &defs, id, false)?;
     let previous = row.version;
     row.set_fields(fields);
-    save(conn, &mut row, previous)?;
+    save(conn, &mut row, previous, &defs)?;
     outbox::record(conn, EventType::LeadUpdated, id)?;
     row.into_lead(&defs)
 }
@@ -472,7 +469,8 @@ pub fn act(
     }
     row.status = next.as_str().to_owned();
     let previous = row.version;
-    save(conn, &mut row, previous)?;
+    let defs = custom::fields(conn, CustomObject::Leads)?;
+    save(conn, &mut row, previous, &defs)?;
     let event = match action {
         LeadAction::Assign => EventType::LeadAssigned,
         LeadAction::Qualify => EventType::LeadQualified,
@@ -481,7 +479,7 @@ pub fn act(
         LeadAction::Edit => EventType::LeadUpdated,
     };
     outbox::record(conn, event, id)?;
-    row.into_lead(&custom::fields(conn, CustomObject::Leads)?)
+    row.into_lead(&defs)
 }
 
 pub struct Conversion {
@@ -577,10 +575,11 @@ pub fn convert(
     row.converted_quote_id = quote_id.clone();
     row.converted_at = Some(now());
     let previous = row.version;
-    save(conn, &mut row, previous)?;
+    let defs = custom::fields(conn, CustomObject::Leads)?;
+    save(conn, &mut row, previous, &defs)?;
     outbox::record(conn, EventType::LeadConverted, id)?;
     Ok(Conversion {
-        lead: row.into_lead(&custom::fields(conn, CustomObject::Leads)?)?,
+        lead: row.into_lead(&defs)?,
         opportunity_id,
         contact_id: matched.contact_id,
         contact_created: matched.contact_created,

@@ -413,19 +413,16 @@ pub fn create(
     diesel::insert_into(opportunities::table)
         .values((&row, opportunities::custom_fields.eq(custom_fields)))
         .execute(conn)
-        .map_err(map_write_error)?;
+        .map_err(|e| map_write_error(e, &defs))?;
     record_change(conn, &row.id, None, &stage.id, user_id, at)?;
     outbox::record(conn, EventType::OpportunityCreated, &row.id)?;
     assemble(conn, row, &defs)
 }
 
 /// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
-fn map_write_error(error: diesel::result::Error) -> StoreError {
-    if StoreError::is_unique_violation(&error) {
-        custom::unique_conflict("custom_fields", None)
-    } else {
-        error.into()
-    }
+fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreError {
+    custom::unique_index_conflict(CustomObject::Opportunities, defs, &error)
+        .unwrap_or_else(|| error.into())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OpportunityRow, StoreError> {
@@ -509,7 +506,7 @@ where
                 .eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
         ))
         .execute(conn)
-        .map_err(map_write_error)?,
+        .map_err(|e| map_write_error(e, &defs))?,
         previous_version,
     )?;
     outbox::record(conn, EventType::OpportunityUpdated, id)?;

@@ -266,6 +266,7 @@ fn save(
     conn: &mut DbConnection,
     order: NewOrder,
     existing: Option<OrderRow>,
+    defs: &[CustomField],
 ) -> Result<String, StoreError> {
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
@@ -324,14 +325,14 @@ fn save(
             )
             .set((&row, custom_fields))
             .execute(conn)
-            .map_err(map_write_error)?;
+            .map_err(|e| map_write_error(e, defs))?;
             records::written(updated, e.version)?;
         }
         None => {
             diesel::insert_into(orders::table)
                 .values((&row, custom_fields))
                 .execute(conn)
-                .map_err(map_write_error)?;
+                .map_err(|e| map_write_error(e, defs))?;
         }
     }
     if rewrite_lines {
@@ -343,12 +344,9 @@ fn save(
 }
 
 /// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
-fn map_write_error(error: diesel::result::Error) -> StoreError {
-    if StoreError::is_unique_violation(&error) {
-        custom::unique_conflict("custom_fields", None)
-    } else {
-        error.into()
-    }
+fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreError {
+    custom::unique_index_conflict(CustomObject::Orders, defs, &error)
+        .unwrap_or_else(|| error.into())
 }
 
 /// Whether a re-push must rewrite the stored lines of `existing`; fills in the cost snapshot of
@@ -556,6 +554,7 @@ pub fn upsert(
             custom_fields,
         },
         existing,
+        &defs,
     )?;
     outbox::record(
         conn,
@@ -618,6 +617,7 @@ pub(crate) fn create_from_quote(
             custom_fields: custom_values::defaults(&defs),
         },
         None,
+        &defs,
     )?;
     outbox::record(conn, EventType::OrderCreated, &id)?;
     Ok(id)
