@@ -160,6 +160,9 @@ pub const EMITS: &[(&str, &[EventType])] = &[
 pub const CONFIGURATION: &[&str] = &[
     "searchContacts",
     "searchCompanies",
+    "searchLeads",
+    "searchOpportunities",
+    "searchOrders",
     "dismissContactDuplicates",
     "dismissCompanyDuplicates",
     "createCustomField",

@@ -41,8 +41,9 @@ is the user or API key, or the client address without valid credentials. Over th
 answer is `429` with `Retry-After`, and the request does nothing. Each API node counts on its
 own. A server with rate limits off sends none of these headers.
 
-**Filters.** Lists of contacts and companies take `filter=` (and `POST /v1/{object}/search` takes
-it in a body), ANDed with their other parameters. `GET /v1/schema/{object}` lists every path,
+**Filters.** Lists of contacts, companies, leads, opportunities and orders take `filter=` (and
+`POST /v1/{object}/search` takes it in a body), ANDed with their other parameters; other lists
+refuse it, as they refuse any parameter they do not take. `GET /v1/schema/{object}` lists every path,
 built-in and custom (`custom.<key>`), with its operators.
 
 ```text
