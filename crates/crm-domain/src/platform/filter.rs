@@ -551,6 +551,25 @@ pub enum FieldValue {
     Many(Vec<Scalar>),
 }
 
+impl FieldValue {
+    /// A text field's value; `None` is null.
+    pub fn text(value: Option<&str>) -> FieldValue {
+        value.map_or(FieldValue::Null, |v| {
+            FieldValue::One(Scalar::Text(v.to_owned()))
+        })
+    }
+
+    /// An integer field's value; `None` is null.
+    pub fn integer(value: Option<i64>) -> FieldValue {
+        value.map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Integer(v)))
+    }
+
+    /// An instant field's value; `None` is null.
+    pub fn instant(value: Option<NaiveDateTime>) -> FieldValue {
+        value.map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Instant(v)))
+    }
+}
+
 fn lower(s: &Scalar) -> Option<String> {
     match s {
         Scalar::Text(t) => Some(t.to_lowercase()),

@@ -255,30 +255,25 @@ impl CompanyRow {
 
     /// What the filter language reads at `path`.
     fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
-        let text = |v: &Option<String>| {
-            v.clone()
-                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
-        };
-        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
         match path {
-            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
-            "name" => FieldValue::One(Scalar::Text(self.name.clone())),
-            "legal_name" => text(&self.legal_name),
-            "tax_id" => text(&self.tax_id),
-            "billing_address.city" => text(&self.billing_city),
-            "billing_address.region" => text(&self.billing_region),
-            "billing_address.postal_code" => text(&self.billing_postal_code),
-            "billing_address.country" => text(&self.billing_country),
-            "email" => text(&self.email),
-            "phone" => text(&self.phone),
-            "website" => text(&self.website),
-            "industry" => text(&self.industry),
-            "owner_id" => text(&self.owner_id),
-            "tier" => text(&self.tier),
-            "created_at" => time(self.created_at),
-            "updated_at" => time(self.updated_at),
-            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
-            "last_order_at" => self.last_order_at.map_or(FieldValue::Null, time),
+            "id" => FieldValue::text(Some(&self.id)),
+            "name" => FieldValue::text(Some(&self.name)),
+            "legal_name" => FieldValue::text(self.legal_name.as_deref()),
+            "tax_id" => FieldValue::text(self.tax_id.as_deref()),
+            "billing_address.city" => FieldValue::text(self.billing_city.as_deref()),
+            "billing_address.region" => FieldValue::text(self.billing_region.as_deref()),
+            "billing_address.postal_code" => FieldValue::text(self.billing_postal_code.as_deref()),
+            "billing_address.country" => FieldValue::text(self.billing_country.as_deref()),
+            "email" => FieldValue::text(self.email.as_deref()),
+            "phone" => FieldValue::text(self.phone.as_deref()),
+            "website" => FieldValue::text(self.website.as_deref()),
+            "industry" => FieldValue::text(self.industry.as_deref()),
+            "owner_id" => FieldValue::text(self.owner_id.as_deref()),
+            "tier" => FieldValue::text(self.tier.as_deref()),
+            "created_at" => FieldValue::instant(Some(self.created_at)),
+            "updated_at" => FieldValue::instant(Some(self.updated_at)),
+            "archived_at" => FieldValue::instant(self.archived_at),
+            "last_order_at" => FieldValue::instant(self.last_order_at),
             "tags" => FieldValue::Many(
                 tags_from_json(&self.tags)
                     .into_iter()
@@ -648,20 +643,12 @@ fn list_with(
         rows = rows.filter(companies::id.eq(only_id.clone()));
     }
     let rows: Vec<CompanyRow> = crate::platform::query::planned!(rows, plan).load(conn)?;
-    let page = plan.page(
+    plan.page(
         rows,
         |row, path| row.value(path, defs),
         |row| row.id.clone(),
-    );
-    let items = page
-        .items
-        .into_iter()
-        .map(|row| row.into_company(defs))
-        .collect::<Result<_, _>>()?;
-    Ok(Listed {
-        items,
-        next: page.next,
-    })
+    )
+    .try_map(|row| row.into_company(defs))
 }
 
 /// The companies among `ids`, in one query.

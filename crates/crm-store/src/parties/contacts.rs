@@ -209,26 +209,21 @@ impl ContactRow {
 
     /// What the filter language reads at `path`.
     fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
-        let text = |v: &Option<String>| {
-            v.clone()
-                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
-        };
-        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
         match path {
-            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
-            "first_name" => text(&self.first_name),
-            "last_name" => FieldValue::One(Scalar::Text(self.last_name.clone())),
-            "email" => text(&self.email),
-            "phone" => text(&self.phone),
-            "title" => text(&self.title),
-            "company_id" => text(&self.company_id),
-            "owner_id" => text(&self.owner_id),
-            "lifecycle_stage" => FieldValue::One(Scalar::Text(self.lifecycle_stage.clone())),
+            "id" => FieldValue::text(Some(&self.id)),
+            "first_name" => FieldValue::text(self.first_name.as_deref()),
+            "last_name" => FieldValue::text(Some(&self.last_name)),
+            "email" => FieldValue::text(self.email.as_deref()),
+            "phone" => FieldValue::text(self.phone.as_deref()),
+            "title" => FieldValue::text(self.title.as_deref()),
+            "company_id" => FieldValue::text(self.company_id.as_deref()),
+            "owner_id" => FieldValue::text(self.owner_id.as_deref()),
+            "lifecycle_stage" => FieldValue::text(Some(&self.lifecycle_stage)),
             "marketing_consent" => FieldValue::One(Scalar::Boolean(self.marketing_consent)),
-            "created_at" => time(self.created_at),
-            "updated_at" => time(self.updated_at),
-            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
-            "last_order_at" => self.last_order_at.map_or(FieldValue::Null, time),
+            "created_at" => FieldValue::instant(Some(self.created_at)),
+            "updated_at" => FieldValue::instant(Some(self.updated_at)),
+            "archived_at" => FieldValue::instant(self.archived_at),
+            "last_order_at" => FieldValue::instant(self.last_order_at),
             "tags" => FieldValue::Many(
                 tags_from_json(&self.tags)
                     .into_iter()
@@ -700,20 +695,12 @@ fn list_with(
         rows = rows.filter(contacts::created_at.lt(before));
     }
     let rows: Vec<ContactRow> = crate::platform::query::planned!(rows, plan).load(conn)?;
-    let page = plan.page(
+    plan.page(
         rows,
         |row, path| row.value(path, defs),
         |row| row.id.clone(),
-    );
-    let items = page
-        .items
-        .into_iter()
-        .map(|row| row.into_contact(defs))
-        .collect::<Result<_, _>>()?;
-    Ok(Listed {
-        items,
-        next: page.next,
-    })
+    )
+    .try_map(|row| row.into_contact(defs))
 }
 
 /// The contacts among `ids`, in one query.

@@ -693,6 +693,13 @@ impl<T> Listed<T> {
             next: self.next,
         }
     }
+
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Listed<U>, E> {
+        Ok(Listed {
+            items: self.items.into_iter().map(f).collect::<Result<_, E>>()?,
+            next: self.next,
+        })
+    }
 }
 
 /// A list query compiled for one table.

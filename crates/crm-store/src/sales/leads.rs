@@ -20,7 +20,7 @@ use crate::sales::quotes::{self, QuoteDraft};
 use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
-use crm_domain::platform::filter::{FieldValue, Scalar};
+use crm_domain::platform::filter::FieldValue;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -163,30 +163,25 @@ impl LeadRow {
 
     /// What the filter language reads at `path`.
     fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
-        let text = |v: &Option<String>| {
-            v.clone()
-                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
-        };
-        let integer =
-            |v: Option<i64>| v.map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Integer(v)));
-        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
         match path {
-            "id" => FieldValue::One(Scalar::Text(self.id.clone())),
-            "source" => FieldValue::One(Scalar::Text(self.source.clone())),
-            "status" => FieldValue::One(Scalar::Text(self.status.clone())),
-            "owner_id" => text(&self.owner_id),
-            "score" => integer(self.score),
-            "estimated_value.amount_minor" => integer(self.estimated_value_minor),
-            "estimated_value.currency" => text(&self.estimated_value_currency),
-            "first_name" => text(&self.first_name),
-            "last_name" => text(&self.last_name),
-            "email" => text(&self.email),
-            "phone" => text(&self.phone),
-            "company_name" => text(&self.company_name),
-            "converted_at" => self.converted_at.map_or(FieldValue::Null, time),
-            "created_at" => time(self.created_at),
-            "updated_at" => time(self.updated_at),
-            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "id" => FieldValue::text(Some(&self.id)),
+            "source" => FieldValue::text(Some(&self.source)),
+            "status" => FieldValue::text(Some(&self.status)),
+            "owner_id" => FieldValue::text(self.owner_id.as_deref()),
+            "score" => FieldValue::integer(self.score),
+            "estimated_value.amount_minor" => FieldValue::integer(self.estimated_value_minor),
+            "estimated_value.currency" => {
+                FieldValue::text(self.estimated_value_currency.as_deref())
+            }
+            "first_name" => FieldValue::text(self.first_name.as_deref()),
+            "last_name" => FieldValue::text(self.last_name.as_deref()),
+            "email" => FieldValue::text(self.email.as_deref()),
+            "phone" => FieldValue::text(self.phone.as_deref()),
+            "company_name" => FieldValue::text(self.company_name.as_deref()),
+            "converted_at" => FieldValue::instant(self.converted_at),
+            "created_at" => FieldValue::instant(Some(self.created_at)),
+            "updated_at" => FieldValue::instant(Some(self.updated_at)),
+            "archived_at" => FieldValue::instant(self.archived_at),
             _ => custom::stored_values("leads", &self.custom_fields)
                 .ok()
                 .and_then(|values| custom_path_value(path, defs, &values))
@@ -653,20 +648,12 @@ pub fn list(
         rows = rows.filter(leads::created_at.lt(v));
     }
     let rows: Vec<LeadRow> = planned!(rows, plan).load(conn)?;
-    let page = plan.page(
+    plan.page(
         rows,
         |row, path| row.value(path, &defs),
         |row| row.id.clone(),
-    );
-    let items = page
-        .items
-        .into_iter()
-        .map(|row| row.into_lead(&defs))
-        .collect::<Result<_, _>>()?;
-    Ok(Listed {
-        items,
-        next: page.next,
-    })
+    )
+    .try_map(|row| row.into_lead(&defs))
 }
 
 fn pointers_of<'a>(leads: impl Iterator<Item = &'a Lead>) -> Pointers {

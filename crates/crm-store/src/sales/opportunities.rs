@@ -138,32 +138,26 @@ impl OpportunityRow {
 
     /// What the filter language reads at `path`.
     fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
-        let text = |v: &Option<String>| {
-            v.clone()
-                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
-        };
-        let one = |v: &String| FieldValue::One(Scalar::Text(v.clone()));
-        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
         match path {
-            "id" => one(&self.id),
-            "name" => one(&self.name),
-            "company_id" => one(&self.company_id),
-            "contact_id" => text(&self.contact_id),
-            "owner_id" => text(&self.owner_id),
-            "pipeline_id" => one(&self.pipeline_id),
-            "stage_id" => one(&self.stage_id),
+            "id" => FieldValue::text(Some(&self.id)),
+            "name" => FieldValue::text(Some(&self.name)),
+            "company_id" => FieldValue::text(Some(&self.company_id)),
+            "contact_id" => FieldValue::text(self.contact_id.as_deref()),
+            "owner_id" => FieldValue::text(self.owner_id.as_deref()),
+            "pipeline_id" => FieldValue::text(Some(&self.pipeline_id)),
+            "stage_id" => FieldValue::text(Some(&self.stage_id)),
             "amount.amount_minor" => FieldValue::One(Scalar::Integer(self.amount_minor)),
-            "amount.currency" => one(&self.currency),
+            "amount.currency" => FieldValue::text(Some(&self.currency)),
             "probability_bp" => self
                 .probability_bp
                 .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Integer(v))),
             "expected_close_date" => FieldValue::One(Scalar::Date(self.expected_close_date)),
-            "lead_id" => text(&self.lead_id),
-            "campaign_id" => text(&self.campaign_id),
-            "closed_at" => self.closed_at.map_or(FieldValue::Null, time),
-            "created_at" => time(self.created_at),
-            "updated_at" => time(self.updated_at),
-            "archived_at" => self.archived_at.map_or(FieldValue::Null, time),
+            "lead_id" => FieldValue::text(self.lead_id.as_deref()),
+            "campaign_id" => FieldValue::text(self.campaign_id.as_deref()),
+            "closed_at" => FieldValue::instant(self.closed_at),
+            "created_at" => FieldValue::instant(Some(self.created_at)),
+            "updated_at" => FieldValue::instant(Some(self.updated_at)),
+            "archived_at" => FieldValue::instant(self.archived_at),
             _ => custom::stored_values("opportunities", &self.custom_fields)
                 .ok()
                 .and_then(|values| custom_path_value(path, defs, &values))
@@ -626,20 +620,12 @@ pub fn list(
         );
     }
     let rows: Vec<OpportunityRow> = planned!(rows, plan).load(conn)?;
-    let page = plan.page(
+    plan.page(
         rows,
         |row, path| row.value(path, &defs),
         |row| row.id.clone(),
-    );
-    let items = page
-        .items
-        .into_iter()
-        .map(|row| assemble(conn, row, &defs))
-        .collect::<Result<_, _>>()?;
-    Ok(Listed {
-        items,
-        next: page.next,
-    })
+    )
+    .try_map(|row| assemble(conn, row, &defs))
 }
 
 fn pointers_of<'a>(opportunities: impl Iterator<Item = &'a Opportunity>) -> Pointers {

@@ -27,7 +27,7 @@ use crate::sales::documents::{self, Line, LineDraft};
 use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
-use crm_domain::platform::filter::{FieldValue, Scalar};
+use crm_domain::platform::filter::FieldValue;
 use crm_domain::sales::totals::require_lines;
 use serde_json::{Map, Value};
 
@@ -825,50 +825,35 @@ pub fn list(
         rows = rows.filter(orders::salesperson_id.eq(v.clone()));
     }
     let rows: Vec<OrderRow> = planned!(rows, plan).load(conn)?;
-    let page = plan.page(
+    plan.page(
         rows,
         |row, path| row.value(path, &defs),
         |row| row.id.clone(),
-    );
-    let items = page
-        .items
-        .into_iter()
-        .map(|row| assemble(conn, row, &defs))
-        .collect::<Result<_, _>>()?;
-    Ok(Listed {
-        items,
-        next: page.next,
-    })
+    )
+    .try_map(|row| assemble(conn, row, &defs))
 }
 
 impl OrderRow {
     /// What the filter language reads at `path`.
     fn value(&self, path: &str, defs: &[CustomField]) -> FieldValue {
-        let text = |v: &Option<String>| {
-            v.clone()
-                .map_or(FieldValue::Null, |v| FieldValue::One(Scalar::Text(v)))
-        };
-        let one = |v: &String| FieldValue::One(Scalar::Text(v.clone()));
-        let integer = |v: i64| FieldValue::One(Scalar::Integer(v));
-        let time = |t: NaiveDateTime| FieldValue::One(Scalar::Instant(t));
         match path {
-            "id" => one(&self.id),
-            "channel" => one(&self.channel),
-            "external_id" => one(&self.external_id),
-            "contact_id" => text(&self.contact_id),
-            "company_id" => text(&self.company_id),
-            "quote_id" => text(&self.quote_id),
-            "currency" => one(&self.currency),
-            "status" => one(&self.status),
-            "ordered_at" => time(self.ordered_at),
-            "salesperson_id" => text(&self.salesperson_id),
-            "campaign_id" => text(&self.campaign_id),
-            "subtotal.amount_minor" => integer(self.subtotal_minor),
-            "tax.amount_minor" => integer(self.tax_minor),
-            "total.amount_minor" => integer(self.total_minor),
-            "shop_number" => text(&self.shop_number),
-            "created_at" => time(self.created_at),
-            "updated_at" => time(self.updated_at),
+            "id" => FieldValue::text(Some(&self.id)),
+            "channel" => FieldValue::text(Some(&self.channel)),
+            "external_id" => FieldValue::text(Some(&self.external_id)),
+            "contact_id" => FieldValue::text(self.contact_id.as_deref()),
+            "company_id" => FieldValue::text(self.company_id.as_deref()),
+            "quote_id" => FieldValue::text(self.quote_id.as_deref()),
+            "currency" => FieldValue::text(Some(&self.currency)),
+            "status" => FieldValue::text(Some(&self.status)),
+            "ordered_at" => FieldValue::instant(Some(self.ordered_at)),
+            "salesperson_id" => FieldValue::text(self.salesperson_id.as_deref()),
+            "campaign_id" => FieldValue::text(self.campaign_id.as_deref()),
+            "subtotal.amount_minor" => FieldValue::integer(Some(self.subtotal_minor)),
+            "tax.amount_minor" => FieldValue::integer(Some(self.tax_minor)),
+            "total.amount_minor" => FieldValue::integer(Some(self.total_minor)),
+            "shop_number" => FieldValue::text(self.shop_number.as_deref()),
+            "created_at" => FieldValue::instant(Some(self.created_at)),
+            "updated_at" => FieldValue::instant(Some(self.updated_at)),
             _ => custom::stored_values("orders", &self.custom_fields)
                 .ok()
                 .and_then(|values| custom_path_value(path, defs, &values))
