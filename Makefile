@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service bench-filters bench-idle
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service bench-filters bench-idle bench-import
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -91,3 +91,8 @@ bench-filters:
 bench-idle:
 	$(CARGO) build --release -p crm --bin crm
 	tests/bench/idle.sh
+
+## The bulk order import against a raw multi-row INSERT of the same rows, rollups included.
+bench-import:
+	$(CARGO) build --release -p crm --bin crm
+	$(CARGO) run --release -p crm-tests --bin crm-bench-import

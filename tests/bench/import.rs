@@ -1,0 +1,395 @@
+//! `make bench-import`: P3 of #20, the bulk order import against a raw multi-row `INSERT` of the
+//! same rows, each as a rate in the same run. Not a test, not in CI.
+//!
+//! For each backend:
+//!
+//! 1. On a fresh database, starts the release `crm serve`, logs in as an admin with a real JWT
+//!    and creates `BENCH_COMPANIES` companies and 50 products over HTTP.
+//! 2. Imports `BENCH_BATCHES` batches of `BENCH_ORDERS` orders of 5 lines each with
+//!    `POST /v1/orders/import` (one request per batch, after one batch of warm-up), every order
+//!    new: a company drawn at random, 5 products drawn at random, ordered over the last year.
+//!    Every item must come back `created`.
+//! 3. The baseline, on a second fresh database with the same companies and products written by
+//!    the store: the same orders and lines as `OrderRow`s and `OrderLineRow`s (totals and cost
+//!    as the store computes them), inserted with multi-row `INSERT`s of 1,000 rows
+//!    (`HistoryBatch::write`, one transaction per batch), then the rollups of those rows
+//!    (`rollups::rebuild`, which reads them back and writes every rollup row).
+//!
+//! Prints a markdown table per backend: orders per second of each, and the ratio import /
+//! baseline, higher is better (the goal is at least 0.25).
+//!
+//! Environment (all optional):
+//! - `BENCH_BACKENDS`: `postgres,sqlite` (default), or one of them;
+//! - `BENCH_POSTGRES_URL`: a server where databases may be created, default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`;
+//! - `BENCH_ORDERS`: orders per import request, default 1,000 (the endpoint's most);
+//! - `BENCH_BATCHES`: timed batches, default 3;
+//! - `BENCH_COMPANIES`: default 200;
+//! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Utc};
+use crm_domain::access::roles::Role;
+use crm_domain::platform::money::Quantity;
+use crm_domain::sales::orders::LineKind;
+use crm_store::billing::history::HistoryBatch;
+use crm_store::parties::companies::{self as company_store, CompanyFields};
+use crm_store::platform::address::Address;
+use crm_store::sales::documents::{self, Line};
+use crm_store::sales::orders::{OrderLineRow, OrderRow};
+use crm_store::sales::products::{self as product_store, ProductFields};
+use crm_store::{DatabaseUrl, DbConnection};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+mod common;
+
+use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+
+const ADMIN_EMAIL: &str = "bench-admin@example.com";
+const PRODUCTS: usize = 50;
+const LINES: usize = 5;
+
+/// One order as the bench sends it and as the baseline writes it.
+struct Planned {
+    external_id: String,
+    company: usize,
+    ordered_at: NaiveDateTime,
+    /// (product index, quantity).
+    lines: Vec<(usize, i64)>,
+}
+
+fn product_price(p: usize) -> i64 {
+    1_000 + 37 * i64::try_from(p).unwrap_or(0)
+}
+
+fn product_cost(p: usize) -> i64 {
+    product_price(p) * 6 / 10
+}
+
+fn plan(rng: &mut StdRng, prefix: &str, count: usize, companies: usize) -> Vec<Planned> {
+    let now = Utc::now().naive_utc();
+    (0..count)
+        .map(|i| Planned {
+            external_id: format!("{prefix}-{i}"),
+            company: rng.gen_range(0..companies),
+            ordered_at: now - chrono::Duration::minutes(rng.gen_range(0..525_600)),
+            lines: (0..LINES)
+                .map(|_| (rng.gen_range(0..PRODUCTS), rng.gen_range(1..=5)))
+                .collect(),
+        })
+        .collect()
+}
+
+fn payload(orders: &[Planned], company_ids: &[String]) -> Value {
+    Value::Array(
+        orders
+            .iter()
+            .map(|o| {
+                json!({
+                    "channel": "bench",
+                    "external_id": o.external_id,
+                    "ordered_at": format!("{}Z", o.ordered_at.format("%Y-%m-%dT%H:%M:%S")),
+                    "currency": "EUR",
+                    "status": "paid",
+                    "company_id": company_ids[o.company],
+                    "lines": o.lines.iter().map(|(p, q)| json!({
+                        "sku": format!("IMP-{p}"),
+                        "quantity": q.to_string(),
+                        "unit_price": {"amount_minor": product_price(*p), "currency": "EUR"},
+                        "tax_rate_bp": 2100,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+async fn call(
+    client: &reqwest::Client,
+    token: Option<&str>,
+    url: String,
+    body: &Value,
+) -> Result<Value> {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    if !status.is_success() {
+        return Err(format!("{status}: {body}").into());
+    }
+    Ok(body)
+}
+
+/// Creates the companies and products over HTTP; returns the companies' ids and the products'.
+async fn catalogue(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    companies: usize,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut company_ids = Vec::with_capacity(companies);
+    for i in 0..companies {
+        let body = json!({"name": format!("Import customer {i}")});
+        let company = call(client, Some(token), format!("{base}/v1/companies"), &body).await?;
+        company_ids.push(company["id"].as_str().ok_or("no company id")?.to_owned());
+    }
+    let mut product_ids = Vec::with_capacity(PRODUCTS);
+    for p in 0..PRODUCTS {
+        let body = json!({"sku": format!("IMP-{p}"), "name": format!("Imported {p}"),
+            "unit_price": {"amount_minor": product_price(p), "currency": "EUR"},
+            "unit_cost": {"amount_minor": product_cost(p), "currency": "EUR"}, "tax_rate_bp": 2100});
+        let product = call(client, Some(token), format!("{base}/v1/products"), &body).await?;
+        product_ids.push(product["id"].as_str().ok_or("no product id")?.to_owned());
+    }
+    Ok((company_ids, product_ids))
+}
+
+fn setup(url: &DatabaseUrl, password: &str) -> Result<DbConnection> {
+    let pool = crm_store::platform::db::build_pool(url, 2)?;
+    crm::app::migrate(&pool)?;
+    crm::app::create_user(
+        &pool,
+        ADMIN_EMAIL,
+        Role::Admin,
+        None,
+        Some(password.to_owned()),
+    )?;
+    Ok(url.connect()?)
+}
+
+/// The imports over HTTP: the time of each timed batch.
+fn imports(
+    crm: &Path,
+    scratch: &Scratch,
+    rng: &mut StdRng,
+    orders: usize,
+    batches: usize,
+    companies: usize,
+) -> Result<(Vec<Duration>, Vec<Vec<Planned>>)> {
+    let password = format!("bench {}", uuid::Uuid::now_v7().simple());
+    let url = DatabaseUrl::parse(scratch.url())?;
+    drop(setup(&url, &password)?);
+    let server = Server::start(crm, scratch, &[])?;
+    let base = server.base.clone();
+    let planned: Vec<Vec<Planned>> = (0..=batches)
+        .map(|b| plan(rng, &format!("b{b}"), orders, companies))
+        .collect();
+    let times = actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let login = json!({"email": ADMIN_EMAIL, "password": password});
+        let token = call(&client, None, format!("{base}/v1/auth/token"), &login).await?;
+        let token = token["access_token"].as_str().ok_or("no token")?.to_owned();
+        let (company_ids, _) = catalogue(&client, &base, &token, companies).await?;
+        let mut times = Vec::new();
+        for (b, batch) in planned.iter().enumerate() {
+            let body = payload(batch, &company_ids);
+            let started = Instant::now();
+            let answer = call(
+                &client,
+                Some(&token),
+                format!("{base}/v1/orders/import"),
+                &body,
+            )
+            .await?;
+            let elapsed = started.elapsed();
+            let results = answer["results"].as_array().ok_or("no results")?;
+            let created = results.iter().filter(|r| r["status"] == "created").count();
+            if created != batch.len() {
+                return Err(format!("batch {b}: {created} of {} created", batch.len()).into());
+            }
+            if b > 0 {
+                times.push(elapsed);
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(times)
+    })?;
+    drop(server);
+    Ok((times, planned.into_iter().skip(1).collect()))
+}
+
+/// The same orders written raw into a second database with the same catalogue: the time of
+/// each batch, rollups included.
+fn baseline(
+    scratch: &Scratch,
+    planned: &[Vec<Planned>],
+    companies: usize,
+) -> Result<Vec<Duration>> {
+    let url = DatabaseUrl::parse(scratch.url())?;
+    let mut conn = setup(&url, "baseline password 0123456789")?;
+    let now = crm_store::now();
+    let mut company_ids = Vec::with_capacity(companies);
+    for i in 0..companies {
+        let fields = CompanyFields {
+            name: format!("Import customer {i}"),
+            legal_name: None,
+            tax_id: None,
+            billing_address: Address::default(),
+            email: None,
+            phone: None,
+            website: None,
+            industry: None,
+            owner_id: None,
+            tags: Vec::new(),
+            preferences: json!({}),
+            custom_fields: serde_json::Map::new(),
+            custom_written: None,
+        };
+        company_ids.push(company_store::create(&mut conn, fields)?.id);
+    }
+    let mut product_ids = Vec::with_capacity(PRODUCTS);
+    for p in 0..PRODUCTS {
+        let fields = ProductFields {
+            sku: format!("IMP-{p}"),
+            name: format!("Imported {p}"),
+            description: None,
+            currency: "EUR".to_owned(),
+            unit_price_minor: product_price(p),
+            unit_cost_minor: Some(product_cost(p)),
+            tax_rate_bp: 2100,
+            active: true,
+        };
+        product_ids.push(product_store::create(&mut conn, fields)?.id);
+    }
+    let mut times = Vec::new();
+    for batch in planned {
+        let mut history = HistoryBatch::default();
+        for order in batch {
+            let lines: Vec<Line> = order
+                .lines
+                .iter()
+                .map(|(p, q)| Line {
+                    product_id: Some(product_ids[*p].clone()),
+                    sku: Some(format!("IMP-{p}")),
+                    description: format!("Imported {p}"),
+                    quantity: Quantity::from_milli(q * 1_000),
+                    unit_price_minor: product_price(*p),
+                    unit_cost_minor: Some(product_cost(*p)),
+                    discount_bp: 0,
+                    tax_rate_bp: 2100,
+                    kind: LineKind::Product,
+                    stated: None,
+                    external_id: None,
+                })
+                .collect();
+            let totals = documents::totals(&lines)?;
+            let cost_minor = documents::cost_of(&lines)?;
+            let id = crm_store::new_id();
+            for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
+                history
+                    .lines
+                    .push(OrderLineRow::new(&id, position, line, amounts));
+            }
+            history.orders.push(OrderRow {
+                id,
+                channel: "bench".to_owned(),
+                external_id: order.external_id.clone(),
+                contact_id: None,
+                company_id: Some(company_ids[order.company].clone()),
+                quote_id: None,
+                currency: "EUR".to_owned(),
+                status: "paid".to_owned(),
+                ordered_at: order.ordered_at,
+                salesperson_id: None,
+                campaign_id: None,
+                payload_hash: order.external_id.clone(),
+                subtotal_minor: totals.subtotal_minor,
+                discount_minor: totals.discount_minor,
+                tax_minor: totals.tax_minor,
+                total_minor: totals.total_minor,
+                cost_minor,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                prices_include_tax: false,
+                connection_id: None,
+                shop_number: None,
+                shop_updated_at: None,
+                custom_fields: String::new(),
+            });
+        }
+        let started = Instant::now();
+        history.write(&mut conn)?;
+        crm_store::platform::db::write_transaction(
+            &mut conn,
+            crm_store::analytics::rollups::rebuild,
+        )?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+fn rate(orders: usize, times: &[Duration]) -> f64 {
+    let total: f64 = times.iter().map(Duration::as_secs_f64).sum();
+    (orders * times.len()) as f64 / total.max(f64::EPSILON)
+}
+
+fn main() -> Result<()> {
+    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
+    let admin: String = env_or(
+        "BENCH_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+    )?;
+    let orders: usize = env_or("BENCH_ORDERS", 1_000)?;
+    let batches: usize = env_or("BENCH_BATCHES", 3)?;
+    let companies: usize = env_or("BENCH_COMPANIES", 200)?;
+    if orders == 0 || batches == 0 || companies == 0 {
+        return Err("BENCH_ORDERS, BENCH_BATCHES and BENCH_COMPANIES must be at least 1".into());
+    }
+    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    let crm = match std::env::var_os("BENCH_CRM") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or("no directory")?
+            .join("crm"),
+    };
+    if !crm.exists() {
+        return Err(format!(
+            "{} not found; build it with cargo build --release -p crm",
+            crm.display()
+        )
+        .into());
+    }
+    let mut notes = vec![machine()];
+    if backends.contains("postgres") {
+        notes.push(postgres_settings(&admin, "synchronous_commit")?);
+    }
+    println!("Machine: {}.", notes.join("; "));
+    println!(
+        "{batches} timed batches of {orders} orders × {LINES} lines (after one of warm-up), every \
+         order new, over {companies} companies and {PRODUCTS} products. Import: `POST \
+         /v1/orders/import` to the release `crm serve`, one request per batch, times client-side. \
+         Baseline: the same rows as multi-row INSERTs of 1,000 (`HistoryBatch::write`) and the \
+         rollups rebuilt from them, on a second database with the same catalogue. Ratio: import \
+         rate / baseline rate, higher is better."
+    );
+    println!();
+    println!("| backend | import orders/s | batch p50 | baseline orders/s | batch p50 | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for backend in backends.split(',').map(str::trim) {
+        let mut rng = StdRng::seed_from_u64(20);
+        let (api, planned) = {
+            let scratch = Scratch::new(backend, &admin, "import")?;
+            imports(&crm, &scratch, &mut rng, orders, batches, companies)?
+        };
+        let raw = {
+            let scratch = Scratch::new(backend, &admin, "import_raw")?;
+            baseline(&scratch, &planned, companies)?
+        };
+        let (api_rate, raw_rate) = (rate(orders, &api), rate(orders, &raw));
+        println!(
+            "| {backend} | {api_rate:.0} | {} | {raw_rate:.0} | {} | {:.3} |",
+            secs(percentile(&api, 50)),
+            secs(percentile(&raw, 50)),
+            api_rate / raw_rate
+        );
+    }
+    Ok(())
+}
