@@ -699,6 +699,10 @@ on_both_backends! {
         let searched = app.post("/v1/opportunities/search", json!({"filter": "custom.region.eq.south", "fields": ["name"]})).await;
         assert_eq!(searched.body["data"][0]["name"], "Other", "{}", searched.text);
         assert_eq!(app.post("/v1/opportunities/search", json!({"filter": "nope.eq.1"})).await.status, 422);
+        for object in ["leads", "opportunities", "orders"] {
+            let wrong_method = app.patch(&format!("/v1/{object}/search"), json!({})).await;
+            assert_eq!(wrong_method.status, 405, "{object}: {}", wrong_method.text);
+        }
         let key = app.create("/v1/api-keys", json!({"name": "orders only", "scopes": ["orders:read"]})).await;
         let secret = key["key"].as_str().unwrap().to_owned();
         assert_eq!(app.get_as(&secret, "/v1/orders?expand=company").await.status, 403);

@@ -512,7 +512,7 @@ pub async fn create_opportunity(
 #[utoipa::path(tag = "opportunities", operation_id = "getOpportunity", summary = "Get an opportunity",
     params(("id" = String, Path, description = "Opportunity id"), ReadQuery),
     responses((status = 200, description = "The opportunity", body = Opportunity, headers(("ETag" = String, description = "Its version")))))]
-#[get("/opportunities/{id}")]
+#[get("/opportunities/{id:[0-9a-fA-F-]+}")]
 pub async fn get_opportunity(
     state: web::Data<AppState>,
     principal: Principal,
@@ -541,7 +541,7 @@ pub async fn get_opportunity(
     params(("id" = String, Path, description = "Opportunity id")),
     request_body(content = OpportunityUpdate, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The updated opportunity", body = Opportunity, headers(("ETag" = String, description = "Its new version")))))]
-#[patch("/opportunities/{id}")]
+#[patch("/opportunities/{id:[0-9a-fA-F-]+}")]
 pub async fn update_opportunity(
     target: ActionTarget,
     ApiJson(body): ApiJson<OpportunityUpdate>,
@@ -566,7 +566,7 @@ pub async fn update_opportunity(
     description = "Archives it: readable by id, gone from lists and the forecast.",
     params(("id" = String, Path, description = "Opportunity id")),
     responses((status = 204, description = "Archived")))]
-#[delete("/opportunities/{id}")]
+#[delete("/opportunities/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_opportunity(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     target
         .write_no_content(Resource::Opportunities, store::archive)
