@@ -18,7 +18,7 @@ use crate::platform::query::{
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::companies;
-use crate::platform::stored::stored_opt;
+use crate::platform::stored::{stored_json, stored_opt};
 use crate::{access::users, new_id, now, tag_pattern, tags_from_json, tags_to_json, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::{FieldValue, Scalar};
@@ -230,7 +230,7 @@ impl CompanyRow {
             industry: self.industry.clone(),
             owner_id: self.owner_id.clone(),
             tags: tags_from_json(&self.tags),
-            preferences: serde_json::from_str(&self.preferences).unwrap_or_default(),
+            preferences: stored_json("companies", "preferences", &self.preferences)?,
             custom_fields: custom::stored_values("companies", &self.custom_fields)?,
             custom_written: None,
         })

@@ -15,6 +15,7 @@ use crate::platform::query::{
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
+use crate::platform::stored::{stored, stored_json};
 use crate::{
     access::users, new_id, now, parties::companies, tag_pattern, tags_from_json, tags_to_json,
     StoreError,
@@ -178,13 +179,10 @@ impl ContactRow {
             email: self.email.clone(),
             phone: self.phone.clone(),
             title: self.title.clone(),
-            lifecycle_stage: self
-                .lifecycle_stage
-                .parse()
-                .unwrap_or(LifecycleStage::Prospect),
+            lifecycle_stage: stored("contacts", "lifecycle_stage", &self.lifecycle_stage)?,
             owner_id: self.owner_id.clone(),
             tags: tags_from_json(&self.tags),
-            preferences: serde_json::from_str(&self.preferences).unwrap_or_default(),
+            preferences: stored_json("contacts", "preferences", &self.preferences)?,
             marketing_consent: self.marketing_consent,
             custom_fields: custom::stored_values("contacts", &self.custom_fields)?,
             custom_written: None,

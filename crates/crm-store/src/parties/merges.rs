@@ -1070,15 +1070,19 @@ pub struct MergeEntry {
 }
 
 impl MergeRow {
-    fn into_entry(self) -> MergeEntry {
-        MergeEntry {
-            old_values: serde_json::from_str(&self.old_values).unwrap_or(Value::Null),
+    fn into_entry(self) -> Result<MergeEntry, StoreError> {
+        Ok(MergeEntry {
+            old_values: crate::platform::stored::stored_json(
+                "merges",
+                "old_values",
+                &self.old_values,
+            )?,
             id: self.id,
             survivor_id: self.survivor_id,
             merged_id: self.merged_id,
             actor: self.actor,
             merged_at: self.merged_at,
-        }
+        })
     }
 }
 
@@ -1102,7 +1106,7 @@ pub fn log_of(
         .limit(MAX_LOG)
         .select(MergeRow::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().map(MergeRow::into_entry).collect())
+    rows.into_iter().map(MergeRow::into_entry).collect()
 }
 
 /// What a timeline says of a merge: the merged record's name, as the log kept it.
