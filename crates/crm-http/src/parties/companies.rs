@@ -352,8 +352,12 @@ fn expand_of(shape: &Shape) -> Expand {
 
 /// A user as an expansion shows it: `id`, `email` and `role`.
 pub fn user(id: Option<&str>, related: &Related) -> Option<Value> {
-    let user = related.users.get(id?)?;
-    Some(json!({"id": user.id, "email": user.email, "role": user.role}))
+    related.users.get(id?).map(user_summary)
+}
+
+/// A user embedded in another record: `id`, `email` and `role`, nothing more.
+pub fn user_summary(user: &crm_store::access::users::UserSummary) -> Value {
+    json!({"id": user.id, "email": user.email, "role": user.role})
 }
 
 /// A company as the caller shaped it.

@@ -3,7 +3,7 @@
 
 use crm_domain::access::permissions::{Access, Resource};
 use crm_store::sales::related::{Embed, Embedded};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
@@ -89,7 +89,7 @@ pub fn shaped(
             Kind::User => embedded
                 .users
                 .get(&id)
-                .map(|u| json!({"id": u.id, "email": u.email, "role": u.role})),
+                .map(crate::parties::companies::user_summary),
         });
         embed(&mut value, relation.name, found);
     }

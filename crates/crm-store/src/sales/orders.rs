@@ -481,7 +481,7 @@ pub fn upsert(
     };
     if let Some(row) = &existing {
         if row.payload_hash == input.payload_hash {
-            return Ok(Upserted::Unchanged(get(conn, &row.id)?));
+            return Ok(Upserted::Unchanged(read(conn, &row.id, &defs)?));
         }
     }
     let matched = match &input.customer {
@@ -570,7 +570,7 @@ pub fn upsert(
             outbox::record(conn, event, &id)?;
         }
     }
-    let order = get(conn, &id)?;
+    let order = read(conn, &id, &defs)?;
     Ok(if created {
         Upserted::Created(order)
     } else {
@@ -705,9 +705,14 @@ pub fn first_not_of(
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Order, StoreError> {
-    let row = load(conn, id)?;
     let defs = custom::fields(conn, CustomObject::Orders)?;
-    assemble(conn, row, &defs)
+    read(conn, id, &defs)
+}
+
+/// An order, read with definitions its caller already holds (a write reads them first).
+fn read(conn: &mut DbConnection, id: &str, defs: &[CustomField]) -> Result<Order, StoreError> {
+    let row = load(conn, id)?;
+    assemble(conn, row, defs)
 }
 
 /// What an order points at, for `expand=`.
