@@ -36,6 +36,7 @@ async fn setup(app: &TestApp) {
 }
 
 on_both_backends! {
+    #[smoke]
     async fn profit_figures_equal_the_hand_computed_values(app: TestApp) {
         setup(&app).await;
         let company = app.create("/v1/companies", json!({"name": "Analytics Co"})).await["id"].as_str().unwrap().to_owned();

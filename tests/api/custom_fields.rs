@@ -142,6 +142,7 @@ on_both_backends! {
         assert_eq!(listed.body["data"][0]["archived"], true);
     }
 
+    #[smoke]
     async fn filters_combine_built_in_and_custom_paths_and_values_stay_values(app: TestApp) {
         segment_field(&app).await;
         field(&app, "contacts", json!({"key": "visits", "label": "Visits", "type": "number"})).await;
@@ -730,6 +731,7 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    #[smoke]
     async fn concurrent_writers_of_a_unique_value_and_of_the_last_field_leave_one_winner(app: TestApp) {
         field(&app, "contacts", json!({"key": "external_ref", "label": "Ref", "type": "text", "unique": true})).await;
         let racers = (0..8).map(|i| {

@@ -27,6 +27,7 @@ async fn subscribe(app: &TestApp, receiver: &Receiver, types: Value) -> (String,
 }
 
 on_both_backends! {
+    #[smoke]
     async fn a_new_contact_reaches_the_receiver_signed_and_equal_to_its_get(app: TestApp) {
         let receiver = Receiver::start(&[]);
         let (endpoint_id, secret) = subscribe(&app, &receiver, json!(["contact.*"])).await;

@@ -42,6 +42,7 @@ async fn manual_draft(app: &TestApp, company_id: &str, notes: &str) -> String {
 }
 
 on_both_backends! {
+    #[smoke]
     async fn issued_invoices_are_immutable_and_money_is_checked(app: TestApp) {
         let (cid, order_id) = company_with_order(&app, "Cliente SL", "ORD-1").await;
         let draft = app.create("/v1/invoices", json!({"company_id": cid, "order_ids": [order_id]})).await;
@@ -133,6 +134,7 @@ on_both_backends! {
         assert_eq!(r.body["broken"]["invoice_id"], ids[1].as_str(), "{}", r.text);
     }
 
+    #[smoke]
     async fn a_failed_issue_consumes_no_number(app: TestApp) {
         app.configure_issuer().await;
         let company = app.create("/v1/companies", json!({"name": "Gap Co"})).await;

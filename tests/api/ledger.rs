@@ -93,6 +93,7 @@ on_both_backends! {
         assert_eq!(paid["lines"][0]["unit_cost"], eur(400));
     }
 
+    #[smoke]
     async fn a_credit_note_credits_the_invoices_own_lines_and_no_more(app: TestApp) {
         let company = id_of(&app.company("Rates SL", json!({"tax_id": "ESB22222222", "billing_address": {"city": "Vigo", "country": "ES"}})).await);
         app.configure_issuer().await;

@@ -23,6 +23,7 @@ mod opportunities;
 mod portal;
 mod races;
 mod rate_limits;
+mod replicas;
 mod returns;
 mod rollups;
 mod sales;

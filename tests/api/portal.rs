@@ -43,6 +43,7 @@ async fn customer(app: &TestApp, name: &str) -> Customer {
 }
 
 on_both_backends! {
+    #[smoke]
     async fn a_customer_sees_only_its_own_records(app: TestApp) {
         let a = customer(&app, "Alfa").await;
         let b = customer(&app, "Beta").await;

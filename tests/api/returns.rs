@@ -36,6 +36,7 @@ async fn root_cause(app: &TestApp, id: &str) {
 }
 
 on_both_backends! {
+    #[smoke]
     async fn returns_never_exceed_what_was_sold_even_when_racing(app: TestApp) {
         let (company, order) = order(&app, "R-1", 1).await;
         let first = app.post("/v1/returns", return_body(&order, "1")).await;

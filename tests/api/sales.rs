@@ -29,6 +29,7 @@ on_both_backends! {
         assert_eq!(got.body["unit_cost"], eur(600));
     }
 
+    #[smoke]
     async fn a_quote_goes_from_draft_to_order_with_the_same_totals(app: TestApp) {
         let widget = Product::new("W-1", 1999, 1200).ensure(&app).await;
         let company = app.create("/v1/companies", json!({"name": "Buyer SL"})).await;
@@ -94,6 +95,7 @@ on_both_backends! {
         assert_eq!(r.status, 409);
     }
 
+    #[smoke]
     async fn concurrent_quote_creations_get_distinct_sequential_numbers(app: TestApp) {
         let company = app.create("/v1/companies", json!({"name": "Busy SL"})).await;
         let body = json!({"company_id": company["id"], "currency": "EUR", "lines": [{"description": "x", "quantity": "1", "unit_price": eur(1)}]});
@@ -108,6 +110,7 @@ on_both_backends! {
         assert_eq!(sequences, (1..=8).collect::<Vec<_>>(), "{numbers:?}");
     }
 
+    #[smoke]
     async fn importing_the_same_orders_twice_creates_them_once(app: TestApp) {
         Product::new("W-1", 1000, 600).ensure(&app).await;
         let batch: Vec<Value> = (0..200).map(|i| order_payload(&format!("A{i:04}"), &format!("buyer{}@example.com", i % 20), "W-1")).collect();
@@ -189,6 +192,7 @@ on_both_backends! {
         assert_eq!(app.request(Method::PUT, path, Some(&token), Some(mismatch), &[]).await.status, 422);
     }
 
+    #[smoke]
     async fn concurrent_upserts_of_one_order_make_one_order(app: TestApp) {
         Product::new("W-1", 1000, 600).ensure(&app).await;
         let token = app.admin_token.clone();

@@ -515,6 +515,7 @@ on_both_backends! {
         assert!(of_type(&events(&app, &theirs).await, "csat_received").is_empty());
     }
 
+    #[smoke]
     async fn the_360_and_the_timeline_show_cases(app: TestApp) {
         let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
         let other = id_of(&app.company("Otra SL", json!({})).await);

@@ -4,6 +4,7 @@
 
 mod fixtures;
 pub mod receiver;
+pub mod servers;
 
 use std::path::PathBuf;
 
@@ -122,6 +123,7 @@ pub struct TestApp {
     pub admin_token: String,
     pub pool: crm_store::Pool,
     _db: TestDb,
+    _pooler: Option<servers::PgBouncer>,
 }
 
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
@@ -146,26 +148,85 @@ impl TestApp {
     /// Rate limits are off (`CRM_RATE_LIMIT_PER_MINUTE=0`): tests make many calls as one user
     /// from one address.
     pub async fn spawn(backend: Backend) -> TestApp {
-        Self::start(backend, true, 0).await
+        let (db, url) = TestDb::create(backend);
+        Self::start(db, url, None, |_| {}).await
     }
 
     /// As `spawn`, but as in production: without the test clock.
     pub async fn spawn_without_test_clock(backend: Backend) -> TestApp {
-        Self::start(backend, false, 0).await
+        let (db, url) = TestDb::create(backend);
+        Self::start(db, url, None, |config| config.test_clock = false).await
     }
 
     /// As `spawn`, with a rate limit of `per_minute` requests per caller.
     pub async fn spawn_with_rate_limit(backend: Backend, per_minute: u64) -> TestApp {
-        Self::start(backend, true, per_minute).await
+        let (db, url) = TestDb::create(backend);
+        Self::start(db, url, None, |config| {
+            config.rate_limit_per_minute = per_minute;
+        })
+        .await
     }
 
-    async fn start(backend: Backend, test_clock: bool, rate_limit_per_minute: u64) -> TestApp {
+    /// As `spawn` on PostgreSQL, every connection through a PgBouncer in transaction mode
+    /// started for this test.
+    pub async fn spawn_through_pgbouncer() -> TestApp {
+        let (db, direct_url) = TestDb::create(Backend::Postgres);
+        let TestDb::Postgres { name, .. } = &db else {
+            unreachable!("a PostgreSQL database")
+        };
+        let upstream = reqwest::Url::parse(&direct_url).unwrap();
+        let bouncer = servers::PgBouncer::start(
+            upstream.host_str().unwrap(),
+            upstream.port().unwrap_or(5432),
+        );
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
+            bouncer.port
+        );
+        Self::start(db, url, Some(bouncer), |config| {
+            config.database_pooler = crm_store::platform::db::Pooler::Transaction;
+        })
+        .await
+    }
+
+    /// The app on `database` of `primary`, reading from `replicas` that may lag up to
+    /// `max_lag_ms`.
+    pub async fn spawn_with_replicas(
+        primary: &servers::PgServer,
+        replicas: &[&servers::PgServer],
+        max_lag_ms: u64,
+    ) -> TestApp {
+        let name = format!("crm_test_{}", uuid::Uuid::now_v7().simple());
+        let admin_url = primary.url("postgres");
+        let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
+        let url = primary.url(&name);
+        let read_urls = replicas.iter().map(|r| r.url(&name)).collect();
+        let db = TestDb::Postgres { admin_url, name };
+        Self::start(db, url, None, move |config| {
+            config.database_read_url = read_urls;
+            config.database_read_max_lag_ms = max_lag_ms;
+        })
+        .await
+    }
+
+    async fn start(
+        db: TestDb,
+        url: String,
+        pooler: Option<servers::PgBouncer>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         init_test_log();
-        let (db, url) = TestDb::create(backend);
+        let backend = match db {
+            TestDb::Sqlite { .. } => Backend::Sqlite,
+            TestDb::Postgres { .. } => Backend::Postgres,
+        };
         let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7().simple());
         let data_dir =
             std::env::temp_dir().join(format!("crm-test-data-{}", uuid::Uuid::now_v7().simple()));
-        let config = Config {
+        let mut config = Config {
             bind: "127.0.0.1:0".into(),
             database_url: url,
             data_dir,
@@ -178,16 +239,18 @@ impl TestApp {
             // Every test client calls from loopback: the race harness alone rates hundreds of
             // surveys a minute.
             survey_per_minute: 100_000,
-            rate_limit_per_minute,
+            // Tests make many calls as one user from one address.
+            rate_limit_per_minute: 0,
             // Test receivers listen on loopback over plain HTTP.
             webhook_allow_http: true,
             webhook_allow_private: true,
-            test_clock,
+            test_clock: true,
             // The SLA sweep runs when a test asks (`POST /v1/admin/maintenance/run`), never on
             // its own while a test moves the clock.
             sla_sweep_seconds: 24 * 3600,
             ..Config::default()
         };
+        adjust(&mut config);
         let application = Application::build(&config).unwrap();
         let port = application.port();
         let pool = application.pool().clone();
@@ -200,6 +263,7 @@ impl TestApp {
             admin_token: String::new(),
             pool,
             _db: db,
+            _pooler: pooler,
         };
         app.admin_token = app.token_for(Role::Admin, None).await;
         app
@@ -374,28 +438,49 @@ impl TestApp {
 
 /// Runs each test body against SQLite and against PostgreSQL, as `name::sqlite` and
 /// `name::postgres`. Without `CRM_TEST_POSTGRES_URL` at build time the PostgreSQL variant is
-/// ignored (see `build.rs`).
+/// ignored (see `build.rs`). A test marked `#[smoke]` also runs as `name::pgbouncer`, through a
+/// PgBouncer in transaction mode (ignored where `/usr/sbin/pgbouncer` was absent at build time).
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
+    ($($(#[$mark:ident])? async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $( $crate::on_both_backends!(@test [$($mark)?] $name $app $body); )*
+    };
+    (@test [] $name:ident $app:ident $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
 
-                async fn run($app: $crate::TestApp) $body
+            async fn run($app: $crate::TestApp) $body
 
-                #[actix_rt::test]
-                async fn sqlite() {
-                    run($crate::TestApp::spawn($crate::Backend::Sqlite).await).await;
-                }
+            $crate::on_both_backends!(@backends);
+        }
+    };
+    (@test [smoke] $name:ident $app:ident $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
 
-                #[actix_rt::test]
-                #[cfg_attr(not(crm_test_postgres), ignore = "skipped: CRM_TEST_POSTGRES_URL was not set when the tests were built")]
-                async fn postgres() {
-                    run($crate::TestApp::spawn($crate::Backend::Postgres).await).await;
-                }
+            async fn run($app: $crate::TestApp) $body
+
+            $crate::on_both_backends!(@backends);
+
+            #[actix_rt::test]
+            #[cfg_attr(not(crm_test_pgbouncer), ignore = "skipped: needs CRM_TEST_POSTGRES_URL and /usr/sbin/pgbouncer (Debian's pgbouncer) when the tests were built")]
+            async fn pgbouncer() {
+                run($crate::TestApp::spawn_through_pgbouncer().await).await;
             }
-        )*
+        }
+    };
+    (@backends) => {
+        #[actix_rt::test]
+        async fn sqlite() {
+            run($crate::TestApp::spawn($crate::Backend::Sqlite).await).await;
+        }
+
+        #[actix_rt::test]
+        #[cfg_attr(not(crm_test_postgres), ignore = "skipped: CRM_TEST_POSTGRES_URL was not set when the tests were built")]
+        async fn postgres() {
+            run($crate::TestApp::spawn($crate::Backend::Postgres).await).await;
+        }
     };
 }

@@ -149,6 +149,7 @@ pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io:
                     .config(utoipa_swagger_ui::Config::from("/openapi.json")),
             )
             .default_service(web::to(routing::unmatched))
+            .wrap(from_fn(middleware::route_reads))
             .wrap(from_fn(middleware::idempotency))
             // Inside CORS, so that a `429` carries the CORS headers too; outside idempotency,
             // so that a refused request claims no key.

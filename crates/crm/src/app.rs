@@ -3,11 +3,13 @@
 use crm_store::platform::clock::Clock;
 use crm_store::service::sweep::SweepReport;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use crm_domain::access::roles::Role;
 use crm_domain::platform::money::Currency;
+use crm_http::platform::replicas::Replicas;
 use crm_http::{ApiError, AppState};
 use crm_store::platform::db::{build_pool, run_migrations, write_transaction};
 use crm_store::{Pool, StoreError};
@@ -51,6 +53,22 @@ pub fn connect(config: &Config) -> Result<Pool, AppError> {
     Ok(build_pool(&url, config.pool_size)?)
 }
 
+/// The configured read replicas, each with a pool as large as the primary's.
+fn read_replicas(config: &Config) -> Result<Option<Arc<Replicas>>, AppError> {
+    let urls = config.read_replicas()?;
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let pools = urls
+        .iter()
+        .map(|url| build_pool(url, config.pool_size))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Arc::new(Replicas::new(
+        pools,
+        Duration::from_millis(config.database_read_max_lag_ms),
+    ))))
+}
+
 /// Applies pending migrations; returns how many ran.
 pub fn migrate(pool: &Pool) -> Result<usize, AppError> {
     let mut conn = pool.get().map_err(StoreError::from)?;
@@ -80,7 +98,11 @@ impl Application {
                 tracing::info!(applied, "migrations applied");
             }
         }
-        let state = AppState::new(pool.clone(), config.http_settings()?)?;
+        let replicas = read_replicas(config)?;
+        if let Some(replicas) = &replicas {
+            actix_web::rt::spawn(replicas.clone().watch(pool.clone()));
+        }
+        let state = AppState::new(pool.clone(), replicas, config.http_settings()?)?;
         let base_currency = state.settings.base_currency;
         let clock = state.settings.clock;
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -9,6 +9,7 @@ use crm_domain::platform::phone::PhoneRegion;
 use crm_http::events::delivery::WebhookSettings;
 use crm_http::HttpSettings;
 use crm_store::platform::clock::Clock;
+use crm_store::platform::db::Pooler;
 use crm_store::{Backend, DatabaseUrl};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -35,6 +36,17 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://PATH`, a plain path, or `postgres://...`.
     pub database_url: String,
+    /// `transaction` when the nodes reach PostgreSQL through a pooler in transaction mode
+    /// (PgBouncer's `pool_mode = transaction`); `session` (the default) otherwise.
+    pub database_pooler: Pooler,
+    /// PostgreSQL streaming replicas that serve the read-only endpoints (lists, analytics,
+    /// search, the 360 overview, the portal); a comma-separated string in the environment.
+    #[serde(deserialize_with = "comma_list")]
+    pub database_read_url: Vec<String>,
+    /// How far behind the primary a replica may be and still serve reads; a replica further
+    /// behind, or not answering, is skipped. It also bounds how long a caller's own write sends
+    /// its reads to the primary.
+    pub database_read_max_lag_ms: u64,
     /// Where SQLite data and the development JWT secret live.
     pub data_dir: PathBuf,
     /// HS256 secret for access tokens. Required with PostgreSQL.
@@ -134,6 +146,9 @@ impl Default for Config {
         Config {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/crm.db".into(),
+            database_pooler: Pooler::Session,
+            database_read_url: Vec::new(),
+            database_read_max_lag_ms: 5_000,
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
             access_token_ttl_seconds: 900,
@@ -185,7 +200,33 @@ impl Config {
     }
 
     pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
-        DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))
+        DatabaseUrl::parse(&self.database_url)
+            .map(|url| url.through(self.database_pooler))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The replicas' URLs: PostgreSQL only, and only beside a PostgreSQL primary.
+    pub fn read_replicas(&self) -> Result<Vec<DatabaseUrl>, ConfigError> {
+        let replicas = self
+            .database_read_url
+            .iter()
+            .map(|url| {
+                DatabaseUrl::parse(url)
+                    .map(|url| url.through(self.database_pooler))
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let all_postgres = replicas
+            .iter()
+            .chain(std::iter::once(&self.database()?))
+            .all(|url| url.backend() == Backend::Postgres);
+        if !replicas.is_empty() && !all_postgres {
+            return Err(ConfigError::Invalid(
+                "database_read_url names PostgreSQL streaming replicas of a PostgreSQL database_url"
+                    .into(),
+            ));
+        }
+        Ok(replicas)
     }
 
     /// The JWT secret: configured, or for SQLite a development secret generated once and kept
@@ -387,6 +428,28 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CRM_RATE_LIMIT_PER_MINUTE", "0");
             assert_eq!(Config::load(None).unwrap().rate_limit_per_minute, 0);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn replicas_and_the_pooler_come_from_the_environment_and_need_postgres() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CRM_DATABASE_URL", "postgres://u@primary/crm");
+            jail.set_env(
+                "CRM_DATABASE_READ_URL",
+                "postgres://u@replica-a/crm, postgres://u@replica-b/crm",
+            );
+            jail.set_env("CRM_DATABASE_POOLER", "transaction");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.database_pooler, Pooler::Transaction);
+            assert_eq!(config.read_replicas().unwrap().len(), 2);
+            jail.set_env("CRM_DATABASE_URL", "sqlite://data/crm.db");
+            let sqlite = Config::load(None).unwrap();
+            assert!(sqlite.read_replicas().is_err());
+            jail.set_env("CRM_DATABASE_POOLER", "statement");
+            assert!(Config::load(None).is_err());
             Ok(())
         });
     }

@@ -9,6 +9,7 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
+    reads: IntCounterVec,
     latency: HistogramVec,
     pool_size: IntGauge,
     pool_idle: IntGauge,
@@ -25,6 +26,13 @@ impl Metrics {
             ),
             &["method", "route", "status"],
         )?;
+        let reads = IntCounterVec::new(
+            Opts::new(
+                "crm_db_reads_total",
+                "Database reads by the pool that served them: primary, or replica-N",
+            ),
+            &["pool"],
+        )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "crm_http_request_duration_seconds",
@@ -38,12 +46,14 @@ impl Metrics {
         let pool_size = IntGauge::new("crm_db_pool_connections", "Open database connections")?;
         let pool_idle = IntGauge::new("crm_db_pool_idle_connections", "Idle database connections")?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(reads.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         Ok(Self {
             registry,
             requests,
+            reads,
             latency,
             pool_size,
             pool_idle,
@@ -58,6 +68,10 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    pub(crate) fn served_read(&self, pool: &str) {
+        self.reads.with_label_values(&[pool]).inc();
     }
 
     /// The text exposition format.

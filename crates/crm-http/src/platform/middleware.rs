@@ -18,6 +18,7 @@ use crate::platform::auth::authenticate;
 use crate::platform::error::ApiError;
 use crate::platform::extract::read_body;
 use crate::platform::rate_limit::Quota;
+use crate::platform::replicas::ReadRoute;
 use crate::platform::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -129,6 +130,36 @@ pub async fn rate_limit(
     };
     set_rate_limit_headers(response.headers_mut(), &quota);
     Ok(response)
+}
+
+/// Tells the database layer who asks and whether the request's reads may lag, when the node
+/// has read replicas: writes record the caller's WAL position, and reads of lists, analytics,
+/// search and the portal may go to a replica that holds it.
+pub async fn route_reads(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let has_replicas = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.db.has_replicas());
+    if !has_replicas {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let caller = match req.headers().contains_key(header::AUTHORIZATION) {
+        true => authenticate(req.request()).await.ok().map(|p| p.key()),
+        false => None,
+    };
+    let may_lag = req
+        .request()
+        .match_pattern()
+        .is_some_and(|pattern| ReadRoute::may_lag(req.method(), &without_regexes(&pattern)));
+    ReadRoute { caller, may_lag }
+        .scope(next.call(req))
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Whom a request counts against, and that caller's budget: its API key's own, else the

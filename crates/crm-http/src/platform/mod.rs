@@ -16,6 +16,7 @@ mod openapi_tighten;
 pub mod ops;
 pub mod pagination;
 pub mod rate_limit;
+pub mod replicas;
 pub(crate) mod respond;
 pub mod routing;
 pub mod settings;

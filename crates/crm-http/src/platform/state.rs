@@ -7,12 +7,14 @@ use actix_web::web;
 use crm_domain::platform::money::Currency;
 use crm_domain::platform::phone::PhoneRegion;
 use crm_store::platform::db::{write_transaction, DbConnection};
+use crm_store::platform::replicas::written as written_up_to;
 use crm_store::{Pool, StoreError};
 use secrecy::SecretString;
 
 use crate::platform::error::ApiError;
 use crate::platform::metrics::Metrics;
 use crate::platform::rate_limit::RateLimiter;
+use crate::platform::replicas::{ReadRoute, Replicas};
 
 /// Settings the HTTP layer needs; the binary builds them from its configuration.
 #[derive(Clone)]
@@ -76,10 +78,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, settings: HttpSettings) -> Result<Self, prometheus::Error> {
+    pub fn new(
+        pool: Pool,
+        replicas: Option<Arc<Replicas>>,
+        settings: HttpSettings,
+    ) -> Result<Self, prometheus::Error> {
+        let metrics = Arc::new(Metrics::new(pool.clone())?);
         Ok(Self {
-            metrics: Arc::new(Metrics::new(pool.clone())?),
-            db: Db(pool),
+            db: Db {
+                primary: pool,
+                replicas,
+                metrics: metrics.clone(),
+            },
+            metrics,
             standing: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(settings.auth_cache_ttl)
@@ -90,20 +101,40 @@ impl AppState {
     }
 }
 
-/// Runs diesel work on actix's blocking thread pool, never on a worker.
+/// Runs diesel work on actix's blocking thread pool, never on a worker: writes on the
+/// primary, reads on a replica where the request may lag and one can serve it.
 #[derive(Clone)]
-pub struct Db(pub Pool);
+pub struct Db {
+    primary: Pool,
+    replicas: Option<Arc<Replicas>>,
+    metrics: Arc<Metrics>,
+}
 
 impl Db {
+    /// Whether reads may go to replicas.
+    pub fn has_replicas(&self) -> bool {
+        self.replicas.is_some()
+    }
+
     /// Runs `work` on a pooled connection outside a transaction.
     pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.0.clone();
+        let (primary, replicas, metrics) = (
+            self.primary.clone(),
+            self.replicas.clone(),
+            self.metrics.clone(),
+        );
+        let route = ReadRoute::current();
         web::block(move || {
-            let mut conn = pool.get()?;
+            let replica = replicas.and_then(|replicas| replicas.connection(route.as_ref()));
+            let (pool_name, mut conn) = match replica {
+                Some(replica) => replica,
+                None => ("primary".to_owned(), primary.get()?),
+            };
+            metrics.served_read(&pool_name);
             work(&mut conn)
         })
         .await
@@ -114,7 +145,7 @@ impl Db {
     /// Whether the database answers within `timeout`: a readiness probe must answer before
     /// the prober gives up, not after the pool's longer wait for a connection.
     pub async fn ping(&self, timeout: Duration) -> Result<(), ApiError> {
-        let pool = self.0.clone();
+        let pool = self.primary.clone();
         web::block(move || {
             let mut conn = pool.get_timeout(timeout)?;
             crm_store::platform::db::ping(&mut conn)
@@ -130,6 +161,18 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        self.read(move |conn| write_transaction(conn, work)).await
+        let (primary, replicas) = (self.primary.clone(), self.replicas.clone());
+        let caller = ReadRoute::current().and_then(|route| route.caller);
+        web::block(move || {
+            let mut conn = primary.get()?;
+            let written = write_transaction(&mut conn, work)?;
+            if let (Some(replicas), Some(caller)) = (replicas, caller) {
+                replicas.wrote(&caller, written_up_to(&mut conn)?);
+            }
+            Ok::<T, StoreError>(written)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
     }
 }

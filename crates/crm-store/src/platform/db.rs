@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
@@ -29,12 +29,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// What stands between the nodes and PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooler {
+    /// Nothing, or a pooler that gives each client a server connection for its whole session.
+    #[default]
+    Session,
+    /// A pooler in transaction mode (PgBouncer's `pool_mode = transaction`): consecutive
+    /// transactions of one connection may run on different server connections, so nothing may
+    /// outlive a transaction, not even a prepared statement.
+    Transaction,
+}
+
 /// A database URL whose scheme has been read: `postgres://` or `postgresql://` for
 /// PostgreSQL; `sqlite://PATH` or a plain path for SQLite.
 #[derive(Clone)]
 pub struct DatabaseUrl {
     backend: Backend,
     target: String,
+    pooler: Pooler,
 }
 
 impl DatabaseUrl {
@@ -44,6 +58,7 @@ impl DatabaseUrl {
             return Ok(Self {
                 backend: Backend::Postgres,
                 target: url.to_owned(),
+                pooler: Pooler::Session,
             });
         }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -56,7 +71,13 @@ impl DatabaseUrl {
         Ok(Self {
             backend: Backend::Sqlite,
             target: path.to_owned(),
+            pooler: Pooler::Session,
         })
+    }
+
+    /// The same database, reached through `pooler`.
+    pub fn through(self, pooler: Pooler) -> Self {
+        Self { pooler, ..self }
     }
 
     pub fn backend(&self) -> Backend {
@@ -70,7 +91,16 @@ impl DatabaseUrl {
 
     pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target).map(DbConnection::Postgres),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.target)?;
+                if self.pooler == Pooler::Transaction {
+                    // A named statement lives on one server connection, which the pooler hands
+                    // to another client after the transaction; unnamed ones go in one round
+                    // trip with their parameters.
+                    conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+                }
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)?;
                 conn.batch_execute(

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod pagination;
 pub mod query;
 pub(crate) mod records;
+pub mod replicas;
 pub mod schema;
 pub mod settings;
 pub(crate) mod stored;
