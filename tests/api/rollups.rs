@@ -1,9 +1,12 @@
 //! The maintained rollups always equal a recomputation from the raw records, whatever
 //! sequence of writes came before.
 
+use crm_domain::analytics::profit::{rank_customers, RankOrder};
 use crm_domain::billing::returns::{ReasonCode, Resolution, ReturnAction, RootCauseCategory};
+use crm_domain::platform::money::Currency;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::{OrderAction, OrderStatus};
+use crm_store::analytics::years;
 use crm_store::parties::customers::CustomerRef;
 use crm_store::platform::db::write_transaction;
 use crm_store::sales::documents::LineDraft;
@@ -97,7 +100,7 @@ fn random_write(
     step: u64,
 ) -> Result<(), StoreError> {
     let company = &companies[rng.gen_range(0..companies.len())];
-    match rng.gen_range(0..7) {
+    match rng.gen_range(0..9) {
         0 | 1 => {
             let status = [
                 OrderStatus::Pending,
@@ -228,9 +231,46 @@ fn random_write(
                 },
             )?;
         }
+        7 => {
+            let day = chrono::NaiveDate::from_ymd_opt(2026, rng.gen_range(1..=6), 1).unwrap();
+            let rate = format!("0.{}", rng.gen_range(80..=99));
+            crm_store::analytics::years::put_rate(conn, "USD", day, &rate)?;
+        }
+        8 => {
+            let day = chrono::NaiveDate::from_ymd_opt(2026, rng.gen_range(1..=6), 1).unwrap();
+            crm_store::analytics::years::delete_rate(conn, "USD", day)?;
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// The ranking of 2026 read from the yearly rollup, page by page in both orders, equals the one
+/// ranked in memory from the monthly rollups.
+fn assert_ranking_equals_the_monthly_one(conn: &mut DbConnection, sequence: u64) {
+    let eur: Currency = "EUR".parse().unwrap();
+    let months = crm_store::analytics::profit::by_company(conn, "2026-01", "2026-12", eur).unwrap();
+    for order in [RankOrder::Profit, RankOrder::Volume] {
+        let whole = rank_customers(&months, order);
+        for (offset, limit) in [(0, 200), (0, 1), (1, 2), (2, 5)] {
+            let (page, total) = crm_store::analytics::profit::customer_ranking(
+                conn,
+                "2026-01",
+                "2026-12",
+                eur,
+                order,
+                (offset, limit),
+            )
+            .unwrap();
+            let page: Vec<_> = page.into_iter().map(|(ranked, _, _)| ranked).collect();
+            let expected: Vec<_> = whole.iter().skip(offset).take(limit).cloned().collect();
+            assert_eq!(
+                page, expected,
+                "{order:?} page {offset}+{limit} after sequence {sequence}"
+            );
+            assert_eq!(total, whole.len());
+        }
+    }
 }
 
 on_both_backends! {
@@ -258,6 +298,8 @@ on_both_backends! {
             .unwrap();
             let mut orders = Vec::new();
             let mut step = 0;
+            let eur: Currency = "EUR".parse().unwrap();
+            let mut ranked_from_years = 0;
             for sequence in 0..SEQUENCES {
                 let mut rng = StdRng::seed_from_u64(sequence);
                 for _ in 0..rng.gen_range(1..8) {
@@ -267,7 +309,15 @@ on_both_backends! {
                 let stored = crm_store::analytics::rollups::stored(&mut conn).unwrap();
                 let fresh = crm_store::analytics::rollups::from_scratch(&mut conn).unwrap();
                 assert_eq!(stored, fresh, "after sequence {sequence}");
+                assert_eq!(years::stored(&mut conn).unwrap(), years::from_months(&mut conn, None).unwrap(), "years after sequence {sequence}");
+                if years::usable(&mut conn, 2026, eur).unwrap() {
+                    ranked_from_years += 1;
+                    assert_ranking_equals_the_monthly_one(&mut conn, sequence);
+                }
             }
+            assert!(ranked_from_years > 0, "the yearly ranking was compared");
+            let kept = years::stored(&mut conn).unwrap();
+            assert!(kept.values().any(Option::is_some) && kept.values().any(|f| f.is_some_and(|f| f.revenue_minor > 0)), "complete years happened");
             let all = crm_store::analytics::rollups::stored(&mut conn).unwrap();
             assert!(all.customers.values().any(|f| f.revenue_minor > 0), "orders happened");
             assert!(all.customers.values().any(|f| f.returns_minor > 0), "credit notes or refunds happened");
@@ -276,6 +326,7 @@ on_both_backends! {
             assert!(all.products.keys().any(|k| k.0.is_empty()) && all.products.keys().any(|k| !k.1.is_empty()), "ad-hoc lines and salespeople happened");
             assert!(crm_store::analytics::rollups::rebuild(&mut conn).unwrap() > 0);
             assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), crm_store::analytics::rollups::from_scratch(&mut conn).unwrap());
+            assert_eq!(years::stored(&mut conn).unwrap(), kept, "a rebuild folds the same years");
         })
         .await
         .unwrap();

@@ -48,8 +48,16 @@ pub fn connect(config: &Config) -> Result<Pool, AppError> {
             }
         }
     }
-    // Every command may write, and every write records its events with the API's rendering.
+    // Every command may write, and every write records its events with the API's rendering
+    // and keeps the yearly rollups in the configured base currency.
     crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    let base: Currency = config.base_currency.parse().map_err(|_| {
+        ConfigError::Invalid(format!(
+            "base_currency `{}` is not an ISO 4217 currency code",
+            config.base_currency
+        ))
+    })?;
+    crm_store::analytics::years::install_base_currency(base);
     Ok(build_pool(&url, config.pool_size)?)
 }
 
@@ -240,6 +248,10 @@ fn spawn_maintenance(
                     chrono::Duration::days(7),
                     base_currency,
                 )?;
+                let folded = crm_store::analytics::years::fold_other_bases(&mut conn)?;
+                if folded > 0 {
+                    tracing::info!(folded, "folded customer years into the base currency");
+                }
                 Ok((keys, failures))
             })
             .await;

@@ -443,6 +443,45 @@ pub struct RankedCustomer {
     pub volume_rank: i64,
 }
 
+/// `amount` as a share of `positive`, in basis points (truncated); 0 when nothing is positive.
+fn share_bp(amount: i128, positive: i128) -> i64 {
+    if positive == 0 {
+        0
+    } else {
+        i64::try_from(amount * i128::from(BP_SCALE) / positive).unwrap_or(0)
+    }
+}
+
+/// Where one customer stands in a ranking, as an index over the whole period tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankPosition {
+    pub company_id: String,
+    pub figures: Figures,
+    pub profit_rank: i64,
+    pub volume_rank: i64,
+    /// The positive profit of every customer ranked above it by profit.
+    pub positive_profit_above: i128,
+}
+
+/// The ranking entries of customers read one page at a time, with shares of `positive_total`
+/// (the period's positive profit): the same entries [`rank_customers`] gives them.
+pub fn ranked_at(positions: Vec<RankPosition>, positive_total: i128) -> Vec<RankedCustomer> {
+    positions
+        .into_iter()
+        .map(|p| {
+            let own = i128::from(p.figures.gross_profit_minor().max(0));
+            RankedCustomer {
+                share_bp: share_bp(own, positive_total),
+                cumulative_share_bp: share_bp(p.positive_profit_above + own, positive_total),
+                company_id: p.company_id,
+                figures: p.figures,
+                profit_rank: p.profit_rank,
+                volume_rank: p.volume_rank,
+            }
+        })
+        .collect()
+}
+
 /// The order a ranking is listed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankOrder {
@@ -469,13 +508,7 @@ pub fn rank_customers(totals: &BTreeMap<String, Figures>, order: RankOrder) -> V
         .iter()
         .map(|(_, f)| i128::from(f.gross_profit_minor().max(0)))
         .sum();
-    let share = |amount: i128| {
-        if positive == 0 {
-            0
-        } else {
-            i64::try_from(amount * i128::from(BP_SCALE) / positive).unwrap_or(0)
-        }
-    };
+    let share = |amount: i128| share_bp(amount, positive);
     let mut cumulative: i128 = 0;
     let mut ranked: Vec<RankedCustomer> = (1..)
         .zip(by_profit)
@@ -919,6 +952,45 @@ mod tests {
         let by_volume = rank_customers(&totals, RankOrder::Volume);
         assert_eq!(by_volume[0].company_id, "b");
         assert_eq!(by_volume[0].profit_rank, 2);
+    }
+
+    #[test]
+    fn a_page_ranked_from_its_positions_equals_the_whole_ranking() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let totals: BTreeMap<String, Figures> = (0..rng.gen_range(0..30))
+                .map(|i| {
+                    let figures = Figures {
+                        revenue_minor: rng.gen_range(0..5_000),
+                        cost_minor: rng.gen_range(0..5_000),
+                        orders: rng.gen_range(0..4),
+                        ..Figures::default()
+                    };
+                    (format!("c{i:02}"), figures)
+                })
+                .collect();
+            let whole = rank_customers(&totals, RankOrder::Profit);
+            let positive: i128 = whole
+                .iter()
+                .map(|r| i128::from(r.figures.gross_profit_minor().max(0)))
+                .sum();
+            let positions = whole
+                .iter()
+                .map(|r| RankPosition {
+                    company_id: r.company_id.clone(),
+                    figures: r.figures,
+                    profit_rank: r.profit_rank,
+                    volume_rank: r.volume_rank,
+                    positive_profit_above: whole
+                        .iter()
+                        .filter(|above| above.profit_rank < r.profit_rank)
+                        .map(|above| i128::from(above.figures.gross_profit_minor().max(0)))
+                        .sum(),
+                })
+                .collect();
+            assert_eq!(ranked_at(positions, positive), whole);
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ use crate::Violation;
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// The default base currency.
+    pub const EUR: Currency = Currency(*b"EUR");
+
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::platform::exchange::Rate;
 use crm_domain::platform::money::Currency;
+use crm_store::analytics::years;
 use crm_store::platform::exchange_rates as store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -126,7 +127,7 @@ pub async fn put_exchange_rate(
     let rate = Rate::parse("rate", &body.rate)?.to_string();
     let (stored, created) = state
         .db
-        .write(move |conn| store::put(conn, &currency, date, &rate))
+        .write(move |conn| years::put_rate(conn, &currency, date, &rate))
         .await?;
     let body = to_dto(stored, base);
     Ok(if created {
@@ -149,7 +150,7 @@ pub async fn delete_exchange_rate(
     let (currency, date) = path.into_inner();
     state
         .db
-        .write(move |conn| store::delete(conn, &currency, date))
+        .write(move |conn| years::delete_rate(conn, &currency, date))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,3 +4,4 @@ pub mod profit;
 pub mod rollups;
 pub mod search;
 pub mod timeline;
+pub mod years;

@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 use chrono::{Months, NaiveDate};
 
 use crm_domain::analytics::profit::{
-    assign_tiers, commissions, product_totals, profit_series, rank_customers, Figures, Granularity,
-    PeriodFigures, ProductFigures, ProductSales, ProductTierThresholds, RankOrder, RankedCustomer,
-    SalespersonCommission, TierCounts,
+    assign_tiers, commissions, product_totals, profit_series, rank_customers, ranked_at, Figures,
+    Granularity, PeriodFigures, ProductFigures, ProductSales, ProductTierThresholds, RankOrder,
+    RankedCustomer, SalespersonCommission, TierCounts,
 };
 use crm_domain::parties::companies::Tier;
 use crm_domain::platform::money::Currency;
 use crm_domain::Violation;
 
+use crate::analytics::{rollups, years};
 use crate::platform::db::DbConnection;
 use crate::platform::exchange_rates::ToBase;
-use crate::{analytics::rollups, StoreError};
+use crate::StoreError;
 
 impl ToBase {
     pub fn figures(
@@ -177,9 +178,19 @@ pub fn customer_ranking(
     order: RankOrder,
     (offset, limit): (usize, usize),
 ) -> Result<(Vec<NamedRank>, usize), StoreError> {
-    let ranked = rank_customers(&by_company(conn, from, to, base)?, order);
-    let total = ranked.len();
-    let page: Vec<RankedCustomer> = ranked.into_iter().skip(offset).take(limit).collect();
+    let (page, total) = match usable_year(conn, from, to, base)? {
+        Some(year) => {
+            let (positions, positive, total) =
+                years::ranking_page(conn, year, order, (offset, limit))?;
+            (ranked_at(positions, positive), total)
+        }
+        None => {
+            let ranked = rank_customers(&by_company(conn, from, to, base)?, order);
+            let total = ranked.len();
+            let page: Vec<RankedCustomer> = ranked.into_iter().skip(offset).take(limit).collect();
+            (page, total)
+        }
+    };
     let ids: Vec<String> = page.iter().map(|r| r.company_id.clone()).collect();
     let mut names: BTreeMap<String, (String, Option<Tier>)> =
         crate::parties::companies::names(conn, &ids)?
@@ -194,6 +205,23 @@ pub fn customer_ranking(
         })
         .collect();
     Ok((rows, total))
+}
+
+/// The year that `from..=to` spans whole, when its yearly rollups can answer in `base`.
+fn usable_year(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+    base: Currency,
+) -> Result<Option<i32>, StoreError> {
+    let year = from
+        .strip_suffix("-01")
+        .filter(|year| to.strip_suffix("-12") == Some(*year))
+        .and_then(|year| year.parse::<i32>().ok());
+    match year {
+        Some(year) if years::usable(conn, year, base)? => Ok(Some(year)),
+        _ => Ok(None),
+    }
 }
 
 /// A customer's profit from the period holding `from` to the one holding `to`, each period
@@ -239,11 +267,14 @@ pub fn recompute_tiers(
     (a_up_to_bp, b_up_to_bp): (i64, i64),
     base: Currency,
 ) -> Result<TierCounts, StoreError> {
-    let profits: Vec<(String, i64)> =
-        by_company(conn, &format!("{year}-01"), &format!("{year}-12"), base)?
+    let (from, to) = (format!("{year}-01"), format!("{year}-12"));
+    let profits: Vec<(String, i64)> = match usable_year(conn, &from, &to, base)? {
+        Some(year) => years::profits(conn, year)?,
+        None => by_company(conn, &from, &to, base)?
             .into_iter()
             .map(|(id, f)| (id, f.gross_profit_minor()))
-            .collect();
+            .collect(),
+    };
     let tiers = assign_tiers(&profits, a_up_to_bp, b_up_to_bp);
     let tiered = crate::parties::companies::set_tiers(conn, &tiers, year)?;
     Ok(TierCounts::of(&tiers, tiered))

@@ -15,6 +15,7 @@ use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::analytics::years;
 use crate::platform::db::DbConnection;
 use crate::platform::schema::{
     customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups, return_lines,
@@ -63,7 +64,24 @@ fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
     )
 }
 
-/// Adds `delta` to the rollup of `key`.
+#[derive(diesel::QueryableByName)]
+struct MonthAfter {
+    #[diesel(sql_type = BigInt)]
+    revenue_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    cost_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    returns_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    concessions_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    orders: i64,
+    #[diesel(sql_type = BigInt)]
+    units_milli: i64,
+}
+
+/// Adds `delta` to the rollup of `key`, and what it changes in the base currency to the
+/// company's year.
 pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Result<(), StoreError> {
     if *delta == Figures::default() {
         return Ok(());
@@ -80,10 +98,11 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
                 "orders",
                 "units_milli",
             ],
-        )
+        ) + " RETURNING revenue_minor, cost_minor, returns_minor, concessions_minor, orders, \
+              units_milli"
     });
     let (company, month, currency) = key;
-    diesel::sql_query(SQL.as_str())
+    let after: MonthAfter = diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(company)
         .bind::<Text, _>(month)
         .bind::<Text, _>(currency)
@@ -93,8 +112,18 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
         .bind::<BigInt, _>(delta.concessions_minor)
         .bind::<BigInt, _>(delta.orders)
         .bind::<BigInt, _>(delta.units_milli)
-        .execute(conn)?;
-    Ok(())
+        .get_result(conn)?;
+    let after = Figures {
+        revenue_minor: after.revenue_minor,
+        cost_minor: after.cost_minor,
+        returns_minor: after.returns_minor,
+        concessions_minor: after.concessions_minor,
+        orders: after.orders,
+        units_milli: after.units_milli,
+    };
+    let mut before = after;
+    before.add(&negate(delta))?;
+    years::month_changed(conn, (company, month, currency), &before, &after)
 }
 
 /// Adds `delta` to the product rollup of `key`.
@@ -1060,7 +1089,8 @@ pub(crate) fn return_contributions(
     })
 }
 
-/// Replaces the maintained rollups by a recomputation; returns how many rows it wrote.
+/// Replaces the maintained rollups by a recomputation, the years folded from the months;
+/// returns how many rows it wrote.
 pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let fresh = from_scratch(conn)?;
     diesel::delete(customer_rollups::table).execute(conn)?;
@@ -1071,7 +1101,8 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
     for (key, figures) in &fresh.products {
         apply_product(conn, key, figures)?;
     }
-    Ok(fresh.customers.len() + fresh.products.len())
+    let years = years::rebuild(conn)?;
+    Ok(fresh.customers.len() + fresh.products.len() + years)
 }
 
 /// The rollups of months `from..=to` (`YYYY-MM`), optionally of one company.

@@ -943,6 +943,9 @@ fn move_company_references(
         .execute(conn)?;
     moved.insert("portal_users", count(rows));
     moved.insert("rollups", move_rollups(conn, from, to)?);
+    let mut folded: Vec<String> = from.iter().cloned().chain([to.to_owned()]).collect();
+    folded.sort();
+    crate::analytics::years::refold(conn, &folded)?;
     Ok(moved)
 }
 

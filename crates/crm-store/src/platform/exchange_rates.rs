@@ -166,23 +166,46 @@ impl ToBase {
         if from == base {
             return Ok(None);
         }
-        let key = (currency.to_owned(), month.to_owned());
-        let rate = match self.rates.get(&key) {
-            Some(rate) => *rate,
-            None => {
-                let day = month_end(month)?;
-                let text = rate_on_or_before(conn, currency, day)?.ok_or_else(|| {
-                    StoreError::from(Violation::new(
-                        "exchange_rate",
-                        format!("no {currency} to {base} rate on or before {day}"),
-                    ))
-                })?;
-                let rate = Rate::parse("exchange_rate", &text)?;
-                self.rates.insert(key, rate);
-                rate
-            }
-        };
+        let rate = self.rate(conn, currency, month)?.ok_or_else(|| {
+            StoreError::from(Violation::new(
+                "exchange_rate",
+                format!(
+                    "no {currency} to {base} rate on or before {}",
+                    month_end(month).map_or_else(|_| month.to_owned(), |d| d.to_string())
+                ),
+            ))
+        })?;
         Ok(Some(move |amount: i64| convert(amount, from, base, rate)))
+    }
+
+    /// Whether amounts of `currency` earned in `month` convert: the base currency always does.
+    pub fn converts(
+        &mut self,
+        conn: &mut DbConnection,
+        currency: &str,
+        month: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(currency.parse::<Currency>()? == self.base
+            || self.rate(conn, currency, month)?.is_some())
+    }
+
+    /// The rate of `currency` for `month`, looked up once per converter.
+    fn rate(
+        &mut self,
+        conn: &mut DbConnection,
+        currency: &str,
+        month: &str,
+    ) -> Result<Option<Rate>, StoreError> {
+        let key = (currency.to_owned(), month.to_owned());
+        if let Some(rate) = self.rates.get(&key) {
+            return Ok(Some(*rate));
+        }
+        let Some(text) = rate_on_or_before(conn, currency, month_end(month)?)? else {
+            return Ok(None);
+        };
+        let rate = Rate::parse("exchange_rate", &text)?;
+        self.rates.insert(key, rate);
+        Ok(Some(rate))
     }
 
     pub fn amount(

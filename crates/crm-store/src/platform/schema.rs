@@ -632,6 +632,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_year_rollups (company_id, year) {
+        company_id -> Text,
+        year -> Integer,
+        base_currency -> Text,
+        revenue_minor -> BigInt,
+        cost_minor -> BigInt,
+        returns_minor -> BigInt,
+        concessions_minor -> BigInt,
+        orders -> BigInt,
+        units_milli -> BigInt,
+        gross_profit_minor -> BigInt,
+        complete -> Bool,
+    }
+}
+
+diesel::table! {
     product_rollups (product_id, salesperson_id, month, currency) {
         product_id -> Text,
         salesperson_id -> Text,
@@ -953,6 +969,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     return_lines,
     self_billing_agreements,
     customer_rollups,
+    customer_year_rollups,
     product_rollups,
     settings,
     clv_fits,
