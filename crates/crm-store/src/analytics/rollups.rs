@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::analytics::years;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{insert_batch, DbConnection};
 use crate::platform::schema::{
     customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups, return_lines,
     returns,
@@ -1095,12 +1095,42 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let fresh = from_scratch(conn)?;
     diesel::delete(customer_rollups::table).execute(conn)?;
     diesel::delete(product_rollups::table).execute(conn)?;
-    for (key, figures) in &fresh.customers {
-        apply(conn, key, figures)?;
-    }
-    for (key, figures) in &fresh.products {
-        apply_product(conn, key, figures)?;
-    }
+    let customers: Vec<_> = fresh
+        .customers
+        .iter()
+        .map(|((company, month, currency), f)| {
+            (
+                customer_rollups::company_id.eq(company),
+                customer_rollups::month.eq(month),
+                customer_rollups::currency.eq(currency),
+                customer_rollups::revenue_minor.eq(f.revenue_minor),
+                customer_rollups::cost_minor.eq(f.cost_minor),
+                customer_rollups::returns_minor.eq(f.returns_minor),
+                customer_rollups::concessions_minor.eq(f.concessions_minor),
+                customer_rollups::orders.eq(f.orders),
+                customer_rollups::units_milli.eq(f.units_milli),
+            )
+        })
+        .collect();
+    insert_batch!(conn, customer_rollups::table, customers);
+    let products: Vec<_> = fresh
+        .products
+        .iter()
+        .map(|((product, salesperson, month, currency), f)| {
+            (
+                product_rollups::product_id.eq(product),
+                product_rollups::salesperson_id.eq(salesperson),
+                product_rollups::month.eq(month),
+                product_rollups::currency.eq(currency),
+                product_rollups::revenue_minor.eq(f.revenue_minor),
+                product_rollups::cost_minor.eq(f.cost_minor),
+                product_rollups::units_milli.eq(f.units_milli),
+                product_rollups::returned_units_milli.eq(f.returned_units_milli),
+                product_rollups::returns_minor.eq(f.returns_minor),
+            )
+        })
+        .collect();
+    insert_batch!(conn, product_rollups::table, products);
     let years = years::rebuild(conn)?;
     Ok(fresh.customers.len() + fresh.products.len() + years)
 }

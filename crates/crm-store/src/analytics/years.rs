@@ -19,8 +19,9 @@ use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
 use diesel::RunQueryDsl;
 
-use crate::platform::db::{try_lock_key, DbConnection};
+use crate::platform::db::{insert_batch, try_lock_key, DbConnection};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
+use crate::platform::schema::customer_year_rollups;
 use crate::StoreError;
 
 static BASE_CURRENCY: OnceLock<Currency> = OnceLock::new();
@@ -140,17 +141,34 @@ struct MonthRow {
     units_milli: i64,
 }
 
-/// The years of `companies` (or of every company) folded from their monthly rollups: each
-/// month converted at its rate, then summed.
+/// Whose years to fold.
+#[derive(Clone, Copy)]
+pub enum Companies<'a> {
+    All,
+    /// Every company from the first id to the last, both included.
+    Between(&'a str, &'a str),
+    These(&'a [String]),
+}
+
+/// The years of `companies` folded from their monthly rollups: each month converted at its
+/// rate, then summed.
 pub fn from_months(
     conn: &mut DbConnection,
-    companies: Option<&[String]>,
+    companies: Companies<'_>,
 ) -> Result<BTreeMap<YearKey, YearFigures>, StoreError> {
     const COLUMNS: &str = "company_id, month, currency, revenue_minor, cost_minor, \
                            returns_minor, concessions_minor, orders, units_milli";
     let rows: Vec<MonthRow> = match companies {
-        None => diesel::sql_query(format!("SELECT {COLUMNS} FROM customer_rollups")).load(conn)?,
-        Some(ids) => {
+        Companies::All => {
+            diesel::sql_query(format!("SELECT {COLUMNS} FROM customer_rollups")).load(conn)?
+        }
+        Companies::Between(first, last) => diesel::sql_query(format!(
+            "SELECT {COLUMNS} FROM customer_rollups WHERE company_id >= $1 AND company_id <= $2"
+        ))
+        .bind::<Text, _>(first)
+        .bind::<Text, _>(last)
+        .load(conn)?,
+        Companies::These(ids) => {
             let mut rows = Vec::new();
             for id in ids {
                 rows.extend(
@@ -252,9 +270,26 @@ pub fn stored(conn: &mut DbConnection) -> Result<BTreeMap<YearKey, YearFigures>,
         .collect())
 }
 
-/// Folds the years of `companies` again from their months, replacing what was kept. Each
-/// company's year rows are locked first, so that a concurrent order write either committed
-/// before the months are read, or adds its change after the fold.
+/// A year row as inserted.
+#[derive(diesel::Insertable)]
+#[diesel(table_name = customer_year_rollups)]
+struct NewYear<'a> {
+    company_id: &'a str,
+    year: i32,
+    base_currency: &'a str,
+    revenue_minor: i64,
+    cost_minor: i64,
+    returns_minor: i64,
+    concessions_minor: i64,
+    orders: i64,
+    units_milli: i64,
+    gross_profit_minor: i64,
+    complete: bool,
+}
+
+/// Folds the years of `companies` (sorted) again from their months, replacing what was kept.
+/// Each company's year rows are locked first, so that a concurrent order write either
+/// committed before the months are read, or adds its change after the fold.
 pub fn refold(conn: &mut DbConnection, companies: &[String]) -> Result<usize, StoreError> {
     for id in companies {
         if let DbConnection::Postgres(_) = conn {
@@ -264,36 +299,40 @@ pub fn refold(conn: &mut DbConnection, companies: &[String]) -> Result<usize, St
             .bind::<Text, _>(id)
             .execute(conn)?;
         }
-    }
-    let folded = from_months(conn, Some(companies))?;
-    for id in companies {
         diesel::sql_query("DELETE FROM customer_year_rollups WHERE company_id = $1")
             .bind::<Text, _>(id)
             .execute(conn)?;
     }
+    let folded = from_months(conn, Companies::These(companies))?;
+    write_years(conn, &folded)
+}
+
+/// Inserts folded years, many rows a statement.
+fn write_years(
+    conn: &mut DbConnection,
+    folded: &BTreeMap<YearKey, YearFigures>,
+) -> Result<usize, StoreError> {
     let base = base_currency().to_string();
-    for ((company, year), figures) in &folded {
-        let complete = figures.is_some();
-        let figures = figures.unwrap_or_default();
-        diesel::sql_query(
-            "INSERT INTO customer_year_rollups (company_id, year, base_currency, revenue_minor, \
-             cost_minor, returns_minor, concessions_minor, orders, units_milli, \
-             gross_profit_minor, complete) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind::<Text, _>(company)
-        .bind::<Integer, _>(*year)
-        .bind::<Text, _>(&base)
-        .bind::<BigInt, _>(figures.revenue_minor)
-        .bind::<BigInt, _>(figures.cost_minor)
-        .bind::<BigInt, _>(figures.returns_minor)
-        .bind::<BigInt, _>(figures.concessions_minor)
-        .bind::<BigInt, _>(figures.orders)
-        .bind::<BigInt, _>(figures.units_milli)
-        .bind::<BigInt, _>(figures.gross_profit_minor())
-        .bind::<Bool, _>(complete)
-        .execute(conn)?;
-    }
-    Ok(folded.len())
+    let rows: Vec<NewYear> = folded
+        .iter()
+        .map(|((company, year), figures)| {
+            let sum = figures.unwrap_or_default();
+            NewYear {
+                company_id: company,
+                year: *year,
+                base_currency: &base,
+                revenue_minor: sum.revenue_minor,
+                cost_minor: sum.cost_minor,
+                returns_minor: sum.returns_minor,
+                concessions_minor: sum.concessions_minor,
+                orders: sum.orders,
+                units_milli: sum.units_milli,
+                gross_profit_minor: sum.gross_profit_minor(),
+                complete: figures.is_some(),
+            }
+        })
+        .collect();
+    Ok(insert_batch!(conn, customer_year_rollups::table, rows))
 }
 
 #[derive(diesel::QueryableByName)]
@@ -344,6 +383,9 @@ pub fn delete_rate(
     Ok(())
 }
 
+/// Companies a rebuild folds at a time.
+const REBUILD_BATCH: i64 = 5_000;
+
 /// Companies folded per transaction by [`fold_other_bases`].
 const FOLD_BATCH: i64 = 500;
 
@@ -374,7 +416,8 @@ pub fn fold_other_bases(conn: &mut DbConnection) -> Result<usize, StoreError> {
     }
 }
 
-/// Drops every year and folds them all again from the months, a batch of companies at a time.
+/// Drops every year and folds them all again from the months, a range of companies at a time,
+/// so that memory holds one range's months.
 pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
     diesel::sql_query("DELETE FROM customer_year_rollups").execute(conn)?;
     let mut after = String::new();
@@ -385,14 +428,17 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
              ORDER BY company_id LIMIT $2",
         )
         .bind::<Text, _>(&after)
-        .bind::<BigInt, _>(FOLD_BATCH)
+        .bind::<BigInt, _>(REBUILD_BATCH)
         .load(conn)?;
-        let Some(last) = companies.last() else {
+        let (Some(first), Some(last)) = (companies.first(), companies.last()) else {
             return Ok(folded);
         };
+        let years = from_months(
+            conn,
+            Companies::Between(&first.company_id, &last.company_id),
+        )?;
+        folded += write_years(conn, &years)?;
         after = last.company_id.clone();
-        let ids: Vec<String> = companies.into_iter().map(|c| c.company_id).collect();
-        folded += refold(conn, &ids)?;
     }
 }
 
