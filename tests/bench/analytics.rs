@@ -534,6 +534,8 @@ fn main() -> Result<()> {
         )
         .into());
     }
+    // The demo loader writes companies, whose events render as the API does.
+    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
     let mut runs = Vec::new();
     let mut notes = vec![machine()];
     for backend in backends.split(',').map(str::trim) {

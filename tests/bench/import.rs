@@ -325,6 +325,103 @@ fn baseline(
     Ok(times)
 }
 
+/// Orders of one best seller: every line is product 0, so every order adds to that product's
+/// rollup for its month; each importer's customers are its own.
+fn best_seller_orders(
+    prefix: &str,
+    count: usize,
+    customers: std::ops::Range<usize>,
+) -> Vec<Planned> {
+    let month = Utc::now().naive_utc();
+    (0..count)
+        .map(|i| Planned {
+            external_id: format!("{prefix}-{i}"),
+            company: customers.start + i % customers.len(),
+            ordered_at: month,
+            lines: vec![(0, 1)],
+        })
+        .collect()
+}
+
+/// `importers` importing at once, each `requests` requests of `orders` orders of the same SKU:
+/// orders per second over the whole run. Then checks that the rollups equal a rebuild.
+fn same_sku(
+    crm: &Path,
+    scratch: &Scratch,
+    importers: usize,
+    (requests, orders): (usize, usize),
+    companies: usize,
+) -> Result<f64> {
+    let password = format!("bench {}", uuid::Uuid::now_v7().simple());
+    let url = DatabaseUrl::parse(scratch.url())?;
+    drop(setup(&url, &password)?);
+    let server = Server::start(crm, scratch, &[])?;
+    let base = server.base.clone();
+    let per_importer = companies / importers;
+    let elapsed = actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let login = json!({"email": ADMIN_EMAIL, "password": password});
+        let token = call(&client, None, format!("{base}/v1/auth/token"), &login).await?;
+        let token = token["access_token"].as_str().ok_or("no token")?.to_owned();
+        let (company_ids, _) = catalogue(&client, &base, &token, companies).await?;
+        let import = |importer: usize| {
+            let (client, token, base, company_ids) = (
+                client.clone(),
+                token.clone(),
+                base.clone(),
+                company_ids.clone(),
+            );
+            async move {
+                let customers = importer * per_importer..(importer + 1) * per_importer;
+                for r in 0..requests {
+                    let batch =
+                        best_seller_orders(&format!("i{importer}-r{r}"), orders, customers.clone());
+                    let answer = call(
+                        &client,
+                        Some(&token),
+                        format!("{base}/v1/orders/import"),
+                        &payload(&batch, &company_ids),
+                    )
+                    .await?;
+                    let created = answer["results"]
+                        .as_array()
+                        .ok_or("no results")?
+                        .iter()
+                        .filter(|r| r["status"] == "created")
+                        .count();
+                    if created != orders {
+                        return Err(
+                            format!("importer {importer}: {created} of {orders} created").into(),
+                        );
+                    }
+                }
+                Ok::<_, Box<dyn std::error::Error>>(())
+            }
+        };
+        let started = Instant::now();
+        futures_util::future::try_join_all((0..importers).map(import)).await?;
+        Ok::<_, Box<dyn std::error::Error>>(started.elapsed())
+    })?;
+    drop(server);
+    let mut conn = url.connect()?;
+    let stored = crm_store::analytics::rollups::stored(&mut conn)?;
+    if stored != crm_store::analytics::rollups::from_scratch(&mut conn)? {
+        return Err("after the concurrent imports the rollups differ from a rebuild".into());
+    }
+    let years = crm_store::analytics::years::stored(&mut conn)?;
+    if years
+        != crm_store::analytics::years::from_months(
+            &mut conn,
+            crm_store::analytics::years::Companies::All,
+        )?
+    {
+        return Err(
+            "after the concurrent imports the yearly rollups differ from their months".into(),
+        );
+    }
+    Ok((importers * requests * orders) as f64 / elapsed.as_secs_f64())
+}
+
 fn rate(orders: usize, times: &[Duration]) -> f64 {
     let total: f64 = times.iter().map(Duration::as_secs_f64).sum();
     (orders * times.len()) as f64 / total.max(f64::EPSILON)
@@ -390,6 +487,26 @@ fn main() -> Result<()> {
             secs(percentile(&raw, 50)),
             api_rate / raw_rate
         );
+    }
+    if backends.contains("postgres") {
+        let requests: usize = env_or("BENCH_SKU_REQUESTS", 4)?;
+        let sku_orders: usize = env_or("BENCH_SKU_ORDERS", 100)?;
+        println!();
+        println!(
+            "One best seller on PostgreSQL: every order one line of the same SKU, in the same \
+             month; each importer sends {requests} requests of {sku_orders} orders, one at a \
+             time, for its own customers. Rollups checked equal to a rebuild after each run."
+        );
+        println!();
+        println!("| importers | orders/s | ÷ one importer |");
+        println!("|---:|---:|---:|");
+        let mut one = None;
+        for importers in [1, 8] {
+            let scratch = Scratch::new("postgres", &admin, "import_sku")?;
+            let rate = same_sku(&crm, &scratch, importers, (requests, sku_orders), 8 * 25)?;
+            let single = *one.get_or_insert(rate);
+            println!("| {importers} | {rate:.0} | {:.2} |", rate / single);
+        }
     }
     Ok(())
 }

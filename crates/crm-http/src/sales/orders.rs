@@ -9,7 +9,7 @@ use crm_domain::sales::orders::{OrderAction, OrderStatus};
 use crm_domain::sales::totals::require_lines;
 use crm_store::parties::customers::CustomerRef;
 use crm_store::sales::documents::LineDraft;
-use crm_store::sales::orders::{self as store, OrderFilter, OrderInput, Upserted};
+use crm_store::sales::orders::{self as store, Imported, OrderFilter, OrderInput, Upserted};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -511,21 +511,71 @@ pub async fn import_orders(
     principal.authorize(Resource::Orders, Access::Write)?;
     let limit = state.settings.body_limit_bytes.saturating_mul(16);
     let bytes = read_body(body.into_inner(), limit).await?;
-    let mut results = Vec::new();
-    for item in import_items(&req, &bytes)? {
-        let outcome = match item.order_input(&state) {
-            // One transaction per order, so that a failing order never undoes the others.
-            Ok(input) => {
-                state
-                    .db
-                    .write(move |conn| store::upsert(conn, input, None))
-                    .await
-            }
-            Err(error) => Err(error),
-        };
-        results.push(item.result(outcome));
-    }
+    let results = import_in_chunks(&state, import_items(&req, &bytes)?).await?;
     Ok(web::Json(ImportResponse { results }))
+}
+
+/// Orders an import writes per transaction.
+const IMPORT_CHUNK: usize = 100;
+
+/// Upserts the valid items a chunk per transaction, each order in a savepoint so that a failing
+/// one never undoes the others; an order that lost a lock race with a concurrent write is
+/// pushed again on its own after its chunk. Results in input order.
+async fn import_in_chunks(
+    state: &AppState,
+    items: Vec<ImportItem>,
+) -> Result<Vec<ImportResult>, ApiError> {
+    let mut results: Vec<Option<ImportResult>> = Vec::with_capacity(items.len());
+    let mut pending: Vec<Option<ImportItem>> = Vec::with_capacity(items.len());
+    let mut valid: Vec<(usize, OrderInput)> = Vec::new();
+    for (at, item) in items.into_iter().enumerate() {
+        match item.order_input(state) {
+            Ok(input) => {
+                valid.push((at, input));
+                results.push(None);
+                pending.push(Some(item));
+            }
+            Err(error) => {
+                results.push(Some(item.failed(&error)));
+                pending.push(None);
+            }
+        }
+    }
+    while !valid.is_empty() {
+        let rest = valid.split_off(valid.len().min(IMPORT_CHUNK));
+        let (places, inputs): (Vec<usize>, Vec<OrderInput>) =
+            std::mem::replace(&mut valid, rest).into_iter().unzip();
+        let chunk = state
+            .db
+            .write(move |conn| store::import_chunk(conn, inputs))
+            .await;
+        let imported = match chunk {
+            Ok(imported) => imported,
+            // The chunk's transaction failed as a whole: each of its orders says why.
+            Err(error) => {
+                for at in places {
+                    results[at] = pending[at].take().map(|item| item.failed(&error));
+                }
+                continue;
+            }
+        };
+        for (at, imported) in places.into_iter().zip(imported) {
+            let outcome = match imported {
+                Imported::Done(done) => done.map_err(ApiError::from),
+                Imported::Retry(input) => {
+                    state
+                        .db
+                        .write(move |conn| store::upsert(conn, input, None))
+                        .await
+                }
+            };
+            results[at] = pending[at].take().map(|item| item.result(outcome));
+        }
+    }
+    results
+        .into_iter()
+        .map(|result| result.ok_or(ApiError::Internal))
+        .collect()
 }
 
 /// Filters and paging for the order list.

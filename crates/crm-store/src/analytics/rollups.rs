@@ -3,6 +3,7 @@
 //! never scan raw lines. [`from_scratch`] recomputes them from the raw records; the property
 //! test holds the two equal.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -13,7 +14,7 @@ use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition,
 use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, SmallInt, Text};
 
 use crate::analytics::years;
 use crate::platform::db::{insert_batch, DbConnection};
@@ -129,7 +130,7 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
 /// Adds `delta` to the product rollup of `key`.
 fn apply_product(
     conn: &mut DbConnection,
-    key: &ProductKey,
+    (key, shard): (&ProductKey, i16),
     delta: &ProductFigures,
 ) -> Result<(), StoreError> {
     if *delta == ProductFigures::default() {
@@ -138,7 +139,7 @@ fn apply_product(
     static SQL: LazyLock<String> = LazyLock::new(|| {
         add_to_rollup_sql(
             "product_rollups",
-            &["product_id", "salesperson_id", "month", "currency"],
+            &["product_id", "salesperson_id", "month", "currency", "shard"],
             &[
                 "revenue_minor",
                 "cost_minor",
@@ -154,6 +155,7 @@ fn apply_product(
         .bind::<Text, _>(salesperson)
         .bind::<Text, _>(month)
         .bind::<Text, _>(currency)
+        .bind::<SmallInt, _>(shard)
         .bind::<BigInt, _>(delta.revenue_minor)
         .bind::<BigInt, _>(delta.cost_minor)
         .bind::<BigInt, _>(delta.units_milli)
@@ -170,35 +172,136 @@ pub(crate) struct Contribution {
     pub products: Vec<(ProductKey, ProductFigures)>,
 }
 
+/// The stripes each product rollup key is spread over.
+const PRODUCT_SHARDS: u128 = 8;
+
 /// Replaces one contribution by another. Rows are written in key order, customer rows first,
 /// so that two transactions touching the same rollup rows lock them in the same order and
-/// never wait on each other in a cycle.
+/// never wait on each other in a cycle. Product rows go to one stripe picked at random per
+/// call, so that concurrent orders of one best seller mostly update different rows.
 pub(crate) fn swap(
     conn: &mut DbConnection,
     before: Contribution,
     after: Contribution,
 ) -> Result<(), StoreError> {
-    let mut customers: Vec<(Key, Figures)> = before
-        .customers
-        .into_iter()
-        .map(|(key, figures)| (key, negate(&figures)))
-        .chain(after.customers)
-        .collect();
+    let changes = Changes {
+        customers: before
+            .customers
+            .into_iter()
+            .map(|(key, figures)| (key, negate(&figures)))
+            .chain(after.customers)
+            .collect(),
+        products: before
+            .products
+            .into_iter()
+            .map(|(key, figures)| (key, figures.negated()))
+            .chain(after.products)
+            .collect(),
+    };
+    let deferred = DEFERRED.with(|pending| match pending.borrow_mut().as_mut() {
+        Some(pending) => {
+            pending.push(changes);
+            None
+        }
+        None => Some(changes),
+    });
+    match deferred {
+        Some(changes) => write_changes(conn, changes),
+        None => Ok(()),
+    }
+}
+
+/// Rollup changes, not yet written.
+#[derive(Default)]
+struct Changes {
+    customers: Vec<(Key, Figures)>,
+    products: Vec<(ProductKey, ProductFigures)>,
+}
+
+/// Writes changes in key order, customer rows first.
+fn write_changes(conn: &mut DbConnection, changes: Changes) -> Result<(), StoreError> {
+    let Changes {
+        mut customers,
+        mut products,
+    } = changes;
     customers.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, figures) in customers {
         apply(conn, &key, &figures)?;
     }
-    let mut products: Vec<(ProductKey, ProductFigures)> = before
-        .products
-        .into_iter()
-        .map(|(key, figures)| (key, figures.negated()))
-        .chain(after.products)
-        .collect();
     products.sort_by(|a, b| a.0.cmp(&b.0));
+    let shard = i16::try_from(uuid::Uuid::now_v7().as_u128() % PRODUCT_SHARDS).unwrap_or(0);
     for (key, figures) in products {
-        apply_product(conn, &key, &figures)?;
+        apply_product(conn, (&key, shard), &figures)?;
     }
     Ok(())
+}
+
+thread_local! {
+    /// The rollup changes held back by [`deferring`] on this thread, in the order they came.
+    static DEFERRED: RefCell<Option<Vec<Changes>>> = const { RefCell::new(None) };
+}
+
+/// Where the held-back changes stood: [`Deferral::rewind`] drops what came after it.
+pub struct Mark(usize);
+
+/// The changes held back by one [`deferring`] run.
+pub struct Deferral(());
+
+impl Deferral {
+    pub fn mark(&self) -> Mark {
+        Mark(DEFERRED.with(|pending| pending.borrow().as_ref().map_or(0, Vec::len)))
+    }
+
+    /// Drops the changes made since `mark`, whose writes were rolled back.
+    pub fn rewind(&self, mark: Mark) {
+        DEFERRED.with(|pending| {
+            if let Some(pending) = pending.borrow_mut().as_mut() {
+                pending.truncate(mark.0);
+            }
+        });
+    }
+}
+
+/// Forgets held-back changes however `deferring` ends.
+struct ClearOnDrop;
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        DEFERRED.with(|pending| pending.borrow_mut().take());
+    }
+}
+
+/// Runs `work` (many writes in one transaction) with its rollup changes held back, then writes
+/// them summed per key, each row once and in key order. Rows are then locked only at the end
+/// and always in the same order, so two such transactions never wait on each other in a cycle
+/// over rollup rows, and a key sold by many orders is written once. `work` gets a [`Deferral`]
+/// to drop the changes of a part it rolled back to a savepoint.
+pub fn deferring<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection, &Deferral) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    DEFERRED.with(|pending| *pending.borrow_mut() = Some(Vec::new()));
+    let _clear = ClearOnDrop;
+    let done = work(conn, &Deferral(()))?;
+    let pending = DEFERRED.with(|pending| pending.borrow_mut().take().unwrap_or_default());
+    let mut customers: BTreeMap<Key, Figures> = BTreeMap::new();
+    let mut products: BTreeMap<ProductKey, ProductFigures> = BTreeMap::new();
+    for changes in pending {
+        for (key, figures) in changes.customers {
+            customers.entry(key).or_default().add(&figures)?;
+        }
+        for (key, figures) in changes.products {
+            products.entry(key).or_default().add(&figures)?;
+        }
+    }
+    write_changes(
+        conn,
+        Changes {
+            customers: customers.into_iter().collect(),
+            products: products.into_iter().collect(),
+        },
+    )?;
+    Ok(done)
 }
 
 /// An order line as the product rollups see it.
@@ -477,6 +580,17 @@ fn customer_figures(row: RollupRow) -> (Key, Figures) {
     )
 }
 
+/// The product rollup rows with the stripes of each key summed.
+fn folded_products(
+    rows: Vec<ProductRollupRow>,
+) -> Result<BTreeMap<ProductKey, ProductFigures>, StoreError> {
+    let mut folded: BTreeMap<ProductKey, ProductFigures> = BTreeMap::new();
+    for (key, figures) in rows.into_iter().map(product_figures) {
+        folded.entry(key).or_default().add(&figures)?;
+    }
+    Ok(folded)
+}
+
 fn product_figures(row: ProductRollupRow) -> (ProductKey, ProductFigures) {
     let (product, salesperson, month, currency, revenue, cost, units, returned, returns) = row;
     (
@@ -544,7 +658,7 @@ pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         product_rollups::table.select(PRODUCT_COLUMNS).load(conn)?;
     Ok(Snapshot {
         customers: customers.into_iter().map(customer_figures).collect(),
-        products: products.into_iter().map(product_figures).collect(),
+        products: folded_products(products)?,
     }
     .without_empty_rows())
 }
@@ -1165,5 +1279,5 @@ pub fn product_range(
         .filter(product_rollups::month.le(to.to_owned()))
         .select(PRODUCT_COLUMNS)
         .load(conn)?;
-    Ok(rows.into_iter().map(product_figures).collect())
+    Ok(folded_products(rows)?.into_iter().collect())
 }

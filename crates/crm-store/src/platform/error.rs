@@ -43,6 +43,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A lock race the database broke by failing one side (a deadlock, or a serialization
+    /// failure): the same write, run again alone, may well succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => true,
+            StoreError::Database(DieselError::DatabaseError(_, info)) => {
+                info.message().contains("deadlock detected")
+            }
+            _ => false,
+        }
+    }
+
     pub fn is_unique_violation(error: &DieselError) -> bool {
         matches!(
             error,

@@ -648,7 +648,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    product_rollups (product_id, salesperson_id, month, currency) {
+    product_rollups (product_id, salesperson_id, month, currency, shard) {
         product_id -> Text,
         salesperson_id -> Text,
         month -> Text,
@@ -658,6 +658,7 @@ diesel::table! {
         units_milli -> BigInt,
         returned_units_milli -> BigInt,
         returns_minor -> BigInt,
+        shard -> SmallInt,
     }
 }
 

@@ -159,6 +159,43 @@ pub enum Upserted {
     Unchanged(Order),
 }
 
+/// What became of one order of an import chunk.
+pub enum Imported {
+    Done(Result<Upserted, StoreError>),
+    /// Rolled back after losing a lock race with a concurrent write (a deadlock): to be pushed
+    /// again on its own.
+    Retry(OrderInput),
+}
+
+/// Upserts the orders of one import chunk in one transaction, each in a savepoint so that a
+/// failing order leaves the others, with the chunk's rollup changes written once per key at
+/// its end (see `rollups::deferring`).
+pub fn import_chunk(
+    conn: &mut DbConnection,
+    inputs: Vec<OrderInput>,
+) -> Result<Vec<Imported>, StoreError> {
+    crate::analytics::rollups::deferring(conn, |conn, deferral| {
+        Ok(inputs
+            .into_iter()
+            .map(|input| {
+                let mark = deferral.mark();
+                let again = input.clone();
+                match conn.transaction(|c| upsert(c, input, None)) {
+                    Ok(upserted) => Imported::Done(Ok(upserted)),
+                    Err(error) => {
+                        deferral.rewind(mark);
+                        if error.is_transient() {
+                            Imported::Retry(again)
+                        } else {
+                            Imported::Done(Err(error))
+                        }
+                    }
+                }
+            })
+            .collect())
+    })
+}
+
 /// Holds the order of (`channel`, `external_id`), stored or not, until the transaction ends: a
 /// push reads what it overwrites under it, so that two pushes of one order take turns.
 pub(crate) fn lock_external(
