@@ -22,7 +22,10 @@ CREATE INDEX customer_year_rollups_by_orders
     ON customer_year_rollups (year, orders DESC, company_id);
 CREATE INDEX customer_year_rollups_incomplete
     ON customer_year_rollups (year) WHERE NOT complete;
-CREATE INDEX customer_year_rollups_base ON customer_year_rollups (year, base_currency);
+-- Serves the probe for rows kept in another base currency, and, read alone, the year's count
+-- and positive profit that every ranking page needs.
+CREATE INDEX customer_year_rollups_base
+    ON customer_year_rollups (year, base_currency, gross_profit_minor);
 -- Existing history is folded by the maintenance loop (no base currency yet: never complete).
 INSERT INTO customer_year_rollups (company_id, year, base_currency, revenue_minor, cost_minor,
     returns_minor, concessions_minor, orders, units_milli, gross_profit_minor, complete)
