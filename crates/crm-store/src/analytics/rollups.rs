@@ -65,8 +65,9 @@ fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
     )
 }
 
+/// The figures of a customer rollup row, as SQL reads them.
 #[derive(diesel::QueryableByName)]
-struct MonthAfter {
+pub(crate) struct StoredFigures {
     #[diesel(sql_type = BigInt)]
     revenue_minor: i64,
     #[diesel(sql_type = BigInt)]
@@ -79,6 +80,19 @@ struct MonthAfter {
     orders: i64,
     #[diesel(sql_type = BigInt)]
     units_milli: i64,
+}
+
+impl From<&StoredFigures> for Figures {
+    fn from(row: &StoredFigures) -> Self {
+        Figures {
+            revenue_minor: row.revenue_minor,
+            cost_minor: row.cost_minor,
+            returns_minor: row.returns_minor,
+            concessions_minor: row.concessions_minor,
+            orders: row.orders,
+            units_milli: row.units_milli,
+        }
+    }
 }
 
 /// Adds `delta` to the rollup of `key`, and what it changes in the base currency to the
@@ -103,7 +117,7 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
               units_milli"
     });
     let (company, month, currency) = key;
-    let after: MonthAfter = diesel::sql_query(SQL.as_str())
+    let after: StoredFigures = diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(company)
         .bind::<Text, _>(month)
         .bind::<Text, _>(currency)
@@ -114,14 +128,7 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
         .bind::<BigInt, _>(delta.orders)
         .bind::<BigInt, _>(delta.units_milli)
         .get_result(conn)?;
-    let after = Figures {
-        revenue_minor: after.revenue_minor,
-        cost_minor: after.cost_minor,
-        returns_minor: after.returns_minor,
-        concessions_minor: after.concessions_minor,
-        orders: after.orders,
-        units_milli: after.units_milli,
-    };
+    let after = Figures::from(&after);
     let mut before = after;
     before.add(&negate(delta))?;
     years::month_changed(conn, (company, month, currency), &before, &after)

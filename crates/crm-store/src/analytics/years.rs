@@ -17,8 +17,9 @@ use chrono::NaiveDate;
 use crm_domain::analytics::profit::{Figures, RankOrder, RankPosition};
 use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
-use diesel::RunQueryDsl;
+use diesel::{QueryableByName, RunQueryDsl};
 
+use crate::analytics::rollups::StoredFigures;
 use crate::platform::db::{insert_batch, try_lock_key, DbConnection};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
 use crate::platform::schema::customer_year_rollups;
@@ -127,18 +128,8 @@ struct MonthRow {
     month: String,
     #[diesel(sql_type = Text)]
     currency: String,
-    #[diesel(sql_type = BigInt)]
-    revenue_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    cost_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    returns_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    concessions_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    orders: i64,
-    #[diesel(sql_type = BigInt)]
-    units_milli: i64,
+    #[diesel(embed)]
+    figures: StoredFigures,
 }
 
 /// Whose years to fold.
@@ -185,14 +176,7 @@ pub fn from_months(
     let mut to_base = ToBase::new(base_currency());
     let mut years: BTreeMap<YearKey, YearFigures> = BTreeMap::new();
     for row in rows {
-        let figures = Figures {
-            revenue_minor: row.revenue_minor,
-            cost_minor: row.cost_minor,
-            returns_minor: row.returns_minor,
-            concessions_minor: row.concessions_minor,
-            orders: row.orders,
-            units_milli: row.units_milli,
-        };
+        let figures = Figures::from(&row.figures);
         let converted = if to_base.converts(conn, &row.currency, &row.month)? {
             Some(to_base.figures(conn, &figures, &row.currency, &row.month)?)
         } else {
@@ -218,35 +202,12 @@ struct YearRow {
     company_id: String,
     #[diesel(sql_type = Integer)]
     year: i32,
-    #[diesel(sql_type = BigInt)]
-    revenue_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    cost_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    returns_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    concessions_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    orders: i64,
-    #[diesel(sql_type = BigInt)]
-    units_milli: i64,
+    #[diesel(embed)]
+    figures: StoredFigures,
     #[diesel(sql_type = Bool)]
     complete: bool,
     #[diesel(sql_type = Text)]
     base_currency: String,
-}
-
-impl YearRow {
-    fn figures(&self) -> Figures {
-        Figures {
-            revenue_minor: self.revenue_minor,
-            cost_minor: self.cost_minor,
-            returns_minor: self.returns_minor,
-            concessions_minor: self.concessions_minor,
-            orders: self.orders,
-            units_milli: self.units_milli,
-        }
-    }
 }
 
 const YEAR_COLUMNS: &str = "company_id, year, revenue_minor, cost_minor, returns_minor, \
@@ -263,8 +224,8 @@ pub fn stored(conn: &mut DbConnection) -> Result<BTreeMap<YearKey, YearFigures>,
         .map(|row| {
             let usable = row.complete && row.base_currency == base;
             (
-                (row.company_id.clone(), row.year),
-                usable.then(|| row.figures()),
+                (row.company_id, row.year),
+                usable.then(|| Figures::from(&row.figures)),
             )
         })
         .collect())
@@ -476,23 +437,13 @@ struct Totals {
     positive: i64,
 }
 
-/// A ranked year row: the columns of [`YearRow`] and where it stands.
+/// A ranked year row: its company and figures, and where it stands.
 #[derive(diesel::QueryableByName)]
 struct Positioned {
     #[diesel(sql_type = Text)]
     company_id: String,
-    #[diesel(sql_type = BigInt)]
-    revenue_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    cost_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    returns_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    concessions_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    orders: i64,
-    #[diesel(sql_type = BigInt)]
-    units_milli: i64,
+    #[diesel(embed)]
+    figures: StoredFigures,
     #[diesel(sql_type = BigInt)]
     profit_rank: i64,
     #[diesel(sql_type = BigInt)]
@@ -587,14 +538,7 @@ pub fn ranking_page(
     let positions = (offset + 1..)
         .zip(rows)
         .map(|(place, row)| {
-            let figures = Figures {
-                revenue_minor: row.revenue_minor,
-                cost_minor: row.cost_minor,
-                returns_minor: row.returns_minor,
-                concessions_minor: row.concessions_minor,
-                orders: row.orders,
-                units_milli: row.units_milli,
-            };
+            let figures = Figures::from(&row.figures);
             let position = match order {
                 RankOrder::Profit => RankPosition {
                     company_id: row.company_id,
