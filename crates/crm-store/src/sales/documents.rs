@@ -5,6 +5,7 @@ use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::LineKind;
 use crm_domain::sales::totals::{compute, LineInput, StatedAmounts, Totals};
 use crm_domain::{Violation, Violations};
+use std::collections::HashMap;
 
 use crate::platform::db::DbConnection;
 use crate::{sales::products, StoreError};
@@ -127,18 +128,38 @@ pub fn resolve_lines(
 ) -> Result<Vec<Line>, StoreError> {
     let mut violations = Violations::default();
     let mut lines = Vec::with_capacity(drafts.len());
+    // The lines' products in two queries, not one a line.
+    let ids: Vec<String> = drafts.iter().filter_map(|d| d.product_id.clone()).collect();
+    let skus: Vec<String> = drafts
+        .iter()
+        .filter(|d| d.product_id.is_none())
+        .filter_map(|d| d.sku.clone())
+        .collect();
+    let by_id: HashMap<String, products::Product> = match ids.is_empty() {
+        true => HashMap::new(),
+        false => products::by_ids(conn, &ids)?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect(),
+    };
+    let by_sku: HashMap<String, products::Product> = match skus.is_empty() {
+        true => HashMap::new(),
+        false => products::by_skus(conn, &skus)?
+            .into_iter()
+            .map(|p| (p.fields.sku.clone(), p))
+            .collect(),
+    };
     for (i, draft) in drafts.into_iter().enumerate() {
         let field = |name: &str| format!("lines[{i}].{name}");
         let product = match (&draft.product_id, &draft.sku) {
-            (Some(id), _) => match products::get(conn, id) {
-                Ok(p) => Some(p),
-                Err(StoreError::NotFound) => {
+            (Some(id), _) => match by_id.get(id) {
+                Some(p) => Some(p.clone()),
+                None => {
                     violations.push(Violation::new(field("product_id"), "no such product"));
                     continue;
                 }
-                Err(e) => return Err(e),
             },
-            (None, Some(sku)) => match products::find_by_sku(conn, sku)? {
+            (None, Some(sku)) => match by_sku.get(sku).cloned() {
                 Some(p) => Some(p),
                 None if draft.keep_unknown_sku => None,
                 None => {

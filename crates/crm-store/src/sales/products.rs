@@ -167,6 +167,15 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Product>, S
     Ok(rows.into_iter().map(ProductRow::into_product).collect())
 }
 
+/// The products whose SKU is among `skus`, in one query.
+pub fn by_skus(conn: &mut DbConnection, skus: &[String]) -> Result<Vec<Product>, StoreError> {
+    let rows: Vec<ProductRow> = products::table
+        .filter(products::sku.eq_any(skus))
+        .select(ProductRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(ProductRow::into_product).collect())
+}
+
 pub fn find_by_sku(conn: &mut DbConnection, sku: &str) -> Result<Option<Product>, StoreError> {
     let row: Option<ProductRow> = products::table
         .filter(products::sku.eq(sku))
