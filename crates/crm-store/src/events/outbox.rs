@@ -87,6 +87,32 @@ pub fn record(
     record_rendered(conn, event, subject_id, &data)
 }
 
+/// Records several events of one subject, rendering its data once per resource: an order that
+/// is created paid tells `order.created` and `order.paid` with one read of the order.
+pub fn record_each(
+    conn: &mut DbConnection,
+    events: &[EventType],
+    subject_id: &str,
+) -> Result<(), StoreError> {
+    let render = RENDERER
+        .get()
+        .ok_or_else(|| StoreError::Config("no event renderer is installed".into()))?;
+    let mut rendered: Vec<(EventResource, serde_json::Value)> = Vec::new();
+    for event in events {
+        let resource = event.resource();
+        let data = match rendered.iter().find(|(r, _)| *r == resource) {
+            Some((_, data)) => data.clone(),
+            None => {
+                let data = render(conn, resource, subject_id)?;
+                rendered.push((resource, data.clone()));
+                data
+            }
+        };
+        record_rendered(conn, *event, subject_id, &data)?;
+    }
+    Ok(())
+}
+
 /// Records an event whose data the caller rendered; returns its id.
 pub fn record_rendered(
     conn: &mut DbConnection,

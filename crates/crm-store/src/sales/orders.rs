@@ -593,20 +593,14 @@ pub fn upsert(
         existing,
         &defs,
     )?;
-    outbox::record(
-        conn,
-        if created {
-            EventType::OrderCreated
-        } else {
-            EventType::OrderUpdated
-        },
-        &id,
-    )?;
-    if stored_status != Some(status) {
-        if let Some(event) = status_event(status) {
-            outbox::record(conn, event, &id)?;
-        }
-    }
+    let written = if created {
+        EventType::OrderCreated
+    } else {
+        EventType::OrderUpdated
+    };
+    let status_changed = status_event(status).filter(|_| stored_status != Some(status));
+    let events: Vec<EventType> = std::iter::once(written).chain(status_changed).collect();
+    outbox::record_each(conn, &events, &id)?;
     let order = read(conn, &id, &defs)?;
     Ok(if created {
         Upserted::Created(order)
