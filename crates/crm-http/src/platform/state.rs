@@ -7,7 +7,7 @@ use actix_web::web;
 use crm_domain::platform::money::Currency;
 use crm_domain::platform::phone::PhoneRegion;
 use crm_store::platform::db::{write_transaction, DbConnection};
-use crm_store::platform::replicas::written as written_up_to;
+use crm_store::platform::replicas::{written as written_up_to, Lsn};
 use crm_store::{Pool, StoreError};
 use secrecy::SecretString;
 
@@ -167,7 +167,13 @@ impl Db {
             let mut conn = primary.get()?;
             let written = write_transaction(&mut conn, work)?;
             if let (Some(replicas), Some(caller)) = (replicas, caller) {
-                replicas.wrote(&caller, written_up_to(&mut conn)?);
+                // The write has committed: failing to read where it ended must not fail it.
+                // The caller then reads from the primary until its write is surely replayed.
+                let position = written_up_to(&mut conn).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "could not read the WAL position after a write");
+                    Lsn::END
+                });
+                replicas.wrote(&caller, position);
             }
             Ok::<T, StoreError>(written)
         })

@@ -65,36 +65,6 @@ fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
     )
 }
 
-/// The figures of a customer rollup row, as SQL reads them.
-#[derive(diesel::QueryableByName)]
-pub(crate) struct StoredFigures {
-    #[diesel(sql_type = BigInt)]
-    revenue_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    cost_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    returns_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    concessions_minor: i64,
-    #[diesel(sql_type = BigInt)]
-    orders: i64,
-    #[diesel(sql_type = BigInt)]
-    units_milli: i64,
-}
-
-impl From<&StoredFigures> for Figures {
-    fn from(row: &StoredFigures) -> Self {
-        Figures {
-            revenue_minor: row.revenue_minor,
-            cost_minor: row.cost_minor,
-            returns_minor: row.returns_minor,
-            concessions_minor: row.concessions_minor,
-            orders: row.orders,
-            units_milli: row.units_milli,
-        }
-    }
-}
-
 /// Adds `delta` to the rollup of `key`, and what it changes in the base currency to the
 /// company's year.
 pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Result<(), StoreError> {
@@ -117,7 +87,7 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
               units_milli"
     });
     let (company, month, currency) = key;
-    let after: StoredFigures = diesel::sql_query(SQL.as_str())
+    let after: years::StoredFigures = diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(company)
         .bind::<Text, _>(month)
         .bind::<Text, _>(currency)

@@ -19,7 +19,6 @@ use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 
-use crate::analytics::rollups::StoredFigures;
 use crate::platform::db::{insert_batch, try_lock_key, DbConnection};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
 use crate::platform::schema::customer_year_rollups;
@@ -118,6 +117,36 @@ pub(crate) fn month_changed(
         .bind::<Bool, _>(change.is_some())
         .execute(conn)?;
     Ok(())
+}
+
+/// The figures of a customer rollup row, as SQL reads them.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct StoredFigures {
+    #[diesel(sql_type = BigInt)]
+    revenue_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    cost_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    returns_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    concessions_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    orders: i64,
+    #[diesel(sql_type = BigInt)]
+    units_milli: i64,
+}
+
+impl From<&StoredFigures> for Figures {
+    fn from(row: &StoredFigures) -> Self {
+        Figures {
+            revenue_minor: row.revenue_minor,
+            cost_minor: row.cost_minor,
+            returns_minor: row.returns_minor,
+            concessions_minor: row.concessions_minor,
+            orders: row.orders,
+            units_milli: row.units_milli,
+        }
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -11,6 +11,11 @@ use crate::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Lsn(u64);
 
+impl Lsn {
+    /// Past every position: no replica holds it.
+    pub const END: Lsn = Lsn(u64::MAX);
+}
+
 impl FromStr for Lsn {
     type Err = StoreError;
 
