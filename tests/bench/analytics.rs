@@ -18,7 +18,7 @@
 //! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -35,7 +35,9 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+use common::{
+    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+};
 
 const DATABASE: &str = "crm_bench_analytics";
 const SERIES_REQUESTS: usize = 200;
@@ -520,20 +522,7 @@ fn main() -> Result<()> {
         "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
     )?;
     let until: NaiveDate = env_or("BENCH_UNTIL", chrono::Utc::now().date_naive())?;
-    let crm = match std::env::var_os("BENCH_CRM") {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or("no directory")?
-            .join("crm"),
-    };
-    if !crm.exists() {
-        return Err(format!(
-            "{} not found; build it with cargo build --release -p crm",
-            crm.display()
-        )
-        .into());
-    }
+    let crm = crm_binary()?;
     // The demo loader writes companies, whose events render as the API does.
     crm_store::events::outbox::install_renderer(crm_http::events::render::render);
     let mut runs = Vec::new();

@@ -12,6 +12,25 @@ use diesel::sql_types::Text;
 
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
+/// The release `crm` binary the benches start: `BENCH_CRM`, else the one next to the bench.
+pub fn crm_binary() -> Result<std::path::PathBuf> {
+    let crm = match std::env::var_os("BENCH_CRM") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or("no directory")?
+            .join("crm"),
+    };
+    if !crm.exists() {
+        return Err(format!(
+            "{} not found; build it with cargo build --release -p crm",
+            crm.display()
+        )
+        .into());
+    }
+    Ok(crm)
+}
+
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
     match std::env::var(name) {
         Ok(text) if !text.is_empty() => text

@@ -54,7 +54,9 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+use common::{
+    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+};
 
 const ADMIN_EMAIL: &str = "bench-admin@example.com";
 /// No new delivery for this long means something is broken, not slow.
@@ -723,20 +725,7 @@ async fn bench() -> Result<()> {
         return Err("BENCH_ENDPOINTS: every count must be at least 1".into());
     }
     let import_endpoints: usize = env_or("BENCH_IMPORT_ENDPOINTS", 10)?;
-    let crm = match std::env::var_os("BENCH_CRM") {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or("no directory")?
-            .join("crm"),
-    };
-    if !crm.exists() {
-        return Err(format!(
-            "{} not found; build it with cargo build --release -p crm",
-            crm.display()
-        )
-        .into());
-    }
+    let crm = crm_binary()?;
     let tally = Arc::new(Tally::default());
     let receiver = start_receiver(tally.clone())?;
     let ctx = Ctx {

@@ -27,7 +27,7 @@
 //! - `BENCH_COMPANIES`: default 200;
 //! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
@@ -47,7 +47,9 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+use common::{
+    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+};
 
 const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const PRODUCTS: usize = 50;
@@ -440,20 +442,7 @@ fn main() -> Result<()> {
         return Err("BENCH_ORDERS, BENCH_BATCHES and BENCH_COMPANIES must be at least 1".into());
     }
     crm_store::events::outbox::install_renderer(crm_http::events::render::render);
-    let crm = match std::env::var_os("BENCH_CRM") {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or("no directory")?
-            .join("crm"),
-    };
-    if !crm.exists() {
-        return Err(format!(
-            "{} not found; build it with cargo build --release -p crm",
-            crm.display()
-        )
-        .into());
-    }
+    let crm = crm_binary()?;
     let mut notes = vec![machine()];
     if backends.contains("postgres") {
         notes.push(postgres_settings(&admin, "synchronous_commit")?);

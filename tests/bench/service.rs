@@ -39,7 +39,7 @@
 //! - `BENCH_CRM`: the `crm` binary, default the one next to this one.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -64,7 +64,9 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server};
+use common::{
+    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+};
 
 const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const ASSIGNEES: usize = 20;
@@ -1137,20 +1139,7 @@ fn main() -> Result<()> {
     if cases == 0 || articles == 0 || requests == 0 {
         return Err("BENCH_CASES, BENCH_ARTICLES and BENCH_REQUESTS must be at least 1".into());
     }
-    let crm = match std::env::var_os("BENCH_CRM") {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or("no directory")?
-            .join("crm"),
-    };
-    if !crm.exists() {
-        return Err(format!(
-            "{} not found; build it with cargo build --release -p crm",
-            crm.display()
-        )
-        .into());
-    }
+    let crm = crm_binary()?;
     let mut notes = vec![machine()];
     let mut runs = Vec::new();
     for backend in backends.split(',').map(str::trim) {
