@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
 use crm::demo::DemoSpec;
-use crm_domain::access::roles::Role;
 use crm_domain::platform::money::Currency;
 use crm_domain::Violation;
 use crm_store::{DatabaseUrl, DbConnection};
@@ -36,7 +35,8 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+    crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
+    Scratch, Server, ADMIN_EMAIL,
 };
 
 const DATABASE: &str = "crm_bench_analytics";
@@ -44,7 +44,6 @@ const SERIES_REQUESTS: usize = 200;
 const RANKING_REQUESTS: usize = 30;
 const TIER_RUNS: usize = 3;
 const RAW_RUNS: usize = 3;
-const ADMIN_EMAIL: &str = "bench-admin@example.com";
 
 impl Scratch {
     fn label(&self) -> &'static str {
@@ -275,8 +274,8 @@ fn bench(
     let label = scratch.label();
     eprintln!("== {label}: loading {companies} companies, {orders} orders");
     let url = DatabaseUrl::parse(scratch.url())?;
-    let pool = crm_store::platform::db::build_pool(&url, 2)?;
-    crm::app::migrate(&pool)?;
+    let password = format!("bench {}", uuid::Uuid::now_v7().simple());
+    let (pool, _) = migrated_with_admin(&url, &password)?;
     let spec = DemoSpec {
         companies,
         orders,
@@ -296,14 +295,6 @@ fn bench(
         secs(loaded.load),
         secs(loaded.rebuild)
     );
-    let password = format!("bench {}", uuid::Uuid::now_v7().simple());
-    crm::app::create_user(
-        &pool,
-        ADMIN_EMAIL,
-        Role::Admin,
-        None,
-        Some(password.clone()),
-    )?;
     let mut conn = url.connect()?;
     // Fresh tables have no planner statistics yet; autovacuum would gather them within
     // minutes on a live server, so measure the steady state.

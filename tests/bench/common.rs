@@ -12,6 +12,27 @@ use diesel::sql_types::Text;
 
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
+/// The admin every bench logs in as.
+pub const ADMIN_EMAIL: &str = "bench-admin@example.com";
+
+/// Migrates the database at `url` and creates the admin with `password`; returns the pool and
+/// the admin's id.
+pub fn migrated_with_admin(
+    url: &crm_store::DatabaseUrl,
+    password: &str,
+) -> Result<(crm_store::Pool, String)> {
+    let pool = crm_store::platform::db::build_pool(url, 2)?;
+    crm::app::migrate(&pool)?;
+    let (admin_id, _) = crm::app::create_user(
+        &pool,
+        ADMIN_EMAIL,
+        crm_domain::access::roles::Role::Admin,
+        None,
+        Some(password.to_owned()),
+    )?;
+    Ok((pool, admin_id))
+}
+
 /// The release `crm` binary the benches start: `BENCH_CRM`, else the one next to the bench.
 pub fn crm_binary() -> Result<std::path::PathBuf> {
     let crm = match std::env::var_os("BENCH_CRM") {

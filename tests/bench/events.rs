@@ -46,7 +46,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use crm_domain::access::roles::Role;
 use crm_store::DatabaseUrl;
 use diesel::prelude::*;
 use futures_util::StreamExt;
@@ -55,10 +54,10 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+    crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
+    Scratch, Server, ADMIN_EMAIL,
 };
 
-const ADMIN_EMAIL: &str = "bench-admin@example.com";
 /// No new delivery for this long means something is broken, not slow.
 const STALL: Duration = Duration::from_secs(60);
 /// How long the receiver is watched after the last expected delivery, for duplicates.
@@ -213,17 +212,8 @@ impl Session {
     async fn start(ctx: &Ctx, backend: &str) -> Result<Session> {
         let scratch = Scratch::new(backend, &ctx.admin, "events")?;
         let url = DatabaseUrl::parse(scratch.url())?;
-        let pool = crm_store::platform::db::build_pool(&url, 2)?;
-        crm::app::migrate(&pool)?;
         let password = format!("bench {}", uuid::Uuid::now_v7().simple());
-        crm::app::create_user(
-            &pool,
-            ADMIN_EMAIL,
-            Role::Admin,
-            None,
-            Some(password.clone()),
-        )?;
-        drop(pool);
+        migrated_with_admin(&url, &password)?;
         let server = Server::start(
             &ctx.crm,
             &scratch,

@@ -44,11 +44,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use crm_domain::access::roles::Role;
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_store::parties::companies::{self as company_store, CompanyFields};
 use crm_store::parties::contacts::{self as contact_store, ContactFields};
-use crm_store::platform::db::{build_pool, write_transaction};
+use crm_store::platform::db::write_transaction;
 use crm_store::platform::schema::contacts;
 use crm_store::{DatabaseUrl, DbConnection, StoreError};
 use diesel::connection::SimpleConnection;
@@ -61,10 +60,10 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+    crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
+    Scratch, Server, ADMIN_EMAIL,
 };
 
-const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const WARMUP: usize = 20;
 const CHUNK: usize = 1_000;
 /// The filtered list's page, and the expanded one's.
@@ -527,15 +526,7 @@ struct Run {
 }
 
 fn setup(url: &DatabaseUrl, password: &str) -> Result<DbConnection> {
-    let pool = build_pool(url, 2)?;
-    crm::app::migrate(&pool)?;
-    crm::app::create_user(
-        &pool,
-        ADMIN_EMAIL,
-        Role::Admin,
-        None,
-        Some(password.to_owned()),
-    )?;
+    migrated_with_admin(url, password)?;
     Ok(url.connect()?)
 }
 

@@ -31,7 +31,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
-use crm_domain::access::roles::Role;
 use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::LineKind;
 use crm_store::billing::history::HistoryBatch;
@@ -48,10 +47,10 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+    crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
+    Scratch, Server, ADMIN_EMAIL,
 };
 
-const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const PRODUCTS: usize = 50;
 const LINES: usize = 5;
 
@@ -154,15 +153,7 @@ async fn catalogue(
 }
 
 fn setup(url: &DatabaseUrl, password: &str) -> Result<DbConnection> {
-    let pool = crm_store::platform::db::build_pool(url, 2)?;
-    crm::app::migrate(&pool)?;
-    crm::app::create_user(
-        &pool,
-        ADMIN_EMAIL,
-        Role::Admin,
-        None,
-        Some(password.to_owned()),
-    )?;
+    migrated_with_admin(url, password)?;
     Ok(url.connect()?)
 }
 

@@ -49,7 +49,7 @@ use crm_domain::service::calendar::{OpeningPeriod, WeekdayName};
 use crm_domain::service::cases::{CaseCategory, CaseChannel, CasePriority, Locale};
 use crm_domain::service::sla::SlaRule;
 use crm_store::parties::companies::{self, CompanyFields};
-use crm_store::platform::db::{build_pool, write_transaction};
+use crm_store::platform::db::write_transaction;
 use crm_store::platform::schema::{case_slas, cases};
 use crm_store::service::articles::{self, ArticleFields};
 use crm_store::service::calendars::{self, CalendarFields};
@@ -65,10 +65,10 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    crm_binary, env_or, machine, percentile, postgres_settings, secs, Result, Scratch, Server,
+    crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
+    Scratch, Server, ADMIN_EMAIL,
 };
 
-const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const ASSIGNEES: usize = 20;
 const WARMUP: usize = 20;
 const CHUNK: usize = 1_000;
@@ -817,15 +817,7 @@ struct Run {
 }
 
 fn setup(url: &DatabaseUrl, password: &str) -> Result<(DbConnection, Desk)> {
-    let pool = build_pool(url, 2)?;
-    crm::app::migrate(&pool)?;
-    let (admin_id, _) = crm::app::create_user(
-        &pool,
-        ADMIN_EMAIL,
-        Role::Admin,
-        None,
-        Some(password.to_owned()),
-    )?;
+    let (pool, admin_id) = migrated_with_admin(url, password)?;
     let mut assignees = Vec::new();
     for i in 0..ASSIGNEES {
         let email = format!("bench-agent{i}@example.com");
