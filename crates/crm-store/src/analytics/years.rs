@@ -17,11 +17,11 @@ use chrono::NaiveDate;
 use crm_domain::analytics::profit::{Figures, RankOrder, RankPosition};
 use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
 
-use crate::platform::db::{insert_batch, try_lock_key, DbConnection};
+use crate::platform::db::{insert_batch, try_lock_key, DbConnection, BATCH_ROWS};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
-use crate::platform::schema::customer_year_rollups;
+use crate::platform::schema::{customer_rollups, customer_year_rollups};
 use crate::StoreError;
 
 static BASE_CURRENCY: OnceLock<Currency> = OnceLock::new();
@@ -149,6 +149,28 @@ impl From<&StoredFigures> for Figures {
     }
 }
 
+type MonthTuple = (String, String, String, i64, i64, i64, i64, i64, i64);
+
+impl From<MonthTuple> for MonthRow {
+    fn from(
+        (company_id, month, currency, revenue, cost, returns, concessions, orders, units): MonthTuple,
+    ) -> Self {
+        MonthRow {
+            company_id,
+            month,
+            currency,
+            figures: StoredFigures {
+                revenue_minor: revenue,
+                cost_minor: cost,
+                returns_minor: returns,
+                concessions_minor: concessions,
+                orders,
+                units_milli: units,
+            },
+        }
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct MonthRow {
     #[diesel(sql_type = Text)]
@@ -190,14 +212,22 @@ pub fn from_months(
         .load(conn)?,
         Companies::These(ids) => {
             let mut rows = Vec::new();
-            for id in ids {
-                rows.extend(
-                    diesel::sql_query(format!(
-                        "SELECT {COLUMNS} FROM customer_rollups WHERE company_id = $1"
+            for part in ids.chunks(BATCH_ROWS) {
+                let found: Vec<MonthTuple> = customer_rollups::table
+                    .filter(customer_rollups::company_id.eq_any(part))
+                    .select((
+                        customer_rollups::company_id,
+                        customer_rollups::month,
+                        customer_rollups::currency,
+                        customer_rollups::revenue_minor,
+                        customer_rollups::cost_minor,
+                        customer_rollups::returns_minor,
+                        customer_rollups::concessions_minor,
+                        customer_rollups::orders,
+                        customer_rollups::units_milli,
                     ))
-                    .bind::<Text, _>(id)
-                    .load::<MonthRow>(conn)?,
-                );
+                    .load(conn)?;
+                rows.extend(found.into_iter().map(MonthRow::from));
             }
             rows
         }
@@ -278,20 +308,15 @@ struct NewYear<'a> {
 }
 
 /// Folds the years of `companies` (sorted) again from their months, replacing what was kept.
-/// Each company's year rows are locked first, so that a concurrent order write either
-/// committed before the months are read, or adds its change after the fold.
+/// The years are deleted first: the delete locks each row (waiting for a concurrent order
+/// write to commit), and a write that comes after it waits on the deleted row and then adds
+/// its change to the folded one. Either way the months read next hold every committed change.
 pub fn refold(conn: &mut DbConnection, companies: &[String]) -> Result<usize, StoreError> {
-    for id in companies {
-        if let DbConnection::Postgres(_) = conn {
-            diesel::sql_query(
-                "SELECT company_id FROM customer_year_rollups WHERE company_id = $1 FOR UPDATE",
-            )
-            .bind::<Text, _>(id)
-            .execute(conn)?;
-        }
-        diesel::sql_query("DELETE FROM customer_year_rollups WHERE company_id = $1")
-            .bind::<Text, _>(id)
-            .execute(conn)?;
+    for part in companies.chunks(BATCH_ROWS) {
+        diesel::delete(
+            customer_year_rollups::table.filter(customer_year_rollups::company_id.eq_any(part)),
+        )
+        .execute(conn)?;
     }
     let folded = from_months(conn, Companies::These(companies))?;
     write_years(conn, &folded)
