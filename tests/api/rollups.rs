@@ -309,6 +309,7 @@ on_both_backends! {
                 let stored = crm_store::analytics::rollups::stored(&mut conn).unwrap();
                 let fresh = crm_store::analytics::rollups::from_scratch(&mut conn).unwrap();
                 assert_eq!(stored, fresh, "after sequence {sequence}");
+                assert_eq!(crm_store::analytics::rollups::from_scratch_sliced(&mut conn, 1).unwrap(), fresh, "one company a slice, after sequence {sequence}");
                 assert_eq!(years::stored(&mut conn).unwrap(), years::from_months(&mut conn, years::Companies::All).unwrap(), "years after sequence {sequence}");
                 if years::usable(&mut conn, 2026, eur).unwrap() {
                     ranked_from_years += 1;
@@ -325,8 +326,11 @@ on_both_backends! {
             assert!(all.products.values().any(|f| f.returned_units_milli > 0), "returns happened");
             assert!(all.products.keys().any(|k| k.0.is_empty()) && all.products.keys().any(|k| !k.1.is_empty()), "ad-hoc lines and salespeople happened");
             assert!(crm_store::analytics::rollups::rebuild(&mut conn).unwrap() > 0);
-            assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), crm_store::analytics::rollups::from_scratch(&mut conn).unwrap());
+            assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), all, "a rebuild equals the maintained rollups");
             assert_eq!(years::stored(&mut conn).unwrap(), kept, "a rebuild folds the same years");
+            assert!(crm_store::analytics::rollups::rebuild_sliced(&mut conn, 1).unwrap() > 0);
+            assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), all, "a rebuild one company a slice equals the maintained rollups");
+            assert_eq!(years::stored(&mut conn).unwrap(), kept, "a rebuild one company a slice folds the same years");
         })
         .await
         .unwrap();

@@ -15,12 +15,13 @@ use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, SmallInt, Text};
+use diesel::upsert::excluded;
 
 use crate::analytics::years;
-use crate::platform::db::{insert_batch, DbConnection};
+use crate::platform::db::{DbConnection, BATCH_ROWS};
 use crate::platform::schema::{
-    customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups, return_lines,
-    returns,
+    companies, customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups,
+    return_lines, returns,
 };
 use crate::StoreError;
 
@@ -640,9 +641,104 @@ pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     .without_empty_rows())
 }
 
+/// The companies one pass of a recomputation covers: ids after `after` up to and including
+/// `through`, unbounded where `None`; or the records of no company.
+#[derive(Clone, Copy)]
+enum Slice<'a> {
+    Companies {
+        after: Option<&'a str>,
+        through: Option<&'a str>,
+    },
+    NoCompany,
+}
+
+/// Narrows a boxed query to the records whose company `$column` names falls in `$slice`.
+macro_rules! in_slice {
+    ($query:expr, $column:expr, $slice:expr) => {{
+        let mut query = $query;
+        match $slice {
+            Slice::Companies { after, through } => {
+                if let Some(after) = after {
+                    query = query.filter($column.gt(after.to_owned()));
+                }
+                if let Some(through) = through {
+                    query = query.filter($column.le(through.to_owned()));
+                }
+            }
+            Slice::NoCompany => query = query.filter($column.is_null()),
+        }
+        query
+    }};
+}
+
+/// Companies per pass of a recomputation. One pass holds their orders and lines in memory, so
+/// the memory of a rebuild follows the largest slice, not the size of the history.
+pub const COMPANIES_PER_SLICE: i64 = 500;
+
+/// Recomputes the rollups slice by slice of companies, in id order, then the records of no
+/// company, and hands `each` every slice's part. Rows of two slices may share a key (product
+/// rows, and the customer of a rebill invoiced to another company) and then add up.
+fn recompute_in_slices(
+    conn: &mut DbConnection,
+    companies_per_slice: i64,
+    mut each: impl FnMut(&mut DbConnection, Snapshot) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = companies::table
+            .select(companies::id)
+            .order(companies::id.asc())
+            .limit(companies_per_slice)
+            .into_boxed();
+        if let Some(after) = &after {
+            query = query.filter(companies::id.gt(after.clone()));
+        }
+        let ids: Vec<String> = query.load(conn)?;
+        // The last slice is open-ended, so that no record escapes the slices.
+        let through = (i64::try_from(ids.len()) == Ok(companies_per_slice))
+            .then(|| ids.last().cloned())
+            .flatten();
+        let slice = Slice::Companies {
+            after: after.as_deref(),
+            through: through.as_deref(),
+        };
+        let part = recompute(conn, slice)?;
+        each(conn, part)?;
+        match through {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    let part = recompute(conn, Slice::NoCompany)?;
+    each(conn, part)
+}
+
 /// The rollups recomputed from the raw orders, credit notes and returns, set by set rather
 /// than record by record, so that a rebuild of millions of lines takes seconds.
 pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
+    from_scratch_sliced(conn, COMPANIES_PER_SLICE)
+}
+
+/// [`from_scratch`], `companies_per_slice` companies at a time.
+pub fn from_scratch_sliced(
+    conn: &mut DbConnection,
+    companies_per_slice: i64,
+) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+    recompute_in_slices(conn, companies_per_slice, |_, part| {
+        for (key, figures) in part.customers {
+            snapshot.customers.entry(key).or_default().add(&figures)?;
+        }
+        for (key, figures) in part.products {
+            add_product(&mut snapshot.products, key, &figures)?;
+        }
+        Ok(())
+    })?;
+    Ok(snapshot.without_empty_rows())
+}
+
+/// What the records of one slice of companies add to the rollups.
+fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreError> {
     let mut snapshot = Snapshot::default();
     let mut add = |entry: Option<(Key, Figures)>| -> Result<(), StoreError> {
         if let Some((key, f)) = entry {
@@ -650,37 +746,48 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
         }
         Ok(())
     };
-    let documented = documented_orders(conn)?;
-    let all_orders: Vec<(String, OrderFacts)> = orders::table
-        .select((
-            orders::id,
-            (
-                orders::company_id,
-                orders::ordered_at,
-                orders::currency,
-                orders::status,
-                orders::salesperson_id,
-                orders::subtotal_minor,
-                orders::discount_minor,
-                orders::cost_minor,
-            ),
-        ))
-        .load(conn)?;
+    let documented = documented_orders(conn, slice)?;
+    let all_orders: Vec<(String, OrderFacts)> = in_slice!(
+        orders::table
+            .select((
+                orders::id,
+                (
+                    orders::company_id,
+                    orders::ordered_at,
+                    orders::currency,
+                    orders::status,
+                    orders::salesperson_id,
+                    orders::subtotal_minor,
+                    orders::discount_minor,
+                    orders::cost_minor,
+                ),
+            ))
+            .into_boxed(),
+        orders::company_id,
+        slice
+    )
+    .load(conn)?;
     let live_orders: Vec<(String, OrderFacts)> = all_orders
         .into_iter()
         .filter(|(id, facts)| !is_cancelled(facts) || documented.contains(id))
         .collect();
-    let lines: Vec<(String, LineFacts)> = order_lines::table
-        .select((
-            order_lines::order_id,
-            (
-                order_lines::product_id,
-                order_lines::quantity_milli,
-                order_lines::net_minor,
-                order_lines::unit_cost_minor,
-            ),
-        ))
-        .load(conn)?;
+    let lines: Vec<(String, LineFacts)> = in_slice!(
+        order_lines::table
+            .inner_join(orders::table)
+            .select((
+                order_lines::order_id,
+                (
+                    order_lines::product_id,
+                    order_lines::quantity_milli,
+                    order_lines::net_minor,
+                    order_lines::unit_cost_minor,
+                ),
+            ))
+            .into_boxed(),
+        orders::company_id,
+        slice
+    )
+    .load(conn)?;
     let facts: BTreeMap<&str, &OrderFacts> =
         live_orders.iter().map(|(id, f)| (id.as_str(), f)).collect();
     let mut units: BTreeMap<&str, i64> = BTreeMap::new();
@@ -707,22 +814,27 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             units.get(id.as_str()).copied().unwrap_or(0),
         ))?;
     }
-    let credits: Vec<CreditNoteFacts> = invoices::table
-        .filter(invoices::kind.eq_any([
-            InvoiceKind::CreditNote.as_str(),
-            InvoiceKind::SelfBilledCreditNote.as_str(),
-        ]))
-        .filter(invoices::number.is_not_null())
-        .select((
-            invoices::id,
-            invoices::corrects_invoice_id,
-            invoices::company_id,
-            invoices::currency,
-            invoices::issue_date,
-            invoices::subtotal_minor,
-            invoices::discount_minor,
-        ))
-        .load(conn)?;
+    let credits: Vec<CreditNoteFacts> = in_slice!(
+        invoices::table
+            .filter(invoices::kind.eq_any([
+                InvoiceKind::CreditNote.as_str(),
+                InvoiceKind::SelfBilledCreditNote.as_str(),
+            ]))
+            .filter(invoices::number.is_not_null())
+            .select((
+                invoices::id,
+                invoices::corrects_invoice_id,
+                invoices::company_id,
+                invoices::currency,
+                invoices::issue_date,
+                invoices::subtotal_minor,
+                invoices::discount_minor,
+            ))
+            .into_boxed(),
+        invoices::company_id,
+        slice
+    )
+    .load(conn)?;
     for (id, corrects, company, currency, issued, subtotal, discount) in credits {
         let Some(day) = issued else {
             continue;
@@ -739,27 +851,32 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
             }
         }
     }
-    let rebills = rebilled(billed_lines(conn, None)?, None)?;
+    let rebills = rebilled(billed_lines(conn, Billed::Of(slice))?, None)?;
     for (key, figures) in rebills.customers {
         add(Some((key, figures)))?;
     }
     for (key, figures) in rebills.products {
         add_product(&mut snapshot.products, key, &figures)?;
     }
-    let resolved: Vec<ResolvedReturn> = returns::table
-        .filter(returns::resolved_at.is_not_null())
-        .select((
-            returns::id,
-            returns::order_id,
-            returns::company_id,
-            returns::currency,
-            returns::resolution,
-            returns::resolved_at,
-            returns::credit_note_id,
-            returns::restocking_fee_minor,
-            returns::concession_minor,
-        ))
-        .load(conn)?;
+    let resolved: Vec<ResolvedReturn> = in_slice!(
+        returns::table
+            .filter(returns::resolved_at.is_not_null())
+            .select((
+                returns::id,
+                returns::order_id,
+                returns::company_id,
+                returns::currency,
+                returns::resolution,
+                returns::resolved_at,
+                returns::credit_note_id,
+                returns::restocking_fee_minor,
+                returns::concession_minor,
+            ))
+            .into_boxed(),
+        returns::company_id,
+        slice
+    )
+    .load(conn)?;
     for (id, order_id, company, currency, resolution, at, credit_note, fee, concession) in resolved
     {
         let (Some(resolution), Some(at)) = (resolution, at) else {
@@ -806,20 +923,35 @@ pub fn from_scratch(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     Ok(snapshot.without_empty_rows())
 }
 
-/// The orders that an issued invoice or a resolved return refers to.
-fn documented_orders(conn: &mut DbConnection) -> Result<BTreeSet<String>, StoreError> {
-    let invoiced: Vec<Option<String>> = invoice_lines::table
-        .inner_join(invoices::table)
-        .filter(invoice_lines::is_credit.eq(false))
-        .filter(invoices::number.is_not_null())
-        .select(invoice_lines::order_id)
-        .distinct()
-        .load(conn)?;
-    let returned: Vec<String> = returns::table
-        .filter(returns::resolved_at.is_not_null())
-        .select(returns::order_id)
-        .distinct()
-        .load(conn)?;
+/// The orders of a slice's companies that an issued invoice or a resolved return refers to.
+fn documented_orders(
+    conn: &mut DbConnection,
+    slice: Slice,
+) -> Result<BTreeSet<String>, StoreError> {
+    let invoiced: Vec<Option<String>> = in_slice!(
+        invoice_lines::table
+            .inner_join(invoices::table)
+            .inner_join(orders::table.on(orders::id.nullable().eq(invoice_lines::order_id)))
+            .filter(invoice_lines::is_credit.eq(false))
+            .filter(invoices::number.is_not_null())
+            .select(invoice_lines::order_id)
+            .distinct()
+            .into_boxed(),
+        orders::company_id,
+        slice
+    )
+    .load(conn)?;
+    let returned: Vec<String> = in_slice!(
+        returns::table
+            .inner_join(orders::table.on(orders::id.eq(returns::order_id)))
+            .filter(returns::resolved_at.is_not_null())
+            .select(returns::order_id)
+            .distinct()
+            .into_boxed(),
+        orders::company_id,
+        slice
+    )
+    .load(conn)?;
     Ok(invoiced.into_iter().flatten().chain(returned).collect())
 }
 
@@ -837,12 +969,16 @@ type BilledLine = (
     Option<String>,
 );
 
+/// Which billed lines to read: those of the orders of a slice of companies, or of these order
+/// lines. All the bills of one order line fall in one slice, its order's.
+enum Billed<'a> {
+    Of(Slice<'a>),
+    Lines(&'a [String]),
+}
+
 /// The lines of issued invoices that bill order lines, of every order line or only of those
 /// in `order_lines`.
-fn billed_lines(
-    conn: &mut DbConnection,
-    order_lines: Option<&[String]>,
-) -> Result<Vec<BilledLine>, StoreError> {
+fn billed_lines(conn: &mut DbConnection, which: Billed) -> Result<Vec<BilledLine>, StoreError> {
     let mut query = invoice_lines::table
         .inner_join(invoices::table)
         .inner_join(
@@ -863,8 +999,9 @@ fn billed_lines(
             orders::salesperson_id,
         ))
         .into_boxed();
-    if let Some(ids) = order_lines {
-        query = query.filter(order_lines::id.eq_any(ids.to_vec()));
+    match which {
+        Billed::Of(slice) => query = in_slice!(query, orders::company_id, slice),
+        Billed::Lines(ids) => query = query.filter(order_lines::id.eq_any(ids.to_vec())),
     }
     Ok(query.load(conn)?)
 }
@@ -928,7 +1065,10 @@ pub(crate) fn rebilled_by(
     if order_lines.is_empty() {
         return Ok(Contribution::default());
     }
-    rebilled(billed_lines(conn, Some(&order_lines))?, Some(invoice_id))
+    rebilled(
+        billed_lines(conn, Billed::Lines(&order_lines))?,
+        Some(invoice_id),
+    )
 }
 
 /// A product and the salesperson who sold it; `""` for none.
@@ -1180,13 +1320,33 @@ pub(crate) fn return_contributions(
     })
 }
 
-/// Replaces the maintained rollups by a recomputation, the years folded from the months;
-/// returns how many rows it wrote.
-pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
-    let fresh = from_scratch(conn)?;
-    diesel::delete(customer_rollups::table).execute(conn)?;
-    diesel::delete(product_rollups::table).execute(conn)?;
-    let customers: Vec<_> = fresh
+/// Adds rows to a rollup table with multi-row `INSERT ... ON CONFLICT DO UPDATE` statements of
+/// [`BATCH_ROWS`] rows, each value column added to the stored one; evaluates to the rows written.
+macro_rules! add_rows {
+    ($conn:expr, $table:ident, $rows:expr, keys: ($($key:ident),+), sums: ($($sum:ident),+)) => {{
+        let mut written = 0_usize;
+        for part in $rows.chunks(BATCH_ROWS) {
+            macro_rules! statement {
+                () => {
+                    diesel::insert_into($table::table)
+                        .values(part)
+                        .on_conflict(($($table::$key),+))
+                        .do_update()
+                        .set(($($table::$sum.eq($table::$sum + excluded($table::$sum))),+))
+                };
+            }
+            written += match &mut *$conn {
+                DbConnection::Postgres(c) => statement!().execute(c)?,
+                DbConnection::Sqlite(c) => statement!().execute(c)?,
+            };
+        }
+        written
+    }};
+}
+
+/// Adds one slice's part of a recomputation to the stored rollups, product rows in `shard`.
+fn add_part(conn: &mut DbConnection, part: &Snapshot, shard: i16) -> Result<usize, StoreError> {
+    let customers: Vec<_> = part
         .customers
         .iter()
         .map(|((company, month, currency), f)| {
@@ -1203,8 +1363,7 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
             )
         })
         .collect();
-    insert_batch!(conn, customer_rollups::table, customers);
-    let products: Vec<_> = fresh
+    let products: Vec<_> = part
         .products
         .iter()
         .map(|((product, salesperson, month, currency), f)| {
@@ -1213,6 +1372,7 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
                 product_rollups::salesperson_id.eq(salesperson),
                 product_rollups::month.eq(month),
                 product_rollups::currency.eq(currency),
+                product_rollups::shard.eq(shard),
                 product_rollups::revenue_minor.eq(f.revenue_minor),
                 product_rollups::cost_minor.eq(f.cost_minor),
                 product_rollups::units_milli.eq(f.units_milli),
@@ -1221,9 +1381,37 @@ pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
             )
         })
         .collect();
-    insert_batch!(conn, product_rollups::table, products);
-    let years = years::rebuild(conn)?;
-    Ok(fresh.customers.len() + fresh.products.len() + years)
+    Ok(add_rows!(conn, customer_rollups, customers,
+        keys: (company_id, month, currency),
+        sums: (revenue_minor, cost_minor, returns_minor, concessions_minor, orders, units_milli))
+        + add_rows!(conn, product_rollups, products,
+            keys: (product_id, salesperson_id, month, currency, shard),
+            sums: (revenue_minor, cost_minor, units_milli, returned_units_milli, returns_minor)))
+}
+
+/// Replaces the maintained rollups by a recomputation, slice by slice of companies in bounded
+/// memory, the years folded from the months; returns how many rows it wrote.
+pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    rebuild_sliced(conn, COMPANIES_PER_SLICE)
+}
+
+/// [`rebuild`], `companies_per_slice` companies at a time.
+pub fn rebuild_sliced(
+    conn: &mut DbConnection,
+    companies_per_slice: i64,
+) -> Result<usize, StoreError> {
+    diesel::delete(customer_rollups::table).execute(conn)?;
+    diesel::delete(product_rollups::table).execute(conn)?;
+    let mut written = 0;
+    let mut slices = 0_u128;
+    recompute_in_slices(conn, companies_per_slice, |conn, part| {
+        // Slices take the stripes in turn, so that no one stripe row collects every slice.
+        let shard = i16::try_from(slices % PRODUCT_SHARDS).unwrap_or(0);
+        slices += 1;
+        written += add_part(conn, &part.without_empty_rows(), shard)?;
+        Ok(())
+    })?;
+    Ok(written + years::rebuild(conn)?)
 }
 
 /// The rollups of months `from..=to` (`YYYY-MM`), optionally of one company.
