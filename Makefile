@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-analytics bench-events bench-service bench-filters bench-idle bench-import
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-one bench-load bench-analytics bench-events bench-service bench-filters bench-idle bench-import
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -49,9 +49,20 @@ contract:
 	tests/contract/webhooks.sh
 	tests/clients/run.sh
 
+BENCHES := load analytics events service filters idle import
+
+## Every benchmark below, one after the other; takes about an hour. Not in CI.
+bench: $(addprefix bench-,$(BENCHES))
+
+## One benchmark by name: make bench-one NAME=idle (one of: $(BENCHES)).
+bench-one:
+	@case " $(BENCHES) " in *" $(NAME) "*) ;; *) echo "NAME must be one of: $(BENCHES)" >&2; exit 2;; esac
+	$(MAKE) bench-$(NAME)
+
 ## The load table of docs/benchmarks.md: the API on PostgreSQL and SQLite under wrk, beside the
 ## HTTP floor, the raw database (plain pool and pgbench) and Directus. Not in CI; takes minutes.
-bench:
+## BENCH_BACKENDS (postgres,sqlite) and BENCH_SCENARIOS narrow it: see tests/bench/load.sh.
+bench-load:
 	tests/bench/load.sh
 
 ## Analytics benchmark, not in CI: the table of docs/benchmarks.md. Loads ~10M order lines into

@@ -6,6 +6,11 @@
 # floor), the same select and insert through a plain connection pool, pgbench custom scripts,
 # and Directus serving the same contacts table when it is installed (tests/bench/directus.sh).
 # Prints one JSON line per measurement; tests/bench/table.py turns them into the table.
+#
+# BENCH_BACKENDS (default postgres,sqlite) and BENCH_SCENARIOS (default every scenario
+# below) narrow the run; the HTTP floor always runs, as the baseline of every ratio. For
+# example, SQLite get-by-id against the floor:
+#   BENCH_BACKENDS=sqlite BENCH_SCENARIOS=get_contact make bench-load
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=seed.sh
@@ -18,6 +23,10 @@ PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DB=crm_bench_load
 PG_URL=${PG_ADMIN%/*}/$PG_DB
 PORT=8089
+BACKENDS=${BENCH_BACKENDS:-postgres,sqlite}
+BACKENDS=${BACKENDS//,/ }
+SCENARIOS=${BENCH_SCENARIOS:-get_contact,list_contacts,filter_contacts,create_contact,upsert_order,overview}
+SCENARIOS=${SCENARIOS//,/ }
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -81,7 +90,7 @@ bench_api() { # backend database-url
     sqlite3 "${url#sqlite://}" "SELECT id FROM companies LIMIT 2000" >"$OUT/companies.txt"
   fi
   export CONTACT_IDS=$OUT/contacts.txt COMPANY_IDS=$OUT/companies.txt
-  for scenario in get_contact list_contacts filter_contacts create_contact upsert_order overview; do
+  for scenario in $SCENARIOS; do
     wrk_run "$scenario" "$backend" "http://127.0.0.1:$PORT"
   done
   if [ -n "${BENCH_PROFILE:-}" ] && [ "$backend" = "$BENCH_PROFILE" ]; then
@@ -96,21 +105,25 @@ bench_api() { # backend database-url
 }
 
 # PostgreSQL
-psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
-bench_api postgres "$PG_URL"
-psql -q "$PG_URL" -c "CREATE TABLE bench_ids AS SELECT row_number() OVER () AS n, id FROM contacts LIMIT 2000" \
-  -c "ALTER TABLE bench_ids ADD PRIMARY KEY (n)"
-for script in select insert; do
-  pgbench -n -c 4 -j 2 -T "$SECONDS_PER_OP" -f "$ROOT/tests/bench/pgbench/$script.sql" "$PG_URL" 2>/dev/null |
-    awk -v op="pgbench $script" '/^tps/ {tps=$3} /^latency average/ {lat=$4} END {printf "{\"backend\": \"postgres\", \"op\": \"%s\", \"per_second\": %.0f, \"avg_ms\": %s}\n", op, tps, lat}' | record
-done
-if [ -x "${DIRECTUS_HOME:-/tmp/directus}/node_modules/.bin/directus" ]; then
-  "$ROOT/tests/bench/directus.sh" "$PG_URL" "$OUT" | record
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
+  bench_api postgres "$PG_URL"
+  psql -q "$PG_URL" -c "CREATE TABLE bench_ids AS SELECT row_number() OVER () AS n, id FROM contacts LIMIT 2000" \
+    -c "ALTER TABLE bench_ids ADD PRIMARY KEY (n)"
+  for script in select insert; do
+    pgbench -n -c 4 -j 2 -T "$SECONDS_PER_OP" -f "$ROOT/tests/bench/pgbench/$script.sql" "$PG_URL" 2>/dev/null |
+      awk -v op="pgbench $script" '/^tps/ {tps=$3} /^latency average/ {lat=$4} END {printf "{\"backend\": \"postgres\", \"op\": \"%s\", \"per_second\": %.0f, \"avg_ms\": %s}\n", op, tps, lat}' | record
+  done
+  if [ -x "${DIRECTUS_HOME:-/tmp/directus}/node_modules/.bin/directus" ]; then
+    "$ROOT/tests/bench/directus.sh" "$PG_URL" "$OUT" | record
+  fi
 fi
 
 # SQLite
-rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
-bench_api sqlite "sqlite://$OUT/sqlite/crm.db"
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+  rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
+  bench_api sqlite "sqlite://$OUT/sqlite/crm.db"
+fi
 
 # The HTTP floor
 "$LOAD" floor --bind 127.0.0.1:8090 &

@@ -1344,10 +1344,12 @@ macro_rules! add_rows {
     }};
 }
 
-/// Adds one slice's part of a recomputation to the stored rollups, product rows in `shard`.
-fn add_part(conn: &mut DbConnection, part: &Snapshot, shard: i16) -> Result<usize, StoreError> {
-    let customers: Vec<_> = part
-        .customers
+/// Adds customer rows to the stored rollups.
+fn add_customers(
+    conn: &mut DbConnection,
+    customers: &BTreeMap<Key, Figures>,
+) -> Result<usize, StoreError> {
+    let rows: Vec<_> = customers
         .iter()
         .map(|((company, month, currency), f)| {
             (
@@ -1363,8 +1365,17 @@ fn add_part(conn: &mut DbConnection, part: &Snapshot, shard: i16) -> Result<usiz
             )
         })
         .collect();
-    let products: Vec<_> = part
-        .products
+    Ok(add_rows!(conn, customer_rollups, rows,
+        keys: (company_id, month, currency),
+        sums: (revenue_minor, cost_minor, returns_minor, concessions_minor, orders, units_milli)))
+}
+
+/// Adds product rows to the stored rollups, in stripe 0.
+fn add_products(
+    conn: &mut DbConnection,
+    products: &BTreeMap<ProductKey, ProductFigures>,
+) -> Result<usize, StoreError> {
+    let rows: Vec<_> = products
         .iter()
         .map(|((product, salesperson, month, currency), f)| {
             (
@@ -1372,7 +1383,7 @@ fn add_part(conn: &mut DbConnection, part: &Snapshot, shard: i16) -> Result<usiz
                 product_rollups::salesperson_id.eq(salesperson),
                 product_rollups::month.eq(month),
                 product_rollups::currency.eq(currency),
-                product_rollups::shard.eq(shard),
+                product_rollups::shard.eq(0),
                 product_rollups::revenue_minor.eq(f.revenue_minor),
                 product_rollups::cost_minor.eq(f.cost_minor),
                 product_rollups::units_milli.eq(f.units_milli),
@@ -1381,16 +1392,16 @@ fn add_part(conn: &mut DbConnection, part: &Snapshot, shard: i16) -> Result<usiz
             )
         })
         .collect();
-    Ok(add_rows!(conn, customer_rollups, customers,
-        keys: (company_id, month, currency),
-        sums: (revenue_minor, cost_minor, returns_minor, concessions_minor, orders, units_milli))
-        + add_rows!(conn, product_rollups, products,
-            keys: (product_id, salesperson_id, month, currency, shard),
-            sums: (revenue_minor, cost_minor, units_milli, returned_units_milli, returns_minor)))
+    Ok(add_rows!(conn, product_rollups, rows,
+        keys: (product_id, salesperson_id, month, currency, shard),
+        sums: (revenue_minor, cost_minor, units_milli, returned_units_milli, returns_minor)))
 }
 
-/// Replaces the maintained rollups by a recomputation, slice by slice of companies in bounded
-/// memory, the years folded from the months; returns how many rows it wrote.
+/// Replaces the maintained rollups by a recomputation, slice by slice of companies, the years
+/// folded from the months; returns how many rows it wrote. Each slice's customer rows are
+/// written as it ends. The product rows add up across slices in memory and are written once at
+/// the end: their count follows the catalogue (products × salespeople × months), not the
+/// history, where writing them per slice would rewrite each of them once a slice.
 pub fn rebuild(conn: &mut DbConnection) -> Result<usize, StoreError> {
     rebuild_sliced(conn, COMPANIES_PER_SLICE)
 }
@@ -1403,14 +1414,22 @@ pub fn rebuild_sliced(
     diesel::delete(customer_rollups::table).execute(conn)?;
     diesel::delete(product_rollups::table).execute(conn)?;
     let mut written = 0;
-    let mut slices = 0_u128;
+    let mut products = BTreeMap::new();
     recompute_in_slices(conn, companies_per_slice, |conn, part| {
-        // Slices take the stripes in turn, so that no one stripe row collects every slice.
-        let shard = i16::try_from(slices % PRODUCT_SHARDS).unwrap_or(0);
-        slices += 1;
-        written += add_part(conn, &part.without_empty_rows(), shard)?;
+        let part = part.without_empty_rows();
+        written += add_customers(conn, &part.customers)?;
+        for (key, figures) in part.products {
+            add_product(&mut products, key, &figures)?;
+        }
         Ok(())
     })?;
+    let products = Snapshot {
+        products,
+        ..Snapshot::default()
+    }
+    .without_empty_rows()
+    .products;
+    written += add_products(conn, &products)?;
     Ok(written + years::rebuild(conn)?)
 }
 
