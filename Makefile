@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-one bench-load bench-analytics bench-events bench-service bench-filters bench-idle bench-import
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-one bench-load bench-analytics bench-rebuild bench-events bench-service bench-filters bench-idle bench-import
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -49,7 +49,7 @@ contract:
 	tests/contract/webhooks.sh
 	tests/clients/run.sh
 
-BENCHES := load analytics events service filters idle import
+BENCHES := load analytics rebuild events service filters idle import
 
 ## Every benchmark below, one after the other; takes about an hour. Not in CI.
 bench: $(addprefix bench-,$(BENCHES))
@@ -72,6 +72,11 @@ bench-load:
 bench-analytics:
 	$(CARGO) build --release -p crm --bin crm
 	$(CARGO) run --release -p crm-tests --bin crm-bench-analytics
+
+## The rollup rebuild from scratch at about 10M order lines on PostgreSQL: time and peak RSS.
+bench-rebuild:
+	$(CARGO) build --release -p crm --bin crm
+	tests/bench/rebuild.sh
 
 ## Events benchmark, not in CI: the webhooks table of docs/benchmarks.md. On PostgreSQL
 ## (BENCH_POSTGRES_URL, default the local server) and SQLite, each on fresh databases: deliveries
