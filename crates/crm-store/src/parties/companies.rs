@@ -60,8 +60,8 @@ struct CompanyRow {
     domain_key: Option<String>,
     name_key: Option<String>,
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(companies.custom_fields AS TEXT)"),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(companies.custom_fields AS TEXT)"),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
         skip_insertion,
         skip_update
     )]
@@ -69,8 +69,8 @@ struct CompanyRow {
     /// Read, never written: the newest order's time, one probe of the orders' (company_id,
     /// ordered_at) index.
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(LAST_ORDER_AT),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>::new(LAST_ORDER_AT),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
         skip_insertion,
         skip_update
     )]

@@ -54,8 +54,8 @@ struct ContactRow {
     email_base: Option<String>,
     name_key: Option<String>,
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(contacts.custom_fields AS TEXT)"),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(contacts.custom_fields AS TEXT)"),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
         skip_insertion,
         skip_update
     )]
@@ -63,8 +63,8 @@ struct ContactRow {
     /// Read, never written: the newest order's time, one probe of the orders' (contact_id,
     /// ordered_at) index.
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(LAST_ORDER_AT),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>::new(LAST_ORDER_AT),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
         skip_insertion,
         skip_update
     )]

@@ -243,6 +243,52 @@ impl<ST> QueryFragment<MultiBackend> for Fragment<ST> {
     }
 }
 
+/// SQL text fixed at compile time, as a select expression. `dsl::sql` text may differ between
+/// runs of one query, so diesel never caches a statement that holds it and SQLite parses the
+/// statement again on every call; this text cannot differ, so the statement stays cacheable
+/// (keyed by its SQL, as `HAS_STATIC_QUERY_ID` is false).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSql<ST> {
+    sql: &'static str,
+    sql_type: PhantomData<ST>,
+}
+
+impl<ST> FixedSql<ST> {
+    pub const fn new(sql: &'static str) -> Self {
+        FixedSql {
+            sql,
+            sql_type: PhantomData,
+        }
+    }
+}
+
+impl<ST: sql_types::SqlType + diesel::expression::TypedExpressionType> Expression for FixedSql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, QS> AppearsOnTable<QS> for FixedSql<ST> where FixedSql<ST>: Expression {}
+
+impl<ST, QS> diesel::expression::SelectableExpression<QS> for FixedSql<ST> where
+    FixedSql<ST>: AppearsOnTable<QS>
+{
+}
+
+impl<ST, GroupBy> ValidGrouping<GroupBy> for FixedSql<ST> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<ST> QueryId for FixedSql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, DB: diesel::backend::Backend> QueryFragment<DB> for FixedSql<ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
 /// Compiles what lists need of the filter language against one table.
 pub struct Compiler<'a> {
     pub dialect: Dialect,

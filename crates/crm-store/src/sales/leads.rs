@@ -50,8 +50,8 @@ struct LeadRow {
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(leads.custom_fields AS TEXT)"),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(leads.custom_fields AS TEXT)"),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
         skip_insertion,
         skip_update
     )]

@@ -61,8 +61,8 @@ pub struct OrderRow {
     pub shop_number: Option<String>,
     pub shop_updated_at: Option<NaiveDateTime>,
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::Text>("CAST(orders.custom_fields AS TEXT)"),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(orders.custom_fields AS TEXT)"),
+        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
         skip_insertion,
         skip_update
     )]
