@@ -343,6 +343,27 @@ type OrderFacts = (
     i64,
 );
 
+/// The columns of [`OrderFacts`].
+const ORDER_FACTS: (
+    orders::company_id,
+    orders::ordered_at,
+    orders::currency,
+    orders::status,
+    orders::salesperson_id,
+    orders::subtotal_minor,
+    orders::discount_minor,
+    orders::cost_minor,
+) = (
+    orders::company_id,
+    orders::ordered_at,
+    orders::currency,
+    orders::status,
+    orders::salesperson_id,
+    orders::subtotal_minor,
+    orders::discount_minor,
+    orders::cost_minor,
+);
+
 fn order_figures(facts: &OrderFacts, units_milli: i64) -> Option<(Key, Figures)> {
     let (company, ordered_at, currency, _, _, subtotal, discount, cost) = facts;
     Some((
@@ -395,16 +416,7 @@ pub(crate) fn order_contribution(
 ) -> Result<Contribution, StoreError> {
     let facts: Option<OrderFacts> = orders::table
         .find(order_id)
-        .select((
-            orders::company_id,
-            orders::ordered_at,
-            orders::currency,
-            orders::status,
-            orders::salesperson_id,
-            orders::subtotal_minor,
-            orders::discount_minor,
-            orders::cost_minor,
-        ))
+        .select(ORDER_FACTS)
         .first(conn)
         .optional()?;
     let Some(facts) = facts else {
@@ -749,19 +761,7 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
     let documented = documented_orders(conn, slice)?;
     let all_orders: Vec<(String, OrderFacts)> = in_slice!(
         orders::table
-            .select((
-                orders::id,
-                (
-                    orders::company_id,
-                    orders::ordered_at,
-                    orders::currency,
-                    orders::status,
-                    orders::salesperson_id,
-                    orders::subtotal_minor,
-                    orders::discount_minor,
-                    orders::cost_minor,
-                ),
-            ))
+            .select((orders::id, ORDER_FACTS,))
             .into_boxed(),
         orders::company_id,
         slice
