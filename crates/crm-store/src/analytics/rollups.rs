@@ -515,7 +515,7 @@ type CreditNoteFacts = (
     i64,
     i64,
 );
-type RollupRow = (String, String, String, i64, i64, i64, i64, i64, i64);
+type RollupRow = years::MonthTuple;
 type ProductRollupRow = (String, String, String, String, i64, i64, i64, i64, i64);
 /// A resolved return: id, order, company, currency, resolution, when, credit note, fee,
 /// concession.
@@ -595,28 +595,6 @@ fn product_figures(row: ProductRollupRow) -> (ProductKey, ProductFigures) {
     )
 }
 
-const CUSTOMER_COLUMNS: (
-    customer_rollups::company_id,
-    customer_rollups::month,
-    customer_rollups::currency,
-    customer_rollups::revenue_minor,
-    customer_rollups::cost_minor,
-    customer_rollups::returns_minor,
-    customer_rollups::concessions_minor,
-    customer_rollups::orders,
-    customer_rollups::units_milli,
-) = (
-    customer_rollups::company_id,
-    customer_rollups::month,
-    customer_rollups::currency,
-    customer_rollups::revenue_minor,
-    customer_rollups::cost_minor,
-    customer_rollups::returns_minor,
-    customer_rollups::concessions_minor,
-    customer_rollups::orders,
-    customer_rollups::units_milli,
-);
-
 const PRODUCT_COLUMNS: (
     product_rollups::product_id,
     product_rollups::salesperson_id,
@@ -642,7 +620,7 @@ const PRODUCT_COLUMNS: (
 /// The maintained rollups.
 pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     let customers: Vec<RollupRow> = customer_rollups::table
-        .select(CUSTOMER_COLUMNS)
+        .select(years::MONTH_COLUMNS)
         .load(conn)?;
     let products: Vec<ProductRollupRow> =
         product_rollups::table.select(PRODUCT_COLUMNS).load(conn)?;
@@ -1443,7 +1421,7 @@ pub fn range(
     let mut query = customer_rollups::table
         .filter(customer_rollups::month.ge(from.to_owned()))
         .filter(customer_rollups::month.le(to.to_owned()))
-        .select(CUSTOMER_COLUMNS)
+        .select(years::MONTH_COLUMNS)
         .into_boxed();
     if let Some(company) = company_id {
         query = query.filter(customer_rollups::company_id.eq(company.to_owned()));

@@ -149,7 +149,31 @@ impl From<&StoredFigures> for Figures {
     }
 }
 
-type MonthTuple = (String, String, String, i64, i64, i64, i64, i64, i64);
+/// A monthly rollup row as [`MONTH_COLUMNS`] reads it.
+pub(crate) type MonthTuple = (String, String, String, i64, i64, i64, i64, i64, i64);
+
+/// The columns of a monthly rollup row, for the months and for their years.
+pub(crate) const MONTH_COLUMNS: (
+    customer_rollups::company_id,
+    customer_rollups::month,
+    customer_rollups::currency,
+    customer_rollups::revenue_minor,
+    customer_rollups::cost_minor,
+    customer_rollups::returns_minor,
+    customer_rollups::concessions_minor,
+    customer_rollups::orders,
+    customer_rollups::units_milli,
+) = (
+    customer_rollups::company_id,
+    customer_rollups::month,
+    customer_rollups::currency,
+    customer_rollups::revenue_minor,
+    customer_rollups::cost_minor,
+    customer_rollups::returns_minor,
+    customer_rollups::concessions_minor,
+    customer_rollups::orders,
+    customer_rollups::units_milli,
+);
 
 impl From<MonthTuple> for MonthRow {
     fn from(
@@ -215,17 +239,7 @@ pub fn from_months(
             for part in ids.chunks(BATCH_ROWS) {
                 let found: Vec<MonthTuple> = customer_rollups::table
                     .filter(customer_rollups::company_id.eq_any(part))
-                    .select((
-                        customer_rollups::company_id,
-                        customer_rollups::month,
-                        customer_rollups::currency,
-                        customer_rollups::revenue_minor,
-                        customer_rollups::cost_minor,
-                        customer_rollups::returns_minor,
-                        customer_rollups::concessions_minor,
-                        customer_rollups::orders,
-                        customer_rollups::units_milli,
-                    ))
+                    .select(MONTH_COLUMNS)
                     .load(conn)?;
                 rows.extend(found.into_iter().map(MonthRow::from));
             }
