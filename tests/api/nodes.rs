@@ -347,3 +347,100 @@ async fn one_if_match_version_wins_once_across_two_processes() {
         );
     }
 }
+
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn a_rebuild_while_another_process_takes_orders_counts_each_order_once() {
+    const COMPANIES: usize = 60;
+    let db = SharedDatabase::create();
+    let (_node, base) = db.start_node();
+    let token = db.admin_token();
+    let client = reqwest::Client::new();
+    let product = json!({"sku": "RACE-1", "name": "Race", "unit_price": {"amount_minor": 1000, "currency": "EUR"},
+        "unit_cost": {"amount_minor": 400, "currency": "EUR"}, "tax_rate_bp": 2100});
+    let reply = send(
+        &client,
+        Method::POST,
+        format!("{base}/v1/products"),
+        &token,
+        Some(product),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let mut companies = Vec::new();
+    for i in 0..COMPANIES {
+        let body = json!({"name": format!("Race customer {i}")});
+        let reply = send(
+            &client,
+            Method::POST,
+            format!("{base}/v1/companies"),
+            &token,
+            Some(body),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        companies.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+
+    // This process rebuilds one company a slice, over and over, so that a slice is read long
+    // after the rebuild emptied the rollups; the node meanwhile takes each company's first
+    // order, which writes a rollup row that did not exist.
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rebuilder = {
+        let writing = writing.clone();
+        let url = DatabaseUrl::parse(&db.url).unwrap();
+        std::thread::spawn(move || {
+            let mut conn = url.connect().unwrap();
+            let mut rebuilds = 0;
+            while writing.load(std::sync::atomic::Ordering::SeqCst) || rebuilds == 0 {
+                crm_store::platform::db::write_transaction(&mut conn, |c| {
+                    crm_store::analytics::rollups::rebuild_sliced(c, 1)
+                })
+                .unwrap();
+                rebuilds += 1;
+            }
+            rebuilds
+        })
+    };
+    let replies: Vec<Reply> = stream::iter(companies.iter().enumerate())
+        .map(|(i, company)| {
+            let (client, token, base) = (&client, &token, &base);
+            async move {
+                let body = json!({"ordered_at": chrono::Utc::now().to_rfc3339(), "currency": "EUR", "status": "paid",
+                    "company_id": company, "lines": [{"sku": "RACE-1", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]});
+                let url = format!("{base}/v1/orders/by-external-id/shop/race-{i}");
+                send(client, Method::PUT, url, token, Some(body), &[]).await
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let rebuilds = rebuilder.join().unwrap();
+    for reply in &replies {
+        assert!(matches!(reply.status, 200 | 201), "{}", reply.text);
+    }
+    assert!(rebuilds > 1, "the rebuilds ran while orders arrived");
+
+    let mut conn = DatabaseUrl::parse(&db.url).unwrap().connect().unwrap();
+    let stored = crm_store::analytics::rollups::stored(&mut conn).unwrap();
+    assert_eq!(
+        stored.customers.len(),
+        COMPANIES,
+        "one row per company's month"
+    );
+    assert!(
+        stored
+            .customers
+            .iter()
+            .all(|(_, figures)| figures.orders == 1),
+        "each order counted once: {stored:?}"
+    );
+    assert_eq!(
+        stored,
+        crm_store::analytics::rollups::from_scratch(&mut conn).unwrap(),
+        "the rollups equal a recomputation"
+    );
+}

@@ -1389,6 +1389,7 @@ pub fn rebuild_sliced(
     conn: &mut DbConnection,
     companies_per_slice: i64,
 ) -> Result<usize, StoreError> {
+    hold_off_rollup_writers(conn)?;
     diesel::delete(customer_rollups::table).execute(conn)?;
     diesel::delete(product_rollups::table).execute(conn)?;
     let mut written = 0;
@@ -1409,6 +1410,24 @@ pub fn rebuild_sliced(
     .products;
     written += add_products(conn, &products)?;
     Ok(written + years::rebuild(conn)?)
+}
+
+/// Makes every other transaction that writes a rollup wait until this one ends. The rebuild adds
+/// each slice's recomputation to what its rows hold, so an order committed on another node
+/// between the rebuild's delete and its read of that order's slice would otherwise be counted
+/// twice: once by the writer's own upsert, once by the recomputation. With the lock, a writer
+/// either committed before the rebuild began (and the rebuild reads its order) or adds its
+/// change after the rebuild committed. Readers are not blocked. The tables are locked in the
+/// order writers touch them (months, years, products). On SQLite the write transaction already
+/// holds the database's write lock.
+fn hold_off_rollup_writers(conn: &mut DbConnection) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::sql_query(
+            "LOCK TABLE customer_rollups, customer_year_rollups, product_rollups IN EXCLUSIVE MODE",
+        )
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The rollups of months `from..=to` (`YYYY-MM`), optionally of one company.
