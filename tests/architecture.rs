@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CONTEXTS: [&str; 9] = [
+const CONTEXTS: [&str; 10] = [
     "platform",
     "access",
     "parties",
@@ -15,6 +15,7 @@ const CONTEXTS: [&str; 9] = [
     "events",
     "integrations",
     "service",
+    "marketing",
 ];
 
 /// The crates that hold code by context, with the name other crates import them by.

@@ -4,6 +4,7 @@
 mod analytics;
 mod auth;
 mod batch_upsert;
+mod campaigns;
 mod companies;
 mod contacts;
 mod contract;

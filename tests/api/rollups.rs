@@ -84,6 +84,7 @@ fn order_input(
             .gen_bool(0.7)
             .then(|| catalog.salespeople[rng.gen_range(0..catalog.salespeople.len())].clone()),
         campaign_id: None,
+        utm: None,
         payload_hash: format!("{}", rng.gen::<u64>()),
         prices_include_tax: false,
         origin: Default::default(),

@@ -76,6 +76,8 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "cases" => Resource::Cases,
         "service" => Resource::ServiceSettings,
         "knowledge-base" => Resource::KnowledgeBase,
+        "campaigns" => Resource::Campaigns,
+        "campaign-costs" => Resource::CampaignCosts,
         _ => return None,
     })
 }
@@ -390,6 +392,8 @@ struct StaffWorld {
     case: String,
     article: String,
     kb_draft: String,
+    campaign: String,
+    member: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -540,7 +544,33 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
     }
     let kb_draft = articles.pop().unwrap();
     let article = articles.pop().unwrap();
+    let campaign = app
+        .create(
+            "/v1/campaigns",
+            json!({"name": "Security", "code": "security", "channel": "ads",
+                "starts_on": "2026-01-01", "ends_on": "2026-12-31"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let target = app
+        .create("/v1/companies", json!({"name": "Security member"}))
+        .await["id"]
+        .clone();
+    let added = app
+        .post(
+            &format!("/v1/campaigns/{campaign}/members"),
+            json!({"company_ids": [target]}),
+        )
+        .await;
+    let member = added.body["results"][0]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     StaffWorld {
+        campaign,
+        member,
         article,
         kb_draft,
         connection,
@@ -602,6 +632,7 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/business-calendars/") => &staff.calendar,
         p if p.starts_with("/v1/sla-policies/") => &staff.policy,
         p if p.starts_with("/v1/teams/") => &staff.team,
+        p if p.starts_with("/v1/campaigns/") => &staff.campaign,
         p if p.starts_with("/v1/kb/articles/") => &staff.article,
         p if p.starts_with("/v1/portal/kb/articles/") => &staff.kb_draft,
         p if p.starts_with("/v1/integrations/") => {
@@ -626,7 +657,8 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         .replace("{id}", id)
         .replace("{company_id}", id)
         .replace("{stage_id}", &staff.stage)
-        .replace("{delivery_id}", &staff.delivery);
+        .replace("{delivery_id}", &staff.delivery)
+        .replace("{member_id}", &staff.member);
     (!filled.contains('{')).then_some(filled)
 }
 
@@ -993,6 +1025,8 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "cases",
         "service",
         "knowledge-base",
+        "campaigns",
+        "campaign-costs",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

@@ -304,6 +304,7 @@ fn baseline(
                 connection_id: None,
                 shop_number: None,
                 shop_updated_at: None,
+                utm: None,
                 custom_fields: String::new(),
             });
         }

@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod billing;
 pub mod events;
 pub mod integrations;
+pub mod marketing;
 pub mod parties;
 pub mod platform;
 pub mod sales;

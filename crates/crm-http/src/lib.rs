@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod billing;
 pub mod events;
 pub mod integrations;
+pub mod marketing;
 pub mod parties;
 pub mod platform;
 pub mod sales;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(events::routes)
                 .configure(integrations::routes)
                 .configure(service::routes)
+                .configure(marketing::routes)
                 .configure(platform::routes),
         );
 }

@@ -785,6 +785,7 @@ impl OrderMaker<'_> {
             connection_id: None,
             shop_number: None,
             shop_updated_at: None,
+            utm: None,
             custom_fields: String::new(),
         };
         let first_line = batch.lines.len();

@@ -37,10 +37,12 @@ pub enum Resource {
     Cases,
     KnowledgeBase,
     ServiceSettings,
+    Campaigns,
+    CampaignCosts,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 23] = [
+    pub const ALL: [Resource; 25] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -64,6 +66,8 @@ impl Resource {
         Resource::Cases,
         Resource::KnowledgeBase,
         Resource::ServiceSettings,
+        Resource::Campaigns,
+        Resource::CampaignCosts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +95,8 @@ impl Resource {
             Resource::Cases => "cases",
             Resource::KnowledgeBase => "knowledge_base",
             Resource::ServiceSettings => "service_settings",
+            Resource::Campaigns => "campaigns",
+            Resource::CampaignCosts => "campaign_costs",
         }
     }
 }
@@ -140,7 +146,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 23] = [
+const MATRIX: [(Resource, [Grant; 6]); 25] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -167,7 +173,22 @@ const MATRIX: [(Resource, [Grant; 6]); 23] = [
     (Resource::KnowledgeBase, [W, W, R, W, R, No]),
     // Calendars, SLA policies, teams and the desk's settings.
     (Resource::ServiceSettings, [W, W, R, R, R, No]),
+    // Sales see only the campaigns they own (the store narrows).
+    (Resource::Campaigns, [W, W, W, R, W, No]),
+    // What campaigns cost, and the figures built on it: support staff read campaigns, not
+    // their money.
+    (Resource::CampaignCosts, [W, W, W, No, W, No]),
 ];
+
+/// Whether a role sees what campaigns cost (their budget too).
+pub fn sees_campaign_costs(role: Role) -> bool {
+    authorize(role, Resource::CampaignCosts, Access::Read).is_ok()
+}
+
+/// Whether a role sees only the campaigns it owns.
+pub fn sees_own_campaigns_only(role: Role) -> bool {
+    role == Role::Sales
+}
 
 pub fn grant(role: Role, resource: Resource) -> Grant {
     let column = Role::ALL.iter().position(|r| *r == role).unwrap_or(0);

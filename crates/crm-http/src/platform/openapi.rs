@@ -81,7 +81,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 31] = [
+const TAGS: [(&str, &str); 33] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -177,6 +177,14 @@ const TAGS: [(&str, &str); 31] = [
     (
         "csat",
         "Satisfaction surveys answered by whoever holds the token a resolution issued.",
+    ),
+    (
+        "campaigns",
+        "Marketing campaigns: their costs, their members and how far each went, and the orders attributed to them by `campaign_id` or `utm.campaign`.",
+    ),
+    (
+        "campaign-costs",
+        "What campaigns cost, append-only, in any currency. Not for support staff.",
     ),
     ("admin", "The test clock of a test deployment."),
 ];

@@ -4,6 +4,7 @@
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::marketing::campaigns::Utm;
 use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::sales::orders::{OrderAction, OrderStatus};
 use crm_domain::sales::totals::require_lines;
@@ -102,6 +103,8 @@ pub struct Order {
     pub salesperson_id: Option<String>,
     /// The campaign credited.
     pub campaign_id: Option<String>,
+    /// The UTM parameters the shop sent.
+    pub utm: Option<Utm>,
     /// The shop connection that pushed it, for orders received by shop webhook.
     pub connection_id: Option<String>,
     /// The number the shop shows its customer, such as `#1001`.
@@ -152,6 +155,7 @@ impl From<store::Order> for Order {
             ordered_at: utc(o.ordered_at),
             salesperson_id: o.salesperson_id,
             campaign_id: o.campaign_id,
+            utm: o.utm,
             connection_id: o.origin.connection_id,
             shop_number: o.origin.shop_number,
             prices_include_tax: o.prices_include_tax,
@@ -228,8 +232,14 @@ pub struct OrderPayload {
     pub lines: Vec<OrderLinePayload>,
     /// The salesperson credited.
     pub salesperson_id: Option<String>,
-    /// The campaign credited.
+    /// The campaign credited (unknown: `422`). Without it, a `utm.campaign` equal to a
+    /// campaign's code, case ignored, credits that campaign.
     pub campaign_id: Option<String>,
+    /// The UTM parameters of the visit that ordered.
+    // Absent from the payload's digest when not sent, so that the digests of orders pushed
+    // before UTM existed stay the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm: Option<Utm>,
     /// Values of custom fields (`GET /v1/schema/orders`), by key, merged into the stored ones:
     /// `null` clears a field. A new order must have the required ones; defaults fill the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -306,6 +316,18 @@ fn order_input(
         }
     }
     let campaign_id = c.optional("campaign_id", payload.campaign_id.as_deref(), 200);
+    if let Some(utm) = &payload.utm {
+        let parts = [
+            ("utm.source", &utm.source),
+            ("utm.medium", &utm.medium),
+            ("utm.campaign", &utm.campaign),
+            ("utm.term", &utm.term),
+            ("utm.content", &utm.content),
+        ];
+        for (field, value) in parts {
+            c.optional(field, value.as_deref(), SHORT);
+        }
+    }
     c.finish()?;
     Ok(OrderInput {
         channel,
@@ -318,6 +340,7 @@ fn order_input(
         lines,
         salesperson_id: payload.salesperson_id,
         campaign_id,
+        utm: payload.utm,
         payload_hash: hash,
         prices_include_tax: false,
         origin: store::ShopOrigin::default(),

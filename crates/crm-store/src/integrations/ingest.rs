@@ -136,6 +136,11 @@ fn take_order(
         lines: drafts,
         salesperson_id: stored.as_ref().and_then(|r| r.salesperson_id.clone()),
         campaign_id: stored.as_ref().and_then(|r| r.campaign_id.clone()),
+        utm: stored
+            .as_ref()
+            .and_then(|r| r.utm.as_deref())
+            .map(|text| crate::platform::stored::stored_json("orders", "utm", text))
+            .transpose()?,
         payload_hash: shop.digest(),
         prices_include_tax: shop.prices_include_tax,
         origin: ShopOrigin {

@@ -248,6 +248,7 @@ diesel::table! {
         shop_number -> Nullable<Text>,
         shop_updated_at -> Nullable<Timestamp>,
         custom_fields -> Text,
+        utm -> Nullable<Text>,
     }
 }
 
@@ -926,6 +927,9 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    campaigns,
+    campaign_costs,
+    campaign_members,
     kb_articles,
     kb_revisions,
     kb_feedback,
@@ -1035,5 +1039,53 @@ diesel::table! {
         actor -> Text,
         merged_at -> Timestamp,
         old_values -> Text,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        name -> Text,
+        code -> Text,
+        code_key -> Text,
+        channel -> Text,
+        consent_channel -> Nullable<Text>,
+        starts_on -> Date,
+        ends_on -> Date,
+        attribution_window_days -> Integer,
+        budget_minor -> Nullable<BigInt>,
+        budget_currency -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        status -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_costs (id) {
+        id -> Text,
+        campaign_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        incurred_on -> Date,
+        description -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_members (id) {
+        id -> Text,
+        campaign_id -> Text,
+        member_key -> Text,
+        contact_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        status -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }

@@ -10,6 +10,7 @@ use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, Or
 use crm_domain::sales::totals::{LineAmounts, Totals};
 use diesel::prelude::*;
 
+use crate::marketing::{campaigns, members};
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::lock_key;
@@ -22,10 +23,11 @@ use crate::platform::records::{self, Record};
 use crate::platform::schema::{
     invoice_lines, invoices, order_lines, orders, return_lines, returns,
 };
-use crate::platform::stored::stored;
+use crate::platform::stored::{stored, stored_json, to_json};
 use crate::sales::documents::{self, Line, LineDraft};
 use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
+use crm_domain::marketing::campaigns::Utm;
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::FieldValue;
 use crm_domain::sales::totals::require_lines;
@@ -60,6 +62,8 @@ pub struct OrderRow {
     pub connection_id: Option<String>,
     pub shop_number: Option<String>,
     pub shop_updated_at: Option<NaiveDateTime>,
+    /// The shop's UTM parameters, as JSON.
+    pub utm: Option<String>,
     #[diesel(
         select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(orders.custom_fields AS TEXT)"),
         select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
@@ -114,6 +118,7 @@ pub struct Order {
     pub ordered_at: NaiveDateTime,
     pub salesperson_id: Option<String>,
     pub campaign_id: Option<String>,
+    pub utm: Option<Utm>,
     pub lines: Vec<Line>,
     /// The id of each line, in the order of `lines`.
     pub line_ids: Vec<String>,
@@ -144,7 +149,9 @@ pub struct OrderInput {
     pub company_id: Option<String>,
     pub lines: Vec<LineDraft>,
     pub salesperson_id: Option<String>,
+    /// The campaign credited; without it, `utm.campaign` names one by its code.
     pub campaign_id: Option<String>,
+    pub utm: Option<Utm>,
     /// A digest of the payload: the same digest again changes nothing.
     pub payload_hash: String,
     pub prices_include_tax: bool,
@@ -290,6 +297,7 @@ struct NewOrder {
     ordered_at: NaiveDateTime,
     salesperson_id: Option<String>,
     campaign_id: Option<String>,
+    utm: Option<Utm>,
     payload_hash: String,
     lines: Vec<Line>,
     prices_include_tax: bool,
@@ -307,6 +315,9 @@ fn save(
 ) -> Result<String, StoreError> {
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
+    }
+    if let Some(id) = &order.campaign_id {
+        campaigns::ensure_exists(conn, id, "campaign_id")?;
     }
     require_lines("order", order.lines.len())?;
     let mut order = order;
@@ -336,6 +347,7 @@ fn save(
         ordered_at: order.ordered_at,
         salesperson_id: order.salesperson_id,
         campaign_id: order.campaign_id,
+        utm: order.utm.as_ref().map(to_json),
         payload_hash: order.payload_hash,
         subtotal_minor: totals.subtotal_minor,
         discount_minor: totals.discount_minor,
@@ -377,6 +389,15 @@ fn save(
     }
     let after = crate::analytics::rollups::order_contribution(conn, &row.id)?;
     crate::analytics::rollups::swap(conn, before, after)?;
+    if let (Some(campaign), false) = (&row.campaign_id, order.status == OrderStatus::Cancelled) {
+        members::convert_buyer(
+            conn,
+            campaign,
+            row.contact_id.as_deref(),
+            row.company_id.as_deref(),
+            row.ordered_at.date(),
+        )?;
+    }
     Ok(row.id)
 }
 
@@ -571,6 +592,14 @@ pub fn upsert(
         existing.as_ref().map_or("", |e| e.id.as_str()),
     )?;
     let quote_id = existing.as_ref().and_then(|e| e.quote_id.clone());
+    let campaign_id = match (
+        input.campaign_id,
+        input.utm.as_ref().and_then(|u| u.campaign.as_deref()),
+    ) {
+        (Some(id), _) => Some(id),
+        (None, Some(code)) => campaigns::id_by_code(conn, code)?,
+        (None, None) => None,
+    };
     let id = save(
         conn,
         NewOrder {
@@ -583,7 +612,8 @@ pub fn upsert(
             status,
             ordered_at: input.ordered_at,
             salesperson_id: input.salesperson_id,
-            campaign_id: input.campaign_id,
+            campaign_id,
+            utm: input.utm,
             payload_hash: input.payload_hash,
             lines,
             prices_include_tax: input.prices_include_tax,
@@ -641,6 +671,7 @@ pub(crate) fn create_from_quote(
             ordered_at: now(),
             salesperson_id: quote.salesperson_id,
             campaign_id: None,
+            utm: None,
             lines: quote.lines,
             prices_include_tax: false,
             origin: ShopOrigin::default(),
@@ -712,6 +743,11 @@ fn assemble(
         ordered_at: row.ordered_at,
         salesperson_id: row.salesperson_id,
         campaign_id: row.campaign_id,
+        utm: row
+            .utm
+            .as_deref()
+            .map(|text| stored_json("orders", "utm", text))
+            .transpose()?,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,

@@ -1,0 +1,3 @@
+//! Marketing: campaigns, what they cost, whom they reach, and which orders they earn.
+
+pub mod campaigns;

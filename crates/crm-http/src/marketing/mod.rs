@@ -1,0 +1,19 @@
+//! Marketing: campaigns, their costs and members.
+
+pub mod campaigns;
+
+/// The context's `/v1` routes; `crate::routes` composes the contexts.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(campaigns::list_campaigns);
+    cfg.service(campaigns::create_campaign);
+    cfg.service(campaigns::get_campaign);
+    cfg.service(campaigns::update_campaign);
+    cfg.service(campaigns::activate_campaign);
+    cfg.service(campaigns::complete_campaign);
+    cfg.service(campaigns::cancel_campaign);
+    cfg.service(campaigns::list_costs);
+    cfg.service(campaigns::add_cost);
+    cfg.service(campaigns::list_members);
+    cfg.service(campaigns::add_members);
+    cfg.service(campaigns::set_member_status);
+}

@@ -1,0 +1,4 @@
+//! Marketing: campaigns, their costs and members, and the orders they earn.
+
+pub mod campaigns;
+pub mod members;

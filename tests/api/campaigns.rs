@@ -1,0 +1,189 @@
+//! Campaigns: their life, costs and members, and the orders they earn by `campaign_id` or
+//! `utm.campaign`.
+use chrono::{Duration, Utc};
+use crm_domain::access::roles::Role;
+use crm_tests::{id_of, money, on_both_backends, Order, Product, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn today_plus(days: i64) -> String {
+    (Utc::now() + Duration::days(days)).date_naive().to_string()
+}
+
+/// A campaign running from 10 days ago to 10 days ahead, with a 5-day window.
+async fn campaign(app: &TestApp, code: &str, channel: &str) -> Value {
+    app.create(
+        "/v1/campaigns",
+        json!({"name": format!("Campaign {code}"), "code": code, "channel": channel,
+            "starts_on": today_plus(-10), "ends_on": today_plus(10), "attribution_window_days": 5,
+            "budget": money(500_000, "EUR")}),
+    )
+    .await
+}
+
+async fn members_of(app: &TestApp, campaign_id: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/v1/campaigns/{campaign_id}/members"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"].as_array().unwrap().clone()
+}
+
+on_both_backends! {
+    async fn a_campaign_is_planned_then_active_then_completed_and_its_code_is_unique(app: TestApp) {
+        let spring = campaign(&app, "Spring-Sale", "email").await;
+        assert_eq!(spring["status"], "planned");
+        assert_eq!(spring["consent_channel"], "email", "an email campaign needs email consent by default");
+        assert_eq!(spring["allowed_actions"], json!(["activate", "cancel"]));
+        let id = id_of(&spring);
+
+        let again = app.post("/v1/campaigns", json!({"name": "Copy", "code": " spring-sale ", "channel": "ads",
+            "starts_on": today_plus(0), "ends_on": today_plus(1)})).await;
+        assert_eq!(again.status, 409, "{}", again.text);
+        assert_eq!(again.body["existing_id"], id.as_str());
+
+        let backwards = app.post("/v1/campaigns", json!({"name": "Odd", "code": "odd", "channel": "ads",
+            "starts_on": today_plus(3), "ends_on": today_plus(1), "attribution_window_days": -1})).await;
+        assert_eq!(backwards.status, 422, "{}", backwards.text);
+        let fields: Vec<&str> = backwards.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert!(fields.contains(&"ends_on") && fields.contains(&"attribution_window_days"), "{fields:?}");
+        let listed = app.get("/v1/campaigns").await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "nothing written by the refused ones");
+
+        let early = app.act(&format!("/v1/campaigns/{id}/complete")).await;
+        assert_eq!(early.status, 409, "{}", early.text);
+        assert_eq!(early.body["current_state"], "planned");
+        assert_eq!(early.body["allowed_actions"], json!(["activate", "cancel"]));
+        let active = app.act(&format!("/v1/campaigns/{id}/activate")).await;
+        assert_eq!(active.status, 200, "{}", active.text);
+        assert_eq!(active.body["status"], "active");
+        let done = app.act(&format!("/v1/campaigns/{id}/complete")).await;
+        assert_eq!(done.body["status"], "completed");
+        assert_eq!(done.body["allowed_actions"], json!([]));
+
+        let renamed = app.patch(&format!("/v1/campaigns/{id}"), json!({"name": "Spring sale 2026", "budget": null})).await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text);
+        assert_eq!(renamed.body["name"], "Spring sale 2026");
+        assert_eq!(renamed.body["budget"], Value::Null);
+        assert_eq!(renamed.body["code"], "Spring-Sale");
+    }
+
+    async fn costs_are_appended_in_any_currency(app: TestApp) {
+        let id = id_of(&campaign(&app, "costs", "ads").await);
+        let first = app.post(&format!("/v1/campaigns/{id}/costs"), json!({"amount": money(120_000, "EUR"), "incurred_on": today_plus(-1), "description": "Banners"})).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let second = app.post(&format!("/v1/campaigns/{id}/costs"), json!({"amount": money(-2_000, "USD"), "incurred_on": today_plus(0), "description": "Refund of a click fee"})).await;
+        assert_eq!(second.status, 201, "{}", second.text);
+        let bad = app.post(&format!("/v1/campaigns/{id}/costs"), json!({"amount": money(0, "XXQ"), "incurred_on": today_plus(0), "description": ""})).await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+        assert_eq!(bad.body["errors"].as_array().unwrap().len(), 3, "{}", bad.text);
+        let listed = app.get(&format!("/v1/campaigns/{id}/costs")).await;
+        let amounts: Vec<&Value> = listed.body["data"].as_array().unwrap().iter().map(|c| &c["amount"]).collect();
+        assert_eq!(amounts, vec![&money(120_000, "EUR"), &money(-2_000, "USD")]);
+    }
+
+    async fn an_email_campaign_refuses_a_contact_without_consent_and_adds_once(app: TestApp) {
+        let id = id_of(&campaign(&app, "newsletter", "email").await);
+        let company = app.create("/v1/companies", json!({"name": "Consenting SL"})).await;
+        let willing = app.create("/v1/contacts", json!({"last_name": "Willing", "email": "willing@example.com", "marketing_consent": true, "company_id": company["id"]})).await;
+        let unwilling = app.create("/v1/contacts", json!({"last_name": "Unwilling", "email": "unwilling@example.com"})).await;
+        let silent = app.create("/v1/companies", json!({"name": "No consent SA"})).await;
+        app.create("/v1/contacts", json!({"last_name": "Quiet", "email": "quiet@example.com", "company_id": silent["id"]})).await;
+
+        let r = app.post(&format!("/v1/campaigns/{id}/members"), json!({
+            "contact_ids": [willing["id"], unwilling["id"], "0190a000-0000-7000-8000-000000000000"],
+            "company_ids": [company["id"], silent["id"]]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let outcomes: Vec<(&str, &str)> = r.body["results"].as_array().unwrap().iter()
+            .map(|x| (x["outcome"].as_str().unwrap(), x["reason"].as_str().unwrap_or(""))).collect();
+        assert_eq!(outcomes, vec![("added", ""), ("refused", "no_consent"), ("refused", "not_found"), ("added", ""), ("refused", "no_consent")]);
+
+        let again = app.post(&format!("/v1/campaigns/{id}/members"), json!({"contact_ids": [willing["id"]]})).await;
+        assert_eq!(again.body["results"][0]["outcome"], "existing");
+        let members = members_of(&app, &id).await;
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0]["company_id"], company["id"], "a contact's membership names its company");
+
+        let member = members[0]["id"].as_str().unwrap();
+        let status = |s: &str| json!({"status": s});
+        let forward = app.post(&format!("/v1/campaigns/{id}/members/{member}/status"), status("responded")).await;
+        assert_eq!(forward.status, 200, "{}", forward.text);
+        assert_eq!(forward.body["status"], "responded");
+        let back = app.post(&format!("/v1/campaigns/{id}/members/{member}/status"), status("contacted")).await;
+        assert_eq!(back.status, 409, "{}", back.text);
+        assert_eq!(back.body["allowed_actions"], json!(["converted"]));
+
+        let ads = id_of(&campaign(&app, "billboard", "ads").await);
+        let r = app.post(&format!("/v1/campaigns/{ads}/members"), json!({"contact_ids": [unwilling["id"]]})).await;
+        assert_eq!(r.body["results"][0]["outcome"], "added", "an ads campaign needs no consent");
+    }
+
+    async fn an_order_names_its_campaign_by_id_or_utm_code_and_converts_the_buyer(app: TestApp) {
+        Product::new("CMP-1", 1_000, 400).ensure(&app).await;
+        let spring = campaign(&app, "Spring-Sale", "ads").await;
+        let id = id_of(&spring);
+        let buyer = app.create("/v1/companies", json!({"name": "Buyer SL"})).await;
+        let late = app.create("/v1/companies", json!({"name": "Late SL"})).await;
+        for company in [&buyer, &late] {
+            let r = app.post(&format!("/v1/campaigns/{id}/members"), json!({"company_ids": [company["id"]]})).await;
+            assert_eq!(r.body["results"][0]["outcome"], "added", "{}", r.text);
+        }
+
+        let unknown = Order::new("cmp-unknown").company(buyer["id"].as_str().unwrap()).line("CMP-1", "1", 1_000);
+        let mut body = unknown.body().clone();
+        body["campaign_id"] = json!("0190a000-0000-7000-8000-000000000000");
+        let r = app.request(Method::PUT, "/v1/orders/by-external-id/shop/cmp-unknown", Some(&app.admin_token.clone()), Some(body), &[]).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], "campaign_id");
+        assert_eq!(app.get("/v1/orders").await.body["data"], json!([]), "nothing written");
+        assert!(members_of(&app, &id).await.iter().all(|m| m["status"] == "targeted"));
+
+        let tagged = Order::new("cmp-utm").company(buyer["id"].as_str().unwrap()).line("CMP-1", "2", 1_000);
+        let mut body = tagged.body().clone();
+        body["utm"] = json!({"source": "newsletter", "medium": "email", "campaign": "SPRING-sale"});
+        let r = app.request(Method::PUT, "/v1/orders/by-external-id/shop/cmp-utm", Some(&app.admin_token.clone()), Some(body.clone()), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["campaign_id"], id.as_str(), "the code found the campaign, case ignored");
+        assert_eq!(r.body["utm"]["source"], "newsletter");
+        let replay = app.request(Method::PUT, "/v1/orders/by-external-id/shop/cmp-utm", Some(&app.admin_token.clone()), Some(body), &[]).await;
+        assert_eq!(replay.status, 200);
+        assert_eq!(replay.body["version"], r.body["version"], "the same payload changes nothing");
+
+        let after_window = Order::new("cmp-late").company(late["id"].as_str().unwrap()).days_ago(-16).line("CMP-1", "1", 1_000);
+        let mut body = after_window.body().clone();
+        body["campaign_id"] = json!(id);
+        let r = app.request(Method::PUT, "/v1/orders/by-external-id/shop/cmp-late", Some(&app.admin_token.clone()), Some(body), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+
+        let statuses: Vec<(Value, Value)> = members_of(&app, &id).await.iter().map(|m| (m["company_id"].clone(), m["status"].clone())).collect();
+        assert_eq!(statuses, vec![(buyer["id"].clone(), json!("converted")), (late["id"].clone(), json!("targeted"))],
+            "the buyer within the window converted; an order past the window converts no one");
+    }
+
+    async fn salespeople_see_their_own_campaigns_support_sees_no_money_customers_nothing(app: TestApp) {
+        let (_, sales) = {
+            let (id, token, _) = app.login_new_user(Role::Sales, None).await;
+            (id, token)
+        };
+        let other_sales = app.token_for(Role::Sales, None).await;
+        let support = app.token_for(Role::Support, None).await;
+        let company = app.create("/v1/companies", json!({"name": "Customer SL"})).await;
+        let customer = app.token_for(Role::Customer, Some(id_of(&company))).await;
+
+        let mine = app.request(Method::POST, "/v1/campaigns", Some(&sales), Some(json!({"name": "Mine", "code": "mine", "channel": "visit",
+            "starts_on": today_plus(0), "ends_on": today_plus(30), "budget": money(1_000, "EUR")})), &[]).await;
+        assert_eq!(mine.status, 201, "{}", mine.text);
+        let id = id_of(&mine.body);
+        let path = format!("/v1/campaigns/{id}");
+        assert_eq!(app.get_as(&sales, &path).await.status, 200);
+        let theirs = app.get_as(&other_sales, &path).await;
+        assert_eq!(theirs.status, 404, "another salesperson's campaign is not found");
+        assert_eq!(app.get_as(&other_sales, "/v1/campaigns").await.body["data"], json!([]));
+        let as_support = app.get_as(&support, &path).await;
+        assert_eq!(as_support.status, 200);
+        assert_eq!(as_support.body["budget"], Value::Null, "support does not see campaign money");
+        assert_eq!(app.get_as(&support, &format!("{path}/costs")).await.status, 403);
+        assert_eq!(app.get_as(&customer, &path).await.status, 403);
+        assert_eq!(app.get_as(&customer, "/v1/campaigns").await.status, 403);
+    }
+}
