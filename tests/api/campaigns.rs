@@ -160,6 +160,77 @@ on_both_backends! {
             "the buyer within the window converted; an order past the window converts no one");
     }
 
+    #[smoke]
+    async fn the_report_matches_a_hand_count_to_the_cent(app: TestApp) {
+        app.configure_issuer().await;
+        Product::new("CMP-R", 1_000, 600).ensure(&app).await;
+        let today = Utc::now().date_naive();
+        let rate = app.request(Method::PUT, &format!("/v1/exchange-rates/USD/{today}"), Some(&app.admin_token.clone()), Some(json!({"rate": "0.9"})), &[]).await;
+        assert!(rate.status.is_success(), "{}", rate.text);
+        let id = id_of(&campaign(&app, "Spring-Report", "ads").await);
+        for (amount, currency) in [(30_000, "EUR"), (10_000, "USD")] {
+            let r = app.post(&format!("/v1/campaigns/{id}/costs"), json!({"amount": money(amount, currency), "incurred_on": today.to_string(), "description": "Ads"})).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let (x, y) = (app.create("/v1/companies", json!({"name": "Buyer X"})).await, app.create("/v1/companies", json!({"name": "Buyer Y"})).await);
+        let added = app.post(&format!("/v1/campaigns/{id}/members"), json!({"company_ids": [x["id"], y["id"]]})).await;
+        assert_eq!(added.status, 200, "{}", added.text);
+
+        let line = |quantity: &str, discount_bp: i64| json!({"sku": "CMP-R", "quantity": quantity, "unit_price": money(1_000, "EUR"), "discount_bp": discount_bp, "tax_rate_bp": 2100});
+        let send = |external: &'static str, body: Value| {
+            let app = &app;
+            async move {
+                let r = app.request(Method::PUT, &format!("/v1/orders/by-external-id/shop/{external}"), Some(&app.admin_token.clone()), Some(body), &[]).await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                r.body
+            }
+        };
+        // A: 2 × 10.00 at a cost of 6.00, named by id.
+        let mut a = Order::new("rep-a").company(x["id"].as_str().unwrap()).days_ago(1).line_with(line("2", 0)).body().clone();
+        a["campaign_id"] = json!(id);
+        send("rep-a", a).await;
+        // B: 3 × 10.00 less 10%, named by its code in the UTM parameters.
+        let mut b = Order::new("rep-b").company(y["id"].as_str().unwrap()).days_ago(1).line_with(line("3", 1_000)).body().clone();
+        b["utm"] = json!({"campaign": "spring-report"});
+        let b = send("rep-b", b).await;
+        // Late: 16 days ahead, past the end (10 days ahead) and the 5-day window.
+        let mut late = Order::new("rep-late").company(x["id"].as_str().unwrap()).days_ago(-16).line_with(line("5", 0)).body().clone();
+        late["campaign_id"] = json!(id);
+        send("rep-late", late).await;
+        // One unit of B comes back into stock and is refunded (9.00 net) less a 1.00 fee, VAT included.
+        let ret = app.create("/v1/returns", json!({"order_id": b["id"], "lines": [{"order_line_id": b["lines"][0]["id"], "quantity": "1", "reason": "damaged"}]})).await;
+        let rid = ret["id"].as_str().unwrap();
+        app.act_with(&format!("/v1/returns/{rid}/approve"), None).await;
+        app.act_with(&format!("/v1/returns/{rid}/receive"), Some(json!({"lines": [{"return_line_id": ret["lines"][0]["id"], "quantity": "1", "disposition": "restock"}]}))).await;
+        app.patch(&format!("/v1/returns/{rid}"), json!({"root_cause": {"category": "shipping", "notes": "n", "preventive_action": "p"}})).await;
+        let resolved = app.act_with(&format!("/v1/returns/{rid}/resolve"), Some(json!({"resolution": "refund", "restocking_fee": money(100, "EUR")}))).await;
+        assert_eq!(resolved.status, 200, "{}", resolved.text);
+
+        let r = app.get(&format!("/v1/campaigns/{id}/report")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let revenue = 2_000 + 2_700;
+        // B's returned unit is back in stock: its 6.00 of cost is given back.
+        let cost_of_goods = 1_200 + 1_800 - 600;
+        // The fee kept, net of its 21% VAT: 0.83.
+        let returns = 900 - 83;
+        let gross = revenue - cost_of_goods - returns;
+        // 100.00 USD at 0.9.
+        let spent = 30_000 + 9_000;
+        let net = gross - spent;
+        assert_eq!(r.body, json!({
+            "campaign_id": id, "currency": "EUR", "members": 2, "responders": 2, "conversions": 2,
+            "attributed_orders": 2, "outside_window_orders": 1,
+            "revenue_minor": revenue, "cost_of_goods_minor": cost_of_goods, "returns_and_credits_minor": returns,
+            "concessions_minor": 0, "gross_profit_minor": gross, "campaign_cost_minor": spent, "net_profit_minor": net,
+            "cost_per_conversion_minor": 19_500,
+            // -37,517 / 39,000 = -0.961974 and -35,117 / 39,000 = -0.900436, half away from zero.
+            "roi_bp": -9_620, "revenue_roi_bp": -9_004,
+        }));
+
+        let support = app.token_for(Role::Support, None).await;
+        assert_eq!(app.get_as(&support, &format!("/v1/campaigns/{id}/report")).await.status, 403);
+    }
+
     async fn salespeople_see_their_own_campaigns_support_sees_no_money_customers_nothing(app: TestApp) {
         let (_, sales) = {
             let (id, token, _) = app.login_new_user(Role::Sales, None).await;

@@ -280,6 +280,24 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "campaign",
+        get: "/v1/campaigns/{id}",
+        starts: &["planned", "active"],
+        ops: &[
+            op("update", "PATCH", "/v1/campaigns/{id}"),
+            op("activate", "POST", "/v1/campaigns/{id}/activate"),
+            op("complete", "POST", "/v1/campaigns/{id}/complete"),
+            op("cancel", "POST", "/v1/campaigns/{id}/cancel"),
+            op("add a cost", "POST", "/v1/campaigns/{id}/costs"),
+            op("add a member", "POST", "/v1/campaigns/{id}/members"),
+            op(
+                "move a member on",
+                "POST",
+                "/v1/campaigns/{id}/members/{member_id}/status",
+            ),
+        ],
+    },
+    Aggregate {
         name: "team",
         get: "/v1/teams/{id}",
         starts: &["empty"],
@@ -1013,6 +1031,43 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("campaign", start) => {
+                let tag = uuid::Uuid::now_v7().simple().to_string();
+                let campaign = self
+                    .ok(
+                        "POST",
+                        "/v1/campaigns",
+                        Some(
+                            json!({"name": "Raced campaign", "code": format!("race-{tag}"),
+                    "channel": "ads", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}),
+                        ),
+                    )
+                    .await;
+                let campaign_id = id(&campaign);
+                if start == "active" {
+                    self.ok(
+                        "POST",
+                        &format!("/v1/campaigns/{campaign_id}/activate"),
+                        None,
+                    )
+                    .await;
+                }
+                let (member, newcomer) =
+                    (self.company("member").await, self.company("newcomer").await);
+                let added = self
+                    .ok(
+                        "POST",
+                        &format!("/v1/campaigns/{campaign_id}/members"),
+                        Some(json!({"company_ids": [member]})),
+                    )
+                    .await;
+                Subject {
+                    id: campaign_id,
+                    external_id: String::new(),
+                    context: json!({"member_id": added["results"][0]["member"]["id"], "newcomer": newcomer}),
+                    customer: admin(),
+                }
+            }
             ("team", _) => {
                 let team = self
                     .ok("POST", "/v1/teams", Some(json!({"name": "Raced team"})))
@@ -1103,6 +1158,12 @@ impl World {
             }
             ("SLA policy", "update") => json!({"position": 101}),
             ("team", "update") => json!({"name": "Renamed team"}),
+            ("campaign", "update") => json!({"name": "Renamed campaign"}),
+            ("campaign", "add a cost") => {
+                json!({"amount": eur(100), "incurred_on": "2026-06-01", "description": "Raced"})
+            }
+            ("campaign", "add a member") => json!({"company_ids": [subject.context["newcomer"]]}),
+            ("campaign", "move a member on") => json!({"status": "responded"}),
             ("saved view", "update") => json!({"name": "Renamed view", "shared": true}),
             ("custom field", "retype") => json!({"type": "number"}),
             ("custom field", "relabel") => json!({"label": "Relabelled"}),
@@ -1152,6 +1213,7 @@ impl World {
             .replace("{other}", &related("other"))
             .replace("{stage_id}", &related("stage_id"))
             .replace("{delivery_id}", &related("delivery_id"))
+            .replace("{member_id}", &related("member_id"))
             .replace("{token}", &related("token"))
             .replace("{channel}", "shop")
             .replace("{external_id}", &subject.external_id)

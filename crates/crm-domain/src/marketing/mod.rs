@@ -1,3 +1,4 @@
 //! Marketing: campaigns, what they cost, whom they reach, and which orders they earn.
 
 pub mod campaigns;
+pub mod report;

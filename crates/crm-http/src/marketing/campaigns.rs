@@ -173,7 +173,7 @@ impl CampaignUpdate {
 }
 
 /// Which campaigns `principal` sees.
-fn visible_to(principal: &Principal) -> Visible {
+pub fn visible_to(principal: &Principal) -> Visible {
     Visible {
         owned_by: sees_own_campaigns_only(principal.role)
             .then(|| principal.user_id().unwrap_or_default().to_owned()),

@@ -1,3 +1,4 @@
+pub mod campaigns;
 pub mod clv;
 pub mod commission_rates;
 pub mod profit;

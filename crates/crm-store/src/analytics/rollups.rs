@@ -839,22 +839,52 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
     let resolved: Vec<ResolvedReturn> = in_slice!(
         returns::table
             .filter(returns::resolved_at.is_not_null())
-            .select((
-                returns::id,
-                returns::order_id,
-                returns::company_id,
-                returns::currency,
-                returns::resolution,
-                returns::resolved_at,
-                returns::credit_note_id,
-                returns::restocking_fee_minor,
-                returns::concession_minor,
-            ))
+            .select(RESOLVED_RETURN)
             .into_boxed(),
         returns::company_id,
         slice
     )
     .load(conn)?;
+    for contributions in resolved_returns(conn, resolved)? {
+        for (key, figures) in contributions.customers {
+            add(Some((key, figures)))?;
+        }
+        for (key, figures) in contributions.products {
+            add_product(&mut snapshot.products, key, &figures)?;
+        }
+    }
+    Ok(snapshot.without_empty_rows())
+}
+
+/// The columns of [`ResolvedReturn`].
+const RESOLVED_RETURN: (
+    returns::id,
+    returns::order_id,
+    returns::company_id,
+    returns::currency,
+    returns::resolution,
+    returns::resolved_at,
+    returns::credit_note_id,
+    returns::restocking_fee_minor,
+    returns::concession_minor,
+) = (
+    returns::id,
+    returns::order_id,
+    returns::company_id,
+    returns::currency,
+    returns::resolution,
+    returns::resolved_at,
+    returns::credit_note_id,
+    returns::restocking_fee_minor,
+    returns::concession_minor,
+);
+
+/// What each of `resolved` returns adds to the rollups.
+fn resolved_returns(
+    conn: &mut DbConnection,
+    resolved: Vec<ResolvedReturn>,
+) -> Result<Vec<Contribution>, StoreError> {
+    let mut all = Vec::with_capacity(resolved.len());
     for (id, order_id, company, currency, resolution, at, credit_note, fee, concession) in resolved
     {
         let (Some(resolution), Some(at)) = (resolution, at) else {
@@ -890,15 +920,106 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
             fee_net_minor: net_of_tax_minor(fee, rate),
             concession_net_minor: net_of_tax_minor(concession, rate),
         };
-        let contributions = return_contributions(conn, &outcome, company.as_deref())?;
-        for (key, figures) in contributions.customers {
-            add(Some((key, figures)))?;
-        }
-        for (key, figures) in contributions.products {
-            add_product(&mut snapshot.products, key, &figures)?;
+        all.push(return_contributions(conn, &outcome, company.as_deref())?);
+    }
+    Ok(all)
+}
+
+/// What issued credit notes take off each of `order_ids`, net of tax: (order, month, currency,
+/// amount). A credited line counts against the order of the line it credits; the rest of a note
+/// is spread as the product rollups spread it, over its keyed lines or over what the credited
+/// invoice billed.
+pub(crate) fn credits_of_orders(
+    conn: &mut DbConnection,
+    order_ids: &[String],
+) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    let mut billed: BTreeSet<String> = BTreeSet::new();
+    for part in order_ids.chunks(BATCH_ROWS) {
+        let invoices: Vec<String> = invoice_lines::table
+            .filter(invoice_lines::is_credit.eq(false))
+            .filter(invoice_lines::order_id.eq_any(part))
+            .select(invoice_lines::invoice_id)
+            .distinct()
+            .load(conn)?;
+        billed.extend(invoices);
+    }
+    let billed: Vec<String> = billed.into_iter().collect();
+    let wanted: BTreeSet<&str> = order_ids.iter().map(String::as_str).collect();
+    let mut credits = Vec::new();
+    for part in billed.chunks(BATCH_ROWS) {
+        let notes: Vec<(String, Option<String>, String, Option<NaiveDate>)> = invoices::table
+            .filter(invoices::kind.eq_any([
+                InvoiceKind::CreditNote.as_str(),
+                InvoiceKind::SelfBilledCreditNote.as_str(),
+            ]))
+            .filter(invoices::number.is_not_null())
+            .filter(invoices::corrects_invoice_id.eq_any(part))
+            .select((
+                invoices::id,
+                invoices::corrects_invoice_id,
+                invoices::currency,
+                invoices::issue_date,
+            ))
+            .load(conn)?;
+        for (note, corrects, currency, issued) in notes {
+            let (Some(original), Some(day)) = (corrects, issued) else {
+                continue;
+            };
+            let sold: Vec<(String, i64, Option<String>)> = invoice_lines::table
+                .filter(invoice_lines::invoice_id.eq(&original))
+                .select((
+                    invoice_lines::id,
+                    invoice_lines::net_minor,
+                    invoice_lines::order_id,
+                ))
+                .load(conn)?;
+            let credited: Vec<(i64, Option<String>)> = invoice_lines::table
+                .filter(invoice_lines::invoice_id.eq(&note))
+                .select((invoice_lines::net_minor, invoice_lines::credits_line_id))
+                .load(conn)?;
+            let order_of: BTreeMap<&str, String> = sold
+                .iter()
+                .map(|(id, _, order)| (id.as_str(), order.clone().unwrap_or_default()))
+                .collect();
+            let fallback: Vec<(String, i64)> = sold
+                .iter()
+                .map(|(_, net, order)| (order.clone().unwrap_or_default(), *net))
+                .collect();
+            let amounts: Vec<(Option<String>, i64)> = credited
+                .into_iter()
+                .map(|(net, line)| {
+                    let order = line.map(|l| order_of.get(l.as_str()).cloned().unwrap_or_default());
+                    (order, net)
+                })
+                .collect();
+            for (order, amount) in attribute(&amounts, &fallback)? {
+                if wanted.contains(order.as_str()) {
+                    credits.push((order, month_of(day), currency.clone(), amount));
+                }
+            }
         }
     }
-    Ok(snapshot.without_empty_rows())
+    Ok(credits)
+}
+
+/// What the resolved returns of `order_ids` add to the customer rollups, keyed as they are.
+pub(crate) fn returns_of_orders(
+    conn: &mut DbConnection,
+    order_ids: &[String],
+) -> Result<Vec<(Key, Figures)>, StoreError> {
+    let mut resolved = Vec::new();
+    for part in order_ids.chunks(BATCH_ROWS) {
+        let rows: Vec<ResolvedReturn> = returns::table
+            .filter(returns::resolved_at.is_not_null())
+            .filter(returns::order_id.eq_any(part))
+            .select(RESOLVED_RETURN)
+            .load(conn)?;
+        resolved.extend(rows);
+    }
+    Ok(resolved_returns(conn, resolved)?
+        .into_iter()
+        .flat_map(|c| c.customers)
+        .collect())
 }
 
 /// The orders of a slice's companies that an issued invoice or a resolved return refers to.
