@@ -66,6 +66,20 @@ on_both_backends! {
         assert_eq!(renamed.body["name"], "Spring sale 2026");
         assert_eq!(renamed.body["budget"], Value::Null);
         assert_eq!(renamed.body["code"], "Spring-Sale");
+
+        // The feed shows a transaction's events once no older one is still running.
+        let mut events = app.get("/v1/events?type=campaign.*").await;
+        for _ in 0..50 {
+            if events.body["data"].as_array().is_some_and(|d| d.len() >= 4) {
+                break;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+            events = app.get("/v1/events?type=campaign.*").await;
+        }
+        assert_eq!(events.status, 200, "{}", events.text);
+        let types: Vec<&str> = events.body["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, vec!["campaign.created", "campaign.activated", "campaign.completed", "campaign.updated"]);
+        assert_eq!(events.body["data"][3]["data"]["name"], "Spring sale 2026", "the data is the campaign as read");
     }
 
     async fn costs_are_appended_in_any_currency(app: TestApp) {
@@ -256,5 +270,64 @@ on_both_backends! {
         assert_eq!(app.get_as(&support, &format!("{path}/costs")).await.status, 403);
         assert_eq!(app.get_as(&customer, &path).await.status, 403);
         assert_eq!(app.get_as(&customer, "/v1/campaigns").await.status, 403);
+    }
+}
+
+on_both_backends! {
+    async fn consent_is_a_history_and_an_unsubscribe_link_withdraws_it_without_login(app: TestApp) {
+        let email_campaign = id_of(&campaign(&app, "letters", "email").await);
+        let ana = app.create("/v1/contacts", json!({"last_name": "Ana", "email": "ana@example.com", "marketing_consent": true})).await;
+        let ana_id = id_of(&ana);
+        let consents = app.get(&format!("/v1/contacts/{ana_id}/consents")).await;
+        assert_eq!(consents.status, 200, "{}", consents.text);
+        let email = &consents.body["data"][0];
+        assert_eq!((&email["channel"], &email["status"], &email["usable"], &email["source"]), (&json!("email"), &json!("granted"), &json!(true), &json!("contact")));
+        let sms = &consents.body["data"][2];
+        assert_eq!((&sms["channel"], &sms["status"], &sms["usable"]), (&json!("sms"), &Value::Null, &json!(false)), "SMS needs a grant");
+        let phone = app.post(&format!("/v1/contacts/{ana_id}/consents"), json!({"channel": "phone", "status": "withdrawn", "source": "call", "lawful_basis": "legitimate_interests"})).await;
+        assert_eq!(phone.status, 201, "{}", phone.text);
+        let bad = app.post(&format!("/v1/contacts/{ana_id}/consents"), json!({"channel": "fax", "status": "granted", "source": "form"})).await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+        assert_eq!(app.post("/v1/contacts/0190a000-0000-7000-8000-000000000000/consents", json!({"channel": "email", "status": "granted", "source": "form"})).await.status, 404);
+
+        let added = app.post(&format!("/v1/campaigns/{email_campaign}/members"), json!({"contact_ids": [ana_id]})).await;
+        assert_eq!(added.body["results"][0]["outcome"], "added", "{}", added.text);
+
+        let link = app.post(&format!("/v1/contacts/{ana_id}/unsubscribe-links"), json!({"channel": "email"})).await;
+        assert_eq!(link.status, 201, "{}", link.text);
+        let token = link.body["token"].as_str().unwrap().to_owned();
+        assert!(link.body["url"].as_str().unwrap().ends_with(&format!("/v1/unsubscribe/{token}")));
+
+        // Without login: a GET shows the channel and changes nothing.
+        let anonymous = reqwest::Client::new();
+        let shown = anonymous.get(app.url(&format!("/v1/unsubscribe/{token}"))).send().await.unwrap();
+        assert_eq!(shown.status(), 200);
+        assert_eq!(shown.json::<Value>().await.unwrap(), json!({"channel": "email", "status": "granted"}));
+        // A tampered token is a 404 and changes nothing.
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        for method in [Method::GET, Method::POST] {
+            let r = anonymous.request(method, app.url(&format!("/v1/unsubscribe/{tampered}"))).send().await.unwrap();
+            assert_eq!(r.status(), 404);
+        }
+        let still = app.get(&format!("/v1/contacts/{ana_id}")).await;
+        assert_eq!(still.body["marketing_consent"], true, "neither the GET nor the forgery withdrew");
+
+        let done = anonymous.post(app.url(&format!("/v1/unsubscribe/{token}"))).body("List-Unsubscribe=One-Click").send().await.unwrap();
+        assert_eq!(done.status(), 200);
+        let after = app.get(&format!("/v1/contacts/{ana_id}")).await;
+        assert_eq!(after.body["marketing_consent"], false);
+        assert_eq!(members_of(&app, &email_campaign).await[0]["status"], "opted_out");
+        let again = app.post(&format!("/v1/campaigns/{email_campaign}/members"), json!({"contact_ids": [ana_id]})).await;
+        assert_eq!(again.body["results"][0]["outcome"], "existing");
+        let other = id_of(&campaign(&app, "letters-2", "email").await);
+        let refused = app.post(&format!("/v1/campaigns/{other}/members"), json!({"contact_ids": [ana_id]})).await;
+        assert_eq!(refused.body["results"][0]["reason"], "no_consent", "the withdrawal holds for every email campaign");
+
+        let history = app.get(&format!("/v1/contacts/{ana_id}/consents/history")).await;
+        let sources: Vec<(&str, &str, &str)> = history.body["data"].as_array().unwrap().iter()
+            .map(|e| (e["channel"].as_str().unwrap(), e["status"].as_str().unwrap(), e["source"].as_str().unwrap())).collect();
+        assert_eq!(sources, vec![("email", "granted", "contact"), ("phone", "withdrawn", "call"), ("email", "withdrawn", "unsubscribe_link")]);
     }
 }

@@ -425,6 +425,21 @@ const NOT_RACED: &[(&str, &str, &str)] = &[
         "/v1/exchange-rates/{currency}/{date}",
         "configuration with no record id; deleting twice is idempotent",
     ),
+    (
+        "POST",
+        "/v1/contacts/{id}/consents",
+        "append-only events under the contact's row lock: two are two events, and the email summary follows the later one",
+    ),
+    (
+        "POST",
+        "/v1/contacts/{id}/unsubscribe-links",
+        "signs a token and writes nothing",
+    ),
+    (
+        "POST",
+        "/v1/unsubscribe/{token}",
+        "a withdrawal: an appended event under the contact's lock, and a conditioned opt-out of memberships",
+    ),
 ];
 
 /// The writes of the route table that act on an existing record: a path with a parameter.

@@ -78,6 +78,7 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "knowledge-base" => Resource::KnowledgeBase,
         "campaigns" => Resource::Campaigns,
         "campaign-costs" => Resource::CampaignCosts,
+        "consents" => Resource::Consents,
         _ => return None,
     })
 }
@@ -114,6 +115,8 @@ fn requirement(op: &Operation) -> Option<Requirement> {
         (_, "/healthz" | "/readyz" | "/metrics") => return Some(Requirement::Public),
         // The survey token is the credential.
         (_, p) if p.starts_with("/v1/csat/") => return Some(Requirement::Public),
+        // So is an unsubscribe link's.
+        (_, p) if p.starts_with("/v1/unsubscribe/") => return Some(Requirement::Public),
         // Signed by the shop, not called with a token: `integrations.rs` covers their 401s.
         ("POST", p) if p.starts_with("/v1/integrations/") && p.ends_with("/webhooks") => {
             return Some(Requirement::Public)
@@ -622,6 +625,9 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/integrations/connections/") => &staff.connection,
         p if p.starts_with("/v1/cases/") || p.starts_with("/v1/portal/cases/") => &staff.case,
         p if p.starts_with("/v1/csat/") => return Some(p.replace("{token}", "not-a-survey-token")),
+        p if p.starts_with("/v1/unsubscribe/") => {
+            return Some(p.replace("{token}", "not-a-signed-token"))
+        }
         p if p.starts_with("/v1/schema/") => {
             return Some(
                 p.replace("{object}", "contacts")
@@ -1027,6 +1033,7 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "knowledge-base",
         "campaigns",
         "campaign-costs",
+        "consents",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

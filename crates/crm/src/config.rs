@@ -14,7 +14,7 @@ use crm_store::{Backend, DatabaseUrl};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,10 @@ pub struct Config {
     /// HS256 secret for access tokens. Required with PostgreSQL.
     #[serde(serialize_with = "redacted", default)]
     pub jwt_secret: Option<SecretString>,
+    /// Signs unsubscribe links; without it, a key derived from the JWT secret, so that every
+    /// node signs alike and a link is never an API credential.
+    #[serde(serialize_with = "redacted", default)]
+    pub unsubscribe_secret: Option<SecretString>,
     pub access_token_ttl_seconds: u64,
     pub refresh_token_ttl_seconds: u64,
     pub pool_size: u32,
@@ -151,6 +155,7 @@ impl Default for Config {
             database_read_max_lag_ms: 5_000,
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
+            unsubscribe_secret: None,
             access_token_ttl_seconds: 900,
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             pool_size: 10,
@@ -296,8 +301,14 @@ impl Config {
                 "body_limit_bytes must be at least 1024".into(),
             ));
         }
+        let jwt_secret = self.jwt_secret()?;
+        let unsubscribe_key = match &self.unsubscribe_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => derived_key(jwt_secret.expose_secret(), "crm unsubscribe links"),
+        };
         Ok(HttpSettings {
-            jwt_secret: self.jwt_secret()?,
+            unsubscribe_key: SecretSlice::from(unsubscribe_key),
+            jwt_secret,
             access_token_ttl: Duration::from_secs(self.access_token_ttl_seconds),
             refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_seconds),
             cors_origins: self.cors_origins.clone(),
@@ -328,6 +339,19 @@ impl Config {
                 ))
             })?,
         })
+    }
+}
+
+/// A key for one purpose, derived from `secret` (HMAC-SHA256 of the purpose), so that a key of
+/// one purpose reveals nothing of the other.
+fn derived_key(secret: &str, purpose: &str) -> Vec<u8> {
+    use hmac::Mac;
+    match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(purpose.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        Err(_) => secret.as_bytes().to_vec(),
     }
 }
 

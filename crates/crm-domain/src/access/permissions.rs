@@ -39,10 +39,11 @@ pub enum Resource {
     ServiceSettings,
     Campaigns,
     CampaignCosts,
+    Consents,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 25] = [
+    pub const ALL: [Resource; 26] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -68,6 +69,7 @@ impl Resource {
         Resource::ServiceSettings,
         Resource::Campaigns,
         Resource::CampaignCosts,
+        Resource::Consents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +99,7 @@ impl Resource {
             Resource::ServiceSettings => "service_settings",
             Resource::Campaigns => "campaigns",
             Resource::CampaignCosts => "campaign_costs",
+            Resource::Consents => "consents",
         }
     }
 }
@@ -146,7 +149,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 25] = [
+const MATRIX: [(Resource, [Grant; 6]); 26] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -178,6 +181,8 @@ const MATRIX: [(Resource, [Grant; 6]); 25] = [
     // What campaigns cost, and the figures built on it: support staff read campaigns, not
     // their money.
     (Resource::CampaignCosts, [W, W, W, No, W, No]),
+    // Whoever talks to customers records what they agreed to.
+    (Resource::Consents, [W, W, W, W, W, No]),
 ];
 
 /// Whether a role sees what campaigns cost (their budget too).

@@ -19,6 +19,7 @@ text_enum! {
         SelfBillingAgreement => "self_billing_agreement",
         WebhookEndpoint => "webhook_endpoint",
         Case => "case",
+        Campaign => "campaign",
     }
 }
 
@@ -96,6 +97,13 @@ text_enum! {
         CaseClosed => "case.closed",
         CaseCommented => "case.commented",
         CaseEscalated => "case.escalated",
+        CampaignCreated => "campaign.created",
+        CampaignUpdated => "campaign.updated",
+        CampaignActivated => "campaign.activated",
+        CampaignCompleted => "campaign.completed",
+        CampaignCancelled => "campaign.cancelled",
+        CampaignCostAdded => "campaign.cost_added",
+        CampaignMembersChanged => "campaign.members_changed",
     }
 }
 

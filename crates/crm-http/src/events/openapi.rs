@@ -140,6 +140,16 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("recomputeTiers", &[E::CompanyTierChanged]),
     ("testWebhookEndpoint", &[E::WebhookEndpointTest]),
     ("createCase", &[E::CaseCreated]),
+    ("createCampaign", &[E::CampaignCreated]),
+    ("updateCampaign", &[E::CampaignUpdated]),
+    ("activateCampaign", &[E::CampaignActivated]),
+    ("completeCampaign", &[E::CampaignCompleted]),
+    ("cancelCampaign", &[E::CampaignCancelled]),
+    ("addCampaignCost", &[E::CampaignCostAdded]),
+    ("addCampaignMembers", &[E::CampaignMembersChanged]),
+    ("setCampaignMemberStatus", &[E::CampaignMembersChanged]),
+    ("recordConsent", &[E::ContactUpdated]),
+    ("unsubscribe", &[E::ContactUpdated]),
     ("updateCase", &[E::CaseUpdated]),
     ("assignCase", &[E::CaseAssigned]),
     ("openCase", &[E::CaseOpened]),
@@ -158,6 +168,8 @@ pub const EMITS: &[(&str, &[EventType])] = &[
 /// Writing operations that change configuration, not business records, and searches sent as a
 /// `POST` body: they emit nothing.
 pub const CONFIGURATION: &[&str] = &[
+    // Signs a token; writes nothing.
+    "createUnsubscribeLink",
     "searchContacts",
     "searchCompanies",
     "searchLeads",
@@ -267,6 +279,7 @@ fn resource_schema(resource: EventResource) -> &'static str {
         EventResource::SelfBillingAgreement => "Agreement",
         EventResource::WebhookEndpoint => "WebhookEndpoint",
         EventResource::Case => "Case",
+        EventResource::Campaign => "Campaign",
     }
 }
 

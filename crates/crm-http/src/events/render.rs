@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::billing::{invoices, returns, self_billing};
 use crate::events::webhook_endpoints;
+use crate::marketing::campaigns;
 use crate::parties::{companies, contacts, interactions};
 use crate::sales::{leads, opportunities, orders, products, quotes};
 use crate::service::cases;
+use crm_domain::access::roles::Role;
 use crm_store::platform::clock::Clock;
 
 fn json(value: impl Serialize) -> Result<serde_json::Value, StoreError> {
@@ -24,7 +26,7 @@ pub fn render(
     resource: EventResource,
     id: &str,
 ) -> Result<serde_json::Value, StoreError> {
-    use crm_store::{billing, events, parties, sales, service};
+    use crm_store::{billing, events, marketing, parties, sales, service};
     match resource {
         EventResource::Contact => json(contacts::Contact::from(parties::contacts::get(conn, id)?)),
         EventResource::Company => json(companies::Company::from(parties::companies::get(
@@ -60,5 +62,9 @@ pub fn render(
             Clock::Test,
             id,
         )?)),
+        EventResource::Campaign => json(campaigns::Campaign::for_role(
+            marketing::campaigns::get(conn, id, &marketing::campaigns::Visible::default())?,
+            Role::Admin,
+        )),
     }
 }

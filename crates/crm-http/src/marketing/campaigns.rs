@@ -67,7 +67,8 @@ impl StateRecord for Campaign {
 }
 
 impl Campaign {
-    fn for_role(c: store::Campaign, role: Role) -> Self {
+    /// The campaign as `role` sees it: support staff see no budget.
+    pub fn for_role(c: store::Campaign, role: Role) -> Self {
         Campaign {
             id: c.id,
             name: c.fields.name,

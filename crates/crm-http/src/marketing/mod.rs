@@ -1,6 +1,7 @@
 //! Marketing: campaigns, their costs and members.
 
 pub mod campaigns;
+pub mod consents;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -16,4 +17,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(campaigns::list_members);
     cfg.service(campaigns::add_members);
     cfg.service(campaigns::set_member_status);
+    cfg.service(consents::record_consent);
+    cfg.service(consents::get_consents);
+    cfg.service(consents::consent_history);
+    cfg.service(consents::create_unsubscribe_link);
+    cfg.service(consents::show_unsubscribe);
+    cfg.service(consents::unsubscribe);
 }

@@ -81,7 +81,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 33] = [
+const TAGS: [(&str, &str); 34] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -185,6 +185,10 @@ const TAGS: [(&str, &str); 33] = [
     (
         "campaign-costs",
         "What campaigns cost, append-only, in any currency. Not for support staff.",
+    ),
+    (
+        "consents",
+        "What each contact agreed to on each channel, as events, and the signed unsubscribe links anyone may follow.",
     ),
     ("admin", "The test clock of a test deployment."),
 ];

@@ -9,7 +9,7 @@ use crm_domain::platform::phone::PhoneRegion;
 use crm_store::platform::db::{write_transaction, DbConnection};
 use crm_store::platform::replicas::{written as written_up_to, Lsn};
 use crm_store::{Pool, StoreError};
-use secrecy::SecretString;
+use secrecy::{SecretSlice, SecretString};
 
 use crate::platform::error::ApiError;
 use crate::platform::metrics::Metrics;
@@ -20,6 +20,8 @@ use crate::platform::replicas::{ReadRoute, Replicas};
 #[derive(Clone)]
 pub struct HttpSettings {
     pub jwt_secret: SecretString,
+    /// Signs unsubscribe links (HMAC-SHA256).
+    pub unsubscribe_key: SecretSlice<u8>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub cors_origins: Vec<String>,

@@ -6,12 +6,14 @@ use crm_domain::marketing::campaigns::{
 };
 use diesel::prelude::*;
 
+use crate::events::outbox;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_costs, campaigns};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
+use crm_domain::events::catalogue::EventType;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignFields {
@@ -169,6 +171,7 @@ pub fn create(conn: &mut DbConnection, fields: CampaignFields) -> Result<Campaig
         .values(&row)
         .execute(conn)
         .map_err(map_write_error)?;
+    outbox::record(conn, EventType::CampaignCreated, &row.id)?;
     row.into_campaign()
 }
 
@@ -307,7 +310,9 @@ pub fn update(
     let mut fields = current.fields.clone();
     edit(&mut fields)?;
     check(conn, &fields, id)?;
-    write(conn, &current, &fields, current.status)
+    let campaign = write(conn, &current, &fields, current.status)?;
+    outbox::record(conn, EventType::CampaignUpdated, id)?;
+    Ok(campaign)
 }
 
 /// Activates, completes or cancels a campaign.
@@ -320,7 +325,14 @@ pub fn act(
 ) -> Result<Campaign, StoreError> {
     let current = checkout(conn, id, expected_version, visible)?;
     let status = transition(current.status, action).map_err(StoreError::IllegalTransition)?;
-    write(conn, &current, &current.fields.clone(), status)
+    let campaign = write(conn, &current, &current.fields.clone(), status)?;
+    let event = match action {
+        CampaignAction::Activate => EventType::CampaignActivated,
+        CampaignAction::Complete => EventType::CampaignCompleted,
+        CampaignAction::Cancel => EventType::CampaignCancelled,
+    };
+    outbox::record(conn, event, id)?;
+    Ok(campaign)
 }
 
 /// One amount spent on a campaign.
@@ -368,6 +380,7 @@ pub fn add_cost(
     diesel::insert_into(campaign_costs::table)
         .values(&row)
         .execute(conn)?;
+    outbox::record(conn, EventType::CampaignCostAdded, campaign_id)?;
     Ok(row)
 }
 

@@ -6,13 +6,17 @@ use crm_domain::marketing::campaigns::{
 };
 use diesel::prelude::*;
 
+use crate::events::outbox;
 use crate::marketing::campaigns::{self, Visible};
+use crate::marketing::consents;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_members, companies, contacts};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
+use crm_domain::events::catalogue::EventType;
+use crm_domain::marketing::consent::ConsentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = campaign_members)]
@@ -72,34 +76,27 @@ pub enum Added {
     NotFound,
 }
 
-/// What the store knows of a contact on a channel. Consent events are not kept yet: the email
-/// grant is the contact's `marketing_consent`, and no channel has a recorded withdrawal.
+/// What the store knows of a contact on a channel: an address there, and the latest consent
+/// event of the channel.
 fn reach(
     channel: ConsentChannel,
     email: Option<&str>,
     phone: Option<&str>,
-    email_granted: bool,
+    latest: Option<ConsentStatus>,
 ) -> Reach {
-    match channel {
-        ConsentChannel::Email => Reach {
-            has_address: email.is_some(),
-            granted: email_granted,
-            withdrawn: false,
-        },
-        ConsentChannel::Phone | ConsentChannel::Sms => Reach {
-            has_address: phone.is_some(),
-            granted: false,
-            withdrawn: false,
-        },
-        ConsentChannel::Post => Reach {
-            has_address: true,
-            granted: false,
-            withdrawn: false,
-        },
+    let has_address = match channel {
+        ConsentChannel::Email => email.is_some(),
+        ConsentChannel::Phone | ConsentChannel::Sms => phone.is_some(),
+        ConsentChannel::Post => true,
+    };
+    Reach {
+        has_address,
+        granted: latest == Some(ConsentStatus::Granted),
+        withdrawn: latest == Some(ConsentStatus::Withdrawn),
     }
 }
 
-type ContactReach = (String, Option<String>, Option<String>, Option<String>, bool);
+type ContactReach = (String, Option<String>, Option<String>, Option<String>);
 
 /// The live contacts of `target` with whether each may be reached, and the company of the
 /// membership; none when the target does not exist or is archived.
@@ -115,7 +112,6 @@ fn reachability(
             contacts::company_id,
             contacts::email,
             contacts::phone,
-            contacts::marketing_consent,
         ))
         .into_boxed();
     let (company, people): (Option<String>, Vec<ContactReach>) = match target {
@@ -142,12 +138,17 @@ fn reachability(
     };
     let any_reachable = match channel {
         None => true,
-        Some(channel) => people.iter().any(|(_, _, email, phone, granted)| {
-            reachable(
-                Some(channel),
-                reach(channel, email.as_deref(), phone.as_deref(), *granted),
-            )
-        }),
+        Some(channel) => {
+            let ids: Vec<String> = people.iter().map(|p| p.0.clone()).collect();
+            let latest = consents::latest(conn, &ids, channel)?;
+            people.iter().any(|(id, _, email, phone)| {
+                let status = latest.get(id).map(|(status, _)| *status);
+                reachable(
+                    Some(channel),
+                    reach(channel, email.as_deref(), phone.as_deref(), status),
+                )
+            })
+        }
     };
     Ok(Some((company, any_reachable)))
 }
@@ -231,6 +232,9 @@ pub fn add(
         };
         outcomes.push(outcome);
     }
+    if outcomes.iter().any(|o| matches!(o, Added::Added(_))) {
+        outbox::record(conn, EventType::CampaignMembersChanged, campaign_id)?;
+    }
     Ok(outcomes)
 }
 
@@ -296,6 +300,7 @@ pub fn set_status(
         .execute(conn)?,
         row.version,
     )?;
+    outbox::record(conn, EventType::CampaignMembersChanged, campaign_id)?;
     load(conn, member_id)?.into_member()
 }
 

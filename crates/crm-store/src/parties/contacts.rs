@@ -1,8 +1,11 @@
 //! Contacts: people, unique by email among active contacts, findable by phone.
 
 use crate::events::outbox;
+use crate::marketing::consents;
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
+use crm_domain::marketing::campaigns::ConsentChannel;
+use crm_domain::marketing::consent::{ConsentStatus, LawfulBasis};
 use crm_domain::parties::contacts::{consent_time, email_key, LifecycleStage};
 use crm_domain::parties::duplicates::{email_base, name_key};
 use diesel::prelude::*;
@@ -401,6 +404,22 @@ fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreE
     }
 }
 
+/// The consent event of a write of `marketing_consent`, which is the summary of email.
+fn email_consent(granted: bool, at: NaiveDateTime) -> consents::ConsentEvent {
+    consents::ConsentEvent {
+        channel: ConsentChannel::Email,
+        status: if granted {
+            ConsentStatus::Granted
+        } else {
+            ConsentStatus::Withdrawn
+        },
+        lawful_basis: LawfulBasis::Consent,
+        source: "contact".to_owned(),
+        at,
+        recorded_by: None,
+    }
+}
+
 pub fn create(conn: &mut DbConnection, mut fields: ContactFields) -> Result<Contact, StoreError> {
     let id = new_id();
     let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
@@ -411,6 +430,9 @@ pub fn create(conn: &mut DbConnection, mut fields: ContactFields) -> Result<Cont
         .values((&row, contacts::custom_fields.eq(custom_fields)))
         .execute(conn)
         .map_err(|e| map_write_error(e, &defs))?;
+    if row.marketing_consent {
+        consents::append(conn, &row.id, &email_consent(true, row.created_at))?;
+    }
     outbox::record(conn, EventType::ContactCreated, &row.id)?;
     row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }
@@ -426,6 +448,12 @@ pub fn create_many(
         .map(|(fields, at)| ContactRow::new(new_id(), fields, *at))
         .collect();
     crate::platform::db::insert_batch!(conn, contacts::table, rows);
+    let given: Vec<(String, consents::ConsentEvent)> = rows
+        .iter()
+        .filter(|r| r.marketing_consent)
+        .map(|r| (r.id.clone(), email_consent(true, r.created_at)))
+        .collect();
+    consents::append_many(conn, &given)?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
@@ -527,6 +555,7 @@ where
     change(&mut fields)?;
     check_write(conn, &mut fields, &defs, id, false)?;
     let previous_version = row.version;
+    let consented_before = row.marketing_consent;
     let at = now();
     row.set_fields(&fields, at);
     row.version += 1;
@@ -545,6 +574,9 @@ where
         .map_err(|e| map_write_error(e, &defs))?,
         previous_version,
     )?;
+    if row.marketing_consent != consented_before {
+        consents::append(conn, id, &email_consent(row.marketing_consent, at))?;
+    }
     outbox::record(conn, EventType::ContactUpdated, id)?;
     row.into_contact(&custom::fields(conn, CustomObject::Contacts)?)
 }

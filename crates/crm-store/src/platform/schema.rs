@@ -927,6 +927,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    contact_consents,
     campaigns,
     campaign_costs,
     campaign_members,
@@ -1087,5 +1088,19 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_consents (id) {
+        id -> Text,
+        contact_id -> Text,
+        channel -> Text,
+        status -> Text,
+        lawful_basis -> Text,
+        source -> Text,
+        at -> Timestamp,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> Timestamp,
     }
 }
