@@ -188,6 +188,8 @@ on_both_backends! {
         // Company 1: purchases of 11.00 and 12.00 at a cost of 6.00 each.
         assert_eq!(unfitted.body["historical"], money(500 + 600, "EUR"));
 
+        let unranked = app.get("/v1/analytics/churn-risk").await;
+        assert_eq!(unranked.status, 409, "no fit, no churn risk: {}", unranked.text);
         let pool = app.pool.clone();
         let fit = actix_web::web::block(move || crm::app::fit_clv(&pool, "EUR".parse().unwrap(), Utc::now().date_naive())).await.unwrap().unwrap();
         assert_eq!(fit.customers, 40);
@@ -198,6 +200,44 @@ on_both_backends! {
         let alive = r.body["probability_alive"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&alive));
         assert_eq!(r.body["historical"], money(1100, "EUR"), "the fit does not change history");
+
+        // Churn risk ranks the same customers with `/clv`'s figures.
+        let churn = app.get("/v1/analytics/churn-risk?limit=200").await;
+        assert_eq!(churn.status, 200, "{}", churn.text);
+        let rows = churn.body["data"].as_array().unwrap();
+        assert_eq!(rows.len(), 40);
+        let at_risk: Vec<i64> = rows.iter().map(|r| r["value_at_risk"]["amount_minor"].as_i64().unwrap()).collect();
+        assert!(at_risk.windows(2).all(|w| w[0] >= w[1]), "most at risk first: {at_risk:?}");
+        for row in rows.iter().take(8) {
+            let clv = app.get(&format!("/v1/analytics/customers/{}/clv", row["company_id"].as_str().unwrap())).await;
+            let alive = row["probability_alive"].as_f64().unwrap();
+            assert_eq!(alive, clv.body["probability_alive"].as_f64().unwrap(), "the same P(alive) as /clv");
+            assert!((0.0..=1.0).contains(&alive));
+            assert_eq!(row["value"], clv.body["historical"]);
+            let value = row["value"]["amount_minor"].as_i64().unwrap();
+            assert_eq!(row["value_at_risk"]["amount_minor"].as_i64().unwrap(), ((1.0 - alive) * value as f64).round() as i64);
+        }
+        let predicted = app.get("/v1/analytics/churn-risk?basis=predicted&limit=1").await;
+        let top = &predicted.body["data"][0];
+        let clv = app.get(&format!("/v1/analytics/customers/{}/clv", top["company_id"].as_str().unwrap())).await;
+        assert_eq!(top["value"], clv.body["predicted_12_months"]);
+        let floor = rows[10]["value"]["amount_minor"].as_i64().unwrap();
+        let rich = app.get(&format!("/v1/analytics/churn-risk?limit=200&min_value={floor}")).await;
+        let rich = rich.body["data"].as_array().unwrap();
+        assert!(!rich.is_empty() && rich.iter().all(|r| r["value"]["amount_minor"].as_i64().unwrap() >= floor));
+        assert_eq!(rich.len(), rows.iter().filter(|r| r["value"]["amount_minor"].as_i64().unwrap() >= floor).count());
+        let owner = app.create("/v1/users", json!({"email": "owner-churn@example.com", "role": "sales", "password": "a long test passphrase"})).await;
+        let owned = rows[3]["company_id"].as_str().unwrap();
+        assert_eq!(app.patch(&format!("/v1/companies/{owned}"), json!({"owner_id": owner["id"]})).await.status, 200);
+        let mine = app.get(&format!("/v1/analytics/churn-risk?owner_id={}", owner["id"].as_str().unwrap())).await;
+        let mine: Vec<&str> = mine.body["data"].as_array().unwrap().iter().map(|r| r["company_id"].as_str().unwrap()).collect();
+        assert_eq!(mine, vec![owned]);
+        let year = Utc::now().date_naive().year();
+        assert_eq!(app.act_with(&format!("/v1/analytics/tiers/recompute?basis_year={year}"), None).await.status, 200);
+        let tier_a = app.get("/v1/analytics/churn-risk?tier=A&limit=200").await;
+        let tier_a = tier_a.body["data"].as_array().unwrap();
+        assert!(!tier_a.is_empty() && tier_a.iter().all(|r| r["tier"] == "A"), "{tier_a:?}");
+        assert_eq!(app.get("/v1/analytics/churn-risk?limit=0").await.status, 422);
     }
 
     async fn tiers_follow_profit_and_not_volume(app: TestApp) {

@@ -532,10 +532,29 @@ pub fn year_ahead(
     }
 }
 
+/// What a customer's value stands to lose: (1 − P(alive)) × value, rounded half away from
+/// zero to the minor unit. A probability outside [0, 1] (not finite) risks nothing.
+pub fn value_at_risk(probability_alive: f64, value_minor: i64) -> i64 {
+    if !(0.0..=1.0).contains(&probability_alive) {
+        return 0;
+    }
+    // Minor units stay far below 2^53, where f64 is exact; the product is no larger.
+    ((1.0 - probability_alive) * value_minor as f64).round() as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn the_value_at_risk_is_the_share_of_value_the_customer_may_take_away() {
+        assert_eq!(value_at_risk(1.0, 10_000), 0);
+        assert_eq!(value_at_risk(0.0, 10_000), 10_000);
+        assert_eq!(value_at_risk(0.25, 10_001), 7_501, "7,500.75");
+        assert_eq!(value_at_risk(0.5, -301), -151, "half away from zero");
+        assert_eq!(value_at_risk(f64::NAN, 10_000), 0);
+    }
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Beta, Distribution, Exp1, Gamma};
 

@@ -1,4 +1,5 @@
 pub mod campaigns;
+pub mod churn;
 pub mod commission_rates;
 pub mod overview;
 pub mod profit;
@@ -8,6 +9,7 @@ pub mod timeline;
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(campaigns::campaign_report);
+    cfg.service(churn::churn_risk);
     cfg.service(timeline::company_timeline);
     cfg.service(timeline::contact_timeline);
     cfg.service(commission_rates::get_commission_rates);

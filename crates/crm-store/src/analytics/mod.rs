@@ -1,4 +1,5 @@
 pub mod campaigns;
+pub mod churn;
 pub mod clv;
 pub mod commission_rates;
 pub mod profit;
