@@ -331,3 +331,69 @@ on_both_backends! {
         assert_eq!(sources, vec![("email", "granted", "contact"), ("phone", "withdrawn", "call"), ("email", "withdrawn", "unsubscribe_link")]);
     }
 }
+
+on_both_backends! {
+    async fn a_nested_segment_lists_counts_and_previews_the_same_members_and_feeds_a_campaign(app: TestApp) {
+        let company = |name: &str, country: &str| {
+            let app = &app;
+            let body = json!({"name": name, "billing_address": {"country": country}, "tags": if name.starts_with('V') { json!(["vip"]) } else { json!([]) }});
+            async move { id_of(&app.create("/v1/companies", body).await) }
+        };
+        let vera = company("Vera ES", "ES").await;
+        let victor = company("Victor PT", "PT").await;
+        let olga = company("Olga ES", "ES").await;
+        let vanda = company("Vanda FR", "FR").await;
+        let archived = company("Vito ES", "ES").await;
+        assert_eq!(app.delete(&format!("/v1/companies/{archived}")).await.status, 204);
+        let filter = "and(tags.contains.vip,or(billing_address.country.eq.ES,billing_address.country.eq.PT))";
+        let segment = app.create("/v1/segments", json!({"name": "VIP Iberia", "subject": "companies", "filter": filter})).await;
+        let id = id_of(&segment);
+
+        let mut listed = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = app.get(&format!("/v1/segments/{id}/members?limit=1{cursor}")).await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            listed.extend(page.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(listed, vec![vera.clone(), victor.clone()], "VIPs in Spain or Portugal, archived ones never");
+        assert_eq!(app.get(&format!("/v1/segments/{id}/count")).await.body["count"], 2);
+        let preview = app.post("/v1/segments/preview", json!({"subject": "companies", "filter": filter})).await;
+        assert_eq!(preview.status, 200, "{}", preview.text);
+        assert_eq!(preview.body["count"], 2);
+        let sampled: Vec<&str> = preview.body["sample"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        assert_eq!(sampled, vec![vera.as_str(), victor.as_str()]);
+
+        // A contact becomes a customer with its first order: a contacts segment gains one.
+        let customers = id_of(&app.create("/v1/segments", json!({"name": "Customers", "subject": "contacts", "filter": "lifecycle_stage.eq.customer"})).await);
+        assert_eq!(app.get(&format!("/v1/segments/{customers}/count")).await.body["count"], 0);
+        Product::new("SEG-1", 1_000, 400).ensure(&app).await;
+        Order::new("seg-1").line("SEG-1", "1", 1_000).push(&app).await;
+        assert_eq!(app.get(&format!("/v1/segments/{customers}/count")).await.body["count"], 1);
+
+        for bad in ["and(nope.eq.1)", "tags.between.vip", "and("] {
+            let r = app.post("/v1/segments", json!({"name": "Bad", "subject": "companies", "filter": bad})).await;
+            assert_eq!(r.status, 422, "{bad}: {}", r.text);
+            assert!(r.body["errors"][0]["field"].as_str().unwrap().starts_with("filter"), "{}", r.text);
+            assert_eq!(app.post("/v1/segments/preview", json!({"subject": "companies", "filter": bad})).await.status, 422);
+        }
+        assert_eq!(app.get("/v1/segments").await.body["data"].as_array().unwrap().len(), 2, "the bad ones wrote nothing");
+
+        let campaign = id_of(&campaign(&app, "iberia", "visit").await);
+        let added = app.post(&format!("/v1/campaigns/{campaign}/members"), json!({"segment_id": id})).await;
+        assert_eq!(added.status, 200, "{}", added.text);
+        let members: Vec<&str> = added.body["results"].as_array().unwrap().iter().map(|r| r["company_id"].as_str().unwrap()).collect();
+        assert_eq!(members, vec![vera.as_str(), victor.as_str()]);
+        assert_ne!(olga, vanda);
+
+        // A page read before the segment changed cannot continue after it.
+        let first = app.get(&format!("/v1/segments/{id}/members?limit=1")).await;
+        let next = first.body["next_cursor"].as_str().unwrap().to_owned();
+        app.patch(&format!("/v1/segments/{id}"), json!({"name": "VIP Iberia, renamed"})).await;
+        assert_eq!(app.get(&format!("/v1/segments/{id}/members?cursor={next}")).await.status, 422);
+    }
+}

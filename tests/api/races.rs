@@ -298,6 +298,15 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "segment",
+        get: "/v1/segments/{id}",
+        starts: &["saved"],
+        ops: &[
+            op("update", "PATCH", "/v1/segments/{id}"),
+            op("delete", "DELETE", "/v1/segments/{id}"),
+        ],
+    },
+    Aggregate {
         name: "team",
         get: "/v1/teams/{id}",
         starts: &["empty"],
@@ -1083,6 +1092,21 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("segment", _) => {
+                let segment = self
+                    .ok(
+                        "POST",
+                        "/v1/segments",
+                        Some(json!({"name": "Raced segment", "subject": "contacts", "filter": "lifecycle_stage.eq.customer"})),
+                    )
+                    .await;
+                Subject {
+                    id: id(&segment),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
             ("team", _) => {
                 let team = self
                     .ok("POST", "/v1/teams", Some(json!({"name": "Raced team"})))
@@ -1173,6 +1197,9 @@ impl World {
             }
             ("SLA policy", "update") => json!({"position": 101}),
             ("team", "update") => json!({"name": "Renamed team"}),
+            ("segment", "update") => {
+                json!({"name": "Renamed segment", "filter": "lifecycle_stage.eq.former"})
+            }
             ("campaign", "update") => json!({"name": "Renamed campaign"}),
             ("campaign", "add a cost") => {
                 json!({"amount": eur(100), "incurred_on": "2026-06-01", "description": "Raced"})

@@ -79,6 +79,7 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "campaigns" => Resource::Campaigns,
         "campaign-costs" => Resource::CampaignCosts,
         "consents" => Resource::Consents,
+        "segments" => Resource::Segments,
         _ => return None,
     })
 }
@@ -122,6 +123,8 @@ fn requirement(op: &Operation) -> Option<Requirement> {
             return Some(Requirement::Public)
         }
         ("POST", "/v1/leads/intake") => Some(vec![(Resource::Leads, Intake)]),
+        // A filter tried without saving reads.
+        ("POST", "/v1/segments/preview") => Some(vec![(Resource::Segments, Read)]),
         // Merging rewrites other records' history: admins, managers and `merge` scopes.
         ("POST", "/v1/contacts/{id}/merge") => Some(vec![(Resource::Contacts, Merge)]),
         ("POST", "/v1/companies/{id}/merge") => Some(vec![(Resource::Companies, Merge)]),
@@ -397,6 +400,7 @@ struct StaffWorld {
     kb_draft: String,
     campaign: String,
     member: String,
+    segment: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -571,9 +575,19 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         .as_str()
         .unwrap()
         .to_owned();
+    let segment = app
+        .create(
+            "/v1/segments",
+            json!({"name": "Security", "subject": "companies", "filter": "name.eq.Security"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     StaffWorld {
         campaign,
         member,
+        segment,
         article,
         kb_draft,
         connection,
@@ -639,6 +653,7 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/sla-policies/") => &staff.policy,
         p if p.starts_with("/v1/teams/") => &staff.team,
         p if p.starts_with("/v1/campaigns/") => &staff.campaign,
+        p if p.starts_with("/v1/segments/") => &staff.segment,
         p if p.starts_with("/v1/kb/articles/") => &staff.article,
         p if p.starts_with("/v1/portal/kb/articles/") => &staff.kb_draft,
         p if p.starts_with("/v1/integrations/") => {
@@ -1034,6 +1049,7 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "campaigns",
         "campaign-costs",
         "consents",
+        "segments",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

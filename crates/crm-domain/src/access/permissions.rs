@@ -40,10 +40,11 @@ pub enum Resource {
     Campaigns,
     CampaignCosts,
     Consents,
+    Segments,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 26] = [
+    pub const ALL: [Resource; 27] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -70,6 +71,7 @@ impl Resource {
         Resource::Campaigns,
         Resource::CampaignCosts,
         Resource::Consents,
+        Resource::Segments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +102,7 @@ impl Resource {
             Resource::Campaigns => "campaigns",
             Resource::CampaignCosts => "campaign_costs",
             Resource::Consents => "consents",
+            Resource::Segments => "segments",
         }
     }
 }
@@ -149,7 +152,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 26] = [
+const MATRIX: [(Resource, [Grant; 6]); 27] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -183,6 +186,8 @@ const MATRIX: [(Resource, [Grant; 6]); 26] = [
     (Resource::CampaignCosts, [W, W, W, No, W, No]),
     // Whoever talks to customers records what they agreed to.
     (Resource::Consents, [W, W, W, W, W, No]),
+    // Sales see only the segments they own (the store narrows).
+    (Resource::Segments, [W, W, W, R, R, No]),
 ];
 
 /// Whether a role sees what campaigns cost (their budget too).

@@ -29,6 +29,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a segment's members are.
+    SegmentSubject {
+        Companies => "companies",
+        Contacts => "contacts",
+    }
+}
+
+text_enum! {
     CampaignStatus {
         Planned => "planned",
         Active => "active",

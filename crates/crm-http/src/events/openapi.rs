@@ -170,6 +170,11 @@ pub const EMITS: &[(&str, &[EventType])] = &[
 pub const CONFIGURATION: &[&str] = &[
     // Signs a token; writes nothing.
     "createUnsubscribeLink",
+    // Saved filters: their members change with the records, which emit their own events.
+    "createSegment",
+    "updateSegment",
+    "deleteSegment",
+    "previewSegment",
     "searchContacts",
     "searchCompanies",
     "searchLeads",

@@ -495,7 +495,7 @@ impl From<members::Member> for Member {
     }
 }
 
-/// Whom to add: contacts, companies, or both.
+/// Whom to add: contacts, companies, the live members of a segment, or any of them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersInput {
@@ -503,6 +503,8 @@ pub struct MembersInput {
     pub contact_ids: Vec<String>,
     #[serde(default)]
     pub company_ids: Vec<String>,
+    /// A segment whose members, as of now, are added after the ids.
+    pub segment_id: Option<String>,
 }
 
 impl MembersInput {
@@ -513,6 +515,10 @@ impl MembersInput {
                 "contact_ids",
                 format!("at most {MAX_TARGETS} contacts and companies a request"),
             ));
+        }
+        if self.segment_id.as_deref().is_some_and(|id| !is_uuid(id)) {
+            c.violations
+                .push(Violation::new("segment_id", "is not an id (a UUID)"));
         }
         let lists = [
             ("contact_ids", &self.contact_ids),
@@ -569,7 +575,8 @@ pub struct MemberResult {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembersAdded {
-    /// One result per target, contacts first, in the order sent.
+    /// One result per target: contacts, then companies, in the order sent, then the segment's
+    /// members.
     pub results: Vec<MemberResult>,
 }
 
@@ -594,7 +601,7 @@ fn result_of(target: Target, added: Added) -> MemberResult {
 }
 
 #[utoipa::path(tag = "campaigns", operation_id = "addCampaignMembers", summary = "Add members to a campaign",
-    description = "Per target: `added`, `existing`, or `refused` (`no_consent` when no one is reachable on the campaign's `consent_channel`; `not_found`). A company is reachable through any of its live contacts. Adding twice makes one membership.",
+    description = "Per target (the ids, then the segment's members as of now): `added`, `existing`, or `refused` (`no_consent` when no one is reachable on the campaign's `consent_channel`; `not_found`). A company is reachable through any of its live contacts. Adding twice makes one membership.",
     params(("id" = String, Path, description = "Campaign id")),
     request_body = MembersInput,
     responses((status = 200, description = "What became of each target", body = MembersAdded)))]
@@ -606,14 +613,12 @@ pub async fn add_members(
     ApiJson(body): ApiJson<MembersInput>,
 ) -> Result<web::Json<MembersAdded>, ApiError> {
     principal.authorize(Resource::Campaigns, Access::Write)?;
+    let segment_id = body.segment_id.clone();
     let targets = body.targets()?;
     let visible = visible_to(&principal);
     let results = state
         .db
-        .write(move |conn| {
-            let added = members::add(conn, &id, &visible, &targets)?;
-            Ok::<_, crm_store::StoreError>(targets.into_iter().zip(added).collect::<Vec<_>>())
-        })
+        .write(move |conn| members::add(conn, &id, &visible, targets, segment_id.as_deref()))
         .await?;
     Ok(web::Json(MembersAdded {
         results: results

@@ -2,6 +2,7 @@
 
 pub mod campaigns;
 pub mod consents;
+pub mod segments;
 
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -17,6 +18,14 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(campaigns::list_members);
     cfg.service(campaigns::add_members);
     cfg.service(campaigns::set_member_status);
+    cfg.service(segments::preview_segment);
+    cfg.service(segments::list_segments);
+    cfg.service(segments::create_segment);
+    cfg.service(segments::get_segment);
+    cfg.service(segments::update_segment);
+    cfg.service(segments::delete_segment);
+    cfg.service(segments::list_segment_members);
+    cfg.service(segments::count_segment);
     cfg.service(consents::record_consent);
     cfg.service(consents::get_consents);
     cfg.service(consents::consent_history);

@@ -81,7 +81,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 34] = [
+const TAGS: [(&str, &str); 35] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -189,6 +189,10 @@ const TAGS: [(&str, &str); 34] = [
     (
         "consents",
         "What each contact agreed to on each channel, as events, and the signed unsubscribe links anyone may follow.",
+    ),
+    (
+        "segments",
+        "Saved filters over companies or contacts, in the filter language of the lists; their members are read live.",
     ),
     ("admin", "The test clock of a test deployment."),
 ];

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::events::outbox;
 use crate::marketing::campaigns::{self, Visible};
 use crate::marketing::consents;
+use crate::marketing::segments;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -16,6 +17,7 @@ use crate::platform::schema::{campaign_members, companies, contacts};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 use crm_domain::events::catalogue::EventType;
+use crm_domain::marketing::campaigns::SegmentSubject;
 use crm_domain::marketing::consent::ConsentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -173,17 +175,38 @@ fn find(
         .optional()?)
 }
 
-/// Adds each target to a campaign the caller may see, and says per target what became of it.
-/// Adding a member twice, or from two nodes at once, makes one membership.
+/// Adds each target, then each live member of the segment `segment_id` names, to a campaign
+/// the caller may see, and says per target what became of it. Adding a member twice, or from
+/// two nodes at once, makes one membership.
 pub fn add(
     conn: &mut DbConnection,
     campaign_id: &str,
     visible: &Visible,
-    targets: &[Target],
-) -> Result<Vec<Added>, StoreError> {
+    targets: Vec<Target>,
+    segment_id: Option<&str>,
+) -> Result<Vec<(Target, Added)>, StoreError> {
     let campaign = campaigns::get(conn, campaign_id, visible)?;
+    let mut targets = targets;
+    if let Some(segment_id) = segment_id {
+        let segment = match segments::get(conn, segment_id, visible) {
+            Err(StoreError::NotFound) => {
+                return Err(crm_domain::Violation::new("segment_id", "no such segment").into())
+            }
+            found => found?,
+        };
+        let filter = segments::parsed(&segment)?;
+        let subject = segment.fields.subject;
+        targets.extend(
+            segments::all_members(conn, subject, Some(&filter))?
+                .into_iter()
+                .map(|m| match subject {
+                    SegmentSubject::Companies => Target::Company(m.id),
+                    SegmentSubject::Contacts => Target::Contact(m.id),
+                }),
+        );
+    }
     let mut outcomes = Vec::with_capacity(targets.len());
-    for target in targets {
+    for target in &targets {
         let Some((company_id, any_reachable)) =
             reachability(conn, target, campaign.fields.consent_channel)?
         else {
@@ -235,7 +258,7 @@ pub fn add(
     if outcomes.iter().any(|o| matches!(o, Added::Added(_))) {
         outbox::record(conn, EventType::CampaignMembersChanged, campaign_id)?;
     }
-    Ok(outcomes)
+    Ok(targets.into_iter().zip(outcomes).collect())
 }
 
 pub fn list(

@@ -3,3 +3,4 @@
 pub mod campaigns;
 pub mod consents;
 pub mod members;
+pub mod segments;

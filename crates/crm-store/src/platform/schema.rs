@@ -927,6 +927,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    segments,
     contact_consents,
     campaigns,
     campaign_costs,
@@ -1102,5 +1103,18 @@ diesel::table! {
         at -> Timestamp,
         recorded_by -> Nullable<Text>,
         recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Text,
+        name -> Text,
+        subject -> Text,
+        filter -> Text,
+        owner_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }

@@ -1,0 +1,365 @@
+//! `/v1/segments`: saved filters over companies or contacts, whose members are read live.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::marketing::campaigns::SegmentSubject;
+use crm_domain::platform::filter::Expr;
+use crm_store::marketing::segments::{self as store, MembersCursor, SegmentFields};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::marketing::campaigns::visible_to;
+use crate::platform::actions::ActionTarget;
+use crate::platform::auth::Principal;
+use crate::platform::error::ApiError;
+use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::fields::{patch, Checker, SHORT};
+use crate::platform::ids::is_uuid;
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::respond::{created, utc, versioned};
+use crate::platform::state::AppState;
+
+/// Members a preview shows.
+const SAMPLE: usize = 10;
+
+/// A saved filter over companies or contacts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Segment {
+    pub id: String,
+    pub name: String,
+    pub subject: SegmentSubject,
+    /// In the filter language of `GET /v1/companies` or `GET /v1/contacts`.
+    pub filter: String,
+    pub owner_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<store::Segment> for Segment {
+    fn from(s: store::Segment) -> Self {
+        Segment {
+            id: s.id,
+            name: s.fields.name,
+            subject: s.fields.subject,
+            filter: s.fields.filter,
+            owner_id: s.fields.owner_id,
+            version: s.version,
+            created_at: utc(s.created_at),
+            updated_at: utc(s.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentInput {
+    pub name: String,
+    pub subject: SegmentSubject,
+    pub filter: String,
+    /// Active staff; defaults to the caller.
+    pub owner_id: Option<String>,
+}
+
+/// Changes, as a JSON Merge Patch. The subject is fixed.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentUpdate {
+    pub name: Option<String>,
+    pub filter: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    pub owner_id: Option<Option<String>>,
+}
+
+/// A filter, parsed: a syntax error is a `422` naming `filter`.
+fn parse_filter(c: &mut Checker, text: &str) -> Option<Expr> {
+    let parsed = crm_domain::platform::filter::parse(text).map_err(|mut v| {
+        v.field = "filter".to_owned();
+        v
+    });
+    c.violations.check(parsed)
+}
+
+impl SegmentUpdate {
+    fn apply(self, f: &mut SegmentFields) -> Result<Expr, crm_domain::Violations> {
+        let mut c = Checker::default();
+        if let Some(name) = self.name {
+            f.name = c.required("name", &name, SHORT);
+        }
+        if let Some(filter) = self.filter {
+            f.filter = filter.trim().to_owned();
+        }
+        let parsed = parse_filter(&mut c, &f.filter);
+        if let Some(owner) = self.owner_id {
+            if owner.as_deref().is_some_and(|id| !is_uuid(id)) {
+                c.violations.push(crm_domain::Violation::new(
+                    "owner_id",
+                    "is not an id (a UUID)",
+                ));
+            }
+            f.owner_id = owner;
+        }
+        c.finish()?;
+        parsed.ok_or_else(|| crm_domain::Violation::new("filter", "is required").into())
+    }
+}
+
+#[utoipa::path(tag = "segments", operation_id = "createSegment", summary = "Create a segment",
+    description = "A bad path, operator or value in `filter` is a `422` naming it, as in lists.",
+    request_body = SegmentInput,
+    responses((status = 201, description = "Created", body = Segment, headers(("Location" = String, description = "URL of the segment"), ("ETag" = String, description = "Its version")))))]
+#[post("/segments")]
+pub async fn create_segment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SegmentInput>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Segments, Access::Write)?;
+    let mut fields = SegmentFields {
+        name: String::new(),
+        subject: body.subject,
+        filter: String::new(),
+        owner_id: None,
+    };
+    let owner = match (visible_to(&principal).owned_by, body.owner_id) {
+        (Some(own), _) => Some(own),
+        (None, Some(owner)) => Some(owner),
+        (None, None) => principal.user_id().map(str::to_owned),
+    };
+    let filter = SegmentUpdate {
+        name: Some(body.name),
+        filter: Some(body.filter),
+        owner_id: Some(owner),
+    }
+    .apply(&mut fields)?;
+    let segment = state
+        .db
+        .write(move |conn| store::create(conn, fields, &filter))
+        .await?;
+    Ok(created(
+        format!("/v1/segments/{}", segment.id),
+        segment.version,
+        &Segment::from(segment),
+    ))
+}
+
+#[utoipa::path(tag = "segments", operation_id = "listSegments", summary = "List segments",
+    description = "Oldest first. Salespeople see the segments they own.",
+    params(PageQuery),
+    responses((status = 200, description = "A page of segments", body = ListResponse<Segment>)))]
+#[get("/segments")]
+pub async fn list_segments(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<web::Json<ListResponse<Segment>>, ApiError> {
+    principal.authorize(Resource::Segments, Access::Read)?;
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    read_page(
+        &state,
+        store::list,
+        visible_to(&principal),
+        page,
+        "created_at",
+        Segment::from,
+    )
+    .await
+}
+
+#[utoipa::path(tag = "segments", operation_id = "getSegment", summary = "Get a segment",
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, description = "The segment", body = Segment, headers(("ETag" = String, description = "Its version")))))]
+#[get("/segments/{id}")]
+pub async fn get_segment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Segments, Access::Read)?;
+    let visible = visible_to(&principal);
+    let segment = state
+        .db
+        .read(move |conn| store::get(conn, &id, &visible))
+        .await?;
+    Ok(versioned(segment.version, &Segment::from(segment)))
+}
+
+#[utoipa::path(tag = "segments", operation_id = "updateSegment", summary = "Update a segment",
+    params(("id" = String, Path, description = "Segment id")),
+    request_body(content = SegmentUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated segment", body = Segment, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/segments/{id}")]
+pub async fn update_segment(
+    target: ActionTarget,
+    ApiJson(body): ApiJson<SegmentUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let visible = visible_to(&target.principal);
+    let segment = target
+        .write(Resource::Segments, move |conn, id, version| {
+            store::update(
+                conn,
+                id,
+                version,
+                &visible,
+                |fields| Ok(body.apply(fields)?),
+            )
+        })
+        .await?;
+    Ok(versioned(segment.version, &Segment::from(segment)))
+}
+
+#[utoipa::path(tag = "segments", operation_id = "deleteSegment", summary = "Delete a segment",
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 204, description = "Deleted")))]
+#[delete("/segments/{id}")]
+pub async fn delete_segment(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let visible = visible_to(&target.principal);
+    target
+        .write_no_content(Resource::Segments, move |conn, id, version| {
+            store::delete(conn, id, version, &visible)
+        })
+        .await
+}
+
+/// A member, as a segment lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentMember {
+    /// The company's or contact's id.
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// A contact's company.
+    pub company_id: Option<String>,
+}
+
+impl From<store::Member> for SegmentMember {
+    fn from(m: store::Member) -> Self {
+        SegmentMember {
+            id: m.id,
+            name: m.name,
+            email: m.email,
+            company_id: m.company_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentMembers {
+    pub data: Vec<SegmentMember>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn encode(cursor: &MembersCursor) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode(cursor: Option<&str>) -> Result<Option<MembersCursor>, ApiError> {
+    let Some(text) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::validation("cursor", "is not a cursor returned by this list"))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(tag = "segments", operation_id = "listSegmentMembers", summary = "The segment's members, now",
+    description = "Oldest first. Archived records are never members. A cursor made before the segment changed is a `422`.",
+    params(("id" = String, Path, description = "Segment id"), MembersQuery),
+    responses((status = 200, description = "A page of members", body = SegmentMembers)))]
+#[get("/segments/{id}/members")]
+pub async fn list_segment_members(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiQuery(query): ApiQuery<MembersQuery>,
+) -> Result<web::Json<SegmentMembers>, ApiError> {
+    principal.authorize(Resource::Segments, Access::Read)?;
+    let limit = fixed_order("created_at", query.limit, None)?.limit;
+    let after = decode(query.cursor.as_deref())?;
+    let visible = visible_to(&principal);
+    let (members, next) = state
+        .db
+        .read(move |conn| store::members(conn, &id, &visible, limit, after))
+        .await?;
+    Ok(web::Json(SegmentMembers {
+        data: members.into_iter().map(SegmentMember::from).collect(),
+        next_cursor: next.as_ref().map(encode),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentCount {
+    pub count: usize,
+}
+
+#[utoipa::path(tag = "segments", operation_id = "countSegment", summary = "How many members a segment has, now",
+    params(("id" = String, Path, description = "Segment id")),
+    responses((status = 200, description = "The count", body = SegmentCount)))]
+#[get("/segments/{id}/count")]
+pub async fn count_segment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<SegmentCount>, ApiError> {
+    principal.authorize(Resource::Segments, Access::Read)?;
+    let visible = visible_to(&principal);
+    let count = state
+        .db
+        .read(move |conn| store::count(conn, &id, &visible))
+        .await?;
+    Ok(web::Json(SegmentCount { count }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentPreviewInput {
+    pub subject: SegmentSubject,
+    pub filter: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentPreview {
+    pub count: usize,
+    /// The first members, oldest first.
+    pub sample: Vec<SegmentMember>,
+}
+
+#[utoipa::path(tag = "segments", operation_id = "previewSegment", summary = "Try a filter without saving it",
+    request_body = SegmentPreviewInput,
+    responses((status = 200, description = "How many match, and the first of them", body = SegmentPreview)))]
+#[post("/segments/preview")]
+pub async fn preview_segment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SegmentPreviewInput>,
+) -> Result<web::Json<SegmentPreview>, ApiError> {
+    principal.authorize(Resource::Segments, Access::Read)?;
+    let mut c = Checker::default();
+    let filter = parse_filter(&mut c, body.filter.trim());
+    c.finish()?;
+    let filter = filter.ok_or_else(|| ApiError::validation("filter", "is required"))?;
+    let (count, sample) = state
+        .db
+        .read(move |conn| store::preview(conn, body.subject, &filter, SAMPLE))
+        .await?;
+    Ok(web::Json(SegmentPreview {
+        count,
+        sample: sample.into_iter().map(SegmentMember::from).collect(),
+    }))
+}

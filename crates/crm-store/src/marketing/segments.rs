@@ -1,0 +1,331 @@
+//! Segments: a saved filter over companies or contacts, whose members are read live. Archived
+//! records are never members.
+
+use chrono::NaiveDateTime;
+use crm_domain::marketing::campaigns::SegmentSubject;
+use crm_domain::platform::filter::Expr;
+use diesel::prelude::*;
+
+use crate::marketing::campaigns::Visible;
+use crate::parties::{companies, contacts};
+use crate::platform::db::DbConnection;
+use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::query::{ListQuery, Listed, Position};
+use crate::platform::records::{self, Record};
+use crate::platform::schema::segments;
+use crate::platform::stored::stored;
+use crate::{new_id, now, StoreError};
+
+/// Members read per query while counting or expanding a segment.
+const PAGE: i64 = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFields {
+    pub name: String,
+    pub subject: SegmentSubject,
+    /// In the filter language of `GET /v1/companies` or `/v1/contacts`.
+    pub filter: String,
+    pub owner_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub id: String,
+    pub fields: SegmentFields,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = segments, treat_none_as_null = true)]
+struct SegmentRow {
+    id: String,
+    name: String,
+    subject: String,
+    filter: String,
+    owner_id: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl SegmentRow {
+    fn new(id: String, f: &SegmentFields, version: i64, created_at: NaiveDateTime) -> Self {
+        SegmentRow {
+            id,
+            name: f.name.clone(),
+            subject: f.subject.as_str().to_owned(),
+            filter: f.filter.clone(),
+            owner_id: f.owner_id.clone(),
+            version,
+            created_at,
+            updated_at: now(),
+        }
+    }
+
+    fn into_segment(self) -> Result<Segment, StoreError> {
+        Ok(Segment {
+            fields: SegmentFields {
+                subject: stored("segments", "subject", &self.subject)?,
+                name: self.name,
+                filter: self.filter,
+                owner_id: self.owner_id,
+            },
+            id: self.id,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// One member, as a segment lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub company_id: Option<String>,
+}
+
+/// One page of the live members of `filter` over `subject`.
+pub fn members_page(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    query: &ListQuery,
+) -> Result<Listed<Member>, StoreError> {
+    Ok(match subject {
+        SegmentSubject::Companies => {
+            companies::list(conn, &companies::CompanyFilter::default(), query)?.map(|c| Member {
+                id: c.id,
+                name: c.fields.name,
+                email: c.fields.email,
+                company_id: None,
+            })
+        }
+        SegmentSubject::Contacts => {
+            contacts::list(conn, &contacts::ContactFilter::default(), query)?.map(|c| Member {
+                id: c.id,
+                name: [
+                    c.fields.first_name.as_deref(),
+                    Some(c.fields.last_name.as_str()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+                email: c.fields.email,
+                company_id: c.fields.company_id,
+            })
+        }
+    })
+}
+
+/// Every member of `filter` over `subject`, read a page at a time, in one snapshot of the
+/// caller's transaction.
+pub fn all_members(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    filter: Option<&Expr>,
+) -> Result<Vec<Member>, StoreError> {
+    let mut members = Vec::new();
+    let mut after: Option<Position> = None;
+    loop {
+        let query = ListQuery {
+            filter: filter.cloned(),
+            sort: "created_at".to_owned(),
+            after: after.take(),
+            limit: PAGE,
+        };
+        let page = members_page(conn, subject, &query)?;
+        members.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(members),
+        }
+    }
+}
+
+/// The filter of a segment, parsed; a stored one that no longer parses is corrupt.
+pub fn parsed(segment: &Segment) -> Result<Expr, StoreError> {
+    crm_domain::platform::filter::parse(&segment.fields.filter).map_err(|_| StoreError::Corrupt {
+        table: "segments",
+        column: "filter",
+        value: segment.fields.filter.clone(),
+    })
+}
+
+/// A filter must name fields of its subject, with values of their types (`422` naming the
+/// path, as in lists), and an owner must be active staff.
+fn check(conn: &mut DbConnection, fields: &SegmentFields, filter: &Expr) -> Result<(), StoreError> {
+    if let Some(owner) = &fields.owner_id {
+        crate::access::users::ensure_staff(conn, owner, "owner_id")?;
+    }
+    let probe = ListQuery {
+        filter: Some(filter.clone()),
+        sort: "created_at".to_owned(),
+        after: None,
+        limit: 1,
+    };
+    members_page(conn, fields.subject, &probe)?;
+    Ok(())
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    fields: SegmentFields,
+    filter: &Expr,
+) -> Result<Segment, StoreError> {
+    check(conn, &fields, filter)?;
+    let row = SegmentRow::new(new_id(), &fields, 1, now());
+    diesel::insert_into(segments::table)
+        .values(&row)
+        .execute(conn)?;
+    row.into_segment()
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> Result<SegmentRow, StoreError> {
+    Ok(segments::table
+        .find(id)
+        .select(SegmentRow::as_select())
+        .first(conn)?)
+}
+
+/// A segment the caller may see; another salesperson's is not found.
+pub fn get(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Segment, StoreError> {
+    let segment = load(conn, id)?.into_segment()?;
+    if let Some(owner) = &visible.owned_by {
+        if segment.fields.owner_id.as_deref() != Some(owner) {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(segment)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    visible: &Visible,
+    page: &PageRequest<()>,
+) -> Result<Page<Segment>, StoreError> {
+    let mut query = segments::table.select(SegmentRow::as_select()).into_boxed();
+    if let Some(owner) = &visible.owned_by {
+        query = query.filter(segments::owner_id.eq(owner.clone()));
+    }
+    let rows: Vec<SegmentRow> =
+        keyset!(query, segments::created_at, segments::id, page, time).load(conn)?;
+    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+        .try_map(SegmentRow::into_segment)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    visible: &Visible,
+    edit: impl FnOnce(&mut SegmentFields) -> Result<Expr, StoreError>,
+) -> Result<Segment, StoreError> {
+    get(conn, id, visible)?;
+    let current = records::checkout(conn, Record::Segment, id, expected_version, load, |r| {
+        r.version
+    })?
+    .into_segment()?;
+    let mut fields = current.fields.clone();
+    let filter = edit(&mut fields)?;
+    check(conn, &fields, &filter)?;
+    let row = SegmentRow::new(current.id, &fields, current.version + 1, current.created_at);
+    records::written(
+        diesel::update(
+            segments::table
+                .filter(segments::id.eq(id))
+                .filter(segments::version.eq(current.version)),
+        )
+        .set(&row)
+        .execute(conn)?,
+        current.version,
+    )?;
+    row.into_segment()
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    visible: &Visible,
+) -> Result<(), StoreError> {
+    get(conn, id, visible)?;
+    let row = records::checkout(conn, Record::Segment, id, expected_version, load, |r| {
+        r.version
+    })?;
+    records::written(
+        diesel::delete(
+            segments::table
+                .filter(segments::id.eq(id))
+                .filter(segments::version.eq(row.version)),
+        )
+        .execute(conn)?,
+        row.version,
+    )?;
+    Ok(())
+}
+
+/// Where a page of a segment's members ended, and the version of the segment it was read from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MembersCursor {
+    #[serde(rename = "v")]
+    pub version: i64,
+    #[serde(rename = "p")]
+    pub position: Position,
+}
+
+/// A page of the live members of a segment the caller may see, and where the next begins. A
+/// cursor made before the segment changed is a `422`.
+pub fn members(
+    conn: &mut DbConnection,
+    id: &str,
+    visible: &Visible,
+    limit: i64,
+    after: Option<MembersCursor>,
+) -> Result<(Vec<Member>, Option<MembersCursor>), StoreError> {
+    let segment = get(conn, id, visible)?;
+    if after.as_ref().is_some_and(|a| a.version != segment.version) {
+        return Err(crm_domain::Violation::new(
+            "cursor",
+            "was made before the segment changed; start again from the first page",
+        )
+        .into());
+    }
+    let query = ListQuery {
+        filter: Some(parsed(&segment)?),
+        sort: "created_at".to_owned(),
+        after: after.map(|a| a.position),
+        limit,
+    };
+    let page = members_page(conn, segment.fields.subject, &query)?;
+    let next = page.next.map(|position| MembersCursor {
+        version: segment.version,
+        position,
+    });
+    Ok((page.items, next))
+}
+
+/// How many live members a segment the caller may see has.
+pub fn count(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<usize, StoreError> {
+    let segment = get(conn, id, visible)?;
+    let filter = parsed(&segment)?;
+    Ok(all_members(conn, segment.fields.subject, Some(&filter))?.len())
+}
+
+/// How many records a filter over `subject` matches, and the first `sample` of them, without
+/// saving a segment; a bad path is a `422`, as in lists.
+pub fn preview(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    filter: &Expr,
+    sample: usize,
+) -> Result<(usize, Vec<Member>), StoreError> {
+    let mut members = all_members(conn, subject, Some(filter))?;
+    let count = members.len();
+    members.truncate(sample);
+    Ok((count, members))
+}
