@@ -53,6 +53,20 @@ struct ConsentRow {
 }
 
 impl ConsentRow {
+    fn new(contact_id: &str, event: &ConsentEvent, recorded_at: NaiveDateTime) -> Self {
+        ConsentRow {
+            id: new_id(),
+            contact_id: contact_id.to_owned(),
+            channel: event.channel.as_str().to_owned(),
+            status: event.status.as_str().to_owned(),
+            lawful_basis: event.lawful_basis.as_str().to_owned(),
+            source: event.source.clone(),
+            at: event.at,
+            recorded_by: event.recorded_by.clone(),
+            recorded_at,
+        }
+    }
+
     fn into_consent(self) -> Result<Consent, StoreError> {
         Ok(Consent {
             event: ConsentEvent {
@@ -76,17 +90,7 @@ pub fn append(
     contact_id: &str,
     event: &ConsentEvent,
 ) -> Result<Consent, StoreError> {
-    let row = ConsentRow {
-        id: new_id(),
-        contact_id: contact_id.to_owned(),
-        channel: event.channel.as_str().to_owned(),
-        status: event.status.as_str().to_owned(),
-        lawful_basis: event.lawful_basis.as_str().to_owned(),
-        source: event.source.clone(),
-        at: event.at,
-        recorded_by: event.recorded_by.clone(),
-        recorded_at: now(),
-    };
+    let row = ConsentRow::new(contact_id, event, now());
     diesel::insert_into(contact_consents::table)
         .values(&row)
         .execute(conn)?;
@@ -101,17 +105,7 @@ pub fn append_many(
     let at = now();
     let rows: Vec<ConsentRow> = events
         .iter()
-        .map(|(contact_id, event)| ConsentRow {
-            id: new_id(),
-            contact_id: contact_id.clone(),
-            channel: event.channel.as_str().to_owned(),
-            status: event.status.as_str().to_owned(),
-            lawful_basis: event.lawful_basis.as_str().to_owned(),
-            source: event.source.clone(),
-            at: event.at,
-            recorded_by: event.recorded_by.clone(),
-            recorded_at: at,
-        })
+        .map(|(contact_id, event)| ConsentRow::new(contact_id, event, at))
         .collect();
     Ok(crate::platform::db::insert_batch!(
         conn,
