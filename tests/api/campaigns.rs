@@ -390,6 +390,18 @@ on_both_backends! {
         assert_eq!(members, vec![vera.as_str(), victor.as_str()]);
         assert_ne!(olga, vanda);
 
+        // Activation adds the target segment's members as of then.
+        let unknown = app.post("/v1/campaigns", json!({"name": "Targeted", "code": "targeted", "channel": "visit",
+            "starts_on": today_plus(0), "ends_on": today_plus(9), "target_segment_id": "0190a000-0000-7000-8000-000000000000"})).await;
+        assert_eq!(unknown.status, 422, "{}", unknown.text);
+        assert_eq!(unknown.body["errors"][0]["field"], "target_segment_id");
+        let targeted = id_of(&app.create("/v1/campaigns", json!({"name": "Targeted", "code": "targeted", "channel": "visit",
+            "starts_on": today_plus(0), "ends_on": today_plus(9), "target_segment_id": id})).await);
+        assert!(members_of(&app, &targeted).await.is_empty());
+        assert_eq!(app.act(&format!("/v1/campaigns/{targeted}/activate")).await.status, 200);
+        let companies: Vec<Value> = members_of(&app, &targeted).await.iter().map(|m| m["company_id"].clone()).collect();
+        assert_eq!(companies, vec![json!(vera), json!(victor)]);
+
         // A page read before the segment changed cannot continue after it.
         let first = app.get(&format!("/v1/segments/{id}/members?limit=1")).await;
         let next = first.body["next_cursor"].as_str().unwrap().to_owned();

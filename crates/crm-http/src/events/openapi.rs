@@ -142,7 +142,10 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("createCase", &[E::CaseCreated]),
     ("createCampaign", &[E::CampaignCreated]),
     ("updateCampaign", &[E::CampaignUpdated]),
-    ("activateCampaign", &[E::CampaignActivated]),
+    (
+        "activateCampaign",
+        &[E::CampaignActivated, E::CampaignMembersChanged],
+    ),
     ("completeCampaign", &[E::CampaignCompleted]),
     ("cancelCampaign", &[E::CampaignCancelled]),
     ("addCampaignCost", &[E::CampaignCostAdded]),

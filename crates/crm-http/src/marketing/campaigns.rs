@@ -53,6 +53,8 @@ pub struct Campaign {
     /// Planned spend; null for support staff, who do not see campaign money.
     pub budget: Option<Money>,
     pub owner_id: Option<String>,
+    /// The segment whose members, as of activation, activation adds.
+    pub target_segment_id: Option<String>,
     pub status: CampaignStatus,
     /// The actions its status allows.
     pub allowed_actions: Vec<CampaignAction>,
@@ -84,6 +86,7 @@ impl Campaign {
                 .filter(|_| sees_campaign_costs(role))
                 .map(|(minor, currency)| Money::new(minor, &currency)),
             owner_id: c.fields.owner_id,
+            target_segment_id: c.fields.target_segment_id,
             allowed_actions: allowed_actions(c.status).to_vec(),
             status: c.status,
             version: c.version,
@@ -109,6 +112,7 @@ pub struct CampaignInput {
     pub budget: Option<Money>,
     /// Active staff; defaults to the caller.
     pub owner_id: Option<String>,
+    pub target_segment_id: Option<String>,
 }
 
 /// Changes, as a JSON Merge Patch.
@@ -127,6 +131,8 @@ pub struct CampaignUpdate {
     pub budget: Option<Option<Money>>,
     #[serde(default, deserialize_with = "patch")]
     pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub target_segment_id: Option<Option<String>>,
 }
 
 impl CampaignUpdate {
@@ -166,6 +172,13 @@ impl CampaignUpdate {
             }
             f.owner_id = owner;
         }
+        if let Some(segment) = self.target_segment_id {
+            if segment.as_deref().is_some_and(|id| !is_uuid(id)) {
+                c.violations
+                    .push(Violation::new("target_segment_id", "is not an id (a UUID)"));
+            }
+            f.target_segment_id = segment;
+        }
         if let Err(schedule) = f.schedule.validate() {
             c.violations.0.extend(schedule.0);
         }
@@ -203,6 +216,7 @@ pub async fn create_campaign(
         },
         budget: None,
         owner_id: None,
+        target_segment_id: None,
     };
     let consent_channel = body
         .consent_channel
@@ -219,6 +233,7 @@ pub async fn create_campaign(
         attribution_window_days: body.attribution_window_days,
         budget: Some(body.budget),
         owner_id: Some(owner_id),
+        target_segment_id: Some(body.target_segment_id),
         ..CampaignUpdate::default()
     }
     .apply(&mut fields)?;
@@ -322,8 +337,9 @@ pub async fn update_campaign(
 async fn act(target: ActionTarget, action: CampaignAction) -> Result<HttpResponse, ApiError> {
     let (visible, role) = (visible_to(&target.principal), target.principal.role);
     let campaign = target
-        .write(Resource::Campaigns, move |conn, id, version| {
-            store::act(conn, id, version, &visible, action)
+        .write(Resource::Campaigns, move |conn, id, version| match action {
+            CampaignAction::Activate => members::activate(conn, id, version, &visible),
+            _ => store::act(conn, id, version, &visible, action),
         })
         .await?;
     Ok(versioned(
@@ -333,7 +349,7 @@ async fn act(target: ActionTarget, action: CampaignAction) -> Result<HttpRespons
 }
 
 #[utoipa::path(tag = "campaigns", operation_id = "activateCampaign", summary = "Activate a campaign",
-    description = "planned → active.",
+    description = "planned → active. The members of `target_segment_id`, as of now, are added (refused per member as by `POST .../members`).",
     params(("id" = String, Path, description = "Campaign id")),
     responses(ActionResponses<Campaign>))]
 #[post("/campaigns/{id}/activate")]

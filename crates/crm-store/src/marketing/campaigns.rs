@@ -10,7 +10,7 @@ use crate::events::outbox;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
-use crate::platform::schema::{campaign_costs, campaigns};
+use crate::platform::schema::{campaign_costs, campaigns, segments};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 use crm_domain::events::catalogue::EventType;
@@ -26,6 +26,8 @@ pub struct CampaignFields {
     /// Planned spend: minor units and currency.
     pub budget: Option<(i64, String)>,
     pub owner_id: Option<String>,
+    /// The segment whose members activation adds.
+    pub target_segment_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ struct CampaignRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    target_segment_id: Option<String>,
 }
 
 impl CampaignRow {
@@ -80,6 +83,7 @@ impl CampaignRow {
             budget_minor: fields.budget.as_ref().map(|(minor, _)| *minor),
             budget_currency: fields.budget.as_ref().map(|(_, currency)| currency.clone()),
             owner_id: fields.owner_id.clone(),
+            target_segment_id: fields.target_segment_id.clone(),
             status: status.as_str().to_owned(),
             version,
             created_at,
@@ -103,6 +107,7 @@ impl CampaignRow {
                 },
                 budget: self.budget_minor.zip(self.budget_currency),
                 owner_id: self.owner_id,
+                target_segment_id: self.target_segment_id,
                 name: self.name,
                 code: self.code,
             },
@@ -134,6 +139,16 @@ fn check(conn: &mut DbConnection, fields: &CampaignFields, own_id: &str) -> Resu
     fields.schedule.validate()?;
     if let Some(owner) = &fields.owner_id {
         crate::access::users::ensure_staff(conn, owner, "owner_id")?;
+    }
+    if let Some(segment) = &fields.target_segment_id {
+        let found: Option<String> = segments::table
+            .find(segment)
+            .select(segments::id)
+            .first(conn)
+            .optional()?;
+        if found.is_none() {
+            return Err(crm_domain::Violation::new("target_segment_id", "no such segment").into());
+        }
     }
     let holder: Option<String> = campaigns::table
         .filter(campaigns::code_key.eq(code_key(&fields.code)))

@@ -17,7 +17,7 @@ use crate::platform::schema::{campaign_members, companies, contacts};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 use crm_domain::events::catalogue::EventType;
-use crm_domain::marketing::campaigns::SegmentSubject;
+use crm_domain::marketing::campaigns::{CampaignAction, SegmentSubject};
 use crm_domain::marketing::consent::ConsentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -289,6 +289,27 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<MemberRow, StoreError> {
         .find(id)
         .select(MemberRow::as_select())
         .first(conn)?)
+}
+
+/// Activates a campaign, and adds the members of its target segment as of now, in one
+/// transaction.
+pub fn activate(
+    conn: &mut DbConnection,
+    campaign_id: &str,
+    expected_version: Option<i64>,
+    visible: &Visible,
+) -> Result<campaigns::Campaign, StoreError> {
+    let campaign = campaigns::act(
+        conn,
+        campaign_id,
+        expected_version,
+        visible,
+        CampaignAction::Activate,
+    )?;
+    if let Some(segment) = campaign.fields.target_segment_id.clone() {
+        add(conn, campaign_id, visible, Vec::new(), Some(&segment))?;
+    }
+    Ok(campaign)
 }
 
 /// Moves a member forward (`409` backwards or once opted out).

@@ -1062,6 +1062,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        target_segment_id -> Nullable<Text>,
     }
 }
 
