@@ -32,6 +32,7 @@ pub enum ChurnBasis {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChurnQuery {
+    #[param(inline)]
     pub basis: Option<ChurnBasis>,
     pub tier: Option<Tier>,
     pub owner_id: Option<String>,
