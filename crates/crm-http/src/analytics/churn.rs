@@ -71,7 +71,8 @@ pub struct ChurnRiskList {
 #[utoipa::path(tag = "analytics", operation_id = "churnRisk", summary = "Customers whose value is most at risk",
     description = "Ranks companies by (1 − P(alive)) × value, with P(alive) and the value of `/v1/analytics/customers/{id}/clv` under the newest fit. `409` until a fit exists.",
     params(ChurnQuery),
-    responses((status = 200, description = "The ranking", body = ChurnRiskList)))]
+    responses((status = 200, description = "The ranking", body = ChurnRiskList),
+        (status = 409, description = "No CLV fit yet", body = crate::platform::error::Problem)))]
 #[get("/analytics/churn-risk")]
 pub async fn churn_risk(
     state: web::Data<AppState>,

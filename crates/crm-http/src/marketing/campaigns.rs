@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::ids::is_uuid;
 use crate::platform::money::Money;
@@ -438,20 +438,21 @@ impl CostInput {
     responses((status = 201, description = "Recorded", body = Cost)))]
 #[post("/campaigns/{id}/costs")]
 pub async fn add_cost(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
+    target: ActionTarget,
     ApiJson(body): ApiJson<CostInput>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::CampaignCosts, Access::Write)?;
+    target
+        .principal
+        .authorize(Resource::CampaignCosts, Access::Write)?;
     let cost = body.check()?;
     let (visible, by) = (
-        visible_to(&principal),
-        principal.user_id().map(str::to_owned),
+        visible_to(&target.principal),
+        target.principal.user_id().map(str::to_owned),
     );
-    let cost = state
-        .db
-        .write(move |conn| store::add_cost(conn, &id, &visible, cost, by))
+    let cost = target
+        .write(Resource::CampaignCosts, move |conn, id, version| {
+            store::add_cost(conn, id, version, &visible, cost, by)
+        })
         .await?;
     Ok(HttpResponse::Created().json(Cost::from(cost)))
 }
@@ -623,18 +624,19 @@ fn result_of(target: Target, added: Added) -> MemberResult {
     responses((status = 200, description = "What became of each target", body = MembersAdded)))]
 #[post("/campaigns/{id}/members")]
 pub async fn add_members(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
+    target: ActionTarget,
     ApiJson(body): ApiJson<MembersInput>,
 ) -> Result<web::Json<MembersAdded>, ApiError> {
-    principal.authorize(Resource::Campaigns, Access::Write)?;
+    target
+        .principal
+        .authorize(Resource::Campaigns, Access::Write)?;
     let segment_id = body.segment_id.clone();
     let targets = body.targets()?;
-    let visible = visible_to(&principal);
-    let results = state
-        .db
-        .write(move |conn| members::add(conn, &id, &visible, targets, segment_id.as_deref()))
+    let visible = visible_to(&target.principal);
+    let results = target
+        .write(Resource::Campaigns, move |conn, id, version| {
+            members::add(conn, id, version, &visible, targets, segment_id.as_deref())
+        })
         .await?;
     Ok(web::Json(MembersAdded {
         results: results
@@ -686,6 +688,7 @@ pub async fn set_member_status(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
+    if_match: IfMatch,
     ApiJson(body): ApiJson<MemberStatusInput>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Campaigns, Access::Write)?;
@@ -694,7 +697,14 @@ pub async fn set_member_status(
     let member = state
         .db
         .write(move |conn| {
-            members::set_status(conn, &campaign_id, &member_id, &visible, body.status)
+            members::set_status(
+                conn,
+                &campaign_id,
+                &member_id,
+                if_match.0,
+                &visible,
+                body.status,
+            )
         })
         .await?;
     Ok(versioned(member.version, &Member::from(member)))

@@ -10,9 +10,10 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::ApiJson;
+use crate::platform::extract::{ApiJson, IfMatch};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
@@ -70,11 +71,10 @@ pub struct ConsentInput {
     responses((status = 201, description = "Recorded", body = Consent)))]
 #[post("/contacts/{id}/consents")]
 pub async fn record_consent(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
+    target: ActionTarget,
     ApiJson(body): ApiJson<ConsentInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let principal = &target.principal;
     principal.authorize(Resource::Consents, Access::Write)?;
     let mut c = Checker::default();
     let source = c.required("source", &body.source, SHORT);
@@ -87,9 +87,10 @@ pub async fn record_consent(
         at: body.at.unwrap_or_else(Utc::now).naive_utc(),
         recorded_by: principal.user_id().map(str::to_owned),
     };
-    let consent = state
-        .db
-        .write(move |conn| store::record(conn, &id, &event))
+    let consent = target
+        .write(Resource::Consents, move |conn, id, version| {
+            store::record(conn, id, version, &event)
+        })
         .await?;
     Ok(HttpResponse::Created().json(Consent::from(consent)))
 }
@@ -196,6 +197,8 @@ pub async fn create_unsubscribe_link(
     principal: Principal,
     request: HttpRequest,
     id: web::Path<String>,
+    // Parsed so that a malformed one is a `400`; the link changes nothing to hold it to.
+    _if_match: IfMatch,
     ApiJson(body): ApiJson<UnsubscribeLinkInput>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Consents, Access::Write)?;

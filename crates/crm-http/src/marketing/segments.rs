@@ -171,7 +171,7 @@ pub async fn list_segments(
 #[utoipa::path(tag = "segments", operation_id = "getSegment", summary = "Get a segment",
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 200, description = "The segment", body = Segment, headers(("ETag" = String, description = "Its version")))))]
-#[get("/segments/{id}")]
+#[get("/segments/{id:[0-9a-fA-F-]+}")]
 pub async fn get_segment(
     state: web::Data<AppState>,
     principal: Principal,
@@ -190,7 +190,7 @@ pub async fn get_segment(
     params(("id" = String, Path, description = "Segment id")),
     request_body(content = SegmentUpdate, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The updated segment", body = Segment, headers(("ETag" = String, description = "Its new version")))))]
-#[patch("/segments/{id}")]
+#[patch("/segments/{id:[0-9a-fA-F-]+}")]
 pub async fn update_segment(
     target: ActionTarget,
     ApiJson(body): ApiJson<SegmentUpdate>,
@@ -213,7 +213,7 @@ pub async fn update_segment(
 #[utoipa::path(tag = "segments", operation_id = "deleteSegment", summary = "Delete a segment",
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 204, description = "Deleted")))]
-#[delete("/segments/{id}")]
+#[delete("/segments/{id:[0-9a-fA-F-]+}")]
 pub async fn delete_segment(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     let visible = visible_to(&target.principal);
     target

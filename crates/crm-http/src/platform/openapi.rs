@@ -287,7 +287,8 @@ pub fn apply_conventions(api: &mut OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
         let secured = path.starts_with("/v1/")
             && !path.starts_with("/v1/auth/")
-            && !path.starts_with("/v1/csat/");
+            && !path.starts_with("/v1/csat/")
+            && !path.starts_with("/v1/unsubscribe/");
         let has_id = path.contains('{');
         let operations = [
             (&mut item.get, "GET"),

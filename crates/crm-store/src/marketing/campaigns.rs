@@ -274,7 +274,7 @@ pub fn list(
 }
 
 /// Locks a campaign the caller may see and checks `If-Match`.
-fn checkout(
+pub(crate) fn checkout(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
@@ -377,11 +377,12 @@ pub struct Cost {
 pub fn add_cost(
     conn: &mut DbConnection,
     campaign_id: &str,
+    expected_version: Option<i64>,
     visible: &Visible,
     cost: CostFields,
     created_by: Option<String>,
 ) -> Result<Cost, StoreError> {
-    get(conn, campaign_id, visible)?;
+    checkout(conn, campaign_id, expected_version, visible)?;
     let row = Cost {
         id: new_id(),
         campaign_id: campaign_id.to_owned(),

@@ -119,6 +119,7 @@ pub fn append_many(
 pub fn record(
     conn: &mut DbConnection,
     contact_id: &str,
+    expected_version: Option<i64>,
     event: &ConsentEvent,
 ) -> Result<Consent, StoreError> {
     records::lock(conn, Record::Contact, contact_id)?;
@@ -126,6 +127,9 @@ pub fn record(
         .find(contact_id)
         .select(contacts::version)
         .first(conn)?;
+    if expected_version.is_some_and(|expected| expected != version) {
+        return Err(StoreError::VersionMismatch { current: version });
+    }
     let consent = append(conn, contact_id, event)?;
     if event.channel == ConsentChannel::Email {
         let latest = latest(conn, &[contact_id.to_owned()], ConsentChannel::Email)?;
@@ -225,6 +229,7 @@ pub fn unsubscribe(
     let consent = record(
         conn,
         contact_id,
+        None,
         &ConsentEvent {
             channel,
             status: ConsentStatus::Withdrawn,

@@ -181,11 +181,12 @@ fn find(
 pub fn add(
     conn: &mut DbConnection,
     campaign_id: &str,
+    expected_version: Option<i64>,
     visible: &Visible,
     targets: Vec<Target>,
     segment_id: Option<&str>,
 ) -> Result<Vec<(Target, Added)>, StoreError> {
-    let campaign = campaigns::get(conn, campaign_id, visible)?;
+    let campaign = campaigns::checkout(conn, campaign_id, expected_version, visible)?;
     let mut targets = targets;
     if let Some(segment_id) = segment_id {
         let segment = match segments::get(conn, segment_id, visible) {
@@ -307,7 +308,7 @@ pub fn activate(
         CampaignAction::Activate,
     )?;
     if let Some(segment) = campaign.fields.target_segment_id.clone() {
-        add(conn, campaign_id, visible, Vec::new(), Some(&segment))?;
+        add(conn, campaign_id, None, visible, Vec::new(), Some(&segment))?;
     }
     Ok(campaign)
 }
@@ -317,13 +318,19 @@ pub fn set_status(
     conn: &mut DbConnection,
     campaign_id: &str,
     member_id: &str,
+    expected_version: Option<i64>,
     visible: &Visible,
     status: MemberStatus,
 ) -> Result<Member, StoreError> {
     campaigns::get(conn, campaign_id, visible)?;
-    let row = records::checkout(conn, Record::CampaignMember, member_id, None, load, |r| {
-        r.version
-    })?;
+    let row = records::checkout(
+        conn,
+        Record::CampaignMember,
+        member_id,
+        expected_version,
+        load,
+        |r| r.version,
+    )?;
     if row.campaign_id != campaign_id {
         return Err(StoreError::NotFound);
     }
