@@ -72,7 +72,7 @@ pub struct ChurnRiskList {
     description = "Ranks companies by (1 − P(alive)) × value, with P(alive) and the value of `/v1/analytics/customers/{id}/clv` under the newest fit. `409` until a fit exists.",
     params(ChurnQuery),
     responses((status = 200, description = "The ranking", body = ChurnRiskList),
-        (status = 409, description = "No CLV fit yet", body = crate::platform::error::Problem)))]
+        (status = 409, description = "No CLV fit yet", body = crate::platform::error::Problem, content_type = "application/problem+json")))]
 #[get("/analytics/churn-risk")]
 pub async fn churn_risk(
     state: web::Data<AppState>,
