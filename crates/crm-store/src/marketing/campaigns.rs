@@ -126,6 +126,16 @@ pub struct Visible {
     pub owned_by: Option<String>,
 }
 
+impl Visible {
+    /// A record owned by `owner` is not found by a caller who sees only their own.
+    pub(crate) fn allows(&self, owner: Option<&str>) -> Result<(), StoreError> {
+        match &self.owned_by {
+            Some(own) if owner != Some(own.as_str()) => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CampaignFilter {
     pub visible: Visible,
@@ -200,11 +210,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<CampaignRow, StoreError> {
 /// A campaign the caller may see; another salesperson's is not found.
 pub fn get(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Campaign, StoreError> {
     let campaign = load(conn, id)?.into_campaign()?;
-    if let Some(owner) = &visible.owned_by {
-        if campaign.fields.owner_id.as_deref() != Some(owner) {
-            return Err(StoreError::NotFound);
-        }
-    }
+    visible.allows(campaign.fields.owner_id.as_deref())?;
     Ok(campaign)
 }
 
@@ -280,11 +286,17 @@ pub(crate) fn checkout(
     expected_version: Option<i64>,
     visible: &Visible,
 ) -> Result<Campaign, StoreError> {
-    get(conn, id, visible)?;
-    records::checkout(conn, Record::Campaign, id, expected_version, load, |r| {
-        r.version
-    })?
-    .into_campaign()
+    // Read once, under the lock: visibility first, so that another salesperson's campaign
+    // is a 404 whatever `If-Match` says.
+    let campaign = records::checkout(conn, Record::Campaign, id, None, load, |r| r.version)?
+        .into_campaign()?;
+    visible.allows(campaign.fields.owner_id.as_deref())?;
+    match expected_version {
+        Some(expected) if expected != campaign.version => Err(StoreError::VersionMismatch {
+            current: campaign.version,
+        }),
+        _ => Ok(campaign),
+    }
 }
 
 fn write(

@@ -195,11 +195,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<SegmentRow, StoreError> {
 /// A segment the caller may see; another salesperson's is not found.
 pub fn get(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Segment, StoreError> {
     let segment = load(conn, id)?.into_segment()?;
-    if let Some(owner) = &visible.owned_by {
-        if segment.fields.owner_id.as_deref() != Some(owner) {
-            return Err(StoreError::NotFound);
-        }
-    }
+    visible.allows(segment.fields.owner_id.as_deref())?;
     Ok(segment)
 }
 
