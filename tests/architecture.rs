@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CONTEXTS: [&str; 10] = [
+const CONTEXTS: [&str; 11] = [
     "platform",
     "access",
     "parties",
@@ -16,6 +16,7 @@ const CONTEXTS: [&str; 10] = [
     "integrations",
     "service",
     "marketing",
+    "engagement",
 ];
 
 /// The crates that hold code by context, with the name other crates import them by.
@@ -370,7 +371,7 @@ const NOT_RECORDS: [&str; 10] = [
 
 /// Store functions that update or delete rows without going through `platform::records`
 /// themselves, and why that is safe.
-const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 11] = [
+const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 12] = [
     (
         "service/cases.rs::open_survey",
         "runs under the case's row lock its caller took",
@@ -414,6 +415,10 @@ const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 11] = [
     (
         "access/api_keys.rs::touch",
         "conditioned on the last_used_at it read",
+    ),
+    (
+        "engagement/tasks.rs::remind_due",
+        "conditioned on reminded_at IS NULL, so one run claims each reminder",
     ),
 ];
 

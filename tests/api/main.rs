@@ -11,6 +11,7 @@ mod contract;
 mod conventions;
 mod custom_fields;
 mod demo_data;
+mod engagement;
 mod events;
 mod global_search;
 mod integrations;

@@ -444,3 +444,74 @@ async fn a_rebuild_while_another_process_takes_orders_counts_each_order_once() {
         "the rollups equal a recomputation"
     );
 }
+
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn two_processes_running_the_maintenance_loop_make_one_task_per_visit() {
+    const PLANS: usize = 20;
+    let db = SharedDatabase::create();
+    // Each node also runs the loop by itself every second, besides the runs asked for below.
+    let settings = [("CRM_TEST_CLOCK", "true"), ("CRM_SLA_SWEEP_SECONDS", "1")];
+    let (_a, base_a) = db.start_node_with(&settings);
+    let (_b, base_b) = db.start_node_with(&settings);
+    let token = db.admin_token();
+    let client = reqwest::Client::new();
+    for i in 0..PLANS {
+        let url = format!("{base_a}/v1/companies");
+        let body = json!({"name": format!("Visited {i}")});
+        let company = send(&client, Method::POST, url, &token, Some(body), &[]).await;
+        assert_eq!(company.status, 201, "{}", company.text);
+        let plan = json!({"company_id": company.body["id"], "owner_id": db.admin_id, "every_weeks": 2,
+            "next_visit_on": "2027-01-15", "lead_days": 3});
+        let url = format!("{base_b}/v1/visit-plans");
+        let plan = send(&client, Method::POST, url, &token, Some(plan), &[]).await;
+        assert_eq!(plan.status, 201, "{}", plan.text);
+    }
+    for now in ["2027-01-12T10:00:00Z", "2027-01-27T10:00:00Z"] {
+        let url = format!("{base_a}/v1/admin/clock");
+        let frozen = send(
+            &client,
+            Method::PUT,
+            url,
+            &token,
+            Some(json!({"now": now})),
+            &[],
+        )
+        .await;
+        assert_eq!(frozen.status, 200, "{}", frozen.text);
+        let runs: Vec<Reply> =
+            stream::iter((0..16).map(|i| if i % 2 == 0 { &base_a } else { &base_b }))
+                .map(|base| {
+                    let (client, token) = (&client, &token);
+                    async move {
+                        let url = format!("{base}/v1/admin/maintenance/run");
+                        send(client, Method::POST, url, token, None, &[]).await
+                    }
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        for run in &runs {
+            assert_eq!(run.status, 200, "{}", run.text);
+        }
+    }
+    let url = format!("{base_b}/v1/tasks?source=visit_plan&limit=200");
+    let tasks = send(&client, Method::GET, url, &token, None, &[]).await;
+    let tasks = tasks.body["data"].as_array().unwrap();
+    let mut per_company: HashMap<&str, Vec<&str>> = HashMap::new();
+    for task in tasks {
+        per_company
+            .entry(task["company_id"].as_str().unwrap())
+            .or_default()
+            .push(task["due_at"].as_str().unwrap());
+    }
+    assert_eq!(per_company.len(), PLANS);
+    for due in per_company.values_mut() {
+        due.sort_unstable();
+        assert_eq!(
+            due,
+            &vec!["2027-01-15T08:00:00Z", "2027-01-29T08:00:00Z"],
+            "one task per visit"
+        );
+    }
+}

@@ -307,6 +307,38 @@ const AGGREGATES: &[Aggregate] = &[
         ],
     },
     Aggregate {
+        name: "task",
+        get: "/v1/tasks/{id}",
+        starts: &["open", "done"],
+        ops: &[
+            op("update", "PATCH", "/v1/tasks/{id}"),
+            op("complete", "POST", "/v1/tasks/{id}/complete"),
+            op("cancel", "POST", "/v1/tasks/{id}/cancel"),
+            op("reopen", "POST", "/v1/tasks/{id}/reopen"),
+        ],
+    },
+    Aggregate {
+        name: "visit plan",
+        get: "/v1/visit-plans/{id}",
+        starts: &["planned"],
+        ops: &[
+            op("update", "PATCH", "/v1/visit-plans/{id}"),
+            op("delete", "DELETE", "/v1/visit-plans/{id}"),
+        ],
+    },
+    Aggregate {
+        name: "greeting rule",
+        get: "/v1/greeting-rules/{id}",
+        starts: &["saved"],
+        ops: &[op("delete", "DELETE", "/v1/greeting-rules/{id}")],
+    },
+    Aggregate {
+        name: "follow-up rule",
+        get: "/v1/follow-up-rules/{id}",
+        starts: &["saved"],
+        ops: &[op("delete", "DELETE", "/v1/follow-up-rules/{id}")],
+    },
+    Aggregate {
         name: "team",
         get: "/v1/teams/{id}",
         starts: &["empty"],
@@ -1107,6 +1139,67 @@ impl World {
                     customer: admin(),
                 }
             }
+            ("task", start) => {
+                let task = self
+                    .ok("POST", "/v1/tasks", Some(json!({"title": "Raced task"})))
+                    .await;
+                if start == "done" {
+                    self.ok("POST", &format!("/v1/tasks/{}/complete", id(&task)), None)
+                        .await;
+                }
+                Subject {
+                    id: id(&task),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
+            ("visit plan", _) => {
+                let company = self.company("visited").await;
+                let plan = self
+                    .ok(
+                        "POST",
+                        "/v1/visit-plans",
+                        Some(json!({"company_id": company, "every_weeks": 2, "next_visit_on": "2030-01-07"})),
+                    )
+                    .await;
+                Subject {
+                    id: id(&plan),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
+            ("greeting rule", _) => {
+                let rule = self
+                    .ok(
+                        "POST",
+                        "/v1/greeting-rules",
+                        Some(json!({"name": "Raced", "occasion": "birthday"})),
+                    )
+                    .await;
+                Subject {
+                    id: id(&rule),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
+            ("follow-up rule", _) => {
+                let rule = self
+                    .ok(
+                        "POST",
+                        "/v1/follow-up-rules",
+                        Some(json!({"name": "Raced", "trigger": "quote_sent", "after_days": 3})),
+                    )
+                    .await;
+                Subject {
+                    id: id(&rule),
+                    external_id: String::new(),
+                    context: json!({}),
+                    customer: admin(),
+                }
+            }
             ("team", _) => {
                 let team = self
                     .ok("POST", "/v1/teams", Some(json!({"name": "Raced team"})))
@@ -1197,6 +1290,8 @@ impl World {
             }
             ("SLA policy", "update") => json!({"position": 101}),
             ("team", "update") => json!({"name": "Renamed team"}),
+            ("task", "update") => json!({"title": "Raced again"}),
+            ("visit plan", "update") => json!({"every_weeks": 3}),
             ("segment", "update") => {
                 json!({"name": "Renamed segment", "filter": "lifecycle_stage.eq.former"})
             }

@@ -80,6 +80,9 @@ fn resource_of_tag(tag: &str) -> Option<Resource> {
         "campaign-costs" => Resource::CampaignCosts,
         "consents" => Resource::Consents,
         "segments" => Resource::Segments,
+        "tasks" => Resource::Tasks,
+        "visit-plans" => Resource::VisitPlans,
+        "automation-rules" => Resource::AutomationRules,
         _ => return None,
     })
 }
@@ -401,6 +404,10 @@ struct StaffWorld {
     campaign: String,
     member: String,
     segment: String,
+    task: String,
+    visit_plan: String,
+    greeting_rule: String,
+    follow_up_rule: String,
 }
 
 async fn customer_world(app: &TestApp, name: &str) -> CustomerWorld {
@@ -584,10 +591,36 @@ async fn staff_world(app: &TestApp) -> StaffWorld {
         .as_str()
         .unwrap()
         .to_owned();
+    let id = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let task = id(app
+        .create("/v1/tasks", json!({"title": "Security task"}))
+        .await);
+    let visit_plan = id(app
+        .create(
+            "/v1/visit-plans",
+            json!({"company_id": target, "every_weeks": 4, "next_visit_on": "2030-01-07"}),
+        )
+        .await);
+    let greeting_rule = id(app
+        .create(
+            "/v1/greeting-rules",
+            json!({"name": "Security", "occasion": "--12-24"}),
+        )
+        .await);
+    let follow_up_rule = id(app
+        .create(
+            "/v1/follow-up-rules",
+            json!({"name": "Security", "trigger": "return_resolved", "after_days": 3}),
+        )
+        .await);
     StaffWorld {
         campaign,
         member,
         segment,
+        task,
+        visit_plan,
+        greeting_rule,
+        follow_up_rule,
         article,
         kb_draft,
         connection,
@@ -654,6 +687,10 @@ fn fill(path: &str, world: &CustomerWorld, staff: &StaffWorld) -> Option<String>
         p if p.starts_with("/v1/teams/") => &staff.team,
         p if p.starts_with("/v1/campaigns/") => &staff.campaign,
         p if p.starts_with("/v1/segments/") => &staff.segment,
+        p if p.starts_with("/v1/tasks/") => &staff.task,
+        p if p.starts_with("/v1/visit-plans/") => &staff.visit_plan,
+        p if p.starts_with("/v1/greeting-rules/") => &staff.greeting_rule,
+        p if p.starts_with("/v1/follow-up-rules/") => &staff.follow_up_rule,
         p if p.starts_with("/v1/kb/articles/") => &staff.article,
         p if p.starts_with("/v1/portal/kb/articles/") => &staff.kb_draft,
         p if p.starts_with("/v1/integrations/") => {
@@ -1050,6 +1087,9 @@ fn the_suite_knows_every_resource_of_the_matrix() {
         "campaign-costs",
         "consents",
         "segments",
+        "tasks",
+        "visit-plans",
+        "automation-rules",
     ]
     .into_iter()
     .map(|t| (t, resource_of_tag(t).unwrap()))

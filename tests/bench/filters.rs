@@ -231,6 +231,8 @@ fn contact(
         tags: Vec::new(),
         preferences: json!({}),
         marketing_consent: rng.gen_bool(0.4),
+        birthday: None,
+        locale: None,
         custom_fields: serde_json::Map::new(),
         custom_written: None,
     };

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
+pub mod engagement;
 pub mod events;
 pub mod integrations;
 pub mod marketing;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .configure(integrations::routes)
                 .configure(service::routes)
                 .configure(marketing::routes)
+                .configure(engagement::routes)
                 .configure(platform::routes),
         );
 }

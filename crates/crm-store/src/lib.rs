@@ -6,6 +6,7 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
+pub mod engagement;
 pub mod events;
 pub mod integrations;
 pub mod marketing;

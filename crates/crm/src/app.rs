@@ -1,5 +1,6 @@
 //! Building and running the server, and the commands that act on the database directly.
 
+use crm_store::engagement::automation::AutomationReport;
 use crm_store::platform::clock::Clock;
 use crm_store::service::sweep::SweepReport;
 use std::net::TcpListener;
@@ -271,7 +272,9 @@ fn spawn_maintenance(
 }
 
 /// Every `every`, records SLA breaches and escalates them, and closes resolved cases past their
-/// reopen window. Nodes may all run it: one sweeps at a time, and each change is conditional.
+/// reopen window; then runs the engagement rules (visits, greetings, follow-ups, reminders).
+/// Nodes may all run it: one sweeps at a time, each change is conditional, and each generated
+/// task has a unique key.
 fn spawn_sla_sweep(pool: Pool, clock: Clock, every: Duration) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(every);
@@ -281,7 +284,18 @@ fn spawn_sla_sweep(pool: Pool, clock: Clock, every: Duration) {
             let pool = pool.clone();
             let swept = actix_web::web::block(move || {
                 let mut conn = pool.get()?;
-                crm_store::service::sweep::sweep(&mut conn, clock)
+                let swept = crm_store::service::sweep::sweep(&mut conn, clock)?;
+                let automated = crm_store::engagement::automation::run(&mut conn, clock)?;
+                if automated != AutomationReport::default() {
+                    tracing::info!(
+                        visit_tasks = automated.visit_tasks,
+                        greeting_tasks = automated.greeting_tasks,
+                        follow_up_tasks = automated.follow_up_tasks,
+                        reminders = automated.reminders,
+                        "engagement rules"
+                    );
+                }
+                Ok::<_, StoreError>(swept)
             })
             .await;
             match swept {

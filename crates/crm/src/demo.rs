@@ -538,6 +538,8 @@ fn create_contacts(
                     custom_fields: serde_json::Map::new(),
                     custom_written: None,
                     marketing_consent: rng.gen_bool(0.4),
+                    birthday: None,
+                    locale: Some("es-ES".to_owned()),
                 },
                 *at,
             ));

@@ -41,10 +41,13 @@ pub enum Resource {
     CampaignCosts,
     Consents,
     Segments,
+    Tasks,
+    VisitPlans,
+    AutomationRules,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 27] = [
+    pub const ALL: [Resource; 30] = [
         Resource::Companies,
         Resource::Contacts,
         Resource::Interactions,
@@ -72,6 +75,9 @@ impl Resource {
         Resource::CampaignCosts,
         Resource::Consents,
         Resource::Segments,
+        Resource::Tasks,
+        Resource::VisitPlans,
+        Resource::AutomationRules,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +109,9 @@ impl Resource {
             Resource::CampaignCosts => "campaign_costs",
             Resource::Consents => "consents",
             Resource::Segments => "segments",
+            Resource::Tasks => "tasks",
+            Resource::VisitPlans => "visit_plans",
+            Resource::AutomationRules => "automation_rules",
         }
     }
 }
@@ -152,7 +161,7 @@ use Grant::{None as No, Read as R, Write as W, WriteOwnCompany as OwnW};
 
 /// Rows: resources. Columns: admin, manager, sales, support, integration, customer
 /// (the order of [`Role::ALL`]).
-const MATRIX: [(Resource, [Grant; 6]); 27] = [
+const MATRIX: [(Resource, [Grant; 6]); 30] = [
     (Resource::Companies, [W, W, W, R, W, No]),
     (Resource::Contacts, [W, W, W, W, W, No]),
     (Resource::Interactions, [W, W, W, W, W, No]),
@@ -188,11 +197,22 @@ const MATRIX: [(Resource, [Grant; 6]); 27] = [
     (Resource::Consents, [W, W, W, W, W, No]),
     // Sales see only the segments they own (the store narrows).
     (Resource::Segments, [W, W, W, R, R, No]),
+    // Sales and support see the tasks assigned to them (the store narrows).
+    (Resource::Tasks, [W, W, W, W, W, No]),
+    // Sales see the visit plans they own.
+    (Resource::VisitPlans, [W, W, W, R, W, No]),
+    // Greeting and follow-up rules: what the maintenance loop turns into tasks for everyone.
+    (Resource::AutomationRules, [W, W, R, R, R, No]),
 ];
 
 /// Whether a role sees what campaigns cost (their budget too).
 pub fn sees_campaign_costs(role: Role) -> bool {
     authorize(role, Resource::CampaignCosts, Access::Read).is_ok()
+}
+
+/// Whether a role sees only the tasks assigned to it.
+pub fn sees_own_tasks_only(role: Role) -> bool {
+    matches!(role, Role::Sales | Role::Support)
 }
 
 /// Whether a role sees only the campaigns it owns.

@@ -20,6 +20,7 @@ text_enum! {
         WebhookEndpoint => "webhook_endpoint",
         Case => "case",
         Campaign => "campaign",
+        Task => "task",
     }
 }
 
@@ -104,6 +105,13 @@ text_enum! {
         CampaignCancelled => "campaign.cancelled",
         CampaignCostAdded => "campaign.cost_added",
         CampaignMembersChanged => "campaign.members_changed",
+        TaskCreated => "task.created",
+        TaskUpdated => "task.updated",
+        TaskCompleted => "task.completed",
+        TaskCancelled => "task.cancelled",
+        TaskReopened => "task.reopened",
+        /// Its `reminder_at` came; sent once.
+        TaskReminderDue => "task.reminder_due",
     }
 }
 

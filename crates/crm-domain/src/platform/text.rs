@@ -64,6 +64,18 @@ pub fn like_prefix(prefix: &str) -> String {
     pattern
 }
 
+/// A BCP 47 language tag, loosely: letters and digits in subtags of 1 to 8, the first of 2 to
+/// 3 letters.
+pub fn valid_locale(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|s| (2..=3).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +111,14 @@ mod tests {
     #[test]
     fn like_pattern_escapes_wildcards() {
         assert_eq!(like_contains("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn locales_are_bcp_47_tags() {
+        assert!(valid_locale("es-419"));
+        assert!(valid_locale("pt-BR"));
+        assert!(!valid_locale("e"));
+        assert!(!valid_locale("es_ES"));
+        assert!(!valid_locale("español"));
     }
 }

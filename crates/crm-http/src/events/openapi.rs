@@ -161,7 +161,20 @@ pub const EMITS: &[(&str, &[EventType])] = &[
     ("reopenCase", &[E::CaseReopened]),
     ("closeCase", &[E::CaseClosed]),
     ("createCaseComment", &[E::CaseCommented, E::CaseEscalated]),
-    ("runMaintenance", &[E::CaseEscalated, E::CaseClosed]),
+    (
+        "runMaintenance",
+        &[
+            E::CaseEscalated,
+            E::CaseClosed,
+            E::TaskCreated,
+            E::TaskReminderDue,
+        ],
+    ),
+    ("createTask", &[E::TaskCreated]),
+    ("updateTask", &[E::TaskUpdated]),
+    ("completeTask", &[E::TaskCompleted]),
+    ("cancelTask", &[E::TaskCancelled]),
+    ("reopenTask", &[E::TaskReopened]),
     ("answerSurvey", &[E::CaseUpdated]),
     ("answerPortalSurvey", &[E::CaseUpdated]),
     ("createPortalCase", &[E::CaseCreated]),
@@ -178,6 +191,14 @@ pub const CONFIGURATION: &[&str] = &[
     "updateSegment",
     "deleteSegment",
     "previewSegment",
+    // Plans and rules: the tasks they make emit `task.created`.
+    "createVisitPlan",
+    "updateVisitPlan",
+    "deleteVisitPlan",
+    "createGreetingRule",
+    "deleteGreetingRule",
+    "createFollowUpRule",
+    "deleteFollowUpRule",
     "searchContacts",
     "searchCompanies",
     "searchLeads",
@@ -288,6 +309,7 @@ fn resource_schema(resource: EventResource) -> &'static str {
         EventResource::WebhookEndpoint => "WebhookEndpoint",
         EventResource::Case => "Case",
         EventResource::Campaign => "Campaign",
+        EventResource::Task => "Task",
     }
 }
 

@@ -26,7 +26,7 @@ pub fn render(
     resource: EventResource,
     id: &str,
 ) -> Result<serde_json::Value, StoreError> {
-    use crm_store::{billing, events, marketing, parties, sales, service};
+    use crm_store::{billing, engagement, events, marketing, parties, sales, service};
     match resource {
         EventResource::Contact => json(contacts::Contact::from(parties::contacts::get(conn, id)?)),
         EventResource::Company => json(companies::Company::from(parties::companies::get(
@@ -65,6 +65,9 @@ pub fn render(
         EventResource::Campaign => json(campaigns::Campaign::for_role(
             marketing::campaigns::get(conn, id, &marketing::campaigns::Visible::default())?,
             Role::Admin,
+        )),
+        EventResource::Task => json(crate::engagement::tasks::Task::from(
+            engagement::tasks::get(conn, id, &marketing::campaigns::Visible::default())?,
         )),
     }
 }

@@ -1,7 +1,7 @@
 //! `/v1/contacts`: people.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::contacts::LifecycleStage;
 use crm_domain::platform::custom_fields::CustomObject;
@@ -39,6 +39,8 @@ const KEYS: &[&str] = &[
     "preferences",
     "marketing_consent",
     "marketing_consent_at",
+    "birthday",
+    "locale",
     "version",
     "created_at",
     "updated_at",
@@ -81,6 +83,10 @@ pub struct Contact {
     pub marketing_consent: bool,
     /// When consent was given; null without consent.
     pub marketing_consent_at: Option<DateTime<Utc>>,
+    /// Greeting rules with the occasion `birthday` greet on its day each year.
+    pub birthday: Option<NaiveDate>,
+    /// A BCP 47 language tag, such as `es-ES`; greeting rules pick contacts by it.
+    pub locale: Option<String>,
     /// Incremented on every change; the ETag.
     pub version: i64,
     /// When it was created.
@@ -115,6 +121,8 @@ impl From<store::Contact> for Contact {
             preferences: contact.fields.preferences,
             marketing_consent: contact.fields.marketing_consent,
             marketing_consent_at: utc_opt(contact.marketing_consent_at),
+            birthday: contact.fields.birthday,
+            locale: contact.fields.locale,
             version: contact.version,
             created_at: utc(contact.created_at),
             updated_at: utc(contact.updated_at),
@@ -155,6 +163,9 @@ pub struct ContactCreate {
     pub preferences: Option<serde_json::Value>,
     /// Whether the person agreed to marketing messages.
     pub marketing_consent: Option<bool>,
+    pub birthday: Option<NaiveDate>,
+    /// A BCP 47 language tag, such as `es-ES`.
+    pub locale: Option<String>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
@@ -202,6 +213,11 @@ pub struct ContactUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[schema(nullable = false)]
     pub marketing_consent: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub birthday: Option<Option<NaiveDate>>,
+    /// A BCP 47 language tag, such as `es-ES`.
+    #[serde(default, deserialize_with = "patch")]
+    pub locale: Option<Option<String>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
@@ -221,6 +237,8 @@ impl ContactCreate {
             tags: Some(self.tags),
             preferences: Some(self.preferences),
             marketing_consent: self.marketing_consent.map(Some),
+            birthday: Some(self.birthday),
+            locale: Some(self.locale),
             custom_fields: self.custom_fields,
         }
     }
@@ -271,6 +289,28 @@ impl ContactUpdate {
             Some(None) => c.not_null("marketing_consent"),
             None => {}
         }
+        if let Some(v) = self.birthday {
+            if v.is_some_and(|day| !(1900..=9999).contains(&day.year())) {
+                c.violations.push(crm_domain::Violation::new(
+                    "birthday",
+                    "must be a date from the year 1900",
+                ));
+            }
+            fields.birthday = v;
+        }
+        if let Some(v) = self.locale {
+            fields.locale = c.optional("locale", v.as_deref(), SHORT);
+            if fields
+                .locale
+                .as_deref()
+                .is_some_and(|tag| !crm_domain::platform::text::valid_locale(tag))
+            {
+                c.violations.push(crm_domain::Violation::new(
+                    "locale",
+                    "must be a BCP 47 language tag, such as es-ES",
+                ));
+            }
+        }
         fields.custom_written = self.custom_fields;
         c.finish()
     }
@@ -289,6 +329,8 @@ pub(crate) fn empty_fields() -> ContactFields {
         tags: Vec::new(),
         preferences: json!({}),
         marketing_consent: false,
+        birthday: None,
+        locale: None,
         custom_fields: Map::new(),
         custom_written: None,
     }

@@ -81,7 +81,7 @@ const RESPONSES: [StandardResponse; 11] = [
     StandardResponse { status: "503", name: "ServiceUnavailable", description: "The database is unreachable; retry later." },
 ];
 
-const TAGS: [(&str, &str); 35] = [
+const TAGS: [(&str, &str); 38] = [
     ("auth", "Log in, refresh and revoke tokens."),
     ("users", "Staff and portal accounts (admins)."),
     (
@@ -193,6 +193,18 @@ const TAGS: [(&str, &str); 35] = [
     (
         "segments",
         "Saved filters over companies or contacts, in the filter language of the lists; their members are read live.",
+    ),
+    (
+        "tasks",
+        "Work for a person: made by hand, or by visit plans and greeting and follow-up rules when the maintenance loop runs.",
+    ),
+    (
+        "visit-plans",
+        "Recurring visits to a company; each visit becomes a task for its owner, once.",
+    ),
+    (
+        "automation-rules",
+        "Greeting and follow-up rules: what the maintenance loop turns into tasks.",
     ),
     ("admin", "The test clock of a test deployment."),
 ];

@@ -1,7 +1,9 @@
-//! `POST /v1/admin/maintenance/run`: the SLA sweep, now, instead of at the next tick.
+//! `POST /v1/admin/maintenance/run`: the SLA sweep and the engagement rules, now, instead of
+//! at the next tick.
 
 use actix_web::{post, web};
 use crm_domain::access::permissions::{Access, Resource};
+use crm_store::engagement::automation::{self, AutomationReport};
 use crm_store::service::sweep::{sweep, SweepReport};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,20 +21,32 @@ pub struct MaintenanceRun {
     pub escalated: usize,
     /// Resolved cases closed after their reopen window.
     pub closed: usize,
+    /// Tasks made for visits whose lead time began.
+    pub visit_tasks: usize,
+    /// Tasks made by greeting rules.
+    pub greeting_tasks: usize,
+    /// Tasks made by follow-up rules.
+    pub follow_up_tasks: usize,
+    /// Task reminders sent (`task.reminder_due`).
+    pub reminders: usize,
 }
 
-impl From<SweepReport> for MaintenanceRun {
-    fn from(r: SweepReport) -> Self {
+impl MaintenanceRun {
+    fn new(sweep: SweepReport, automation: AutomationReport) -> Self {
         MaintenanceRun {
-            breached: r.breached,
-            escalated: r.escalated,
-            closed: r.closed,
+            breached: sweep.breached,
+            escalated: sweep.escalated,
+            closed: sweep.closed,
+            visit_tasks: automation.visit_tasks,
+            greeting_tasks: automation.greeting_tasks,
+            follow_up_tasks: automation.follow_up_tasks,
+            reminders: automation.reminders,
         }
     }
 }
 
-#[utoipa::path(tag = "service", operation_id = "runMaintenance", summary = "Run the SLA sweep now",
-    description = "Admins only. What the maintenance loop does every `CRM_SLA_SWEEP_SECONDS`: records breached targets at their due instants, escalates them (to the assignee's manager, else the team's escalation user; priority to the rule's `breach_priority`), and closes resolved cases past their reopen window. Safe to run on several nodes at once: nothing happens twice.",
+#[utoipa::path(tag = "service", operation_id = "runMaintenance", summary = "Run the SLA sweep and the engagement rules now",
+    description = "Admins only. What the maintenance loop does every `CRM_SLA_SWEEP_SECONDS`: records breached targets at their due instants, escalates them (to the assignee's manager, else the team's escalation user; priority to the rule's `breach_priority`), and closes resolved cases past their reopen window; then makes the tasks of due visits, greetings and follow-ups, and sends due task reminders, all at the service clock's now in the fiscal time zone. Safe to run on several nodes at once: nothing happens twice.",
     responses((status = 200, description = "What this run did", body = MaintenanceRun)))]
 #[post("/admin/maintenance/run")]
 pub async fn run_maintenance(
@@ -41,6 +55,9 @@ pub async fn run_maintenance(
 ) -> Result<web::Json<MaintenanceRun>, ApiError> {
     principal.authorize(Resource::Settings, Access::Write)?;
     let clock = state.settings.clock;
-    let report = state.db.read(move |conn| sweep(conn, clock)).await?;
-    Ok(web::Json(report.into()))
+    let (swept, automated) = state
+        .db
+        .read(move |conn| Ok((sweep(conn, clock)?, automation::run(conn, clock)?)))
+        .await?;
+    Ok(web::Json(MaintenanceRun::new(swept, automated)))
 }

@@ -100,6 +100,35 @@ fn reach(
 
 type ContactReach = (String, Option<String>, Option<String>, Option<String>);
 
+/// A contact's id, email and phone: what reachability needs besides consent.
+pub(crate) type Addresses = (String, Option<String>, Option<String>);
+
+/// Contacts whose consent is read per query.
+const CONSENT_CHUNK: usize = 1_000;
+
+/// The ids of those of `people` who may be reached on `channel`.
+pub(crate) fn reachable_people(
+    conn: &mut DbConnection,
+    people: &[Addresses],
+    channel: ConsentChannel,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut reachable_ids = std::collections::HashSet::new();
+    for chunk in people.chunks(CONSENT_CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|p| p.0.clone()).collect();
+        let latest = consents::latest(conn, &ids, channel)?;
+        for (id, email, phone) in chunk {
+            let status = latest.get(id).map(|(status, _)| *status);
+            if reachable(
+                Some(channel),
+                reach(channel, email.as_deref(), phone.as_deref(), status),
+            ) {
+                reachable_ids.insert(id.clone());
+            }
+        }
+    }
+    Ok(reachable_ids)
+}
+
 /// The live contacts of `target` with whether each may be reached, and the company of the
 /// membership; none when the target does not exist or is archived.
 fn reachability(

@@ -2,7 +2,7 @@
 
 use crate::events::outbox;
 use crate::marketing::consents;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::marketing::campaigns::ConsentChannel;
 use crm_domain::marketing::consent::{ConsentStatus, LawfulBasis};
@@ -56,6 +56,8 @@ struct ContactRow {
     /// Duplicate keys (`crm_domain::parties::duplicates`), kept on every write.
     email_base: Option<String>,
     name_key: Option<String>,
+    birthday: Option<NaiveDate>,
+    locale: Option<String>,
     #[diesel(
         select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(contacts.custom_fields AS TEXT)"),
         select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
@@ -88,6 +90,9 @@ pub struct ContactFields {
     pub tags: Vec<String>,
     pub preferences: serde_json::Value,
     pub marketing_consent: bool,
+    pub birthday: Option<NaiveDate>,
+    /// A BCP 47 tag, such as `es-ES`; greeting rules pick contacts by it.
+    pub locale: Option<String>,
     /// Stored custom values, in canonical form.
     pub custom_fields: Map<String, Value>,
     /// What the client wrote under `custom_fields`, applied by the write.
@@ -136,6 +141,8 @@ impl ContactRow {
             merged_into_id: None,
             email_base: None,
             name_key: None,
+            birthday: None,
+            locale: None,
             custom_fields: String::new(),
             last_order_at: None,
         };
@@ -160,6 +167,8 @@ impl ContactRow {
         self.marketing_consent_at =
             consent_time(self.marketing_consent_at, f.marketing_consent, at);
         self.marketing_consent = f.marketing_consent;
+        self.birthday = f.birthday;
+        self.locale = f.locale.clone();
         self.custom_fields = Value::Object(f.custom_fields.clone()).to_string();
         self.search_text = [
             f.first_name.as_ref(),
@@ -187,6 +196,8 @@ impl ContactRow {
             tags: tags_from_json(&self.tags),
             preferences: stored_json("contacts", "preferences", &self.preferences)?,
             marketing_consent: self.marketing_consent,
+            birthday: self.birthday,
+            locale: self.locale.clone(),
             custom_fields: custom::stored_values("contacts", &self.custom_fields)?,
             custom_written: None,
         })
@@ -221,6 +232,10 @@ impl ContactRow {
             "owner_id" => FieldValue::text(self.owner_id.as_deref()),
             "lifecycle_stage" => FieldValue::text(Some(&self.lifecycle_stage)),
             "marketing_consent" => FieldValue::One(Scalar::Boolean(self.marketing_consent)),
+            "locale" => FieldValue::text(self.locale.as_deref()),
+            "birthday" => self
+                .birthday
+                .map_or(FieldValue::Null, |d| FieldValue::One(Scalar::Date(d))),
             "created_at" => FieldValue::instant(Some(self.created_at)),
             "updated_at" => FieldValue::instant(Some(self.updated_at)),
             "archived_at" => FieldValue::instant(self.archived_at),
@@ -285,6 +300,8 @@ pub const TABLE: Table = Table {
             ..Column::new("phone", "phone", ColumnKind::Text)
         },
         Column::new("title", "title", ColumnKind::Text),
+        Column::new("locale", "locale", ColumnKind::Text),
+        Column::new("birthday", "birthday", ColumnKind::Date),
         Column {
             indexed: true,
             ..Column::new("company_id", "company_id", ColumnKind::Text)

@@ -115,6 +115,8 @@ pub fn match_or_create(
             tags: Vec::new(),
             preferences: json!({}),
             marketing_consent: false,
+            birthday: None,
+            locale: None,
             custom_fields: serde_json::Map::new(),
             custom_written: None,
         },

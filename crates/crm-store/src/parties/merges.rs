@@ -483,6 +483,8 @@ fn contact_values(contact: &Contact) -> Map<String, Value> {
     values.insert("tags".into(), json!(f.tags));
     values.insert("preferences".into(), f.preferences.clone());
     values.insert("marketing_consent".into(), json!(f.marketing_consent));
+    values.insert("birthday".into(), json!(f.birthday));
+    values.insert("locale".into(), json!(f.locale));
     values.insert(
         "custom_fields".into(),
         Value::Object(f.custom_fields.clone()),
@@ -545,6 +547,10 @@ fn merged_contact_fields(
         tags: rules::union_tags(&s.tags, &tags),
         preferences: rules::fill_object(&s.preferences, &preferences),
         marketing_consent: consent,
+        birthday: s
+            .birthday
+            .or_else(|| others.iter().find_map(|o| o.birthday)),
+        locale: fill_text(&s.locale, others.iter().map(|o| &o.locale).collect()),
         custom_fields: rules::merge_custom(defs, &s.custom_fields, &custom_values),
         custom_written: None,
     };

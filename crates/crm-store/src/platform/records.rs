@@ -27,6 +27,8 @@ pub(crate) enum Record {
     Company,
     CompanySettings,
     Contact,
+    FollowUpRule,
+    GreetingRule,
     IntegrationConnection,
     Interaction,
     Invoice,
@@ -41,9 +43,11 @@ pub(crate) enum Record {
     Setting,
     Segment,
     SlaPolicy,
+    Task,
     Team,
     User,
     View,
+    VisitPlan,
     WebhookEndpoint,
 }
 
@@ -61,6 +65,8 @@ impl Record {
             Record::Company => ("companies", "id"),
             Record::CompanySettings => ("company_settings", "id"),
             Record::Contact => ("contacts", "id"),
+            Record::FollowUpRule => ("follow_up_rules", "id"),
+            Record::GreetingRule => ("greeting_rules", "id"),
             Record::IntegrationConnection => ("integration_connections", "id"),
             Record::Interaction => ("interactions", "id"),
             Record::Invoice => ("invoices", "id"),
@@ -75,9 +81,11 @@ impl Record {
             Record::Setting => ("settings", "name"),
             Record::Segment => ("segments", "id"),
             Record::SlaPolicy => ("sla_policies", "id"),
+            Record::Task => ("tasks", "id"),
             Record::Team => ("teams", "id"),
             Record::User => ("users", "id"),
             Record::View => ("saved_views", "id"),
+            Record::VisitPlan => ("visit_plans", "id"),
             Record::WebhookEndpoint => ("webhook_endpoints", "id"),
         }
     }

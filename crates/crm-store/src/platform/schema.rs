@@ -76,6 +76,8 @@ diesel::table! {
         merged_into_id -> Nullable<Text>,
         email_base -> Nullable<Text>,
         name_key -> Nullable<Text>,
+        birthday -> Nullable<Date>,
+        locale -> Nullable<Text>,
     }
 }
 
@@ -927,6 +929,10 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    tasks,
+    visit_plans,
+    greeting_rules,
+    follow_up_rules,
     segments,
     contact_consents,
     campaigns,
@@ -1114,6 +1120,69 @@ diesel::table! {
         subject -> Text,
         filter -> Text,
         owner_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Text,
+        title -> Text,
+        notes -> Nullable<Text>,
+        due_at -> Nullable<Timestamp>,
+        reminder_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        assignee_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        opportunity_id -> Nullable<Text>,
+        quote_id -> Nullable<Text>,
+        status -> Text,
+        source -> Text,
+        occurrence_key -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    visit_plans (id) {
+        id -> Text,
+        company_id -> Text,
+        owner_id -> Text,
+        every_weeks -> Integer,
+        next_visit_on -> Date,
+        lead_days -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    greeting_rules (id) {
+        id -> Text,
+        name -> Text,
+        occasion -> Text,
+        locales -> Text,
+        channel -> Nullable<Text>,
+        days_before -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_up_rules (id) {
+        id -> Text,
+        name -> Text,
+        trigger_event -> Text,
+        after_days -> Integer,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
