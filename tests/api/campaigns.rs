@@ -292,6 +292,10 @@ on_both_backends! {
 
         let added = app.post(&format!("/v1/campaigns/{email_campaign}/members"), json!({"contact_ids": [ana_id]})).await;
         assert_eq!(added.body["results"][0]["outcome"], "added", "{}", added.text);
+        app.create("/v1/contacts", json!({"last_name": "Ana", "email": "other-ana@example.com"})).await;
+        let letters = id_of(&app.create("/v1/segments", json!({"name": "Letters", "subject": "contacts", "filter": "last_name.eq.Ana", "channel": "email"})).await);
+        let counted = app.get(&format!("/v1/segments/{letters}/count")).await;
+        assert_eq!((&counted.body["count"], &counted.body["excluded_no_consent"]), (&json!(1), &json!(1)), "the other Ana never agreed to email");
 
         let link = app.post(&format!("/v1/contacts/{ana_id}/unsubscribe-links"), json!({"channel": "email"})).await;
         assert_eq!(link.status, 201, "{}", link.text);
@@ -319,6 +323,9 @@ on_both_backends! {
         let after = app.get(&format!("/v1/contacts/{ana_id}")).await;
         assert_eq!(after.body["marketing_consent"], false);
         assert_eq!(members_of(&app, &email_campaign).await[0]["status"], "opted_out");
+        let counted = app.get(&format!("/v1/segments/{letters}/count")).await;
+        assert_eq!((&counted.body["count"], &counted.body["excluded_no_consent"]), (&json!(0), &json!(2)), "the unsubscribe dropped her from the email segment");
+        assert!(app.get(&format!("/v1/segments/{letters}/members")).await.body["data"].as_array().unwrap().is_empty());
         let again = app.post(&format!("/v1/campaigns/{email_campaign}/members"), json!({"contact_ids": [ana_id]})).await;
         assert_eq!(again.body["results"][0]["outcome"], "existing");
         let other = id_of(&campaign(&app, "letters-2", "email").await);
@@ -361,6 +368,16 @@ on_both_backends! {
             }
         }
         assert_eq!(listed, vec![vera.clone(), victor.clone()], "VIPs in Spain or Portugal, archived ones never");
+        let csv = app.request(Method::GET, &format!("/v1/segments/{id}/members"), Some(app.admin_token.as_str()), None, &[("Accept", "text/csv")]).await;
+        assert_eq!(csv.status, 200, "{}", csv.text);
+        assert!(csv.header("content-type").unwrap().starts_with("text/csv"), "{:?}", csv.header("content-type"));
+        let rows: Vec<&str> = csv.text.lines().collect();
+        assert_eq!(rows[0], "id,name,email,company_id");
+        let csv_ids: Vec<&str> = rows[1..].iter().map(|r| r.split(',').next().unwrap()).collect();
+        assert_eq!(csv_ids, vec![vera.as_str(), victor.as_str()], "the CSV agrees with the pages");
+        assert_eq!(rows[1], format!("{vera},Vera ES,,"));
+        let missing = app.request(Method::GET, "/v1/segments/0190a000-0000-7000-8000-000000000000/members", Some(app.admin_token.as_str()), None, &[("Accept", "text/csv")]).await;
+        assert_eq!(missing.status, 404, "an unknown segment is a problem, not an empty CSV");
         assert_eq!(app.get(&format!("/v1/segments/{id}/count")).await.body["count"], 2);
         let preview = app.post("/v1/segments/preview", json!({"subject": "companies", "filter": filter})).await;
         assert_eq!(preview.status, 200, "{}", preview.text);

@@ -1,10 +1,12 @@
 //! `/v1/segments`: saved filters over companies or contacts, whose members are read live.
 
-use actix_web::{delete, get, patch, post, web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use base64::Engine;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::marketing::campaigns::SegmentSubject;
+use crm_domain::marketing::campaigns::{ConsentChannel, SegmentSubject};
 use crm_domain::platform::filter::Expr;
 use crm_store::marketing::segments::{self as store, MembersCursor, SegmentFields};
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,9 @@ pub struct Segment {
     pub subject: SegmentSubject,
     /// In the filter language of `GET /v1/companies` or `GET /v1/contacts`.
     pub filter: String,
+    /// People unreachable on it are not members (on an opt-in channel, those who did not
+    /// grant consent); a company is one while any of its live contacts is reachable.
+    pub channel: Option<ConsentChannel>,
     pub owner_id: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -45,6 +50,7 @@ impl From<store::Segment> for Segment {
             name: s.fields.name,
             subject: s.fields.subject,
             filter: s.fields.filter,
+            channel: s.fields.channel,
             owner_id: s.fields.owner_id,
             version: s.version,
             created_at: utc(s.created_at),
@@ -59,6 +65,8 @@ pub struct SegmentInput {
     pub name: String,
     pub subject: SegmentSubject,
     pub filter: String,
+    /// Drops people unreachable on this channel.
+    pub channel: Option<ConsentChannel>,
     /// Active staff; defaults to the caller.
     pub owner_id: Option<String>,
 }
@@ -69,6 +77,8 @@ pub struct SegmentInput {
 pub struct SegmentUpdate {
     pub name: Option<String>,
     pub filter: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    pub channel: Option<Option<ConsentChannel>>,
     #[serde(default, deserialize_with = "patch")]
     pub owner_id: Option<Option<String>>,
 }
@@ -92,6 +102,9 @@ impl SegmentUpdate {
             f.filter = filter.trim().to_owned();
         }
         let parsed = parse_filter(&mut c, &f.filter);
+        if let Some(channel) = self.channel {
+            f.channel = channel;
+        }
         if let Some(owner) = self.owner_id {
             if owner.as_deref().is_some_and(|id| !is_uuid(id)) {
                 c.violations.push(crm_domain::Violation::new(
@@ -122,6 +135,7 @@ pub async fn create_segment(
         subject: body.subject,
         filter: String::new(),
         owner_id: None,
+        channel: None,
     };
     let owner = match (visible_to(&principal).owned_by, body.owner_id) {
         (Some(own), _) => Some(own),
@@ -131,6 +145,7 @@ pub async fn create_segment(
     let filter = SegmentUpdate {
         name: Some(body.name),
         filter: Some(body.filter),
+        channel: Some(body.channel),
         owner_id: Some(owner),
     }
     .apply(&mut fields)?;
@@ -279,33 +294,117 @@ pub struct MembersQuery {
 }
 
 #[utoipa::path(tag = "segments", operation_id = "listSegmentMembers", summary = "The segment's members, now",
-    description = "Oldest first. Archived records are never members. A cursor made before the segment changed is a `422`.",
+    description = "Oldest first. Archived records are never members, nor are people unreachable on the segment's `channel`. A cursor made before the segment changed is a `422`. With `Accept: text/csv`, every member is streamed as RFC 4180 CSV (`id,name,email,company_id`, a header row first) in one response, a page at a time; `limit` and `cursor` do not apply.",
     params(("id" = String, Path, description = "Segment id"), MembersQuery),
-    responses((status = 200, description = "A page of members", body = SegmentMembers)))]
+    responses((status = 200, description = "A page of members, or all of them as CSV", content(
+        (SegmentMembers = "application/json"),
+        (String = "text/csv"),
+    ))))]
 #[get("/segments/{id}/members")]
 pub async fn list_segment_members(
+    request: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
     ApiQuery(query): ApiQuery<MembersQuery>,
-) -> Result<web::Json<SegmentMembers>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
+    let visible = visible_to(&principal);
+    if wants_csv(&request) {
+        let segment = state
+            .db
+            .read(move |conn| store::get(conn, &id, &visible))
+            .await?;
+        return Ok(csv_members(&state, segment));
+    }
     let limit = fixed_order("created_at", query.limit, None)?.limit;
     let after = decode(query.cursor.as_deref())?;
-    let visible = visible_to(&principal);
     let (members, next) = state
         .db
         .read(move |conn| store::members(conn, &id, &visible, limit, after))
         .await?;
-    Ok(web::Json(SegmentMembers {
+    Ok(HttpResponse::Ok().json(SegmentMembers {
         data: members.into_iter().map(SegmentMember::from).collect(),
         next_cursor: next.as_ref().map(encode),
     }))
 }
 
+/// Whether the client asked for CSV rather than JSON.
+fn wants_csv(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|media| media.split(';').next().unwrap_or("").trim() == "text/csv")
+        })
+}
+
+/// Pages of CSV the reading job hands to the response while the client takes them.
+const CSV_PAGES_IN_FLIGHT: usize = 2;
+
+/// One page of members as CSV rows; the header row first when `header` is set.
+fn csv_rows(members: Vec<store::Member>, header: bool) -> Result<Bytes, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let write = |writer: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
+        if header {
+            writer.write_record(["id", "name", "email", "company_id"])?;
+        }
+        for m in members {
+            writer.write_record([
+                m.id.as_str(),
+                m.name.as_str(),
+                m.email.as_deref().unwrap_or(""),
+                m.company_id.as_deref().unwrap_or(""),
+            ])?;
+        }
+        Ok(())
+    };
+    write(&mut writer).map_err(|_| ApiError::Internal)?;
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|_| ApiError::Internal)
+}
+
+/// Streams every member of `segment` as CSV: a blocking job reads a page at a time and hands
+/// it over a bounded channel, so memory holds a few pages whatever the segment's size, and a
+/// client that goes away stops the reading.
+fn csv_members(state: &AppState, segment: store::Segment) -> HttpResponse {
+    let (sender, receiver) =
+        tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CSV_PAGES_IN_FLIGHT);
+    let db = state.db.clone();
+    actix_web::rt::spawn(async move {
+        let failures = sender.clone();
+        let read = db
+            .read(move |conn| {
+                let mut header = true;
+                store::each_member_page(conn, &segment, |members| {
+                    let rows = csv_rows(members, std::mem::take(&mut header));
+                    sender.blocking_send(rows).is_ok()
+                })
+            })
+            .await;
+        if let Err(error) = read {
+            tracing::warn!(%error, "streaming a segment's members failed");
+            let _ = failures.send(Err(error)).await;
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|page| (page, receiver))
+    });
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .streaming(body)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SegmentCount {
     pub count: usize,
+    /// Records the filter matches that the segment's channel drops.
+    pub excluded_no_consent: usize,
 }
 
 #[utoipa::path(tag = "segments", operation_id = "countSegment", summary = "How many members a segment has, now",
@@ -319,11 +418,14 @@ pub async fn count_segment(
 ) -> Result<web::Json<SegmentCount>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
-    let count = state
+    let counted = state
         .db
         .read(move |conn| store::count(conn, &id, &visible))
         .await?;
-    Ok(web::Json(SegmentCount { count }))
+    Ok(web::Json(SegmentCount {
+        count: counted.count,
+        excluded_no_consent: counted.excluded_no_consent,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -331,11 +433,14 @@ pub async fn count_segment(
 pub struct SegmentPreviewInput {
     pub subject: SegmentSubject,
     pub filter: String,
+    pub channel: Option<ConsentChannel>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SegmentPreview {
     pub count: usize,
+    /// Records the filter matches that `channel` drops.
+    pub excluded_no_consent: usize,
     /// The first members, oldest first.
     pub sample: Vec<SegmentMember>,
 }
@@ -354,12 +459,13 @@ pub async fn preview_segment(
     let filter = parse_filter(&mut c, body.filter.trim());
     c.finish()?;
     let filter = filter.ok_or_else(|| ApiError::validation("filter", "is required"))?;
-    let (count, sample) = state
+    let (counted, sample) = state
         .db
-        .read(move |conn| store::preview(conn, body.subject, &filter, SAMPLE))
+        .read(move |conn| store::preview(conn, body.subject, &filter, body.channel, SAMPLE))
         .await?;
     Ok(web::Json(SegmentPreview {
-        count,
+        count: counted.count,
+        excluded_no_consent: counted.excluded_no_consent,
         sample: sample.into_iter().map(SegmentMember::from).collect(),
     }))
 }

@@ -2,16 +2,20 @@
 //! records are never members.
 
 use chrono::NaiveDateTime;
-use crm_domain::marketing::campaigns::SegmentSubject;
+use std::collections::HashSet;
+
+use crm_domain::marketing::campaigns::{ConsentChannel, SegmentSubject};
 use crm_domain::platform::filter::Expr;
 use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
+use crate::marketing::members::{reachable_people, Addresses};
 use crate::parties::{companies, contacts};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
 use crate::platform::records::{self, Record};
+use crate::platform::schema::contacts as contact_rows;
 use crate::platform::schema::segments;
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
@@ -26,6 +30,9 @@ pub struct SegmentFields {
     /// In the filter language of `GET /v1/companies` or `/v1/contacts`.
     pub filter: String,
     pub owner_id: Option<String>,
+    /// People unreachable on it are not members; a company is one while any of its live
+    /// contacts is reachable.
+    pub channel: Option<ConsentChannel>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +55,7 @@ struct SegmentRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    channel: Option<String>,
 }
 
 impl SegmentRow {
@@ -61,6 +69,7 @@ impl SegmentRow {
             version,
             created_at,
             updated_at: now(),
+            channel: f.channel.map(|c| c.as_str().to_owned()),
         }
     }
 
@@ -68,6 +77,10 @@ impl SegmentRow {
         Ok(Segment {
             fields: SegmentFields {
                 subject: stored("segments", "subject", &self.subject)?,
+                channel: self
+                    .channel
+                    .map(|c| stored("segments", "channel", &c))
+                    .transpose()?,
                 name: self.name,
                 filter: self.filter,
                 owner_id: self.owner_id,
@@ -120,6 +133,86 @@ pub fn members_page(
             })
         }
     })
+}
+
+/// Those of `members` reachable on `channel`: contacts by their addresses and consent,
+/// companies by any live contact of theirs.
+fn reachable_members(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    channel: ConsentChannel,
+    members: Vec<Member>,
+) -> Result<Vec<Member>, StoreError> {
+    if members.is_empty() {
+        return Ok(members);
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let people: Vec<(String, Option<String>, Option<String>, Option<String>)> = {
+        let query = contact_rows::table
+            .filter(contact_rows::archived_at.is_null())
+            .select((
+                contact_rows::id,
+                contact_rows::email,
+                contact_rows::phone,
+                contact_rows::company_id,
+            ));
+        match subject {
+            SegmentSubject::Contacts => query.filter(contact_rows::id.eq_any(&ids)).load(conn)?,
+            SegmentSubject::Companies => query
+                .filter(contact_rows::company_id.eq_any(&ids))
+                .load(conn)?,
+        }
+    };
+    let addresses: Vec<Addresses> = people
+        .iter()
+        .map(|(id, email, phone, _)| (id.clone(), email.clone(), phone.clone()))
+        .collect();
+    let reachable = reachable_people(conn, &addresses, channel)?;
+    let kept: HashSet<String> = match subject {
+        SegmentSubject::Contacts => reachable,
+        SegmentSubject::Companies => people
+            .into_iter()
+            .filter(|(id, ..)| reachable.contains(id))
+            .filter_map(|(.., company)| company)
+            .collect(),
+    };
+    Ok(members
+        .into_iter()
+        .filter(|m| kept.contains(&m.id))
+        .collect())
+}
+
+/// One page of a segment's members, at most `limit`, from `after`: pages of the filter are
+/// read until `limit` reachable members are found or the filter runs out. Returns them and
+/// where the next page begins.
+fn reachable_page(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    filter: &Expr,
+    channel: Option<ConsentChannel>,
+    limit: i64,
+    mut after: Option<Position>,
+) -> Result<(Vec<Member>, Option<Position>), StoreError> {
+    let mut found: Vec<Member> = Vec::new();
+    loop {
+        let wanted = limit - i64::try_from(found.len()).unwrap_or(limit);
+        let query = ListQuery {
+            filter: Some(filter.clone()),
+            sort: "created_at".to_owned(),
+            after: after.take(),
+            limit: wanted,
+        };
+        let page = members_page(conn, subject, &query)?;
+        let kept = match channel {
+            Some(channel) => reachable_members(conn, subject, channel, page.items)?,
+            None => page.items,
+        };
+        found.extend(kept);
+        match page.next {
+            Some(next) if i64::try_from(found.len()).unwrap_or(limit) < limit => after = Some(next),
+            next => return Ok((found, next)),
+        }
+    }
 }
 
 /// Every member of `filter` over `subject`, read a page at a time, in one snapshot of the
@@ -291,25 +384,103 @@ pub fn members(
         )
         .into());
     }
-    let query = ListQuery {
-        filter: Some(parsed(&segment)?),
-        sort: "created_at".to_owned(),
-        after: after.map(|a| a.position),
+    let (members, next) = reachable_page(
+        conn,
+        segment.fields.subject,
+        &parsed(&segment)?,
+        segment.fields.channel,
         limit,
-    };
-    let page = members_page(conn, segment.fields.subject, &query)?;
-    let next = page.next.map(|position| MembersCursor {
+        after.map(|a| a.position),
+    )?;
+    let next = next.map(|position| MembersCursor {
         version: segment.version,
         position,
     });
-    Ok((page.items, next))
+    Ok((members, next))
 }
 
-/// How many live members a segment the caller may see has.
-pub fn count(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<usize, StoreError> {
+/// Hands every live member of a segment to `emit`, a page at a time, until the members run
+/// out or `emit` says stop (the client went away). Memory holds one page.
+pub fn each_member_page(
+    conn: &mut DbConnection,
+    segment: &Segment,
+    mut emit: impl FnMut(Vec<Member>) -> bool,
+) -> Result<(), StoreError> {
+    let filter = parsed(segment)?;
+    let mut after = None;
+    loop {
+        let (members, next) = reachable_page(
+            conn,
+            segment.fields.subject,
+            &filter,
+            segment.fields.channel,
+            PAGE,
+            after,
+        )?;
+        if !emit(members) {
+            return Ok(());
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// How many members a filter has, and how many more it would have but for `channel`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub count: usize,
+    pub excluded_no_consent: usize,
+}
+
+/// Counts a page at a time, and returns the first `sample` members.
+fn count_members(
+    conn: &mut DbConnection,
+    subject: SegmentSubject,
+    filter: &Expr,
+    channel: Option<ConsentChannel>,
+    sample: usize,
+) -> Result<(Counted, Vec<Member>), StoreError> {
+    let mut counted = Counted::default();
+    let mut first = Vec::new();
+    let mut after: Option<Position> = None;
+    loop {
+        let query = ListQuery {
+            filter: Some(filter.clone()),
+            sort: "created_at".to_owned(),
+            after: after.take(),
+            limit: PAGE,
+        };
+        let page = members_page(conn, subject, &query)?;
+        let matched = page.items.len();
+        let kept = match channel {
+            Some(channel) => reachable_members(conn, subject, channel, page.items)?,
+            None => page.items,
+        };
+        counted.count += kept.len();
+        counted.excluded_no_consent += matched - kept.len();
+        let room = sample.saturating_sub(first.len());
+        first.extend(kept.into_iter().take(room));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok((counted, first)),
+        }
+    }
+}
+
+/// How many live members a segment the caller may see has, and how many its channel drops.
+pub fn count(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Counted, StoreError> {
     let segment = get(conn, id, visible)?;
     let filter = parsed(&segment)?;
-    Ok(all_members(conn, segment.fields.subject, Some(&filter))?.len())
+    Ok(count_members(
+        conn,
+        segment.fields.subject,
+        &filter,
+        segment.fields.channel,
+        0,
+    )?
+    .0)
 }
 
 /// How many records a filter over `subject` matches, and the first `sample` of them, without
@@ -318,10 +489,8 @@ pub fn preview(
     conn: &mut DbConnection,
     subject: SegmentSubject,
     filter: &Expr,
+    channel: Option<ConsentChannel>,
     sample: usize,
-) -> Result<(usize, Vec<Member>), StoreError> {
-    let mut members = all_members(conn, subject, Some(filter))?;
-    let count = members.len();
-    members.truncate(sample);
-    Ok((count, members))
+) -> Result<(Counted, Vec<Member>), StoreError> {
+    count_members(conn, subject, filter, channel, sample)
 }

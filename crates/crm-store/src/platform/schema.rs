@@ -1123,6 +1123,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        channel -> Nullable<Text>,
     }
 }
 
