@@ -426,3 +426,43 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/v1/segments/{id}/members?cursor={next}")).await.status, 422);
     }
 }
+
+on_both_backends! {
+    async fn segments_filter_companies_by_their_figures_once_the_loop_computed_them(app: TestApp) {
+        Product::new("FACT-1", 1_000, 400).ensure(&app).await;
+        let company = |name: &str| {
+            let app = &app;
+            let body = json!({"name": name});
+            async move { id_of(&app.create("/v1/companies", body).await) }
+        };
+        let (regular, recent, lapsed) = (company("Regular").await, company("Recent").await, company("Lapsed").await);
+        for (external, buyer, days) in [("f-1", &regular, 10), ("f-2", &regular, 40), ("f-3", &recent, 10), ("f-4", &lapsed, 500)] {
+            Order::new(external).company(buyer).line("FACT-1", "2", 1_000).days_ago(days).push(&app).await;
+        }
+        let filter = "and(order_count.gte.1,profit_last_12_months.amount_minor.gte.1200)";
+        let valued = id_of(&app.create("/v1/segments", json!({"name": "Valued", "subject": "companies", "filter": filter})).await);
+        let loyal = id_of(&app.create("/v1/segments", json!({"name": "Loyal", "subject": "companies", "filter": "order_count.gte.2"})).await);
+        assert_eq!(app.get(&format!("/v1/segments/{valued}/count")).await.body["count"], 0, "no figures before the loop computed them");
+
+        let run = app.act("/v1/admin/maintenance/run").await;
+        assert_eq!(run.status, 200, "{}", run.text);
+        assert_eq!(run.body["customer_facts"], 3);
+        let members = |id: String| {
+            let app = &app;
+            async move {
+                let r = app.get(&format!("/v1/segments/{id}/members")).await;
+                r.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(members(valued.clone()).await, vec![regular.clone(), recent.clone()], "1,200.00 of profit or more in the last twelve months");
+        assert_eq!(members(loyal).await, vec![regular.clone()]);
+        let lapsed_only = app.post("/v1/segments/preview", json!({"subject": "companies",
+            "filter": "and(order_count.eq.1,profit_last_12_months.amount_minor.eq.0,clv_historical.amount_minor.eq.1200)"})).await;
+        assert_eq!(lapsed_only.body["count"], 1, "{}", lapsed_only.text);
+        assert_eq!(lapsed_only.body["sample"][0]["id"], lapsed.as_str());
+        let bad = app.post("/v1/segments/preview", json!({"subject": "companies", "filter": "probability_alive.lt.most"})).await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+        assert_eq!(bad.body["errors"][0]["field"], "filter", "{}", bad.text);
+        assert!(bad.text.contains("probability_alive"), "the problem names the path: {}", bad.text);
+    }
+}

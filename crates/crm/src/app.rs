@@ -135,6 +135,7 @@ impl Application {
             config.login_window_seconds,
             base_currency,
             retention,
+            clock,
         );
         spawn_sla_sweep(
             pool.clone(),
@@ -209,14 +210,15 @@ async fn shutdown_signal() {
 /// Every five minutes, deletes idempotency keys past their expiry, failed logins older than
 /// the lockout window, spent rate-limit counters, and events and settled deliveries past
 /// their retention, so that no table grows without bound; and
-/// accepts self-billed invoices whose acceptance period has run out; and refits the CLV models
-/// once a week. Safe on several nodes at once: the deletes are idempotent, and two nodes
+/// accepts self-billed invoices whose acceptance period has run out; refits the CLV models
+/// once a week; and recomputes the customer figures segments filter by. Safe on several nodes at once: the deletes are idempotent, and two nodes
 /// refitting together only store two equal fits.
 fn spawn_maintenance(
     pool: Pool,
     login_window_seconds: u64,
     base_currency: Currency,
     events_retention: chrono::Duration,
+    clock: Clock,
 ) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
@@ -249,6 +251,7 @@ fn spawn_maintenance(
                     chrono::Duration::days(7),
                     base_currency,
                 )?;
+                crm_store::analytics::facts::refresh_today(&mut conn, base_currency, clock)?;
                 let folded = crm_store::analytics::years::fold_other_bases(&mut conn)?;
                 if folded > 0 {
                     tracing::info!(folded, "folded customer years into the base currency");
@@ -397,6 +400,15 @@ pub fn rebuild_rollups(pool: &Pool) -> Result<usize, AppError> {
         &mut conn,
         crm_store::analytics::rollups::rebuild,
     )?)
+}
+
+/// Recomputes the customer figures segments filter by, as of today; returns the companies.
+pub fn refresh_customer_facts(pool: &Pool, base_currency: Currency) -> Result<usize, AppError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    Ok(
+        crm_store::analytics::facts::refresh_today(&mut conn, base_currency, Clock::Real)?
+            .unwrap_or(0),
+    )
 }
 
 /// What `crm demo-data` wrote, and how long loading and rebuilding the rollups took.

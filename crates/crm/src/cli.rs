@@ -214,6 +214,9 @@ fn run(command: Command, mut config: Config) -> Result<ExitCode, AppError> {
             app::migrate(&pool)?;
             let rows = app::rebuild_rollups(&pool)?;
             println!("rebuilt {rows} rollup row(s)");
+            let base = config.http_settings()?.base_currency;
+            let facts = app::refresh_customer_facts(&pool, base)?;
+            println!("recomputed the figures of {facts} customer(s)");
         }
         Command::Analytics {
             command: AnalyticsCommand::Fit { observed_until },
@@ -319,6 +322,8 @@ fn demo_data(config: &Config, spec: &crate::demo::DemoSpec) -> Result<(), AppErr
         loaded.rollup_rows,
         loaded.rebuild.as_secs_f64()
     );
+    let facts = app::refresh_customer_facts(&pool, config.http_settings()?.base_currency)?;
+    println!("Recomputed the figures of {facts} customer(s) for segments");
     Ok(())
 }
 

@@ -542,10 +542,26 @@ pub fn value_at_risk(probability_alive: f64, value_minor: i64) -> i64 {
     ((1.0 - probability_alive) * value_minor as f64).round() as i64
 }
 
+/// P(alive) in ten-thousandths, as segments filter it (`probability_alive.lt.0.25`); a value
+/// outside [0, 1] is none.
+pub fn probability_in_ten_thousandths(probability_alive: f64) -> Option<i64> {
+    (0.0..=1.0)
+        .contains(&probability_alive)
+        .then(|| (probability_alive * 10_000.0).round() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn probabilities_are_kept_to_four_places() {
+        assert_eq!(probability_in_ten_thousandths(0.123_45), Some(1_235));
+        assert_eq!(probability_in_ten_thousandths(1.0), Some(10_000));
+        assert_eq!(probability_in_ten_thousandths(f64::NAN), None);
+        assert_eq!(probability_in_ten_thousandths(-0.1), None);
+    }
 
     #[test]
     fn the_value_at_risk_is_the_share_of_value_the_customer_may_take_away() {

@@ -2,6 +2,7 @@ pub mod campaigns;
 pub mod churn;
 pub mod clv;
 pub mod commission_rates;
+pub mod facts;
 pub mod profit;
 pub mod rollups;
 pub mod search;

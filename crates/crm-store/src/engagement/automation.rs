@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use crate::engagement::plans::{self, VisitPlanRow};
 use crate::engagement::rules::{self, FollowUpRule, GreetingRule};
 use crate::engagement::tasks::{self, TaskFields};
-use crate::marketing::members::{reachable_people, Addresses};
+use crate::marketing::consents::{reachable_people, Addresses};
 use crate::platform::clock::Clock;
 use crate::platform::db::{write_transaction, DbConnection};
 use crate::platform::schema::{case_slas, cases, companies, contacts, quotes, returns};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
-use crm_domain::marketing::campaigns::{ConsentChannel, MemberStatus};
+use crm_domain::marketing::campaigns::{reachable, ConsentChannel, MemberStatus, Reach};
 use crm_domain::marketing::consent::{ConsentStatus, LawfulBasis};
 use diesel::prelude::*;
 
@@ -268,4 +268,53 @@ pub fn current(
     Ok(latest(conn, &[contact_id.to_owned()], channel)?
         .remove(contact_id)
         .map(|(status, _)| status))
+}
+
+/// What the store knows of a contact on a channel: an address there, and the latest consent
+/// event of the channel.
+pub(crate) fn reach(
+    channel: ConsentChannel,
+    email: Option<&str>,
+    phone: Option<&str>,
+    latest: Option<ConsentStatus>,
+) -> Reach {
+    let has_address = match channel {
+        ConsentChannel::Email => email.is_some(),
+        ConsentChannel::Phone | ConsentChannel::Sms => phone.is_some(),
+        ConsentChannel::Post => true,
+    };
+    Reach {
+        has_address,
+        granted: latest == Some(ConsentStatus::Granted),
+        withdrawn: latest == Some(ConsentStatus::Withdrawn),
+    }
+}
+
+/// A contact's id, email and phone: what reachability needs besides consent.
+pub(crate) type Addresses = (String, Option<String>, Option<String>);
+
+/// Contacts whose consent is read per query.
+const CONSENT_CHUNK: usize = 1_000;
+
+/// The ids of those of `people` who may be reached on `channel`.
+pub(crate) fn reachable_people(
+    conn: &mut DbConnection,
+    people: &[Addresses],
+    channel: ConsentChannel,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut reachable_ids = std::collections::HashSet::new();
+    for chunk in people.chunks(CONSENT_CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|p| p.0.clone()).collect();
+        let latest = latest(conn, &ids, channel)?;
+        for (id, email, phone) in chunk {
+            let status = latest.get(id).map(|(status, _)| *status);
+            if reachable(
+                Some(channel),
+                reach(channel, email.as_deref(), phone.as_deref(), status),
+            ) {
+                reachable_ids.insert(id.clone());
+            }
+        }
+    }
+    Ok(reachable_ids)
 }

@@ -2,13 +2,13 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::marketing::campaigns::{
-    advance, converts, reachable, ConsentChannel, MemberStatus, Reach,
+    advance, converts, reachable, ConsentChannel, MemberStatus,
 };
 use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::marketing::campaigns::{self, Visible};
-use crate::marketing::consents;
+use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
@@ -18,7 +18,6 @@ use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::marketing::campaigns::{CampaignAction, SegmentSubject};
-use crm_domain::marketing::consent::ConsentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = campaign_members)]
@@ -78,56 +77,7 @@ pub enum Added {
     NotFound,
 }
 
-/// What the store knows of a contact on a channel: an address there, and the latest consent
-/// event of the channel.
-fn reach(
-    channel: ConsentChannel,
-    email: Option<&str>,
-    phone: Option<&str>,
-    latest: Option<ConsentStatus>,
-) -> Reach {
-    let has_address = match channel {
-        ConsentChannel::Email => email.is_some(),
-        ConsentChannel::Phone | ConsentChannel::Sms => phone.is_some(),
-        ConsentChannel::Post => true,
-    };
-    Reach {
-        has_address,
-        granted: latest == Some(ConsentStatus::Granted),
-        withdrawn: latest == Some(ConsentStatus::Withdrawn),
-    }
-}
-
 type ContactReach = (String, Option<String>, Option<String>, Option<String>);
-
-/// A contact's id, email and phone: what reachability needs besides consent.
-pub(crate) type Addresses = (String, Option<String>, Option<String>);
-
-/// Contacts whose consent is read per query.
-const CONSENT_CHUNK: usize = 1_000;
-
-/// The ids of those of `people` who may be reached on `channel`.
-pub(crate) fn reachable_people(
-    conn: &mut DbConnection,
-    people: &[Addresses],
-    channel: ConsentChannel,
-) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut reachable_ids = std::collections::HashSet::new();
-    for chunk in people.chunks(CONSENT_CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(|p| p.0.clone()).collect();
-        let latest = consents::latest(conn, &ids, channel)?;
-        for (id, email, phone) in chunk {
-            let status = latest.get(id).map(|(status, _)| *status);
-            if reachable(
-                Some(channel),
-                reach(channel, email.as_deref(), phone.as_deref(), status),
-            ) {
-                reachable_ids.insert(id.clone());
-            }
-        }
-    }
-    Ok(reachable_ids)
-}
 
 /// The live contacts of `target` with whether each may be reached, and the company of the
 /// membership; none when the target does not exist or is archived.

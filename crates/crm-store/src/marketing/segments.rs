@@ -9,7 +9,7 @@ use crm_domain::platform::filter::Expr;
 use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
-use crate::marketing::members::{reachable_people, Addresses};
+use crate::marketing::consents::{reachable_people, Addresses};
 use crate::parties::{companies, contacts};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
@@ -135,6 +135,9 @@ pub fn members_page(
     })
 }
 
+/// A live contact's id, email, phone and company.
+type AddressedPerson = (String, Option<String>, Option<String>, Option<String>);
+
 /// Those of `members` reachable on `channel`: contacts by their addresses and consent,
 /// companies by any live contact of theirs.
 fn reachable_members(
@@ -147,7 +150,7 @@ fn reachable_members(
         return Ok(members);
     }
     let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
-    let people: Vec<(String, Option<String>, Option<String>, Option<String>)> = {
+    let people: Vec<AddressedPerson> = {
         let query = contact_rows::table
             .filter(contact_rows::archived_at.is_null())
             .select((

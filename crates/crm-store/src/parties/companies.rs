@@ -296,6 +296,17 @@ fn tiers() -> Vec<String> {
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)";
 
+/// A figure of the company's `customer_facts` row (`analytics::facts`), null without one.
+macro_rules! fact {
+    ($column:literal) => {
+        concat!(
+            "(SELECT f.",
+            $column,
+            " FROM customer_facts f WHERE f.company_id = companies.id)"
+        )
+    };
+}
+
 /// What lists of companies filter and sort on.
 pub const TABLE: Table = Table {
     object: "companies",
@@ -367,6 +378,37 @@ pub const TABLE: Table = Table {
             sortable: true,
             ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
+        Column::new("order_count", fact!("order_count"), ColumnKind::Integer),
+        Column::new(
+            "profit_last_12_months.amount_minor",
+            fact!("profit_last_12_months_minor"),
+            ColumnKind::Integer,
+        ),
+        Column::new(
+            "profit_last_year.amount_minor",
+            fact!("profit_last_year_minor"),
+            ColumnKind::Integer,
+        ),
+        Column::new(
+            "clv_historical.amount_minor",
+            fact!("clv_historical_minor"),
+            ColumnKind::Integer,
+        ),
+        Column::new(
+            "clv_predicted_12_months.amount_minor",
+            fact!("clv_predicted_12_months_minor"),
+            ColumnKind::Integer,
+        ),
+        Column::new(
+            "probability_alive",
+            fact!("probability_alive_bp"),
+            ColumnKind::Decimal(4),
+        ),
+        Column::new(
+            "value_at_risk.amount_minor",
+            fact!("value_at_risk_minor"),
+            ColumnKind::Integer,
+        ),
     ],
 };
 

@@ -44,6 +44,8 @@ pub enum ColumnKind {
     /// A JSON array of labels in a text column.
     Tags,
     Integer,
+    /// A decimal stored as an integer scaled by 10^places.
+    Decimal(u32),
     Boolean,
     Date,
     Instant,
@@ -56,6 +58,7 @@ impl ColumnKind {
             ColumnKind::Choice(options) => Kind::Choice(options()),
             ColumnKind::Tags => Kind::Set(Vec::new()),
             ColumnKind::Integer => Kind::Integer,
+            ColumnKind::Decimal(places) => Kind::Decimal(places),
             ColumnKind::Boolean => Kind::Boolean,
             ColumnKind::Date => Kind::Date,
             ColumnKind::Instant => Kind::Instant,

@@ -929,6 +929,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    customer_facts,
     tasks,
     visit_plans,
     greeting_rules,
@@ -1187,5 +1188,19 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_facts (company_id) {
+        company_id -> Text,
+        order_count -> BigInt,
+        profit_last_12_months_minor -> BigInt,
+        profit_last_year_minor -> BigInt,
+        clv_historical_minor -> BigInt,
+        clv_predicted_12_months_minor -> Nullable<BigInt>,
+        probability_alive_bp -> Nullable<BigInt>,
+        value_at_risk_minor -> Nullable<BigInt>,
+        as_of -> Date,
     }
 }
