@@ -5,7 +5,9 @@
 //! customers picked at random, the top-100 ranking of the last full year 30 times, and the tier
 //! recompute of that year. In the same run, through a plain connection: the raw `GROUP BY` over
 //! the order lines that the ranking replaces, and the store calls of the ranking handler timed
-//! one by one, to show where its time goes. Prints a markdown table.
+//! one by one, to show where its time goes. Then the customer facts are recomputed and a
+//! segment (tier A, profit of the last 12 months ≥ 1,000.00, country ES) is counted over HTTP
+//! against the same count in raw SQL over the rollups. Prints a markdown table.
 //!
 //! Environment (all optional):
 //! - `BENCH_BACKENDS`: `postgres,sqlite` (default), or one of them;
@@ -44,6 +46,43 @@ const SERIES_REQUESTS: usize = 200;
 const RANKING_REQUESTS: usize = 30;
 const TIER_RUNS: usize = 3;
 const RAW_RUNS: usize = 3;
+const SEGMENT_COUNTS: usize = 20;
+
+/// The segment the bench counts, and the raw SQL over the rollups that counts the same
+/// companies: gross profit is revenue less cost, returns and concessions, as in the rollups.
+/// Spanish companies all buy in euros, the base currency, so no conversion is left out.
+const SEGMENT_FILTER: &str =
+    "and(tier.eq.A,profit_last_12_months.amount_minor.gte.100000,billing_address.country.eq.ES)";
+const RAW_SEGMENT_COUNT: &str = "SELECT COUNT(*) AS n FROM companies c \
+     WHERE c.archived_at IS NULL AND c.tier = 'A' AND c.billing_country = 'ES' \
+       AND (SELECT COALESCE(SUM(r.revenue_minor - r.cost_minor - r.returns_minor - r.concessions_minor), 0) \
+            FROM customer_rollups r WHERE r.company_id = c.id AND r.month >= $1 AND r.month <= $2) >= 100000";
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The raw count, timed.
+fn raw_segment_count(conn: &mut DbConnection, from: &str, to: &str) -> Result<(Duration, i64)> {
+    let started = Instant::now();
+    let row: Counted = diesel::sql_query(RAW_SEGMENT_COUNT)
+        .bind::<Text, _>(from)
+        .bind::<Text, _>(to)
+        .get_result(conn)?;
+    Ok((started.elapsed(), row.n))
+}
+
+/// What counting a segment costs, beside raw SQL.
+struct SegmentRun {
+    facts_refresh: Duration,
+    facts_rows: usize,
+    counts: Vec<Duration>,
+    count: i64,
+    raw: Vec<Duration>,
+    raw_count: i64,
+}
 
 impl Scratch {
     fn label(&self) -> &'static str {
@@ -162,6 +201,7 @@ struct Run {
     raw: Vec<Duration>,
     overlap: usize,
     profile: Profile,
+    segment: SegmentRun,
 }
 
 async fn timed_get(client: &reqwest::Client, url: &str, token: &str) -> Result<(Duration, Value)> {
@@ -174,6 +214,38 @@ async fn timed_get(client: &reqwest::Client, url: &str, token: &str) -> Result<(
         return Err(format!("GET {url}: {status} {}", String::from_utf8_lossy(&body)).into());
     }
     Ok((elapsed, serde_json::from_slice(&body)?))
+}
+
+/// Saves the bench's segment and counts it `SEGMENT_COUNTS` times over HTTP, after a warm-up.
+async fn segment_over_http(base: &str, password: &str) -> Result<(Vec<Duration>, i64)> {
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"].as_str().ok_or("no access token")?;
+    let saved: Value = client
+        .post(format!("{base}/v1/segments"))
+        .bearer_auth(token)
+        .json(&json!({"name": "Spanish A customers", "subject": "companies", "filter": SEGMENT_FILTER}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = saved["id"].as_str().ok_or("the segment was not saved")?;
+    let url = format!("{base}/v1/segments/{id}/count");
+    timed_get(&client, &url, token).await?;
+    let mut times = Vec::with_capacity(SEGMENT_COUNTS);
+    let mut count = 0;
+    for _ in 0..SEGMENT_COUNTS {
+        let (elapsed, body) = timed_get(&client, &url, token).await?;
+        count = body["count"].as_i64().ok_or("no count")?;
+        times.push(elapsed);
+    }
+    Ok((times, count))
 }
 
 /// The HTTP part: log in, then the series, the ranking and the tier recompute.
@@ -338,7 +410,30 @@ fn bench(
         (&window.0, &window.1),
         year,
     ))?;
+    eprintln!("   customer facts, then the segment count");
+    let started = Instant::now();
+    let facts_rows = crm_store::analytics::facts::refresh_today(
+        &mut conn,
+        Currency::EUR,
+        crm_store::platform::clock::Clock::Real,
+    )?
+    .ok_or("another process was refreshing the facts")?;
+    let facts_refresh = started.elapsed();
+    let (counts, count) =
+        actix_rt::System::new().block_on(segment_over_http(&server.base, &password))?;
     drop(server);
+    let this_month = until.with_day(1).ok_or("until")?;
+    let twelve = (
+        (this_month - Months::new(11)).format("%Y-%m").to_string(),
+        this_month.format("%Y-%m").to_string(),
+    );
+    let mut segment_raw = Vec::with_capacity(SEGMENT_COUNTS);
+    let mut raw_count = 0;
+    for _ in 0..SEGMENT_COUNTS {
+        let (elapsed, n) = raw_segment_count(&mut conn, &twelve.0, &twelve.1)?;
+        segment_raw.push(elapsed);
+        raw_count = n;
+    }
 
     eprintln!("   raw GROUP BY and the ranking's store calls");
     let mut raw = Vec::with_capacity(RAW_RUNS);
@@ -371,6 +466,14 @@ fn bench(
         raw,
         overlap,
         profile,
+        segment: SegmentRun {
+            facts_refresh,
+            facts_rows,
+            counts,
+            count,
+            raw: segment_raw,
+            raw_count,
+        },
     })
 }
 
@@ -502,6 +605,51 @@ fn table(runs: &[Run]) -> String {
         "… names of all ranked companies (`companies::names`)",
         &|r| ms(r.profile.names),
         "",
+    );
+    row(
+        "customer facts recomputed (`analytics::facts::refresh`): companies, time",
+        &|r| {
+            format!(
+                "{}, {}",
+                thousands(r.segment.facts_rows),
+                secs(r.segment.facts_refresh)
+            )
+        },
+        "",
+    );
+    row(
+        &format!(
+            "segment count (tier A, 12-month profit ≥ 1,000.00, ES) over HTTP: p50 / p95 ({SEGMENT_COUNTS} requests)"
+        ),
+        &|r| {
+            format!(
+                "{} / {}",
+                ms(percentile(&r.segment.counts, 50)),
+                ms(percentile(&r.segment.counts, 95))
+            )
+        },
+        "",
+    );
+    row(
+        &format!("the same count in raw SQL over the rollups (median of {SEGMENT_COUNTS})"),
+        &|r| ms(median(&r.segment.raw)),
+        "",
+    );
+    row(
+        "segment count p50 / raw SQL median",
+        &|r| {
+            format!(
+                "{:.2}×",
+                percentile(&r.segment.counts, 50).as_secs_f64()
+                    / median(&r.segment.raw).as_secs_f64()
+            )
+        },
+        "",
+    );
+    row(
+        "members counted: segment / raw SQL",
+        &|r| format!("{} / {}", r.segment.count, r.segment.raw_count),
+        "equal",
     );
     out
 }
