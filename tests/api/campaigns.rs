@@ -332,6 +332,12 @@ on_both_backends! {
         let refused = app.post(&format!("/v1/campaigns/{other}/members"), json!({"contact_ids": [ana_id]})).await;
         assert_eq!(refused.body["results"][0]["reason"], "no_consent", "the withdrawal holds for every email campaign");
 
+        let timeline = app.get(&format!("/v1/contacts/{ana_id}/timeline")).await;
+        let entries: Vec<(&str, &str)> = timeline.body["data"].as_array().unwrap().iter()
+            .filter(|e| e["kind"] == "consent" || e["kind"] == "campaign")
+            .map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str().unwrap())).collect();
+        assert!(entries.contains(&("consent", "email")) && entries.contains(&("consent", "phone")), "{entries:?}");
+        assert!(entries.contains(&("campaign", "opted_out")), "{entries:?}");
         let history = app.get(&format!("/v1/contacts/{ana_id}/consents/history")).await;
         let sources: Vec<(&str, &str, &str)> = history.body["data"].as_array().unwrap().iter()
             .map(|e| (e["channel"].as_str().unwrap(), e["status"].as_str().unwrap(), e["source"].as_str().unwrap())).collect();

@@ -93,6 +93,14 @@ on_both_backends! {
         let made = tasks(&app, "source=visit_plan").await;
         let due: Vec<&Value> = made.iter().map(|t| &t["due_at"]).collect();
         assert_eq!(due, vec!["2027-01-15T08:00:00Z", "2027-02-26T08:00:00Z"], "one task per visit date");
+        let overview = app.get(&format!("/v1/companies/{}/overview", company["id"].as_str().unwrap())).await;
+        assert_eq!(overview.status, 200, "{}", overview.text);
+        assert_eq!((&overview.body["open_tasks"], &overview.body["next_visit"]), (&json!(2), &json!("2027-03-12")));
+        assert_eq!(overview.body["churn"], Value::Null, "no figures computed yet");
+        let timeline = app.get(&format!("/v1/companies/{}/timeline", company["id"].as_str().unwrap())).await;
+        let tasks_in_timeline: Vec<&Value> = timeline.body["data"].as_array().unwrap().iter().filter(|e| e["kind"] == "task").collect();
+        assert_eq!(tasks_in_timeline.len(), 2, "{}", timeline.text);
+        assert_eq!(tasks_in_timeline[0]["detail"], "open");
 
         // The salesperson sees their plan and tasks; another salesperson sees neither, and a
         // customer is refused.

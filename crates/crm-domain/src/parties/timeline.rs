@@ -15,6 +15,13 @@ text_enum! {
         /// Another record merged into this one; `id` is the merge's, listed under `/merges`,
         /// and `detail` the merged record's id.
         Merge => "merge",
+        /// A task about the customer; `detail` is its status.
+        Task => "task",
+        /// A campaign the customer was added to; `id` is the membership's, `detail` its
+        /// status.
+        Campaign => "campaign",
+        /// A consent event; `detail` is its channel.
+        Consent => "consent",
     }
 }
 

@@ -122,6 +122,24 @@ pub struct Overview {
     pub open_cases: Vec<CaseSummary>,
     /// The company's last satisfaction rating.
     pub last_csat: Option<LastCsat>,
+    /// Tasks still open about the company, or about the contact for a contact's overview.
+    pub open_tasks: i64,
+    /// The company's next planned visit, the earliest of its visit plans.
+    pub next_visit: Option<NaiveDate>,
+    /// What the newest CLV fit says of the company, as segments read it; null before the
+    /// maintenance loop first computed its figures or without a fit.
+    pub churn: Option<ChurnOutlook>,
+}
+
+/// A company's churn outlook, from `customer_facts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChurnOutlook {
+    /// P(alive), from 0 to 1.
+    pub probability_alive: f64,
+    /// (1 − P(alive)) × the historical value, in the base currency.
+    pub value_at_risk: Money,
+    /// The day the figures were computed for.
+    pub as_of: NaiveDate,
 }
 
 /// An open case.
@@ -281,9 +299,26 @@ async fn overview(
                 .map(|id| crm_store::service::csat::last_of_company(conn, id))
                 .transpose()?
                 .flatten();
+            let engagement = (
+                crm_store::engagement::tasks::open_count(
+                    conn,
+                    company_id.as_deref().filter(|_| contact_id.is_none()),
+                    contact_id.as_deref(),
+                )?,
+                company_id
+                    .as_deref()
+                    .map(|id| crm_store::engagement::plans::next_visit(conn, id))
+                    .transpose()?
+                    .flatten(),
+                company_id
+                    .as_deref()
+                    .map(|id| crm_store::analytics::facts::of_company(conn, id))
+                    .transpose()?
+                    .flatten(),
+            );
             Ok((
                 contact, company, profit, quotes, orders, returns, invoices, last, next, cases,
-                last_csat,
+                last_csat, engagement,
             ))
         })
         .await?;
@@ -299,7 +334,15 @@ async fn overview(
         next,
         (open_cases_count, open_cases),
         last_csat,
+        (open_tasks, next_visit, facts),
     ) = data;
+    let churn = facts.and_then(|f| {
+        Some(ChurnOutlook {
+            probability_alive: f.probability_alive_bp? as f64 / 10_000.0,
+            value_at_risk: Money::new(f.value_at_risk_minor?, base.as_str()),
+            as_of: f.as_of,
+        })
+    });
     let currency = base.to_string();
     let (last_12_months, profit_unavailable) = match profit {
         Some(Ok(months)) => match crm_domain::analytics::profit::Figures::total(months.values()) {
@@ -401,11 +444,14 @@ async fn overview(
             case_id,
             answered_at: at.and_utc(),
         }),
+        open_tasks,
+        next_visit,
+        churn,
     })
 }
 
 #[utoipa::path(tag = "companies", operation_id = "getCompanyOverview", summary = "A company's 360 view",
-    description = "Who they are, their tier and preferences, the last 12 months of profit, open quotes, recent orders, open returns, unpaid and overdue invoices, the last interactions and the next one planned, open support cases and the last satisfaction rating. Staff only.",
+    description = "Who they are, their tier and preferences, the last 12 months of profit, open quotes, recent orders, open returns, unpaid and overdue invoices, the last interactions and the next one planned, open support cases and the last satisfaction rating, open tasks, the next planned visit and the churn outlook. Staff only.",
     params(("id" = String, Path, description = "Company id")),
     responses((status = 200, description = "The overview", body = Overview)))]
 #[get("/companies/{id}/overview")]

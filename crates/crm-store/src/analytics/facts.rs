@@ -131,6 +131,15 @@ pub fn refresh_today(
     write_transaction(conn, |c| refresh(c, base, today))
 }
 
+/// A company's facts, if they were computed.
+pub fn of_company(conn: &mut DbConnection, company_id: &str) -> Result<Option<Facts>, StoreError> {
+    Ok(customer_facts::table
+        .find(company_id)
+        .select(Facts::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The day the facts were computed for, if they ever were.
 pub fn as_of(conn: &mut DbConnection) -> Result<Option<NaiveDate>, StoreError> {
     Ok(customer_facts::table

@@ -8,9 +8,9 @@ use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, After, KeyValue, Page, PageRequest};
 use crate::{
-    billing::returns, parties::companies, parties::contacts, parties::interactions,
-    parties::merges, sales::opportunities, sales::orders, sales::quotes, service::cases,
-    StoreError,
+    billing::returns, engagement::tasks, marketing::consents, marketing::members,
+    parties::companies, parties::contacts, parties::interactions, parties::merges,
+    sales::opportunities, sales::orders, sales::quotes, service::cases, StoreError,
 };
 
 /// One page of the timeline, newest first. `after` comes from the previous page.
@@ -49,6 +49,9 @@ pub fn page(
     entries.extend(returns::timeline_page(conn, subject, &request)?);
     entries.extend(cases::timeline_page(conn, subject, &request)?);
     entries.extend(merges::timeline_page(conn, subject, &request)?);
+    entries.extend(tasks::timeline_page(conn, subject, &request)?);
+    entries.extend(members::timeline_page(conn, subject, &request)?);
+    entries.extend(consents::timeline_page(conn, subject, &request)?);
     entries.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
     Ok(finish(entries, limit, |e| After {
         key: KeyValue::Time(e.at),

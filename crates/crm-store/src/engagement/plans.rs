@@ -207,6 +207,17 @@ pub fn delete(
     Ok(())
 }
 
+/// The earliest next visit of a company's plans.
+pub fn next_visit(
+    conn: &mut DbConnection,
+    company_id: &str,
+) -> Result<Option<NaiveDate>, StoreError> {
+    Ok(visit_plans::table
+        .filter(visit_plans::company_id.eq(company_id))
+        .select(diesel::dsl::min(visit_plans::next_visit_on))
+        .first(conn)?)
+}
+
 /// Plans whose next visit is within `max_lead_days` of `today` or already past: the only ones a
 /// run can have work for.
 pub(crate) fn due(

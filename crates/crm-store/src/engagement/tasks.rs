@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use crm_domain::engagement::tasks::{transition, TaskAction, TaskSource, TaskStatus};
 use crm_domain::events::catalogue::EventType;
+use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 use crm_domain::Violation;
 use diesel::prelude::*;
 
@@ -411,11 +412,46 @@ pub fn remind_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, 
     Ok(reminded)
 }
 
-/// Open tasks of a company, for its overview.
-pub fn open_count(conn: &mut DbConnection, company_id: &str) -> Result<i64, StoreError> {
-    Ok(tasks::table
-        .filter(tasks::company_id.eq(company_id))
+/// Open tasks about a company or a contact, for an overview.
+pub fn open_count(
+    conn: &mut DbConnection,
+    company_id: Option<&str>,
+    contact_id: Option<&str>,
+) -> Result<i64, StoreError> {
+    let mut query = tasks::table
         .filter(tasks::status.eq(TaskStatus::Open.as_str()))
-        .count()
-        .get_result(conn)?)
+        .into_boxed();
+    match (company_id, contact_id) {
+        (_, Some(contact)) => query = query.filter(tasks::contact_id.eq(contact.to_owned())),
+        (Some(company), None) => query = query.filter(tasks::company_id.eq(company.to_owned())),
+        (None, None) => return Ok(0),
+    }
+    Ok(query.count().get_result(conn)?)
+}
+
+/// The tasks about a contact or company as timeline entries, newest first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let query = tasks::table.select(TaskRow::as_select()).into_boxed();
+    let query = match subject {
+        Subject::Contact(id) => query.filter(tasks::contact_id.eq(id.clone())),
+        Subject::Company(id) => query.filter(tasks::company_id.eq(id.clone())),
+    };
+    let rows: Vec<TaskRow> = keyset!(query, tasks::created_at, tasks::id, page, time).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TimelineEntry {
+            kind: TimelineKind::Task,
+            summary: row.title,
+            detail: Some(row.status),
+            id: row.id,
+            at: row.created_at,
+            contact_id: row.contact_id,
+            company_id: row.company_id,
+            user_id: row.assignee_id,
+        })
+        .collect())
 }

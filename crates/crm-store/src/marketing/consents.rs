@@ -11,10 +11,12 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
+use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_members, campaigns, contact_consents, contacts};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
+use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 
 /// One change of consent, as it is recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,4 +319,51 @@ pub(crate) fn reachable_people(
         }
     }
     Ok(reachable_ids)
+}
+
+/// The consent events of a contact, or of a company's contacts, as timeline entries, newest
+/// first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let query = contact_consents::table
+        .select(ConsentRow::as_select())
+        .into_boxed();
+    let query = match subject {
+        Subject::Contact(id) => query.filter(contact_consents::contact_id.eq(id.clone())),
+        Subject::Company(id) => query.filter(
+            contact_consents::contact_id.eq_any(
+                contacts::table
+                    .filter(contacts::company_id.eq(id.clone()))
+                    .select(contacts::id),
+            ),
+        ),
+    };
+    let rows: Vec<ConsentRow> = keyset!(
+        query,
+        contact_consents::at,
+        contact_consents::id,
+        page,
+        time
+    )
+    .load(conn)?;
+    let company = match subject {
+        Subject::Company(id) => Some(id.clone()),
+        Subject::Contact(_) => None,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| TimelineEntry {
+            kind: TimelineKind::Consent,
+            summary: format!("{} {} ({})", row.channel, row.status, row.source),
+            detail: Some(row.channel),
+            id: row.id,
+            at: row.at,
+            contact_id: Some(row.contact_id),
+            company_id: company.clone(),
+            user_id: row.recorded_by,
+        })
+        .collect())
 }

@@ -18,6 +18,7 @@ use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::marketing::campaigns::{CampaignAction, SegmentSubject};
+use crm_domain::parties::timeline::{Subject, TimelineEntry, TimelineKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = campaign_members)]
@@ -373,4 +374,51 @@ pub fn convert_buyer(
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// The campaigns a contact or company was added to, as timeline entries, newest first.
+pub(crate) fn timeline_page(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    page: &PageRequest<()>,
+) -> Result<Vec<TimelineEntry>, StoreError> {
+    let query = campaign_members::table
+        .select(MemberRow::as_select())
+        .into_boxed();
+    let query = match subject {
+        Subject::Contact(id) => query.filter(campaign_members::contact_id.eq(id.clone())),
+        Subject::Company(id) => query.filter(campaign_members::company_id.eq(id.clone())),
+    };
+    let rows: Vec<MemberRow> = keyset!(
+        query,
+        campaign_members::created_at,
+        campaign_members::id,
+        page,
+        time
+    )
+    .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.campaign_id.clone()).collect();
+    let names: std::collections::HashMap<String, String> =
+        crate::platform::schema::campaigns::table
+            .filter(crate::platform::schema::campaigns::id.eq_any(&ids))
+            .select((
+                crate::platform::schema::campaigns::id,
+                crate::platform::schema::campaigns::name,
+            ))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| TimelineEntry {
+            kind: TimelineKind::Campaign,
+            summary: names.get(&row.campaign_id).cloned().unwrap_or_default(),
+            detail: Some(row.status),
+            id: row.id,
+            at: row.created_at,
+            contact_id: row.contact_id,
+            company_id: row.company_id,
+            user_id: None,
+        })
+        .collect())
 }
