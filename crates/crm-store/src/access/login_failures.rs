@@ -25,15 +25,18 @@ pub fn forget(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How many failures since `since`, and the earliest of them.
+/// How many failures since `since` were recorded before the attempt `before` (ids are
+/// UUIDv7, ordered by time), and the earliest of them.
 pub fn since(
     conn: &mut DbConnection,
     email: &str,
     since: NaiveDateTime,
+    before: &str,
 ) -> Result<(i64, Option<NaiveDateTime>), StoreError> {
     let times: Vec<NaiveDateTime> = login_failures::table
         .filter(login_failures::email.eq(email))
         .filter(login_failures::failed_at.ge(since))
+        .filter(login_failures::id.lt(before))
         .order(login_failures::failed_at.asc())
         .select(login_failures::failed_at)
         .load(conn)?;

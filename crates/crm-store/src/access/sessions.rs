@@ -41,8 +41,10 @@ pub fn log_in(
 ) -> Result<Login, StoreError> {
     let at = now();
     let attempt = login_failures::record(conn, email)?;
-    let (attempts, first) = login_failures::since(conn, email, at - limit.window)?;
-    let earlier = attempts - 1;
+    // Only the attempts before this one: were later ones counted too, parallel guesses that
+    // all recorded before any counted would all be refused unverified, and forgotten, and
+    // leave no lock behind them.
+    let (earlier, first) = login_failures::since(conn, email, at - limit.window, &attempt)?;
     if let Some(retry_after) = lockout(earlier, first, limit.max_failures, limit.window, at) {
         // Refused unverified, so it is no failure: asking while locked does not prolong the lock.
         login_failures::forget(conn, &attempt)?;
