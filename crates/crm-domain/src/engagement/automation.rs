@@ -61,6 +61,12 @@ impl VisitPlanSchedule {
                 format!("must be from 1 to {MAX_EVERY_WEEKS}"),
             ));
         }
+        if !(1000..=9999).contains(&self.next_visit_on.year()) {
+            violations.push(Violation::new(
+                "next_visit_on",
+                "must be between the years 1000 and 9999",
+            ));
+        }
         if !(0..=MAX_LEAD_DAYS).contains(&self.lead_days) {
             violations.push(Violation::new(
                 "lead_days",

@@ -193,6 +193,7 @@ async fn overview(
         }
     }
     let base = state.settings.base_currency;
+    let clock = state.settings.clock;
     let today = Utc::now().date_naive();
     let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
     let from = (this_month - Months::new(11)).format("%Y-%m").to_string();
@@ -307,7 +308,10 @@ async fn overview(
                 )?,
                 company_id
                     .as_deref()
-                    .map(|id| crm_store::engagement::plans::next_visit(conn, id))
+                    .map(|id| {
+                        let now = clock.now(conn)?;
+                        crm_store::engagement::plans::next_visit(conn, id, now)
+                    })
                     .transpose()?
                     .flatten(),
                 company_id

@@ -210,9 +210,13 @@ pub async fn create_follow_up_rule(
         trigger: body.trigger,
         after_days: body.after_days,
     };
+    let clock = state.settings.clock;
     let rule = state
         .db
-        .write(move |conn| store::create_follow_up(conn, fields))
+        .write(move |conn| {
+            let now = clock.now(conn)?;
+            store::create_follow_up(conn, fields, now)
+        })
         .await?;
     Ok(created(
         format!("/v1/follow-up-rules/{}", rule.id),

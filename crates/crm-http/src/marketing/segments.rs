@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::marketing::campaigns::{ConsentChannel, SegmentSubject};
 use crm_domain::platform::filter::Expr;
+use crm_store::marketing::campaigns::Visible;
 use crm_store::marketing::segments::{self as store, MembersCursor, SegmentFields};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -311,11 +312,13 @@ pub async fn list_segment_members(
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
     if wants_csv(&request) {
-        let segment = state
+        let id = id.into_inner();
+        let (first_id, first_visible) = (id.clone(), visible.clone());
+        let first = state
             .db
-            .read(move |conn| store::get(conn, &id, &visible))
+            .read(move |conn| store::members(conn, &first_id, &first_visible, CSV_PAGE, None))
             .await?;
-        return Ok(csv_members(&state, segment));
+        return Ok(csv_members(&state, id, visible, first));
     }
     let limit = fixed_order("created_at", query.limit, None)?.limit;
     let after = decode(query.cursor.as_deref())?;
@@ -342,8 +345,11 @@ fn wants_csv(request: &HttpRequest) -> bool {
         })
 }
 
-/// Pages of CSV the reading job hands to the response while the client takes them.
+/// Pages of CSV read ahead of the client.
 const CSV_PAGES_IN_FLIGHT: usize = 2;
+
+/// Members per page of CSV.
+const CSV_PAGE: i64 = 500;
 
 /// One page of members as CSV rows; the header row first when `header` is set.
 fn csv_rows(members: Vec<store::Member>, header: bool) -> Result<Bytes, ApiError> {
@@ -369,27 +375,43 @@ fn csv_rows(members: Vec<store::Member>, header: bool) -> Result<Bytes, ApiError
         .map_err(|_| ApiError::Internal)
 }
 
-/// Streams every member of `segment` as CSV: a blocking job reads a page at a time and hands
-/// it over a bounded channel, so memory holds a few pages whatever the segment's size, and a
-/// client that goes away stops the reading.
-fn csv_members(state: &AppState, segment: store::Segment) -> HttpResponse {
+/// Streams the members of segment `id` as CSV from its `first` page, read before answering so
+/// that a bad segment is still a problem+json. Each further page is one read on a pooled
+/// connection, handed over a channel two pages deep: memory holds a few pages, no connection
+/// waits on a slow client, and a client that hangs up stops the reading. A segment changed
+/// while streaming ends the stream early (its cursor no longer holds).
+fn csv_members(
+    state: &AppState,
+    id: String,
+    visible: Visible,
+    first: (Vec<store::Member>, Option<MembersCursor>),
+) -> HttpResponse {
     let (sender, receiver) =
         tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CSV_PAGES_IN_FLIGHT);
     let db = state.db.clone();
     actix_web::rt::spawn(async move {
-        let failures = sender.clone();
-        let read = db
-            .read(move |conn| {
-                let mut header = true;
-                store::each_member_page(conn, &segment, |members| {
-                    let rows = csv_rows(members, std::mem::take(&mut header));
-                    sender.blocking_send(rows).is_ok()
-                })
-            })
-            .await;
-        if let Err(error) = read {
-            tracing::warn!(%error, "streaming a segment's members failed");
-            let _ = failures.send(Err(error)).await;
+        let (mut members, mut next) = first;
+        let mut header = true;
+        loop {
+            let rows = csv_rows(members, std::mem::take(&mut header));
+            if sender.send(rows).await.is_err() {
+                return;
+            }
+            let Some(after) = next else {
+                return;
+            };
+            let (id, visible) = (id.clone(), visible.clone());
+            let page = db
+                .read(move |conn| store::members(conn, &id, &visible, CSV_PAGE, Some(after)))
+                .await;
+            match page {
+                Ok(page) => (members, next) = page,
+                Err(error) => {
+                    tracing::warn!(%error, "streaming a segment's members stopped");
+                    let _ = sender.send(Err(error)).await;
+                    return;
+                }
+            }
         }
     });
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {

@@ -157,6 +157,8 @@ fn greet(
     if f.occasion == Occasion::Birthday {
         query = query.filter(contacts::birthday.is_not_null());
     }
+    // In key order, so that two nodes inserting the same tasks take their locks alike.
+    query = query.order(contacts::id);
     let people: Vec<Greeted> = query.load(conn)?;
     let due: Vec<(Greeted, chrono::NaiveDate)> = people
         .into_iter()
@@ -199,12 +201,28 @@ fn greet(
 /// A subject to follow up: its id, its number, who should do it, and what it links to.
 struct Subject {
     id: String,
+    /// When the trigger happened: a case resolved again is followed up again.
+    at: Option<NaiveDateTime>,
     number: String,
     assignee_id: Option<String>,
     company_id: Option<String>,
     contact_id: Option<String>,
     quote_id: Option<String>,
 }
+
+type ResolvedReturn = (
+    (String, Option<NaiveDateTime>),
+    String,
+    Option<String>,
+    Option<String>,
+);
+type ResolvedCase = (
+    (String, Option<NaiveDateTime>),
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 /// One task per subject whose trigger happened after the rule existed and at least
 /// `after_days` ago; a quote only while it is still unanswered.
@@ -225,24 +243,26 @@ fn follow_up(
                 .filter(quotes::status.eq(QuoteStatus::Sent.as_str()))
                 .filter(quotes::sent_at.ge(rule.created_at))
                 .filter(quotes::sent_at.le(cutoff))
+                .order(quotes::id)
                 .select((
-                    quotes::id,
+                    (quotes::id, quotes::sent_at),
                     quotes::number,
                     quotes::owner_id,
                     quotes::company_id,
                     quotes::contact_id,
                 ))
                 .load::<(
-                    String,
+                    (String, Option<NaiveDateTime>),
                     String,
                     Option<String>,
                     Option<String>,
                     Option<String>,
                 )>(conn)?
                 .into_iter()
-                .map(|(id, number, owner, company, contact)| Subject {
+                .map(|((id, at), number, owner, company, contact)| Subject {
                     quote_id: Some(id.clone()),
                     id,
+                    at,
                     number,
                     assignee_id: owner,
                     company_id: company,
@@ -251,11 +271,12 @@ fn follow_up(
                 .collect(),
         ),
         FollowUpTrigger::ReturnResolved => {
-            let resolved: Vec<(String, String, Option<String>, Option<String>)> = returns::table
+            let resolved: Vec<ResolvedReturn> = returns::table
                 .filter(returns::resolved_at.ge(rule.created_at))
                 .filter(returns::resolved_at.le(cutoff))
+                .order(returns::id)
                 .select((
-                    returns::id,
+                    (returns::id, returns::resolved_at),
                     returns::number,
                     returns::company_id,
                     returns::contact_id,
@@ -272,11 +293,12 @@ fn follow_up(
                 "return",
                 resolved
                     .into_iter()
-                    .map(|(id, number, company, contact)| Subject {
+                    .map(|((id, at), number, company, contact)| Subject {
                         assignee_id: company
                             .as_ref()
                             .and_then(|c| owners.get(c).cloned().flatten()),
                         id,
+                        at,
                         number,
                         company_id: company,
                         contact_id: contact,
@@ -291,17 +313,19 @@ fn follow_up(
                 .inner_join(case_slas::table.on(case_slas::case_id.eq(cases::id)))
                 .filter(case_slas::resolved_at.ge(rule.created_at))
                 .filter(case_slas::resolved_at.le(cutoff))
+                .order(cases::id)
                 .select((
-                    cases::id,
+                    (cases::id, case_slas::resolved_at),
                     cases::number,
                     cases::assignee_id,
                     cases::company_id,
                     cases::contact_id,
                 ))
-                .load::<(String, String, Option<String>, String, Option<String>)>(conn)?
+                .load::<ResolvedCase>(conn)?
                 .into_iter()
-                .map(|(id, number, assignee, company, contact)| Subject {
+                .map(|((id, at), number, assignee, company, contact)| Subject {
                     id,
+                    at,
                     number,
                     assignee_id: assignee,
                     company_id: Some(company),
@@ -323,7 +347,10 @@ fn follow_up(
             quote_id: subject.quote_id,
             ..TaskFields::default()
         };
-        let key = occurrence_key(&rule.id, &subject.id, what);
+        let occurred = subject
+            .at
+            .map_or_else(String::new, |at| at.format("%Y%m%dT%H%M%S%.6f").to_string());
+        let key = occurrence_key(&rule.id, &subject.id, &format!("{what}@{occurred}"));
         made += usize::from(tasks::generate(conn, fields, TaskSource::FollowUp, key)?);
     }
     Ok(made)

@@ -3,13 +3,14 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::engagement::automation::VisitPlanSchedule;
+use crm_domain::engagement::tasks::{TaskSource, TaskStatus};
 use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
-use crate::platform::schema::visit_plans;
+use crate::platform::schema::{companies, tasks, visit_plans};
 use crate::{new_id, now, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,15 +208,28 @@ pub fn delete(
     Ok(())
 }
 
-/// The earliest next visit of a company's plans.
+/// A company's next visit as of `now`: the earliest open visit task due from now on (a plan
+/// has already moved past the visits it made tasks for), else its plans' next date.
 pub fn next_visit(
     conn: &mut DbConnection,
     company_id: &str,
+    now: NaiveDateTime,
 ) -> Result<Option<NaiveDate>, StoreError> {
-    Ok(visit_plans::table
+    let tasked: Option<NaiveDateTime> = tasks::table
+        .filter(tasks::company_id.eq(company_id))
+        .filter(tasks::source.eq(TaskSource::VisitPlan.as_str()))
+        .filter(tasks::status.eq(TaskStatus::Open.as_str()))
+        .filter(tasks::due_at.ge(now))
+        .select(diesel::dsl::min(tasks::due_at))
+        .first(conn)?;
+    let planned: Option<NaiveDate> = visit_plans::table
         .filter(visit_plans::company_id.eq(company_id))
         .select(diesel::dsl::min(visit_plans::next_visit_on))
-        .first(conn)?)
+        .first(conn)?;
+    Ok(match (tasked.map(|at| at.date()), planned) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// Plans whose next visit is within `max_lead_days` of `today` or already past: the only ones a
@@ -226,6 +240,13 @@ pub(crate) fn due(
 ) -> Result<Vec<VisitPlanRow>, StoreError> {
     Ok(visit_plans::table
         .filter(visit_plans::next_visit_on.le(horizon))
+        .filter(
+            visit_plans::company_id.eq_any(
+                companies::table
+                    .filter(companies::archived_at.is_null())
+                    .select(companies::id),
+            ),
+        )
         .select(VisitPlanRow::as_select())
         .order(visit_plans::next_visit_on.asc())
         .load(conn)?)

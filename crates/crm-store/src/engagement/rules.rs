@@ -234,16 +234,17 @@ impl FollowUpRuleRow {
     }
 }
 
+/// A follow-up rule, from `at` (the service clock's now, against which its cutoffs are read).
 pub fn create_follow_up(
     conn: &mut DbConnection,
     fields: FollowUpRuleFields,
+    at: NaiveDateTime,
 ) -> Result<FollowUpRule, StoreError> {
     if !(1..=MAX_AFTER_DAYS).contains(&fields.after_days) {
         return Err(
             Violation::new("after_days", format!("must be from 1 to {MAX_AFTER_DAYS}")).into(),
         );
     }
-    let at = now();
     let row = FollowUpRuleRow {
         id: new_id(),
         name: fields.name,

@@ -397,10 +397,13 @@ pub fn remind_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, 
         .load(conn)?;
     let mut reminded = 0;
     for id in due {
+        // What was read is checked again: a reminder moved later, or a task closed, since.
         let claimed = diesel::update(
             tasks::table
                 .filter(tasks::id.eq(&id))
-                .filter(tasks::reminded_at.is_null()),
+                .filter(tasks::reminded_at.is_null())
+                .filter(tasks::reminder_at.le(now))
+                .filter(tasks::status.eq(TaskStatus::Open.as_str())),
         )
         .set(tasks::reminded_at.eq(Some(now)))
         .execute(conn)?;

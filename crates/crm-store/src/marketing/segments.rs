@@ -402,34 +402,6 @@ pub fn members(
     Ok((members, next))
 }
 
-/// Hands every live member of a segment to `emit`, a page at a time, until the members run
-/// out or `emit` says stop (the client went away). Memory holds one page.
-pub fn each_member_page(
-    conn: &mut DbConnection,
-    segment: &Segment,
-    mut emit: impl FnMut(Vec<Member>) -> bool,
-) -> Result<(), StoreError> {
-    let filter = parsed(segment)?;
-    let mut after = None;
-    loop {
-        let (members, next) = reachable_page(
-            conn,
-            segment.fields.subject,
-            &filter,
-            segment.fields.channel,
-            PAGE,
-            after,
-        )?;
-        if !emit(members) {
-            return Ok(());
-        }
-        match next {
-            Some(next) => after = Some(next),
-            None => return Ok(()),
-        }
-    }
-}
-
 /// How many members a filter has, and how many more it would have but for `channel`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counted {
