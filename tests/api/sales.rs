@@ -149,6 +149,14 @@ on_both_backends! {
         assert_eq!(results[2]["external_id"], "B2");
         assert_eq!(results.iter().filter(|r| r["status"] == "created").count(), 7);
         assert_eq!(app.get("/v1/orders?channel=shop-es&limit=200").await.body["data"].as_array().unwrap().len(), 7);
+        let mut negative = order_payload("C2", "c@example.com", "W-1");
+        negative["lines"][0]["quantity"] = json!("-3");
+        let none_valid = json!([{"channel": "shop-es", "external_id": "C1", "nonsense": true}, negative, 7]);
+        let refused = app.post("/v1/orders/import", none_valid).await;
+        assert_eq!(refused.status, 422, "nothing to import: {}", refused.text);
+        let fields: Vec<&str> = refused.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert!(fields.iter().any(|f| f.starts_with("[0]")) && fields.iter().any(|f| f.starts_with("[1].lines[0]")) && fields.contains(&"[2]"), "{fields:?}");
+        assert_eq!(app.get("/v1/orders?channel=shop-es&limit=200").await.body["data"].as_array().unwrap().len(), 7, "nothing written");
     }
 
     async fn an_upsert_creates_updates_and_leaves_identical_pushes_alone(app: TestApp) {

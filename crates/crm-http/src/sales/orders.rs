@@ -518,12 +518,13 @@ fn import_items(req: &HttpRequest, bytes: &[u8]) -> Result<Vec<ImportItem>, ApiE
 }
 
 #[utoipa::path(tag = "orders", operation_id = "importOrders", summary = "Import orders in bulk",
-    description = "Up to 1,000 orders as a JSON array (`application/json`) or one per line (`application/x-ndjson`), each with its `channel` and `external_id`. Each order is upserted on its own, atomically: a bad order gets an `error` result with a problem and never blocks or half-writes the others.",
+    description = "Up to 1,000 orders as a JSON array (`application/json`) or one per line (`application/x-ndjson`), each with its `channel` and `external_id`. Each order is upserted on its own, atomically: a bad order gets an `error` result with a problem and never blocks or half-writes the others. A request none of whose orders is valid is refused whole: a `422` naming each order's problems as `[i].field`.",
     request_body(content = Vec<OrderPayload>, description = "A JSON array of orders, or NDJSON", content_type = "application/json",
         example = json!([{"channel": "shop-es", "external_id": "100234", "ordered_at": "2026-03-01T10:00:00Z", "currency": "EUR",
             "customer": {"email": "ana@example.com"},
             "lines": [{"sku": "W-1", "quantity": "2", "unit_price": {"amount_minor": 1000, "currency": "EUR"}, "tax_rate_bp": 2100}]}])),
-    responses((status = 200, description = "One result per order, in input order", body = ImportResponse)))]
+    responses((status = 200, description = "One result per order, in input order", body = ImportResponse),
+        (status = 422, description = "No order of the request is valid", body = Problem, content_type = "application/problem+json")))]
 #[post("/orders/import")]
 pub async fn import_orders(
     req: HttpRequest,
@@ -536,6 +537,29 @@ pub async fn import_orders(
     let bytes = read_body(body.into_inner(), limit).await?;
     let results = import_in_chunks(&state, import_items(&req, &bytes)?).await?;
     Ok(web::Json(ImportResponse { results }))
+}
+
+/// A request none of whose orders is valid is refused whole, there being nothing to import: a
+/// `422` naming each order's problems as `[i].field`.
+fn refused_whole(refused: Vec<(usize, ApiError)>) -> ApiError {
+    let mut violations = crm_domain::Violations::default();
+    for (at, error) in refused {
+        match error {
+            ApiError::Validation(found) => {
+                for v in found.0 {
+                    violations.push(crm_domain::Violation::new(
+                        format!("[{at}].{}", v.field),
+                        v.message,
+                    ));
+                }
+            }
+            other => violations.push(crm_domain::Violation::new(
+                format!("[{at}]"),
+                other.to_string(),
+            )),
+        }
+    }
+    ApiError::Validation(violations)
 }
 
 /// Orders an import writes per transaction.
@@ -551,6 +575,7 @@ async fn import_in_chunks(
     let mut results: Vec<Option<ImportResult>> = Vec::with_capacity(items.len());
     let mut pending: Vec<Option<ImportItem>> = Vec::with_capacity(items.len());
     let mut valid: Vec<(usize, OrderInput)> = Vec::new();
+    let mut refused: Vec<(usize, ApiError)> = Vec::new();
     for (at, item) in items.into_iter().enumerate() {
         match item.order_input(state) {
             Ok(input) => {
@@ -561,8 +586,12 @@ async fn import_in_chunks(
             Err(error) => {
                 results.push(Some(item.failed(&error)));
                 pending.push(None);
+                refused.push((at, error));
             }
         }
+    }
+    if valid.is_empty() && !refused.is_empty() {
+        return Err(refused_whole(refused));
     }
     while !valid.is_empty() {
         let rest = valid.split_off(valid.len().min(IMPORT_CHUNK));
