@@ -14,7 +14,6 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
-use crate::platform::ids::is_uuid;
 use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
@@ -115,15 +114,6 @@ pub struct TaskUpdate {
     pub quote_id: Option<Option<String>>,
 }
 
-/// An id field, if set, must look like one; the store checks that it exists.
-fn id_field(c: &mut Checker, field: &str, value: Option<String>) -> Option<String> {
-    if value.as_deref().is_some_and(|id| !is_uuid(id)) {
-        c.violations
-            .push(crm_domain::Violation::new(field, "is not an id (a UUID)"));
-    }
-    value
-}
-
 impl TaskUpdate {
     fn apply(self, f: &mut TaskFields) -> Result<(), crm_domain::Violations> {
         let mut c = Checker::default();
@@ -142,19 +132,19 @@ impl TaskUpdate {
             f.reminder_at = c.instant("reminder_at", reminder);
         }
         if let Some(v) = self.assignee_id {
-            f.assignee_id = id_field(&mut c, "assignee_id", v);
+            f.assignee_id = c.id("assignee_id", v);
         }
         if let Some(v) = self.company_id {
-            f.company_id = id_field(&mut c, "company_id", v);
+            f.company_id = c.id("company_id", v);
         }
         if let Some(v) = self.contact_id {
-            f.contact_id = id_field(&mut c, "contact_id", v);
+            f.contact_id = c.id("contact_id", v);
         }
         if let Some(v) = self.opportunity_id {
-            f.opportunity_id = id_field(&mut c, "opportunity_id", v);
+            f.opportunity_id = c.id("opportunity_id", v);
         }
         if let Some(v) = self.quote_id {
-            f.quote_id = id_field(&mut c, "quote_id", v);
+            f.quote_id = c.id("quote_id", v);
         }
         c.finish()
     }

@@ -15,7 +15,6 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::Checker;
-use crate::platform::ids::is_uuid;
 use crate::platform::pagination::{fixed_order, read_page, ListResponse};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -77,19 +76,11 @@ pub struct VisitPlanUpdate {
     pub lead_days: Option<i32>,
 }
 
-fn id_check(c: &mut Checker, field: &str, id: &str) {
-    if !is_uuid(id) {
-        c.violations
-            .push(crm_domain::Violation::new(field, "is not an id (a UUID)"));
-    }
-}
-
 impl VisitPlanUpdate {
     fn apply(self, f: &mut VisitPlanFields) -> Result<(), crm_domain::Violations> {
         let mut c = Checker::default();
         if let Some(owner) = self.owner_id {
-            id_check(&mut c, "owner_id", &owner);
-            f.owner_id = owner;
+            f.owner_id = c.id("owner_id", Some(owner)).unwrap_or_default();
         }
         let s = &mut f.schedule;
         s.every_weeks = self.every_weeks.unwrap_or(s.every_weeks);
@@ -118,7 +109,7 @@ pub async fn create_visit_plan(
         (None, None) => principal.user_id().unwrap_or_default().to_owned(),
     };
     let mut c = Checker::default();
-    id_check(&mut c, "company_id", &body.company_id);
+    c.id("company_id", Some(body.company_id.clone()));
     c.finish()?;
     let mut fields = VisitPlanFields {
         company_id: body.company_id,

@@ -19,7 +19,6 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::ids::is_uuid;
 use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -107,13 +106,7 @@ impl SegmentUpdate {
             f.channel = channel;
         }
         if let Some(owner) = self.owner_id {
-            if owner.as_deref().is_some_and(|id| !is_uuid(id)) {
-                c.violations.push(crm_domain::Violation::new(
-                    "owner_id",
-                    "is not an id (a UUID)",
-                ));
-            }
-            f.owner_id = owner;
+            f.owner_id = c.id("owner_id", owner);
         }
         c.finish()?;
         parsed.ok_or_else(|| crm_domain::Violation::new("filter", "is required").into())

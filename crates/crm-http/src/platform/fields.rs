@@ -106,6 +106,18 @@ impl Checker {
         }
     }
 
+    /// An id field, if set, must look like one (a UUID); the store checks that it exists.
+    pub fn id(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        if value
+            .as_deref()
+            .is_some_and(|id| !crate::platform::ids::is_uuid(id))
+        {
+            self.violations
+                .push(Violation::new(field, "is not an id (a UUID)"));
+        }
+        value
+    }
+
     /// Records that a field which cannot be cleared was sent as `null`.
     pub fn not_null(&mut self, field: &str) {
         self.violations
