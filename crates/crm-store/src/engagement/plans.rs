@@ -155,12 +155,8 @@ fn checkout(
 ) -> Result<VisitPlanRow, StoreError> {
     let row = records::checkout(conn, Record::VisitPlan, id, None, load, |r| r.version)?;
     visible.allows(Some(&row.owner_id))?;
-    match expected_version {
-        Some(expected) if expected != row.version => Err(StoreError::VersionMismatch {
-            current: row.version,
-        }),
-        _ => Ok(row),
-    }
+    records::expect_version(expected_version, row.version)?;
+    Ok(row)
 }
 
 pub fn update(

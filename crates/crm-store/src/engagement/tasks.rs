@@ -316,12 +316,8 @@ fn checkout(
 ) -> Result<TaskRow, StoreError> {
     let row = records::checkout(conn, Record::Task, id, None, load, |r| r.version)?;
     visible.allows(row.assignee_id.as_deref())?;
-    match expected_version {
-        Some(expected) if expected != row.version => Err(StoreError::VersionMismatch {
-            current: row.version,
-        }),
-        _ => Ok(row),
-    }
+    records::expect_version(expected_version, row.version)?;
+    Ok(row)
 }
 
 fn write(conn: &mut DbConnection, mut row: TaskRow) -> Result<Task, StoreError> {

@@ -291,12 +291,8 @@ pub(crate) fn checkout(
     let campaign = records::checkout(conn, Record::Campaign, id, None, load, |r| r.version)?
         .into_campaign()?;
     visible.allows(campaign.fields.owner_id.as_deref())?;
-    match expected_version {
-        Some(expected) if expected != campaign.version => Err(StoreError::VersionMismatch {
-            current: campaign.version,
-        }),
-        _ => Ok(campaign),
-    }
+    records::expect_version(expected_version, campaign.version)?;
+    Ok(campaign)
 }
 
 fn write(

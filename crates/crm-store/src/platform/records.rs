@@ -122,10 +122,15 @@ pub(crate) fn checkout<R>(
 ) -> Result<R, StoreError> {
     lock(conn, record, id)?;
     let row = read(conn, id)?;
-    let current = version(&row);
-    match expected_version {
+    expect_version(expected_version, version(&row))?;
+    Ok(row)
+}
+
+/// The caller's `If-Match` against the version read: a `412` naming the current one.
+pub(crate) fn expect_version(expected: Option<i64>, current: i64) -> Result<(), StoreError> {
+    match expected {
         Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
-        _ => Ok(row),
+        _ => Ok(()),
     }
 }
 
