@@ -168,11 +168,7 @@ pub async fn create_task(
     ApiJson(body): ApiJson<TaskInput>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Tasks, Access::Write)?;
-    let assignee = match (visible_to(&principal).owned_by, body.assignee_id) {
-        (Some(own), _) => Some(own),
-        (None, Some(assignee)) => Some(assignee),
-        (None, None) => principal.user_id().map(str::to_owned),
-    };
+    let assignee = visible_to(&principal).owner_for(body.assignee_id, principal.user_id());
     let mut fields = TaskFields::default();
     TaskUpdate {
         title: Some(Some(body.title)),

@@ -103,11 +103,9 @@ pub async fn create_visit_plan(
     ApiJson(body): ApiJson<VisitPlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::VisitPlans, Access::Write)?;
-    let owner = match (visible_to(&principal).owned_by, body.owner_id) {
-        (Some(own), _) => own,
-        (None, Some(owner)) => owner,
-        (None, None) => principal.user_id().unwrap_or_default().to_owned(),
-    };
+    let owner = visible_to(&principal)
+        .owner_for(body.owner_id, principal.user_id())
+        .unwrap_or_default();
     let mut c = Checker::default();
     c.id("company_id", Some(body.company_id.clone()));
     c.finish()?;

@@ -222,10 +222,7 @@ pub async fn create_campaign(
         .consent_channel
         .or_else(|| body.channel.default_consent_channel());
     // A salesperson's campaign is theirs, so that they keep seeing it.
-    let owner_id = match (sees_own_campaigns_only(principal.role), body.owner_id) {
-        (true, _) | (false, None) => principal.user_id().map(str::to_owned),
-        (false, Some(owner)) => Some(owner),
-    };
+    let owner_id = visible_to(&principal).owner_for(body.owner_id, principal.user_id());
     CampaignUpdate {
         name: Some(body.name),
         code: Some(body.code),

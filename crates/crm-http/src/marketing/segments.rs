@@ -131,11 +131,7 @@ pub async fn create_segment(
         owner_id: None,
         channel: None,
     };
-    let owner = match (visible_to(&principal).owned_by, body.owner_id) {
-        (Some(own), _) => Some(own),
-        (None, Some(owner)) => Some(owner),
-        (None, None) => principal.user_id().map(str::to_owned),
-    };
+    let owner = visible_to(&principal).owner_for(body.owner_id, principal.user_id());
     let filter = SegmentUpdate {
         name: Some(body.name),
         filter: Some(body.filter),

@@ -128,6 +128,16 @@ pub struct Visible {
 
 impl Visible {
     /// A record owned by `owner` is not found by a caller who sees only their own.
+    /// Who owns a record the caller creates: a caller who sees only their own owns it; others
+    /// name an owner, or own it themselves.
+    pub fn owner_for(&self, requested: Option<String>, caller: Option<&str>) -> Option<String> {
+        match (&self.owned_by, requested) {
+            (Some(own), _) => Some(own.clone()),
+            (None, Some(owner)) => Some(owner),
+            (None, None) => caller.map(str::to_owned),
+        }
+    }
+
     pub(crate) fn allows(&self, owner: Option<&str>) -> Result<(), StoreError> {
         match &self.owned_by {
             Some(own) if owner != Some(own.as_str()) => Err(StoreError::NotFound),
