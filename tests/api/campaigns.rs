@@ -2,7 +2,7 @@
 //! `utm.campaign`.
 use chrono::{Duration, Utc};
 use crm_domain::access::roles::Role;
-use crm_tests::{id_of, money, on_both_backends, Order, Product, TestApp};
+use crm_tests::{id_of, money, on_both_backends, query_value, Order, Product, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -470,5 +470,68 @@ on_both_backends! {
         assert_eq!(bad.status, 422, "{}", bad.text);
         assert_eq!(bad.body["errors"][0]["field"], "filter", "{}", bad.text);
         assert!(bad.text.contains("probability_alive"), "the problem names the path: {}", bad.text);
+    }
+}
+
+on_both_backends! {
+    async fn contact_filters_reach_their_company_their_consent_and_dates_relative_to_the_service_clock(app: TestApp) {
+        Product::new("REL-1", 1_000, 400).ensure(&app).await;
+        let iberian = id_of(&app.create("/v1/companies", json!({"name": "Iberian", "billing_address": {"country": "ES"}, "tags": ["vip"]})).await);
+        let gallic = id_of(&app.create("/v1/companies", json!({"name": "Gallic", "billing_address": {"country": "FR"}})).await);
+        let lapsed = id_of(&app.create("/v1/contacts", json!({"last_name": "Lapsed", "email": "rel-lapsed@example.com", "company_id": iberian, "marketing_consent": true})).await);
+        let recent = id_of(&app.create("/v1/contacts", json!({"last_name": "Recent", "email": "rel-recent@example.com", "company_id": gallic})).await);
+        let loner = id_of(&app.create("/v1/contacts", json!({"last_name": "Loner"})).await);
+        Order::new("rel-lapsed").company(&iberian).days_ago(200).line("REL-1", "1", 1_000).push(&app).await;
+        Order::new("rel-recent").company(&gallic).days_ago(10).line("REL-1", "1", 1_000).push(&app).await;
+        app.post(&format!("/v1/contacts/{recent}/consents"), json!({"channel": "sms", "status": "withdrawn", "source": "call"})).await;
+
+        let matching = |filter: &'static str| {
+            let app = &app;
+            async move {
+                let r = app.get(&format!("/v1/contacts?sort=created_at&filter={}", query_value(filter))).await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                let mut ids: Vec<String> = r.body["data"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+                ids.sort();
+                ids
+            }
+        };
+        let sorted = |mut ids: Vec<&String>| { ids.sort(); ids.into_iter().cloned().collect::<Vec<String>>() };
+        assert_eq!(matching("last_order_at.lt.-180d").await, vec![lapsed.clone()], "ordered 200 days ago");
+        assert_eq!(matching("last_order_at.gte.-30d").await, vec![recent.clone()]);
+        assert_eq!(matching("and(last_order_at.gt.-1y,last_order_at.lt.-26w)").await, vec![lapsed.clone()]);
+        assert_eq!(matching("company.billing_address.country.eq.ES").await, vec![lapsed.clone()]);
+        assert_eq!(matching("company.tags.contains.vip").await, vec![lapsed.clone()]);
+        assert_eq!(matching("not(company.billing_address.country.eq.ES)").await, sorted(vec![&recent, &loner]), "no company is not Spain");
+        assert_eq!(matching("company.name.is.null").await, vec![loner.clone()]);
+        assert_eq!(matching("company.last_order_at.lt.-180d").await, vec![lapsed.clone()]);
+        assert_eq!(matching("consent.email.eq.granted").await, vec![lapsed.clone()]);
+        assert_eq!(matching("consent.sms.eq.withdrawn").await, vec![recent.clone()]);
+        assert_eq!(matching("consent.email.is.null").await, sorted(vec![&recent, &loner]));
+
+        let segment = id_of(&app.create("/v1/segments", json!({"name": "Lapsed Iberians", "subject": "contacts",
+            "filter": "and(company.billing_address.country.in.(ES,PT),last_order_at.lt.-180d)"})).await);
+        assert_eq!(app.get(&format!("/v1/segments/{segment}/count")).await.body["count"], 1);
+        let lapsing = id_of(&app.create("/v1/segments", json!({"name": "Lapsing", "subject": "contacts", "filter": "last_order_at.lt.-180d"})).await);
+        assert_eq!(app.get(&format!("/v1/segments/{lapsing}/count")).await.body["count"], 1);
+
+        // Relative dates count from the service clock: 200 days on, the recent buyer lapsed too.
+        let later = (Utc::now() + Duration::days(200)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        app.freeze_clock(&later).await;
+        assert_eq!(app.get(&format!("/v1/segments/{lapsing}/count")).await.body["count"], 2);
+        assert_eq!(matching("last_order_at.lt.-180d").await, sorted(vec![&lapsed, &recent]));
+        let preview = app.post("/v1/segments/preview", json!({"subject": "contacts", "filter": "last_order_at.gte.-30d"})).await;
+        assert_eq!(preview.body["count"], 0, "{}", preview.text);
+
+        for (bad, named) in [("company.nope.eq.1", "company.nope"), ("last_order_at.lt.-180x", "-180x"),
+            ("last_order_at.lt.-99999y", "-99999y"), ("consent.fax.eq.granted", "consent.fax"),
+            ("consent.email.eq.maybe", "maybe"), ("owner.name.eq.x", "owner.name")] {
+            let r = app.get(&format!("/v1/contacts?filter={}", query_value(bad))).await;
+            assert_eq!(r.status, 422, "{bad}: {}", r.text);
+            assert!(r.body["errors"][0]["message"].as_str().unwrap().contains(named), "{bad}: {}", r.text);
+            let r = app.post("/v1/segments", json!({"name": "Bad", "subject": "contacts", "filter": bad})).await;
+            assert_eq!(r.status, 422, "{bad}: {}", r.text);
+        }
+        let r = app.get("/v1/contacts?sort=company.name").await;
+        assert_eq!(r.status, 422, "a company's column filters, it does not sort: {}", r.text);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crm_domain::access::roles::Role;
 use crm_domain::platform::filter::{self, FieldValue, Scalar};
-use crm_tests::{on_both_backends, Order, Product, TestApp};
+use crm_tests::{on_both_backends, query_value, Order, Product, TestApp};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -26,17 +26,6 @@ async fn field(app: &TestApp, object: &str, body: Value) -> Value {
         .await
 }
 
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Every id of `/v1/contacts` matching `filter` (and `extra` parameters), all pages.
 async fn filtered(app: &TestApp, filter: &str, extra: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -45,7 +34,7 @@ async fn filtered(app: &TestApp, filter: &str, extra: &str) -> Vec<String> {
         let r = app
             .get(&format!(
                 "/v1/contacts?limit=200&filter={}{extra}{cursor}",
-                enc(filter)
+                query_value(filter)
             ))
             .await;
         found.extend(ids(&r));
@@ -176,7 +165,7 @@ on_both_backends! {
         assert_eq!(found, vec![id(&a)], "old parameters are ANDed");
         for (bad, named) in [("nope.eq.1", "nope"), ("custom.segment.eq.online", "custom.segment"),
             ("custom.visits.contains.1", "custom.visits"), ("and(email.is.null", "`)`")] {
-            let r = app.get(&format!("/v1/contacts?filter={}", enc(bad))).await;
+            let r = app.get(&format!("/v1/contacts?filter={}", query_value(bad))).await;
             assert_eq!(r.status, 422, "{bad}");
             assert_eq!(r.body["errors"][0]["field"], "filter", "{bad}");
             assert!(r.text.contains(named), "{bad}: {}", r.text);
@@ -223,7 +212,7 @@ on_both_backends! {
         let lookup = |path: &str| specs.iter().find(|s| s.path == path).cloned();
         for round in 0..60 {
             let text = random_filter(&mut rng, 0);
-            let condition = filter::compile(&text, &lookup).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            let condition = filter::compile(&text, &lookup, crm_store::now()).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             let mut expected: Vec<String> = records
                 .iter()
                 .filter(|r| filter::evaluate(&condition, &|path: &str| value_at(r, path)))
@@ -378,7 +367,7 @@ on_both_backends! {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            let query = ListQuery { filter: None, sort: "-created_at".into(), after: None, limit: 100 };
+            let query = ListQuery { filter: None, sort: "-created_at".into(), after: None, limit: 100, now: crm_store::now() };
             let mut count = |expand: Expand| {
                 let before = queries.load(Ordering::SeqCst);
                 let (page, related) = list_expanded(&mut conn, &ContactFilter::default(), &query, expand).unwrap();
@@ -595,8 +584,8 @@ async fn listed(app: &TestApp, path: &str, filter: &str, sort: &str) -> Vec<Stri
     ids(&app
         .get(&format!(
             "{path}?limit=200&filter={}&sort={}",
-            enc(filter),
-            enc(sort)
+            query_value(filter),
+            query_value(sort)
         ))
         .await)
 }

@@ -9,22 +9,7 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const CLOCK: &str = "/v1/admin/clock";
 const RUN: &str = "/v1/admin/maintenance/run";
-
-/// Sets the service clock to `now` (RFC 3339, UTC) and stops it there.
-async fn at(app: &TestApp, now: &str) {
-    let r = app
-        .request(
-            Method::PUT,
-            CLOCK,
-            Some(app.admin_token.as_str()),
-            Some(json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{now}: {}", r.text);
-}
 
 /// Runs the maintenance loop once; what it did.
 async fn run_once(app: &TestApp) -> Value {
@@ -53,7 +38,7 @@ async fn tasks(app: &TestApp, query: &str) -> Vec<Value> {
 
 on_both_backends! {
     async fn a_fortnightly_visit_plan_makes_one_task_per_visit_over_repeated_and_concurrent_runs(app: TestApp) {
-        at(&app, "2027-01-10T10:00:00Z").await;
+        app.freeze_clock("2027-01-10T10:00:00Z").await;
         let (seller, seller_token, _) = app.login_new_user(Role::Sales, None).await;
         let company = app.create("/v1/companies", json!({"name": "Ferretería Sol"})).await;
 
@@ -76,7 +61,7 @@ on_both_backends! {
         assert_eq!(app.get("/v1/visit-plans").await.body["data"].as_array().unwrap().len(), 1, "the refused ones wrote nothing");
 
         assert_eq!(run_once(&app).await["visit_tasks"], 0, "five days ahead, the lead time has not begun");
-        at(&app, "2027-01-12T10:00:00Z").await;
+        app.freeze_clock("2027-01-12T10:00:00Z").await;
         assert_eq!(runs_at_once(&app, 4, "visit_tasks").await, 1, "four runs at once make one task");
         assert_eq!(run_once(&app).await["visit_tasks"], 0, "a repeated run makes none");
         let made = tasks(&app, "source=visit_plan").await;
@@ -88,10 +73,10 @@ on_both_backends! {
         assert_eq!(moved.body["next_visit_on"], "2027-01-29", "a fortnight on");
 
         // Five weeks later: the visits of 29 January and 12 February are past and skipped.
-        at(&app, "2027-02-20T10:00:00Z").await;
+        app.freeze_clock("2027-02-20T10:00:00Z").await;
         assert_eq!(runs_at_once(&app, 4, "visit_tasks").await, 0);
         assert_eq!(app.get(&format!("/v1/visit-plans/{plan_id}")).await.body["next_visit_on"], "2027-02-26");
-        at(&app, "2027-02-23T07:00:00Z").await;
+        app.freeze_clock("2027-02-23T07:00:00Z").await;
         assert_eq!(runs_at_once(&app, 4, "visit_tasks").await, 1);
         let made = tasks(&app, "source=visit_plan").await;
         let due: Vec<&Value> = made.iter().map(|t| &t["due_at"]).collect();
@@ -147,13 +132,13 @@ on_both_backends! {
         let draft = app.create("/v1/quotes", json!({"company_id": company["id"], "currency": "EUR",
             "lines": [{"description": "Tuercas", "quantity": "1", "unit_price": {"amount_minor": 100, "currency": "EUR"}, "tax_rate_bp": 2100}]})).await;
 
-        at(&app, "2027-03-07T10:00:00Z").await;
+        app.freeze_clock("2027-03-07T10:00:00Z").await;
         let first = run_once(&app).await;
         assert_eq!(first["greeting_tasks"], 0, "three days before the birthday, not yet");
         assert_eq!(first["follow_up_tasks"], 1, "the sent quote, unanswered for months");
-        at(&app, "2027-03-08T10:00:00Z").await;
+        app.freeze_clock("2027-03-08T10:00:00Z").await;
         assert_eq!(runs_at_once(&app, 3, "greeting_tasks").await, 1, "only the Spanish-speaking contact who agreed to email");
-        at(&app, "2027-03-10T10:00:00Z").await;
+        app.freeze_clock("2027-03-10T10:00:00Z").await;
         let again = run_once(&app).await;
         assert_eq!((&again["greeting_tasks"], &again["follow_up_tasks"]), (&json!(0), &json!(0)), "one greeting per rule and year, one follow-up per quote");
 
@@ -167,12 +152,12 @@ on_both_backends! {
         assert_ne!(follow_ups[0]["quote_id"], draft["id"]);
         assert_eq!(tasks(&app, &format!("quote_id={quote}")).await.len(), 1, "quote_id filters");
 
-        at(&app, "2028-03-08T10:00:00Z").await;
+        app.freeze_clock("2028-03-08T10:00:00Z").await;
         assert_eq!(run_once(&app).await["greeting_tasks"], 1, "next year, the next greeting");
     }
 
     async fn a_task_is_done_or_cancelled_and_reminds_once(app: TestApp) {
-        at(&app, "2027-05-03T08:00:00Z").await;
+        app.freeze_clock("2027-05-03T08:00:00Z").await;
         let (seller, seller_token, _) = app.login_new_user(Role::Sales, None).await;
         let company = app.create("/v1/companies", json!({"name": "Tareas SA"})).await;
         let bad = app.post("/v1/tasks", json!({"title": " ", "due_at": "2027-05-04T10:00:00Z",
@@ -189,7 +174,7 @@ on_both_backends! {
         let id = id_of(&created.body);
 
         assert_eq!(run_once(&app).await["reminders"], 0, "not yet");
-        at(&app, "2027-05-04T09:30:00Z").await;
+        app.freeze_clock("2027-05-04T09:30:00Z").await;
         assert_eq!(runs_at_once(&app, 3, "reminders").await, 1, "one reminder");
         let reminded = app.get(&format!("/v1/tasks/{id}")).await;
         assert_eq!(reminded.body["reminded_at"], "2027-05-04T09:30:00Z");

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crm_domain::access::permissions::{authorize, Access, Resource, Scope};
 use crm_domain::access::roles::Role;
-use crm_tests::{eur, on_both_backends, Order, Product, Response, TestApp};
+use crm_tests::{eur, on_both_backends, query_value, Order, Product, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -726,20 +726,9 @@ fn with_query(path: &str, query: &[(String, String)]) -> String {
     }
     let pairs: Vec<String> = query
         .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .map(|(k, v)| format!("{k}={}", query_value(v)))
         .collect();
     format!("{path}?{}", pairs.join("&"))
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn call(app: &TestApp, doc: &Value, op: &Operation, path: &str, token: &str) -> Response {
@@ -971,10 +960,10 @@ on_both_backends! {
             // Every query parameter, including raw invalid UTF-8.
             for (name, schema) in &op.query_params {
                 let numeric = matches!(resolve(&doc, schema)["type"].as_str(), Some("integer" | "number"));
-                let mut values: Vec<String> = if numeric { hostile_numbers.iter().map(|v| urlencode(v)).collect() } else { hostile_text.iter().map(|v| urlencode(v)).collect() };
+                let mut values: Vec<String> = if numeric { hostile_numbers.iter().map(|v| query_value(v)).collect() } else { hostile_text.iter().map(|v| query_value(v)).collect() };
                 values.push("%FF%FE".to_owned());
                 for value in values {
-                    let mut query: Vec<String> = op.query.iter().filter(|(k, _)| k != name).map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+                    let mut query: Vec<String> = op.query.iter().filter(|(k, _)| k != name).map(|(k, v)| format!("{k}={}", query_value(v))).collect();
                     query.push(format!("{name}={value}"));
                     let url = app.url(&format!("{path}?{}", query.join("&")));
                     let r = TestApp::read(app.client.request(op.method.clone(), url).bearer_auth(&app.admin_token).send().await.unwrap()).await;

@@ -17,24 +17,6 @@ use serde_json::{json, Value};
 const CLOCK: &str = "/v1/admin/clock";
 const SWEEP: &str = "/v1/admin/maintenance/run";
 
-/// Sets the service clock to `now` (RFC 3339, UTC) and stops it there.
-async fn at(app: &TestApp, now: &str) {
-    let r = app
-        .request(
-            Method::PUT,
-            CLOCK,
-            Some(app.admin_token.as_str()),
-            Some(json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{now}: {}", r.text);
-    assert_eq!(
-        (&r.body["now"], &r.body["frozen"]),
-        (&json!(now), &json!(true))
-    );
-}
-
 /// Monday to Friday, 09:00 to 17:00.
 fn office_hours() -> Vec<Value> {
     ["mon", "tue", "wed", "thu", "fri"]
@@ -170,7 +152,7 @@ on_both_backends! {
         let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
 
         // Monday 16:00 in Madrid: an hour before closing, and Tuesday is a holiday.
-        at(&app, "2026-03-02T15:00:00Z").await;
+        app.freeze_clock("2026-03-02T15:00:00Z").await;
         let case = new_case(&app, &company, "high", json!({})).await;
         let id = id_of(&case);
         assert!(case["number"].as_str().unwrap().starts_with("CS-2026-"), "{}", case["number"]);
@@ -189,7 +171,7 @@ on_both_backends! {
 
         // Wednesday 09:30 in Madrid: the holiday did not count. Half an hour is left of the first
         // response, so 75% of it has passed; 6.5 hours of the resolution.
-        at(&app, "2026-03-04T08:30:00Z").await;
+        app.freeze_clock("2026-03-04T08:30:00Z").await;
         let now = case_of(&app, &id).await;
         assert_eq!((&now["sla_status"], &now["first_response_remaining_seconds"], &now["resolution_remaining_seconds"]), (&json!("at_risk"), &json!(1800), &json!(23400)));
         let note = comment(&app, &id, "Revisar con el almacén", false, false).await;
@@ -210,7 +192,7 @@ on_both_backends! {
 
         // Wednesday 10:30: the unanswered case is half an hour overdue, breached before any sweep
         // records it; the answered one is on track for its resolution.
-        at(&app, "2026-03-04T09:30:00Z").await;
+        app.freeze_clock("2026-03-04T09:30:00Z").await;
         let overdue = case_of(&app, &id_of(&late)).await;
         assert_eq!((&overdue["sla_status"], &overdue["first_response_remaining_seconds"]), (&json!("breached"), &json!(-1800)));
         assert_eq!(overdue["first_response_breached_at"], Value::Null, "recorded by the sweep");
@@ -227,18 +209,18 @@ on_both_backends! {
         desk(&app).await;
         let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
         // Monday 16:00 in Madrid: first response due on Wednesday 10:00, resolution on Wednesday 16:00.
-        at(&app, "2026-03-02T15:00:00Z").await;
+        app.freeze_clock("2026-03-02T15:00:00Z").await;
         let case = new_case(&app, &company, "high", json!({})).await;
         let id = id_of(&case);
         assert_eq!(case["first_response_due_at"], "2026-03-04T09:00:00Z");
-        at(&app, "2026-03-02T15:30:00Z").await;
+        app.freeze_clock("2026-03-02T15:30:00Z").await;
         let pending = done(&app, &id, "pend").await;
         assert_eq!((&pending["status"], &pending["sla_paused"]), (&json!("pending"), &json!(true)));
         assert_eq!(pending["allowed_actions"], json!(["open", "resolve"]));
 
         // Thursday 10:00 in Madrid: both targets fell due on Wednesday, while the case waited on
         // the customer.
-        at(&app, "2026-03-05T09:00:00Z").await;
+        app.freeze_clock("2026-03-05T09:00:00Z").await;
         let paused = case_of(&app, &id).await;
         assert_eq!((&paused["sla_paused"], &paused["sla_status"]), (&json!(true), &json!("on_track")));
         assert_eq!((&paused["first_response_due_at"], &paused["resolution_due_at"]), (&Value::Null, &Value::Null));
@@ -282,7 +264,7 @@ on_both_backends! {
         assert_eq!(settings.status, 200, "{}", settings.text);
         assert_eq!((&settings.body["reopen_window_days"], &settings.body["at_risk_from_bp"], &settings.body["default_locale"]), (&json!(7), &json!(7500), &json!("es")));
 
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let id = id_of(&new_case(&app, &company, "normal", json!({})).await);
         let r = act(&app, &id, "close").await;
         assert_eq!(r.status, 409, "{}", r.text);
@@ -294,11 +276,11 @@ on_both_backends! {
         let resolved = done(&app, &id, "resolve").await;
         assert_eq!((&resolved["status"], &resolved["resolved_at"]), (&json!("resolved"), &json!("2026-03-02T08:00:00Z")));
         assert_eq!(resolved["allowed_actions"], json!(["reopen", "close"]));
-        at(&app, "2026-03-08T08:00:00Z").await;
+        app.freeze_clock("2026-03-08T08:00:00Z").await;
         assert_eq!(done(&app, &id, "reopen").await["status"], "open", "six days after the resolution");
         done(&app, &id, "resolve").await;
         // Eight days after the last resolution: one day past the window.
-        at(&app, "2026-03-16T08:00:00Z").await;
+        app.freeze_clock("2026-03-16T08:00:00Z").await;
         let r = act(&app, &id, "reopen").await;
         assert_eq!(r.status, 409, "{}", r.text);
         assert_eq!(r.body["current_state"], "resolved");
@@ -362,7 +344,7 @@ on_both_backends! {
         assert_eq!((&team["member_ids"], &team["escalation_user_id"]), (&json!([member]), &json!(lead)));
 
         // Monday 09:00 in Madrid: first responses due at 11:00 (10:00Z), resolutions at 17:00.
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let assigned = new_case(&app, &company, "high", json!({"assignee_id": agent})).await;
         let queued = new_case(&app, &company, "high", json!({"team_id": team["id"]})).await;
         assert_eq!((&assigned["assignee_id"], &assigned["team_id"]), (&json!(agent), &Value::Null));
@@ -373,7 +355,7 @@ on_both_backends! {
 
         // 11:30 in Madrid: both first responses are half an hour overdue, the resolutions are not.
         // Two sweeps at once, then a third.
-        at(&app, "2026-03-02T10:30:00Z").await;
+        app.freeze_clock("2026-03-02T10:30:00Z").await;
         let (first, second) = join(app.act(SWEEP), app.act(SWEEP)).await;
         let third = app.act(SWEEP).await;
         let (mut breached, mut escalated) = (0, 0);
@@ -416,24 +398,24 @@ on_both_backends! {
 
         // Monday 09:00 in Madrid. Every high case's first response is due two business hours after
         // it was opened, and at risk from 75% of that, 90 minutes.
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let breached = new_case(&app, &company, "high", json!({"assignee_id": me})).await;
         let met = new_case(&app, &company, "high", json!({"assignee_id": other})).await;
         let paused = new_case(&app, &company, "high", json!({})).await;
-        at(&app, "2026-03-02T08:10:00Z").await;
+        app.freeze_clock("2026-03-02T08:10:00Z").await;
         done(&app, &id_of(&paused), "pend").await;
-        at(&app, "2026-03-02T08:30:00Z").await;
+        app.freeze_clock("2026-03-02T08:30:00Z").await;
         done(&app, &id_of(&met), "resolve").await;
-        at(&app, "2026-03-02T09:20:00Z").await;
+        app.freeze_clock("2026-03-02T09:20:00Z").await;
         let at_risk = new_case(&app, &company, "high", json!({"assignee_id": me})).await;
-        at(&app, "2026-03-02T10:30:00Z").await;
+        app.freeze_clock("2026-03-02T10:30:00Z").await;
         let on_track = new_case(&app, &company, "high", json!({})).await;
         let no_sla = new_case(&app, &company, "low", json!({"assignee_id": other})).await;
 
         // 12:00 in Madrid: the first is an hour overdue (no sweep has run), the one opened at
         // 10:20 is 10 minutes into its risk, the one opened at 11:30 is on track, the paused one
         // does not count time, and the resolved one met its targets.
-        at(&app, "2026-03-02T11:00:00Z").await;
+        app.freeze_clock("2026-03-02T11:00:00Z").await;
         let expected = [(&breached, "breached"), (&at_risk, "at_risk"), (&on_track, "on_track"), (&paused, "on_track"), (&met, "met")];
         let mut shown = Vec::new();
         for (case, status) in expected {
@@ -476,7 +458,7 @@ on_both_backends! {
         assert_eq!(clock.status, 200, "{}", clock.text);
         assert_eq!(clock.body["frozen"], false);
         assert!(clock.body["now"].as_str().unwrap().starts_with("20"), "{}", clock.text);
-        at(&app, "2026-03-02T15:00:00Z").await;
+        app.freeze_clock("2026-03-02T15:00:00Z").await;
         assert_eq!(app.get(CLOCK).await.body, json!({"now": "2026-03-02T15:00:00Z", "frozen": true}));
         for role in [Role::Manager, Role::Support, Role::Sales] {
             let token = app.token_for(role, None).await;

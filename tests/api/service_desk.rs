@@ -13,7 +13,6 @@ use crm_tests::{id_of, on_both_backends, Order, Product, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const CLOCK: &str = "/v1/admin/clock";
 const SWEEP: &str = "/v1/admin/maintenance/run";
 
 /// What a customer never sees of a case.
@@ -25,24 +24,6 @@ const STAFF_ONLY: [&str; 6] = [
     "tier",
     "assignee_id",
 ];
-
-/// Sets the service clock to `now` (RFC 3339, UTC) and stops it there.
-async fn at(app: &TestApp, now: &str) {
-    let r = app
-        .request(
-            Method::PUT,
-            CLOCK,
-            Some(app.admin_token.as_str()),
-            Some(json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{now}: {}", r.text);
-    assert_eq!(
-        (&r.body["now"], &r.body["frozen"]),
-        (&json!(now), &json!(true))
-    );
-}
 
 /// Office hours in Madrid, Monday to Friday 09:00 to 17:00, closed on Tuesday 2026-03-03, and
 /// a policy for every category with one rule, for high priority: a first reply within 2
@@ -240,7 +221,7 @@ fn details(timeline: &[Value], case: &Value) -> Vec<String> {
 on_both_backends! {
     async fn a_survey_answers_once_and_a_low_rating_flags(app: TestApp) {
         let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let case = new_case(&app, &company, "normal", json!({})).await;
         let id = id_of(&case);
         let token = resolve(&app, &id).await;
@@ -264,7 +245,7 @@ on_both_backends! {
         assert!(of_type(&events(&app, &id).await, "csat_received").is_empty());
 
         // A 2 is at the threshold: it flags the case, which stays resolved.
-        at(&app, "2026-03-03T10:00:00Z").await;
+        app.freeze_clock("2026-03-03T10:00:00Z").await;
         let answered = rate(&app, &token, 2, Some("Tardaron mucho")).await;
         assert_eq!((&answered["case_id"], &answered["rating"], &answered["comment"], &answered["answered_at"]),
             (&json!(id), &json!(2), &json!("Tardaron mucho"), &json!("2026-03-03T10:00:00Z")));
@@ -289,10 +270,10 @@ on_both_backends! {
         // Resolved on Tuesday at 10:00Z, the survey expires 14 days later to the second.
         let late = id_of(&new_case(&app, &company, "normal", json!({})).await);
         let late_token = resolve(&app, &late).await;
-        at(&app, "2026-03-17T09:59:59Z").await;
+        app.freeze_clock("2026-03-17T09:59:59Z").await;
         let r = survey(&app, &late_token, None).await;
         assert_eq!((r.status.as_u16(), &r.body["expires_at"]), (200, &json!("2026-03-17T10:00:00Z")), "{}", r.text);
-        at(&app, "2026-03-17T10:00:00Z").await;
+        app.freeze_clock("2026-03-17T10:00:00Z").await;
         for answer in [None, Some(json!({"rating": 1}))] {
             let r = survey(&app, &late_token, answer).await;
             assert_eq!(r.status, 410, "{}", r.text);
@@ -326,15 +307,15 @@ on_both_backends! {
 
         // Friday 2026-02-27: a question created, resolved an hour later and rated 1, all in
         // February: outside both March reports.
-        at(&app, "2026-02-27T08:00:00Z").await;
+        app.freeze_clock("2026-02-27T08:00:00Z").await;
         let february = id_of(&new_case(&app, &company, "normal", json!({"category": "question", "assignee_id": bea})).await);
-        at(&app, "2026-02-27T09:00:00Z").await;
+        app.freeze_clock("2026-02-27T09:00:00Z").await;
         let token = resolve(&app, &february).await;
         rate(&app, &token, 1, None).await;
 
         // Monday 09:00 in Madrid: three high cases, their first replies due at 11:00 (10:00Z)
         // and their resolutions at 17:00 (16:00Z), and a normal complaint with no SLA.
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let quick = new_case(&app, &company, "high", json!({"assignee_id": ana})).await;
         let complaint = new_case(&app, &company, "high", json!({"category": "complaint", "channel": "phone", "assignee_id": bea})).await;
         let ignored = new_case(&app, &company, "high", json!({"assignee_id": ana})).await;
@@ -343,9 +324,9 @@ on_both_backends! {
         assert_eq!(unrooted["sla_policy_id"], Value::Null);
         let (quick, complaint, ignored) = (id_of(&quick), id_of(&complaint), id_of(&ignored));
 
-        at(&app, "2026-03-02T08:30:00Z").await;
+        app.freeze_clock("2026-03-02T08:30:00Z").await;
         comment(&app, &quick, "Lo miramos ahora", true).await;
-        at(&app, "2026-03-02T09:00:00Z").await;
+        app.freeze_clock("2026-03-02T09:00:00Z").await;
         let token = resolve(&app, &quick).await;
         rate(&app, &token, 5, None).await;
         comment(&app, &complaint, "Lo siento mucho, lo revisamos", true).await;
@@ -353,7 +334,7 @@ on_both_backends! {
         // 11:30 in Madrid: the unanswered case missed its first reply at 10:00Z. A request opened
         // now is due a first reply at 13:30 (12:30Z) and a resolution after 5.5 business hours
         // on Monday, none on the holiday and 2.5 on Wednesday: 11:30 (10:30Z) on the 4th.
-        at(&app, "2026-03-02T10:30:00Z").await;
+        app.freeze_clock("2026-03-02T10:30:00Z").await;
         let swept = sweep(&app).await;
         assert_eq!((&swept["breached"], &swept["escalated"], &swept["closed"]), (&json!(1), &json!(1), &json!(0)), "{swept}");
         let breached = case_of(&app, &ignored).await;
@@ -361,12 +342,12 @@ on_both_backends! {
         let waiting = new_case(&app, &company, "high", json!({"category": "request", "channel": "chat"})).await;
         assert_eq!((&waiting["first_response_due_at"], &waiting["resolution_due_at"]), (&json!("2026-03-02T12:30:00Z"), &json!("2026-03-04T10:30:00Z")));
 
-        at(&app, "2026-03-02T11:00:00Z").await;
+        app.freeze_clock("2026-03-02T11:00:00Z").await;
         let r = app.patch(&format!("/v1/cases/{complaint}"), json!({"root_cause": {"category": "shipping", "notes": "Dejado en otra dirección", "preventive_action": "Confirmar la dirección por SMS"}})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let token = resolve(&app, &complaint).await;
         rate(&app, &token, 4, None).await;
-        at(&app, "2026-03-02T12:00:00Z").await;
+        app.freeze_clock("2026-03-02T12:00:00Z").await;
         let token = resolve(&app, &ignored).await;
         rate(&app, &token, 2, Some("Nadie contestó")).await;
 
@@ -422,7 +403,7 @@ on_both_backends! {
 
         // Wednesday 12:00 in Madrid, no sweep since: waiting is past both due times without
         // either recorded. First replies 2 / 4 = 5000 bp; resolutions 3 / 4 = 7500 bp.
-        at(&app, "2026-03-04T11:00:00Z").await;
+        app.freeze_clock("2026-03-04T11:00:00Z").await;
         expected["first_response_compliance_bp"] = json!(5000);
         expected["resolution_compliance_bp"] = json!(7500);
         assert_eq!(report(&app, &format!("/v1/cases/report?{march}")).await, expected);
@@ -523,16 +504,16 @@ on_both_backends! {
         let empty = overview(&app, &company).await;
         assert_eq!((&empty["open_cases_count"], &empty["open_cases"], &empty["last_csat"]), (&json!(0), &json!([]), &Value::Null));
 
-        at(&app, "2026-03-02T08:00:00Z").await;
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
         let answered = new_case(&app, &company, "normal", json!({"subject": "Factura duplicada"})).await;
-        at(&app, "2026-03-02T08:10:00Z").await;
+        app.freeze_clock("2026-03-02T08:10:00Z").await;
         let pending = new_case(&app, &company, "high", json!({"subject": "Pedido incompleto"})).await;
-        at(&app, "2026-03-02T08:20:00Z").await;
+        app.freeze_clock("2026-03-02T08:20:00Z").await;
         let solved = new_case(&app, &company, "low", json!({"subject": "Cambio de dirección"})).await;
-        at(&app, "2026-03-02T08:30:00Z").await;
+        app.freeze_clock("2026-03-02T08:30:00Z").await;
         let closed = new_case(&app, &company, "normal", json!({"subject": "Tallas"})).await;
         let elsewhere = new_case(&app, &other, "normal", json!({})).await;
-        at(&app, "2026-03-02T09:00:00Z").await;
+        app.freeze_clock("2026-03-02T09:00:00Z").await;
         comment(&app, &id_of(&answered), "Lo miramos", true).await;
         done(&app, &id_of(&pending), "pend").await;
         let solved_token = resolve(&app, &id_of(&solved)).await;
@@ -544,10 +525,10 @@ on_both_backends! {
         assert_eq!(view["open_cases"], json!([summary(&pending, "pending"), summary(&answered, "open")]), "newest first");
         assert_eq!(view["last_csat"], Value::Null);
 
-        at(&app, "2026-03-02T10:00:00Z").await;
+        app.freeze_clock("2026-03-02T10:00:00Z").await;
         rate(&app, &solved_token, 4, None).await;
         assert_eq!(overview(&app, &company).await["last_csat"], json!({"rating": 4, "case_id": solved["id"], "answered_at": "2026-03-02T10:00:00Z"}));
-        at(&app, "2026-03-02T11:00:00Z").await;
+        app.freeze_clock("2026-03-02T11:00:00Z").await;
         rate(&app, &closed_token, 5, None).await;
         assert_eq!(overview(&app, &company).await["last_csat"], json!({"rating": 5, "case_id": closed["id"], "answered_at": "2026-03-02T11:00:00Z"}));
         let theirs = overview(&app, &other).await;
@@ -557,7 +538,7 @@ on_both_backends! {
         // Twelve open: all are counted, the ten newest listed.
         let mut newest = Vec::new();
         for minute in 0..10 {
-            at(&app, &format!("2026-03-02T12:{minute:02}:00Z")).await;
+            app.freeze_clock(&format!("2026-03-02T12:{minute:02}:00Z")).await;
             newest.push(new_case(&app, &company, "low", json!({"subject": format!("Consulta {minute}")})).await);
         }
         newest.reverse();

@@ -17,6 +17,18 @@ pub fn eur(amount_minor: i64) -> Value {
     money(amount_minor, "EUR")
 }
 
+/// `text` percent-encoded as a query value.
+pub fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The `id` of a response body.
 pub fn id_of(body: &Value) -> String {
     body["id"].as_str().expect("a body with an id").to_owned()
@@ -144,6 +156,24 @@ impl Order {
 }
 
 impl TestApp {
+    /// Sets the service clock to `now` (RFC 3339, UTC) and stops it there.
+    pub async fn freeze_clock(&self, now: &str) {
+        let r = self
+            .request(
+                Method::PUT,
+                "/v1/admin/clock",
+                Some(self.admin_token.as_str()),
+                Some(json!({"now": now})),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{now}: {}", r.text);
+        assert_eq!(
+            (&r.body["now"], &r.body["frozen"]),
+            (&json!(now), &json!(true))
+        );
+    }
+
     /// Sets our fiscal data, which issuing an invoice needs.
     pub async fn configure_issuer(&self) {
         let r = self

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 pub use crm_store::Backend;
-pub use fixtures::{eur, id_of, money, Order, Product};
+pub use fixtures::{eur, id_of, money, query_value, Order, Product};
 
 /// The PostgreSQL server tests create their databases on, when configured. Without an explicit
 /// `sslmode`, tests connect without TLS: it adds nothing on a test server, and libpq's OpenSSL

@@ -8,10 +8,12 @@
 //!
 //! Parsing gives an [`Expr`] of raw text; [`check`] types it against the fields a list offers
 //! (built-in and custom), so that the store compiles only known paths with canonical values,
-//! bound as parameters. Logic is two-valued: a comparison with null is false (`neq` too), and
+//! bound as parameters. A date or instant may be written relative to the moment the filter is
+//! checked (`-180d`, `2w`, `-6m`, `1y`), so a saved segment means the same thing every day.
+//! Logic is two-valued: a comparison with null is false (`neq` too), and
 //! `not(c)` is true exactly when `c` is false; the SQL compiler and [`evaluate`] agree on that.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Utc};
 
 use crate::Violation;
 
@@ -361,10 +363,10 @@ impl Kind {
             },
             Kind::Date => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                 .map(Scalar::Date)
-                .map_err(|_| "is not a date (YYYY-MM-DD)".to_owned()),
-            Kind::Instant => read_instant(raw)
-                .map(Scalar::Instant)
-                .ok_or_else(|| "is not an RFC 3339 instant or a date".to_owned()),
+                .map_err(|_| "is not a date (YYYY-MM-DD) or a relative date (-180d)".to_owned()),
+            Kind::Instant => read_instant(raw).map(Scalar::Instant).ok_or_else(|| {
+                "is not an RFC 3339 instant, a date or a relative date (-180d)".to_owned()
+            }),
         }
     }
 }
@@ -442,25 +444,27 @@ pub enum Condition {
 }
 
 /// Types `expr` against the fields `lookup` knows: an unknown path, an operator the field does
-/// not take or a value it cannot hold is a violation of `filter` naming the path.
+/// not take or a value it cannot hold is a violation of `filter` naming the path. Relative
+/// dates count from `now`.
 pub fn check(
     expr: &Expr,
     lookup: &impl Fn(&str) -> Option<FieldSpec>,
+    now: NaiveDateTime,
 ) -> Result<Condition, Violation> {
     Ok(match expr {
         Expr::And(items) => Condition::All(
             items
                 .iter()
-                .map(|e| check(e, lookup))
+                .map(|e| check(e, lookup, now))
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Or(items) => Condition::Any(
             items
                 .iter()
-                .map(|e| check(e, lookup))
+                .map(|e| check(e, lookup, now))
                 .collect::<Result<_, _>>()?,
         ),
-        Expr::Not(inner) => Condition::Not(Box::new(check(inner, lookup)?)),
+        Expr::Not(inner) => Condition::Not(Box::new(check(inner, lookup, now)?)),
         Expr::Compare { path, op, value } => {
             let field = lookup(path).ok_or_else(|| violation(format!("unknown path `{path}`")))?;
             if !field.kind.operators().contains(op) {
@@ -488,7 +492,7 @@ pub fn check(
                         Literal::List(items) => items.clone(),
                         Literal::One(item) => vec![item.clone()],
                     };
-                    let values = read_all(&field, &items)?;
+                    let values = read_all(&field, &items, now)?;
                     Condition::Compare {
                         field,
                         op: *op,
@@ -511,7 +515,7 @@ pub fn check(
                     }
                 }
                 (_, Some(Literal::One(v))) => {
-                    let values = read_all(&field, std::slice::from_ref(v))?;
+                    let values = read_all(&field, std::slice::from_ref(v), now)?;
                     Condition::Compare {
                         field,
                         op: *op,
@@ -523,24 +527,74 @@ pub fn check(
     })
 }
 
-fn read_all(field: &FieldSpec, items: &[String]) -> Result<Vec<Scalar>, Violation> {
+fn read_all(
+    field: &FieldSpec,
+    items: &[String],
+    now: NaiveDateTime,
+) -> Result<Vec<Scalar>, Violation> {
     items
         .iter()
         .map(|item| {
-            field
-                .kind
-                .read(item)
-                .map_err(|why| violation(format!("`{item}` for `{}` {why}", field.path)))
+            let read = match (&field.kind, read_relative(item, now)) {
+                (Kind::Date, Some(shifted)) => shifted.map(|t| Scalar::Date(t.date())),
+                (Kind::Instant, Some(shifted)) => shifted.map(Scalar::Instant),
+                (kind, _) => kind.read(item),
+            };
+            read.map_err(|why| violation(format!("`{item}` for `{}` {why}", field.path)))
         })
         .collect()
+}
+
+/// The longest relative offset, in units, so that no arithmetic can overflow.
+const MAX_RELATIVE: u32 = 100_000;
+
+/// `-180d`, `2w`, `-6m` or `+1y` from `now` (days, weeks, calendar months, years; a month from
+/// 31 March is 30 April). `None` when `raw` is not written that way.
+pub fn read_relative(raw: &str, now: NaiveDateTime) -> Option<Result<NaiveDateTime, String>> {
+    let (back, rest) = match raw.as_bytes().first()? {
+        b'-' => (true, &raw[1..]),
+        b'+' => (false, &raw[1..]),
+        _ => (false, raw),
+    };
+    let unit = rest.chars().last()?;
+    let digits = &rest[..rest.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let count: u32 = match digits.parse() {
+        Ok(count) if count <= MAX_RELATIVE => count,
+        _ => return Some(Err(format!("is more than {MAX_RELATIVE} units away"))),
+    };
+    let months = |n: u32| {
+        if back {
+            now.checked_sub_months(Months::new(n))
+        } else {
+            now.checked_add_months(Months::new(n))
+        }
+    };
+    let days = |n: i64| now.checked_add_signed(Duration::days(if back { -n } else { n }));
+    let shifted = match unit {
+        'd' => days(i64::from(count)),
+        'w' => days(i64::from(count) * 7),
+        'm' => months(count),
+        'y' => months(count * 12),
+        _ => return None,
+    };
+    // Both databases hold these years; PostgreSQL refuses some that chrono can count to.
+    Some(
+        shifted
+            .filter(|t| (1..=9999).contains(&t.year()))
+            .ok_or_else(|| "falls outside the years 1 to 9999".to_owned()),
+    )
 }
 
 /// Parses and checks in one step.
 pub fn compile(
     text: &str,
     lookup: &impl Fn(&str) -> Option<FieldSpec>,
+    now: NaiveDateTime,
 ) -> Result<Condition, Violation> {
-    check(&parse(text)?, lookup)
+    check(&parse(text)?, lookup, now)
 }
 
 /// What a record holds at a path, for [`evaluate`].
@@ -718,6 +772,64 @@ mod tests {
         })
     }
 
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, 31)
+            .unwrap()
+            .and_hms_opt(10, 30, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn relative_dates_count_from_now_in_days_weeks_months_and_years() {
+        let at = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(10, 30, 0)
+                .unwrap()
+        };
+        let shifted = |raw: &str| read_relative(raw, now()).unwrap().unwrap();
+        assert_eq!(shifted("-180d"), at(2025, 10, 2));
+        assert_eq!(shifted("2w"), at(2026, 4, 14));
+        assert_eq!(shifted("+1m"), at(2026, 4, 30));
+        assert_eq!(shifted("-1m"), at(2026, 2, 28));
+        assert_eq!(shifted("-1y"), at(2025, 3, 31));
+        assert_eq!(shifted("0d"), now());
+        for not_relative in ["2026-01-01", "d", "-d", "12", "1.5d", "1x", "--1d", "1dd"] {
+            assert!(
+                read_relative(not_relative, now()).is_none(),
+                "{not_relative}"
+            );
+        }
+        assert!(read_relative("100001d", now()).unwrap().is_err());
+        assert!(read_relative("-99999y", now()).unwrap().is_err());
+
+        let condition = compile(
+            "and(last_order_at.lt.-180d,custom.since.gte.-1m)",
+            &|path: &str| {
+                companies(path).or_else(|| {
+                    (path == "custom.since").then(|| FieldSpec {
+                        path: path.to_owned(),
+                        kind: Kind::Date,
+                        sortable: true,
+                    })
+                })
+            },
+            now(),
+        )
+        .unwrap();
+        let Condition::All(items) = condition else {
+            panic!()
+        };
+        assert!(
+            matches!(&items[0], Condition::Compare { values, .. } if values == &[Scalar::Instant(at(2025, 10, 2))])
+        );
+        assert!(
+            matches!(&items[1], Condition::Compare { values, .. } if values == &[Scalar::Date(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap())])
+        );
+        let error = compile("custom.rate.gt.-180d", &companies, now()).unwrap_err();
+        assert!(error.message.contains("custom.rate"), "{error:?}");
+    }
+
     const EXAMPLE: &str = "and(tier.eq.A,or(billing_address.country.eq.ES,billing_address.country.eq.PT),last_order_at.lt.2026-01-01,custom.segment.in.(retail,food),email.is.null)";
 
     #[test]
@@ -735,7 +847,7 @@ mod tests {
                 value: Some(Literal::List(vec!["retail".into(), "food".into()])),
             }
         );
-        let condition = check(&expr, &companies).unwrap();
+        let condition = check(&expr, &companies, now()).unwrap();
         let Condition::All(items) = condition else {
             panic!()
         };
@@ -783,7 +895,7 @@ mod tests {
             parse("name.eq.x.in.y").unwrap(),
             Expr::Compare { path, op: Op::Eq, value: Some(Literal::One(v)) } if path == "name" && v == "x.in.y"
         ));
-        let rate = compile("custom.rate.gte.12.5", &companies).unwrap();
+        let rate = compile("custom.rate.gte.12.5", &companies, now()).unwrap();
         assert!(
             matches!(rate, Condition::Compare { values, .. } if values == [Scalar::Integer(1250)])
         );
@@ -805,7 +917,7 @@ mod tests {
             ("name.eq.\"open", "not closed"),
             ("tier.eq.(A,B)", "takes one value"),
         ] {
-            let error = compile(text, &companies).unwrap_err();
+            let error = compile(text, &companies, now()).unwrap_err();
             assert_eq!(error.field, "filter");
             assert!(error.message.contains(needle), "{text}: {}", error.message);
         }
@@ -830,7 +942,7 @@ mod tests {
             let text: String = (0..len)
                 .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
                 .collect();
-            let _ = compile(&text, &companies);
+            let _ = compile(&text, &companies, now());
         }
     }
 
@@ -853,7 +965,7 @@ mod tests {
 
     #[test]
     fn null_compares_false_and_not_flips_it() {
-        let holds = |text: &str| evaluate(&compile(text, &companies).unwrap(), &record);
+        let holds = |text: &str| evaluate(&compile(text, &companies, now()).unwrap(), &record);
         assert!(holds(EXAMPLE));
         assert!(!holds("custom.employees.neq.3"));
         assert!(holds("not(custom.employees.neq.3)"));

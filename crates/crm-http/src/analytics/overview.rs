@@ -236,6 +236,7 @@ async fn overview(
                     sort: "-ordered_at".to_owned(),
                     after: None,
                     limit: 5,
+                    now: crm_store::now(),
                 },
             )?;
             let returns = match &company_id {

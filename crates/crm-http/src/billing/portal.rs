@@ -24,6 +24,7 @@ use crate::platform::address::apply_address;
 use crate::platform::address::BillingAddress;
 use crate::platform::address::BillingAddressUpdate;
 use crate::platform::auth::Principal;
+use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, SHORT};
@@ -356,6 +357,7 @@ pub async fn list_portal_orders(
         "-ordered_at",
         query.limit,
         query.cursor.as_deref(),
+        service_now(&state).await?,
     )?;
     let filter = crm_store::sales::orders::OrderFilter {
         company_id: Some(company),

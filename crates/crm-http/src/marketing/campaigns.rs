@@ -333,9 +333,10 @@ pub async fn update_campaign(
 
 async fn act(target: ActionTarget, action: CampaignAction) -> Result<HttpResponse, ApiError> {
     let (visible, role) = (visible_to(&target.principal), target.principal.role);
+    let clock = target.state.settings.clock;
     let campaign = target
         .write(Resource::Campaigns, move |conn, id, version| match action {
-            CampaignAction::Activate => members::activate(conn, id, version, &visible),
+            CampaignAction::Activate => members::activate(conn, clock, id, version, &visible),
             _ => store::act(conn, id, version, &visible, action),
         })
         .await?;
@@ -630,9 +631,18 @@ pub async fn add_members(
     let segment_id = body.segment_id.clone();
     let targets = body.targets()?;
     let visible = visible_to(&target.principal);
+    let clock = target.state.settings.clock;
     let results = target
         .write(Resource::Campaigns, move |conn, id, version| {
-            members::add(conn, id, version, &visible, targets, segment_id.as_deref())
+            members::add(
+                conn,
+                clock,
+                id,
+                version,
+                &visible,
+                targets,
+                segment_id.as_deref(),
+            )
         })
         .await?;
     Ok(web::Json(MembersAdded {

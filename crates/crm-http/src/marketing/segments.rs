@@ -300,12 +300,15 @@ pub async fn list_segment_members(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
+    let clock = state.settings.clock;
     if wants_csv(&request) {
         let id = id.into_inner();
         let (first_id, first_visible) = (id.clone(), visible.clone());
         let first = state
             .db
-            .read(move |conn| store::members(conn, &first_id, &first_visible, CSV_PAGE, None))
+            .read(move |conn| {
+                store::members(conn, clock, &first_id, &first_visible, CSV_PAGE, None)
+            })
             .await?;
         return Ok(csv_members(&state, id, visible, first));
     }
@@ -313,7 +316,7 @@ pub async fn list_segment_members(
     let after = decode(query.cursor.as_deref())?;
     let (members, next) = state
         .db
-        .read(move |conn| store::members(conn, &id, &visible, limit, after))
+        .read(move |conn| store::members(conn, clock, &id, &visible, limit, after))
         .await?;
     Ok(HttpResponse::Ok().json(SegmentMembers {
         data: members.into_iter().map(SegmentMember::from).collect(),
@@ -378,6 +381,7 @@ fn csv_members(
     let (sender, receiver) =
         tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CSV_PAGES_IN_FLIGHT);
     let db = state.db.clone();
+    let clock = state.settings.clock;
     actix_web::rt::spawn(async move {
         let (mut members, mut next) = first;
         let mut header = true;
@@ -391,7 +395,7 @@ fn csv_members(
             };
             let (id, visible) = (id.clone(), visible.clone());
             let page = db
-                .read(move |conn| store::members(conn, &id, &visible, CSV_PAGE, Some(after)))
+                .read(move |conn| store::members(conn, clock, &id, &visible, CSV_PAGE, Some(after)))
                 .await;
             match page {
                 Ok(page) => (members, next) = page,
@@ -429,9 +433,10 @@ pub async fn count_segment(
 ) -> Result<web::Json<SegmentCount>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
+    let clock = state.settings.clock;
     let counted = state
         .db
-        .read(move |conn| store::count(conn, &id, &visible))
+        .read(move |conn| store::count(conn, clock, &id, &visible))
         .await?;
     Ok(web::Json(SegmentCount {
         count: counted.count,
@@ -470,9 +475,10 @@ pub async fn preview_segment(
     let filter = parse_filter(&mut c, body.filter.trim());
     c.finish()?;
     let filter = filter.ok_or_else(|| ApiError::validation("filter", "is required"))?;
+    let clock = state.settings.clock;
     let (counted, sample) = state
         .db
-        .read(move |conn| store::preview(conn, body.subject, &filter, body.channel, SAMPLE))
+        .read(move |conn| store::preview(conn, clock, body.subject, &filter, body.channel, SAMPLE))
         .await?;
     Ok(web::Json(SegmentPreview {
         count: counted.count,

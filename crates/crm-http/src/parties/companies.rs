@@ -18,6 +18,7 @@ use crate::parties::views::{Applied, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::platform::auth::Principal;
+use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
@@ -415,6 +416,7 @@ async fn list_companies_by(
         "-created_at",
         query.limit,
         query.cursor.as_deref(),
+        service_now(state).await?,
     )?;
     let raw_filter = query.filter.clone();
     let filter = query.into_filter(reach, principal.company_id.as_deref())?;

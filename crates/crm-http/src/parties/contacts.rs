@@ -16,6 +16,7 @@ use crate::parties::merged::{merged_redirect, MergedInto};
 use crate::parties::views::{Applied, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
+use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
@@ -473,6 +474,7 @@ async fn list(
         "-created_at",
         query.limit,
         query.cursor.as_deref(),
+        service_now(state).await?,
     )?;
     let mut c = Checker::default();
     let filter = ContactFilter {

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
+use crate::platform::clock::service_now;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
@@ -392,6 +393,7 @@ pub async fn listing(
         default_sort,
         asked.limit,
         asked.cursor.as_deref(),
+        service_now(state).await?,
     )?;
     Ok(Listing {
         query,

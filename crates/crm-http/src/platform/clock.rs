@@ -2,7 +2,7 @@
 //! clock of every node, so that SLA tests move time instead of sleeping. Elsewhere `404`.
 
 use actix_web::{delete, get, put, web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_store::platform::clock::{self as store, Clock};
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,14 @@ fn test_clock(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
     }
     principal.authorize(Resource::Settings, Access::Write)?;
     Ok(())
+}
+
+/// The service clock's now: real time, or on a test deployment the instant an admin froze.
+pub async fn service_now(state: &AppState) -> Result<NaiveDateTime, ApiError> {
+    match state.settings.clock {
+        Clock::Real => Ok(crm_store::now()),
+        Clock::Test => Ok(state.db.read(|conn| Clock::Test.now(conn)).await?),
+    }
 }
 
 async fn read(state: &AppState) -> Result<web::Json<ServiceClock>, ApiError> {

@@ -55,7 +55,10 @@ value = bare | '\"' (char|'\\\"'|'\\\\')* '\"' | \"(\" value (\",\" value)* \")\
 A bare value runs to the next `,` or `)`; quote values holding those. A comparison with null is
 false, `neq` too, and `not(c)` is true when `c` is false. `contains` and `starts_with` ignore
 case; on tags and multi-enums `contains` means has the element. Money filters by
-`.amount_minor`. An unknown path, an operator the field does not take or a bad value is a `422`
+`.amount_minor`. A date or instant may be relative to the service clock's now: `-180d`, `2w`,
+`-6m`, `1y` (days, weeks, calendar months, years; `last_order_at.lt.-180d`). Contacts also
+filter by their company's built-in paths (`company.tier.eq.A`; no company is null) and by the
+status of their latest consent event on a channel (`consent.email.eq.granted`). An unknown path, an operator the field does not take or a bad value is a `422`
 whose `errors[].field` is `filter`. Values are always bound parameters. `sort` takes up to 3
 paths (`-` for descending), nulls last; a cursor is bound to its filter and sort. `fields=`
 returns only the named keys (and `id`), and `expand=` embeds related records (at most two hops,

@@ -3,6 +3,7 @@
 
 use actix_web::web;
 use base64::Engine;
+use chrono::NaiveDateTime;
 use crm_store::platform::db::DbConnection;
 use crm_store::platform::pagination::{
     After, KeyValue, Page, PageRequest, DEFAULT_LIMIT, MAX_LIMIT,
@@ -246,6 +247,7 @@ pub fn list_query(
     default_sort: &str,
     limit: Option<i64>,
     cursor: Option<&str>,
+    now: NaiveDateTime,
 ) -> Result<ListQuery, ApiError> {
     let filter = filter.map(str::trim).filter(|f| !f.is_empty());
     let sort = sort
@@ -279,6 +281,7 @@ pub fn list_query(
         sort: sort.to_owned(),
         after,
         limit: page_limit(limit)?,
+        now,
     })
 }
 

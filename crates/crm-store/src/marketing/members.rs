@@ -10,6 +10,7 @@ use crate::events::outbox;
 use crate::marketing::campaigns::{self, Visible};
 use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
+use crate::platform::clock::Clock;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -160,6 +161,7 @@ fn find(
 /// two nodes at once, makes one membership.
 pub fn add(
     conn: &mut DbConnection,
+    clock: Clock,
     campaign_id: &str,
     expected_version: Option<i64>,
     visible: &Visible,
@@ -177,8 +179,9 @@ pub fn add(
         };
         let filter = segments::parsed(&segment)?;
         let subject = segment.fields.subject;
+        let now = clock.now(conn)?;
         targets.extend(
-            segments::all_members(conn, subject, Some(&filter))?
+            segments::all_members(conn, subject, Some(&filter), now)?
                 .into_iter()
                 .map(|m| match subject {
                     SegmentSubject::Companies => Target::Company(m.id),
@@ -276,6 +279,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<MemberRow, StoreError> {
 /// transaction.
 pub fn activate(
     conn: &mut DbConnection,
+    clock: Clock,
     campaign_id: &str,
     expected_version: Option<i64>,
     visible: &Visible,
@@ -288,7 +292,15 @@ pub fn activate(
         CampaignAction::Activate,
     )?;
     if let Some(segment) = campaign.fields.target_segment_id.clone() {
-        add(conn, campaign_id, None, visible, Vec::new(), Some(&segment))?;
+        add(
+            conn,
+            clock,
+            campaign_id,
+            None,
+            visible,
+            Vec::new(),
+            Some(&segment),
+        )?;
     }
     Ok(campaign)
 }

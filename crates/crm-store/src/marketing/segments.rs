@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::marketing::campaigns::Visible;
 use crate::marketing::consents::{reachable_people, Addresses};
 use crate::parties::{companies, contacts};
+use crate::platform::clock::Clock;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
@@ -190,6 +191,7 @@ fn reachable_members(
 /// where the next page begins.
 fn reachable_page(
     conn: &mut DbConnection,
+    now: NaiveDateTime,
     subject: SegmentSubject,
     filter: &Expr,
     channel: Option<ConsentChannel>,
@@ -204,6 +206,7 @@ fn reachable_page(
             sort: "created_at".to_owned(),
             after: after.take(),
             limit: wanted,
+            now,
         };
         let page = members_page(conn, subject, &query)?;
         let kept = match channel {
@@ -224,6 +227,7 @@ pub fn all_members(
     conn: &mut DbConnection,
     subject: SegmentSubject,
     filter: Option<&Expr>,
+    now: NaiveDateTime,
 ) -> Result<Vec<Member>, StoreError> {
     let mut members = Vec::new();
     let mut after: Option<Position> = None;
@@ -233,6 +237,7 @@ pub fn all_members(
             sort: "created_at".to_owned(),
             after: after.take(),
             limit: PAGE,
+            now,
         };
         let page = members_page(conn, subject, &query)?;
         members.extend(page.items);
@@ -263,6 +268,7 @@ fn check(conn: &mut DbConnection, fields: &SegmentFields, filter: &Expr) -> Resu
         sort: "created_at".to_owned(),
         after: None,
         limit: 1,
+        now: now(),
     };
     members_page(conn, fields.subject, &probe)?;
     Ok(())
@@ -374,6 +380,7 @@ pub struct MembersCursor {
 /// cursor made before the segment changed is a `422`.
 pub fn members(
     conn: &mut DbConnection,
+    clock: Clock,
     id: &str,
     visible: &Visible,
     limit: i64,
@@ -387,8 +394,10 @@ pub fn members(
         )
         .into());
     }
+    let now = clock.now(conn)?;
     let (members, next) = reachable_page(
         conn,
+        now,
         segment.fields.subject,
         &parsed(&segment)?,
         segment.fields.channel,
@@ -412,6 +421,7 @@ pub struct Counted {
 /// Counts a page at a time, and returns the first `sample` members.
 fn count_members(
     conn: &mut DbConnection,
+    now: NaiveDateTime,
     subject: SegmentSubject,
     filter: &Expr,
     channel: Option<ConsentChannel>,
@@ -426,6 +436,7 @@ fn count_members(
             sort: "created_at".to_owned(),
             after: after.take(),
             limit: PAGE,
+            now,
         };
         let page = members_page(conn, subject, &query)?;
         let matched = page.items.len();
@@ -445,11 +456,18 @@ fn count_members(
 }
 
 /// How many live members a segment the caller may see has, and how many its channel drops.
-pub fn count(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Counted, StoreError> {
+pub fn count(
+    conn: &mut DbConnection,
+    clock: Clock,
+    id: &str,
+    visible: &Visible,
+) -> Result<Counted, StoreError> {
     let segment = get(conn, id, visible)?;
     let filter = parsed(&segment)?;
+    let now = clock.now(conn)?;
     Ok(count_members(
         conn,
+        now,
         segment.fields.subject,
         &filter,
         segment.fields.channel,
@@ -462,10 +480,12 @@ pub fn count(conn: &mut DbConnection, id: &str, visible: &Visible) -> Result<Cou
 /// saving a segment; a bad path is a `422`, as in lists.
 pub fn preview(
     conn: &mut DbConnection,
+    clock: Clock,
     subject: SegmentSubject,
     filter: &Expr,
     channel: Option<ConsentChannel>,
     sample: usize,
 ) -> Result<(Counted, Vec<Member>), StoreError> {
-    count_members(conn, subject, filter, channel, sample)
+    let now = clock.now(conn)?;
+    count_members(conn, now, subject, filter, channel, sample)
 }

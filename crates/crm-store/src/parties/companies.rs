@@ -310,6 +310,7 @@ macro_rules! fact {
 /// What lists of companies filter and sort on.
 pub const TABLE: Table = Table {
     object: "companies",
+    joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
         Column {

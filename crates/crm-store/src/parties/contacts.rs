@@ -14,7 +14,7 @@ use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
 use crate::platform::query::{
-    custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    custom_path_value, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
@@ -265,6 +265,25 @@ fn lifecycle_stages() -> Vec<String> {
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)";
 
+fn consent_statuses() -> Vec<String> {
+    ConsentStatus::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+/// The status of the contact's latest consent event on a channel, null without one.
+macro_rules! consent {
+    ($channel:literal) => {
+        concat!(
+            "(SELECT cc.status FROM contact_consents cc WHERE cc.contact_id = contacts.id",
+            " AND cc.channel = '",
+            $channel,
+            "' ORDER BY cc.at DESC, cc.id DESC LIMIT 1)"
+        )
+    };
+}
+
 /// What lists of contacts filter and sort on.
 pub const TABLE: Table = Table {
     object: "contacts",
@@ -272,6 +291,11 @@ pub const TABLE: Table = Table {
         ("company", "company_id", "companies"),
         ("owner", "owner_id", "users"),
     ],
+    joins: &[Join {
+        prefix: "company",
+        key: "company_id",
+        table: &companies::TABLE,
+    }],
     columns: &[
         Column {
             sortable: true,
@@ -348,6 +372,26 @@ pub const TABLE: Table = Table {
             sortable: true,
             ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
         },
+        Column::new(
+            "consent.email",
+            consent!("email"),
+            ColumnKind::Choice(consent_statuses),
+        ),
+        Column::new(
+            "consent.phone",
+            consent!("phone"),
+            ColumnKind::Choice(consent_statuses),
+        ),
+        Column::new(
+            "consent.sms",
+            consent!("sms"),
+            ColumnKind::Choice(consent_statuses),
+        ),
+        Column::new(
+            "consent.post",
+            consent!("post"),
+            ColumnKind::Choice(consent_statuses),
+        ),
     ],
 };
 

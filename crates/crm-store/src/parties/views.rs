@@ -100,7 +100,7 @@ fn check(conn: &mut DbConnection, fields: &ViewFields) -> Result<(), StoreError>
     let defs = custom::fields(conn, fields.object)?;
     let lookup = |path: &str| table.field(path, &defs);
     if let Some(text) = &fields.filter {
-        filter::compile(text, &lookup)?;
+        filter::compile(text, &lookup, crate::now())?;
     }
     if let Some(sort) = &fields.sort {
         filter::parse_sort(sort, &lookup)?;

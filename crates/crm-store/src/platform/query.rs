@@ -100,11 +100,22 @@ pub struct Table {
     pub columns: &'static [Column],
     /// What `expand=` embeds: (name, the id field pointing at it, the object it is).
     pub relations: &'static [(&'static str, &'static str, &'static str)],
+    /// Other objects whose built-in columns filters may name through a key of this one.
+    pub joins: &'static [Join],
+}
+
+/// `company.tier` on a contact: the built-in columns of `table`, read through `key`, under
+/// `prefix`. Filters only: a page's cursor holds values of the object's own columns.
+pub struct Join {
+    pub prefix: &'static str,
+    pub key: &'static str,
+    pub table: &'static Table,
 }
 
 /// Where a checked path reads from.
 enum Target<'a> {
     Column(&'a Column),
+    Joined(&'a Join, &'a Column),
     Custom {
         key: &'a str,
         field_type: CustomFieldType,
@@ -121,6 +132,11 @@ impl Table {
                 path: column.path.to_owned(),
                 kind: column.kind.kind(),
                 sortable: column.sortable,
+            }),
+            Target::Joined(_, column) => Some(FieldSpec {
+                path: path.to_owned(),
+                kind: column.kind.kind(),
+                sortable: false,
             }),
             Target::Custom { key, amount, .. } => {
                 let field = custom.iter().find(|f| f.key == key)?;
@@ -150,6 +166,16 @@ impl Table {
                 field_type: field.field_type,
                 amount,
             });
+        }
+        if let Some((prefix, rest)) = path.split_once('.') {
+            if let Some(join) = self.joins.iter().find(|j| j.prefix == prefix) {
+                return join
+                    .table
+                    .columns
+                    .iter()
+                    .find(|c| c.path == rest)
+                    .map(|column| Target::Joined(join, column));
+            }
         }
         self.columns
             .iter()
@@ -346,6 +372,13 @@ impl Compiler<'_> {
     fn read(&self, target: &Target<'_>, for_order: bool) -> String {
         match target {
             Target::Column(column) => column.sql.to_owned(),
+            Target::Joined(join, column) => format!(
+                "(SELECT {sql} FROM {joined} WHERE {joined}.id = {object}.{key})",
+                sql = column.sql,
+                joined = join.table.object,
+                object = self.table.object,
+                key = join.key,
+            ),
             Target::Custom {
                 key,
                 field_type,
@@ -404,11 +437,12 @@ impl Compiler<'_> {
 
     fn is_null(&self, field: &FieldSpec, out: &mut Fragment<sql_types::Bool>) {
         match self.target(field) {
-            Some(Target::Column(column)) => {
+            Some(target @ (Target::Column(column) | Target::Joined(_, column))) => {
+                let read = self.read(&target, false);
                 if matches!(column.kind, ColumnKind::Tags) {
-                    out.sql(format!("({} = '[]')", column.sql));
+                    out.sql(format!("(COALESCE({read}, '[]') = '[]')"));
                 } else {
-                    out.sql(format!("({} IS NULL)", column.sql));
+                    out.sql(format!("({read} IS NULL)"));
                 }
             }
             Some(Target::Custom { key, .. }) => match self.dialect {
@@ -510,8 +544,8 @@ impl Compiler<'_> {
             };
             out.sql(" OR ");
             match (target, self.dialect) {
-                (Target::Column(column), _) => {
-                    out.sql(format!("{} LIKE ", column.sql));
+                (Target::Column(_) | Target::Joined(..), _) => {
+                    out.sql(format!("{} LIKE ", self.read(target, false)));
                     out.bind(Bind::Text(like_contains(
                         &Value::from(item.as_str()).to_string(),
                     )));
@@ -537,7 +571,7 @@ impl Compiler<'_> {
     fn nullable(&self, target: &Target<'_>) -> bool {
         match target {
             Target::Column(column) => column.nullable,
-            Target::Custom { .. } => true,
+            Target::Joined(..) | Target::Custom { .. } => true,
         }
     }
 
@@ -637,7 +671,7 @@ fn json_of(target: &Target<'_>, value: &Scalar) -> Value {
         Scalar::Date(d) => Value::from(d.to_string()),
         Scalar::Instant(t) => match target {
             Target::Custom { .. } => Value::from(t.and_utc().timestamp_micros()),
-            Target::Column(_) => Value::from(t.to_string()),
+            Target::Column(_) | Target::Joined(..) => Value::from(t.to_string()),
         },
     }
 }
@@ -719,6 +753,8 @@ pub struct ListQuery {
     pub sort: String,
     pub after: Option<Position>,
     pub limit: i64,
+    /// What relative dates in the filter (`-180d`) count from: the service clock's now.
+    pub now: NaiveDateTime,
 }
 
 /// Where a page ended: its last row's sort keys and id.
@@ -772,7 +808,7 @@ impl Table {
         let condition = query
             .filter
             .as_ref()
-            .map(|expr| crm_domain::platform::filter::check(expr, &lookup))
+            .map(|expr| crm_domain::platform::filter::check(expr, &lookup, query.now))
             .transpose()?;
         let sort = crm_domain::platform::filter::parse_sort(&query.sort, &lookup)?;
         let compiler = Compiler {

@@ -207,6 +207,7 @@ fn sources() -> Vec<String> {
 /// What lists of leads filter and sort on.
 pub const TABLE: Table = Table {
     object: "leads",
+    joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
         Column {

@@ -169,6 +169,7 @@ impl OpportunityRow {
 /// What lists of opportunities filter and sort on.
 pub const TABLE: Table = Table {
     object: "opportunities",
+    joins: &[],
     relations: &[
         ("company", "company_id", "companies"),
         ("contact", "contact_id", "contacts"),

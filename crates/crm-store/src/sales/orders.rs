@@ -944,6 +944,7 @@ fn statuses() -> Vec<String> {
 /// What lists of orders filter and sort on.
 pub const TABLE: Table = Table {
     object: "orders",
+    joins: &[],
     relations: &[
         ("company", "company_id", "companies"),
         ("contact", "contact_id", "contacts"),
