@@ -535,3 +535,51 @@ on_both_backends! {
         assert_eq!(r.status, 422, "a company's column filters, it does not sort: {}", r.text);
     }
 }
+
+on_both_backends! {
+    async fn a_lead_hands_its_campaign_to_its_opportunity_and_quote_and_the_quote_to_its_order(app: TestApp) {
+        let spring = id_of(&campaign(&app, "spring-leads", "event").await);
+        let unknown = "0190a000-0000-7000-8000-000000000000";
+        let refused = app.post("/v1/leads", json!({"last_name": "Nobody", "campaign_id": unknown})).await;
+        assert_eq!((refused.status.as_u16(), &refused.body["errors"][0]["field"]), (422, &json!("campaign_id")), "{}", refused.text);
+        assert_eq!(app.post("/v1/leads", json!({"last_name": "Nobody", "campaign_id": "spring"})).await.status, 422, "not an id");
+        assert!(app.get("/v1/leads").await.body["data"].as_array().unwrap().is_empty(), "nothing was written");
+
+        let lead = app.create("/v1/leads", json!({"last_name": "Ruiz", "email": "ruiz@example.com", "company_name": "Ruiz Logística", "campaign_id": spring})).await;
+        assert_eq!(lead["campaign_id"], json!(spring));
+        let listed = app.get(&format!("/v1/leads?filter=campaign_id.eq.{spring}")).await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "{}", listed.text);
+        let body = json!({"opportunity": {"name": "Fleet", "amount": money(150_000, "EUR"), "expected_close_date": today_plus(30)},
+            "quote": {"currency": "EUR", "lines": [{"description": "Tracker", "quantity": "3", "unit_price": money(10_000, "EUR"), "tax_rate_bp": 2100}]}});
+        let converted = app.post(&format!("/v1/leads/{}/convert", lead["id"].as_str().unwrap()), body).await;
+        assert_eq!(converted.status, 200, "{}", converted.text);
+        let opportunity = app.get(&format!("/v1/opportunities/{}", converted.body["opportunity_id"].as_str().unwrap())).await;
+        assert_eq!(opportunity.body["campaign_id"], json!(spring), "the opportunity takes the lead's campaign");
+        let quote_id = converted.body["lead"]["converted_quote_id"].as_str().or(converted.body["quote_id"].as_str()).unwrap().to_owned();
+        let quote = app.get(&format!("/v1/quotes/{quote_id}")).await;
+        assert_eq!(quote.body["campaign_id"], json!(spring), "so does the quote: {}", quote.text);
+
+        // A quote of the opportunity takes its campaign unless it names one; an unknown one is refused.
+        let company = opportunity.body["company_id"].as_str().unwrap().to_owned();
+        let line = json!([{"description": "Spare", "quantity": "1", "unit_price": money(5_000, "EUR")}]);
+        let second = app.create("/v1/quotes", json!({"opportunity_id": opportunity.body["id"], "company_id": company, "currency": "EUR", "lines": line})).await;
+        assert_eq!(second["campaign_id"], json!(spring));
+        let bad = app.patch(&format!("/v1/quotes/{}", second["id"].as_str().unwrap()), json!({"campaign_id": unknown})).await;
+        assert_eq!((bad.status.as_u16(), &bad.body["errors"][0]["field"]), (422, &json!("campaign_id")), "{}", bad.text);
+        let cleared = app.patch(&format!("/v1/quotes/{}", second["id"].as_str().unwrap()), json!({"campaign_id": null})).await;
+        assert_eq!(cleared.body["campaign_id"], Value::Null, "{}", cleared.text);
+        let bad = app.post("/v1/opportunities", json!({"name": "X", "company_id": company, "amount": money(1, "EUR"), "expected_close_date": today_plus(5), "campaign_id": "free text"})).await;
+        assert_eq!((bad.status.as_u16(), &bad.body["errors"][0]["field"]), (422, &json!("campaign_id")), "{}", bad.text);
+
+        // The accepted quote's order carries the campaign, and the report counts it.
+        assert_eq!(app.act(&format!("/v1/quotes/{quote_id}/send")).await.status, 200);
+        assert_eq!(app.act(&format!("/v1/quotes/{quote_id}/accept")).await.status, 200);
+        let made = app.act(&format!("/v1/quotes/{quote_id}/convert")).await;
+        assert_eq!(made.status, 200, "{}", made.text);
+        let order = app.get(&format!("/v1/orders/{}", made.body["order_id"].as_str().unwrap())).await;
+        assert_eq!(order.body["campaign_id"], json!(spring), "{}", order.text);
+        let report = app.get(&format!("/v1/campaigns/{spring}/report")).await;
+        assert_eq!(report.status, 200, "{}", report.text);
+        assert_eq!((&report.body["attributed_orders"], &report.body["revenue_minor"]), (&json!(1), &json!(30_000)), "{}", report.text);
+    }
+}

@@ -52,6 +52,7 @@ const KEYS: &[&str] = &[
     "email",
     "phone",
     "company_name",
+    "campaign_id",
     "disqualify_reason",
     "converted_contact_id",
     "converted_company_id",
@@ -91,6 +92,8 @@ pub struct Lead {
     pub phone: Option<String>,
     /// The company the person named.
     pub company_name: Option<String>,
+    /// The campaign that brought it; its opportunity and quote take it on conversion.
+    pub campaign_id: Option<String>,
     /// Why it was disqualified.
     pub disqualify_reason: Option<String>,
     /// What it became: the contact.
@@ -136,6 +139,7 @@ impl From<store::Lead> for Lead {
             email: l.fields.email,
             phone: l.fields.phone,
             company_name: l.fields.company_name,
+            campaign_id: l.fields.campaign_id,
             disqualify_reason: l.disqualify_reason,
             converted_contact_id: l.converted_contact_id,
             converted_company_id: l.converted_company_id,
@@ -175,6 +179,8 @@ pub struct LeadCreate {
     pub phone: Option<String>,
     /// Company name.
     pub company_name: Option<String>,
+    /// The campaign that brought it (`/v1/campaigns`); unknown is a `422`.
+    pub campaign_id: Option<String>,
     /// Values of custom fields, by key; required ones must be given, defaults fill the rest.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
@@ -213,6 +219,9 @@ pub struct LeadUpdate {
     /// Company name.
     #[serde(default, deserialize_with = "patch")]
     pub company_name: Option<Option<String>>,
+    /// The campaign that brought it.
+    #[serde(default, deserialize_with = "patch")]
+    pub campaign_id: Option<Option<String>>,
     /// Values of custom fields, by key, merged into the stored ones: `null` clears a field.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
@@ -253,6 +262,9 @@ impl LeadUpdate {
         if let Some(v) = self.company_name {
             f.company_name = c.optional("company_name", v.as_deref(), SHORT);
         }
+        if let Some(v) = self.campaign_id {
+            f.campaign_id = c.id("campaign_id", v);
+        }
         f.custom_written = self.custom_fields;
         c.finish()
     }
@@ -270,6 +282,7 @@ fn new_fields(body: LeadCreate, state: &AppState) -> Result<LeadFields, ApiError
         email: None,
         phone: None,
         company_name: None,
+        campaign_id: None,
         custom_fields: Map::new(),
         custom_written: None,
     };
@@ -283,6 +296,7 @@ fn new_fields(body: LeadCreate, state: &AppState) -> Result<LeadFields, ApiError
         email: Some(body.email),
         phone: Some(body.phone),
         company_name: Some(body.company_name),
+        campaign_id: Some(body.campaign_id),
         custom_fields: body.custom_fields,
     }
     .apply(&mut fields, state)?;

@@ -30,6 +30,8 @@ pub struct Quote {
     pub id: String,
     /// The opportunity it belongs to.
     pub opportunity_id: Option<String>,
+    /// The campaign that brought it, which its order takes.
+    pub campaign_id: Option<String>,
     /// `Q-YYYY-NNNNNN`, shared by all revisions.
     pub number: String,
     /// 1 for the first version; revising makes n+1.
@@ -86,6 +88,7 @@ impl From<store::Quote> for Quote {
             margin: margin_output(&q.totals, cost, &currency),
             id: q.id,
             opportunity_id: q.fields.opportunity_id,
+            campaign_id: q.fields.campaign_id,
             number: q.number,
             revision: q.revision,
             previous_revision_id: q.previous_revision_id,
@@ -114,6 +117,9 @@ impl From<store::Quote> for Quote {
 pub struct QuoteCreate {
     /// The opportunity it belongs to; accepting the quote can win it.
     pub opportunity_id: Option<String>,
+    /// The campaign that brought it (unknown is a `422`); the opportunity's when not given.
+    /// Its order takes it, and counts for the campaign.
+    pub campaign_id: Option<String>,
     /// The customer company.
     pub company_id: Option<String>,
     /// The customer contact.
@@ -139,6 +145,9 @@ pub struct QuoteUpdate {
     /// The opportunity it belongs to.
     #[serde(default, deserialize_with = "patch")]
     pub opportunity_id: Option<Option<String>>,
+    /// The campaign that brought it.
+    #[serde(default, deserialize_with = "patch")]
+    pub campaign_id: Option<Option<String>>,
     /// The customer company.
     #[serde(default, deserialize_with = "patch")]
     pub company_id: Option<Option<String>>,
@@ -181,6 +190,7 @@ impl QuoteUpdate {
         c.finish()?;
         Ok(QuoteChanges {
             opportunity_id: self.opportunity_id,
+            campaign_id: self.campaign_id,
             company_id: self.company_id,
             contact_id: self.contact_id,
             owner_id: self.owner_id,
@@ -222,6 +232,7 @@ pub fn quote_draft(body: QuoteCreate, caller: Option<&str>) -> Result<QuoteDraft
     c.finish()?;
     Ok(QuoteDraft {
         opportunity_id: body.opportunity_id,
+        campaign_id: body.campaign_id,
         company_id: body.company_id,
         contact_id: body.contact_id,
         owner_id: body.owner_id.or_else(|| caller.map(str::to_owned)),

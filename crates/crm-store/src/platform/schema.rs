@@ -202,6 +202,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         opportunity_id -> Nullable<Text>,
+        campaign_id -> Nullable<Text>,
     }
 }
 
@@ -302,6 +303,7 @@ diesel::table! {
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
         custom_fields -> Text,
+        campaign_id -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@ use crm_domain::events::catalogue::EventType;
 use crm_domain::sales::leads::{transition, LeadAction, LeadSource, LeadStatus};
 use diesel::prelude::*;
 
+use crate::marketing::campaigns;
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::counters;
 use crate::platform::custom_fields as custom;
@@ -56,6 +57,7 @@ struct LeadRow {
         skip_update
     )]
     custom_fields: String,
+    campaign_id: Option<String>,
 }
 
 /// What a client may write. `phone` is E.164; the value is (minor units, currency).
@@ -71,6 +73,8 @@ pub struct LeadFields {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company_name: Option<String>,
+    /// The campaign that brought it; its opportunity and quote take it on conversion.
+    pub campaign_id: Option<String>,
     /// Stored custom values, in canonical form.
     pub custom_fields: Map<String, Value>,
     /// What the client wrote under `custom_fields`, applied by the write.
@@ -110,6 +114,7 @@ impl LeadRow {
             email: self.email.clone(),
             phone: self.phone.clone(),
             company_name: self.company_name.clone(),
+            campaign_id: self.campaign_id.clone(),
             custom_fields: custom::stored_values("leads", &self.custom_fields)?,
             custom_written: None,
         })
@@ -138,6 +143,7 @@ impl LeadRow {
         self.last_name = f.last_name;
         self.email = f.email;
         self.phone = f.phone;
+        self.campaign_id = f.campaign_id;
         self.company_name = f.company_name;
         self.custom_fields = Value::Object(f.custom_fields).to_string();
     }
@@ -168,6 +174,7 @@ impl LeadRow {
             "source" => FieldValue::text(Some(&self.source)),
             "status" => FieldValue::text(Some(&self.status)),
             "owner_id" => FieldValue::text(self.owner_id.as_deref()),
+            "campaign_id" => FieldValue::text(self.campaign_id.as_deref()),
             "score" => FieldValue::integer(self.score),
             "estimated_value.amount_minor" => FieldValue::integer(self.estimated_value_minor),
             "estimated_value.currency" => {
@@ -230,6 +237,10 @@ pub const TABLE: Table = Table {
         Column {
             indexed: true,
             ..Column::new("owner_id", "owner_id", ColumnKind::Text)
+        },
+        Column {
+            indexed: true,
+            ..Column::new("campaign_id", "campaign_id", ColumnKind::Text)
         },
         Column {
             sortable: true,
@@ -321,6 +332,9 @@ fn check_write(
     if let Some(id) = &f.owner_id {
         users::ensure_active(conn, id, "owner_id")?;
     }
+    if let Some(id) = &f.campaign_id {
+        campaigns::ensure_exists(conn, id, "campaign_id")?;
+    }
     if f.email.is_none() && f.phone.is_none() && f.last_name.is_none() && f.company_name.is_none() {
         return Err(crm_domain::Violation::new(
             "email",
@@ -361,6 +375,7 @@ pub fn create(conn: &mut DbConnection, mut fields: LeadFields) -> Result<Lead, S
         updated_at: at,
         archived_at: None,
         custom_fields: String::new(),
+        campaign_id: None,
     };
     row.set_fields(fields);
     let custom_fields = json_text(Dialect::of(conn), row.custom_fields.clone());
@@ -550,6 +565,7 @@ pub fn convert(
             fields.contact_id = matched.contact_id.clone();
             fields.lead_id = Some(row.id.clone());
             fields.owner_id = fields.owner_id.or_else(|| row.owner_id.clone());
+            fields.campaign_id = fields.campaign_id.or_else(|| row.campaign_id.clone());
             Some(crate::sales::opportunities::create(conn, fields, user_id)?.id)
         }
         None => None,
@@ -560,6 +576,7 @@ pub fn convert(
             draft.company_id = matched.company_id.clone();
             draft.contact_id = matched.contact_id.clone();
             draft.owner_id = draft.owner_id.or_else(|| row.owner_id.clone());
+            draft.campaign_id = draft.campaign_id.or_else(|| row.campaign_id.clone());
             let fields = quotes::resolve(conn, draft)?;
             Some(quotes::create(conn, fields)?.id)
         }

@@ -13,6 +13,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
+use crate::marketing::campaigns;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{keyset, PageRequest};
@@ -325,6 +326,9 @@ fn resolve(
     if let Some(id) = &fields.owner_id {
         users::ensure_active(conn, id, "owner_id")?;
     }
+    if let Some(id) = &fields.campaign_id {
+        campaigns::ensure_exists(conn, id, "campaign_id")?;
+    }
     let pipeline = match &fields.pipeline_id {
         Some(id) => pipelines::get(conn, id).map_err(|e| match e {
             StoreError::NotFound => Violation::new("pipeline_id", "no such pipeline").into(),
@@ -439,6 +443,17 @@ pub fn ensure_exists(conn: &mut DbConnection, id: &str, field: &str) -> Result<(
         Err(StoreError::NotFound) => Err(Violation::new(field, "no such opportunity").into()),
         Err(e) => Err(e),
     }
+}
+
+/// The campaign an opportunity came from; none for an unknown opportunity, which the caller
+/// refuses on its own terms.
+pub fn campaign_of(conn: &mut DbConnection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(opportunities::table
+        .find(id)
+        .select(opportunities::campaign_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }
 
 /// Changes the opportunity; a stage change is recorded in its history, with who and when.

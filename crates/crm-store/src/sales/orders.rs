@@ -648,6 +648,7 @@ pub(crate) struct QuotedOrder {
     pub company_id: Option<String>,
     pub currency: String,
     pub salesperson_id: Option<String>,
+    pub campaign_id: Option<String>,
     pub lines: Vec<Line>,
 }
 
@@ -670,7 +671,7 @@ pub(crate) fn create_from_quote(
             status: OrderStatus::Pending,
             ordered_at: now(),
             salesperson_id: quote.salesperson_id,
-            campaign_id: None,
+            campaign_id: quote.campaign_id,
             utm: None,
             lines: quote.lines,
             prices_include_tax: false,

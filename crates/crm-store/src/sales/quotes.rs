@@ -14,6 +14,7 @@ use crm_domain::sales::totals::Totals;
 use crm_domain::Violations;
 use diesel::prelude::*;
 
+use crate::marketing::campaigns;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -52,6 +53,7 @@ struct QuoteRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     opportunity_id: Option<String>,
+    campaign_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -76,6 +78,8 @@ struct QuoteLineRow {
 #[derive(Debug, Clone)]
 pub struct QuoteFields {
     pub opportunity_id: Option<String>,
+    /// The campaign that brought it, which its order takes; else its opportunity's.
+    pub campaign_id: Option<String>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
     pub owner_id: Option<String>,
@@ -108,6 +112,7 @@ pub struct Quote {
 #[derive(Debug, Clone)]
 pub struct QuoteDraft {
     pub opportunity_id: Option<String>,
+    pub campaign_id: Option<String>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
     pub owner_id: Option<String>,
@@ -141,14 +146,22 @@ fn check_references(conn: &mut DbConnection, f: &QuoteFields) -> Result<(), Stor
     if let Some(id) = &f.opportunity_id {
         crate::sales::opportunities::ensure_exists(conn, id, "opportunity_id")?;
     }
+    if let Some(id) = &f.campaign_id {
+        campaigns::ensure_exists(conn, id, "campaign_id")?;
+    }
     Ok(())
 }
 
 /// Turns a client's draft into fields: lines resolved against the catalogue.
 pub fn resolve(conn: &mut DbConnection, draft: QuoteDraft) -> Result<QuoteFields, StoreError> {
     let lines = documents::resolve_lines(conn, draft.lines, &draft.currency)?;
+    let campaign_id = match (draft.campaign_id, &draft.opportunity_id) {
+        (None, Some(opportunity)) => crate::sales::opportunities::campaign_of(conn, opportunity)?,
+        (given, _) => given,
+    };
     Ok(QuoteFields {
         opportunity_id: draft.opportunity_id,
+        campaign_id,
         company_id: draft.company_id,
         contact_id: draft.contact_id,
         owner_id: draft.owner_id,
@@ -222,6 +235,7 @@ fn insert(
         created_at: at,
         updated_at: at,
         opportunity_id: fields.opportunity_id.clone(),
+        campaign_id: fields.campaign_id.clone(),
     };
     diesel::insert_into(quotes::table)
         .values(&row)
@@ -284,6 +298,7 @@ fn assemble(conn: &mut DbConnection, row: QuoteRow) -> Result<Quote, StoreError>
         status: effective_status(stored_status, row.valid_until, today()),
         fields: QuoteFields {
             opportunity_id: row.opportunity_id,
+            campaign_id: row.campaign_id,
             company_id: row.company_id,
             contact_id: row.contact_id,
             owner_id: row.owner_id,
@@ -330,6 +345,7 @@ pub type LineCheck = Box<dyn FnOnce(&str) -> Result<Vec<LineDraft>, Violations> 
 /// What an edit of a draft changes; `None` leaves a field as it is.
 pub struct QuoteChanges {
     pub opportunity_id: Option<Option<String>>,
+    pub campaign_id: Option<Option<String>>,
     pub company_id: Option<Option<String>>,
     pub contact_id: Option<Option<String>>,
     pub owner_id: Option<Option<String>>,
@@ -354,6 +370,9 @@ impl QuoteChanges {
         let lines = self.lines.map(|check| check(&f.currency)).transpose()?;
         if let Some(v) = self.opportunity_id {
             f.opportunity_id = v;
+        }
+        if let Some(v) = self.campaign_id {
+            f.campaign_id = v;
         }
         if let Some(v) = self.company_id {
             f.company_id = v;
@@ -400,6 +419,8 @@ pub fn update(
                 .filter(quotes::version.eq(row.version)),
         )
         .set((
+            quotes::opportunity_id.eq(&f.opportunity_id),
+            quotes::campaign_id.eq(&f.campaign_id),
             quotes::company_id.eq(&f.company_id),
             quotes::contact_id.eq(&f.contact_id),
             quotes::owner_id.eq(&f.owner_id),
@@ -469,6 +490,7 @@ pub fn act(
                     company_id: quote.fields.company_id.clone(),
                     currency: quote.fields.currency.clone(),
                     salesperson_id: quote.fields.owner_id.clone(),
+                    campaign_id: quote.fields.campaign_id.clone(),
                     lines: quote.fields.lines.clone(),
                 },
             )?;
