@@ -583,3 +583,37 @@ on_both_backends! {
         assert_eq!((&report.body["attributed_orders"], &report.body["revenue_minor"]), (&json!(1), &json!(30_000)), "{}", report.text);
     }
 }
+
+on_both_backends! {
+    async fn the_opt_in_channels_are_configured(app: TestApp) {
+        // By default phone works unless withdrawn, and SMS needs a grant.
+        let person = json!({"last_name": "Caller", "phone": "+34600111222"});
+        let default_id = id_of(&app.create("/v1/contacts", person.clone()).await);
+        let usable = |r: &crm_tests::Response| -> Vec<(String, bool)> {
+            r.body["data"].as_array().unwrap().iter().map(|c| (c["channel"].as_str().unwrap().to_owned(), c["usable"].as_bool().unwrap())).collect()
+        };
+        let consents = app.get(&format!("/v1/contacts/{default_id}/consents")).await;
+        assert_eq!(usable(&consents), vec![("email".into(), false), ("phone".into(), true), ("sms".into(), false), ("post".into(), true)]);
+        let calls = id_of(&campaign(&app, "calls", "phone").await);
+        let added = app.post(&format!("/v1/campaigns/{calls}/members"), json!({"contact_ids": [default_id]})).await;
+        assert_eq!(added.body["results"][0]["outcome"], "added", "{}", added.text);
+
+        // With CRM_CONSENT_OPT_IN_CHANNELS=email,phone the same person needs a grant to be called.
+        let strict = TestApp::spawn_configured(app.backend, |config| config.consent_opt_in_channels = "email, phone".into()).await;
+        let id = id_of(&strict.create("/v1/contacts", person).await);
+        let consents = strict.get(&format!("/v1/contacts/{id}/consents")).await;
+        assert_eq!(usable(&consents), vec![("email".into(), false), ("phone".into(), false), ("sms".into(), true), ("post".into(), true)]);
+        let calls = id_of(&campaign(&strict, "calls", "phone").await);
+        let refused = strict.post(&format!("/v1/campaigns/{calls}/members"), json!({"contact_ids": [id]})).await;
+        assert_eq!(refused.body["results"][0]["reason"], "no_consent", "{}", refused.text);
+        let by_phone = id_of(&strict.create("/v1/segments", json!({"name": "Callable", "subject": "contacts", "filter": "last_name.eq.Caller", "channel": "phone"})).await);
+        let by_sms = id_of(&strict.create("/v1/segments", json!({"name": "Texts", "subject": "contacts", "filter": "last_name.eq.Caller", "channel": "sms"})).await);
+        let count = |segment: String| { let strict = &strict; async move { let r = strict.get(&format!("/v1/segments/{segment}/count")).await; (r.body["count"].clone(), r.body["excluded_no_consent"].clone()) } };
+        assert_eq!(count(by_phone.clone()).await, (json!(0), json!(1)));
+        assert_eq!(count(by_sms).await, (json!(1), json!(0)), "SMS is no longer opt-in");
+        strict.post(&format!("/v1/contacts/{id}/consents"), json!({"channel": "phone", "status": "granted", "source": "call"})).await;
+        assert_eq!(count(by_phone).await, (json!(1), json!(0)));
+        let added = strict.post(&format!("/v1/campaigns/{calls}/members"), json!({"contact_ids": [id]})).await;
+        assert_eq!(added.body["results"][0]["outcome"], "added", "{}", added.text);
+    }
+}

@@ -158,6 +158,12 @@ impl TestApp {
         Self::start(db, url, None, |config| config.test_clock = false).await
     }
 
+    /// As `spawn`, with the configuration changed by `adjust`.
+    pub async fn spawn_configured(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let (db, url) = TestDb::create(backend);
+        Self::start(db, url, None, adjust).await
+    }
+
     /// As `spawn`, with a rate limit of `per_minute` requests per caller.
     pub async fn spawn_with_rate_limit(backend: Backend, per_minute: u64) -> TestApp {
         let (db, url) = TestDb::create(backend);

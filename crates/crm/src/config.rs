@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crm_domain::events::addresses::TargetPolicy;
 use crm_domain::events::delivery::RetrySchedule;
+use crm_domain::marketing::campaigns::OptIn;
 use crm_domain::platform::phone::PhoneRegion;
 use crm_http::events::delivery::WebhookSettings;
 use crm_http::HttpSettings;
@@ -111,6 +112,9 @@ pub struct Config {
     pub webhook_allow_hosts: Vec<String>,
     /// Let admins freeze the service clock (`PUT /v1/admin/clock`): for test deployments only.
     pub test_clock: bool,
+    /// Consent channels on which a person must have granted consent to be reached (the others
+    /// work unless withdrawn): comma-separated `email`, `phone`, `sms`, `post`; may be empty.
+    pub consent_opt_in_channels: String,
     /// Seconds between SLA sweeps (breaches, escalations, closing resolved cases).
     pub sla_sweep_seconds: u64,
     /// Survey reads and answers by token allowed per client address per minute.
@@ -186,6 +190,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_allow_hosts: Vec::new(),
             test_clock: false,
+            consent_opt_in_channels: "email,sms".into(),
             sla_sweep_seconds: 60,
             survey_per_minute: 30,
             rate_limit_per_minute: 6_000,
@@ -332,6 +337,8 @@ impl Config {
             } else {
                 Clock::Real
             },
+            consent_opt_in: OptIn::parse(&self.consent_opt_in_channels)
+                .map_err(|why| ConfigError::Invalid(format!("consent_opt_in_channels: {why}")))?,
             base_currency: self.base_currency.parse().map_err(|_| {
                 ConfigError::Invalid(format!(
                     "base_currency `{}` is not an ISO 4217 code",

@@ -203,8 +203,50 @@ pub struct Utm {
     pub content: Option<String>,
 }
 
-/// The channels that need a `granted` consent to be used; the others work unless withdrawn.
-pub const OPT_IN_CHANNELS: [ConsentChannel; 2] = [ConsentChannel::Email, ConsentChannel::Sms];
+/// The channels that need a `granted` consent to be used (`CRM_CONSENT_OPT_IN_CHANNELS`,
+/// email and SMS by default); the others work unless withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptIn(u8);
+
+impl OptIn {
+    fn bit(channel: ConsentChannel) -> u8 {
+        match channel {
+            ConsentChannel::Email => 1,
+            ConsentChannel::Phone => 2,
+            ConsentChannel::Sms => 4,
+            ConsentChannel::Post => 8,
+        }
+    }
+
+    pub fn of(channels: &[ConsentChannel]) -> OptIn {
+        OptIn(channels.iter().fold(0, |bits, c| bits | OptIn::bit(*c)))
+    }
+
+    pub fn contains(self, channel: ConsentChannel) -> bool {
+        self.0 & OptIn::bit(channel) != 0
+    }
+
+    /// `email,sms`; an empty list makes every channel work unless withdrawn.
+    pub fn parse(text: &str) -> Result<OptIn, String> {
+        let channels = text
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.parse::<ConsentChannel>().map_err(|_| {
+                    format!("`{c}` is not a consent channel (email, phone, sms, post)")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OptIn::of(&channels))
+    }
+}
+
+impl Default for OptIn {
+    fn default() -> OptIn {
+        OptIn::of(&[ConsentChannel::Email, ConsentChannel::Sms])
+    }
+}
 
 /// What is known of one person on one channel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -218,13 +260,11 @@ pub struct Reach {
 /// Whether a campaign needing `channel` may reach a person: one with an address there who has
 /// not withdrawn, and on an opt-in channel has granted. A campaign needing no channel reaches
 /// everyone.
-pub fn reachable(channel: Option<ConsentChannel>, reach: Reach) -> bool {
+pub fn reachable(channel: Option<ConsentChannel>, reach: Reach, opt_in: OptIn) -> bool {
     match channel {
         None => true,
         Some(channel) => {
-            reach.has_address
-                && !reach.withdrawn
-                && (reach.granted || !OPT_IN_CHANNELS.contains(&channel))
+            reach.has_address && !reach.withdrawn && (reach.granted || !opt_in.contains(channel))
         }
     }
 }
@@ -324,16 +364,48 @@ mod tests {
             withdrawn: true,
             ..granted
         };
-        assert!(!reachable(Some(ConsentChannel::Email), address));
-        assert!(reachable(Some(ConsentChannel::Email), granted));
-        assert!(!reachable(Some(ConsentChannel::Email), withdrawn));
-        assert!(reachable(Some(ConsentChannel::Phone), address));
-        assert!(!reachable(Some(ConsentChannel::Phone), withdrawn));
+        assert!(!reachable(
+            Some(ConsentChannel::Email),
+            address,
+            OptIn::default()
+        ));
+        assert!(reachable(
+            Some(ConsentChannel::Email),
+            granted,
+            OptIn::default()
+        ));
+        assert!(!reachable(
+            Some(ConsentChannel::Email),
+            withdrawn,
+            OptIn::default()
+        ));
+        assert!(reachable(
+            Some(ConsentChannel::Phone),
+            address,
+            OptIn::default()
+        ));
+        assert!(!reachable(
+            Some(ConsentChannel::Phone),
+            withdrawn,
+            OptIn::default()
+        ));
         assert!(
-            !reachable(Some(ConsentChannel::Phone), Reach::default()),
+            !reachable(
+                Some(ConsentChannel::Phone),
+                Reach::default(),
+                OptIn::default()
+            ),
             "no number"
         );
-        assert!(reachable(None, Reach::default()));
+        assert!(reachable(None, Reach::default(), OptIn::default()));
+        let phone_too = OptIn::parse(" email, phone ").unwrap();
+        assert!(!reachable(Some(ConsentChannel::Phone), address, phone_too));
+        assert!(reachable(Some(ConsentChannel::Sms), address, phone_too));
+        let none = OptIn::parse("").unwrap();
+        assert!(reachable(Some(ConsentChannel::Email), address, none));
+        assert!(!reachable(Some(ConsentChannel::Email), withdrawn, none));
+        assert_eq!(OptIn::parse("email,sms").unwrap(), OptIn::default());
+        assert!(OptIn::parse("email,fax").unwrap_err().contains("fax"));
     }
 
     #[test]

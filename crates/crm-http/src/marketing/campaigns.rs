@@ -333,10 +333,10 @@ pub async fn update_campaign(
 
 async fn act(target: ActionTarget, action: CampaignAction) -> Result<HttpResponse, ApiError> {
     let (visible, role) = (visible_to(&target.principal), target.principal.role);
-    let clock = target.state.settings.clock;
+    let audience = target.state.settings.audience();
     let campaign = target
         .write(Resource::Campaigns, move |conn, id, version| match action {
-            CampaignAction::Activate => members::activate(conn, clock, id, version, &visible),
+            CampaignAction::Activate => members::activate(conn, audience, id, version, &visible),
             _ => store::act(conn, id, version, &visible, action),
         })
         .await?;
@@ -631,12 +631,12 @@ pub async fn add_members(
     let segment_id = body.segment_id.clone();
     let targets = body.targets()?;
     let visible = visible_to(&target.principal);
-    let clock = target.state.settings.clock;
+    let audience = target.state.settings.audience();
     let results = target
         .write(Resource::Campaigns, move |conn, id, version| {
             members::add(
                 conn,
-                clock,
+                audience,
                 id,
                 version,
                 &visible,

@@ -125,6 +125,7 @@ pub async fn get_consents(
     id: web::Path<String>,
 ) -> Result<web::Json<ChannelConsents>, ApiError> {
     principal.authorize(Resource::Consents, Access::Read)?;
+    let opt_in = state.settings.consent_opt_in;
     let states = state.db.read(move |conn| store::states(conn, &id)).await?;
     Ok(web::Json(ChannelConsents {
         data: states
@@ -139,7 +140,7 @@ pub async fn get_consents(
                 ChannelConsent {
                     channel,
                     status,
-                    usable: reachable(Some(channel), reach),
+                    usable: reachable(Some(channel), reach, opt_in),
                     lawful_basis: latest.as_ref().map(|c| c.event.lawful_basis),
                     at: latest.as_ref().map(|c| utc(c.event.at)),
                     source: latest.map(|c| c.event.source),

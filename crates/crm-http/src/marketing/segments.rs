@@ -300,14 +300,14 @@ pub async fn list_segment_members(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
-    let clock = state.settings.clock;
+    let audience = state.settings.audience();
     if wants_csv(&request) {
         let id = id.into_inner();
         let (first_id, first_visible) = (id.clone(), visible.clone());
         let first = state
             .db
             .read(move |conn| {
-                store::members(conn, clock, &first_id, &first_visible, CSV_PAGE, None)
+                store::members(conn, audience, &first_id, &first_visible, CSV_PAGE, None)
             })
             .await?;
         return Ok(csv_members(&state, id, visible, first));
@@ -316,7 +316,7 @@ pub async fn list_segment_members(
     let after = decode(query.cursor.as_deref())?;
     let (members, next) = state
         .db
-        .read(move |conn| store::members(conn, clock, &id, &visible, limit, after))
+        .read(move |conn| store::members(conn, audience, &id, &visible, limit, after))
         .await?;
     Ok(HttpResponse::Ok().json(SegmentMembers {
         data: members.into_iter().map(SegmentMember::from).collect(),
@@ -381,7 +381,7 @@ fn csv_members(
     let (sender, receiver) =
         tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CSV_PAGES_IN_FLIGHT);
     let db = state.db.clone();
-    let clock = state.settings.clock;
+    let audience = state.settings.audience();
     actix_web::rt::spawn(async move {
         let (mut members, mut next) = first;
         let mut header = true;
@@ -395,7 +395,9 @@ fn csv_members(
             };
             let (id, visible) = (id.clone(), visible.clone());
             let page = db
-                .read(move |conn| store::members(conn, clock, &id, &visible, CSV_PAGE, Some(after)))
+                .read(move |conn| {
+                    store::members(conn, audience, &id, &visible, CSV_PAGE, Some(after))
+                })
                 .await;
             match page {
                 Ok(page) => (members, next) = page,
@@ -433,10 +435,10 @@ pub async fn count_segment(
 ) -> Result<web::Json<SegmentCount>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
-    let clock = state.settings.clock;
+    let audience = state.settings.audience();
     let counted = state
         .db
-        .read(move |conn| store::count(conn, clock, &id, &visible))
+        .read(move |conn| store::count(conn, audience, &id, &visible))
         .await?;
     Ok(web::Json(SegmentCount {
         count: counted.count,
@@ -475,10 +477,12 @@ pub async fn preview_segment(
     let filter = parse_filter(&mut c, body.filter.trim());
     c.finish()?;
     let filter = filter.ok_or_else(|| ApiError::validation("filter", "is required"))?;
-    let clock = state.settings.clock;
+    let audience = state.settings.audience();
     let (counted, sample) = state
         .db
-        .read(move |conn| store::preview(conn, clock, body.subject, &filter, body.channel, SAMPLE))
+        .read(move |conn| {
+            store::preview(conn, audience, body.subject, &filter, body.channel, SAMPLE)
+        })
         .await?;
     Ok(web::Json(SegmentPreview {
         count: counted.count,

@@ -57,6 +57,18 @@ pub struct HttpSettings {
     pub webhooks: crate::events::delivery::WebhookSettings,
     /// Where service-desk times come from; `Test` lets admins freeze it.
     pub clock: crm_store::platform::clock::Clock,
+    /// The consent channels that need a grant (`CRM_CONSENT_OPT_IN_CHANNELS`).
+    pub consent_opt_in: crm_domain::marketing::campaigns::OptIn,
+}
+
+impl HttpSettings {
+    /// How campaigns and segments judge who they reach, and as of when.
+    pub fn audience(&self) -> crm_store::marketing::Audience {
+        crm_store::marketing::Audience {
+            clock: self.clock,
+            opt_in: self.consent_opt_in,
+        }
+    }
 }
 
 /// What authenticating a user's token needs to know of the user.

@@ -11,6 +11,7 @@ use crm_domain::engagement::automation::{
     Occasion, VisitStep, MAX_LEAD_DAYS, WORKDAY_START,
 };
 use crm_domain::engagement::tasks::TaskSource;
+use crm_domain::marketing::campaigns::OptIn;
 use crm_domain::platform::time::{local_date, time_zone};
 use crm_domain::sales::quotes::QuoteStatus;
 use diesel::prelude::*;
@@ -35,7 +36,11 @@ pub struct AutomationReport {
 }
 
 /// Runs every rule once at the service clock's `now`, in the fiscal time zone.
-pub fn run(conn: &mut DbConnection, clock: Clock) -> Result<AutomationReport, StoreError> {
+pub fn run(
+    conn: &mut DbConnection,
+    clock: Clock,
+    opt_in: OptIn,
+) -> Result<AutomationReport, StoreError> {
     let now = clock.now(conn)?;
     let zone = time_zone(
         "fiscal_time_zone",
@@ -49,7 +54,7 @@ pub fn run(conn: &mut DbConnection, clock: Clock) -> Result<AutomationReport, St
         report.visit_tasks += visit(conn, plan, now, zone)?;
     }
     for rule in rules::all_greetings(conn)? {
-        report.greeting_tasks += write_transaction(conn, |c| greet(c, &rule, now, zone))?;
+        report.greeting_tasks += write_transaction(conn, |c| greet(c, &rule, now, zone, opt_in))?;
     }
     for rule in rules::all_follow_ups(conn)? {
         report.follow_up_tasks += write_transaction(conn, |c| follow_up(c, &rule, now, zone))?;
@@ -133,6 +138,7 @@ fn greet(
     rule: &GreetingRule,
     now: NaiveDateTime,
     zone: Tz,
+    opt_in: OptIn,
 ) -> Result<usize, StoreError> {
     let today = local_date(now, zone);
     let f = &rule.fields;
@@ -171,7 +177,7 @@ fn greet(
                 .iter()
                 .map(|(p, _)| (p.0.clone(), p.1.clone(), p.2.clone()))
                 .collect();
-            Some(reachable_people(conn, &addresses, channel)?)
+            Some(reachable_people(conn, &addresses, channel, opt_in)?)
         }
         None => None,
     };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
-use crm_domain::marketing::campaigns::{reachable, ConsentChannel, MemberStatus, Reach};
+use crm_domain::marketing::campaigns::{reachable, ConsentChannel, MemberStatus, OptIn, Reach};
 use crm_domain::marketing::consent::{ConsentStatus, LawfulBasis};
 use diesel::prelude::*;
 
@@ -303,6 +303,7 @@ pub(crate) fn reachable_people(
     conn: &mut DbConnection,
     people: &[Addresses],
     channel: ConsentChannel,
+    opt_in: OptIn,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut reachable_ids = std::collections::HashSet::new();
     for chunk in people.chunks(CONSENT_CHUNK) {
@@ -313,6 +314,7 @@ pub(crate) fn reachable_people(
             if reachable(
                 Some(channel),
                 reach(channel, email.as_deref(), phone.as_deref(), status),
+                opt_in,
             ) {
                 reachable_ids.insert(id.clone());
             }

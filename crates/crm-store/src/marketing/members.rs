@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::marketing::campaigns::{
-    advance, converts, reachable, ConsentChannel, MemberStatus,
+    advance, converts, reachable, ConsentChannel, MemberStatus, OptIn,
 };
 use diesel::prelude::*;
 
@@ -10,7 +10,7 @@ use crate::events::outbox;
 use crate::marketing::campaigns::{self, Visible};
 use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
-use crate::platform::clock::Clock;
+use crate::marketing::Audience;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
@@ -87,6 +87,7 @@ fn reachability(
     conn: &mut DbConnection,
     target: &Target,
     channel: Option<ConsentChannel>,
+    opt_in: OptIn,
 ) -> Result<Option<(Option<String>, bool)>, StoreError> {
     let query = contacts::table
         .filter(contacts::archived_at.is_null())
@@ -129,6 +130,7 @@ fn reachability(
                 reachable(
                     Some(channel),
                     reach(channel, email.as_deref(), phone.as_deref(), status),
+                    opt_in,
                 )
             })
         }
@@ -161,7 +163,7 @@ fn find(
 /// two nodes at once, makes one membership.
 pub fn add(
     conn: &mut DbConnection,
-    clock: Clock,
+    audience: Audience,
     campaign_id: &str,
     expected_version: Option<i64>,
     visible: &Visible,
@@ -179,7 +181,7 @@ pub fn add(
         };
         let filter = segments::parsed(&segment)?;
         let subject = segment.fields.subject;
-        let now = clock.now(conn)?;
+        let now = audience.clock.now(conn)?;
         targets.extend(
             segments::all_members(conn, subject, Some(&filter), now)?
                 .into_iter()
@@ -191,8 +193,12 @@ pub fn add(
     }
     let mut outcomes = Vec::with_capacity(targets.len());
     for target in &targets {
-        let Some((company_id, any_reachable)) =
-            reachability(conn, target, campaign.fields.consent_channel)?
+        let Some((company_id, any_reachable)) = reachability(
+            conn,
+            target,
+            campaign.fields.consent_channel,
+            audience.opt_in,
+        )?
         else {
             outcomes.push(Added::NotFound);
             continue;
@@ -279,7 +285,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<MemberRow, StoreError> {
 /// transaction.
 pub fn activate(
     conn: &mut DbConnection,
-    clock: Clock,
+    audience: Audience,
     campaign_id: &str,
     expected_version: Option<i64>,
     visible: &Visible,
@@ -294,7 +300,7 @@ pub fn activate(
     if let Some(segment) = campaign.fields.target_segment_id.clone() {
         add(
             conn,
-            clock,
+            audience,
             campaign_id,
             None,
             visible,

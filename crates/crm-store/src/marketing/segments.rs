@@ -4,14 +4,14 @@
 use chrono::NaiveDateTime;
 use std::collections::HashSet;
 
-use crm_domain::marketing::campaigns::{ConsentChannel, SegmentSubject};
+use crm_domain::marketing::campaigns::{ConsentChannel, OptIn, SegmentSubject};
 use crm_domain::platform::filter::Expr;
 use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
 use crate::marketing::consents::{reachable_people, Addresses};
+use crate::marketing::Audience;
 use crate::parties::{companies, contacts};
-use crate::platform::clock::Clock;
 use crate::platform::db::DbConnection;
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
@@ -145,6 +145,7 @@ fn reachable_members(
     conn: &mut DbConnection,
     subject: SegmentSubject,
     channel: ConsentChannel,
+    opt_in: OptIn,
     members: Vec<Member>,
 ) -> Result<Vec<Member>, StoreError> {
     if members.is_empty() {
@@ -171,7 +172,7 @@ fn reachable_members(
         .iter()
         .map(|(id, email, phone, _)| (id.clone(), email.clone(), phone.clone()))
         .collect();
-    let reachable = reachable_people(conn, &addresses, channel)?;
+    let reachable = reachable_people(conn, &addresses, channel, opt_in)?;
     let kept: HashSet<String> = match subject {
         SegmentSubject::Contacts => reachable,
         SegmentSubject::Companies => people
@@ -186,37 +187,94 @@ fn reachable_members(
         .collect())
 }
 
-/// One page of a segment's members, at most `limit`, from `after`: pages of the filter are
-/// read until `limit` reachable members are found or the filter runs out. Returns them and
-/// where the next page begins.
-fn reachable_page(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
+/// A filter over `subject` as it is read now: relative dates count from `now`, and with a
+/// `channel` only the people reachable on it (by `opt_in`) are members.
+struct Selection<'a> {
     subject: SegmentSubject,
-    filter: &Expr,
+    filter: &'a Expr,
     channel: Option<ConsentChannel>,
-    limit: i64,
-    mut after: Option<Position>,
-) -> Result<(Vec<Member>, Option<Position>), StoreError> {
-    let mut found: Vec<Member> = Vec::new();
-    loop {
-        let wanted = limit - i64::try_from(found.len()).unwrap_or(limit);
+    now: NaiveDateTime,
+    opt_in: OptIn,
+}
+
+/// One page of the filter, and those of its records that the channel keeps.
+struct Read {
+    matched: usize,
+    kept: Vec<Member>,
+    next: Option<Position>,
+}
+
+impl Selection<'_> {
+    fn read(
+        &self,
+        conn: &mut DbConnection,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Read, StoreError> {
         let query = ListQuery {
-            filter: Some(filter.clone()),
+            filter: Some(self.filter.clone()),
             sort: "created_at".to_owned(),
-            after: after.take(),
-            limit: wanted,
-            now,
+            after,
+            limit,
+            now: self.now,
         };
-        let page = members_page(conn, subject, &query)?;
-        let kept = match channel {
-            Some(channel) => reachable_members(conn, subject, channel, page.items)?,
+        let page = members_page(conn, self.subject, &query)?;
+        let matched = page.items.len();
+        let kept = match self.channel {
+            Some(channel) => {
+                reachable_members(conn, self.subject, channel, self.opt_in, page.items)?
+            }
             None => page.items,
         };
-        found.extend(kept);
-        match page.next {
-            Some(next) if i64::try_from(found.len()).unwrap_or(limit) < limit => after = Some(next),
-            next => return Ok((found, next)),
+        Ok(Read {
+            matched,
+            kept,
+            next: page.next,
+        })
+    }
+
+    /// At most `limit` members from `after`: pages of the filter are read until `limit`
+    /// reachable members are found or the filter runs out. Returns them and where the next
+    /// page begins.
+    fn page(
+        &self,
+        conn: &mut DbConnection,
+        limit: i64,
+        mut after: Option<Position>,
+    ) -> Result<(Vec<Member>, Option<Position>), StoreError> {
+        let mut found: Vec<Member> = Vec::new();
+        loop {
+            let wanted = limit - i64::try_from(found.len()).unwrap_or(limit);
+            let read = self.read(conn, after.take(), wanted)?;
+            found.extend(read.kept);
+            match read.next {
+                Some(next) if i64::try_from(found.len()).unwrap_or(limit) < limit => {
+                    after = Some(next)
+                }
+                next => return Ok((found, next)),
+            }
+        }
+    }
+
+    /// Counts a page at a time, and returns the first `sample` members.
+    fn count(
+        &self,
+        conn: &mut DbConnection,
+        sample: usize,
+    ) -> Result<(Counted, Vec<Member>), StoreError> {
+        let mut counted = Counted::default();
+        let mut first = Vec::new();
+        let mut after: Option<Position> = None;
+        loop {
+            let read = self.read(conn, after.take(), PAGE)?;
+            counted.count += read.kept.len();
+            counted.excluded_no_consent += read.matched - read.kept.len();
+            let room = sample.saturating_sub(first.len());
+            first.extend(read.kept.into_iter().take(room));
+            match read.next {
+                Some(next) => after = Some(next),
+                None => return Ok((counted, first)),
+            }
         }
     }
 }
@@ -380,7 +438,7 @@ pub struct MembersCursor {
 /// cursor made before the segment changed is a `422`.
 pub fn members(
     conn: &mut DbConnection,
-    clock: Clock,
+    audience: Audience,
     id: &str,
     visible: &Visible,
     limit: i64,
@@ -394,16 +452,15 @@ pub fn members(
         )
         .into());
     }
-    let now = clock.now(conn)?;
-    let (members, next) = reachable_page(
-        conn,
-        now,
-        segment.fields.subject,
-        &parsed(&segment)?,
-        segment.fields.channel,
-        limit,
-        after.map(|a| a.position),
-    )?;
+    let filter = parsed(&segment)?;
+    let (members, next) = Selection {
+        subject: segment.fields.subject,
+        filter: &filter,
+        channel: segment.fields.channel,
+        now: audience.clock.now(conn)?,
+        opt_in: audience.opt_in,
+    }
+    .page(conn, limit, after.map(|a| a.position))?;
     let next = next.map(|position| MembersCursor {
         version: segment.version,
         position,
@@ -418,61 +475,23 @@ pub struct Counted {
     pub excluded_no_consent: usize,
 }
 
-/// Counts a page at a time, and returns the first `sample` members.
-fn count_members(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    subject: SegmentSubject,
-    filter: &Expr,
-    channel: Option<ConsentChannel>,
-    sample: usize,
-) -> Result<(Counted, Vec<Member>), StoreError> {
-    let mut counted = Counted::default();
-    let mut first = Vec::new();
-    let mut after: Option<Position> = None;
-    loop {
-        let query = ListQuery {
-            filter: Some(filter.clone()),
-            sort: "created_at".to_owned(),
-            after: after.take(),
-            limit: PAGE,
-            now,
-        };
-        let page = members_page(conn, subject, &query)?;
-        let matched = page.items.len();
-        let kept = match channel {
-            Some(channel) => reachable_members(conn, subject, channel, page.items)?,
-            None => page.items,
-        };
-        counted.count += kept.len();
-        counted.excluded_no_consent += matched - kept.len();
-        let room = sample.saturating_sub(first.len());
-        first.extend(kept.into_iter().take(room));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok((counted, first)),
-        }
-    }
-}
-
 /// How many live members a segment the caller may see has, and how many its channel drops.
 pub fn count(
     conn: &mut DbConnection,
-    clock: Clock,
+    audience: Audience,
     id: &str,
     visible: &Visible,
 ) -> Result<Counted, StoreError> {
     let segment = get(conn, id, visible)?;
     let filter = parsed(&segment)?;
-    let now = clock.now(conn)?;
-    Ok(count_members(
-        conn,
-        now,
-        segment.fields.subject,
-        &filter,
-        segment.fields.channel,
-        0,
-    )?
+    Ok(Selection {
+        subject: segment.fields.subject,
+        filter: &filter,
+        channel: segment.fields.channel,
+        now: audience.clock.now(conn)?,
+        opt_in: audience.opt_in,
+    }
+    .count(conn, 0)?
     .0)
 }
 
@@ -480,12 +499,18 @@ pub fn count(
 /// saving a segment; a bad path is a `422`, as in lists.
 pub fn preview(
     conn: &mut DbConnection,
-    clock: Clock,
+    audience: Audience,
     subject: SegmentSubject,
     filter: &Expr,
     channel: Option<ConsentChannel>,
     sample: usize,
 ) -> Result<(Counted, Vec<Member>), StoreError> {
-    let now = clock.now(conn)?;
-    count_members(conn, now, subject, filter, channel, sample)
+    Selection {
+        subject,
+        filter,
+        channel,
+        now: audience.clock.now(conn)?,
+        opt_in: audience.opt_in,
+    }
+    .count(conn, sample)
 }
