@@ -617,3 +617,76 @@ on_both_backends! {
         assert_eq!(added.body["results"][0]["outcome"], "added", "{}", added.text);
     }
 }
+
+on_both_backends! {
+    async fn a_snapshot_keeps_the_members_a_segment_had_when_it_was_taken(app: TestApp) {
+        let company = |name: &str, country: &str| {
+            let app = &app;
+            let body = json!({"name": name, "billing_address": {"country": country}});
+            async move { id_of(&app.create("/v1/companies", body).await) }
+        };
+        let alba = company("Alba", "ES").await;
+        let bruno = company("Bruno", "ES").await;
+        company("Carla", "PT").await;
+        let spain = id_of(&app.create("/v1/segments", json!({"name": "Spain", "subject": "companies", "filter": "billing_address.country.eq.ES"})).await);
+        let taken = app.post(&format!("/v1/segments/{spain}/snapshot"), json!({})).await;
+        assert_eq!(taken.status, 201, "{}", taken.text);
+        let snapshot = id_of(&taken.body);
+        assert_eq!((&taken.body["snapshot_of"], &taken.body["filter"]), (&json!(spain), &json!("billing_address.country.eq.ES")));
+        assert!(taken.body["name"].as_str().unwrap().starts_with("Spain ("), "{}", taken.text);
+        assert!(taken.body["snapshot_at"].is_string());
+        assert_eq!(app.get(&format!("/v1/segments/{spain}")).await.body["snapshot_at"], Value::Null);
+
+        let members = |segment: String| {
+            let app = &app;
+            async move {
+                let mut ids = Vec::new();
+                let mut cursor = String::new();
+                loop {
+                    let page = app.get(&format!("/v1/segments/{segment}/members?limit=1{cursor}")).await;
+                    assert_eq!(page.status, 200, "{}", page.text);
+                    ids.extend(page.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+                    match page.body["next_cursor"].as_str() {
+                        Some(next) => cursor = format!("&cursor={next}"),
+                        None => return ids,
+                    }
+                }
+            }
+        };
+        assert_eq!(members(snapshot.clone()).await, vec![alba.clone(), bruno.clone()]);
+        let diego = company("Diego", "ES").await;
+        assert_eq!(members(spain.clone()).await, vec![alba.clone(), bruno.clone(), diego.clone()], "the segment is live");
+        assert_eq!(members(snapshot.clone()).await, vec![alba.clone(), bruno.clone()], "the snapshot is not");
+        assert_eq!(app.get(&format!("/v1/segments/{snapshot}/count")).await.body["count"], 2);
+        assert_eq!(app.delete(&format!("/v1/companies/{bruno}")).await.status, 204);
+        assert_eq!(members(snapshot.clone()).await, vec![alba.clone()], "archived records are never members");
+        let csv = app.request(Method::GET, &format!("/v1/segments/{snapshot}/members"), Some(app.admin_token.as_str()), None, &[("Accept", "text/csv")]).await;
+        assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
+
+        let fixed = app.patch(&format!("/v1/segments/{snapshot}"), json!({"filter": "billing_address.country.eq.PT"})).await;
+        assert_eq!((fixed.status.as_u16(), &fixed.body["errors"][0]["field"]), (422, &json!("filter")), "{}", fixed.text);
+        let renamed = app.patch(&format!("/v1/segments/{snapshot}"), json!({"name": "Spain, December"})).await;
+        assert_eq!((renamed.status.as_u16(), &renamed.body["snapshot_of"]), (200, &json!(spain)), "{}", renamed.text);
+        assert_eq!(members(snapshot.clone()).await, vec![alba.clone()]);
+
+        let fair = id_of(&campaign(&app, "fair", "visit").await);
+        let added = app.post(&format!("/v1/campaigns/{fair}/members"), json!({"segment_id": snapshot})).await;
+        let added: Vec<&str> = added.body["results"].as_array().unwrap().iter().map(|r| r["company_id"].as_str().unwrap()).collect();
+        assert_eq!(added, vec![alba.as_str()]);
+
+        // On a channel, a withdrawal since the snapshot drops the person.
+        let ana = id_of(&app.create("/v1/contacts", json!({"last_name": "Snap", "email": "snap@example.com", "marketing_consent": true})).await);
+        let letters = id_of(&app.create("/v1/segments", json!({"name": "Letters", "subject": "contacts", "filter": "last_name.eq.Snap", "channel": "email"})).await);
+        let copy = id_of(&app.post(&format!("/v1/segments/{letters}/snapshot"), json!({"name": "Letters, frozen"})).await.body);
+        assert_eq!(members(copy.clone()).await, vec![ana.clone()]);
+        app.post(&format!("/v1/contacts/{ana}/consents"), json!({"channel": "email", "status": "withdrawn", "source": "call"})).await;
+        assert!(members(copy.clone()).await.is_empty());
+
+        assert_eq!(app.post("/v1/segments/0190a000-0000-7000-8000-000000000000/snapshot", json!({})).await.status, 404);
+        let bad = app.post(&format!("/v1/segments/{spain}/snapshot"), json!({"name": ""})).await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+        assert_eq!(app.delete(&format!("/v1/segments/{snapshot}")).await.status, 204);
+        assert_eq!(app.get(&format!("/v1/segments/{snapshot}")).await.status, 404);
+        assert_eq!(app.get("/v1/segments").await.body["data"].as_array().unwrap().len(), 3, "Spain, Letters and its copy");
+    }
+}

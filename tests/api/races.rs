@@ -443,6 +443,11 @@ const AGGREGATES: &[Aggregate] = &[
 const NOT_RACED: &[(&str, &str, &str)] = &[
     (
         "POST",
+        "/v1/segments/{id}/snapshot",
+        "a create: it reads the segment and writes only a new one, which no one else can reach yet",
+    ),
+    (
+        "POST",
         "/v1/schema/{object}/fields",
         "a create: `{object}` names a fixed object, not a record; a second field with the key is a 409 from the primary key",
     ),

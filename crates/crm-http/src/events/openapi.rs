@@ -191,6 +191,7 @@ pub const CONFIGURATION: &[&str] = &[
     "updateSegment",
     "deleteSegment",
     "previewSegment",
+    "snapshotSegment",
     // Plans and rules: the tasks they make emit `task.created`.
     "createVisitPlan",
     "updateVisitPlan",

@@ -333,7 +333,7 @@ pub async fn update_campaign(
 
 async fn act(target: ActionTarget, action: CampaignAction) -> Result<HttpResponse, ApiError> {
     let (visible, role) = (visible_to(&target.principal), target.principal.role);
-    let audience = target.state.settings.audience();
+    let audience = crate::marketing::audience(&target.state.settings);
     let campaign = target
         .write(Resource::Campaigns, move |conn, id, version| match action {
             CampaignAction::Activate => members::activate(conn, audience, id, version, &visible),
@@ -631,7 +631,7 @@ pub async fn add_members(
     let segment_id = body.segment_id.clone();
     let targets = body.targets()?;
     let visible = visible_to(&target.principal);
-    let audience = target.state.settings.audience();
+    let audience = crate::marketing::audience(&target.state.settings);
     let results = target
         .write(Resource::Campaigns, move |conn, id, version| {
             members::add(

@@ -4,6 +4,18 @@ pub mod campaigns;
 pub mod consents;
 pub mod segments;
 
+use crm_store::marketing::Audience;
+
+use crate::platform::state::HttpSettings;
+
+/// How campaigns and segments judge who they reach, and as of when.
+pub fn audience(settings: &HttpSettings) -> Audience {
+    Audience {
+        clock: settings.clock,
+        opt_in: settings.consent_opt_in,
+    }
+}
+
 /// The context's `/v1` routes; `crate::routes` composes the contexts.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(campaigns::list_campaigns);
@@ -26,6 +38,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(segments::delete_segment);
     cfg.service(segments::list_segment_members);
     cfg.service(segments::count_segment);
+    cfg.service(segments::snapshot_segment);
     cfg.service(consents::record_consent);
     cfg.service(consents::get_consents);
     cfg.service(consents::consent_history);

@@ -38,6 +38,12 @@ pub struct Segment {
     /// grant consent); a company is one while any of its live contacts is reachable.
     pub channel: Option<ConsentChannel>,
     pub owner_id: Option<String>,
+    /// On a snapshot (a static copy): the segment it was taken from. Its members are those
+    /// the segment had then, less any archived or, on its channel, unreachable since; its
+    /// filter and channel cannot change.
+    pub snapshot_of: Option<String>,
+    /// On a snapshot: when it was taken, by the service clock.
+    pub snapshot_at: Option<DateTime<Utc>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -52,6 +58,8 @@ impl From<store::Segment> for Segment {
             filter: s.fields.filter,
             channel: s.fields.channel,
             owner_id: s.fields.owner_id,
+            snapshot_of: s.snapshot_of,
+            snapshot_at: s.snapshot_at.map(utc),
             version: s.version,
             created_at: utc(s.created_at),
             updated_at: utc(s.updated_at),
@@ -147,6 +155,48 @@ pub async fn create_segment(
         format!("/v1/segments/{}", segment.id),
         segment.version,
         &Segment::from(segment),
+    ))
+}
+
+/// What a snapshot is called and who owns it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSnapshotInput {
+    /// Default: the segment's name and the day.
+    pub name: Option<String>,
+    /// Active staff; defaults to the caller.
+    pub owner_id: Option<String>,
+}
+
+#[utoipa::path(tag = "segments", operation_id = "snapshotSegment", summary = "Take a static copy of a segment",
+    description = "A new segment whose members are fixed: the members this one has now (on its channel, those reachable), in its order. Later orders, edits and new records change nothing; records archived since, or people who withdrew consent on its channel, drop out.",
+    request_body = SegmentSnapshotInput,
+    responses((status = 201, description = "The snapshot", body = Segment, headers(("Location" = String, description = "URL of the snapshot"), ("ETag" = String, description = "Its version")))))]
+#[post("/segments/{id}/snapshot")]
+pub async fn snapshot_segment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<SegmentSnapshotInput>,
+) -> Result<HttpResponse, ApiError> {
+    principal.authorize(Resource::Segments, Access::Write)?;
+    let mut c = Checker::default();
+    let name = body.name.map(|name| c.required("name", &name, SHORT));
+    let visible = visible_to(&principal);
+    let owner = c.id(
+        "owner_id",
+        visible.owner_for(body.owner_id, principal.user_id()),
+    );
+    c.finish()?;
+    let audience = crate::marketing::audience(&state.settings);
+    let snapshot = state
+        .db
+        .write(move |conn| store::snapshot(conn, audience, &id, &visible, name, owner))
+        .await?;
+    Ok(created(
+        format!("/v1/segments/{}", snapshot.id),
+        snapshot.version,
+        &Segment::from(snapshot),
     ))
 }
 
@@ -300,7 +350,7 @@ pub async fn list_segment_members(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
-    let audience = state.settings.audience();
+    let audience = crate::marketing::audience(&state.settings);
     if wants_csv(&request) {
         let id = id.into_inner();
         let (first_id, first_visible) = (id.clone(), visible.clone());
@@ -381,7 +431,7 @@ fn csv_members(
     let (sender, receiver) =
         tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(CSV_PAGES_IN_FLIGHT);
     let db = state.db.clone();
-    let audience = state.settings.audience();
+    let audience = crate::marketing::audience(&state.settings);
     actix_web::rt::spawn(async move {
         let (mut members, mut next) = first;
         let mut header = true;
@@ -435,7 +485,7 @@ pub async fn count_segment(
 ) -> Result<web::Json<SegmentCount>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
-    let audience = state.settings.audience();
+    let audience = crate::marketing::audience(&state.settings);
     let counted = state
         .db
         .read(move |conn| store::count(conn, audience, &id, &visible))
@@ -477,7 +527,7 @@ pub async fn preview_segment(
     let filter = parse_filter(&mut c, body.filter.trim());
     c.finish()?;
     let filter = filter.ok_or_else(|| ApiError::validation("filter", "is required"))?;
-    let audience = state.settings.audience();
+    let audience = crate::marketing::audience(&state.settings);
     let (counted, sample) = state
         .db
         .read(move |conn| {

@@ -61,16 +61,6 @@ pub struct HttpSettings {
     pub consent_opt_in: crm_domain::marketing::campaigns::OptIn,
 }
 
-impl HttpSettings {
-    /// How campaigns and segments judge who they reach, and as of when.
-    pub fn audience(&self) -> crm_store::marketing::Audience {
-        crm_store::marketing::Audience {
-            clock: self.clock,
-            opt_in: self.consent_opt_in,
-        }
-    }
-}
-
 /// What authenticating a user's token needs to know of the user.
 #[derive(Debug, Clone)]
 pub struct Standing {

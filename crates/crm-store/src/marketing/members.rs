@@ -179,17 +179,14 @@ pub fn add(
             }
             found => found?,
         };
-        let filter = segments::parsed(&segment)?;
         let subject = segment.fields.subject;
         let now = audience.clock.now(conn)?;
-        targets.extend(
-            segments::all_members(conn, subject, Some(&filter), now)?
-                .into_iter()
-                .map(|m| match subject {
-                    SegmentSubject::Companies => Target::Company(m.id),
-                    SegmentSubject::Contacts => Target::Contact(m.id),
-                }),
-        );
+        targets.extend(segments::all_members(conn, &segment, now)?.into_iter().map(
+            |m| match subject {
+                SegmentSubject::Companies => Target::Company(m.id),
+                SegmentSubject::Contacts => Target::Contact(m.id),
+            },
+        ));
     }
     let mut outcomes = Vec::with_capacity(targets.len());
     for target in &targets {

@@ -2,10 +2,10 @@
 //! records are never members.
 
 use chrono::NaiveDateTime;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crm_domain::marketing::campaigns::{ConsentChannel, OptIn, SegmentSubject};
-use crm_domain::platform::filter::Expr;
+use crm_domain::platform::filter::{Expr, Literal, Op, Scalar};
 use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
@@ -17,7 +17,7 @@ use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts as contact_rows;
-use crate::platform::schema::segments;
+use crate::platform::schema::{segment_snapshot_members, segments};
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
 
@@ -40,6 +40,9 @@ pub struct SegmentFields {
 pub struct Segment {
     pub id: String,
     pub fields: SegmentFields,
+    /// A snapshot's members were fixed when it was taken, from this segment.
+    pub snapshot_of: Option<String>,
+    pub snapshot_at: Option<NaiveDateTime>,
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -57,6 +60,8 @@ struct SegmentRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     channel: Option<String>,
+    snapshot_of: Option<String>,
+    snapshot_at: Option<NaiveDateTime>,
 }
 
 impl SegmentRow {
@@ -71,6 +76,8 @@ impl SegmentRow {
             created_at,
             updated_at: now(),
             channel: f.channel.map(|c| c.as_str().to_owned()),
+            snapshot_of: None,
+            snapshot_at: None,
         }
     }
 
@@ -87,6 +94,8 @@ impl SegmentRow {
                 owner_id: self.owner_id,
             },
             id: self.id,
+            snapshot_of: self.snapshot_of,
+            snapshot_at: self.snapshot_at,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -191,10 +200,25 @@ fn reachable_members(
 /// `channel` only the people reachable on it (by `opt_in`) are members.
 struct Selection<'a> {
     subject: SegmentSubject,
-    filter: &'a Expr,
+    source: Source<'a>,
     channel: Option<ConsentChannel>,
     now: NaiveDateTime,
     opt_in: OptIn,
+}
+
+/// Where a segment's records come from: its filter, read live, or a snapshot's fixed ids.
+enum Source<'a> {
+    Filter(&'a Expr),
+    Snapshot(&'a str),
+}
+
+impl<'a> Source<'a> {
+    fn of(segment: &'a Segment, filter: &'a Expr) -> Source<'a> {
+        match segment.snapshot_at {
+            Some(_) => Source::Snapshot(&segment.id),
+            None => Source::Filter(filter),
+        }
+    }
 }
 
 /// One page of the filter, and those of its records that the channel keeps.
@@ -211,14 +235,19 @@ impl Selection<'_> {
         after: Option<Position>,
         limit: i64,
     ) -> Result<Read, StoreError> {
-        let query = ListQuery {
-            filter: Some(self.filter.clone()),
-            sort: "created_at".to_owned(),
-            after,
-            limit,
-            now: self.now,
+        let page = match self.source {
+            Source::Filter(filter) => {
+                let query = ListQuery {
+                    filter: Some(filter.clone()),
+                    sort: "created_at".to_owned(),
+                    after,
+                    limit,
+                    now: self.now,
+                };
+                members_page(conn, self.subject, &query)?
+            }
+            Source::Snapshot(id) => self.snapshot_page(conn, id, after, limit)?,
         };
-        let page = members_page(conn, self.subject, &query)?;
         let matched = page.items.len();
         let kept = match self.channel {
             Some(channel) => {
@@ -230,6 +259,61 @@ impl Selection<'_> {
             matched,
             kept,
             next: page.next,
+        })
+    }
+
+    /// A page of a snapshot's members in their order, from the position `after` holds: those
+    /// archived since are left out.
+    fn snapshot_page(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Listed<Member>, StoreError> {
+        let from = match after.as_ref().and_then(|p| p.keys.first()) {
+            Some(Some(Scalar::Integer(position))) => *position,
+            _ => -1,
+        };
+        let mut rows: Vec<(i64, String)> = segment_snapshot_members::table
+            .filter(segment_snapshot_members::segment_id.eq(id))
+            .filter(segment_snapshot_members::position.gt(from))
+            .order(segment_snapshot_members::position.asc())
+            .limit(limit + 1)
+            .select((
+                segment_snapshot_members::position,
+                segment_snapshot_members::member_id,
+            ))
+            .load(conn)?;
+        let more = rows.len() > usize::try_from(limit).unwrap_or(0);
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let ids = Expr::Compare {
+            path: "id".to_owned(),
+            op: Op::In,
+            value: Some(Literal::List(rows.iter().map(|r| r.1.clone()).collect())),
+        };
+        let query = ListQuery {
+            filter: Some(ids),
+            sort: "created_at".to_owned(),
+            after: None,
+            limit: limit.max(1),
+            now: self.now,
+        };
+        let mut live: HashMap<String, Member> = members_page(conn, self.subject, &query)?
+            .items
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect();
+        let next = match rows.last() {
+            Some((position, id)) if more => Some(Position {
+                keys: vec![Some(Scalar::Integer(*position))],
+                id: id.clone(),
+            }),
+            _ => None,
+        };
+        Ok(Listed {
+            items: rows.iter().filter_map(|(_, id)| live.remove(id)).collect(),
+            next,
         })
     }
 
@@ -279,31 +363,23 @@ impl Selection<'_> {
     }
 }
 
-/// Every member of `filter` over `subject`, read a page at a time, in one snapshot of the
-/// caller's transaction.
+/// Every record of a segment, whatever its channel, read a page at a time in one snapshot of
+/// the caller's transaction.
 pub fn all_members(
     conn: &mut DbConnection,
-    subject: SegmentSubject,
-    filter: Option<&Expr>,
+    segment: &Segment,
     now: NaiveDateTime,
 ) -> Result<Vec<Member>, StoreError> {
-    let mut members = Vec::new();
-    let mut after: Option<Position> = None;
-    loop {
-        let query = ListQuery {
-            filter: filter.cloned(),
-            sort: "created_at".to_owned(),
-            after: after.take(),
-            limit: PAGE,
-            now,
-        };
-        let page = members_page(conn, subject, &query)?;
-        members.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(members),
-        }
+    let filter = parsed(segment)?;
+    Ok(Selection {
+        subject: segment.fields.subject,
+        source: Source::of(segment, &filter),
+        channel: None,
+        now,
+        opt_in: OptIn::default(),
     }
+    .count(conn, usize::MAX)?
+    .1)
 }
 
 /// The filter of a segment, parsed; a stored one that no longer parses is corrupt.
@@ -388,8 +464,19 @@ pub fn update(
     .into_segment()?;
     let mut fields = current.fields.clone();
     let filter = edit(&mut fields)?;
+    if current.snapshot_at.is_some()
+        && (fields.filter != current.fields.filter || fields.channel != current.fields.channel)
+    {
+        return Err(crm_domain::Violation::new(
+            "filter",
+            "a snapshot keeps the members it was taken with: its filter and channel cannot change",
+        )
+        .into());
+    }
     check(conn, &fields, &filter)?;
-    let row = SegmentRow::new(current.id, &fields, current.version + 1, current.created_at);
+    let mut row = SegmentRow::new(current.id, &fields, current.version + 1, current.created_at);
+    row.snapshot_of = current.snapshot_of;
+    row.snapshot_at = current.snapshot_at;
     records::written(
         diesel::update(
             segments::table
@@ -413,6 +500,10 @@ pub fn delete(
     let row = records::checkout(conn, Record::Segment, id, expected_version, load, |r| {
         r.version
     })?;
+    diesel::delete(
+        segment_snapshot_members::table.filter(segment_snapshot_members::segment_id.eq(id)),
+    )
+    .execute(conn)?;
     records::written(
         diesel::delete(
             segments::table
@@ -423,6 +514,69 @@ pub fn delete(
         row.version,
     )?;
     Ok(())
+}
+
+/// Snapshot rows written per statement.
+const SNAPSHOT_CHUNK: usize = 500;
+
+/// A static copy of a segment the caller may see: its members now (those its channel reaches),
+/// kept in their order under a new segment named `name` (else the source's name and the day),
+/// owned by `owner_id`.
+pub fn snapshot(
+    conn: &mut DbConnection,
+    audience: Audience,
+    id: &str,
+    visible: &Visible,
+    name: Option<String>,
+    owner_id: Option<String>,
+) -> Result<Segment, StoreError> {
+    let source = get(conn, id, visible)?;
+    if let Some(owner) = &owner_id {
+        crate::access::users::ensure_staff(conn, owner, "owner_id")?;
+    }
+    let taken_at = audience.clock.now(conn)?;
+    let filter = parsed(&source)?;
+    let (_, members) = Selection {
+        subject: source.fields.subject,
+        source: Source::of(&source, &filter),
+        channel: source.fields.channel,
+        now: taken_at,
+        opt_in: audience.opt_in,
+    }
+    .count(conn, usize::MAX)?;
+    let fields = SegmentFields {
+        name: name.unwrap_or_else(|| format!("{} ({})", source.fields.name, taken_at.date())),
+        owner_id,
+        ..source.fields.clone()
+    };
+    let mut row = SegmentRow::new(new_id(), &fields, 1, now());
+    row.snapshot_of = Some(source.id.clone());
+    row.snapshot_at = Some(taken_at);
+    diesel::insert_into(segments::table)
+        .values(&row)
+        .execute(conn)?;
+    for (chunk_number, chunk) in members.chunks(SNAPSHOT_CHUNK).enumerate() {
+        let first = chunk_number * SNAPSHOT_CHUNK;
+        let rows: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, member)| {
+                (
+                    segment_snapshot_members::segment_id.eq(&row.id),
+                    segment_snapshot_members::position
+                        .eq(i64::try_from(first + i).unwrap_or(i64::MAX)),
+                    segment_snapshot_members::member_id.eq(&member.id),
+                )
+            })
+            .collect();
+        // One multi-row statement a chunk, which each backend's own connection writes.
+        let insert = diesel::insert_into(segment_snapshot_members::table).values(rows);
+        match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(lite) => insert.execute(lite)?,
+        };
+    }
+    row.into_segment()
 }
 
 /// Where a page of a segment's members ended, and the version of the segment it was read from.
@@ -455,7 +609,7 @@ pub fn members(
     let filter = parsed(&segment)?;
     let (members, next) = Selection {
         subject: segment.fields.subject,
-        filter: &filter,
+        source: Source::of(&segment, &filter),
         channel: segment.fields.channel,
         now: audience.clock.now(conn)?,
         opt_in: audience.opt_in,
@@ -486,7 +640,7 @@ pub fn count(
     let filter = parsed(&segment)?;
     Ok(Selection {
         subject: segment.fields.subject,
-        filter: &filter,
+        source: Source::of(&segment, &filter),
         channel: segment.fields.channel,
         now: audience.clock.now(conn)?,
         opt_in: audience.opt_in,
@@ -507,7 +661,7 @@ pub fn preview(
 ) -> Result<(Counted, Vec<Member>), StoreError> {
     Selection {
         subject,
-        filter,
+        source: Source::Filter(filter),
         channel,
         now: audience.clock.now(conn)?,
         opt_in: audience.opt_in,

@@ -1127,6 +1127,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         channel -> Nullable<Text>,
+        snapshot_of -> Nullable<Text>,
+        snapshot_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    segment_snapshot_members (segment_id, position) {
+        segment_id -> Text,
+        position -> BigInt,
+        member_id -> Text,
     }
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE segment_snapshot_members;
+ALTER TABLE segments DROP COLUMN snapshot_at;
+ALTER TABLE segments DROP COLUMN snapshot_of;
