@@ -690,3 +690,49 @@ on_both_backends! {
         assert_eq!(app.get("/v1/segments").await.body["data"].as_array().unwrap().len(), 3, "Spain, Letters and its copy");
     }
 }
+
+on_both_backends! {
+    async fn a_merge_takes_the_duplicates_consent_tasks_plans_and_memberships_along(app: TestApp) {
+        let keeper = id_of(&app.create("/v1/contacts", json!({"last_name": "Dup", "email": "dup-1@example.com", "marketing_consent": true})).await);
+        let twin = id_of(&app.create("/v1/contacts", json!({"last_name": "Dup", "email": "dup-2@example.com"})).await);
+        let withdrawn = app.post(&format!("/v1/contacts/{twin}/consents"), json!({"channel": "email", "status": "withdrawn", "source": "call"})).await;
+        assert_eq!(withdrawn.status, 201, "{}", withdrawn.text);
+        let meet = id_of(&campaign(&app, "meet", "visit").await);
+        let solo = id_of(&campaign(&app, "solo", "visit").await);
+        app.post(&format!("/v1/campaigns/{meet}/members"), json!({"contact_ids": [keeper, twin]})).await;
+        app.post(&format!("/v1/campaigns/{solo}/members"), json!({"contact_ids": [twin]})).await;
+        let task = id_of(&app.create("/v1/tasks", json!({"title": "Call the twin", "contact_id": twin})).await);
+
+        let done = app.post(&format!("/v1/contacts/{keeper}/merge"), json!({"from": [twin]})).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!((&done.body["moved"]["consents"], &done.body["moved"]["tasks"], &done.body["moved"]["campaign_members"]), (&json!(1), &json!(1), &json!(1)), "{}", done.text);
+        assert_eq!(done.body["result"]["marketing_consent"], false, "the twin's later withdrawal holds for the person");
+        let consents = app.get(&format!("/v1/contacts/{keeper}/consents")).await;
+        assert_eq!((&consents.body["data"][0]["status"], &consents.body["data"][0]["usable"]), (&json!("withdrawn"), &json!(false)));
+        let news = id_of(&campaign(&app, "news", "email").await);
+        let refused = app.post(&format!("/v1/campaigns/{news}/members"), json!({"contact_ids": [keeper]})).await;
+        assert_eq!(refused.body["results"][0]["reason"], "no_consent", "{}", refused.text);
+        assert_eq!(app.get(&format!("/v1/tasks/{task}")).await.body["contact_id"], json!(keeper));
+        let solo_members: Vec<Value> = members_of(&app, &solo).await.iter().map(|m| m["contact_id"].clone()).collect();
+        assert_eq!(solo_members, vec![json!(keeper)]);
+        let mut meet_members: Vec<String> = members_of(&app, &meet).await.iter().map(|m| m["contact_id"].as_str().unwrap().to_owned()).collect();
+        meet_members.sort();
+        let mut both = vec![keeper.clone(), twin.clone()];
+        both.sort();
+        assert_eq!(meet_members, both, "where both were members, the twin's membership keeps its history");
+
+        let (seller, _, _) = app.login_new_user(Role::Sales, None).await;
+        let north = id_of(&app.create("/v1/companies", json!({"name": "North"})).await);
+        let north_again = id_of(&app.create("/v1/companies", json!({"name": "North again"})).await);
+        let plan = id_of(&app.create("/v1/visit-plans", json!({"company_id": north_again, "owner_id": seller, "every_weeks": 2, "next_visit_on": today_plus(20), "lead_days": 2})).await);
+        let visit = id_of(&app.create("/v1/tasks", json!({"title": "Visit", "company_id": north_again})).await);
+        let fair = id_of(&campaign(&app, "north-fair", "visit").await);
+        app.post(&format!("/v1/campaigns/{fair}/members"), json!({"company_ids": [north_again]})).await;
+        let done = app.post(&format!("/v1/companies/{north}/merge"), json!({"from": [north_again]})).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!((&done.body["moved"]["visit_plans"], &done.body["moved"]["tasks"], &done.body["moved"]["campaign_members"]), (&json!(1), &json!(1), &json!(1)), "{}", done.text);
+        assert_eq!(app.get(&format!("/v1/visit-plans/{plan}")).await.body["company_id"], json!(north));
+        assert_eq!(app.get(&format!("/v1/tasks/{visit}")).await.body["company_id"], json!(north));
+        assert_eq!(members_of(&app, &fair).await[0]["company_id"], json!(north));
+    }
+}

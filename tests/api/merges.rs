@@ -123,7 +123,7 @@ on_both_backends! {
         let done = app.post(&path, json!({"from": [m]})).await;
         assert_eq!(done.status, 200, "{}", done.text);
         assert_eq!(done.body["moved"], json!({"interactions": 1, "orders": 0, "quotes": 0, "leads": 0,
-            "opportunities": 0, "returns": 0, "cases": 0}));
+            "opportunities": 0, "returns": 0, "cases": 0, "consents": 1, "tasks": 0, "campaign_members": 0}));
         let result = &done.body["result"];
         assert_eq!(result["id"], s.as_str());
         assert_eq!(result["first_name"], "Ana", "the survivor's values win");
@@ -132,7 +132,7 @@ on_both_backends! {
         assert_eq!(result["title"], "Buyer");
         assert_eq!(result["company_id"], company["id"]);
         assert_eq!(result["tags"], json!(["vip", "b2b"]), "tags are unioned");
-        assert_eq!(result["marketing_consent"], false, "consent follows the email kept");
+        assert_eq!(result["marketing_consent"], true, "consent is the person's: the latest email event of either contact");
         assert_eq!(result["version"], 2);
         let conflicts = done.body["conflicts"].as_array().unwrap();
         let first_name = conflicts.iter().find(|c| c["field"] == "first_name").expect("first_name differed");

@@ -43,8 +43,8 @@ use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::merges as merge_log;
 use crate::platform::schema::{
-    cases, companies, contacts, interactions, invoices, leads, opportunities, orders, quotes,
-    returns, users,
+    campaign_members, cases, companies, contact_consents, contacts, interactions, invoices, leads,
+    opportunities, orders, quotes, returns, tasks, users, visit_plans,
 };
 use crate::{new_id, now, StoreError};
 
@@ -622,6 +622,71 @@ fn move_contact_references(
         ))
         .execute(conn)?;
     moved.insert("cases", count(rows));
+    // Consent events are the person's: the survivor's state on each channel becomes the latest
+    // event of any of them, so a withdrawal recorded on a duplicate still holds.
+    let rows =
+        diesel::update(contact_consents::table.filter(contact_consents::contact_id.eq_any(from)))
+            .set(contact_consents::contact_id.eq(to))
+            .execute(conn)?;
+    moved.insert("consents", count(rows));
+    let rows = diesel::update(tasks::table.filter(tasks::contact_id.eq_any(from)))
+        .set((
+            tasks::contact_id.eq(to),
+            tasks::version.eq(tasks::version + 1_i64),
+            tasks::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    moved.insert("tasks", count(rows));
+    moved.insert(
+        "campaign_members",
+        move_memberships(conn, Party::Contacts, from, to, at)?,
+    );
+    Ok(moved)
+}
+
+/// Moves the campaign memberships of `from` to `to`, except in campaigns where `to` is already a
+/// member: those stay with the merged record, whose history they keep.
+fn move_memberships(
+    conn: &mut DbConnection,
+    party: Party,
+    from: &[String],
+    to: &str,
+    at: NaiveDateTime,
+) -> Result<i64, StoreError> {
+    let prefix = match party {
+        Party::Contacts => "contact",
+        Party::Companies => "company",
+    };
+    let to_key = format!("{prefix}:{to}");
+    let joined: Vec<String> = campaign_members::table
+        .filter(campaign_members::member_key.eq(&to_key))
+        .select(campaign_members::campaign_id)
+        .load(conn)?;
+    let mut moved = 0;
+    for id in from {
+        let of_merged = campaign_members::table
+            .filter(campaign_members::member_key.eq(format!("{prefix}:{id}")))
+            .filter(campaign_members::campaign_id.ne_all(&joined));
+        let rows = match party {
+            Party::Contacts => diesel::update(of_merged)
+                .set((
+                    campaign_members::member_key.eq(&to_key),
+                    campaign_members::contact_id.eq(to),
+                    campaign_members::version.eq(campaign_members::version + 1_i64),
+                    campaign_members::updated_at.eq(at),
+                ))
+                .execute(conn)?,
+            Party::Companies => diesel::update(of_merged)
+                .set((
+                    campaign_members::member_key.eq(&to_key),
+                    campaign_members::company_id.eq(to),
+                    campaign_members::version.eq(campaign_members::version + 1_i64),
+                    campaign_members::updated_at.eq(at),
+                ))
+                .execute(conn)?,
+        };
+        moved += count(rows);
+    }
     Ok(moved)
 }
 
@@ -688,10 +753,21 @@ fn merge_contacts_now(
         &merged_into,
     )?;
     let defs = custom::fields(conn, CustomObject::Contacts)?;
-    let (fields, consent_at) = merged_contact_fields(&survivor, &merged, &defs);
+    let (mut fields, mut consent_at) = merged_contact_fields(&survivor, &merged, &defs);
     let at = now();
     let from: Vec<String> = merged.iter().map(|m| m.id.clone()).collect();
     let moved = move_contact_references(conn, &from, &survivor.id, at)?;
+    // The email summary follows the latest email event of the merged person.
+    if let Some((status, when)) = crate::marketing::consents::latest(
+        conn,
+        std::slice::from_ref(&survivor.id),
+        crm_domain::marketing::campaigns::ConsentChannel::Email,
+    )?
+    .remove(&survivor.id)
+    {
+        fields.marketing_consent = status == crm_domain::marketing::consent::ConsentStatus::Granted;
+        consent_at = Some(when);
+    }
     let survivor_before = contact_old_values(&survivor);
     for contact in &merged {
         mark_contact_merged(conn, contact, &survivor.id, at)?;
@@ -948,6 +1024,36 @@ fn move_company_references(
         ))
         .execute(conn)?;
     moved.insert("portal_users", count(rows));
+    let rows = diesel::update(tasks::table.filter(tasks::company_id.eq_any(from)))
+        .set((
+            tasks::company_id.eq(to),
+            tasks::version.eq(tasks::version + 1_i64),
+            tasks::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    moved.insert("tasks", count(rows));
+    let rows = diesel::update(visit_plans::table.filter(visit_plans::company_id.eq_any(from)))
+        .set((
+            visit_plans::company_id.eq(to),
+            visit_plans::version.eq(visit_plans::version + 1_i64),
+            visit_plans::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    moved.insert("visit_plans", count(rows));
+    let moved_members = move_memberships(conn, Party::Companies, from, to, at)?;
+    // A person's membership names their company too.
+    diesel::update(
+        campaign_members::table
+            .filter(campaign_members::company_id.eq_any(from))
+            .filter(campaign_members::contact_id.is_not_null()),
+    )
+    .set((
+        campaign_members::company_id.eq(to),
+        campaign_members::version.eq(campaign_members::version + 1_i64),
+        campaign_members::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    moved.insert("campaign_members", moved_members);
     moved.insert("rollups", move_rollups(conn, from, to)?);
     let mut folded: Vec<String> = from.iter().cloned().chain([to.to_owned()]).collect();
     folded.sort();
