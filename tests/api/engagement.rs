@@ -4,23 +4,14 @@
 //! 09:00 there is 08:00Z.
 
 use crm_domain::access::roles::Role;
-use crm_tests::{id_of, on_both_backends, Response, TestApp};
+use crm_tests::{id_of, on_both_backends, Response, TestApp, MAINTENANCE_RUN};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const RUN: &str = "/v1/admin/maintenance/run";
-
-/// Runs the maintenance loop once; what it did.
-async fn run_once(app: &TestApp) -> Value {
-    let r = app.act(RUN).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body
-}
-
 /// `n` runs at once; the sum of a counter over them.
 async fn runs_at_once(app: &TestApp, n: usize, counter: &str) -> i64 {
-    let replies: Vec<Response> = join_all((0..n).map(|_| app.act(RUN))).await;
+    let replies: Vec<Response> = join_all((0..n).map(|_| app.act(MAINTENANCE_RUN))).await;
     replies
         .iter()
         .map(|r| {
@@ -60,10 +51,10 @@ on_both_backends! {
         let plan_id = id_of(&plan);
         assert_eq!(app.get("/v1/visit-plans").await.body["data"].as_array().unwrap().len(), 1, "the refused ones wrote nothing");
 
-        assert_eq!(run_once(&app).await["visit_tasks"], 0, "five days ahead, the lead time has not begun");
+        assert_eq!(app.run_maintenance().await["visit_tasks"], 0, "five days ahead, the lead time has not begun");
         app.freeze_clock("2027-01-12T10:00:00Z").await;
         assert_eq!(runs_at_once(&app, 4, "visit_tasks").await, 1, "four runs at once make one task");
-        assert_eq!(run_once(&app).await["visit_tasks"], 0, "a repeated run makes none");
+        assert_eq!(app.run_maintenance().await["visit_tasks"], 0, "a repeated run makes none");
         let made = tasks(&app, "source=visit_plan").await;
         assert_eq!(made.len(), 1);
         assert_eq!(made[0]["due_at"], "2027-01-15T08:00:00Z", "09:00 in Madrid on the visit's day");
@@ -133,13 +124,13 @@ on_both_backends! {
             "lines": [{"description": "Tuercas", "quantity": "1", "unit_price": {"amount_minor": 100, "currency": "EUR"}, "tax_rate_bp": 2100}]})).await;
 
         app.freeze_clock("2027-03-07T10:00:00Z").await;
-        let first = run_once(&app).await;
+        let first = app.run_maintenance().await;
         assert_eq!(first["greeting_tasks"], 0, "three days before the birthday, not yet");
         assert_eq!(first["follow_up_tasks"], 1, "the sent quote, unanswered for months");
         app.freeze_clock("2027-03-08T10:00:00Z").await;
         assert_eq!(runs_at_once(&app, 3, "greeting_tasks").await, 1, "only the Spanish-speaking contact who agreed to email");
         app.freeze_clock("2027-03-10T10:00:00Z").await;
-        let again = run_once(&app).await;
+        let again = app.run_maintenance().await;
         assert_eq!((&again["greeting_tasks"], &again["follow_up_tasks"]), (&json!(0), &json!(0)), "one greeting per rule and year, one follow-up per quote");
 
         let greetings = tasks(&app, "source=greeting").await;
@@ -153,7 +144,7 @@ on_both_backends! {
         assert_eq!(tasks(&app, &format!("quote_id={quote}")).await.len(), 1, "quote_id filters");
 
         app.freeze_clock("2028-03-08T10:00:00Z").await;
-        assert_eq!(run_once(&app).await["greeting_tasks"], 1, "next year, the next greeting");
+        assert_eq!(app.run_maintenance().await["greeting_tasks"], 1, "next year, the next greeting");
     }
 
     async fn a_task_is_done_or_cancelled_and_reminds_once(app: TestApp) {
@@ -173,7 +164,7 @@ on_both_backends! {
         assert_eq!((&created.body["status"], &created.body["source"]), (&json!("open"), &json!("manual")));
         let id = id_of(&created.body);
 
-        assert_eq!(run_once(&app).await["reminders"], 0, "not yet");
+        assert_eq!(app.run_maintenance().await["reminders"], 0, "not yet");
         app.freeze_clock("2027-05-04T09:30:00Z").await;
         assert_eq!(runs_at_once(&app, 3, "reminders").await, 1, "one reminder");
         let reminded = app.get(&format!("/v1/tasks/{id}")).await;

@@ -9,13 +9,14 @@
 use std::collections::BTreeSet;
 
 use crm_domain::access::roles::Role;
-use crm_tests::{id_of, on_both_backends, Order, Product, Response, TestApp};
+use crm_tests::{
+    events_of_type, id_of, on_both_backends, Order, Product, Response, TestApp, MAINTENANCE_RUN,
+};
 use futures_util::future::join;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const CLOCK: &str = "/v1/admin/clock";
-const SWEEP: &str = "/v1/admin/maintenance/run";
 
 /// Monday to Friday, 09:00 to 17:00.
 fn office_hours() -> Vec<Value> {
@@ -95,24 +96,6 @@ async fn comment(app: &TestApp, id: &str, body: &str, public: bool, from_custome
     .await
 }
 
-/// A case's event log, oldest first.
-async fn events(app: &TestApp, id: &str) -> Vec<Value> {
-    let r = app.get(&format!("/v1/cases/{id}/events")).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["data"].as_array().unwrap().clone()
-}
-
-fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == kind).collect()
-}
-
-/// Runs the SLA sweep; returns its counts.
-async fn sweep(app: &TestApp) -> Value {
-    let r = app.act(SWEEP).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body
-}
-
 /// The ids of the cases `GET /v1/cases?{query}` lists to `token`.
 async fn listed(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
     let r = app.get_as(token, &format!("/v1/cases?{query}")).await;
@@ -185,10 +168,10 @@ on_both_backends! {
         let comments = app.get(&format!("/v1/cases/{id}/comments")).await;
         assert_eq!(comments.status, 200, "{}", comments.text);
         assert_eq!(comments.body["data"].as_array().unwrap().len(), 2);
-        let log = events(&app, &id).await;
+        let log = app.case_events(&id).await;
         assert_eq!(log[0]["type"], "created");
-        assert_eq!(of_type(&log, "commented").len(), 2);
-        assert_eq!(of_type(&log, "status_changed")[0]["data"], json!({"from": "new", "to": "open"}));
+        assert_eq!(events_of_type(&log, "commented").len(), 2);
+        assert_eq!(events_of_type(&log, "status_changed")[0]["data"], json!({"from": "new", "to": "open"}));
 
         // Wednesday 10:30: the unanswered case is half an hour overdue, breached before any sweep
         // records it; the answered one is on track for its resolution.
@@ -224,12 +207,12 @@ on_both_backends! {
         let paused = case_of(&app, &id).await;
         assert_eq!((&paused["sla_paused"], &paused["sla_status"]), (&json!(true), &json!("on_track")));
         assert_eq!((&paused["first_response_due_at"], &paused["resolution_due_at"]), (&Value::Null, &Value::Null));
-        let run = sweep(&app).await;
+        let run = app.run_maintenance().await;
         assert_eq!((&run["breached"], &run["escalated"]), (&json!(0), &json!(0)), "{run}");
         let after = case_of(&app, &id).await;
         assert_eq!((&after["first_response_breached_at"], &after["resolution_breached_at"]), (&Value::Null, &Value::Null));
         assert_eq!((&after["escalation_level"], &after["priority"], &after["sla_status"]), (&json!(0), &json!("high"), &json!("on_track")));
-        assert!(of_type(&events(&app, &id).await, "sla_breached").is_empty());
+        assert!(events_of_type(&app.case_events(&id).await, "sla_breached").is_empty());
 
         let answer = comment(&app, &id, "Os mando las fotos del paquete", true, true).await;
         assert_eq!(answer["from_customer"], true);
@@ -244,16 +227,16 @@ on_both_backends! {
         assert_eq!(open["resolution_due_at"], "2026-03-06T08:30:00Z");
         assert_eq!((&open["first_response_remaining_seconds"], &open["resolution_remaining_seconds"]), (&json!(5400), &json!(27000)));
         assert_eq!(open["sla_status"], "on_track");
-        let changes: Vec<Value> = of_type(&events(&app, &id).await, "status_changed").iter().map(|e| e["data"].clone()).collect();
+        let changes: Vec<Value> = events_of_type(&app.case_events(&id).await, "status_changed").iter().map(|e| e["data"].clone()).collect();
         assert_eq!(changes, [json!({"from": "new", "to": "pending"}), json!({"from": "pending", "to": "open"})]);
-        let log = events(&app, &id).await;
+        let log = app.case_events(&id).await;
         let times: Vec<&str> = log.iter().map(|e| e["at"].as_str().unwrap()).collect();
         assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "oldest first: {times:?}");
 
         comment(&app, &id, "Recibidas, gracias", true, false).await;
         let replied = case_of(&app, &id).await;
         assert_eq!((&replied["first_responded_at"], &replied["sla_status"]), (&json!("2026-03-05T09:00:00Z"), &json!("on_track")), "answered in time after the pause");
-        assert_eq!(sweep(&app).await["breached"], 0);
+        assert_eq!(app.run_maintenance().await["breached"], 0);
     }
 
     async fn illegal_actions_and_overlapping_rules(app: TestApp) {
@@ -356,8 +339,8 @@ on_both_backends! {
         // 11:30 in Madrid: both first responses are half an hour overdue, the resolutions are not.
         // Two sweeps at once, then a third.
         app.freeze_clock("2026-03-02T10:30:00Z").await;
-        let (first, second) = join(app.act(SWEEP), app.act(SWEEP)).await;
-        let third = app.act(SWEEP).await;
+        let (first, second) = join(app.act(MAINTENANCE_RUN), app.act(MAINTENANCE_RUN)).await;
+        let third = app.act(MAINTENANCE_RUN).await;
         let (mut breached, mut escalated) = (0, 0);
         for run in [&first, &second, &third] {
             assert_eq!(run.status, 200, "{}", run.text);
@@ -375,11 +358,11 @@ on_both_backends! {
             assert_eq!((&now["escalated_to_id"], &now["escalation_level"], &now["priority"]), (&json!(to), &json!(1), &json!("urgent")), "{now}");
             assert!(now["escalated_at"].is_string(), "{now}");
             assert_eq!((&now["assignee_id"], &now["sla_status"]), (&case["assignee_id"], &json!("breached")));
-            let log = events(&app, &id).await;
-            let breaches = of_type(&log, "sla_breached");
+            let log = app.case_events(&id).await;
+            let breaches = events_of_type(&log, "sla_breached");
             assert_eq!(breaches.len(), 1, "{log:?}");
             assert_eq!((&breaches[0]["data"]["target"], &breaches[0]["data"]["due_at"]), (&json!("first_response"), &case["first_response_due_at"]));
-            let escalations = of_type(&log, "escalated");
+            let escalations = events_of_type(&log, "escalated");
             assert_eq!(escalations.len(), 1, "{log:?}");
             assert_eq!((&escalations[0]["data"]["to_id"], &escalations[0]["data"]["level"], &escalations[0]["data"]["priority"]), (&json!(to), &json!(1), &json!("urgent")));
         }
@@ -451,7 +434,7 @@ on_both_backends! {
             assert_eq!(r.status, 404, "{method} without the flag: {}", r.text);
             assert_eq!(r.header("content-type"), Some("application/problem+json"));
         }
-        let swept = sweep(&production).await;
+        let swept = production.run_maintenance().await;
         assert_eq!((&swept["breached"], &swept["escalated"], &swept["closed"]), (&json!(0), &json!(0), &json!(0)), "the sweep is no test feature: {swept}");
 
         let clock = app.get(CLOCK).await;
@@ -466,7 +449,7 @@ on_both_backends! {
                 (Method::PUT, CLOCK, Some(json!({"now": "2030-01-01T00:00:00Z"}))),
                 (Method::GET, CLOCK, None),
                 (Method::DELETE, CLOCK, None),
-                (Method::POST, SWEEP, None),
+                (Method::POST, MAINTENANCE_RUN, None),
             ] {
                 let r = app.request(method.clone(), path, Some(&token), body, &[]).await;
                 assert_eq!(r.status, 403, "{role} {method} {path}: {}", r.text);

@@ -9,11 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crm_domain::access::roles::Role;
-use crm_tests::{id_of, on_both_backends, Order, Product, Response, TestApp};
+use crm_tests::{events_of_type, id_of, on_both_backends, Order, Product, Response, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-const SWEEP: &str = "/v1/admin/maintenance/run";
 
 /// What a customer never sees of a case.
 const STAFF_ONLY: [&str; 6] = [
@@ -91,24 +89,6 @@ async fn comment(app: &TestApp, id: &str, body: &str, public: bool) -> Value {
         json!({"body": body, "public": public}),
     )
     .await
-}
-
-/// A case's event log, oldest first.
-async fn events(app: &TestApp, id: &str) -> Vec<Value> {
-    let r = app.get(&format!("/v1/cases/{id}/events")).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["data"].as_array().unwrap().clone()
-}
-
-fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == kind).collect()
-}
-
-/// Runs the SLA sweep; returns its counts.
-async fn sweep(app: &TestApp) -> Value {
-    let r = app.act(SWEEP).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body
 }
 
 /// The ids of the cases `GET /v1/cases?{query}` lists to the bootstrap admin.
@@ -242,7 +222,7 @@ on_both_backends! {
             assert_eq!(r.body["errors"][0]["field"], "rating");
         }
         assert_eq!(survey(&app, &token, None).await.body["answered_at"], Value::Null, "the refused answers recorded nothing");
-        assert!(of_type(&events(&app, &id).await, "csat_received").is_empty());
+        assert!(events_of_type(&app.case_events(&id).await, "csat_received").is_empty());
 
         // A 2 is at the threshold: it flags the case, which stays resolved.
         app.freeze_clock("2026-03-03T10:00:00Z").await;
@@ -254,8 +234,8 @@ on_both_backends! {
         assert_eq!(survey(&app, &token, None).await.body, answered, "the first answer stands");
         let flagged = case_of(&app, &id).await;
         assert_eq!((&flagged["csat_flagged"], &flagged["status"]), (&json!(true), &json!("resolved")));
-        let log = events(&app, &id).await;
-        let received = of_type(&log, "csat_received");
+        let log = app.case_events(&id).await;
+        let received = events_of_type(&log, "csat_received");
         assert_eq!(received.len(), 1, "{log:?}");
         assert_eq!((&received[0]["data"], &received[0]["at"]), (&json!({"rating": 2, "comment": "Tardaron mucho"}), &json!("2026-03-03T10:00:00Z")));
 
@@ -278,7 +258,7 @@ on_both_backends! {
             let r = survey(&app, &late_token, answer).await;
             assert_eq!(r.status, 410, "{}", r.text);
         }
-        assert!(of_type(&events(&app, &late).await, "csat_received").is_empty());
+        assert!(events_of_type(&app.case_events(&late).await, "csat_received").is_empty());
         assert_eq!(case_of(&app, &late).await["csat_flagged"], false);
 
         // With `reopen`, a low rating reopens the resolved case instead of flagging it.
@@ -290,9 +270,9 @@ on_both_backends! {
         rate(&app, &unhappy_token, 1, Some("Sigue sin llegar")).await;
         let reopened = case_of(&app, &unhappy).await;
         assert_eq!((&reopened["status"], &reopened["csat_flagged"], &reopened["resolved_at"]), (&json!("open"), &json!(false), &Value::Null));
-        let log = events(&app, &unhappy).await;
-        assert_eq!(of_type(&log, "csat_received")[0]["data"], json!({"rating": 1, "comment": "Sigue sin llegar"}));
-        let changes: Vec<Value> = of_type(&log, "status_changed").iter().map(|e| e["data"].clone()).collect();
+        let log = app.case_events(&unhappy).await;
+        assert_eq!(events_of_type(&log, "csat_received")[0]["data"], json!({"rating": 1, "comment": "Sigue sin llegar"}));
+        let changes: Vec<Value> = events_of_type(&log, "status_changed").iter().map(|e| e["data"].clone()).collect();
         assert!(changes.contains(&json!({"from": "resolved", "to": "open"})), "{changes:?}");
         assert_eq!(listed(&app, "csat_flagged=true").await, BTreeSet::from([id.clone()]));
         let again = done(&app, &unhappy, "resolve").await;
@@ -335,7 +315,7 @@ on_both_backends! {
         // now is due a first reply at 13:30 (12:30Z) and a resolution after 5.5 business hours
         // on Monday, none on the holiday and 2.5 on Wednesday: 11:30 (10:30Z) on the 4th.
         app.freeze_clock("2026-03-02T10:30:00Z").await;
-        let swept = sweep(&app).await;
+        let swept = app.run_maintenance().await;
         assert_eq!((&swept["breached"], &swept["escalated"], &swept["closed"]), (&json!(1), &json!(1), &json!(0)), "{swept}");
         let breached = case_of(&app, &ignored).await;
         assert_eq!((&breached["first_response_breached_at"], &breached["priority"]), (&json!("2026-03-02T10:00:00Z"), &json!("high")));
@@ -493,8 +473,8 @@ on_both_backends! {
         assert_eq!(r.status, 409, "{}", r.text);
         let r = portal(&app, &token, Method::POST, &format!("/v1/portal/cases/{theirs}/csat"), Some(json!({"rating": 1}))).await;
         assert_eq!(r.status, 404, "another company's, with a survey open: {}", r.text);
-        assert_eq!(of_type(&events(&app, &ours).await, "csat_received")[0]["data"], json!({"rating": 5, "comment": "Muy rápidos"}));
-        assert!(of_type(&events(&app, &theirs).await, "csat_received").is_empty());
+        assert_eq!(events_of_type(&app.case_events(&ours).await, "csat_received")[0]["data"], json!({"rating": 5, "comment": "Muy rápidos"}));
+        assert!(events_of_type(&app.case_events(&theirs).await, "csat_received").is_empty());
     }
 
     #[smoke]

@@ -17,6 +17,14 @@ pub fn eur(amount_minor: i64) -> Value {
     money(amount_minor, "EUR")
 }
 
+/// Where admins run the maintenance loop now.
+pub const MAINTENANCE_RUN: &str = "/v1/admin/maintenance/run";
+
+/// The events of `events` (a case's log) of type `kind`.
+pub fn events_of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
 /// `text` percent-encoded as a query value.
 pub fn query_value(text: &str) -> String {
     text.bytes()
@@ -156,6 +164,20 @@ impl Order {
 }
 
 impl TestApp {
+    /// Runs the maintenance loop once (`POST /v1/admin/maintenance/run`); what it did.
+    pub async fn run_maintenance(&self) -> Value {
+        let r = self.act(MAINTENANCE_RUN).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
+    /// A case's event log, oldest first.
+    pub async fn case_events(&self, id: &str) -> Vec<Value> {
+        let r = self.get(&format!("/v1/cases/{id}/events")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["data"].as_array().expect("a list").clone()
+    }
+
     /// Sets the service clock to `now` (RFC 3339, UTC) and stops it there.
     pub async fn freeze_clock(&self, now: &str) {
         let r = self

@@ -17,7 +17,9 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 pub use crm_store::Backend;
-pub use fixtures::{eur, id_of, money, query_value, Order, Product};
+pub use fixtures::{
+    eur, events_of_type, id_of, money, query_value, Order, Product, MAINTENANCE_RUN,
+};
 
 /// The PostgreSQL server tests create their databases on, when configured. Without an explicit
 /// `sslmode`, tests connect without TLS: it adds nothing on a test server, and libpq's OpenSSL
