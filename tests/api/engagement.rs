@@ -199,3 +199,30 @@ on_both_backends! {
         assert_eq!(types, vec!["task.created", "task.reminder_due", "task.completed", "task.reopened"]);
     }
 }
+
+on_both_backends! {
+    async fn rules_are_edited_on_the_version_read(app: TestApp) {
+        let rule = app.create("/v1/greeting-rules", json!({"name": "Birthdays", "occasion": "birthday", "days_before": 1})).await;
+        let path = format!("/v1/greeting-rules/{}", id_of(&rule));
+        let edited = app.patch(&path, json!({"occasion": "--12-24", "locales": ["es"], "channel": "email", "days_before": 5})).await;
+        assert_eq!(edited.status, 200, "{}", edited.text);
+        assert_eq!((&edited.body["occasion"], &edited.body["locales"], &edited.body["channel"], &edited.body["days_before"], &edited.body["version"]),
+            (&json!("--12-24"), &json!(["es"]), &json!("email"), &json!(5), &json!(2)));
+        for bad in [json!({"days_before": 61}), json!({"occasion": "--13-40"}), json!({"locales": ["not a tag"]}), json!({"name": " "}), json!({"trigger": "quote_sent"})] {
+            let r = app.patch(&path, bad.clone()).await;
+            assert_eq!(r.status, 422, "{bad}: {}", r.text);
+        }
+        let stale = app.request(Method::PATCH, &path, Some(app.admin_token.as_str()), Some(json!({"days_before": 2})), &[("If-Match", "\"1\"")]).await;
+        assert_eq!(stale.status, 412, "{}", stale.text);
+        let cleared = app.patch(&path, json!({"channel": null})).await;
+        assert_eq!((&cleared.body["channel"], &cleared.body["version"]), (&Value::Null, &json!(3)), "{}", cleared.text);
+
+        let follow = app.create("/v1/follow-up-rules", json!({"name": "Quotes", "trigger": "quote_sent", "after_days": 3})).await;
+        let path = format!("/v1/follow-up-rules/{}", id_of(&follow));
+        let edited = app.patch(&path, json!({"trigger": "return_resolved", "after_days": 7})).await;
+        assert_eq!((&edited.body["trigger"], &edited.body["after_days"], &edited.body["created_at"]), (&json!("return_resolved"), &json!(7), &follow["created_at"]), "{}", edited.text);
+        assert_eq!(app.patch(&path, json!({"after_days": 0})).await.status, 422);
+        assert_eq!(app.get(&path).await.body["after_days"], 7, "a refused edit changes nothing");
+        assert_eq!(app.patch("/v1/follow-up-rules/0190a000-0000-7000-8000-000000000000", json!({"after_days": 2})).await.status, 404);
+    }
+}

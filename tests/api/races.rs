@@ -330,13 +330,19 @@ const AGGREGATES: &[Aggregate] = &[
         name: "greeting rule",
         get: "/v1/greeting-rules/{id}",
         starts: &["saved"],
-        ops: &[op("delete", "DELETE", "/v1/greeting-rules/{id}")],
+        ops: &[
+            op("update", "PATCH", "/v1/greeting-rules/{id}"),
+            op("delete", "DELETE", "/v1/greeting-rules/{id}"),
+        ],
     },
     Aggregate {
         name: "follow-up rule",
         get: "/v1/follow-up-rules/{id}",
         starts: &["saved"],
-        ops: &[op("delete", "DELETE", "/v1/follow-up-rules/{id}")],
+        ops: &[
+            op("update", "PATCH", "/v1/follow-up-rules/{id}"),
+            op("delete", "DELETE", "/v1/follow-up-rules/{id}"),
+        ],
     },
     Aggregate {
         name: "team",
@@ -1297,6 +1303,8 @@ impl World {
             ("team", "update") => json!({"name": "Renamed team"}),
             ("task", "update") => json!({"title": "Raced again"}),
             ("visit plan", "update") => json!({"every_weeks": 3}),
+            ("greeting rule", "update") => json!({"days_before": 3}),
+            ("follow-up rule", "update") => json!({"after_days": 5}),
             ("segment", "update") => {
                 json!({"name": "Renamed segment", "filter": "lifecycle_stage.eq.former"})
             }

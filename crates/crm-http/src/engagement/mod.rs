@@ -21,9 +21,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(rules::list_greeting_rules);
     cfg.service(rules::create_greeting_rule);
     cfg.service(rules::get_greeting_rule);
+    cfg.service(rules::update_greeting_rule);
     cfg.service(rules::delete_greeting_rule);
     cfg.service(rules::list_follow_up_rules);
     cfg.service(rules::create_follow_up_rule);
     cfg.service(rules::get_follow_up_rule);
+    cfg.service(rules::update_follow_up_rule);
     cfg.service(rules::delete_follow_up_rule);
 }

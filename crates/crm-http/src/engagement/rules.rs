@@ -1,7 +1,7 @@
 //! `/v1/greeting-rules` and `/v1/follow-up-rules`: what the maintenance loop turns into tasks.
-//! A rule is replaced, not edited: delete it and create another.
+//! An edit applies from the next run.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::engagement::automation::{FollowUpTrigger, Occasion};
@@ -14,7 +14,7 @@ use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
-use crate::platform::fields::{Checker, SHORT};
+use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
@@ -141,6 +141,60 @@ pub async fn get_greeting_rule(
     Ok(versioned(rule.version, &GreetingRule::from(rule)))
 }
 
+/// Changes, as a JSON Merge Patch.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreetingRuleUpdate {
+    pub name: Option<String>,
+    pub occasion: Option<String>,
+    pub locales: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub channel: Option<Option<ConsentChannel>>,
+    pub days_before: Option<i32>,
+}
+
+impl GreetingRuleUpdate {
+    fn apply(self, f: &mut GreetingRuleFields) -> Result<(), crm_domain::Violations> {
+        let mut c = Checker::default();
+        if let Some(name) = self.name {
+            f.name = c.required("name", &name, SHORT);
+        }
+        if let Some(occasion) = self.occasion {
+            if let Some(occasion) = c.violations.check(Occasion::parse("occasion", &occasion)) {
+                f.occasion = occasion;
+            }
+        }
+        if let Some(locales) = self.locales {
+            f.locales = locales.iter().map(|l| l.trim().to_owned()).collect();
+        }
+        if let Some(channel) = self.channel {
+            f.channel = channel;
+        }
+        if let Some(days) = self.days_before {
+            f.days_before = days;
+        }
+        c.finish()
+    }
+}
+
+#[utoipa::path(tag = "automation-rules", operation_id = "updateGreetingRule", summary = "Update a greeting rule",
+    description = "Applies from the next run of the rules; tasks it made stay, and it makes no second task for an occasion it already served.",
+    params(("id" = String, Path, description = "Rule id")),
+    request_body(content = GreetingRuleUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated rule", body = GreetingRule, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/greeting-rules/{id}")]
+pub async fn update_greeting_rule(
+    target: ActionTarget,
+    ApiJson(body): ApiJson<GreetingRuleUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let rule = target
+        .write(Resource::AutomationRules, move |conn, id, version| {
+            store::update_greeting(conn, id, version, |fields| Ok(body.apply(fields)?))
+        })
+        .await?;
+    Ok(versioned(rule.version, &GreetingRule::from(rule)))
+}
+
 #[utoipa::path(tag = "automation-rules", operation_id = "deleteGreetingRule", summary = "Delete a greeting rule",
     description = "Tasks it made stay.",
     params(("id" = String, Path, description = "Rule id")),
@@ -261,6 +315,49 @@ pub async fn get_follow_up_rule(
     let rule = state
         .db
         .read(move |conn| store::get_follow_up(conn, &id))
+        .await?;
+    Ok(versioned(rule.version, &FollowUpRule::from(rule)))
+}
+
+/// Changes, as a JSON Merge Patch.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRuleUpdate {
+    pub name: Option<String>,
+    pub trigger: Option<FollowUpTrigger>,
+    pub after_days: Option<i32>,
+}
+
+impl FollowUpRuleUpdate {
+    fn apply(self, f: &mut FollowUpRuleFields) -> Result<(), crm_domain::Violations> {
+        let mut c = Checker::default();
+        if let Some(name) = self.name {
+            f.name = c.required("name", &name, SHORT);
+        }
+        if let Some(trigger) = self.trigger {
+            f.trigger = trigger;
+        }
+        if let Some(days) = self.after_days {
+            f.after_days = days;
+        }
+        c.finish()
+    }
+}
+
+#[utoipa::path(tag = "automation-rules", operation_id = "updateFollowUpRule", summary = "Update a follow-up rule",
+    description = "Applies from the next run of the rules; what it follows up still starts when the rule was created.",
+    params(("id" = String, Path, description = "Rule id")),
+    request_body(content = FollowUpRuleUpdate, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated rule", body = FollowUpRule, headers(("ETag" = String, description = "Its new version")))))]
+#[patch("/follow-up-rules/{id}")]
+pub async fn update_follow_up_rule(
+    target: ActionTarget,
+    ApiJson(body): ApiJson<FollowUpRuleUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let rule = target
+        .write(Resource::AutomationRules, move |conn, id, version| {
+            store::update_follow_up(conn, id, version, |fields| Ok(body.apply(fields)?))
+        })
         .await?;
     Ok(versioned(rule.version, &FollowUpRule::from(rule)))
 }

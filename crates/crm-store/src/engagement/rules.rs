@@ -1,5 +1,6 @@
-//! Greeting and follow-up rules: configuration the maintenance loop reads on every run. A rule
-//! is replaced, not edited: delete it and create another.
+//! Greeting and follow-up rules: configuration the maintenance loop reads on every run. An edit
+//! applies from the next run; the tasks a rule made stay, and its occurrence keys keep a rule
+//! from making a second task for an occasion it already served.
 
 use chrono::NaiveDateTime;
 use crm_domain::engagement::automation::{
@@ -164,6 +165,47 @@ pub(crate) fn all_greetings(conn: &mut DbConnection) -> Result<Vec<GreetingRule>
         .collect()
 }
 
+/// Changes a greeting rule on the version the caller read.
+pub fn update_greeting(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    edit: impl FnOnce(&mut GreetingRuleFields) -> Result<(), StoreError>,
+) -> Result<GreetingRule, StoreError> {
+    let current = records::checkout(
+        conn,
+        Record::GreetingRule,
+        id,
+        expected_version,
+        load_greeting,
+        |r| r.version,
+    )?
+    .into_rule()?;
+    let mut f = current.fields.clone();
+    edit(&mut f)?;
+    f.validate()?;
+    records::written(
+        diesel::update(
+            greeting_rules::table
+                .filter(greeting_rules::id.eq(id))
+                .filter(greeting_rules::version.eq(current.version)),
+        )
+        .set((
+            greeting_rules::name.eq(&f.name),
+            greeting_rules::occasion.eq(f.occasion.to_text()),
+            greeting_rules::locales
+                .eq(serde_json::to_string(&f.locales).unwrap_or_else(|_| "[]".to_owned())),
+            greeting_rules::channel.eq(f.channel.map(|c| c.as_str())),
+            greeting_rules::days_before.eq(f.days_before),
+            greeting_rules::version.eq(current.version + 1),
+            greeting_rules::updated_at.eq(now()),
+        ))
+        .execute(conn)?,
+        current.version,
+    )?;
+    get_greeting(conn, id)
+}
+
 pub fn delete_greeting(
     conn: &mut DbConnection,
     id: &str,
@@ -194,6 +236,19 @@ pub struct FollowUpRuleFields {
     pub name: String,
     pub trigger: FollowUpTrigger,
     pub after_days: i32,
+}
+
+impl FollowUpRuleFields {
+    pub fn validate(&self) -> Result<(), Violations> {
+        if !(1..=MAX_AFTER_DAYS).contains(&self.after_days) {
+            return Err(Violation::new(
+                "after_days",
+                format!("must be from 1 to {MAX_AFTER_DAYS}"),
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -240,11 +295,7 @@ pub fn create_follow_up(
     fields: FollowUpRuleFields,
     at: NaiveDateTime,
 ) -> Result<FollowUpRule, StoreError> {
-    if !(1..=MAX_AFTER_DAYS).contains(&fields.after_days) {
-        return Err(
-            Violation::new("after_days", format!("must be from 1 to {MAX_AFTER_DAYS}")).into(),
-        );
-    }
+    fields.validate()?;
     let row = FollowUpRuleRow {
         id: new_id(),
         name: fields.name,
@@ -299,6 +350,45 @@ pub(crate) fn all_follow_ups(conn: &mut DbConnection) -> Result<Vec<FollowUpRule
         .into_iter()
         .map(FollowUpRuleRow::into_rule)
         .collect()
+}
+
+/// Changes a follow-up rule on the version the caller read; what it follows up still starts
+/// when the rule was created.
+pub fn update_follow_up(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+    edit: impl FnOnce(&mut FollowUpRuleFields) -> Result<(), StoreError>,
+) -> Result<FollowUpRule, StoreError> {
+    let current = records::checkout(
+        conn,
+        Record::FollowUpRule,
+        id,
+        expected_version,
+        load_follow_up,
+        |r| r.version,
+    )?
+    .into_rule()?;
+    let mut f = current.fields.clone();
+    edit(&mut f)?;
+    f.validate()?;
+    records::written(
+        diesel::update(
+            follow_up_rules::table
+                .filter(follow_up_rules::id.eq(id))
+                .filter(follow_up_rules::version.eq(current.version)),
+        )
+        .set((
+            follow_up_rules::name.eq(&f.name),
+            follow_up_rules::trigger_event.eq(f.trigger.as_str()),
+            follow_up_rules::after_days.eq(f.after_days),
+            follow_up_rules::version.eq(current.version + 1),
+            follow_up_rules::updated_at.eq(now()),
+        ))
+        .execute(conn)?,
+        current.version,
+    )?;
+    get_follow_up(conn, id)
 }
 
 pub fn delete_follow_up(
