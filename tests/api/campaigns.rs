@@ -736,3 +736,21 @@ on_both_backends! {
         assert_eq!(members_of(&app, &fair).await[0]["company_id"], json!(north));
     }
 }
+
+on_both_backends! {
+    async fn two_duplicates_in_one_campaign_hand_the_survivor_one_membership(app: TestApp) {
+        let keeper = id_of(&app.create("/v1/contacts", json!({"last_name": "Trio", "email": "trio-1@example.com"})).await);
+        let second = id_of(&app.create("/v1/contacts", json!({"last_name": "Trio", "email": "trio-2@example.com"})).await);
+        let third = id_of(&app.create("/v1/contacts", json!({"last_name": "Trio", "email": "trio-3@example.com"})).await);
+        let fair = id_of(&campaign(&app, "trio-fair", "visit").await);
+        app.post(&format!("/v1/campaigns/{fair}/members"), json!({"contact_ids": [second, third]})).await;
+        let done = app.post(&format!("/v1/contacts/{keeper}/merge"), json!({"from": [second, third]})).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.body["moved"]["campaign_members"], 1, "{}", done.text);
+        let mut members: Vec<String> = members_of(&app, &fair).await.iter().map(|m| m["contact_id"].as_str().unwrap().to_owned()).collect();
+        members.sort();
+        let mut expected = vec![keeper.clone(), third.clone()];
+        expected.sort();
+        assert_eq!(members, expected, "the first duplicate's membership moved; the second's stayed with it");
+    }
+}

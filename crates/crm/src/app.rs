@@ -1,6 +1,7 @@
 //! Building and running the server, and the commands that act on the database directly.
 
 use crm_store::engagement::automation::AutomationReport;
+use crm_store::marketing::Audience;
 use crm_store::platform::clock::Clock;
 use crm_store::service::sweep::SweepReport;
 use std::net::TcpListener;
@@ -9,7 +10,6 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use crm_domain::access::roles::Role;
-use crm_domain::marketing::campaigns::OptIn;
 use crm_domain::platform::money::Currency;
 use crm_http::platform::replicas::Replicas;
 use crm_http::{ApiError, AppState};
@@ -115,7 +115,7 @@ impl Application {
         let state = AppState::new(pool.clone(), replicas, config.http_settings()?)?;
         let base_currency = state.settings.base_currency;
         let clock = state.settings.clock;
-        let opt_in = state.settings.consent_opt_in;
+        let audience = crm_http::marketing::audience(&state.settings);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // A pool of its own, so that deliveries never take the connections requests need.
         let webhook_pool = build_pool(&config.database()?, 2)?;
@@ -141,8 +141,7 @@ impl Application {
         );
         spawn_sla_sweep(
             pool.clone(),
-            clock,
-            opt_in,
+            audience,
             Duration::from_secs(config.sla_sweep_seconds.max(1)),
         );
         Ok(Self {
@@ -281,7 +280,7 @@ fn spawn_maintenance(
 /// reopen window; then runs the engagement rules (visits, greetings, follow-ups, reminders).
 /// Nodes may all run it: one sweeps at a time, each change is conditional, and each generated
 /// task has a unique key.
-fn spawn_sla_sweep(pool: Pool, clock: Clock, opt_in: OptIn, every: Duration) {
+fn spawn_sla_sweep(pool: Pool, audience: Audience, every: Duration) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -290,8 +289,8 @@ fn spawn_sla_sweep(pool: Pool, clock: Clock, opt_in: OptIn, every: Duration) {
             let pool = pool.clone();
             let swept = actix_web::web::block(move || {
                 let mut conn = pool.get()?;
-                let swept = crm_store::service::sweep::sweep(&mut conn, clock)?;
-                let automated = crm_store::engagement::automation::run(&mut conn, clock, opt_in)?;
+                let swept = crm_store::service::sweep::sweep(&mut conn, audience.clock)?;
+                let automated = crm_store::engagement::automation::run(&mut conn, audience)?;
                 if automated != AutomationReport::default() {
                     tracing::info!(
                         visit_tasks = automated.visit_tasks,

@@ -3,7 +3,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
-use crm_domain::marketing::campaigns::{reachable, ConsentChannel, Reach};
+use crm_domain::marketing::campaigns::ConsentChannel;
 use crm_domain::marketing::consent::{sign, verify, ConsentStatus, LawfulBasis, Unsubscribe};
 use crm_store::marketing::consents::{self as store, ConsentEvent};
 use secrecy::ExposeSecret;
@@ -126,25 +126,20 @@ pub async fn get_consents(
 ) -> Result<web::Json<ChannelConsents>, ApiError> {
     principal.authorize(Resource::Consents, Access::Read)?;
     let opt_in = state.settings.consent_opt_in;
-    let states = state.db.read(move |conn| store::states(conn, &id)).await?;
+    let states = state
+        .db
+        .read(move |conn| store::states(conn, &id, opt_in))
+        .await?;
     Ok(web::Json(ChannelConsents {
         data: states
             .into_iter()
-            .map(|(channel, latest)| {
-                let status = latest.as_ref().map(|c| c.event.status);
-                let reach = Reach {
-                    has_address: true,
-                    granted: status == Some(ConsentStatus::Granted),
-                    withdrawn: status == Some(ConsentStatus::Withdrawn),
-                };
-                ChannelConsent {
-                    channel,
-                    status,
-                    usable: reachable(Some(channel), reach, opt_in),
-                    lawful_basis: latest.as_ref().map(|c| c.event.lawful_basis),
-                    at: latest.as_ref().map(|c| utc(c.event.at)),
-                    source: latest.map(|c| c.event.source),
-                }
+            .map(|s| ChannelConsent {
+                channel: s.channel,
+                status: s.latest.as_ref().map(|c| c.event.status),
+                usable: s.usable,
+                lawful_basis: s.latest.as_ref().map(|c| c.event.lawful_basis),
+                at: s.latest.as_ref().map(|c| utc(c.event.at)),
+                source: s.latest.map(|c| c.event.source),
             })
             .collect(),
     }))

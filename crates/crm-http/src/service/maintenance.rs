@@ -60,14 +60,14 @@ pub async fn run_maintenance(
 ) -> Result<web::Json<MaintenanceRun>, ApiError> {
     principal.authorize(Resource::Settings, Access::Write)?;
     let clock = state.settings.clock;
-    let opt_in = state.settings.consent_opt_in;
+    let audience = crate::marketing::audience(&state.settings);
     let base = state.settings.base_currency;
     let (swept, automated, facts) = state
         .db
         .read(move |conn| {
             Ok((
                 sweep(conn, clock)?,
-                automation::run(conn, clock, opt_in)?,
+                automation::run(conn, audience)?,
                 facts::refresh_today(conn, base, clock)?,
             ))
         })

@@ -20,7 +20,7 @@ use crate::engagement::plans::{self, VisitPlanRow};
 use crate::engagement::rules::{self, FollowUpRule, GreetingRule};
 use crate::engagement::tasks::{self, TaskFields};
 use crate::marketing::consents::{reachable_people, Addresses};
-use crate::platform::clock::Clock;
+use crate::marketing::Audience;
 use crate::platform::db::{write_transaction, DbConnection};
 use crate::platform::schema::{case_slas, cases, companies, contacts, quotes, returns};
 use crate::platform::settings;
@@ -36,12 +36,9 @@ pub struct AutomationReport {
 }
 
 /// Runs every rule once at the service clock's `now`, in the fiscal time zone.
-pub fn run(
-    conn: &mut DbConnection,
-    clock: Clock,
-    opt_in: OptIn,
-) -> Result<AutomationReport, StoreError> {
-    let now = clock.now(conn)?;
+pub fn run(conn: &mut DbConnection, audience: Audience) -> Result<AutomationReport, StoreError> {
+    let now = audience.clock.now(conn)?;
+    let opt_in = audience.opt_in;
     let zone = time_zone(
         "fiscal_time_zone",
         &settings::get(conn)?.fields.fiscal_time_zone,

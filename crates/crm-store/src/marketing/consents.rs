@@ -198,18 +198,40 @@ pub fn history(conn: &mut DbConnection, contact_id: &str) -> Result<Vec<Consent>
     rows.into_iter().map(ConsentRow::into_consent).collect()
 }
 
-/// Each channel's latest event of a contact, if any.
+/// A channel of a contact: its latest event, if any, and whether a campaign may use it (by
+/// consent alone, whatever the addresses).
+pub struct ChannelState {
+    pub channel: ConsentChannel,
+    pub latest: Option<Consent>,
+    pub usable: bool,
+}
+
+/// Each channel's state of a contact, judged with `opt_in`.
 pub fn states(
     conn: &mut DbConnection,
     contact_id: &str,
-) -> Result<Vec<(ConsentChannel, Option<Consent>)>, StoreError> {
+    opt_in: OptIn,
+) -> Result<Vec<ChannelState>, StoreError> {
     let mut by_channel: HashMap<ConsentChannel, Consent> = HashMap::new();
     for consent in history(conn, contact_id)? {
         by_channel.insert(consent.event.channel, consent);
     }
     Ok(ConsentChannel::ALL
         .iter()
-        .map(|channel| (*channel, by_channel.remove(channel)))
+        .map(|channel| {
+            let latest = by_channel.remove(channel);
+            let status = latest.as_ref().map(|c| c.event.status);
+            let consent_only = Reach {
+                has_address: true,
+                granted: status == Some(ConsentStatus::Granted),
+                withdrawn: status == Some(ConsentStatus::Withdrawn),
+            };
+            ChannelState {
+                channel: *channel,
+                usable: reachable(Some(*channel), consent_only, opt_in),
+                latest,
+            }
+        })
         .collect())
 }
 

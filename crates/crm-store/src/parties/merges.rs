@@ -645,7 +645,8 @@ fn move_contact_references(
 }
 
 /// Moves the campaign memberships of `from` to `to`, except in campaigns where `to` is already a
-/// member: those stay with the merged record, whose history they keep.
+/// member: those stay with the merged record, whose history they keep. Each statement checks
+/// the survivor's memberships as they are then, so two duplicates in one campaign hand over one.
 fn move_memberships(
     conn: &mut DbConnection,
     party: Party,
@@ -653,38 +654,24 @@ fn move_memberships(
     to: &str,
     at: NaiveDateTime,
 ) -> Result<i64, StoreError> {
-    let prefix = match party {
-        Party::Contacts => "contact",
-        Party::Companies => "company",
+    let (prefix, column) = match party {
+        Party::Contacts => ("contact", "contact_id"),
+        Party::Companies => ("company", "company_id"),
     };
     let to_key = format!("{prefix}:{to}");
-    let joined: Vec<String> = campaign_members::table
-        .filter(campaign_members::member_key.eq(&to_key))
-        .select(campaign_members::campaign_id)
-        .load(conn)?;
+    let sql = format!(
+        "UPDATE campaign_members SET member_key = $1, {column} = $2, version = version + 1, \
+         updated_at = $3 WHERE member_key = $4 AND NOT EXISTS (SELECT 1 FROM campaign_members \
+         kept WHERE kept.campaign_id = campaign_members.campaign_id AND kept.member_key = $1)"
+    );
     let mut moved = 0;
     for id in from {
-        let of_merged = campaign_members::table
-            .filter(campaign_members::member_key.eq(format!("{prefix}:{id}")))
-            .filter(campaign_members::campaign_id.ne_all(&joined));
-        let rows = match party {
-            Party::Contacts => diesel::update(of_merged)
-                .set((
-                    campaign_members::member_key.eq(&to_key),
-                    campaign_members::contact_id.eq(to),
-                    campaign_members::version.eq(campaign_members::version + 1_i64),
-                    campaign_members::updated_at.eq(at),
-                ))
-                .execute(conn)?,
-            Party::Companies => diesel::update(of_merged)
-                .set((
-                    campaign_members::member_key.eq(&to_key),
-                    campaign_members::company_id.eq(to),
-                    campaign_members::version.eq(campaign_members::version + 1_i64),
-                    campaign_members::updated_at.eq(at),
-                ))
-                .execute(conn)?,
-        };
+        let rows = diesel::sql_query(sql.as_str())
+            .bind::<Text, _>(&to_key)
+            .bind::<Text, _>(to)
+            .bind::<Timestamp, _>(at)
+            .bind::<Text, _>(format!("{prefix}:{id}"))
+            .execute(conn)?;
         moved += count(rows);
     }
     Ok(moved)
