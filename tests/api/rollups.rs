@@ -18,18 +18,20 @@ use rand::{Rng, SeedableRng};
 
 const SEQUENCES: u64 = 200;
 
-/// The products and salespeople the random orders pick from.
+/// The products, salespeople and campaigns the random orders pick from.
 struct Catalog {
     products: Vec<String>,
     salespeople: Vec<String>,
+    campaigns: Vec<String>,
 }
 
 fn order_input(
     rng: &mut StdRng,
     catalog: &Catalog,
-    company: &str,
+    company: Option<&str>,
     external_id: String,
     status: OrderStatus,
+    campaign_id: Option<String>,
 ) -> OrderInput {
     let price = rng.gen_range(100..5_000);
     let mut lines = vec![LineDraft {
@@ -56,6 +58,10 @@ fn order_input(
             ..LineDraft::new(Quantity::from_milli(1000))
         });
     }
+    let email = match company {
+        Some(company) => format!("{company}@example.com"),
+        None => format!("solo-{external_id}@example.com"),
+    };
     OrderInput {
         custom_written: None,
         channel: "prop".into(),
@@ -75,15 +81,15 @@ fn order_input(
         },
         status: Some(status),
         customer: Some(CustomerRef {
-            email: Some(format!("{company}@example.com")),
+            email: Some(email),
             ..CustomerRef::default()
         }),
-        company_id: Some(company.to_owned()),
+        company_id: company.map(str::to_owned),
         lines,
         salesperson_id: rng
             .gen_bool(0.7)
             .then(|| catalog.salespeople[rng.gen_range(0..catalog.salespeople.len())].clone()),
-        campaign_id: None,
+        campaign_id,
         utm: None,
         payload_hash: format!("{}", rng.gen::<u64>()),
         prices_include_tax: false,
@@ -101,6 +107,11 @@ fn random_write(
     step: u64,
 ) -> Result<(), StoreError> {
     let company = &companies[rng.gen_range(0..companies.len())];
+    // Picked by step, not by the generator, so that the sequences stay those of the seeds.
+    let campaign = usize::try_from(step % 3)
+        .ok()
+        .and_then(|i| catalog.campaigns.get(i))
+        .cloned();
     match rng.gen_range(0..9) {
         0 | 1 => {
             let status = [
@@ -109,7 +120,9 @@ fn random_write(
                 OrderStatus::Fulfilled,
                 OrderStatus::Cancelled,
             ][rng.gen_range(0..4)];
-            let input = order_input(rng, catalog, company, format!("o{step}"), status);
+            // Every fifth order is a shop's order from someone of no company.
+            let company = (!step.is_multiple_of(5)).then_some(company.as_str());
+            let input = order_input(rng, catalog, company, format!("o{step}"), status, campaign);
             let id = match crm_store::sales::orders::upsert(conn, input, None)? {
                 crm_store::sales::orders::Upserted::Created(o)
                 | crm_store::sales::orders::Upserted::Updated(o)
@@ -120,7 +133,7 @@ fn random_write(
         2 if !orders.is_empty() => {
             let order =
                 crm_store::sales::orders::get(conn, &orders[rng.gen_range(0..orders.len())])?;
-            let company = order.company_id.clone().unwrap_or_default();
+            let company = order.company_id.clone();
             let status = [
                 OrderStatus::Paid,
                 OrderStatus::Fulfilled,
@@ -128,7 +141,14 @@ fn random_write(
             ][rng.gen_range(0..3)];
             crm_store::sales::orders::upsert(
                 conn,
-                order_input(rng, catalog, &company, order.external_id, status),
+                order_input(
+                    rng,
+                    catalog,
+                    company.as_deref(),
+                    order.external_id,
+                    status,
+                    campaign,
+                ),
                 None,
             )?;
         }
@@ -294,7 +314,13 @@ on_both_backends! {
                     role: crm_domain::access::roles::Role::Sales, company_id: None, active: true, manager_id: None,
                 }).map(|u| u.id)).collect::<Result<Vec<_>, StoreError>>()?;
                 let companies = (0..3).map(|i| crm_store::parties::customers::company_by_name(c, &format!("Prop {i}")).map(|(id, _)| id)).collect::<Result<Vec<_>, StoreError>>()?;
-                Ok::<_, StoreError>((Catalog { products, salespeople }, companies))
+                let campaigns = (0..2).map(|i| crm_store::marketing::campaigns::create(c, crm_store::marketing::campaigns::CampaignFields {
+                    name: format!("Prop {i}"), code: format!("PROP-{i}"), channel: crm_domain::marketing::campaigns::CampaignChannel::Email,
+                    consent_channel: None,
+                    schedule: crm_domain::marketing::campaigns::Schedule { starts_on: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(), ends_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(), attribution_window_days: 30 },
+                    budget: None, owner_id: None, target_segment_id: None,
+                }).map(|campaign| campaign.id)).collect::<Result<Vec<_>, StoreError>>()?;
+                Ok::<_, StoreError>((Catalog { products, salespeople, campaigns }, companies))
             })
             .unwrap();
             let mut orders = Vec::new();
@@ -326,6 +352,11 @@ on_both_backends! {
             assert!(all.customers.values().any(|f| f.concessions_minor > 0), "concessions happened");
             assert!(all.products.values().any(|f| f.returned_units_milli > 0), "returns happened");
             assert!(all.products.keys().any(|k| k.0.is_empty()) && all.products.keys().any(|k| !k.1.is_empty()), "ad-hoc lines and salespeople happened");
+            assert!(all.campaigns.values().any(|f| f.revenue_minor > 0) && all.campaigns.values().any(|f| f.returns_minor > 0), "campaign orders and their returns or credits happened");
+            assert!(all.campaigns.values().any(|f| f.concessions_minor > 0), "campaign concessions happened");
+            let campaigns_only = crm_store::platform::db::write_transaction(&mut conn, crm_store::analytics::rollups::rebuild_campaigns);
+            assert!(campaigns_only.unwrap() > 0);
+            assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), all, "a rebuild of the campaigns alone equals the maintained rollups");
             let rebuilt = crm_store::platform::db::write_transaction(&mut conn, crm_store::analytics::rollups::rebuild);
             assert!(rebuilt.unwrap() > 0);
             assert_eq!(crm_store::analytics::rollups::stored(&mut conn).unwrap(), all, "a rebuild equals the maintained rollups");

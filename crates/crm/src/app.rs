@@ -79,10 +79,15 @@ fn read_replicas(config: &Config) -> Result<Option<Arc<Replicas>>, AppError> {
     ))))
 }
 
-/// Applies pending migrations; returns how many ran.
+/// Applies pending migrations, and fills what a migration added from the records; returns how
+/// many migrations ran.
 pub fn migrate(pool: &Pool) -> Result<usize, AppError> {
     let mut conn = pool.get().map_err(StoreError::from)?;
-    Ok(run_migrations(&mut conn)?)
+    let applied = run_migrations(&mut conn)?;
+    write_transaction(&mut conn, |c| {
+        crm_store::analytics::rollups::fill_campaigns_if_new(c, &applied)
+    })?;
+    Ok(applied.len())
 }
 
 /// A server bound to its port, not yet running.

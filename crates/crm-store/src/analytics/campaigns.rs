@@ -1,17 +1,19 @@
 //! What a campaign earned: its attributed orders under the customer-profit rule, less what it
-//! cost, in the base currency.
+//! cost, in the base currency. The money comes from the campaign rollups, a few rows per
+//! campaign; the buyers are counted from its orders through their campaign index.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDateTime;
+use chrono::NaiveTime;
 use crm_domain::analytics::profit::Figures;
-use crm_domain::marketing::campaigns::MemberStatus;
+use crm_domain::marketing::campaigns::{MemberStatus, Schedule};
 use crm_domain::marketing::report::{campaign_return, CampaignMoney, CampaignReturn};
 use crm_domain::platform::money::Currency;
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 
-use crate::analytics::rollups::{self, month_of};
+use crate::analytics::campaign_rollups;
+use crate::analytics::rollups::month_of;
 use crate::marketing::campaigns::{self, Visible};
 use crate::platform::db::DbConnection;
 use crate::platform::exchange_rates::ToBase;
@@ -33,18 +35,6 @@ pub struct CampaignReport {
     pub figures: CampaignReturn,
 }
 
-type TaggedOrder = (
-    String,
-    Option<String>,
-    Option<String>,
-    NaiveDateTime,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-);
-
 /// Sums of one currency in one month, converted once, as the profit series converts.
 type ByMonth = BTreeMap<(String, String), Figures>;
 
@@ -61,6 +51,30 @@ fn add(
     Ok(())
 }
 
+/// The distinct buyers (company, else contact) of the campaign's orders placed in its window,
+/// cancelled orders aside.
+fn buyers(
+    conn: &mut DbConnection,
+    campaign_id: &str,
+    schedule: &Schedule,
+) -> Result<i64, StoreError> {
+    let mut query = orders::table
+        .filter(orders::campaign_id.eq(campaign_id))
+        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+        .filter(orders::ordered_at.ge(schedule.starts_on.and_time(NaiveTime::MIN)))
+        .select((orders::id, orders::company_id, orders::contact_id))
+        .into_boxed();
+    if let Some(after) = schedule.last_counted_day().succ_opt() {
+        query = query.filter(orders::ordered_at.lt(after.and_time(NaiveTime::MIN)));
+    }
+    let rows: Vec<(String, Option<String>, Option<String>)> = query.load(conn)?;
+    let buyers: BTreeSet<String> = rows
+        .into_iter()
+        .map(|(id, company, contact)| company.or(contact).unwrap_or(id))
+        .collect();
+    Ok(i64::try_from(buyers.len()).unwrap_or(i64::MAX))
+}
+
 /// The report of a campaign the caller may see. A missing exchange rate is a `422` naming the
 /// currency and the day.
 pub fn report(
@@ -70,57 +84,21 @@ pub fn report(
     base: Currency,
 ) -> Result<CampaignReport, StoreError> {
     let campaign = campaigns::get(conn, campaign_id, visible)?;
-    let tagged: Vec<TaggedOrder> = orders::table
-        .filter(orders::campaign_id.eq(campaign_id))
-        .select((
-            orders::id,
-            orders::company_id,
-            orders::contact_id,
-            orders::ordered_at,
-            orders::currency,
-            orders::status,
-            orders::subtotal_minor,
-            orders::discount_minor,
-            orders::cost_minor,
-        ))
-        .load(conn)?;
+    let schedule = &campaign.fields.schedule;
     let mut by_month = ByMonth::new();
-    let mut attributed = Vec::new();
-    let mut buyers = BTreeSet::new();
+    let mut attributed_orders = 0;
     let mut outside_window_orders = 0;
-    for (id, company, contact, ordered_at, currency, status, subtotal, discount, cost) in tagged {
-        if stored::<OrderStatus>("orders", "status", &status)? == OrderStatus::Cancelled {
-            continue;
+    for ((_, ordered_on, month, currency), figures) in
+        campaign_rollups::of_campaign(conn, campaign_id)?
+    {
+        if schedule.counts(ordered_on) {
+            attributed_orders += figures.orders;
+            add(&mut by_month, month, &currency, &figures)?;
+        } else {
+            outside_window_orders += figures.orders;
         }
-        if !campaign.fields.schedule.counts(ordered_at.date()) {
-            outside_window_orders += 1;
-            continue;
-        }
-        let figures = Figures {
-            revenue_minor: subtotal - discount,
-            cost_minor: cost,
-            orders: 1,
-            ..Figures::default()
-        };
-        add(
-            &mut by_month,
-            month_of(ordered_at.date()),
-            &currency,
-            &figures,
-        )?;
-        buyers.insert(company.or(contact).unwrap_or_else(|| id.clone()));
-        attributed.push(id);
     }
-    for ((_, month, currency), figures) in rollups::returns_of_orders(conn, &attributed)? {
-        add(&mut by_month, month, &currency, &figures)?;
-    }
-    for (_, month, currency, amount) in rollups::credits_of_orders(conn, &attributed)? {
-        let credit = Figures {
-            returns_minor: amount,
-            ..Figures::default()
-        };
-        add(&mut by_month, month, &currency, &credit)?;
-    }
+    let conversions = buyers(conn, campaign_id, schedule)?;
     let mut to_base = ToBase::new(base);
     let mut total = Figures::default();
     for ((month, currency), figures) in &by_month {
@@ -165,14 +143,14 @@ pub fn report(
         returns_and_credits_minor: total.returns_minor,
         concessions_minor: total.concessions_minor,
         campaign_cost_minor,
-        conversions: i64::try_from(buyers.len()).unwrap_or(i64::MAX),
+        conversions,
     };
     Ok(CampaignReport {
         campaign_id: campaign.id,
         currency: base,
         members: i64::try_from(statuses.len()).unwrap_or(i64::MAX),
         responders,
-        attributed_orders: i64::try_from(attributed.len()).unwrap_or(i64::MAX),
+        attributed_orders,
         outside_window_orders,
         figures: campaign_return(&money),
         money,

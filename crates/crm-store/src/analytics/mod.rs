@@ -1,9 +1,11 @@
+pub mod campaign_rollups;
 pub mod campaigns;
 pub mod churn;
 pub mod clv;
 pub mod commission_rates;
 pub mod facts;
 pub mod profit;
+pub mod rollup_sql;
 pub mod rollups;
 pub mod search;
 pub mod timeline;

@@ -15,13 +15,14 @@ use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, SmallInt, Text};
-use diesel::upsert::excluded;
 
+use crate::analytics::campaign_rollups::{self, CampaignKey, Tag};
+use crate::analytics::rollup_sql::{add_rows, add_to_rollup_sql};
 use crate::analytics::years;
 use crate::platform::db::{DbConnection, BATCH_ROWS};
 use crate::platform::schema::{
-    companies, customer_rollups, invoice_lines, invoices, order_lines, orders, product_rollups,
-    return_lines, returns,
+    campaign_rollups as campaign_rollups_table, companies, customer_rollups, invoice_lines,
+    invoices, order_lines, orders, product_rollups, return_lines, returns,
 };
 use crate::StoreError;
 
@@ -44,26 +45,6 @@ fn negate(f: &Figures) -> Figures {
         orders: -f.orders,
         units_milli: -f.units_milli,
     }
-}
-
-/// `INSERT ... ON CONFLICT DO UPDATE` adding the new row's values to an existing one, so that
-/// concurrent writers of one key add up instead of racing. Callers build it once per table:
-/// it runs for every order write. `$n` placeholders number the key
-/// columns, then the value columns; SQLite reads them as the same positional parameters.
-fn add_to_rollup_sql(table: &str, keys: &[&str], values: &[&str]) -> String {
-    let columns: Vec<&str> = keys.iter().chain(values).copied().collect();
-    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
-    let sums: Vec<String> = values
-        .iter()
-        .map(|v| format!("{v} = {table}.{v} + excluded.{v}"))
-        .collect();
-    format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
-        columns.join(", "),
-        placeholders.join(", "),
-        keys.join(", "),
-        sums.join(", ")
-    )
 }
 
 /// Adds `delta` to the rollup of `key`, and what it changes in the base currency to the
@@ -143,18 +124,19 @@ fn apply_product(
     Ok(())
 }
 
-/// What one record adds to the customer and product rollups.
+/// What one record adds to the customer, product and campaign rollups.
 #[derive(Debug, Default)]
 pub(crate) struct Contribution {
     pub customers: Vec<(Key, Figures)>,
     pub products: Vec<(ProductKey, ProductFigures)>,
+    pub campaigns: Vec<(CampaignKey, Figures)>,
 }
 
 /// The stripes each product rollup key is spread over.
 const PRODUCT_SHARDS: u128 = 8;
 
 /// Replaces one contribution by another. Rows are written in key order, customer rows first,
-/// so that two transactions touching the same rollup rows lock them in the same order and
+/// then campaign rows, then product rows, so that two transactions touching the same rollup rows lock them in the same order and
 /// never wait on each other in a cycle. Product rows go to one stripe picked at random per
 /// call, so that concurrent orders of one best seller mostly update different rows.
 pub(crate) fn swap(
@@ -175,6 +157,12 @@ pub(crate) fn swap(
             .map(|(key, figures)| (key, figures.negated()))
             .chain(after.products)
             .collect(),
+        campaigns: before
+            .campaigns
+            .into_iter()
+            .map(|(key, figures)| (key, negate(&figures)))
+            .chain(after.campaigns)
+            .collect(),
     };
     let deferred = DEFERRED.with(|pending| match pending.borrow_mut().as_mut() {
         Some(pending) => {
@@ -194,17 +182,23 @@ pub(crate) fn swap(
 struct Changes {
     customers: Vec<(Key, Figures)>,
     products: Vec<(ProductKey, ProductFigures)>,
+    campaigns: Vec<(CampaignKey, Figures)>,
 }
 
-/// Writes changes in key order, customer rows first.
+/// Writes changes in key order: customer rows, campaign rows, product rows.
 fn write_changes(conn: &mut DbConnection, changes: Changes) -> Result<(), StoreError> {
     let Changes {
         mut customers,
         mut products,
+        mut campaigns,
     } = changes;
     customers.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, figures) in customers {
         apply(conn, &key, &figures)?;
+    }
+    campaigns.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, figures) in campaigns {
+        campaign_rollups::apply(conn, &key, &figures)?;
     }
     products.sort_by(|a, b| a.0.cmp(&b.0));
     let shard = i16::try_from(uuid::Uuid::now_v7().as_u128() % PRODUCT_SHARDS).unwrap_or(0);
@@ -264,6 +258,7 @@ pub fn deferring<T>(
     let pending = DEFERRED.with(|pending| pending.borrow_mut().take().unwrap_or_default());
     let mut customers: BTreeMap<Key, Figures> = BTreeMap::new();
     let mut products: BTreeMap<ProductKey, ProductFigures> = BTreeMap::new();
+    let mut campaigns: BTreeMap<CampaignKey, Figures> = BTreeMap::new();
     for changes in pending {
         for (key, figures) in changes.customers {
             customers.entry(key).or_default().add(&figures)?;
@@ -271,12 +266,16 @@ pub fn deferring<T>(
         for (key, figures) in changes.products {
             products.entry(key).or_default().add(&figures)?;
         }
+        for (key, figures) in changes.campaigns {
+            campaigns.entry(key).or_default().add(&figures)?;
+        }
     }
     write_changes(
         conn,
         Changes {
             customers: customers.into_iter().collect(),
             products: products.into_iter().collect(),
+            campaigns: campaigns.into_iter().collect(),
         },
     )?;
     Ok(done)
@@ -331,7 +330,8 @@ fn add_product(
     Ok(totals.entry(key).or_default().add(figures)?)
 }
 
-/// An order's company, date, currency, status, salesperson, subtotal, discount and cost.
+/// An order's company, date, currency, status, salesperson, subtotal, discount, cost and
+/// campaign.
 type OrderFacts = (
     Option<String>,
     NaiveDateTime,
@@ -341,6 +341,7 @@ type OrderFacts = (
     i64,
     i64,
     i64,
+    Option<String>,
 );
 
 /// The columns of [`OrderFacts`].
@@ -353,6 +354,7 @@ const ORDER_FACTS: (
     orders::subtotal_minor,
     orders::discount_minor,
     orders::cost_minor,
+    orders::campaign_id,
 ) = (
     orders::company_id,
     orders::ordered_at,
@@ -362,10 +364,11 @@ const ORDER_FACTS: (
     orders::subtotal_minor,
     orders::discount_minor,
     orders::cost_minor,
+    orders::campaign_id,
 );
 
 fn order_figures(facts: &OrderFacts, units_milli: i64) -> Option<(Key, Figures)> {
-    let (company, ordered_at, currency, _, _, subtotal, discount, cost) = facts;
+    let (company, ordered_at, currency, _, _, subtotal, discount, cost, _) = facts;
     Some((
         (
             company.clone()?,
@@ -380,6 +383,47 @@ fn order_figures(facts: &OrderFacts, units_milli: i64) -> Option<(Key, Figures)>
             ..Figures::default()
         },
     ))
+}
+
+/// What a campaign-tagged order's own sale adds to its campaign.
+fn campaign_sale(facts: &OrderFacts) -> Option<(CampaignKey, Figures)> {
+    let (_, ordered_at, currency, _, _, subtotal, discount, cost, campaign) = facts;
+    let tag: Tag = (campaign.clone()?, ordered_at.date());
+    Some((
+        campaign_rollups::key(&tag, month_of(ordered_at.date()), currency),
+        Figures {
+            revenue_minor: subtotal - discount,
+            cost_minor: *cost,
+            orders: 1,
+            ..Figures::default()
+        },
+    ))
+}
+
+/// What a campaign-tagged order adds to its campaign: its sale, and the refunds, concessions
+/// and credit notes of its resolved returns and invoices. The order owns all of them, so that
+/// a write changing its campaign or its date moves them with it.
+fn campaign_contribution(
+    conn: &mut DbConnection,
+    order_id: &str,
+    facts: &OrderFacts,
+) -> Result<Vec<(CampaignKey, Figures)>, StoreError> {
+    let Some(sale) = campaign_sale(facts) else {
+        return Ok(Vec::new());
+    };
+    let mut campaigns = vec![sale];
+    let order_ids = [order_id.to_owned()];
+    let resolved: Vec<ResolvedReturn> = returns::table
+        .filter(returns::resolved_at.is_not_null())
+        .filter(returns::order_id.eq(order_id))
+        .select(RESOLVED_RETURN)
+        .load(conn)?;
+    for contribution in resolved_returns(conn, resolved)? {
+        campaigns.extend(contribution.campaigns);
+    }
+    let credits = credits_of_orders(conn, &order_ids)?;
+    campaigns.extend(campaign_rollups::of_credits(conn, credits)?);
+    Ok(campaigns)
 }
 
 fn is_cancelled(facts: &OrderFacts) -> bool {
@@ -449,6 +493,7 @@ pub(crate) fn order_contribution(
     Ok(Contribution {
         customers: order_figures(&facts, units).into_iter().collect(),
         products: products.into_iter().collect(),
+        campaigns: campaign_contribution(conn, order_id, &facts)?,
     })
 }
 
@@ -531,11 +576,12 @@ type ResolvedReturn = (
     i64,
 );
 
-/// Both rollups, leaving out rows that net to nothing.
+/// The customer, product and campaign rollups, leaving out rows that net to nothing.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub customers: BTreeMap<Key, Figures>,
     pub products: BTreeMap<ProductKey, ProductFigures>,
+    pub campaigns: BTreeMap<CampaignKey, Figures>,
 }
 
 impl Snapshot {
@@ -550,6 +596,11 @@ impl Snapshot {
                 .products
                 .into_iter()
                 .filter(|(_, f)| *f != ProductFigures::default())
+                .collect(),
+            campaigns: self
+                .campaigns
+                .into_iter()
+                .filter(|(_, f)| *f != Figures::default())
                 .collect(),
         }
     }
@@ -627,6 +678,7 @@ pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     Ok(Snapshot {
         customers: customers.into_iter().map(customer_figures).collect(),
         products: folded_products(products)?,
+        campaigns: campaign_rollups::stored(conn)?,
     }
     .without_empty_rows())
 }
@@ -648,6 +700,9 @@ macro_rules! in_slice {
         let mut query = $query;
         match $slice {
             Slice::Companies { after, through } => {
+                // An open-ended first slice would otherwise take the records of no company too,
+                // which the last pass counts.
+                query = query.filter($column.is_not_null());
                 if let Some(after) = after {
                     query = query.filter($column.gt(after.to_owned()));
                 }
@@ -722,6 +777,9 @@ pub fn from_scratch_sliced(
         for (key, figures) in part.products {
             add_product(&mut snapshot.products, key, &figures)?;
         }
+        for (key, figures) in part.campaigns {
+            snapshot.campaigns.entry(key).or_default().add(&figures)?;
+        }
         Ok(())
     })?;
     Ok(snapshot.without_empty_rows())
@@ -791,7 +849,16 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
             order,
             units.get(id.as_str()).copied().unwrap_or(0),
         ))?;
+        if let Some((key, figures)) = campaign_sale(order) {
+            snapshot.campaigns.entry(key).or_default().add(&figures)?;
+        }
     }
+    let any_tagged = orders::table
+        .filter(orders::campaign_id.is_not_null())
+        .select(orders::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
     let credits: Vec<CreditNoteFacts> = in_slice!(
         invoices::table
             .filter(invoices::kind.eq_any([
@@ -827,6 +894,11 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
             for (key, figures) in credit_products(conn, &id, &original, &currency, day)? {
                 add_product(&mut snapshot.products, key, &figures)?;
             }
+            if any_tagged {
+                for (key, figures) in credit_campaigns(conn, &id, &original, &currency, day)? {
+                    snapshot.campaigns.entry(key).or_default().add(&figures)?;
+                }
+            }
         }
     }
     let rebills = rebilled(billed_lines(conn, Billed::Of(slice))?, None)?;
@@ -851,6 +923,9 @@ fn recompute(conn: &mut DbConnection, slice: Slice) -> Result<Snapshot, StoreErr
         }
         for (key, figures) in contributions.products {
             add_product(&mut snapshot.products, key, &figures)?;
+        }
+        for (key, figures) in contributions.campaigns {
+            snapshot.campaigns.entry(key).or_default().add(&figures)?;
         }
     }
     Ok(snapshot.without_empty_rows())
@@ -926,9 +1001,7 @@ fn resolved_returns(
 }
 
 /// What issued credit notes take off each of `order_ids`, net of tax: (order, month, currency,
-/// amount). A credited line counts against the order of the line it credits; the rest of a note
-/// is spread as the product rollups spread it, over its keyed lines or over what the credited
-/// invoice billed.
+/// amount).
 pub(crate) fn credits_of_orders(
     conn: &mut DbConnection,
     order_ids: &[String],
@@ -965,60 +1038,71 @@ pub(crate) fn credits_of_orders(
             let (Some(original), Some(day)) = (corrects, issued) else {
                 continue;
             };
-            let sold: Vec<(String, i64, Option<String>)> = invoice_lines::table
-                .filter(invoice_lines::invoice_id.eq(&original))
-                .select((
-                    invoice_lines::id,
-                    invoice_lines::net_minor,
-                    invoice_lines::order_id,
-                ))
-                .load(conn)?;
-            let credited: Vec<(i64, Option<String>)> = invoice_lines::table
-                .filter(invoice_lines::invoice_id.eq(&note))
-                .select((invoice_lines::net_minor, invoice_lines::credits_line_id))
-                .load(conn)?;
-            let order_of: BTreeMap<&str, String> = sold
-                .iter()
-                .map(|(id, _, order)| (id.as_str(), order.clone().unwrap_or_default()))
-                .collect();
-            let fallback: Vec<(String, i64)> = sold
-                .iter()
-                .map(|(_, net, order)| (order.clone().unwrap_or_default(), *net))
-                .collect();
-            let amounts: Vec<(Option<String>, i64)> = credited
-                .into_iter()
-                .map(|(net, line)| {
-                    let order = line.map(|l| order_of.get(l.as_str()).cloned().unwrap_or_default());
-                    (order, net)
-                })
-                .collect();
-            for (order, amount) in attribute(&amounts, &fallback)? {
-                if wanted.contains(order.as_str()) {
-                    credits.push((order, month_of(day), currency.clone(), amount));
-                }
-            }
+            credits.extend(
+                note_credits(conn, &note, &original, &currency, day)?
+                    .into_iter()
+                    .filter(|(order, ..)| wanted.contains(order.as_str())),
+            );
         }
     }
     Ok(credits)
 }
 
-/// What the resolved returns of `order_ids` add to the customer rollups, keyed as they are.
-pub(crate) fn returns_of_orders(
+/// What an issued credit note of `credited_invoice_id` takes off the campaigns of the orders
+/// it credits.
+pub(crate) fn credit_campaigns(
     conn: &mut DbConnection,
-    order_ids: &[String],
-) -> Result<Vec<(Key, Figures)>, StoreError> {
-    let mut resolved = Vec::new();
-    for part in order_ids.chunks(BATCH_ROWS) {
-        let rows: Vec<ResolvedReturn> = returns::table
-            .filter(returns::resolved_at.is_not_null())
-            .filter(returns::order_id.eq_any(part))
-            .select(RESOLVED_RETURN)
-            .load(conn)?;
-        resolved.extend(rows);
-    }
-    Ok(resolved_returns(conn, resolved)?
+    note_id: &str,
+    credited_invoice_id: &str,
+    currency: &str,
+    issued: NaiveDate,
+) -> Result<Vec<(CampaignKey, Figures)>, StoreError> {
+    let credits = note_credits(conn, note_id, credited_invoice_id, currency, issued)?;
+    campaign_rollups::of_credits(conn, credits)
+}
+
+/// What one issued credit note of `credited_invoice_id` takes off each order the invoice
+/// billed, net of tax: (order, month, currency, amount). A credited line counts against the
+/// order of the line it credits; the rest of the note is spread as the product rollups spread
+/// it, over its keyed lines or over what the credited invoice billed.
+pub(crate) fn note_credits(
+    conn: &mut DbConnection,
+    note_id: &str,
+    credited_invoice_id: &str,
+    currency: &str,
+    issued: NaiveDate,
+) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    let sold: Vec<(String, i64, Option<String>)> = invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(credited_invoice_id))
+        .select((
+            invoice_lines::id,
+            invoice_lines::net_minor,
+            invoice_lines::order_id,
+        ))
+        .load(conn)?;
+    let credited: Vec<(i64, Option<String>)> = invoice_lines::table
+        .filter(invoice_lines::invoice_id.eq(note_id))
+        .select((invoice_lines::net_minor, invoice_lines::credits_line_id))
+        .load(conn)?;
+    let order_of: BTreeMap<&str, String> = sold
+        .iter()
+        .map(|(id, _, order)| (id.as_str(), order.clone().unwrap_or_default()))
+        .collect();
+    let fallback: Vec<(String, i64)> = sold
+        .iter()
+        .map(|(_, net, order)| (order.clone().unwrap_or_default(), *net))
+        .collect();
+    let amounts: Vec<(Option<String>, i64)> = credited
         .into_iter()
-        .flat_map(|c| c.customers)
+        .map(|(net, line)| {
+            let order = line.map(|l| order_of.get(l.as_str()).cloned().unwrap_or_default());
+            (order, net)
+        })
+        .collect();
+    Ok(attribute(&amounts, &fallback)?
+        .into_iter()
+        .filter(|(order, _)| !order.is_empty())
+        .map(|(order, amount)| (order, month_of(issued), currency.to_owned(), amount))
         .collect())
 }
 
@@ -1148,6 +1232,7 @@ fn rebilled(lines: Vec<BilledLine>, only: Option<&str>) -> Result<Contribution, 
     Ok(Contribution {
         customers: customers.into_iter().collect(),
         products: products.into_iter().collect(),
+        campaigns: Vec::new(),
     })
 }
 
@@ -1287,12 +1372,19 @@ pub(crate) fn return_contributions(
     outcome: &ReturnOutcome,
     company_id: Option<&str>,
 ) -> Result<Contribution, StoreError> {
-    let salesperson: Option<String> = orders::table
+    let order: Option<(Option<String>, Option<String>, NaiveDateTime)> = orders::table
         .find(outcome.order_id)
-        .select(orders::salesperson_id)
+        .select((
+            orders::salesperson_id,
+            orders::campaign_id,
+            orders::ordered_at,
+        ))
         .first(conn)
-        .optional()?
-        .flatten();
+        .optional()?;
+    let (salesperson, tag) = match order {
+        Some((salesperson, campaign, at)) => (salesperson, campaign.map(|c| (c, at.date()))),
+        None => (None, None),
+    };
     type ReturnedLine = (
         Option<String>,
         i64,
@@ -1398,49 +1490,32 @@ pub(crate) fn return_contributions(
         add_returns(&mut products, returns)?;
     }
     let carried = outcome.carried_by_credit_note;
-    let customer = company_id.and_then(|company| {
-        return_contribution(
-            company,
-            outcome.currency,
-            outcome.resolved,
-            outcome.resolution,
-            (!carried).then(|| returned_net - outcome.fee_net_minor),
-            if carried {
-                0
-            } else {
-                outcome.concession_net_minor
-            },
-            restocked_cost,
-        )
-    });
+    let money = return_contribution(
+        company_id.unwrap_or_default(),
+        outcome.currency,
+        outcome.resolved,
+        outcome.resolution,
+        (!carried).then(|| returned_net - outcome.fee_net_minor),
+        if carried {
+            0
+        } else {
+            outcome.concession_net_minor
+        },
+        restocked_cost,
+    );
+    let month = month_of(outcome.resolved);
+    let campaigns = match (&tag, &money) {
+        (Some(tag), Some((_, figures))) => vec![(
+            campaign_rollups::key(tag, month.clone(), outcome.currency),
+            *figures,
+        )],
+        _ => Vec::new(),
+    };
     Ok(Contribution {
-        customers: customer.into_iter().collect(),
-        products: in_month(products, &month_of(outcome.resolved), outcome.currency),
+        customers: money.filter(|_| company_id.is_some()).into_iter().collect(),
+        products: in_month(products, &month, outcome.currency),
+        campaigns,
     })
-}
-
-/// Adds rows to a rollup table with multi-row `INSERT ... ON CONFLICT DO UPDATE` statements of
-/// [`BATCH_ROWS`] rows, each value column added to the stored one; evaluates to the rows written.
-macro_rules! add_rows {
-    ($conn:expr, $table:ident, $rows:expr, keys: ($($key:ident),+), sums: ($($sum:ident),+)) => {{
-        let mut written = 0_usize;
-        for part in $rows.chunks(BATCH_ROWS) {
-            macro_rules! statement {
-                () => {
-                    diesel::insert_into($table::table)
-                        .values(part)
-                        .on_conflict(($($table::$key),+))
-                        .do_update()
-                        .set(($($table::$sum.eq($table::$sum + excluded($table::$sum))),+))
-                };
-            }
-            written += match &mut *$conn {
-                DbConnection::Postgres(c) => statement!().execute(c)?,
-                DbConnection::Sqlite(c) => statement!().execute(c)?,
-            };
-        }
-        written
-    }};
 }
 
 /// Adds customer rows to the stored rollups.
@@ -1513,24 +1588,63 @@ pub fn rebuild_sliced(
     hold_off_rollup_writers(conn)?;
     diesel::delete(customer_rollups::table).execute(conn)?;
     diesel::delete(product_rollups::table).execute(conn)?;
+    diesel::delete(campaign_rollups_table::table).execute(conn)?;
     let mut written = 0;
     let mut products = BTreeMap::new();
+    let mut campaigns: BTreeMap<CampaignKey, Figures> = BTreeMap::new();
     recompute_in_slices(conn, companies_per_slice, |conn, part| {
         let part = part.without_empty_rows();
         written += add_customers(conn, &part.customers)?;
         for (key, figures) in part.products {
             add_product(&mut products, key, &figures)?;
         }
+        for (key, figures) in part.campaigns {
+            campaigns.entry(key).or_default().add(&figures)?;
+        }
         Ok(())
     })?;
-    let products = Snapshot {
+    let rest = Snapshot {
         products,
+        campaigns,
         ..Snapshot::default()
     }
-    .without_empty_rows()
-    .products;
-    written += add_products(conn, &products)?;
+    .without_empty_rows();
+    written += campaign_rollups::add(conn, &rest.campaigns)?;
+    written += add_products(conn, &rest.products)?;
     Ok(written + years::rebuild(conn)?)
+}
+
+/// The migration that made the campaign rollups.
+const CAMPAIGN_ROLLUPS_CREATED_BY: &str = "20261206000032";
+
+/// Fills the campaign rollups from the records when `applied` (the migrations that just ran)
+/// created them, so that a database upgraded with campaign orders reports them at once.
+pub fn fill_campaigns_if_new(
+    conn: &mut DbConnection,
+    applied: &[String],
+) -> Result<(), StoreError> {
+    if applied
+        .iter()
+        .any(|version| version == CAMPAIGN_ROLLUPS_CREATED_BY)
+    {
+        rebuild_campaigns(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces the campaign rollups alone by a recomputation; returns how many rows it wrote.
+pub fn rebuild_campaigns(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    hold_off_rollup_writers(conn)?;
+    diesel::delete(campaign_rollups_table::table).execute(conn)?;
+    let mut campaigns: BTreeMap<CampaignKey, Figures> = BTreeMap::new();
+    recompute_in_slices(conn, COMPANIES_PER_SLICE, |_, part| {
+        for (key, figures) in part.campaigns {
+            campaigns.entry(key).or_default().add(&figures)?;
+        }
+        Ok(())
+    })?;
+    campaigns.retain(|_, figures| *figures != Figures::default());
+    campaign_rollups::add(conn, &campaigns)
 }
 
 /// Makes every other transaction that writes a rollup wait until this one ends. The rebuild adds
@@ -1539,12 +1653,13 @@ pub fn rebuild_sliced(
 /// twice: once by the writer's own upsert, once by the recomputation. With the lock, a writer
 /// either committed before the rebuild began (and the rebuild reads its order) or adds its
 /// change after the rebuild committed. Readers are not blocked. The tables are locked in the
-/// order writers touch them (months, years, products). On SQLite the write transaction already
+/// order writers touch them (months, years, campaigns, products). On SQLite the write transaction already
 /// holds the database's write lock.
 fn hold_off_rollup_writers(conn: &mut DbConnection) -> Result<(), StoreError> {
     if let DbConnection::Postgres(_) = conn {
         diesel::sql_query(
-            "LOCK TABLE customer_rollups, customer_year_rollups, product_rollups IN EXCLUSIVE MODE",
+            "LOCK TABLE customer_rollups, customer_year_rollups, campaign_rollups, product_rollups \
+             IN EXCLUSIVE MODE",
         )
         .execute(conn)?;
     }

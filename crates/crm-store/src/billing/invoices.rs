@@ -895,19 +895,30 @@ pub(crate) fn issue_as(
             day,
             row.subtotal_minor - row.discount_minor,
         );
-        let products = match &row.corrects_invoice_id {
-            Some(original) => crate::analytics::rollups::credit_products(
-                conn,
-                &row.id,
-                original,
-                &row.currency,
-                day,
-            )?,
-            None => Vec::new(),
+        let (products, campaigns) = match &row.corrects_invoice_id {
+            Some(original) => {
+                let products = crate::analytics::rollups::credit_products(
+                    conn,
+                    &row.id,
+                    original,
+                    &row.currency,
+                    day,
+                )?;
+                let campaigns = crate::analytics::rollups::credit_campaigns(
+                    conn,
+                    &row.id,
+                    original,
+                    &row.currency,
+                    day,
+                )?;
+                (products, campaigns)
+            }
+            None => (Vec::new(), Vec::new()),
         };
         crate::analytics::rollups::Contribution {
             customers: vec![customer],
             products,
+            campaigns,
         }
     } else {
         crate::analytics::rollups::rebilled_by(conn, &row.id)?

@@ -205,14 +205,18 @@ macro_rules! insert_batch {
 }
 pub(crate) use insert_batch;
 
-/// Applies the pending embedded migrations of the connection's backend; returns how many ran.
-pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
+/// Applies the pending embedded migrations of the connection's backend; returns the versions
+/// that ran, digits only (`20261206000032`).
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     let applied = match conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
         DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
     }
     .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(applied.len())
+    Ok(applied
+        .iter()
+        .map(|version| version.to_string().replace('-', ""))
+        .collect())
 }
 
 /// Refreshes the planner's statistics of every table. After a bulk load the tables have none

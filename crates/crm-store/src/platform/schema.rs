@@ -623,6 +623,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_rollups (campaign_id, ordered_on, month, currency) {
+        campaign_id -> Text,
+        ordered_on -> Date,
+        month -> Text,
+        currency -> Text,
+        revenue_minor -> BigInt,
+        cost_minor -> BigInt,
+        returns_minor -> BigInt,
+        concessions_minor -> BigInt,
+        orders -> BigInt,
+    }
+}
+
+diesel::table! {
     customer_rollups (company_id, month, currency) {
         company_id -> Text,
         month -> Text,
@@ -940,6 +954,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_consents,
     campaigns,
     campaign_costs,
+    campaign_rollups,
     campaign_members,
     kb_articles,
     kb_revisions,
