@@ -71,7 +71,7 @@ on_both_backends! {
         let batch = json!({"items": [
             {"email": "ana@example.com", "first_name": "Ana", "last_name": "García", "phone": "600 123 456", "tags": ["vip"]},
             {"email": "luis@example.com", "last_name": "Martín", "preferences": {"language": "es"}},
-            {"email": "eva@example.com", "last_name": "Ruiz", "marketing_consent": true},
+            {"email": "eva@example.com", "last_name": "Ruiz", "birthday": "1990-05-01"},
         ]});
         let first = app.post("/v1/contacts/batch", batch.clone()).await;
         assert_eq!(statuses(&first), ["created", "created", "created"]);

@@ -99,7 +99,7 @@ on_both_backends! {
     async fn an_email_campaign_refuses_a_contact_without_consent_and_adds_once(app: TestApp) {
         let id = id_of(&campaign(&app, "newsletter", "email").await);
         let company = app.create("/v1/companies", json!({"name": "Consenting SL"})).await;
-        let willing = app.create("/v1/contacts", json!({"last_name": "Willing", "email": "willing@example.com", "marketing_consent": true, "company_id": company["id"]})).await;
+        let willing = app.consenting_contact(json!({"last_name": "Willing", "email": "willing@example.com", "company_id": company["id"]})).await;
         let unwilling = app.create("/v1/contacts", json!({"last_name": "Unwilling", "email": "unwilling@example.com"})).await;
         let silent = app.create("/v1/companies", json!({"name": "No consent SA"})).await;
         app.create("/v1/contacts", json!({"last_name": "Quiet", "email": "quiet@example.com", "company_id": silent["id"]})).await;
@@ -276,12 +276,20 @@ on_both_backends! {
 on_both_backends! {
     async fn consent_is_a_history_and_an_unsubscribe_link_withdraws_it_without_login(app: TestApp) {
         let email_campaign = id_of(&campaign(&app, "letters", "email").await);
-        let ana = app.create("/v1/contacts", json!({"last_name": "Ana", "email": "ana@example.com", "marketing_consent": true})).await;
+        let ana = app.consenting_contact(json!({"last_name": "Ana", "email": "ana@example.com"})).await;
         let ana_id = id_of(&ana);
         let consents = app.get(&format!("/v1/contacts/{ana_id}/consents")).await;
         assert_eq!(consents.status, 200, "{}", consents.text);
         let email = &consents.body["data"][0];
-        assert_eq!((&email["channel"], &email["status"], &email["usable"], &email["source"]), (&json!("email"), &json!("granted"), &json!(true), &json!("contact")));
+        assert_eq!((&email["channel"], &email["status"], &email["usable"], &email["source"]), (&json!("email"), &json!("granted"), &json!(true), &json!("form")));
+        assert_eq!((&ana["marketing_consent"], ana["marketing_consent_at"].is_string()), (&json!(true), true), "the contact's summary of email");
+        // The summary is read-only: consent is written as an event, never on the contact.
+        for (method, path) in [(Method::POST, "/v1/contacts".to_owned()), (Method::PATCH, format!("/v1/contacts/{ana_id}"))] {
+            let r = app.request(method, &path, Some(&app.admin_token), Some(json!({"last_name": "Ana", "marketing_consent": false})), &[]).await;
+            assert_eq!(r.status, 422, "{}", r.text);
+            assert_eq!(r.body["errors"][0]["field"], "marketing_consent", "{}", r.text);
+        }
+        assert_eq!(app.get(&format!("/v1/contacts/{ana_id}/consents/history")).await.body["data"].as_array().unwrap().len(), 1, "nothing written");
         let sms = &consents.body["data"][2];
         assert_eq!((&sms["channel"], &sms["status"], &sms["usable"]), (&json!("sms"), &Value::Null, &json!(false)), "SMS needs a grant");
         let phone = app.post(&format!("/v1/contacts/{ana_id}/consents"), json!({"channel": "phone", "status": "withdrawn", "source": "call", "lawful_basis": "legitimate_interests"})).await;
@@ -341,7 +349,7 @@ on_both_backends! {
         let history = app.get(&format!("/v1/contacts/{ana_id}/consents/history")).await;
         let sources: Vec<(&str, &str, &str)> = history.body["data"].as_array().unwrap().iter()
             .map(|e| (e["channel"].as_str().unwrap(), e["status"].as_str().unwrap(), e["source"].as_str().unwrap())).collect();
-        assert_eq!(sources, vec![("email", "granted", "contact"), ("phone", "withdrawn", "call"), ("email", "withdrawn", "unsubscribe_link")]);
+        assert_eq!(sources, vec![("email", "granted", "form"), ("phone", "withdrawn", "call"), ("email", "withdrawn", "unsubscribe_link")]);
     }
 }
 
@@ -478,7 +486,7 @@ on_both_backends! {
         Product::new("REL-1", 1_000, 400).ensure(&app).await;
         let iberian = id_of(&app.create("/v1/companies", json!({"name": "Iberian", "billing_address": {"country": "ES"}, "tags": ["vip"]})).await);
         let gallic = id_of(&app.create("/v1/companies", json!({"name": "Gallic", "billing_address": {"country": "FR"}})).await);
-        let lapsed = id_of(&app.create("/v1/contacts", json!({"last_name": "Lapsed", "email": "rel-lapsed@example.com", "company_id": iberian, "marketing_consent": true})).await);
+        let lapsed = id_of(&app.consenting_contact(json!({"last_name": "Lapsed", "email": "rel-lapsed@example.com", "company_id": iberian})).await);
         let recent = id_of(&app.create("/v1/contacts", json!({"last_name": "Recent", "email": "rel-recent@example.com", "company_id": gallic})).await);
         let loner = id_of(&app.create("/v1/contacts", json!({"last_name": "Loner"})).await);
         Order::new("rel-lapsed").company(&iberian).days_ago(200).line("REL-1", "1", 1_000).push(&app).await;
@@ -675,7 +683,7 @@ on_both_backends! {
         assert_eq!(added, vec![alba.as_str()]);
 
         // On a channel, a withdrawal since the snapshot drops the person.
-        let ana = id_of(&app.create("/v1/contacts", json!({"last_name": "Snap", "email": "snap@example.com", "marketing_consent": true})).await);
+        let ana = id_of(&app.consenting_contact(json!({"last_name": "Snap", "email": "snap@example.com"})).await);
         let letters = id_of(&app.create("/v1/segments", json!({"name": "Letters", "subject": "contacts", "filter": "last_name.eq.Snap", "channel": "email"})).await);
         let copy = id_of(&app.post(&format!("/v1/segments/{letters}/snapshot"), json!({"name": "Letters, frozen"})).await.body);
         assert_eq!(members(copy.clone()).await, vec![ana.clone()]);
@@ -693,7 +701,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_merge_takes_the_duplicates_consent_tasks_plans_and_memberships_along(app: TestApp) {
-        let keeper = id_of(&app.create("/v1/contacts", json!({"last_name": "Dup", "email": "dup-1@example.com", "marketing_consent": true})).await);
+        let keeper = id_of(&app.consenting_contact(json!({"last_name": "Dup", "email": "dup-1@example.com"})).await);
         let twin = id_of(&app.create("/v1/contacts", json!({"last_name": "Dup", "email": "dup-2@example.com"})).await);
         let withdrawn = app.post(&format!("/v1/contacts/{twin}/consents"), json!({"channel": "email", "status": "withdrawn", "source": "call"})).await;
         assert_eq!(withdrawn.status, 201, "{}", withdrawn.text);

@@ -107,14 +107,11 @@ on_both_backends! {
         app.create("/v1/follow-up-rules", json!({"name": "Chase the quote", "trigger": "quote_sent", "after_days": 7})).await;
 
         let company = app.create("/v1/companies", json!({"name": "Cumples SL"})).await;
-        let greeted = app.create("/v1/contacts", json!({"last_name": "Ruiz", "first_name": "Ana", "email": "ana@cumples.example",
-            "marketing_consent": true, "birthday": "1980-03-10", "locale": "es-ES", "company_id": company["id"]})).await;
-        app.create("/v1/contacts", json!({"last_name": "Smith", "email": "smith@cumples.example",
-            "marketing_consent": true, "birthday": "1980-03-10", "locale": "en-GB"})).await;
+        let greeted = app.consenting_contact(json!({"last_name": "Ruiz", "first_name": "Ana", "email": "ana@cumples.example", "birthday": "1980-03-10", "locale": "es-ES", "company_id": company["id"]})).await;
+        app.consenting_contact(json!({"last_name": "Smith", "email": "smith@cumples.example", "birthday": "1980-03-10", "locale": "en-GB"})).await;
         app.create("/v1/contacts", json!({"last_name": "Sin Permiso", "email": "sin@cumples.example",
             "birthday": "1980-03-10", "locale": "es"})).await;
-        app.create("/v1/contacts", json!({"last_name": "Sin Fecha", "email": "fecha@cumples.example",
-            "marketing_consent": true, "locale": "es"})).await;
+        app.consenting_contact(json!({"last_name": "Sin Fecha", "email": "fecha@cumples.example", "locale": "es"})).await;
         let wrong = app.post("/v1/contacts", json!({"last_name": "Bad", "locale": "español", "birthday": "0900-01-01"})).await;
         assert_eq!(wrong.status, 422, "{}", wrong.text);
         assert_eq!(wrong.body["errors"].as_array().unwrap().len(), 2, "{}", wrong.text);

@@ -164,6 +164,23 @@ impl Order {
 }
 
 impl TestApp {
+    /// Creates a contact who has granted email consent (`POST .../consents`, source `form`);
+    /// the contact as read after the grant.
+    pub async fn consenting_contact(&self, body: Value) -> Value {
+        let id = self.create("/v1/contacts", body).await["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let granted = self
+            .post(
+                &format!("/v1/contacts/{id}/consents"),
+                json!({"channel": "email", "status": "granted", "source": "form"}),
+            )
+            .await;
+        assert_eq!(granted.status, 201, "{}", granted.text);
+        self.get(&format!("/v1/contacts/{id}")).await.body
+    }
+
     /// Runs the maintenance loop once (`POST /v1/admin/maintenance/run`); what it did.
     pub async fn run_maintenance(&self) -> Value {
         let r = self.act(MAINTENANCE_RUN).await;

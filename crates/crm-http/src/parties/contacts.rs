@@ -80,9 +80,10 @@ pub struct Contact {
     /// What this person likes: free-form JSON object.
     #[schema(value_type = Object)]
     pub preferences: serde_json::Value,
-    /// Whether the person agreed to marketing messages.
+    /// Read-only: whether email consent is granted now, the summary of the email channel's
+    /// latest consent event. Consent is written with `POST /v1/contacts/{id}/consents`.
     pub marketing_consent: bool,
-    /// When consent was given; null without consent.
+    /// Read-only: when the email consent now in force was granted; null without it.
     pub marketing_consent_at: Option<DateTime<Utc>>,
     /// Greeting rules with the occasion `birthday` greet on its day each year.
     pub birthday: Option<NaiveDate>,
@@ -162,8 +163,6 @@ pub struct ContactCreate {
     /// Free-form JSON object.
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
-    /// Whether the person agreed to marketing messages.
-    pub marketing_consent: Option<bool>,
     pub birthday: Option<NaiveDate>,
     /// A BCP 47 language tag, such as `es-ES`.
     pub locale: Option<String>,
@@ -210,10 +209,6 @@ pub struct ContactUpdate {
     #[serde(default, deserialize_with = "patch")]
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<Option<serde_json::Value>>,
-    /// Marketing consent; cannot be null.
-    #[serde(default, deserialize_with = "patch")]
-    #[schema(nullable = false)]
-    pub marketing_consent: Option<Option<bool>>,
     #[serde(default, deserialize_with = "patch")]
     pub birthday: Option<Option<NaiveDate>>,
     /// A BCP 47 language tag, such as `es-ES`.
@@ -237,7 +232,6 @@ impl ContactCreate {
             owner_id: Some(self.owner_id.or_else(|| caller.map(str::to_owned))),
             tags: Some(self.tags),
             preferences: Some(self.preferences),
-            marketing_consent: self.marketing_consent.map(Some),
             birthday: Some(self.birthday),
             locale: Some(self.locale),
             custom_fields: self.custom_fields,
@@ -285,11 +279,6 @@ impl ContactUpdate {
             fields.tags = c.tags("tags", &v.unwrap_or_default());
         }
         c.preferences(&mut fields.preferences, self.preferences);
-        match self.marketing_consent {
-            Some(Some(v)) => fields.marketing_consent = v,
-            Some(None) => c.not_null("marketing_consent"),
-            None => {}
-        }
         if let Some(v) = self.birthday {
             if v.is_some_and(|day| !(1900..=9999).contains(&day.year())) {
                 c.violations.push(crm_domain::Violation::new(
