@@ -469,7 +469,7 @@ on_both_backends! {
             }
         };
         assert_eq!(members(valued.clone()).await, vec![regular.clone(), recent.clone()], "1,200.00 of profit or more in the last twelve months");
-        assert_eq!(members(loyal).await, vec![regular.clone()]);
+        assert_eq!(members(loyal.clone()).await, vec![regular.clone()]);
         let lapsed_only = app.post("/v1/segments/preview", json!({"subject": "companies",
             "filter": "and(order_count.eq.1,profit_last_12_months.amount_minor.eq.0,clv_historical.amount_minor.eq.1200)"})).await;
         assert_eq!(lapsed_only.body["count"], 1, "{}", lapsed_only.text);
@@ -478,6 +478,21 @@ on_both_backends! {
         assert_eq!(bad.status, 422, "{}", bad.text);
         assert_eq!(bad.body["errors"][0]["field"], "filter", "{}", bad.text);
         assert!(bad.text.contains("probability_alive"), "the problem names the path: {}", bad.text);
+
+        // Between refreshes, an order adds to its customer's figures in its own transaction.
+        Order::new("f-5").company(&recent).line("FACT-1", "1", 1_000).days_ago(5).push(&app).await;
+        assert_eq!(members(loyal.clone()).await, vec![regular.clone(), recent.clone()], "the new order counts at once");
+        let grown = "and(order_count.eq.2,profit_last_12_months.amount_minor.eq.1800,profit_last_year.amount_minor.eq.0,clv_historical.amount_minor.eq.1800)";
+        let preview = || {
+            let app = &app;
+            async move {
+                let r = app.post("/v1/segments/preview", json!({"subject": "companies", "filter": grown})).await;
+                r.body["sample"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(preview().await, vec![recent.clone()]);
+        app.run_maintenance().await;
+        assert_eq!(preview().await, vec![recent.clone()], "the loop's refresh agrees");
     }
 }
 

@@ -1,6 +1,8 @@
 //! Each customer's figures as segments filter them (`profit_last_12_months.amount_minor`,
 //! `order_count`, `probability_alive`...), kept in `customer_facts` so that a segment count is
-//! one indexed join, not a recomputation. Refreshed whole, as of a day, by one node at a time.
+//! one indexed join, not a recomputation. Refreshed whole, as of a day, by one node at a time;
+//! between refreshes, every change to a customer's monthly rollups adds to its order count and
+//! profits in the same transaction (`crate::analytics::fact_changes`).
 
 use chrono::{Datelike, Months, NaiveDate};
 use crm_domain::analytics::clv::{probability_in_ten_thousandths, value_at_risk, year_ahead};
@@ -27,6 +29,11 @@ pub struct Facts {
     pub probability_alive_bp: Option<i64>,
     pub value_at_risk_minor: Option<i64>,
     pub as_of: NaiveDate,
+    /// The months of the profit windows as of `as_of`, both ends included.
+    pub recent_from: String,
+    pub recent_to: String,
+    pub last_year_from: String,
+    pub last_year_to: String,
 }
 
 /// Rows inserted per statement, below SQLite's bound-parameter limit.
@@ -58,6 +65,7 @@ pub fn refresh(
         return Ok(None);
     }
     let ((from, to), (year_from, year_to)) = windows(today);
+    let months = (from.clone(), to.clone(), year_from.clone(), year_to.clone());
     let recent = by_company(conn, &from, &to, base)?;
     let last_year = by_company(conn, &year_from, &year_to, base)?;
     let ever = by_company(conn, "0000-01", "9999-12", base)?;
@@ -96,6 +104,10 @@ pub fn refresh(
                 probability_alive_bp: alive.and_then(probability_in_ten_thousandths),
                 value_at_risk_minor: alive.map(|p| value_at_risk(p, historical)),
                 as_of: today,
+                recent_from: months.0.clone(),
+                recent_to: months.1.clone(),
+                last_year_from: months.2.clone(),
+                last_year_to: months.3.clone(),
                 company_id: id,
             }
         })

@@ -3,6 +3,7 @@ pub mod campaigns;
 pub mod churn;
 pub mod clv;
 pub mod commission_rates;
+pub mod fact_changes;
 pub mod facts;
 pub mod profit;
 pub mod rollup_sql;

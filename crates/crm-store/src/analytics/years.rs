@@ -103,6 +103,13 @@ pub(crate) fn month_changed(
         )
     });
     let figures = change.unwrap_or_default();
+    crate::analytics::fact_changes::add(
+        conn,
+        company,
+        month,
+        after.orders - before.orders,
+        change.map(|c| c.gross_profit_minor()),
+    )?;
     diesel::sql_query(SQL.as_str())
         .bind::<Text, _>(company)
         .bind::<Integer, _>(year_of(month)?)

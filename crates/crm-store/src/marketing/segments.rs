@@ -340,12 +340,43 @@ impl Selection<'_> {
         }
     }
 
-    /// Counts a page at a time, and returns the first `sample` members.
+    /// Counts, and returns the first `sample` members. A live filter without a channel is
+    /// one `COUNT(*)` and one page; a channel or a snapshot is counted a page at a time, as
+    /// consent and the snapshot's order are read beside the filter.
     fn count(
         &self,
         conn: &mut DbConnection,
         sample: usize,
     ) -> Result<(Counted, Vec<Member>), StoreError> {
+        if let (Source::Filter(filter), None) = (&self.source, self.channel) {
+            if sample < usize::try_from(PAGE).unwrap_or(usize::MAX) {
+                let query = ListQuery {
+                    filter: Some((*filter).clone()),
+                    sort: "created_at".to_owned(),
+                    after: None,
+                    limit: 0,
+                    now: self.now,
+                };
+                let count = match self.subject {
+                    SegmentSubject::Companies => companies::count_live(conn, &query)?,
+                    SegmentSubject::Contacts => contacts::count_live(conn, &query)?,
+                };
+                let first = match sample {
+                    0 => Vec::new(),
+                    _ => {
+                        self.page(conn, i64::try_from(sample).unwrap_or(PAGE), None)?
+                            .0
+                    }
+                };
+                return Ok((
+                    Counted {
+                        count: usize::try_from(count).unwrap_or(0),
+                        excluded_no_consent: 0,
+                    },
+                    first,
+                ));
+            }
+        }
         let mut counted = Counted::default();
         let mut first = Vec::new();
         let mut after: Option<Position> = None;

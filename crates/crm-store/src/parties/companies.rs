@@ -694,6 +694,19 @@ fn list_with(
     .try_map(|row| row.into_company(defs))
 }
 
+/// How many live companies `query`'s filter matches, in one `COUNT(*)`.
+pub fn count_live(conn: &mut DbConnection, query: &ListQuery) -> Result<i64, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Companies)?;
+    let plan = TABLE.plan(Dialect::of(conn), &defs, query)?;
+    let mut rows = companies::table
+        .filter(companies::archived_at.is_null())
+        .into_boxed();
+    if let Some(condition) = plan.condition {
+        rows = rows.filter(condition);
+    }
+    Ok(rows.count().get_result(conn)?)
+}
+
 /// The companies among `ids`, in one query.
 pub fn by_ids(
     conn: &mut DbConnection,

@@ -691,6 +691,19 @@ pub fn list(
     list_with(conn, &defs, filter, query)
 }
 
+/// How many live contacts `query`'s filter matches, in one `COUNT(*)`.
+pub fn count_live(conn: &mut DbConnection, query: &ListQuery) -> Result<i64, StoreError> {
+    let defs = custom::fields(conn, CustomObject::Contacts)?;
+    let plan = TABLE.plan(Dialect::of(conn), &defs, query)?;
+    let mut rows = contacts::table
+        .filter(contacts::archived_at.is_null())
+        .into_boxed();
+    if let Some(condition) = plan.condition {
+        rows = rows.filter(condition);
+    }
+    Ok(rows.count().get_result(conn)?)
+}
+
 /// The custom fields of contacts, and of companies when they are embedded, in one query.
 fn field_sets(
     conn: &mut DbConnection,

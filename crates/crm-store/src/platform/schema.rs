@@ -1229,5 +1229,9 @@ diesel::table! {
         probability_alive_bp -> Nullable<BigInt>,
         value_at_risk_minor -> Nullable<BigInt>,
         as_of -> Date,
+        recent_from -> Text,
+        recent_to -> Text,
+        last_year_from -> Text,
+        last_year_to -> Text,
     }
 }
