@@ -5,7 +5,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use crm_domain::access::roles::Role;
-use crm_store::platform::db::run_migrations;
 use crm_store::DatabaseUrl;
 use crm_tests::{Backend, TestDb};
 use futures_util::stream::{self, StreamExt};
@@ -49,9 +48,8 @@ pub struct SharedDatabase {
 
 impl SharedDatabase {
     pub fn create() -> SharedDatabase {
-        let (db, url) = TestDb::create(Backend::Postgres);
+        let (db, url) = TestDb::migrated(Backend::Postgres);
         let database_url = DatabaseUrl::parse(&url).unwrap();
-        run_migrations(&mut database_url.connect().unwrap()).unwrap();
         let pool = crm_store::platform::db::build_pool(&database_url, 2).unwrap();
         let (admin_id, _) = crm::app::create_user(
             &pool,

@@ -44,7 +44,139 @@ pub enum TestDb {
     Postgres { admin_url: String, name: String },
 }
 
+/// A short fingerprint of a backend's migration tree (the names and contents of its
+/// migrations), so that a template built from other migrations is never used.
+fn migrations_fingerprint(backend: Backend) -> String {
+    use sha2::{Digest, Sha256};
+    let tree = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(tree);
+    let mut migrations: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    migrations.sort();
+    let mut hasher = Sha256::new();
+    for migration in migrations {
+        hasher.update(migration.file_name().unwrap().as_encoded_bytes());
+        hasher.update(std::fs::read(migration.join("up.sql")).unwrap_or_default());
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// Applies every migration to the database at `url`, on a thread of its own: the migrations
+/// need a deeper stack than a test thread has.
+fn migrate(url: String) {
+    std::thread::Builder::new()
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || {
+            let mut conn = crm_store::DatabaseUrl::parse(&url)
+                .unwrap()
+                .connect()
+                .unwrap();
+            crm_store::platform::db::run_migrations(&mut conn).unwrap();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// A migrated SQLite database file that each test copies, built once per fingerprint: tests
+/// then start without running every migration.
+fn sqlite_template() -> &'static PathBuf {
+    static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "crm-template-{}.db",
+            migrations_fingerprint(Backend::Sqlite)
+        ));
+        if !path.exists() {
+            let building = std::env::temp_dir()
+                .join(format!("crm-template-{}.db", uuid::Uuid::now_v7().simple()));
+            migrate(format!("sqlite://{}", building.display()));
+            // Renamed into place whole, so that another test process never copies half a file.
+            std::fs::rename(&building, &path).unwrap();
+        }
+        path
+    })
+}
+
+/// The name of a migrated PostgreSQL database that each test's database is created from
+/// (`CREATE DATABASE ... TEMPLATE`), built once per fingerprint by whichever test process gets
+/// there first; templates of other fingerprints are dropped then.
+fn postgres_template(admin_url: &str) -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        #[derive(diesel::QueryableByName)]
+        struct Database {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            datname: String,
+        }
+        let name = format!(
+            "crm_template_{}",
+            migrations_fingerprint(Backend::Postgres)
+        );
+        let mut admin = diesel::PgConnection::establish(admin_url).unwrap();
+        diesel::sql_query("SELECT pg_advisory_lock(72651017)")
+            .execute(&mut admin)
+            .unwrap();
+        let templates: Vec<Database> = diesel::sql_query(
+            "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'crm\\_template\\_%'",
+        )
+        .load(&mut admin)
+        .unwrap();
+        if !templates.iter().any(|t| t.datname == name) {
+            for old in &templates {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", old.datname))
+                    .execute(&mut admin)
+                    .unwrap();
+            }
+            let building = format!("crm_building_{}", uuid::Uuid::now_v7().simple());
+            diesel::sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut admin)
+                .unwrap();
+            migrate(with_database(admin_url, &building));
+            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut admin)
+                .unwrap();
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(72651017)")
+            .execute(&mut admin)
+            .unwrap();
+        name
+    })
+}
+
 impl TestDb {
+    /// A database with every migration applied, copied from a template.
+    pub fn migrated(backend: Backend) -> (TestDb, String) {
+        match backend {
+            Backend::Sqlite => {
+                let (db, url) = TestDb::create(backend);
+                if let TestDb::Sqlite { dir } = &db {
+                    std::fs::copy(sqlite_template(), dir.join("crm.db")).unwrap();
+                }
+                (db, url)
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url().expect("CRM_TEST_POSTGRES_URL");
+                let template = postgres_template(&admin_url);
+                let name = format!("crm_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                let url = with_database(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+
+    /// An empty database.
     pub fn create(backend: Backend) -> (TestDb, String) {
         let unique = uuid::Uuid::now_v7().simple().to_string();
         match backend {
@@ -150,25 +282,25 @@ impl TestApp {
     /// Rate limits are off (`CRM_RATE_LIMIT_PER_MINUTE=0`): tests make many calls as one user
     /// from one address.
     pub async fn spawn(backend: Backend) -> TestApp {
-        let (db, url) = TestDb::create(backend);
+        let (db, url) = TestDb::migrated(backend);
         Self::start(db, url, None, |_| {}).await
     }
 
     /// As `spawn`, but as in production: without the test clock.
     pub async fn spawn_without_test_clock(backend: Backend) -> TestApp {
-        let (db, url) = TestDb::create(backend);
+        let (db, url) = TestDb::migrated(backend);
         Self::start(db, url, None, |config| config.test_clock = false).await
     }
 
     /// As `spawn`, with the configuration changed by `adjust`.
     pub async fn spawn_configured(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let (db, url) = TestDb::create(backend);
+        let (db, url) = TestDb::migrated(backend);
         Self::start(db, url, None, adjust).await
     }
 
     /// As `spawn`, with a rate limit of `per_minute` requests per caller.
     pub async fn spawn_with_rate_limit(backend: Backend, per_minute: u64) -> TestApp {
-        let (db, url) = TestDb::create(backend);
+        let (db, url) = TestDb::migrated(backend);
         Self::start(db, url, None, |config| {
             config.rate_limit_per_minute = per_minute;
         })
@@ -178,7 +310,7 @@ impl TestApp {
     /// As `spawn` on PostgreSQL, every connection through a PgBouncer in transaction mode
     /// started for this test.
     pub async fn spawn_through_pgbouncer() -> TestApp {
-        let (db, direct_url) = TestDb::create(Backend::Postgres);
+        let (db, direct_url) = TestDb::migrated(Backend::Postgres);
         let TestDb::Postgres { name, .. } = &db else {
             unreachable!("a PostgreSQL database")
         };
