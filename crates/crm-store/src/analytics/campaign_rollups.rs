@@ -91,40 +91,30 @@ pub(crate) fn add(
         sums: (revenue_minor, cost_minor, returns_minor, concessions_minor, orders)))
 }
 
-type CampaignRow = (String, NaiveDate, String, String, i64, i64, i64, i64, i64);
-
-const COLUMNS: (
-    campaign_rollups::campaign_id,
-    campaign_rollups::ordered_on,
-    campaign_rollups::month,
-    campaign_rollups::currency,
-    campaign_rollups::revenue_minor,
-    campaign_rollups::cost_minor,
-    campaign_rollups::returns_minor,
-    campaign_rollups::concessions_minor,
-    campaign_rollups::orders,
-) = (
-    campaign_rollups::campaign_id,
-    campaign_rollups::ordered_on,
-    campaign_rollups::month,
-    campaign_rollups::currency,
-    campaign_rollups::revenue_minor,
-    campaign_rollups::cost_minor,
-    campaign_rollups::returns_minor,
-    campaign_rollups::concessions_minor,
-    campaign_rollups::orders,
-);
+/// A stored campaign rollup row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = campaign_rollups)]
+struct CampaignRow {
+    campaign_id: String,
+    ordered_on: NaiveDate,
+    month: String,
+    currency: String,
+    revenue_minor: i64,
+    cost_minor: i64,
+    returns_minor: i64,
+    concessions_minor: i64,
+    orders: i64,
+}
 
 fn figures_of(row: CampaignRow) -> (CampaignKey, Figures) {
-    let (campaign, ordered_on, month, currency, revenue, cost, returns, concessions, orders) = row;
     (
-        (campaign, ordered_on, month, currency),
+        (row.campaign_id, row.ordered_on, row.month, row.currency),
         Figures {
-            revenue_minor: revenue,
-            cost_minor: cost,
-            returns_minor: returns,
-            concessions_minor: concessions,
-            orders,
+            revenue_minor: row.revenue_minor,
+            cost_minor: row.cost_minor,
+            returns_minor: row.returns_minor,
+            concessions_minor: row.concessions_minor,
+            orders: row.orders,
             units_milli: 0,
         },
     )
@@ -134,7 +124,9 @@ fn figures_of(row: CampaignRow) -> (CampaignKey, Figures) {
 pub(crate) fn stored(
     conn: &mut DbConnection,
 ) -> Result<BTreeMap<CampaignKey, Figures>, StoreError> {
-    let rows: Vec<CampaignRow> = campaign_rollups::table.select(COLUMNS).load(conn)?;
+    let rows: Vec<CampaignRow> = campaign_rollups::table
+        .select(CampaignRow::as_select())
+        .load(conn)?;
     Ok(rows.into_iter().map(figures_of).collect())
 }
 
@@ -145,7 +137,7 @@ pub fn of_campaign(
 ) -> Result<Vec<(CampaignKey, Figures)>, StoreError> {
     let rows: Vec<CampaignRow> = campaign_rollups::table
         .filter(campaign_rollups::campaign_id.eq(campaign_id))
-        .select(COLUMNS)
+        .select(CampaignRow::as_select())
         .load(conn)?;
     Ok(rows.into_iter().map(figures_of).collect())
 }
