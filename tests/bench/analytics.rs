@@ -663,7 +663,7 @@ fn main() -> Result<()> {
     let until: NaiveDate = env_or("BENCH_UNTIL", chrono::Utc::now().date_naive())?;
     let crm = crm_binary()?;
     // The demo loader writes companies, whose events render as the API does.
-    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    crm_http::events::render::install();
     let mut runs = Vec::new();
     let mut notes = vec![machine()];
     for backend in backends.split(',').map(str::trim) {

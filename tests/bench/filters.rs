@@ -724,7 +724,7 @@ fn main() -> Result<()> {
     let companies: usize = env_or("BENCH_COMPANIES", 10_000)?;
     let requests: usize = env_or("BENCH_REQUESTS", 300)?;
     // The set-up writes through the store, which records events as the server would.
-    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    crm_http::events::render::install();
     if contacts == 0 || companies == 0 || requests == 0 {
         return Err("BENCH_CONTACTS, BENCH_COMPANIES and BENCH_REQUESTS must be at least 1".into());
     }

@@ -433,7 +433,7 @@ fn main() -> Result<()> {
     if orders == 0 || batches == 0 || companies == 0 {
         return Err("BENCH_ORDERS, BENCH_BATCHES and BENCH_COMPANIES must be at least 1".into());
     }
-    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    crm_http::events::render::install();
     let crm = crm_binary()?;
     let mut notes = vec![machine()];
     if backends.contains("postgres") {

@@ -1127,7 +1127,7 @@ fn main() -> Result<()> {
     let articles: usize = env_or("BENCH_ARTICLES", 50_000)?;
     let requests: usize = env_or("BENCH_REQUESTS", 300)?;
     // The set-up writes through the store, which records events as the server would.
-    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    crm_http::events::render::install();
     if cases == 0 || articles == 0 || requests == 0 {
         return Err("BENCH_CASES, BENCH_ARTICLES and BENCH_REQUESTS must be at least 1".into());
     }

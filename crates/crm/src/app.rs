@@ -52,7 +52,7 @@ pub fn connect(config: &Config) -> Result<Pool, AppError> {
     }
     // Every command may write, and every write records its events with the API's rendering
     // and keeps the yearly rollups in the configured base currency.
-    crm_store::events::outbox::install_renderer(crm_http::events::render::render);
+    crm_http::events::render::install();
     let base: Currency = config.base_currency.parse().map_err(|_| {
         ConfigError::Invalid(format!(
             "base_currency `{}` is not an ISO 4217 currency code",

@@ -20,8 +20,17 @@ fn json(value: impl Serialize) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Config(format!("rendering an event: {e}")))
 }
 
-/// Installed as the store's event renderer when the application starts.
-pub fn render(
+/// Installs the store's renderers of event data; the application calls it when it starts.
+pub fn install() {
+    crm_store::events::outbox::install_renderer(render);
+    crm_store::sales::orders::install_renderer(render_order);
+}
+
+fn render_order(order: &crm_store::sales::orders::Order) -> Result<serde_json::Value, StoreError> {
+    json(orders::Order::from(order.clone()))
+}
+
+fn render(
     conn: &mut DbConnection,
     resource: EventResource,
     id: &str,
@@ -44,7 +53,7 @@ pub fn render(
             sales::opportunities::get(conn, id)?,
         )),
         EventResource::Quote => json(quotes::Quote::from(sales::quotes::get(conn, id)?)),
-        EventResource::Order => json(orders::Order::from(sales::orders::get(conn, id)?)),
+        EventResource::Order => render_order(&sales::orders::get(conn, id)?),
         EventResource::Return => json(returns::Return::from(billing::returns::get(conn, id)?)),
         EventResource::Invoice | EventResource::CreditNote => {
             json(invoices::Invoice::from(billing::invoices::get(conn, id)?))

@@ -282,7 +282,8 @@ pub fn deferring<T>(
 }
 
 /// An order line as the product rollups see it.
-type LineFacts = (Option<String>, i64, i64, Option<i64>);
+/// A line's product, quantity, net amount and unit cost.
+pub(crate) type LineFacts = (Option<String>, i64, i64, Option<i64>);
 
 fn line_figures(
     (_, quantity_milli, net_minor, unit_cost_minor): &LineFacts,
@@ -332,7 +333,9 @@ fn add_product(
 
 /// An order's company, date, currency, status, salesperson, subtotal, discount, cost and
 /// campaign.
-type OrderFacts = (
+/// An order's company, time, currency, status, salesperson, subtotal, discount, cost of goods
+/// and campaign.
+pub(crate) type OrderFacts = (
     Option<String>,
     NaiveDateTime,
     String,
@@ -466,9 +469,6 @@ pub(crate) fn order_contribution(
     let Some(facts) = facts else {
         return Ok(Contribution::default());
     };
-    if is_cancelled(&facts) && !reversed_by_documents(conn, order_id)? {
-        return Ok(Contribution::default());
-    }
     let lines: Vec<LineFacts> = order_lines::table
         .filter(order_lines::order_id.eq(order_id))
         .select((
@@ -478,6 +478,20 @@ pub(crate) fn order_contribution(
             order_lines::unit_cost_minor,
         ))
         .load(conn)?;
+    contribution_of(conn, order_id, facts, lines)
+}
+
+/// What an order with these facts and lines contributes; its writer, which holds them, need
+/// not read them back.
+pub(crate) fn contribution_of(
+    conn: &mut DbConnection,
+    order_id: &str,
+    facts: OrderFacts,
+    lines: Vec<LineFacts>,
+) -> Result<Contribution, StoreError> {
+    if is_cancelled(&facts) && !reversed_by_documents(conn, order_id)? {
+        return Ok(Contribution::default());
+    }
     let month = month_of(facts.1.date());
     let mut products = BTreeMap::new();
     let mut units = 0;

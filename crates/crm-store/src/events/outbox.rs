@@ -8,7 +8,7 @@ use crm_domain::events::catalogue::{EventResource, EventType};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{insert_batch, DbConnection};
 use crate::platform::schema::events;
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
@@ -87,29 +87,29 @@ pub fn record(
     record_rendered(conn, event, subject_id, &data)
 }
 
-/// Records several events of one subject, rendering its data once per resource: an order that
-/// is created paid tells `order.created` and `order.paid` with one read of the order.
-pub fn record_each(
+/// Records several events of one subject with the data its writer rendered, in one insert and
+/// in the order given: an order that is created paid tells `order.created`, then `order.paid`.
+pub fn record_each_rendered(
     conn: &mut DbConnection,
     events: &[EventType],
     subject_id: &str,
+    data: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    let render = RENDERER
-        .get()
-        .ok_or_else(|| StoreError::Config("no event renderer is installed".into()))?;
-    let mut rendered: Vec<(EventResource, serde_json::Value)> = Vec::new();
-    for event in events {
-        let resource = event.resource();
-        let data = match rendered.iter().find(|(r, _)| *r == resource) {
-            Some((_, data)) => data.clone(),
-            None => {
-                let data = render(conn, resource, subject_id)?;
-                rendered.push((resource, data.clone()));
-                data
-            }
-        };
-        record_rendered(conn, *event, subject_id, &data)?;
-    }
+    let occurred_at = now();
+    let data = data.to_string();
+    let rows: Vec<_> = events
+        .iter()
+        .map(|event| {
+            (
+                events::id.eq(new_id()),
+                events::event_type.eq(event.as_str()),
+                events::subject_id.eq(subject_id),
+                events::occurred_at.eq(occurred_at),
+                events::data.eq(data.as_str()),
+            )
+        })
+        .collect();
+    insert_batch!(conn, events::table, rows);
     Ok(())
 }
 

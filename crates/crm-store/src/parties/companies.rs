@@ -528,6 +528,20 @@ pub fn ensure_active(conn: &mut DbConnection, id: &str, field: &str) -> Result<(
     crate::ensure_live(found, field, "company")
 }
 
+/// When each of `ids` that names a company was archived (`None` while it is live), in one
+/// query: what [`ensure_active`] checks, for many at once.
+pub fn archived_at_of(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Option<NaiveDateTime>>, StoreError> {
+    Ok(companies::table
+        .filter(companies::id.eq_any(ids))
+        .select((companies::id, companies::archived_at))
+        .load(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn update<F>(
     conn: &mut DbConnection,
     id: &str,

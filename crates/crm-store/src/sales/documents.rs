@@ -126,29 +126,62 @@ pub fn resolve_lines(
     drafts: Vec<LineDraft>,
     currency: &str,
 ) -> Result<Vec<Line>, StoreError> {
+    let catalogue = Catalogue::of(conn, &drafts)?;
+    catalogue.resolve(drafts, currency)
+}
+
+/// The products that some line drafts name, by id and by SKU, read in two queries rather than
+/// one a line; an import reads them once for all the orders of a chunk.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    by_id: HashMap<String, products::Product>,
+    by_sku: HashMap<String, products::Product>,
+}
+
+impl Catalogue {
+    pub fn of<'a>(
+        conn: &mut DbConnection,
+        drafts: impl IntoIterator<Item = &'a LineDraft>,
+    ) -> Result<Catalogue, StoreError> {
+        let (mut ids, mut skus) = (Vec::new(), Vec::new());
+        for draft in drafts {
+            match (&draft.product_id, &draft.sku) {
+                (Some(id), _) => ids.push(id.clone()),
+                (None, Some(sku)) => skus.push(sku.clone()),
+                (None, None) => {}
+            }
+        }
+        let by_id = match ids.is_empty() {
+            true => HashMap::new(),
+            false => products::by_ids(conn, &ids)?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect(),
+        };
+        let by_sku = match skus.is_empty() {
+            true => HashMap::new(),
+            false => products::by_skus(conn, &skus)?
+                .into_iter()
+                .map(|p| (p.fields.sku.clone(), p))
+                .collect(),
+        };
+        Ok(Catalogue { by_id, by_sku })
+    }
+
+    /// Resolves drafts whose products this catalogue holds, as [`resolve_lines`] does.
+    pub fn resolve(&self, drafts: Vec<LineDraft>, currency: &str) -> Result<Vec<Line>, StoreError> {
+        resolve_against(&self.by_id, &self.by_sku, drafts, currency)
+    }
+}
+
+fn resolve_against(
+    by_id: &HashMap<String, products::Product>,
+    by_sku: &HashMap<String, products::Product>,
+    drafts: Vec<LineDraft>,
+    currency: &str,
+) -> Result<Vec<Line>, StoreError> {
     let mut violations = Violations::default();
     let mut lines = Vec::with_capacity(drafts.len());
-    // The lines' products in two queries, not one a line.
-    let ids: Vec<String> = drafts.iter().filter_map(|d| d.product_id.clone()).collect();
-    let skus: Vec<String> = drafts
-        .iter()
-        .filter(|d| d.product_id.is_none())
-        .filter_map(|d| d.sku.clone())
-        .collect();
-    let by_id: HashMap<String, products::Product> = match ids.is_empty() {
-        true => HashMap::new(),
-        false => products::by_ids(conn, &ids)?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect(),
-    };
-    let by_sku: HashMap<String, products::Product> = match skus.is_empty() {
-        true => HashMap::new(),
-        false => products::by_skus(conn, &skus)?
-            .into_iter()
-            .map(|p| (p.fields.sku.clone(), p))
-            .collect(),
-    };
     for (i, draft) in drafts.into_iter().enumerate() {
         let field = |name: &str| format!("lines[{i}].{name}");
         let product = match (&draft.product_id, &draft.sku) {

@@ -9,12 +9,14 @@ use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, OrderStatus};
 use crm_domain::sales::totals::{LineAmounts, Totals};
 use diesel::prelude::*;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::marketing::{campaigns, members};
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::custom_fields as custom;
-use crate::platform::db::lock_key;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{insert_batch, DbConnection};
+use crate::platform::db::{lock_key, lock_keys};
 use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::query::{
     custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
@@ -160,6 +162,25 @@ pub struct OrderInput {
     pub custom_written: Option<Value>,
 }
 
+/// Renders an order as its `GET` answers an admin, for the data of its events. The HTTP layer
+/// owns the representation and installs it at start-up beside the outbox's renderer, so that a
+/// push renders the order it has just read rather than reading it again.
+pub type Renderer = fn(&Order) -> Result<Value, StoreError>;
+
+static RENDERER: OnceLock<Renderer> = OnceLock::new();
+
+pub fn install_renderer(renderer: Renderer) {
+    // A second installation is the same function: nothing to do.
+    let _ = RENDERER.set(renderer);
+}
+
+fn render(order: &Order) -> Result<Value, StoreError> {
+    let render = RENDERER
+        .get()
+        .ok_or_else(|| StoreError::Config("no order renderer is installed".into()))?;
+    render(order)
+}
+
 pub enum Upserted {
     Created(Order),
     Updated(Order),
@@ -182,12 +203,20 @@ pub fn import_chunk(
     inputs: Vec<OrderInput>,
 ) -> Result<Vec<Imported>, StoreError> {
     crate::analytics::rollups::deferring(conn, |conn, deferral| {
+        let mut lookups = match conn.transaction(|c| Lookups::read(c, &inputs)) {
+            Ok(lookups) => lookups,
+            // A deadlock on the keys' locks: each order goes again on its own.
+            Err(error) if error.is_transient() => {
+                return Ok(inputs.into_iter().map(Imported::Retry).collect())
+            }
+            Err(error) => return Err(error),
+        };
         Ok(inputs
             .into_iter()
             .map(|input| {
                 let mark = deferral.mark();
                 let again = input.clone();
-                match conn.transaction(|c| upsert(c, input, None)) {
+                match conn.transaction(|c| write_looked_up(c, &mut lookups, input, None)) {
                     Ok(upserted) => Imported::Done(Ok(upserted)),
                     Err(error) => {
                         deferral.rewind(mark);
@@ -203,6 +232,82 @@ pub fn import_chunk(
     })
 }
 
+/// What the orders of an import chunk look up before they are written, read once for the
+/// chunk: the custom field definitions (under the lock that a change of definition waits
+/// for), the products their lines name, the companies they name without a customer, and which
+/// of their keys are stored, under the keys' locks, which hold until the chunk commits.
+struct Lookups {
+    defs: Vec<CustomField>,
+    catalogue: documents::Catalogue,
+    companies: HashMap<String, Option<NaiveDateTime>>,
+    /// The stored order of each key that no order of the chunk has pushed yet (`None`: none).
+    stored: HashMap<(String, String), Option<String>>,
+}
+
+impl Lookups {
+    fn read(conn: &mut DbConnection, inputs: &[OrderInput]) -> Result<Lookups, StoreError> {
+        // The definitions before the records, in the order a change of definition takes them.
+        let defs = custom::fields_for_write(conn, CustomObject::Orders)?;
+        let keys: Vec<String> = inputs
+            .iter()
+            .map(|i| external_key(&i.channel, &i.external_id))
+            .collect();
+        lock_keys(conn, &keys)?;
+        let channels: Vec<&str> = inputs.iter().map(|i| i.channel.as_str()).collect();
+        let external_ids: Vec<&str> = inputs.iter().map(|i| i.external_id.as_str()).collect();
+        let found: Vec<(String, String, String)> = orders::table
+            .filter(orders::channel.eq_any(&channels))
+            .filter(orders::external_id.eq_any(&external_ids))
+            .select((orders::channel, orders::external_id, orders::id))
+            .load(conn)?;
+        let mut stored: HashMap<(String, String), Option<String>> = inputs
+            .iter()
+            .map(|i| ((i.channel.clone(), i.external_id.clone()), None))
+            .collect();
+        for (channel, external_id, id) in found {
+            if let Some(slot) = stored.get_mut(&(channel, external_id)) {
+                *slot = Some(id);
+            }
+        }
+        let company_ids: Vec<String> = inputs
+            .iter()
+            .filter(|i| i.customer.is_none())
+            .filter_map(|i| i.company_id.clone())
+            .collect();
+        let companies = match company_ids.is_empty() {
+            true => HashMap::new(),
+            false => crate::parties::companies::archived_at_of(conn, &company_ids)?,
+        };
+        Ok(Lookups {
+            defs,
+            catalogue: documents::Catalogue::of(conn, inputs.iter().flat_map(|i| &i.lines))?,
+            companies,
+            stored,
+        })
+    }
+
+    /// The id of the stored order of a key: as read for the chunk, or read again once an
+    /// earlier order of the chunk has pushed the same key.
+    fn take_stored(
+        &mut self,
+        conn: &mut DbConnection,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        match self
+            .stored
+            .remove(&(channel.to_owned(), external_id.to_owned()))
+        {
+            Some(stored) => Ok(stored),
+            None => Ok(find_by_external(conn, channel, external_id)?.map(|row| row.id)),
+        }
+    }
+}
+
+fn external_key(channel: &str, external_id: &str) -> String {
+    format!("order:{channel}:{external_id}")
+}
+
 /// Holds the order of (`channel`, `external_id`), stored or not, until the transaction ends: a
 /// push reads what it overwrites under it, so that two pushes of one order take turns.
 pub(crate) fn lock_external(
@@ -210,7 +315,7 @@ pub(crate) fn lock_external(
     channel: &str,
     external_id: &str,
 ) -> Result<(), StoreError> {
-    lock_key(conn, &format!("order:{channel}:{external_id}"))
+    lock_key(conn, &external_key(channel, external_id))
 }
 
 pub(crate) fn find_by_external(
@@ -271,19 +376,35 @@ impl OrderLineRow {
     }
 }
 
-fn write_lines(
+/// What an order's rows contribute to the rollups, from the rows its writer holds.
+fn contribution_of_rows(
     conn: &mut DbConnection,
-    order_id: &str,
-    lines: &[Line],
-    totals: &Totals,
-) -> Result<(), StoreError> {
-    diesel::delete(order_lines::table.filter(order_lines::order_id.eq(order_id))).execute(conn)?;
-    for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
-        diesel::insert_into(order_lines::table)
-            .values(OrderLineRow::new(order_id, position, line, amounts))
-            .execute(conn)?;
-    }
-    Ok(())
+    row: &OrderRow,
+    lines: &[OrderLineRow],
+) -> Result<crate::analytics::rollups::Contribution, StoreError> {
+    let facts = (
+        row.company_id.clone(),
+        row.ordered_at,
+        row.currency.clone(),
+        row.status.clone(),
+        row.salesperson_id.clone(),
+        row.subtotal_minor,
+        row.discount_minor,
+        row.cost_minor,
+        row.campaign_id.clone(),
+    );
+    let lines = lines
+        .iter()
+        .map(|l| {
+            (
+                l.product_id.clone(),
+                l.quantity_milli,
+                l.net_minor,
+                l.unit_cost_minor,
+            )
+        })
+        .collect();
+    crate::analytics::rollups::contribution_of(conn, &row.id, facts, lines)
 }
 
 struct NewOrder {
@@ -306,13 +427,33 @@ struct NewOrder {
     custom_fields: Map<String, Value>,
 }
 
+/// The rows of an order as written; `lines` only when the write replaced them.
+struct Written {
+    row: OrderRow,
+    lines: Option<Vec<OrderLineRow>>,
+}
+
+impl Written {
+    /// The order as stored, read back only for what the write did not replace.
+    fn into_order(
+        self,
+        conn: &mut DbConnection,
+        defs: &[CustomField],
+    ) -> Result<Order, StoreError> {
+        match self.lines {
+            Some(lines) => assemble_rows(self.row, lines, defs),
+            None => assemble(conn, self.row, defs),
+        }
+    }
+}
+
 /// Writes an order (new, or over `existing`) with its lines and totals.
 fn save(
     conn: &mut DbConnection,
     order: NewOrder,
     existing: Option<OrderRow>,
     defs: &[CustomField],
-) -> Result<String, StoreError> {
+) -> Result<Written, StoreError> {
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
     }
@@ -384,10 +525,22 @@ fn save(
                 .map_err(|e| map_write_error(e, defs))?;
         }
     }
+    let line_rows: Vec<OrderLineRow> = order
+        .lines
+        .iter()
+        .zip(&totals.lines)
+        .enumerate()
+        .map(|(position, (line, amounts))| OrderLineRow::new(&row.id, position, line, amounts))
+        .collect();
     if rewrite_lines {
-        write_lines(conn, &row.id, &order.lines, &totals)?;
+        if existing.is_some() {
+            diesel::delete(order_lines::table.filter(order_lines::order_id.eq(&row.id)))
+                .execute(conn)?;
+        }
+        insert_batch!(conn, order_lines::table, line_rows);
     }
-    let after = crate::analytics::rollups::order_contribution(conn, &row.id)?;
+    // When the lines stay, the pushed lines equal the stored ones (`keep_line_history`).
+    let after = contribution_of_rows(conn, &row, &line_rows)?;
     crate::analytics::rollups::swap(conn, before, after)?;
     if let (Some(campaign), false) = (&row.campaign_id, order.status == OrderStatus::Cancelled) {
         members::convert_buyer(
@@ -398,7 +551,10 @@ fn save(
             row.ordered_at.date(),
         )?;
     }
-    Ok(row.id)
+    Ok(Written {
+        row,
+        lines: rewrite_lines.then_some(line_rows),
+    })
 }
 
 /// A concurrent write of a `unique` custom value, which the check cannot see, meets its index.
@@ -523,14 +679,23 @@ pub fn upsert(
     input: OrderInput,
     expected_version: Option<i64>,
 ) -> Result<Upserted, StoreError> {
-    // The definitions before the record, in the order a change of definition takes them.
-    let defs = custom::fields_for_write(conn, CustomObject::Orders)?;
-    lock_external(conn, &input.channel, &input.external_id)?;
-    let existing = match find_by_external(conn, &input.channel, &input.external_id)? {
-        Some(found) => Some(records::checkout(
+    let mut lookups = Lookups::read(conn, std::slice::from_ref(&input))?;
+    write_looked_up(conn, &mut lookups, input, expected_version)
+}
+
+/// [`upsert`], with what it looks up read beforehand.
+fn write_looked_up(
+    conn: &mut DbConnection,
+    lookups: &mut Lookups,
+    input: OrderInput,
+    expected_version: Option<i64>,
+) -> Result<Upserted, StoreError> {
+    let defs = lookups.defs.clone();
+    let existing = match lookups.take_stored(conn, &input.channel, &input.external_id)? {
+        Some(id) => Some(records::checkout(
             conn,
             Record::Order,
-            &found.id,
+            &id,
             expected_version,
             load,
             |r| r.version,
@@ -556,9 +721,9 @@ pub fn upsert(
         },
     };
     if let (Some(id), None) = (&input.company_id, &input.customer) {
-        crate::parties::companies::ensure_active(conn, id, "company_id")?;
+        crate::ensure_live(lookups.companies.get(id).copied(), "company_id", "company")?;
     }
-    let lines = documents::resolve_lines(conn, input.lines, &input.currency)?;
+    let lines = lookups.catalogue.resolve(input.lines, &input.currency)?;
     let stored_status = existing
         .as_ref()
         .map(|e| stored("orders", "status", &e.status))
@@ -600,7 +765,7 @@ pub fn upsert(
         (None, Some(code)) => campaigns::id_by_code(conn, code)?,
         (None, None) => None,
     };
-    let id = save(
+    let written = save(
         conn,
         NewOrder {
             channel: input.channel,
@@ -623,15 +788,15 @@ pub fn upsert(
         existing,
         &defs,
     )?;
-    let written = if created {
+    let event = if created {
         EventType::OrderCreated
     } else {
         EventType::OrderUpdated
     };
     let status_changed = status_event(status).filter(|_| stored_status != Some(status));
-    let events: Vec<EventType> = std::iter::once(written).chain(status_changed).collect();
-    outbox::record_each(conn, &events, &id)?;
-    let order = read(conn, &id, &defs)?;
+    let events: Vec<EventType> = std::iter::once(event).chain(status_changed).collect();
+    let order = written.into_order(conn, &defs)?;
+    outbox::record_each_rendered(conn, &events, &order.id, &render(&order)?)?;
     Ok(if created {
         Upserted::Created(order)
     } else {
@@ -681,7 +846,9 @@ pub(crate) fn create_from_quote(
         },
         None,
         &defs,
-    )?;
+    )?
+    .row
+    .id;
     outbox::record(conn, EventType::OrderCreated, &id)?;
     Ok(id)
 }
@@ -713,6 +880,15 @@ fn assemble(
         .order(order_lines::position.asc())
         .select(OrderLineRow::as_select())
         .load(conn)?;
+    assemble_rows(row, line_rows, defs)
+}
+
+/// An order from its rows, its lines in position order.
+fn assemble_rows(
+    row: OrderRow,
+    line_rows: Vec<OrderLineRow>,
+    defs: &[CustomField],
+) -> Result<Order, StoreError> {
     let line_ids: Vec<String> = line_rows.iter().map(|r| r.id.clone()).collect();
     let lines: Vec<Line> = line_rows
         .into_iter()
