@@ -1,10 +1,23 @@
 use std::collections::HashSet;
 
 use crm_domain::access::roles::Role;
-use crm_tests::{eur, id_of, on_both_backends, Order, Product, TestApp};
+use crm_tests::{eur, id_of, on_both_backends, Backend, Order, Product, TestApp};
+use diesel::RunQueryDsl;
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
+
+/// The events of orders recorded, committed or not: the feed shows them only once every older
+/// transaction of the server, other tests' included, has ended.
+fn order_events(conn: &mut crm_store::DbConnection) -> i64 {
+    use crm_store::platform::schema::events;
+    use diesel::{QueryDsl, TextExpressionMethods};
+    events::table
+        .filter(events::event_type.like("order.%"))
+        .count()
+        .get_result(conn)
+        .unwrap()
+}
 
 fn order_payload(external_id: &str, email: &str, sku: &str) -> Value {
     json!({
@@ -157,6 +170,61 @@ on_both_backends! {
         let fields: Vec<&str> = refused.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.iter().any(|f| f.starts_with("[0]")) && fields.iter().any(|f| f.starts_with("[1].lines[0]")) && fields.contains(&"[2]"), "{fields:?}");
         assert_eq!(app.get("/v1/orders?channel=shop-es&limit=200").await.body["data"].as_array().unwrap().len(), 7, "nothing written");
+    }
+
+    async fn a_chunk_whose_deferred_inserts_fail_is_written_again_order_by_order(app: TestApp) {
+        Product::new("W-1", 1000, 600).ensure(&app).await;
+        let company = app.create("/v1/companies", json!({"name": "Bulk SL"})).await;
+        // Orders of a company, without a customer to match, wait for their chunk's end to be
+        // inserted together. A trigger refuses one of them there, as a company deleted
+        // meanwhile would: the others must still be written, and only it fail.
+        let refuse = match app.backend {
+            Backend::Postgres => vec![
+                "CREATE FUNCTION refuse_d3() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+                "CREATE TRIGGER refuse_d3 BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.external_id = 'D3') EXECUTE FUNCTION refuse_d3()",
+            ],
+            Backend::Sqlite => vec![
+                "CREATE TRIGGER refuse_d3 BEFORE INSERT ON orders WHEN NEW.external_id = 'D3' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            ],
+        };
+        let mut conn = app.pool.get().unwrap();
+        for statement in refuse {
+            diesel::sql_query(statement).execute(&mut conn).unwrap();
+        }
+        let order = |i: usize| json!({
+            "channel": "shop-es", "external_id": format!("D{i}"), "ordered_at": "2026-03-01T10:00:00Z",
+            "currency": "EUR", "status": "paid", "company_id": company["id"],
+            "lines": [{"sku": "W-1", "quantity": "2", "unit_price": eur(1000), "tax_rate_bp": 2100},
+                      {"sku": "W-1", "quantity": "1", "unit_price": eur(900), "tax_rate_bp": 2100}],
+        });
+        let r = app.post("/v1/orders/import", Value::Array((0..6).map(order).collect())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let statuses: Vec<&str> = r.body["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["created", "created", "created", "error", "created", "created"]);
+        let listed = app.get("/v1/orders?channel=shop-es&limit=200").await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 5);
+        assert_eq!(listed.body["data"][0]["lines"].as_array().unwrap().len(), 2);
+        assert_eq!(order_events(&mut conn), 10, "created and paid, for each order written");
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap(),
+            "the rollups hold the five orders written, not the refused one"
+        );
+        // Without the trigger, the same orders go in together at the chunk's end.
+        let unrefuse = match app.backend {
+            Backend::Postgres => "DROP TRIGGER refuse_d3 ON orders",
+            Backend::Sqlite => "DROP TRIGGER refuse_d3",
+        };
+        diesel::sql_query(unrefuse).execute(&mut conn).unwrap();
+        let again = app.post("/v1/orders/import", Value::Array((0..8).map(order).collect())).await;
+        let statuses: Vec<&str> = again.body["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["unchanged", "unchanged", "unchanged", "created", "unchanged", "unchanged", "created", "created"]);
+        assert_eq!(app.get("/v1/orders?channel=shop-es&limit=200").await.body["data"].as_array().unwrap().len(), 8);
+        assert_eq!(order_events(&mut conn), 16);
+        assert_eq!(
+            crm_store::analytics::rollups::stored(&mut conn).unwrap(),
+            crm_store::analytics::rollups::from_scratch(&mut conn).unwrap(),
+        );
     }
 
     async fn an_upsert_creates_updates_and_leaves_identical_pushes_alone(app: TestApp) {

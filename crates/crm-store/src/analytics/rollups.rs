@@ -281,8 +281,7 @@ pub fn deferring<T>(
     Ok(done)
 }
 
-/// An order line as the product rollups see it.
-/// A line's product, quantity, net amount and unit cost.
+/// An order line as the product rollups see it: its product, quantity, net amount and unit cost.
 pub(crate) type LineFacts = (Option<String>, i64, i64, Option<i64>);
 
 fn line_figures(

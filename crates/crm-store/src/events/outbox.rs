@@ -87,28 +87,36 @@ pub fn record(
     record_rendered(conn, event, subject_id, &data)
 }
 
-/// Records several events of one subject with the data its writer rendered, in one insert and
-/// in the order given: an order that is created paid tells `order.created`, then `order.paid`.
-pub fn record_each_rendered(
-    conn: &mut DbConnection,
-    events: &[EventType],
-    subject_id: &str,
-    data: &serde_json::Value,
-) -> Result<(), StoreError> {
+/// An event its writer rendered, to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent {
+    id: String,
+    event_type: String,
+    subject_id: String,
+    occurred_at: NaiveDateTime,
+    data: String,
+}
+
+/// Several events of one subject with the data its writer rendered, in the order given: an
+/// order that is created paid tells `order.created`, then `order.paid`.
+pub fn rendered(events: &[EventType], subject_id: &str, data: &serde_json::Value) -> Vec<NewEvent> {
     let occurred_at = now();
     let data = data.to_string();
-    let rows: Vec<_> = events
+    events
         .iter()
-        .map(|event| {
-            (
-                events::id.eq(new_id()),
-                events::event_type.eq(event.as_str()),
-                events::subject_id.eq(subject_id),
-                events::occurred_at.eq(occurred_at),
-                events::data.eq(data.as_str()),
-            )
+        .map(|event| NewEvent {
+            id: new_id(),
+            event_type: event.as_str().to_owned(),
+            subject_id: subject_id.to_owned(),
+            occurred_at,
+            data: data.clone(),
         })
-        .collect();
+        .collect()
+}
+
+/// Inserts rendered events in their order, with multi-row INSERTs.
+pub fn insert(conn: &mut DbConnection, rows: &[NewEvent]) -> Result<(), StoreError> {
     insert_batch!(conn, events::table, rows);
     Ok(())
 }

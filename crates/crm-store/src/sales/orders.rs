@@ -9,7 +9,7 @@ use crm_domain::platform::money::Quantity;
 use crm_domain::sales::orders::{check_pushed_status, transition, OrderAction, OrderStatus};
 use crm_domain::sales::totals::{LineAmounts, Totals};
 use diesel::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use crate::marketing::{campaigns, members};
@@ -203,33 +203,91 @@ pub fn import_chunk(
     inputs: Vec<OrderInput>,
 ) -> Result<Vec<Imported>, StoreError> {
     crate::analytics::rollups::deferring(conn, |conn, deferral| {
-        let mut lookups = match conn.transaction(|c| Lookups::read(c, &inputs)) {
-            Ok(lookups) => lookups,
-            // A deadlock on the keys' locks: each order goes again on its own.
-            Err(error) if error.is_transient() => {
-                return Ok(inputs.into_iter().map(Imported::Retry).collect())
+        let start = deferral.mark();
+        match conn.transaction(|c| import_looked_up(c, deferral, &inputs, true)) {
+            Ok(imported) => Ok(imported),
+            // The deferred inserts failed (a company deleted meanwhile, say): the chunk goes
+            // again with every order written in its own savepoint, so that only its own fail.
+            Err(_) => {
+                deferral.rewind(start);
+                import_looked_up(conn, deferral, &inputs, false)
             }
-            Err(error) => return Err(error),
-        };
-        Ok(inputs
-            .into_iter()
-            .map(|input| {
-                let mark = deferral.mark();
-                let again = input.clone();
-                match conn.transaction(|c| write_looked_up(c, &mut lookups, input, None)) {
-                    Ok(upserted) => Imported::Done(Ok(upserted)),
-                    Err(error) => {
-                        deferral.rewind(mark);
-                        if error.is_transient() {
-                            Imported::Retry(again)
-                        } else {
-                            Imported::Done(Err(error))
-                        }
+        }
+    })
+}
+
+/// The orders of a chunk, each in a savepoint unless `defer` lets it wait for the chunk's end.
+fn import_looked_up(
+    conn: &mut DbConnection,
+    deferral: &crate::analytics::rollups::Deferral,
+    inputs: &[OrderInput],
+    defer: bool,
+) -> Result<Vec<Imported>, StoreError> {
+    let mut lookups = match conn.transaction(|c| Lookups::read(c, inputs)) {
+        Ok(lookups) => lookups,
+        // A deadlock on the keys' locks: each order goes again on its own.
+        Err(error) if error.is_transient() => {
+            return Ok(inputs.iter().cloned().map(Imported::Retry).collect())
+        }
+        Err(error) => return Err(error),
+    };
+    let mut deferred = Deferred::default();
+    let imported = inputs
+        .iter()
+        .map(|input| {
+            let mark = deferral.mark();
+            let written = match defer && lookups.deferrable(input) {
+                // It writes nothing before the chunk's end, so it needs no savepoint.
+                true => {
+                    let mut own = Deferred::default();
+                    write_looked_up(conn, &mut lookups, input.clone(), None, Some(&mut own)).map(
+                        |upserted| {
+                            deferred.append(own);
+                            upserted
+                        },
+                    )
+                }
+                false => conn
+                    .transaction(|c| write_looked_up(c, &mut lookups, input.clone(), None, None)),
+            };
+            match written {
+                Ok(upserted) => Imported::Done(Ok(upserted)),
+                Err(error) => {
+                    deferral.rewind(mark);
+                    if error.is_transient() {
+                        Imported::Retry(input.clone())
+                    } else {
+                        Imported::Done(Err(error))
                     }
                 }
-            })
-            .collect())
-    })
+            }
+        })
+        .collect();
+    deferred.insert(conn)?;
+    Ok(imported)
+}
+
+/// New orders of an import chunk whose rows are inserted together at the chunk's end: only
+/// orders that write nothing else and that nothing in the chunk reads (`Lookups::deferrable`).
+#[derive(Default)]
+struct Deferred {
+    orders: Vec<OrderRow>,
+    lines: Vec<OrderLineRow>,
+    events: Vec<outbox::NewEvent>,
+}
+
+impl Deferred {
+    fn append(&mut self, other: Deferred) {
+        self.orders.extend(other.orders);
+        self.lines.extend(other.lines);
+        self.events.extend(other.events);
+    }
+
+    fn insert(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        insert_batch!(conn, orders::table, self.orders);
+        insert_batch!(conn, order_lines::table, self.lines);
+        outbox::insert(conn, &self.events)
+    }
 }
 
 /// What the orders of an import chunk look up before they are written, read once for the
@@ -242,6 +300,8 @@ struct Lookups {
     companies: HashMap<String, Option<NaiveDateTime>>,
     /// The stored order of each key that no order of the chunk has pushed yet (`None`: none).
     stored: HashMap<(String, String), Option<String>>,
+    /// The keys that more than one order of the chunk pushes.
+    repeated: HashSet<(String, String)>,
 }
 
 impl Lookups {
@@ -260,10 +320,14 @@ impl Lookups {
             .filter(orders::external_id.eq_any(&external_ids))
             .select((orders::channel, orders::external_id, orders::id))
             .load(conn)?;
-        let mut stored: HashMap<(String, String), Option<String>> = inputs
-            .iter()
-            .map(|i| ((i.channel.clone(), i.external_id.clone()), None))
-            .collect();
+        let mut stored: HashMap<(String, String), Option<String>> = HashMap::new();
+        let mut repeated = HashSet::new();
+        for input in inputs {
+            let key = (input.channel.clone(), input.external_id.clone());
+            if stored.insert(key.clone(), None).is_some() {
+                repeated.insert(key);
+            }
+        }
         for (channel, external_id, id) in found {
             if let Some(slot) = stored.get_mut(&(channel, external_id)) {
                 *slot = Some(id);
@@ -283,7 +347,21 @@ impl Lookups {
             catalogue: documents::Catalogue::of(conn, inputs.iter().flat_map(|i| &i.lines))?,
             companies,
             stored,
+            repeated,
         })
+    }
+
+    /// Whether an order can wait for the chunk's end to be inserted: a new order of a key that
+    /// no other order of the chunk pushes, which matches no customer, credits no campaign and
+    /// holds no custom values (none are defined) writes nothing else, and nothing reads it.
+    fn deferrable(&self, input: &OrderInput) -> bool {
+        let key = (input.channel.clone(), input.external_id.clone());
+        self.defs.is_empty()
+            && input.customer.is_none()
+            && input.campaign_id.is_none()
+            && input.utm.as_ref().is_none_or(|utm| utm.campaign.is_none())
+            && matches!(self.stored.get(&key), Some(None))
+            && !self.repeated.contains(&key)
     }
 
     /// The id of the stored order of a key: as read for the chunk, or read again once an
@@ -447,12 +525,14 @@ impl Written {
     }
 }
 
-/// Writes an order (new, or over `existing`) with its lines and totals.
+/// Writes an order (new, or over `existing`) with its lines and totals; a new order's rows go
+/// to `deferred` when given.
 fn save(
     conn: &mut DbConnection,
     order: NewOrder,
     existing: Option<OrderRow>,
     defs: &[CustomField],
+    mut deferred: Option<&mut Deferred>,
 ) -> Result<Written, StoreError> {
     if let Some(id) = &order.salesperson_id {
         users::ensure_active(conn, id, "salesperson_id")?;
@@ -518,12 +598,15 @@ fn save(
             .map_err(|e| map_write_error(e, defs))?;
             records::written(updated, e.version)?;
         }
-        None => {
-            diesel::insert_into(orders::table)
-                .values((&row, custom_fields))
-                .execute(conn)
-                .map_err(|e| map_write_error(e, defs))?;
-        }
+        None => match deferred.as_deref_mut() {
+            Some(deferred) => deferred.orders.push(row.clone()),
+            None => {
+                diesel::insert_into(orders::table)
+                    .values((&row, custom_fields))
+                    .execute(conn)
+                    .map_err(|e| map_write_error(e, defs))?;
+            }
+        },
     }
     let line_rows: Vec<OrderLineRow> = order
         .lines
@@ -532,12 +615,16 @@ fn save(
         .enumerate()
         .map(|(position, (line, amounts))| OrderLineRow::new(&row.id, position, line, amounts))
         .collect();
-    if rewrite_lines {
-        if existing.is_some() {
-            diesel::delete(order_lines::table.filter(order_lines::order_id.eq(&row.id)))
-                .execute(conn)?;
+    match (rewrite_lines, deferred) {
+        (true, Some(deferred)) => deferred.lines.extend(line_rows.iter().cloned()),
+        (true, None) => {
+            if existing.is_some() {
+                diesel::delete(order_lines::table.filter(order_lines::order_id.eq(&row.id)))
+                    .execute(conn)?;
+            }
+            insert_batch!(conn, order_lines::table, line_rows);
         }
-        insert_batch!(conn, order_lines::table, line_rows);
+        (false, _) => {}
     }
     // When the lines stay, the pushed lines equal the stored ones (`keep_line_history`).
     let after = contribution_of_rows(conn, &row, &line_rows)?;
@@ -680,15 +767,17 @@ pub fn upsert(
     expected_version: Option<i64>,
 ) -> Result<Upserted, StoreError> {
     let mut lookups = Lookups::read(conn, std::slice::from_ref(&input))?;
-    write_looked_up(conn, &mut lookups, input, expected_version)
+    write_looked_up(conn, &mut lookups, input, expected_version, None)
 }
 
-/// [`upsert`], with what it looks up read beforehand.
+/// [`upsert`], with what it looks up read beforehand; a new order's rows go to `deferred` when
+/// given.
 fn write_looked_up(
     conn: &mut DbConnection,
     lookups: &mut Lookups,
     input: OrderInput,
     expected_version: Option<i64>,
+    mut deferred: Option<&mut Deferred>,
 ) -> Result<Upserted, StoreError> {
     let defs = lookups.defs.clone();
     let existing = match lookups.take_stored(conn, &input.channel, &input.external_id)? {
@@ -787,6 +876,7 @@ fn write_looked_up(
         },
         existing,
         &defs,
+        deferred.as_deref_mut(),
     )?;
     let event = if created {
         EventType::OrderCreated
@@ -796,7 +886,11 @@ fn write_looked_up(
     let status_changed = status_event(status).filter(|_| stored_status != Some(status));
     let events: Vec<EventType> = std::iter::once(event).chain(status_changed).collect();
     let order = written.into_order(conn, &defs)?;
-    outbox::record_each_rendered(conn, &events, &order.id, &render(&order)?)?;
+    let rendered = outbox::rendered(&events, &order.id, &render(&order)?);
+    match deferred {
+        Some(deferred) => deferred.events.extend(rendered),
+        None => outbox::insert(conn, &rendered)?,
+    }
     Ok(if created {
         Upserted::Created(order)
     } else {
@@ -846,6 +940,7 @@ pub(crate) fn create_from_quote(
         },
         None,
         &defs,
+        None,
     )?
     .row
     .id;
