@@ -14,7 +14,7 @@ use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition,
 use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, SmallInt, Text};
+use diesel::sql_types::{BigInt, Text};
 
 use crate::analytics::campaign_rollups::{self, CampaignKey, Tag};
 use crate::analytics::rollup_sql::{add_rows, add_to_rollup_sql};
@@ -86,44 +86,6 @@ pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Resu
     years::month_changed(conn, (company, month, currency), &before, &after)
 }
 
-/// Adds `delta` to the product rollup of `key`.
-fn apply_product(
-    conn: &mut DbConnection,
-    (key, shard): (&ProductKey, i16),
-    delta: &ProductFigures,
-) -> Result<(), StoreError> {
-    if *delta == ProductFigures::default() {
-        return Ok(());
-    }
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        add_to_rollup_sql(
-            "product_rollups",
-            &["product_id", "salesperson_id", "month", "currency", "shard"],
-            &[
-                "revenue_minor",
-                "cost_minor",
-                "units_milli",
-                "returned_units_milli",
-                "returns_minor",
-            ],
-        )
-    });
-    let (product, salesperson, month, currency) = key;
-    diesel::sql_query(SQL.as_str())
-        .bind::<Text, _>(product)
-        .bind::<Text, _>(salesperson)
-        .bind::<Text, _>(month)
-        .bind::<Text, _>(currency)
-        .bind::<SmallInt, _>(shard)
-        .bind::<BigInt, _>(delta.revenue_minor)
-        .bind::<BigInt, _>(delta.cost_minor)
-        .bind::<BigInt, _>(delta.units_milli)
-        .bind::<BigInt, _>(delta.returned_units_milli)
-        .bind::<BigInt, _>(delta.returns_minor)
-        .execute(conn)?;
-    Ok(())
-}
-
 /// What one record adds to the customer, product and campaign rollups.
 #[derive(Debug, Default)]
 pub(crate) struct Contribution {
@@ -189,7 +151,7 @@ struct Changes {
 fn write_changes(conn: &mut DbConnection, changes: Changes) -> Result<(), StoreError> {
     let Changes {
         mut customers,
-        mut products,
+        products,
         mut campaigns,
     } = changes;
     customers.sort_by(|a, b| a.0.cmp(&b.0));
@@ -200,11 +162,14 @@ fn write_changes(conn: &mut DbConnection, changes: Changes) -> Result<(), StoreE
     for (key, figures) in campaigns {
         campaign_rollups::apply(conn, &key, &figures)?;
     }
-    products.sort_by(|a, b| a.0.cmp(&b.0));
-    let shard = i16::try_from(uuid::Uuid::now_v7().as_u128() % PRODUCT_SHARDS).unwrap_or(0);
+    let mut summed: BTreeMap<ProductKey, ProductFigures> = BTreeMap::new();
     for (key, figures) in products {
-        apply_product(conn, (&key, shard), &figures)?;
+        summed.entry(key).or_default().add(&figures)?;
     }
+    summed.retain(|_, figures| *figures != ProductFigures::default());
+    let shard = i16::try_from(uuid::Uuid::now_v7().as_u128() % PRODUCT_SHARDS).unwrap_or(0);
+    // In key order, in multi-row statements: rows are locked in the order of their VALUES.
+    add_products(conn, &summed, shard)?;
     Ok(())
 }
 
@@ -1557,10 +1522,11 @@ fn add_customers(
         sums: (revenue_minor, cost_minor, returns_minor, concessions_minor, orders, units_milli)))
 }
 
-/// Adds product rows to the stored rollups, in stripe 0.
+/// Adds product rows to the stored rollups, in one stripe.
 fn add_products(
     conn: &mut DbConnection,
     products: &BTreeMap<ProductKey, ProductFigures>,
+    shard: i16,
 ) -> Result<usize, StoreError> {
     let rows: Vec<_> = products
         .iter()
@@ -1570,7 +1536,7 @@ fn add_products(
                 product_rollups::salesperson_id.eq(salesperson),
                 product_rollups::month.eq(month),
                 product_rollups::currency.eq(currency),
-                product_rollups::shard.eq(0),
+                product_rollups::shard.eq(shard),
                 product_rollups::revenue_minor.eq(f.revenue_minor),
                 product_rollups::cost_minor.eq(f.cost_minor),
                 product_rollups::units_milli.eq(f.units_milli),
@@ -1623,7 +1589,7 @@ pub fn rebuild_sliced(
     }
     .without_empty_rows();
     written += campaign_rollups::add(conn, &rest.campaigns)?;
-    written += add_products(conn, &rest.products)?;
+    written += add_products(conn, &rest.products, 0)?;
     Ok(written + years::rebuild(conn)?)
 }
 
