@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::analytics::profit::{attribute, Figures, ProductFigures};
@@ -14,10 +13,9 @@ use crm_domain::billing::returns::{net_of_tax_minor, returned_rate, Disposition,
 use crm_domain::platform::money::{add_minor, Quantity};
 use crm_domain::sales::orders::OrderStatus;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 
 use crate::analytics::campaign_rollups::{self, CampaignKey, Tag};
-use crate::analytics::rollup_sql::{add_rows, add_to_rollup_sql};
+use crate::analytics::rollup_sql::add_rows;
 use crate::analytics::years;
 use crate::platform::db::{DbConnection, BATCH_ROWS};
 use crate::platform::schema::{
@@ -47,43 +45,36 @@ fn negate(f: &Figures) -> Figures {
     }
 }
 
-/// Adds `delta` to the rollup of `key`, and what it changes in the base currency to the
-/// company's year.
-pub(crate) fn apply(conn: &mut DbConnection, key: &Key, delta: &Figures) -> Result<(), StoreError> {
-    if *delta == Figures::default() {
+/// Adds changes to the customer rollups in multi-row upserts, in key order, and what each
+/// month's change makes in the base currency to its company's year and facts.
+fn add_customer_changes(
+    conn: &mut DbConnection,
+    changes: &BTreeMap<Key, Figures>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
         return Ok(());
     }
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        add_to_rollup_sql(
-            "customer_rollups",
-            &["company_id", "month", "currency"],
-            &[
-                "revenue_minor",
-                "cost_minor",
-                "returns_minor",
-                "concessions_minor",
-                "orders",
-                "units_milli",
-            ],
-        ) + " RETURNING revenue_minor, cost_minor, returns_minor, concessions_minor, orders, \
-              units_milli"
-    });
-    let (company, month, currency) = key;
-    let after: years::StoredFigures = diesel::sql_query(SQL.as_str())
-        .bind::<Text, _>(company)
-        .bind::<Text, _>(month)
-        .bind::<Text, _>(currency)
-        .bind::<BigInt, _>(delta.revenue_minor)
-        .bind::<BigInt, _>(delta.cost_minor)
-        .bind::<BigInt, _>(delta.returns_minor)
-        .bind::<BigInt, _>(delta.concessions_minor)
-        .bind::<BigInt, _>(delta.orders)
-        .bind::<BigInt, _>(delta.units_milli)
-        .get_result(conn)?;
-    let after = Figures::from(&after);
-    let mut before = after;
-    before.add(&negate(delta))?;
-    years::month_changed(conn, (company, month, currency), &before, &after)
+    add_customers(conn, changes)?;
+    // The rows as they stand now: this transaction holds them since its upsert.
+    let companies: BTreeSet<&str> = changes.keys().map(|(c, _, _)| c.as_str()).collect();
+    let months: BTreeSet<&str> = changes.keys().map(|(_, m, _)| m.as_str()).collect();
+    let stored: BTreeMap<Key, Figures> = customer_rollups::table
+        .filter(customer_rollups::company_id.eq_any(companies))
+        .filter(customer_rollups::month.eq_any(months))
+        .select(years::MONTH_COLUMNS)
+        .load::<RollupRow>(conn)?
+        .into_iter()
+        .map(customer_figures)
+        .filter(|(key, _)| changes.contains_key(key))
+        .collect();
+    let mut changed = Vec::with_capacity(changes.len());
+    for (key, delta) in changes {
+        let after = stored.get(key).copied().unwrap_or_default();
+        let mut before = after;
+        before.add(&negate(delta))?;
+        changed.push((key, before, after));
+    }
+    years::months_changed(conn, &changed)
 }
 
 /// What one record adds to the customer, product and campaign rollups.
@@ -150,14 +141,16 @@ struct Changes {
 /// Writes changes in key order: customer rows, campaign rows, product rows.
 fn write_changes(conn: &mut DbConnection, changes: Changes) -> Result<(), StoreError> {
     let Changes {
-        mut customers,
+        customers,
         products,
         mut campaigns,
     } = changes;
-    customers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut summed: BTreeMap<Key, Figures> = BTreeMap::new();
     for (key, figures) in customers {
-        apply(conn, &key, &figures)?;
+        summed.entry(key).or_default().add(&figures)?;
     }
+    summed.retain(|_, figures| *figures != Figures::default());
+    add_customer_changes(conn, &summed)?;
     campaigns.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, figures) in campaigns {
         campaign_rollups::apply(conn, &key, &figures)?;

@@ -11,13 +11,13 @@
 //! a rebuild do.
 
 use std::collections::BTreeMap;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use crm_domain::analytics::profit::{Figures, RankOrder, RankPosition};
 use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
-use diesel::{ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
 
 use crate::platform::db::{insert_batch, try_lock_key, DbConnection, BATCH_ROWS};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
@@ -38,6 +38,9 @@ pub fn base_currency() -> Currency {
 
 /// (company, year).
 pub type YearKey = (String, i32);
+
+/// A monthly rollup's key: (company, month, currency).
+pub(crate) type MonthKey = (String, String, String);
 
 /// A year's figures, or `None` where a month of it did not convert.
 pub type YearFigures = Option<Figures>;
@@ -64,65 +67,88 @@ fn difference(after: &Figures, before: &Figures) -> Figures {
     }
 }
 
-/// Adds to a company's year what changing one month's rollup row from `before` to `after`
-/// changed in the base currency.
-pub(crate) fn month_changed(
+/// Adds to each company's year, and to its facts, what changing its months' rollup rows from
+/// `before` to `after` changed in the base currency; the years in one multi-row upsert, in
+/// key order.
+pub(crate) fn months_changed(
     conn: &mut DbConnection,
-    (company, month, currency): (&str, &str, &str),
-    before: &Figures,
-    after: &Figures,
+    months: &[(&MonthKey, Figures, Figures)],
 ) -> Result<(), StoreError> {
     let base = base_currency();
     let mut to_base = ToBase::new(base);
-    let change = if to_base.converts(conn, currency, month)? {
-        let after = to_base.figures(conn, after, currency, month)?;
-        let before = to_base.figures(conn, before, currency, month)?;
-        Some(difference(&after, &before))
-    } else {
-        None
-    };
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let sums = [
-            "revenue_minor",
-            "cost_minor",
-            "returns_minor",
-            "concessions_minor",
-            "orders",
-            "units_milli",
-            "gross_profit_minor",
-        ]
-        .map(|c| format!("{c} = customer_year_rollups.{c} + excluded.{c}"))
-        .join(", ");
-        format!(
-            "INSERT INTO customer_year_rollups (company_id, year, base_currency, revenue_minor, \
-             cost_minor, returns_minor, concessions_minor, orders, units_milli, \
-             gross_profit_minor, complete) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (company_id, year) DO UPDATE SET {sums}, complete = \
-             customer_year_rollups.complete AND excluded.complete \
-             AND customer_year_rollups.base_currency = excluded.base_currency"
-        )
-    });
-    let figures = change.unwrap_or_default();
-    crate::analytics::fact_changes::add(
-        conn,
-        company,
-        month,
-        after.orders - before.orders,
-        change.map(|c| c.gross_profit_minor()),
-    )?;
-    diesel::sql_query(SQL.as_str())
-        .bind::<Text, _>(company)
-        .bind::<Integer, _>(year_of(month)?)
-        .bind::<Text, _>(base.to_string())
-        .bind::<BigInt, _>(figures.revenue_minor)
-        .bind::<BigInt, _>(figures.cost_minor)
-        .bind::<BigInt, _>(figures.returns_minor)
-        .bind::<BigInt, _>(figures.concessions_minor)
-        .bind::<BigInt, _>(figures.orders)
-        .bind::<BigInt, _>(figures.units_milli)
-        .bind::<BigInt, _>(figures.gross_profit_minor())
-        .bind::<Bool, _>(change.is_some())
-        .execute(conn)?;
+    // Per (company, year): the change, and whether every month of it converted.
+    let mut years: BTreeMap<(&str, i32), (Figures, bool)> = BTreeMap::new();
+    let mut facts = Vec::with_capacity(months.len());
+    for ((company, month, currency), before, after) in months {
+        let change = if to_base.converts(conn, currency, month)? {
+            let after = to_base.figures(conn, after, currency, month)?;
+            let before = to_base.figures(conn, before, currency, month)?;
+            Some(difference(&after, &before))
+        } else {
+            None
+        };
+        facts.push(crate::analytics::fact_changes::Change {
+            company,
+            month,
+            orders: after.orders - before.orders,
+            gross_profit_minor: change.map(|c| c.gross_profit_minor()),
+        });
+        let year = years
+            .entry((company.as_str(), year_of(month)?))
+            .or_insert((Figures::default(), true));
+        year.0.add(&change.unwrap_or_default())?;
+        year.1 &= change.is_some();
+    }
+    crate::analytics::fact_changes::add(conn, &facts)?;
+    let rows: Vec<_> = years
+        .into_iter()
+        .map(|((company, year), (f, complete))| {
+            (
+                customer_year_rollups::company_id.eq(company),
+                customer_year_rollups::year.eq(year),
+                customer_year_rollups::base_currency.eq(base.to_string()),
+                customer_year_rollups::revenue_minor.eq(f.revenue_minor),
+                customer_year_rollups::cost_minor.eq(f.cost_minor),
+                customer_year_rollups::returns_minor.eq(f.returns_minor),
+                customer_year_rollups::concessions_minor.eq(f.concessions_minor),
+                customer_year_rollups::orders.eq(f.orders),
+                customer_year_rollups::units_milli.eq(f.units_milli),
+                customer_year_rollups::gross_profit_minor.eq(f.gross_profit_minor()),
+                customer_year_rollups::complete.eq(complete),
+            )
+        })
+        .collect();
+    for part in rows.chunks(BATCH_ROWS) {
+        use customer_year_rollups as y;
+        use diesel::upsert::excluded;
+        // A year stays complete only while every change to it converted, in its base.
+        macro_rules! statement {
+            () => {
+                diesel::insert_into(y::table)
+                    .values(part)
+                    .on_conflict((y::company_id, y::year))
+                    .do_update()
+                    .set((
+                        y::revenue_minor.eq(y::revenue_minor + excluded(y::revenue_minor)),
+                        y::cost_minor.eq(y::cost_minor + excluded(y::cost_minor)),
+                        y::returns_minor.eq(y::returns_minor + excluded(y::returns_minor)),
+                        y::concessions_minor
+                            .eq(y::concessions_minor + excluded(y::concessions_minor)),
+                        y::orders.eq(y::orders + excluded(y::orders)),
+                        y::units_milli.eq(y::units_milli + excluded(y::units_milli)),
+                        y::gross_profit_minor
+                            .eq(y::gross_profit_minor + excluded(y::gross_profit_minor)),
+                        y::complete.eq(y::complete
+                            .and(excluded(y::complete))
+                            .and(y::base_currency.eq(excluded(y::base_currency)))),
+                    ))
+            };
+        }
+        match conn {
+            DbConnection::Postgres(c) => statement!().execute(c)?,
+            DbConnection::Sqlite(c) => statement!().execute(c)?,
+        };
+    }
     Ok(())
 }
 
