@@ -240,12 +240,12 @@ fn import_looked_up(
                 // It writes nothing before the chunk's end, so it needs no savepoint.
                 true => {
                     let mut own = Deferred::default();
-                    write_looked_up(conn, &mut lookups, input.clone(), None, Some(&mut own)).map(
-                        |upserted| {
-                            deferred.append(own);
-                            upserted
-                        },
-                    )
+                    let written =
+                        write_looked_up(conn, &mut lookups, input.clone(), None, Some(&mut own));
+                    if written.is_ok() {
+                        deferred.append(own);
+                    }
+                    written
                 }
                 false => conn
                     .transaction(|c| write_looked_up(c, &mut lookups, input.clone(), None, None)),
