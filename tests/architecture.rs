@@ -390,10 +390,6 @@ const WRITES_UNDER_ANOTHER_LOCK: [(&str, &str); 12] = [
         "the lines of a quote its caller holds",
     ),
     (
-        "sales/orders.rs::write_lines",
-        "the lines of an order its caller holds",
-    ),
-    (
         "billing/invoices.rs::write_lines",
         "the lines of a draft its caller holds",
     ),
