@@ -563,7 +563,7 @@ fn refused_whole(refused: Vec<(usize, ApiError)>) -> ApiError {
 }
 
 /// Orders an import writes per transaction.
-const IMPORT_CHUNK: usize = 100;
+const IMPORT_CHUNK: usize = 500;
 
 /// Upserts the valid items a chunk per transaction, each order in a savepoint so that a failing
 /// one never undoes the others; an order that lost a lock race with a concurrent write is
