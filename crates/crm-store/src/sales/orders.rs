@@ -779,8 +779,9 @@ fn write_looked_up(
     expected_version: Option<i64>,
     mut deferred: Option<&mut Deferred>,
 ) -> Result<Upserted, StoreError> {
-    let defs = lookups.defs.clone();
-    let existing = match lookups.take_stored(conn, &input.channel, &input.external_id)? {
+    let stored_id = lookups.take_stored(conn, &input.channel, &input.external_id)?;
+    let defs = lookups.defs.as_slice();
+    let existing = match stored_id {
         Some(id) => Some(records::checkout(
             conn,
             Record::Order,
@@ -793,7 +794,7 @@ fn write_looked_up(
     };
     if let Some(row) = &existing {
         if row.payload_hash == input.payload_hash {
-            return Ok(Upserted::Unchanged(read(conn, &row.id, &defs)?));
+            return Ok(Upserted::Unchanged(read(conn, &row.id, defs)?));
         }
     }
     let matched = match &input.customer {
@@ -832,16 +833,12 @@ fn write_looked_up(
         Some(row) => custom::stored_values("orders", &row.custom_fields)?,
         None => Map::new(),
     };
-    let custom_fields = custom_values::apply(
-        &defs,
-        &stored_custom,
-        input.custom_written.as_ref(),
-        created,
-    )?;
+    let custom_fields =
+        custom_values::apply(defs, &stored_custom, input.custom_written.as_ref(), created)?;
     custom::check_unique(
         conn,
         CustomObject::Orders,
-        &defs,
+        defs,
         &custom_fields,
         existing.as_ref().map_or("", |e| e.id.as_str()),
     )?;
@@ -875,7 +872,7 @@ fn write_looked_up(
             custom_fields,
         },
         existing,
-        &defs,
+        defs,
         deferred.as_deref_mut(),
     )?;
     let event = if created {
@@ -885,7 +882,7 @@ fn write_looked_up(
     };
     let status_changed = status_event(status).filter(|_| stored_status != Some(status));
     let events: Vec<EventType> = std::iter::once(event).chain(status_changed).collect();
-    let order = written.into_order(conn, &defs)?;
+    let order = written.into_order(conn, defs)?;
     let rendered = outbox::rendered(&events, &order.id, &render(&order)?);
     match deferred {
         Some(deferred) => deferred.events.extend(rendered),
