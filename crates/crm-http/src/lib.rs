@@ -13,6 +13,7 @@ pub mod platform;
 pub mod sales;
 pub mod service;
 
+use platform::routing::Register;
 use platform::{middleware, ops, routing};
 
 use std::net::TcpListener;
@@ -30,33 +31,43 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use platform::error::ApiError;
 pub use platform::state::{AppState, HttpSettings};
 
-/// Every route: the operations endpoints, then each context's `/v1` routes. The router and the
-/// OpenAPI document are both built from it, so an endpoint cannot exist without its spec.
-pub fn routes(cfg: &mut ServiceConfig) {
+/// Each context's `/v1` routes, in the order the router tries them. The router and the OpenAPI
+/// document are both built from this list, so an endpoint cannot exist without its spec.
+fn contexts(cfg: &mut impl Register) {
+    access::routes(cfg);
+    parties::routes(cfg);
+    sales::routes(cfg);
+    billing::routes(cfg);
+    analytics::routes(cfg);
+    events::routes(cfg);
+    integrations::routes(cfg);
+    service::routes(cfg);
+    marketing::routes(cfg);
+    engagement::routes(cfg);
+    platform::routes(cfg);
+}
+
+/// The operations endpoints, outside `/v1`.
+fn operations(cfg: &mut impl Register) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
-        .service(ops::metrics)
-        .service(
-            scope::scope("/v1")
-                .configure(access::routes)
-                .configure(parties::routes)
-                .configure(sales::routes)
-                .configure(billing::routes)
-                .configure(analytics::routes)
-                .configure(events::routes)
-                .configure(integrations::routes)
-                .configure(service::routes)
-                .configure(marketing::routes)
-                .configure(engagement::routes)
-                .configure(platform::routes),
-        );
+        .service(ops::metrics);
+}
+
+/// A worker's router: every route, registered with actix alone.
+fn router(cfg: &mut web::ServiceConfig) {
+    operations(cfg);
+    cfg.service(web::scope("/v1").configure(contexts));
 }
 
 /// The OpenAPI document of the routes above.
 pub fn openapi() -> OpenApi {
     let (_, mut api) = App::new()
         .into_utoipa_app()
-        .configure(routes)
+        .configure(|cfg: &mut ServiceConfig| {
+            operations(cfg);
+            cfg.service(scope::scope("/v1").configure(|cfg: &mut ServiceConfig| contexts(cfg)));
+        })
         .split_for_parts();
     platform::openapi::apply_conventions(&mut api);
     api
@@ -68,7 +79,7 @@ pub fn openapi_document() -> Result<serde_json::Value, serde_json::Error> {
     document_of(&openapi())
 }
 
-fn document_of(api: &OpenApi) -> Result<serde_json::Value, serde_json::Error> {
+pub(crate) fn document_of(api: &OpenApi) -> Result<serde_json::Value, serde_json::Error> {
     let mut document = serde_json::to_value(api)?;
     events::openapi::add_webhooks(&mut document);
     Ok(document)
@@ -114,39 +125,17 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// The OpenAPI document, serialised once and shared by every worker.
-struct OpenApiJson(web::Bytes);
-
-async fn serve_openapi(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.0.clone())
-}
-
 /// Serves the API on `listener`.
 pub fn serve(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
-    let api = openapi();
-    let known_paths = web::Data::new(routing::KnownPaths::from_document(&api));
-    let document = web::Data::new(OpenApiJson(web::Bytes::from(
-        document_of(&api)
-            .and_then(|document| serde_json::to_vec(&document))
-            .map_err(std::io::Error::other)?,
-    )));
-    drop(api);
-    platform::memory::release_freed();
+    let document = web::Data::new(routing::ServedDocument::default());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
-        let (app, _) = App::new()
-            .into_utoipa_app()
-            .configure(routes)
-            .split_for_parts();
-        // Each worker builds the routes' document beside its router, and drops it here.
+        let app = App::new().configure(router);
         platform::memory::release_freed();
         app.app_data(data.clone())
             .app_data(document.clone())
-            .app_data(known_paths.clone())
             .app_data(routing::path_config())
-            .route("/openapi.json", web::get().to(serve_openapi))
+            .route("/openapi.json", web::get().to(routing::serve_document))
             .service(web::redirect("/docs", "/docs/").permanent())
             .service(
                 SwaggerUi::new("/docs/{_:.*}")

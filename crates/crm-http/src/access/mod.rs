@@ -2,8 +2,8 @@ pub mod api_keys;
 pub mod session;
 pub mod users;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(session::create_token);
     cfg.service(session::refresh);
     cfg.service(session::revoke);

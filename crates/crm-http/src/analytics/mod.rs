@@ -6,8 +6,8 @@ pub mod profit;
 pub mod search;
 pub mod timeline;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(campaigns::campaign_report);
     cfg.service(churn::churn_risk);
     cfg.service(timeline::company_timeline);

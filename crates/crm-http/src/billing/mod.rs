@@ -3,8 +3,8 @@ pub mod portal;
 pub mod returns;
 pub mod self_billing;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(invoices::list_series);
     cfg.service(invoices::create_series);
     cfg.service(invoices::get_series);

@@ -4,8 +4,8 @@ pub mod rules;
 pub mod tasks;
 pub mod visit_plans;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(tasks::list_tasks);
     cfg.service(tasks::create_task);
     cfg.service(tasks::get_task);

@@ -8,8 +8,8 @@ pub mod openapi;
 pub mod render;
 pub mod webhook_endpoints;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(events::list_events);
     cfg.service(events::get_event);
     cfg.service(webhook_endpoints::list_webhook_endpoints);

@@ -4,8 +4,8 @@
 pub mod connections;
 pub mod webhooks;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(connections::list_connections);
     cfg.service(connections::create_connection);
     cfg.service(connections::get_connection);

@@ -16,8 +16,8 @@ pub fn audience(settings: &HttpSettings) -> Audience {
     }
 }
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(campaigns::list_campaigns);
     cfg.service(campaigns::create_campaign);
     cfg.service(campaigns::get_campaign);

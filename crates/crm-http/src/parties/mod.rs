@@ -8,8 +8,8 @@ pub mod schema;
 pub mod tags;
 pub mod views;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     // Before the `/{id}` routes, which would take `batch` or `duplicates` for an id.
     cfg.service(batch::batch_upsert_companies);
     cfg.service(batch::batch_upsert_contacts);

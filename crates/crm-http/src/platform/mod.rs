@@ -24,8 +24,8 @@ pub mod shape;
 pub mod state;
 pub(crate) mod strict_json;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(exchange_rates::list_exchange_rates);
     cfg.service(exchange_rates::put_exchange_rate);
     cfg.service(exchange_rates::delete_exchange_rate);

@@ -1,13 +1,96 @@
-//! What the server answers when no route matches: a problem+json `404` for an unknown path, and
-//! a `405` with `Allow` for a known path asked with a method it does not serve. The known paths
-//! are read from the OpenAPI document, which is built from the same route registrations, so the
-//! two cannot disagree.
+//! Route registration, and what the server answers when no route matches: a problem+json `404`
+//! for an unknown path, and a `405` with `Allow` for a known path asked with a method it does
+//! not serve. The known paths are read from the OpenAPI document, which is built from the same
+//! route registrations, so the two cannot disagree.
 
-use actix_web::dev::ResourceDef;
+use std::sync::{Arc, OnceLock};
+
+use actix_web::dev::{HttpServiceFactory, ResourceDef};
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::openapi::OpenApi;
+use utoipa_actix_web::OpenApiFactory;
 
 use crate::platform::error::ApiError;
+
+/// Where a context registers its handlers: the router of a serving worker, or the builder of
+/// the OpenAPI document. Workers register with actix alone, so that no worker builds the
+/// document's paths and schemas beside its router.
+pub trait Register {
+    fn service<F>(&mut self, handler: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static;
+}
+
+impl Register for web::ServiceConfig {
+    fn service<F>(&mut self, handler: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        web::ServiceConfig::service(self, handler)
+    }
+}
+
+impl Register for utoipa_actix_web::service_config::ServiceConfig<'_> {
+    fn service<F>(&mut self, handler: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        utoipa_actix_web::service_config::ServiceConfig::service(self, handler)
+    }
+}
+
+/// The served OpenAPI document and the known paths read from it, built on first use: an idle
+/// node never builds them, and a node builds them once, not once per worker.
+#[derive(Default)]
+pub struct ServedDocument(OnceLock<Result<Arc<Built>, String>>);
+
+pub struct Built {
+    pub json: web::Bytes,
+    pub known: KnownPaths,
+}
+
+impl ServedDocument {
+    /// Builds the document off the async worker the first time, and shares it afterwards.
+    pub async fn get(document: web::Data<ServedDocument>) -> Result<Arc<Built>, ApiError> {
+        if let Some(built) = document.0.get() {
+            return built.clone().map_err(unbuilt);
+        }
+        web::block(move || {
+            let built = document.0.get_or_init(|| {
+                let api = crate::openapi();
+                let built = crate::document_of(&api)
+                    .and_then(|json| serde_json::to_vec(&json))
+                    .map(|json| {
+                        Arc::new(Built {
+                            json: web::Bytes::from(json),
+                            known: KnownPaths::from_document(&api),
+                        })
+                    })
+                    .map_err(|e| format!("building the OpenAPI document: {e}"));
+                drop(api);
+                crate::platform::memory::release_freed();
+                built
+            });
+            built.clone()
+        })
+        .await
+        .map_err(unbuilt)?
+        .map_err(unbuilt)
+    }
+}
+
+fn unbuilt(cause: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%cause, "the OpenAPI document could not be built");
+    ApiError::Internal
+}
+
+/// `GET /openapi.json`.
+pub async fn serve_document(document: web::Data<ServedDocument>) -> Result<HttpResponse, ApiError> {
+    let built = ServedDocument::get(document).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(built.json.clone()))
+}
 
 /// Every documented path template with the methods it serves.
 pub struct KnownPaths(Vec<(ResourceDef, Vec<&'static str>)>);
@@ -73,9 +156,10 @@ impl KnownPaths {
 /// The app's default service.
 pub async fn unmatched(
     request: HttpRequest,
-    known: web::Data<KnownPaths>,
+    document: web::Data<ServedDocument>,
 ) -> Result<HttpResponse, ApiError> {
-    Err(match known.allowed(request.path()) {
+    let built = ServedDocument::get(document).await?;
+    Err(match built.known.allowed(request.path()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },
         None => ApiError::NotFound,
     })

@@ -8,8 +8,8 @@ pub mod products;
 pub mod quotes;
 pub mod related;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(last_prices::contact_last_prices);
     cfg.service(last_prices::company_last_prices);
     cfg.service(leads::list_leads);

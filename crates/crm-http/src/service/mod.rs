@@ -10,8 +10,8 @@ pub mod settings;
 pub mod sla_policies;
 pub mod teams;
 
-/// The context's `/v1` routes; `crate::routes` composes the contexts.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+/// The context's `/v1` routes; `crate::contexts` composes the contexts.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
     cfg.service(reports::get_csat_report);
     cfg.service(reports::get_case_report);
     cfg.service(cases::list_cases);
