@@ -3,6 +3,7 @@
 //! transaction.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager};
@@ -11,6 +12,7 @@ use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::StoreError;
 
@@ -170,6 +172,14 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
     // Unchecked: the server starts (and /readyz reports 503) while the database is down.
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
+        // One thread opens and reaps the connections, not r2d2's three: each thread is a stack
+        // and a malloc arena held for life, for work that happens while the pool grows.
+        .thread_pool(Arc::new(
+            ScheduledThreadPool::builder()
+                .num_threads(1)
+                .thread_name_pattern("pool-upkeep-{}")
+                .build(),
+        ))
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(3))
         // A PostgreSQL connection can die with its server and is tested before use; a SQLite
