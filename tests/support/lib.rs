@@ -170,6 +170,13 @@ impl TestDb {
                 diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
                     .execute(&mut conn)
                     .unwrap();
+                // The database is dropped after the test: a commit need not wait for its WAL
+                // to reach the disk.
+                diesel::sql_query(format!(
+                    "ALTER DATABASE {name} SET synchronous_commit = off"
+                ))
+                .execute(&mut conn)
+                .unwrap();
                 let url = with_database(&admin_url, &name);
                 (TestDb::Postgres { admin_url, name }, url)
             }
