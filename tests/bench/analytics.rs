@@ -38,8 +38,9 @@ mod common;
 
 use common::{
     crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
-    Scratch, Server, ADMIN_EMAIL,
+    Scratch, Server, Targets, ADMIN_EMAIL,
 };
+use crm_tests::report::{ms, thousands};
 
 const DATABASE: &str = "crm_bench_analytics";
 const SERIES_REQUESTS: usize = 200;
@@ -95,26 +96,6 @@ impl Scratch {
 
 fn median(samples: &[Duration]) -> Duration {
     percentile(samples, 50)
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
-fn thousands(n: usize) -> String {
-    let mut reversed = String::new();
-    for (i, c) in n.to_string().chars().rev().enumerate() {
-        if i > 0 && i % 3 == 0 {
-            reversed.push(',');
-        }
-        reversed.push(c);
-    }
-    reversed.chars().rev().collect()
 }
 
 /// A row of the raw query. Its revenue and cost are selected, as the ranking returns them, but
@@ -655,11 +636,7 @@ fn table(runs: &[Run]) -> String {
 }
 
 fn main() -> Result<()> {
-    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
-    let admin: String = env_or(
-        "BENCH_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
-    )?;
+    let Targets { backends, admin } = Targets::from_env()?;
     let until: NaiveDate = env_or("BENCH_UNTIL", chrono::Utc::now().date_naive())?;
     let crm = crm_binary()?;
     // The demo loader writes companies, whose events render as the API does.

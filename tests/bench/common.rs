@@ -52,6 +52,25 @@ pub fn crm_binary() -> Result<std::path::PathBuf> {
     Ok(crm)
 }
 
+/// Where a bench measures: the backends of `BENCH_BACKENDS` (`postgres,sqlite` by default), and
+/// the PostgreSQL server of `BENCH_POSTGRES_URL`, where it may create databases.
+pub struct Targets {
+    pub backends: String,
+    pub admin: String,
+}
+
+impl Targets {
+    pub fn from_env() -> Result<Targets> {
+        Ok(Targets {
+            backends: env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?,
+            admin: env_or(
+                "BENCH_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+            )?,
+        })
+    }
+}
+
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
     match std::env::var(name) {
         Ok(text) if !text.is_empty() => text

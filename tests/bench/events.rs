@@ -55,8 +55,9 @@ mod common;
 
 use common::{
     crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
-    Scratch, Server, ADMIN_EMAIL,
+    Scratch, Server, Targets, ADMIN_EMAIL,
 };
+use crm_tests::report::thousands;
 
 /// No new delivery for this long means something is broken, not slow.
 const STALL: Duration = Duration::from_secs(60);
@@ -594,17 +595,6 @@ fn span(d: Duration) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
-    let mut reversed = String::new();
-    for (i, c) in n.to_string().chars().rev().enumerate() {
-        if i > 0 && i % 3 == 0 {
-            reversed.push(',');
-        }
-        reversed.push(c);
-    }
-    reversed.chars().rev().collect()
-}
-
 fn per_second(count: f64, d: Duration) -> String {
     thousands((count / d.as_secs_f64().max(1e-9)).round() as u64)
 }
@@ -705,11 +695,7 @@ fn list(name: &str, default: &str) -> Result<Vec<usize>> {
 }
 
 async fn bench() -> Result<()> {
-    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
-    let admin: String = env_or(
-        "BENCH_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
-    )?;
+    let Targets { backends, admin } = Targets::from_env()?;
     let endpoint_counts = list("BENCH_ENDPOINTS", "1,10,50")?;
     if endpoint_counts.contains(&0) {
         return Err("BENCH_ENDPOINTS: every count must be at least 1".into());

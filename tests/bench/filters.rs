@@ -52,7 +52,7 @@ use crm_store::platform::schema::contacts;
 use crm_store::{DatabaseUrl, DbConnection, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{Text, Timestamp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -61,8 +61,9 @@ mod common;
 
 use common::{
     crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
-    Scratch, Server, ADMIN_EMAIL,
+    Scratch, Server, Targets, ADMIN_EMAIL,
 };
+use crm_tests::report::{ms, short, sql_literal, thousands, Count};
 
 const WARMUP: usize = 20;
 const CHUNK: usize = 1_000;
@@ -128,46 +129,6 @@ struct RawContact {
     email_base: Option<String>,
     name_key: Option<String>,
     custom_fields: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
-fn thousands(n: usize) -> String {
-    let mut reversed = String::new();
-    for (i, c) in n.to_string().chars().rev().enumerate() {
-        if i > 0 && i % 3 == 0 {
-            reversed.push(',');
-        }
-        reversed.push(c);
-    }
-    reversed.chars().rev().collect()
-}
-
-fn short(n: usize) -> String {
-    if n >= 1000 && n.is_multiple_of(1000) {
-        format!("{}k", n / 1000)
-    } else {
-        thousands(n)
-    }
-}
-
-fn text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn percent(part: usize, whole: usize) -> String {
@@ -286,12 +247,12 @@ fn load(
                     .iter()
                     .zip(&segments)
                     .filter(|(_, segment)| **segment == Some(s))
-                    .map(|(id, _)| text(id))
+                    .map(|(id, _)| sql_literal(id))
                     .collect();
                 if chosen.is_empty() {
                     continue;
                 }
-                let value = text(&json!({ "segment": name }).to_string());
+                let value = sql_literal(&json!({ "segment": name }).to_string());
                 let value = if postgres {
                     format!("CAST({value} AS jsonb)")
                 } else {
@@ -715,11 +676,7 @@ fn table(run: &Run) -> String {
 }
 
 fn main() -> Result<()> {
-    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
-    let admin: String = env_or(
-        "BENCH_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
-    )?;
+    let Targets { backends, admin } = Targets::from_env()?;
     let contacts: usize = env_or("BENCH_CONTACTS", 100_000)?;
     let companies: usize = env_or("BENCH_COMPANIES", 10_000)?;
     let requests: usize = env_or("BENCH_REQUESTS", 300)?;

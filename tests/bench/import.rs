@@ -48,7 +48,7 @@ mod common;
 
 use common::{
     crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
-    Scratch, Server, ADMIN_EMAIL,
+    Scratch, Server, Targets, ADMIN_EMAIL,
 };
 
 const PRODUCTS: usize = 50;
@@ -422,11 +422,7 @@ fn rate(orders: usize, times: &[Duration]) -> f64 {
 }
 
 fn main() -> Result<()> {
-    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
-    let admin: String = env_or(
-        "BENCH_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
-    )?;
+    let Targets { backends, admin } = Targets::from_env()?;
     let orders: usize = env_or("BENCH_ORDERS", 1_000)?;
     let batches: usize = env_or("BENCH_BATCHES", 3)?;
     let companies: usize = env_or("BENCH_COMPANIES", 200)?;

@@ -66,8 +66,9 @@ mod common;
 
 use common::{
     crm_binary, env_or, machine, migrated_with_admin, percentile, postgres_settings, secs, Result,
-    Scratch, Server, ADMIN_EMAIL,
+    Scratch, Server, Targets, ADMIN_EMAIL,
 };
+use crm_tests::report::{ms, short, sql_literal, thousands, Count};
 
 const ASSIGNEES: usize = 20;
 const WARMUP: usize = 20;
@@ -214,48 +215,8 @@ struct RawHit {
     title_hit: bool,
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
-fn thousands(n: usize) -> String {
-    let mut reversed = String::new();
-    for (i, c) in n.to_string().chars().rev().enumerate() {
-        if i > 0 && i % 3 == 0 {
-            reversed.push(',');
-        }
-        reversed.push(c);
-    }
-    reversed.chars().rev().collect()
-}
-
-fn short(n: usize) -> String {
-    if n >= 1000 && n.is_multiple_of(1000) {
-        format!("{}k", n / 1000)
-    } else {
-        thousands(n)
-    }
-}
-
-fn text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn opt_text(s: Option<&str>) -> String {
-    s.map_or_else(|| "NULL".to_owned(), text)
+    s.map_or_else(|| "NULL".to_owned(), sql_literal)
 }
 
 /// As diesel writes a timestamp on SQLite, and PostgreSQL reads it.
@@ -555,23 +516,23 @@ fn case_values(
     let case = format!(
         "({}, {}, {}, {}, 'es', '[]', '{channel}', '{priority}', '{category}', '{status}', {}, {}, {}, \
          FALSE, {}, {}, 1, {}, {})",
-        text(&id),
-        text(&format!("CS-{:07}", i + 1)),
-        text(&subject),
-        text(&desk.company_id),
+        sql_literal(&id),
+        sql_literal(&format!("CS-{:07}", i + 1)),
+        sql_literal(&subject),
+        sql_literal(&desk.company_id),
         opt_text(assignee),
         i64::from(escalated_at.is_some()),
         opt_ts(escalated_at),
-        text(&desk.admin_id),
-        text(&subject.to_lowercase()),
+        sql_literal(&desk.admin_id),
+        sql_literal(&subject.to_lowercase()),
         ts(created),
         ts(updated),
     );
     let sla = format!(
         "({}, {}, {}, {}, {}, NULL, 0, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-        text(&id),
-        text(&desk.policy_id),
-        text(&desk.calendar_id),
+        sql_literal(&id),
+        sql_literal(&desk.policy_id),
+        sql_literal(&desk.calendar_id),
         first.seconds,
         resolution.seconds,
         opt_ts(paused_at),
@@ -1118,11 +1079,7 @@ fn table(run: &Run) -> String {
 }
 
 fn main() -> Result<()> {
-    let backends: String = env_or("BENCH_BACKENDS", "postgres,sqlite".to_owned())?;
-    let admin: String = env_or(
-        "BENCH_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
-    )?;
+    let Targets { backends, admin } = Targets::from_env()?;
     let cases: usize = env_or("BENCH_CASES", 100_000)?;
     let articles: usize = env_or("BENCH_ARTICLES", 50_000)?;
     let requests: usize = env_or("BENCH_REQUESTS", 300)?;

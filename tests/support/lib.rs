@@ -4,6 +4,7 @@
 
 mod fixtures;
 pub mod receiver;
+pub mod report;
 pub mod servers;
 
 use std::path::PathBuf;
