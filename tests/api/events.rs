@@ -237,9 +237,13 @@ async fn read_feed(
 async fn under_two_node_load_a_cursor_reader_sees_each_event_once() {
     use futures_util::stream::{self, StreamExt};
     let db = crate::nodes::SharedDatabase::create();
-    let (_a, base_a) = db.start_node_with(&RECEIVER_SETTINGS);
-    let (_b, base_b) = db.start_node_with(&RECEIVER_SETTINGS);
-    let (token, client) = (db.admin_token(), reqwest::Client::new());
+    let crate::nodes::TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes_with(&RECEIVER_SETTINGS);
     let receiver = Receiver::start(&[]);
     subscribe_on(&client, &base_a, &token, &receiver.url).await;
 

@@ -130,8 +130,18 @@ pub struct TwoNodes {
 
 impl SharedDatabase {
     pub fn start_two_nodes(&self) -> TwoNodes {
-        let (a, base_a) = self.start_node();
-        let (b, base_b) = self.start_node();
+        self.start_two_nodes_with(&[])
+    }
+
+    /// Two nodes on the test clock, each running the maintenance loop and the SLA sweep by
+    /// itself every second.
+    pub fn start_two_sweeping_nodes(&self) -> TwoNodes {
+        self.start_two_nodes_with(&[("CRM_TEST_CLOCK", "true"), ("CRM_SLA_SWEEP_SECONDS", "1")])
+    }
+
+    pub fn start_two_nodes_with(&self, settings: &[(&str, &str)]) -> TwoNodes {
+        let (a, base_a) = self.start_node_with(settings);
+        let (b, base_b) = self.start_node_with(settings);
         TwoNodes {
             processes: (a, b),
             base_a,
@@ -449,11 +459,13 @@ async fn two_processes_running_the_maintenance_loop_make_one_task_per_visit() {
     const PLANS: usize = 20;
     let db = SharedDatabase::create();
     // Each node also runs the loop by itself every second, besides the runs asked for below.
-    let settings = [("CRM_TEST_CLOCK", "true"), ("CRM_SLA_SWEEP_SECONDS", "1")];
-    let (_a, base_a) = db.start_node_with(&settings);
-    let (_b, base_b) = db.start_node_with(&settings);
-    let token = db.admin_token();
-    let client = reqwest::Client::new();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_sweeping_nodes();
     for i in 0..PLANS {
         let url = format!("{base_a}/v1/companies");
         let body = json!({"name": format!("Visited {i}")});

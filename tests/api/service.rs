@@ -97,7 +97,7 @@ async fn comment(app: &TestApp, id: &str, body: &str, public: bool, from_custome
 }
 
 /// The ids of the cases `GET /v1/cases?{query}` lists to `token`.
-async fn listed(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
+pub(crate) async fn listed(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
     let r = app.get_as(token, &format!("/v1/cases?{query}")).await;
     assert_eq!(r.status, 200, "{query}: {}", r.text);
     r.body["data"]
@@ -466,13 +466,15 @@ on_both_backends! {
 #[actix_rt::test]
 #[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
 async fn two_nodes_sweeping_every_second_escalate_each_breach_once() {
-    use crate::nodes::{send, SharedDatabase};
+    use crate::nodes::{send, SharedDatabase, TwoNodes};
     let db = SharedDatabase::create();
-    let settings = [("CRM_TEST_CLOCK", "true"), ("CRM_SLA_SWEEP_SECONDS", "1")];
-    let (_a, base_a) = db.start_node_with(&settings);
-    let (_b, base_b) = db.start_node_with(&settings);
-    let token = db.admin_token();
-    let client = reqwest::Client::new();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_sweeping_nodes();
     let call = |base: &str, method: Method, path: &str, body: Option<Value>| {
         send(&client, method, format!("{base}{path}"), &token, body, &[])
     };

@@ -13,6 +13,8 @@ use crm_tests::{events_of_type, id_of, on_both_backends, Order, Product, Respons
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::service::listed;
+
 /// What a customer never sees of a case.
 const STAFF_ONLY: [&str; 6] = [
     "sla_status",
@@ -89,18 +91,6 @@ async fn comment(app: &TestApp, id: &str, body: &str, public: bool) -> Value {
         json!({"body": body, "public": public}),
     )
     .await
-}
-
-/// The ids of the cases `GET /v1/cases?{query}` lists to the bootstrap admin.
-async fn listed(app: &TestApp, query: &str) -> BTreeSet<String> {
-    let r = app.get(&format!("/v1/cases?{query}")).await;
-    assert_eq!(r.status, 200, "{query}: {}", r.text);
-    r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect()
 }
 
 /// A survey by its token, with no login: `GET` without an answer, `POST` with one.
@@ -244,8 +234,8 @@ on_both_backends! {
         let fine_token = resolve(&app, &fine).await;
         assert_eq!(rate(&app, &fine_token, 3, None).await["rating"], 3);
         assert_eq!(case_of(&app, &fine).await["csat_flagged"], false);
-        assert_eq!(listed(&app, "csat_flagged=true").await, BTreeSet::from([id.clone()]));
-        assert_eq!(listed(&app, "csat_flagged=false").await, BTreeSet::from([fine.clone()]));
+        assert_eq!(listed(&app, &app.admin_token, "csat_flagged=true").await, BTreeSet::from([id.clone()]));
+        assert_eq!(listed(&app, &app.admin_token, "csat_flagged=false").await, BTreeSet::from([fine.clone()]));
 
         // Resolved on Tuesday at 10:00Z, the survey expires 14 days later to the second.
         let late = id_of(&new_case(&app, &company, "normal", json!({})).await);
@@ -274,7 +264,7 @@ on_both_backends! {
         assert_eq!(events_of_type(&log, "csat_received")[0]["data"], json!({"rating": 1, "comment": "Sigue sin llegar"}));
         let changes: Vec<Value> = events_of_type(&log, "status_changed").iter().map(|e| e["data"].clone()).collect();
         assert!(changes.contains(&json!({"from": "resolved", "to": "open"})), "{changes:?}");
-        assert_eq!(listed(&app, "csat_flagged=true").await, BTreeSet::from([id.clone()]));
+        assert_eq!(listed(&app, &app.admin_token, "csat_flagged=true").await, BTreeSet::from([id.clone()]));
         let again = done(&app, &unhappy, "resolve").await;
         assert_eq!((&again["status"], &again["survey_token"]), (&json!("resolved"), &Value::Null), "one answer per case: no second survey");
     }
