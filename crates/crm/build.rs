@@ -1,6 +1,7 @@
 //! Link flags of the server binary.
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
     if linux_gnu {

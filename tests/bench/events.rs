@@ -582,7 +582,6 @@ async fn run_backend(
     })
 }
 
-/// The value at percentile `p` (nearest rank) of `samples`.
 /// Milliseconds below a second, else seconds.
 fn span(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;

@@ -1,8 +1,8 @@
 //! Giving memory back to the operating system after start-up.
 //!
-//! Building the router and the OpenAPI document allocates tens of megabytes that are freed
-//! before the first request. glibc keeps freed memory in each thread's arena, so an idle node
-//! would hold it for its whole life; `malloc_trim` returns the free pages of every arena.
+//! Building each worker's router at start-up, and the OpenAPI document on its first use,
+//! allocates memory that is freed at once. glibc keeps freed memory in each thread's arena, so
+//! a node would hold it for its whole life; `malloc_trim` returns the free pages of every arena.
 
 /// Returns the free pages of every malloc arena to the operating system.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
