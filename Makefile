@@ -5,7 +5,7 @@ CARGO ?= cargo
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-one bench-load bench-analytics bench-rebuild bench-events bench-service bench-filters bench-idle bench-import
+.PHONY: run demo test openapi openapi-check lint fmt contract bench bench-one bench-load bench-analytics bench-rebuild bench-events bench-service bench-filters bench-idle bench-import startup-order
 
 ## Build, migrate and serve on SQLite (./data/crm.db). Prints the first admin's password once.
 run:
@@ -107,6 +107,13 @@ bench-filters:
 bench-idle:
 	$(CARGO) build --release -p crm --bin crm
 	tests/bench/idle.sh
+
+## Rewrites crates/crm/startup.order, the functions start-up runs, which the linker places
+## together; then relinks. Needs valgrind. Rerun after a dependency or profile change.
+startup-order:
+	$(CARGO) build --release -p crm --bin crm
+	tests/bench/startup-order.sh
+	$(CARGO) build --release -p crm --bin crm
 
 ## The bulk order import against a raw multi-row INSERT of the same rows, rollups included.
 bench-import:
