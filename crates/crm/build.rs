@@ -11,7 +11,8 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
     // rustc links this target with its own LLD from 1.90 on; GNU ld knows no ordering file.
-    if target == "x86_64-unknown-linux-gnu" && version_check::is_min_version("1.90.0") == Some(true) {
+    if target == "x86_64-unknown-linux-gnu" && version_check::is_min_version("1.90.0") == Some(true)
+    {
         // The functions that start-up and an idle node run, placed together
         // (tests/bench/startup-order.sh writes the list): the kernel maps 64 KB of code around
         // each page a process first runs, and scattered over the binary those pages made most

@@ -117,7 +117,12 @@ impl Application {
         if let Some(replicas) = &replicas {
             actix_web::rt::spawn(replicas.clone().watch(pool.clone()));
         }
-        let state = AppState::new(pool.clone(), replicas, config.http_settings()?)?;
+        let state = AppState::new(
+            pool.clone(),
+            config.database()?.backend(),
+            replicas,
+            config.http_settings()?,
+        )?;
         let base_currency = state.settings.base_currency;
         let clock = state.settings.clock;
         let audience = crm_http::marketing::audience(&state.settings);

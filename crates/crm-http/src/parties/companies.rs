@@ -541,7 +541,7 @@ pub async fn get_company(
     let expand = expand_of(&shape);
     let (company, related) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, reach, own.as_deref(), expand))
+        .read_one(move |conn| store::get_expanded(conn, &id, reach, own.as_deref(), expand))
         .await?;
     if let Some(survivor) = &company.merged_into_id {
         return Ok(merged_redirect("companies", survivor));

@@ -617,7 +617,7 @@ pub async fn get_contact(
     let expand = expand_of(&shape);
     let (contact, related) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, expand))
+        .read_one(move |conn| store::get_expanded(conn, &id, expand))
         .await?;
     if let Some(survivor) = &contact.merged_into_id {
         return Ok(merged_redirect("contacts", survivor));

@@ -246,7 +246,7 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
             let user_id = claims.sub.clone();
             let found = state
                 .db
-                .read(
+                .read_one(
                     move |conn| match crm_store::access::users::get(conn, &user_id) {
                         Ok(user) => Ok(Some(Standing {
                             can_log_in: user.can_log_in(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::web;
 use crm_domain::platform::money::Currency;
 use crm_domain::platform::phone::PhoneRegion;
-use crm_store::platform::db::{write_transaction, DbConnection};
+use crm_store::platform::db::{write_transaction, Backend, DbConnection};
 use crm_store::platform::replicas::{written as written_up_to, Lsn};
 use crm_store::{Pool, StoreError};
 use secrecy::{SecretSlice, SecretString};
@@ -84,6 +84,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         pool: Pool,
+        backend: Backend,
         replicas: Option<Arc<Replicas>>,
         settings: HttpSettings,
     ) -> Result<Self, prometheus::Error> {
@@ -91,6 +92,7 @@ impl AppState {
         Ok(Self {
             db: Db {
                 primary: pool,
+                backend,
                 replicas,
                 metrics: metrics.clone(),
             },
@@ -105,11 +107,13 @@ impl AppState {
     }
 }
 
-/// Runs diesel work on actix's blocking thread pool, never on a worker: writes on the
-/// primary, reads on a replica where the request may lag and one can serve it.
+/// Runs diesel work on actix's blocking thread pool, SQLite's reads of one record aside
+/// ([`Db::read_one`]): writes on the primary, reads on a replica where the request may lag and
+/// one can serve it.
 #[derive(Clone)]
 pub struct Db {
     primary: Pool,
+    backend: Backend,
     replicas: Option<Arc<Replicas>>,
     metrics: Arc<Metrics>,
 }
@@ -144,6 +148,24 @@ impl Db {
         .await
         .map_err(|_| ApiError::Internal)?
         .map_err(ApiError::from)
+    }
+
+    /// Runs `work`, the read of one record and what it embeds, like [`Db::read`], except on
+    /// SQLite when the pool has an idle connection: then on this worker, since the read takes
+    /// microseconds and the hop to the blocking pool and back costs more (docs/benchmarks.md).
+    /// A worker never waits here for a connection.
+    pub async fn read_one<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.backend == Backend::Sqlite {
+            if let Some(mut conn) = self.primary.try_get() {
+                self.metrics.served_read("primary");
+                return work(&mut conn).map_err(ApiError::from);
+            }
+        }
+        self.read(work).await
     }
 
     /// Whether the database answers within `timeout`: a readiness probe must answer before

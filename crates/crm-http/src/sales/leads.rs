@@ -519,7 +519,7 @@ pub async fn get_lead(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (lead, embedded) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| store::get_expanded(conn, &id, embed))
         .await?;
     Ok(versioned(
         lead.version,

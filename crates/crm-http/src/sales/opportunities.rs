@@ -529,7 +529,7 @@ pub async fn get_opportunity(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (opportunity, embedded) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| store::get_expanded(conn, &id, embed))
         .await?;
     Ok(versioned(
         opportunity.version,

@@ -759,7 +759,7 @@ pub async fn get_order(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (order, embedded) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| store::get_expanded(conn, &id, embed))
         .await?;
     Ok(versioned(
         order.version,

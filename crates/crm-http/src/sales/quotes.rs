@@ -320,7 +320,7 @@ pub async fn get_quote(
     let products = expands_products(query.expand.as_deref())?;
     let (quote, sold) = state
         .db
-        .read(move |conn| store::get_expanded(conn, &id, products))
+        .read_one(move |conn| store::get_expanded(conn, &id, products))
         .await?;
     let version = quote.version;
     let mut value = serde_json::to_value(Quote::from(quote)).unwrap_or_default();

@@ -6,7 +6,7 @@ use crm_domain::access::roles::Role;
 use crm_domain::Violation;
 use diesel::prelude::*;
 
-use crate::platform::db::{lock_key, DbConnection};
+use crate::platform::db::{lock_key, natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, users};
@@ -164,10 +164,10 @@ pub fn create(conn: &mut DbConnection, fields: UserFields) -> Result<User, Store
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<UserRow, StoreError> {
-    Ok(users::table
+    Ok(natively!(conn, |native| users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<User, StoreError> {

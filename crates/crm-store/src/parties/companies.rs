@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::access::users::UserSummary;
 use crate::platform::address::Address;
 use crate::platform::custom_fields as custom;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
     custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
@@ -490,10 +490,10 @@ pub fn create_many(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<CompanyRow, StoreError> {
-    Ok(companies::table
+    Ok(natively!(conn, |native| companies::table
         .find(id)
         .select(CompanyRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 /// Reads one company; a customer reaching beyond its own company gets `NotFound`.

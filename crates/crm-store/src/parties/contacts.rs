@@ -12,7 +12,7 @@ use diesel::prelude::*;
 
 use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
     custom_path_value, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed, Table,
 };
@@ -519,10 +519,10 @@ pub fn create_many(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ContactRow, StoreError> {
-    Ok(contacts::table
+    Ok(natively!(conn, |native| contacts::table
         .find(id)
         .select(ContactRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Contact, StoreError> {

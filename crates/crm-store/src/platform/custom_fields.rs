@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types;
 use serde_json::{Map, Value};
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::Dialect;
 use crate::platform::schema::field_definitions;
 use crate::platform::stored::{stored, stored_json, to_json};
@@ -134,15 +134,15 @@ pub fn table_of(object: CustomObject) -> &'static str {
 
 /// Every definition of `object`, archived ones included, oldest first.
 pub fn list(conn: &mut DbConnection, object: CustomObject) -> Result<Vec<Definition>, StoreError> {
-    field_definitions::table
+    let rows: Vec<DefinitionRow> = natively!(conn, |native| field_definitions::table
         .filter(field_definitions::object.eq(object.as_str()))
         .order((
             field_definitions::created_at.asc(),
             field_definitions::key.asc(),
         ))
         .select(DefinitionRow::as_select())
-        .load(conn)?
-        .into_iter()
+        .load(native))?;
+    rows.into_iter()
         .map(DefinitionRow::into_definition)
         .collect()
 }
@@ -161,14 +161,14 @@ pub fn fields_of(
     objects: &[CustomObject],
 ) -> Result<std::collections::HashMap<CustomObject, Vec<CustomField>>, StoreError> {
     let names: Vec<&str> = objects.iter().map(|o| o.as_str()).collect();
-    let rows: Vec<DefinitionRow> = field_definitions::table
-        .filter(field_definitions::object.eq_any(names))
+    let rows: Vec<DefinitionRow> = natively!(conn, |native| field_definitions::table
+        .filter(field_definitions::object.eq_any(&names))
         .order((
             field_definitions::created_at.asc(),
             field_definitions::key.asc(),
         ))
         .select(DefinitionRow::as_select())
-        .load(conn)?;
+        .load(native))?;
     let mut sets: std::collections::HashMap<CustomObject, Vec<CustomField>> =
         objects.iter().map(|o| (*o, Vec::new())).collect();
     for row in rows {

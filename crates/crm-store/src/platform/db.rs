@@ -215,6 +215,20 @@ macro_rules! insert_batch {
 }
 pub(crate) use insert_batch;
 
+/// Runs a diesel query on the connection's own backend, not through the multi-connection,
+/// whose wrapper writes the query's SQL again at every pass over it, two or three times per
+/// execution even when the statement is cached: for the reads that every request makes
+/// (docs/benchmarks.md). The query must build for both backends.
+macro_rules! natively {
+    ($conn:expr, |$native:ident| $query:expr) => {
+        match &mut *$conn {
+            $crate::platform::db::DbConnection::Postgres($native) => $query,
+            $crate::platform::db::DbConnection::Sqlite($native) => $query,
+        }
+    };
+}
+pub(crate) use natively;
+
 /// Applies the pending embedded migrations of the connection's backend; returns the versions
 /// that ran, digits only (`20261206000032`).
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {

@@ -10,7 +10,7 @@ use crate::marketing::campaigns;
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::counters;
 use crate::platform::custom_fields as custom;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
     custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
@@ -393,10 +393,10 @@ fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreE
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
-    Ok(leads::table
+    Ok(natively!(conn, |native| leads::table
         .find(id)
         .select(LeadRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::marketing::campaigns;
 use crate::platform::custom_fields as custom;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::query::{
     custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
@@ -425,10 +425,10 @@ fn map_write_error(error: diesel::result::Error, defs: &[CustomField]) -> StoreE
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OpportunityRow, StoreError> {
-    Ok(opportunities::table
+    Ok(natively!(conn, |native| opportunities::table
         .find(id)
         .select(OpportunityRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Opportunity, StoreError> {

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use crate::marketing::{campaigns, members};
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::custom_fields as custom;
-use crate::platform::db::{insert_batch, DbConnection};
+use crate::platform::db::{insert_batch, natively, DbConnection};
 use crate::platform::db::{lock_key, lock_keys};
 use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::query::{
@@ -956,10 +956,10 @@ fn status_event(status: OrderStatus) -> Option<EventType> {
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<OrderRow, StoreError> {
-    Ok(orders::table
+    Ok(natively!(conn, |native| orders::table
         .find(id)
         .select(OrderRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 fn assemble(

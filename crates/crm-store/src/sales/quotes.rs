@@ -15,7 +15,7 @@ use crm_domain::Violations;
 use diesel::prelude::*;
 
 use crate::marketing::campaigns;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
@@ -260,10 +260,10 @@ pub fn create(conn: &mut DbConnection, fields: QuoteFields) -> Result<Quote, Sto
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<QuoteRow, StoreError> {
-    Ok(quotes::table
+    Ok(natively!(conn, |native| quotes::table
         .find(id)
         .select(QuoteRow::as_select())
-        .first(conn)?)
+        .first(native))?)
 }
 
 fn lines_of(conn: &mut DbConnection, quote_id: &str) -> Result<Vec<Line>, StoreError> {
