@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::web;
 use crm_domain::platform::money::Currency;
 use crm_domain::platform::phone::PhoneRegion;
-use crm_store::platform::db::{write_transaction, Backend, DbConnection};
+use crm_store::platform::db::{read_transaction, write_transaction, Backend, DbConnection};
 use crm_store::platform::replicas::{written as written_up_to, Lsn};
 use crm_store::{Pool, StoreError};
 use secrecy::{SecretSlice, SecretString};
@@ -153,7 +153,8 @@ impl Db {
     /// Runs `work`, the read of one record and what it embeds, like [`Db::read`], except on
     /// SQLite when the pool has an idle connection: then on this worker, since the read takes
     /// microseconds and the hop to the blocking pool and back costs more (docs/benchmarks.md).
-    /// A worker never waits here for a connection.
+    /// A worker never waits here for a connection. The reads run in one transaction, so they
+    /// see one snapshot (the record and the field definitions it is read with).
     pub async fn read_one<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
@@ -162,7 +163,7 @@ impl Db {
         if self.backend == Backend::Sqlite {
             if let Some(mut conn) = self.primary.try_get() {
                 self.metrics.served_read("primary");
-                return work(&mut conn).map_err(ApiError::from);
+                return read_transaction(&mut conn, work).map_err(ApiError::from);
             }
         }
         self.read(work).await

@@ -257,6 +257,14 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
+/// Runs reads in one deferred transaction, so that they see one snapshot.
+pub fn read_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+{
+    conn.transaction(f)
+}
+
 /// Runs `f` in a transaction that takes the write lock up front. On SQLite a deferred
 /// transaction that reads and then writes can fail at once with "database is locked" when
 /// another writer got there first; `BEGIN IMMEDIATE` waits its turn instead.
