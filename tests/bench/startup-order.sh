@@ -32,8 +32,9 @@ sleep 3
 kill -TERM "$pid"
 wait "$pid" || true
 # Callgrind names a function the first time it mentions it, `fn=(7) name` or `cfn=(7) name`,
-# and by its number alone after that. Only the binary's own functions can be placed.
+# and by its number alone after that. Only the binary's own functions can be placed; sorted,
+# so that a rerun changes only the lines of functions that came or went.
 nm --defined-only "$BIN" | awk '{print $NF}' >"$DATA/defined"
 sed -n -E 's/^c?fn=\([0-9]+\) (.+)$/\1/p' "$DATA"/callgrind.out* |
-  awk 'NR == FNR { defined[$0] = 1; next } ($0 in defined) && !seen[$0]++' "$DATA/defined" - >"$OUT"
+  awk 'NR == FNR { defined[$0] = 1; next } $0 in defined' "$DATA/defined" - | LC_ALL=C sort -u >"$OUT"
 echo "$(wc -l <"$OUT") functions written to $OUT"
