@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use crate::analytics::clv::{latest, purchase_days};
 use crate::analytics::profit::by_company;
 use crate::platform::clock::Clock;
-use crate::platform::db::{try_lock_key, write_transaction, DbConnection};
+use crate::platform::db::{natively, try_lock_key, write_transaction, DbConnection};
 use crate::platform::schema::{companies, customer_facts};
 use crate::platform::settings;
 use crate::StoreError;
@@ -115,14 +115,9 @@ pub fn refresh(
     diesel::delete(customer_facts::table).execute(conn)?;
     for chunk in rows.chunks(CHUNK) {
         // Multi-row inserts compile per backend.
-        match &mut *conn {
-            DbConnection::Postgres(c) => diesel::insert_into(customer_facts::table)
-                .values(chunk)
-                .execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(customer_facts::table)
-                .values(chunk)
-                .execute(c)?,
-        };
+        natively!(conn, |c| diesel::insert_into(customer_facts::table)
+            .values(chunk)
+            .execute(c))?;
     }
     Ok(Some(rows.len()))
 }

@@ -37,10 +37,7 @@ macro_rules! add_rows {
                         .set(($($table::$sum.eq($table::$sum + diesel::upsert::excluded($table::$sum))),+))
                 };
             }
-            written += match &mut *$conn {
-                $crate::platform::db::DbConnection::Postgres(c) => statement!().execute(c)?,
-                $crate::platform::db::DbConnection::Sqlite(c) => statement!().execute(c)?,
-            };
+            written += $crate::platform::db::natively!($conn, |c| statement!().execute(c))?;
         }
         written
     }};

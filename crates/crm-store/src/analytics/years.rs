@@ -19,7 +19,7 @@ use crm_domain::platform::money::Currency;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
 use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
 
-use crate::platform::db::{insert_batch, try_lock_key, DbConnection, BATCH_ROWS};
+use crate::platform::db::{insert_batch, natively, try_lock_key, DbConnection, BATCH_ROWS};
 use crate::platform::exchange_rates::{self, ExchangeRate, ToBase};
 use crate::platform::schema::{customer_rollups, customer_year_rollups};
 use crate::StoreError;
@@ -144,10 +144,7 @@ pub(crate) fn months_changed(
                     ))
             };
         }
-        match conn {
-            DbConnection::Postgres(c) => statement!().execute(c)?,
-            DbConnection::Sqlite(c) => statement!().execute(c)?,
-        };
+        natively!(conn, |c| statement!().execute(c))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::marketing::campaigns::Visible;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, contacts, opportunities, quotes, tasks};
@@ -236,16 +236,10 @@ pub fn generate(
     key: String,
 ) -> Result<bool, StoreError> {
     let row = new_row(fields, source, Some(key));
-    let inserted = match &mut *conn {
-        DbConnection::Postgres(c) => diesel::insert_into(tasks::table)
-            .values(&row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(tasks::table)
-            .values(&row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-    };
+    let inserted = natively!(conn, |c| diesel::insert_into(tasks::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
     if inserted > 0 {
         outbox::record(conn, EventType::TaskCreated, &row.id)?;
     }

@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 
 use crate::events::endpoints::{self, EndpointRow, SigningSecrets};
 use crate::events::outbox::{self, Event, EventFilter, Position};
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
@@ -53,16 +53,10 @@ impl NewDelivery {
 /// Inserts deliveries, leaving any that exist already (another node's fan-out, a replay).
 fn insert_new(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(), StoreError> {
     for row in rows {
-        match conn {
-            DbConnection::Postgres(c) => diesel::insert_into(webhook_deliveries::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(webhook_deliveries::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-        };
+        natively!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
     }
     Ok(())
 }

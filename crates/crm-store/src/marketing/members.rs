@@ -11,7 +11,7 @@ use crate::marketing::campaigns::{self, Visible};
 use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
 use crate::marketing::Audience;
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_members, companies, contacts};
@@ -224,16 +224,10 @@ pub fn add(
             created_at: at,
             updated_at: at,
         };
-        let inserted = match &mut *conn {
-            DbConnection::Postgres(c) => diesel::insert_into(campaign_members::table)
-                .values(&row)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(campaign_members::table)
-                .values(&row)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-        };
+        let inserted = natively!(conn, |c| diesel::insert_into(campaign_members::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
         let outcome = if inserted == 1 {
             Added::Added(row.into_member()?)
         } else {

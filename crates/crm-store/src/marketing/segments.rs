@@ -12,7 +12,7 @@ use crate::marketing::campaigns::Visible;
 use crate::marketing::consents::{reachable_people, Addresses};
 use crate::marketing::Audience;
 use crate::parties::{companies, contacts};
-use crate::platform::db::DbConnection;
+use crate::platform::db::{natively, DbConnection};
 use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
 use crate::platform::records::{self, Record};
@@ -602,10 +602,7 @@ pub fn snapshot(
             .collect();
         // One multi-row statement a chunk, which each backend's own connection writes.
         let insert = diesel::insert_into(segment_snapshot_members::table).values(rows);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
+        natively!(conn, |c| insert.execute(c))?;
     }
     row.into_segment()
 }

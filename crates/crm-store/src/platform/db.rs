@@ -201,23 +201,19 @@ macro_rules! insert_batch {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let mut inserted = 0_usize;
         for part in $rows.chunks($crate::platform::db::BATCH_ROWS) {
-            inserted += match &mut *$conn {
-                $crate::platform::db::DbConnection::Postgres(c) => {
-                    diesel::insert_into($table).values(part).execute(c)?
-                }
-                $crate::platform::db::DbConnection::Sqlite(c) => {
-                    diesel::insert_into($table).values(part).execute(c)?
-                }
-            };
+            inserted += $crate::platform::db::natively!($conn, |c| diesel::insert_into($table)
+                .values(part)
+                .execute(c))?;
         }
         inserted
     }};
 }
 pub(crate) use insert_batch;
 
-/// Runs a diesel query on the connection's own backend, not through the multi-connection,
-/// whose wrapper writes the query's SQL again at every pass over it, two or three times per
-/// execution even when the statement is cached: for the reads that every request makes
+/// Runs a diesel query on the connection's own backend, not through the multi-connection:
+/// for statements the multi-connection cannot run (multi-row inserts, upserts), and for the
+/// reads that every request makes, since its wrapper writes the query's SQL again at every
+/// pass over it, two or three times per execution even when the statement is cached
 /// (docs/benchmarks.md). The query must build for both backends.
 macro_rules! natively {
     ($conn:expr, |$native:ident| $query:expr) => {
