@@ -262,6 +262,18 @@ mod tests {
             .naive_utc()
     }
 
+    /// `seconds` of business time from `from` end at `to`, and from `from` to `to` are
+    /// `seconds`.
+    fn assert_span(
+        calendar: &BusinessCalendar,
+        from: NaiveDateTime,
+        seconds: i64,
+        to: NaiveDateTime,
+    ) {
+        assert_eq!(calendar.add(from, seconds), Some(to));
+        assert_eq!(calendar.between(from, to), seconds);
+    }
+
     #[test]
     fn a_holiday_and_the_night_are_skipped() {
         // Monday 2026-03-02 16:00; Tuesday is a holiday.
@@ -272,18 +284,8 @@ mod tests {
         )
         .unwrap();
         let opened = madrid(2026, 3, 2, 16, 0);
-        assert_eq!(
-            calendar.add(opened, 2 * 3600),
-            Some(madrid(2026, 3, 4, 10, 0))
-        );
-        assert_eq!(
-            calendar.add(opened, 8 * 3600),
-            Some(madrid(2026, 3, 4, 16, 0))
-        );
-        assert_eq!(
-            calendar.between(opened, madrid(2026, 3, 4, 16, 0)),
-            8 * 3600
-        );
+        assert_span(&calendar, opened, 2 * 3600, madrid(2026, 3, 4, 10, 0));
+        assert_span(&calendar, opened, 8 * 3600, madrid(2026, 3, 4, 16, 0));
         assert_eq!(
             calendar.between(madrid(2026, 3, 4, 16, 0), opened),
             -8 * 3600
@@ -297,10 +299,7 @@ mod tests {
                 .unwrap();
         // Friday 2026-03-06 at 20:00: nothing counts until Monday 09:00.
         let friday_evening = madrid(2026, 3, 6, 20, 0);
-        assert_eq!(
-            calendar.add(friday_evening, 3600),
-            Some(madrid(2026, 3, 9, 10, 0))
-        );
+        assert_span(&calendar, friday_evening, 3600, madrid(2026, 3, 9, 10, 0));
         assert_eq!(
             calendar.between(friday_evening, madrid(2026, 3, 9, 9, 0)),
             0
@@ -335,14 +334,7 @@ mod tests {
         .unwrap();
         // Saturday 28 March 12:00 CET plus 24 real hours: Sunday 13:00 CEST.
         let start = madrid(2026, 3, 28, 12, 0);
-        assert_eq!(
-            calendar.add(start, 24 * 3600),
-            Some(madrid(2026, 3, 29, 13, 0))
-        );
-        assert_eq!(
-            calendar.between(start, madrid(2026, 3, 29, 13, 0)),
-            24 * 3600
-        );
+        assert_span(&calendar, start, 24 * 3600, madrid(2026, 3, 29, 13, 0));
         let utc = BusinessCalendar::always_open();
         assert_eq!(utc.add(start, 90), Some(start + Duration::seconds(90)));
     }
@@ -359,14 +351,8 @@ mod tests {
                 .naive_utc()
         };
         // Monday 4 May 12:30 plus 1 h: half an hour before lunch, half after.
-        assert_eq!(
-            calendar.add(lisbon(4, 12, 30), 3600),
-            Some(lisbon(4, 14, 30))
-        );
-        assert_eq!(
-            calendar.between(lisbon(4, 12, 0), lisbon(4, 15, 0)),
-            2 * 3600
-        );
+        assert_span(&calendar, lisbon(4, 12, 30), 3600, lisbon(4, 14, 30));
+        assert_span(&calendar, lisbon(4, 12, 0), 2 * 3600, lisbon(4, 15, 0));
     }
 
     #[test]

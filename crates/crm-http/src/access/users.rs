@@ -14,11 +14,10 @@ use crate::platform::auth::{hash_password, Principal};
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, Patch};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
-const SORT: &str = "created_at";
 const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 256;
 
@@ -255,13 +254,12 @@ pub async fn list_users(
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<web::Json<ListResponse<User>>, ApiError> {
     principal.authorize(Resource::Users, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let include_archived = query.include_archived.unwrap_or(false);
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, include_archived, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, User::from)))
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    read_oldest_first(&state, store::list, include_archived, page, User::from).await
 }
 
 #[utoipa::path(

@@ -13,7 +13,8 @@ use crm_domain::Violations;
 use crm_store::billing::returns::ReturnRequest;
 use crm_store::parties::companies::CompanyFields;
 use crm_store::sales::documents::Line;
-use crm_store::sales::related::Embed;
+use crm_store::sales::orders;
+use crm_store::sales::related::{self, Embed};
 use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -370,7 +371,7 @@ pub async fn list_portal_orders(
     };
     let (orders, embedded) = state
         .db
-        .read(move |conn| crm_store::sales::orders::list_expanded(conn, &filter, &request, embed))
+        .read(move |conn| related::list_expanded(conn, &filter, &request, embed, orders::list))
         .await?;
     let next_cursor = next_cursor(orders.next, &list, None);
     let data: Vec<serde_json::Value> = orders
@@ -406,7 +407,7 @@ pub async fn get_portal_order(
     let (order, embedded) = state
         .db
         .read(move |conn| {
-            let (order, embedded) = crm_store::sales::orders::get_expanded(conn, &id, embed)?;
+            let (order, embedded) = related::get_expanded(conn, &id, embed, orders::get)?;
             mine(order.company_id.as_deref(), &company)?;
             Ok((order, embedded))
         })

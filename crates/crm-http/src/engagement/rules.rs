@@ -15,7 +15,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -112,16 +112,7 @@ pub async fn list_greeting_rules(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<GreetingRule>>, ApiError> {
     principal.authorize(Resource::AutomationRules, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
-        &state,
-        store::list_greetings,
-        (),
-        page,
-        "created_at",
-        GreetingRule::from,
-    )
-    .await
+    read_oldest_first(&state, store::list_greetings, (), query, GreetingRule::from).await
 }
 
 #[utoipa::path(tag = "automation-rules", operation_id = "getGreetingRule", summary = "Get a greeting rule",
@@ -290,13 +281,11 @@ pub async fn list_follow_up_rules(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<FollowUpRule>>, ApiError> {
     principal.authorize(Resource::AutomationRules, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
+    read_oldest_first(
         &state,
         store::list_follow_ups,
         (),
-        page,
-        "created_at",
+        query,
         FollowUpRule::from,
     )
     .await

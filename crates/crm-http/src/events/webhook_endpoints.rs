@@ -18,7 +18,9 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{
+    fixed_order, read_oldest_first, read_page, ListResponse, PageQuery,
+};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -217,16 +219,7 @@ pub async fn list_webhook_endpoints(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<WebhookEndpoint>>, ApiError> {
     principal.authorize(Resource::Webhooks, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
-        &state,
-        |conn, _: &(), page| store::list(conn, page),
-        (),
-        page,
-        "created_at",
-        WebhookEndpoint::from,
-    )
-    .await
+    read_oldest_first(&state, store::list, (), query, WebhookEndpoint::from).await
 }
 
 #[utoipa::path(tag = "webhooks", operation_id = "getWebhookEndpoint", summary = "Get a webhook endpoint",

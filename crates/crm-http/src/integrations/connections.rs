@@ -14,7 +14,9 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{
+    fixed_order, read_oldest_first, read_page, ListResponse, PageQuery,
+};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -274,17 +276,8 @@ pub async fn list_connections(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Connection>>, ApiError> {
     principal.authorize(Resource::Integrations, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
     let base = base_url(&request);
-    read_page(
-        &state,
-        |conn, _: &(), page| store::list(conn, page),
-        (),
-        page,
-        "created_at",
-        |c| dto(&base, c),
-    )
-    .await
+    read_oldest_first(&state, store::list, (), query, |c| dto(&base, c)).await
 }
 
 #[utoipa::path(tag = "integrations", operation_id = "getConnection", summary = "Get a shop connection",

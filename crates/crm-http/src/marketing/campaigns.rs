@@ -25,7 +25,9 @@ use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::ids::is_uuid;
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{
+    fixed_order, read_oldest_first, read_page, ListResponse, PageQuery,
+};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -467,17 +469,8 @@ pub async fn list_costs(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Cost>>, ApiError> {
     principal.authorize(Resource::CampaignCosts, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
     let campaign = (id.into_inner(), visible_to(&principal));
-    read_page(
-        &state,
-        store::list_costs,
-        campaign,
-        page,
-        "created_at",
-        Cost::from,
-    )
-    .await
+    read_oldest_first(&state, store::list_costs, campaign, query, Cost::from).await
 }
 
 /// One person or company a campaign reaches.
@@ -665,17 +658,8 @@ pub async fn list_members(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Member>>, ApiError> {
     principal.authorize(Resource::Campaigns, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
     let campaign = (id.into_inner(), visible_to(&principal));
-    read_page(
-        &state,
-        members::list,
-        campaign,
-        page,
-        "created_at",
-        Member::from,
-    )
-    .await
+    read_oldest_first(&state, members::list, campaign, query, Member::from).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

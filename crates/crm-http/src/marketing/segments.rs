@@ -19,7 +19,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{fixed_order, read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -211,13 +211,11 @@ pub async fn list_segments(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Segment>>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
+    read_oldest_first(
         &state,
         store::list,
         visible_to(&principal),
-        page,
-        "created_at",
+        query,
         Segment::from,
     )
     .await

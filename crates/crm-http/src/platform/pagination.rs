@@ -224,6 +224,23 @@ where
     Ok(web::Json(respond(result, sort, to_dto)))
 }
 
+/// Reads one page of a list kept in creation order, oldest first.
+pub async fn read_oldest_first<F, T, D>(
+    state: &AppState,
+    list: ListFn<F, (), T>,
+    filter: F,
+    query: PageQuery,
+    to_dto: impl FnMut(T) -> D,
+) -> Result<web::Json<ListResponse<D>>, ApiError>
+where
+    F: Send + 'static,
+    T: Send + 'static,
+    D: ToSchema,
+{
+    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    read_page(state, list, filter, page, "created_at", to_dto).await
+}
+
 /// The cursor of a list in the filter language: where the page ended, bound to the filter and
 /// sort it was made for.
 #[derive(Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use crm_domain::Violations;
 use crm_store::sales::leads::{self as store, Intake, LeadFields, LeadFilter};
 use crm_store::sales::opportunities::OpportunityFields;
 use crm_store::sales::quotes::QuoteDraft;
+use crm_store::sales::related as expanded;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -405,7 +406,7 @@ async fn list(
     let request = listing.query.clone();
     let (page, embedded) = state
         .db
-        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
+        .read(move |conn| expanded::list_expanded(conn, &filter, &request, embed, store::list))
         .await?;
     Ok(listing.respond(page, |lead| {
         shaped(Lead::from(lead), &listing.shape, RELATIONS, &embedded)
@@ -519,7 +520,7 @@ pub async fn get_lead(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (lead, embedded) = state
         .db
-        .read_one(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| expanded::get_expanded(conn, &id, embed, store::get))
         .await?;
     Ok(versioned(
         lead.version,

@@ -7,6 +7,7 @@ use crm_domain::platform::custom_fields::CustomObject;
 use crm_domain::sales::opportunities::{ForecastGrouping, StageOutcome};
 use crm_domain::Violations;
 use crm_store::sales::opportunities::{self as store, OpportunityFields, OpportunityFilter};
+use crm_store::sales::related as expanded;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -474,7 +475,7 @@ async fn list(
     let request = listing.query.clone();
     let (page, embedded) = state
         .db
-        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
+        .read(move |conn| expanded::list_expanded(conn, &filter, &request, embed, store::list))
         .await?;
     Ok(listing.respond(page, |opportunity| {
         shaped(
@@ -529,7 +530,7 @@ pub async fn get_opportunity(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (opportunity, embedded) = state
         .db
-        .read_one(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| expanded::get_expanded(conn, &id, embed, store::get))
         .await?;
     Ok(versioned(
         opportunity.version,

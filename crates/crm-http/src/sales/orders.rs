@@ -11,6 +11,7 @@ use crm_domain::sales::totals::require_lines;
 use crm_store::parties::customers::CustomerRef;
 use crm_store::sales::documents::LineDraft;
 use crm_store::sales::orders::{self as store, Imported, OrderFilter, OrderInput, Upserted};
+use crm_store::sales::related as expanded;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -732,7 +733,7 @@ async fn list(
     let request = listing.query.clone();
     let (orders, embedded) = state
         .db
-        .read(move |conn| store::list_expanded(conn, &filter, &request, embed))
+        .read(move |conn| expanded::list_expanded(conn, &filter, &request, embed, store::list))
         .await?;
     Ok(listing.respond(orders, |order| {
         shaped(Order::from(order), &listing.shape, RELATIONS, &embedded)
@@ -759,7 +760,7 @@ pub async fn get_order(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (order, embedded) = state
         .db
-        .read_one(move |conn| store::get_expanded(conn, &id, embed))
+        .read_one(move |conn| expanded::get_expanded(conn, &id, embed, store::get))
         .await?;
     Ok(versioned(
         order.version,

@@ -15,11 +15,9 @@ use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
-
-const SORT: &str = "created_at";
 
 /// A stage of a pipeline.
 #[derive(Debug, Serialize, ToSchema)]
@@ -262,13 +260,12 @@ pub async fn list_pipelines(
     ApiQuery(query): ApiQuery<PipelineListQuery>,
 ) -> Result<web::Json<ListResponse<Pipeline>>, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
     let include_archived = query.include_archived.unwrap_or(false);
-    let result = state
-        .db
-        .read(move |conn| store::list(conn, include_archived, &page))
-        .await?;
-    Ok(web::Json(respond(result, SORT, Pipeline::from)))
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    read_oldest_first(&state, store::list, include_archived, page, Pipeline::from).await
 }
 
 #[utoipa::path(tag = "pipelines", operation_id = "createPipeline", summary = "Create a pipeline",

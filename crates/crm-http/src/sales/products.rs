@@ -246,16 +246,7 @@ pub async fn create_product(
 impl ProductCreate {
     /// Checks a new product as an update of every field, so that both are checked alike.
     fn into_fields(self) -> Result<ProductFields, ApiError> {
-        let mut fields = ProductFields {
-            sku: String::new(),
-            name: String::new(),
-            description: None,
-            currency: String::new(),
-            unit_price_minor: 0,
-            unit_cost_minor: None,
-            tax_rate_bp: 0,
-            active: true,
-        };
+        let mut fields = ProductFields::default();
         ProductUpdate {
             sku: Some(Some(self.sku)),
             name: Some(Some(self.name)),

@@ -13,7 +13,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -141,16 +141,7 @@ pub async fn list_calendars(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Calendar>>, ApiError> {
     principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
-        &state,
-        |conn, _: &(), page| store::list(conn, page),
-        (),
-        page,
-        "created_at",
-        Calendar::from,
-    )
-    .await
+    read_oldest_first(&state, store::list, (), query, Calendar::from).await
 }
 
 #[utoipa::path(tag = "service", operation_id = "getBusinessCalendar", summary = "Get a business calendar",

@@ -14,7 +14,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
+use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -163,16 +163,7 @@ pub async fn list_policies(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<SlaPolicy>>, ApiError> {
     principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
-    read_page(
-        &state,
-        |conn, _: &(), page| store::list(conn, page),
-        (),
-        page,
-        "created_at",
-        SlaPolicy::from,
-    )
-    .await
+    read_oldest_first(&state, store::list, (), query, SlaPolicy::from).await
 }
 
 #[utoipa::path(tag = "service", operation_id = "getSlaPolicy", summary = "Get an SLA policy",

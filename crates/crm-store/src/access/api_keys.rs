@@ -5,7 +5,7 @@ use crm_domain::access::permissions::Scope;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::api_keys;
 use crate::platform::stored::stored;
@@ -169,10 +169,5 @@ pub fn list(
     if !include_revoked {
         query = query.filter(api_keys::revoked_at.is_null());
     }
-    let rows: Vec<ApiKeyRow> =
-        keyset!(query, api_keys::created_at, api_keys::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    })
-    .try_map(ApiKeyRow::into_key)
+    page_by_time!(conn, page, query, api_keys::created_at, ApiKeyRow).try_map(ApiKeyRow::into_key)
 }

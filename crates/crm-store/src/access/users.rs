@@ -7,7 +7,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, users};
 use crate::platform::stored::stored;
@@ -243,16 +243,7 @@ where
     row.set_fields(fields);
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(users::version.eq(previous_version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        previous_version,
-    )?;
+    records::update_versioned!(conn, users, id, previous_version, &row)?;
     if revoke_sessions {
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }
@@ -330,18 +321,14 @@ fn check_standing(
 
 pub fn list(
     conn: &mut DbConnection,
-    include_archived: bool,
+    include_archived: &bool,
     page: &PageRequest<()>,
 ) -> Result<Page<User>, StoreError> {
     let mut query = users::table.select(UserRow::as_select()).into_boxed();
-    if !include_archived {
+    if !*include_archived {
         query = query.filter(users::archived_at.is_null());
     }
-    let rows: Vec<UserRow> = keyset!(query, users::created_at, users::id, page, time).load(conn)?;
-    finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    })
-    .try_map(UserRow::into_user)
+    page_by_time!(conn, page, query, users::created_at, UserRow).try_map(UserRow::into_user)
 }
 
 /// (id, email) of each of `ids` that exists.

@@ -6,7 +6,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_series, invoices};
 use crate::platform::stored::stored;
@@ -231,21 +231,7 @@ where
 }
 
 pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Series>, StoreError> {
-    let query = invoice_series::table
-        .select(SeriesRow::as_select())
-        .into_boxed();
-    let rows: Vec<SeriesRow> = keyset!(
-        query,
-        invoice_series::created_at,
-        invoice_series::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    })
-    .try_map(from_row)
+    page_by_time!(conn, page, invoice_series::created_at, SeriesRow).try_map(from_row)
 }
 
 /// The next number of the series for a document issued in `year`. Locks the series row until

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::billing::invoice_series::{self, claim_number};
 use crate::events::outbox;
 use crate::platform::db::{database_now, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{invoice_lines, invoices, payments, self_billing_agreements};
 use crate::platform::stored::stored;
@@ -1417,11 +1417,7 @@ pub fn list(
     if filter.numbered_only {
         query = query.filter(invoices::number.is_not_null());
     }
-    let rows: Vec<InvoiceRow> =
-        keyset!(query, invoices::created_at, invoices::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    });
+    let page = page_by_time!(conn, page, query, invoices::created_at, InvoiceRow);
     page.try_map(|row| assemble(conn, row))
 }
 

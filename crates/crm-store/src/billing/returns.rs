@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{return_lines, returns};
 use crate::platform::stored::{stored, stored_opt};
@@ -376,16 +376,7 @@ fn save(
 ) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            returns::table
-                .filter(returns::id.eq(&row.id))
-                .filter(returns::version.eq(previous_version)),
-        )
-        .set(&*row)
-        .execute(conn)?,
-        previous_version,
-    )
+    records::update_versioned!(conn, returns, &row.id, previous_version, &*row)
 }
 
 /// Records the root cause and the customer's comment, until the return is resolved.
@@ -756,11 +747,7 @@ pub fn list(
     if let Some(v) = &filter.company_id {
         query = query.filter(returns::company_id.eq(v.clone()));
     }
-    let rows: Vec<ReturnRow> =
-        keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    });
+    let page = page_by_time!(conn, page, query, returns::created_at, ReturnRow);
     page.try_map(|row| assemble(conn, row))
 }
 

@@ -11,7 +11,7 @@ use crate::billing::invoice_series::{self, SeriesFields};
 use crate::billing::invoices::{self, DraftInput, Invoice, VatMentions};
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::self_billing_agreements;
 use crate::platform::stored::stored;
@@ -165,17 +165,13 @@ pub fn list(
     if let Some(c) = company_id {
         query = query.filter(self_billing_agreements::company_id.eq(c.to_owned()));
     }
-    let rows: Vec<Agreement> = keyset!(
+    Ok(page_by_time!(
+        conn,
+        page,
         query,
         self_billing_agreements::created_at,
-        self_billing_agreements::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    Ok(finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    }))
+        Agreement
+    ))
 }
 
 /// The company's agreement in force on `today`, or why there is none.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::marketing::campaigns::Visible;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, tasks, visit_plans};
 use crate::{new_id, now, StoreError};
@@ -139,10 +139,8 @@ pub fn list(
     if let Some(v) = &filter.owner_id {
         query = query.filter(visit_plans::owner_id.eq(v.clone()));
     }
-    let rows: Vec<VisitPlanRow> =
-        keyset!(query, visit_plans::created_at, visit_plans::id, page, time).load(conn)?;
     Ok(
-        finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+        page_by_time!(conn, page, query, visit_plans::created_at, VisitPlanRow)
             .map(VisitPlanRow::into_plan),
     )
 }
@@ -172,16 +170,7 @@ pub fn update(
     check(conn, &fields)?;
     visible.allows(Some(&fields.owner_id))?;
     let row = VisitPlanRow::new(current.id, &fields, current.version + 1, current.created_at);
-    records::written(
-        diesel::update(
-            visit_plans::table
-                .filter(visit_plans::id.eq(id))
-                .filter(visit_plans::version.eq(current.version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        current.version,
-    )?;
+    records::update_versioned!(conn, visit_plans, id, current.version, &row)?;
     Ok(row.into_plan())
 }
 
@@ -192,15 +181,7 @@ pub fn delete(
     visible: &Visible,
 ) -> Result<(), StoreError> {
     let row = checkout(conn, id, expected_version, visible)?;
-    records::written(
-        diesel::delete(
-            visit_plans::table
-                .filter(visit_plans::id.eq(id))
-                .filter(visit_plans::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, visit_plans, id, row.version)?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crm_domain::{Violation, Violations};
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{follow_up_rules, greeting_rules};
 use crate::platform::stored::{stored, stored_json};
@@ -139,18 +139,7 @@ pub fn list_greetings(
     _: &(),
     page: &PageRequest<()>,
 ) -> Result<Page<GreetingRule>, StoreError> {
-    let query = greeting_rules::table
-        .select(GreetingRuleRow::as_select())
-        .into_boxed();
-    let rows: Vec<GreetingRuleRow> = keyset!(
-        query,
-        greeting_rules::created_at,
-        greeting_rules::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, greeting_rules::created_at, GreetingRuleRow)
         .try_map(GreetingRuleRow::into_rule)
 }
 
@@ -219,15 +208,7 @@ pub fn delete_greeting(
         load_greeting,
         |r| r.version,
     )?;
-    records::written(
-        diesel::delete(
-            greeting_rules::table
-                .filter(greeting_rules::id.eq(id))
-                .filter(greeting_rules::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, greeting_rules, id, row.version)?;
     Ok(())
 }
 
@@ -327,18 +308,7 @@ pub fn list_follow_ups(
     _: &(),
     page: &PageRequest<()>,
 ) -> Result<Page<FollowUpRule>, StoreError> {
-    let query = follow_up_rules::table
-        .select(FollowUpRuleRow::as_select())
-        .into_boxed();
-    let rows: Vec<FollowUpRuleRow> = keyset!(
-        query,
-        follow_up_rules::created_at,
-        follow_up_rules::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, follow_up_rules::created_at, FollowUpRuleRow)
         .try_map(FollowUpRuleRow::into_rule)
 }
 
@@ -404,14 +374,6 @@ pub fn delete_follow_up(
         load_follow_up,
         |r| r.version,
     )?;
-    records::written(
-        diesel::delete(
-            follow_up_rules::table
-                .filter(follow_up_rules::id.eq(id))
-                .filter(follow_up_rules::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, follow_up_rules, id, row.version)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::events::outbox;
 use crate::marketing::campaigns::Visible;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, contacts, opportunities, quotes, tasks};
 use crate::platform::stored::stored;
@@ -296,8 +296,7 @@ pub fn list(
     if let Some(after) = filter.due_after {
         query = query.filter(tasks::due_at.ge(after));
     }
-    let rows: Vec<TaskRow> = keyset!(query, tasks::created_at, tasks::id, page, time).load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id)).try_map(TaskRow::into_task)
+    page_by_time!(conn, page, query, tasks::created_at, TaskRow).try_map(TaskRow::into_task)
 }
 
 /// Locks a task the caller may see, then checks `If-Match`: another salesperson's task is a
@@ -318,16 +317,7 @@ fn write(conn: &mut DbConnection, mut row: TaskRow) -> Result<Task, StoreError> 
     let read_version = row.version;
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            tasks::table
-                .filter(tasks::id.eq(&row.id))
-                .filter(tasks::version.eq(read_version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        read_version,
-    )?;
+    records::update_versioned!(conn, tasks, &row.id, read_version, &row)?;
     row.into_task()
 }
 

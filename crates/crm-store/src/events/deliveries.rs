@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use crate::events::endpoints::{self, EndpointRow, SigningSecrets};
 use crate::events::outbox::{self, Event, EventFilter, Position};
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use crate::platform::stored::stored;
@@ -423,15 +423,13 @@ pub fn list(
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
         .select(DeliveryRow::as_select())
         .into_boxed();
-    let rows: Vec<DeliveryRow> = keyset!(
+    let page = page_by_time!(
+        conn,
+        page,
         query,
         webhook_deliveries::created_at,
-        webhook_deliveries::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    let page = finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id));
+        DeliveryRow
+    );
     let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
     let event_ids: Vec<&str> = page.items.iter().map(|r| r.event_id.as_str()).collect();
     let types: HashMap<String, String> = events::table
@@ -489,14 +487,7 @@ pub fn replay(
     expected_version: Option<i64>,
     delivery_id: &str,
 ) -> Result<(), StoreError> {
-    records::checkout(
-        conn,
-        Record::WebhookEndpoint,
-        endpoint_id,
-        expected_version,
-        endpoints::load,
-        |e| e.version(),
-    )?;
+    endpoints::checkout(conn, endpoint_id, expected_version)?;
     let replayed = diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::id.eq(delivery_id))
@@ -543,14 +534,7 @@ pub fn replay_range(
     since: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    let endpoint = records::checkout(
-        conn,
-        Record::WebhookEndpoint,
-        endpoint_id,
-        expected_version,
-        endpoints::load,
-        |e| e.version(),
-    )?;
+    let endpoint = endpoints::checkout(conn, endpoint_id, expected_version)?;
     let patterns = endpoint.patterns()?;
     let filter = EventFilter {
         types: Some(crm_domain::events::catalogue::EventPattern::expand(

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use crate::events::outbox::{self, Position};
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::webhook_endpoints;
 use crate::{new_id, now, StoreError};
@@ -78,10 +78,6 @@ impl EndpointRow {
             }
         }
         SigningSecrets(secrets)
-    }
-
-    pub(crate) fn version(&self) -> i64 {
-        self.version
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -167,7 +163,7 @@ pub(crate) fn load(conn: &mut DbConnection, id: &str) -> Result<EndpointRow, Sto
 }
 
 /// Locks the endpoint and checks `If-Match`: the start of its every write.
-fn checkout(
+pub(crate) fn checkout(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
@@ -186,19 +182,12 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Endpoint, StoreError> {
     load(conn, id)?.into_endpoint()
 }
 
-pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Endpoint>, StoreError> {
-    let query = webhook_endpoints::table
-        .select(EndpointRow::as_select())
-        .into_boxed();
-    let rows: Vec<EndpointRow> = keyset!(
-        query,
-        webhook_endpoints::created_at,
-        webhook_endpoints::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+pub fn list(
+    conn: &mut DbConnection,
+    _: &(),
+    page: &PageRequest<()>,
+) -> Result<Page<Endpoint>, StoreError> {
+    page_by_time!(conn, page, webhook_endpoints::created_at, EndpointRow)
         .try_map(EndpointRow::into_endpoint)
 }
 
@@ -215,16 +204,7 @@ fn change(
     change(&mut row, conn)?;
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            webhook_endpoints::table
-                .filter(webhook_endpoints::id.eq(id))
-                .filter(webhook_endpoints::version.eq(previous_version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        previous_version,
-    )?;
+    records::update_versioned!(conn, webhook_endpoints, id, previous_version, &row)?;
     row.into_endpoint()
 }
 
@@ -290,15 +270,7 @@ pub fn delete(
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
     let row = checkout(conn, id, expected_version)?;
-    records::written(
-        diesel::delete(
-            webhook_endpoints::table
-                .filter(webhook_endpoints::id.eq(id))
-                .filter(webhook_endpoints::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, webhook_endpoints, id, row.version)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use crm_domain::integrations::{Platform, ShopSettings};
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::integration_connections;
 use crate::platform::stored::stored;
@@ -182,21 +182,16 @@ pub fn with_secret(conn: &mut DbConnection, id: &str) -> Result<(Connection, Str
 
 pub fn list(
     conn: &mut DbConnection,
+    _: &(),
     page: &PageRequest<()>,
 ) -> Result<Page<Connection>, StoreError> {
-    let query = integration_connections::table
-        .select(ConnectionRow::as_select())
-        .into_boxed();
-    let rows: Vec<ConnectionRow> = keyset!(
-        query,
-        integration_connections::created_at,
-        integration_connections::id,
+    page_by_time!(
+        conn,
         page,
-        time
+        integration_connections::created_at,
+        ConnectionRow
     )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
-        .try_map(ConnectionRow::into_connection)
+    .try_map(ConnectionRow::into_connection)
 }
 
 /// Changes what `edit` changes, and the secret when one is given.
@@ -218,16 +213,7 @@ pub fn update(
     }
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            integration_connections::table
-                .filter(integration_connections::id.eq(id))
-                .filter(integration_connections::version.eq(previous_version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        previous_version,
-    )?;
+    records::update_versioned!(conn, integration_connections, id, previous_version, &row)?;
     row.into_connection()
 }
 
@@ -238,14 +224,6 @@ pub fn delete(
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
     let row = checkout(conn, id, expected_version)?;
-    records::written(
-        diesel::delete(
-            integration_connections::table
-                .filter(integration_connections::id.eq(id))
-                .filter(integration_connections::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, integration_connections, id, row.version)?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use crm_domain::integrations::IngestionStatus;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::schema::integration_ingestions;
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
@@ -141,14 +141,12 @@ pub fn list(
         .filter(integration_ingestions::connection_id.eq(connection_id))
         .select(IngestionRow::as_select())
         .into_boxed();
-    let rows: Vec<IngestionRow> = keyset!(
+    page_by_time!(
+        conn,
+        page,
         query,
         integration_ingestions::received_at,
-        integration_ingestions::id,
-        page,
-        time
+        IngestionRow
     )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.received_at, &r.id))
-        .try_map(IngestionRow::into_ingestion)
+    .try_map(IngestionRow::into_ingestion)
 }

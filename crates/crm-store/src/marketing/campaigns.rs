@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_costs, campaigns, segments};
 use crate::platform::stored::stored;
@@ -283,9 +283,7 @@ pub fn list(
     if let Some(channel) = filter.channel {
         query = query.filter(campaigns::channel.eq(channel.as_str()));
     }
-    let rows: Vec<CampaignRow> =
-        keyset!(query, campaigns::created_at, campaigns::id, page, time).load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, query, campaigns::created_at, CampaignRow)
         .try_map(CampaignRow::into_campaign)
 }
 
@@ -429,15 +427,11 @@ pub fn list_costs(
         .filter(campaign_costs::campaign_id.eq(campaign_id.clone()))
         .select(Cost::as_select())
         .into_boxed();
-    let rows: Vec<Cost> = keyset!(
+    Ok(page_by_time!(
+        conn,
+        page,
         query,
         campaign_costs::created_at,
-        campaign_costs::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    Ok(finish(rows, page.limit, |r| {
-        After::at_time(r.created_at, &r.id)
-    }))
+        Cost
+    ))
 }

@@ -12,7 +12,7 @@ use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
 use crate::marketing::Audience;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_members, companies, contacts};
 use crate::platform::stored::stored;
@@ -253,15 +253,7 @@ pub fn list(
         .filter(campaign_members::campaign_id.eq(campaign_id.clone()))
         .select(MemberRow::as_select())
         .into_boxed();
-    let rows: Vec<MemberRow> = keyset!(
-        query,
-        campaign_members::created_at,
-        campaign_members::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, query, campaign_members::created_at, MemberRow)
         .try_map(MemberRow::into_member)
 }
 

@@ -13,7 +13,7 @@ use crate::marketing::consents::{reachable_people, Addresses};
 use crate::marketing::Audience;
 use crate::parties::{companies, contacts};
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::query::{ListQuery, Listed, Position};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts as contact_rows;
@@ -475,9 +475,7 @@ pub fn list(
     if let Some(owner) = &visible.owned_by {
         query = query.filter(segments::owner_id.eq(owner.clone()));
     }
-    let rows: Vec<SegmentRow> =
-        keyset!(query, segments::created_at, segments::id, page, time).load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, query, segments::created_at, SegmentRow)
         .try_map(SegmentRow::into_segment)
 }
 
@@ -508,16 +506,7 @@ pub fn update(
     let mut row = SegmentRow::new(current.id, &fields, current.version + 1, current.created_at);
     row.snapshot_of = current.snapshot_of;
     row.snapshot_at = current.snapshot_at;
-    records::written(
-        diesel::update(
-            segments::table
-                .filter(segments::id.eq(id))
-                .filter(segments::version.eq(current.version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        current.version,
-    )?;
+    records::update_versioned!(conn, segments, id, current.version, &row)?;
     row.into_segment()
 }
 
@@ -535,15 +524,7 @@ pub fn delete(
         segment_snapshot_members::table.filter(segment_snapshot_members::segment_id.eq(id)),
     )
     .execute(conn)?;
-    records::written(
-        diesel::delete(
-            segments::table
-                .filter(segments::id.eq(id))
-                .filter(segments::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, segments, id, row.version)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crm_domain::platform::custom_fields::{self as custom_values, CustomField, Cu
 use crm_domain::Violation;
 use diesel::prelude::*;
 use diesel::sql_types;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::parties::companies::{self, Company, CompanyFields};
 use crate::parties::contacts::{self, Contact, ContactFields};
@@ -120,24 +120,21 @@ pub fn upsert_contact(
         // Archived between the lookup and the lock: its key is free again.
         return Ok((Upserted::Created, contacts::create(conn, create()?)?));
     }
-    let mut next = stored.fields.clone();
-    change(&mut next)?;
-    let defs = custom::fields_for_write(conn, CustomObject::Contacts)?;
-    let mut after = next.clone();
-    after.custom_fields = custom_values::apply(
-        &defs,
-        &after.custom_fields,
-        after.custom_written.take().as_ref(),
-        false,
-    )?;
-    if after == stored.fields {
-        return Ok((Upserted::Unchanged, stored));
-    }
-    let updated = contacts::update(conn, &id, None, move |fields| {
-        *fields = next;
-        Ok(())
-    })?;
-    Ok((Upserted::Updated, updated))
+    let fields = stored.fields.clone();
+    let write = |conn: &mut DbConnection, next: ContactFields| {
+        contacts::update(conn, &id, None, |f| {
+            *f = next;
+            Ok(())
+        })
+    };
+    change_unless_same(
+        conn,
+        CustomObject::Contacts,
+        (stored, fields),
+        change,
+        |f: &mut ContactFields| (&mut f.custom_fields, &mut f.custom_written),
+        write,
+    )
 }
 
 /// Creates the company `key` finds none of with `create`, or changes the one it finds with
@@ -165,24 +162,43 @@ pub fn upsert_company(
     if stored.archived_at.is_some() {
         return Ok((Upserted::Created, companies::create(conn, create()?)?));
     }
-    let mut next = stored.fields.clone();
+    let fields = stored.fields.clone();
+    let write = |conn: &mut DbConnection, next: CompanyFields| {
+        companies::update(conn, &id, None, |f| {
+            *f = next;
+            Ok(())
+        })
+    };
+    change_unless_same(
+        conn,
+        CustomObject::Companies,
+        (stored, fields),
+        change,
+        |f: &mut CompanyFields| (&mut f.custom_fields, &mut f.custom_written),
+        write,
+    )
+}
+
+/// Changes a stored record's fields with `change` and writes them with `write`, unless its
+/// custom values, applied as a write applies them, leave every value as stored.
+fn change_unless_same<F: Clone + PartialEq, R>(
+    conn: &mut DbConnection,
+    object: CustomObject,
+    (stored, fields): (R, F),
+    change: impl FnOnce(&mut F) -> Result<(), StoreError>,
+    custom: impl Fn(&mut F) -> (&mut Map<String, Value>, &mut Option<Value>),
+    write: impl FnOnce(&mut DbConnection, F) -> Result<R, StoreError>,
+) -> Result<(Upserted, R), StoreError> {
+    let mut next = fields.clone();
     change(&mut next)?;
-    let defs = custom::fields_for_write(conn, CustomObject::Companies)?;
+    let defs = custom::fields_for_write(conn, object)?;
     let mut after = next.clone();
-    after.custom_fields = custom_values::apply(
-        &defs,
-        &after.custom_fields,
-        after.custom_written.take().as_ref(),
-        false,
-    )?;
-    if after == stored.fields {
+    let (values, written) = custom(&mut after);
+    *values = custom_values::apply(&defs, values, written.take().as_ref(), false)?;
+    if after == fields {
         return Ok((Upserted::Unchanged, stored));
     }
-    let updated = companies::update(conn, &id, None, move |fields| {
-        *fields = next;
-        Ok(())
-    })?;
-    Ok((Upserted::Updated, updated))
+    Ok((Upserted::Updated, write(conn, next)?))
 }
 
 /// The oldest live company with exactly this tax id.

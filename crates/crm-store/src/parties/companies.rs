@@ -14,7 +14,7 @@ use crate::platform::address::Address;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    choices, custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::companies;
@@ -288,10 +288,6 @@ impl CompanyRow {
     }
 }
 
-fn tiers() -> Vec<String> {
-    Tier::ALL.iter().map(|t| t.as_str().to_owned()).collect()
-}
-
 /// When the newest order was placed.
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.company_id = companies.id)";
@@ -313,24 +309,17 @@ pub const TABLE: Table = Table {
     joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("id", "id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("name", "name", ColumnKind::Text)
-        },
+        Column::new("id", "id", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("name", "name", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null()
+            .required(),
         Column::new("legal_name", "legal_name", ColumnKind::Text),
-        Column {
-            indexed: true,
-            ..Column::new("tax_id", "tax_id", ColumnKind::Text)
-        },
+        Column::new("tax_id", "tax_id", ColumnKind::Text).indexed(),
         Column::new("billing_address.city", "billing_city", ColumnKind::Text),
         Column::new("billing_address.region", "billing_region", ColumnKind::Text),
         Column::new(
@@ -338,47 +327,34 @@ pub const TABLE: Table = Table {
             "billing_postal_code",
             ColumnKind::Text,
         ),
-        Column {
-            sortable: true,
-            ..Column::new(
-                "billing_address.country",
-                "billing_country",
-                ColumnKind::Text,
-            )
-        },
+        Column::new(
+            "billing_address.country",
+            "billing_country",
+            ColumnKind::Text,
+        )
+        .sortable(),
         Column::new("email", "email", ColumnKind::Text),
         Column::new("phone", "phone", ColumnKind::Text),
         Column::new("website", "website", ColumnKind::Text),
         Column::new("industry", "industry", ColumnKind::Text),
-        Column {
-            indexed: true,
-            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("tier", "tier", ColumnKind::Choice(tiers))
-        },
-        Column {
-            nullable: false,
-            ..Column::new("tags", "tags", ColumnKind::Tags)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("created_at", "created_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
-        },
+        Column::new("owner_id", "owner_id", ColumnKind::Text).indexed(),
+        Column::new(
+            "tier",
+            "tier",
+            ColumnKind::Choice(|| choices(Tier::ALL, |v| v.as_str())),
+        )
+        .sortable(),
+        Column::new("tags", "tags", ColumnKind::Tags).not_null(),
+        Column::new("created_at", "created_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("updated_at", "updated_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
         Column::new("archived_at", "archived_at", ColumnKind::Instant),
-        Column {
-            sortable: true,
-            ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
-        },
+        Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant).sortable(),
         Column::new("order_count", fact!("order_count"), ColumnKind::Integer),
         Column::new(
             "profit_last_12_months.amount_minor",
@@ -598,20 +574,9 @@ where
     row.set_fields(&fields);
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            companies::table
-                .filter(companies::id.eq(id))
-                .filter(companies::version.eq(previous_version)),
-        )
-        .set((
-            &row,
-            companies::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
-        ))
-        .execute(conn)
-        .map_err(|e| map_write_error(e, &defs))?,
-        previous_version,
-    )?;
+    records::update_with_custom_fields!(conn, companies, id, previous_version, &row, |e| {
+        map_write_error(e, &defs)
+    })?;
     outbox::record(conn, EventType::CompanyUpdated, id)?;
     row.into_company(&custom::fields(conn, CustomObject::Companies)?)
 }
@@ -627,14 +592,7 @@ pub fn archive(
     })?;
     refuse_merged(&row)?;
     if row.archived_at.is_none() {
-        let at = now();
-        diesel::update(companies::table.filter(companies::id.eq(id)))
-            .set((
-                companies::archived_at.eq(Some(at)),
-                companies::updated_at.eq(at),
-                companies::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Company, id, row.version)?;
         outbox::record(conn, EventType::CompanyArchived, id)?;
     }
     Ok(())

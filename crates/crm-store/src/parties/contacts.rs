@@ -14,7 +14,8 @@ use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    custom_path_value, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed, Table,
+    choices, custom_path_value, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed,
+    Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
@@ -254,23 +255,9 @@ impl ContactRow {
     }
 }
 
-fn lifecycle_stages() -> Vec<String> {
-    LifecycleStage::ALL
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
-
 /// When the newest order was placed.
 const LAST_ORDER_AT: &str =
     "(SELECT max(o.ordered_at) FROM orders o WHERE o.contact_id = contacts.id)";
-
-fn consent_statuses() -> Vec<String> {
-    ConsentStatus::ALL
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
 
 /// The status of the contact's latest consent event on a channel, null without one.
 macro_rules! consent {
@@ -297,100 +284,68 @@ pub const TABLE: Table = Table {
         table: &companies::TABLE,
     }],
     columns: &[
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("id", "id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("first_name", "first_name", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("last_name", "last_name", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            ..Column::new("email", "email", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("phone", "phone", ColumnKind::Text)
-        },
+        Column::new("id", "id", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("first_name", "first_name", ColumnKind::Text).sortable(),
+        Column::new("last_name", "last_name", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null()
+            .required(),
+        Column::new("email", "email", ColumnKind::Text)
+            .sortable()
+            .indexed(),
+        Column::new("phone", "phone", ColumnKind::Text).indexed(),
         Column::new("title", "title", ColumnKind::Text),
         Column::new("locale", "locale", ColumnKind::Text),
         Column::new("birthday", "birthday", ColumnKind::Date),
-        Column {
-            indexed: true,
-            ..Column::new("company_id", "company_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new(
-                "lifecycle_stage",
-                "lifecycle_stage",
-                ColumnKind::Choice(lifecycle_stages),
-            )
-        },
-        Column {
-            nullable: false,
-            ..Column::new("tags", "tags", ColumnKind::Tags)
-        },
-        Column {
-            nullable: false,
-            ..Column::new(
-                "marketing_consent",
-                "marketing_consent",
-                ColumnKind::Boolean,
-            )
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("created_at", "created_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
-        },
+        Column::new("company_id", "company_id", ColumnKind::Text).indexed(),
+        Column::new("owner_id", "owner_id", ColumnKind::Text).indexed(),
+        Column::new(
+            "lifecycle_stage",
+            "lifecycle_stage",
+            ColumnKind::Choice(|| choices(LifecycleStage::ALL, |v| v.as_str())),
+        )
+        .sortable()
+        .not_null(),
+        Column::new("tags", "tags", ColumnKind::Tags).not_null(),
+        Column::new(
+            "marketing_consent",
+            "marketing_consent",
+            ColumnKind::Boolean,
+        )
+        .not_null(),
+        Column::new("created_at", "created_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("updated_at", "updated_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
         Column::new("archived_at", "archived_at", ColumnKind::Instant),
-        Column {
-            sortable: true,
-            ..Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant)
-        },
+        Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant).sortable(),
         Column::new(
             "consent.email",
             consent!("email"),
-            ColumnKind::Choice(consent_statuses),
+            ColumnKind::Choice(|| choices(ConsentStatus::ALL, |v| v.as_str())),
         ),
         Column::new(
             "consent.phone",
             consent!("phone"),
-            ColumnKind::Choice(consent_statuses),
+            ColumnKind::Choice(|| choices(ConsentStatus::ALL, |v| v.as_str())),
         ),
         Column::new(
             "consent.sms",
             consent!("sms"),
-            ColumnKind::Choice(consent_statuses),
+            ColumnKind::Choice(|| choices(ConsentStatus::ALL, |v| v.as_str())),
         ),
         Column::new(
             "consent.post",
             consent!("post"),
-            ColumnKind::Choice(consent_statuses),
+            ColumnKind::Choice(|| choices(ConsentStatus::ALL, |v| v.as_str())),
         ),
     ],
 };
@@ -621,20 +576,9 @@ where
     row.set_fields(&fields, at);
     row.version += 1;
     row.updated_at = at;
-    records::written(
-        diesel::update(
-            contacts::table
-                .filter(contacts::id.eq(id))
-                .filter(contacts::version.eq(previous_version)),
-        )
-        .set((
-            &row,
-            contacts::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
-        ))
-        .execute(conn)
-        .map_err(|e| map_write_error(e, &defs))?,
-        previous_version,
-    )?;
+    records::update_with_custom_fields!(conn, contacts, id, previous_version, &row, |e| {
+        map_write_error(e, &defs)
+    })?;
     if row.marketing_consent != consented_before {
         consents::append(conn, id, &email_consent(row.marketing_consent, at))?;
     }
@@ -653,14 +597,7 @@ pub fn archive(
     })?;
     refuse_merged(&row)?;
     if row.archived_at.is_none() {
-        let at = now();
-        diesel::update(contacts::table.filter(contacts::id.eq(id)))
-            .set((
-                contacts::archived_at.eq(Some(at)),
-                contacts::updated_at.eq(at),
-                contacts::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Contact, id, row.version)?;
         outbox::record(conn, EventType::ContactArchived, id)?;
     }
     Ok(())

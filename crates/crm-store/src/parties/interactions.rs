@@ -188,16 +188,7 @@ where
     row.set_fields(fields, at);
     row.version += 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            interactions::table
-                .filter(interactions::id.eq(id))
-                .filter(interactions::version.eq(previous_version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        previous_version,
-    )?;
+    records::update_versioned!(conn, interactions, id, previous_version, &row)?;
     outbox::record(conn, EventType::InteractionUpdated, id)?;
     row.into_interaction()
 }
@@ -213,14 +204,7 @@ pub fn archive(
     if row.archived_at.is_none() {
         // Recorded as it was just before it leaves lists and timelines.
         outbox::record(conn, EventType::InteractionDeleted, id)?;
-        let at = now();
-        diesel::update(interactions::table.filter(interactions::id.eq(id)))
-            .set((
-                interactions::archived_at.eq(Some(at)),
-                interactions::updated_at.eq(at),
-                interactions::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Interaction, id, row.version)?;
     }
     Ok(())
 }

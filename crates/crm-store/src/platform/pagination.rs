@@ -131,6 +131,24 @@ macro_rules! keyset {
 }
 pub(crate) use keyset;
 
+/// One page of `$row`s ordered by a time column and then the id: the keyset, the query and the
+/// cut. Without a query, all rows of the column's table are paged.
+macro_rules! page_by_time {
+    ($conn:expr, $page:expr, $table:ident :: $column:ident, $row:ty) => {{
+        let query = $table::table.select(<$row>::as_select()).into_boxed();
+        $crate::platform::pagination::page_by_time!($conn, $page, query, $table::$column, $row)
+    }};
+    ($conn:expr, $page:expr, $query:expr, $table:ident :: $column:ident, $row:ty) => {{
+        let rows: Vec<$row> =
+            $crate::platform::pagination::keyset!($query, $table::$column, $table::id, $page, time)
+                .load($conn)?;
+        $crate::platform::pagination::finish(rows, $page.limit, |r| {
+            $crate::platform::pagination::After::at_time(r.$column, &r.id)
+        })
+    }};
+}
+pub(crate) use page_by_time;
+
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {

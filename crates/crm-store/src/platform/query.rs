@@ -92,6 +92,39 @@ impl Column {
             required: false,
         }
     }
+
+    pub const fn sortable(self) -> Column {
+        Column {
+            sortable: true,
+            ..self
+        }
+    }
+
+    pub const fn indexed(self) -> Column {
+        Column {
+            indexed: true,
+            ..self
+        }
+    }
+
+    pub const fn not_null(self) -> Column {
+        Column {
+            nullable: false,
+            ..self
+        }
+    }
+
+    pub const fn required(self) -> Column {
+        Column {
+            required: true,
+            ..self
+        }
+    }
+}
+
+/// The names of an enum's values, for a [`ColumnKind::Choice`].
+pub fn choices<T>(all: &[T], name: impl Fn(&T) -> &'static str) -> Vec<String> {
+    all.iter().map(|value| name(value).to_owned()).collect()
 }
 
 /// An object's filterable table: its built-in columns, and whether it has custom fields.

@@ -8,7 +8,7 @@
 //! database's only write lock. `tests/architecture.rs` fails the build when a store function
 //! updates or deletes a row of an aggregate without taking this lock.
 
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::RunQueryDsl;
 
 use crate::platform::db::DbConnection;
@@ -132,6 +132,83 @@ pub(crate) fn expect_version(expected: Option<i64>, current: i64) -> Result<(), 
         Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
         _ => Ok(()),
     }
+}
+
+/// Writes `changes` to the record keyed `id` of `table` if it is still at `read_version`, and
+/// fails as [`written`] does when it is not.
+macro_rules! update_versioned {
+    ($conn:expr, $table:ident, $id:expr, $read_version:expr, $changes:expr) => {
+        $crate::platform::records::written(
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq($id))
+                    .filter($table::version.eq($read_version)),
+            )
+            .set($changes)
+            .execute($conn)?,
+            $read_version,
+        )
+    };
+}
+pub(crate) use update_versioned;
+
+/// [`update_versioned`] for a record with custom fields: writes `row` and its `custom_fields`
+/// (JSON on both backends), mapping a refused write with `map_error`.
+macro_rules! update_with_custom_fields {
+    ($conn:expr, $table:ident, $id:expr, $read_version:expr, $row:expr, $map_error:expr) => {{
+        let custom_fields = $crate::platform::query::json_text(
+            $crate::platform::query::Dialect::of($conn),
+            $row.custom_fields.clone(),
+        );
+        $crate::platform::records::written(
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq($id))
+                    .filter($table::version.eq($read_version)),
+            )
+            .set(($row, $table::custom_fields.eq(custom_fields)))
+            .execute($conn)
+            .map_err($map_error)?,
+            $read_version,
+        )
+    }};
+}
+pub(crate) use update_with_custom_fields;
+
+/// Deletes the record keyed `id` of `table` if it is still at `read_version`, and fails as
+/// [`written`] does when it is not.
+macro_rules! delete_versioned {
+    ($conn:expr, $table:ident, $id:expr, $read_version:expr) => {
+        $crate::platform::records::written(
+            diesel::delete(
+                $table::table
+                    .filter($table::id.eq($id))
+                    .filter($table::version.eq($read_version)),
+            )
+            .execute($conn)?,
+            $read_version,
+        )
+    };
+}
+pub(crate) use delete_versioned;
+
+/// Stamps `archived_at` on a record read, locked, at `read_version`, one version up.
+pub(crate) fn archive(
+    conn: &mut DbConnection,
+    record: Record,
+    id: &str,
+    read_version: i64,
+) -> Result<(), StoreError> {
+    let (table, key) = record.table();
+    let rows = diesel::sql_query(format!(
+        "UPDATE {table} SET archived_at = $1, updated_at = $1, version = $2 + 1 \
+         WHERE {key} = $3 AND version = $2"
+    ))
+    .bind::<Timestamp, _>(crate::now())
+    .bind::<BigInt, _>(read_version)
+    .bind::<Text, _>(id)
+    .execute(conn)?;
+    written(rows, read_version)
 }
 
 /// Fails with the version the row moved to when a conditional write (`WHERE version = ?`)

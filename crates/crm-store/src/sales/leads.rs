@@ -12,13 +12,14 @@ use crate::platform::counters;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    choices, custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed,
+    Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
 use crate::platform::stored::stored;
 use crate::sales::quotes::{self, QuoteDraft};
-use crate::sales::related::{self, Embed, Embedded, Pointers};
+use crate::sales::related::{self, Pointers};
 use crate::{access::users, new_id, now, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::FieldValue;
@@ -197,100 +198,58 @@ impl LeadRow {
     }
 }
 
-fn statuses() -> Vec<String> {
-    LeadStatus::ALL
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
-
-fn sources() -> Vec<String> {
-    LeadSource::ALL
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
-
 /// What lists of leads filter and sort on.
 pub const TABLE: Table = Table {
     object: "leads",
     joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("id", "id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("source", "source", ColumnKind::Choice(sources))
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("status", "status", ColumnKind::Choice(statuses))
-        },
-        Column {
-            indexed: true,
-            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("campaign_id", "campaign_id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("score", "score", ColumnKind::Integer)
-        },
-        Column {
-            sortable: true,
-            ..Column::new(
-                "estimated_value.amount_minor",
-                "estimated_value_minor",
-                ColumnKind::Integer,
-            )
-        },
+        Column::new("id", "id", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new(
+            "source",
+            "source",
+            ColumnKind::Choice(|| choices(LeadSource::ALL, |v| v.as_str())),
+        )
+        .sortable()
+        .not_null(),
+        Column::new(
+            "status",
+            "status",
+            ColumnKind::Choice(|| choices(LeadStatus::ALL, |v| v.as_str())),
+        )
+        .sortable()
+        .indexed()
+        .not_null(),
+        Column::new("owner_id", "owner_id", ColumnKind::Text).indexed(),
+        Column::new("campaign_id", "campaign_id", ColumnKind::Text).indexed(),
+        Column::new("score", "score", ColumnKind::Integer).sortable(),
+        Column::new(
+            "estimated_value.amount_minor",
+            "estimated_value_minor",
+            ColumnKind::Integer,
+        )
+        .sortable(),
         Column::new(
             "estimated_value.currency",
             "estimated_value_currency",
             ColumnKind::Text,
         ),
-        Column {
-            sortable: true,
-            ..Column::new("first_name", "first_name", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("last_name", "last_name", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("email", "email", ColumnKind::Text)
-        },
+        Column::new("first_name", "first_name", ColumnKind::Text).sortable(),
+        Column::new("last_name", "last_name", ColumnKind::Text).sortable(),
+        Column::new("email", "email", ColumnKind::Text).sortable(),
         Column::new("phone", "phone", ColumnKind::Text),
-        Column {
-            sortable: true,
-            ..Column::new("company_name", "company_name", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("converted_at", "converted_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("created_at", "created_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
-        },
+        Column::new("company_name", "company_name", ColumnKind::Text).sortable(),
+        Column::new("converted_at", "converted_at", ColumnKind::Instant).sortable(),
+        Column::new("created_at", "created_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("updated_at", "updated_at", ColumnKind::Instant)
+            .sortable()
+            .not_null(),
         Column::new("archived_at", "archived_at", ColumnKind::Instant),
     ],
 };
@@ -412,20 +371,9 @@ fn save(
 ) -> Result<(), StoreError> {
     row.version = previous_version + 1;
     row.updated_at = now();
-    records::written(
-        diesel::update(
-            leads::table
-                .filter(leads::id.eq(&row.id))
-                .filter(leads::version.eq(previous_version)),
-        )
-        .set((
-            &*row,
-            leads::custom_fields.eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
-        ))
-        .execute(conn)
-        .map_err(|e| map_write_error(e, defs))?,
-        previous_version,
-    )
+    records::update_with_custom_fields!(conn, leads, &row.id, previous_version, &*row, |e| {
+        map_write_error(e, defs)
+    })
 }
 
 /// Edits a lead; a converted lead is read-only.
@@ -611,14 +559,7 @@ pub fn archive(
         r.version
     })?;
     if row.archived_at.is_none() {
-        let at = now();
-        diesel::update(leads::table.filter(leads::id.eq(id)))
-            .set((
-                leads::archived_at.eq(Some(at)),
-                leads::updated_at.eq(at),
-                leads::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Lead, id, row.version)?;
         outbox::record(conn, EventType::LeadArchived, id)?;
     }
     Ok(())
@@ -674,33 +615,8 @@ pub fn list(
     .try_map(|row| row.into_lead(&defs))
 }
 
-fn pointers_of<'a>(leads: impl Iterator<Item = &'a Lead>) -> Pointers {
-    let mut pointers = Pointers::default();
-    for lead in leads {
-        pointers.add(None, None, lead.fields.owner_id.as_deref());
+impl related::PointsAt for Lead {
+    fn point(&self, pointers: &mut Pointers) {
+        pointers.add(None, None, self.fields.owner_id.as_deref());
     }
-    pointers
-}
-
-/// A lead with the records `embed` asks for.
-pub fn get_expanded(
-    conn: &mut DbConnection,
-    id: &str,
-    embed: Embed,
-) -> Result<(Lead, Embedded), StoreError> {
-    let lead = get(conn, id)?;
-    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&lead)))?;
-    Ok((lead, embedded))
-}
-
-/// A page of leads with the records `embed` asks for.
-pub fn list_expanded(
-    conn: &mut DbConnection,
-    filter: &LeadFilter,
-    query: &ListQuery,
-    embed: Embed,
-) -> Result<(Listed<Lead>, Embedded), StoreError> {
-    let page = list(conn, filter, query)?;
-    let embedded = related::load(conn, embed, pointers_of(page.items.iter()))?;
-    Ok((page, embedded))
 }

@@ -23,7 +23,7 @@ use crate::platform::query::{
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{opportunities, opportunity_stage_changes};
 use crate::sales::pipelines::{self, Stage};
-use crate::sales::related::{self, Embed, Embedded, Pointers};
+use crate::sales::related::{self, Pointers};
 use crate::{
     access::users, new_id, now, parties::companies, parties::contacts, platform::exchange_rates,
     StoreError,
@@ -177,81 +177,52 @@ pub const TABLE: Table = Table {
         ("owner", "owner_id", "users"),
     ],
     columns: &[
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("id", "id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            required: true,
-            ..Column::new("name", "name", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("company_id", "company_id", ColumnKind::Text)
-        },
+        Column::new("id", "id", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("name", "name", ColumnKind::Text)
+            .sortable()
+            .not_null()
+            .required(),
+        Column::new("company_id", "company_id", ColumnKind::Text)
+            .indexed()
+            .not_null()
+            .required(),
         Column::new("contact_id", "contact_id", ColumnKind::Text),
-        Column {
-            indexed: true,
-            ..Column::new("owner_id", "owner_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            nullable: false,
-            ..Column::new("pipeline_id", "pipeline_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            nullable: false,
-            ..Column::new("stage_id", "stage_id", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            required: true,
-            ..Column::new("amount.amount_minor", "amount_minor", ColumnKind::Integer)
-        },
-        Column {
-            nullable: false,
-            required: true,
-            ..Column::new("amount.currency", "currency", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            ..Column::new("probability_bp", "probability_bp", ColumnKind::Integer)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            required: true,
-            ..Column::new(
-                "expected_close_date",
-                "expected_close_date",
-                ColumnKind::Date,
-            )
-        },
+        Column::new("owner_id", "owner_id", ColumnKind::Text).indexed(),
+        Column::new("pipeline_id", "pipeline_id", ColumnKind::Text)
+            .indexed()
+            .not_null(),
+        Column::new("stage_id", "stage_id", ColumnKind::Text)
+            .indexed()
+            .not_null(),
+        Column::new("amount.amount_minor", "amount_minor", ColumnKind::Integer)
+            .sortable()
+            .not_null()
+            .required(),
+        Column::new("amount.currency", "currency", ColumnKind::Text)
+            .not_null()
+            .required(),
+        Column::new("probability_bp", "probability_bp", ColumnKind::Integer).sortable(),
+        Column::new(
+            "expected_close_date",
+            "expected_close_date",
+            ColumnKind::Date,
+        )
+        .sortable()
+        .not_null()
+        .required(),
         Column::new("lead_id", "lead_id", ColumnKind::Text),
         Column::new("campaign_id", "campaign_id", ColumnKind::Text),
-        Column {
-            sortable: true,
-            ..Column::new("closed_at", "closed_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("created_at", "created_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
-        },
+        Column::new("closed_at", "closed_at", ColumnKind::Instant).sortable(),
+        Column::new("created_at", "created_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("updated_at", "updated_at", ColumnKind::Instant)
+            .sortable()
+            .not_null(),
         Column::new("archived_at", "archived_at", ColumnKind::Instant),
     ],
 };
@@ -504,21 +475,9 @@ where
     row.custom_fields = Value::Object(fields.custom_fields).to_string();
     row.version = previous_version + 1;
     row.updated_at = at;
-    records::written(
-        diesel::update(
-            opportunities::table
-                .filter(opportunities::id.eq(id))
-                .filter(opportunities::version.eq(previous_version)),
-        )
-        .set((
-            &row,
-            opportunities::custom_fields
-                .eq(json_text(Dialect::of(conn), row.custom_fields.clone())),
-        ))
-        .execute(conn)
-        .map_err(|e| map_write_error(e, &defs))?,
-        previous_version,
-    )?;
+    records::update_with_custom_fields!(conn, opportunities, id, previous_version, &row, |e| {
+        map_write_error(e, &defs)
+    })?;
     outbox::record(conn, EventType::OpportunityUpdated, id)?;
     assemble(conn, row, &defs)
 }
@@ -568,14 +527,7 @@ pub fn archive(
         r.version
     })?;
     if row.archived_at.is_none() {
-        let at = now();
-        diesel::update(opportunities::table.filter(opportunities::id.eq(id)))
-            .set((
-                opportunities::archived_at.eq(Some(at)),
-                opportunities::updated_at.eq(at),
-                opportunities::version.eq(row.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Opportunity, id, row.version)?;
         outbox::record(conn, EventType::OpportunityArchived, id)?;
     }
     Ok(())
@@ -644,39 +596,14 @@ pub fn list(
     .try_map(|row| assemble(conn, row, &defs))
 }
 
-fn pointers_of<'a>(opportunities: impl Iterator<Item = &'a Opportunity>) -> Pointers {
-    let mut pointers = Pointers::default();
-    for o in opportunities {
+impl related::PointsAt for Opportunity {
+    fn point(&self, pointers: &mut Pointers) {
         pointers.add(
-            Some(&o.fields.company_id),
-            o.fields.contact_id.as_deref(),
-            o.fields.owner_id.as_deref(),
+            Some(&self.fields.company_id),
+            self.fields.contact_id.as_deref(),
+            self.fields.owner_id.as_deref(),
         );
     }
-    pointers
-}
-
-/// An opportunity with the records `embed` asks for.
-pub fn get_expanded(
-    conn: &mut DbConnection,
-    id: &str,
-    embed: Embed,
-) -> Result<(Opportunity, Embedded), StoreError> {
-    let opportunity = get(conn, id)?;
-    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&opportunity)))?;
-    Ok((opportunity, embedded))
-}
-
-/// A page of opportunities with the records `embed` asks for.
-pub fn list_expanded(
-    conn: &mut DbConnection,
-    filter: &OpportunityFilter,
-    query: &ListQuery,
-    embed: Embed,
-) -> Result<(Listed<Opportunity>, Embedded), StoreError> {
-    let page = list(conn, filter, query)?;
-    let embedded = related::load(conn, embed, pointers_of(page.items.iter()))?;
-    Ok((page, embedded))
 }
 
 /// Converts an amount into the base currency at the latest rate on or before `on`; a missing

@@ -19,7 +19,8 @@ use crate::platform::db::{insert_batch, natively, DbConnection};
 use crate::platform::db::{lock_key, lock_keys};
 use crate::platform::pagination::{keyset, PageRequest};
 use crate::platform::query::{
-    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    choices, custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed,
+    Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{
@@ -27,7 +28,7 @@ use crate::platform::schema::{
 };
 use crate::platform::stored::{stored, stored_json, to_json};
 use crate::sales::documents::{self, Line, LineDraft};
-use crate::sales::related::{self, Embed, Embedded, Pointers};
+use crate::sales::related::{self, Pointers};
 use crate::{access::users, new_id, now, StoreError};
 use crm_domain::marketing::campaigns::Utm;
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
@@ -1051,43 +1052,17 @@ fn read(conn: &mut DbConnection, id: &str, defs: &[CustomField]) -> Result<Order
     assemble(conn, row, defs)
 }
 
-/// What an order points at, for `expand=`.
-fn pointers_of<'a>(orders: impl Iterator<Item = &'a Order>) -> Pointers {
-    let mut pointers = Pointers::default();
-    for order in orders {
+impl related::PointsAt for Order {
+    fn point(&self, pointers: &mut Pointers) {
         pointers.add(
-            order.company_id.as_deref(),
-            order.contact_id.as_deref(),
-            order.salesperson_id.as_deref(),
+            self.company_id.as_deref(),
+            self.contact_id.as_deref(),
+            self.salesperson_id.as_deref(),
         );
         pointers
             .products
-            .extend(order.lines.iter().filter_map(|l| l.product_id.clone()));
+            .extend(self.lines.iter().filter_map(|l| l.product_id.clone()));
     }
-    pointers
-}
-
-/// An order with the records `embed` asks for.
-pub fn get_expanded(
-    conn: &mut DbConnection,
-    id: &str,
-    embed: Embed,
-) -> Result<(Order, Embedded), StoreError> {
-    let order = get(conn, id)?;
-    let embedded = related::load(conn, embed, pointers_of(std::iter::once(&order)))?;
-    Ok((order, embedded))
-}
-
-/// A page of orders with the records `embed` asks for.
-pub fn list_expanded(
-    conn: &mut DbConnection,
-    filter: &OrderFilter,
-    query: &ListQuery,
-    embed: Embed,
-) -> Result<(Listed<Order>, Embedded), StoreError> {
-    let orders = list(conn, filter, query)?;
-    let embedded = related::load(conn, embed, pointers_of(orders.items.iter()))?;
-    Ok((orders, embedded))
 }
 
 pub fn act(
@@ -1203,13 +1178,6 @@ impl OrderRow {
     }
 }
 
-fn statuses() -> Vec<String> {
-    OrderStatus::ALL
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
-
 /// What lists of orders filter and sort on.
 pub const TABLE: Table = Table {
     object: "orders",
@@ -1220,86 +1188,59 @@ pub const TABLE: Table = Table {
         ("salesperson", "salesperson_id", "users"),
     ],
     columns: &[
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("id", "id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("channel", "channel", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("external_id", "external_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("contact_id", "contact_id", ColumnKind::Text)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("company_id", "company_id", ColumnKind::Text)
-        },
+        Column::new("id", "id", ColumnKind::Text)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("channel", "channel", ColumnKind::Text)
+            .indexed()
+            .not_null()
+            .required(),
+        Column::new("external_id", "external_id", ColumnKind::Text)
+            .indexed()
+            .not_null()
+            .required(),
+        Column::new("contact_id", "contact_id", ColumnKind::Text).indexed(),
+        Column::new("company_id", "company_id", ColumnKind::Text).indexed(),
         Column::new("quote_id", "quote_id", ColumnKind::Text),
-        Column {
-            nullable: false,
-            required: true,
-            ..Column::new("currency", "currency", ColumnKind::Text)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("status", "status", ColumnKind::Choice(statuses))
-        },
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            required: true,
-            ..Column::new("ordered_at", "ordered_at", ColumnKind::Instant)
-        },
-        Column {
-            indexed: true,
-            ..Column::new("salesperson_id", "salesperson_id", ColumnKind::Text)
-        },
+        Column::new("currency", "currency", ColumnKind::Text)
+            .not_null()
+            .required(),
+        Column::new(
+            "status",
+            "status",
+            ColumnKind::Choice(|| choices(OrderStatus::ALL, |v| v.as_str())),
+        )
+        .sortable()
+        .not_null(),
+        Column::new("ordered_at", "ordered_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null()
+            .required(),
+        Column::new("salesperson_id", "salesperson_id", ColumnKind::Text).indexed(),
         Column::new("campaign_id", "campaign_id", ColumnKind::Text),
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new(
-                "subtotal.amount_minor",
-                "subtotal_minor",
-                ColumnKind::Integer,
-            )
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("tax.amount_minor", "tax_minor", ColumnKind::Integer)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("total.amount_minor", "total_minor", ColumnKind::Integer)
-        },
+        Column::new(
+            "subtotal.amount_minor",
+            "subtotal_minor",
+            ColumnKind::Integer,
+        )
+        .sortable()
+        .not_null(),
+        Column::new("tax.amount_minor", "tax_minor", ColumnKind::Integer)
+            .sortable()
+            .not_null(),
+        Column::new("total.amount_minor", "total_minor", ColumnKind::Integer)
+            .sortable()
+            .not_null(),
         Column::new("shop_number", "shop_number", ColumnKind::Text),
-        Column {
-            sortable: true,
-            indexed: true,
-            nullable: false,
-            ..Column::new("created_at", "created_at", ColumnKind::Instant)
-        },
-        Column {
-            sortable: true,
-            nullable: false,
-            ..Column::new("updated_at", "updated_at", ColumnKind::Instant)
-        },
+        Column::new("created_at", "created_at", ColumnKind::Instant)
+            .sortable()
+            .indexed()
+            .not_null(),
+        Column::new("updated_at", "updated_at", ColumnKind::Instant)
+            .sortable()
+            .not_null(),
     ],
 };
 

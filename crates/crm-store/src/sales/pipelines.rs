@@ -6,7 +6,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::{lock_key, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{pipeline_stages, pipelines};
 use crate::platform::stored::stored;
@@ -388,33 +388,22 @@ pub fn archive(
         });
     }
     if pipeline.archived_at.is_none() {
-        let at = now();
-        diesel::update(pipelines::table.filter(pipelines::id.eq(id)))
-            .set((
-                pipelines::archived_at.eq(Some(at)),
-                pipelines::updated_at.eq(at),
-                pipelines::version.eq(pipeline.version + 1),
-            ))
-            .execute(conn)?;
+        records::archive(conn, Record::Pipeline, id, pipeline.version)?;
     }
     Ok(())
 }
 
 pub fn list(
     conn: &mut DbConnection,
-    include_archived: bool,
+    include_archived: &bool,
     page: &PageRequest<()>,
 ) -> Result<Page<Pipeline>, StoreError> {
     let mut query = pipelines::table
         .select(PipelineRow::as_select())
         .into_boxed();
-    if !include_archived {
+    if !*include_archived {
         query = query.filter(pipelines::archived_at.is_null());
     }
-    let rows: Vec<PipelineRow> =
-        keyset!(query, pipelines::created_at, pipelines::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    });
+    let page = page_by_time!(conn, page, query, pipelines::created_at, PipelineRow);
     page.try_map(|row| assemble(conn, row))
 }

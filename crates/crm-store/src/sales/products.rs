@@ -31,7 +31,7 @@ struct ProductRow {
 }
 
 /// What a client may write. `currency` is an ISO 4217 code, already checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductFields {
     pub sku: String,
     pub name: String,

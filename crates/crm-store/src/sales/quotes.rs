@@ -16,7 +16,7 @@ use diesel::prelude::*;
 
 use crate::marketing::campaigns;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
 use crate::platform::stored::stored;
@@ -599,11 +599,7 @@ pub fn list(
     if filter.exclude_drafts {
         query = query.filter(quotes::status.ne(QuoteStatus::Draft.as_str()));
     }
-    let rows: Vec<QuoteRow> =
-        keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
-    let page = finish(rows, page.limit, |row| {
-        After::at_time(row.created_at, &row.id)
-    });
+    let page = page_by_time!(conn, page, query, quotes::created_at, QuoteRow);
     page.try_map(|row| assemble(conn, row))
 }
 

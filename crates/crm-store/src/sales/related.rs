@@ -10,6 +10,7 @@ use crate::parties::companies::{self, Company};
 use crate::parties::contacts::{self, Contact};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::DbConnection;
+use crate::platform::query::{ListQuery, Listed};
 use crate::sales::products::{self, Product};
 use crate::StoreError;
 
@@ -39,6 +40,41 @@ impl Pointers {
         self.contacts.extend(contact.map(str::to_owned));
         self.users.extend(user.map(str::to_owned));
     }
+}
+
+/// A record whose parties, users or products `expand=` can embed.
+pub trait PointsAt {
+    /// Adds the ids this record points at.
+    fn point(&self, pointers: &mut Pointers);
+}
+
+/// One record, read by `get`, with the records `embed` asks for.
+pub fn get_expanded<T: PointsAt>(
+    conn: &mut DbConnection,
+    id: &str,
+    embed: Embed,
+    get: fn(&mut DbConnection, &str) -> Result<T, StoreError>,
+) -> Result<(T, Embedded), StoreError> {
+    let record = get(conn, id)?;
+    let mut pointers = Pointers::default();
+    record.point(&mut pointers);
+    Ok((record, load(conn, embed, pointers)?))
+}
+
+/// A page, read by `list`, with the records `embed` asks for.
+pub fn list_expanded<F, T: PointsAt>(
+    conn: &mut DbConnection,
+    filter: &F,
+    query: &ListQuery,
+    embed: Embed,
+    list: fn(&mut DbConnection, &F, &ListQuery) -> Result<Listed<T>, StoreError>,
+) -> Result<(Listed<T>, Embedded), StoreError> {
+    let page = list(conn, filter, query)?;
+    let mut pointers = Pointers::default();
+    for record in &page.items {
+        record.point(&mut pointers);
+    }
+    Ok((page, load(conn, embed, pointers)?))
 }
 
 /// The embedded records, by id.

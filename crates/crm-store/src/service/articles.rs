@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::platform::clock::Clock;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest, MAX_LIMIT};
+use crate::platform::pagination::{page_by_time, Page, PageRequest, MAX_LIMIT};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{case_articles, cases, kb_articles, kb_feedback, kb_revisions};
 use crate::platform::stored::stored;
@@ -318,9 +318,7 @@ pub fn list(
     if let Some(tag) = &filter.tag {
         query = query.filter(kb_articles::tags.like(tag_pattern(tag)).escape('\\'));
     }
-    let rows: Vec<ArticleRow> =
-        keyset!(query, kb_articles::created_at, kb_articles::id, page, time).load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+    page_by_time!(conn, page, query, kb_articles::created_at, ArticleRow)
         .try_map(ArticleRow::into_article)
 }
 
@@ -333,16 +331,7 @@ fn save(
     let read_version = row.version;
     row.version += 1;
     row.updated_at = at;
-    records::written(
-        diesel::update(
-            kb_articles::table
-                .filter(kb_articles::id.eq(&row.id))
-                .filter(kb_articles::version.eq(read_version)),
-        )
-        .set(&*row)
-        .execute(conn)?,
-        read_version,
-    )
+    records::update_versioned!(conn, kb_articles, &row.id, read_version, &*row)
 }
 
 /// Changes what `edit` changes, as a new revision, and indexes the new text.

@@ -5,7 +5,7 @@ use crm_domain::service::calendar::{BusinessCalendar, Holiday, OpeningPeriod};
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{business_calendars, case_slas, sla_policies};
 use crate::platform::stored::{stored_json, to_json};
@@ -110,53 +110,39 @@ pub fn business_calendar(
     get(conn, id)?.fields.calendar()
 }
 
-pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Calendar>, StoreError> {
-    let query = business_calendars::table
-        .select(CalendarRow::as_select())
-        .into_boxed();
-    let rows: Vec<CalendarRow> = keyset!(
-        query,
-        business_calendars::created_at,
-        business_calendars::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
+pub fn list(
+    conn: &mut DbConnection,
+    _: &(),
+    page: &PageRequest<()>,
+) -> Result<Page<Calendar>, StoreError> {
+    page_by_time!(conn, page, business_calendars::created_at, CalendarRow)
         .try_map(CalendarRow::into_calendar)
 }
 
 /// Changes what `edit` changes. Cases keep the due times they were given; new targets (a
 /// creation, a priority change, a resume) count in the changed calendar.
+fn checkout(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<CalendarRow, StoreError> {
+    let calendar = Record::BusinessCalendar;
+    records::checkout(conn, calendar, id, expected_version, load, |r| r.version)
+}
+
 pub fn update(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
     edit: impl FnOnce(&mut CalendarFields) -> Result<(), StoreError>,
 ) -> Result<Calendar, StoreError> {
-    let row = records::checkout(
-        conn,
-        Record::BusinessCalendar,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
-    )?;
+    let row = checkout(conn, id, expected_version)?;
     let current = row.into_calendar()?;
     let mut fields = current.fields;
     edit(&mut fields)?;
     fields.calendar()?;
     let row = CalendarRow::new(current.id, &fields, current.version + 1, current.created_at);
-    records::written(
-        diesel::update(
-            business_calendars::table
-                .filter(business_calendars::id.eq(id))
-                .filter(business_calendars::version.eq(current.version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        current.version,
-    )?;
+    records::update_versioned!(conn, business_calendars, id, current.version, &row)?;
     row.into_calendar()
 }
 
@@ -166,14 +152,7 @@ pub fn delete(
     id: &str,
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = records::checkout(
-        conn,
-        Record::BusinessCalendar,
-        id,
-        expected_version,
-        load,
-        |r| r.version,
-    )?;
+    let row = checkout(conn, id, expected_version)?;
     let used_by: Option<String> = sla_policies::table
         .filter(sla_policies::calendar_id.eq(id))
         .select(sla_policies::id)
@@ -190,14 +169,6 @@ pub fn delete(
             existing_id: Some(user),
         });
     }
-    records::written(
-        diesel::delete(
-            business_calendars::table
-                .filter(business_calendars::id.eq(id))
-                .filter(business_calendars::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, business_calendars, id, row.version)?;
     Ok(())
 }

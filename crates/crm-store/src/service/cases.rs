@@ -674,16 +674,7 @@ pub(crate) fn save(
     let read_version = row.version;
     row.version += 1;
     row.updated_at = now;
-    records::written(
-        diesel::update(
-            cases::table
-                .filter(cases::id.eq(&row.id))
-                .filter(cases::version.eq(read_version)),
-        )
-        .set(&*row)
-        .execute(conn)?,
-        read_version,
-    )?;
+    records::update_versioned!(conn, cases, &row.id, read_version, &*row)?;
     diesel::update(case_slas::table.find(&row.id))
         .set(sla)
         .execute(conn)?;

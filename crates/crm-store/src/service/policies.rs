@@ -8,7 +8,7 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{business_calendars, case_slas, sla_policies};
 use crate::platform::stored::{stored_json, to_json};
@@ -126,20 +126,12 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Policy, StoreError> {
     load(conn, id)?.into_policy()
 }
 
-pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Policy>, StoreError> {
-    let query = sla_policies::table
-        .select(PolicyRow::as_select())
-        .into_boxed();
-    let rows: Vec<PolicyRow> = keyset!(
-        query,
-        sla_policies::created_at,
-        sla_policies::id,
-        page,
-        time
-    )
-    .load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id))
-        .try_map(PolicyRow::into_policy)
+pub fn list(
+    conn: &mut DbConnection,
+    _: &(),
+    page: &PageRequest<()>,
+) -> Result<Page<Policy>, StoreError> {
+    page_by_time!(conn, page, sla_policies::created_at, PolicyRow).try_map(PolicyRow::into_policy)
 }
 
 /// The rule for a new case of `category` and `priority` at a company of `tier`.
@@ -194,16 +186,7 @@ pub fn update(
     edit(&mut fields)?;
     check(conn, &fields)?;
     let row = PolicyRow::new(current.id, &fields, current.version + 1, current.created_at);
-    records::written(
-        diesel::update(
-            sla_policies::table
-                .filter(sla_policies::id.eq(id))
-                .filter(sla_policies::version.eq(current.version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        current.version,
-    )?;
+    records::update_versioned!(conn, sla_policies, id, current.version, &row)?;
     row.into_policy()
 }
 
@@ -227,14 +210,6 @@ pub fn delete(
             existing_id: Some(case_id),
         });
     }
-    records::written(
-        diesel::delete(
-            sla_policies::table
-                .filter(sla_policies::id.eq(id))
-                .filter(sla_policies::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, sla_policies, id, row.version)?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::access::users::ensure_staff;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{cases, teams};
 use crate::platform::stored::{stored_json, to_json};
@@ -100,10 +100,12 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Team, StoreError> {
     load(conn, id)?.into_team()
 }
 
-pub fn list(conn: &mut DbConnection, page: &PageRequest<()>) -> Result<Page<Team>, StoreError> {
-    let query = teams::table.select(TeamRow::as_select()).into_boxed();
-    let rows: Vec<TeamRow> = keyset!(query, teams::created_at, teams::id, page, time).load(conn)?;
-    finish(rows, page.limit, |r| After::at_time(r.created_at, &r.id)).try_map(TeamRow::into_team)
+pub fn list(
+    conn: &mut DbConnection,
+    _: &(),
+    page: &PageRequest<()>,
+) -> Result<Page<Team>, StoreError> {
+    page_by_time!(conn, page, teams::created_at, TeamRow).try_map(TeamRow::into_team)
 }
 
 pub fn update(
@@ -120,16 +122,7 @@ pub fn update(
     edit(&mut fields)?;
     check(conn, &mut fields)?;
     let row = TeamRow::new(current.id, &fields, current.version + 1, current.created_at);
-    records::written(
-        diesel::update(
-            teams::table
-                .filter(teams::id.eq(id))
-                .filter(teams::version.eq(current.version)),
-        )
-        .set(&row)
-        .execute(conn)?,
-        current.version,
-    )?;
+    records::update_versioned!(conn, teams, id, current.version, &row)?;
     row.into_team()
 }
 
@@ -153,14 +146,6 @@ pub fn delete(
             existing_id: Some(case_id),
         });
     }
-    records::written(
-        diesel::delete(
-            teams::table
-                .filter(teams::id.eq(id))
-                .filter(teams::version.eq(row.version)),
-        )
-        .execute(conn)?,
-        row.version,
-    )?;
+    records::delete_versioned!(conn, teams, id, row.version)?;
     Ok(())
 }
