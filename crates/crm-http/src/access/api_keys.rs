@@ -14,7 +14,7 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::pagination::{fixed_order, respond, ListResponse};
-use crate::platform::respond::{created, utc, utc_opt, versioned};
+use crate::platform::respond::{created, utc, utc_opt};
 use crate::platform::state::AppState;
 
 const SORT: &str = "created_at";
@@ -248,14 +248,10 @@ pub async fn create_api_key(
         headers(("ETag" = String, description = "Its version"))))
 )]
 #[get("/api-keys/{id}")]
-pub async fn get_api_key(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::ApiKeys, Access::Read)?;
-    let key = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(key.version, &ApiKey::from(key)))
+pub async fn get_api_key(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(Resource::ApiKeys, store::get, |r| r.version, ApiKey::from)
+        .await
 }
 
 #[utoipa::path(

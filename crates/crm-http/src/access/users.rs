@@ -10,6 +10,7 @@ use crm_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::platform::actions::ActionTarget;
 use crate::platform::auth::{hash_password, Principal};
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
@@ -306,14 +307,10 @@ pub async fn create_user(
         headers(("ETag" = String, description = "Its version"))))
 )]
 #[get("/users/{id}")]
-pub async fn get_user(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Users, Access::Read)?;
-    let user = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(user.version, &User::from(user)))
+pub async fn get_user(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(Resource::Users, store::get, |r| r.version, User::from)
+        .await
 }
 
 #[utoipa::path(

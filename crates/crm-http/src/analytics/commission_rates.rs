@@ -45,9 +45,9 @@ pub struct CommissionRatesInput {
 
 fn rates_dto(stored: crm_store::analytics::commission_rates::StoredRates) -> CommissionRates {
     CommissionRates {
-        a_bp: stored.rates.a_bp,
-        b_bp: stored.rates.b_bp,
-        c_bp: stored.rates.c_bp,
+        a_bp: stored.value.a_bp,
+        b_bp: stored.value.b_bp,
+        c_bp: stored.value.c_bp,
         version: stored.version,
         updated_at: utc(stored.updated_at),
     }

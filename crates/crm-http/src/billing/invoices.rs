@@ -468,14 +468,10 @@ pub async fn create_invoice(
     params(("id" = String, Path, description = "Invoice id")),
     responses((status = 200, description = "The invoice", body = Invoice, headers(("ETag" = String, description = "Its version")))))]
 #[get("/invoices/{id}")]
-pub async fn get_invoice(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Read)?;
-    let invoice = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(invoice.version, &Invoice::from(invoice)))
+pub async fn get_invoice(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(Resource::Invoices, store::get, |r| r.version, Invoice::from)
+        .await
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "updateInvoice", summary = "Update a draft invoice",
@@ -935,17 +931,15 @@ pub async fn create_series(
     params(("id" = String, Path, description = "Series id")),
     responses((status = 200, description = "The series", body = InvoiceSeries, headers(("ETag" = String, description = "Its version")))))]
 #[get("/invoice-series/{id}")]
-pub async fn get_series(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Read)?;
-    let series = state
-        .db
-        .read(move |conn| series_store::get(conn, &id))
-        .await?;
-    Ok(versioned(series.version, &InvoiceSeries::from(series)))
+pub async fn get_series(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::Invoices,
+            series_store::get,
+            |r| r.version,
+            InvoiceSeries::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "updateInvoiceSeries", summary = "Update an invoice series", description = "Admins only. Numbering fields are fixed once the series has issued a document (`409`).",

@@ -385,14 +385,10 @@ pub async fn create_return(
     params(("id" = String, Path, description = "Return id")),
     responses((status = 200, description = "The return", body = Return, headers(("ETag" = String, description = "Its version")))))]
 #[get("/returns/{id:[0-9a-fA-F-]+}")]
-pub async fn get_return(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Returns, Access::Read)?;
-    let ret = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(ret.version, &Return::from(ret)))
+pub async fn get_return(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(Resource::Returns, store::get, |r| r.version, Return::from)
+        .await
 }
 
 #[utoipa::path(tag = "returns", operation_id = "updateReturn", summary = "Record a return's root cause or comment",

@@ -167,14 +167,15 @@ pub async fn create_agreement(
     params(("id" = String, Path, description = "Agreement id")),
     responses((status = 200, description = "The agreement", body = Agreement, headers(("ETag" = String, description = "Its version")))))]
 #[get("/self-billing/agreements/{id}")]
-pub async fn get_agreement(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Invoices, Access::Read)?;
-    let a = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(a.version, &Agreement::from(a)))
+pub async fn get_agreement(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::Invoices,
+            store::get,
+            |r| r.version,
+            Agreement::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "self-billing", operation_id = "terminateAgreement", summary = "Terminate a self-billing agreement",

@@ -119,17 +119,15 @@ pub async fn list_greeting_rules(
     params(("id" = String, Path, description = "Rule id")),
     responses((status = 200, description = "The rule", body = GreetingRule, headers(("ETag" = String, description = "Its version")))))]
 #[get("/greeting-rules/{id}")]
-pub async fn get_greeting_rule(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::AutomationRules, Access::Read)?;
-    let rule = state
-        .db
-        .read(move |conn| store::get_greeting(conn, &id))
-        .await?;
-    Ok(versioned(rule.version, &GreetingRule::from(rule)))
+pub async fn get_greeting_rule(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::AutomationRules,
+            store::get_greeting,
+            |r| r.version,
+            GreetingRule::from,
+        )
+        .await
 }
 
 /// Changes, as a JSON Merge Patch.
@@ -295,17 +293,15 @@ pub async fn list_follow_up_rules(
     params(("id" = String, Path, description = "Rule id")),
     responses((status = 200, description = "The rule", body = FollowUpRule, headers(("ETag" = String, description = "Its version")))))]
 #[get("/follow-up-rules/{id}")]
-pub async fn get_follow_up_rule(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::AutomationRules, Access::Read)?;
-    let rule = state
-        .db
-        .read(move |conn| store::get_follow_up(conn, &id))
-        .await?;
-    Ok(versioned(rule.version, &FollowUpRule::from(rule)))
+pub async fn get_follow_up_rule(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::AutomationRules,
+            store::get_follow_up,
+            |r| r.version,
+            FollowUpRule::from,
+        )
+        .await
 }
 
 /// Changes, as a JSON Merge Patch.

@@ -6,6 +6,8 @@ use crm_domain::access::permissions::{sees_own_tasks_only, Access, Resource};
 use crm_domain::engagement::tasks::{TaskAction, TaskSource, TaskStatus};
 use crm_store::engagement::tasks::{self as store, TaskFields, TaskFilter};
 use crm_store::marketing::campaigns::Visible;
+
+use crate::marketing::campaigns::visible_by_role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -152,10 +154,7 @@ impl TaskUpdate {
 
 /// Which tasks a caller sees: all, or those assigned to them.
 pub fn visible_to(principal: &Principal) -> Visible {
-    Visible {
-        owned_by: sees_own_tasks_only(principal.role)
-            .then(|| principal.user_id().unwrap_or_default().to_owned()),
-    }
+    visible_by_role(principal, sees_own_tasks_only)
 }
 
 #[utoipa::path(tag = "tasks", operation_id = "createTask", summary = "Create a task",

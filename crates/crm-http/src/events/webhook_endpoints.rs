@@ -226,17 +226,15 @@ pub async fn list_webhook_endpoints(
     params(("id" = String, Path, description = "Endpoint id")),
     responses((status = 200, description = "The endpoint, without its secret", body = WebhookEndpoint, headers(("ETag" = String, description = "Its version")))))]
 #[get("/webhook-endpoints/{id}")]
-pub async fn get_webhook_endpoint(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Webhooks, Access::Read)?;
-    let endpoint = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(
-        endpoint.version,
-        &WebhookEndpoint::from(endpoint),
-    ))
+pub async fn get_webhook_endpoint(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::Webhooks,
+            store::get,
+            |r| r.version,
+            WebhookEndpoint::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "webhooks", operation_id = "updateWebhookEndpoint", summary = "Update a webhook endpoint",

@@ -190,8 +190,14 @@ impl CampaignUpdate {
 
 /// Which campaigns `principal` sees.
 pub fn visible_to(principal: &Principal) -> Visible {
+    visible_by_role(principal, sees_own_campaigns_only)
+}
+
+/// What `principal` sees of records with owners: all, or only their own where `own_only`
+/// says so of their role.
+pub fn visible_by_role(principal: &Principal, own_only: fn(Role) -> bool) -> Visible {
     Visible {
-        owned_by: sees_own_campaigns_only(principal.role)
+        owned_by: own_only(principal.role)
             .then(|| principal.user_id().unwrap_or_default().to_owned()),
     }
 }

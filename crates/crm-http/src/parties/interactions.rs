@@ -322,17 +322,15 @@ pub async fn create_interaction(
         headers(("ETag" = String, description = "Its version"))))
 )]
 #[get("/interactions/{id}")]
-pub async fn get_interaction(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Interactions, Access::Read)?;
-    let interaction = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(
-        interaction.version,
-        &Interaction::from(interaction),
-    ))
+pub async fn get_interaction(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::Interactions,
+            store::get,
+            |r| r.version,
+            Interaction::from,
+        )
+        .await
 }
 
 #[utoipa::path(

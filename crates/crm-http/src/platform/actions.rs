@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type};
@@ -23,10 +25,11 @@ use crm_store::StoreError;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::IfMatch;
+use crate::platform::respond::versioned;
 use crate::platform::state::AppState;
 
-/// What a write to one record (`/{records}/{id}`, or an action on `/{records}/{id}/{action}`)
-/// acts on, and for whom.
+/// What a request on one record (`/{records}/{id}`, or an action on `/{records}/{id}/{action}`)
+/// acts on, and for whom. `If-Match` is read for writes only.
 pub struct ActionTarget {
     pub state: web::Data<AppState>,
     pub principal: Principal,
@@ -80,6 +83,26 @@ impl ActionTarget {
         .await
     }
 
+    /// Authorises a read of `resource` and answers the record `read` finds, with its `version`
+    /// as the ETag.
+    pub async fn respond<T, D, F>(
+        self,
+        resource: Resource,
+        read: F,
+        version: fn(&T) -> i64,
+        to_dto: fn(T) -> D,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &str) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+        D: Serialize,
+    {
+        self.principal.authorize(resource, Access::Read)?;
+        let id = self.id;
+        let record = self.state.db.read(move |conn| read(conn, &id)).await?;
+        Ok(versioned(version(&record), &to_dto(record)))
+    }
+
     /// Runs a write that answers nothing (archive, delete): `204 No Content`.
     pub async fn write_no_content<F>(
         self,
@@ -109,7 +132,11 @@ impl FromRequest for ActionTarget {
                 .cloned()
                 .ok_or(ApiError::Internal)?;
             let principal = Principal::extract(&req).await?;
-            let if_match = IfMatch::extract(&req).await?;
+            let if_match = if req.method() == Method::GET {
+                IfMatch(None)
+            } else {
+                IfMatch::extract(&req).await?
+            };
             let id = req.match_info().get("id").ok_or(ApiError::NotFound)?;
             Ok(ActionTarget {
                 state,

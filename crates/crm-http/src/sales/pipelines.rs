@@ -294,14 +294,15 @@ pub async fn create_pipeline(
     params(("id" = String, Path, description = "Pipeline id")),
     responses((status = 200, description = "The pipeline with its stages", body = Pipeline, headers(("ETag" = String, description = "Its version")))))]
 #[get("/pipelines/{id}")]
-pub async fn get_pipeline(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Pipelines, Access::Read)?;
-    let pipeline = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(pipeline.version, &Pipeline::from(pipeline)))
+pub async fn get_pipeline(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::Pipelines,
+            store::get,
+            |r| r.version,
+            Pipeline::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "pipelines", operation_id = "updatePipeline", summary = "Update a pipeline",

@@ -265,14 +265,10 @@ impl ProductCreate {
     params(("id" = String, Path, description = "Product id")),
     responses((status = 200, description = "The product", body = Product, headers(("ETag" = String, description = "Its version")))))]
 #[get("/products/{id}")]
-pub async fn get_product(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Products, Access::Read)?;
-    let product = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(product.version, &Product::from(product)))
+pub async fn get_product(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(Resource::Products, store::get, |r| r.version, Product::from)
+        .await
 }
 
 #[utoipa::path(tag = "products", operation_id = "updateProduct", summary = "Update a product",

@@ -213,14 +213,15 @@ pub async fn list_articles(
     params(("id" = String, Path, description = "Article id")),
     responses((status = 200, description = "The article, in any state", body = Article, headers(("ETag" = String, description = "Its version")))))]
 #[get("/kb/articles/{id}")]
-pub async fn get_article(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::KnowledgeBase, Access::Read)?;
-    let article = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(article.version, &Article::from(article)))
+pub async fn get_article(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::KnowledgeBase,
+            store::get,
+            |r| r.version,
+            Article::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "knowledge-base", operation_id = "updateKbArticle", summary = "Edit an article",

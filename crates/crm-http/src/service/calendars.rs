@@ -148,14 +148,15 @@ pub async fn list_calendars(
     params(("id" = String, Path, description = "Calendar id")),
     responses((status = 200, description = "The calendar", body = Calendar, headers(("ETag" = String, description = "Its version")))))]
 #[get("/business-calendars/{id}")]
-pub async fn get_calendar(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    let calendar = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(calendar.version, &Calendar::from(calendar)))
+pub async fn get_calendar(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::ServiceSettings,
+            store::get,
+            |r| r.version,
+            Calendar::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "service", operation_id = "updateBusinessCalendar", summary = "Update a business calendar",

@@ -60,12 +60,12 @@ impl ServiceSettingsUpdate {
 
 fn to_dto(s: store::StoredServiceSettings) -> ServiceSettings {
     ServiceSettings {
-        reopen_window_days: s.settings.reopen_window_days,
-        survey_valid_days: s.settings.survey_valid_days,
-        low_csat_threshold: s.settings.low_csat_threshold,
-        low_csat_action: s.settings.low_csat_action,
-        at_risk_from_bp: s.settings.at_risk_from_bp,
-        default_locale: s.settings.default_locale,
+        reopen_window_days: s.value.reopen_window_days,
+        survey_valid_days: s.value.survey_valid_days,
+        low_csat_threshold: s.value.low_csat_threshold,
+        low_csat_action: s.value.low_csat_action,
+        at_risk_from_bp: s.value.at_risk_from_bp,
+        default_locale: s.value.default_locale,
         version: s.version,
         updated_at: utc(s.updated_at),
     }

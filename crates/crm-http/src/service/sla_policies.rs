@@ -170,14 +170,15 @@ pub async fn list_policies(
     params(("id" = String, Path, description = "Policy id")),
     responses((status = 200, description = "The policy", body = SlaPolicy, headers(("ETag" = String, description = "Its version")))))]
 #[get("/sla-policies/{id}")]
-pub async fn get_policy(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    let policy = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(policy.version, &SlaPolicy::from(policy)))
+pub async fn get_policy(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::ServiceSettings,
+            store::get,
+            |r| r.version,
+            SlaPolicy::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "service", operation_id = "updateSlaPolicy", summary = "Update an SLA policy",

@@ -152,14 +152,15 @@ pub async fn list_teams(
     params(("id" = String, Path, description = "Team id")),
     responses((status = 200, description = "The team", body = Team, headers(("ETag" = String, description = "Its version")))))]
 #[get("/teams/{id}")]
-pub async fn get_team(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    let team = state.db.read(move |conn| store::get(conn, &id)).await?;
-    Ok(versioned(team.version, &Team::from(team)))
+pub async fn get_team(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    target
+        .respond(
+            Resource::ServiceSettings,
+            store::get,
+            |r| r.version,
+            Team::from,
+        )
+        .await
 }
 
 #[utoipa::path(tag = "service", operation_id = "updateTeam", summary = "Update a team",

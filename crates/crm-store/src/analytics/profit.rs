@@ -130,7 +130,7 @@ pub fn commission_report(
         })?;
     }
     let sales = by_product_and_salesperson(conn, from, to, base)?;
-    let rates = crate::analytics::commission_rates::get(conn)?.rates;
+    let rates = crate::analytics::commission_rates::get(conn)?.value;
     let people = commissions(&sales, &rates, thresholds, only)?;
     let ids: Vec<String> = people.iter().map(|p| p.salesperson_id.clone()).collect();
     let emails: BTreeMap<String, String> = crate::access::users::emails(conn, &ids)?

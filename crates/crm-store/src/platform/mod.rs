@@ -3,6 +3,7 @@ pub mod clock;
 pub mod counters;
 pub mod custom_fields;
 pub mod db;
+pub mod documents;
 pub(crate) mod error;
 pub mod exchange_rates;
 pub mod idempotency;

@@ -532,7 +532,7 @@ pub fn open_case(
     crate::ensure_live(company, "company_id", "company")?;
     check_links(conn, &new.company_id, &new.fields)?;
     check_assignment(conn, new.assignee_id.as_deref(), new.team_id.as_deref())?;
-    let desk = settings::get(conn)?.settings;
+    let desk = settings::get(conn)?.value;
     let at_risk_bp = desk.at_risk_from_bp;
     new.fields.locale = new.locale.unwrap_or(desk.default_locale);
     let sequence = counters::next(conn, &format!("case:{}", now.year()))?;
@@ -793,7 +793,7 @@ pub(crate) fn move_to(
         if let (Some(paused_at), Some(calendar_id)) = (sla.paused_at, sla.calendar_id.clone()) {
             let calendar = calendars::business_calendar(conn, &calendar_id)?;
             sla.paused_seconds += calendar.between(paused_at, now).max(0);
-            let at_risk_bp = settings::get(conn)?.settings.at_risk_from_bp;
+            let at_risk_bp = settings::get(conn)?.value.at_risk_from_bp;
             sla.reschedule(&calendar, row.created_at, at_risk_bp);
         }
         sla.paused_at = None;
@@ -858,7 +858,7 @@ fn within_reopen_window(
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
     Ok(settings::get(conn)?
-        .settings
+        .value
         .within_reopen_window(sla.resolved_at, now))
 }
 
@@ -912,7 +912,7 @@ pub(crate) fn open_survey(
     if matches!(answered, Some(Some(_))) {
         return Ok(false);
     }
-    let days = settings::get(conn)?.settings.survey_valid_days;
+    let days = settings::get(conn)?.value.survey_valid_days;
     diesel::delete(case_surveys::table.find(case_id)).execute(conn)?;
     diesel::insert_into(case_surveys::table)
         .values((
@@ -948,7 +948,7 @@ pub fn update(
     check_links(conn, &row.company_id, &fields)?;
     row.set_fields(&fields);
     if fields.priority != before.priority {
-        let at_risk_bp = settings::get(conn)?.settings.at_risk_from_bp;
+        let at_risk_bp = settings::get(conn)?.value.at_risk_from_bp;
         apply_policy(
             conn,
             &mut sla,

@@ -197,7 +197,7 @@ fn answer(
         user_id,
         json!({"rating": rating, "comment": comment}),
     )?;
-    if let Some(action) = settings::get(conn)?.settings.low_rating_action(rating) {
+    if let Some(action) = settings::get(conn)?.value.low_rating_action(rating) {
         let status: CaseStatus = stored("cases", "status", &row.status)?;
         match action {
             LowCsatAction::Reopen if status == CaseStatus::Resolved => {

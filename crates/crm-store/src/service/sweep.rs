@@ -63,7 +63,7 @@ fn sweep_batch(conn: &mut DbConnection, clock: Clock) -> Result<SweepReport, Sto
             announce(conn, &id, breaches, None)?;
         }
     }
-    let desk = settings::get(conn)?.settings;
+    let desk = settings::get(conn)?.value;
     let window = chrono::Duration::days(desk.reopen_window_days);
     for id in past_reopen_window(conn, now - window)? {
         let (mut row, mut sla) = checkout(conn, &id, None)?;
