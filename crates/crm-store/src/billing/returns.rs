@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{return_lines, returns};
 use crate::platform::stored::{stored, stored_opt};
@@ -829,17 +829,7 @@ pub(crate) fn timeline_page(
     subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
-    let mut query = returns::table.select(ReturnRow::as_select()).into_boxed();
-    query = match subject {
-        crm_domain::parties::timeline::Subject::Contact(id) => {
-            query.filter(returns::contact_id.eq(id.clone()))
-        }
-        crm_domain::parties::timeline::Subject::Company(id) => {
-            query.filter(returns::company_id.eq(id.clone()))
-        }
-    };
-    let rows: Vec<ReturnRow> =
-        keyset!(query, returns::created_at, returns::id, page, time).load(conn)?;
+    let rows = subject_page!(conn, subject, returns::created_at, ReturnRow, page);
     Ok(rows
         .into_iter()
         .map(|row| crm_domain::parties::timeline::TimelineEntry {

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::events::outbox;
 use crate::marketing::campaigns::Visible;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, contacts, opportunities, quotes, tasks};
 use crate::platform::stored::stored;
@@ -418,12 +418,7 @@ pub(crate) fn timeline_page(
     subject: &Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<TimelineEntry>, StoreError> {
-    let query = tasks::table.select(TaskRow::as_select()).into_boxed();
-    let query = match subject {
-        Subject::Contact(id) => query.filter(tasks::contact_id.eq(id.clone())),
-        Subject::Company(id) => query.filter(tasks::company_id.eq(id.clone())),
-    };
-    let rows: Vec<TaskRow> = keyset!(query, tasks::created_at, tasks::id, page, time).load(conn)?;
+    let rows = subject_page!(conn, subject, tasks::created_at, TaskRow, page);
     Ok(rows
         .into_iter()
         .map(|row| TimelineEntry {

@@ -12,7 +12,7 @@ use crate::marketing::consents::{self, reach};
 use crate::marketing::segments;
 use crate::marketing::Audience;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{campaign_members, companies, contacts};
 use crate::platform::stored::stored;
@@ -383,21 +383,7 @@ pub(crate) fn timeline_page(
     subject: &Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<TimelineEntry>, StoreError> {
-    let query = campaign_members::table
-        .select(MemberRow::as_select())
-        .into_boxed();
-    let query = match subject {
-        Subject::Contact(id) => query.filter(campaign_members::contact_id.eq(id.clone())),
-        Subject::Company(id) => query.filter(campaign_members::company_id.eq(id.clone())),
-    };
-    let rows: Vec<MemberRow> = keyset!(
-        query,
-        campaign_members::created_at,
-        campaign_members::id,
-        page,
-        time
-    )
-    .load(conn)?;
+    let rows = subject_page!(conn, subject, campaign_members::created_at, MemberRow, page);
     let ids: Vec<String> = rows.iter().map(|r| r.campaign_id.clone()).collect();
     let names: std::collections::HashMap<String, String> =
         crate::platform::schema::campaigns::table

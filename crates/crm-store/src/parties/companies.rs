@@ -14,7 +14,7 @@ use crate::platform::address::Address;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    choices, custom_path_value, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    choices, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::companies;
@@ -280,10 +280,7 @@ impl CompanyRow {
                     .map(Scalar::Text)
                     .collect(),
             ),
-            _ => custom::stored_values("companies", &self.custom_fields)
-                .ok()
-                .and_then(|values| custom_path_value(path, defs, &values))
-                .unwrap_or(FieldValue::Null),
+            _ => custom::stored_path_value("companies", &self.custom_fields, path, defs),
         }
     }
 }
@@ -309,10 +306,7 @@ pub const TABLE: Table = Table {
     joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
-        Column::new("id", "id", ColumnKind::Text)
-            .sortable()
-            .indexed()
-            .not_null(),
+        Column::ID,
         Column::new("name", "name", ColumnKind::Text)
             .sortable()
             .indexed()
@@ -345,15 +339,9 @@ pub const TABLE: Table = Table {
         )
         .sortable(),
         Column::new("tags", "tags", ColumnKind::Tags).not_null(),
-        Column::new("created_at", "created_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("updated_at", "updated_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+        Column::CREATED_AT,
+        Column::UPDATED_AT.indexed(),
+        Column::ARCHIVED_AT,
         Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant).sortable(),
         Column::new("order_count", fact!("order_count"), ColumnKind::Integer),
         Column::new(

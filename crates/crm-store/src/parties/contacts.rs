@@ -14,8 +14,7 @@ use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    choices, custom_path_value, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed,
-    Table,
+    choices, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::contacts;
@@ -247,10 +246,7 @@ impl ContactRow {
                     .map(Scalar::Text)
                     .collect(),
             ),
-            _ => custom::stored_values("contacts", &self.custom_fields)
-                .ok()
-                .and_then(|values| custom_path_value(path, defs, &values))
-                .unwrap_or(FieldValue::Null),
+            _ => custom::stored_path_value("contacts", &self.custom_fields, path, defs),
         }
     }
 }
@@ -284,10 +280,7 @@ pub const TABLE: Table = Table {
         table: &companies::TABLE,
     }],
     columns: &[
-        Column::new("id", "id", ColumnKind::Text)
-            .sortable()
-            .indexed()
-            .not_null(),
+        Column::ID,
         Column::new("first_name", "first_name", ColumnKind::Text).sortable(),
         Column::new("last_name", "last_name", ColumnKind::Text)
             .sortable()
@@ -317,15 +310,9 @@ pub const TABLE: Table = Table {
             ColumnKind::Boolean,
         )
         .not_null(),
-        Column::new("created_at", "created_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("updated_at", "updated_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+        Column::CREATED_AT,
+        Column::UPDATED_AT.indexed(),
+        Column::ARCHIVED_AT,
         Column::new("last_order_at", LAST_ORDER_AT, ColumnKind::Instant).sortable(),
         Column::new(
             "consent.email",

@@ -7,7 +7,9 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
+use crate::platform::pagination::{
+    finish, keyset, subject_page, After, KeyValue, Page, PageRequest,
+};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::interactions;
 use crate::platform::stored::{stored, stored_opt};
@@ -299,24 +301,16 @@ pub(crate) fn timeline_page(
     subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<InteractionRow>, StoreError> {
-    let mut query = interactions::table
+    let live = interactions::table
         .select(InteractionRow::as_select())
         .filter(interactions::archived_at.is_null())
         .into_boxed();
-    query = match subject {
-        crm_domain::parties::timeline::Subject::Contact(id) => {
-            query.filter(interactions::contact_id.eq(id.clone()))
-        }
-        crm_domain::parties::timeline::Subject::Company(id) => {
-            query.filter(interactions::company_id.eq(id.clone()))
-        }
-    };
-    Ok(keyset!(
-        query,
+    Ok(subject_page!(
+        conn,
+        subject,
+        live,
         interactions::timeline_at,
-        interactions::id,
-        page,
-        time
-    )
-    .load(conn)?)
+        InteractionRow,
+        page
+    ))
 }

@@ -10,13 +10,14 @@ use chrono::NaiveDateTime;
 use crm_domain::platform::custom_fields::{
     check_key, CustomField, CustomFieldType, CustomObject, FieldOption, MAX_FIELDS,
 };
+use crm_domain::platform::filter::FieldValue;
 use crm_domain::Violation;
 use diesel::prelude::*;
 use diesel::sql_types;
 use serde_json::{Map, Value};
 
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::query::Dialect;
+use crate::platform::query::{custom_path_value, Dialect};
 use crate::platform::schema::field_definitions;
 use crate::platform::stored::{stored, stored_json, to_json};
 use crate::{now, StoreError};
@@ -561,4 +562,18 @@ pub fn unique_index_conflict(
 /// Reads the stored values of a record.
 pub fn stored_values(table: &'static str, text: &str) -> Result<Map<String, Value>, StoreError> {
     stored_json(table, "custom_fields", text)
+}
+
+/// The value at `path` (`custom.<key>` or `custom.<key>.amount_minor`) of the custom fields a
+/// row of `table` stores as `text`; null where the path names no field or the row holds none.
+pub fn stored_path_value(
+    table: &'static str,
+    text: &str,
+    path: &str,
+    defs: &[CustomField],
+) -> FieldValue {
+    stored_values(table, text)
+        .ok()
+        .and_then(|values| custom_path_value(path, defs, &values))
+        .unwrap_or(FieldValue::Null)
 }

@@ -93,6 +93,23 @@ impl Column {
         }
     }
 
+    /// The record's id.
+    pub const ID: Column = Column::new("id", "id", ColumnKind::Text)
+        .sortable()
+        .indexed()
+        .not_null();
+    /// When the record was created.
+    pub const CREATED_AT: Column = Column::new("created_at", "created_at", ColumnKind::Instant)
+        .sortable()
+        .indexed()
+        .not_null();
+    /// When it last changed.
+    pub const UPDATED_AT: Column = Column::new("updated_at", "updated_at", ColumnKind::Instant)
+        .sortable()
+        .not_null();
+    /// When it was archived; null while it is live.
+    pub const ARCHIVED_AT: Column = Column::new("archived_at", "archived_at", ColumnKind::Instant);
+
     pub const fn sortable(self) -> Column {
         Column {
             sortable: true,

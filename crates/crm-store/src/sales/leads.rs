@@ -12,8 +12,7 @@ use crate::platform::counters;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{
-    choices, custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed,
-    Table,
+    choices, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
@@ -190,10 +189,7 @@ impl LeadRow {
             "created_at" => FieldValue::instant(Some(self.created_at)),
             "updated_at" => FieldValue::instant(Some(self.updated_at)),
             "archived_at" => FieldValue::instant(self.archived_at),
-            _ => custom::stored_values("leads", &self.custom_fields)
-                .ok()
-                .and_then(|values| custom_path_value(path, defs, &values))
-                .unwrap_or(FieldValue::Null),
+            _ => custom::stored_path_value("leads", &self.custom_fields, path, defs),
         }
     }
 }
@@ -204,10 +200,7 @@ pub const TABLE: Table = Table {
     joins: &[],
     relations: &[("owner", "owner_id", "users")],
     columns: &[
-        Column::new("id", "id", ColumnKind::Text)
-            .sortable()
-            .indexed()
-            .not_null(),
+        Column::ID,
         Column::new(
             "source",
             "source",
@@ -243,14 +236,9 @@ pub const TABLE: Table = Table {
         Column::new("phone", "phone", ColumnKind::Text),
         Column::new("company_name", "company_name", ColumnKind::Text).sortable(),
         Column::new("converted_at", "converted_at", ColumnKind::Instant).sortable(),
-        Column::new("created_at", "created_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("updated_at", "updated_at", ColumnKind::Instant)
-            .sortable()
-            .not_null(),
-        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+        Column::CREATED_AT,
+        Column::UPDATED_AT,
+        Column::ARCHIVED_AT,
     ],
 };
 

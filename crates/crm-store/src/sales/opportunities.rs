@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use crate::marketing::campaigns;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{keyset, PageRequest};
+use crate::platform::pagination::{subject_page, PageRequest};
 use crate::platform::query::{
-    custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
+    json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{opportunities, opportunity_stage_changes};
@@ -159,10 +159,7 @@ impl OpportunityRow {
             "created_at" => FieldValue::instant(Some(self.created_at)),
             "updated_at" => FieldValue::instant(Some(self.updated_at)),
             "archived_at" => FieldValue::instant(self.archived_at),
-            _ => custom::stored_values("opportunities", &self.custom_fields)
-                .ok()
-                .and_then(|values| custom_path_value(path, defs, &values))
-                .unwrap_or(FieldValue::Null),
+            _ => custom::stored_path_value("opportunities", &self.custom_fields, path, defs),
         }
     }
 }
@@ -177,10 +174,7 @@ pub const TABLE: Table = Table {
         ("owner", "owner_id", "users"),
     ],
     columns: &[
-        Column::new("id", "id", ColumnKind::Text)
-            .sortable()
-            .indexed()
-            .not_null(),
+        Column::ID,
         Column::new("name", "name", ColumnKind::Text)
             .sortable()
             .not_null()
@@ -216,14 +210,9 @@ pub const TABLE: Table = Table {
         Column::new("lead_id", "lead_id", ColumnKind::Text),
         Column::new("campaign_id", "campaign_id", ColumnKind::Text),
         Column::new("closed_at", "closed_at", ColumnKind::Instant).sortable(),
-        Column::new("created_at", "created_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("updated_at", "updated_at", ColumnKind::Instant)
-            .sortable()
-            .not_null(),
-        Column::new("archived_at", "archived_at", ColumnKind::Instant),
+        Column::CREATED_AT,
+        Column::UPDATED_AT,
+        Column::ARCHIVED_AT,
     ],
 };
 
@@ -717,26 +706,18 @@ pub(crate) fn timeline_page(
     subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
-    let mut query = opportunities::table
+    let live = opportunities::table
         .select(OpportunityRow::as_select())
         .filter(opportunities::archived_at.is_null())
         .into_boxed();
-    query = match subject {
-        crm_domain::parties::timeline::Subject::Contact(id) => {
-            query.filter(opportunities::contact_id.eq(id.clone()))
-        }
-        crm_domain::parties::timeline::Subject::Company(id) => {
-            query.filter(opportunities::company_id.eq(id.clone()))
-        }
-    };
-    let rows: Vec<OpportunityRow> = keyset!(
-        query,
+    let rows = subject_page!(
+        conn,
+        subject,
+        live,
         opportunities::created_at,
-        opportunities::id,
-        page,
-        time
-    )
-    .load(conn)?;
+        OpportunityRow,
+        page
+    );
     let mut entries = Vec::with_capacity(rows.len());
     for row in rows {
         let stage = pipelines::stage(conn, &row.stage_id)?;

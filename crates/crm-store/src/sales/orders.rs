@@ -17,10 +17,9 @@ use crate::parties::customers::{self, CustomerRef};
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{insert_batch, natively, DbConnection};
 use crate::platform::db::{lock_key, lock_keys};
-use crate::platform::pagination::{keyset, PageRequest};
+use crate::platform::pagination::{subject_page, PageRequest};
 use crate::platform::query::{
-    choices, custom_path_value, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed,
-    Table,
+    choices, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{
@@ -1170,10 +1169,7 @@ impl OrderRow {
             "shop_number" => FieldValue::text(self.shop_number.as_deref()),
             "created_at" => FieldValue::instant(Some(self.created_at)),
             "updated_at" => FieldValue::instant(Some(self.updated_at)),
-            _ => custom::stored_values("orders", &self.custom_fields)
-                .ok()
-                .and_then(|values| custom_path_value(path, defs, &values))
-                .unwrap_or(FieldValue::Null),
+            _ => custom::stored_path_value("orders", &self.custom_fields, path, defs),
         }
     }
 }
@@ -1188,10 +1184,7 @@ pub const TABLE: Table = Table {
         ("salesperson", "salesperson_id", "users"),
     ],
     columns: &[
-        Column::new("id", "id", ColumnKind::Text)
-            .sortable()
-            .indexed()
-            .not_null(),
+        Column::ID,
         Column::new("channel", "channel", ColumnKind::Text)
             .indexed()
             .not_null()
@@ -1234,13 +1227,8 @@ pub const TABLE: Table = Table {
             .sortable()
             .not_null(),
         Column::new("shop_number", "shop_number", ColumnKind::Text),
-        Column::new("created_at", "created_at", ColumnKind::Instant)
-            .sortable()
-            .indexed()
-            .not_null(),
-        Column::new("updated_at", "updated_at", ColumnKind::Instant)
-            .sortable()
-            .not_null(),
+        Column::CREATED_AT,
+        Column::UPDATED_AT,
     ],
 };
 
@@ -1276,17 +1264,7 @@ pub(crate) fn timeline_page(
     subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
-    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
-    query = match subject {
-        crm_domain::parties::timeline::Subject::Contact(id) => {
-            query.filter(orders::contact_id.eq(id.clone()))
-        }
-        crm_domain::parties::timeline::Subject::Company(id) => {
-            query.filter(orders::company_id.eq(id.clone()))
-        }
-    };
-    let rows: Vec<OrderRow> =
-        keyset!(query, orders::ordered_at, orders::id, page, time).load(conn)?;
+    let rows = subject_page!(conn, subject, orders::ordered_at, OrderRow, page);
     Ok(rows
         .into_iter()
         .map(|row| crm_domain::parties::timeline::TimelineEntry {

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 
 use crate::marketing::campaigns;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{keyset, page_by_time, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
 use crate::platform::stored::stored;
@@ -609,17 +609,7 @@ pub(crate) fn timeline_page(
     subject: &crm_domain::parties::timeline::Subject,
     page: &PageRequest<()>,
 ) -> Result<Vec<crm_domain::parties::timeline::TimelineEntry>, StoreError> {
-    let mut query = quotes::table.select(QuoteRow::as_select()).into_boxed();
-    query = match subject {
-        crm_domain::parties::timeline::Subject::Contact(id) => {
-            query.filter(quotes::contact_id.eq(id.clone()))
-        }
-        crm_domain::parties::timeline::Subject::Company(id) => {
-            query.filter(quotes::company_id.eq(id.clone()))
-        }
-    };
-    let rows: Vec<QuoteRow> =
-        keyset!(query, quotes::created_at, quotes::id, page, time).load(conn)?;
+    let rows = subject_page!(conn, subject, quotes::created_at, QuoteRow, page);
     let day = today();
     rows.into_iter()
         .map(|row| {
