@@ -13,8 +13,9 @@ use crm_domain::Violation;
 use diesel::prelude::*;
 
 use crate::events::outbox;
+use crate::parties::timeline::subject_page;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{return_lines, returns};
 use crate::platform::stored::{stored, stored_opt};

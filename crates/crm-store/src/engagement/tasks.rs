@@ -9,8 +9,9 @@ use diesel::prelude::*;
 
 use crate::events::outbox;
 use crate::marketing::campaigns::Visible;
+use crate::parties::timeline::subject_page;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{companies, contacts, opportunities, quotes, tasks};
 use crate::platform::stored::stored;

@@ -6,10 +6,9 @@ use crm_domain::parties::interactions::{check_subject_and_time, Direction, Inter
 use diesel::prelude::*;
 
 use crate::events::outbox;
+use crate::parties::timeline::subject_page;
 use crate::platform::db::DbConnection;
-use crate::platform::pagination::{
-    finish, keyset, subject_page, After, KeyValue, Page, PageRequest,
-};
+use crate::platform::pagination::{finish, keyset, After, KeyValue, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::interactions;
 use crate::platform::stored::{stored, stored_opt};

@@ -5,4 +5,5 @@ pub mod customers;
 pub mod fields;
 pub mod interactions;
 pub mod merges;
+pub(crate) mod timeline;
 pub mod views;

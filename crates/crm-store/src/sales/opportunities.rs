@@ -14,9 +14,10 @@ use diesel::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::marketing::campaigns;
+use crate::parties::timeline::subject_page;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{subject_page, PageRequest};
+use crate::platform::pagination::PageRequest;
 use crate::platform::query::{
     json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };

@@ -14,10 +14,11 @@ use std::sync::OnceLock;
 
 use crate::marketing::{campaigns, members};
 use crate::parties::customers::{self, CustomerRef};
+use crate::parties::timeline::subject_page;
 use crate::platform::custom_fields as custom;
 use crate::platform::db::{insert_batch, natively, DbConnection};
 use crate::platform::db::{lock_key, lock_keys};
-use crate::platform::pagination::{subject_page, PageRequest};
+use crate::platform::pagination::PageRequest;
 use crate::platform::query::{
     choices, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };

@@ -15,8 +15,9 @@ use crm_domain::Violations;
 use diesel::prelude::*;
 
 use crate::marketing::campaigns;
+use crate::parties::timeline::subject_page;
 use crate::platform::db::{natively, DbConnection};
-use crate::platform::pagination::{page_by_time, subject_page, Page, PageRequest};
+use crate::platform::pagination::{page_by_time, Page, PageRequest};
 use crate::platform::records::{self, Record};
 use crate::platform::schema::{quote_lines, quotes};
 use crate::platform::stored::stored;
