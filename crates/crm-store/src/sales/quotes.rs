@@ -75,9 +75,10 @@ struct QuoteLineRow {
     net_minor: i64,
 }
 
-/// What a client may write on a draft.
+/// What a client may write on a draft, with its lines as `L`: priced [`Line`]s as stored, or
+/// the client's [`LineDraft`]s in a [`QuoteDraft`].
 #[derive(Debug, Clone)]
-pub struct QuoteFields {
+pub struct QuoteFields<L = Line> {
     pub opportunity_id: Option<String>,
     /// The campaign that brought it, which its order takes; else its opportunity's.
     pub campaign_id: Option<String>,
@@ -87,7 +88,7 @@ pub struct QuoteFields {
     pub currency: String,
     pub valid_until: Option<NaiveDate>,
     pub notes: Option<String>,
-    pub lines: Vec<Line>,
+    pub lines: Vec<L>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,18 +111,7 @@ pub struct Quote {
 }
 
 /// The client's side of a quote: lines still as drafts.
-#[derive(Debug, Clone)]
-pub struct QuoteDraft {
-    pub opportunity_id: Option<String>,
-    pub campaign_id: Option<String>,
-    pub company_id: Option<String>,
-    pub contact_id: Option<String>,
-    pub owner_id: Option<String>,
-    pub currency: String,
-    pub valid_until: Option<NaiveDate>,
-    pub notes: Option<String>,
-    pub lines: Vec<LineDraft>,
-}
+pub type QuoteDraft = QuoteFields<LineDraft>;
 
 fn today() -> NaiveDate {
     now().date()
