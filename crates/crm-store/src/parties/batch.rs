@@ -120,7 +120,6 @@ pub fn upsert_contact(
         // Archived between the lookup and the lock: its key is free again.
         return Ok((Upserted::Created, contacts::create(conn, create()?)?));
     }
-    let fields = stored.fields.clone();
     let write = |conn: &mut DbConnection, next: ContactFields| {
         contacts::update(conn, &id, None, |f| {
             *f = next;
@@ -130,7 +129,7 @@ pub fn upsert_contact(
     change_unless_same(
         conn,
         CustomObject::Contacts,
-        (stored, fields),
+        (stored, |s: &Contact| &s.fields),
         change,
         |f: &mut ContactFields| (&mut f.custom_fields, &mut f.custom_written),
         write,
@@ -162,7 +161,6 @@ pub fn upsert_company(
     if stored.archived_at.is_some() {
         return Ok((Upserted::Created, companies::create(conn, create()?)?));
     }
-    let fields = stored.fields.clone();
     let write = |conn: &mut DbConnection, next: CompanyFields| {
         companies::update(conn, &id, None, |f| {
             *f = next;
@@ -172,7 +170,7 @@ pub fn upsert_company(
     change_unless_same(
         conn,
         CustomObject::Companies,
-        (stored, fields),
+        (stored, |s: &Company| &s.fields),
         change,
         |f: &mut CompanyFields| (&mut f.custom_fields, &mut f.custom_written),
         write,
@@ -184,18 +182,18 @@ pub fn upsert_company(
 fn change_unless_same<F: Clone + PartialEq, R>(
     conn: &mut DbConnection,
     object: CustomObject,
-    (stored, fields): (R, F),
+    (stored, fields_of): (R, impl Fn(&R) -> &F),
     change: impl FnOnce(&mut F) -> Result<(), StoreError>,
     custom: impl Fn(&mut F) -> (&mut Map<String, Value>, &mut Option<Value>),
     write: impl FnOnce(&mut DbConnection, F) -> Result<R, StoreError>,
 ) -> Result<(Upserted, R), StoreError> {
-    let mut next = fields.clone();
+    let mut next = fields_of(&stored).clone();
     change(&mut next)?;
     let defs = custom::fields_for_write(conn, object)?;
     let mut after = next.clone();
     let (values, written) = custom(&mut after);
     *values = custom_values::apply(&defs, values, written.take().as_ref(), false)?;
-    if after == fields {
+    if after == *fields_of(&stored) {
         return Ok((Upserted::Unchanged, stored));
     }
     Ok((Upserted::Updated, write(conn, next)?))
