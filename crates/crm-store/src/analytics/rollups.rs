@@ -61,7 +61,7 @@ fn add_customer_changes(
     let stored: BTreeMap<Key, Figures> = customer_rollups::table
         .filter(customer_rollups::company_id.eq_any(companies))
         .filter(customer_rollups::month.eq_any(months))
-        .select(years::MONTH_COLUMNS)
+        .select(years::MonthColumns::default())
         .load::<RollupRow>(conn)?
         .into_iter()
         .map(customer_figures)
@@ -642,7 +642,7 @@ const PRODUCT_COLUMNS: (
 /// The maintained rollups.
 pub fn stored(conn: &mut DbConnection) -> Result<Snapshot, StoreError> {
     let customers: Vec<RollupRow> = customer_rollups::table
-        .select(years::MONTH_COLUMNS)
+        .select(years::MonthColumns::default())
         .load(conn)?;
     let products: Vec<ProductRollupRow> =
         product_rollups::table.select(PRODUCT_COLUMNS).load(conn)?;
@@ -1648,7 +1648,7 @@ pub fn range(
     let mut query = customer_rollups::table
         .filter(customer_rollups::month.ge(from.to_owned()))
         .filter(customer_rollups::month.le(to.to_owned()))
-        .select(years::MONTH_COLUMNS)
+        .select(years::MonthColumns::default())
         .into_boxed();
     if let Some(company) = company_id {
         query = query.filter(customer_rollups::company_id.eq(company.to_owned()));

@@ -179,21 +179,12 @@ impl From<&StoredFigures> for Figures {
     }
 }
 
-/// A monthly rollup row as [`MONTH_COLUMNS`] reads it.
+/// A monthly rollup row as [`MonthColumns`] reads it.
 pub(crate) type MonthTuple = (String, String, String, i64, i64, i64, i64, i64, i64);
 
-/// The columns of a monthly rollup row, for the months and for their years.
-pub(crate) const MONTH_COLUMNS: (
-    customer_rollups::company_id,
-    customer_rollups::month,
-    customer_rollups::currency,
-    customer_rollups::revenue_minor,
-    customer_rollups::cost_minor,
-    customer_rollups::returns_minor,
-    customer_rollups::concessions_minor,
-    customer_rollups::orders,
-    customer_rollups::units_milli,
-) = (
+/// The columns of a monthly rollup row, for the months and for their years; select them with
+/// `MonthColumns::default()`.
+pub(crate) type MonthColumns = (
     customer_rollups::company_id,
     customer_rollups::month,
     customer_rollups::currency,
@@ -269,7 +260,7 @@ pub fn from_months(
             for part in ids.chunks(BATCH_ROWS) {
                 let found: Vec<MonthTuple> = customer_rollups::table
                     .filter(customer_rollups::company_id.eq_any(part))
-                    .select(MONTH_COLUMNS)
+                    .select(MonthColumns::default())
                     .load(conn)?;
                 rows.extend(found.into_iter().map(MonthRow::from));
             }
