@@ -13,7 +13,7 @@ pub mod platform;
 pub mod sales;
 pub mod service;
 
-use platform::routing::Register;
+use platform::routing::{Register, Segmented, Segments};
 use platform::{middleware, ops, routing};
 
 use std::net::TcpListener;
@@ -31,9 +31,10 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use platform::error::ApiError;
 pub use platform::state::{AppState, HttpSettings};
 
-/// Each context's `/v1` routes, in the order the router tries them. The router and the OpenAPI
-/// document are both built from this list, so an endpoint cannot exist without its spec.
-fn contexts(cfg: &mut impl Register) {
+/// Each context's `/v1` routes by first segment; within a segment, in the order the router
+/// tries them. The router and the OpenAPI document are both built from this list, so an
+/// endpoint cannot exist without its spec.
+fn contexts(cfg: &mut impl Segmented) {
     access::routes(cfg);
     parties::routes(cfg);
     sales::routes(cfg);
@@ -57,7 +58,9 @@ fn operations(cfg: &mut impl Register) {
 /// A worker's router: every route, registered with actix alone.
 fn router(cfg: &mut web::ServiceConfig) {
     operations(cfg);
-    cfg.service(web::scope("/v1").configure(contexts));
+    let mut segments = Segments::default();
+    contexts(&mut segments);
+    cfg.service(web::scope("/v1").configure(move |cfg| segments.register("/v1", cfg)));
 }
 
 /// The OpenAPI document of the routes above.

@@ -19,6 +19,7 @@ use crate::platform::error::ApiError;
 use crate::platform::extract::read_body;
 use crate::platform::rate_limit::Quota;
 use crate::platform::replicas::ReadRoute;
+use crate::platform::routing::ServedDocument;
 use crate::platform::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -152,10 +153,19 @@ pub async fn route_reads(
         true => authenticate(req.request()).await.ok().map(|p| p.key()),
         false => None,
     };
-    let may_lag = req
-        .request()
-        .match_pattern()
-        .is_some_and(|pattern| ReadRoute::may_lag(req.method(), &without_regexes(&pattern)));
+    // Before routing, so the route's template comes from the documented paths: actix's
+    // `match_pattern` cannot see into the guarded scopes of the segments yet.
+    let may_lag = match req.app_data::<web::Data<ServedDocument>>() {
+        Some(document) => ServedDocument::get(document.clone())
+            .await
+            .is_ok_and(|built| {
+                built
+                    .known
+                    .template(req.method().as_str(), req.path())
+                    .is_some_and(|template| ReadRoute::may_lag(req.method(), template))
+            }),
+        None => false,
+    };
     ReadRoute { caller, may_lag }
         .scope(next.call(req))
         .await

@@ -6,6 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use actix_web::dev::{HttpServiceFactory, ResourceDef};
+use actix_web::guard::{Guard, GuardContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::OpenApiFactory;
@@ -36,6 +37,105 @@ impl Register for utoipa_actix_web::service_config::ServiceConfig<'_> {
         F: HttpServiceFactory + OpenApiFactory + 'static,
     {
         utoipa_actix_web::service_config::ServiceConfig::service(self, handler)
+    }
+}
+
+/// Where the contexts register their `/v1` routes, grouped by the first segment of their path
+/// (`/contacts`). actix tries a scope's routes one after the other, each dynamic one with a
+/// regular expression, so a route registered late cost every request for it a walk past all
+/// the routes before it; grouped, a request tries one string comparison a segment and then only
+/// the routes of its own segment.
+pub trait Segmented {
+    type Routes: Register;
+
+    /// Registers `routes`, every one of whose paths begins with `segment`. Several contexts may
+    /// register under one segment; its routes are tried in the order they were registered.
+    fn segment(&mut self, segment: &'static str, routes: impl FnOnce(&mut Self::Routes));
+}
+
+impl Segmented for utoipa_actix_web::service_config::ServiceConfig<'_> {
+    type Routes = Self;
+
+    fn segment(&mut self, _: &'static str, routes: impl FnOnce(&mut Self)) {
+        routes(self)
+    }
+}
+
+type Registration = Box<dyn FnOnce(&mut web::ServiceConfig)>;
+
+/// The routes of one segment, kept until the worker's router is built.
+#[derive(Default)]
+pub struct SegmentRoutes(Vec<Registration>);
+
+impl Register for SegmentRoutes {
+    fn service<F>(&mut self, handler: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        self.0.push(Box::new(move |cfg| {
+            cfg.service(handler);
+        }));
+        self
+    }
+}
+
+/// A worker's `/v1` routes by segment, in the order each segment was first named.
+#[derive(Default)]
+pub struct Segments(Vec<(&'static str, SegmentRoutes)>);
+
+impl Segmented for Segments {
+    type Routes = SegmentRoutes;
+
+    fn segment(&mut self, segment: &'static str, routes: impl FnOnce(&mut SegmentRoutes)) {
+        let at = match self.0.iter().position(|(named, _)| *named == segment) {
+            Some(at) => at,
+            None => {
+                self.0.push((segment, SegmentRoutes::default()));
+                self.0.len() - 1
+            }
+        };
+        routes(&mut self.0[at].1)
+    }
+}
+
+impl Segments {
+    /// Registers each segment as a scope of its own, guarded by the segment, inside the scope
+    /// mounted at `mount` (`/v1`). A path under a segment that none of its routes matches gets
+    /// the app's default service, as before.
+    pub fn register(self, mount: &'static str, cfg: &mut web::ServiceConfig) {
+        for (segment, routes) in self.0 {
+            let guard = FirstSegment {
+                mount,
+                segment: &segment[1..],
+            };
+            cfg.service(web::scope("").guard(guard).configure(move |cfg| {
+                for register in routes.0 {
+                    register(cfg)
+                }
+            }));
+        }
+    }
+}
+
+/// Whether the request's path, below `mount`, begins with the segment `segment`. The segment
+/// is compared percent-decoded, as actix's router decodes the path it matches.
+struct FirstSegment {
+    mount: &'static str,
+    segment: &'static str,
+}
+
+impl Guard for FirstSegment {
+    fn check(&self, ctx: &GuardContext<'_>) -> bool {
+        let Some(below) = ctx.head().uri.path().strip_prefix(self.mount) else {
+            return false;
+        };
+        let Some(below) = below.strip_prefix('/') else {
+            return false;
+        };
+        let first = below.split('/').next().unwrap_or_default();
+        first == self.segment
+            || (first.contains('%')
+                && percent_encoding::percent_decode_str(first).decode_utf8_lossy() == self.segment)
     }
 }
 
@@ -93,7 +193,13 @@ pub async fn serve_document(document: web::Data<ServedDocument>) -> Result<HttpR
 }
 
 /// Every documented path template with the methods it serves.
-pub struct KnownPaths(Vec<(ResourceDef, Vec<&'static str>)>);
+pub struct KnownPaths(Vec<KnownPath>);
+
+struct KnownPath {
+    template: String,
+    matcher: ResourceDef,
+    methods: Vec<&'static str>,
+}
 
 /// `path` with each of our id segments (`{id}`, `{stage_id}`) matching hexadecimal and dashes
 /// only, as the routes do, so that a literal sibling (`/leads/intake`) is not also an id.
@@ -128,10 +234,24 @@ impl KnownPaths {
                 .into_iter()
                 .filter_map(|(method, served)| served.then_some(method))
                 .collect();
-                (ResourceDef::new(ids_as_hex(path)), methods)
+                KnownPath {
+                    template: path.clone(),
+                    matcher: ResourceDef::new(ids_as_hex(path)),
+                    methods,
+                }
             })
             .collect();
         KnownPaths(known)
+    }
+
+    /// The template of the route that serves `method` on `path`, such as `/v1/contacts/{id}`.
+    /// What a middleware reads before routing, where actix's `match_pattern` cannot see into
+    /// the guarded scope of each segment.
+    pub fn template(&self, method: &str, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|known| known.methods.contains(&method) && known.matcher.is_match(path))
+            .map(|known| known.template.as_str())
     }
 
     /// The methods some template matching `path` serves, in a stable order, or none when no
@@ -140,8 +260,8 @@ impl KnownPaths {
         let mut methods: Vec<&str> = self
             .0
             .iter()
-            .filter(|(template, _)| template.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().copied())
+            .filter(|known| known.matcher.is_match(path))
+            .flat_map(|known| known.methods.iter().copied())
             .collect();
         if methods.is_empty() {
             return None;
@@ -175,14 +295,37 @@ mod tests {
     use super::*;
 
     fn known() -> KnownPaths {
-        KnownPaths(vec![
-            (ResourceDef::new("/v1/leads"), vec!["GET", "POST"]),
-            (
-                ResourceDef::new("/v1/leads/{id}"),
-                vec!["GET", "PATCH", "DELETE"],
-            ),
-            (ResourceDef::new("/v1/leads/intake"), vec!["POST"]),
-        ])
+        let known = [
+            ("/v1/leads", vec!["GET", "POST"]),
+            ("/v1/leads/{id}", vec!["GET", "PATCH", "DELETE"]),
+            ("/v1/leads/intake", vec!["POST"]),
+        ];
+        KnownPaths(
+            known
+                .into_iter()
+                .map(|(template, methods)| KnownPath {
+                    template: template.to_owned(),
+                    matcher: ResourceDef::new(template),
+                    methods,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_path_has_the_template_of_the_route_serving_its_method() {
+        let known = known();
+        assert_eq!(
+            known.template("GET", "/v1/leads/0190"),
+            Some("/v1/leads/{id}")
+        );
+        assert_eq!(
+            known.template("POST", "/v1/leads/intake"),
+            Some("/v1/leads/intake")
+        );
+        assert_eq!(known.template("POST", "/v1/leads"), Some("/v1/leads"));
+        assert_eq!(known.template("PUT", "/v1/leads"), None);
+        assert_eq!(known.template("GET", "/v1/leeds"), None);
     }
 
     #[test]
@@ -196,6 +339,67 @@ mod tests {
             known().allowed("/v1/leads/0190").as_deref(),
             Some("GET, PATCH, DELETE")
         );
+    }
+
+    /// Records the paths registered outside the segment they are registered under.
+    struct Misplaced {
+        segment: &'static str,
+        found: Vec<String>,
+    }
+
+    impl Register for Misplaced {
+        fn service<F>(&mut self, handler: F) -> &mut Self
+        where
+            F: HttpServiceFactory + OpenApiFactory + 'static,
+        {
+            for path in handler.paths().paths.keys() {
+                let inside = path
+                    .strip_prefix(self.segment)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                if !inside || self.segment[1..].contains('/') {
+                    self.found.push(format!("{path} under {}", self.segment));
+                }
+            }
+            self
+        }
+    }
+
+    impl Segmented for Misplaced {
+        type Routes = Self;
+
+        fn segment(&mut self, segment: &'static str, routes: impl FnOnce(&mut Self)) {
+            self.segment = segment;
+            routes(self)
+        }
+    }
+
+    #[test]
+    fn every_route_lies_in_the_segment_it_is_registered_under() {
+        let mut misplaced = Misplaced {
+            segment: "",
+            found: Vec::new(),
+        };
+        crate::contexts(&mut misplaced);
+        assert!(misplaced.found.is_empty(), "{:?}", misplaced.found);
+    }
+
+    #[test]
+    fn a_segment_guard_takes_its_own_segment_only_and_reads_it_decoded() {
+        let guard = FirstSegment {
+            mount: "/v1",
+            segment: "contacts",
+        };
+        let takes = |uri: &str| {
+            let request = actix_web::test::TestRequest::with_uri(uri).to_srv_request();
+            guard.check(&request.guard_ctx())
+        };
+        assert!(takes("/v1/contacts"));
+        assert!(takes("/v1/contacts/0190/timeline?limit=5"));
+        assert!(takes("/v1/%63ontacts/0190"));
+        assert!(!takes("/v1/contacts-archive"));
+        assert!(!takes("/v1/companies/0190/contacts"));
+        assert!(!takes("/v2/contacts"));
+        assert!(!takes("/contacts"));
     }
 
     #[test]
