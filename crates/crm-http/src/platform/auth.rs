@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::platform::error::ApiError;
-use crate::platform::state::{AppState, HttpSettings, Standing};
+use crate::platform::state::{AppState, HttpSettings, Standing, VerifiedToken};
 
 pub const API_KEY_PREFIX: &str = "crm_";
 const LEEWAY_SECONDS: u64 = 30;
@@ -123,6 +123,31 @@ fn decode_access_token(settings: &HttpSettings, token: &str) -> Result<Claims, A
         ));
     }
     Ok(data.claims)
+}
+
+/// The claims of `token`, verified now or, within `auth_cache_ttl`, by an earlier request: a
+/// signature check costs more than the rest of authentication. A token expires in the cache
+/// as it does when decoded.
+fn verified_claims(state: &AppState, token: &str) -> Result<VerifiedToken, ApiError> {
+    if let Some(verified) = state.verified_tokens.get(token) {
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(30);
+        if chrono::Utc::now().timestamp() <= verified.expires_at + leeway {
+            return Ok(verified);
+        }
+        state.verified_tokens.invalidate(token);
+    }
+    let claims = decode_access_token(&state.settings, token)?;
+    let verified = VerifiedToken {
+        user_id: claims.sub,
+        role: claims.role,
+        expires_at: claims.exp,
+    };
+    if !state.settings.auth_cache_ttl.is_zero() {
+        state
+            .verified_tokens
+            .insert(token.to_owned(), verified.clone());
+    }
+    Ok(verified)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,11 +264,11 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
         });
     }
 
-    let claims = decode_access_token(&state.settings, &token)?;
-    let standing = match state.standing.get(&claims.sub) {
+    let token = verified_claims(&state, &token)?;
+    let standing = match state.standing.get(&token.user_id) {
         Some(standing) => Some(standing),
         None => {
-            let user_id = claims.sub.clone();
+            let user_id = token.user_id.clone();
             let found = state
                 .db
                 .read_one(
@@ -259,14 +284,16 @@ async fn resolve(req: &HttpRequest) -> Result<Principal, ApiError> {
                 )
                 .await?;
             if let (Some(standing), false) = (&found, state.settings.auth_cache_ttl.is_zero()) {
-                state.standing.insert(claims.sub.clone(), standing.clone());
+                state
+                    .standing
+                    .insert(token.user_id.clone(), standing.clone());
             }
             found
         }
     };
     match standing {
-        Some(user) if user.can_log_in && user.role == claims.role => Ok(Principal {
-            subject: Subject::User(claims.sub),
+        Some(user) if user.can_log_in && user.role == token.role => Ok(Principal {
+            subject: Subject::User(token.user_id),
             role: user.role,
             company_id: user.company_id,
             scopes: None,

@@ -69,6 +69,14 @@ pub struct Standing {
     pub company_id: Option<String>,
 }
 
+/// What a verified access token says: whose it is, in which role, and until when.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub user_id: String,
+    pub role: crm_domain::access::roles::Role,
+    pub expires_at: i64,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
@@ -77,6 +85,9 @@ pub struct AppState {
     /// Users' standing by id, for `auth_cache_ttl`. A change through this process forgets the
     /// user at once; other processes see it within the TTL.
     pub standing: moka::sync::Cache<String, Standing>,
+    /// Access tokens whose signature this process has verified, with their claims, for
+    /// `auth_cache_ttl`: a token's claims cannot change, and its expiry is checked on each use.
+    pub verified_tokens: moka::sync::Cache<String, VerifiedToken>,
     /// Each caller's current rate-limit window in this process.
     pub rate_limits: Arc<RateLimiter>,
 }
@@ -99,6 +110,10 @@ impl AppState {
             metrics,
             standing: moka::sync::Cache::builder()
                 .max_capacity(100_000)
+                .time_to_live(settings.auth_cache_ttl)
+                .build(),
+            verified_tokens: moka::sync::Cache::builder()
+                .max_capacity(10_000)
                 .time_to_live(settings.auth_cache_ttl)
                 .build(),
             rate_limits: Arc::new(RateLimiter::default()),
