@@ -268,3 +268,11 @@ pub async fn delete_api_key(target: ActionTarget) -> Result<HttpResponse, ApiErr
         .write_no_content(Resource::ApiKeys, store::revoke)
         .await
 }
+
+/// The routes under `/api-keys`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_api_keys)
+        .service(create_api_key)
+        .service(get_api_key)
+        .service(delete_api_key);
+}

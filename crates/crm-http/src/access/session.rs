@@ -164,3 +164,8 @@ pub async fn revoke(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The routes under `/auth`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(create_token).service(refresh).service(revoke);
+}

@@ -375,3 +375,12 @@ pub async fn delete_user(
     state.standing.invalidate(archived.as_str());
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The routes under `/users`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user);
+}

@@ -90,3 +90,8 @@ pub async fn campaign_report(
         .await?;
     Ok(web::Json(report.into()))
 }
+
+/// The routes under `/campaigns`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(campaign_report);
+}

@@ -120,3 +120,8 @@ pub async fn churn_risk(
             .collect(),
     }))
 }
+
+/// The routes under `/analytics`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(churn_risk);
+}

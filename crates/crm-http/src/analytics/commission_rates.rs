@@ -91,3 +91,9 @@ pub async fn set_commission_rates(
         .await?;
     Ok(versioned(stored.version, &rates_dto(stored)))
 }
+
+/// The routes under `/settings`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_commission_rates)
+        .service(set_commission_rates);
+}

@@ -484,3 +484,13 @@ pub async fn contact_overview(
         overview(&state, &principal, None, Some(id.into_inner())).await?,
     ))
 }
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(company_overview);
+}
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(contact_overview);
+}

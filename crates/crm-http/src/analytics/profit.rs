@@ -820,3 +820,13 @@ impl From<crm_store::analytics::clv::Fit> for ClvModel {
         }
     }
 }
+
+/// The routes under `/analytics`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(customer_profit)
+        .service(rank_customers)
+        .service(recompute_tiers)
+        .service(product_analytics)
+        .service(commissions)
+        .service(customer_clv);
+}

@@ -151,3 +151,8 @@ pub async fn search(
         .await?;
     Ok(web::Json(SearchResults::from_hits(hits)))
 }
+
+/// The routes under `/search`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(search);
+}

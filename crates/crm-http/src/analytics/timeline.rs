@@ -124,3 +124,13 @@ pub async fn company_timeline(
     let subject = Subject::Company(id.into_inner());
     page(&state, &principal, subject, query).await
 }
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(company_timeline);
+}
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(contact_timeline);
+}

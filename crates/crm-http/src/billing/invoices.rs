@@ -1010,3 +1010,25 @@ pub async fn verify_series(
         }),
     }))
 }
+
+/// The routes under `/invoice-series`.
+pub fn invoice_series_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_series)
+        .service(create_series)
+        .service(get_series)
+        .service(update_series)
+        .service(verify_series);
+}
+
+/// The routes under `/invoices`.
+pub fn invoices_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_invoices)
+        .service(create_invoice)
+        .service(get_invoice)
+        .service(update_invoice)
+        .service(delete_invoice)
+        .service(issue_invoice)
+        .service(create_credit_note)
+        .service(create_payment)
+        .service(list_payments);
+}

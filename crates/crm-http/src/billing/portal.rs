@@ -774,3 +774,20 @@ pub async fn update_fiscal_data(
         .await?;
     Ok(versioned(c.version, &fiscal(c)))
 }
+
+/// The routes under `/portal`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_portal_invoices)
+        .service(get_portal_invoice)
+        .service(list_portal_orders)
+        .service(get_portal_order)
+        .service(list_portal_quotes)
+        .service(get_portal_quote)
+        .service(accept_portal_quote)
+        .service(reject_portal_quote)
+        .service(list_portal_returns)
+        .service(get_portal_return)
+        .service(create_portal_return)
+        .service(get_fiscal_data)
+        .service(update_fiscal_data);
+}

@@ -701,3 +701,18 @@ pub async fn return_report(
         .await?;
     Ok(web::Json(ReturnReport::in_currency(report, base.as_str())))
 }
+
+/// The routes under `/returns`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_returns)
+        .service(create_return)
+        .service(return_report)
+        .service(get_return)
+        .service(update_return)
+        .service(approve_return)
+        .service(reject_return)
+        .service(receive_return)
+        .service(resolve_return)
+        .service(close_return)
+        .service(withdraw_return);
+}

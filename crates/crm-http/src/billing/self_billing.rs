@@ -290,3 +290,21 @@ pub async fn create_self_billed_invoice(
         &Invoice::from(invoice),
     ))
 }
+
+/// The routes under `/invoices`.
+pub fn invoices_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(accept_invoice).service(dispute_invoice);
+}
+
+/// The routes under `/self-billing`.
+pub fn self_billing_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_agreements)
+        .service(create_agreement)
+        .service(get_agreement)
+        .service(terminate_agreement);
+}
+
+/// The routes under `/portal`.
+pub fn portal_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(create_self_billed_invoice);
+}

@@ -359,3 +359,21 @@ pub async fn delete_follow_up_rule(target: ActionTarget) -> Result<HttpResponse,
         })
         .await
 }
+
+/// The routes under `/greeting-rules`.
+pub fn greeting_rules_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_greeting_rules)
+        .service(create_greeting_rule)
+        .service(get_greeting_rule)
+        .service(update_greeting_rule)
+        .service(delete_greeting_rule);
+}
+
+/// The routes under `/follow-up-rules`.
+pub fn follow_up_rules_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_follow_up_rules)
+        .service(create_follow_up_rule)
+        .service(get_follow_up_rule)
+        .service(update_follow_up_rule)
+        .service(delete_follow_up_rule);
+}

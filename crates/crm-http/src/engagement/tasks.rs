@@ -322,3 +322,14 @@ pub async fn cancel_task(target: ActionTarget) -> Result<HttpResponse, ApiError>
 pub async fn reopen_task(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     act(target, TaskAction::Reopen).await
 }
+
+/// The routes under `/tasks`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_tasks)
+        .service(create_task)
+        .service(get_task)
+        .service(update_task)
+        .service(complete_task)
+        .service(cancel_task)
+        .service(reopen_task);
+}

@@ -228,3 +228,12 @@ pub async fn delete_visit_plan(target: ActionTarget) -> Result<HttpResponse, Api
         })
         .await
 }
+
+/// The routes under `/visit-plans`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_visit_plans)
+        .service(create_visit_plan)
+        .service(get_visit_plan)
+        .service(update_visit_plan)
+        .service(delete_visit_plan);
+}

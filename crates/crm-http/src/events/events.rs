@@ -193,3 +193,8 @@ pub async fn get_event(
     let event = state.db.read(move |conn| store::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(Event::from_stored(event)?))
 }
+
+/// The routes under `/events`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_events).service(get_event);
+}

@@ -517,3 +517,19 @@ pub async fn replay_webhook_events(
         .await?;
     Ok(HttpResponse::Accepted().json(Replayed { replayed }))
 }
+
+/// The routes under `/webhook-endpoints`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_webhook_endpoints)
+        .service(create_webhook_endpoint)
+        .service(get_webhook_endpoint)
+        .service(update_webhook_endpoint)
+        .service(delete_webhook_endpoint)
+        .service(rotate_webhook_secret)
+        .service(enable_webhook_endpoint)
+        .service(disable_webhook_endpoint)
+        .service(test_webhook_endpoint)
+        .service(list_webhook_deliveries)
+        .service(replay_webhook_delivery)
+        .service(replay_webhook_events);
+}

@@ -401,3 +401,13 @@ pub async fn list_ingestions(
     )
     .await
 }
+
+/// The routes under `/integrations`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_connections)
+        .service(create_connection)
+        .service(get_connection)
+        .service(update_connection)
+        .service(delete_connection)
+        .service(list_ingestions);
+}

@@ -267,6 +267,12 @@ pub async fn receive_woocommerce_webhook(
     .await
 }
 
+/// The routes under `/integrations`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(receive_shopify_webhook)
+        .service(receive_woocommerce_webhook);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -706,3 +706,19 @@ pub async fn set_member_status(
         .await?;
     Ok(versioned(member.version, &Member::from(member)))
 }
+
+/// The routes under `/campaigns`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_campaigns)
+        .service(create_campaign)
+        .service(get_campaign)
+        .service(update_campaign)
+        .service(activate_campaign)
+        .service(complete_campaign)
+        .service(cancel_campaign)
+        .service(list_costs)
+        .service(add_cost)
+        .service(list_members)
+        .service(add_members)
+        .service(set_member_status);
+}

@@ -270,3 +270,16 @@ pub async fn unsubscribe(
         status: Some(consent.event.status),
     }))
 }
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(record_consent)
+        .service(get_consents)
+        .service(consent_history)
+        .service(create_unsubscribe_link);
+}
+
+/// The routes under `/unsubscribe`.
+pub fn unsubscribe_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(show_unsubscribe).service(unsubscribe);
+}

@@ -538,3 +538,16 @@ pub async fn preview_segment(
         sample: sample.into_iter().map(SegmentMember::from).collect(),
     }))
 }
+
+/// The routes under `/segments`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(preview_segment)
+        .service(list_segments)
+        .service(create_segment)
+        .service(get_segment)
+        .service(update_segment)
+        .service(delete_segment)
+        .service(list_segment_members)
+        .service(count_segment)
+        .service(snapshot_segment);
+}

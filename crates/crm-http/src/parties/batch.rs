@@ -360,3 +360,13 @@ pub async fn batch_upsert_companies(
     }
     Ok(web::Json(BatchResponse { results }))
 }
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(batch_upsert_companies);
+}
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(batch_upsert_contacts);
+}

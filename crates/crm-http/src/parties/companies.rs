@@ -589,3 +589,13 @@ pub async fn delete_company(target: ActionTarget) -> Result<HttpResponse, ApiErr
         .write_no_content(Resource::Companies, store::archive)
         .await
 }
+
+/// The routes under `/companies`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_companies)
+        .service(search_companies)
+        .service(create_company)
+        .service(get_company)
+        .service(update_company)
+        .service(delete_company);
+}

@@ -668,3 +668,18 @@ pub async fn delete_contact(target: ActionTarget) -> Result<HttpResponse, ApiErr
         .write_no_content(Resource::Contacts, store::archive)
         .await
 }
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_company_contacts);
+}
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_contacts)
+        .service(search_contacts)
+        .service(create_contact)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact);
+}

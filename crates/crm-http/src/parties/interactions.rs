@@ -372,3 +372,12 @@ pub async fn delete_interaction(target: ActionTarget) -> Result<HttpResponse, Ap
         .write_no_content(Resource::Interactions, store::archive)
         .await
 }
+
+/// The routes under `/interactions`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_interactions)
+        .service(create_interaction)
+        .service(get_interaction)
+        .service(update_interaction)
+        .service(delete_interaction);
+}

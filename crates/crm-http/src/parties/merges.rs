@@ -433,3 +433,19 @@ pub async fn list_company_merges(
 ) -> Result<HttpResponse, ApiError> {
     log(&state, &principal, Party::Companies, id.into_inner()).await
 }
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_company_duplicates)
+        .service(dismiss_company_duplicates)
+        .service(merge_companies)
+        .service(list_company_merges);
+}
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_contact_duplicates)
+        .service(dismiss_contact_duplicates)
+        .service(merge_contacts)
+        .service(list_contact_merges);
+}

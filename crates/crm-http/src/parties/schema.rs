@@ -498,3 +498,13 @@ pub async fn delete_custom_field(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The routes under `/schema`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_object_schema)
+        .service(list_custom_fields)
+        .service(create_custom_field)
+        .service(get_custom_field)
+        .service(update_custom_field)
+        .service(delete_custom_field);
+}

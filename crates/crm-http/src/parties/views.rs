@@ -454,3 +454,12 @@ impl ListSearch {
             .map_err(|e| ApiError::validation("body", e.to_string()))
     }
 }
+
+/// The routes under `/views`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_views)
+        .service(create_view)
+        .service(get_view)
+        .service(update_view)
+        .service(delete_view);
+}

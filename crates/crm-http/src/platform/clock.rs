@@ -103,3 +103,10 @@ pub async fn resume_clock(
     state.db.write(store::resume).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The routes under `/admin`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_clock)
+        .service(freeze_clock)
+        .service(resume_clock);
+}

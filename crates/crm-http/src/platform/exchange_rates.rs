@@ -154,3 +154,10 @@ pub async fn delete_exchange_rate(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The routes under `/exchange-rates`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_exchange_rates)
+        .service(put_exchange_rate)
+        .service(delete_exchange_rate);
+}

@@ -23,22 +23,11 @@ pub mod settings;
 pub mod shape;
 pub mod state;
 pub(crate) mod strict_json;
-use routing::{Register, Segmented};
+use routing::Segmented;
 
 /// The context's `/v1` routes; `crate::contexts` composes the contexts.
 pub fn routes(cfg: &mut impl Segmented) {
-    cfg.segment("/exchange-rates", |cfg| {
-        cfg.service(exchange_rates::list_exchange_rates);
-        cfg.service(exchange_rates::put_exchange_rate);
-        cfg.service(exchange_rates::delete_exchange_rate);
-    });
-    cfg.segment("/settings", |cfg| {
-        cfg.service(settings::get_company_settings);
-        cfg.service(settings::update_company_settings);
-    });
-    cfg.segment("/admin", |cfg| {
-        cfg.service(clock::get_clock);
-        cfg.service(clock::freeze_clock);
-        cfg.service(clock::resume_clock);
-    });
+    cfg.segment("/exchange-rates", exchange_rates::routes);
+    cfg.segment("/settings", settings::routes);
+    cfg.segment("/admin", clock::routes);
 }

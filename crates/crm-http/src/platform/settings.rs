@@ -156,3 +156,9 @@ pub async fn update_company_settings(
         .await?;
     Ok(versioned(settings.version, &to_dto(settings)))
 }
+
+/// The routes under `/settings`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_company_settings)
+        .service(update_company_settings);
+}

@@ -126,3 +126,13 @@ pub async fn contact_last_prices(
     let customer = Customer::Contact(id.into_inner());
     last_prices(&state, &principal, customer, query).await
 }
+
+/// The routes under `/contacts`.
+pub fn contacts_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(contact_last_prices);
+}
+
+/// The routes under `/companies`.
+pub fn companies_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(company_last_prices);
+}

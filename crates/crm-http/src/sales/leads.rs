@@ -766,3 +766,18 @@ impl From<store::Conversion> for LeadConversion {
         }
     }
 }
+
+/// The routes under `/leads`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_leads)
+        .service(search_leads)
+        .service(create_lead)
+        .service(intake_lead)
+        .service(get_lead)
+        .service(update_lead)
+        .service(delete_lead)
+        .service(assign_lead)
+        .service(qualify_lead)
+        .service(disqualify_lead)
+        .service(convert_lead);
+}

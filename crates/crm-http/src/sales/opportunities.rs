@@ -782,3 +782,19 @@ impl Forecast {
         }
     }
 }
+
+/// The routes under `/opportunities`.
+pub fn opportunities_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_opportunities)
+        .service(search_opportunities)
+        .service(create_opportunity)
+        .service(get_opportunity)
+        .service(update_opportunity)
+        .service(delete_opportunity)
+        .service(opportunity_history);
+}
+
+/// The routes under `/forecast`.
+pub fn forecast_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_forecast);
+}

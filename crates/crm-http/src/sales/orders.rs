@@ -803,3 +803,15 @@ pub async fn fulfil_order(target: ActionTarget) -> Result<HttpResponse, ApiError
 pub async fn cancel_order(target: ActionTarget) -> Result<HttpResponse, ApiError> {
     act(target, OrderAction::Cancel).await
 }
+
+/// The routes under `/orders`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(upsert_order)
+        .service(import_orders)
+        .service(list_orders)
+        .service(search_orders)
+        .service(get_order)
+        .service(pay_order)
+        .service(fulfil_order)
+        .service(cancel_order);
+}

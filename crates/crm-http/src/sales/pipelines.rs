@@ -387,3 +387,14 @@ pub async fn update_stage(
         .await?;
     Ok(versioned(pipeline.version, &Pipeline::from(pipeline)))
 }
+
+/// The routes under `/pipelines`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_pipelines)
+        .service(create_pipeline)
+        .service(get_pipeline)
+        .service(update_pipeline)
+        .service(delete_pipeline)
+        .service(create_stage)
+        .service(update_stage);
+}

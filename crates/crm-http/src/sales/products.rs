@@ -298,3 +298,12 @@ pub async fn delete_product(target: ActionTarget) -> Result<HttpResponse, ApiErr
         .write_no_content(Resource::Products, store::archive)
         .await
 }
+
+/// The routes under `/products`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_products)
+        .service(create_product)
+        .service(get_product)
+        .service(update_product)
+        .service(delete_product);
+}

@@ -462,3 +462,17 @@ pub async fn revise_quote(target: ActionTarget) -> Result<HttpResponse, ApiError
         &Quote::from(revision),
     ))
 }
+
+/// The routes under `/quotes`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_quotes)
+        .service(create_quote)
+        .service(get_quote)
+        .service(update_quote)
+        .service(send_quote)
+        .service(accept_quote)
+        .service(reject_quote)
+        .service(cancel_quote)
+        .service(revise_quote)
+        .service(convert_quote);
+}

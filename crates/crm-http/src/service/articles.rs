@@ -563,3 +563,22 @@ pub async fn suggested_articles(
         .await?;
     Ok(web::Json(ArticleSearchResults::from_hits(hits)))
 }
+
+/// The routes under `/cases`.
+pub fn cases_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(link_case_article).service(suggested_articles);
+}
+
+/// The routes under `/kb`.
+pub fn kb_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_articles)
+        .service(create_article)
+        .service(search_articles)
+        .service(get_article)
+        .service(update_article)
+        .service(publish_article)
+        .service(archive_article)
+        .service(restore_article)
+        .service(list_revisions)
+        .service(rate_article);
+}

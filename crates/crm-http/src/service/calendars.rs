@@ -189,3 +189,12 @@ pub async fn delete_calendar(target: ActionTarget) -> Result<HttpResponse, ApiEr
         .write_no_content(Resource::ServiceSettings, store::delete)
         .await
 }
+
+/// The routes under `/business-calendars`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_calendars)
+        .service(create_calendar)
+        .service(get_calendar)
+        .service(update_calendar)
+        .service(delete_calendar);
+}

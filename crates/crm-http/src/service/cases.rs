@@ -694,3 +694,20 @@ pub async fn list_case_events(
             .collect(),
     }))
 }
+
+/// The routes under `/cases`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_cases)
+        .service(create_case)
+        .service(get_case)
+        .service(update_case)
+        .service(assign_case)
+        .service(open_case)
+        .service(pend_case)
+        .service(resolve_case)
+        .service(reopen_case)
+        .service(close_case)
+        .service(list_comments)
+        .service(create_comment)
+        .service(list_case_events);
+}

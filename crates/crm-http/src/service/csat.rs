@@ -160,3 +160,13 @@ pub async fn answer_portal_survey(
         .await?;
     outcome(answered)
 }
+
+/// The routes under `/csat`.
+pub fn csat_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_survey).service(answer_survey);
+}
+
+/// The routes under `/portal`.
+pub fn portal_routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(answer_portal_survey);
+}

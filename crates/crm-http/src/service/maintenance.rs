@@ -74,3 +74,8 @@ pub async fn run_maintenance(
         .await?;
     Ok(web::Json(MaintenanceRun::new(swept, automated, facts)))
 }
+
+/// The routes under `/admin`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(run_maintenance);
+}

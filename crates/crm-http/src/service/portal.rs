@@ -239,3 +239,12 @@ pub async fn create_portal_case_comment(
         &Comment::from(comment),
     ))
 }
+
+/// The routes under `/portal`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_portal_cases)
+        .service(create_portal_case)
+        .service(get_portal_case)
+        .service(list_portal_case_comments)
+        .service(create_portal_case_comment);
+}

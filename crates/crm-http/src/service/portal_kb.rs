@@ -82,3 +82,9 @@ pub async fn search_portal_articles(
         .await?;
     Ok(web::Json(ArticleSearchResults::from_hits(hits)))
 }
+
+/// The routes under `/portal`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_portal_article)
+        .service(search_portal_articles);
+}

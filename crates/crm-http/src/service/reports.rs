@@ -223,3 +223,8 @@ pub async fn get_case_report(
         .await?;
     Ok(web::Json(report.into()))
 }
+
+/// The routes under `/cases`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_csat_report).service(get_case_report);
+}

@@ -105,3 +105,9 @@ pub async fn update_service_settings(
         .await?;
     Ok(versioned(settings.version, &to_dto(settings)))
 }
+
+/// The routes under `/settings`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(get_service_settings)
+        .service(update_service_settings);
+}

@@ -211,3 +211,12 @@ pub async fn delete_policy(target: ActionTarget) -> Result<HttpResponse, ApiErro
         .write_no_content(Resource::ServiceSettings, store::delete)
         .await
 }
+
+/// The routes under `/sla-policies`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_policies)
+        .service(create_policy)
+        .service(get_policy)
+        .service(update_policy)
+        .service(delete_policy);
+}

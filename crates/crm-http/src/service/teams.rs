@@ -192,3 +192,12 @@ pub async fn delete_team(target: ActionTarget) -> Result<HttpResponse, ApiError>
         .write_no_content(Resource::ServiceSettings, store::delete)
         .await
 }
+
+/// The routes under `/teams`.
+pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
+    cfg.service(list_teams)
+        .service(create_team)
+        .service(get_team)
+        .service(update_team)
+        .service(delete_team);
+}
