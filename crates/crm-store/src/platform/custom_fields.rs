@@ -180,19 +180,24 @@ pub fn fields_of(
 }
 
 /// The fields of `object`, to write a record with: on PostgreSQL the definitions stay as read
-/// until the write commits.
+/// until the write commits. Written with the query builder, so that each connection prepares
+/// the statement once (as SQL text it was parsed and planned on every write).
 pub fn fields_for_write(
     conn: &mut DbConnection,
     object: CustomObject,
 ) -> Result<Vec<CustomField>, StoreError> {
-    if Dialect::of(conn) == Dialect::Sqlite {
+    let DbConnection::Postgres(native) = conn else {
         return fields(conn, object);
-    }
-    let rows: Vec<DefinitionRow> = diesel::sql_query(
-        "SELECT * FROM field_definitions WHERE object = $1 ORDER BY created_at, key FOR SHARE",
-    )
-    .bind::<sql_types::Text, _>(object.as_str())
-    .load(conn)?;
+    };
+    let rows: Vec<DefinitionRow> = field_definitions::table
+        .filter(field_definitions::object.eq(object.as_str()))
+        .order((
+            field_definitions::created_at.asc(),
+            field_definitions::key.asc(),
+        ))
+        .select(DefinitionRow::as_select())
+        .for_share()
+        .load(native)?;
     rows.iter().map(DefinitionRow::field).collect()
 }
 
