@@ -42,7 +42,7 @@ impl Register for utoipa_actix_web::service_config::ServiceConfig<'_> {
 
 /// Where the contexts register their `/v1` routes, grouped by the first segment of their path
 /// (`/contacts`). actix tries a scope's routes one after the other, each dynamic one with a
-/// regular expression, so a route registered late cost every request for it a walk past all
+/// regular expression, so a route registered late costs every request for it a walk past all
 /// the routes before it; grouped, a request tries one string comparison a segment and then only
 /// the routes of its own segment.
 pub trait Segmented {
@@ -106,7 +106,7 @@ impl Segments {
         for (segment, routes) in self.0 {
             let guard = FirstSegment {
                 mount,
-                segment: &segment[1..],
+                segment: segment.trim_start_matches('/'),
             };
             cfg.service(web::scope("").guard(guard).configure(move |cfg| {
                 for register in routes.0 {
@@ -356,7 +356,7 @@ mod tests {
                 let inside = path
                     .strip_prefix(self.segment)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-                if !inside || self.segment[1..].contains('/') {
+                if !inside || self.segment.trim_start_matches('/').contains('/') {
                     self.found.push(format!("{path} under {}", self.segment));
                 }
             }
