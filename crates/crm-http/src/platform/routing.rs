@@ -197,8 +197,27 @@ pub struct KnownPaths(Vec<KnownPath>);
 
 struct KnownPath {
     template: String,
+    /// The template up to its first parameter: a path without it cannot match, and checking
+    /// that is a string comparison where the matcher is a regular expression.
+    literal_prefix: String,
     matcher: ResourceDef,
     methods: Vec<&'static str>,
+}
+
+impl KnownPath {
+    fn new(template: &str, matcher: ResourceDef, methods: Vec<&'static str>) -> Self {
+        let literal_prefix = template.split('{').next().unwrap_or_default().to_owned();
+        KnownPath {
+            template: template.to_owned(),
+            literal_prefix,
+            matcher,
+            methods,
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        path.starts_with(&self.literal_prefix) && self.matcher.is_match(path)
+    }
 }
 
 /// `path` with each of our id segments (`{id}`, `{stage_id}`) matching hexadecimal and dashes
@@ -234,11 +253,7 @@ impl KnownPaths {
                 .into_iter()
                 .filter_map(|(method, served)| served.then_some(method))
                 .collect();
-                KnownPath {
-                    template: path.clone(),
-                    matcher: ResourceDef::new(ids_as_hex(path)),
-                    methods,
-                }
+                KnownPath::new(path, ResourceDef::new(ids_as_hex(path)), methods)
             })
             .collect();
         KnownPaths(known)
@@ -250,7 +265,7 @@ impl KnownPaths {
     pub fn template(&self, method: &str, path: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|known| known.methods.contains(&method) && known.matcher.is_match(path))
+            .find(|known| known.methods.contains(&method) && known.matches(path))
             .map(|known| known.template.as_str())
     }
 
@@ -260,7 +275,7 @@ impl KnownPaths {
         let mut methods: Vec<&str> = self
             .0
             .iter()
-            .filter(|known| known.matcher.is_match(path))
+            .filter(|known| known.matches(path))
             .flat_map(|known| known.methods.iter().copied())
             .collect();
         if methods.is_empty() {
@@ -303,10 +318,8 @@ mod tests {
         KnownPaths(
             known
                 .into_iter()
-                .map(|(template, methods)| KnownPath {
-                    template: template.to_owned(),
-                    matcher: ResourceDef::new(template),
-                    methods,
+                .map(|(template, methods)| {
+                    KnownPath::new(template, ResourceDef::new(template), methods)
                 })
                 .collect(),
         )
