@@ -27,7 +27,8 @@ use crate::platform::error::ApiError;
 use crate::platform::state::{AppState, HttpSettings, Standing, VerifiedToken};
 
 pub const API_KEY_PREFIX: &str = "crm_";
-const LEEWAY_SECONDS: u64 = 30;
+/// How far a token's times may be off the clock of the node checking it.
+const LEEWAY_SECONDS: i64 = 30;
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -107,7 +108,7 @@ pub fn issue_access_token(
 /// `exp`, `nbf` and `iat`.
 fn decode_access_token(settings: &HttpSettings, token: &str) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = LEEWAY_SECONDS;
+    validation.leeway = LEEWAY_SECONDS.unsigned_abs();
     validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "nbf", "sub"]);
     let data = jsonwebtoken::decode::<Claims>(
@@ -116,8 +117,7 @@ fn decode_access_token(settings: &HttpSettings, token: &str) -> Result<Claims, A
         &validation,
     )
     .map_err(|_| ApiError::Unauthenticated("the access token is invalid or expired".into()))?;
-    let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(30);
-    if data.claims.iat > chrono::Utc::now().timestamp() + leeway {
+    if data.claims.iat > chrono::Utc::now().timestamp() + LEEWAY_SECONDS {
         return Err(ApiError::Unauthenticated(
             "the access token is issued in the future".into(),
         ));
@@ -130,8 +130,7 @@ fn decode_access_token(settings: &HttpSettings, token: &str) -> Result<Claims, A
 /// as it does when decoded.
 fn verified_claims(state: &AppState, token: &str) -> Result<VerifiedToken, ApiError> {
     if let Some(verified) = state.verified_tokens.get(token) {
-        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(30);
-        if chrono::Utc::now().timestamp() <= verified.expires_at + leeway {
+        if chrono::Utc::now().timestamp() <= verified.expires_at + LEEWAY_SECONDS {
             return Ok(verified);
         }
         state.verified_tokens.invalidate(token);
