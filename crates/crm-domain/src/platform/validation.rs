@@ -36,6 +36,12 @@ impl Violations {
         }
     }
 
+    /// The fields named, in order: what a test of a rule compares.
+    #[cfg(test)]
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        self.0.iter().map(|v| v.field.as_str()).collect()
+    }
+
     pub fn into_result(self) -> Result<(), Violations> {
         if self.0.is_empty() {
             Ok(())

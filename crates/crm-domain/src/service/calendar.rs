@@ -373,14 +373,9 @@ mod tests {
             start: "24:00".into(),
             end: "9".into(),
         });
-        let fields: Vec<String> = BusinessCalendar::new("Mars/Olympus", &hours, [])
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|v| v.field)
-            .collect();
+        let refused = BusinessCalendar::new("Mars/Olympus", &hours, []).unwrap_err();
         assert_eq!(
-            fields,
+            refused.fields(),
             [
                 "time_zone",
                 "hours[2].end",

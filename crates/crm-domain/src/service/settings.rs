@@ -84,14 +84,10 @@ mod tests {
             at_risk_from_bp: 0,
             ..ServiceSettings::default()
         };
-        let fields: Vec<String> = bad
-            .validate()
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|v| v.field)
-            .collect();
-        assert_eq!(fields, ["reopen_window_days", "at_risk_from_bp"]);
+        assert_eq!(
+            bad.validate().unwrap_err().fields(),
+            ["reopen_window_days", "at_risk_from_bp"]
+        );
     }
 
     #[test]

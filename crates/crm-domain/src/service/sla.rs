@@ -222,14 +222,8 @@ mod tests {
             rule(CasePriority::High, None, 90),
             rule(CasePriority::Low, None, 0),
         ];
-        let fields: Vec<String> = check_rules(&rules)
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|v| v.field)
-            .collect();
         assert_eq!(
-            fields,
+            check_rules(&rules).unwrap_err().fields(),
             [
                 "rules[2]",
                 "rules[3].first_response_minutes",

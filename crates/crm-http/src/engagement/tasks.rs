@@ -245,18 +245,12 @@ pub async fn list_tasks(
     params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "Its version")))))]
 #[get("/tasks/{id}")]
-pub async fn get_task(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Tasks, Access::Read)?;
-    let visible = visible_to(&principal);
-    let task = state
-        .db
-        .read(move |conn| store::get(conn, &id, &visible))
-        .await?;
-    Ok(versioned(task.version, &Task::from(task)))
+pub async fn get_task(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let visible = visible_to(&target.principal);
+    let read = move |conn: &mut _, id: &str| store::get(conn, id, &visible);
+    target
+        .respond(Resource::Tasks, read, |r| r.version, Task::from)
+        .await
 }
 
 #[utoipa::path(tag = "tasks", operation_id = "updateTask", summary = "Update a task",

@@ -177,18 +177,12 @@ pub async fn list_visit_plans(
     params(("id" = String, Path, description = "Plan id")),
     responses((status = 200, description = "The plan", body = VisitPlan, headers(("ETag" = String, description = "Its version")))))]
 #[get("/visit-plans/{id}")]
-pub async fn get_visit_plan(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::VisitPlans, Access::Read)?;
-    let visible = visible_to(&principal);
-    let plan = state
-        .db
-        .read(move |conn| store::get(conn, &id, &visible))
-        .await?;
-    Ok(versioned(plan.version, &VisitPlan::from(plan)))
+pub async fn get_visit_plan(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let visible = visible_to(&target.principal);
+    let read = move |conn: &mut _, id: &str| store::get(conn, id, &visible);
+    target
+        .respond(Resource::VisitPlans, read, |r| r.version, VisitPlan::from)
+        .await
 }
 
 #[utoipa::path(tag = "visit-plans", operation_id = "updateVisitPlan", summary = "Update a visit plan",

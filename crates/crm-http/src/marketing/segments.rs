@@ -225,18 +225,12 @@ pub async fn list_segments(
     params(("id" = String, Path, description = "Segment id")),
     responses((status = 200, description = "The segment", body = Segment, headers(("ETag" = String, description = "Its version")))))]
 #[get("/segments/{id:[0-9a-fA-F-]+}")]
-pub async fn get_segment(
-    state: web::Data<AppState>,
-    principal: Principal,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    principal.authorize(Resource::Segments, Access::Read)?;
-    let visible = visible_to(&principal);
-    let segment = state
-        .db
-        .read(move |conn| store::get(conn, &id, &visible))
-        .await?;
-    Ok(versioned(segment.version, &Segment::from(segment)))
+pub async fn get_segment(target: ActionTarget) -> Result<HttpResponse, ApiError> {
+    let visible = visible_to(&target.principal);
+    let read = move |conn: &mut _, id: &str| store::get(conn, id, &visible);
+    target
+        .respond(Resource::Segments, read, |r| r.version, Segment::from)
+        .await
 }
 
 #[utoipa::path(tag = "segments", operation_id = "updateSegment", summary = "Update a segment",

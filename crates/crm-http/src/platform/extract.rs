@@ -38,13 +38,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let (limit, content_type_ok) = (body_limit(req), is_json(req));
-        let payload = payload.take();
-        Box::pin(async move {
-            require_json(content_type_ok)?;
-            let body = read_body(payload, limit).await?;
-            parse_json(&body).map(ApiJson)
-        })
+        Box::pin(json_body(req, payload, None, ApiJson))
     }
 }
 
@@ -57,16 +51,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let (limit, content_type_ok) = (body_limit(req), is_json(req));
-        let payload = payload.take();
-        Box::pin(async move {
-            let body = read_body(payload, limit).await?;
-            if body.is_empty() {
-                return Ok(OptionalJson(None));
-            }
+        Box::pin(json_body(req, payload, Some(OptionalJson(None)), |v| {
+            OptionalJson(Some(v))
+        }))
+    }
+}
+
+/// Reads and parses a JSON body into what `wrap` makes of it. An empty body is `when_empty`
+/// where there is one; where there is none, a body sent as anything but JSON is refused before
+/// it is read.
+fn json_body<T: DeserializeOwned + 'static, R: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    when_empty: Option<R>,
+    wrap: fn(T) -> R,
+) -> impl Future<Output = Result<R, ApiError>> + 'static {
+    let (limit, content_type_ok) = (body_limit(req), is_json(req));
+    let payload = payload.take();
+    async move {
+        if when_empty.is_none() {
             require_json(content_type_ok)?;
-            parse_json(&body).map(|v| OptionalJson(Some(v)))
-        })
+        }
+        let body = read_body(payload, limit).await?;
+        if let (true, Some(empty)) = (body.is_empty(), when_empty) {
+            return Ok(empty);
+        }
+        require_json(content_type_ok)?;
+        parse_json(&body).map(wrap)
     }
 }
 

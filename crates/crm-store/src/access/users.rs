@@ -239,11 +239,8 @@ where
         fields.active && fields.role == Role::Admin,
     )?;
     let revoke_sessions = !fields.active || fields.password_hash != row.password_hash;
-    let previous_version = row.version;
     row.set_fields(fields);
-    row.version += 1;
-    row.updated_at = now();
-    records::update_versioned!(conn, users, id, previous_version, &row)?;
+    records::write_next_version!(conn, users, id, row)?;
     if revoke_sessions {
         refresh_tokens::revoke_all_of_user(conn, id)?;
     }

@@ -111,77 +111,80 @@ pub fn fit(
         spend,
     };
     diesel::insert_into(clv_fits::table)
-        .values((
-            clv_fits::id.eq(&fit.id),
-            clv_fits::fitted_at.eq(fit.fitted_at),
-            clv_fits::observed_until.eq(fit.observed_until),
-            clv_fits::customers.eq(fit.customers),
-            clv_fits::repeat_customers.eq(fit.repeat_customers),
-            clv_fits::bgnbd_r.eq(purchases.r),
-            clv_fits::bgnbd_alpha.eq(purchases.alpha),
-            clv_fits::bgnbd_a.eq(purchases.a),
-            clv_fits::bgnbd_b.eq(purchases.b),
-            clv_fits::gamma_gamma_p.eq(spend.p),
-            clv_fits::gamma_gamma_q.eq(spend.q),
-            clv_fits::gamma_gamma_gamma.eq(spend.gamma),
-        ))
+        .values(FitRow::from(&fit))
         .execute(conn)?;
     Ok(fit)
 }
 
-type FitRow = (
-    String,
-    NaiveDateTime,
-    NaiveDate,
-    i64,
-    i64,
-    (f64, f64, f64, f64),
-    (f64, f64, f64),
-);
+/// A fit as stored: the models' parameters flattened into columns.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = clv_fits)]
+struct FitRow {
+    id: String,
+    fitted_at: NaiveDateTime,
+    observed_until: NaiveDate,
+    customers: i64,
+    repeat_customers: i64,
+    bgnbd_r: f64,
+    bgnbd_alpha: f64,
+    bgnbd_a: f64,
+    bgnbd_b: f64,
+    gamma_gamma_p: f64,
+    gamma_gamma_q: f64,
+    gamma_gamma_gamma: f64,
+}
+
+impl From<&Fit> for FitRow {
+    fn from(fit: &Fit) -> Self {
+        let (purchases, spend) = (&fit.purchases, &fit.spend);
+        FitRow {
+            id: fit.id.clone(),
+            fitted_at: fit.fitted_at,
+            observed_until: fit.observed_until,
+            customers: fit.customers,
+            repeat_customers: fit.repeat_customers,
+            bgnbd_r: purchases.r,
+            bgnbd_alpha: purchases.alpha,
+            bgnbd_a: purchases.a,
+            bgnbd_b: purchases.b,
+            gamma_gamma_p: spend.p,
+            gamma_gamma_q: spend.q,
+            gamma_gamma_gamma: spend.gamma,
+        }
+    }
+}
+
+impl From<FitRow> for Fit {
+    fn from(row: FitRow) -> Self {
+        Fit {
+            id: row.id,
+            fitted_at: row.fitted_at,
+            observed_until: row.observed_until,
+            customers: row.customers,
+            repeat_customers: row.repeat_customers,
+            purchases: BgNbdParams {
+                r: row.bgnbd_r,
+                alpha: row.bgnbd_alpha,
+                a: row.bgnbd_a,
+                b: row.bgnbd_b,
+            },
+            spend: GammaGammaParams {
+                p: row.gamma_gamma_p,
+                q: row.gamma_gamma_q,
+                gamma: row.gamma_gamma_gamma,
+            },
+        }
+    }
+}
 
 /// The newest fit, if any.
 pub fn latest(conn: &mut DbConnection) -> Result<Option<Fit>, StoreError> {
-    let row: Option<FitRow> = clv_fits::table
+    Ok(clv_fits::table
         .order((clv_fits::fitted_at.desc(), clv_fits::id.desc()))
-        .select((
-            clv_fits::id,
-            clv_fits::fitted_at,
-            clv_fits::observed_until,
-            clv_fits::customers,
-            clv_fits::repeat_customers,
-            (
-                clv_fits::bgnbd_r,
-                clv_fits::bgnbd_alpha,
-                clv_fits::bgnbd_a,
-                clv_fits::bgnbd_b,
-            ),
-            (
-                clv_fits::gamma_gamma_p,
-                clv_fits::gamma_gamma_q,
-                clv_fits::gamma_gamma_gamma,
-            ),
-        ))
+        .select(FitRow::as_select())
         .first(conn)
-        .optional()?;
-    Ok(row.map(
-        |(
-            id,
-            fitted_at,
-            observed_until,
-            customers,
-            repeat_customers,
-            (r, alpha, a, b),
-            (p, q, gamma),
-        )| Fit {
-            id,
-            fitted_at,
-            observed_until,
-            customers,
-            repeat_customers,
-            purchases: BgNbdParams { r, alpha, a, b },
-            spend: GammaGammaParams { p, q, gamma },
-        },
-    ))
+        .optional()?
+        .map(Fit::from))
 }
 
 /// Fits anew when the newest fit is older than `max_age`, or there is none. Not enough

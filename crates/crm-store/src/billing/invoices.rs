@@ -301,10 +301,7 @@ fn assemble(conn: &mut DbConnection, row: InvoiceRow) -> Result<Invoice, StoreEr
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<InvoiceRow, StoreError> {
-    Ok(invoices::table
-        .find(id)
-        .select(InvoiceRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, invoices::table, id)
 }
 
 /// Locks the document and reads it, checked against the caller's `If-Match` and against

@@ -359,10 +359,7 @@ pub fn open(conn: &mut DbConnection, request: ReturnRequest) -> Result<Return, S
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ReturnRow, StoreError> {
-    Ok(returns::table
-        .find(id)
-        .select(ReturnRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, returns::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Return, StoreError> {

@@ -109,10 +109,7 @@ pub fn create(conn: &mut DbConnection, fields: VisitPlanFields) -> Result<VisitP
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<VisitPlanRow, StoreError> {
-    Ok(visit_plans::table
-        .find(id)
-        .select(VisitPlanRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, visit_plans::table, id)
 }
 
 /// A plan the caller may see; another salesperson's is not found.

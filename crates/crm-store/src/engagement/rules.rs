@@ -38,8 +38,8 @@ pub struct GreetingRule {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = greeting_rules)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = greeting_rules, treat_none_as_null = true)]
 struct GreetingRuleRow {
     id: String,
     name: String,
@@ -53,6 +53,21 @@ struct GreetingRuleRow {
 }
 
 impl GreetingRuleRow {
+    fn of(rule: &GreetingRule) -> Self {
+        let f = &rule.fields;
+        GreetingRuleRow {
+            id: rule.id.clone(),
+            name: f.name.clone(),
+            occasion: f.occasion.to_text(),
+            locales: serde_json::to_string(&f.locales).unwrap_or_else(|_| "[]".to_owned()),
+            channel: f.channel.map(|c| c.as_str().to_owned()),
+            days_before: f.days_before,
+            version: rule.version,
+            created_at: rule.created_at,
+            updated_at: rule.updated_at,
+        }
+    }
+
     fn into_rule(self) -> Result<GreetingRule, StoreError> {
         let occasion =
             Occasion::parse("occasion", &self.occasion).map_err(|_| StoreError::Corrupt {
@@ -106,28 +121,21 @@ pub fn create_greeting(
 ) -> Result<GreetingRule, StoreError> {
     fields.validate()?;
     let at = now();
-    let row = GreetingRuleRow {
+    let rule = GreetingRule {
         id: new_id(),
-        name: fields.name.clone(),
-        occasion: fields.occasion.to_text(),
-        locales: serde_json::to_string(&fields.locales).unwrap_or_else(|_| "[]".to_owned()),
-        channel: fields.channel.map(|c| c.as_str().to_owned()),
-        days_before: fields.days_before,
+        fields,
         version: 1,
         created_at: at,
         updated_at: at,
     };
     diesel::insert_into(greeting_rules::table)
-        .values(&row)
+        .values(GreetingRuleRow::of(&rule))
         .execute(conn)?;
-    row.into_rule()
+    Ok(rule)
 }
 
 fn load_greeting(conn: &mut DbConnection, id: &str) -> Result<GreetingRuleRow, StoreError> {
-    Ok(greeting_rules::table
-        .find(id)
-        .select(GreetingRuleRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, greeting_rules::table, id)
 }
 
 pub fn get_greeting(conn: &mut DbConnection, id: &str) -> Result<GreetingRule, StoreError> {
@@ -161,7 +169,7 @@ pub fn update_greeting(
     expected_version: Option<i64>,
     edit: impl FnOnce(&mut GreetingRuleFields) -> Result<(), StoreError>,
 ) -> Result<GreetingRule, StoreError> {
-    let current = records::checkout(
+    let mut rule = records::checkout(
         conn,
         Record::GreetingRule,
         id,
@@ -170,29 +178,18 @@ pub fn update_greeting(
         |r| r.version,
     )?
     .into_rule()?;
-    let mut f = current.fields.clone();
-    edit(&mut f)?;
-    f.validate()?;
-    records::written(
-        diesel::update(
-            greeting_rules::table
-                .filter(greeting_rules::id.eq(id))
-                .filter(greeting_rules::version.eq(current.version)),
-        )
-        .set((
-            greeting_rules::name.eq(&f.name),
-            greeting_rules::occasion.eq(f.occasion.to_text()),
-            greeting_rules::locales
-                .eq(serde_json::to_string(&f.locales).unwrap_or_else(|_| "[]".to_owned())),
-            greeting_rules::channel.eq(f.channel.map(|c| c.as_str())),
-            greeting_rules::days_before.eq(f.days_before),
-            greeting_rules::version.eq(current.version + 1),
-            greeting_rules::updated_at.eq(now()),
-        ))
-        .execute(conn)?,
-        current.version,
+    let read_version = rule.version;
+    edit(&mut rule.fields)?;
+    rule.fields.validate()?;
+    (rule.version, rule.updated_at) = (read_version + 1, now());
+    records::update_versioned!(
+        conn,
+        greeting_rules,
+        id,
+        read_version,
+        GreetingRuleRow::of(&rule)
     )?;
-    get_greeting(conn, id)
+    Ok(rule)
 }
 
 pub fn delete_greeting(
@@ -242,7 +239,7 @@ pub struct FollowUpRule {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = follow_up_rules)]
 struct FollowUpRuleRow {
     id: String,
@@ -255,6 +252,18 @@ struct FollowUpRuleRow {
 }
 
 impl FollowUpRuleRow {
+    fn of(rule: &FollowUpRule) -> Self {
+        FollowUpRuleRow {
+            id: rule.id.clone(),
+            name: rule.fields.name.clone(),
+            trigger_event: rule.fields.trigger.as_str().to_owned(),
+            after_days: rule.fields.after_days,
+            version: rule.version,
+            created_at: rule.created_at,
+            updated_at: rule.updated_at,
+        }
+    }
+
     fn into_rule(self) -> Result<FollowUpRule, StoreError> {
         Ok(FollowUpRule {
             fields: FollowUpRuleFields {
@@ -277,26 +286,21 @@ pub fn create_follow_up(
     at: NaiveDateTime,
 ) -> Result<FollowUpRule, StoreError> {
     fields.validate()?;
-    let row = FollowUpRuleRow {
+    let rule = FollowUpRule {
         id: new_id(),
-        name: fields.name,
-        trigger_event: fields.trigger.as_str().to_owned(),
-        after_days: fields.after_days,
+        fields,
         version: 1,
         created_at: at,
         updated_at: at,
     };
     diesel::insert_into(follow_up_rules::table)
-        .values(&row)
+        .values(FollowUpRuleRow::of(&rule))
         .execute(conn)?;
-    row.into_rule()
+    Ok(rule)
 }
 
 fn load_follow_up(conn: &mut DbConnection, id: &str) -> Result<FollowUpRuleRow, StoreError> {
-    Ok(follow_up_rules::table
-        .find(id)
-        .select(FollowUpRuleRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, follow_up_rules::table, id)
 }
 
 pub fn get_follow_up(conn: &mut DbConnection, id: &str) -> Result<FollowUpRule, StoreError> {
@@ -339,26 +343,23 @@ pub fn update_follow_up(
         |r| r.version,
     )?
     .into_rule()?;
-    let mut f = current.fields.clone();
-    edit(&mut f)?;
-    f.validate()?;
-    records::written(
-        diesel::update(
-            follow_up_rules::table
-                .filter(follow_up_rules::id.eq(id))
-                .filter(follow_up_rules::version.eq(current.version)),
-        )
-        .set((
-            follow_up_rules::name.eq(&f.name),
-            follow_up_rules::trigger_event.eq(f.trigger.as_str()),
-            follow_up_rules::after_days.eq(f.after_days),
-            follow_up_rules::version.eq(current.version + 1),
-            follow_up_rules::updated_at.eq(now()),
-        ))
-        .execute(conn)?,
+    let mut fields = current.fields.clone();
+    edit(&mut fields)?;
+    fields.validate()?;
+    let next = FollowUpRule {
+        fields,
+        version: current.version + 1,
+        updated_at: now(),
+        ..current
+    };
+    records::update_versioned!(
+        conn,
+        follow_up_rules,
+        id,
         current.version,
+        FollowUpRuleRow::of(&next)
     )?;
-    get_follow_up(conn, id)
+    Ok(next)
 }
 
 pub fn delete_follow_up(

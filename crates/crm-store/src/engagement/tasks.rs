@@ -248,10 +248,7 @@ pub fn generate(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<TaskRow, StoreError> {
-    Ok(tasks::table
-        .find(id)
-        .select(TaskRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, tasks::table, id)
 }
 
 /// A task the caller may see; one assigned to someone else is not found by a salesperson.

@@ -156,10 +156,7 @@ pub fn create(
 }
 
 pub(crate) fn load(conn: &mut DbConnection, id: &str) -> Result<EndpointRow, StoreError> {
-    Ok(webhook_endpoints::table
-        .find(id)
-        .select(EndpointRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, webhook_endpoints::table, id)
 }
 
 /// Locks the endpoint and checks `If-Match`: the start of its every write.
@@ -200,11 +197,8 @@ fn change(
     change: impl FnOnce(&mut EndpointRow, &mut DbConnection) -> Result<(), StoreError>,
 ) -> Result<Endpoint, StoreError> {
     let mut row = checkout(conn, id, expected_version)?;
-    let previous_version = row.version;
     change(&mut row, conn)?;
-    row.version += 1;
-    row.updated_at = now();
-    records::update_versioned!(conn, webhook_endpoints, id, previous_version, &row)?;
+    records::write_next_version!(conn, webhook_endpoints, id, row)?;
     row.into_endpoint()
 }
 

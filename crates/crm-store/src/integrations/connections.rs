@@ -147,10 +147,7 @@ pub fn create(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ConnectionRow, StoreError> {
-    Ok(integration_connections::table
-        .find(id)
-        .select(ConnectionRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, integration_connections::table, id)
 }
 
 /// Locks the connection and checks `If-Match`: the start of its every write.
@@ -203,7 +200,6 @@ pub fn update(
     edit: impl FnOnce(&Platform, &mut ConnectionFields) -> Result<(), StoreError>,
 ) -> Result<Connection, StoreError> {
     let mut row = checkout(conn, id, expected_version)?;
-    let previous_version = row.version;
     let platform = stored("integration_connections", "platform", &row.platform)?;
     let mut fields = row.fields();
     edit(&platform, &mut fields)?;
@@ -211,9 +207,7 @@ pub fn update(
     if let Some(secret) = secret {
         row.secret = secret;
     }
-    row.version += 1;
-    row.updated_at = now();
-    records::update_versioned!(conn, integration_connections, id, previous_version, &row)?;
+    records::write_next_version!(conn, integration_connections, id, row)?;
     row.into_connection()
 }
 

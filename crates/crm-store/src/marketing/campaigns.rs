@@ -211,10 +211,7 @@ pub fn create(conn: &mut DbConnection, fields: CampaignFields) -> Result<Campaig
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<CampaignRow, StoreError> {
-    Ok(campaigns::table
-        .find(id)
-        .select(CampaignRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, campaigns::table, id)
 }
 
 /// A campaign the caller may see; another salesperson's is not found.

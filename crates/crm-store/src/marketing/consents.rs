@@ -139,20 +139,17 @@ pub fn record(
             .get(contact_id)
             .filter(|(status, _)| *status == ConsentStatus::Granted)
             .map(|(_, at)| *at);
-        records::written(
-            diesel::update(
-                contacts::table
-                    .filter(contacts::id.eq(contact_id))
-                    .filter(contacts::version.eq(version)),
-            )
-            .set((
+        records::update_versioned!(
+            conn,
+            contacts,
+            contact_id,
+            version,
+            (
                 contacts::marketing_consent.eq(given.is_some()),
                 contacts::marketing_consent_at.eq(given),
                 contacts::version.eq(version + 1),
                 contacts::updated_at.eq(now()),
-            ))
-            .execute(conn)?,
-            version,
+            )
         )?;
     }
     outbox::record(conn, EventType::ContactUpdated, contact_id)?;

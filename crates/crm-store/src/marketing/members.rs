@@ -259,10 +259,7 @@ pub fn list(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<MemberRow, StoreError> {
-    Ok(campaign_members::table
-        .find(id)
-        .select(MemberRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, campaign_members::table, id)
 }
 
 /// Activates a campaign, and adds the members of its target segment as of now, in one
@@ -319,19 +316,16 @@ pub fn set_status(
     let from: MemberStatus = stored("campaign_members", "status", &row.status)?;
     let to = advance(from, status).map_err(StoreError::IllegalTransition)?;
     let at = now();
-    records::written(
-        diesel::update(
-            campaign_members::table
-                .filter(campaign_members::id.eq(member_id))
-                .filter(campaign_members::version.eq(row.version)),
-        )
-        .set((
+    records::update_versioned!(
+        conn,
+        campaign_members,
+        member_id,
+        row.version,
+        (
             campaign_members::status.eq(to.as_str()),
             campaign_members::version.eq(row.version + 1),
             campaign_members::updated_at.eq(at),
-        ))
-        .execute(conn)?,
-        row.version,
+        )
     )?;
     outbox::record(conn, EventType::CampaignMembersChanged, campaign_id)?;
     load(conn, member_id)?.into_member()

@@ -453,10 +453,7 @@ pub fn create(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<SegmentRow, StoreError> {
-    Ok(segments::table
-        .find(id)
-        .select(SegmentRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, segments::table, id)
 }
 
 /// A segment the caller may see; another salesperson's is not found.

@@ -506,41 +506,19 @@ pub fn archived_at_of(
         .collect())
 }
 
-pub fn update<F>(
-    conn: &mut DbConnection,
-    id: &str,
-    expected_version: Option<i64>,
-    change: F,
-) -> Result<Company, StoreError>
-where
-    F: FnOnce(&mut CompanyFields) -> Result<(), StoreError>,
-{
-    write(conn, id, expected_version, change)
-}
-
 /// The survivor of a merge takes `fields`; its caller holds the lock.
 pub(crate) fn absorb(
     conn: &mut DbConnection,
     id: &str,
     fields: CompanyFields,
 ) -> Result<Company, StoreError> {
-    write(conn, id, None, move |stored| {
+    update(conn, id, None, move |stored| {
         *stored = fields;
         Ok(())
     })
 }
 
-/// A merged company takes no more writes: the error names the company it went into.
-fn refuse_merged(row: &CompanyRow) -> Result<(), StoreError> {
-    match &row.merged_into_id {
-        Some(into) => Err(StoreError::Merged {
-            merged_into: into.clone(),
-        }),
-        None => Ok(()),
-    }
-}
-
-fn write<F>(
+pub fn update<F>(
     conn: &mut DbConnection,
     id: &str,
     expected_version: Option<i64>,
@@ -554,7 +532,7 @@ where
     let mut row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
         r.version
     })?;
-    refuse_merged(&row)?;
+    records::refuse_merged(row.merged_into_id.as_deref())?;
     let mut fields = row.fields()?;
     change(&mut fields)?;
     check_write(conn, &mut fields, &defs, id, false)?;
@@ -578,7 +556,7 @@ pub fn archive(
     let row = records::checkout(conn, Record::Company, id, expected_version, load, |r| {
         r.version
     })?;
-    refuse_merged(&row)?;
+    records::refuse_merged(row.merged_into_id.as_deref())?;
     if row.archived_at.is_none() {
         records::archive(conn, Record::Company, id, row.version)?;
         outbox::record(conn, EventType::CompanyArchived, id)?;

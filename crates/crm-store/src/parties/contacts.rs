@@ -525,16 +525,6 @@ pub(crate) fn absorb(
     )
 }
 
-/// A merged contact takes no more writes: the error names the contact it went into.
-fn refuse_merged(row: &ContactRow) -> Result<(), StoreError> {
-    match &row.merged_into_id {
-        Some(into) => Err(StoreError::Merged {
-            merged_into: into.clone(),
-        }),
-        None => Ok(()),
-    }
-}
-
 fn write<F>(
     conn: &mut DbConnection,
     id: &str,
@@ -550,7 +540,7 @@ where
     let mut row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
         r.version
     })?;
-    refuse_merged(&row)?;
+    records::refuse_merged(row.merged_into_id.as_deref())?;
     if let Some(at) = consent_at {
         row.marketing_consent_at = at;
     }
@@ -582,7 +572,7 @@ pub fn archive(
     let row = records::checkout(conn, Record::Contact, id, expected_version, load, |r| {
         r.version
     })?;
-    refuse_merged(&row)?;
+    records::refuse_merged(row.merged_into_id.as_deref())?;
     if row.archived_at.is_none() {
         records::archive(conn, Record::Contact, id, row.version)?;
         outbox::record(conn, EventType::ContactArchived, id)?;

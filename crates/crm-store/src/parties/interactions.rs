@@ -160,10 +160,7 @@ pub fn create(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<InteractionRow, StoreError> {
-    Ok(interactions::table
-        .find(id)
-        .select(InteractionRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, interactions::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Interaction, StoreError> {
@@ -185,11 +182,8 @@ where
     let mut fields = row.fields()?;
     change(&mut fields)?;
     let at = prepare(conn, &mut fields)?;
-    let previous_version = row.version;
     row.set_fields(fields, at);
-    row.version += 1;
-    row.updated_at = now();
-    records::update_versioned!(conn, interactions, id, previous_version, &row)?;
+    records::write_next_version!(conn, interactions, id, row)?;
     outbox::record(conn, EventType::InteractionUpdated, id)?;
     row.into_interaction()
 }

@@ -685,20 +685,17 @@ fn mark_contact_merged(
     survivor_id: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    records::written(
-        diesel::update(
-            contacts::table
-                .filter(contacts::id.eq(&merged.id))
-                .filter(contacts::version.eq(merged.version)),
-        )
-        .set((
+    records::update_versioned!(
+        conn,
+        contacts,
+        &merged.id,
+        merged.version,
+        (
             contacts::merged_into_id.eq(Some(survivor_id)),
             contacts::archived_at.eq(Some(merged.archived_at.unwrap_or(at))),
             contacts::updated_at.eq(at),
             contacts::version.eq(merged.version + 1),
-        ))
-        .execute(conn)?,
-        merged.version,
+        )
     )
 }
 
@@ -1056,20 +1053,17 @@ fn mark_company_merged(
     survivor_id: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    records::written(
-        diesel::update(
-            companies::table
-                .filter(companies::id.eq(&merged.id))
-                .filter(companies::version.eq(merged.version)),
-        )
-        .set((
+    records::update_versioned!(
+        conn,
+        companies,
+        &merged.id,
+        merged.version,
+        (
             companies::merged_into_id.eq(Some(survivor_id)),
             companies::archived_at.eq(Some(merged.archived_at.unwrap_or(at))),
             companies::updated_at.eq(at),
             companies::version.eq(merged.version + 1),
-        ))
-        .execute(conn)?,
-        merged.version,
+        )
     )
 }
 

@@ -8,10 +8,13 @@
 //! database's only write lock. `tests/architecture.rs` fails the build when a store function
 //! updates or deletes a row of an aggregate without taking this lock.
 
+use diesel::dsl::{Find, Limit, Select};
+use diesel::query_dsl::methods::{FindDsl, LimitDsl, SelectDsl};
+use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Text, Timestamp};
-use diesel::RunQueryDsl;
+use diesel::{RunQueryDsl, Selectable, SelectableHelper};
 
-use crate::platform::db::DbConnection;
+use crate::platform::db::{DbConnection, MultiBackend};
 use crate::StoreError;
 
 /// A table whose rows are records that callers change by id.
@@ -152,6 +155,18 @@ macro_rules! update_versioned {
 }
 pub(crate) use update_versioned;
 
+/// Writes `row`, a record read at its `version`, one version up and stamped now, if the stored
+/// record is still at the version read; fails as [`written`] does when it is not.
+macro_rules! write_next_version {
+    ($conn:expr, $table:ident, $id:expr, $row:expr) => {{
+        let read_version = $row.version;
+        $row.version += 1;
+        $row.updated_at = $crate::now();
+        $crate::platform::records::update_versioned!($conn, $table, $id, read_version, &$row)
+    }};
+}
+pub(crate) use write_next_version;
+
 /// [`update_versioned`] for a record with custom fields: writes `row` and its `custom_fields`
 /// (JSON on both backends), mapping a refused write with `map_error`.
 macro_rules! update_with_custom_fields {
@@ -209,6 +224,36 @@ pub(crate) fn archive(
     .bind::<Text, _>(id)
     .execute(conn)?;
     written(rows, read_version)
+}
+
+type RowOf<'a, T, R> = Select<Find<T, &'a str>, diesel::dsl::AsSelect<R, MultiBackend>>;
+
+/// The row of `table` whose key is `id`, read as `R`; `NotFound` when there is none.
+pub(crate) fn load_row<'a, T, R>(
+    conn: &mut DbConnection,
+    table: T,
+    id: &'a str,
+) -> Result<R, StoreError>
+where
+    T: FindDsl<&'a str>,
+    Find<T, &'a str>: SelectDsl<diesel::dsl::AsSelect<R, MultiBackend>>,
+    RowOf<'a, T, R>: LimitDsl,
+    Limit<RowOf<'a, T, R>>: LoadQuery<'a, DbConnection, R>,
+    RowOf<'a, T, R>: RunQueryDsl<DbConnection>,
+    R: Selectable<MultiBackend>,
+    R::SelectExpression: diesel::query_builder::QueryId,
+{
+    Ok(table.find(id).select(R::as_select()).first(conn)?)
+}
+
+/// A merged record takes no more writes: the error names the record it went into.
+pub(crate) fn refuse_merged(merged_into_id: Option<&str>) -> Result<(), StoreError> {
+    match merged_into_id {
+        Some(into) => Err(StoreError::Merged {
+            merged_into: into.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Fails with the version the row moved to when a conditional write (`WHERE version = ?`)

@@ -148,10 +148,7 @@ pub fn create(conn: &mut DbConnection, fields: ProductFields) -> Result<Product,
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ProductRow, StoreError> {
-    Ok(products::table
-        .find(id)
-        .select(ProductRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, products::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Product, StoreError> {

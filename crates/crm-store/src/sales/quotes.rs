@@ -403,13 +403,12 @@ pub fn update(
     check_references(conn, &quote.fields)?;
     let totals = documents::totals(&quote.fields.lines)?;
     let f = &quote.fields;
-    records::written(
-        diesel::update(
-            quotes::table
-                .filter(quotes::id.eq(id))
-                .filter(quotes::version.eq(row.version)),
-        )
-        .set((
+    records::update_versioned!(
+        conn,
+        quotes,
+        id,
+        row.version,
+        (
             quotes::opportunity_id.eq(&f.opportunity_id),
             quotes::campaign_id.eq(&f.campaign_id),
             quotes::company_id.eq(&f.company_id),
@@ -424,9 +423,7 @@ pub fn update(
             quotes::total_minor.eq(totals.total_minor),
             quotes::version.eq(row.version + 1),
             quotes::updated_at.eq(now()),
-        ))
-        .execute(conn)?,
-        row.version,
+        )
     )?;
     write_lines(conn, id, &quote.fields.lines, &totals)?;
     outbox::record(conn, EventType::QuoteUpdated, id)?;
@@ -498,13 +495,12 @@ pub fn act(
         }
         _ => {}
     }
-    records::written(
-        diesel::update(
-            quotes::table
-                .filter(quotes::id.eq(id))
-                .filter(quotes::version.eq(row.version)),
-        )
-        .set((
+    records::update_versioned!(
+        conn,
+        quotes,
+        id,
+        row.version,
+        (
             quotes::status.eq(next.as_str()),
             quotes::sent_at.eq(if action == QuoteAction::Send {
                 Some(at)
@@ -526,9 +522,7 @@ pub fn act(
             quotes::order_id.eq(created_order_id.clone().or(row.order_id.clone())),
             quotes::version.eq(row.version + 1),
             quotes::updated_at.eq(at),
-        ))
-        .execute(conn)?,
-        row.version,
+        )
     )?;
     let event = match action {
         QuoteAction::Send => EventType::QuoteSent,

@@ -274,10 +274,7 @@ pub fn create(
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<ArticleRow, StoreError> {
-    Ok(kb_articles::table
-        .find(id)
-        .select(ArticleRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, kb_articles::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Article, StoreError> {

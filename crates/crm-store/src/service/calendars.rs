@@ -92,10 +92,7 @@ pub fn create(conn: &mut DbConnection, fields: CalendarFields) -> Result<Calenda
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<CalendarRow, StoreError> {
-    Ok(business_calendars::table
-        .find(id)
-        .select(CalendarRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, business_calendars::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Calendar, StoreError> {

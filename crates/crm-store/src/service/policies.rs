@@ -116,10 +116,7 @@ pub fn create(conn: &mut DbConnection, fields: PolicyFields) -> Result<Policy, S
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<PolicyRow, StoreError> {
-    Ok(sla_policies::table
-        .find(id)
-        .select(PolicyRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, sla_policies::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Policy, StoreError> {

@@ -90,10 +90,7 @@ pub fn create(conn: &mut DbConnection, mut fields: TeamFields) -> Result<Team, S
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<TeamRow, StoreError> {
-    Ok(teams::table
-        .find(id)
-        .select(TeamRow::as_select())
-        .first(conn)?)
+    records::load_row(conn, teams::table, id)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Team, StoreError> {
