@@ -3,12 +3,14 @@
 //! transaction.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2;
+use diesel::sql_types::{Array, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -196,14 +198,21 @@ pub const BATCH_ROWS: usize = 1_000;
 /// many were inserted. diesel's multi-connection has no batch insert, so each backend gets its
 /// own statement. Row types must insert NULL for `None` (`treat_none_as_default_value =
 /// false`): SQLite has no DEFAULT in VALUES, and diesel would otherwise write one row per
-/// statement.
+/// statement. One row goes as a single-row INSERT, whose text is fixed, so diesel keeps it
+/// prepared; diesel writes a multi-row one anew for its count of rows, and PostgreSQL parses and
+/// plans it each time.
 macro_rules! insert_batch {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let mut inserted = 0_usize;
         for part in $rows.chunks($crate::platform::db::BATCH_ROWS) {
-            inserted += $crate::platform::db::natively!($conn, |c| diesel::insert_into($table)
-                .values(part)
-                .execute(c))?;
+            inserted += match part {
+                [row] => $crate::platform::db::natively!($conn, |c| diesel::insert_into($table)
+                    .values(row)
+                    .execute(c))?,
+                _ => $crate::platform::db::natively!($conn, |c| diesel::insert_into($table)
+                    .values(part)
+                    .execute(c))?,
+            };
         }
         inserted
     }};
@@ -294,15 +303,62 @@ where
     }
 }
 
+/// A statement of fixed text around one bound value. `diesel::sql_query` is never cached, so
+/// PostgreSQL parses and plans it on every call; diesel keeps this one prepared on each
+/// connection, keyed by its text.
+pub struct Prepared<ST, T> {
+    before: &'static str,
+    value: T,
+    after: &'static str,
+    sql_type: PhantomData<ST>,
+}
+
+impl<ST, T> Prepared<ST, T> {
+    pub const fn new(before: &'static str, value: T, after: &'static str) -> Self {
+        Prepared {
+            before,
+            value,
+            after,
+            sql_type: PhantomData,
+        }
+    }
+}
+
+impl<ST, T> diesel::query_builder::QueryId for Prepared<ST, T> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, T, DB> diesel::query_builder::QueryFragment<DB> for Prepared<ST, T>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<ST>,
+    T: diesel::serialize::ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.before);
+        out.push_bind_param::<ST, T>(&self.value)?;
+        out.push_sql(self.after);
+        Ok(())
+    }
+}
+
+impl<ST, T, Conn> diesel::RunQueryDsl<Conn> for Prepared<ST, T> {}
+
 /// Holds a lock on `key` until the transaction ends, so that concurrent writers of the same
 /// business key (an order's external id, a customer's email) take turns. On SQLite every write
 /// transaction already holds the database's write lock.
 pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
-    if let DbConnection::Postgres(_) = conn {
+    if let DbConnection::Postgres(c) = conn {
         diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(key),
-            conn,
+            Prepared::<Text, _>::new(
+                "SELECT pg_advisory_xact_lock(hashtextextended(",
+                key,
+                ", 0))",
+            ),
+            c,
         )?;
     }
     Ok(())
@@ -318,10 +374,11 @@ pub fn lock_keys(conn: &mut DbConnection, keys: &[String]) -> Result<(), StoreEr
         sorted.dedup();
         // A function scan returns the array's elements in order, and locks them in that order.
         diesel::RunQueryDsl::execute(
-            diesel::sql_query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1) AS key",
-            )
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&sorted),
+            Prepared::<Array<Text>, _>::new(
+                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(",
+                &sorted,
+                ") AS key",
+            ),
             c,
         )?;
     }
