@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use crate::platform::db::{insert_batch, DbConnection};
+use crate::platform::query::FixedSql;
 use crate::platform::schema::events;
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
@@ -142,9 +143,10 @@ pub fn record_rendered(
 }
 
 /// Only events of transactions that can no longer commit behind them: on PostgreSQL those
-/// older than every transaction still running; SQLite has one writer, so all it shows.
-fn committed(conn: &DbConnection) -> diesel::expression::SqlLiteral<Bool> {
-    diesel::dsl::sql::<Bool>(match conn {
+/// older than every transaction still running; SQLite has one writer, so all it shows. Fixed
+/// text, so that the statements holding it stay prepared.
+fn committed(conn: &DbConnection) -> FixedSql<Bool> {
+    FixedSql::new(match conn {
         DbConnection::Postgres(_) => "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
         DbConnection::Sqlite(_) => "1 = 1",
     })
