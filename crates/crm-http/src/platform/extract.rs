@@ -59,7 +59,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 
 /// Reads and parses a JSON body into what `wrap` makes of it. An empty body is `when_empty`
 /// where there is one; where there is none, a body sent as anything but JSON is refused before
-/// it is read.
+/// it is read, and an empty one is malformed JSON.
 fn json_body<T: DeserializeOwned + 'static, R: 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
@@ -69,14 +69,20 @@ fn json_body<T: DeserializeOwned + 'static, R: 'static>(
     let (limit, content_type_ok) = (body_limit(req), is_json(req));
     let payload = payload.take();
     async move {
-        if when_empty.is_none() {
-            require_json(content_type_ok)?;
-        }
-        let body = read_body(payload, limit).await?;
-        if let (true, Some(empty)) = (body.is_empty(), when_empty) {
-            return Ok(empty);
-        }
-        require_json(content_type_ok)?;
+        let body = match when_empty {
+            None => {
+                require_json(content_type_ok)?;
+                read_body(payload, limit).await?
+            }
+            Some(empty) => {
+                let body = read_body(payload, limit).await?;
+                if body.is_empty() {
+                    return Ok(empty);
+                }
+                require_json(content_type_ok)?;
+                body
+            }
+        };
         parse_json(&body).map(wrap)
     }
 }

@@ -178,18 +178,11 @@ pub fn update_greeting(
         |r| r.version,
     )?
     .into_rule()?;
-    let read_version = rule.version;
     edit(&mut rule.fields)?;
     rule.fields.validate()?;
-    (rule.version, rule.updated_at) = (read_version + 1, now());
-    records::update_versioned!(
-        conn,
-        greeting_rules,
-        id,
-        read_version,
-        GreetingRuleRow::of(&rule)
-    )?;
-    Ok(rule)
+    let mut row = GreetingRuleRow::of(&rule);
+    records::write_next_version!(conn, greeting_rules, id, row)?;
+    row.into_rule()
 }
 
 pub fn delete_greeting(
@@ -334,7 +327,7 @@ pub fn update_follow_up(
     expected_version: Option<i64>,
     edit: impl FnOnce(&mut FollowUpRuleFields) -> Result<(), StoreError>,
 ) -> Result<FollowUpRule, StoreError> {
-    let current = records::checkout(
+    let mut rule = records::checkout(
         conn,
         Record::FollowUpRule,
         id,
@@ -343,23 +336,11 @@ pub fn update_follow_up(
         |r| r.version,
     )?
     .into_rule()?;
-    let mut fields = current.fields.clone();
-    edit(&mut fields)?;
-    fields.validate()?;
-    let next = FollowUpRule {
-        fields,
-        version: current.version + 1,
-        updated_at: now(),
-        ..current
-    };
-    records::update_versioned!(
-        conn,
-        follow_up_rules,
-        id,
-        current.version,
-        FollowUpRuleRow::of(&next)
-    )?;
-    Ok(next)
+    edit(&mut rule.fields)?;
+    rule.fields.validate()?;
+    let mut row = FollowUpRuleRow::of(&rule);
+    records::write_next_version!(conn, follow_up_rules, id, row)?;
+    row.into_rule()
 }
 
 pub fn delete_follow_up(
