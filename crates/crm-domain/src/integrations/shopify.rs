@@ -82,12 +82,8 @@ struct LineItem {
     name: Option<String>,
     sku: Option<String>,
     quantity: Value,
-    price: Option<Value>,
-    price_set: Option<MoneySet>,
-    #[serde(default, deserialize_with = "list")]
-    discount_allocations: Vec<Allocation>,
-    #[serde(default, deserialize_with = "list")]
-    tax_lines: Vec<TaxLine>,
+    #[serde(flatten)]
+    charge: Charge,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +91,13 @@ struct ShippingLine {
     id: Option<Value>,
     title: Option<String>,
     code: Option<String>,
+    #[serde(flatten)]
+    charge: Charge,
+}
+
+/// What a product line and a shipping line both carry: a price, with its discounts and taxes.
+#[derive(Deserialize)]
+struct Charge {
     price: Option<Value>,
     price_set: Option<MoneySet>,
     #[serde(default, deserialize_with = "list")]
@@ -422,7 +425,11 @@ fn product_line(
 ) -> Result<ShopLine, MappingError> {
     let quantity = fields::quantity(&at(path, "quantity"), &item.quantity)?;
     let price_path = at(path, "price");
-    let unit_price_minor = shop.money(&price_path, item.price.as_ref(), item.price_set.as_ref())?;
+    let unit_price_minor = shop.money(
+        &price_path,
+        item.charge.price.as_ref(),
+        item.charge.price_set.as_ref(),
+    )?;
     let title = [item.title.as_deref(), item.name.as_deref()]
         .into_iter()
         .find_map(non_empty)
@@ -435,8 +442,8 @@ fn product_line(
         quantity: quantity.to_string(),
         unit_price_minor,
         gross_minor: fields::times_quantity(&price_path, unit_price_minor, quantity)?,
-        discount_minor: shop.allocations(path, &item.discount_allocations)?,
-        taxes: shop.taxes(&at(path, "tax_lines"), &item.tax_lines, settings)?,
+        discount_minor: shop.allocations(path, &item.charge.discount_allocations)?,
+        taxes: shop.taxes(&at(path, "tax_lines"), &item.charge.tax_lines, settings)?,
     })
 }
 
@@ -449,8 +456,8 @@ fn shipping_line(
 ) -> Result<ShopLine, MappingError> {
     let price = shop.money(
         &at(path, "price"),
-        shipping.price.as_ref(),
-        shipping.price_set.as_ref(),
+        shipping.charge.price.as_ref(),
+        shipping.charge.price_set.as_ref(),
     )?;
     let title = [shipping.title.as_deref(), shipping.code.as_deref()]
         .into_iter()
@@ -467,8 +474,8 @@ fn shipping_line(
         quantity: "1".to_owned(),
         unit_price_minor: price,
         gross_minor: price,
-        discount_minor: shop.allocations(path, &shipping.discount_allocations)?,
-        taxes: shop.taxes(&at(path, "tax_lines"), &shipping.tax_lines, settings)?,
+        discount_minor: shop.allocations(path, &shipping.charge.discount_allocations)?,
+        taxes: shop.taxes(&at(path, "tax_lines"), &shipping.charge.tax_lines, settings)?,
     })
 }
 

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::{random_token, secret_hash, Principal, API_KEY_PREFIX};
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::{Checker, SHORT};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, respond, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt};
 use crate::platform::state::AppState;
 
@@ -170,27 +170,23 @@ pub fn mint(scopes: &[String]) -> Result<MintedKey, ApiError> {
 pub struct ApiKeyListQuery {
     /// Include revoked keys.
     pub include_revoked: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
     tag = "api-keys",
     operation_id = "listApiKeys",
     summary = "List API keys",
-    params(ApiKeyListQuery),
+    params(ApiKeyListQuery, PageQuery),
     responses((status = 200, description = "A page of keys, oldest first", body = ListResponse<ApiKey>))
 )]
 #[get("/api-keys")]
 pub async fn list_api_keys(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ApiKeyListQuery>,
+    PagedQuery(query, paging): PagedQuery<ApiKeyListQuery>,
 ) -> Result<web::Json<ListResponse<ApiKey>>, ApiError> {
     principal.authorize(Resource::ApiKeys, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let include_revoked = query.include_revoked.unwrap_or(false);
     let result = state
         .db

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::{hash_password, Principal};
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, Patch};
 use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -235,32 +235,24 @@ impl PreparedUserUpdate {
 pub struct UserListQuery {
     /// Include archived users.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
     tag = "users",
     operation_id = "listUsers",
     summary = "List users",
-    params(UserListQuery),
+    params(UserListQuery, PageQuery),
     responses((status = 200, description = "A page of users, oldest first", body = ListResponse<User>))
 )]
 #[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<UserListQuery>,
+    PagedQuery(query, paging): PagedQuery<UserListQuery>,
 ) -> Result<web::Json<ListResponse<User>>, ApiError> {
     principal.authorize(Resource::Users, Access::Read)?;
     let include_archived = query.include_archived.unwrap_or(false);
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    read_oldest_first(&state, store::list, include_archived, page, User::from).await
+    read_oldest_first(&state, store::list, include_archived, paging, User::from).await
 }
 
 #[utoipa::path(

@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::ApiQuery;
+use crate::platform::extract::{ApiQuery, PagedQuery};
 use crate::platform::money::Money;
 use crate::platform::pagination::{
-    decode_cursor, encode_cursor, page_limit, sort_choices, ListResponse,
+    decode_cursor, encode_cursor, page_limit, sort_choices, ListResponse, PageQuery,
 };
 use crate::platform::state::{AppState, HttpSettings};
 
@@ -274,26 +274,22 @@ pub struct RankingQuery {
     /// `-gross_profit` (default) or `-orders`.
     #[param(schema_with = ranking_sorts)]
     pub sort: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "analytics", operation_id = "rankCustomers", summary = "Customers ranked by profit contribution",
     description = "Each customer's share and cumulative share of the period's positive profit, its tier, and its order-volume rank beside its profit rank. Cursor-paginated.",
-    params(RankingQuery),
+    params(RankingQuery, PageQuery),
     responses((status = 200, description = "A page of the ranking", body = ListResponse<RankedCustomer>)))]
 #[get("/analytics/customers")]
 pub async fn rank_customers(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<RankingQuery>,
+    PagedQuery(query, paging): PagedQuery<RankingQuery>,
 ) -> Result<web::Json<ListResponse<RankedCustomer>>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
     let (sort, order) = query.order()?;
-    let window = page_window(query.limit, query.cursor.as_deref(), &sort)?;
+    let window = page_window(&paging, &sort)?;
     let base = state.settings.base_currency;
     let (rows, total) = state
         .db
@@ -353,13 +349,9 @@ impl RankedCustomer {
 
 /// The offset and size of the page a report computed whole is asked for: the cursor holds the
 /// offset, bound to the sort.
-fn page_window(
-    limit: Option<i64>,
-    cursor: Option<&str>,
-    sort: &str,
-) -> Result<(usize, usize), ApiError> {
-    let limit = usize::try_from(page_limit(limit)?).unwrap_or(50);
-    let offset = match decode_cursor(cursor, sort)? {
+fn page_window(paging: &PageQuery, sort: &str) -> Result<(usize, usize), ApiError> {
+    let limit = usize::try_from(page_limit(paging.limit)?).unwrap_or(50);
+    let offset = match decode_cursor(paging.cursor.as_deref(), sort)? {
         Some(After {
             key: KeyValue::Number(n),
             ..
@@ -392,11 +384,10 @@ fn next_page(offset: usize, returned: usize, total: usize, sort: &str) -> Option
 /// A page of a report computed whole.
 fn page_of<T: ToSchema>(
     rows: Vec<T>,
-    limit: Option<i64>,
-    cursor: Option<&str>,
+    paging: &PageQuery,
     sort: &str,
 ) -> Result<ListResponse<T>, ApiError> {
-    let (offset, limit) = page_window(limit, cursor, sort)?;
+    let (offset, limit) = page_window(paging, sort)?;
     let total = rows.len();
     let data: Vec<T> = rows.into_iter().skip(offset).take(limit).collect();
     let next_cursor = next_page(offset, data.len(), total, sort);
@@ -506,22 +497,18 @@ pub struct ProductsQuery {
     /// `-gross_margin` (default), `-revenue` or `-return_rate_bp`.
     #[param(schema_with = product_sorts)]
     pub sort: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// Sales per (product, salesperson) over a period, in the base currency, from the rollups.
 #[utoipa::path(tag = "analytics", operation_id = "productAnalytics", summary = "Sales, margin and return rate per product",
     description = "From the maintained product rollups, in the base currency (each month at the latest rate on or before its last day; a missing rate is a `422`). Lines without a catalog product are left out. The tier comes from the product's margin over the period and the configured thresholds (by default A from 40%, B from 20%).",
-    params(ProductsQuery),
+    params(ProductsQuery, PageQuery),
     responses((status = 200, description = "A page of products", body = ListResponse<ProductAnalytics>)))]
 #[get("/analytics/products")]
 pub async fn product_analytics(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ProductsQuery>,
+    PagedQuery(query, paging): PagedQuery<ProductsQuery>,
 ) -> Result<web::Json<ListResponse<ProductAnalytics>>, ApiError> {
     principal.authorize(Resource::Analytics, Access::Read)?;
     let (from, to) = parse_period(&query.period)?;
@@ -538,7 +525,7 @@ pub async fn product_analytics(
         .map(|(id, sku, name, f)| ProductAnalytics::new(id, sku, name, &f, &thresholds, &currency))
         .collect();
     sort_products(&mut rows, &sort);
-    let page = page_of(rows, query.limit, query.cursor.as_deref(), &sort)?;
+    let page = page_of(rows, &paging, &sort)?;
     Ok(web::Json(page))
 }
 

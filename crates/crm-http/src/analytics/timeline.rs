@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::parties::timeline::{self as domain, Subject, TimelineKind};
 use crm_store::analytics::timeline as store;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::ApiQuery;
-use crate::platform::pagination::{decode_cursor, page_limit, respond, ListResponse};
+use crate::platform::pagination::{decode_cursor, page_limit, respond, ListResponse, PageQuery};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
 
@@ -54,23 +54,13 @@ impl From<domain::TimelineEntry> for TimelineEntry {
     }
 }
 
-/// Paging for a timeline.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TimelineQuery {
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// A page of the subject's timeline. It shows records of every context, so besides the subject
 /// the caller must be allowed to read its interactions.
 async fn page(
     state: &AppState,
     principal: &Principal,
     subject: Subject,
-    query: TimelineQuery,
+    query: PageQuery,
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
     let resource = match subject {
         Subject::Contact(_) => Resource::Contacts,
@@ -92,7 +82,7 @@ async fn page(
     operation_id = "getContactTimeline",
     summary = "A contact's timeline",
     description = "Everything that touched the contact, newest first.",
-    params(("id" = String, Path, description = "Contact id"), TimelineQuery),
+    params(("id" = String, Path, description = "Contact id"), PageQuery),
     responses((status = 200, description = "A page of the timeline", body = ListResponse<TimelineEntry>))
 )]
 #[get("/contacts/{id}/timeline")]
@@ -100,10 +90,10 @@ pub async fn contact_timeline(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<TimelineQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
     let subject = Subject::Contact(id.into_inner());
-    page(&state, &principal, subject, query).await
+    page(&state, &principal, subject, paging).await
 }
 
 #[utoipa::path(
@@ -111,7 +101,7 @@ pub async fn contact_timeline(
     operation_id = "getCompanyTimeline",
     summary = "A company's timeline",
     description = "Everything that touched the company or its contacts, newest first.",
-    params(("id" = String, Path, description = "Company id"), TimelineQuery),
+    params(("id" = String, Path, description = "Company id"), PageQuery),
     responses((status = 200, description = "A page of the timeline", body = ListResponse<TimelineEntry>))
 )]
 #[get("/companies/{id}/timeline")]
@@ -119,10 +109,10 @@ pub async fn company_timeline(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<TimelineQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<TimelineEntry>>, ApiError> {
     let subject = Subject::Company(id.into_inner());
-    page(&state, &principal, subject, query).await
+    page(&state, &principal, subject, paging).await
 }
 
 /// The routes under `/companies`.

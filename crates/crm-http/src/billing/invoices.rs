@@ -19,10 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, read_page, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, respond, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{line_drafts, totals_output, LineInput, TotalsOutput};
@@ -400,10 +400,6 @@ pub struct InvoiceListQuery {
     pub series_id: Option<String>,
     /// `draft`, `issued` (whatever its payment state), `pending_acceptance` or `disputed`.
     pub status: Option<InvoiceStatus>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 impl InvoiceListQuery {
@@ -425,16 +421,16 @@ impl InvoiceListQuery {
 }
 
 #[utoipa::path(tag = "invoices", operation_id = "listInvoices", summary = "List invoices and credit notes", description = "Newest first.",
-    params(InvoiceListQuery),
+    params(InvoiceListQuery, PageQuery),
     responses((status = 200, description = "A page of invoices", body = ListResponse<Invoice>)))]
 #[get("/invoices")]
 pub async fn list_invoices(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<InvoiceListQuery>,
+    PagedQuery(query, paging): PagedQuery<InvoiceListQuery>,
 ) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = query.into_filter()?;
     read_page(&state, store::list, filter, page, SORT, Invoice::from).await
 }
@@ -873,27 +869,17 @@ impl InvoiceSeriesUpdate {
     }
 }
 
-/// Paging for the series list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SeriesListQuery {
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[utoipa::path(tag = "invoices", operation_id = "listInvoiceSeries", summary = "List invoice series",
-    params(SeriesListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of series, oldest first", body = ListResponse<InvoiceSeries>)))]
 #[get("/invoice-series")]
 pub async fn list_series(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<SeriesListQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<InvoiceSeries>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &paging)?;
     let result = state
         .db
         .read(move |conn| series_store::list(conn, &page))

@@ -27,10 +27,12 @@ use crate::platform::address::BillingAddressUpdate;
 use crate::platform::auth::Principal;
 use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, list_query, next_cursor, respond, ListResponse};
+use crate::platform::pagination::{
+    fixed_order, list_query, next_cursor, respond, ListResponse, PageQuery,
+};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{embed_products, expands_products};
@@ -272,27 +274,17 @@ impl From<crm_store::billing::returns::Return> for PortalReturn {
     }
 }
 
-/// Paging for portal lists.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PortalListQuery {
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[utoipa::path(tag = "portal", operation_id = "listPortalInvoices", summary = "My invoices", description = "Issued invoices and credit notes of my company, newest first.",
-    params(PortalListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of invoices", body = ListResponse<Invoice>)))]
 #[get("/portal/invoices")]
 pub async fn list_portal_invoices(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalListQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Invoice>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = crm_store::billing::invoices::InvoiceFilter {
         company_id: Some(company),
         numbered_only: true,
@@ -333,22 +325,18 @@ pub async fn get_portal_invoice(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PortalOrderListQuery {
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// `lines.product` embeds each line's product (without its cost).
     pub expand: Option<String>,
 }
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalOrders", summary = "My orders", description = "Newest first.",
-    params(PortalOrderListQuery),
+    params(PortalOrderListQuery, PageQuery),
     responses((status = 200, description = "A page of orders", body = ListResponse<PortalOrder>)))]
 #[get("/portal/orders")]
 pub async fn list_portal_orders(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalOrderListQuery>,
+    PagedQuery(query, paging): PagedQuery<PortalOrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let company = own_company(&principal, Access::Read)?;
     let products = expands_products(query.expand.as_deref())?;
@@ -356,8 +344,7 @@ pub async fn list_portal_orders(
         None,
         None,
         "-ordered_at",
-        query.limit,
-        query.cursor.as_deref(),
+        &paging,
         service_now(&state).await?,
     )?;
     let filter = crm_store::sales::orders::OrderFilter {
@@ -420,16 +407,16 @@ pub async fn get_portal_order(
 }
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalQuotes", summary = "My quotes", description = "Quotes sent to my company, newest first.",
-    params(PortalListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of quotes", body = ListResponse<PortalQuote>)))]
 #[get("/portal/quotes")]
 pub async fn list_portal_quotes(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalListQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<PortalQuote>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = crm_store::sales::quotes::QuoteFilter {
         company_id: Some(company),
         exclude_drafts: true,
@@ -569,16 +556,16 @@ pub async fn reject_portal_quote(
 }
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalReturns", summary = "My returns", description = "Newest first.",
-    params(PortalListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of returns", body = ListResponse<PortalReturn>)))]
 #[get("/portal/returns")]
 pub async fn list_portal_returns(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalListQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<PortalReturn>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = crm_store::billing::returns::ReturnFilter {
         company_id: Some(company),
         ..Default::default()

@@ -18,10 +18,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG};
 use crate::platform::money::Money;
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -333,23 +333,19 @@ pub struct ReturnListQuery {
     pub order_id: Option<String>,
     /// Only returns of this company.
     pub company_id: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "returns", operation_id = "listReturns", summary = "List returns", description = "Newest first.",
-    params(ReturnListQuery),
+    params(ReturnListQuery, PageQuery),
     responses((status = 200, description = "A page of returns", body = ListResponse<Return>)))]
 #[get("/returns")]
 pub async fn list_returns(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ReturnListQuery>,
+    PagedQuery(query, paging): PagedQuery<ReturnListQuery>,
 ) -> Result<web::Json<ListResponse<Return>>, ApiError> {
     principal.authorize(Resource::Returns, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = ReturnFilter {
         status: query.status,
         order_id: query.order_id,

@@ -14,9 +14,9 @@ use crate::billing::invoices::{check_order_ids, vat_mentions, Invoice};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, IfMatch, PagedQuery};
 use crate::platform::fields::{Checker, LONG};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, respond, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -115,23 +115,19 @@ impl AgreementCreate {
 pub struct AgreementListQuery {
     /// Only this customer.
     pub company_id: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "self-billing", operation_id = "listAgreements", summary = "List self-billing agreements",
-    params(AgreementListQuery),
+    params(AgreementListQuery, PageQuery),
     responses((status = 200, description = "A page of agreements, oldest first", body = ListResponse<Agreement>)))]
 #[get("/self-billing/agreements")]
 pub async fn list_agreements(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<AgreementListQuery>,
+    PagedQuery(query, paging): PagedQuery<AgreementListQuery>,
 ) -> Result<web::Json<ListResponse<Agreement>>, ApiError> {
     principal.authorize(Resource::Invoices, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &paging)?;
     let company = query.company_id;
     let result = state
         .db

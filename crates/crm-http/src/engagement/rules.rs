@@ -109,10 +109,17 @@ pub async fn create_greeting_rule(
 pub async fn list_greeting_rules(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<GreetingRule>>, ApiError> {
     principal.authorize(Resource::AutomationRules, Access::Read)?;
-    read_oldest_first(&state, store::list_greetings, (), query, GreetingRule::from).await
+    read_oldest_first(
+        &state,
+        store::list_greetings,
+        (),
+        paging,
+        GreetingRule::from,
+    )
+    .await
 }
 
 #[utoipa::path(tag = "automation-rules", operation_id = "getGreetingRule", summary = "Get a greeting rule",
@@ -276,14 +283,14 @@ pub async fn create_follow_up_rule(
 pub async fn list_follow_up_rules(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<FollowUpRule>>, ApiError> {
     principal.authorize(Resource::AutomationRules, Access::Read)?;
     read_oldest_first(
         &state,
         store::list_follow_ups,
         (),
-        query,
+        paging,
         FollowUpRule::from,
     )
     .await

@@ -14,9 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -206,24 +206,20 @@ pub struct TaskListQuery {
     pub due_before: Option<DateTime<Utc>>,
     /// Tasks due at or after this instant.
     pub due_after: Option<DateTime<Utc>>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "tasks", operation_id = "listTasks", summary = "List tasks",
     description = "Oldest first. Salespeople and support staff see the tasks assigned to them.",
-    params(TaskListQuery),
+    params(TaskListQuery, PageQuery),
     responses((status = 200, description = "A page of tasks", body = ListResponse<Task>)))]
 #[get("/tasks")]
 pub async fn list_tasks(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<TaskListQuery>,
+    PagedQuery(query, paging): PagedQuery<TaskListQuery>,
 ) -> Result<web::Json<ListResponse<Task>>, ApiError> {
     principal.authorize(Resource::Tasks, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &paging)?;
     let mut c = Checker::default();
     let filter = TaskFilter {
         visible: visible_to(&principal),

@@ -13,9 +13,9 @@ use crate::marketing::campaigns::visible_to;
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::Checker;
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -139,24 +139,20 @@ pub async fn create_visit_plan(
 pub struct VisitPlanListQuery {
     pub company_id: Option<String>,
     pub owner_id: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "visit-plans", operation_id = "listVisitPlans", summary = "List visit plans",
     description = "Oldest first. Salespeople see the plans they own.",
-    params(VisitPlanListQuery),
+    params(VisitPlanListQuery, PageQuery),
     responses((status = 200, description = "A page of plans", body = ListResponse<VisitPlan>)))]
 #[get("/visit-plans")]
 pub async fn list_visit_plans(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<VisitPlanListQuery>,
+    PagedQuery(query, paging): PagedQuery<VisitPlanListQuery>,
 ) -> Result<web::Json<ListResponse<VisitPlan>>, ApiError> {
     principal.authorize(Resource::VisitPlans, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &paging)?;
     let filter = VisitPlanFilter {
         visible: visible_to(&principal),
         company_id: query.company_id,

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::ApiQuery;
-use crate::platform::pagination::page_limit;
+use crate::platform::extract::PagedQuery;
+use crate::platform::pagination::{page_limit, PageQuery};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
 
@@ -123,10 +123,6 @@ pub struct EventListQuery {
     pub event_type: Option<String>,
     /// Only events from this time on.
     pub since: Option<DateTime<Utc>>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 impl EventListQuery {
@@ -147,24 +143,24 @@ impl EventListQuery {
 
 #[utoipa::path(tag = "events", operation_id = "listEvents", summary = "List events",
     description = "Events in commit order, oldest first. An event that commits later never appears before one a reader has passed, on any node. Events are kept `CRM_EVENTS_RETENTION_DAYS` (30); an older cursor is `410 Gone`.",
-    params(EventListQuery),
+    params(EventListQuery, PageQuery),
     responses((status = 200, description = "A page of events", body = EventPage),
         (status = 410, description = "The cursor is older than the retention", body = crate::platform::error::Problem, content_type = "application/problem+json")))]
 #[get("/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<EventListQuery>,
+    PagedQuery(query, paging): PagedQuery<EventListQuery>,
 ) -> Result<web::Json<EventPage>, ApiError> {
     principal.authorize(Resource::Events, Access::Read)?;
     let retention = state.settings.webhooks.events_retention;
-    let after = query
+    let after = paging
         .cursor
         .as_deref()
         .filter(|c| !c.is_empty())
         .map(|c| decode(c, retention))
         .transpose()?;
-    let (filter, limit) = (query.filter()?, page_limit(query.limit)?);
+    let (filter, limit) = (query.filter()?, page_limit(paging.limit)?);
     let (events, head) = state
         .db
         .read(move |conn| store::page_or_head(conn, after, &filter, limit))

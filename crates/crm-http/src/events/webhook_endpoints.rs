@@ -216,10 +216,10 @@ pub async fn create_webhook_endpoint(
 pub async fn list_webhook_endpoints(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<WebhookEndpoint>>, ApiError> {
     principal.authorize(Resource::Webhooks, Access::Read)?;
-    read_oldest_first(&state, store::list, (), query, WebhookEndpoint::from).await
+    read_oldest_first(&state, store::list, (), paging, WebhookEndpoint::from).await
 }
 
 #[utoipa::path(tag = "webhooks", operation_id = "getWebhookEndpoint", summary = "Get a webhook endpoint",
@@ -440,10 +440,10 @@ pub async fn list_webhook_deliveries(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<WebhookDelivery>>, ApiError> {
     principal.authorize(Resource::Webhooks, Access::Read)?;
-    let page = fixed_order("-created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("-created_at", &paging)?;
     let list = |conn: &mut _, id: &String, page: &_| deliveries_store::list(conn, id, page);
     read_page(
         &state,

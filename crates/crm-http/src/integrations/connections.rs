@@ -273,11 +273,11 @@ pub async fn list_connections(
     state: web::Data<AppState>,
     principal: Principal,
     request: HttpRequest,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Connection>>, ApiError> {
     principal.authorize(Resource::Integrations, Access::Read)?;
     let base = base_url(&request);
-    read_oldest_first(&state, store::list, (), query, |c| dto(&base, c)).await
+    read_oldest_first(&state, store::list, (), paging, |c| dto(&base, c)).await
 }
 
 #[utoipa::path(tag = "integrations", operation_id = "getConnection", summary = "Get a shop connection",
@@ -387,10 +387,10 @@ pub async fn list_ingestions(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Ingestion>>, ApiError> {
     principal.authorize(Resource::Integrations, Access::Read)?;
-    let page = fixed_order("-received_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("-received_at", &paging)?;
     read_page(
         &state,
         |conn, id: &String, page| ingestions::list(conn, id, page),

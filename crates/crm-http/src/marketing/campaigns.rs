@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::ids::is_uuid;
 use crate::platform::money::Money;
@@ -260,24 +260,20 @@ pub struct CampaignListQuery {
     pub status: Option<CampaignStatus>,
     pub channel: Option<CampaignChannel>,
     pub owner_id: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "campaigns", operation_id = "listCampaigns", summary = "List campaigns",
     description = "Oldest first. Salespeople see the campaigns they own.",
-    params(CampaignListQuery),
+    params(CampaignListQuery, PageQuery),
     responses((status = 200, description = "A page of campaigns", body = ListResponse<Campaign>)))]
 #[get("/campaigns")]
 pub async fn list_campaigns(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<CampaignListQuery>,
+    PagedQuery(query, paging): PagedQuery<CampaignListQuery>,
 ) -> Result<web::Json<ListResponse<Campaign>>, ApiError> {
     principal.authorize(Resource::Campaigns, Access::Read)?;
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &paging)?;
     let filter = CampaignFilter {
         visible: visible_to(&principal),
         status: query.status,
@@ -472,11 +468,11 @@ pub async fn list_costs(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Cost>>, ApiError> {
     principal.authorize(Resource::CampaignCosts, Access::Read)?;
     let campaign = (id.into_inner(), visible_to(&principal));
-    read_oldest_first(&state, store::list_costs, campaign, query, Cost::from).await
+    read_oldest_first(&state, store::list_costs, campaign, paging, Cost::from).await
 }
 
 /// One person or company a campaign reaches.
@@ -661,11 +657,11 @@ pub async fn list_members(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Member>>, ApiError> {
     principal.authorize(Resource::Campaigns, Access::Read)?;
     let campaign = (id.into_inner(), visible_to(&principal));
-    read_oldest_first(&state, members::list, campaign, query, Member::from).await
+    read_oldest_first(&state, members::list, campaign, paging, Member::from).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,7 +11,7 @@ use crm_domain::platform::filter::Expr;
 use crm_store::marketing::campaigns::Visible;
 use crm_store::marketing::segments::{self as store, MembersCursor, SegmentFields};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::marketing::campaigns::visible_to;
 use crate::platform::actions::ActionTarget;
@@ -19,7 +19,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{fixed_order, read_oldest_first, ListResponse, PageQuery};
+use crate::platform::pagination::{page_limit, read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::state::AppState;
 
@@ -208,14 +208,14 @@ pub async fn snapshot_segment(
 pub async fn list_segments(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Segment>>, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     read_oldest_first(
         &state,
         store::list,
         visible_to(&principal),
-        query,
+        paging,
         Segment::from,
     )
     .await
@@ -316,18 +316,9 @@ fn decode(cursor: Option<&str>) -> Result<Option<MembersCursor>, ApiError> {
         .ok_or_else(|| ApiError::validation("cursor", "is not a cursor returned by this list"))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MembersQuery {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[utoipa::path(tag = "segments", operation_id = "listSegmentMembers", summary = "The segment's members, now",
     description = "Oldest first. Archived records are never members, nor are people unreachable on the segment's `channel`. A cursor made before the segment changed is a `422`. With `Accept: text/csv`, every member is streamed as RFC 4180 CSV (`id,name,email,company_id`, a header row first) in one response, a page at a time; `limit` and `cursor` do not apply.",
-    params(("id" = String, Path, description = "Segment id"), MembersQuery),
+    params(("id" = String, Path, description = "Segment id"), PageQuery),
     responses((status = 200, description = "A page of members, or all of them as CSV", content(
         (SegmentMembers = "application/json"),
         (String = "text/csv"),
@@ -338,7 +329,7 @@ pub async fn list_segment_members(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<MembersQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Segments, Access::Read)?;
     let visible = visible_to(&principal);
@@ -354,8 +345,8 @@ pub async fn list_segment_members(
             .await?;
         return Ok(csv_members(&state, id, visible, first));
     }
-    let limit = fixed_order("created_at", query.limit, None)?.limit;
-    let after = decode(query.cursor.as_deref())?;
+    let limit = page_limit(paging.limit)?;
+    let after = decode(paging.cursor.as_deref())?;
     let (members, next) = state
         .db
         .read(move |conn| store::members(conn, audience, &id, &visible, limit, after))

@@ -20,9 +20,9 @@ use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpda
 use crate::platform::auth::Principal;
 use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor, ListResponse};
+use crate::platform::pagination::{list_query, next_cursor, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
@@ -304,10 +304,6 @@ pub struct CompanyListQuery {
     pub tag: Option<String>,
     /// Include archived companies.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// Up to 3 sortable paths (`GET /v1/schema/companies`), custom ones too, comma-separated;
     /// prefix `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
@@ -376,22 +372,23 @@ fn shaped(company: store::Company, shape: &Shape, related: &Related) -> Value {
     operation_id = "listCompanies",
     summary = "List companies",
     description = "Customer users see only their own company.",
-    params(CompanyListQuery),
+    params(CompanyListQuery, PageQuery),
     responses((status = 200, description = "A page of companies", body = ListResponse<Company>))
 )]
 #[get("/companies")]
 pub async fn list_companies(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<CompanyListQuery>,
+    PagedQuery(query, paging): PagedQuery<CompanyListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    list_companies_by(&state, &principal, query).await
+    list_companies_by(&state, &principal, query, paging).await
 }
 
 async fn list_companies_by(
     state: &AppState,
     principal: &Principal,
     mut query: CompanyListQuery,
+    paging: PageQuery,
 ) -> Result<HttpResponse, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
     let applied = crate::parties::views::apply(
@@ -414,8 +411,7 @@ async fn list_companies_by(
         query.filter.as_deref(),
         query.sort.as_deref(),
         "-created_at",
-        query.limit,
-        query.cursor.as_deref(),
+        &paging,
         service_now(state).await?,
     )?;
     let raw_filter = query.filter.clone();
@@ -482,7 +478,8 @@ pub async fn search_companies(
     principal: Principal,
     ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
-    list_companies_by(&state, &principal, body.into_query()?).await
+    let (query, paging) = body.into_query()?;
+    list_companies_by(&state, &principal, query, paging).await
 }
 
 #[utoipa::path(

@@ -18,9 +18,9 @@ use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor, ListResponse};
+use crate::platform::pagination::{list_query, next_cursor, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
@@ -350,10 +350,6 @@ pub struct ContactListQuery {
     pub created_before: Option<DateTime<Utc>>,
     /// Include archived contacts.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// Up to 3 sortable paths (`GET /v1/schema/contacts`), custom ones too, comma-separated;
     /// prefix `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
@@ -439,6 +435,7 @@ async fn list(
     state: &AppState,
     principal: &Principal,
     mut query: ContactListQuery,
+    paging: PageQuery,
     company_id: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     let applied = crate::parties::views::apply(
@@ -461,8 +458,7 @@ async fn list(
         query.filter.as_deref(),
         query.sort.as_deref(),
         "-created_at",
-        query.limit,
-        query.cursor.as_deref(),
+        &paging,
         service_now(state).await?,
     )?;
     let mut c = Checker::default();
@@ -507,24 +503,24 @@ async fn list(
     operation_id = "listContacts",
     summary = "List contacts",
     description = "Find a caller by number with `phone=` in any format: `+34600123456`, `0034 600-123-456` and `600 123 456` (in the default region) all match.",
-    params(ContactListQuery),
+    params(ContactListQuery, PageQuery),
     responses((status = 200, description = "A page of contacts", body = ListResponse<Contact>))
 )]
 #[get("/contacts")]
 pub async fn list_contacts(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ContactListQuery>,
+    PagedQuery(query, paging): PagedQuery<ContactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    list(&state, &principal, query, None).await
+    list(&state, &principal, query, paging, None).await
 }
 
 #[utoipa::path(
     tag = "companies",
     operation_id = "listCompanyContacts",
     summary = "List a company's contacts",
-    params(("id" = String, Path, description = "Company id"), ContactListQuery),
+    params(("id" = String, Path, description = "Company id"), ContactListQuery, PageQuery),
     responses((status = 200, description = "A page of the company's contacts", body = ListResponse<Contact>))
 )]
 #[get("/companies/{id}/contacts")]
@@ -532,7 +528,7 @@ pub async fn list_company_contacts(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    ApiQuery(query): ApiQuery<ContactListQuery>,
+    PagedQuery(query, paging): PagedQuery<ContactListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
     let company_id = id.into_inner();
@@ -541,7 +537,7 @@ pub async fn list_company_contacts(
         .db
         .read(move |conn| crm_store::parties::companies::ensure_exists(conn, &check))
         .await?;
-    list(&state, &principal, query, Some(company_id)).await
+    list(&state, &principal, query, paging, Some(company_id)).await
 }
 
 #[utoipa::path(
@@ -559,7 +555,8 @@ pub async fn search_contacts(
     ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Read)?;
-    list(&state, &principal, body.into_query()?, None).await
+    let (query, paging) = body.into_query()?;
+    list(&state, &principal, query, paging, None).await
 }
 
 #[utoipa::path(

@@ -14,9 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::{
+    read_page, sort_schema, ListResponse, PageQuery, SortOptions, Sorted,
+};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -236,10 +238,6 @@ pub struct InteractionListQuery {
     pub upcoming: Option<bool>,
     /// Include archived interactions.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// `at` or `created_at`; prefix `-` for descending. Default `-at`.
     #[param(schema_with = sort_schema::<InteractionSort>)]
     pub sort: Option<String>,
@@ -249,21 +247,17 @@ pub struct InteractionListQuery {
     tag = "interactions",
     operation_id = "listInteractions",
     summary = "List interactions",
-    params(InteractionListQuery),
+    params(InteractionListQuery, PageQuery),
     responses((status = 200, description = "A page of interactions", body = ListResponse<Interaction>))
 )]
 #[get("/interactions")]
 pub async fn list_interactions(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<InteractionListQuery>,
+    PagedQuery(query, paging): PagedQuery<InteractionListQuery>,
 ) -> Result<web::Json<ListResponse<Interaction>>, ApiError> {
     principal.authorize(Resource::Interactions, Access::Read)?;
-    let (page, sort) = InteractionSort::SORTS.request(
-        query.sort.as_deref(),
-        query.limit,
-        query.cursor.as_deref(),
-    )?;
+    let (page, sort) = InteractionSort::SORTS.request(query.sort.as_deref(), &paging)?;
     let filter = query.into_filter()?;
     read_page(&state, store::list, filter, page, &sort, Interaction::from).await
 }

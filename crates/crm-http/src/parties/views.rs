@@ -15,7 +15,7 @@ use crate::platform::clock::service_now;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor};
+use crate::platform::pagination::{list_query, next_cursor, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::shape::Shape;
 use crate::platform::state::AppState;
@@ -346,8 +346,7 @@ pub struct Asked {
     pub sort: Option<String>,
     pub fields: Option<String>,
     pub expand: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    pub paging: PageQuery,
 }
 
 /// A list's request with its saved view applied: the store's query and the shape of its rows.
@@ -391,8 +390,7 @@ pub async fn listing(
         applied.filter.as_deref(),
         applied.sort.as_deref(),
         default_sort,
-        asked.limit,
-        asked.cursor.as_deref(),
+        &asked.paging,
         service_now(state).await?,
     )?;
     Ok(Listing {
@@ -433,15 +431,13 @@ pub struct ListSearch {
 
 impl ListSearch {
     /// The list's query parameters this body stands for; the list's other parameters are unset.
-    pub fn into_query<Q: serde::de::DeserializeOwned>(self) -> Result<Q, ApiError> {
+    pub fn into_query<Q: serde::de::DeserializeOwned>(self) -> Result<(Q, PageQuery), ApiError> {
         let joined = |list: Option<Vec<String>>| list.map(|items| items.join(","));
         let parameters = json!({
             "filter": self.filter,
             "sort": self.sort,
             "fields": joined(self.fields),
             "expand": joined(self.expand),
-            "cursor": self.cursor,
-            "limit": self.limit,
         });
         let without_nulls: serde_json::Map<String, Value> = parameters
             .as_object()
@@ -450,8 +446,13 @@ impl ListSearch {
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        serde_json::from_value(Value::Object(without_nulls))
-            .map_err(|e| ApiError::validation("body", e.to_string()))
+        let query = serde_json::from_value(Value::Object(without_nulls))
+            .map_err(|e| ApiError::validation("body", e.to_string()))?;
+        let paging = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        };
+        Ok((query, paging))
     }
 }
 

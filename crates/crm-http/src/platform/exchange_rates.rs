@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::Checker;
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, respond, ListResponse, PageQuery};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
 
@@ -75,25 +75,21 @@ fn checked_currency(code: &str, base: Currency) -> Result<String, ApiError> {
 pub struct ExchangeRateListQuery {
     /// Only this currency.
     pub currency: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "exchange-rates", operation_id = "listExchangeRates", summary = "List exchange rates",
     description = "Newest date first.",
-    params(ExchangeRateListQuery),
+    params(ExchangeRateListQuery, PageQuery),
     responses((status = 200, description = "A page of rates", body = ListResponse<ExchangeRate>)))]
 #[get("/exchange-rates")]
 pub async fn list_exchange_rates(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ExchangeRateListQuery>,
+    PagedQuery(query, paging): PagedQuery<ExchangeRateListQuery>,
 ) -> Result<web::Json<ListResponse<ExchangeRate>>, ApiError> {
     principal.authorize(Resource::ExchangeRates, Access::Read)?;
     let base = state.settings.base_currency;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let currency = query
         .currency
         .map(|code| code.parse::<crm_domain::platform::money::Currency>())

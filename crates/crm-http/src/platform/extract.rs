@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::platform::error::ApiError;
 use crate::platform::ids::{id_keywords, is_our_id, is_uuid};
+use crate::platform::pagination::PageQuery;
 use crate::platform::state::AppState;
 use crate::platform::strict_json::Strict;
 
@@ -206,37 +207,64 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Err(e) = check_query_pairs(req.query_string()) {
-            return std::future::ready(Err(e));
-        }
-        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
-        let deserializer = serde_urlencoded::Deserializer::new(pairs);
-        // A parameter the endpoint does not take is refused, not ignored: a `filter` or a
-        // misspelt `status` must never return the unfiltered list.
-        let mut unknown: Option<String> = None;
-        let mut note_unknown = |path: serde_ignored::Path| {
-            unknown.get_or_insert_with(|| path.to_string());
-        };
-        let checked = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
-        let result: Result<T, _> = serde_path_to_error::deserialize(checked);
-        if let (Ok(_), Some(name)) = (&result, unknown) {
-            return std::future::ready(Err(ApiError::validation(
-                &name,
-                "is not a parameter of this endpoint",
-            )));
-        }
-        let result = result.map(ApiQuery).map_err(|e| {
-            let field = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let field = if field == "." {
-                "query".to_owned()
-            } else {
-                field
-            };
-            ApiError::Validation(Violation::new(field, message).into())
-        });
-        std::future::ready(result)
+        let query = req.query_string();
+        std::future::ready(check_query_pairs(query).and_then(|()| parse_query(query).map(ApiQuery)))
     }
+}
+
+/// A list's query: its own parameters, and the paging every list shares (`limit`, `cursor`).
+/// The list's path documents both, as `params(TheListQuery, PageQuery)`.
+pub struct PagedQuery<T>(pub T, pub PageQuery);
+
+impl<T: DeserializeOwned> FromRequest for PagedQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = req.query_string();
+        std::future::ready(check_query_pairs(query).and_then(|()| {
+            let (paging, own): (Vec<_>, Vec<_>) = form_urlencoded::parse(query.as_bytes())
+                .partition(|(name, _)| PageQuery::PARAMETERS.contains(&name.as_ref()));
+            let encode = |pairs: Vec<_>| {
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish()
+            };
+            Ok(PagedQuery(
+                parse_query(&encode(own))?,
+                parse_query(&encode(paging))?,
+            ))
+        }))
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(query.as_bytes());
+    let deserializer = serde_urlencoded::Deserializer::new(pairs);
+    // A parameter the endpoint does not take is refused, not ignored: a `filter` or a
+    // misspelt `status` must never return the unfiltered list.
+    let mut unknown: Option<String> = None;
+    let mut note_unknown = |path: serde_ignored::Path| {
+        unknown.get_or_insert_with(|| path.to_string());
+    };
+    let checked = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
+    let result: Result<T, _> = serde_path_to_error::deserialize(checked);
+    if let (Ok(_), Some(name)) = (&result, unknown) {
+        return Err(ApiError::validation(
+            &name,
+            "is not a parameter of this endpoint",
+        ));
+    }
+    result.map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = if field == "." {
+            "query".to_owned()
+        } else {
+            field
+        };
+        ApiError::Validation(Violation::new(field, message).into())
+    })
 }
 
 /// What no query may hold, checked in one pass over its pairs: a NUL anywhere, then an id
@@ -387,5 +415,37 @@ mod tests {
             None,
             "longer than the pattern allows"
         );
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct StatusFilter {
+        status: Option<String>,
+    }
+
+    fn paged(query: &str) -> Result<PagedQuery<StatusFilter>, ApiError> {
+        let req = actix_web::test::TestRequest::with_uri(&format!("/things?{query}"))
+            .to_http_request();
+        PagedQuery::<StatusFilter>::from_request(&req, &mut Payload::None).into_inner()
+    }
+
+    #[test]
+    fn a_list_query_splits_its_own_parameters_from_the_paging() {
+        let PagedQuery(own, paging) = paged("status=open&limit=5&cursor=abc%3D").unwrap();
+        assert_eq!(own.status.as_deref(), Some("open"));
+        assert_eq!(paging.limit, Some(5));
+        assert_eq!(paging.cursor.as_deref(), Some("abc="));
+        let PagedQuery(own, paging) = paged("").unwrap();
+        assert!(own.status.is_none() && paging.limit.is_none() && paging.cursor.is_none());
+    }
+
+    #[test]
+    fn a_list_query_refuses_an_unknown_parameter_and_a_bad_limit_by_name() {
+        for (query, field) in [("stauts=open", "stauts"), ("limit=ten", "limit")] {
+            match paged(query) {
+                Err(ApiError::Validation(v)) => assert_eq!(v.0[0].field, field, "{query}"),
+                Err(other) => panic!("{query}: {other:?}"),
+                Ok(_) => panic!("{query}: accepted"),
+            }
+        }
     }
 }

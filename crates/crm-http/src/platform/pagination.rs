@@ -79,8 +79,7 @@ impl<S: Copy> SortOptions<S> {
     pub fn request(
         &self,
         sort: Option<&str>,
-        limit: Option<i64>,
-        cursor: Option<&str>,
+        paging: &PageQuery,
     ) -> Result<(PageRequest<S>, String), ApiError> {
         let raw = sort.unwrap_or(self.default);
         let (descending, name) = match raw.strip_prefix('-') {
@@ -107,16 +106,17 @@ impl<S: Copy> SortOptions<S> {
             PageRequest {
                 sort: key,
                 descending,
-                limit: page_limit(limit)?,
-                after: decode_cursor(cursor, &canonical)?,
+                limit: page_limit(paging.limit)?,
+                after: decode_cursor(paging.cursor.as_deref(), &canonical)?,
             },
             canonical,
         ))
     }
 }
 
-/// Paging alone, for lists with one fixed order and no filter.
-#[derive(Debug, Deserialize, IntoParams)]
+/// The paging every list takes: alone as a list's query, or beside the list's own
+/// parameters through `PagedQuery`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50; larger values are capped).
@@ -125,18 +125,19 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+impl PageQuery {
+    /// The names of its parameters in a query string.
+    pub const PARAMETERS: [&'static str; 2] = ["limit", "cursor"];
+}
+
 /// A page of a list with one fixed order, named in its cursors as `created_at` (ascending) or
 /// `-created_at` (descending).
-pub fn fixed_order(
-    sort: &str,
-    limit: Option<i64>,
-    cursor: Option<&str>,
-) -> Result<PageRequest<()>, ApiError> {
+pub fn fixed_order(sort: &str, paging: &PageQuery) -> Result<PageRequest<()>, ApiError> {
     Ok(PageRequest {
         sort: (),
         descending: sort.starts_with('-'),
-        limit: page_limit(limit)?,
-        after: decode_cursor(cursor, sort)?,
+        limit: page_limit(paging.limit)?,
+        after: decode_cursor(paging.cursor.as_deref(), sort)?,
     })
 }
 
@@ -237,7 +238,7 @@ where
     T: Send + 'static,
     D: ToSchema,
 {
-    let page = fixed_order("created_at", query.limit, query.cursor.as_deref())?;
+    let page = fixed_order("created_at", &query)?;
     read_page(state, list, filter, page, "created_at", to_dto).await
 }
 
@@ -262,8 +263,7 @@ pub fn list_query(
     filter: Option<&str>,
     sort: Option<&str>,
     default_sort: &str,
-    limit: Option<i64>,
-    cursor: Option<&str>,
+    paging: &PageQuery,
     now: NaiveDateTime,
 ) -> Result<ListQuery, ApiError> {
     let filter = filter.map(str::trim).filter(|f| !f.is_empty());
@@ -275,7 +275,7 @@ pub fn list_query(
         .map(crm_domain::platform::filter::parse)
         .transpose()
         .map_err(|v| ApiError::Validation(v.into()))?;
-    let after = match cursor.filter(|c| !c.is_empty()) {
+    let after = match paging.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(cursor) => {
             let invalid =
@@ -297,7 +297,7 @@ pub fn list_query(
         filter: parsed,
         sort: sort.to_owned(),
         after,
-        limit: page_limit(limit)?,
+        limit: page_limit(paging.limit)?,
         now,
     })
 }

@@ -21,10 +21,10 @@ use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, OptionalJson, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::ListResponse;
+use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::opportunities::{self, OpportunityCreate};
@@ -322,10 +322,6 @@ pub struct LeadListQuery {
     pub created_before: Option<DateTime<Utc>>,
     /// Include archived leads.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// Up to 3 sortable paths (`GET /v1/schema/leads`), custom ones too, comma-separated;
     /// prefix `-` for descending; nulls last. Default `-created_at`.
     pub sort: Option<String>,
@@ -341,16 +337,16 @@ pub struct LeadListQuery {
 }
 
 #[utoipa::path(tag = "leads", operation_id = "listLeads", summary = "List leads", description = "Newest first unless `sort` says otherwise.",
-    params(LeadListQuery),
+    params(LeadListQuery, PageQuery),
     responses((status = 200, description = "A page of leads", body = ListResponse<Lead>)))]
 #[get("/leads")]
 pub async fn list_leads(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<LeadListQuery>,
+    PagedQuery(query, paging): PagedQuery<LeadListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
-    list(&state, &principal, query).await
+    list(&state, &principal, query, paging).await
 }
 
 #[utoipa::path(tag = "leads", operation_id = "searchLeads", summary = "Search leads",
@@ -364,13 +360,15 @@ pub async fn search_leads(
     ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Read)?;
-    list(&state, &principal, body.into_query()?).await
+    let (query, paging) = body.into_query()?;
+    list(&state, &principal, query, paging).await
 }
 
 async fn list(
     state: &AppState,
     principal: &Principal,
     query: LeadListQuery,
+    paging: PageQuery,
 ) -> Result<HttpResponse, ApiError> {
     let listing = listing(
         state,
@@ -382,8 +380,7 @@ async fn list(
             sort: query.sort,
             fields: query.fields,
             expand: query.expand,
-            limit: query.limit,
-            cursor: query.cursor,
+            paging,
         },
         SORT,
         KEYS,

@@ -19,10 +19,10 @@ use crate::sales::related::{embed_of, names, shaped, Kind, Relation};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::ListResponse;
+use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -392,10 +392,6 @@ pub struct OpportunityListQuery {
     pub outcome: Option<StageOutcome>,
     /// Include archived opportunities.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// Up to 3 sortable paths (`GET /v1/schema/opportunities`), such as `created_at`,
     /// `amount.amount_minor` or `expected_close_date`, custom ones too, comma-separated; prefix
     /// `-` for descending; nulls last. Default `-created_at`.
@@ -412,16 +408,16 @@ pub struct OpportunityListQuery {
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "listOpportunities", summary = "List opportunities",
-    params(OpportunityListQuery),
+    params(OpportunityListQuery, PageQuery),
     responses((status = 200, description = "A page of opportunities", body = ListResponse<Opportunity>)))]
 #[get("/opportunities")]
 pub async fn list_opportunities(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<OpportunityListQuery>,
+    PagedQuery(query, paging): PagedQuery<OpportunityListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    list(&state, &principal, query).await
+    list(&state, &principal, query, paging).await
 }
 
 #[utoipa::path(tag = "opportunities", operation_id = "searchOpportunities", summary = "Search opportunities",
@@ -435,13 +431,15 @@ pub async fn search_opportunities(
     ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Opportunities, Access::Read)?;
-    list(&state, &principal, body.into_query()?).await
+    let (query, paging) = body.into_query()?;
+    list(&state, &principal, query, paging).await
 }
 
 async fn list(
     state: &AppState,
     principal: &Principal,
     query: OpportunityListQuery,
+    paging: PageQuery,
 ) -> Result<HttpResponse, ApiError> {
     let listing = listing(
         state,
@@ -453,8 +451,7 @@ async fn list(
             sort: sort_paths(query.sort),
             fields: query.fields,
             expand: query.expand,
-            limit: query.limit,
-            cursor: query.cursor,
+            paging,
         },
         "-created_at",
         KEYS,

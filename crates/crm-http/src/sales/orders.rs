@@ -21,10 +21,10 @@ use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{parse_json, read_body, ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::ListResponse;
+use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{utc, versioned};
 use crate::platform::shape::{ReadQuery, Shape};
 use crate::platform::state::AppState;
@@ -649,10 +649,6 @@ pub struct OrderListQuery {
     pub ordered_to: Option<DateTime<Utc>>,
     /// Only orders credited to this salesperson.
     pub salesperson_id: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// Up to 3 sortable paths (`GET /v1/schema/orders`), such as `ordered_at`,
     /// `total.amount_minor` or a custom field, comma-separated; prefix `-` for descending; nulls
     /// last. Default `-ordered_at`.
@@ -669,16 +665,16 @@ pub struct OrderListQuery {
 }
 
 #[utoipa::path(tag = "orders", operation_id = "listOrders", summary = "List orders",
-    params(OrderListQuery),
+    params(OrderListQuery, PageQuery),
     responses((status = 200, description = "A page of orders", body = ListResponse<Order>)))]
 #[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<OrderListQuery>,
+    PagedQuery(query, paging): PagedQuery<OrderListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
-    list(&state, &principal, query).await
+    list(&state, &principal, query, paging).await
 }
 
 #[utoipa::path(tag = "orders", operation_id = "searchOrders", summary = "Search orders",
@@ -692,13 +688,15 @@ pub async fn search_orders(
     ApiJson(body): ApiJson<ListSearch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Orders, Access::Read)?;
-    list(&state, &principal, body.into_query()?).await
+    let (query, paging) = body.into_query()?;
+    list(&state, &principal, query, paging).await
 }
 
 async fn list(
     state: &AppState,
     principal: &Principal,
     query: OrderListQuery,
+    paging: PageQuery,
 ) -> Result<HttpResponse, ApiError> {
     let listing = listing(
         state,
@@ -710,8 +708,7 @@ async fn list(
             sort: query.sort,
             fields: query.fields,
             expand: query.expand,
-            limit: query.limit,
-            cursor: query.cursor,
+            paging,
         },
         "-ordered_at",
         KEYS,

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{read_oldest_first, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
@@ -244,28 +244,27 @@ fn stage_fields(
 pub struct PipelineListQuery {
     /// Include archived pipelines.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "pipelines", operation_id = "listPipelines", summary = "List pipelines",
-    params(PipelineListQuery),
+    params(PipelineListQuery, PageQuery),
     responses((status = 200, description = "A page of pipelines, oldest first", body = ListResponse<Pipeline>)))]
 #[get("/pipelines")]
 pub async fn list_pipelines(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PipelineListQuery>,
+    PagedQuery(query, paging): PagedQuery<PipelineListQuery>,
 ) -> Result<web::Json<ListResponse<Pipeline>>, ApiError> {
     principal.authorize(Resource::Pipelines, Access::Read)?;
     let include_archived = query.include_archived.unwrap_or(false);
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    read_oldest_first(&state, store::list, include_archived, page, Pipeline::from).await
+    read_oldest_first(
+        &state,
+        store::list,
+        include_archived,
+        paging,
+        Pipeline::from,
+    )
+    .await
 }
 
 #[utoipa::path(tag = "pipelines", operation_id = "createPipeline", summary = "Create a pipeline",

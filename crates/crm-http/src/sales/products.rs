@@ -11,10 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::money::Money;
-use crate::platform::pagination::{read_page, sort_schema, ListResponse, SortOptions, Sorted};
+use crate::platform::pagination::{
+    read_page, sort_schema, ListResponse, PageQuery, SortOptions, Sorted,
+};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -187,27 +189,22 @@ pub struct ProductListQuery {
     pub active: Option<bool>,
     /// Include archived products.
     pub include_archived: Option<bool>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
     /// `created_at` or `name`; prefix `-` for descending. Default `-created_at`.
     #[param(schema_with = sort_schema::<ProductSort>)]
     pub sort: Option<String>,
 }
 
 #[utoipa::path(tag = "products", operation_id = "listProducts", summary = "List products",
-    params(ProductListQuery),
+    params(ProductListQuery, PageQuery),
     responses((status = 200, description = "A page of products", body = ListResponse<Product>)))]
 #[get("/products")]
 pub async fn list_products(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ProductListQuery>,
+    PagedQuery(query, paging): PagedQuery<ProductListQuery>,
 ) -> Result<web::Json<ListResponse<Product>>, ApiError> {
     principal.authorize(Resource::Products, Access::Read)?;
-    let (page, sort) =
-        ProductSort::SORTS.request(query.sort.as_deref(), query.limit, query.cursor.as_deref())?;
+    let (page, sort) = ProductSort::SORTS.request(query.sort.as_deref(), &paging)?;
     let mut c = Checker::default();
     let filter = ProductFilter {
         q: c.optional("q", query.q.as_deref(), SHORT)

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
-use crate::platform::extract::{ApiJson, ApiQuery, IfMatch};
+use crate::platform::extract::{ApiJson, ApiQuery, IfMatch, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG};
-use crate::platform::pagination::{fixed_order, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 use crate::sales::documents::{
@@ -255,24 +255,20 @@ pub struct QuoteListQuery {
     pub contact_id: Option<String>,
     /// Only quotes of this salesperson.
     pub owner_id: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[utoipa::path(tag = "quotes", operation_id = "listQuotes", summary = "List quotes",
     description = "Newest first.",
-    params(QuoteListQuery),
+    params(QuoteListQuery, PageQuery),
     responses((status = 200, description = "A page of quotes", body = ListResponse<Quote>)))]
 #[get("/quotes")]
 pub async fn list_quotes(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<QuoteListQuery>,
+    PagedQuery(query, paging): PagedQuery<QuoteListQuery>,
 ) -> Result<web::Json<ListResponse<Quote>>, ApiError> {
     principal.authorize(Resource::Quotes, Access::Read)?;
-    let page = fixed_order(SORT, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(SORT, &paging)?;
     let filter = QuoteFilter {
         status: query.status,
         company_id: query.company_id,

@@ -15,9 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{Checker, LONG, SHORT};
-use crate::platform::pagination::{fixed_order, limit_within, read_page, ListResponse};
+use crate::platform::pagination::{fixed_order, limit_within, read_page, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -168,26 +168,22 @@ pub struct ArticleListQuery {
     pub locale: Option<Locale>,
     /// A tag.
     pub tag: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 const NEWEST_FIRST: &str = "-created_at";
 
 #[utoipa::path(tag = "knowledge-base", operation_id = "listKbArticles", summary = "List articles",
     description = "Newest first, in every state. Filters combine with AND.",
-    params(ArticleListQuery),
+    params(ArticleListQuery, PageQuery),
     responses((status = 200, description = "A page of articles", body = ListResponse<Article>)))]
 #[get("/kb/articles")]
 pub async fn list_articles(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ArticleListQuery>,
+    PagedQuery(query, paging): PagedQuery<ArticleListQuery>,
 ) -> Result<web::Json<ListResponse<Article>>, ApiError> {
     principal.authorize(Resource::KnowledgeBase, Access::Read)?;
-    let page = fixed_order(NEWEST_FIRST, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(NEWEST_FIRST, &paging)?;
     let mut c = Checker::default();
     let filter = ArticleFilter {
         status: query.status,

@@ -138,10 +138,10 @@ pub async fn create_calendar(
 pub async fn list_calendars(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Calendar>>, ApiError> {
     principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    read_oldest_first(&state, store::list, (), query, Calendar::from).await
+    read_oldest_first(&state, store::list, (), paging, Calendar::from).await
 }
 
 #[utoipa::path(tag = "service", operation_id = "getBusinessCalendar", summary = "Get a business calendar",

@@ -17,9 +17,9 @@ use crate::billing::returns::{RootCauseDto, RootCauseUpdate};
 use crate::platform::actions::{ActionResponses, ActionTarget, StateRecord};
 use crate::platform::auth::{random_token, secret_hash, Principal};
 use crate::platform::error::ApiError;
-use crate::platform::extract::{ApiJson, ApiQuery};
+use crate::platform::extract::{ApiJson, PagedQuery};
 use crate::platform::fields::{patch, Checker, LONG, SHORT};
-use crate::platform::pagination::{fixed_order, ListResponse};
+use crate::platform::pagination::{fixed_order, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::state::AppState;
 
@@ -320,10 +320,6 @@ pub struct CaseListQuery {
     pub tag: Option<String>,
     /// Words in the subject or description.
     pub q: Option<String>,
-    /// Page size, 1 to 200 (default 50; larger values are capped).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 impl CaseListQuery {
@@ -362,16 +358,16 @@ const NEWEST_FIRST: &str = "-created_at";
 
 #[utoipa::path(tag = "cases", operation_id = "listCases", summary = "List cases",
     description = "Newest first. Filters combine with AND; `sla_status` and `assignee_id=me` are exact at the time of the request.",
-    params(CaseListQuery),
+    params(CaseListQuery, PageQuery),
     responses((status = 200, description = "A page of cases", body = ListResponse<Case>)))]
 #[get("/cases")]
 pub async fn list_cases(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<CaseListQuery>,
+    PagedQuery(query, paging): PagedQuery<CaseListQuery>,
 ) -> Result<web::Json<ListResponse<Case>>, ApiError> {
     principal.authorize(Resource::Cases, Access::Read)?;
-    let page = fixed_order(NEWEST_FIRST, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(NEWEST_FIRST, &paging)?;
     let filter = query.filter(&principal)?;
     let clock = state.settings.clock;
     let result = state

@@ -12,12 +12,12 @@ use crm_store::service::cases::{self as store, CaseFields, CaseFilter, NewCase};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::billing::portal::{own_company, PortalListQuery};
+use crate::billing::portal::own_company;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{Checker, LONG, SHORT};
-use crate::platform::pagination::{fixed_order, respond, ListResponse};
+use crate::platform::pagination::{fixed_order, respond, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt};
 use crate::platform::state::AppState;
 use crate::service::cases::{Comment, CommentList};
@@ -133,16 +133,16 @@ pub async fn create_portal_case(
 }
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalCases", summary = "My company's cases",
-    params(PortalListQuery),
+    params(PageQuery),
     responses((status = 200, description = "A page of cases, newest first", body = ListResponse<PortalCase>)))]
 #[get("/portal/cases")]
 pub async fn list_portal_cases(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PortalListQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<PortalCase>>, ApiError> {
     let company = own_company(&principal, Access::Read)?;
-    let page = fixed_order(NEWEST_FIRST, query.limit, query.cursor.as_deref())?;
+    let page = fixed_order(NEWEST_FIRST, &paging)?;
     let filter = CaseFilter {
         company_id: Some(company),
         ..CaseFilter::default()

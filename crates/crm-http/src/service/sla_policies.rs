@@ -160,10 +160,10 @@ pub async fn create_policy(
 pub async fn list_policies(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<SlaPolicy>>, ApiError> {
     principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    read_oldest_first(&state, store::list, (), query, SlaPolicy::from).await
+    read_oldest_first(&state, store::list, (), paging, SlaPolicy::from).await
 }
 
 #[utoipa::path(tag = "service", operation_id = "getSlaPolicy", summary = "Get an SLA policy",

@@ -142,10 +142,10 @@ pub async fn create_team(
 pub async fn list_teams(
     state: web::Data<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(paging): ApiQuery<PageQuery>,
 ) -> Result<web::Json<ListResponse<Team>>, ApiError> {
     principal.authorize(Resource::ServiceSettings, Access::Read)?;
-    read_oldest_first(&state, store::list, (), query, Team::from).await
+    read_oldest_first(&state, store::list, (), paging, Team::from).await
 }
 
 #[utoipa::path(tag = "service", operation_id = "getTeam", summary = "Get a team",
