@@ -8,6 +8,7 @@ use crm_domain::platform::custom_fields::{path, CustomObject};
 use crm_domain::Violation;
 use crm_store::parties::batch::{self as store, CompanyKey, ContactKey, Upserted};
 use crm_store::parties::companies::CompanyFields;
+use crm_store::parties::contacts::ContactFields;
 use crm_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::parties::companies::{CompanyCreate, CompanyUpdate};
-use crate::parties::contacts::{empty_fields, ContactCreate, ContactUpdate};
+use crate::parties::contacts::{ContactCreate, ContactUpdate};
 use crate::platform::auth::Principal;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{parse_json, ApiJson};
@@ -248,7 +249,7 @@ async fn upsert_contact(
                         );
                     }
                     let body: ContactCreate = parse_item(&item).map_err(invalid)?;
-                    let mut fields = empty_fields();
+                    let mut fields = ContactFields::default();
                     body.into_update(caller.as_deref())
                         .apply(&mut fields, &for_create)?;
                     Ok(fields)

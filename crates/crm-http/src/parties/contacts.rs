@@ -306,26 +306,6 @@ impl ContactUpdate {
     }
 }
 
-pub(crate) fn empty_fields() -> ContactFields {
-    ContactFields {
-        company_id: None,
-        first_name: None,
-        last_name: String::new(),
-        email: None,
-        phone: None,
-        title: None,
-        lifecycle_stage: LifecycleStage::Prospect,
-        owner_id: None,
-        tags: Vec::new(),
-        preferences: json!({}),
-        marketing_consent: false,
-        birthday: None,
-        locale: None,
-        custom_fields: Map::new(),
-        custom_written: None,
-    }
-}
-
 /// Filters and paging for contact lists.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -577,7 +557,7 @@ pub async fn create_contact(
     ApiJson(body): ApiJson<ContactCreate>,
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Contacts, Access::Write)?;
-    let mut fields = empty_fields();
+    let mut fields = ContactFields::default();
     body.into_update(principal.user_id())
         .apply(&mut fields, &state)?;
     let contact = state

@@ -25,6 +25,7 @@ use crm_store::StoreError;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::IfMatch;
+use crate::platform::openapi::problem_response;
 use crate::platform::respond::versioned;
 use crate::platform::state::AppState;
 
@@ -176,17 +177,9 @@ impl<T: StateRecord> IntoResponses for ActionResponses<T> {
                     .build(),
             )
             .build();
-        let refused = ResponseBuilder::new()
-            .description(format!(
-                "The {noun}'s state does not allow this; `current_state` and `allowed_actions` say what can be done"
-            ))
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build();
+        let refused = problem_response(format!(
+            "The {noun}'s state does not allow this; `current_state` and `allowed_actions` say what can be done"
+        ));
         BTreeMap::from([
             ("200".to_owned(), RefOr::T(done)),
             ("409".to_owned(), RefOr::T(refused)),

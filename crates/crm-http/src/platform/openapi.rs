@@ -9,7 +9,7 @@ use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     Contact, ContactBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi,
-    Ref, RefOr, Required, ResponseBuilder, Type,
+    Ref, RefOr, Required, Response, ResponseBuilder, Type,
 };
 
 use crate::platform::error::{FieldError, Problem};
@@ -261,15 +261,7 @@ pub fn apply_conventions(api: &mut OpenApi) {
         .insert("FieldError".into(), utoipa_schema::<FieldError>());
     for r in &RESPONSES {
         // Only `/v1` operations refer to these, and every `/v1` response is rate limited.
-        let mut response = ResponseBuilder::new()
-            .description(r.description)
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build();
+        let mut response = problem_response(r.description);
         add_rate_limit_headers(r.status, &mut response.headers);
         components
             .responses
@@ -322,6 +314,19 @@ pub fn apply_conventions(api: &mut OpenApi) {
 }
 
 /// The contact of the OpenAPI `info` block: the workspace's first author, `Name <email>`.
+/// A response whose body is a problem+json `Problem`.
+pub fn problem_response(description: impl Into<String>) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
 fn maintainers() -> Contact {
     let author = env!("CARGO_PKG_AUTHORS")
         .split(':')

@@ -99,6 +99,29 @@ pub struct ContactFields {
     pub custom_written: Option<Value>,
 }
 
+impl Default for ContactFields {
+    /// A prospect with nothing known yet, whose preferences are an empty object.
+    fn default() -> Self {
+        ContactFields {
+            company_id: None,
+            first_name: None,
+            last_name: String::new(),
+            email: None,
+            phone: None,
+            title: None,
+            lifecycle_stage: LifecycleStage::Prospect,
+            owner_id: None,
+            tags: Vec::new(),
+            preferences: Value::Object(Map::new()),
+            marketing_consent: false,
+            birthday: None,
+            locale: None,
+            custom_fields: Map::new(),
+            custom_written: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Contact {
     pub id: String,

@@ -1,7 +1,6 @@
 //! Finding the customer of an incoming order or lead, or creating it, without duplicates.
 
 use crm_domain::parties::contacts::{email_key, LifecycleStage};
-use serde_json::json;
 
 use crate::parties::companies::{self, CompanyFields};
 use crate::parties::contacts::{self, ContactFields};
@@ -109,16 +108,8 @@ pub fn match_or_create(
             last_name,
             email: customer.email.clone(),
             phone: customer.phone.clone(),
-            title: None,
             lifecycle_stage: stage.unwrap_or(LifecycleStage::Prospect),
-            owner_id: None,
-            tags: Vec::new(),
-            preferences: json!({}),
-            marketing_consent: false,
-            birthday: None,
-            locale: None,
-            custom_fields: serde_json::Map::new(),
-            custom_written: None,
+            ..ContactFields::default()
         },
     )?;
     matched.contact_id = Some(contact.id);
