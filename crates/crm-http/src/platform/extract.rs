@@ -423,8 +423,8 @@ mod tests {
     }
 
     fn paged(query: &str) -> Result<PagedQuery<StatusFilter>, ApiError> {
-        let req = actix_web::test::TestRequest::with_uri(&format!("/things?{query}"))
-            .to_http_request();
+        let req =
+            actix_web::test::TestRequest::with_uri(&format!("/things?{query}")).to_http_request();
         PagedQuery::<StatusFilter>::from_request(&req, &mut Payload::None).into_inner()
     }
 
