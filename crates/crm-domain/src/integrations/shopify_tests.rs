@@ -177,12 +177,11 @@ fn an_order_with_tax_on_top_keeps_the_shop_money_and_exact_discounts() {
         Some("Tremblay Design Inc.")
     );
     assert_eq!(
-        order.ordered_at,
-        Utc.with_ymd_and_hms(2024, 3, 1, 15, 14, 58).single()
-    );
-    assert_eq!(
-        order.updated_at,
-        Utc.with_ymd_and_hms(2024, 3, 1, 15, 16, 30).single()
+        (order.ordered_at, order.updated_at),
+        (
+            Utc.with_ymd_and_hms(2024, 3, 1, 15, 14, 58).single(),
+            Utc.with_ymd_and_hms(2024, 3, 1, 15, 16, 30).single()
+        )
     );
     assert!(!order.test);
 }

@@ -229,24 +229,23 @@ fn old_order(line_total: &str, tax: &str, total: &str) -> Value {
 
 #[test]
 fn a_rate_that_rounded_taxes_do_not_pin_to_a_basis_point_is_the_default() {
-    let exact = mapped(&old_order("10.00", "1.90", "11.90"));
-    assert_eq!(
-        exact.lines[0].taxes,
-        [ShopTax {
-            rate_bp: 1900,
-            amount_minor: 190
-        }]
-    );
-    // 1.65 ÷ 8.26 is 19.975…%: the connection's default stands in.
-    let rounded = mapped(&old_order("8.26", "1.65", "9.91"));
-    assert_eq!(
-        rounded.lines[0].taxes,
-        [ShopTax {
-            rate_bp: 2100,
-            amount_minor: 165
-        }]
-    );
-    assert_eq!((rounded.email, rounded.billing_company), (None, None));
+    // 1.65 ÷ 8.26 is 19.975…%: the connection's default (21%) stands in.
+    let cases = [
+        ("10.00", "1.90", "11.90", 1900, 190),
+        ("8.26", "1.65", "9.91", 2100, 165),
+    ];
+    for (net, tax, total, rate_bp, amount_minor) in cases {
+        let order = mapped(&old_order(net, tax, total));
+        assert_eq!(
+            order.lines[0].taxes,
+            [ShopTax {
+                rate_bp,
+                amount_minor
+            }],
+            "{net} + {tax}"
+        );
+        assert_eq!((order.email, order.billing_company), (None, None));
+    }
 }
 
 #[test]
