@@ -157,6 +157,25 @@ pub struct CustomField {
     pub archived: bool,
 }
 
+impl CustomField {
+    /// A new field of `field_type`, without a label, options or any constraint yet.
+    pub fn new(key: String, field_type: CustomFieldType) -> Self {
+        CustomField {
+            key,
+            label: String::new(),
+            field_type,
+            scale: None,
+            options: Vec::new(),
+            required: false,
+            unique: false,
+            default: None,
+            indexed: false,
+            portal_visible: false,
+            archived: false,
+        }
+    }
+}
+
 /// Checks a new field's key: lower-case, at most 63 characters, not a built-in field, not an
 /// operator of the filter language (which would make `custom.<key>` paths ambiguous).
 pub fn check_key(key: &str, built_in: &[&str]) -> Result<(), Violation> {
@@ -565,9 +584,7 @@ mod tests {
 
     fn field(key: &str, field_type: CustomFieldType) -> CustomField {
         CustomField {
-            key: key.into(),
             label: key.into(),
-            field_type,
             scale: (field_type == CustomFieldType::Decimal).then_some(2),
             options: if field_type.has_options() {
                 ["retail", "food"]
@@ -580,12 +597,7 @@ mod tests {
             } else {
                 vec![]
             },
-            required: false,
-            unique: false,
-            default: None,
-            indexed: false,
-            portal_visible: false,
-            archived: false,
+            ..CustomField::new(key.into(), field_type)
         }
     }
 

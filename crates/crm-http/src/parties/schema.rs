@@ -378,19 +378,7 @@ pub async fn create_custom_field(
 ) -> Result<HttpResponse, ApiError> {
     let object = object_of(&object)?;
     principal.authorize(Resource::Settings, Access::Write)?;
-    let mut field = CustomField {
-        key: body.key,
-        label: String::new(),
-        field_type: body.field_type,
-        scale: None,
-        options: Vec::new(),
-        required: false,
-        unique: false,
-        default: None,
-        indexed: false,
-        portal_visible: false,
-        archived: false,
-    };
+    let mut field = CustomField::new(body.key, body.field_type);
     CustomFieldUpdate {
         label: Some(Some(body.label)),
         field_type: None,
