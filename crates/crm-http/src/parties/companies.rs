@@ -14,15 +14,14 @@ use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::parties::merged::{merged_redirect, MergedInto};
-use crate::parties::views::{Applied, ListSearch};
+use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::address::{apply_address, BillingAddress, BillingAddressUpdate};
 use crate::platform::auth::Principal;
-use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor, ListResponse, PageQuery};
+use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
@@ -332,12 +331,17 @@ pub struct CompanyReadQuery {
 /// The shape a caller asked for; customers may not expand (they do not see users).
 fn shape_of(fields: Option<&str>, expand: Option<&str>, reach: Reach) -> Result<Shape, ApiError> {
     let shape = Shape::parse(fields, expand, KEYS, RELATIONS)?;
+    refuse_users_to_customers(&shape, reach)?;
+    Ok(shape)
+}
+
+fn refuse_users_to_customers(shape: &Shape, reach: Reach) -> Result<(), ApiError> {
     if reach == Reach::OwnCompany && shape.expands("owner") {
         return Err(ApiError::Forbidden(
             "customers cannot expand the users behind a record".into(),
         ));
     }
-    Ok(shape)
+    Ok(())
 }
 
 fn expand_of(shape: &Shape) -> Expand {
@@ -391,44 +395,33 @@ async fn list_companies_by(
     paging: PageQuery,
 ) -> Result<HttpResponse, ApiError> {
     let reach = principal.authorize(Resource::Companies, Access::Read)?;
-    let applied = crate::parties::views::apply(
+    let asked = Asked {
+        view: query.view.take(),
+        filter: query.filter.take(),
+        sort: query.sort.take(),
+        fields: query.fields.take(),
+        expand: query.expand.take(),
+        paging,
+    };
+    let listing = listing(
         state,
         principal,
         CustomObject::Companies,
-        query.view.take(),
-        Applied {
-            filter: query.filter.take(),
-            sort: query.sort.take(),
-            fields: query.fields.take(),
-        },
+        asked,
+        "-created_at",
+        KEYS,
+        RELATIONS,
     )
     .await?;
-    query.filter = applied.filter;
-    query.sort = applied.sort;
-    query.fields = applied.fields;
-    let shape = shape_of(query.fields.as_deref(), query.expand.as_deref(), reach)?;
-    let list = list_query(
-        query.filter.as_deref(),
-        query.sort.as_deref(),
-        "-created_at",
-        &paging,
-        service_now(state).await?,
-    )?;
-    let raw_filter = query.filter.clone();
+    refuse_users_to_customers(&listing.shape, reach)?;
     let filter = query.into_filter(reach, principal.company_id.as_deref())?;
-    let expand = expand_of(&shape);
-    let request = list.clone();
+    let expand = expand_of(&listing.shape);
+    let request = listing.query.clone();
     let (page, related) = state
         .db
         .read(move |conn| store::list_expanded(conn, &filter, &request, expand))
         .await?;
-    let next_cursor = next_cursor(page.next, &list, raw_filter.as_deref());
-    let data: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|company| shaped(company, &shape, &related))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor})))
+    Ok(listing.respond(page, |company| shaped(company, &listing.shape, &related)))
 }
 
 impl CompanyListQuery {

@@ -9,18 +9,17 @@ use crm_domain::Violations;
 use crm_store::parties::companies::{Expand, Related};
 use crm_store::parties::contacts::{self as store, ContactFields, ContactFilter};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::parties::merged::{merged_redirect, MergedInto};
-use crate::parties::views::{Applied, ListSearch};
+use crate::parties::views::{listing, Asked, ListSearch};
 use crate::platform::actions::ActionTarget;
 use crate::platform::auth::Principal;
-use crate::platform::clock::service_now;
 use crate::platform::error::{ApiError, Problem};
 use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor, ListResponse, PageQuery};
+use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
 use crate::platform::shape::{embed, Shape};
 use crate::platform::state::AppState;
@@ -363,10 +362,17 @@ fn shape_of(
     expand: Option<&str>,
 ) -> Result<Shape, ApiError> {
     let shape = Shape::parse(fields, expand, KEYS, RELATIONS)?;
+    authorize_expansion(principal, &shape)?;
+    Ok(shape)
+}
+
+/// An embedded company is read as the company itself would be, so it needs the caller's read
+/// of companies.
+fn authorize_expansion(principal: &Principal, shape: &Shape) -> Result<(), ApiError> {
     if shape.expands("company") || shape.expands("company.owner") {
         principal.authorize(Resource::Companies, Access::Read)?;
     }
-    Ok(shape)
+    Ok(())
 }
 
 fn expand_of(shape: &Shape) -> Expand {
@@ -418,29 +424,25 @@ async fn list(
     paging: PageQuery,
     company_id: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let applied = crate::parties::views::apply(
+    let asked = Asked {
+        view: query.view.take(),
+        filter: query.filter.take(),
+        sort: query.sort.take(),
+        fields: query.fields.take(),
+        expand: query.expand.take(),
+        paging,
+    };
+    let listing = listing(
         state,
         principal,
         CustomObject::Contacts,
-        query.view.take(),
-        Applied {
-            filter: query.filter.take(),
-            sort: query.sort.take(),
-            fields: query.fields.take(),
-        },
+        asked,
+        "-created_at",
+        KEYS,
+        RELATIONS,
     )
     .await?;
-    query.filter = applied.filter;
-    query.sort = applied.sort;
-    query.fields = applied.fields;
-    let shape = shape_of(principal, query.fields.as_deref(), query.expand.as_deref())?;
-    let list = list_query(
-        query.filter.as_deref(),
-        query.sort.as_deref(),
-        "-created_at",
-        &paging,
-        service_now(state).await?,
-    )?;
+    authorize_expansion(principal, &listing.shape)?;
     let mut c = Checker::default();
     let filter = ContactFilter {
         q: c.optional("q", query.q.as_deref(), SHORT)
@@ -463,19 +465,13 @@ async fn list(
         include_archived: query.include_archived.unwrap_or(false),
     };
     c.finish()?;
-    let expand = expand_of(&shape);
-    let request = list.clone();
+    let expand = expand_of(&listing.shape);
+    let request = listing.query.clone();
     let (page, related) = state
         .db
         .read(move |conn| store::list_expanded(conn, &filter, &request, expand))
         .await?;
-    let next_cursor = next_cursor(page.next, &list, query.filter.as_deref());
-    let data: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|contact| shaped(contact, &shape, &related))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor})))
+    Ok(listing.respond(page, |contact| shaped(contact, &listing.shape, &related)))
 }
 
 #[utoipa::path(

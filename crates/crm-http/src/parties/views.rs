@@ -293,14 +293,14 @@ pub async fn delete_view(target: ActionTarget) -> Result<HttpResponse, ApiError>
 
 /// What a list asked for, with a saved view applied: the view's filter ANDed with the given
 /// one, and its sort and columns unless the request gives its own.
-pub struct Applied {
-    pub filter: Option<String>,
-    pub sort: Option<String>,
-    pub fields: Option<String>,
+struct Applied {
+    filter: Option<String>,
+    sort: Option<String>,
+    fields: Option<String>,
 }
 
 /// Reads view `id` (one the caller may see, of `object`) and applies it to a list's parameters.
-pub async fn apply(
+async fn apply(
     state: &AppState,
     principal: &Principal,
     object: CustomObject,
