@@ -170,25 +170,27 @@ fn write_lines(
     totals: &Totals,
 ) -> Result<(), StoreError> {
     diesel::delete(quote_lines::table.filter(quote_lines::quote_id.eq(quote_id))).execute(conn)?;
-    for (position, (line, amounts)) in lines.iter().zip(&totals.lines).enumerate() {
-        diesel::insert_into(quote_lines::table)
-            .values(QuoteLineRow {
-                id: new_id(),
-                quote_id: quote_id.to_owned(),
-                position: i64::try_from(position).unwrap_or(i64::MAX),
-                product_id: line.product_id.clone(),
-                description: line.description.clone(),
-                quantity_milli: line.quantity.milli(),
-                unit_price_minor: line.unit_price_minor,
-                unit_cost_minor: line.unit_cost_minor,
-                discount_bp: line.discount_bp,
-                tax_rate_bp: line.tax_rate_bp,
-                gross_minor: amounts.gross_minor,
-                discount_minor: amounts.discount_minor,
-                net_minor: amounts.net_minor,
-            })
-            .execute(conn)?;
-    }
+    let rows: Vec<QuoteLineRow> = lines
+        .iter()
+        .zip(&totals.lines)
+        .enumerate()
+        .map(|(position, (line, amounts))| QuoteLineRow {
+            id: new_id(),
+            quote_id: quote_id.to_owned(),
+            position: i64::try_from(position).unwrap_or(i64::MAX),
+            product_id: line.product_id.clone(),
+            description: line.description.clone(),
+            quantity_milli: line.quantity.milli(),
+            unit_price_minor: line.unit_price_minor,
+            unit_cost_minor: line.unit_cost_minor,
+            discount_bp: line.discount_bp,
+            tax_rate_bp: line.tax_rate_bp,
+            gross_minor: amounts.gross_minor,
+            discount_minor: amounts.discount_minor,
+            net_minor: amounts.net_minor,
+        })
+        .collect();
+    crate::platform::db::insert_batch!(conn, quote_lines::table, rows);
     Ok(())
 }
 
