@@ -9,6 +9,13 @@ text_enum! {
     }
 }
 
+impl Default for LifecycleStage {
+    /// A person we have just learnt of is a prospect until they buy.
+    fn default() -> Self {
+        LifecycleStage::Prospect
+    }
+}
+
 /// The key under which email addresses are compared: case-insensitive, as mail providers do
 /// in practice.
 pub fn email_key(email: &str) -> String {
@@ -90,5 +97,6 @@ mod tests {
             LifecycleStage::Former
         );
         assert!("lead".parse::<LifecycleStage>().is_err());
+        assert_eq!(LifecycleStage::default(), LifecycleStage::Prospect);
     }
 }

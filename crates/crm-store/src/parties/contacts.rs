@@ -109,7 +109,7 @@ impl Default for ContactFields {
             email: None,
             phone: None,
             title: None,
-            lifecycle_stage: LifecycleStage::Prospect,
+            lifecycle_stage: LifecycleStage::default(),
             owner_id: None,
             tags: Vec::new(),
             preferences: Value::Object(Map::new()),

@@ -108,7 +108,7 @@ pub fn match_or_create(
             last_name,
             email: customer.email.clone(),
             phone: customer.phone.clone(),
-            lifecycle_stage: stage.unwrap_or(LifecycleStage::Prospect),
+            lifecycle_stage: stage.unwrap_or_default(),
             ..ContactFields::default()
         },
     )?;

@@ -58,7 +58,7 @@ struct QuoteRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = quote_lines)]
+#[diesel(table_name = quote_lines, treat_none_as_default_value = false)]
 struct QuoteLineRow {
     id: String,
     quote_id: String,
