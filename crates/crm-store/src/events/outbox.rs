@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use crate::platform::db::{insert_batch, DbConnection};
-use crate::platform::query::FixedSql;
+use crate::platform::query::{sql_text, FixedSql};
 use crate::platform::schema::events;
 use crate::platform::stored::stored;
 use crate::{new_id, now, StoreError};
@@ -142,15 +142,13 @@ pub fn record_rendered(
     Ok(id)
 }
 
-/// Only events of transactions that can no longer commit behind them: on PostgreSQL those
-/// older than every transaction still running; SQLite has one writer, so all it shows. Fixed
-/// text, so that the statements holding it stay prepared.
-fn committed(conn: &DbConnection) -> FixedSql<Bool> {
-    FixedSql::new(match conn {
-        DbConnection::Postgres(_) => "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-        DbConnection::Sqlite(_) => "1 = 1",
-    })
-}
+sql_text!(
+    /// Only events of transactions that can no longer commit behind them: on PostgreSQL those
+    /// older than every transaction still running; SQLite has one writer, so all it shows.
+    Committed: Bool = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint", "1 = 1"
+);
+
+const COMMITTED: FixedSql<Committed> = FixedSql::new();
 
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -169,7 +167,7 @@ pub fn page(
 ) -> Result<Vec<Event>, StoreError> {
     let mut query = events::table
         .select(EventRow::as_select())
-        .filter(committed(conn))
+        .filter(COMMITTED)
         .filter(
             events::tx.gt(after.tx).or(events::tx
                 .eq(after.tx)
@@ -250,7 +248,7 @@ pub(crate) fn position_of(conn: &mut DbConnection, id: &str) -> Result<Position,
 /// The position of the newest committed event, if any.
 pub fn latest(conn: &mut DbConnection) -> Result<Option<Position>, StoreError> {
     let newest: Option<(i64, i64)> = events::table
-        .filter(committed(conn))
+        .filter(COMMITTED)
         .order_by((events::tx.desc(), events::position.desc()))
         .select((events::tx, events::position))
         .first(conn)
@@ -262,7 +260,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Event, StoreError> {
     events::table
         .select(EventRow::as_select())
         .filter(events::id.eq(id))
-        .filter(committed(conn))
+        .filter(COMMITTED)
         .first::<EventRow>(conn)?
         .into_event()
 }

@@ -1,6 +1,7 @@
 //! Companies (accounts).
 
 use crate::events::outbox;
+use crate::platform::query::{sql_text, FixedSql};
 use chrono::NaiveDateTime;
 use crm_domain::access::permissions::Reach;
 use crm_domain::events::catalogue::EventType;
@@ -23,6 +24,9 @@ use crate::{access::users, new_id, now, tag_pattern, tags_from_json, tags_to_jso
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::{FieldValue, Scalar};
 use serde_json::{Map, Value};
+
+sql_text!(CompanyCustomFields: diesel::sql_types::Text = "CAST(companies.custom_fields AS TEXT)");
+sql_text!(CompanyLastOrderAt: diesel::sql_types::Nullable<diesel::sql_types::Timestamp> = LAST_ORDER_AT);
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -60,8 +64,8 @@ struct CompanyRow {
     domain_key: Option<String>,
     name_key: Option<String>,
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(companies.custom_fields AS TEXT)"),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
+        select_expression = FixedSql::<CompanyCustomFields>::new(),
+        select_expression_type = FixedSql<CompanyCustomFields>,
         skip_insertion,
         skip_update
     )]
@@ -69,8 +73,8 @@ struct CompanyRow {
     /// Read, never written: the newest order's time, one probe of the orders' (company_id,
     /// ordered_at) index.
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>::new(LAST_ORDER_AT),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        select_expression = FixedSql::<CompanyLastOrderAt>::new(),
+        select_expression_type = FixedSql<CompanyLastOrderAt>,
         skip_insertion,
         skip_update
     )]

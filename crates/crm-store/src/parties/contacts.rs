@@ -2,6 +2,7 @@
 
 use crate::events::outbox;
 use crate::marketing::consents;
+use crate::platform::query::{sql_text, FixedSql};
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::marketing::campaigns::ConsentChannel;
@@ -26,6 +27,9 @@ use crate::{
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::{FieldValue, Scalar};
 use serde_json::{Map, Value};
+
+sql_text!(ContactCustomFields: diesel::sql_types::Text = "CAST(contacts.custom_fields AS TEXT)");
+sql_text!(ContactLastOrderAt: diesel::sql_types::Nullable<diesel::sql_types::Timestamp> = LAST_ORDER_AT);
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -59,8 +63,8 @@ struct ContactRow {
     birthday: Option<NaiveDate>,
     locale: Option<String>,
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(contacts.custom_fields AS TEXT)"),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
+        select_expression = FixedSql::<ContactCustomFields>::new(),
+        select_expression_type = FixedSql<ContactCustomFields>,
         skip_insertion,
         skip_update
     )]
@@ -68,8 +72,8 @@ struct ContactRow {
     /// Read, never written: the newest order's time, one probe of the orders' (contact_id,
     /// ordered_at) index.
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>::new(LAST_ORDER_AT),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>,
+        select_expression = FixedSql::<ContactLastOrderAt>::new(),
+        select_expression_type = FixedSql<ContactLastOrderAt>,
         skip_insertion,
         skip_update
     )]

@@ -322,48 +322,101 @@ impl<ST> QueryFragment<MultiBackend> for Fragment<ST> {
     }
 }
 
-/// SQL text fixed at compile time, as a select expression. `dsl::sql` text may differ between
-/// runs of one query, so diesel never caches a statement that holds it and SQLite parses the
-/// statement again on every call; this text cannot differ, so the statement stays cacheable
-/// (keyed by its SQL, as `HAS_STATIC_QUERY_ID` is false).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedSql<ST> {
-    sql: &'static str,
-    sql_type: PhantomData<ST>,
+/// SQL text fixed at compile time and named by a type, for a select expression or condition
+/// that diesel's DSL cannot write. `dsl::sql` text may differ between runs of one query, so
+/// diesel never caches a statement that holds it; this text cannot, so the statement stays
+/// prepared. Being a type, it also gives the statement a static query id: diesel finds it in
+/// its cache by that id, instead of writing the statement's SQL on every run to look it up
+/// (7% of a contact read by id on SQLite, docs/benchmarks.md). Declared with [`sql_text!`].
+pub trait SqlText: 'static {
+    type SqlType;
+    const POSTGRES: &'static str;
+    const SQLITE: &'static str;
 }
 
-impl<ST> FixedSql<ST> {
-    pub const fn new(sql: &'static str) -> Self {
-        FixedSql {
-            sql,
-            sql_type: PhantomData,
+/// Declares a [`SqlText`]: `sql_text!(Name: SqlType = "text")`, or with a text per backend,
+/// `sql_text!(Name: SqlType = "PostgreSQL text", "SQLite text")`.
+macro_rules! sql_text {
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty = $sql:expr) => {
+        $crate::platform::query::sql_text!($(#[$doc])* $name: $sql_type = $sql, $sql);
+    };
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty = $postgres:expr, $sqlite:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl $crate::platform::query::SqlText for $name {
+            type SqlType = $sql_type;
+            const POSTGRES: &'static str = $postgres;
+            const SQLITE: &'static str = $sqlite;
+        }
+    };
+}
+pub(crate) use sql_text;
+
+/// A [`SqlText`] as an expression.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSql<T>(PhantomData<T>);
+
+impl<T> FixedSql<T> {
+    pub const fn new() -> Self {
+        FixedSql(PhantomData)
+    }
+}
+
+impl<T: SqlText> Expression for FixedSql<T>
+where
+    T::SqlType: sql_types::SqlType + diesel::expression::TypedExpressionType,
+{
+    type SqlType = T::SqlType;
+}
+
+impl<T, QS> AppearsOnTable<QS> for FixedSql<T> where FixedSql<T>: Expression {}
+
+impl<T, QS> diesel::expression::SelectableExpression<QS> for FixedSql<T> where
+    FixedSql<T>: AppearsOnTable<QS>
+{
+}
+
+impl<T, GroupBy> ValidGrouping<GroupBy> for FixedSql<T> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<T: SqlText> QueryId for FixedSql<T> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+/// Which text of a [`SqlText`] a backend reads.
+pub trait TextOf {
+    fn text_of<T: SqlText>(&self) -> &'static str;
+}
+
+impl TextOf for diesel::pg::Pg {
+    fn text_of<T: SqlText>(&self) -> &'static str {
+        T::POSTGRES
+    }
+}
+
+impl TextOf for diesel::sqlite::Sqlite {
+    fn text_of<T: SqlText>(&self) -> &'static str {
+        T::SQLITE
+    }
+}
+
+impl TextOf for MultiBackend {
+    fn text_of<T: SqlText>(&self) -> &'static str {
+        match self {
+            MultiBackend::Postgres(_) => T::POSTGRES,
+            MultiBackend::Sqlite(_) => T::SQLITE,
         }
     }
 }
 
-impl<ST: sql_types::SqlType + diesel::expression::TypedExpressionType> Expression for FixedSql<ST> {
-    type SqlType = ST;
-}
-
-impl<ST, QS> AppearsOnTable<QS> for FixedSql<ST> where FixedSql<ST>: Expression {}
-
-impl<ST, QS> diesel::expression::SelectableExpression<QS> for FixedSql<ST> where
-    FixedSql<ST>: AppearsOnTable<QS>
-{
-}
-
-impl<ST, GroupBy> ValidGrouping<GroupBy> for FixedSql<ST> {
-    type IsAggregate = is_aggregate::Never;
-}
-
-impl<ST> QueryId for FixedSql<ST> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<ST, DB: diesel::backend::Backend> QueryFragment<DB> for FixedSql<ST> {
+impl<T: SqlText, DB: diesel::backend::Backend + TextOf> QueryFragment<DB> for FixedSql<T> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(self.sql);
+        let text = out.backend().text_of::<T>();
+        out.push_sql(text);
         Ok(())
     }
 }

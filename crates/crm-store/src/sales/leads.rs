@@ -1,6 +1,7 @@
 //! Leads: prospects not yet known as customers, until they are converted.
 
 use crate::events::outbox;
+use crate::platform::query::{sql_text, FixedSql};
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
 use crm_domain::sales::leads::{transition, LeadAction, LeadSource, LeadStatus};
@@ -23,6 +24,8 @@ use crate::{access::users, new_id, now, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::FieldValue;
 use serde_json::{Map, Value};
+
+sql_text!(LeadCustomFields: diesel::sql_types::Text = "CAST(leads.custom_fields AS TEXT)");
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = leads, treat_none_as_null = true)]
@@ -51,8 +54,8 @@ struct LeadRow {
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(leads.custom_fields AS TEXT)"),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
+        select_expression = FixedSql::<LeadCustomFields>::new(),
+        select_expression_type = FixedSql<LeadCustomFields>,
         skip_insertion,
         skip_update
     )]

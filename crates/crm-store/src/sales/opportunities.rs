@@ -1,6 +1,7 @@
 //! Opportunities: sales in progress, moving through a pipeline's stages, with their history.
 
 use crate::events::outbox;
+use crate::platform::query::{sql_text, FixedSql};
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::platform::exchange::{convert, Rate};
@@ -33,6 +34,8 @@ use crm_domain::platform::custom_fields::{self as custom_values, CustomField, Cu
 use crm_domain::platform::filter::{FieldValue, Scalar};
 use serde_json::{Map, Value};
 
+sql_text!(OpportunityCustomFields: diesel::sql_types::Text = "CAST(opportunities.custom_fields AS TEXT)");
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = opportunities, treat_none_as_null = true)]
 struct OpportunityRow {
@@ -57,8 +60,8 @@ struct OpportunityRow {
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(opportunities.custom_fields AS TEXT)"),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
+        select_expression = FixedSql::<OpportunityCustomFields>::new(),
+        select_expression_type = FixedSql<OpportunityCustomFields>,
         skip_insertion,
         skip_update
     )]

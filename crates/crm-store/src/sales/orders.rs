@@ -2,6 +2,7 @@
 //! from quotes. Lines keep the unit price and unit cost of the time of sale.
 
 use crate::events::outbox;
+use crate::platform::query::{sql_text, FixedSql};
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::contacts::LifecycleStage;
@@ -36,6 +37,8 @@ use crm_domain::platform::filter::FieldValue;
 use crm_domain::sales::totals::require_lines;
 use serde_json::{Map, Value};
 
+sql_text!(OrderCustomFields: diesel::sql_types::Text = "CAST(orders.custom_fields AS TEXT)");
+
 // Crate-visible so that `demo` writes the same rows in bulk. `None` inserts NULL rather than
 // DEFAULT (no column has a default), so that SQLite takes many rows in one statement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -68,8 +71,8 @@ pub struct OrderRow {
     /// The shop's UTM parameters, as JSON.
     pub utm: Option<String>,
     #[diesel(
-        select_expression = crate::platform::query::FixedSql::<diesel::sql_types::Text>::new("CAST(orders.custom_fields AS TEXT)"),
-        select_expression_type = crate::platform::query::FixedSql<diesel::sql_types::Text>,
+        select_expression = FixedSql::<OrderCustomFields>::new(),
+        select_expression_type = FixedSql<OrderCustomFields>,
         skip_insertion,
         skip_update
     )]
