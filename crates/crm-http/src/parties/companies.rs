@@ -23,7 +23,7 @@ use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
-use crate::platform::shape::{embed, Shape};
+use crate::platform::shape::{embed, Shape, Shaped};
 use crate::platform::state::AppState;
 
 /// The keys of a company, which `fields=` may name.
@@ -362,13 +362,13 @@ pub fn user_summary(user: &crm_store::access::users::UserSummary) -> Value {
 }
 
 /// A company as the caller shaped it.
-fn shaped(company: store::Company, shape: &Shape, related: &Related) -> Value {
+fn shaped(company: store::Company, shape: &Shape, related: &Related) -> Shaped<Company> {
     let owner_id = company.fields.owner_id.clone();
-    let mut value = serde_json::to_value(Company::from(company)).unwrap_or(Value::Null);
-    if shape.expands("owner") {
-        embed(&mut value, "owner", user(owner_id.as_deref(), related));
-    }
-    shape.project(value)
+    shape.apply(Company::from(company), |value| {
+        if shape.expands("owner") {
+            embed(value, "owner", user(owner_id.as_deref(), related));
+        }
+    })
 }
 
 #[utoipa::path(

@@ -21,7 +21,7 @@ use crate::platform::extract::{ApiJson, ApiQuery, PagedQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
 use crate::platform::pagination::{ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, utc_opt, versioned};
-use crate::platform::shape::{embed, Shape};
+use crate::platform::shape::{embed, Shape, Shaped};
 use crate::platform::state::AppState;
 
 /// The keys of a contact, which `fields=` may name.
@@ -384,37 +384,38 @@ fn expand_of(shape: &Shape) -> Expand {
 }
 
 /// A contact as the caller shaped it: embedded relations, then only the asked fields.
-fn shaped(contact: store::Contact, shape: &Shape, related: &Related) -> Value {
+fn shaped(contact: store::Contact, shape: &Shape, related: &Related) -> Shaped<Contact> {
     let company_id = contact.fields.company_id.clone();
     let owner_id = contact.fields.owner_id.clone();
-    let mut value = serde_json::to_value(Contact::from(contact)).unwrap_or(Value::Null);
-    if shape.expands("company") || shape.expands("company.owner") {
-        let company = company_id
-            .and_then(|id| related.companies.get(&id))
-            .map(|company| {
-                let owner = company.fields.owner_id.clone();
-                let mut embedded =
-                    serde_json::to_value(crate::parties::companies::Company::from(company.clone()))
-                        .unwrap_or(Value::Null);
-                if shape.expands("company.owner") {
-                    embed(
-                        &mut embedded,
-                        "owner",
-                        crate::parties::companies::user(owner.as_deref(), related),
-                    );
-                }
-                embedded
-            });
-        embed(&mut value, "company", company);
-    }
-    if shape.expands("owner") {
-        embed(
-            &mut value,
-            "owner",
-            crate::parties::companies::user(owner_id.as_deref(), related),
-        );
-    }
-    shape.project(value)
+    shape.apply(Contact::from(contact), |value| {
+        if shape.expands("company") || shape.expands("company.owner") {
+            let company = company_id
+                .and_then(|id| related.companies.get(&id))
+                .map(|company| {
+                    let owner = company.fields.owner_id.clone();
+                    let mut embedded = serde_json::to_value(
+                        crate::parties::companies::Company::from(company.clone()),
+                    )
+                    .unwrap_or(Value::Null);
+                    if shape.expands("company.owner") {
+                        embed(
+                            &mut embedded,
+                            "owner",
+                            crate::parties::companies::user(owner.as_deref(), related),
+                        );
+                    }
+                    embedded
+                });
+            embed(value, "company", company);
+        }
+        if shape.expands("owner") {
+            embed(
+                value,
+                "owner",
+                crate::parties::companies::user(owner_id.as_deref(), related),
+            );
+        }
+    })
 }
 
 async fn list(

@@ -402,11 +402,22 @@ pub async fn listing(
 
 impl Listing {
     /// The page as the list's body, each record as `to_body` shapes it.
-    pub fn respond<T>(&self, page: Listed<T>, to_body: impl FnMut(T) -> Value) -> HttpResponse {
+    pub fn respond<T, B: Serialize>(
+        &self,
+        page: Listed<T>,
+        to_body: impl FnMut(T) -> B,
+    ) -> HttpResponse {
         let next_cursor = next_cursor(page.next, &self.query, self.filter.as_deref());
-        let data: Vec<Value> = page.items.into_iter().map(to_body).collect();
-        HttpResponse::Ok().json(json!({"data": data, "next_cursor": next_cursor}))
+        let data: Vec<B> = page.items.into_iter().map(to_body).collect();
+        HttpResponse::Ok().json(Page { data, next_cursor })
     }
+}
+
+/// A page as a list answers it (documented as `ListResponse`).
+#[derive(Serialize)]
+struct Page<B> {
+    data: Vec<B>,
+    next_cursor: Option<String>,
 }
 
 /// A list's query in a body, for filters too long for a URL: `POST /v1/{object}/search`

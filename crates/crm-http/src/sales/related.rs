@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::shape::{embed, Shape};
+use crate::platform::shape::{embed, Shape, Shaped};
 use crate::sales::documents::embed_products;
 
 /// What a relation embeds.
@@ -68,33 +68,33 @@ pub fn embed_of(
 }
 
 /// A record's body with the asked relations embedded, then cut down to the asked fields.
-pub fn shaped(
-    record: impl serde::Serialize,
+pub fn shaped<T: serde::Serialize>(
+    record: T,
     shape: &Shape,
     relations: &[Relation],
     embedded: &Embedded,
-) -> Value {
-    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
-    for relation in relations.iter().filter(|r| shape.expands(r.name)) {
-        let id = value[relation.via].as_str().map(str::to_owned);
-        let found = id.and_then(|id| match relation.kind {
-            Kind::Company => embedded.companies.get(&id).map(|c| {
-                serde_json::to_value(crate::parties::companies::Company::from(c.clone()))
-                    .unwrap_or(Value::Null)
-            }),
-            Kind::Contact => embedded.contacts.get(&id).map(|c| {
-                serde_json::to_value(crate::parties::contacts::Contact::from(c.clone()))
-                    .unwrap_or(Value::Null)
-            }),
-            Kind::User => embedded
-                .users
-                .get(&id)
-                .map(crate::parties::companies::user_summary),
-        });
-        embed(&mut value, relation.name, found);
-    }
-    if shape.expands(LINE_PRODUCTS) {
-        embed_products(&mut value, &embedded.products, false);
-    }
-    shape.project(value)
+) -> Shaped<T> {
+    shape.apply(record, |value| {
+        for relation in relations.iter().filter(|r| shape.expands(r.name)) {
+            let id = value[relation.via].as_str().map(str::to_owned);
+            let found = id.and_then(|id| match relation.kind {
+                Kind::Company => embedded.companies.get(&id).map(|c| {
+                    serde_json::to_value(crate::parties::companies::Company::from(c.clone()))
+                        .unwrap_or(Value::Null)
+                }),
+                Kind::Contact => embedded.contacts.get(&id).map(|c| {
+                    serde_json::to_value(crate::parties::contacts::Contact::from(c.clone()))
+                        .unwrap_or(Value::Null)
+                }),
+                Kind::User => embedded
+                    .users
+                    .get(&id)
+                    .map(crate::parties::companies::user_summary),
+            });
+            embed(value, relation.name, found);
+        }
+        if shape.expands(LINE_PRODUCTS) {
+            embed_products(value, &embedded.products, false);
+        }
+    })
 }
