@@ -364,6 +364,12 @@ impl<T> FixedSql<T> {
     }
 }
 
+impl<T> Default for FixedSql<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T: SqlText> Expression for FixedSql<T>
 where
     T::SqlType: sql_types::SqlType + diesel::expression::TypedExpressionType,
