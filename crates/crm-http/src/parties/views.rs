@@ -15,7 +15,7 @@ use crate::platform::clock::service_now;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiJson, ApiQuery};
 use crate::platform::fields::{patch, Checker, SHORT};
-use crate::platform::pagination::{list_query, next_cursor, PageQuery};
+use crate::platform::pagination::{list_query, next_cursor, ListResponse, PageQuery};
 use crate::platform::respond::{created, utc, versioned};
 use crate::platform::shape::Shape;
 use crate::platform::state::AppState;
@@ -409,15 +409,8 @@ impl Listing {
     ) -> HttpResponse {
         let next_cursor = next_cursor(page.next, &self.query, self.filter.as_deref());
         let data: Vec<B> = page.items.into_iter().map(to_body).collect();
-        HttpResponse::Ok().json(Page { data, next_cursor })
+        HttpResponse::Ok().json(ListResponse { data, next_cursor })
     }
-}
-
-/// A page as a list answers it (documented as `ListResponse`).
-#[derive(Serialize)]
-struct Page<B> {
-    data: Vec<B>,
-    next_cursor: Option<String>,
 }
 
 /// A list's query in a body, for filters too long for a URL: `POST /v1/{object}/search`

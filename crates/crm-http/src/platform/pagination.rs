@@ -19,7 +19,7 @@ use utoipa::openapi::{Object, ObjectBuilder, Type};
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ListResponse<T: ToSchema> {
+pub struct ListResponse<T> {
     /// The records of this page.
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.

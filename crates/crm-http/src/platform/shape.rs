@@ -25,7 +25,7 @@ pub struct ReadQuery {
 #[serde(untagged)]
 pub enum Shaped<T> {
     Whole(T),
-    Shaped(Value),
+    Projected(Value),
 }
 
 /// The most relations one `expand` path crosses.
@@ -96,7 +96,7 @@ impl Shape {
         }
         let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
         embed(&mut value);
-        Shaped::Shaped(self.project(value))
+        Shaped::Projected(self.project(value))
     }
 
     /// Whether `path` is expanded.
