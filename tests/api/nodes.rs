@@ -525,3 +525,80 @@ async fn two_processes_running_the_maintenance_loop_make_one_task_per_visit() {
         );
     }
 }
+
+#[actix_rt::test]
+#[cfg_attr(not(crm_test_postgres), ignore = "needs CRM_TEST_POSTGRES_URL")]
+async fn a_field_definition_changed_through_one_process_shows_in_the_others_next_read() {
+    let db = SharedDatabase::create();
+    let TwoNodes {
+        processes: _processes,
+        base_a,
+        base_b,
+        token,
+        client,
+    } = db.start_two_nodes();
+    let call = |method: Method, url: String, body: Option<Value>| {
+        let (client, token) = (&client, &token);
+        async move { send(client, method, url, token, body, &[]).await }
+    };
+    let field = json!({"key": "size", "label": "Size", "type": "text"});
+    let reply = call(
+        Method::POST,
+        format!("{base_b}/v1/schema/contacts/fields"),
+        Some(field),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let contact = json!({"last_name": "Sized", "custom_fields": {"size": "42"}});
+    let reply = call(Method::POST, format!("{base_b}/v1/contacts"), Some(contact)).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let url_a = format!(
+        "{base_a}/v1/contacts/{}",
+        reply.body["id"].as_str().unwrap()
+    );
+    // Process A reads the contact often enough that each of its workers holds the definitions.
+    for _ in 0..8 {
+        let read = call(Method::GET, url_a.clone(), None).await;
+        assert_eq!(
+            read.body["custom_fields"],
+            json!({"size": "42"}),
+            "{}",
+            read.text
+        );
+    }
+
+    let retype = json!({"type": "number"});
+    let reply = call(
+        Method::PATCH,
+        format!("{base_b}/v1/schema/contacts/fields/size"),
+        Some(retype),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    for _ in 0..8 {
+        let read = call(Method::GET, url_a.clone(), None).await;
+        assert_eq!(
+            read.body["custom_fields"],
+            json!({"size": 42}),
+            "converted: {}",
+            read.text
+        );
+    }
+
+    let reply = call(
+        Method::DELETE,
+        format!("{base_b}/v1/schema/contacts/fields/size"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    for _ in 0..8 {
+        let read = call(Method::GET, url_a.clone(), None).await;
+        assert_eq!(
+            read.body["custom_fields"],
+            json!({}),
+            "archived: {}",
+            read.text
+        );
+    }
+}

@@ -591,7 +591,7 @@ pub async fn get_contact(
     let expand = expand_of(&shape);
     let (contact, related) = state
         .db
-        .read_one(move |conn| store::get_expanded(conn, &id, expand))
+        .read_record(move |conn, fields| store::get_expanded(conn, fields, &id, expand))
         .await?;
     if let Some(survivor) = &contact.merged_into_id {
         return Ok(merged_redirect("contacts", survivor));

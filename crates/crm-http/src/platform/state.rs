@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::web;
 use crm_domain::platform::money::Currency;
 use crm_domain::platform::phone::PhoneRegion;
+use crm_store::platform::custom_fields::FieldCache;
 use crm_store::platform::db::{read_transaction, write_transaction, Backend, DbConnection};
 use crm_store::platform::replicas::{written as written_up_to, Lsn};
 use crm_store::{Pool, StoreError};
@@ -106,6 +107,7 @@ impl AppState {
                 backend,
                 replicas,
                 metrics: metrics.clone(),
+                fields: Arc::default(),
             },
             metrics,
             standing: moka::sync::Cache::builder()
@@ -131,6 +133,8 @@ pub struct Db {
     backend: Backend,
     replicas: Option<Arc<Replicas>>,
     metrics: Arc<Metrics>,
+    /// The custom field definitions this process read last, shared by its workers.
+    fields: Arc<FieldCache>,
 }
 
 impl Db {
@@ -182,6 +186,24 @@ impl Db {
             }
         }
         self.read(work).await
+    }
+
+    /// Runs `work`, the read of one record, with the field definitions this process holds;
+    /// `work` takes the transaction it needs, if any. Runs on this worker like
+    /// [`Db::read_one`] on SQLite with an idle connection.
+    pub async fn read_record<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &FieldCache) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.backend == Backend::Sqlite {
+            if let Some(mut conn) = self.primary.try_get() {
+                self.metrics.served_read("primary");
+                return work(&mut conn, &self.fields).map_err(ApiError::from);
+            }
+        }
+        let fields = self.fields.clone();
+        self.read(move |conn| work(conn, &fields)).await
     }
 
     /// Whether the database answers within `timeout`: a readiness probe must answer before

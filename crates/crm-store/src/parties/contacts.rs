@@ -13,7 +13,8 @@ use diesel::prelude::*;
 
 use crate::parties::companies::{load_related, Expand, Related};
 use crate::platform::custom_fields as custom;
-use crate::platform::db::{natively, DbConnection};
+use crate::platform::custom_fields::FieldCache;
+use crate::platform::db::{natively, read_transaction, DbConnection};
 use crate::platform::query::{
     choices, json_text, Column, ColumnKind, Dialect, Join, ListQuery, Listed, Table,
 };
@@ -30,6 +31,7 @@ use serde_json::{Map, Value};
 
 sql_text!(ContactCustomFields: diesel::sql_types::Text = "CAST(contacts.custom_fields AS TEXT)");
 sql_text!(ContactLastOrderAt: diesel::sql_types::Nullable<diesel::sql_types::Timestamp> = LAST_ORDER_AT);
+sql_text!(ContactFieldsStamp: diesel::sql_types::Nullable<diesel::sql_types::BigInt> = custom::fields_stamp!("contacts"));
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -686,19 +688,48 @@ pub fn list_expanded(
 /// One contact with the records it points at.
 pub fn get_expanded(
     conn: &mut DbConnection,
+    fields: &FieldCache,
     id: &str,
     expand: Expand,
 ) -> Result<(Contact, Related), StoreError> {
-    let (defs, company_defs) = field_sets(conn, expand)?;
-    let contact = load(conn, id)?.into_contact(&defs)?;
-    let related = load_related(
-        conn,
-        expand,
-        contact.fields.company_id.clone().into_iter().collect(),
-        contact.fields.owner_id.clone().into_iter().collect(),
-        &company_defs,
-    )?;
-    Ok((contact, related))
+    if expand == Expand::default() {
+        return Ok((get_whole(conn, fields, id)?, Related::default()));
+    }
+    read_transaction(conn, |conn| {
+        let (defs, company_defs) = field_sets(conn, expand)?;
+        let contact = load(conn, id)?.into_contact(&defs)?;
+        let related = load_related(
+            conn,
+            expand,
+            contact.fields.company_id.clone().into_iter().collect(),
+            contact.fields.owner_id.clone().into_iter().collect(),
+            &company_defs,
+        )?;
+        Ok((contact, related))
+    })
+}
+
+/// A contact with nothing embedded: one statement while the definitions `fields` holds are
+/// current, else the definitions and the contact read again in one transaction.
+fn get_whole(
+    conn: &mut DbConnection,
+    fields: &FieldCache,
+    id: &str,
+) -> Result<Contact, StoreError> {
+    let (row, stamp): (ContactRow, Option<i64>) = natively!(conn, |native| contacts::table
+        .find(id)
+        .select((
+            ContactRow::as_select(),
+            FixedSql::<ContactFieldsStamp>::new()
+        ))
+        .first(native))?;
+    match fields.at(CustomObject::Contacts, stamp) {
+        Some(defs) => row.into_contact(&defs),
+        None => read_transaction(conn, |conn| {
+            let defs = fields.read(conn, CustomObject::Contacts)?;
+            load(conn, id)?.into_contact(&defs)
+        }),
+    }
 }
 
 fn list_with(

@@ -6,6 +6,9 @@
 //! the records, or waits and validates against the new type. Both take the definition first and
 //! the records second, so neither waits for the other in a circle.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use chrono::NaiveDateTime;
 use crm_domain::platform::custom_fields::{
     check_key, CustomField, CustomFieldType, CustomObject, FieldOption, MAX_FIELDS,
@@ -18,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::platform::db::{natively, DbConnection};
 use crate::platform::query::{custom_path_value, Dialect};
-use crate::platform::schema::field_definitions;
+use crate::platform::schema::{field_definition_stamps, field_definitions};
 use crate::platform::stored::{stored, stored_json, to_json};
 use crate::{now, StoreError};
 
@@ -154,6 +157,60 @@ pub fn fields(
     object: CustomObject,
 ) -> Result<Vec<CustomField>, StoreError> {
     Ok(list(conn, object)?.into_iter().map(|d| d.field).collect())
+}
+
+/// The select expression of an object's definitions stamp, for [`FieldCache::at`].
+macro_rules! fields_stamp {
+    ($object:literal) => {
+        concat!(
+            "(SELECT s.stamp FROM field_definition_stamps s WHERE s.object = '",
+            $object,
+            "')"
+        )
+    };
+}
+pub(crate) use fields_stamp;
+
+/// The field definitions of each object as this process last read them, with the stamp they
+/// were read at. Every change to an object's definitions gives it a new random stamp
+/// (`field_definition_stamps`, kept by triggers), so a read that selects the stamp in the same
+/// statement as its record knows whether the definitions held here are the ones that record
+/// was written under. It keeps a read by id to one statement, with no transaction.
+#[derive(Default)]
+pub struct FieldCache(RwLock<HashMap<CustomObject, (i64, Arc<Vec<CustomField>>)>>);
+
+impl FieldCache {
+    /// The definitions of `object` held here, if they were read at `stamp`.
+    pub fn at(&self, object: CustomObject, stamp: Option<i64>) -> Option<Arc<Vec<CustomField>>> {
+        let sets = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        match (sets.get(&object), stamp) {
+            (Some((held, fields)), Some(stamp)) if *held == stamp => Some(fields.clone()),
+            _ => None,
+        }
+    }
+
+    /// Reads the definitions of `object` and keeps them. The stamp is read first: if a change
+    /// commits between the two statements, the definitions are newer than their stamp, and the
+    /// next read, seeing the change's stamp, reads them again; never the other way round.
+    pub fn read(
+        &self,
+        conn: &mut DbConnection,
+        object: CustomObject,
+    ) -> Result<Arc<Vec<CustomField>>, StoreError> {
+        let stamp: Option<i64> = natively!(conn, |native| field_definition_stamps::table
+            .find(object.as_str())
+            .select(field_definition_stamps::stamp)
+            .first(native)
+            .optional())?;
+        let fields = Arc::new(fields(conn, object)?);
+        if let Some(stamp) = stamp {
+            self.0
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(object, (stamp, fields.clone()));
+        }
+        Ok(fields)
+    }
 }
 
 /// The fields of several objects in one query, for a read that shows records of each.

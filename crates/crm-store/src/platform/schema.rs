@@ -1011,6 +1011,13 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::table! {
+    field_definition_stamps (object) {
+        object -> Text,
+        stamp -> BigInt,
+    }
+}
+
+diesel::table! {
     field_definitions (object, key) {
         object -> Text,
         key -> Text,
