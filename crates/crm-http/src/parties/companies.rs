@@ -531,7 +531,9 @@ pub async fn get_company(
     let expand = expand_of(&shape);
     let (company, related) = state
         .db
-        .read_one(move |conn| store::get_expanded(conn, &id, reach, own.as_deref(), expand))
+        .read_record(move |conn, fields| {
+            store::get_expanded(conn, fields, &id, reach, own.as_deref(), expand)
+        })
         .await?;
     if let Some(survivor) = &company.merged_into_id {
         return Ok(merged_redirect("companies", survivor));

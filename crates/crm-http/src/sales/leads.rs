@@ -517,7 +517,7 @@ pub async fn get_lead(
     let embed = embed_of(&principal, &shape, RELATIONS)?;
     let (lead, embedded) = state
         .db
-        .read_one(move |conn| expanded::get_expanded(conn, &id, embed, store::get))
+        .read_record(move |conn, fields| store::get_expanded(conn, fields, &id, embed))
         .await?;
     Ok(versioned(
         lead.version,

@@ -8,12 +8,14 @@ use crm_domain::events::catalogue::EventType;
 use crm_domain::parties::companies::Tier;
 use crm_domain::parties::duplicates::{domain_key, fold, tax_key};
 use diesel::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::access::users::UserSummary;
 use crate::platform::address::Address;
 use crate::platform::custom_fields as custom;
-use crate::platform::db::{natively, DbConnection};
+use crate::platform::custom_fields::FieldCache;
+use crate::platform::db::{natively, read_transaction, DbConnection};
 use crate::platform::query::{
     choices, json_text, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
@@ -27,6 +29,7 @@ use serde_json::{Map, Value};
 
 sql_text!(CompanyCustomFields: diesel::sql_types::Text = "CAST(companies.custom_fields AS TEXT)");
 sql_text!(CompanyLastOrderAt: diesel::sql_types::Nullable<diesel::sql_types::Timestamp> = LAST_ORDER_AT);
+sql_text!(CompanyFieldsStamp: diesel::sql_types::Nullable<diesel::sql_types::BigInt> = custom::fields_stamp!("companies"));
 
 // `None` inserts NULL rather than DEFAULT (no column has a default), so that SQLite takes many
 // rows in one statement (`create_many`).
@@ -476,14 +479,44 @@ pub fn get(
     }
     let row = load(conn, id)?;
     let defs = custom::fields(conn, CustomObject::Companies)?;
-    row.into_company(&readable(defs, reach == Reach::OwnCompany))
+    row.into_company(&readable(&defs, reach == Reach::OwnCompany))
+}
+
+/// One company with nothing embedded, in one statement while `fields` holds the current
+/// definitions.
+fn get_whole(
+    conn: &mut DbConnection,
+    fields: &FieldCache,
+    id: &str,
+    reach: Reach,
+    own_company: Option<&str>,
+) -> Result<Company, StoreError> {
+    if reach == Reach::OwnCompany && own_company != Some(id) {
+        return Err(StoreError::NotFound);
+    }
+    fields.read_record(
+        conn,
+        CustomObject::Companies,
+        |conn| {
+            Ok(natively!(conn, |native| companies::table
+                .find(id)
+                .select((
+                    CompanyRow::as_select(),
+                    FixedSql::<CompanyFieldsStamp>::new()
+                ))
+                .first(native))?)
+        },
+        |row, defs| row.into_company(&readable(defs, reach == Reach::OwnCompany)),
+    )
 }
 
 /// The fields a caller may read: a customer only those shown in the portal.
-fn readable(defs: Vec<CustomField>, customer: bool) -> Vec<CustomField> {
-    defs.into_iter()
-        .filter(|d| !customer || d.portal_visible)
-        .collect()
+fn readable(defs: &[CustomField], customer: bool) -> Cow<'_, [CustomField]> {
+    if customer {
+        Cow::Owned(defs.iter().filter(|d| d.portal_visible).cloned().collect())
+    } else {
+        Cow::Borrowed(defs)
+    }
 }
 
 /// Fails with a violation on `field` unless the company exists and is not archived.
@@ -588,7 +621,7 @@ pub fn list(
     query: &ListQuery,
 ) -> Result<Listed<Company>, StoreError> {
     let defs = custom::fields(conn, CustomObject::Companies)?;
-    let defs = readable(defs, filter.only_id.is_some());
+    let defs = readable(&defs, filter.only_id.is_some());
     list_with(conn, &defs, filter, query)
 }
 
@@ -670,7 +703,7 @@ pub fn list_expanded(
     expand: Expand,
 ) -> Result<(Listed<Company>, Related), StoreError> {
     let defs = custom::fields(conn, CustomObject::Companies)?;
-    let defs = readable(defs, filter.only_id.is_some());
+    let defs = readable(&defs, filter.only_id.is_some());
     let page = list_with(conn, &defs, filter, query)?;
     let owners = page
         .items
@@ -685,20 +718,27 @@ pub fn list_expanded(
 /// `NotFound`.
 pub fn get_expanded(
     conn: &mut DbConnection,
+    fields: &FieldCache,
     id: &str,
     reach: Reach,
     own_company: Option<&str>,
     expand: Expand,
 ) -> Result<(Company, Related), StoreError> {
-    let company = get(conn, id, reach, own_company)?;
-    let related = load_related(
-        conn,
-        expand,
-        Vec::new(),
-        company.fields.owner_id.clone().into_iter().collect(),
-        &[],
-    )?;
-    Ok((company, related))
+    if expand == Expand::default() {
+        let company = get_whole(conn, fields, id, reach, own_company)?;
+        return Ok((company, Related::default()));
+    }
+    read_transaction(conn, |conn| {
+        let company = get(conn, id, reach, own_company)?;
+        let related = load_related(
+            conn,
+            expand,
+            Vec::new(),
+            company.fields.owner_id.clone().into_iter().collect(),
+            &[],
+        )?;
+        Ok((company, related))
+    })
 }
 
 /// `NotFound` unless the company exists (archived or not).

@@ -709,27 +709,27 @@ pub fn get_expanded(
     })
 }
 
-/// A contact with nothing embedded: one statement while the definitions `fields` holds are
-/// current, else the definitions and the contact read again in one transaction.
+/// A contact with nothing embedded, in one statement while `fields` holds the current
+/// definitions.
 fn get_whole(
     conn: &mut DbConnection,
     fields: &FieldCache,
     id: &str,
 ) -> Result<Contact, StoreError> {
-    let (row, stamp): (ContactRow, Option<i64>) = natively!(conn, |native| contacts::table
-        .find(id)
-        .select((
-            ContactRow::as_select(),
-            FixedSql::<ContactFieldsStamp>::new()
-        ))
-        .first(native))?;
-    match fields.at(CustomObject::Contacts, stamp) {
-        Some(defs) => row.into_contact(&defs),
-        None => read_transaction(conn, |conn| {
-            let defs = fields.read(conn, CustomObject::Contacts)?;
-            load(conn, id)?.into_contact(&defs)
-        }),
-    }
+    fields.read_record(
+        conn,
+        CustomObject::Contacts,
+        |conn| {
+            Ok(natively!(conn, |native| contacts::table
+                .find(id)
+                .select((
+                    ContactRow::as_select(),
+                    FixedSql::<ContactFieldsStamp>::new()
+                ))
+                .first(native))?)
+        },
+        ContactRow::into_contact,
+    )
 }
 
 fn list_with(

@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use diesel::sql_types;
 use serde_json::{Map, Value};
 
-use crate::platform::db::{natively, DbConnection};
+use crate::platform::db::{natively, read_transaction, DbConnection};
 use crate::platform::query::{custom_path_value, Dialect};
 use crate::platform::schema::{field_definition_stamps, field_definitions};
 use crate::platform::stored::{stored, stored_json, to_json};
@@ -181,7 +181,7 @@ pub struct FieldCache(RwLock<HashMap<CustomObject, (i64, Arc<Vec<CustomField>>)>
 
 impl FieldCache {
     /// The definitions of `object` held here, if they were read at `stamp`.
-    pub fn at(&self, object: CustomObject, stamp: Option<i64>) -> Option<Arc<Vec<CustomField>>> {
+    fn at(&self, object: CustomObject, stamp: Option<i64>) -> Option<Arc<Vec<CustomField>>> {
         let sets = self.0.read().unwrap_or_else(PoisonError::into_inner);
         match (sets.get(&object), stamp) {
             (Some((held, fields)), Some(stamp)) if *held == stamp => Some(fields.clone()),
@@ -192,7 +192,7 @@ impl FieldCache {
     /// Reads the definitions of `object` and keeps them. The stamp is read first: if a change
     /// commits between the two statements, the definitions are newer than their stamp, and the
     /// next read, seeing the change's stamp, reads them again; never the other way round.
-    pub fn read(
+    fn read(
         &self,
         conn: &mut DbConnection,
         object: CustomObject,
@@ -210,6 +210,27 @@ impl FieldCache {
                 .insert(object, (stamp, fields.clone()));
         }
         Ok(fields)
+    }
+
+    /// A record of `object` built with its definitions. `read` reads the record in one
+    /// statement that also selects the object's stamp ([`fields_stamp!`]): while the
+    /// definitions held here are that stamp's, that statement is the whole read, with no
+    /// transaction; else the definitions and the record are read again in one transaction.
+    pub fn read_record<R, T>(
+        &self,
+        conn: &mut DbConnection,
+        object: CustomObject,
+        read: impl Fn(&mut DbConnection) -> Result<(R, Option<i64>), StoreError>,
+        build: impl Fn(R, &[CustomField]) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (row, stamp) = read(conn)?;
+        if let Some(fields) = self.at(object, stamp) {
+            return build(row, &fields);
+        }
+        read_transaction(conn, |conn| {
+            let fields = self.read(conn, object)?;
+            build(read(conn)?.0, &fields)
+        })
     }
 }
 

@@ -11,7 +11,8 @@ use crate::marketing::campaigns;
 use crate::parties::customers::{self, CustomerRef};
 use crate::platform::counters;
 use crate::platform::custom_fields as custom;
-use crate::platform::db::{natively, DbConnection};
+use crate::platform::custom_fields::FieldCache;
+use crate::platform::db::{natively, read_transaction, DbConnection};
 use crate::platform::query::{
     choices, json_text, planned, Column, ColumnKind, Dialect, ListQuery, Listed, Table,
 };
@@ -19,13 +20,14 @@ use crate::platform::records::{self, Record};
 use crate::platform::schema::leads;
 use crate::platform::stored::stored;
 use crate::sales::quotes::{self, QuoteDraft};
-use crate::sales::related::{self, Pointers};
+use crate::sales::related::{self, Embed, Embedded, Pointers};
 use crate::{access::users, new_id, now, StoreError};
 use crm_domain::platform::custom_fields::{self as custom_values, CustomField, CustomObject};
 use crm_domain::platform::filter::FieldValue;
 use serde_json::{Map, Value};
 
 sql_text!(LeadCustomFields: diesel::sql_types::Text = "CAST(leads.custom_fields AS TEXT)");
+sql_text!(LeadFieldsStamp: diesel::sql_types::Nullable<diesel::sql_types::BigInt> = custom::fields_stamp!("leads"));
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = leads, treat_none_as_null = true)]
@@ -352,6 +354,31 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<LeadRow, StoreError> {
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Lead, StoreError> {
     let row = load(conn, id)?;
     row.into_lead(&custom::fields(conn, CustomObject::Leads)?)
+}
+
+/// A lead with the records `embed` asks for; with none, in one statement while `fields` holds
+/// the current definitions.
+pub fn get_expanded(
+    conn: &mut DbConnection,
+    fields: &FieldCache,
+    id: &str,
+    embed: Embed,
+) -> Result<(Lead, Embedded), StoreError> {
+    if embed != Embed::default() {
+        return read_transaction(conn, |conn| related::get_expanded(conn, id, embed, get));
+    }
+    let lead = fields.read_record(
+        conn,
+        CustomObject::Leads,
+        |conn| {
+            Ok(natively!(conn, |native| leads::table
+                .find(id)
+                .select((LeadRow::as_select(), FixedSql::<LeadFieldsStamp>::new()))
+                .first(native))?)
+        },
+        LeadRow::into_lead,
+    )?;
+    Ok((lead, Embedded::default()))
 }
 
 fn save(
