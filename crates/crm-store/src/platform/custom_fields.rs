@@ -177,7 +177,10 @@ pub(crate) use fields_stamp;
 /// statement as its record knows whether the definitions held here are the ones that record
 /// was written under. It keeps a read by id to one statement, with no transaction.
 #[derive(Default)]
-pub struct FieldCache(RwLock<HashMap<CustomObject, (i64, Arc<Vec<CustomField>>)>>);
+pub struct FieldCache(RwLock<HashMap<CustomObject, Held>>);
+
+/// An object's definitions and the stamp they were read at.
+type Held = (i64, Arc<Vec<CustomField>>);
 
 impl FieldCache {
     /// The definitions of `object` held here, if they were read at `stamp`.
