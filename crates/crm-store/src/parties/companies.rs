@@ -474,26 +474,28 @@ pub fn get(
     reach: Reach,
     own_company: Option<&str>,
 ) -> Result<Company, StoreError> {
-    if reach == Reach::OwnCompany && own_company != Some(id) {
-        return Err(StoreError::NotFound);
-    }
+    reachable(id, reach, own_company)?;
     let row = load(conn, id)?;
     let defs = custom::fields(conn, CustomObject::Companies)?;
     row.into_company(&readable(&defs, reach == Reach::OwnCompany))
 }
 
+/// `NotFound` for a customer reaching beyond its own company.
+fn reachable(id: &str, reach: Reach, own_company: Option<&str>) -> Result<(), StoreError> {
+    if reach == Reach::OwnCompany && own_company != Some(id) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// One company with nothing embedded, in one statement while `fields` holds the current
-/// definitions.
+/// definitions; a customer sees only the fields shown in the portal.
 fn get_whole(
     conn: &mut DbConnection,
     fields: &FieldCache,
     id: &str,
-    reach: Reach,
-    own_company: Option<&str>,
+    customer: bool,
 ) -> Result<Company, StoreError> {
-    if reach == Reach::OwnCompany && own_company != Some(id) {
-        return Err(StoreError::NotFound);
-    }
     fields.read_record(
         conn,
         CustomObject::Companies,
@@ -506,7 +508,7 @@ fn get_whole(
                 ))
                 .first(native))?)
         },
-        |row, defs| row.into_company(&readable(defs, reach == Reach::OwnCompany)),
+        |row, defs| row.into_company(&readable(defs, customer)),
     )
 }
 
@@ -725,7 +727,8 @@ pub fn get_expanded(
     expand: Expand,
 ) -> Result<(Company, Related), StoreError> {
     if expand == Expand::default() {
-        let company = get_whole(conn, fields, id, reach, own_company)?;
+        reachable(id, reach, own_company)?;
+        let company = get_whole(conn, fields, id, reach == Reach::OwnCompany)?;
         return Ok((company, Related::default()));
     }
     read_transaction(conn, |conn| {
