@@ -15,9 +15,10 @@ export CRM_JWT_SECRET=fuzz-secret-that-is-long-enough-0123456789 CRM_ACCESS_TOKE
 # Schemathesis calls far faster than any budget allows.
 export CRM_RATE_LIMIT_PER_MINUTE=0
 
-(cd "$ROOT" && cargo build -q -p crm)
-echo "a long fuzzing passphrase" | "$ROOT/target/debug/crm" user create --email fuzz@example.com --role admin --password-stdin > /dev/null
-"$ROOT/target/debug/crm" serve > "$WORK/server.log" 2>&1 &
+# CRM_BIN runs a binary already built instead of building target/debug/crm.
+if [ -n "${CRM_BIN:-}" ]; then CRM=$CRM_BIN; else (cd "$ROOT" && cargo build -q -p crm); CRM=$ROOT/target/debug/crm; fi
+echo "a long fuzzing passphrase" | "$CRM" user create --email fuzz@example.com --role admin --password-stdin > /dev/null
+"$CRM" serve > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 50); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.2; done
