@@ -5,20 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 CONTRACT=$ROOT/tests/contract
-WORK=$(mktemp -d)
-DATABASE_URL=${1:-sqlite://$WORK/clients.db}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-export CRM_DATABASE_URL=$DATABASE_URL CRM_DATA_DIR=$WORK CRM_BIND=127.0.0.1:$PORT
-export CRM_JWT_SECRET=clients-secret-that-is-long-enough-0123456789 RUST_LOG=warn CRM_RATE_LIMIT_PER_MINUTE=0
-
-# CRM_BIN runs a binary already built instead of building target/debug/crm.
-if [ -n "${CRM_BIN:-}" ]; then CRM=$CRM_BIN; else (cd "$ROOT" && cargo build -q -p crm); CRM=$ROOT/target/debug/crm; fi
-echo "a long scenario passphrase" | "$CRM" user create --email scenario@example.com --role admin --password-stdin > /dev/null
-"$CRM" serve > "$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 50); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.2; done
+export CRM_RATE_LIMIT_PER_MINUTE=0
+source "$CONTRACT/serve.sh"
+start_crm clients scenario@example.com "a long scenario passphrase" "${1:-}"
 
 echo "== Python client (openapi-python-client)"
 GENERATED=$("$CONTRACT/.venv/bin/openapi-python-client" generate --path "$ROOT/openapi/openapi.json" \

@@ -6,24 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
-WORK=$(mktemp -d)
-DATABASE_URL=${1:-sqlite://$WORK/fuzz.db}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-export CRM_DATABASE_URL=$DATABASE_URL CRM_DATA_DIR=$WORK CRM_BIND=127.0.0.1:$PORT
-export CRM_JWT_SECRET=fuzz-secret-that-is-long-enough-0123456789 CRM_ACCESS_TOKEN_TTL_SECONDS=7200 RUST_LOG=warn
 # Schemathesis calls far faster than any budget allows.
-export CRM_RATE_LIMIT_PER_MINUTE=0
-
-# CRM_BIN runs a binary already built instead of building target/debug/crm.
-if [ -n "${CRM_BIN:-}" ]; then CRM=$CRM_BIN; else (cd "$ROOT" && cargo build -q -p crm); CRM=$ROOT/target/debug/crm; fi
-echo "a long fuzzing passphrase" | "$CRM" user create --email fuzz@example.com --role admin --password-stdin > /dev/null
-"$CRM" serve > "$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 50); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.2; done
-TOKEN=$(curl -sf "$BASE/v1/auth/token" -H 'content-type: application/json' \
-  -d '{"email":"fuzz@example.com","password":"a long fuzzing passphrase"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export CRM_ACCESS_TOKEN_TTL_SECONDS=7200 CRM_RATE_LIMIT_PER_MINUTE=0
+source ./serve.sh
+start_crm fuzz fuzz@example.com "a long fuzzing passphrase" "${1:-}"
+TOKEN=$(admin_token fuzz@example.com "a long fuzzing passphrase")
 python3 seed.py "$BASE" "$TOKEN"
 
 fuzz() {
