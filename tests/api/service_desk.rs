@@ -269,6 +269,34 @@ on_both_backends! {
         assert_eq!((&again["status"], &again["survey_token"]), (&json!("resolved"), &Value::Null), "one answer per case: no second survey");
     }
 
+    async fn refused_survey_tries_count_against_the_limit(app: TestApp) {
+        let app = TestApp::spawn_configured(app.backend, |config| config.survey_per_minute = 4).await;
+        let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
+        app.freeze_clock("2026-03-02T08:00:30Z").await;
+        let id = id_of(&new_case(&app, &company, "normal", json!({})).await);
+        let token = resolve(&app, &id).await;
+
+        // Two guessed tokens and two refused ratings use up the minute's four tries.
+        for answer in [None, Some(json!({"rating": 5}))] {
+            let r = survey(&app, "a-guessed-survey-token", answer).await;
+            assert_eq!(r.status, 404, "{}", r.text);
+        }
+        for rating in [0, 6] {
+            let r = survey(&app, &token, Some(json!({"rating": rating}))).await;
+            assert_eq!(r.status, 422, "{rating}: {}", r.text);
+        }
+        for answer in [None, Some(json!({"rating": 5}))] {
+            let r = survey(&app, &token, answer).await;
+            assert_eq!(r.status, 429, "{}", r.text);
+            assert_eq!(r.body["type"], "/problems/too-many-requests", "{}", r.text);
+        }
+        assert!(events_of_type(&app.case_events(&id).await, "csat_received").is_empty());
+
+        // The next minute of the service clock counts afresh.
+        app.freeze_clock("2026-03-02T08:01:00Z").await;
+        assert_eq!(rate(&app, &token, 5, None).await["rating"], 5);
+    }
+
     async fn csat_and_case_reports_match_hand_computed_values(app: TestApp) {
         desk(&app).await;
         let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
@@ -311,6 +339,9 @@ on_both_backends! {
         assert_eq!((&breached["first_response_breached_at"], &breached["priority"]), (&json!("2026-03-02T10:00:00Z"), &json!("high")));
         let waiting = new_case(&app, &company, "high", json!({"category": "request", "channel": "chat"})).await;
         assert_eq!((&waiting["first_response_due_at"], &waiting["resolution_due_at"]), (&json!("2026-03-02T12:30:00Z"), &json!("2026-03-04T10:30:00Z")));
+        // The same request, at once awaiting the customer: its clocks stop before either is due.
+        let paused = new_case(&app, &company, "high", json!({"category": "request", "channel": "chat"})).await;
+        assert_eq!(done(&app, &id_of(&paused), "pend").await["sla_paused"], true);
 
         app.freeze_clock("2026-03-02T11:00:00Z").await;
         let r = app.patch(&format!("/v1/cases/{complaint}"), json!({"root_cause": {"category": "shipping", "notes": "Dejado en otra dirección", "preventive_action": "Confirmar la dirección por SMS"}})).await;
@@ -353,26 +384,34 @@ on_both_backends! {
             assert_eq!(r.status, 422, "{path}: {}", r.text);
             assert_eq!(r.body["errors"][0]["field"], "to");
         }
+        // The last day chrono can name has no next day to end a period at.
+        for path in ["/v1/cases/csat-report", "/v1/cases/report"] {
+            let r = app.get(&format!("{path}?from=%2B262142-12-31&to=%2B262142-12-31")).await;
+            assert_eq!(r.status, 422, "{path}: {}", r.text);
+            assert_eq!(r.body["errors"][0]["field"], "from");
+        }
 
         // Created in March: quick, complaint, ignored (high incident, high complaint, high
-        // incident), unrooted (normal complaint) and waiting (high request). Resolved: quick in
+        // incident), unrooted (normal complaint, no root cause yet: `unknown`), waiting and
+        // paused (high requests). Resolved: quick in
         // 1 h (3600 s), complaint in 3 h (10800 s), ignored in 4 h (14400 s); nearest rank of
         // three: p50 is the ⌈1.5⌉ = 2nd, 10800, and p90 the ⌈2.7⌉ = 3rd, 14400.
         // At 12:00Z first replies: quick and complaint met, ignored breached, waiting's not due
         // until 12:30Z: 2 / 3 = 6666.67 → 6667 bp. Resolutions: three met by 16:00Z, waiting's
         // not due: 3 / 3 = 10000 bp. Unrooted has no SLA and counts in neither.
-        let mut expected = json!({"cases": 5, "complaints": 2,
-            "by_category": {"complaint": 2, "incident": 2, "request": 1},
-            "by_priority": {"high": 4, "normal": 1},
-            "by_channel": {"chat": 1, "email": 2, "phone": 2},
-            "by_root_cause": {"shipping": 1},
+        let mut expected = json!({"cases": 6, "complaints": 2,
+            "by_category": {"complaint": 2, "incident": 2, "request": 2},
+            "by_priority": {"high": 5, "normal": 1},
+            "by_channel": {"chat": 2, "email": 2, "phone": 2},
+            "by_root_cause": {"shipping": 1, "unknown": 1},
             "time_to_resolve": {"count": 3, "p50_seconds": 10800, "p90_seconds": 14400},
             "first_response_compliance_bp": 6667, "resolution_compliance_bp": 10000,
-            "by_month": [{"month": "2026-03", "cases": 5, "complaints": 2}]});
+            "by_month": [{"month": "2026-03", "cases": 6, "complaints": 2}]});
         assert_eq!(report(&app, &format!("/v1/cases/report?{march}")).await, expected);
 
         // Wednesday 12:00 in Madrid, no sweep since: waiting is past both due times without
-        // either recorded. First replies 2 / 4 = 5000 bp; resolutions 3 / 4 = 7500 bp.
+        // either recorded. First replies 2 / 4 = 5000 bp; resolutions 3 / 4 = 7500 bp. Paused
+        // is past the due times it had when it stopped, but its clocks are stopped: not settled.
         app.freeze_clock("2026-03-04T11:00:00Z").await;
         expected["first_response_compliance_bp"] = json!(5000);
         expected["resolution_compliance_bp"] = json!(7500);

@@ -17,6 +17,18 @@ pub fn instant(field: &str, value: DateTime<Utc>) -> Result<NaiveDateTime, Viola
     Ok(value.naive_utc().trunc_subsecs(6))
 }
 
+/// Keeps calendar days within the years 1000 to 9999, as instants, so that the day after one
+/// (the end of a period) always exists.
+pub fn day(field: &str, value: NaiveDate) -> Result<NaiveDate, Violation> {
+    if !(1000..=9999).contains(&value.year()) {
+        return Err(Violation::new(
+            field,
+            "must be between the years 1000 and 9999",
+        ));
+    }
+    Ok(value)
+}
+
 /// The time zone our ledger dates in unless a setting says otherwise.
 pub const DEFAULT_FISCAL_TIME_ZONE: &str = "Europe/Madrid";
 
@@ -77,5 +89,7 @@ mod tests {
     fn rejects_far_years() {
         let t = Utc.with_ymd_and_hms(20000, 1, 1, 0, 0, 0).unwrap();
         assert!(instant("at", t).is_err());
+        assert!(day("to", NaiveDate::MAX).is_err());
+        assert!(day("to", NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()).is_ok());
     }
 }

@@ -117,15 +117,16 @@ pub struct CaseReport {
 }
 
 /// Whether a target counts for compliance at `now`, and whether it was met: met when honoured
-/// in time; missed when breached or outstanding past due; otherwise not settled yet.
-fn settled(target: &TargetState, now: NaiveDateTime) -> Option<bool> {
+/// in time; missed when breached, or outstanding past due while its clock runs (a paused
+/// target's stored due instant moves when its clock resumes); otherwise not settled yet.
+fn settled(target: &TargetState, clocks_run: bool, now: NaiveDateTime) -> Option<bool> {
     if target.breached_at.is_some() {
         return Some(false);
     }
     match (target.done_at, target.due_at) {
         (Some(done), Some(due)) => Some(done <= due),
         (Some(_), None) => Some(true),
-        (None, Some(due)) if due <= now => Some(false),
+        (None, Some(due)) if clocks_run && due <= now => Some(false),
         _ => None,
     }
 }
@@ -156,12 +157,9 @@ pub fn case_report(cases: &[ReportedCase], now: NaiveDateTime) -> CaseReport {
         if complaint {
             report.complaints += 1;
             month.complaints += 1;
-            if let Some(cause) = case.root_cause {
-                *report
-                    .by_root_cause
-                    .entry(cause.as_str().to_owned())
-                    .or_default() += 1;
-            }
+            // As the returns report: `unknown` until a cause is set.
+            let cause = case.root_cause.map_or("unknown", |c| c.as_str());
+            *report.by_root_cause.entry(cause.to_owned()).or_default() += 1;
         }
         if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) {
             if let Some(resolved) = case.resolution.done_at {
@@ -169,11 +167,11 @@ pub fn case_report(cases: &[ReportedCase], now: NaiveDateTime) -> CaseReport {
             }
         }
         if case.measured {
-            if let Some(met) = settled(&case.first_response, now) {
+            if let Some(met) = settled(&case.first_response, case.status.clocks_run(), now) {
                 first_settled += 1;
                 first_met += i64::from(met);
             }
-            if let Some(met) = settled(&case.resolution, now) {
+            if let Some(met) = settled(&case.resolution, case.status.clocks_run(), now) {
                 resolution_settled += 1;
                 resolution_met += i64::from(met);
             }
@@ -262,24 +260,44 @@ mod tests {
             due_at: Some(at(9, 17)),
             ..TargetState::default()
         };
+        let outstanding_past_due = TargetState {
+            due_at: Some(at(3, 17)),
+            ..TargetState::default()
+        };
+        let mut unrooted = case(
+            CaseCategory::Complaint,
+            CaseStatus::Open,
+            outstanding_past_due,
+        );
+        unrooted.root_cause = None;
         let cases = [
             case(CaseCategory::Complaint, CaseStatus::Resolved, met),
             case(CaseCategory::Question, CaseStatus::Closed, missed),
             case(CaseCategory::Complaint, CaseStatus::Open, running),
+            // Past its stored due instant, but paused: not settled, whatever that instant says.
+            case(
+                CaseCategory::Incident,
+                CaseStatus::Pending,
+                outstanding_past_due,
+            ),
+            unrooted,
         ];
         let report = case_report(&cases, at(4, 9));
-        assert_eq!((report.cases, report.complaints), (3, 2));
-        assert_eq!(report.by_root_cause.get("shipping"), Some(&2));
+        assert_eq!((report.cases, report.complaints), (5, 3));
+        assert_eq!(
+            report.by_root_cause,
+            BTreeMap::from([("shipping".to_owned(), 2), ("unknown".to_owned(), 1)])
+        );
         assert_eq!(report.first_response_compliance_bp, Some(10_000));
-        assert_eq!(report.resolution_compliance_bp, Some(5_000));
+        assert_eq!(report.resolution_compliance_bp, Some(3_333));
         assert_eq!(report.resolved_count, 2);
         assert_eq!(report.p50_seconds, Some(3 * 3600));
         assert_eq!(report.p90_seconds, Some(27 * 3600));
         assert_eq!(
             report.by_month["2026-03"],
             MonthFigures {
-                cases: 3,
-                complaints: 2
+                cases: 5,
+                complaints: 3
             }
         );
     }

@@ -62,6 +62,8 @@ fn outcome(outcome: SurveyOutcome) -> Result<web::Json<Survey>, ApiError> {
             existing_id: None,
         }),
         SurveyOutcome::Expired => Err(ApiError::Gone("this survey has expired".to_owned())),
+        SurveyOutcome::UnknownToken => Err(ApiError::NotFound),
+        SurveyOutcome::Refused(violations) => Err(ApiError::Validation(violations)),
         SurveyOutcome::Throttled => Err(ApiError::TooManyRequests {
             detail: "too many survey requests from this address; wait for the next minute"
                 .to_owned(),
@@ -70,12 +72,11 @@ fn outcome(outcome: SurveyOutcome) -> Result<web::Json<Survey>, ApiError> {
     }
 }
 
-/// The counter of the caller's tries in this minute, by address.
-fn bucket(request: &HttpRequest) -> String {
-    let address = request
+/// Where the caller calls from: its tries are counted by address.
+fn address(request: &HttpRequest) -> String {
+    request
         .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    format!("rate:csat:{address}:{}", Utc::now().format("%Y%m%d%H%M"))
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }
 
 fn comment(text: Option<String>) -> Result<Option<String>, ApiError> {
@@ -95,11 +96,11 @@ pub async fn get_survey(
     request: HttpRequest,
     token: web::Path<String>,
 ) -> Result<web::Json<Survey>, ApiError> {
-    let (clock, bucket, hash) = (state.settings.clock, bucket(&request), secret_hash(&token));
+    let (clock, address, hash) = (state.settings.clock, address(&request), secret_hash(&token));
     let limit = state.settings.survey_per_minute;
     let found = state
         .db
-        .write(move |conn| store::survey_by_token(conn, clock, &bucket, limit, &hash))
+        .write(move |conn| store::survey_by_token(conn, clock, &address, limit, &hash))
         .await?;
     outcome(found)
 }
@@ -117,12 +118,12 @@ pub async fn answer_survey(
     ApiJson(body): ApiJson<SurveyAnswer>,
 ) -> Result<web::Json<Survey>, ApiError> {
     let comment = comment(body.comment)?;
-    let (clock, bucket, hash) = (state.settings.clock, bucket(&request), secret_hash(&token));
+    let (clock, address, hash) = (state.settings.clock, address(&request), secret_hash(&token));
     let limit = state.settings.survey_per_minute;
     let answered = state
         .db
         .write(move |conn| {
-            store::answer_by_token(conn, clock, &bucket, limit, &hash, body.rating, comment)
+            store::answer_by_token(conn, clock, &address, limit, &hash, body.rating, comment)
         })
         .await?;
     outcome(answered)

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{get, web};
 use chrono::NaiveDate;
 use crm_domain::access::permissions::{Access, Resource};
+use crm_domain::platform::time::day;
 use crm_domain::service::reports::{CaseReport as Figures, CsatFigures};
 use crm_store::service::csat::{csat_report, CsatGrouping};
 use crm_store::service::reports::complaint_report;
@@ -86,6 +87,8 @@ pub struct CsatReportQuery {
 }
 
 fn check_period(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    day("from", from)?;
+    day("to", to)?;
     if to < from || (to - from).num_days() > 3660 {
         return Err(ApiError::validation(
             "to",

@@ -73,6 +73,17 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_owned())
             }
+            // Every reference is checked before a write; the key refusing one means a concurrent
+            // request removed the record referred to (or started using the one being removed)
+            // between that check and this write.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                StoreError::Conflict {
+                    message: "a record this change refers to was removed, or came into use, \
+                              by another request meanwhile; read it again and retry"
+                        .to_owned(),
+                    existing_id: None,
+                }
+            }
             other => StoreError::Database(other),
         }
     }
@@ -99,5 +110,25 @@ impl From<diesel::r2d2::PoolError> for StoreError {
 impl From<IllegalTransition> for StoreError {
     fn from(error: IllegalTransition) -> Self {
         StoreError::IllegalTransition(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_refused_by_a_concurrent_removal_is_a_conflict() {
+        let refused = DieselError::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            Box::new("FOREIGN KEY constraint failed".to_owned()),
+        );
+        assert!(matches!(
+            StoreError::from(refused),
+            StoreError::Conflict {
+                existing_id: None,
+                ..
+            }
+        ));
     }
 }

@@ -17,6 +17,7 @@ use crate::platform::stored::stored;
 use crate::service::cases::{announce, checkout, log, move_to, save, Actor};
 use crate::service::settings;
 use crate::StoreError;
+use crm_domain::Violations;
 
 /// A survey as the customer sees it.
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ pub enum SurveyOutcome {
     Expired,
     /// Too many tries from one address in a minute.
     Throttled,
+    /// No survey has this token.
+    UnknownToken,
+    /// The answer was refused; the try still counts.
+    Refused(Violations),
 }
 
 #[derive(Queryable, Selectable)]
@@ -68,31 +73,41 @@ fn survey(conn: &mut DbConnection, case_id: &str) -> Result<Survey, StoreError> 
     })
 }
 
-fn case_of_token(conn: &mut DbConnection, token_hash: &str) -> Result<String, StoreError> {
+fn case_of_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option<String>, StoreError> {
     Ok(case_surveys::table
         .filter(case_surveys::token_hash.eq(token_hash))
         .select(case_surveys::case_id)
-        .first(conn)?)
+        .first(conn)
+        .optional()?)
 }
 
-/// Counts a try from `bucket`; true when over `limit`.
-fn throttled(conn: &mut DbConnection, bucket: &str, limit: i64) -> Result<bool, StoreError> {
-    Ok(counters::next(conn, bucket)? > limit)
+/// Counts a try from `address` in the service clock's minute `now`; true when over `limit`.
+/// On the service clock, so that a frozen test clock keeps every try in one minute.
+fn throttled(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    address: &str,
+    limit: i64,
+) -> Result<bool, StoreError> {
+    let bucket = format!("rate:csat:{address}:{}", now.format("%Y%m%d%H%M"));
+    Ok(counters::next(conn, &bucket)? > limit)
 }
 
-/// The survey of a token (`404` for an unknown one), counted against `bucket`.
+/// The survey of a token (`404` for an unknown one), counted against `address`.
 pub fn survey_by_token(
     conn: &mut DbConnection,
     clock: Clock,
-    bucket: &str,
+    address: &str,
     limit: i64,
     token_hash: &str,
 ) -> Result<SurveyOutcome, StoreError> {
-    if throttled(conn, bucket, limit)? {
+    let now = clock.now(conn)?;
+    if throttled(conn, now, address, limit)? {
         return Ok(SurveyOutcome::Throttled);
     }
-    let now = clock.now(conn)?;
-    let case_id = case_of_token(conn, token_hash)?;
+    let Some(case_id) = case_of_token(conn, token_hash)? else {
+        return Ok(SurveyOutcome::UnknownToken);
+    };
     let survey = survey(conn, &case_id)?;
     Ok(if survey.answered_at.is_some() {
         SurveyOutcome::Answered(survey)
@@ -103,22 +118,38 @@ pub fn survey_by_token(
     })
 }
 
-/// Answers the survey of a token, counted against `bucket`.
+/// Answers the survey of a token, counted against `address`.
 pub fn answer_by_token(
     conn: &mut DbConnection,
     clock: Clock,
-    bucket: &str,
+    address: &str,
     limit: i64,
     token_hash: &str,
     rating: i64,
     comment: Option<String>,
 ) -> Result<SurveyOutcome, StoreError> {
-    if throttled(conn, bucket, limit)? {
+    let now = clock.now(conn)?;
+    if throttled(conn, now, address, limit)? {
         return Ok(SurveyOutcome::Throttled);
     }
-    let case_id = case_of_token(conn, token_hash)?;
-    // A savepoint, so that a refused answer rolls back alone and leaves the count.
-    conn.transaction(|c| answer(c, clock, &case_id, None, None, rating, comment))
+    let Some(case_id) = case_of_token(conn, token_hash)? else {
+        return Ok(SurveyOutcome::UnknownToken);
+    };
+    // A savepoint, so that a refused answer rolls back alone, and returned as an outcome, so
+    // that the transaction commits the count: guessing tokens or ratings uses up the limit too.
+    match conn.transaction(|c| {
+        answer(
+            c,
+            clock,
+            &case_id,
+            Answerer::Link { token_hash },
+            rating,
+            comment,
+        )
+    }) {
+        Err(StoreError::Invalid(violations)) => Ok(SurveyOutcome::Refused(violations)),
+        other => other,
+    }
 }
 
 /// Answers the survey of a case of `company_id` (the portal); another company's is `404`.
@@ -135,29 +166,61 @@ pub fn answer_for_company(
         conn,
         clock,
         case_id,
-        Some(company_id),
-        user_id,
+        Answerer::Portal {
+            company_id,
+            user_id,
+        },
         rating,
         comment,
     )
 }
 
+/// Who answers a survey.
+enum Answerer<'a> {
+    /// The customer through the survey's link; a case resolved again has a new link, so an
+    /// older one no longer answers.
+    Link { token_hash: &'a str },
+    /// A portal user, only for a case of its company.
+    Portal {
+        company_id: &'a str,
+        user_id: Option<&'a str>,
+    },
+}
+
 /// Records the answer once, logs it, and flags or reopens the case on a low rating.
-/// `company_id` restricts a portal user to its company's cases.
 fn answer(
     conn: &mut DbConnection,
     clock: Clock,
     case_id: &str,
-    company_id: Option<&str>,
-    user_id: Option<&str>,
+    answerer: Answerer,
     rating: i64,
     comment: Option<String>,
 ) -> Result<SurveyOutcome, StoreError> {
     let now = clock.now(conn)?;
+    // Locks the case, which a new resolution (and so a new survey) also locks first.
     let (mut row, mut sla) = checkout(conn, case_id, None)?;
-    if company_id.is_some_and(|company| company != row.company_id) {
-        return Err(StoreError::NotFound);
-    }
+    let user_id = match answerer {
+        Answerer::Link { token_hash } => {
+            let current: Option<String> = case_surveys::table
+                .filter(case_surveys::case_id.eq(case_id))
+                .select(case_surveys::token_hash)
+                .first(conn)
+                .optional()?;
+            if current.as_deref() != Some(token_hash) {
+                return Ok(SurveyOutcome::Expired);
+            }
+            None
+        }
+        Answerer::Portal {
+            company_id,
+            user_id,
+        } => {
+            if company_id != row.company_id {
+                return Err(StoreError::NotFound);
+            }
+            user_id
+        }
+    };
     let rating = check_rating(rating)?;
     let current = match survey(conn, case_id) {
         Err(StoreError::NotFound) => {
