@@ -112,6 +112,10 @@ struct ColumnInfo {
     not_null: bool,
 }
 
+/// Each backend's own full-text index, left out of the comparison: PostgreSQL's `tsvector`
+/// columns, and on SQLite (besides its FTS5 virtual tables) the keys of the search rows.
+const SQLITE_SEARCH_INDEX_TABLES: [&str; 1] = ["kb_search_keys"];
+
 fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, bool)> {
     let sql = match conn {
         DbConnection::Sqlite(_) => "SELECT m.name AS table_name, p.name AS column_name, p.\"notnull\" = 1 AS not_null \
@@ -125,6 +129,7 @@ fn columns(conn: &mut DbConnection) -> BTreeSet<(String, String, bool)> {
         .load::<ColumnInfo>(conn)
         .unwrap()
         .into_iter()
+        .filter(|c| !SQLITE_SEARCH_INDEX_TABLES.contains(&c.table_name.as_str()))
         .map(|c| (c.table_name, c.column_name, c.not_null))
         .collect()
 }

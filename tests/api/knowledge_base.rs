@@ -169,6 +169,10 @@ on_both_backends! {
         assert_eq!(edited.body["revision"], 3);
         let html = edited.body["body_html"].as_str().unwrap();
         assert!(html.contains("<strong>Bizum</strong>") && !html.contains("<script") && !html.contains("alert("), "{html}");
+        // An edit that changes nothing is no revision.
+        let same = app.patch(&format!("/v1/kb/articles/{id}"), json!({"title": "Cómo pagar un pedido"})).await;
+        assert_eq!(same.status, 200, "{}", same.text);
+        assert_eq!(same.body, edited.body);
         let stale = app.request(Method::PATCH, &format!("/v1/kb/articles/{id}"), Some(&app.admin_token), Some(json!({"title": "Otro"})), &[("If-Match", "\"1\"")]).await;
         assert_eq!(stale.status, 412, "{}", stale.text);
         for (body, field) in [(json!({"title": "  "}), "title"), (json!({"locale": "fr"}), "locale"), (json!({"tags": ["a\"b"]}), "tags"), (json!({"revision": 9}), "revision")] {

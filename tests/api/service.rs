@@ -425,6 +425,107 @@ on_both_backends! {
         assert_eq!(listed(&app, &admin, "").await.len(), 6);
     }
 
+    async fn assignment_changes_only_what_it_names(app: TestApp) {
+        let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
+        let (agent, _, _) = app.login_new_user(Role::Support, None).await;
+        let (other, _, _) = app.login_new_user(Role::Support, None).await;
+        let unknown = "0193a1b2-0000-7000-8000-000000000001";
+        // A member listed twice is kept once; a bad one is named at the index it was sent at.
+        let team = app.create("/v1/teams", json!({"name": "Postventa", "member_ids": [agent, other, agent]})).await;
+        assert_eq!(team["member_ids"], json!([agent, other]));
+        let r = app.post("/v1/teams", json!({"name": "Otra", "member_ids": [agent, agent, unknown]})).await;
+        assert_eq!((r.status.as_u16(), &r.body["errors"][0]["field"]), (422, &json!("member_ids[2]")), "{}", r.text);
+
+        let id = id_of(&new_case(&app, &company, "normal", json!({})).await);
+        let path = format!("/v1/cases/{id}/assign");
+        let steps = [
+            (json!({"team_id": team["id"]}), Value::Null, team["id"].clone()),
+            (json!({"assignee_id": agent}), json!(agent), team["id"].clone()),
+            (json!({"team_id": null}), json!(agent), Value::Null),
+            (json!({"assignee_id": other, "team_id": team["id"]}), json!(other), team["id"].clone()),
+            (json!({"assignee_id": null}), Value::Null, team["id"].clone()),
+        ];
+        for (body, assignee, team_id) in &steps {
+            let r = app.post(&path, body.clone()).await;
+            assert_eq!(r.status, 200, "{body}: {}", r.text);
+            assert_eq!((&r.body["assignee_id"], &r.body["team_id"]), (assignee, team_id), "{body}");
+        }
+        let r = app.post(&path, json!({})).await;
+        assert_eq!((r.status.as_u16(), &r.body["assignee_id"], &r.body["team_id"]), (200, &Value::Null, &team["id"]), "nothing named, nothing changed: {}", r.text);
+        for (body, field) in [(json!({"team_id": unknown}), "team_id"), (json!({"assignee_id": unknown}), "assignee_id")] {
+            let r = app.post(&path, body.clone()).await;
+            assert_eq!((r.status.as_u16(), &r.body["errors"][0]["field"]), (422, &json!(field)), "{body}: {}", r.text);
+        }
+        let now = case_of(&app, &id).await;
+        assert_eq!((&now["assignee_id"], &now["team_id"]), (&Value::Null, &team["id"]), "the refused changed nothing");
+        let assigned: Vec<Value> = events_of_type(&app.case_events(&id).await, "assigned").iter().map(|e| e["data"].clone()).collect();
+        let expected: Vec<Value> = steps.iter().map(|(_, a, t)| json!({"assignee_id": a, "team_id": t})).collect();
+        assert_eq!(assigned, expected);
+    }
+
+    async fn policies_by_category_retargets_reopens_and_the_closing_sweep(app: TestApp) {
+        let calendar = app.create("/v1/business-calendars", calendar_body("Europe/Madrid", office_hours())).await;
+        let calendar = id_of(&calendar);
+        let mut complaints = policy_body(&calendar, 1, json!([{"priority": "high", "first_response_minutes": 60, "resolution_minutes": 240}]));
+        complaints["categories"] = json!(["complaint"]);
+        let complaints = app.create("/v1/sla-policies", complaints).await;
+        let standard = app.create("/v1/sla-policies", policy_body(&calendar, 2, json!([{"priority": "high", "first_response_minutes": 120, "resolution_minutes": 480}]))).await;
+        let company = id_of(&app.company("Cafetería Sol SL", json!({})).await);
+        let due = |case: &Value| (case["sla_policy_id"].clone(), case["first_response_due_at"].clone(), case["resolution_due_at"].clone());
+
+        // Monday 09:00 in Madrid. The complaint policy comes first and covers complaints only.
+        app.freeze_clock("2026-03-02T08:00:00Z").await;
+        let complaint = new_case(&app, &company, "high", json!({"category": "complaint"})).await;
+        assert_eq!(due(&complaint), (complaints["id"].clone(), json!("2026-03-02T09:00:00Z"), json!("2026-03-02T12:00:00Z")));
+        let incident = new_case(&app, &company, "high", json!({})).await;
+        assert_eq!(due(&incident), (standard["id"].clone(), json!("2026-03-02T10:00:00Z"), json!("2026-03-02T16:00:00Z")));
+        let bumped = new_case(&app, &company, "normal", json!({})).await;
+        assert_eq!(due(&bumped), (Value::Null, Value::Null, Value::Null), "no rule for normal");
+
+        // 10:00: a staff priority change targets the case from its creation; an inactive policy
+        // covers nothing, so the next complaint falls to the standard one (seven hours on
+        // Monday, none on the holiday, one on Wednesday).
+        app.freeze_clock("2026-03-02T09:00:00Z").await;
+        let r = app.patch(&format!("/v1/cases/{}", id_of(&bumped)), json!({"priority": "high"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(due(&r.body), (standard["id"].clone(), json!("2026-03-02T10:00:00Z"), json!("2026-03-02T16:00:00Z")));
+        let log = app.case_events(&id_of(&bumped)).await;
+        let changed = events_of_type(&log, "priority_changed");
+        assert_eq!(changed.iter().map(|e| e["data"].clone()).collect::<Vec<_>>(), vec![json!({"from": "normal", "to": "high"})]);
+        let r = app.patch(&format!("/v1/sla-policies/{}", id_of(&complaints)), json!({"active": false})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let late_complaint = new_case(&app, &company, "high", json!({"category": "complaint"})).await;
+        assert_eq!(due(&late_complaint), (standard["id"].clone(), json!("2026-03-02T11:00:00Z"), json!("2026-03-04T09:00:00Z")));
+
+        // The incident is answered and resolved at 11:00; reopened on Wednesday at 09:00, its
+        // resolution clock resumes: paused for six business hours (Monday 11:00 to 17:00), it is
+        // due eight plus six business hours after its creation, Wednesday at 15:00.
+        app.freeze_clock("2026-03-02T09:30:00Z").await;
+        comment(&app, &id_of(&incident), "Lo miramos", true, false).await;
+        app.freeze_clock("2026-03-02T10:00:00Z").await;
+        done(&app, &id_of(&incident), "resolve").await;
+        done(&app, &id_of(&bumped), "resolve").await;
+        app.freeze_clock("2026-03-04T08:00:00Z").await;
+        let reopened = done(&app, &id_of(&incident), "reopen").await;
+        assert_eq!((&reopened["status"], &reopened["sla_paused"], &reopened["resolved_at"], &reopened["resolution_due_at"]),
+            (&json!("open"), &json!(false), &Value::Null, &json!("2026-03-04T14:00:00Z")), "{reopened}");
+        assert_eq!(reopened["first_responded_at"], "2026-03-02T09:30:00Z", "the first response stays");
+
+        // The sweep closes a resolved case once its reopen window of seven days has passed.
+        app.freeze_clock("2026-03-09T09:59:59Z").await;
+        assert_eq!(app.run_maintenance().await["closed"], 0);
+        assert_eq!(case_of(&app, &id_of(&bumped)).await["status"], "resolved");
+        app.freeze_clock("2026-03-09T10:00:00Z").await;
+        assert_eq!(app.run_maintenance().await["closed"], 1);
+        assert_eq!(app.run_maintenance().await["closed"], 0, "once");
+        let closed = case_of(&app, &id_of(&bumped)).await;
+        assert_eq!((&closed["status"], &closed["allowed_actions"]), (&json!("closed"), &json!([])));
+        let log = app.case_events(&id_of(&bumped)).await;
+        let changes = events_of_type(&log, "status_changed");
+        assert_eq!(changes.last().map(|e| &e["data"]), Some(&json!({"from": "resolved", "to": "closed"})));
+        assert_eq!(act(&app, &id_of(&bumped), "reopen").await.status, 409);
+    }
+
     async fn the_test_clock_needs_its_flag(app: TestApp) {
         let production = TestApp::spawn_without_test_clock(app.backend).await;
         let token = production.admin_token.clone();

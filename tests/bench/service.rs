@@ -115,11 +115,12 @@ const PG_SEARCH: &str = "WITH q AS (SELECT (websearch_to_tsquery($1::regconfig, 
     ORDER BY title_hit DESC, score DESC, a.id LIMIT $4";
 /// `articles::find` on SQLite, likewise.
 const SQLITE_SEARCH: &str = "SELECT a.id AS id, a.title AS title, a.body AS body, \
-      -bm25(kb_search, 0.0, 10.0, 1.0) AS score, \
-      (kb_search.article_id IN (SELECT article_id FROM kb_search WHERE kb_search MATCH ?)) \
+      -bm25(kb_search_rows, 10.0, 1.0) AS score, \
+      (kb_search_rows.rowid IN (SELECT rowid FROM kb_search_rows WHERE kb_search_rows MATCH ?)) \
         AS title_hit \
-    FROM kb_search JOIN kb_articles a ON a.id = kb_search.article_id \
-    WHERE kb_search MATCH ? AND a.locale = ? ORDER BY title_hit DESC, score DESC, a.id LIMIT ?";
+    FROM kb_search_rows JOIN kb_search_keys k ON k.search_key = kb_search_rows.rowid \
+    JOIN kb_articles a ON a.id = k.article_id \
+    WHERE kb_search_rows MATCH ? AND a.locale = ? ORDER BY title_hit DESC, score DESC, a.id LIMIT ?";
 
 impl Scratch {
     fn label(&self) -> &'static str {

@@ -421,13 +421,17 @@ pub async fn update_case(
     Ok(versioned(case.version, &Case::from(case)))
 }
 
-/// Whom a case goes to; `null` clears either.
+/// Whom a case goes to: a field left out stays as it is, `null` clears it; `{}` changes nothing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"assignee_id": "0192f0c1-7c1e-7d3a-9a51-3f6b1d2e4a10"}))]
 pub struct CaseAssignment {
     /// An active staff user.
-    pub assignee_id: Option<String>,
-    pub team_id: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    pub assignee_id: Option<Option<String>>,
+    /// A team.
+    #[serde(default, deserialize_with = "patch")]
+    pub team_id: Option<Option<String>>,
 }
 
 #[utoipa::path(tag = "cases", operation_id = "assignCase", summary = "Assign a case",

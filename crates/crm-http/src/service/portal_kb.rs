@@ -35,7 +35,7 @@ pub struct PortalArticle {
 impl From<store::Article> for PortalArticle {
     fn from(a: store::Article) -> Self {
         PortalArticle {
-            body_html: render_markdown(&a.fields.body),
+            body_html: a.body_html,
             published_at: utc(a.published_at.unwrap_or(a.updated_at)),
             id: a.id,
             title: a.fields.title,

@@ -225,15 +225,28 @@ fn index(conn: &mut DbConnection, row: &ArticleRow) -> Result<(), StoreError> {
             .execute(pg)?;
         }
         DbConnection::Sqlite(sqlite) => {
+            // The article's search row is the one at its key: found by rowid, not by a scan.
             let terms = Terms::of(&fields);
-            diesel::sql_query("DELETE FROM kb_search WHERE article_id = ?")
-                .bind::<Text, _>(&row.id)
-                .execute(sqlite)?;
-            diesel::sql_query("INSERT INTO kb_search (article_id, title, body) VALUES (?, ?, ?)")
-                .bind::<Text, _>(&row.id)
-                .bind::<Text, _>(terms.title)
-                .bind::<Text, _>(terms.body)
-                .execute(sqlite)?;
+            diesel::sql_query(
+                "INSERT INTO kb_search_keys (article_id) VALUES (?) \
+                 ON CONFLICT (article_id) DO NOTHING",
+            )
+            .bind::<Text, _>(&row.id)
+            .execute(sqlite)?;
+            diesel::sql_query(
+                "DELETE FROM kb_search_rows WHERE rowid = \
+                 (SELECT search_key FROM kb_search_keys WHERE article_id = ?)",
+            )
+            .bind::<Text, _>(&row.id)
+            .execute(sqlite)?;
+            diesel::sql_query(
+                "INSERT INTO kb_search_rows (rowid, title, body) \
+                 SELECT search_key, ?, ? FROM kb_search_keys WHERE article_id = ?",
+            )
+            .bind::<Text, _>(terms.title)
+            .bind::<Text, _>(terms.body)
+            .bind::<Text, _>(&row.id)
+            .execute(sqlite)?;
         }
     }
     Ok(())
@@ -342,8 +355,13 @@ pub fn update(
     let mut row = records::checkout(conn, Record::Article, id, expected_version, load, |r| {
         r.version
     })?;
-    let mut fields = row.fields()?;
+    let before = row.fields()?;
+    let mut fields = before.clone();
     edit(&mut fields)?;
+    // A revision records a change: an edit that changes nothing leaves the article as it is.
+    if fields == before {
+        return row.into_article();
+    }
     row.set_fields(&fields);
     row.revision += 1;
     let at = now();
@@ -651,11 +669,13 @@ fn find(conn: &mut DbConnection, search: &Search) -> Result<Vec<SearchHit>, Stor
             let matched = fts5_query(search.words, search.any);
             let mut sql = String::from(
                 "SELECT a.id AS id, a.title AS title, a.body AS body, \
-                   -bm25(kb_search, 0.0, 10.0, 1.0) AS score, \
-                   (kb_search.article_id IN \
-                     (SELECT article_id FROM kb_search WHERE kb_search MATCH ?)) AS title_hit \
-                 FROM kb_search JOIN kb_articles a ON a.id = kb_search.article_id \
-                 WHERE kb_search MATCH ?",
+                   -bm25(kb_search_rows, 10.0, 1.0) AS score, \
+                   (kb_search_rows.rowid IN \
+                     (SELECT rowid FROM kb_search_rows WHERE kb_search_rows MATCH ?)) AS title_hit \
+                 FROM kb_search_rows \
+                 JOIN kb_search_keys k ON k.search_key = kb_search_rows.rowid \
+                 JOIN kb_articles a ON a.id = k.article_id \
+                 WHERE kb_search_rows MATCH ?",
             );
             sql.push_str(&filters(search, &mut || "?".to_owned()));
             sql.push_str(" ORDER BY title_hit DESC, score DESC, a.id LIMIT ?");

@@ -972,21 +972,34 @@ pub fn update(
     assemble(conn, &mut Calendars::default(), row, &sla, now)
 }
 
-/// Gives the case to a person, a team, or both (`None` clears).
+/// Gives the case to a person, a team, or both: `None` leaves one as it is, `Some(None)` clears
+/// it.
 pub fn assign(
     conn: &mut DbConnection,
     clock: Clock,
     id: &str,
     expected_version: Option<i64>,
     actor_id: Option<&str>,
-    assignee_id: Option<String>,
-    team_id: Option<String>,
+    assignee_id: Option<Option<String>>,
+    team_id: Option<Option<String>>,
 ) -> Result<Case, StoreError> {
     let now = clock.now(conn)?;
     let (mut row, sla) = checkout(conn, id, expected_version)?;
-    check_assignment(conn, assignee_id.as_deref(), team_id.as_deref())?;
-    row.assignee_id = assignee_id;
-    row.team_id = team_id;
+    if assignee_id.is_none() && team_id.is_none() {
+        return assemble(conn, &mut Calendars::default(), row, &sla, now);
+    }
+    // Left out (`None`): as it is; `Some(None)`: cleared.
+    check_assignment(
+        conn,
+        assignee_id.as_ref().and_then(Option::as_deref),
+        team_id.as_ref().and_then(Option::as_deref),
+    )?;
+    if let Some(assignee_id) = assignee_id {
+        row.assignee_id = assignee_id;
+    }
+    if let Some(team_id) = team_id {
+        row.team_id = team_id;
+    }
     log(
         conn,
         id,

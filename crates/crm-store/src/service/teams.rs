@@ -68,12 +68,16 @@ impl TeamRow {
     }
 }
 
-/// Members and the escalation user are active staff.
+/// Members and the escalation user are active staff; a member listed twice is kept once.
 fn check(conn: &mut DbConnection, fields: &mut TeamFields) -> Result<(), StoreError> {
-    fields.member_ids.dedup();
+    // Checked at the index the client sent, before the repeats are dropped.
     for (i, member) in fields.member_ids.iter().enumerate() {
         ensure_staff(conn, member, &format!("member_ids[{i}]"))?;
     }
+    let mut seen = std::collections::HashSet::new();
+    fields
+        .member_ids
+        .retain(|member| seen.insert(member.clone()));
     if let Some(user) = &fields.escalation_user_id {
         ensure_staff(conn, user, "escalation_user_id")?;
     }
