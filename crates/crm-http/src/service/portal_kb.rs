@@ -4,7 +4,6 @@
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::Access;
-use crm_domain::service::articles::render_markdown;
 use crm_domain::service::cases::Locale;
 use crm_store::service::articles as store;
 use serde::Serialize;
