@@ -122,6 +122,13 @@ on_both_backends! {
         assert!(r.body.get("helpful_count").is_none() && r.body.get("body").is_none(), "{}", r.body);
         let r = app.get_as(&customer, &format!("/v1/kb/articles/{titled}")).await;
         assert_eq!(r.status, 403, "customers use the portal's routes");
+        let r = app.get_as(&customer, "/v1/portal/kb/articles?locale=es&limit=100").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let listed: Vec<String> = r.body["data"].as_array().unwrap().iter().map(id_of).collect();
+        assert!(listed.contains(&titled) && listed.contains(&in_body) && !listed.contains(&unpublished), "published only: {listed:?}");
+        assert!(r.body["data"].as_array().unwrap().iter().all(|a| a["locale"] == "es" && a.get("body").is_none()), "{}", r.text);
+        let r = app.get_as(&customer, "/v1/portal/kb/articles?tag=pagos").await;
+        assert_eq!(r.body["data"].as_array().unwrap().iter().map(id_of).collect::<Vec<_>>(), vec![titled.clone()], "{}", r.text);
         // Archived articles leave the portal.
         done(&app, &titled, "archive").await;
         let r = app.get_as(&customer, &format!("/v1/portal/kb/articles/{titled}")).await;

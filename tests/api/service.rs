@@ -264,6 +264,7 @@ on_both_backends! {
         done(&app, &id, "resolve").await;
         // Eight days after the last resolution: one day past the window.
         app.freeze_clock("2026-03-16T08:00:00Z").await;
+        assert_eq!(case_of(&app, &id).await["allowed_actions"], json!(["close"]), "no reopen offered past the window");
         let r = act(&app, &id, "reopen").await;
         assert_eq!(r.status, 409, "{}", r.text);
         assert_eq!(r.body["current_state"], "resolved");

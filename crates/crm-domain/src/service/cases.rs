@@ -93,41 +93,39 @@ impl CaseStatus {
     }
 }
 
-pub fn allowed_actions(status: CaseStatus) -> &'static [CaseAction] {
+/// What a case in `status` can do: a resolved one reopens only within the window after its
+/// last resolution.
+pub fn allowed_actions(status: CaseStatus, within_reopen_window: bool) -> &'static [CaseAction] {
     use CaseAction::*;
     match status {
         CaseStatus::New => &[Open, Pend, Resolve],
         CaseStatus::Open => &[Pend, Resolve],
         CaseStatus::Pending => &[Open, Resolve],
-        CaseStatus::Resolved => &[Reopen, Close],
+        CaseStatus::Resolved if within_reopen_window => &[Reopen, Close],
+        CaseStatus::Resolved => &[Close],
         CaseStatus::Closed => &[],
     }
 }
 
-/// The state after `action`; a reopen only within the window after the last resolution.
+/// The state after `action`, if `allowed_actions` has it.
 pub fn transition(
     status: CaseStatus,
     action: CaseAction,
     within_reopen_window: bool,
 ) -> Result<CaseStatus, IllegalTransition> {
-    let allowed = allowed_actions(status);
-    let illegal = || {
-        IllegalTransition::refused(
+    let allowed = allowed_actions(status, within_reopen_window);
+    if !allowed.contains(&action) {
+        let action = if status == CaseStatus::Resolved && action == CaseAction::Reopen {
+            "reopen after the reopen window"
+        } else {
+            action.as_str()
+        };
+        return Err(IllegalTransition::refused(
             "case",
-            action.as_str(),
+            action,
             status.as_str(),
             allowed.iter().map(|a| a.as_str()),
-        )
-    };
-    if !allowed.contains(&action) {
-        return Err(illegal());
-    }
-    if action == CaseAction::Reopen && !within_reopen_window {
-        return Err(IllegalTransition {
-            action: "reopen after the reopen window".to_owned(),
-            allowed: vec![CaseAction::Close.as_str().to_owned()],
-            ..illegal()
-        });
+        ));
     }
     Ok(match action {
         CaseAction::Open | CaseAction::Reopen => CaseStatus::Open,
@@ -212,6 +210,10 @@ mod tests {
         );
         let late = transition(CaseStatus::Resolved, CaseAction::Reopen, false).unwrap_err();
         assert_eq!(late.allowed, ["close"]);
+        assert_eq!(
+            allowed_actions(CaseStatus::Resolved, false),
+            [CaseAction::Close]
+        );
     }
 
     #[test]

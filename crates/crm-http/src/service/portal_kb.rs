@@ -1,18 +1,21 @@
 //! `/v1/portal/kb`: the knowledge base as a customer user reads it: published articles only,
-//! by id or by search; any other article answers `404`.
+//! listed, by id or by search; any other article answers `404`.
 
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::Access;
+use crm_domain::service::articles::ArticleStatus;
 use crm_domain::service::cases::Locale;
-use crm_store::service::articles as store;
-use serde::Serialize;
-use utoipa::ToSchema;
+use crm_store::service::articles::{self as store, ArticleFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::billing::portal::own_company;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
-use crate::platform::extract::ApiQuery;
+use crate::platform::extract::{ApiQuery, PagedQuery};
+use crate::platform::fields::Checker;
+use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
 use crate::service::articles::{ArticleSearchQuery, ArticleSearchResults};
@@ -43,6 +46,51 @@ impl From<store::Article> for PortalArticle {
             updated_at: utc(a.updated_at),
         }
     }
+}
+
+/// Filters of the help articles a customer lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PortalArticleListQuery {
+    pub locale: Option<Locale>,
+    /// A tag.
+    pub tag: Option<String>,
+}
+
+const NEWEST_FIRST: &str = "-created_at";
+
+#[utoipa::path(tag = "portal", operation_id = "listPortalKbArticles", summary = "List the help articles",
+    description = "Published articles, newest first. Filters combine with AND.",
+    params(PortalArticleListQuery, PageQuery),
+    responses((status = 200, description = "A page of published articles", body = ListResponse<PortalArticle>)))]
+#[get("/portal/kb/articles")]
+pub async fn list_portal_articles(
+    state: web::Data<AppState>,
+    principal: Principal,
+    PagedQuery(query, paging): PagedQuery<PortalArticleListQuery>,
+) -> Result<web::Json<ListResponse<PortalArticle>>, ApiError> {
+    own_company(&principal, Access::Read)?;
+    let page = fixed_order(NEWEST_FIRST, &paging)?;
+    let mut c = Checker::default();
+    let filter = ArticleFilter {
+        status: Some(ArticleStatus::Published),
+        locale: query.locale,
+        tag: query.tag.as_deref().and_then(|t| {
+            c.violations
+                .check(crm_domain::parties::tags::filter_value(t))
+        }),
+    };
+    c.finish()?;
+    read_page(
+        &state,
+        store::list,
+        filter,
+        page,
+        NEWEST_FIRST,
+        PortalArticle::from,
+    )
+    .await
 }
 
 #[utoipa::path(tag = "portal", operation_id = "getPortalKbArticle", summary = "Read a help article",
@@ -84,6 +132,7 @@ pub async fn search_portal_articles(
 
 /// The routes under `/portal`.
 pub fn routes(cfg: &mut impl crate::platform::routing::Register) {
-    cfg.service(get_portal_article)
+    cfg.service(list_portal_articles)
+        .service(get_portal_article)
         .service(search_portal_articles);
 }

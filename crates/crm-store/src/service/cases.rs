@@ -13,6 +13,7 @@ use crm_domain::service::cases::{
     Author, CaseAction, CaseCategory, CaseChangeType, CaseChannel, CasePriority, CaseStatus,
     Locale,
 };
+use crm_domain::service::settings::ServiceSettings;
 use crm_domain::service::sla::{schedule, status, SlaStatus, SlaTarget, TargetState};
 use crm_domain::Violation;
 use diesel::dsl::not;
@@ -84,6 +85,8 @@ pub struct Case {
     pub company_id: String,
     pub fields: CaseFields,
     pub status: CaseStatus,
+    /// Resolved, and still within the reopen window at the time it was read.
+    pub within_reopen_window: bool,
     pub assignee_id: Option<String>,
     pub team_id: Option<String>,
     pub escalation_level: i64,
@@ -100,7 +103,7 @@ pub struct Case {
 
 impl Case {
     pub fn allowed_actions(&self) -> &'static [CaseAction] {
-        allowed_actions(self.status)
+        allowed_actions(self.status, self.within_reopen_window)
     }
 }
 
@@ -218,27 +221,38 @@ impl SlaRow {
     }
 }
 
-/// Calendars read once per request, by id.
+/// What showing cases reads at most once per request: their calendars, by id, and the desk's
+/// settings.
 #[derive(Default)]
-pub(crate) struct Calendars(HashMap<String, BusinessCalendar>);
+pub(crate) struct ReadOnce {
+    calendars: HashMap<String, BusinessCalendar>,
+    desk: Option<ServiceSettings>,
+}
 
-impl Calendars {
-    pub(crate) fn get(
+impl ReadOnce {
+    pub(crate) fn calendar(
         &mut self,
         conn: &mut DbConnection,
         id: &str,
     ) -> Result<&BusinessCalendar, StoreError> {
-        if !self.0.contains_key(id) {
+        if !self.calendars.contains_key(id) {
             let calendar = calendars::business_calendar(conn, id)?;
-            self.0.insert(id.to_owned(), calendar);
+            self.calendars.insert(id.to_owned(), calendar);
         }
-        self.0.get(id).ok_or(StoreError::NotFound)
+        self.calendars.get(id).ok_or(StoreError::NotFound)
+    }
+
+    fn desk(&mut self, conn: &mut DbConnection) -> Result<&ServiceSettings, StoreError> {
+        if self.desk.is_none() {
+            self.desk = Some(settings::get(conn)?.value);
+        }
+        self.desk.as_ref().ok_or(StoreError::NotFound)
     }
 }
 
 fn sla_view(
     conn: &mut DbConnection,
-    calendars: &mut Calendars,
+    read_once: &mut ReadOnce,
     case_status: CaseStatus,
     row: &SlaRow,
     now: NaiveDateTime,
@@ -258,7 +272,7 @@ fn sla_view(
     let Some(calendar_id) = &row.calendar_id else {
         return Ok(view);
     };
-    let calendar = calendars.get(conn, calendar_id)?;
+    let calendar = read_once.calendar(conn, calendar_id)?;
     let from = if running {
         now
     } else {
@@ -282,15 +296,20 @@ fn sla_view(
 
 fn assemble(
     conn: &mut DbConnection,
-    calendars: &mut Calendars,
+    read_once: &mut ReadOnce,
     row: CaseRow,
     sla: &SlaRow,
     now: NaiveDateTime,
 ) -> Result<Case, StoreError> {
     let status: CaseStatus = stored("cases", "status", &row.status)?;
+    let within_reopen_window = status == CaseStatus::Resolved
+        && read_once
+            .desk(conn)?
+            .within_reopen_window(sla.resolved_at, now);
     Ok(Case {
-        sla: sla_view(conn, calendars, status, sla, now)?,
+        sla: sla_view(conn, read_once, status, sla, now)?,
         status,
+        within_reopen_window,
         fields: CaseFields {
             locale: stored("cases", "locale", &row.locale)?,
             channel: stored("cases", "channel", &row.channel)?,
@@ -389,13 +408,15 @@ fn check_links(
     f: &CaseFields,
 ) -> Result<(), StoreError> {
     let mut violations = crm_domain::Violations::default();
-    let mut owned = |field: &str, owner: Option<Option<String>>, what: &str| match owner {
-        None => violations.push(Violation::new(field, format!("no such {what}"))),
-        Some(owner) if owner.as_deref() != Some(company_id) => violations.push(Violation::new(
-            field,
-            format!("is a {what} of another company"),
-        )),
-        Some(_) => {}
+    // One answer whether the record is missing or another company's, so that a portal user
+    // learns nothing of other companies' ids.
+    let mut owned = |field: &str, owner: Option<Option<String>>, what: &str| {
+        if owner.flatten().as_deref() != Some(company_id) {
+            violations.push(Violation::new(
+                field,
+                format!("no such {what} of the case's company"),
+            ));
+        }
     };
     if let Some(id) = &f.contact_id {
         let owner = contacts::table
@@ -622,7 +643,7 @@ pub fn open_case(
         )?;
     }
     outbox::record(conn, EventType::CaseCreated, &row.id)?;
-    assemble(conn, &mut Calendars::default(), row, &sla, now)
+    assemble(conn, &mut ReadOnce::default(), row, &sla, now)
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<(CaseRow, SlaRow), StoreError> {
@@ -636,7 +657,7 @@ fn load(conn: &mut DbConnection, id: &str) -> Result<(CaseRow, SlaRow), StoreErr
 pub fn get(conn: &mut DbConnection, clock: Clock, id: &str) -> Result<Case, StoreError> {
     let now = clock.now(conn)?;
     let (row, sla) = load(conn, id)?;
-    assemble(conn, &mut Calendars::default(), row, &sla, now)
+    assemble(conn, &mut ReadOnce::default(), row, &sla, now)
 }
 
 /// A case of `company_id` only: another company's case is not found.
@@ -891,7 +912,7 @@ pub fn act(
     };
     announce(conn, id, breaches, Some(event_of(action)))?;
     Ok(Acted {
-        case: assemble(conn, &mut Calendars::default(), row, &sla, now)?,
+        case: assemble(conn, &mut ReadOnce::default(), row, &sla, now)?,
         survey_opened,
     })
 }
@@ -969,7 +990,7 @@ pub fn update(
     }
     save(conn, &mut row, &sla, now)?;
     announce(conn, id, 0, Some(EventType::CaseUpdated))?;
-    assemble(conn, &mut Calendars::default(), row, &sla, now)
+    assemble(conn, &mut ReadOnce::default(), row, &sla, now)
 }
 
 /// Gives the case to a person, a team, or both: `None` leaves one as it is, `Some(None)` clears
@@ -986,7 +1007,7 @@ pub fn assign(
     let now = clock.now(conn)?;
     let (mut row, sla) = checkout(conn, id, expected_version)?;
     if assignee_id.is_none() && team_id.is_none() {
-        return assemble(conn, &mut Calendars::default(), row, &sla, now);
+        return assemble(conn, &mut ReadOnce::default(), row, &sla, now);
     }
     // Left out (`None`): as it is; `Some(None)`: cleared.
     check_assignment(
@@ -1010,7 +1031,7 @@ pub fn assign(
     )?;
     save(conn, &mut row, &sla, now)?;
     announce(conn, id, 0, Some(EventType::CaseAssigned))?;
-    assemble(conn, &mut Calendars::default(), row, &sla, now)
+    assemble(conn, &mut ReadOnce::default(), row, &sla, now)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -1274,11 +1295,11 @@ pub fn list(
     }
     let rows: Vec<(CaseRow, SlaRow)> =
         keyset!(query, cases::created_at, cases::id, page, time).load(conn)?;
-    let mut calendars = Calendars::default();
+    let mut read_once = ReadOnce::default();
     finish(rows, page.limit, |(r, _)| {
         After::at_time(r.created_at, &r.id)
     })
-    .try_map(|(row, sla)| assemble(conn, &mut calendars, row, &sla, now))
+    .try_map(|(row, sla)| assemble(conn, &mut read_once, row, &sla, now))
 }
 
 /// An open case, as the 360 lists it.
