@@ -417,6 +417,17 @@ on_both_backends! {
         expected["resolution_compliance_bp"] = json!(7500);
         assert_eq!(report(&app, &format!("/v1/cases/report?{march}")).await, expected);
 
+        // Paused is resolved now, still pending: after the due times it had when it stopped, but
+        // with its clocks stopped since before them, so both targets are met. First replies
+        // 3 / 5 = 6000 bp, resolutions 4 / 5 = 8000 bp. It took 2 days and 30 minutes (174600 s):
+        // of four times, p50 is the 2nd, 10800, and p90 the ⌈3.6⌉ = 4th, 174600.
+        let resolved = done(&app, &id_of(&paused), "resolve").await;
+        assert_eq!(resolved["sla_status"], "met", "{resolved}");
+        expected["first_response_compliance_bp"] = json!(6000);
+        expected["resolution_compliance_bp"] = json!(8000);
+        expected["time_to_resolve"] = json!({"count": 4, "p50_seconds": 10800, "p90_seconds": 174600});
+        assert_eq!(report(&app, &format!("/v1/cases/report?{march}")).await, expected);
+
         // February: one question, resolved in an hour, with no SLA to comply with.
         let february = report(&app, "/v1/cases/report?from=2026-02-01&to=2026-02-28").await;
         assert_eq!((&february["cases"], &february["complaints"], &february["by_root_cause"]), (&json!(1), &json!(0), &json!({})));
@@ -450,6 +461,8 @@ on_both_backends! {
         let r = portal(&app, &token, Method::POST, "/v1/portal/cases", Some(json!({"subject": "Otro pedido", "order_id": b_order["id"]}))).await;
         assert_eq!(r.status, 422, "another company's order: {}", r.text);
         assert_eq!(r.body["errors"][0]["field"], "order_id");
+        let missing = portal(&app, &token, Method::POST, "/v1/portal/cases", Some(json!({"subject": "Otro pedido", "order_id": "0193a1b2-0000-7000-8000-000000000001"}))).await;
+        assert_eq!((missing.status.as_u16(), &missing.body["errors"]), (422, &r.body["errors"]), "no hint that the other company's order exists");
 
         let r = portal(&app, &token, Method::GET, "/v1/portal/cases", None).await;
         assert_eq!(r.status, 200, "{}", r.text);

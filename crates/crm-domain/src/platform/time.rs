@@ -17,13 +17,14 @@ pub fn instant(field: &str, value: DateTime<Utc>) -> Result<NaiveDateTime, Viola
     Ok(value.naive_utc().trunc_subsecs(6))
 }
 
-/// Keeps calendar days within the years 1000 to 9999, as instants, so that the day after one
-/// (the end of a period) always exists.
+/// Keeps calendar days from 1000-01-01 to 9999-12-30, so that the day after one (the end of a
+/// period) is still an instant that `instant` keeps.
 pub fn day(field: &str, value: NaiveDate) -> Result<NaiveDate, Violation> {
-    if !(1000..=9999).contains(&value.year()) {
+    let last = NaiveDate::from_ymd_opt(9999, 12, 30);
+    if value.year() < 1000 || last.is_none_or(|last| value > last) {
         return Err(Violation::new(
             field,
-            "must be between the years 1000 and 9999",
+            "must be between 1000-01-01 and 9999-12-30",
         ));
     }
     Ok(value)
@@ -90,6 +91,8 @@ mod tests {
         let t = Utc.with_ymd_and_hms(20000, 1, 1, 0, 0, 0).unwrap();
         assert!(instant("at", t).is_err());
         assert!(day("to", NaiveDate::MAX).is_err());
-        assert!(day("to", NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()).is_ok());
+        assert!(day("to", NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()).is_err());
+        assert!(day("to", NaiveDate::from_ymd_opt(9999, 12, 30).unwrap()).is_ok());
+        assert!(day("from", NaiveDate::from_ymd_opt(999, 12, 31).unwrap()).is_err());
     }
 }

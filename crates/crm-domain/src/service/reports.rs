@@ -116,16 +116,17 @@ pub struct CaseReport {
     pub by_month: BTreeMap<String, MonthFigures>,
 }
 
-/// Whether a target counts for compliance at `now`, and whether it was met: met when honoured
-/// in time; missed when breached, or outstanding past due while its clock runs (a paused
-/// target's stored due instant moves when its clock resumes); otherwise not settled yet.
+/// Whether a target counts for compliance at `now`, and whether it was met: missed when
+/// breached, or outstanding past due while its clock runs; met when honoured without a breach;
+/// otherwise not settled yet. The stored due instant is not compared with the time it was
+/// honoured: it moves only when a paused clock resumes, so a case resolved while pending would
+/// look late; and a target honoured late while its clock runs has its breach recorded then.
 fn settled(target: &TargetState, clocks_run: bool, now: NaiveDateTime) -> Option<bool> {
     if target.breached_at.is_some() {
         return Some(false);
     }
     match (target.done_at, target.due_at) {
-        (Some(done), Some(due)) => Some(done <= due),
-        (Some(_), None) => Some(true),
+        (Some(_), _) => Some(true),
         (None, Some(due)) if clocks_run && due <= now => Some(false),
         _ => None,
     }
@@ -264,6 +265,13 @@ mod tests {
             due_at: Some(at(3, 17)),
             ..TargetState::default()
         };
+        // Resolved on the 4th while pending, so after the due instant it had when it stopped:
+        // its clock was not running, and no breach was recorded when it stopped.
+        let resolved_while_paused = TargetState {
+            due_at: Some(at(3, 17)),
+            done_at: Some(at(4, 8)),
+            ..TargetState::default()
+        };
         let mut unrooted = case(
             CaseCategory::Complaint,
             CaseStatus::Open,
@@ -281,22 +289,29 @@ mod tests {
                 outstanding_past_due,
             ),
             unrooted,
+            case(
+                CaseCategory::Request,
+                CaseStatus::Resolved,
+                resolved_while_paused,
+            ),
         ];
         let report = case_report(&cases, at(4, 9));
-        assert_eq!((report.cases, report.complaints), (5, 3));
+        assert_eq!((report.cases, report.complaints), (6, 3));
         assert_eq!(
             report.by_root_cause,
             BTreeMap::from([("shipping".to_owned(), 2), ("unknown".to_owned(), 1)])
         );
         assert_eq!(report.first_response_compliance_bp, Some(10_000));
-        assert_eq!(report.resolution_compliance_bp, Some(3_333));
-        assert_eq!(report.resolved_count, 2);
-        assert_eq!(report.p50_seconds, Some(3 * 3600));
-        assert_eq!(report.p90_seconds, Some(27 * 3600));
+        // Met: the first and the one resolved while paused; missed: the breached one and the
+        // unrooted one outstanding past due. 2 / 4.
+        assert_eq!(report.resolution_compliance_bp, Some(5_000));
+        assert_eq!(report.resolved_count, 3);
+        assert_eq!(report.p50_seconds, Some(27 * 3600));
+        assert_eq!(report.p90_seconds, Some(47 * 3600));
         assert_eq!(
             report.by_month["2026-03"],
             MonthFigures {
-                cases: 5,
+                cases: 6,
                 complaints: 3
             }
         );

@@ -18,8 +18,8 @@ use crate::platform::state::AppState;
 pub struct MaintenanceRun {
     /// SLA targets recorded as missed, each dated at its due instant.
     pub breached: usize,
-    /// Escalations: one for each target missed, to the assignee's manager or the team's
-    /// escalation user, each raising the case's escalation level.
+    /// Cases escalated: a case that missed both targets at once counts once here, though
+    /// each missed target raises its escalation level.
     pub escalated: usize,
     /// Resolved cases closed after their reopen window.
     pub closed: usize,

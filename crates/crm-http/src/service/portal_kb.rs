@@ -61,7 +61,7 @@ pub struct PortalArticleListQuery {
 const NEWEST_FIRST: &str = "-created_at";
 
 #[utoipa::path(tag = "portal", operation_id = "listPortalKbArticles", summary = "List the help articles",
-    description = "Published articles, newest first. Filters combine with AND.",
+    description = "Published articles, the most recently written first. Filters combine with AND.",
     params(PortalArticleListQuery, PageQuery),
     responses((status = 200, description = "A page of published articles", body = ListResponse<PortalArticle>)))]
 #[get("/portal/kb/articles")]

@@ -73,9 +73,9 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_owned())
             }
-            // Every reference is checked before a write; the key refusing one means a concurrent
-            // request removed the record referred to (or started using the one being removed)
-            // between that check and this write.
+            // The store checks the records a write refers to before writing, so a key refusing
+            // the write means a concurrent request removed one of them (or started using the
+            // one being removed) in between: a conflict to retry, not a fault.
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StoreError::Conflict {
                     message: "a record this change refers to was removed, or came into use, \

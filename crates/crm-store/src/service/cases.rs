@@ -709,8 +709,8 @@ pub struct Actor<'a> {
 }
 
 /// Records a target missed at its due instant and escalates the case: to the assignee's
-/// manager, else the team's escalation user; one level up, at the rule's breach priority.
-/// Returns whether it escalated to someone.
+/// manager, else the team's escalation user (else to no one new); one level up, at the rule's
+/// breach priority.
 pub(crate) fn breach(
     conn: &mut DbConnection,
     row: &mut CaseRow,

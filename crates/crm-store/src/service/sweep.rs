@@ -57,9 +57,8 @@ fn sweep_batch(conn: &mut DbConnection, clock: Clock) -> Result<SweepReport, Sto
         }
         let breaches = breach_overdue(conn, &mut row, &mut sla, now)?;
         if breaches > 0 {
-            // Each breach escalates once (`cases::breach`).
             report.breached += breaches;
-            report.escalated += breaches;
+            report.escalated += 1;
             save(conn, &mut row, &sla, now)?;
             announce(conn, &id, breaches, None)?;
         }
