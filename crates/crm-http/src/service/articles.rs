@@ -170,7 +170,24 @@ pub struct ArticleListQuery {
     pub tag: Option<String>,
 }
 
-const NEWEST_FIRST: &str = "-created_at";
+impl ArticleListQuery {
+    /// The store's filter, its tag checked.
+    pub(crate) fn into_filter(self) -> Result<ArticleFilter, ApiError> {
+        let mut c = Checker::default();
+        let tag = self.tag.as_deref().and_then(|t| {
+            c.violations
+                .check(crm_domain::parties::tags::filter_value(t))
+        });
+        c.finish()?;
+        Ok(ArticleFilter {
+            status: self.status,
+            locale: self.locale,
+            tag,
+        })
+    }
+}
+
+pub(crate) const NEWEST_FIRST: &str = "-created_at";
 
 #[utoipa::path(tag = "knowledge-base", operation_id = "listKbArticles", summary = "List articles",
     description = "Newest first, in every state. Filters combine with AND.",
@@ -184,16 +201,7 @@ pub async fn list_articles(
 ) -> Result<web::Json<ListResponse<Article>>, ApiError> {
     principal.authorize(Resource::KnowledgeBase, Access::Read)?;
     let page = fixed_order(NEWEST_FIRST, &paging)?;
-    let mut c = Checker::default();
-    let filter = ArticleFilter {
-        status: query.status,
-        locale: query.locale,
-        tag: query.tag.as_deref().and_then(|t| {
-            c.violations
-                .check(crm_domain::parties::tags::filter_value(t))
-        }),
-    };
-    c.finish()?;
+    let filter = query.into_filter()?;
     read_page(
         &state,
         store::list,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::Access;
 use crm_domain::service::articles::ArticleStatus;
 use crm_domain::service::cases::Locale;
-use crm_store::service::articles::{self as store, ArticleFilter};
+use crm_store::service::articles as store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,11 +14,12 @@ use crate::billing::portal::own_company;
 use crate::platform::auth::Principal;
 use crate::platform::error::ApiError;
 use crate::platform::extract::{ApiQuery, PagedQuery};
-use crate::platform::fields::Checker;
 use crate::platform::pagination::{fixed_order, read_page, ListResponse, PageQuery};
 use crate::platform::respond::utc;
 use crate::platform::state::AppState;
-use crate::service::articles::{ArticleSearchQuery, ArticleSearchResults};
+use crate::service::articles::{
+    ArticleListQuery, ArticleSearchQuery, ArticleSearchResults, NEWEST_FIRST,
+};
 
 /// A published article as a customer reads it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,8 +59,6 @@ pub struct PortalArticleListQuery {
     pub tag: Option<String>,
 }
 
-const NEWEST_FIRST: &str = "-created_at";
-
 #[utoipa::path(tag = "portal", operation_id = "listPortalKbArticles", summary = "List the help articles",
     description = "Published articles, the most recently written first. Filters combine with AND.",
     params(PortalArticleListQuery, PageQuery),
@@ -72,16 +71,12 @@ pub async fn list_portal_articles(
 ) -> Result<web::Json<ListResponse<PortalArticle>>, ApiError> {
     own_company(&principal, Access::Read)?;
     let page = fixed_order(NEWEST_FIRST, &paging)?;
-    let mut c = Checker::default();
-    let filter = ArticleFilter {
+    let filter = ArticleListQuery {
         status: Some(ArticleStatus::Published),
         locale: query.locale,
-        tag: query.tag.as_deref().and_then(|t| {
-            c.violations
-                .check(crm_domain::parties::tags::filter_value(t))
-        }),
-    };
-    c.finish()?;
+        tag: query.tag,
+    }
+    .into_filter()?;
     read_page(
         &state,
         store::list,
