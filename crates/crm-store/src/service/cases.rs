@@ -248,6 +248,16 @@ impl ReadOnce {
         }
         self.desk.as_ref().ok_or(StoreError::NotFound)
     }
+
+    /// Whether a case last resolved at `sla.resolved_at` may still reopen at `now`.
+    fn within_reopen_window(
+        &mut self,
+        conn: &mut DbConnection,
+        sla: &SlaRow,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self.desk(conn)?.within_reopen_window(sla.resolved_at, now))
+    }
 }
 
 fn sla_view(
@@ -302,10 +312,8 @@ fn assemble(
     now: NaiveDateTime,
 ) -> Result<Case, StoreError> {
     let status: CaseStatus = stored("cases", "status", &row.status)?;
-    let within_reopen_window = status == CaseStatus::Resolved
-        && read_once
-            .desk(conn)?
-            .within_reopen_window(sla.resolved_at, now);
+    let within_reopen_window =
+        status == CaseStatus::Resolved && read_once.within_reopen_window(conn, sla, now)?;
     Ok(Case {
         sla: sla_view(conn, read_once, status, sla, now)?,
         status,
@@ -873,16 +881,6 @@ pub(crate) fn announce(
     Ok(())
 }
 
-fn within_reopen_window(
-    conn: &mut DbConnection,
-    sla: &SlaRow,
-    now: NaiveDateTime,
-) -> Result<bool, StoreError> {
-    Ok(settings::get(conn)?
-        .value
-        .within_reopen_window(sla.resolved_at, now))
-}
-
 /// A state action: `open`, `pend`, `resolve`, `reopen` or `close`. A resolution opens a
 /// satisfaction survey under `survey_token_hash` unless the case's survey was answered already;
 /// `Acted::survey_opened` says whether it did.
@@ -898,8 +896,14 @@ pub fn act(
     let now = clock.now(conn)?;
     let (mut row, mut sla) = checkout(conn, id, expected_version)?;
     let status: CaseStatus = stored("cases", "status", &row.status)?;
-    let to = transition(status, action, within_reopen_window(conn, &sla, now)?)
-        .map_err(StoreError::IllegalTransition)?;
+    // The settings read for the window serve the answer's allowed actions too.
+    let mut read_once = ReadOnce::default();
+    let to = transition(
+        status,
+        action,
+        read_once.within_reopen_window(conn, &sla, now)?,
+    )
+    .map_err(StoreError::IllegalTransition)?;
     if action == CaseAction::Resolve {
         let fields = row.fields()?;
         check_resolvable(fields.category, fields.root_cause.category)?;
@@ -912,7 +916,7 @@ pub fn act(
     };
     announce(conn, id, breaches, Some(event_of(action)))?;
     Ok(Acted {
-        case: assemble(conn, &mut ReadOnce::default(), row, &sla, now)?,
+        case: assemble(conn, &mut read_once, row, &sla, now)?,
         survey_opened,
     })
 }
@@ -1078,7 +1082,8 @@ pub fn comment(
         }
         sla.first_responded_at = Some(now);
     }
-    if let Some(to) = after_comment(status, author, within_reopen_window(conn, &sla, now)?) {
+    let within_reopen_window = ReadOnce::default().within_reopen_window(conn, &sla, now)?;
+    if let Some(to) = after_comment(status, author, within_reopen_window) {
         breaches += move_to(conn, &mut row, &mut sla, to, &actor)?;
     }
     let comment = Comment {
