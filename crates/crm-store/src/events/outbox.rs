@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDateTime;
 use crm_domain::events::catalogue::{EventResource, EventType};
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{BigInt, Bool};
 
 use crate::platform::db::{insert_batch, DbConnection};
 use crate::platform::query::{sql_text, FixedSql};
@@ -168,12 +168,25 @@ pub fn page(
     let mut query = events::table
         .select(EventRow::as_select())
         .filter(COMMITTED)
-        .filter(
-            events::tx.gt(after.tx).or(events::tx
-                .eq(after.tx)
-                .and(events::position.gt(after.position))),
-        )
         .into_boxed();
+    query = match conn {
+        // A row comparison is one range of the (tx, position) index; the equivalent `OR` is
+        // two ranges whose union PostgreSQL sorts whole before it takes the page.
+        DbConnection::Postgres(_) => query.filter(
+            diesel::dsl::sql::<Bool>("(tx, position) > (")
+                .bind::<BigInt, _>(after.tx)
+                .sql(", ")
+                .bind::<BigInt, _>(after.position)
+                .sql(")"),
+        ),
+        // Every SQLite event has tx 0 (one writer, so position alone is commit order), and SQLite
+        // turns the `OR` into a scan from the first event: the range is on position.
+        DbConnection::Sqlite(_) => query.filter(
+            events::tx
+                .eq(after.tx)
+                .and(events::position.gt(after.position)),
+        ),
+    };
     if let Some(types) = &filter.types {
         query = query.filter(events::event_type.eq_any(types.iter().map(|t| t.as_str())));
     }

@@ -66,6 +66,9 @@ impl StoreError {
     }
 }
 
+/// What SQLite says when its write lock stayed taken for the whole busy timeout.
+const SQLITE_BUSY: &str = "database is locked";
+
 impl From<DieselError> for StoreError {
     fn from(error: DieselError) -> Self {
         match error {
@@ -83,6 +86,13 @@ impl From<DieselError> for StoreError {
                         .to_owned(),
                     existing_id: None,
                 }
+            }
+            // SQLite's one writer held its lock past the busy timeout: the database is
+            // overloaded, which a client may retry, not broken.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message() == SQLITE_BUSY =>
+            {
+                StoreError::Unavailable(info.message().to_owned())
             }
             other => StoreError::Database(other),
         }
@@ -130,5 +140,31 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_write_lock_held_past_the_busy_timeout_is_unavailable() {
+        use diesel::connection::SimpleConnection;
+        use diesel::{Connection, SqliteConnection};
+
+        let path = std::env::temp_dir().join(format!("crm-busy-{}.db", uuid::Uuid::now_v7()));
+        let url = path.to_string_lossy().into_owned();
+        let mut holder = SqliteConnection::establish(&url).unwrap();
+        holder
+            .batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE")
+            .unwrap();
+        let mut waiter = SqliteConnection::establish(&url).unwrap();
+        waiter.batch_execute("PRAGMA busy_timeout = 50").unwrap();
+        let refused = waiter
+            .batch_execute("INSERT INTO t VALUES (1)")
+            .unwrap_err();
+        assert!(matches!(
+            StoreError::from(refused),
+            StoreError::Unavailable(_)
+        ));
+        holder.batch_execute("ROLLBACK").unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{url}{suffix}"));
+        }
     }
 }
