@@ -115,6 +115,28 @@ on_both_backends! {
         assert_eq!(received[2].json()["type"], "contact.created");
     }
 
+    async fn each_endpoint_gets_the_events_after_its_own_start_that_it_subscribes_to(app: TestApp) {
+        let (early, late, products) = (Receiver::start(&[]), Receiver::start(&[]), Receiver::start(&[]));
+        subscribe(&app, &early, json!(["contact.*"])).await;
+        app.create("/v1/contacts", json!({"last_name": "Before"})).await;
+        subscribe(&app, &late, json!(["contact.created"])).await;
+        subscribe(&app, &products, json!(["product.*"])).await;
+        app.create("/v1/contacts", json!({"last_name": "After"})).await;
+        app.create("/v1/products", json!({"sku": "EV-FAN", "name": "Fanned", "unit_price": eur(100)})).await;
+        let names = |received: Vec<Received>| {
+            let mut names: Vec<String> = received.iter().map(|r| {
+                let event = r.json();
+                format!("{} {}", event["type"].as_str().unwrap(), event["data"]["last_name"].as_str().or(event["data"]["sku"].as_str()).unwrap())
+            }).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(early.wait_for(2, 20).await), ["contact.created After", "contact.created Before"]);
+        assert_eq!(names(products.wait_for(1, 20).await), ["product.created EV-FAN"]);
+        assert_eq!(names(late.wait_for(2, 3).await), ["contact.created After"], "nothing from before its start");
+        assert_eq!(early.received().len(), 2, "each event once");
+    }
+
     async fn unknown_event_types_and_internal_targets_are_refused(app: TestApp) {
         let r = app.post("/v1/webhook-endpoints", json!({"url": "https://hooks.example.com/x", "event_types": ["order.shipped"]})).await;
         assert_eq!(r.status, 422);

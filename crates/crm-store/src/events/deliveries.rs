@@ -61,45 +61,11 @@ fn insert_new(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(), Store
     Ok(())
 }
 
-/// Creates a delivery to the endpoint for each new committed event it subscribes to, up to
-/// `batch` events, and moves its fan-out past them; returns how many deliveries it made. The
-/// endpoint's row lock makes two nodes take turns.
-pub fn fan_out(
-    conn: &mut DbConnection,
-    endpoint_id: &str,
-    batch: i64,
-) -> Result<usize, StoreError> {
-    records::lock(conn, Record::WebhookEndpoint, endpoint_id)?;
-    let row = endpoints::load(conn, endpoint_id)?;
-    if !row.enabled {
-        return Ok(0);
-    }
-    let patterns = row.patterns()?;
-    let from = endpoints::fanned_out_to(&row);
-    let new_events = outbox::page(conn, from, &EventFilter::default(), batch)?;
-    let Some(last) = new_events.last().map(|e| e.position) else {
-        return Ok(0);
-    };
-    let at = now();
-    let rows: Vec<NewDelivery> = new_events
-        .iter()
-        .filter(|e| e.event_type != EventType::WebhookEndpointTest)
-        .filter(|e| patterns.iter().any(|p| p.matches(e.event_type)))
-        .map(|e| NewDelivery::pending(endpoint_id, &e.id, e.position, at))
-        .collect();
-    insert_new(conn, &rows)?;
-    diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(endpoint_id)))
-        .set((
-            webhook_endpoints::fanout_tx.eq(last.tx),
-            webhook_endpoints::fanout_position.eq(last.position),
-        ))
-        .execute(conn)?;
-    Ok(rows.len())
-}
-
 /// Fans out to every enabled endpoint behind the newest committed event, in one transaction
-/// of the caller's, taking their row locks in id order; returns how many endpoints are enabled.
-/// An endpoint already at the newest event costs nothing but its row in one read.
+/// of the caller's, taking their row locks in id order (so two nodes take turns); returns how
+/// many endpoints are enabled. The new events are read once for all of them, without their
+/// data, from the endpoint furthest behind: each endpoint gets a delivery for each one after
+/// its own position that it subscribes to, and moves past the last.
 pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreError> {
     let latest = outbox::latest(conn)?;
     let cursors: Vec<(String, i64, i64)> = webhook_endpoints::table
@@ -111,17 +77,67 @@ pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreEr
             webhook_endpoints::fanout_position,
         ))
         .load(conn)?;
-    for (id, tx, position) in &cursors {
-        if latest.is_some_and(|l| {
-            Position {
-                tx: *tx,
-                position: *position,
-            } < l
-        }) {
-            fan_out(conn, id, batch)?;
-        }
+    let behind: Vec<&str> = cursors
+        .iter()
+        .filter(|(_, tx, position)| {
+            latest.is_some_and(|l| {
+                Position {
+                    tx: *tx,
+                    position: *position,
+                } < l
+            })
+        })
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    if !behind.is_empty() {
+        fan_out(conn, &behind, batch)?;
     }
     Ok(cursors.len())
+}
+
+fn fan_out(conn: &mut DbConnection, ids: &[&str], batch: i64) -> Result<(), StoreError> {
+    for id in ids {
+        records::lock(conn, Record::WebhookEndpoint, id)?;
+    }
+    let endpoints: Vec<EndpointRow> = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(ids))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .select(EndpointRow::as_select())
+        .load(conn)?;
+    let Some(from) = endpoints.iter().map(endpoints::fanned_out_to).min() else {
+        return Ok(());
+    };
+    let new_events = outbox::headers(conn, from, batch)?;
+    let Some(last) = new_events.last().map(|e| e.position) else {
+        return Ok(());
+    };
+    let at = now();
+    let mut deliveries = Vec::new();
+    let mut advanced = Vec::new();
+    for endpoint in &endpoints {
+        let after = endpoints::fanned_out_to(endpoint);
+        if after >= last {
+            continue;
+        }
+        let patterns = endpoint.patterns()?;
+        deliveries.extend(
+            new_events
+                .iter()
+                .filter(|e| e.position > after)
+                .filter(|e| e.event_type != EventType::WebhookEndpointTest)
+                .filter(|e| patterns.iter().any(|p| p.matches(e.event_type)))
+                .map(|e| NewDelivery::pending(&endpoint.id, &e.id, e.position, at)),
+        );
+        advanced.push(endpoint.id.as_str());
+    }
+    insert_new(conn, &deliveries)?;
+    diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq_any(&advanced)))
+        .set((
+            webhook_endpoints::fanout_tx.eq(last.tx),
+            webhook_endpoints::fanout_position.eq(last.position),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Whether any enabled endpoint is behind the newest committed event, read without a lock,

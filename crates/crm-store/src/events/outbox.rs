@@ -8,7 +8,7 @@ use crm_domain::events::catalogue::{EventResource, EventType};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 
-use crate::platform::db::{insert_batch, DbConnection};
+use crate::platform::db::{insert_batch, DbConnection, MultiBackend};
 use crate::platform::query::{sql_text, FixedSql};
 use crate::platform::schema::events;
 use crate::platform::stored::stored;
@@ -158,18 +158,15 @@ pub struct EventFilter {
     pub until: Option<NaiveDateTime>,
 }
 
-/// Up to `limit` events after `after`, oldest first.
-pub fn page(
-    conn: &mut DbConnection,
+/// Committed events after `after`, oldest first, up to `limit`.
+fn committed_after<'a, ST: 'a>(
+    conn: &DbConnection,
+    query: events::BoxedQuery<'a, MultiBackend, ST>,
     after: Position,
-    filter: &EventFilter,
     limit: i64,
-) -> Result<Vec<Event>, StoreError> {
-    let mut query = events::table
-        .select(EventRow::as_select())
-        .filter(COMMITTED)
-        .into_boxed();
-    query = match conn {
+) -> events::BoxedQuery<'a, MultiBackend, ST> {
+    let query = query.filter(COMMITTED);
+    let query = match conn {
         // A row comparison is one range of the (tx, position) index; the equivalent `OR` is
         // two ranges whose union PostgreSQL sorts whole before it takes the page.
         DbConnection::Postgres(_) => query.filter(
@@ -187,6 +184,19 @@ pub fn page(
                 .and(events::position.gt(after.position)),
         ),
     };
+    query
+        .order_by((events::tx.asc(), events::position.asc()))
+        .limit(limit)
+}
+
+/// Up to `limit` events after `after`, oldest first.
+pub fn page(
+    conn: &mut DbConnection,
+    after: Position,
+    filter: &EventFilter,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut query = events::table.select(EventRow::as_select()).into_boxed();
     if let Some(types) = &filter.types {
         query = query.filter(events::event_type.eq_any(types.iter().map(|t| t.as_str())));
     }
@@ -196,12 +206,40 @@ pub fn page(
     if let Some(until) = filter.until {
         query = query.filter(events::occurred_at.le(until));
     }
-    query
-        .order_by((events::tx.asc(), events::position.asc()))
-        .limit(limit)
+    committed_after(conn, query, after, limit)
         .load::<EventRow>(conn)?
         .into_iter()
         .map(EventRow::into_event)
+        .collect()
+}
+
+/// An event without its data: what fan-out needs to pick its subscribers.
+#[derive(Debug, Clone)]
+pub struct EventHeader {
+    pub id: String,
+    pub event_type: EventType,
+    pub position: Position,
+}
+
+/// Up to `limit` events after `after`, oldest first, without their data.
+pub fn headers(
+    conn: &mut DbConnection,
+    after: Position,
+    limit: i64,
+) -> Result<Vec<EventHeader>, StoreError> {
+    let query = events::table
+        .select((events::id, events::event_type, events::tx, events::position))
+        .into_boxed();
+    committed_after(conn, query, after, limit)
+        .load::<(String, String, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(id, event_type, tx, position)| {
+            Ok(EventHeader {
+                event_type: stored("events", "type", &event_type)?,
+                id,
+                position: Position { tx, position },
+            })
+        })
         .collect()
 }
 
