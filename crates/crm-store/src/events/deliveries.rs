@@ -97,7 +97,11 @@ pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreEr
 
 fn fan_out(conn: &mut DbConnection, ids: &[&str], batch: i64) -> Result<(), StoreError> {
     for id in ids {
-        records::lock(conn, Record::WebhookEndpoint, id)?;
+        match records::lock(conn, Record::WebhookEndpoint, id) {
+            // Deleted since the caller read the cursors: nothing to fan out to.
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(error) => return Err(error),
+        }
     }
     let endpoints: Vec<EndpointRow> = webhook_endpoints::table
         .filter(webhook_endpoints::id.eq_any(ids))
