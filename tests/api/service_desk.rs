@@ -289,6 +289,7 @@ on_both_backends! {
             let r = survey(&app, &token, answer).await;
             assert_eq!(r.status, 429, "{}", r.text);
             assert_eq!(r.body["type"], "/problems/too-many-requests", "{}", r.text);
+            assert_eq!(r.header("retry-after"), Some("30"), "the next minute of the service clock");
         }
         assert!(events_of_type(&app.case_events(&id).await, "csat_received").is_empty());
 

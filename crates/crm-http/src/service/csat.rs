@@ -2,7 +2,7 @@
 //! rate-limited per address), and the portal's `POST /v1/portal/cases/{id}/csat`.
 
 use actix_web::{get, post, web, HttpRequest};
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use crm_domain::access::permissions::Access;
 use crm_store::service::csat::{self as store, Survey as StoredSurvey, SurveyOutcome};
 use serde::{Deserialize, Serialize};
@@ -64,10 +64,12 @@ fn outcome(outcome: SurveyOutcome) -> Result<web::Json<Survey>, ApiError> {
         SurveyOutcome::Expired => Err(ApiError::Gone("this survey has expired".to_owned())),
         SurveyOutcome::UnknownToken => Err(ApiError::NotFound),
         SurveyOutcome::Refused(violations) => Err(ApiError::Validation(violations)),
-        SurveyOutcome::Throttled => Err(ApiError::TooManyRequests {
+        SurveyOutcome::Throttled {
+            retry_after_seconds,
+        } => Err(ApiError::TooManyRequests {
             detail: "too many survey requests from this address; wait for the next minute"
                 .to_owned(),
-            retry_after: u64::from(60 - Utc::now().second()).max(1),
+            retry_after: u64::from(retry_after_seconds),
         }),
     }
 }

@@ -1,7 +1,7 @@
 //! Satisfaction surveys: opened by a resolution under a token shown once, answered once, and a
 //! low rating flags or reopens its case.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use crm_domain::events::catalogue::EventType;
 use crm_domain::service::cases::{CaseChangeType, CaseStatus};
 use crm_domain::service::reports::{check_rating, CsatFigures};
@@ -38,8 +38,11 @@ pub enum SurveyOutcome {
     Answered(Survey),
     AlreadyAnswered,
     Expired,
-    /// Too many tries from one address in a minute.
-    Throttled,
+    /// Too many tries from one address in a minute of the service clock; the next minute starts
+    /// in `retry_after_seconds`.
+    Throttled {
+        retry_after_seconds: u32,
+    },
     /// No survey has this token.
     UnknownToken,
     /// The answer was refused; the try still counts.
@@ -81,16 +84,21 @@ fn case_of_token(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Str
         .optional()?)
 }
 
-/// Counts a try from `address` in the service clock's minute `now`; true when over `limit`.
-/// On the service clock, so that a frozen test clock keeps every try in one minute.
+/// Counts a try from `address` in the service clock's minute `now`; over `limit`, the outcome
+/// that refuses it. On the service clock, so that a frozen test clock keeps every try in one
+/// minute.
 fn throttled(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     address: &str,
     limit: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<SurveyOutcome>, StoreError> {
     let bucket = format!("rate:csat:{address}:{}", now.format("%Y%m%d%H%M"));
-    Ok(counters::next(conn, &bucket)? > limit)
+    Ok(
+        (counters::next(conn, &bucket)? > limit).then(|| SurveyOutcome::Throttled {
+            retry_after_seconds: 60 - now.second(),
+        }),
+    )
 }
 
 /// The survey of a token (`404` for an unknown one), counted against `address`.
@@ -102,8 +110,8 @@ pub fn survey_by_token(
     token_hash: &str,
 ) -> Result<SurveyOutcome, StoreError> {
     let now = clock.now(conn)?;
-    if throttled(conn, now, address, limit)? {
-        return Ok(SurveyOutcome::Throttled);
+    if let Some(refused) = throttled(conn, now, address, limit)? {
+        return Ok(refused);
     }
     let Some(case_id) = case_of_token(conn, token_hash)? else {
         return Ok(SurveyOutcome::UnknownToken);
@@ -129,8 +137,8 @@ pub fn answer_by_token(
     comment: Option<String>,
 ) -> Result<SurveyOutcome, StoreError> {
     let now = clock.now(conn)?;
-    if throttled(conn, now, address, limit)? {
-        return Ok(SurveyOutcome::Throttled);
+    if let Some(refused) = throttled(conn, now, address, limit)? {
+        return Ok(refused);
     }
     let Some(case_id) = case_of_token(conn, token_hash)? else {
         return Ok(SurveyOutcome::UnknownToken);
