@@ -63,9 +63,9 @@ fn insert_new(conn: &mut DbConnection, rows: &[NewDelivery]) -> Result<(), Store
 
 /// Fans out to every enabled endpoint behind the newest committed event, in one transaction
 /// of the caller's, taking their row locks in id order (so two nodes take turns); returns how
-/// many endpoints are enabled. The new events are read once for all of them, without their
-/// data, from the endpoint furthest behind: each endpoint gets a delivery for each one after
-/// its own position that it subscribes to, and moves past the last.
+/// many endpoints are enabled. The new events are read without their data, one page for all the
+/// endpoints it reaches: from the endpoint furthest behind, and again from the next one ahead of
+/// that page's end, so that one endpoint far behind holds up no other.
 pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreError> {
     let latest = outbox::latest(conn)?;
     let cursors: Vec<(String, i64, i64)> = webhook_endpoints::table
@@ -103,44 +103,42 @@ fn fan_out(conn: &mut DbConnection, ids: &[&str], batch: i64) -> Result<(), Stor
             Err(error) => return Err(error),
         }
     }
-    let endpoints: Vec<EndpointRow> = webhook_endpoints::table
+    let mut waiting: Vec<EndpointRow> = webhook_endpoints::table
         .filter(webhook_endpoints::id.eq_any(ids))
         .filter(webhook_endpoints::enabled.eq(true))
         .select(EndpointRow::as_select())
         .load(conn)?;
-    let Some(from) = endpoints.iter().map(endpoints::fanned_out_to).min() else {
-        return Ok(());
-    };
-    let new_events = outbox::headers(conn, from, batch)?;
-    let Some(last) = new_events.last().map(|e| e.position) else {
-        return Ok(());
-    };
+    waiting.sort_by_key(endpoints::fanned_out_to);
     let at = now();
-    let mut deliveries = Vec::new();
-    let mut advanced = Vec::new();
-    for endpoint in &endpoints {
-        let after = endpoints::fanned_out_to(endpoint);
-        if after >= last {
-            continue;
+    while let Some(from) = waiting.first().map(endpoints::fanned_out_to) {
+        let new_events = outbox::headers(conn, from, batch)?;
+        let Some(last) = new_events.last().map(|e| e.position) else {
+            return Ok(());
+        };
+        let ahead = waiting.partition_point(|e| endpoints::fanned_out_to(e) < last);
+        let reached: Vec<EndpointRow> = waiting.drain(..ahead).collect();
+        let mut deliveries = Vec::new();
+        for endpoint in &reached {
+            let after = endpoints::fanned_out_to(endpoint);
+            let patterns = endpoint.patterns()?;
+            deliveries.extend(
+                new_events
+                    .iter()
+                    .filter(|e| e.position > after)
+                    .filter(|e| e.event_type != EventType::WebhookEndpointTest)
+                    .filter(|e| patterns.iter().any(|p| p.matches(e.event_type)))
+                    .map(|e| NewDelivery::pending(&endpoint.id, &e.id, e.position, at)),
+            );
         }
-        let patterns = endpoint.patterns()?;
-        deliveries.extend(
-            new_events
-                .iter()
-                .filter(|e| e.position > after)
-                .filter(|e| e.event_type != EventType::WebhookEndpointTest)
-                .filter(|e| patterns.iter().any(|p| p.matches(e.event_type)))
-                .map(|e| NewDelivery::pending(&endpoint.id, &e.id, e.position, at)),
-        );
-        advanced.push(endpoint.id.as_str());
+        insert_new(conn, &deliveries)?;
+        let reached_ids: Vec<&str> = reached.iter().map(|e| e.id.as_str()).collect();
+        diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq_any(reached_ids)))
+            .set((
+                webhook_endpoints::fanout_tx.eq(last.tx),
+                webhook_endpoints::fanout_position.eq(last.position),
+            ))
+            .execute(conn)?;
     }
-    insert_new(conn, &deliveries)?;
-    diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq_any(&advanced)))
-        .set((
-            webhook_endpoints::fanout_tx.eq(last.tx),
-            webhook_endpoints::fanout_position.eq(last.position),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 
