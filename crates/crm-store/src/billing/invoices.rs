@@ -463,15 +463,8 @@ pub(crate) fn order_lines_to_invoice(
 ) -> Result<Vec<InvoiceLine>, StoreError> {
     // Every order's row is taken in id order before any is read: a draft of [A, B] racing one
     // of [B, A] then waits instead of deadlocking.
-    let mut by_id: Vec<&String> = order_ids.iter().collect();
-    by_id.sort();
-    by_id.dedup();
-    for order_id in by_id {
-        match records::lock(conn, Record::Order, order_id) {
-            Err(StoreError::NotFound) | Ok(()) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let ids: Vec<&str> = order_ids.iter().map(String::as_str).collect();
+    records::lock_present(conn, Record::Order, &ids)?;
     let mut lines = Vec::new();
     for (i, order_id) in order_ids.iter().enumerate() {
         let field = format!("order_ids[{i}]");

@@ -96,13 +96,8 @@ pub fn fan_out_all(conn: &mut DbConnection, batch: i64) -> Result<usize, StoreEr
 }
 
 fn fan_out(conn: &mut DbConnection, ids: &[&str], batch: i64) -> Result<(), StoreError> {
-    for id in ids {
-        match records::lock(conn, Record::WebhookEndpoint, id) {
-            // Deleted since the caller read the cursors: nothing to fan out to.
-            Ok(()) | Err(StoreError::NotFound) => {}
-            Err(error) => return Err(error),
-        }
-    }
+    // One deleted since the caller read the cursors is skipped: nothing to fan out to.
+    records::lock_present(conn, Record::WebhookEndpoint, ids)?;
     let mut waiting: Vec<EndpointRow> = webhook_endpoints::table
         .filter(webhook_endpoints::id.eq_any(ids))
         .filter(webhook_endpoints::enabled.eq(true))

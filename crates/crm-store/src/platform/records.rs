@@ -11,7 +11,7 @@
 use diesel::dsl::{Find, Limit, Select};
 use diesel::query_dsl::methods::{FindDsl, LimitDsl, SelectDsl};
 use diesel::query_dsl::LoadQuery;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Text, Timestamp};
 use diesel::{RunQueryDsl, Selectable, SelectableHelper};
 
 use crate::platform::db::{DbConnection, MultiBackend};
@@ -109,6 +109,26 @@ pub(crate) fn lock(conn: &mut DbConnection, record: Record, id: &str) -> Result<
         if locked == 0 {
             return Err(StoreError::NotFound);
         }
+    }
+    Ok(())
+}
+
+/// Locks the rows of `record` keyed by `ids` that exist, in one statement and in key order (byte
+/// order, as `sort` puts them), so that two transactions locking overlapping sets take turns
+/// instead of deadlocking. A missing id is skipped: the caller reads what it locked.
+pub(crate) fn lock_present(
+    conn: &mut DbConnection,
+    record: Record,
+    ids: &[&str],
+) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        let (table, key) = record.table();
+        diesel::sql_query(format!(
+            "SELECT 1 FROM {table} WHERE {key} = ANY($1) \
+             ORDER BY {key} COLLATE \"C\" FOR NO KEY UPDATE"
+        ))
+        .bind::<Array<Text>, _>(ids)
+        .execute(pg)?;
     }
     Ok(())
 }
