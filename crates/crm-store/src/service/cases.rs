@@ -1,6 +1,7 @@
 //! Cases: opened by staff, shops or customers, worked through their states, measured against
 //! their SLA in business time, and logged event by event.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDateTime};
@@ -235,18 +236,18 @@ impl ReadOnce {
         conn: &mut DbConnection,
         id: &str,
     ) -> Result<&BusinessCalendar, StoreError> {
-        if !self.calendars.contains_key(id) {
-            let calendar = calendars::business_calendar(conn, id)?;
-            self.calendars.insert(id.to_owned(), calendar);
-        }
-        self.calendars.get(id).ok_or(StoreError::NotFound)
+        Ok(match self.calendars.entry(id.to_owned()) {
+            Entry::Occupied(read) => read.into_mut(),
+            Entry::Vacant(unread) => unread.insert(calendars::business_calendar(conn, id)?),
+        })
     }
 
     fn desk(&mut self, conn: &mut DbConnection) -> Result<&ServiceSettings, StoreError> {
-        if self.desk.is_none() {
-            self.desk = Some(settings::get(conn)?.value);
-        }
-        self.desk.as_ref().ok_or(StoreError::NotFound)
+        let desk = match self.desk.take() {
+            Some(read) => read,
+            None => settings::get(conn)?.value,
+        };
+        Ok(self.desk.insert(desk))
     }
 
     /// Whether a case last resolved at `sla.resolved_at` may still reopen at `now`.
