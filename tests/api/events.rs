@@ -31,7 +31,9 @@ async fn subscribe(app: &TestApp, receiver: &Receiver, types: Value) -> (String,
 async fn settled_deliveries(app: &TestApp, endpoint_id: &str) -> Vec<Value> {
     let mut deliveries = Vec::new();
     for _ in 0..100 {
-        let page = app.get(&format!("/v1/webhook-endpoints/{endpoint_id}/deliveries")).await;
+        let page = app
+            .get(&format!("/v1/webhook-endpoints/{endpoint_id}/deliveries"))
+            .await;
         assert_eq!(page.status, 200, "{}", page.text);
         deliveries = page.body["data"].as_array().unwrap().clone();
         if deliveries.iter().all(|d| d["status"] != "pending") {

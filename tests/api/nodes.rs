@@ -74,6 +74,13 @@ impl SharedDatabase {
 
     /// Starts an API process with more `CRM_*` settings.
     pub fn start_node_with(&self, settings: &[(&str, &str)]) -> (Node, String) {
+        // With `TEST_LOG=1` the node's warnings and errors go to the test's stderr, as an
+        // in-process server's do.
+        let logs = if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_crm-node"))
             .arg("serve")
             // Every client of the tests calls from loopback, and races call as fast as they can.
@@ -88,7 +95,7 @@ impl SharedDatabase {
             .env("CRM_POOL_SIZE", "8")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .spawn()
             .expect("crm-node starts");
         let stdout = child.stdout.take().expect("stdout");
