@@ -50,7 +50,12 @@ impl SharedDatabase {
     pub fn create() -> SharedDatabase {
         let (db, url) = TestDb::migrated(Backend::Postgres);
         let database_url = DatabaseUrl::parse(&url).unwrap();
-        let pool = crm_store::platform::db::build_pool(&database_url, 2).unwrap();
+        let pool = crm_store::platform::db::build_pool(
+            &database_url,
+            2,
+            std::time::Duration::from_secs(30),
+        )
+        .unwrap();
         let (admin_id, _) = crm::app::create_user(
             &pool,
             "admin@example.com",
@@ -93,6 +98,9 @@ impl SharedDatabase {
             .env("CRM_MIGRATE_ON_START", "false")
             .env("CRM_WORKERS", "2")
             .env("CRM_POOL_SIZE", "8")
+            // As in-process servers: on the suite's busy machine a long wait for a connection is
+            // load, not a fault.
+            .env("CRM_POOL_TIMEOUT_MS", "30000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(logs)

@@ -21,7 +21,7 @@ pub fn migrated_with_admin(
     url: &crm_store::DatabaseUrl,
     password: &str,
 ) -> Result<(crm_store::Pool, String)> {
-    let pool = crm_store::platform::db::build_pool(url, 2)?;
+    let pool = crm_store::platform::db::build_pool(url, 2, std::time::Duration::from_secs(30))?;
     crm::app::migrate(&pool)?;
     let (admin_id, _) = crm::app::create_user(
         &pool,

@@ -380,6 +380,9 @@ impl TestApp {
             data_dir,
             jwt_secret: Some(SecretString::from(jwt_secret.clone())),
             pool_size: 4,
+            // The suite runs many servers and databases on a couple of cores: a long wait for a
+            // connection there is the machine's load, which a 503 would report as a fault.
+            pool_timeout_ms: 30_000,
             workers: 1,
             body_limit_bytes: TEST_BODY_LIMIT,
             cors_origins: vec!["https://app.example".into()],

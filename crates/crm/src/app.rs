@@ -60,7 +60,7 @@ pub fn connect(config: &Config) -> Result<Pool, AppError> {
         ))
     })?;
     crm_store::analytics::years::install_base_currency(base);
-    Ok(build_pool(&url, config.pool_size)?)
+    Ok(build_pool(&url, config.pool_size, config.pool_timeout())?)
 }
 
 /// The configured read replicas, each with a pool as large as the primary's.
@@ -71,7 +71,7 @@ fn read_replicas(config: &Config) -> Result<Option<Arc<Replicas>>, AppError> {
     }
     let pools = urls
         .iter()
-        .map(|url| build_pool(url, config.pool_size))
+        .map(|url| build_pool(url, config.pool_size, config.pool_timeout()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Arc::new(Replicas::new(
         pools,
@@ -128,7 +128,7 @@ impl Application {
         let audience = crm_http::marketing::audience(&state.settings);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // A pool of its own, so that deliveries never take the connections requests need.
-        let webhook_pool = build_pool(&config.database()?, 2)?;
+        let webhook_pool = build_pool(&config.database()?, 2, config.pool_timeout())?;
         let done = actix_web::rt::spawn(crm_http::events::delivery::run(
             webhook_pool,
             state.settings.webhooks.clone(),

@@ -60,6 +60,8 @@ pub struct Config {
     pub access_token_ttl_seconds: u64,
     pub refresh_token_ttl_seconds: u64,
     pub pool_size: u32,
+    /// How long a request waits for a free database connection before it is answered 503.
+    pub pool_timeout_ms: u64,
     /// Origins allowed by CORS; a comma-separated string in the environment.
     #[serde(deserialize_with = "comma_list")]
     pub cors_origins: Vec<String>,
@@ -163,6 +165,7 @@ impl Default for Config {
             access_token_ttl_seconds: 900,
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             pool_size: 10,
+            pool_timeout_ms: 3_000,
             cors_origins: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             default_phone_region: "ES".into(),
@@ -207,6 +210,10 @@ impl Config {
             .merge(Env::prefixed("CRM_").ignore(&["config"]))
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    pub fn pool_timeout(&self) -> Duration {
+        Duration::from_millis(self.pool_timeout_ms)
     }
 
     pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {

@@ -170,7 +170,13 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
-pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> {
+/// A pool of at most `max_size` connections; a caller that waits `checkout_timeout` for one gets
+/// [`StoreError::Unavailable`] (a 503 with `Retry-After`).
+pub fn build_pool(
+    url: &DatabaseUrl,
+    max_size: u32,
+    checkout_timeout: Duration,
+) -> Result<Pool, StoreError> {
     // Unchecked: the server starts (and /readyz reports 503) while the database is down.
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
@@ -183,7 +189,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, StoreError> 
                 .build(),
         ))
         .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(3))
+        .connection_timeout(checkout_timeout)
         // A PostgreSQL connection can die with its server and is tested before use; a SQLite
         // one is a file handle, and the test would cost a statement parse per request.
         .test_on_check_out(url.backend() == Backend::Postgres)
