@@ -6,6 +6,7 @@ pub mod merge_patch;
 pub mod money;
 pub mod phone;
 pub mod text;
+pub mod throttle;
 pub mod time;
 pub mod transitions;
 pub mod validation;

@@ -1,9 +1,10 @@
 //! `/v1/leads`: prospects, their qualification, conversion, and web-form intake.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use crm_domain::access::permissions::{Access, Resource};
 use crm_domain::platform::custom_fields::CustomObject;
+use crm_domain::platform::throttle::{minute_bucket, seconds_to_next_minute};
 use crm_domain::sales::leads::{LeadAction, LeadSource, LeadStatus};
 use crm_domain::Violations;
 use crm_store::sales::leads::{self as store, Intake, LeadFields, LeadFilter};
@@ -449,8 +450,8 @@ pub async fn intake_lead(
 ) -> Result<HttpResponse, ApiError> {
     principal.authorize(Resource::Leads, Access::Intake)?;
     let fields = body.into_intake(&state)?;
-    let now = Utc::now();
-    let bucket = intake_bucket(&principal, now);
+    let now = Utc::now().naive_utc();
+    let bucket = minute_bucket("intake", &principal.key(), now);
     let limit = state.settings.intake_per_minute;
     let intake = state
         .db
@@ -467,20 +468,11 @@ pub async fn intake_lead(
     }
 }
 
-/// The counter of the caller's submissions in the minute of `now`.
-fn intake_bucket(principal: &Principal, now: DateTime<Utc>) -> String {
-    format!(
-        "rate:intake:{}:{}",
-        principal.key(),
-        now.format("%Y%m%d%H%M")
-    )
-}
-
 /// Refuses a submission over the limit until the next minute, when the count starts again.
-fn throttled(limit: i64, now: DateTime<Utc>) -> ApiError {
+fn throttled(limit: i64, now: NaiveDateTime) -> ApiError {
     ApiError::TooManyRequests {
         detail: format!("at most {limit} intake submissions per minute per key"),
-        retry_after: u64::from(60 - now.second()).max(1),
+        retry_after: u64::from(seconds_to_next_minute(now)),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Satisfaction surveys: opened by a resolution under a token shown once, answered once, and a
 //! low rating flags or reopens its case.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_domain::events::catalogue::EventType;
+use crm_domain::platform::throttle::{minute_bucket, seconds_to_next_minute};
 use crm_domain::service::cases::{CaseChangeType, CaseStatus};
 use crm_domain::service::reports::{check_rating, CsatFigures};
 use crm_domain::service::settings::LowCsatAction;
@@ -93,10 +94,10 @@ fn throttled(
     address: &str,
     limit: i64,
 ) -> Result<Option<SurveyOutcome>, StoreError> {
-    let bucket = format!("rate:csat:{address}:{}", now.format("%Y%m%d%H%M"));
+    let bucket = minute_bucket("csat", address, now);
     Ok(
         (counters::next(conn, &bucket)? > limit).then(|| SurveyOutcome::Throttled {
-            retry_after_seconds: 60 - now.second(),
+            retry_after_seconds: seconds_to_next_minute(now),
         }),
     )
 }
