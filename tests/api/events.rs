@@ -420,12 +420,7 @@ async fn a_killed_node_loses_no_delivery_and_a_stopped_one_releases_its_claims_a
         actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     second.terminate();
-    let pool = crm_store::platform::db::build_pool(
-        &crm_store::DatabaseUrl::parse(&db.url).unwrap(),
-        1,
-        std::time::Duration::from_secs(30),
-    )
-    .unwrap();
+    let pool = crm_tests::test_pool(&crm_store::DatabaseUrl::parse(&db.url).unwrap(), 1);
     let held: i64 = {
         use diesel::prelude::*;
         let mut conn = pool.get().unwrap();

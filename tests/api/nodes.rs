@@ -50,12 +50,7 @@ impl SharedDatabase {
     pub fn create() -> SharedDatabase {
         let (db, url) = TestDb::migrated(Backend::Postgres);
         let database_url = DatabaseUrl::parse(&url).unwrap();
-        let pool = crm_store::platform::db::build_pool(
-            &database_url,
-            2,
-            std::time::Duration::from_secs(30),
-        )
-        .unwrap();
+        let pool = crm_tests::test_pool(&database_url, 2);
         let (admin_id, _) = crm::app::create_user(
             &pool,
             "admin@example.com",
@@ -98,9 +93,10 @@ impl SharedDatabase {
             .env("CRM_MIGRATE_ON_START", "false")
             .env("CRM_WORKERS", "2")
             .env("CRM_POOL_SIZE", "8")
-            // As in-process servers: on the suite's busy machine a long wait for a connection is
-            // load, not a fault.
-            .env("CRM_POOL_TIMEOUT_MS", "30000")
+            .env(
+                "CRM_POOL_TIMEOUT_MS",
+                crm_tests::POOL_WAIT.as_millis().to_string(),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(logs)

@@ -1730,8 +1730,7 @@ async fn every_pair_of_writes_races_through_two_processes_on_postgres() {
     } = db.start_two_nodes();
     let world = World::prepare([base_a, base_b], token).await;
     let url = crm_store::DatabaseUrl::parse(&db.url).unwrap();
-    let pool =
-        crm_store::platform::db::build_pool(&url, 2, std::time::Duration::from_secs(30)).unwrap();
+    let pool = crm_tests::test_pool(&url, 2);
     race_everything(&world, pool, repeats(3), 3).await;
 }
 

@@ -270,6 +270,16 @@ pub struct TestApp {
 
 pub const TEST_BODY_LIMIT: usize = 64 * 1024;
 
+/// How long a test server, or a test's own pool, waits for a free connection. The suite runs
+/// many servers and databases on a couple of cores: a long wait there is the machine's load,
+/// which a 503 would report as a fault.
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A pool of `size` connections to `url` for a test's own reads and writes.
+pub fn test_pool(url: &crm_store::DatabaseUrl, size: u32) -> crm_store::Pool {
+    crm_store::platform::db::build_pool(url, size, POOL_WAIT).unwrap()
+}
+
 fn init_test_log() {
     if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -380,9 +390,7 @@ impl TestApp {
             data_dir,
             jwt_secret: Some(SecretString::from(jwt_secret.clone())),
             pool_size: 4,
-            // The suite runs many servers and databases on a couple of cores: a long wait for a
-            // connection there is the machine's load, which a 503 would report as a fault.
-            pool_timeout_ms: 30_000,
+            pool_timeout_ms: u64::try_from(POOL_WAIT.as_millis()).unwrap(),
             workers: 1,
             body_limit_bytes: TEST_BODY_LIMIT,
             cors_origins: vec!["https://app.example".into()],
